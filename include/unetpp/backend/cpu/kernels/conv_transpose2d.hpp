@@ -1,0 +1,287 @@
+// Transposed 2-D convolution kernels for the CPU backend (NCHW, contiguous, row-major).
+//
+// PyTorch ConvTranspose2d semantics with weight layout [cin, cout, kh, kw], no output_padding and
+// no dilation:
+//   y[n,co,oy,ox] = b[co] + sum over (ci,iy,ix,ky,kx) with oy = iy*stride - pad + ky and
+//                   ox = ix*stride - pad + kx of w[ci,co,ky,kx] * x[n,ci,iy,ix]
+//
+// The fast float kernels are built around one GEMM per tile of input rows:
+//   forward         Z[co*kk + k, p] = sum_ci w[ci, co*kk + k] * x[ci, p], then Z is scattered into y
+//   backward data   G = gather of dy into the same [co*kk + k, p] layout, dx[ci, p] = W * G
+//   backward weight dW[ci, co*kk + k] += sum_p x[ci, p] * G[co*kk + k, p]
+// When kernel == stride and pad == 0 (the U-Net up-sampling case) every output pixel receives
+// exactly one term, so the scatter is a plain interleaved copy with no bounds checks.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include <Eigen/Core>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace unetpp::backend::cpu_kernels {
+
+struct conv_transpose_geometry {
+    int n, cin, h, w;
+    int cout, kh, kw;
+    int stride = 2;
+    int pad = 0;
+    constexpr int oh() const noexcept { return stride * (h - 1) + kh - 2 * pad; }
+    constexpr int ow() const noexcept { return stride * (w - 1) + kw - 2 * pad; }
+};
+
+// ------------------------------------------------------------------------------------------------
+// Reference kernels (any T): direct transcription of the definition above.
+// ------------------------------------------------------------------------------------------------
+
+// y (n, cout, oh, ow) is overwritten. b may be null.
+template <class T>
+void conv_transpose2d_forward_ref(const conv_transpose_geometry& g, const T* x, const T* w, const T* b, T* y) {
+    const std::ptrdiff_t OH = g.oh(), OW = g.ow(), H = g.h, W = g.w;
+    for (std::ptrdiff_t n = 0; n < g.n; ++n)
+        for (std::ptrdiff_t co = 0; co < g.cout; ++co)
+            for (std::ptrdiff_t p = 0; p < OH * OW; ++p) y[(n * g.cout + co) * OH * OW + p] = b ? b[co] : T(0);
+    for (std::ptrdiff_t n = 0; n < g.n; ++n)
+        for (std::ptrdiff_t ci = 0; ci < g.cin; ++ci)
+            for (std::ptrdiff_t iy = 0; iy < H; ++iy)
+                for (std::ptrdiff_t ix = 0; ix < W; ++ix) {
+                    const T xv = x[((n * g.cin + ci) * H + iy) * W + ix];
+                    for (std::ptrdiff_t co = 0; co < g.cout; ++co)
+                        for (std::ptrdiff_t ky = 0; ky < g.kh; ++ky)
+                            for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx) {
+                                const std::ptrdiff_t oy = iy * g.stride - g.pad + ky;
+                                const std::ptrdiff_t ox = ix * g.stride - g.pad + kx;
+                                if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                                y[((n * g.cout + co) * OH + oy) * OW + ox] +=
+                                    w[((ci * g.cout + co) * g.kh + ky) * g.kw + kx] * xv;
+                            }
+                }
+}
+
+// dx (n, cin, h, w) is overwritten.
+template <class T>
+void conv_transpose2d_backward_data_ref(const conv_transpose_geometry& g, const T* dy, const T* w, T* dx) {
+    const std::ptrdiff_t OH = g.oh(), OW = g.ow(), H = g.h, W = g.w;
+    for (std::ptrdiff_t n = 0; n < g.n; ++n)
+        for (std::ptrdiff_t ci = 0; ci < g.cin; ++ci)
+            for (std::ptrdiff_t iy = 0; iy < H; ++iy)
+                for (std::ptrdiff_t ix = 0; ix < W; ++ix) {
+                    T s = T(0);
+                    for (std::ptrdiff_t co = 0; co < g.cout; ++co)
+                        for (std::ptrdiff_t ky = 0; ky < g.kh; ++ky)
+                            for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx) {
+                                const std::ptrdiff_t oy = iy * g.stride - g.pad + ky;
+                                const std::ptrdiff_t ox = ix * g.stride - g.pad + kx;
+                                if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                                s += w[((ci * g.cout + co) * g.kh + ky) * g.kw + kx] *
+                                     dy[((n * g.cout + co) * OH + oy) * OW + ox];
+                            }
+                    dx[((n * g.cin + ci) * H + iy) * W + ix] = s;
+                }
+}
+
+// dw (cin, cout, kh, kw) and db (cout, may be null) are ACCUMULATED (+=).
+template <class T>
+void conv_transpose2d_backward_weights_ref(const conv_transpose_geometry& g, const T* x, const T* dy, T* dw,
+                                           T* db) {
+    const std::ptrdiff_t OH = g.oh(), OW = g.ow(), H = g.h, W = g.w;
+    for (std::ptrdiff_t ci = 0; ci < g.cin; ++ci)
+        for (std::ptrdiff_t co = 0; co < g.cout; ++co)
+            for (std::ptrdiff_t ky = 0; ky < g.kh; ++ky)
+                for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx) {
+                    T s = T(0);
+                    for (std::ptrdiff_t n = 0; n < g.n; ++n)
+                        for (std::ptrdiff_t iy = 0; iy < H; ++iy)
+                            for (std::ptrdiff_t ix = 0; ix < W; ++ix) {
+                                const std::ptrdiff_t oy = iy * g.stride - g.pad + ky;
+                                const std::ptrdiff_t ox = ix * g.stride - g.pad + kx;
+                                if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                                s += x[((n * g.cin + ci) * H + iy) * W + ix] *
+                                     dy[((n * g.cout + co) * OH + oy) * OW + ox];
+                            }
+                    dw[((ci * g.cout + co) * g.kh + ky) * g.kw + kx] += s;
+                }
+    if (db)
+        for (std::ptrdiff_t co = 0; co < g.cout; ++co) {
+            T s = T(0);
+            for (std::ptrdiff_t n = 0; n < g.n; ++n)
+                for (std::ptrdiff_t p = 0; p < OH * OW; ++p) s += dy[(n * g.cout + co) * OH * OW + p];
+            db[co] += s;
+        }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Fast float kernels
+// ------------------------------------------------------------------------------------------------
+namespace detail {
+
+using ct_row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ct_const_strided = Eigen::Map<const ct_row_matrix, 0, Eigen::OuterStride<>>;
+using ct_strided = Eigen::Map<ct_row_matrix, 0, Eigen::OuterStride<>>;
+
+// Upper bound on the [cout*kh*kw, rows*w] tile in floats (at least one input row per tile).
+inline constexpr std::size_t ct_tile_cap = std::size_t(1) << 21;
+
+inline int ct_rows_per_tile(const conv_transpose_geometry& g) noexcept {
+    const std::size_t row = std::size_t(g.cout) * g.kh * g.kw * std::size_t(g.w);
+    if (row == 0) return 1;
+    return int(std::clamp<std::size_t>(ct_tile_cap / row, 1, std::size_t(std::max(1, g.h))));
+}
+
+inline bool ct_non_overlapping(const conv_transpose_geometry& g) noexcept {
+    return g.pad == 0 && g.kh == g.stride && g.kw == g.stride;
+}
+
+// Moves between the column tile Z[(co*kh+ky)*kw+kx][(iy-r0)*W+ix] (input rows [r0, r1)) and the
+// output image: Scatter=true adds Z into y, Scatter=false gathers dy into Z (zero where the tap
+// falls outside the output). Parallel over co, so no two threads touch the same plane.
+template <bool Scatter>
+inline void ct_move(const conv_transpose_geometry& g, float* z, float* img, int r0, int r1) {
+    const std::ptrdiff_t OH = g.oh(), OW = g.ow(), W = g.w, s = g.stride;
+    const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * W;
+    const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
+#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * kk * pt > 32768)
+    for (int co = 0; co < g.cout; ++co) {
+        float* plane = img + co * OH * OW;
+        for (int ky = 0; ky < g.kh; ++ky)
+            for (int kx = 0; kx < g.kw; ++kx) {
+                float* zr = z + (co * kk + ky * g.kw + kx) * pt;
+                // Input columns whose tap lands inside the output: 0 <= ix*s - pad + kx < OW.
+                std::ptrdiff_t ix0 = 0, ix1 = W;
+                while (ix0 < W && ix0 * s - g.pad + kx < 0) ++ix0;
+                while (ix1 > ix0 && (ix1 - 1) * s - g.pad + kx >= OW) --ix1;
+                for (int iy = r0; iy < r1; ++iy) {
+                    float* zrow = zr + std::ptrdiff_t(iy - r0) * W;
+                    const std::ptrdiff_t oy = std::ptrdiff_t(iy) * s - g.pad + ky;
+                    if (oy < 0 || oy >= OH) {
+                        if constexpr (!Scatter) std::fill(zrow, zrow + W, 0.0f);
+                        continue;
+                    }
+                    float* orow = plane + oy * OW - g.pad + kx;
+                    if constexpr (Scatter) {
+                        for (std::ptrdiff_t ix = ix0; ix < ix1; ++ix) orow[ix * s] += zrow[ix];
+                    } else {
+                        std::fill(zrow, zrow + ix0, 0.0f);
+                        for (std::ptrdiff_t ix = ix0; ix < ix1; ++ix) zrow[ix] = orow[ix * s];
+                        std::fill(zrow + ix1, zrow + W, 0.0f);
+                    }
+                }
+            }
+    }
+}
+
+// Non-overlapping forward scatter (kh == kw == stride, pad == 0): y = Z + b, every pixel once.
+inline void ct_scatter_exact(const conv_transpose_geometry& g, const float* z, const float* b, float* img, int r0,
+                             int r1) {
+    const std::ptrdiff_t OW = g.ow(), OH = g.oh(), W = g.w, s = g.stride;
+    const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * W;
+    const std::ptrdiff_t kk = s * s;
+#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * kk * pt > 32768)
+    for (int co = 0; co < g.cout; ++co) {
+        const float bias = b ? b[co] : 0.0f;
+        float* plane = img + co * OH * OW;
+        for (int iy = r0; iy < r1; ++iy)
+            for (std::ptrdiff_t ky = 0; ky < s; ++ky) {
+                float* orow = plane + (iy * s + ky) * OW;
+                if (s == 2) {
+                    const float* z0 = z + (co * kk + ky * 2) * pt + std::ptrdiff_t(iy - r0) * W;
+                    const float* z1 = z0 + pt;
+                    for (std::ptrdiff_t ix = 0; ix < W; ++ix) {
+                        orow[2 * ix] = z0[ix] + bias;
+                        orow[2 * ix + 1] = z1[ix] + bias;
+                    }
+                } else {
+                    for (std::ptrdiff_t kx = 0; kx < s; ++kx) {
+                        const float* zr = z + (co * kk + ky * s + kx) * pt + std::ptrdiff_t(iy - r0) * W;
+                        for (std::ptrdiff_t ix = 0; ix < W; ++ix) orow[ix * s + kx] = zr[ix] + bias;
+                    }
+                }
+            }
+    }
+}
+
+}  // namespace detail
+
+// Workspace for all three passes (they share the same tile).
+inline std::size_t conv_transpose2d_workspace_floats(const conv_transpose_geometry& g) {
+    return std::size_t(g.cout) * g.kh * g.kw * std::size_t(g.w) * std::size_t(detail::ct_rows_per_tile(g));
+}
+
+inline void conv_transpose2d_forward(const conv_transpose_geometry& g, const float* x, const float* w,
+                                     const float* b, float* y, float* ws) {
+    const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
+    const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
+    const int rows = detail::ct_rows_per_tile(g);
+    const bool exact = detail::ct_non_overlapping(g);
+    const Eigen::Map<const detail::ct_row_matrix> wm(w, g.cin, M);
+    for (int n = 0; n < g.n; ++n) {
+        const float* xn = x + n * g.cin * HW;
+        float* yn = y + n * g.cout * OHW;
+        if (!exact) {
+#pragma omp parallel for schedule(static) if (g.cout * OHW > 32768)
+            for (int co = 0; co < g.cout; ++co)
+                std::fill(yn + co * OHW, yn + (co + 1) * OHW, b ? b[co] : 0.0f);
+        }
+        for (int r0 = 0; r0 < g.h; r0 += rows) {
+            const int r1 = std::min(g.h, r0 + rows);
+            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
+            const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w, g.cin, pt, Eigen::OuterStride<>(HW));
+            Eigen::Map<detail::ct_row_matrix> z(ws, M, pt);
+            z.noalias() = wm.transpose() * xt;
+            if (exact)
+                detail::ct_scatter_exact(g, ws, b, yn, r0, r1);
+            else
+                detail::ct_move<true>(g, ws, yn, r0, r1);
+        }
+    }
+}
+
+inline void conv_transpose2d_backward_data(const conv_transpose_geometry& g, const float* dy, const float* w,
+                                           float* dx, float* ws) {
+    const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
+    const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
+    const int rows = detail::ct_rows_per_tile(g);
+    const Eigen::Map<const detail::ct_row_matrix> wm(w, g.cin, M);
+    for (int n = 0; n < g.n; ++n) {
+        float* dyn = const_cast<float*>(dy + n * g.cout * OHW);  // only read by the gather
+        float* dxn = dx + n * g.cin * HW;
+        for (int r0 = 0; r0 < g.h; r0 += rows) {
+            const int r1 = std::min(g.h, r0 + rows);
+            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
+            detail::ct_move<false>(g, ws, dyn, r0, r1);
+            const Eigen::Map<const detail::ct_row_matrix> z(ws, M, pt);
+            detail::ct_strided dxt(dxn + std::ptrdiff_t(r0) * g.w, g.cin, pt, Eigen::OuterStride<>(HW));
+            dxt.noalias() = wm * z;
+        }
+    }
+}
+
+inline void conv_transpose2d_backward_weights(const conv_transpose_geometry& g, const float* x, const float* dy,
+                                              float* dw, float* db, float* ws) {
+    const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
+    const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
+    const int rows = detail::ct_rows_per_tile(g);
+    Eigen::Map<detail::ct_row_matrix> dwm(dw, g.cin, M);
+    for (int n = 0; n < g.n; ++n) {
+        const float* xn = x + n * g.cin * HW;
+        float* dyn = const_cast<float*>(dy + n * g.cout * OHW);  // only read by the gather
+        for (int r0 = 0; r0 < g.h; r0 += rows) {
+            const int r1 = std::min(g.h, r0 + rows);
+            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
+            detail::ct_move<false>(g, ws, dyn, r0, r1);
+            const Eigen::Map<const detail::ct_row_matrix> z(ws, M, pt);
+            const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w, g.cin, pt, Eigen::OuterStride<>(HW));
+            dwm.noalias() += xt * z.transpose();
+        }
+        if (db) {
+            const Eigen::Map<const detail::ct_row_matrix> dyall(dy + n * g.cout * OHW, g.cout, OHW);
+            for (int co = 0; co < g.cout; ++co) db[co] += dyall.row(co).sum();
+        }
+    }
+}
+
+}  // namespace unetpp::backend::cpu_kernels

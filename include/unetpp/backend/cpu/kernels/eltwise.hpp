@@ -1,0 +1,108 @@
+#pragma once
+/// \file Element-wise CPU kernels: activations, dropout masks, sums. Memory bound; written as
+/// plain loops the compiler vectorises, parallel above a grain size.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "parallel.hpp"
+
+namespace unetpp::backend::cpu_kernels {
+
+template <class T>
+void relu_forward(const T* x, T* y, std::ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+/// dx = dy where x > 0 (PyTorch's convention: the gradient at exactly 0 is 0).
+template <class T>
+void relu_backward(const T* x, const T* dy, T* dx, std::ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
+}
+
+template <class T>
+void leaky_relu_forward(const T* x, T* y, std::ptrdiff_t n, T slope) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
+}
+template <class T>
+void leaky_relu_backward(const T* x, const T* dy, T* dx, std::ptrdiff_t n, T slope) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : slope * dy[i];
+}
+
+/// Numerically stable logistic function: never evaluates exp of a large positive number.
+template <class T>
+inline T stable_sigmoid(T v) noexcept {
+    if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
+    const T e = std::exp(v);
+    return e / (T(1) + e);
+}
+template <class T>
+void sigmoid_forward(const T* x, T* y, std::ptrdiff_t n) {
+#pragma omp parallel for schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = stable_sigmoid(x[i]);
+}
+/// Uses the forward output: dx = dy * y * (1 - y).
+template <class T>
+void sigmoid_backward(const T* y, const T* dy, T* dx, std::ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (T(1) - y[i]);
+}
+
+/// Softmax over the channel axis of an NCHW tensor (max-subtracted for stability).
+template <class T>
+void softmax_channels_forward(const T* x, T* y, int n, int c, std::ptrdiff_t plane) {
+#pragma omp parallel for collapse(2) schedule(static) if (static_cast<std::ptrdiff_t>(n) * plane * c > parallel_grain)
+    for (int s = 0; s < n; ++s)
+        for (std::ptrdiff_t p = 0; p < plane; ++p) {
+            const T* xs = x + static_cast<std::ptrdiff_t>(s) * c * plane + p;
+            T* ys = y + static_cast<std::ptrdiff_t>(s) * c * plane + p;
+            T m = xs[0];
+            for (int k = 1; k < c; ++k) m = std::max(m, xs[k * plane]);
+            T sum = 0;
+            for (int k = 0; k < c; ++k) {
+                const T e = std::exp(xs[k * plane] - m);
+                ys[k * plane] = e;
+                sum += e;
+            }
+            const T inv = T(1) / sum;
+            for (int k = 0; k < c; ++k) ys[k * plane] *= inv;
+        }
+}
+/// dx_k = y_k * (dy_k - sum_j dy_j y_j).
+template <class T>
+void softmax_channels_backward(const T* y, const T* dy, T* dx, int n, int c, std::ptrdiff_t plane) {
+#pragma omp parallel for collapse(2) schedule(static) if (static_cast<std::ptrdiff_t>(n) * plane * c > parallel_grain)
+    for (int s = 0; s < n; ++s)
+        for (std::ptrdiff_t p = 0; p < plane; ++p) {
+            const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(s) * c * plane + p;
+            T dot = 0;
+            for (int k = 0; k < c; ++k) dot += dy[base + k * plane] * y[base + k * plane];
+            for (int k = 0; k < c; ++k) dx[base + k * plane] = y[base + k * plane] * (dy[base + k * plane] - dot);
+        }
+}
+
+/// y = x * mask, where mask already holds 0 or 1/(1-p) (inverted dropout).
+template <class T>
+void multiply(const T* x, const T* mask, T* y, std::ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] * mask[i];
+}
+
+/// y = a + b.
+template <class T>
+void add(const T* a, const T* b, T* y, std::ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+/// y += x.
+template <class T>
+void accumulate(const T* x, T* y, std::ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace unetpp::backend::cpu_kernels

@@ -1,0 +1,75 @@
+#pragma once
+/// \file Max pooling and global average pooling (NCHW, no padding, floor mode as PyTorch).
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "parallel.hpp"
+
+namespace unetpp::backend::cpu_kernels {
+
+/// Max pooling with window k and stride s; `argmax` receives, per output, the flat index of the
+/// winning input inside its (n, c) plane (first maximum wins, as PyTorch; NaN propagates).
+template <class T>
+void max_pool2d_forward(const T* x, T* y, std::int32_t* argmax, int planes, int h, int w, int k, int s) {
+    const int oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+#pragma omp parallel for schedule(static) if (static_cast<std::ptrdiff_t>(planes) * h * w > parallel_grain)
+    for (int p = 0; p < planes; ++p) {
+        const T* xp = x + static_cast<std::ptrdiff_t>(p) * h * w;
+        T* yp = y + static_cast<std::ptrdiff_t>(p) * oh * ow;
+        std::int32_t* ap = argmax + static_cast<std::ptrdiff_t>(p) * oh * ow;
+        for (int oy = 0; oy < oh; ++oy)
+            for (int ox = 0; ox < ow; ++ox) {
+                T best = -std::numeric_limits<T>::infinity();
+                std::int32_t bi = (oy * s) * w + ox * s;
+                for (int ky = 0; ky < k; ++ky)
+                    for (int kx = 0; kx < k; ++kx) {
+                        const std::int32_t i = (oy * s + ky) * w + ox * s + kx;
+                        const T v = xp[i];
+                        if (v > best || v != v) {
+                            best = v;
+                            bi = i;
+                            if (v != v) goto done;
+                        }
+                    }
+            done:
+                yp[oy * ow + ox] = best;
+                ap[oy * ow + ox] = bi;
+            }
+    }
+}
+
+/// Routes each output gradient to the input that won the forward pass; overlapping windows add.
+template <class T>
+void max_pool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, int planes, int h, int w, int oh, int ow) {
+#pragma omp parallel for schedule(static) if (static_cast<std::ptrdiff_t>(planes) * h * w > parallel_grain)
+    for (int p = 0; p < planes; ++p) {
+        T* dxp = dx + static_cast<std::ptrdiff_t>(p) * h * w;
+        for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(h) * w; ++i) dxp[i] = T(0);
+        const T* dyp = dy + static_cast<std::ptrdiff_t>(p) * oh * ow;
+        const std::int32_t* ap = argmax + static_cast<std::ptrdiff_t>(p) * oh * ow;
+        for (std::ptrdiff_t o = 0; o < static_cast<std::ptrdiff_t>(oh) * ow; ++o) dxp[ap[o]] += dyp[o];
+    }
+}
+
+template <class T>
+void global_avg_pool_forward(const T* x, T* y, int planes, std::ptrdiff_t plane) {
+#pragma omp parallel for schedule(static) if (planes * plane > parallel_grain)
+    for (int p = 0; p < planes; ++p) {
+        const T* xp = x + p * plane;
+        T sum = 0;
+        for (std::ptrdiff_t i = 0; i < plane; ++i) sum += xp[i];
+        y[p] = sum / static_cast<T>(plane);
+    }
+}
+template <class T>
+void global_avg_pool_backward(const T* dy, T* dx, int planes, std::ptrdiff_t plane) {
+#pragma omp parallel for schedule(static) if (planes * plane > parallel_grain)
+    for (int p = 0; p < planes; ++p) {
+        const T g = dy[p] / static_cast<T>(plane);
+        for (std::ptrdiff_t i = 0; i < plane; ++i) dx[p * plane + i] = g;
+    }
+}
+
+}  // namespace unetpp::backend::cpu_kernels

@@ -1,0 +1,33 @@
+#pragma once
+/// \file The U-Net level block: (Conv k x k -> [BatchNorm] -> ReLU) x 2 -> [Dropout].
+/// Parameter names: conv1.*, bn1.*, conv2.*, bn2.* (the convolutions drop their bias when a batch
+/// norm follows, since the norm's shift makes it redundant).
+
+#include "../layers/activations.hpp"
+#include "../layers/batch_norm2d.hpp"
+#include "../layers/conv2d.hpp"
+#include "../layers/dropout.hpp"
+#include "../layers/sequential.hpp"
+
+namespace unetpp {
+
+struct double_conv_cfg {
+    int in = 1;
+    int out = 1;
+    int kernel = 3;
+    padding pad = padding::same;
+    bool batch_norm = true;
+    double dropout = 0.0;
+};
+
+template <double_conv_cfg C, class T = float, class B = backend::cpu>
+using double_conv = sequential_of<
+    named<"conv1", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, T, B>>,
+    optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out}, T, B>>,
+    named<"relu1", relu<T, B>>,
+    named<"conv2", conv2d<conv2d_cfg{.in = C.out, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, T, B>>,
+    optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out}, T, B>>,
+    named<"relu2", relu<T, B>>,
+    optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
+
+}  // namespace unetpp

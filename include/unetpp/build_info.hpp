@@ -1,0 +1,72 @@
+#pragma once
+/// \file What this build of unetpp runs on: SIMD instruction set, threads, compiler, and the
+/// kernel each operation uses. Print it at start-up so a slow run is never a mystery.
+
+#include <sstream>
+#include <string>
+
+#include <xsimd/xsimd.hpp>
+
+#include "backend/cpu.hpp"
+#include "backend/cpu/kernels/parallel.hpp"
+
+namespace unetpp {
+
+/// The widest SIMD instruction set this translation unit was compiled for.
+inline std::string simd_architecture() {
+#if defined(__AVX512F__)
+    return "AVX-512 (16 floats per vector)";
+#elif defined(__AVX2__) && defined(__FMA__)
+    return "AVX2 + FMA (8 floats per vector)";
+#elif defined(__AVX__)
+    return "AVX (8 floats per vector, no FMA)";
+#elif defined(__SSE2__)
+    return "SSE2 (4 floats per vector): compile with -march=native (or -mavx2 -mfma / -mavx512f) for speed";
+#elif defined(__ARM_NEON)
+    return "NEON (4 floats per vector)";
+#else
+    return "scalar (no SIMD)";
+#endif
+}
+
+/// Human-readable report of the build: SIMD, xsimd's default architecture, OpenMP threads,
+/// compiler, and the algorithm each CPU kernel uses for typical U-Net shapes.
+inline std::string build_info() {
+    namespace k = backend::cpu_kernels;
+    std::ostringstream s;
+    s << "unetpp build\n";
+    s << "  SIMD:          " << simd_architecture() << "\n";
+    s << "  xsimd arch:    " << xsimd::default_arch::name() << "\n";
+#ifdef _OPENMP
+    s << "  OpenMP:        on, " << k::max_threads() << " threads (set OMP_NUM_THREADS to change)\n";
+#else
+    s << "  OpenMP:        off (single thread; build with UNETPP_WITH_OPENMP=ON)\n";
+#endif
+#if defined(__clang__)
+    s << "  compiler:      clang " << __clang_major__ << "." << __clang_minor__ << "\n";
+#elif defined(__GNUC__)
+    s << "  compiler:      g++ " << __GNUC__ << "." << __GNUC_MINOR__ << "\n";
+#endif
+#if defined(NDEBUG)
+    s << "  assertions:    off (release)\n";
+#else
+    s << "  assertions:    on (debug build: expect slow kernels)\n";
+#endif
+#if defined(UNETPP_WITH_CUDA) && UNETPP_WITH_CUDA
+    s << "  CUDA backend:  compiled in\n";
+#else
+    s << "  CUDA backend:  not compiled (UNETPP_WITH_CUDA=OFF)\n";
+#endif
+    s << "  kernels (float, backend::cpu):\n";
+    const k::conv_geometry conv3{1, 64, 258, 258, 64, 3, 3, 1};
+    const k::conv_geometry conv1{1, 64, 256, 256, 1, 1, 1, 1};
+    const k::conv_geometry conv3s2{1, 64, 257, 257, 64, 3, 3, 2};
+    s << "    conv2d 3x3 stride 1: " << k::conv2d_forward_algorithm(conv3) << "\n";
+    s << "    conv2d 1x1:          " << k::conv2d_forward_algorithm(conv1) << "\n";
+    s << "    conv2d 3x3 stride 2: " << k::conv2d_forward_algorithm(conv3s2) << "\n";
+    s << "    other layers:        OpenMP loops vectorised by the compiler (memory bound)\n";
+    s << "  double precision and backend::cpu_reference use the reference loops (test oracle)\n";
+    return s.str();
+}
+
+}  // namespace unetpp

@@ -1,0 +1,114 @@
+#pragma once
+/// \file BatchNorm2d: per-channel normalisation with learnable scale (`weight`) and shift (`bias`)
+/// and running statistics (`running_mean`, `running_var`, `num_batches_tracked`), as
+/// torch.nn.BatchNorm2d. Training mode uses batch statistics; eval mode the running ones.
+
+#include <optional>
+#include <string>
+
+#include "../backend/cpu.hpp"
+#include "layer.hpp"
+
+namespace unetpp {
+
+struct batch_norm2d_cfg {
+    int channels = 1;
+    double momentum = 0.1;
+    double eps = 1e-5;
+};
+
+template <batch_norm2d_cfg C, class T = float, class B = backend::cpu>
+class batch_norm2d : public layer_base<T, B> {
+    static_assert(C.channels > 0, "batch_norm2d: cfg.channels must be positive");
+    static_assert(C.momentum >= 0 && C.momentum <= 1, "batch_norm2d: cfg.momentum must be in [0, 1]");
+    static_assert(C.eps > 0, "batch_norm2d: cfg.eps must be positive");
+    using base = layer_base<T, B>;
+
+public:
+    using typename base::tensor_type;
+    static constexpr std::size_t parameter_count = 2 * static_cast<std::size_t>(C.channels);
+    /// running_mean and running_var (Keras counts these as non-trainable parameters).
+    static constexpr std::size_t buffer_count = 2 * static_cast<std::size_t>(C.channels);
+
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (in.c != C.channels || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
+        return in;
+    }
+    shape4 output_shape(shape4 in) const {
+        return checked_output_shape<batch_norm2d>(describe(), std::to_string(C.channels) + " channels", in);
+    }
+
+    batch_norm2d()
+        : gamma_(shape4{1, 1, 1, C.channels}, T(1)), beta_(gamma_.shape()), dgamma_(gamma_.shape()),
+          dbeta_(gamma_.shape()), running_mean_(gamma_.shape()), running_var_(gamma_.shape(), T(1)),
+          batches_tracked_(shape4{1, 1, 1, 1}), save_mean_(gamma_.shape()), save_invstd_(gamma_.shape()) {}
+
+    void init(rng&) {
+        gamma_.fill(T(1));
+        beta_.zero();
+        running_mean_.zero();
+        running_var_.fill(T(1));
+        batches_tracked_.zero();
+    }
+
+    const tensor_type& forward(const tensor_type& x) {
+        const shape4 s = output_shape(x.shape());
+        this->remember_input(s);
+        this->y_.resize(s);
+        forward_was_training_ = this->training_;
+        if (this->training_) {
+            if (s.n * s.plane() < 2)
+                throw shape_error(describe() + ": training needs more than one value per channel (got input " +
+                                  s.str() + "); use a larger batch or image, or switch to eval mode");
+            B::batch_norm_forward_train(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
+                                        gamma_.data(), beta_.data(), static_cast<T>(C.eps), static_cast<T>(C.momentum),
+                                        running_mean_.data(), running_var_.data(), save_mean_.data(),
+                                        save_invstd_.data());
+            batches_tracked_[0] += T(1);
+        } else {
+            B::batch_norm_forward_eval(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
+                                       gamma_.data(), beta_.data(), static_cast<T>(C.eps), running_mean_.data(),
+                                       running_var_.data());
+        }
+        return this->y_;
+    }
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        this->check_backward(describe(), x, dy);
+        const shape4 s = x.shape();
+        this->dx_.resize(s);
+        if (forward_was_training_)
+            B::batch_norm_backward_train(x.data(), dy.data(), this->dx_.data(), s.n, s.c,
+                                         static_cast<std::ptrdiff_t>(s.plane()), gamma_.data(), save_mean_.data(),
+                                         save_invstd_.data(), dgamma_.data(), dbeta_.data());
+        else
+            B::batch_norm_backward_eval(x.data(), dy.data(), this->dx_.data(), s.n, s.c,
+                                        static_cast<std::ptrdiff_t>(s.plane()), gamma_.data(), static_cast<T>(C.eps),
+                                        running_mean_.data(), running_var_.data(), dgamma_.data(), dbeta_.data());
+        return this->dx_;
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        f(join_name(prefix, "weight"), gamma_, dgamma_);
+        f(join_name(prefix, "bias"), beta_, dbeta_);
+    }
+    template <class F>
+    void visit_buffers(std::string_view prefix, F&& f) {
+        f(join_name(prefix, "running_mean"), running_mean_);
+        f(join_name(prefix, "running_var"), running_var_);
+        f(join_name(prefix, "num_batches_tracked"), batches_tracked_);
+    }
+
+    tensor_type& weight() noexcept { return gamma_; }
+    tensor_type& bias() noexcept { return beta_; }
+    tensor_type& running_mean() noexcept { return running_mean_; }
+    tensor_type& running_var() noexcept { return running_var_; }
+
+    static std::string describe() { return "batch_norm2d<channels=" + std::to_string(C.channels) + ">"; }
+
+private:
+    tensor_type gamma_, beta_, dgamma_, dbeta_, running_mean_, running_var_, batches_tracked_, save_mean_, save_invstd_;
+    bool forward_was_training_ = true;
+};
+
+}  // namespace unetpp

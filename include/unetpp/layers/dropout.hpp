@@ -1,0 +1,51 @@
+#pragma once
+/// \file Dropout: zeroes each element with probability p in training and scales the rest by
+/// 1/(1-p) (inverted dropout, as torch.nn.Dropout); identity in eval mode. Masks come from the
+/// layer's own seeded generator, so a run is reproducible.
+
+#include <optional>
+#include <string>
+
+#include "../backend/cpu.hpp"
+#include "activations.hpp"
+#include "layer.hpp"
+
+namespace unetpp {
+
+template <double P, class T = float, class B = backend::cpu>
+class dropout : public detail::shape_preserving<dropout<P, T, B>, T, B> {
+    static_assert(P >= 0.0 && P < 1.0, "dropout: probability P must be in [0, 1)");
+    friend class detail::shape_preserving<dropout, T, B>;
+    using tensor_type = typename layer_base<T, B>::tensor_type;
+
+    void apply(const tensor_type& x) {
+        active_ = this->training_ && P > 0.0;
+        if (!active_) {
+            this->y_.assign(x);
+            return;
+        }
+        mask_.resize(x.shape());
+        const T keep_scale = static_cast<T>(1.0 / (1.0 - P));
+        for (auto& m : mask_) m = gen_.uniform() < P ? T(0) : keep_scale;
+        B::multiply(x.data(), mask_.data(), this->y_.data(), static_cast<std::ptrdiff_t>(x.size()));
+    }
+    void apply_backward(const tensor_type&, const tensor_type& dy) {
+        if (!active_) {
+            this->dx_.assign(dy);
+            return;
+        }
+        B::multiply(dy.data(), mask_.data(), this->dx_.data(), static_cast<std::ptrdiff_t>(dy.size()));
+    }
+
+public:
+    static std::string describe() { return "dropout<" + std::to_string(P) + ">"; }
+    /// Seeds the mask generator (the model derives one seed per dropout layer).
+    void init(rng& r) { gen_ = r.split(); }
+
+private:
+    tensor_type mask_;
+    rng gen_{0xd40f};
+    bool active_ = false;
+};
+
+}  // namespace unetpp

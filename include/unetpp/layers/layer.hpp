@@ -1,0 +1,157 @@
+#pragma once
+/// \file The layer contract shared by every layer, block and model.
+///
+/// A layer is a type with compile-time hyper-parameters and run-time state (parameters,
+/// gradients, its last output). The contract, checked by the `Layer` concept:
+///
+///   using value_type, backend_type, tensor_type;
+///   static constexpr std::size_t parameter_count;        // trainable scalars
+///   static constexpr std::size_t buffer_count;           // non-trainable state (BN running stats)
+///   static constexpr std::optional<shape4> try_output_shape(shape4 in);   // nullopt: impossible
+///   shape4 output_shape(shape4 in) const;                 // throws naming the layer
+///   const tensor_type& forward(const tensor_type& x);     // result owned by the layer
+///   const tensor_type& backward(const tensor_type& x, const tensor_type& dy);
+///        // x: the input of the last forward; returns dL/dx, ADDS dL/dparam to the gradients
+///   const tensor_type& output() const;                    // result of the last forward
+///   void train(bool); bool training() const;
+///   void visit_parameters(std::string_view prefix, F f);  // f(name, value, grad)
+///   void visit_buffers(std::string_view prefix, F f);     // f(name, value)
+///   void init(rng&);                                      // re-initialise parameters
+///
+/// Layers own their output and gradient tensors and resize them per call, so repeated calls at
+/// one shape allocate nothing.
+
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "../tensor/rng.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace unetpp {
+
+/// A compile-time string usable as a template argument (layer names in blocks).
+template <std::size_t N>
+struct fixed_string {
+    char data[N]{};
+    constexpr fixed_string(const char (&s)[N]) { std::copy_n(s, N, data); }
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return {data, N - 1}; }
+};
+
+/// Error raised for a tensor whose shape a layer cannot take.
+class shape_error : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+/// Joins a parameter-name prefix and a leaf name with a dot ("enc1.conv1" + "weight").
+inline std::string join_name(std::string_view prefix, std::string_view leaf) {
+    if (prefix.empty()) return std::string(leaf);
+    std::string s;
+    s.reserve(prefix.size() + 1 + leaf.size());
+    s.append(prefix).append(".").append(leaf);
+    return s;
+}
+
+namespace detail {
+struct param_visitor_archetype {
+    template <class T>
+    void operator()(std::string_view, tensor<T>&, tensor<T>&) const {}
+};
+struct buffer_visitor_archetype {
+    template <class T>
+    void operator()(std::string_view, tensor<T>&) const {}
+};
+}  // namespace detail
+
+/// The layer contract described in this file's header comment.
+template <class L>
+concept Layer = requires(L& l, const L& cl, const typename L::tensor_type& t, shape4 s, rng& r) {
+    typename L::value_type;
+    typename L::backend_type;
+    { L::parameter_count } -> std::convertible_to<std::size_t>;
+    { L::buffer_count } -> std::convertible_to<std::size_t>;
+    { L::try_output_shape(s) } -> std::same_as<std::optional<shape4>>;
+    { cl.output_shape(s) } -> std::same_as<shape4>;
+    { l.forward(t) } -> std::same_as<const typename L::tensor_type&>;
+    { l.backward(t, t) } -> std::same_as<const typename L::tensor_type&>;
+    { cl.output() } -> std::same_as<const typename L::tensor_type&>;
+    l.train(true);
+    { cl.training() } -> std::same_as<bool>;
+    l.visit_parameters(std::string_view{}, detail::param_visitor_archetype{});
+    l.visit_buffers(std::string_view{}, detail::buffer_visitor_archetype{});
+    l.init(r);
+};
+
+/// State every layer shares: mode, the shape of the last forward input, the output buffer.
+/// `Derived::layer_name` names the layer in error messages.
+template <class T, class B>
+class layer_base {
+public:
+    using value_type = T;
+    using backend_type = B;
+    using tensor_type = tensor<T, typename B::memory>;
+
+    void train(bool on) noexcept { training_ = on; }
+    [[nodiscard]] bool training() const noexcept { return training_; }
+    [[nodiscard]] const tensor_type& output() const noexcept { return y_; }
+    template <class F>
+    void visit_parameters(std::string_view, F&&) {}
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+    void init(rng&) {}
+
+protected:
+    /// Records the input shape of a forward pass.
+    void remember_input(const shape4& s) noexcept {
+        in_shape_ = s;
+        has_forward_ = true;
+    }
+    /// Checks that backward receives the input and a gradient of the last forward's shapes.
+    void check_backward(std::string_view layer, const tensor_type& x, const tensor_type& dy) const {
+        if (!has_forward_)
+            throw std::logic_error(std::string(layer) + ": backward called before forward; run forward on the batch first");
+        if (x.shape() != in_shape_)
+            throw shape_error(std::string(layer) + ": backward received input of shape " + x.shape().str() +
+                              " but the last forward saw " + in_shape_.str() + "; pass the same input to both");
+        if (dy.shape() != y_.shape())
+            throw shape_error(std::string(layer) + ": output gradient has shape " + dy.shape().str() +
+                              ", expected the output shape " + y_.shape().str());
+    }
+
+    tensor_type y_;   // output of the last forward
+    tensor_type dx_;  // input gradient of the last backward
+    shape4 in_shape_{0, 0, 0, 0};
+    bool has_forward_ = false;
+    bool training_ = true;
+};
+
+/// Throws a shape_error naming the layer when `try_output_shape` rejects the input.
+template <class L>
+shape4 checked_output_shape(std::string_view layer, std::string_view expectation, const shape4& in) {
+    if (auto s = L::try_output_shape(in)) return *s;
+    throw shape_error(std::string(layer) + ": cannot take input of shape " + in.str() + "; expected " +
+                      std::string(expectation));
+}
+
+/// Fills with uniform values in [-bound, bound).
+template <class T>
+void init_uniform(tensor<T>& t, rng& r, double bound) {
+    for (auto& v : t) v = static_cast<T>(r.uniform(-bound, bound));
+}
+
+/// He (Kaiming) uniform initialisation for weights followed by ReLU: bound = sqrt(6 / fan_in),
+/// which gives variance 2 / fan_in (He et al. 2015). Biases use PyTorch's default bound
+/// 1 / sqrt(fan_in).
+template <class T>
+void init_he(tensor<T>& weight, tensor<T>* bias, rng& r, std::size_t fan_in) {
+    init_uniform(weight, r, std::sqrt(6.0 / static_cast<double>(fan_in)));
+    if (bias) init_uniform(*bias, r, 1.0 / std::sqrt(static_cast<double>(fan_in)));
+}
+
+}  // namespace unetpp

@@ -1,0 +1,44 @@
+#pragma once
+/// \file Binary cross-entropy on logits, the numerically stable form of torch's
+/// binary_cross_entropy_with_logits (mean reduction):
+///   l(x, t) = max(x, 0) - x t + log(1 + exp(-|x|)),   dl/dx = (sigmoid(x) - t) / count.
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include "../backend/cpu/kernels/eltwise.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace unetpp::losses {
+
+/// Mean binary cross-entropy of `logits` against `target` (values in [0, 1]), computed from the
+/// logits so that large magnitudes neither overflow nor lose precision.
+struct bce_with_logits {
+    static constexpr const char* name = "bce_with_logits";
+
+    /// Returns the loss and, when `grad` is given, writes dloss/dlogits into it (resized).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        if (logits.shape() != target.shape())
+            throw std::invalid_argument("bce_with_logits: logits " + logits.shape().str() + " and target " +
+                                        target.shape().str() + " differ in shape");
+        if (logits.empty()) throw std::invalid_argument("bce_with_logits: empty batch");
+        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
+        if (grad) grad->resize(logits.shape());
+        const T inv_n = T(1) / static_cast<T>(n);
+        const T* x = logits.data();
+        const T* t = target.data();
+        T* g = grad ? grad->data() : nullptr;
+        double sum = 0;
+#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+            const T v = x[i];
+            sum += static_cast<double>((v > T(0) ? v : T(0)) - v * t[i] + std::log1p(std::exp(-std::abs(v))));
+            if (g) g[i] = (backend::cpu_kernels::stable_sigmoid(v) - t[i]) * inv_n;
+        }
+        return static_cast<T>(sum / static_cast<double>(n));
+    }
+};
+
+}  // namespace unetpp::losses

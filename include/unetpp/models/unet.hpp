@@ -1,0 +1,370 @@
+#pragma once
+/// \file U-Net as a compile-time type: `unet<unet_cfg{...}, Backend, T, Policies>`.
+///
+/// Level L (0-based) runs an encoder block at base * 2^L channels, a down policy, the level
+/// below, an up policy back to base * 2^L channels, a skip policy merging the encoder output with
+/// the upsampled map, and a decoder block. The bottom level is the bottleneck. Channels, kernel
+/// sizes and depth are template arguments; batch and spatial size are run-time and validated
+/// with errors that list the nearest sizes the network can take.
+///
+/// Parameter names (PyTorch state_dict keys of the reference module in tests/parity/):
+///   enc{1..depth}.*, bottleneck.*, up{1..depth}.*, dec{1..depth}.*, head.*
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "../backend/cpu.hpp"
+#include "../blocks/double_conv.hpp"
+#include "../blocks/skip.hpp"
+#include "../layers/conv2d.hpp"
+#include "../layers/conv_transpose2d.hpp"
+#include "../layers/max_pool2d.hpp"
+#include "../layers/reshape.hpp"
+#include "../layers/sequential.hpp"
+
+namespace unetpp {
+
+enum class norm_kind { none, batch };
+enum class up_mode {
+    transposed,  ///< ConvTranspose2d(k=2, s=2) halving the channels (the original U-Net)
+    bilinear,    ///< bilinear x2 upsampling followed by a 1x1 conv halving the channels
+};
+
+/// Configuration of a U-Net (a structural aggregate, used as a template argument).
+struct unet_cfg {
+    int in_channels = 1;  ///< image channels
+    int classes = 1;      ///< output channels (logits)
+    int base = 64;        ///< channels of the first level; level L has base * 2^L
+    int depth = 4;        ///< number of down-samplings (levels below the first)
+    int kernel = 3;       ///< convolution kernel size in the level blocks
+    padding pad = padding::same;
+    norm_kind norm = norm_kind::batch;
+    double dropout = 0.0;  ///< dropout after every level block (0 = none)
+    up_mode up = up_mode::transposed;
+};
+
+/// The standard policies: double-conv blocks, 2x2 max pooling, transposed-conv or bilinear up,
+/// concatenation skips (with centre crop for unpadded nets), a 1x1 convolution head.
+struct default_policies {
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using block = double_conv<double_conv_cfg{.in = In, .out = Out, .kernel = C.kernel, .pad = C.pad,
+                                              .batch_norm = C.norm == norm_kind::batch, .dropout = C.dropout},
+                              T, B>;
+    template <unet_cfg C, int Channels, class T, class B>
+    using down = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, T, B>;
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using up = std::conditional_t<
+        C.up == up_mode::transposed,
+        conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, T, B>,
+        sequential<named<"upsample", upsample_bilinear2x<T, B>>,
+                   named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = 1, .pad = padding::valid}, T, B>>>>;
+    template <unet_cfg C, int SkipChannels, int UpChannels, class T, class B>
+    using skip = concat_skip<SkipChannels, UpChannels, C.pad == padding::valid, T, B>;
+    template <unet_cfg C, int In, class T, class B>
+    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
+};
+
+template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
+class unet {
+    static_assert(C.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
+    static_assert(C.depth <= 10, "unet_cfg.depth above 10 is not supported (feature maps would need > 2^10 pixels)");
+    static_assert(C.in_channels >= 1, "unet_cfg.in_channels must be at least 1");
+    static_assert(C.classes >= 1, "unet_cfg.classes must be at least 1");
+    static_assert(C.base >= 1, "unet_cfg.base (channels of the first level) must be at least 1");
+    static_assert(C.base <= (1 << 20) >> C.depth, "unet_cfg.base * 2^depth channels is too large");
+    static_assert(C.kernel >= 1, "unet_cfg.kernel must be at least 1");
+    static_assert(C.pad == padding::valid || C.kernel % 2 == 1,
+                  "unet_cfg.kernel must be odd with padding::same or padding::reflect");
+    static_assert(C.dropout >= 0.0 && C.dropout < 1.0, "unet_cfg.dropout must be in [0, 1)");
+
+public:
+    static constexpr unet_cfg cfg = C;
+    static constexpr int depth = C.depth;
+    /// Channels at level L (L = depth is the bottleneck).
+    static constexpr int channels(int level) noexcept { return C.base << level; }
+    static constexpr int input_channels(int level) noexcept { return level == 0 ? C.in_channels : channels(level - 1); }
+
+    template <std::size_t L>
+    using encoder_t = typename P::template block<C, input_channels(L), channels(L), T, B>;
+    template <std::size_t L>
+    using down_t = typename P::template down<C, channels(L), T, B>;
+    using bottleneck_t = typename P::template block<C, channels(C.depth - 1), channels(C.depth), T, B>;
+    template <std::size_t L>
+    using up_t = typename P::template up<C, channels(L + 1), channels(L), T, B>;
+    template <std::size_t L>
+    using skip_t = typename P::template skip<C, channels(L), channels(L), T, B>;
+    template <std::size_t L>
+    using decoder_t = typename P::template block<C, skip_t<L>::out_channels, channels(L), T, B>;
+    using head_t = typename P::template head<C, channels(0), T, B>;
+
+    using value_type = T;
+    using backend_type = B;
+    using tensor_type = typename head_t::tensor_type;
+
+private:
+    template <std::size_t... L>
+    static auto level_types(std::index_sequence<L...>)
+        -> std::tuple<std::tuple<encoder_t<L>...>, std::tuple<down_t<L>...>, std::tuple<up_t<L>...>,
+                      std::tuple<skip_t<L>...>, std::tuple<decoder_t<L>...>>;
+    using levels = decltype(level_types(std::make_index_sequence<C.depth>{}));
+    using encoders = std::tuple_element_t<0, levels>;
+    using downs = std::tuple_element_t<1, levels>;
+    using ups = std::tuple_element_t<2, levels>;
+    using skips = std::tuple_element_t<3, levels>;
+    using decoders = std::tuple_element_t<4, levels>;
+
+    template <class Tuple>
+    static constexpr std::size_t sum_parameters() {
+        return []<class... X>(std::type_identity<std::tuple<X...>>) {
+            return (std::size_t{0} + ... + X::parameter_count);
+        }(std::type_identity<Tuple>{});
+    }
+    template <class Tuple>
+    static constexpr std::size_t sum_buffers() {
+        return []<class... X>(std::type_identity<std::tuple<X...>>) {
+            return (std::size_t{0} + ... + X::buffer_count);
+        }(std::type_identity<Tuple>{});
+    }
+
+public:
+    /// Trainable parameters (PyTorch's sum(p.numel() for p in model.parameters())).
+    static constexpr std::size_t parameter_count = sum_parameters<encoders>() + sum_parameters<downs>() +
+                                                   bottleneck_t::parameter_count + sum_parameters<ups>() +
+                                                   sum_parameters<skips>() + sum_parameters<decoders>() +
+                                                   head_t::parameter_count;
+    /// Non-trainable state (batch-norm running mean and variance), as Keras counts it.
+    static constexpr std::size_t buffer_count = sum_buffers<encoders>() + sum_buffers<downs>() +
+                                                bottleneck_t::buffer_count + sum_buffers<ups>() +
+                                                sum_buffers<skips>() + sum_buffers<decoders>() + head_t::buffer_count;
+
+    /// Output shape for an input shape, or nullopt when the network cannot take it.
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (in.c != C.in_channels || in.n < 1) return std::nullopt;
+        const auto body = level_shape<0>(in);
+        return body ? head_t::try_output_shape(*body) : std::nullopt;
+    }
+    /// Output side length for a square input of side `in` (or a single dimension: the axes are
+    /// independent), nullopt when invalid. E.g. ronneberger2015: output_size(572) == 388.
+    static constexpr std::optional<int> output_size(int in) noexcept {
+        if (in < 1) return std::nullopt;
+        const auto s = try_output_shape(shape4{1, C.in_channels, in, in});
+        return s ? std::optional<int>(s->h) : std::nullopt;
+    }
+    static constexpr bool is_valid_size(int in) noexcept { return output_size(in).has_value(); }
+    /// Smallest valid input side >= n (0 if none within 1<<16).
+    static constexpr int next_valid_size(int n) noexcept {
+        for (int s = n < 1 ? 1 : n; s <= (1 << 16); ++s)
+            if (is_valid_size(s)) return s;
+        return 0;
+    }
+    /// Largest valid input side <= n (0 if none).
+    static constexpr int previous_valid_size(int n) noexcept {
+        for (int s = n; s >= 1; --s)
+            if (is_valid_size(s)) return s;
+        return 0;
+    }
+    /// Smallest input side the network accepts.
+    static constexpr int min_input_size = next_valid_size(1);
+
+    /// Builds the network with parameters initialised from `seed` (He-uniform weights, zero BN
+    /// shifts); the same seed gives the same network everywhere.
+    explicit unet(std::uint64_t seed = 0) { init(seed); }
+
+    void init(std::uint64_t seed) {
+        rng r(seed);
+        for_each_layer([&](auto& l, std::string_view) { l.init(r); });
+    }
+
+    /// Forward pass; returns the logits [N, classes, H', W'] owned by the network.
+    const tensor_type& forward(const tensor_type& x) {
+        validate(x.shape());
+        in_shape_ = x.shape();
+        has_forward_ = true;
+        return head_.forward(forward_level<0>(x));
+    }
+
+    /// Backward pass for the input `x` of the last forward and the gradient of the loss with
+    /// respect to the logits. Adds parameter gradients (call zero_grad() between steps) and
+    /// returns the gradient with respect to x.
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dlogits) {
+        if (!has_forward_)
+            throw std::logic_error("unet: backward called before forward; run forward on the batch first");
+        if (x.shape() != in_shape_)
+            throw shape_error("unet: backward received input " + x.shape().str() + " but the last forward saw " +
+                              in_shape_.str());
+        if (dlogits.shape() != head_.output().shape())
+            throw shape_error("unet: logit gradient has shape " + dlogits.shape().str() + ", expected " +
+                              head_.output().shape().str());
+        const tensor_type& g = head_.backward(std::get<0>(dec_).output(), dlogits);
+        return backward_level<0>(x, g);
+    }
+
+    [[nodiscard]] const tensor_type& output() const noexcept { return head_.output(); }
+
+    /// Training mode (batch statistics, dropout on) or evaluation mode.
+    void train(bool on = true) {
+        training_ = on;
+        for_each_layer([&](auto& l, std::string_view) { l.train(on); });
+    }
+    void eval() { train(false); }
+    [[nodiscard]] bool training() const noexcept { return training_; }
+
+    /// Calls f(name, value, grad) for every trainable parameter, in a fixed order; names are
+    /// prefixed with `prefix.` when a prefix is given (a U-Net nested in a larger model).
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        for_each_layer([&](auto& l, std::string_view name) { l.visit_parameters(join_name(prefix, name), f); });
+    }
+    template <class F>
+    void visit_parameters(F&& f) {
+        visit_parameters(std::string_view{}, std::forward<F>(f));
+    }
+    /// Calls f(name, value) for every non-trainable buffer (batch-norm statistics).
+    template <class F>
+    void visit_buffers(std::string_view prefix, F&& f) {
+        for_each_layer([&](auto& l, std::string_view name) { l.visit_buffers(join_name(prefix, name), f); });
+    }
+    template <class F>
+    void visit_buffers(F&& f) {
+        visit_buffers(std::string_view{}, std::forward<F>(f));
+    }
+    void zero_grad() {
+        visit_parameters([](std::string_view, tensor_type&, tensor_type& g) { g.zero(); });
+    }
+
+    /// Throws shape_error unless the network can take `in`, listing the nearest valid sizes.
+    static void validate(const shape4& in) {
+        if (in.c != C.in_channels)
+            throw shape_error(describe() + ": input has " + std::to_string(in.c) + " channels, the network expects " +
+                              std::to_string(C.in_channels) + " (input shape " + in.str() + ")");
+        if (in.n < 1) throw shape_error(describe() + ": empty batch (input shape " + in.str() + ")");
+        for (const auto& [dim, v] : {std::pair{"height", in.h}, std::pair{"width", in.w}}) {
+            if (!is_valid_size(v)) {
+                const int lo = previous_valid_size(v), hi = next_valid_size(v);
+                std::string near;
+                if (lo) near += std::to_string(lo);
+                if (hi) near += (near.empty() ? "" : " or ") + std::to_string(hi);
+                throw shape_error(describe() + ": input " + dim + " " + std::to_string(v) +
+                                  " is not a size this network can take (" + size_rule() +
+                                  "); nearest valid sizes: " + near + ". Resize, pad or tile the image.");
+            }
+        }
+    }
+
+    static std::string describe() {
+        return "unet<in=" + std::to_string(C.in_channels) + ", classes=" + std::to_string(C.classes) +
+               ", base=" + std::to_string(C.base) + ", depth=" + std::to_string(C.depth) +
+               ", kernel=" + std::to_string(C.kernel) + ", " +
+               (C.pad == padding::valid ? "unpadded" : C.pad == padding::same ? "zero-padded" : "reflect-padded") + ">";
+    }
+
+    template <std::size_t L>
+    auto& encoder() noexcept { return std::get<L>(enc_); }
+    template <std::size_t L>
+    auto& decoder() noexcept { return std::get<L>(dec_); }
+    auto& bottleneck() noexcept { return bottleneck_; }
+    auto& head() noexcept { return head_; }
+
+    /// Calls f(layer, name) for every level component in a fixed order (enc, bottleneck, up,
+    /// skip, dec, head).
+    template <class F>
+    void for_each_layer(F&& f) {
+        [&]<std::size_t... L>(std::index_sequence<L...>) {
+            (f(std::get<L>(enc_), level_name("enc", L)), ...);
+            (f(std::get<L>(down_), level_name("down", L)), ...);
+            f(bottleneck_, "bottleneck");
+            (f(std::get<L>(up_), level_name("up", L)), ...);
+            (f(std::get<L>(skip_), level_name("skip", L)), ...);
+            (f(std::get<L>(dec_), level_name("dec", L)), ...);
+        }(std::make_index_sequence<C.depth>{});
+        f(head_, "head");
+    }
+
+private:
+    static std::string level_name(const char* kind, std::size_t level) { return kind + std::to_string(level + 1); }
+
+    static std::string size_rule() {
+        if (C.pad != padding::valid)
+            return "padded U-Net of depth " + std::to_string(C.depth) + ": multiples of " +
+                   std::to_string(1 << C.depth);
+        return "unpadded U-Net: every feature map before a pooling must have an even size; smallest valid size " +
+               std::to_string(min_input_size);
+    }
+
+    template <std::size_t L>
+    static constexpr std::optional<shape4> level_shape(shape4 in) noexcept {
+        const auto e = encoder_t<L>::try_output_shape(in);
+        if (!e) return std::nullopt;
+        // Pooling must not drop a row or column, or the skip and the upsampled map misalign.
+        if (e->h % 2 != 0 || e->w % 2 != 0) return std::nullopt;
+        const auto d = down_t<L>::try_output_shape(*e);
+        if (!d) return std::nullopt;
+        std::optional<shape4> below;
+        if constexpr (L + 1 < static_cast<std::size_t>(C.depth))
+            below = level_shape<L + 1>(*d);
+        else
+            below = bottleneck_t::try_output_shape(*d);
+        if (!below) return std::nullopt;
+        const auto u = up_t<L>::try_output_shape(*below);
+        if (!u) return std::nullopt;
+        const auto m = skip_t<L>::try_output_shape(*e, *u);
+        if (!m) return std::nullopt;
+        return decoder_t<L>::try_output_shape(*m);
+    }
+
+    template <std::size_t L>
+    const tensor_type& forward_level(const tensor_type& in) {
+        const tensor_type& e = std::get<L>(enc_).forward(in);
+        const tensor_type& d = std::get<L>(down_).forward(e);
+        const tensor_type* below;
+        if constexpr (L + 1 < static_cast<std::size_t>(C.depth))
+            below = &forward_level<L + 1>(d);
+        else
+            below = &bottleneck_.forward(d);
+        const tensor_type& u = std::get<L>(up_).forward(*below);
+        const tensor_type& m = std::get<L>(skip_).forward(e, u);
+        return std::get<L>(dec_).forward(m);
+    }
+
+    template <std::size_t L>
+    const tensor_type& backward_level(const tensor_type& in, const tensor_type& g_out) {
+        auto& skip = std::get<L>(skip_);
+        const tensor_type& gm = std::get<L>(dec_).backward(skip.output(), g_out);
+        auto [gskip, gup] = skip.backward(gm);
+        const tensor_type* g_pooled;
+        if constexpr (L + 1 < static_cast<std::size_t>(C.depth)) {
+            const tensor_type& gb = std::get<L>(up_).backward(std::get<L + 1>(dec_).output(), gup);
+            g_pooled = &backward_level<L + 1>(std::get<L>(down_).output(), gb);
+        } else {
+            const tensor_type& gb = std::get<L>(up_).backward(bottleneck_.output(), gup);
+            g_pooled = &bottleneck_.backward(std::get<L>(down_).output(), gb);
+        }
+        const tensor_type& e = std::get<L>(enc_).output();
+        const tensor_type& g_enc_pool = std::get<L>(down_).backward(e, *g_pooled);
+        // The encoder output feeds both the pooling and the skip: their gradients add.
+        auto& sum = enc_grad_[L];
+        sum.resize(e.shape());
+        B::add(g_enc_pool.data(), gskip.data(), sum.data(), static_cast<std::ptrdiff_t>(sum.size()));
+        return std::get<L>(enc_).backward(in, sum);
+    }
+
+    encoders enc_;
+    downs down_;
+    bottleneck_t bottleneck_;
+    ups up_;
+    skips skip_;
+    decoders dec_;
+    head_t head_;
+    std::array<tensor_type, C.depth> enc_grad_;
+    shape4 in_shape_{0, 0, 0, 0};
+    bool has_forward_ = false;
+    bool training_ = true;
+};
+
+}  // namespace unetpp

@@ -1,0 +1,38 @@
+#pragma once
+/// \file Four-dimensional NCHW shape used by every tensor and layer.
+
+#include <cstddef>
+#include <string>
+
+namespace unetpp {
+
+/// Shape of a batch of feature maps: N samples, C channels, H rows, W columns.
+/// Dense (fully connected) activations use H = W = 1, so every tensor is 4-D.
+struct shape4 {
+    int n = 1;
+    int c = 1;
+    int h = 1;
+    int w = 1;
+
+    [[nodiscard]] constexpr std::size_t size() const noexcept {
+        return static_cast<std::size_t>(n) * static_cast<std::size_t>(c) *
+               static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+    }
+    /// Elements in one sample (C*H*W).
+    [[nodiscard]] constexpr std::size_t sample_size() const noexcept {
+        return static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+    }
+    /// Elements in one channel plane (H*W).
+    [[nodiscard]] constexpr std::size_t plane() const noexcept {
+        return static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+    }
+    [[nodiscard]] constexpr bool valid() const noexcept { return n > 0 && c > 0 && h > 0 && w > 0; }
+    friend constexpr bool operator==(const shape4&, const shape4&) = default;
+
+    [[nodiscard]] std::string str() const {
+        return "[" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " +
+               std::to_string(w) + "]";
+    }
+};
+
+}  // namespace unetpp
