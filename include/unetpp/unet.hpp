@@ -27,3 +27,4 @@
 #include "losses/bce_with_logits.hpp"
 #include "optim/adam.hpp"
 #include "build_info.hpp"
+#include "backend/cuda.hpp"

@@ -54,6 +54,7 @@ private:
 template <bool Fast>
 struct basic_cpu {
     using memory = unetpp::memory::host;
+    static constexpr bool available = true;
     static constexpr bool is_reference = !Fast;
     static constexpr std::string_view name = Fast ? "cpu" : "cpu_reference";
 

@@ -42,7 +42,11 @@ public:
 template <class T = float, class B = backend::cpu>
 class relu : public detail::shape_preserving<relu<T, B>, T, B> {
     friend class detail::shape_preserving<relu, T, B>;
+
+public:
     using tensor_type = typename layer_base<T, B>::tensor_type;
+
+private:
     void apply(const tensor_type& x) {
         B::relu_forward(x.data(), this->y_.data(), static_cast<std::ptrdiff_t>(x.size()));
     }
@@ -57,7 +61,11 @@ public:
 template <double Slope = 0.01, class T = float, class B = backend::cpu>
 class leaky_relu : public detail::shape_preserving<leaky_relu<Slope, T, B>, T, B> {
     friend class detail::shape_preserving<leaky_relu, T, B>;
+
+public:
     using tensor_type = typename layer_base<T, B>::tensor_type;
+
+private:
     void apply(const tensor_type& x) {
         B::leaky_relu_forward(x.data(), this->y_.data(), static_cast<std::ptrdiff_t>(x.size()), static_cast<T>(Slope));
     }
@@ -73,7 +81,11 @@ public:
 template <class T = float, class B = backend::cpu>
 class sigmoid : public detail::shape_preserving<sigmoid<T, B>, T, B> {
     friend class detail::shape_preserving<sigmoid, T, B>;
+
+public:
     using tensor_type = typename layer_base<T, B>::tensor_type;
+
+private:
     void apply(const tensor_type& x) {
         B::sigmoid_forward(x.data(), this->y_.data(), static_cast<std::ptrdiff_t>(x.size()));
     }
@@ -89,7 +101,11 @@ public:
 template <class T = float, class B = backend::cpu>
 class softmax : public detail::shape_preserving<softmax<T, B>, T, B> {
     friend class detail::shape_preserving<softmax, T, B>;
+
+public:
     using tensor_type = typename layer_base<T, B>::tensor_type;
+
+private:
     void apply(const tensor_type& x) {
         const shape4 s = x.shape();
         B::softmax_channels_forward(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()));

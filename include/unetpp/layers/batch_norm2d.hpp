@@ -26,6 +26,8 @@ class batch_norm2d : public layer_base<T, B> {
 
 public:
     using typename base::tensor_type;
+    static constexpr int in_channels = C.channels;
+    static constexpr int out_channels = C.channels;
     static constexpr std::size_t parameter_count = 2 * static_cast<std::size_t>(C.channels);
     /// running_mean and running_var (Keras counts these as non-trainable parameters).
     static constexpr std::size_t buffer_count = 2 * static_cast<std::size_t>(C.channels);

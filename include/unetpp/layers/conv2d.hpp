@@ -48,6 +48,8 @@ class conv2d : public layer_base<T, B> {
 public:
     using typename base::tensor_type;
     static constexpr conv2d_cfg cfg = C;
+    static constexpr int in_channels = C.in;
+    static constexpr int out_channels = C.out;
     static constexpr int pad = conv_pad_amount<C>();
     static constexpr std::size_t weight_count = static_cast<std::size_t>(C.out) * C.in * C.kernel * C.kernel;
     static constexpr std::size_t parameter_count = weight_count + (C.bias ? C.out : 0);

@@ -31,6 +31,8 @@ class conv_transpose2d : public layer_base<T, B> {
 public:
     using typename base::tensor_type;
     static constexpr conv_transpose2d_cfg cfg = C;
+    static constexpr int in_channels = C.in;
+    static constexpr int out_channels = C.out;
     static constexpr std::size_t parameter_count =
         static_cast<std::size_t>(C.in) * C.out * C.kernel * C.kernel + (C.bias ? C.out : 0);
     static constexpr std::size_t buffer_count = 0;

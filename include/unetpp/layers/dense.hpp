@@ -23,6 +23,7 @@ class dense : public layer_base<T, B> {
 
 public:
     using typename base::tensor_type;
+    static constexpr int out_channels = C.out;
     static constexpr std::size_t parameter_count = static_cast<std::size_t>(C.in) * C.out + (C.bias ? C.out : 0);
     static constexpr std::size_t buffer_count = 0;
 

@@ -32,6 +32,8 @@ class depthwise_conv2d : public layer_base<T, B> {
 public:
     using typename base::tensor_type;
     static constexpr int pad = C.pad == padding::valid ? 0 : C.kernel / 2;
+    static constexpr int in_channels = C.channels;
+    static constexpr int out_channels = C.channels;
     static constexpr std::size_t parameter_count =
         static_cast<std::size_t>(C.channels) * C.kernel * C.kernel + (C.bias ? C.channels : 0);
     static constexpr std::size_t buffer_count = 0;
@@ -128,6 +130,8 @@ class separable_conv2d : public layer_base<T, B> {
 
 public:
     using typename base::tensor_type;
+    static constexpr int in_channels = C.in;
+    static constexpr int out_channels = C.out;
     static constexpr std::size_t parameter_count = depthwise_t::parameter_count + pointwise_t::parameter_count;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {

@@ -16,7 +16,11 @@ template <double P, class T = float, class B = backend::cpu>
 class dropout : public detail::shape_preserving<dropout<P, T, B>, T, B> {
     static_assert(P >= 0.0 && P < 1.0, "dropout: probability P must be in [0, 1)");
     friend class detail::shape_preserving<dropout, T, B>;
+
+public:
     using tensor_type = typename layer_base<T, B>::tensor_type;
+
+private:
 
     void apply(const tensor_type& x) {
         active_ = this->training_ && P > 0.0;

@@ -69,6 +69,27 @@ struct buffer_visitor_archetype {
 };
 }  // namespace detail
 
+/// Channels a layer takes and produces, when fixed at compile time; `any_channels` for layers that
+/// pass any channel count through (activations, pooling) or do not work on channels (dense).
+inline constexpr int any_channels = -1;
+
+namespace detail {
+template <class L>
+constexpr int in_channels_of() noexcept {
+    if constexpr (requires { L::in_channels; })
+        return L::in_channels;
+    else
+        return any_channels;
+}
+template <class L>
+constexpr int out_channels_of() noexcept {
+    if constexpr (requires { L::out_channels; })
+        return L::out_channels;
+    else
+        return any_channels;
+}
+}  // namespace detail
+
 /// The layer contract described in this file's header comment.
 template <class L>
 concept Layer = requires(L& l, const L& cl, const typename L::tensor_type& t, shape4 s, rng& r) {
@@ -92,6 +113,9 @@ concept Layer = requires(L& l, const L& cl, const typename L::tensor_type& t, sh
 /// `Derived::layer_name` names the layer in error messages.
 template <class T, class B>
 class layer_base {
+    static_assert(B::available, "this backend is not available in this build (for backend::cuda: configure with "
+                                "-DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
+
 public:
     using value_type = T;
     using backend_type = B;

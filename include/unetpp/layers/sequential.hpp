@@ -2,6 +2,7 @@
 /// \file A chain of named layers. Names become parameter-name segments (`conv1.weight`), so a
 /// block's parameters map one-to-one onto a PyTorch module with the same attribute names.
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -53,6 +54,38 @@ class sequential {
     static constexpr std::size_t count = sizeof...(N);
 
 public:
+    /// Channels in and out, checked along the chain at compile time.
+    static constexpr std::array<int, count> layer_in{detail::in_channels_of<typename N::layer>()...};
+    static constexpr std::array<int, count> layer_out{detail::out_channels_of<typename N::layer>()...};
+    /// Index of the first layer whose input channels differ from what the layers before it
+    /// produce, or -1.
+    static constexpr int first_channel_mismatch = [] {
+        int carried = any_channels;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (carried != any_channels && layer_in[i] != any_channels && layer_in[i] != carried)
+                return static_cast<int>(i);
+            if (layer_out[i] != any_channels)
+                carried = layer_out[i];
+            else if (layer_in[i] != any_channels)
+                carried = layer_in[i];
+        }
+        return -1;
+    }();
+    static_assert(first_channel_mismatch < 0,
+                  "sequential: channel mismatch - the layer at index first_channel_mismatch (0-based, value shown "
+                  "in the note below) takes a different number of input channels than the layers before it produce");
+    static constexpr int in_channels = [] {
+        for (int c : layer_in)
+            if (c != any_channels) return c;
+        return any_channels;
+    }();
+    static constexpr int out_channels = [] {
+        int carried = any_channels;
+        for (std::size_t i = 0; i < count; ++i)
+            carried = layer_out[i] != any_channels ? layer_out[i] : (layer_in[i] != any_channels ? layer_in[i] : carried);
+        return carried;
+    }();
+
     using value_type = typename first_t::value_type;
     using backend_type = typename first_t::backend_type;
     using tensor_type = typename first_t::tensor_type;

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "../backend/cpu.hpp"
+#include "../backend/cuda.hpp"
 #include "../blocks/double_conv.hpp"
 #include "../blocks/skip.hpp"
 #include "../layers/conv2d.hpp"
@@ -72,6 +73,8 @@ struct default_policies {
 
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
 class unet {
+    static_assert(B::available, "unet: this backend is not available in this build (for backend::cuda: configure "
+                                "with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
     static_assert(C.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
     static_assert(C.depth <= 10, "unet_cfg.depth above 10 is not supported (feature maps would need > 2^10 pixels)");
     static_assert(C.in_channels >= 1, "unet_cfg.in_channels must be at least 1");
@@ -106,6 +109,42 @@ public:
     using value_type = T;
     using backend_type = B;
     using tensor_type = typename head_t::tensor_type;
+
+private:
+    template <class X>
+    static constexpr bool takes(int c) noexcept {
+        return detail::in_channels_of<X>() == any_channels || detail::in_channels_of<X>() == c;
+    }
+    template <class X>
+    static constexpr bool gives(int c) noexcept {
+        return detail::out_channels_of<X>() == any_channels || detail::out_channels_of<X>() == c;
+    }
+    /// Channel bookkeeping of level L (0-based); a failing assertion's context names the level.
+    template <std::size_t L>
+    struct level_check {
+        static_assert(takes<encoder_t<L>>(input_channels(L)),
+                      "unet: the block policy's encoder at this level does not take the level's input channels "
+                      "(in_channels(level) = base * 2^(level-1), or in_channels at level 0)");
+        static_assert(gives<encoder_t<L>>(channels(L)),
+                      "unet: the block policy's encoder at this level does not produce base * 2^level channels");
+        static_assert(takes<up_t<L>>(channels(L + 1)) && gives<up_t<L>>(channels(L)),
+                      "unet: the up policy must map base * 2^(level+1) channels to base * 2^level");
+        static_assert(takes<decoder_t<L>>(skip_t<L>::out_channels),
+                      "unet: the decoder block does not take the channels the skip policy produces");
+        static_assert(gives<decoder_t<L>>(channels(L)),
+                      "unet: the block policy's decoder at this level does not produce base * 2^level channels");
+        static constexpr bool ok = true;
+    };
+    static constexpr bool levels_checked = []<std::size_t... L>(std::index_sequence<L...>) {
+        return (level_check<L>::ok && ...);
+    }(std::make_index_sequence<C.depth>{});
+    static_assert(levels_checked);
+    static_assert(takes<bottleneck_t>(channels(C.depth - 1)) && gives<bottleneck_t>(channels(C.depth)),
+                  "unet: the bottleneck block must map base * 2^(depth-1) channels to base * 2^depth");
+    static_assert(takes<head_t>(channels(0)) && gives<head_t>(C.classes),
+                  "unet: the head policy must map base channels to cfg.classes");
+
+public:
 
 private:
     template <std::size_t... L>

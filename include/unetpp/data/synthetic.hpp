@@ -1,0 +1,191 @@
+#pragma once
+/// \file A built-in synthetic data set of ultrasound-like images with lesion masks, so the demo
+/// and the tests run anywhere without downloading BUSI.
+///
+/// Each image mimics a breast ultrasound B-mode frame (seed 002, BUSI):
+///  - a smooth tissue background whose echogenicity varies slowly and falls with depth;
+///  - a bright skin line at the top and a few brighter, slightly wavy horizontal tissue layers;
+///  - in most images one dark (hypoechoic) elliptical lesion, wider than tall, rotated a little,
+///    with a soft, irregular border (radius modulated by low-order harmonics);
+///  - posterior acoustic enhancement (brighter) or shadowing (darker) in a band below the lesion;
+///  - multiplicative speckle: the envelope of a complex Gaussian field smoothed laterally
+///    (Rayleigh distributed, mean 1), the defining texture of ultrasound.
+/// The mask is 1 inside the lesion's (irregular) border and 0 elsewhere; about
+/// `empty_fraction` of the images have no lesion and an all-zero mask.
+///
+/// Everything is drawn from the caller's unetpp::rng, so a seed gives the same images on every
+/// platform.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../tensor/rng.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace unetpp::data {
+
+/// Settings of the synthetic ultrasound generator.
+struct synthetic_ultrasound_cfg {
+    int size = 64;               ///< images are size x size
+    std::uint64_t seed = 1;      ///< used by synthetic_ultrasound; the free functions take an rng
+    double empty_fraction = 0.1; ///< share of images without a lesion
+    double lesion_min = 0.08;    ///< smallest lesion semi-axis, as a fraction of the side
+    double lesion_max = 0.22;    ///< largest lesion semi-axis, as a fraction of the side
+    double speckle = 1.0;        ///< 0 = no speckle, 1 = fully developed speckle
+};
+
+namespace detail {
+
+inline float smoothstep01(float t) noexcept {
+    t = std::clamp(t, 0.0f, 1.0f);
+    return t * t * (3.0f - 2.0f * t);
+}
+
+}  // namespace detail
+
+/// Draws one image (size * size floats in [0, 1]) and its mask (0 or 1) into the given buffers.
+inline void make_sample(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_cfg& cfg = {}) {
+    if (size < 8) throw std::invalid_argument("synthetic_ultrasound: size must be at least 8, got " + std::to_string(size));
+    if (!image || !mask) throw std::invalid_argument("synthetic_ultrasound: null output buffer");
+    constexpr double pi = std::numbers::pi;
+    const int S = size;
+    const std::size_t n = static_cast<std::size_t>(S) * S;
+    const float inv = 1.0f / static_cast<float>(S);
+
+    // Background: base echogenicity, a few broad blobs, attenuation with depth.
+    const double base = r.uniform(0.38, 0.52);
+    const double atten = r.uniform(0.15, 0.40);
+    struct blob { double x, y, s, a; };
+    blob blobs[4];
+    for (auto& b : blobs) b = {r.uniform(), r.uniform(), r.uniform(0.15, 0.35), r.uniform(-0.10, 0.10)};
+    // Bright layers (fascia, Cooper's ligaments): depth, thickness, strength, waviness.
+    struct layer { double y, t, a, amp, freq, phase; };
+    const int nlayers = 2 + static_cast<int>(r.below(3));
+    layer layers[4];
+    for (int i = 0; i < nlayers; ++i)
+        layers[i] = {r.uniform(0.12, 0.95), r.uniform(0.010, 0.030), r.uniform(0.20, 0.40), r.uniform(0.0, 0.03),
+                     r.uniform(0.5, 2.0), r.uniform(0.0, 2 * pi)};
+    const double skin = r.uniform(0.03, 0.07);
+
+    // Lesion geometry.
+    const bool lesion = !r.bernoulli(cfg.empty_fraction);
+    const double cx = r.uniform(0.28, 0.72), cy = r.uniform(0.30, 0.65);
+    const double ax = r.uniform(cfg.lesion_min * 1.2, cfg.lesion_max);           // wider...
+    const double ay = ax * r.uniform(0.50, 0.90);                                  // ...than tall
+    const double theta = r.uniform(-0.35, 0.35);
+    double harm_a[4], harm_p[4];
+    for (int k = 0; k < 4; ++k) harm_a[k] = r.uniform(0.0, 0.07), harm_p[k] = r.uniform(0.0, 2 * pi);
+    const double inside_level = r.uniform(0.08, 0.30);   // relative echogenicity inside
+    const double border_soft = r.uniform(0.04, 0.10);    // width of the soft edge (in radius units)
+    const double posterior = r.bernoulli(0.6) ? r.uniform(1.25, 1.6) : r.uniform(0.45, 0.7);
+    const double post_len = r.uniform(0.2, 0.45);
+    const double ct = std::cos(theta), st = std::sin(theta);
+
+    for (int y = 0; y < S; ++y) {
+        const double v = (y + 0.5) * inv;
+        for (int x = 0; x < S; ++x) {
+            const double u = (x + 0.5) * inv;
+            double e = base;
+            for (const auto& b : blobs) {
+                const double dx = u - b.x, dy = v - b.y;
+                e += b.a * std::exp(-(dx * dx + dy * dy) / (2 * b.s * b.s));
+            }
+            e *= 1.0 - atten * v;
+            for (int i = 0; i < nlayers; ++i) {
+                const auto& L = layers[i];
+                const double d = v - (L.y + L.amp * std::sin(2 * pi * L.freq * u + L.phase));
+                e += L.a * std::exp(-d * d / (2 * L.t * L.t));
+            }
+            if (v < skin) e += 0.35 * (1.0 - v / skin);
+
+            float m = 0.0f;
+            if (lesion) {
+                // Lesion frame: rotate, scale to the unit ellipse, modulate the radius.
+                const double dx = u - cx, dy = v - cy;
+                const double lx = (ct * dx + st * dy) / ax, ly = (-st * dx + ct * dy) / ay;
+                const double rho = std::sqrt(lx * lx + ly * ly);
+                const double phi = std::atan2(ly, lx);
+                double rad = 1.0;
+                for (int k = 0; k < 4; ++k) rad += harm_a[k] * std::cos((k + 2) * phi + harm_p[k]);
+                const double d = rho / rad;  // < 1 inside
+                m = d < 1.0 ? 1.0f : 0.0f;
+                const double w = 1.0 - detail::smoothstep01(static_cast<float>((d - (1.0 - border_soft)) / (2 * border_soft)));
+                e = e * (1.0 - w) + e * inside_level * w;
+                // Posterior enhancement / shadow: columns under the lesion, below its centre.
+                const double half = ax * 0.9;
+                const double lateral = 1.0 - detail::smoothstep01(static_cast<float>((std::abs(dx) - half) / (0.3 * half) + 0.5));
+                const double below = v - (cy + ay * 0.6);
+                if (below > 0 && lateral > 0) {
+                    const double fade = std::exp(-below / post_len);
+                    const double start = detail::smoothstep01(static_cast<float>(below / 0.05));
+                    e *= 1.0 + (posterior - 1.0) * lateral * fade * start * (1.0 - w);
+                }
+            }
+            image[static_cast<std::size_t>(y) * S + x] = static_cast<float>(std::max(e, 0.0));
+            mask[static_cast<std::size_t>(y) * S + x] = m;
+        }
+    }
+
+    // Speckle: Rayleigh envelope of a complex Gaussian field smoothed along x (the lateral
+    // resolution of a transducer is coarser than the axial one), normalised to mean 1.
+    if (cfg.speckle > 0) {
+        std::vector<float> re(n), im(n);
+        for (std::size_t i = 0; i < n; ++i) re[i] = static_cast<float>(r.normal()), im[i] = static_cast<float>(r.normal());
+        // Kernel [1 2 3 2 1] along x and [1 2 1] along y; the normalisation keeps unit variance.
+        const float kx[5] = {1, 2, 3, 2, 1}, ky[3] = {1, 2, 1};
+        float norm = 0;
+        for (float a : kx)
+            for (float b : ky) norm += a * a * b * b;
+        norm = 1.0f / std::sqrt(norm);
+        const float rayleigh_mean = static_cast<float>(std::sqrt(pi / 4.0) * std::sqrt(2.0));  // E|z|, z ~ CN(0, 2)
+        const float amount = static_cast<float>(cfg.speckle);
+        for (int y = 0; y < S; ++y)
+            for (int x = 0; x < S; ++x) {
+                float a = 0, b = 0;
+                for (int j = -1; j <= 1; ++j)
+                    for (int i = -2; i <= 2; ++i) {
+                        const int yy = std::clamp(y + j, 0, S - 1), xx = std::clamp(x + i, 0, S - 1);
+                        const float k = kx[i + 2] * ky[j + 1];
+                        a += k * re[static_cast<std::size_t>(yy) * S + xx];
+                        b += k * im[static_cast<std::size_t>(yy) * S + xx];
+                    }
+                a *= norm, b *= norm;
+                const float env = std::sqrt(a * a + b * b) / rayleigh_mean;
+                float& p = image[static_cast<std::size_t>(y) * S + x];
+                p *= 1.0f + amount * (env - 1.0f);
+            }
+    }
+    // Display mapping: clip to [0, 1] as a scanner's grey map would.
+    for (std::size_t i = 0; i < n; ++i) image[i] = std::clamp(image[i], 0.0f, 1.0f);
+}
+
+/// A batch of n images [n, 1, size, size] in [0, 1] and their masks (0 or 1), drawn in order.
+inline std::pair<tensor<float>, tensor<float>> make_batch(rng& r, int n, int size, const synthetic_ultrasound_cfg& cfg = {}) {
+    if (n < 1) throw std::invalid_argument("synthetic_ultrasound: batch size must be at least 1, got " + std::to_string(n));
+    tensor<float> images(shape4{n, 1, size, size}), masks(shape4{n, 1, size, size});
+    const std::size_t plane = static_cast<std::size_t>(size) * size;
+    for (int i = 0; i < n; ++i) make_sample(r, size, images.data() + i * plane, masks.data() + i * plane, cfg);
+    return {std::move(images), std::move(masks)};
+}
+
+/// The generator as an endless data set: seeded once from cfg.seed, each call to next() gives
+/// a fresh batch; the sequence is the same for the same cfg.
+class synthetic_ultrasound {
+public:
+    explicit synthetic_ultrasound(synthetic_ultrasound_cfg cfg = {}) : cfg_(cfg), rng_(cfg.seed) {}
+    std::pair<tensor<float>, tensor<float>> next(int n) { return make_batch(rng_, n, cfg_.size, cfg_); }
+    [[nodiscard]] const synthetic_ultrasound_cfg& cfg() const noexcept { return cfg_; }
+
+private:
+    synthetic_ultrasound_cfg cfg_;
+    rng rng_;
+};
+
+}  // namespace unetpp::data

@@ -1,0 +1,408 @@
+#pragma once
+/// \file Reading and writing images (PNG, JPEG, BMP) and converting them to and from tensors.
+///
+///   auto img = unetpp::io::read_image("benign (1).png", 1);   // gray, 8-bit
+///   unetpp::tensor<float> x = unetpp::io::to_tensor(img);      // [1, 1, H, W] in [0, 1]
+///   unetpp::io::write_png("pred.png", unetpp::io::from_tensor(prob));
+///
+/// Pixel format: `image` always holds 8 bits per channel, channels interleaved, rows top to
+/// bottom. 16-bit PNGs are decoded at 16 bits, converted to the requested channels at that
+/// precision, and then rounded to 8 bits (v8 = round(v16 * 255 / 65535)); `image::source_bits`
+/// records 16 so a caller can tell. 8 bits is what the network sees after /255 anyway, and one
+/// pixel type keeps every consumer simple.
+///
+/// Channel conversion (want_channels 1, 3 or 4; 0 keeps the file's own):
+///   gray -> RGB(A)  replicate;   RGB(A) -> gray  ITU-R BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B;
+///   alpha is dropped when not requested (not composited) and set opaque when added.
+///
+/// Decoding is an attack surface (stb_image 2.27 has unfixed CVEs, see DESIGN.md): only PNG,
+/// JPEG and BMP are compiled in, the file size is bounded before it is read, and the dimensions
+/// in the header are checked against `image_limits` before any pixel is decoded. Every failure
+/// is a std::runtime_error naming the file and what to do.
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+#include "../detail/stb_image_impl.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace unetpp::io {
+
+/// An 8-bit image: `pixels[(y * width + x) * channels + c]`.
+struct image {
+    int width = 0;
+    int height = 0;
+    int channels = 0;                  ///< 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA)
+    int source_bits = 8;               ///< bits per channel in the file it was read from (8 or 16)
+    std::vector<std::uint8_t> pixels;  ///< width * height * channels bytes
+
+    image() = default;
+    /// A black image of the given size.
+    image(int w, int h, int c) : width(w), height(h), channels(c) {
+        if (w < 0 || h < 0 || c < 1 || c > 4)
+            throw std::invalid_argument("io::image: invalid size " + std::to_string(w) + " x " + std::to_string(h) +
+                                        " x " + std::to_string(c) + " (channels must be 1 to 4)");
+        pixels.assign(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * static_cast<std::size_t>(c), 0);
+    }
+
+    [[nodiscard]] bool empty() const noexcept { return pixels.empty(); }
+    [[nodiscard]] std::uint8_t& at(int x, int y, int c = 0) noexcept {
+        return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
+    }
+    [[nodiscard]] std::uint8_t at(int x, int y, int c = 0) const noexcept {
+        return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
+    }
+};
+
+/// Bounds checked before decoding. The defaults admit every medical image in the seeds
+/// (mammograms are about 5000 x 3000) while refusing decompression bombs: a 100-byte PNG can
+/// claim 100000 x 100000 pixels, and stb would try to allocate them.
+struct image_limits {
+    int max_side = 16384;                          ///< widest / tallest accepted (stb's own cap is 65536)
+    std::uint64_t max_pixels = std::uint64_t{1} << 28;  ///< width * height
+    std::uint64_t max_file_bytes = std::uint64_t{1} << 30;  ///< 1 GiB
+};
+
+namespace detail {
+
+inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+/// Name of a format recognised by its signature that unetpp deliberately does not decode.
+inline std::string_view unsupported_format(const std::vector<unsigned char>& b) noexcept {
+    auto starts = [&](std::string_view s, std::size_t at = 0) {
+        return b.size() >= at + s.size() && std::memcmp(b.data() + at, s.data(), s.size()) == 0;
+    };
+    if (starts("GIF87a") || starts("GIF89a")) return "GIF";
+    if (starts("8BPS")) return "PSD";
+    if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return "TIFF";
+    if (starts("RIFF") && starts("WEBP", 8)) return "WebP";
+    if (starts("DICM", 128)) return "DICOM";
+    if (starts("#?RADIANCE") || starts("#?RGBE")) return "Radiance HDR";
+    if (starts(std::string_view("\x00\x00\x00\x0cjP  ", 8)) || starts("\xff\x4f\xff\x51")) return "JPEG 2000";
+    if (starts("P5") || starts("P6") || starts("P2") || starts("P3")) return "PNM";
+    return {};
+}
+
+/// Reads a whole file, refusing anything above `max_bytes`.
+inline std::vector<unsigned char> read_file_bounded(const std::filesystem::path& path, std::uint64_t max_bytes,
+                                                    std::string_view what) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (!fs::exists(st))
+        throw std::runtime_error(std::string(what) + ": cannot open " + quoted(path) +
+                                 ": no such file (check the path and the working directory)");
+    if (fs::is_directory(st))
+        throw std::runtime_error(std::string(what) + ": " + quoted(path) + " is a directory, not an image file");
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in)
+        throw std::runtime_error(std::string(what) + ": cannot open " + quoted(path) + ": " +
+                                 std::strerror(errno) + " (check its permissions)");
+    const std::streamoff size = in.tellg();
+    if (size < 0)
+        throw std::runtime_error(std::string(what) + ": cannot read " + quoted(path) + " (not a regular file?)");
+    const std::uint64_t limit = std::min<std::uint64_t>(max_bytes, std::numeric_limits<int>::max());
+    if (static_cast<std::uint64_t>(size) > limit)
+        throw std::runtime_error(std::string(what) + ": " + quoted(path) + " is " + std::to_string(size) +
+                                 " bytes, above the limit of " + std::to_string(limit) +
+                                 " bytes; downscale or recompress it, or raise image_limits::max_file_bytes");
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    in.seekg(0);
+    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+        throw std::runtime_error(std::string(what) + ": error while reading " + quoted(path) + ": " +
+                                 std::strerror(errno));
+    return bytes;
+}
+
+struct stb_deleter {
+    void operator()(void* p) const noexcept { unetpp::detail::stb_api::image_free(p); }
+};
+
+/// Converts `n` pixels of `from` interleaved channels (values 0..max) to `to` channels, 8-bit.
+template <class S>
+void convert_channels(const S* src, int from, std::uint8_t* dst, int to, std::size_t n, double max) {
+    const double scale = 255.0 / max;
+    auto q = [&](double v) {  // v in [0, max] -> 8 bits, rounded
+        const double r = std::floor(v * scale + 0.5);
+        return static_cast<std::uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
+    };
+    const bool src_alpha = from == 2 || from == 4;
+    const bool src_color = from >= 3;
+    for (std::size_t i = 0; i < n; ++i) {
+        const S* p = src + i * static_cast<std::size_t>(from);
+        std::uint8_t* d = dst + i * static_cast<std::size_t>(to);
+        const double r = p[0], g = src_color ? p[1] : p[0], b = src_color ? p[2] : p[0];
+        const double a = src_alpha ? static_cast<double>(p[from - 1]) : max;
+        switch (to) {
+            case 1: d[0] = src_color ? q(0.299 * r + 0.587 * g + 0.114 * b) : q(r); break;
+            case 2: d[0] = src_color ? q(0.299 * r + 0.587 * g + 0.114 * b) : q(r); d[1] = q(a); break;
+            case 3: d[0] = q(r); d[1] = q(g); d[2] = q(b); break;
+            default: d[0] = q(r); d[1] = q(g); d[2] = q(b); d[3] = q(a); break;
+        }
+    }
+}
+
+inline void check_channels_arg(int c, std::string_view what) {
+    if (c != 0 && c != 1 && c != 3 && c != 4)
+        throw std::invalid_argument(std::string(what) + ": want_channels must be 0 (as stored), 1 (gray), 3 (RGB) "
+                                    "or 4 (RGBA), got " + std::to_string(c));
+}
+
+}  // namespace detail
+
+/// Decodes a PNG, JPEG or BMP image held in memory; `name` is used in error messages.
+/// want_channels: 0 keeps the stored channels, 1 gray, 3 RGB, 4 RGBA (see the file comment).
+inline image decode_image(const std::vector<unsigned char>& bytes, int want_channels, std::string_view name = "<memory>",
+                          const image_limits& limits = {}) {
+    namespace stb = unetpp::detail::stb_api;
+    detail::check_channels_arg(want_channels, "read_image");
+    const std::string file = "'" + std::string(name) + "'";
+    if (bytes.empty())
+        throw std::runtime_error("read_image: " + file + " is empty (0 bytes); the file was not written completely");
+    if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        throw std::runtime_error("read_image: " + file + " is larger than 2 GiB; split or recompress it");
+    if (const auto fmt = detail::unsupported_format(bytes); !fmt.empty())
+        throw std::runtime_error("read_image: " + file + " is a " + std::string(fmt) +
+                                 " file; unetpp reads only PNG, JPEG and BMP (convert it, e.g. to PNG)");
+    const int len = static_cast<int>(bytes.size());
+    int w = 0, h = 0, c = 0;
+    if (!stb::info(bytes.data(), len, &w, &h, &c))
+        throw std::runtime_error("read_image: " + file + " is not a readable PNG, JPEG or BMP image (" +
+                                 stb::failure_reason() + "); the file is corrupt, truncated or of another format");
+    if (w <= 0 || h <= 0 || c < 1 || c > 4)
+        throw std::runtime_error("read_image: " + file + " has an invalid header (" + std::to_string(w) + " x " +
+                                 std::to_string(h) + " x " + std::to_string(c) + "); the file is corrupt");
+    const std::uint64_t pixels = static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h);
+    if (w > limits.max_side || h > limits.max_side || pixels > limits.max_pixels)
+        throw std::runtime_error("read_image: " + file + " is " + std::to_string(w) + " x " + std::to_string(h) +
+                                 " pixels, above the limit of " + std::to_string(limits.max_side) + " per side and " +
+                                 std::to_string(limits.max_pixels) +
+                                 " in all; downscale it first (or raise io::image_limits if it is genuine)");
+
+    const bool sixteen = stb::is_16_bit(bytes.data(), len) != 0;
+    int dw = 0, dh = 0, dc = 0;
+    std::unique_ptr<void, detail::stb_deleter> data(
+        sixteen ? static_cast<void*>(stb::load_16(bytes.data(), len, &dw, &dh, &dc))
+                : static_cast<void*>(stb::load_8(bytes.data(), len, &dw, &dh, &dc)));
+    if (!data)
+        throw std::runtime_error("read_image: cannot decode " + file + " (" + stb::failure_reason() +
+                                 "); the file is corrupt or truncated: re-export or re-download it");
+    if (dw != w || dh != h || dc != c)
+        throw std::runtime_error("read_image: " + file + " decodes to a size other than its header states; "
+                                 "the file is corrupt");
+
+    const int out_c = want_channels == 0 ? c : want_channels;
+    image img(w, h, out_c);
+    img.source_bits = sixteen ? 16 : 8;
+    const std::size_t n = static_cast<std::size_t>(pixels);
+    if (sixteen)
+        detail::convert_channels(static_cast<const std::uint16_t*>(data.get()), c, img.pixels.data(), out_c, n, 65535.0);
+    else
+        detail::convert_channels(static_cast<const std::uint8_t*>(data.get()), c, img.pixels.data(), out_c, n, 255.0);
+    return img;
+}
+
+/// Reads a PNG, JPEG or BMP file (8- or 16-bit; see the file comment for channels and depth).
+inline image read_image(const std::filesystem::path& path, int want_channels = 0, const image_limits& limits = {}) {
+    detail::check_channels_arg(want_channels, "read_image");
+    const auto bytes = detail::read_file_bounded(path, limits.max_file_bytes, "read_image");
+    return decode_image(bytes, want_channels, path.string(), limits);
+}
+
+/// Encodes an 8-bit image with 1, 2, 3 or 4 channels as PNG bytes.
+inline std::vector<unsigned char> encode_png(const image& img) {
+    if (img.width <= 0 || img.height <= 0 || img.channels < 1 || img.channels > 4)
+        throw std::invalid_argument("encode_png: invalid image " + std::to_string(img.width) + " x " +
+                                    std::to_string(img.height) + " x " + std::to_string(img.channels));
+    const std::size_t need = static_cast<std::size_t>(img.width) * img.height * img.channels;
+    if (img.pixels.size() != need)
+        throw std::invalid_argument("encode_png: image has " + std::to_string(img.pixels.size()) + " bytes, " +
+                                    std::to_string(img.width) + " x " + std::to_string(img.height) + " x " +
+                                    std::to_string(img.channels) + " needs " + std::to_string(need));
+    if (static_cast<std::uint64_t>(img.width) * img.channels > static_cast<std::uint64_t>(std::numeric_limits<int>::max() / 2))
+        throw std::invalid_argument("encode_png: image rows are too wide for the PNG encoder");
+    std::vector<unsigned char> out;
+    auto sink = [](void* ctx, void* data, int size) {
+        auto* v = static_cast<std::vector<unsigned char>*>(ctx);
+        const auto* p = static_cast<const unsigned char*>(data);
+        v->insert(v->end(), p, p + size);
+    };
+    if (!unetpp::detail::stb_api::write_png(sink, &out, img.width, img.height, img.channels, img.pixels.data(),
+                                           img.width * img.channels))
+        throw std::runtime_error("encode_png: the PNG encoder failed (out of memory?)");
+    return out;
+}
+
+namespace detail {
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
+/// renamed over the target, and (POSIX) the directory flushed, so a crash leaves either the old
+/// file or the new one, never half of one.
+inline void write_file_atomic(const std::filesystem::path& path, const std::vector<unsigned char>& bytes,
+                              std::string_view what) {
+    namespace fs = std::filesystem;
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) + ": directory " + quoted(dir) +
+                                 " does not exist (create it first)");
+    static std::atomic<unsigned> counter{0};
+    fs::path tmp = path;
+    tmp += ".tmp-" + std::to_string(counter.fetch_add(1));  // unique per process and thread...
+#if defined(__unix__) || defined(__APPLE__)
+    tmp += "-" + std::to_string(static_cast<long>(::getpid()));  // ...and across processes
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) + ": " + std::strerror(errno) +
+                                 " (check that the directory is writable)");
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ::ssize_t k = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            const int err = errno;
+            ::close(fd);
+            fs::remove(tmp, ec);
+            throw std::runtime_error(std::string(what) + ": error writing " + quoted(path) + ": " + std::strerror(err) +
+                                     " (disk full?)");
+        }
+        done += static_cast<std::size_t>(k);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        const int err = errno;
+        fs::remove(tmp, ec);
+        throw std::runtime_error(std::string(what) + ": error flushing " + quoted(path) + ": " + std::strerror(err));
+    }
+#else
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out)
+            throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) +
+                                     " (check that the directory is writable)");
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        out.flush();
+        if (!out) {
+            out.close();
+            fs::remove(tmp, ec);
+            throw std::runtime_error(std::string(what) + ": error writing " + quoted(path) + " (disk full?)");
+        }
+    }
+#endif
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        throw std::runtime_error(std::string(what) + ": cannot replace " + quoted(path) + ": " + ec.message());
+    }
+#if defined(__unix__) || defined(__APPLE__)
+    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        ::fsync(dfd);  // best effort: some file systems refuse fsync on directories
+        ::close(dfd);
+    }
+#endif
+}
+
+}  // namespace detail
+
+/// Writes an 8-bit gray (1 channel) or RGB (3 channels) image as PNG, atomically (temporary file
+/// in the same directory, then rename). 2- and 4-channel images are written with their alpha.
+inline void write_png(const std::filesystem::path& path, const image& img) {
+    std::vector<unsigned char> bytes;
+    try {
+        bytes = encode_png(img);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("write_png: cannot write " + detail::quoted(path) + ": " + e.what());
+    }
+    detail::write_file_atomic(path, bytes, "write_png");
+}
+
+/// Image -> tensor [1, C, H, W] with values pixel / 255.
+inline tensor<float> to_tensor(const image& img) {
+    if (img.pixels.size() != static_cast<std::size_t>(img.width) * img.height * img.channels)
+        throw std::invalid_argument("to_tensor: image pixel buffer does not match its size");
+    tensor<float> t(shape4{1, img.channels, img.height, img.width});
+    const std::size_t plane = static_cast<std::size_t>(img.width) * img.height;
+    for (int c = 0; c < img.channels; ++c)
+        for (std::size_t i = 0; i < plane; ++i)
+            t[c * plane + i] = static_cast<float>(img.pixels[i * img.channels + c]) * (1.0f / 255.0f);
+    return t;
+}
+
+/// Tensor values in [0, 1] -> 8-bit image (clamped, rounded; NaN becomes 0). Takes sample
+/// `sample` of the batch; `channel` < 0 keeps all channels (1 to 4), otherwise that channel
+/// alone as a gray image.
+inline image from_tensor(const tensor<float>& t, int sample = 0, int channel = -1) {
+    const shape4 s = t.shape();
+    if (sample < 0 || sample >= s.n)
+        throw std::out_of_range("from_tensor: sample " + std::to_string(sample) + " outside batch of " +
+                                std::to_string(s.n) + " (shape " + s.str() + ")");
+    if (channel >= s.c)
+        throw std::out_of_range("from_tensor: channel " + std::to_string(channel) + " outside " +
+                                std::to_string(s.c) + " channels (shape " + s.str() + ")");
+    if (channel < 0 && (s.c < 1 || s.c > 4))
+        throw std::invalid_argument("from_tensor: an image has 1 to 4 channels, the tensor has " +
+                                    std::to_string(s.c) + "; pick one with the channel argument");
+    const int first = channel < 0 ? 0 : channel;
+    const int count = channel < 0 ? s.c : 1;
+    image img(s.w, s.h, count);
+    const std::size_t plane = static_cast<std::size_t>(s.h) * s.w;
+    for (int c = 0; c < count; ++c) {
+        const float* src = t.data() + (static_cast<std::size_t>(sample) * s.c + first + c) * plane;
+        for (std::size_t i = 0; i < plane; ++i) {
+            const float v = src[i];
+            const float r = v > 0.0f ? std::floor(std::min(v, 1.0f) * 255.0f + 0.5f) : 0.0f;  // NaN -> 0
+            img.pixels[i * count + c] = static_cast<std::uint8_t>(r);
+        }
+    }
+    return img;
+}
+
+/// Horizontal concatenation of gray images of equal height, separated by 2-pixel white columns.
+inline image side_by_side(const std::vector<image>& parts) {
+    if (parts.empty()) throw std::invalid_argument("side_by_side: no images given");
+    const int h = parts.front().height;
+    int w = 0;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const image& p = parts[i];
+        if (p.channels != 1)
+            throw std::invalid_argument("side_by_side: image " + std::to_string(i) + " has " +
+                                        std::to_string(p.channels) + " channels; only gray images are joined");
+        if (p.height != h)
+            throw std::invalid_argument("side_by_side: image " + std::to_string(i) + " is " +
+                                        std::to_string(p.height) + " pixels high, image 0 is " + std::to_string(h));
+        w += p.width + (i ? 2 : 0);
+    }
+    image out(w, h, 1);
+    std::fill(out.pixels.begin(), out.pixels.end(), std::uint8_t{255});
+    int x0 = 0;
+    for (const image& p : parts) {
+        for (int y = 0; y < h; ++y)
+            std::copy_n(p.pixels.begin() + static_cast<std::ptrdiff_t>(y) * p.width, p.width,
+                        out.pixels.begin() + static_cast<std::ptrdiff_t>(y) * w + x0);
+        x0 += p.width + 2;
+    }
+    return out;
+}
+inline image side_by_side(std::initializer_list<image> parts) { return side_by_side(std::vector<image>(parts)); }
+
+}  // namespace unetpp::io

@@ -1,0 +1,220 @@
+// U-Net as a type: shapes, parameter names and counts, validation messages, allocation-free
+// steady state, fast kernels against the reference backend, and training that lowers the loss.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <unetpp/unet.hpp>
+
+#include "../../support/gradcheck.hpp"
+
+using namespace unetpp;
+
+using small_bn = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 3}>;
+using small_valid = unet<unet_cfg{.in_channels = 1, .classes = 2, .base = 4, .depth = 2, .pad = padding::valid,
+                                  .norm = norm_kind::none}>;
+
+TEST_CASE("parameter names follow the PyTorch module and counts add up") {
+    small_bn net(1);
+    std::vector<std::string> names;
+    std::size_t total = 0;
+    net.visit_parameters([&](std::string_view n, tensor<float>& v, tensor<float>& g) {
+        names.emplace_back(n);
+        total += v.size();
+        CHECK(g.shape() == v.shape());
+    });
+    CHECK(total == small_bn::parameter_count);
+    CHECK(names.front() == "enc1.conv1.weight");
+    CHECK(names.back() == "head.bias");
+    const std::set<std::string> unique(names.begin(), names.end());
+    CHECK(unique.size() == names.size());
+    CHECK(unique.count("bottleneck.bn2.weight") == 1);
+    CHECK(unique.count("up3.weight") == 1);
+    CHECK(unique.count("dec1.conv2.weight") == 1);
+    CHECK(unique.count("enc1.conv1.bias") == 0);  // no conv bias before batch norm
+    std::size_t buffers = 0;
+    net.visit_buffers([&](std::string_view n, tensor<float>& v) {
+        if (std::string(n).find("num_batches_tracked") == std::string::npos) buffers += v.size();
+    });
+    CHECK(buffers == small_bn::buffer_count);
+}
+
+TEST_CASE("presets: the original U-Net's size and valid tiles") {
+    using R = presets::ronneberger2015;
+    CHECK(R::parameter_count == 31'030'658);
+    CHECK(R::output_size(572) == 388);
+    CHECK_FALSE(R::is_valid_size(570));
+    CHECK(R::previous_valid_size(570) == 556);
+    CHECK(R::next_valid_size(570) == 572);
+    CHECK(presets::unet_bn<64, 4>::output_size(256) == 256);
+    CHECK_FALSE(presets::unet_bn<64, 4>::is_valid_size(250));
+}
+
+TEST_CASE("forward shapes for padded and unpadded nets") {
+    small_bn a(1);
+    tensor<float> x(shape4{2, 1, 32, 24}, 0.25f);
+    CHECK(a.forward(x).shape() == shape4{2, 1, 32, 24});
+    small_valid b(1);
+    const int s = small_valid::min_input_size;
+    tensor<float> y(shape4{1, 1, s, s});
+    const auto out = *small_valid::output_size(s);
+    CHECK(b.forward(y).shape() == shape4{1, 2, out, out});
+    CHECK(out < s);
+}
+
+TEST_CASE("bad input: clear errors naming what is wrong") {
+    small_bn net(1);
+    tensor<float> wrong_c(shape4{1, 3, 32, 32});
+    CHECK_THROWS_WITH_AS(net.forward(wrong_c), doctest::Contains("input has 3 channels, the network expects 1"),
+                         shape_error);
+    tensor<float> wrong_size(shape4{1, 1, 30, 32});
+    CHECK_THROWS_WITH_AS(net.forward(wrong_size), doctest::Contains("nearest valid sizes: 24 or 32"), shape_error);
+    small_bn fresh(1);
+    tensor<float> x(shape4{1, 1, 16, 16});
+    CHECK_THROWS_WITH_AS(fresh.backward(x, x), doctest::Contains("backward called before forward"), std::logic_error);
+    const auto& y = fresh.forward(x);
+    tensor<float> bad_grad(shape4{1, 1, 8, 8});
+    CHECK_THROWS_WITH_AS(fresh.backward(x, bad_grad), doctest::Contains("logit gradient has shape"), shape_error);
+    CHECK(y.shape() == x.shape());
+
+    conv2d<conv2d_cfg{.in = 3, .out = 8}> conv;
+    tensor<float> two_channels(shape4{1, 2, 8, 8});
+    CHECK_THROWS_WITH_AS(conv.forward(two_channels),
+                         doctest::Contains("conv2d<in=3, out=8, k=3, stride=1, same>: cannot take input of shape [1, 2, 8, 8]"),
+                         shape_error);
+    tensor<float> ok(shape4{1, 3, 8, 8});
+    CHECK_THROWS_WITH_AS(conv.backward(ok, ok), doctest::Contains("backward called before forward"), std::logic_error);
+    conv.forward(ok);
+    tensor<float> other(shape4{1, 3, 9, 8});
+    CHECK_THROWS_WITH_AS(conv.backward(other, conv.output()), doctest::Contains("pass the same input to both"),
+                         shape_error);
+}
+
+TEST_CASE("a forward and backward pass at a known shape allocates nothing") {
+    small_bn net(2);
+    tensor<float> x(shape4{2, 1, 32, 32}, 0.5f);
+    tensor<float> g(shape4{2, 1, 32, 32}, 0.1f);
+    net.forward(x);
+    net.backward(x, g);
+    const auto before = memory::host::allocation_count();
+    for (int i = 0; i < 3; ++i) {
+        net.forward(x);
+        net.backward(x, g);
+    }
+    CHECK(memory::host::allocation_count() == before);
+    net.eval();
+    net.forward(x);
+    const auto eval_before = memory::host::allocation_count();
+    net.forward(x);
+    CHECK(memory::host::allocation_count() == eval_before);
+}
+
+template <unet_cfg C>
+void compare_fast_with_reference(shape4 in, double rtol) {
+    unet<C, backend::cpu> fast(11);
+    unet<C, backend::cpu_reference> ref(11);
+    rng r(5);
+    tensor<float> x(in);
+    test::fill_normal(x, r);
+    const tensor<float> yf = fast.forward(x);
+    const tensor<float> yr = ref.forward(x);
+    tensor<float> dy(yf.shape());
+    test::fill_normal(dy, r);
+    const tensor<float> dxf = fast.backward(x, dy);
+    const tensor<float> dxr = ref.backward(x, dy);
+    auto rel = [](const tensor<float>& a, const tensor<float>& b) {
+        double m = 0;
+        for (float v : b) m = std::max(m, std::abs(static_cast<double>(v)));
+        return max_abs_diff(a, b) / (m + 1e-30);
+    };
+    CHECK(rel(yf, yr) < rtol);
+    CHECK(rel(dxf, dxr) < rtol);
+    std::vector<tensor<float>> grads_fast, grads_ref;
+    fast.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { grads_fast.push_back(g); });
+    ref.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { grads_ref.push_back(g); });
+    REQUIRE(grads_fast.size() == grads_ref.size());
+    // Some gradients are zero analytically (a bias before batch norm under reflect padding shifts
+    // every pixel of a channel equally, which the norm removes), so each tensor's error is scaled
+    // by the larger of its own magnitude and 1e-3 of the largest gradient in the network.
+    double global = 0;
+    for (const auto& g : grads_ref)
+        for (float v : g) global = std::max(global, std::abs(static_cast<double>(v)));
+    double worst = 0;
+    for (std::size_t i = 0; i < grads_fast.size(); ++i) {
+        double m = 0;
+        for (float v : grads_ref[i]) m = std::max(m, std::abs(static_cast<double>(v)));
+        worst = std::max(worst, max_abs_diff(grads_fast[i], grads_ref[i]) / std::max(m, 1e-3 * global));
+    }
+    MESSAGE("fast vs reference: worst relative parameter-gradient error " << worst);
+    CHECK(worst < rtol);
+}
+
+TEST_CASE("fast CPU kernels match the reference backend on whole networks") {
+    SUBCASE("unet_bn-like, batch 2") {
+        compare_fast_with_reference<unet_cfg{.in_channels = 1, .classes = 1, .base = 8, .depth = 3}>({2, 1, 40, 48},
+                                                                                                      2e-4);
+    }
+    SUBCASE("unpadded, odd widths on the way") {
+        using N = unet<unet_cfg{.in_channels = 2, .classes = 2, .base = 6, .depth = 2, .pad = padding::valid,
+                                .norm = norm_kind::none}>;
+        const int s = N::next_valid_size(50);
+        compare_fast_with_reference<N::cfg>({1, 2, s, s}, 2e-4);
+    }
+    SUBCASE("reflect padding, bilinear up") {
+        compare_fast_with_reference<unet_cfg{.in_channels = 3, .classes = 2, .base = 5, .depth = 2,
+                                             .pad = padding::reflect, .up = up_mode::bilinear}>({1, 3, 20, 28}, 2e-4);
+    }
+}
+
+TEST_CASE("training on a fixed batch lowers the loss") {
+    unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 2, .pad = padding::reflect}> net(3);
+    optim::adam<float> opt(net, {.lr = 1e-2});
+    losses::bce_with_logits bce;
+    tensor<float> x(shape4{4, 1, 16, 16}), t(shape4{4, 1, 16, 16});
+    for (int n = 0; n < 4; ++n)
+        for (int i = 0; i < 16; ++i)
+            for (int j = 0; j < 16; ++j) {
+                const bool inside = (i - 8) * (i - 8) + (j - 6 - n) * (j - 6 - n) < 20;
+                t(n, 0, i, j) = inside ? 1.0f : 0.0f;
+                x(n, 0, i, j) = inside ? 0.2f : 0.8f;
+            }
+    tensor<float> grad;
+    float first = 0, last = 0;
+    for (int step = 0; step < 40; ++step) {
+        opt.zero_grad();
+        const float loss = bce(net.forward(x), t, &grad);
+        REQUIRE(std::isfinite(loss));
+        net.backward(x, grad);
+        opt.step();
+        if (step == 0) first = loss;
+        last = loss;
+    }
+    MESSAGE("loss " << first << " -> " << last);
+    CHECK(last < 0.5f * first);
+}
+
+TEST_CASE("dropout: seeded masks, identity in eval, same mask in backward") {
+    dropout<0.5> d;
+    rng r(4);
+    d.init(r);
+    tensor<float> x(shape4{1, 1, 10, 10}, 1.0f);
+    const tensor<float> y = d.forward(x);
+    int zeros = 0;
+    for (float v : y) {
+        CHECK((v == 0.0f || v == 2.0f));
+        zeros += v == 0.0f;
+    }
+    CHECK(zeros > 20);
+    CHECK(zeros < 80);
+    tensor<float> g(x.shape(), 1.0f);
+    const tensor<float>& dx = d.backward(x, g);
+    for (std::size_t i = 0; i < y.size(); ++i) CHECK(dx[i] == y[i]);
+    d.train(false);
+    const tensor<float>& ye = d.forward(x);
+    for (float v : ye) CHECK(v == 1.0f);
+}
