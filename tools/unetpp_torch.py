@@ -58,6 +58,20 @@ class BilinearUp(nn.Module):
         return self.conv(self.upsample(x))
 
 
+class SeparableConv2d(nn.Module):
+    """Depthwise k x k convolution without bias, then a 1x1 pointwise convolution (unetpp's
+    separable_conv2d; parameter names depthwise.weight, pointwise.weight, pointwise.bias)."""
+
+    def __init__(self, cin, cout, kernel=3, pad="same", bias=True):
+        super().__init__()
+        p, mode = _pad_args(kernel, pad)
+        self.depthwise = nn.Conv2d(cin, cin, kernel, padding=p, padding_mode=mode, groups=cin, bias=False)
+        self.pointwise = nn.Conv2d(cin, cout, 1, bias=bias)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
 def center_crop(x, h, w):
     top = (x.shape[2] - h) // 2
     left = (x.shape[3] - w) // 2

@@ -1,12 +1,21 @@
 #pragma once
-/// \file Umbrella header: everything a unetpp user needs.
+/// \file Umbrella header: everything a unetpp user needs to define, train and run a U-Net.
 ///
 ///   #include <unetpp/unet.hpp>
 ///   using net_t = unetpp::unet<unetpp::unet_cfg{.in_channels = 1, .classes = 1, .base = 64, .depth = 4}>;
+///
+/// Reading and writing image files is in <unetpp/io/image.hpp> (kept out of the umbrella so that
+/// only the translation units that decode images compile the decoder).
+
+#include "tensor/rng.hpp"
+#include "tensor/shape.hpp"
+#include "tensor/tensor.hpp"
 
 #include "backend/cpu.hpp"
-#include "blocks/double_conv.hpp"
-#include "blocks/skip.hpp"
+#include "backend/cuda.hpp"
+#include "backend/profiler.hpp"
+#include "build_info.hpp"
+
 #include "layers/activations.hpp"
 #include "layers/batch_norm2d.hpp"
 #include "layers/conv2d.hpp"
@@ -19,12 +28,14 @@
 #include "layers/merge.hpp"
 #include "layers/reshape.hpp"
 #include "layers/sequential.hpp"
+
+#include "blocks/double_conv.hpp"
+#include "blocks/skip.hpp"
 #include "models/presets.hpp"
 #include "models/unet.hpp"
-#include "tensor/rng.hpp"
-#include "tensor/shape.hpp"
-#include "tensor/tensor.hpp"
+
 #include "losses/bce_with_logits.hpp"
+#include "metrics/dice.hpp"
 #include "optim/adam.hpp"
-#include "build_info.hpp"
-#include "backend/cuda.hpp"
+
+#include "data/synthetic.hpp"

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "../tensor/tensor.hpp"
+#include "profiler.hpp"
 #include "cpu/kernels/batch_norm.hpp"
 #include "cpu/kernels/conv2d.hpp"
 #include "cpu/kernels/conv_transpose2d.hpp"
@@ -69,6 +70,7 @@ struct basic_cpu {
     // Dense convolution on an already padded input (kernels::conv_geometry).
     template <class T>
     static void conv2d_forward(const cpu_kernels::conv_geometry& g, const T* x, const T* w, const T* b, T* y) {
+        profiler::scope timer("conv2d_forward");
         if constexpr (use_fast<T>)
             cpu_kernels::conv2d_forward(g, x, w, b, y, ws<T>(cpu_kernels::conv2d_forward_workspace_floats(g)));
         else
@@ -76,6 +78,7 @@ struct basic_cpu {
     }
     template <class T>
     static void conv2d_backward_data(const cpu_kernels::conv_geometry& g, const T* dy, const T* w, T* dx) {
+        profiler::scope timer("conv2d_backward_data");
         if constexpr (use_fast<T>)
             cpu_kernels::conv2d_backward_data(g, dy, w, dx,
                                                ws<T>(cpu_kernels::conv2d_backward_data_workspace_floats(g)));
@@ -84,6 +87,7 @@ struct basic_cpu {
     }
     template <class T>
     static void conv2d_backward_weights(const cpu_kernels::conv_geometry& g, const T* x, const T* dy, T* dw, T* db) {
+        profiler::scope timer("conv2d_backward_weights");
         if constexpr (use_fast<T>)
             cpu_kernels::conv2d_backward_weights(g, x, dy, dw, db,
                                                   ws<T>(cpu_kernels::conv2d_backward_weights_workspace_floats(g)));
@@ -99,6 +103,7 @@ struct basic_cpu {
     template <class T>
     static void conv_transpose2d_forward(const cpu_kernels::conv_transpose_geometry& g, const T* x, const T* w,
                                          const T* b, T* y) {
+        profiler::scope timer("conv_transpose2d_forward");
         if constexpr (use_fast<T>)
             cpu_kernels::conv_transpose2d_forward(g, x, w, b, y,
                                                    ws<T>(cpu_kernels::conv_transpose2d_workspace_floats(g)));
@@ -108,6 +113,7 @@ struct basic_cpu {
     template <class T>
     static void conv_transpose2d_backward_data(const cpu_kernels::conv_transpose_geometry& g, const T* dy,
                                                const T* w, T* dx) {
+        profiler::scope timer("conv_transpose2d_backward_data");
         if constexpr (use_fast<T>)
             cpu_kernels::conv_transpose2d_backward_data(g, dy, w, dx,
                                                          ws<T>(cpu_kernels::conv_transpose2d_workspace_floats(g)));
@@ -117,6 +123,7 @@ struct basic_cpu {
     template <class T>
     static void conv_transpose2d_backward_weights(const cpu_kernels::conv_transpose_geometry& g, const T* x,
                                                   const T* dy, T* dw, T* db) {
+        profiler::scope timer("conv_transpose2d_backward_weights");
         if constexpr (use_fast<T>)
             cpu_kernels::conv_transpose2d_backward_weights(
                 g, x, dy, dw, db, ws<T>(cpu_kernels::conv_transpose2d_workspace_floats(g)));
@@ -125,10 +132,11 @@ struct basic_cpu {
     }
 
 // Memory-bound operations share one implementation in both modes.
-#define UNETPP_CPU_FORWARD(fn)                           \
-    template <class... A>                                \
-    static void fn(A&&... a) {                           \
-        cpu_kernels::fn(std::forward<A>(a)...);         \
+#define UNETPP_CPU_FORWARD(fn)                   \
+    template <class... A>                        \
+    static void fn(A&&... a) {                   \
+        profiler::scope timer(#fn);              \
+        cpu_kernels::fn(std::forward<A>(a)...);  \
     }
     UNETPP_CPU_FORWARD(dense_forward)
     UNETPP_CPU_FORWARD(dense_backward)

@@ -162,8 +162,9 @@ inline void make_sample(rng& r, int size, float* image, float* mask, const synth
                 p *= 1.0f + amount * (env - 1.0f);
             }
     }
-    // Display mapping: clip to [0, 1] as a scanner's grey map would.
-    for (std::size_t i = 0; i < n; ++i) image[i] = std::clamp(image[i], 0.0f, 1.0f);
+    // Display mapping: a gain that leaves headroom for the bright speckle tail (Rayleigh peaks
+    // reach 3x the mean), then clipping to [0, 1] as a scanner's grey map would.
+    for (std::size_t i = 0; i < n; ++i) image[i] = std::clamp(0.75f * image[i], 0.0f, 1.0f);
 }
 
 /// A batch of n images [n, 1, size, size] in [0, 1] and their masks (0 or 1), drawn in order.

@@ -5,8 +5,8 @@
 /// Why it looks like this:
 ///  - Decoding is an attack surface and Debian's stb_image 2.27 lacks the fixes for
 ///    CVE-2023-45661..45667, so only PNG, JPEG and BMP are compiled in (the GIF and PSD decoders
-///    carry most of those bugs) and stb itself rejects sides above 65536 as a second line of
-///    defence; io/image.hpp checks a tighter, configurable limit before decoding.
+///    carry most of those bugs); io/image.hpp checks the dimensions in the header against a
+///    configurable limit before any pixel is decoded.
 ///  - The library is header-only, so stb's implementation lands in every translation unit that
 ///    includes io/image.hpp. It must never clash with a user's own stb in the same translation
 ///    unit or program:
@@ -150,7 +150,7 @@ UNETPP_STB_MACROS(UNETPP_STB_SAVE)
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
-#define STBI_MAX_DIMENSIONS (1 << 16)
+#define STBI_MAX_DIMENSIONS (1 << 24)  // stb's default; io/image.hpp applies the real limit
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO

@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -78,8 +79,8 @@ struct image {
 /// (mammograms are about 5000 x 3000) while refusing decompression bombs: a 100-byte PNG can
 /// claim 100000 x 100000 pixels, and stb would try to allocate them.
 struct image_limits {
-    int max_side = 16384;                          ///< widest / tallest accepted (stb's own cap is 65536)
-    std::uint64_t max_pixels = std::uint64_t{1} << 28;  ///< width * height
+    int max_side = 16384;                               ///< widest / tallest side accepted
+    std::uint64_t max_pixels = std::uint64_t{1} << 28;       ///< width * height
     std::uint64_t max_file_bytes = std::uint64_t{1} << 30;  ///< 1 GiB
 };
 
@@ -101,6 +102,26 @@ inline std::string_view unsupported_format(const std::vector<unsigned char>& b) 
     if (starts(std::string_view("\x00\x00\x00\x0cjP  ", 8)) || starts("\xff\x4f\xff\x51")) return "JPEG 2000";
     if (starts("P5") || starts("P6") || starts("P2") || starts("P3")) return "PNM";
     return {};
+}
+
+/// Width and height from a PNG IHDR or a BMP header, read directly: stb refuses images above
+/// 2^30 bytes without saying their size, and the message should. {0, 0} for other formats.
+inline std::pair<std::uint64_t, std::uint64_t> header_dimensions(const std::vector<unsigned char>& b) noexcept {
+    auto be32 = [&](std::size_t i) {
+        return (std::uint64_t{b[i]} << 24) | (std::uint64_t{b[i + 1]} << 16) | (std::uint64_t{b[i + 2]} << 8) | b[i + 3];
+    };
+    auto le32 = [&](std::size_t i) {
+        return static_cast<std::int32_t>(static_cast<std::uint32_t>(b[i]) | (static_cast<std::uint32_t>(b[i + 1]) << 8) |
+                                         (static_cast<std::uint32_t>(b[i + 2]) << 16) |
+                                         (static_cast<std::uint32_t>(b[i + 3]) << 24));
+    };
+    if (b.size() >= 24 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(b.data() + 12, "IHDR", 4) == 0)
+        return {be32(16), be32(20)};
+    if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M' && le32(14) >= 40) {
+        const std::int64_t w = le32(18), h = le32(22);
+        return {static_cast<std::uint64_t>(w < 0 ? -w : w), static_cast<std::uint64_t>(h < 0 ? -h : h)};
+    }
+    return {0, 0};
 }
 
 /// Reads a whole file, refusing anything above `max_bytes`.
@@ -184,20 +205,32 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
     if (const auto fmt = detail::unsupported_format(bytes); !fmt.empty())
         throw std::runtime_error("read_image: " + file + " is a " + std::string(fmt) +
                                  " file; unetpp reads only PNG, JPEG and BMP (convert it, e.g. to PNG)");
+    auto too_large = [&](const std::string& size) {
+        return std::runtime_error("read_image: " + file + " is " + size + ", above the limit of " +
+                                  std::to_string(limits.max_side) + " pixels per side and " +
+                                  std::to_string(limits.max_pixels) +
+                                  " in all; downscale it first (or raise io::image_limits if it is genuine)");
+    };
+    auto check_size = [&](std::uint64_t w, std::uint64_t h) {
+        if (w > static_cast<std::uint64_t>(limits.max_side) || h > static_cast<std::uint64_t>(limits.max_side) ||
+            w * h > limits.max_pixels)
+            throw too_large(std::to_string(w) + " x " + std::to_string(h) + " pixels");
+    };
+    const auto [hw, hh] = detail::header_dimensions(bytes);
+    check_size(hw, hh);
     const int len = static_cast<int>(bytes.size());
     int w = 0, h = 0, c = 0;
-    if (!stb::info(bytes.data(), len, &w, &h, &c))
-        throw std::runtime_error("read_image: " + file + " is not a readable PNG, JPEG or BMP image (" +
-                                 stb::failure_reason() + "); the file is corrupt, truncated or of another format");
+    if (!stb::info(bytes.data(), len, &w, &h, &c)) {
+        const std::string reason = stb::failure_reason();
+        if (reason == "too large") throw too_large("larger than stb_image decodes (2^30 bytes)");
+        throw std::runtime_error("read_image: " + file + " is not a readable PNG, JPEG or BMP image (" + reason +
+                                 "); the file is corrupt, truncated or of another format");
+    }
     if (w <= 0 || h <= 0 || c < 1 || c > 4)
         throw std::runtime_error("read_image: " + file + " has an invalid header (" + std::to_string(w) + " x " +
                                  std::to_string(h) + " x " + std::to_string(c) + "); the file is corrupt");
+    check_size(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h));
     const std::uint64_t pixels = static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h);
-    if (w > limits.max_side || h > limits.max_side || pixels > limits.max_pixels)
-        throw std::runtime_error("read_image: " + file + " is " + std::to_string(w) + " x " + std::to_string(h) +
-                                 " pixels, above the limit of " + std::to_string(limits.max_side) + " per side and " +
-                                 std::to_string(limits.max_pixels) +
-                                 " in all; downscale it first (or raise io::image_limits if it is genuine)");
 
     const bool sixteen = stb::is_16_bit(bytes.data(), len) != 0;
     int dw = 0, dh = 0, dc = 0;

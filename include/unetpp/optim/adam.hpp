@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../backend/profiler.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace unetpp::optim {
@@ -36,6 +37,7 @@ public:
     }
 
     void step() {
+        profiler::scope timer("adam_step");
         ++t_;
         const double c1 = 1.0 - std::pow(cfg_.beta1, static_cast<double>(t_));
         const double c2 = 1.0 - std::pow(cfg_.beta2, static_cast<double>(t_));

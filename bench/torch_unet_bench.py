@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""PyTorch side of the end-to-end U-Net benchmark (the counterpart of bench/unet_bench.cpp).
+
+Times the same cases on the module that mirrors unetpp::presets::unet_bn<base, 4>
+(tools/unetpp_torch.py):
+
+  infer  model.eval() forward under torch.no_grad()
+  train  one training step: model.train() forward, F.binary_cross_entropy_with_logits against a
+         fixed random 0/1 mask, backward, torch.optim.Adam step, zero_grad(set_to_none=False)
+
+Same policy as the C++ driver: `warmup` untimed iterations, then `iters` timed ones; median and
+minimum time, images/s and GFLOP/s from the median, with the same FLOP count:
+
+  forward = N * ( sum over Conv2d           2 * cin * k * k * cout * oh * ow
+                + sum over ConvTranspose2d  2 * cin * cout * k * k * h * w  (h, w = input size) )
+  train   = 3 * forward
+
+Memory: VmHWM (peak RSS) of this process is read from /proc/self/status once torch is imported
+and the model, optimiser and tensors are built (the idle baseline), and again after the run; both
+and their difference are reported.
+
+Run with /usr/bin/python3 (the interpreter that has torch). Output: one JSON line per case to
+stdout or appended to --json FILE. --check-flops also counts the convolution FLOPs with forward
+hooks on the real module and prints both counts (then exits without timing).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from unetpp_torch import unet_bn  # noqa: E402
+
+FLOP_FORMULA = ("conv: 2*cin*k*k*cout*oh*ow; conv_transpose: 2*cin*cout*k*k*h*w (input h,w); "
+                "summed over layers, times batch; train step = 3x forward")
+
+
+def proc_status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def forward_flops_per_sample(base, depth, in_channels, classes, s):
+    """Same closed form as forward_flops_per_sample() in unet_bench.cpp."""
+    conv = lambda cin, cout, k, oh, ow: 2.0 * cin * k * k * cout * oh * ow
+    convt = lambda cin, cout, k, h, w: 2.0 * cin * cout * k * k * h * w
+    f = 0.0
+    for level in range(depth):
+        side = s >> level
+        ch = base << level
+        cin = in_channels if level == 0 else base << (level - 1)
+        f += conv(cin, ch, 3, side, side) + conv(ch, ch, 3, side, side)
+        f += conv(2 * ch, ch, 3, side, side) + conv(ch, ch, 3, side, side)
+        below = s >> (level + 1)
+        f += convt(base << (level + 1), ch, 2, below, below)
+    bside = s >> depth
+    f += conv(base << (depth - 1), base << depth, 3, bside, bside)
+    f += conv(base << depth, base << depth, 3, bside, bside)
+    f += conv(base, classes, 1, s, s)
+    return f
+
+
+def hooked_flops(model, x):
+    """Counts forward conv FLOPs of `model` on `x` from the actual layer shapes."""
+    total = [0.0]
+
+    def hook(mod, inputs, output):
+        cin = mod.in_channels // mod.groups
+        kh, kw = mod.kernel_size
+        if isinstance(mod, nn.ConvTranspose2d):
+            n, _, h, w = inputs[0].shape
+            total[0] += 2.0 * n * cin * mod.out_channels * kh * kw * h * w
+        else:
+            n, _, oh, ow = output.shape
+            total[0] += 2.0 * n * cin * kh * kw * mod.out_channels * oh * ow
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        model.eval()
+        model(x)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", type=int, default=32, choices=[32, 64])
+    ap.add_argument("--mode", default="infer", choices=["infer", "train"])
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2") or 2),
+                    help="torch.set_num_threads (default: OMP_NUM_THREADS, else 2)")
+    ap.add_argument("--json", default="", help="append the JSON line to this file instead of stdout")
+    ap.add_argument("--check-flops", action="store_true")
+    a = ap.parse_args()
+    if a.batch < 1 or a.iters < 1 or a.warmup < 0:
+        ap.error("--batch and --iters must be at least 1, --warmup at least 0")
+    depth = 4
+    if a.size % (1 << depth):
+        ap.error(f"--size must be a multiple of {1 << depth} for a depth-{depth} padded U-Net")
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = unet_bn(a.base, depth)
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(a.batch, 1, a.size, a.size, generator=g)
+    mask = (torch.rand(a.batch, 1, a.size, a.size, generator=g) < 0.5).float()
+
+    fwd = forward_flops_per_sample(a.base, depth, 1, 1, a.size) * a.batch
+    if a.check_flops:
+        counted = hooked_flops(model, x)
+        print(json.dumps({"closed_form_gflop": fwd / 1e9, "hooked_gflop": counted / 1e9,
+                          "equal": abs(counted - fwd) < 1e-6 * fwd}))
+        return 0 if abs(counted - fwd) < 1e-6 * fwd else 1
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    hwm_before = proc_status_kib("VmHWM")
+    rss_before = proc_status_kib("VmRSS")
+
+    last_loss = None
+    out_sum = None
+    if a.mode == "infer":
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                return model(x)
+    else:
+        model.train()
+
+        def step():
+            logits = model(x)
+            loss = F.binary_cross_entropy_with_logits(logits, mask)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+            return loss
+
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(a.iters):
+        t0 = time.perf_counter()
+        r = step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    if a.mode == "infer":
+        out_sum = float(r.sum())
+    else:
+        last_loss = float(r.detach())
+
+    hwm_after = proc_status_kib("VmHWM")
+    median = statistics.median(times)
+    flops = 3.0 * fwd if a.mode == "train" else fwd
+    rec = {
+        "impl": "pytorch", "torch": torch.__version__, "model": "unet_bn", "base": a.base, "depth": depth,
+        "mode": a.mode, "batch": a.batch, "size": a.size, "threads": torch.get_num_threads(),
+        "mkldnn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+        "warmup": a.warmup, "iters": a.iters,
+        "median_ms": round(median, 3), "min_ms": round(min(times), 3),
+        "mean_ms": round(statistics.fmean(times), 3),
+        "images_per_s": round(a.batch / (median * 1e-3), 3),
+        "gflop": round(flops / 1e9, 3), "gflops_per_s": round(flops / (median * 1e-3) / 1e9, 3),
+        "idle_hwm_mib": round(hwm_before / 1024, 3), "idle_rss_mib": round(rss_before / 1024, 3),
+        "peak_rss_mib": round(hwm_after / 1024, 3),
+        "rss_increase_mib": round((hwm_after - hwm_before) / 1024, 3),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    if last_loss is not None:
+        rec["last_loss"] = round(last_loss, 3)
+    if out_sum is not None:
+        rec["output_sum"] = round(out_sum, 3)
+    rec["times_ms"] = [round(t, 3) for t in times]
+    rec["flop_formula"] = FLOP_FORMULA
+    line = json.dumps(rec)
+    if a.json:
+        with open(a.json, "a") as f:
+            f.write(line + "\n")
+    else:
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
