@@ -6,14 +6,44 @@
 #include <cmath>
 #include <cstddef>
 
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
 #include "parallel.hpp"
 
 namespace unetpp::backend::cpu_kernels {
 
+namespace detail {
+/// Applies `vec(batch)` over full SIMD batches and `scalar(value)` over the tail, in parallel
+/// chunks aligned to the batch size. Used for the float activations; other types (double for
+/// gradient checks) take the scalar path only.
+template <class T, class Vec, class Scalar>
+void simd_map(const T* x, T* y, std::ptrdiff_t n, Vec vec, Scalar scalar) {
+    using batch = xsimd::batch<T>;
+    constexpr std::ptrdiff_t w = static_cast<std::ptrdiff_t>(batch::size);
+    const std::ptrdiff_t chunk = 4096;
+    const std::ptrdiff_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+        const std::ptrdiff_t lo = c * chunk, hi = std::min(n, lo + chunk);
+        std::ptrdiff_t i = lo;
+        for (; i + w <= hi; i += w) vec(batch::load_unaligned(x + i)).store_unaligned(y + i);
+        for (; i < hi; ++i) y[i] = scalar(x[i]);
+    }
+}
+}  // namespace detail
+
 template <class T>
 void relu_forward(const T* x, T* y, std::ptrdiff_t n) {
+    if constexpr (std::is_same_v<T, float>) {
+        detail::simd_map(
+            x, y, n, [](auto v) { return xsimd::max(v, decltype(v)(0.0f)); },
+            [](float v) { return v > 0.0f ? v : 0.0f; });
+    } else {
 #pragma omp parallel for simd schedule(static) if (n > parallel_grain)
-    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+        for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+    }
 }
 /// dx = dy where x > 0 (PyTorch's convention: the gradient at exactly 0 is 0).
 template <class T>
@@ -42,8 +72,21 @@ inline T stable_sigmoid(T v) noexcept {
 }
 template <class T>
 void sigmoid_forward(const T* x, T* y, std::ptrdiff_t n) {
+    if constexpr (std::is_same_v<T, float>) {
+        // 1 / (1 + e^-|x|) mirrored for negative x: exp never overflows.
+        detail::simd_map(
+            x, y, n,
+            [](auto v) {
+                using b = decltype(v);
+                const b e = xsimd::exp(-xsimd::abs(v));
+                const b pos = b(1.0f) / (b(1.0f) + e);
+                return xsimd::select(v >= b(0.0f), pos, b(1.0f) - pos);
+            },
+            [](float v) { return stable_sigmoid(v); });
+    } else {
 #pragma omp parallel for schedule(static) if (n > parallel_grain)
-    for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = stable_sigmoid(x[i]);
+        for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = stable_sigmoid(x[i]);
+    }
 }
 /// Uses the forward output: dx = dy * y * (1 - y).
 template <class T>
