@@ -76,6 +76,7 @@ struct grad_report {
 template <class L>
 void check_layer_gradients(L& layer, shape4 in_shape, const gradcheck_opts& o = {}) {
     using T = typename L::value_type;
+    if constexpr (requires { layer.need_input_grad(true); }) layer.need_input_grad(true);
     rng r(o.seed);
     tensor<T> x(in_shape);
     fill_normal(x, r);

@@ -1,7 +1,8 @@
 #pragma once
 /// \file The U-Net level block: (Conv k x k -> [BatchNorm] -> ReLU) x 2 -> [Dropout].
 /// Parameter names: conv1.*, bn1.*, conv2.*, bn2.* (the convolutions drop their bias when a batch
-/// norm follows, since the norm's shift makes it redundant).
+/// norm follows, since the norm's shift makes it redundant). With batch norm, the ReLU runs inside
+/// the norm's pass over memory (batch_norm2d_cfg::relu).
 
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
@@ -23,11 +24,11 @@ struct double_conv_cfg {
 template <double_conv_cfg C, class T = float, class B = backend::cpu>
 using double_conv = sequential_of<
     named<"conv1", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, T, B>>,
-    optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out}, T, B>>,
-    named<"relu1", relu<T, B>>,
+    optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
+    optional_layer<!C.batch_norm, "relu1", relu<T, B>>,
     named<"conv2", conv2d<conv2d_cfg{.in = C.out, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, T, B>>,
-    optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out}, T, B>>,
-    named<"relu2", relu<T, B>>,
+    optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
+    optional_layer<!C.batch_norm, "relu2", relu<T, B>>,
     optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
 
 }  // namespace unetpp

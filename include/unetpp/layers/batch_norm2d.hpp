@@ -15,6 +15,7 @@ struct batch_norm2d_cfg {
     int channels = 1;
     double momentum = 0.1;
     double eps = 1e-5;
+    bool relu = false;  ///< apply ReLU to the output in the same pass (Conv-BN-ReLU blocks)
 };
 
 template <batch_norm2d_cfg C, class T = float, class B = backend::cpu>
@@ -65,12 +66,12 @@ public:
             B::batch_norm_forward_train(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
                                         gamma_.data(), beta_.data(), static_cast<T>(C.eps), static_cast<T>(C.momentum),
                                         running_mean_.data(), running_var_.data(), save_mean_.data(),
-                                        save_invstd_.data());
+                                        save_invstd_.data(), C.relu);
             batches_tracked_[0] += T(1);
         } else {
             B::batch_norm_forward_eval(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
                                        gamma_.data(), beta_.data(), static_cast<T>(C.eps), running_mean_.data(),
-                                       running_var_.data());
+                                       running_var_.data(), C.relu);
         }
         return this->y_;
     }
@@ -81,11 +82,12 @@ public:
         if (forward_was_training_)
             B::batch_norm_backward_train(x.data(), dy.data(), this->dx_.data(), s.n, s.c,
                                          static_cast<std::ptrdiff_t>(s.plane()), gamma_.data(), save_mean_.data(),
-                                         save_invstd_.data(), dgamma_.data(), dbeta_.data());
+                                         save_invstd_.data(), dgamma_.data(), dbeta_.data(), relu_out());
         else
             B::batch_norm_backward_eval(x.data(), dy.data(), this->dx_.data(), s.n, s.c,
                                         static_cast<std::ptrdiff_t>(s.plane()), gamma_.data(), static_cast<T>(C.eps),
-                                        running_mean_.data(), running_var_.data(), dgamma_.data(), dbeta_.data());
+                                        running_mean_.data(), running_var_.data(), dgamma_.data(), dbeta_.data(),
+                                        relu_out());
         return this->dx_;
     }
 
@@ -106,9 +108,12 @@ public:
     tensor_type& running_mean() noexcept { return running_mean_; }
     tensor_type& running_var() noexcept { return running_var_; }
 
-    static std::string describe() { return "batch_norm2d<channels=" + std::to_string(C.channels) + ">"; }
+    static std::string describe() {
+        return "batch_norm2d<channels=" + std::to_string(C.channels) + (C.relu ? ", relu" : "") + ">";
+    }
 
 private:
+    const T* relu_out() const noexcept { return C.relu ? this->y_.data() : nullptr; }
     tensor_type gamma_, beta_, dgamma_, dbeta_, running_mean_, running_var_, batches_tracked_, save_mean_, save_invstd_;
     bool forward_was_training_ = true;
 };

@@ -123,6 +123,11 @@ public:
 
     void train(bool on) noexcept { training_ = on; }
     [[nodiscard]] bool training() const noexcept { return training_; }
+    /// Whether backward must compute the input gradient. The first layer of a network sets this
+    /// to false (the image needs no gradient), which saves its backward-data pass; its backward
+    /// then returns an empty tensor. Layers for which the input gradient is free ignore it.
+    void need_input_grad(bool on) noexcept { need_input_grad_ = on; }
+    [[nodiscard]] bool needs_input_grad() const noexcept { return need_input_grad_; }
     [[nodiscard]] const tensor_type& output() const noexcept { return y_; }
     template <class F>
     void visit_parameters(std::string_view, F&&) {}
@@ -153,6 +158,7 @@ protected:
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
     bool training_ = true;
+    bool need_input_grad_ = true;
 };
 
 /// Throws a shape_error naming the layer when `try_output_shape` rejects the input.

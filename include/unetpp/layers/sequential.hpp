@@ -119,6 +119,10 @@ public:
         std::apply([&](auto&... l) { (l.train(on), ...); }, layers_);
     }
     [[nodiscard]] bool training() const noexcept { return training_; }
+    /// Forwarded to the first layer: only it sees the block's input.
+    void need_input_grad(bool on) {
+        if constexpr (requires { std::get<0>(layers_).need_input_grad(on); }) std::get<0>(layers_).need_input_grad(on);
+    }
     void init(rng& r) {
         std::apply([&](auto&... l) { (l.init(r), ...); }, layers_);
     }

@@ -213,7 +213,10 @@ public:
 
     /// Builds the network with parameters initialised from `seed` (He-uniform weights, zero BN
     /// shifts); the same seed gives the same network everywhere.
-    explicit unet(std::uint64_t seed = 0) { init(seed); }
+    explicit unet(std::uint64_t seed = 0) {
+        init(seed);
+        need_input_grad(false);
+    }
 
     void init(std::uint64_t seed) {
         rng r(seed);
@@ -230,7 +233,8 @@ public:
 
     /// Backward pass for the input `x` of the last forward and the gradient of the loss with
     /// respect to the logits. Adds parameter gradients (call zero_grad() between steps) and
-    /// returns the gradient with respect to x.
+    /// returns the gradient with respect to x when need_input_grad(true) was set (otherwise an
+    /// empty tensor).
     const tensor_type& backward(const tensor_type& x, const tensor_type& dlogits) {
         if (!has_forward_)
             throw std::logic_error("unet: backward called before forward; run forward on the batch first");
@@ -245,6 +249,15 @@ public:
     }
 
     [[nodiscard]] const tensor_type& output() const noexcept { return head_.output(); }
+
+    /// Whether backward computes the gradient with respect to the input image (off by default,
+    /// as in PyTorch where images do not require grad: the first convolution then skips its
+    /// backward-data pass and backward returns an empty tensor).
+    void need_input_grad(bool on) {
+        input_grad_ = on;
+        if constexpr (requires { std::get<0>(enc_).need_input_grad(on); }) std::get<0>(enc_).need_input_grad(on);
+    }
+    [[nodiscard]] bool needs_input_grad() const noexcept { return input_grad_; }
 
     /// Training mode (batch statistics, dropout on) or evaluation mode.
     void train(bool on = true) {
@@ -404,6 +417,7 @@ private:
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
     bool training_ = true;
+    bool input_grad_ = false;
 };
 
 }  // namespace unetpp

@@ -57,6 +57,14 @@ TEST_CASE("batch_norm2d gradients") {
     test::fill_normal(l.weight(), r);
     test::fill_normal(l.bias(), r);
     SUBCASE("train mode (batch statistics)") { check_layer_gradients(l, {3, 3, 4, 5}); }
+    SUBCASE("train mode with the fused ReLU") {
+        batch_norm2d<batch_norm2d_cfg{.channels = 3, .relu = true}, D, B> fused;
+        test::fill_normal(fused.weight(), r);
+        test::fill_normal(fused.bias(), r);
+        check_layer_gradients(fused, {2, 3, 4, 5});
+        fused.train(false);
+        check_layer_gradients(fused, {2, 3, 4, 5});
+    }
     SUBCASE("eval mode (running statistics)") {
         test::fill_normal(l.running_mean(), r);
         for (auto& v : l.running_var()) v = 0.5 + r.uniform();

@@ -118,6 +118,8 @@ template <unet_cfg C>
 void compare_fast_with_reference(shape4 in, double rtol) {
     unet<C, backend::cpu> fast(11);
     unet<C, backend::cpu_reference> ref(11);
+    fast.need_input_grad(true);
+    ref.need_input_grad(true);
     rng r(5);
     tensor<float> x(in);
     test::fill_normal(x, r);

@@ -8,11 +8,30 @@
 
 namespace unetpp::backend::cpu_kernels {
 
+namespace detail {
+/// y = x * scale + shift, optionally followed by ReLU (the fused Conv-BN-ReLU blocks' last two
+/// steps in one pass over memory).
+template <class T>
+inline void scale_shift(const T* x, T* y, std::ptrdiff_t n, T scale, T shift, bool relu) {
+    if (relu) {
+#pragma omp simd
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+            const T v = x[i] * scale + shift;
+            y[i] = v > T(0) ? v : T(0);
+        }
+    } else {
+#pragma omp simd
+        for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
+    }
+}
+}  // namespace detail
+
 /// Training forward: normalises with batch statistics, stores mean and 1/sqrt(var + eps) for the
 /// backward pass, and updates running statistics with the unbiased variance (as PyTorch).
 template <class T>
 void batch_norm_forward_train(const T* x, T* y, int n, int c, std::ptrdiff_t plane, const T* gamma, const T* beta,
-                              T eps, T momentum, T* running_mean, T* running_var, T* save_mean, T* save_invstd) {
+                              T eps, T momentum, T* running_mean, T* running_var, T* save_mean, T* save_invstd,
+                              bool relu = false) {
     const double count = static_cast<double>(n) * static_cast<double>(plane);
 #pragma omp parallel for schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
     for (int ch = 0; ch < c; ++ch) {
@@ -43,7 +62,7 @@ void batch_norm_forward_train(const T* x, T* y, int n, int c, std::ptrdiff_t pla
         const T scale = gamma[ch] * invstd, shift = beta[ch] - static_cast<T>(mean) * scale;
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = 0; i < plane; ++i) y[off + i] = x[off + i] * scale + shift;
+            detail::scale_shift(x + off, y + off, plane, scale, shift, relu);
         }
     }
 }
@@ -51,14 +70,14 @@ void batch_norm_forward_train(const T* x, T* y, int n, int c, std::ptrdiff_t pla
 /// Inference forward with running statistics: y = x * scale + shift per channel.
 template <class T>
 void batch_norm_forward_eval(const T* x, T* y, int n, int c, std::ptrdiff_t plane, const T* gamma, const T* beta,
-                             T eps, const T* running_mean, const T* running_var) {
+                             T eps, const T* running_mean, const T* running_var, bool relu = false) {
 #pragma omp parallel for collapse(2) schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
     for (int s = 0; s < n; ++s)
         for (int ch = 0; ch < c; ++ch) {
             const T scale = gamma[ch] / std::sqrt(running_var[ch] + eps);
             const T shift = beta[ch] - running_mean[ch] * scale;
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = 0; i < plane; ++i) y[off + i] = x[off + i] * scale + shift;
+            detail::scale_shift(x + off, y + off, plane, scale, shift, relu);
         }
 }
 
@@ -66,9 +85,12 @@ void batch_norm_forward_eval(const T* x, T* y, int n, int c, std::ptrdiff_t plan
 ///   dgamma = sum(dy * xhat), dbeta = sum(dy),
 ///   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma), M = N*H*W.
 /// dgamma and dbeta are accumulated.
+///
+/// With `relu_out` (the output of a fused BN+ReLU forward), dy is first masked by relu_out > 0.
 template <class T>
 void batch_norm_backward_train(const T* x, const T* dy, T* dx, int n, int c, std::ptrdiff_t plane, const T* gamma,
-                               const T* save_mean, const T* save_invstd, T* dgamma, T* dbeta) {
+                               const T* save_mean, const T* save_invstd, T* dgamma, T* dbeta,
+                               const T* relu_out = nullptr) {
     const T count = static_cast<T>(static_cast<double>(n) * static_cast<double>(plane));
 #pragma omp parallel for schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
     for (int ch = 0; ch < c; ++ch) {
@@ -77,9 +99,17 @@ void batch_norm_backward_train(const T* x, const T* dy, T* dx, int n, int c, std
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
             T a = 0, b = 0;
-            for (std::ptrdiff_t i = 0; i < plane; ++i) {
-                a += dy[off + i];
-                b += dy[off + i] * (x[off + i] - mean);
+            if (relu_out) {
+                for (std::ptrdiff_t i = 0; i < plane; ++i) {
+                    const T g = relu_out[off + i] > T(0) ? dy[off + i] : T(0);
+                    a += g;
+                    b += g * (x[off + i] - mean);
+                }
+            } else {
+                for (std::ptrdiff_t i = 0; i < plane; ++i) {
+                    a += dy[off + i];
+                    b += dy[off + i] * (x[off + i] - mean);
+                }
             }
             sdy += a;
             sdyx += b;
@@ -92,7 +122,8 @@ void batch_norm_backward_train(const T* x, const T* dy, T* dx, int n, int c, std
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
             for (std::ptrdiff_t i = 0; i < plane; ++i) {
                 const T xhat = (x[off + i] - mean) * invstd;
-                dx[off + i] = k * (count * dy[off + i] - db - xhat * dg);
+                const T g = relu_out && !(relu_out[off + i] > T(0)) ? T(0) : dy[off + i];
+                dx[off + i] = k * (count * g - db - xhat * dg);
             }
         }
     }
@@ -101,16 +132,18 @@ void batch_norm_backward_train(const T* x, const T* dy, T* dx, int n, int c, std
 /// Backward through eval-mode batch norm (statistics are constants): dx = dy * gamma * invstd.
 template <class T>
 void batch_norm_backward_eval(const T* x, const T* dy, T* dx, int n, int c, std::ptrdiff_t plane, const T* gamma,
-                              T eps, const T* running_mean, const T* running_var, T* dgamma, T* dbeta) {
+                              T eps, const T* running_mean, const T* running_var, T* dgamma, T* dbeta,
+                              const T* relu_out = nullptr) {
     for (int ch = 0; ch < c; ++ch) {
         const T invstd = T(1) / std::sqrt(running_var[ch] + eps);
         double sdy = 0, sdyx = 0;
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
             for (std::ptrdiff_t i = 0; i < plane; ++i) {
-                sdy += dy[off + i];
-                sdyx += dy[off + i] * (x[off + i] - running_mean[ch]) * invstd;
-                dx[off + i] = dy[off + i] * gamma[ch] * invstd;
+                const T g = relu_out && !(relu_out[off + i] > T(0)) ? T(0) : dy[off + i];
+                sdy += g;
+                sdyx += g * (x[off + i] - running_mean[ch]) * invstd;
+                dx[off + i] = g * gamma[ch] * invstd;
             }
         }
         dgamma[ch] += static_cast<T>(sdyx);
