@@ -38,7 +38,8 @@ inline std::string build_info() {
     s << "  SIMD:          " << simd_architecture() << "\n";
     s << "  xsimd arch:    " << xsimd::default_arch::name() << "\n";
 #ifdef _OPENMP
-    s << "  OpenMP:        on, " << k::max_threads() << " threads (set OMP_NUM_THREADS to change)\n";
+    s << "  OpenMP:        on, " << k::max_threads() << " threads (set OMP_NUM_THREADS to change)"
+      << (omp_get_dynamic() ? ", dynamic: fewer while the machine is busy" : "") << "\n";
 #else
     s << "  OpenMP:        off (single thread; build with UNETPP_WITH_OPENMP=ON)\n";
 #endif

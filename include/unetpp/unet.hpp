@@ -15,6 +15,7 @@
 #include "backend/cuda.hpp"
 #include "backend/profiler.hpp"
 #include "build_info.hpp"
+#include "threads.hpp"
 
 #include "layers/activations.hpp"
 #include "layers/batch_norm2d.hpp"

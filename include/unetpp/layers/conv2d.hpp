@@ -99,7 +99,7 @@ public:
         const T* src = padded_input(x);
         B::conv2d_backward_weights(g, src, dy.data(), dweight_.data(), C.bias ? dbias_.data() : nullptr);
         this->dx_.resize(x.shape());
-        if constexpr (pad == 0) {
+        if constexpr (!copies_padding) {
             B::conv2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());
         } else {
             T* dpad = B::template scratch<T>(backend::detail::scratch_pool<T>::padded_grad,
@@ -133,12 +133,18 @@ private:
     static constexpr backend::pad_kind border() noexcept {
         return C.pad == padding::reflect ? backend::pad_kind::reflect : backend::pad_kind::zero;
     }
+    /// Zero padding is implicit in the kernels (no copy); only reflect padding copies the input
+    /// into a padded scratch buffer (and folds the gradient back with pad_backward).
+    static constexpr bool copies_padding = C.pad == padding::reflect && pad > 0;
     static backend::cpu_kernels::conv_geometry geometry(const shape4& in) noexcept {
-        return {in.n, C.in, in.h + 2 * pad, in.w + 2 * pad, C.out, C.kernel, C.kernel, C.stride};
+        if constexpr (copies_padding)
+            return {in.n, C.in, in.h + 2 * pad, in.w + 2 * pad, C.out, C.kernel, C.kernel, C.stride, 0};
+        else
+            return {in.n, C.in, in.h, in.w, C.out, C.kernel, C.kernel, C.stride, pad};
     }
-    /// The input, padded into scratch memory when the layer pads.
+    /// The input, padded into scratch memory when the layer uses reflect padding.
     const T* padded_input(const tensor_type& x) const {
-        if constexpr (pad == 0) {
+        if constexpr (!copies_padding) {
             return x.data();
         } else {
             const shape4 s = x.shape();

@@ -9,6 +9,7 @@
 
 #include "../backend/cpu/kernels/eltwise.hpp"
 #include "../tensor/tensor.hpp"
+#include "common.hpp"
 
 namespace unetpp::losses {
 
@@ -20,10 +21,7 @@ struct bce_with_logits {
     /// Returns the loss and, when `grad` is given, writes dloss/dlogits into it (resized).
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        if (logits.shape() != target.shape())
-            throw std::invalid_argument("bce_with_logits: logits " + logits.shape().str() + " and target " +
-                                        target.shape().str() + " differ in shape");
-        if (logits.empty()) throw std::invalid_argument("bce_with_logits: empty batch");
+        detail::check_binary_inputs(name, logits, target);
         const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
         if (grad) grad->resize(logits.shape());
         const T inv_n = T(1) / static_cast<T>(n);

@@ -62,7 +62,7 @@ double dot(const std::vector<T>& a, const std::vector<T>& b) {
 std::string describe(const ck::conv_geometry& g) {
     std::ostringstream os;
     os << "n=" << g.n << " cin=" << g.cin << " h=" << g.h << " w=" << g.w << " cout=" << g.cout << " k=" << g.kh
-       << "x" << g.kw << " stride=" << g.stride;
+       << "x" << g.kw << " stride=" << g.stride << " pad=" << g.pad;
     return os.str();
 }
 
@@ -113,7 +113,10 @@ TEST_CASE("conv2d reference forward: hand-computed 1x1x3x3 input, 2x2 kernel") {
 
 TEST_CASE("conv2d reference forward matches a brute-force formula") {
     std::mt19937 rng(7);
-    const ck::conv_geometry cases[] = {{2, 3, 7, 6, 4, 3, 3, 1}, {1, 2, 8, 9, 3, 2, 3, 2}, {1, 1, 5, 5, 2, 5, 5, 1}};
+    const ck::conv_geometry cases[] = {{2, 3, 7, 6, 4, 3, 3, 1},    {1, 2, 8, 9, 3, 2, 3, 2},
+                                       {1, 1, 5, 5, 2, 5, 5, 1},    {2, 3, 7, 6, 4, 3, 3, 1, 1},
+                                       {1, 2, 8, 9, 3, 2, 3, 2, 1}, {1, 2, 4, 5, 3, 5, 5, 1, 2},
+                                       {1, 1, 3, 3, 2, 3, 3, 2, 4}};
     for (const auto& g : cases) {
         auto x = random_vector<double>(x_size(g), rng);
         auto w = random_vector<double>(w_size(g), rng);
@@ -130,8 +133,11 @@ TEST_CASE("conv2d reference forward matches a brute-force formula") {
                         double s = b[std::size_t(co)];
                         for (int t = 0; t < g.cin * g.kh * g.kw; ++t) {
                             const int ci = t / (g.kh * g.kw), ky = (t / g.kw) % g.kh, kx = t % g.kw;
+                            // Zero padding: taps outside the stored input contribute nothing.
+                            const int iy = oy * g.stride + ky - g.pad, ix = ox * g.stride + kx - g.pad;
+                            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
                             s += w[std::size_t(((co * g.cin + ci) * g.kh + ky) * g.kw + kx)] *
-                                 x[std::size_t(((n * g.cin + ci) * g.h + oy * g.stride + ky) * g.w + ox * g.stride + kx)];
+                                 x[std::size_t(((n * g.cin + ci) * g.h + iy) * g.w + ix)];
                         }
                         worst = std::max(worst, std::fabs(s - y[std::size_t(((n * g.cout + co) * OH + oy) * OW + ox)]));
                     }
@@ -142,8 +148,10 @@ TEST_CASE("conv2d reference forward matches a brute-force formula") {
 
 TEST_CASE("conv2d reference backward passes are the adjoint of forward (double)") {
     std::mt19937 rng(11);
-    const ck::conv_geometry cases[] = {{2, 3, 9, 8, 4, 3, 3, 1}, {1, 4, 10, 11, 2, 3, 3, 2}, {3, 2, 6, 7, 5, 1, 1, 1},
-                                       {1, 2, 9, 9, 3, 2, 2, 2}, {1, 1, 7, 12, 2, 5, 3, 1}};
+    const ck::conv_geometry cases[] = {{2, 3, 9, 8, 4, 3, 3, 1},    {1, 4, 10, 11, 2, 3, 3, 2},
+                                       {3, 2, 6, 7, 5, 1, 1, 1},    {1, 2, 9, 9, 3, 2, 2, 2},
+                                       {1, 1, 7, 12, 2, 5, 3, 1},   {2, 3, 9, 8, 4, 3, 3, 1, 1},
+                                       {1, 4, 10, 11, 2, 3, 3, 2, 1}, {1, 1, 7, 12, 2, 5, 3, 1, 2}};
     for (const auto& g : cases) {
         INFO(describe(g));
         auto x = random_vector<double>(x_size(g), rng);
@@ -164,7 +172,7 @@ TEST_CASE("conv2d reference backward passes are the adjoint of forward (double)"
 
 TEST_CASE("conv2d reference gradients match finite differences") {
     std::mt19937 rng(13);
-    const ck::conv_geometry g{1, 2, 6, 5, 3, 3, 2, 1};
+    const ck::conv_geometry g{1, 2, 6, 5, 3, 3, 2, 1, 1};
     auto x = random_vector<double>(x_size(g), rng);
     auto w = random_vector<double>(w_size(g), rng);
     auto b = random_vector<double>(std::size_t(g.cout), rng);
@@ -252,10 +260,19 @@ TEST_CASE("conv2d fast kernels match the reference over random geometries") {
         g.kh = ks[rng() % 4];
         g.kw = (rng() % 4 == 0) ? ks[rng() % 4] : g.kh;
         g.stride = 1 + int(rng() % 2);
+        // Implicit zero padding: mostly 0 or k/2 ("same"), sometimes up to k-1 (largest padding
+        // the direct kernels take), rarely more (GEMM path).
+        const int kmin = std::min(g.kh, g.kw);
+        switch (rng() % 5) {
+            case 0: case 1: g.pad = 0; break;
+            case 2: case 3: g.pad = kmin / 2; break;
+            default: g.pad = int(rng() % (kmin + 1)); break;
+        }
         // Output sizes 1..40 (so widths are mostly not multiples of 16).
-        g.h = g.kh + int(rng() % 40) * g.stride;
-        g.w = g.kw + int(rng() % 40) * g.stride;
+        g.h = std::max(1, g.kh - 2 * g.pad + int(rng() % 40) * g.stride);
+        g.w = std::max(1, g.kw - 2 * g.pad + int(rng() % 40) * g.stride);
         if (rng() % 5 == 0) g.h += g.stride - 1;  // inputs the stride does not divide evenly
+        if (g.oh() < 1 || g.ow() < 1) continue;
         if (g.cin * g.cout * g.h * g.w > 1'500'000) g.cin = std::max(1, g.cin / 4);
         run(g, rng() % 4 != 0);
     }
@@ -266,16 +283,119 @@ TEST_CASE("conv2d fast kernels match the reference over random geometries") {
         {1, 5, 40, 3, 6, 3, 3, 1},  {1, 8, 18, 18, 13, 3, 3, 1}, {1, 6, 20, 34, 12, 3, 3, 1},
         {2, 9, 50, 66, 14, 3, 3, 1}, {1, 1, 60, 61, 64, 3, 3, 1}, {1, 64, 50, 47, 2, 1, 1, 1},
         {2, 13, 49, 53, 11, 2, 2, 1}, {1, 70, 48, 50, 70, 3, 3, 1}, {3, 7, 33, 17, 9, 1, 1, 1},
+        // Implicit padding ("same" 3x3): tiny images (every tap near a border), odd widths, widths
+        // around multiples of 16, batches, several pixel tiles of the backward-weights kernel.
+        {1, 3, 1, 1, 5, 3, 3, 1, 1},  {2, 4, 2, 3, 7, 3, 3, 1, 1},  {1, 5, 3, 40, 6, 3, 3, 1, 1},
+        {3, 6, 17, 15, 13, 3, 3, 1, 1}, {2, 9, 16, 16, 14, 3, 3, 1, 1}, {1, 8, 33, 31, 7, 3, 3, 1, 1},
+        {4, 7, 20, 48, 12, 3, 3, 1, 1}, {1, 1, 60, 61, 64, 3, 3, 1, 1}, {2, 19, 70, 70, 17, 3, 3, 1, 1},
+        {1, 5, 9, 9, 4, 3, 3, 1, 2},  {1, 4, 11, 13, 5, 5, 5, 1, 2}, {2, 3, 12, 10, 4, 3, 3, 2, 1},
+        {1, 6, 10, 20, 5, 5, 3, 1, 1},
     };
     for (const auto& g : fixed) run(g, true);
     INFO("worst geometry: " << worst_geometry << ", max relative error " << worst << ", tolerance " << tol);
     CHECK(worst <= tol);
 }
 
+namespace {
+
+// Fast kernels on large channel counts, checked at random entries against the defining sums
+// (the full reference would be slow). Returns the worst error relative to the largest |value|.
+double spot_check_error(const ck::conv_geometry& g, std::mt19937& rng, int samples) {
+    auto x = random_vector<float>(x_size(g), rng);
+    auto w = random_vector<float>(w_size(g), rng);
+    auto b = random_vector<float>(std::size_t(g.cout), rng);
+    auto dy = random_vector<float>(y_size(g), rng);
+    const std::size_t wsn = std::max({ck::conv2d_forward_workspace_floats(g), ck::conv2d_backward_data_workspace_floats(g),
+                                      ck::conv2d_backward_weights_workspace_floats(g)});
+    workspace ws(wsn);
+    std::vector<float> y(y_size(g)), dx(x_size(g)), dw(w_size(g), 0.0f), db(std::size_t(g.cout), 0.0f);
+    ck::conv2d_forward(g, x.data(), w.data(), b.data(), y.data(), ws.p);
+    ck::conv2d_backward_data(g, dy.data(), w.data(), dx.data(), ws.p);
+    ck::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws.p);
+    const int OH = g.oh(), OW = g.ow();
+    auto X = [&](int n, int ci, int iy, int ix) -> double {
+        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0;
+        return x[std::size_t(((std::ptrdiff_t(n) * g.cin + ci) * g.h + iy) * g.w + ix)];
+    };
+    auto Wt = [&](int co, int ci, int ky, int kx) -> double {
+        return w[std::size_t(((std::ptrdiff_t(co) * g.cin + ci) * g.kh + ky) * g.kw + kx)];
+    };
+    auto DY = [&](int n, int co, int oy, int ox) -> double {
+        return dy[std::size_t(((std::ptrdiff_t(n) * g.cout + co) * OH + oy) * OW + ox)];
+    };
+    double worst = 0.0;
+    for (int t = 0; t < samples; ++t) {
+        // y at a random output pixel
+        {
+            const int n = int(rng() % unsigned(g.n)), co = int(rng() % unsigned(g.cout));
+            const int oy = int(rng() % unsigned(OH)), ox = int(rng() % unsigned(OW));
+            double s = b[std::size_t(co)], scale = 1.0;
+            for (int ci = 0; ci < g.cin; ++ci)
+                for (int ky = 0; ky < g.kh; ++ky)
+                    for (int kx = 0; kx < g.kw; ++kx) {
+                        const double p = Wt(co, ci, ky, kx) * X(n, ci, oy * g.stride + ky - g.pad, ox * g.stride + kx - g.pad);
+                        s += p;
+                        scale += std::fabs(p);
+                    }
+            const double got = y[std::size_t(((std::ptrdiff_t(n) * g.cout + co) * OH + oy) * OW + ox)];
+            worst = std::max(worst, std::fabs(got - s) / scale);
+        }
+        // dx at a random input pixel
+        {
+            const int n = int(rng() % unsigned(g.n)), ci = int(rng() % unsigned(g.cin));
+            const int iy = int(rng() % unsigned(g.h)), ix = int(rng() % unsigned(g.w));
+            double s = 0.0, scale = 1.0;
+            for (int co = 0; co < g.cout; ++co)
+                for (int ky = 0; ky < g.kh; ++ky)
+                    for (int kx = 0; kx < g.kw; ++kx) {
+                        const int ty = iy + g.pad - ky, tx = ix + g.pad - kx;
+                        if (ty < 0 || tx < 0 || ty % g.stride || tx % g.stride) continue;
+                        const int oy = ty / g.stride, ox = tx / g.stride;
+                        if (oy >= OH || ox >= OW) continue;
+                        const double p = Wt(co, ci, ky, kx) * DY(n, co, oy, ox);
+                        s += p;
+                        scale += std::fabs(p);
+                    }
+            const double got = dx[std::size_t(((std::ptrdiff_t(n) * g.cin + ci) * g.h + iy) * g.w + ix)];
+            worst = std::max(worst, std::fabs(got - s) / scale);
+        }
+        // dw at a random tap
+        {
+            const int co = int(rng() % unsigned(g.cout)), ci = int(rng() % unsigned(g.cin));
+            const int ky = int(rng() % unsigned(g.kh)), kx = int(rng() % unsigned(g.kw));
+            double s = 0.0, scale = 1.0;
+            for (int n = 0; n < g.n; ++n)
+                for (int oy = 0; oy < OH; ++oy)
+                    for (int ox = 0; ox < OW; ++ox) {
+                        const double p = DY(n, co, oy, ox) * X(n, ci, oy * g.stride + ky - g.pad, ox * g.stride + kx - g.pad);
+                        s += p;
+                        scale += std::fabs(p);
+                    }
+            const double got = dw[std::size_t(((std::ptrdiff_t(co) * g.cin + ci) * g.kh + ky) * g.kw + kx)];
+            worst = std::max(worst, std::fabs(got - s) / scale);
+        }
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d fast kernels on large channel counts (random spot checks)") {
+    std::mt19937 rng(77);
+    const ck::conv_geometry cases[] = {
+        {1, 512, 8, 8, 512, 3, 3, 1, 1},    {1, 1024, 4, 4, 1024, 3, 3, 1, 1}, {2, 256, 12, 10, 130, 3, 3, 1, 1},
+        {1, 300, 6, 7, 200, 3, 3, 1, 0},    {2, 128, 20, 18, 96, 1, 1, 1, 0},  {1, 256, 9, 9, 64, 3, 3, 2, 1},
+    };
+    for (const auto& g : cases) {
+        INFO(describe(g));
+        CHECK(spot_check_error(g, rng, 40) <= 1e-5);
+    }
+}
+
 TEST_CASE("conv2d backward_weights accumulates (calling twice doubles)") {
     std::mt19937 rng(5);
     const ck::conv_geometry cases[] = {{1, 3, 10, 12, 4, 3, 3, 1}, {1, 5, 60, 60, 6, 3, 3, 1}, {2, 3, 9, 9, 2, 3, 3, 2},
-                                       {1, 7, 50, 50, 3, 1, 1, 1}};
+                                       {1, 7, 50, 50, 3, 1, 1, 1}, {2, 5, 40, 40, 7, 3, 3, 1, 1}};
     for (const auto& g : cases) {
         INFO(describe(g));
         auto x = random_vector<float>(x_size(g), rng);

@@ -3,10 +3,17 @@
 // Two families live here:
 //   * *_ref  : plain nested loops for any scalar type. They are the oracle of the tests and are
 //              written to be obviously correct, not fast.
-//   * fast   : float kernels. Stride-1 convolutions on a machine with AVX-512 use a
-//              register-blocked direct convolution (6 output channels x 4 vectors of 16 output
-//              pixels = 24 zmm accumulators). Everything else (other strides, machines without
+//   * fast   : float kernels. Stride-1 convolutions on a machine with AVX-512 use register-blocked
+//              direct kernels (forward and backward-data: 6 output channels x 4 vectors of 16
+//              output pixels = 24 zmm accumulators; backward-weights: 6 output channels x 3 taps
+//              of one kernel row). Zero padding is implicit: border pixels are handled with masked
+//              loads, nothing is copied. Everything else (other strides, machines without
 //              AVX-512) goes through im2col + Eigen GEMM, which is correct for every geometry.
+//
+// Threading: every kernel opens its own OpenMP parallel region and gives each thread a fixed
+// (static) share of the work. GEMMs are called from inside that region, where Eigen runs
+// single-threaded, so Eigen's own parallel GEMM (whose threads spin-wait and collapse when the
+// cores are shared with other jobs) is never used.
 //
 // The fast kernels never allocate: the caller passes a 64-byte aligned workspace of at least
 // *_workspace_floats(g) floats and may reuse it between calls.
@@ -28,16 +35,17 @@
 
 namespace unetpp::backend::cpu_kernels {
 
-// Geometry of an unpadded ("valid") 2-D cross-correlation. Padding is applied by the layer before
-// the call, so x is already padded.
-//   y[n,co,oy,ox] = b[co] + sum_{ci,ky,kx} w[co,ci,ky,kx] * x[n,ci,oy*stride+ky,ox*stride+kx]
-// (PyTorch Conv2d semantics, weight layout OIHW.)
+// Geometry of a 2-D cross-correlation with optional implicit zero padding of `pad` pixels on all
+// four sides (h, w are the sizes of the stored, unpadded input):
+//   y[n,co,oy,ox] = b[co] + sum_{ci,ky,kx} w[co,ci,ky,kx] * x[n,ci,oy*stride+ky-pad,ox*stride+kx-pad]
+// where x outside [0,h) x [0,w) reads as zero. (PyTorch Conv2d semantics, weight layout OIHW.)
 struct conv_geometry {
-    int n, cin, h, w;  // input (already padded), NCHW
+    int n, cin, h, w;  // input, NCHW
     int cout, kh, kw;
     int stride = 1;
-    constexpr int oh() const noexcept { return (h - kh) / stride + 1; }
-    constexpr int ow() const noexcept { return (w - kw) / stride + 1; }
+    int pad = 0;  // implicit zero padding on every side
+    constexpr int oh() const noexcept { return (h + 2 * pad - kh) / stride + 1; }
+    constexpr int ow() const noexcept { return (w + 2 * pad - kw) / stride + 1; }
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -56,9 +64,10 @@ void conv2d_forward_ref(const conv_geometry& g, const T* x, const T* w, const T*
                     for (std::ptrdiff_t ci = 0; ci < g.cin; ++ci)
                         for (std::ptrdiff_t ky = 0; ky < g.kh; ++ky)
                             for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx) {
+                                const std::ptrdiff_t iy = oy * g.stride + ky - g.pad, ix = ox * g.stride + kx - g.pad;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                                 const T wv = w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx];
-                                const T xv = x[((n * g.cin + ci) * H + oy * g.stride + ky) * W +
-                                               ox * g.stride + kx];
+                                const T xv = x[((n * g.cin + ci) * H + iy) * W + ix];
                                 s += wv * xv;
                             }
                     y[((n * g.cout + co) * OH + oy) * OW + ox] = s;
@@ -77,9 +86,12 @@ void conv2d_backward_data_ref(const conv_geometry& g, const T* dy, const T* w, T
                     const T d = dy[((n * g.cout + co) * OH + oy) * OW + ox];
                     for (std::ptrdiff_t ci = 0; ci < g.cin; ++ci)
                         for (std::ptrdiff_t ky = 0; ky < g.kh; ++ky)
-                            for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx)
-                                dx[((n * g.cin + ci) * H + oy * g.stride + ky) * W + ox * g.stride +
-                                   kx] += w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx] * d;
+                            for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx) {
+                                const std::ptrdiff_t iy = oy * g.stride + ky - g.pad, ix = ox * g.stride + kx - g.pad;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                dx[((n * g.cin + ci) * H + iy) * W + ix] +=
+                                    w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx] * d;
+                            }
                 }
 }
 
@@ -94,10 +106,12 @@ void conv2d_backward_weights_ref(const conv_geometry& g, const T* x, const T* dy
                     T s = T(0);
                     for (std::ptrdiff_t n = 0; n < g.n; ++n)
                         for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
-                            for (std::ptrdiff_t ox = 0; ox < OW; ++ox)
-                                s += dy[((n * g.cout + co) * OH + oy) * OW + ox] *
-                                     x[((n * g.cin + ci) * H + oy * g.stride + ky) * W +
-                                       ox * g.stride + kx];
+                            for (std::ptrdiff_t ox = 0; ox < OW; ++ox) {
+                                const std::ptrdiff_t iy = oy * g.stride + ky - g.pad,
+                                                     ix = ox * g.stride + kx - g.pad;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                s += dy[((n * g.cout + co) * OH + oy) * OW + ox] * x[((n * g.cin + ci) * H + iy) * W + ix];
+                            }
                     dw[((co * g.cin + ci) * g.kh + ky) * g.kw + kx] += s;
                 }
         if (db) {
@@ -118,6 +132,46 @@ using row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 using const_strided_map = Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>>;
 using strided_map = Eigen::Map<row_matrix, 0, Eigen::OuterStride<>>;
 
+inline int thread_id() noexcept {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+inline int thread_count() noexcept {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+// Static share [lo, hi) of `total` items for thread tid of nt, in multiples of `align`.
+inline void static_share(std::ptrdiff_t total, std::ptrdiff_t align, int tid, int nt, std::ptrdiff_t& lo,
+                         std::ptrdiff_t& hi) noexcept {
+    const std::ptrdiff_t units = (total + align - 1) / align;
+    lo = std::min(total, units * tid / nt * align);
+    hi = std::min(total, units * (tid + 1) / nt * align);
+}
+
+// One thread's share of C[M, N] = A[M, K] * B[K, N] (or +=): a block of rows when M is the
+// larger dimension, else a block of columns. Each thread then calls Eigen on its block; inside
+// the parallel region Eigen's GEMM is single-threaded.
+struct gemm_block {
+    std::ptrdiff_t r0, r1, c0, c1;
+    bool empty() const noexcept { return r1 <= r0 || c1 <= c0; }
+};
+inline gemm_block gemm_share(std::ptrdiff_t M, std::ptrdiff_t N) noexcept {
+    const int tid = thread_id(), nt = thread_count();
+    gemm_block b{0, M, 0, N};
+    if (M >= N || M >= 96 * std::ptrdiff_t(nt))
+        static_share(M, 16, tid, nt, b.r0, b.r1);
+    else
+        static_share(N, 16, tid, nt, b.c0, b.c1);
+    return b;
+}
+
 // ---- im2col + GEMM path (any geometry) --------------------------------------------------------
 
 // Upper bound on the im2col tile, in floats; a tile is always at least one output row.
@@ -135,43 +189,65 @@ inline std::size_t im2col_workspace_floats(const conv_geometry& g) noexcept {
     return std::size_t(g.cin) * g.kh * g.kw * std::size_t(g.ow()) * std::size_t(im2col_rows_per_tile(g));
 }
 
-// col[(ci*kh+ky)*kw+kx][(oy-r0)*OW+ox] = x[ci][oy*s+ky][ox*s+kx] for oy in [r0, r1).
+// Valid output columns [ox0, ox1) for tap kx: 0 <= ox*s + kx - pad < W.
+inline void valid_columns(const conv_geometry& g, std::ptrdiff_t kx, std::ptrdiff_t& ox0, std::ptrdiff_t& ox1) {
+    const std::ptrdiff_t OW = g.ow(), s = g.stride, off = kx - g.pad;
+    ox0 = off >= 0 ? 0 : (-off + s - 1) / s;
+    ox1 = g.w - off <= 0 ? 0 : std::min<std::ptrdiff_t>(OW, (g.w - off + s - 1) / s);
+    ox0 = std::min(ox0, ox1);
+}
+
+// col[(ci*kh+ky)*kw+kx][(oy-r0)*OW+ox] = x[ci][oy*s+ky-pad][ox*s+kx-pad] (zero outside) for oy in
+// [r0, r1). Work-shared over the rows of col: call from inside a parallel region (or serially).
 inline void im2col_rows(const conv_geometry& g, const float* x, int r0, int r1, float* col) {
     const std::ptrdiff_t OW = g.ow(), H = g.h, W = g.w, s = g.stride;
     const std::ptrdiff_t P = std::ptrdiff_t(r1 - r0) * OW;
     const std::ptrdiff_t K = std::ptrdiff_t(g.cin) * g.kh * g.kw;
-#pragma omp parallel for schedule(static) if (K * P > 65536)
+#pragma omp for schedule(static)
     for (std::ptrdiff_t k = 0; k < K; ++k) {
         const std::ptrdiff_t kx = k % g.kw, ky = (k / g.kw) % g.kh, ci = k / (std::ptrdiff_t(g.kw) * g.kh);
+        std::ptrdiff_t ox0, ox1;
+        valid_columns(g, kx, ox0, ox1);
         float* dst = col + k * P;
         for (std::ptrdiff_t oy = r0; oy < r1; ++oy) {
-            const float* src = x + (ci * H + oy * s + ky) * W + kx;
             float* d = dst + (oy - r0) * OW;
-            if (s == 1) {
-                std::memcpy(d, src, sizeof(float) * std::size_t(OW));
-            } else {
-                for (std::ptrdiff_t ox = 0; ox < OW; ++ox) d[ox] = src[ox * s];
+            const std::ptrdiff_t iy = oy * s + ky - g.pad;
+            if (iy < 0 || iy >= H) {
+                std::fill(d, d + OW, 0.0f);
+                continue;
             }
+            const float* src = x + (ci * H + iy) * W + kx - g.pad;
+            std::fill(d, d + ox0, 0.0f);
+            if (s == 1) {
+                if (ox1 > ox0) std::memcpy(d + ox0, src + ox0, sizeof(float) * std::size_t(ox1 - ox0));
+            } else {
+                for (std::ptrdiff_t ox = ox0; ox < ox1; ++ox) d[ox] = src[ox * s];
+            }
+            std::fill(d + ox1, d + OW, 0.0f);
         }
     }
 }
 
-// dx[ci][oy*s+ky][ox*s+kx] += col[...] for oy in [r0, r1); parallel over ci (no races).
+// dx[ci][oy*s+ky-pad][ox*s+kx-pad] += col[...] for oy in [r0, r1); work-shared over ci (no races).
 inline void col2im_rows_add(const conv_geometry& g, const float* col, int r0, int r1, float* dx) {
     const std::ptrdiff_t OW = g.ow(), H = g.h, W = g.w, s = g.stride;
     const std::ptrdiff_t P = std::ptrdiff_t(r1 - r0) * OW;
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cin) * g.kh * g.kw * P > 65536)
+#pragma omp for schedule(static)
     for (std::ptrdiff_t ci = 0; ci < g.cin; ++ci)
         for (std::ptrdiff_t ky = 0; ky < g.kh; ++ky)
             for (std::ptrdiff_t kx = 0; kx < g.kw; ++kx) {
+                std::ptrdiff_t ox0, ox1;
+                valid_columns(g, kx, ox0, ox1);
                 const float* src = col + ((ci * g.kh + ky) * g.kw + kx) * P;
                 for (std::ptrdiff_t oy = r0; oy < r1; ++oy) {
-                    float* d = dx + (ci * H + oy * s + ky) * W + kx;
+                    const std::ptrdiff_t iy = oy * s + ky - g.pad;
+                    if (iy < 0 || iy >= H) continue;
+                    float* d = dx + (ci * H + iy) * W + kx - g.pad;
                     const float* c = src + (oy - r0) * OW;
                     if (s == 1) {
-                        for (std::ptrdiff_t ox = 0; ox < OW; ++ox) d[ox] += c[ox];
+                        for (std::ptrdiff_t ox = ox0; ox < ox1; ++ox) d[ox] += c[ox];
                     } else {
-                        for (std::ptrdiff_t ox = 0; ox < OW; ++ox) d[ox * s] += c[ox];
+                        for (std::ptrdiff_t ox = ox0; ox < ox1; ++ox) d[ox * s] += c[ox];
                     }
                 }
             }
@@ -183,18 +259,25 @@ inline void gemm_forward(const conv_geometry& g, const float* x, const float* w,
     const std::ptrdiff_t P = std::ptrdiff_t(OH) * OW, K = std::ptrdiff_t(g.cin) * g.kh * g.kw;
     const int rows = im2col_rows_per_tile(g);
     const Eigen::Map<const row_matrix> wm(w, g.cout, K);
+#pragma omp parallel
     for (int n = 0; n < g.n; ++n) {
         const float* xn = x + std::ptrdiff_t(n) * g.cin * g.h * g.w;
         float* yn = y + std::ptrdiff_t(n) * g.cout * P;
         for (int r0 = 0; r0 < OH; r0 += rows) {
             const int r1 = std::min(OH, r0 + rows);
             const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
-            im2col_rows(g, xn, r0, r1, ws);
-            const Eigen::Map<const row_matrix> col(ws, K, pt);
-            strided_map ym(yn + std::ptrdiff_t(r0) * OW, g.cout, pt, Eigen::OuterStride<>(P));
-            ym.noalias() = wm * col;
-            if (b)
-                for (int co = 0; co < g.cout; ++co) ym.row(co).array() += b[co];
+            im2col_rows(g, xn, r0, r1, ws);  // ends with a barrier
+            const gemm_block s = gemm_share(g.cout, pt);
+            if (!s.empty()) {
+                const Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>> col(ws + s.c0, K, s.c1 - s.c0,
+                                                                                 Eigen::OuterStride<>(pt));
+                strided_map ym(yn + std::ptrdiff_t(r0) * OW + s.r0 * P + s.c0, s.r1 - s.r0, s.c1 - s.c0,
+                               Eigen::OuterStride<>(P));
+                ym.noalias() = wm.middleRows(s.r0, s.r1 - s.r0) * col;
+                if (b)
+                    for (std::ptrdiff_t co = s.r0; co < s.r1; ++co) ym.row(co - s.r0).array() += b[co];
+            }
+#pragma omp barrier
         }
     }
 }
@@ -202,19 +285,30 @@ inline void gemm_forward(const conv_geometry& g, const float* x, const float* w,
 inline void gemm_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx, float* ws) {
     const int OH = g.oh(), OW = g.ow();
     const std::ptrdiff_t P = std::ptrdiff_t(OH) * OW, K = std::ptrdiff_t(g.cin) * g.kh * g.kw;
+    const std::ptrdiff_t in_plane = std::ptrdiff_t(g.h) * g.w;
     const int rows = im2col_rows_per_tile(g);
     const Eigen::Map<const row_matrix> wm(w, g.cout, K);
-    std::fill(dx, dx + std::ptrdiff_t(g.n) * g.cin * g.h * g.w, 0.0f);
-    for (int n = 0; n < g.n; ++n) {
-        const float* dyn = dy + std::ptrdiff_t(n) * g.cout * P;
-        float* dxn = dx + std::ptrdiff_t(n) * g.cin * g.h * g.w;
-        for (int r0 = 0; r0 < OH; r0 += rows) {
-            const int r1 = std::min(OH, r0 + rows);
-            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
-            const_strided_map dym(dyn + std::ptrdiff_t(r0) * OW, g.cout, pt, Eigen::OuterStride<>(P));
-            Eigen::Map<row_matrix> col(ws, K, pt);
-            col.noalias() = wm.transpose() * dym;
-            col2im_rows_add(g, ws, r0, r1, dxn);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (std::ptrdiff_t c = 0; c < std::ptrdiff_t(g.n) * g.cin; ++c)
+            std::fill(dx + c * in_plane, dx + (c + 1) * in_plane, 0.0f);
+        for (int n = 0; n < g.n; ++n) {
+            const float* dyn = dy + std::ptrdiff_t(n) * g.cout * P;
+            float* dxn = dx + std::ptrdiff_t(n) * g.cin * in_plane;
+            for (int r0 = 0; r0 < OH; r0 += rows) {
+                const int r1 = std::min(OH, r0 + rows);
+                const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
+                const gemm_block s = gemm_share(K, pt);
+                if (!s.empty()) {
+                    const_strided_map dym(dyn + std::ptrdiff_t(r0) * OW + s.c0, g.cout, s.c1 - s.c0,
+                                          Eigen::OuterStride<>(P));
+                    strided_map col(ws + s.r0 * pt + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(pt));
+                    col.noalias() = wm.middleCols(s.r0, s.r1 - s.r0).transpose() * dym;
+                }
+#pragma omp barrier
+                col2im_rows_add(g, ws, r0, r1, dxn);  // ends with a barrier
+            }
         }
     }
 }
@@ -224,21 +318,37 @@ inline void gemm_backward_weights(const conv_geometry& g, const float* x, const 
     const int OH = g.oh(), OW = g.ow();
     const std::ptrdiff_t P = std::ptrdiff_t(OH) * OW, K = std::ptrdiff_t(g.cin) * g.kh * g.kw;
     const int rows = im2col_rows_per_tile(g);
-    Eigen::Map<row_matrix> dwm(dw, g.cout, K);
-    for (int n = 0; n < g.n; ++n) {
-        const float* xn = x + std::ptrdiff_t(n) * g.cin * g.h * g.w;
-        const float* dyn = dy + std::ptrdiff_t(n) * g.cout * P;
-        for (int r0 = 0; r0 < OH; r0 += rows) {
-            const int r1 = std::min(OH, r0 + rows);
-            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
-            im2col_rows(g, xn, r0, r1, ws);
-            const Eigen::Map<const row_matrix> col(ws, K, pt);
-            const_strided_map dym(dyn + std::ptrdiff_t(r0) * OW, g.cout, pt, Eigen::OuterStride<>(P));
-            dwm.noalias() += dym * col.transpose();
+#pragma omp parallel
+    {
+        for (int n = 0; n < g.n; ++n) {
+            const float* xn = x + std::ptrdiff_t(n) * g.cin * g.h * g.w;
+            const float* dyn = dy + std::ptrdiff_t(n) * g.cout * P;
+            for (int r0 = 0; r0 < OH; r0 += rows) {
+                const int r1 = std::min(OH, r0 + rows);
+                const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
+                im2col_rows(g, xn, r0, r1, ws);  // ends with a barrier
+                // Each thread owns a block of dw: no reduction between threads.
+                const gemm_block s = gemm_share(g.cout, K);
+                if (!s.empty()) {
+                    const Eigen::Map<const row_matrix> col(ws, K, pt);
+                    const_strided_map dym(dyn + std::ptrdiff_t(r0) * OW + s.r0 * P, s.r1 - s.r0, pt,
+                                          Eigen::OuterStride<>(P));
+                    strided_map dwm(dw + s.r0 * K + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(K));
+                    dwm.noalias() += dym * col.middleRows(s.c0, s.c1 - s.c0).transpose();
+                }
+#pragma omp barrier
+            }
         }
         if (db) {
-            const Eigen::Map<const row_matrix> dyall(dyn, g.cout, P);
-            for (int co = 0; co < g.cout; ++co) db[co] += dyall.row(co).sum();
+#pragma omp for schedule(static)
+            for (int co = 0; co < g.cout; ++co) {
+                double sum = 0.0;
+                for (int n = 0; n < g.n; ++n) {
+                    const Eigen::Map<const Eigen::VectorXf> d(dy + (std::ptrdiff_t(n) * g.cout + co) * P, P);
+                    sum += d.sum();
+                }
+                db[co] += float(sum);
+            }
         }
     }
 }
@@ -247,6 +357,7 @@ inline void gemm_backward_weights(const conv_geometry& g, const float* x, const 
 
 inline constexpr int co_block = 6;   // output channels per micro-kernel (broadcast operand)
 inline constexpr int seg_count = 4;  // 16-pixel segments per micro-kernel (vector operand)
+inline constexpr int direct_max_taps = 64;  // kernels with more taps use im2col + GEMM
 
 inline std::size_t round_up(std::size_t v, std::size_t m) noexcept { return (v + m - 1) / m * m; }
 
@@ -286,17 +397,28 @@ inline int direct_ci_chunk(int kh, int kw) noexcept {
     return 16;
 }
 
+// Lanes l of a 16-pixel vector starting at input column `base` that hold real pixels:
+// l < len and 0 <= base + l < w.
+inline std::uint32_t column_mask(std::ptrdiff_t base, int len, std::ptrdiff_t w) noexcept {
+    const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, -base);
+    const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(len, w - base);
+    if (hi <= lo) return 0;
+    return ((hi >= 32 ? 0xFFFFFFFFu : ((1u << hi) - 1u))) & ~((1u << lo) - 1u);
+}
+
 #if defined(__AVX512F__)
 
 // One micro-kernel call: 6 output channels x 4 segments of 16 pixels, summed over cic input
-// channels. xs[v]/ys[v] point at the first pixel of segment v in input channel 0 / output
-// channel 0 of the block; ms[v] masks the valid pixels (0 for an absent segment). wp points at
-// the packed weights [ci][ky][kx][6] of this block and chunk. When init is true the accumulators
-// start at the bias (or zero), otherwise at the current y.
-template <int KH, int KW>
-inline void direct_tile(const float* const* xs, const __mmask16* ms, float* const* ys, std::ptrdiff_t in_plane,
-                        std::ptrdiff_t out_plane, std::ptrdiff_t in_w, const float* wp, int cic, int kh_rt,
-                        int kw_rt, int nco, const float* bias, bool init) {
+// channels. xs[v] points at input channel 0 of segment v, shifted by the padding (row oy - pad_y,
+// column ox - pad_x), so tap (ky, kx) of lane l reads xs[v][ky*in_w + kx + l]. Interior tiles
+// (every tap inside the image) load with the segment mask ms[v]; border tiles use mk[v*64 + tap],
+// which also clears lanes and rows that fall into the zero padding. ys[v] points at output
+// channel 0 of the block. wp points at the packed weights [ci][ky][kx][6] of this block and chunk.
+// When init is true the accumulators start at the bias (or zero), otherwise at the current y.
+template <int KH, int KW, bool Interior>
+inline void direct_tile(const float* const* xs, const __mmask16* ms, const __mmask16* mk, float* const* ys,
+                        std::ptrdiff_t in_plane, std::ptrdiff_t out_plane, std::ptrdiff_t in_w, const float* wp,
+                        int cic, int kh_rt, int kw_rt, int nco, const float* bias, bool init) {
     const int kh = KH > 0 ? KH : kh_rt;
     const int kw = KW > 0 ? KW : kw_rt;
     __m512 acc[co_block][seg_count];
@@ -321,10 +443,19 @@ inline void direct_tile(const float* const* xs, const __mmask16* ms, float* cons
 #pragma GCC unroll 8
             for (int kx = 0; kx < kw; ++kx) {
                 const std::ptrdiff_t off = row + kx;
-                const __m512 a0 = _mm512_maskz_loadu_ps(m0, p0 + off);
-                const __m512 a1 = _mm512_maskz_loadu_ps(m1, p1 + off);
-                const __m512 a2 = _mm512_maskz_loadu_ps(m2, p2 + off);
-                const __m512 a3 = _mm512_maskz_loadu_ps(m3, p3 + off);
+                __m512 a0, a1, a2, a3;
+                if constexpr (Interior) {
+                    a0 = _mm512_maskz_loadu_ps(m0, p0 + off);
+                    a1 = _mm512_maskz_loadu_ps(m1, p1 + off);
+                    a2 = _mm512_maskz_loadu_ps(m2, p2 + off);
+                    a3 = _mm512_maskz_loadu_ps(m3, p3 + off);
+                } else {
+                    const int t = ky * kw + kx;
+                    a0 = _mm512_maskz_loadu_ps(mk[0 * direct_max_taps + t], p0 + off);
+                    a1 = _mm512_maskz_loadu_ps(mk[1 * direct_max_taps + t], p1 + off);
+                    a2 = _mm512_maskz_loadu_ps(mk[2 * direct_max_taps + t], p2 + off);
+                    a3 = _mm512_maskz_loadu_ps(mk[3 * direct_max_taps + t], p3 + off);
+                }
 #pragma GCC unroll 6
                 for (int j = 0; j < co_block; ++j) {
                     const __m512 wv = _mm512_set1_ps(wp[j]);
@@ -349,12 +480,15 @@ inline void direct_tile(const float* const* xs, const __mmask16* ms, float* cons
     }
 }
 
-// Stride-1 direct convolution of all images: y = conv(x, packed weights) + b.
-// cin/cout/h/w describe the (already padded) input; wpk is packed by pack_direct_weights.
+// Stride-1 direct convolution of all images with implicit zero padding pad_y (top and bottom) and
+// pad_x (left and right): y = conv(x, packed weights) + b. cin/cout/h/w describe the stored input;
+// wpk is packed by pack_direct_weights. Work items are (image, group of 4 segments, range of
+// output-channel blocks); small images are split over output channels too, so every thread gets
+// work.
 template <int KH, int KW>
-inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int kw, const float* x,
-                            const float* wpk, const float* b, float* y) {
-    const int OH = h - kh + 1, OW = w - kw + 1;
+inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int kw, int pad_y, int pad_x,
+                            const float* x, const float* wpk, const float* b, float* y) {
+    const int OH = h + 2 * pad_y - kh + 1, OW = w + 2 * pad_x - kw + 1;
     const int spr = (OW + 15) / 16;  // segments per output row
     const std::ptrdiff_t segs = std::ptrdiff_t(OH) * spr;
     const std::ptrdiff_t groups = (segs + seg_count - 1) / seg_count;
@@ -362,65 +496,93 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
     const int nblocks = (cout + co_block - 1) / co_block;
     const int chunk = direct_ci_chunk(kh, kw);
     const std::ptrdiff_t wblock = std::ptrdiff_t(cin) * kh * kw * co_block;
-    const std::ptrdiff_t total = groups * n;
+    int max_threads = 1;
+#ifdef _OPENMP
+    max_threads = omp_get_max_threads();
+#endif
+    // Output-channel parts per tile: enough items for about 4 per thread.
+    const std::ptrdiff_t tiles = groups * n;
+    const int parts = int(std::clamp<std::ptrdiff_t>((4 * max_threads + tiles - 1) / tiles, 1, nblocks));
+    const std::ptrdiff_t total = tiles * parts;
 #pragma omp parallel for schedule(static)
     for (std::ptrdiff_t it = 0; it < total; ++it) {
-        const std::ptrdiff_t img = it / groups, grp = it % groups;
+        const std::ptrdiff_t tile = it / parts;
+        const int part = int(it % parts);
+        const int cb0 = nblocks * part / parts, cb1 = nblocks * (part + 1) / parts;
+        const std::ptrdiff_t img = tile / groups, grp = tile % groups;
         const float* xn = x + img * cin * in_plane;
         float* yn = y + img * cout * out_plane;
         const float* xs[seg_count];
         float* ys[seg_count];
         __mmask16 ms[seg_count];
+        bool interior = true;
+        int oys[seg_count], oxs[seg_count], lens[seg_count];
         for (int v = 0; v < seg_count; ++v) {
             const std::ptrdiff_t s = grp * seg_count + v;
             if (s < segs) {
                 const std::ptrdiff_t oy = s / spr, ox = (s % spr) * 16;
                 const int len = int(std::min<std::ptrdiff_t>(16, OW - ox));
-                xs[v] = xn + oy * w + ox;
+                oys[v] = int(oy);
+                oxs[v] = int(ox);
+                lens[v] = len;
+                // Pointer arithmetic in integers: at the border the shifted start may lie before x.
+                xs[v] = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(xn) +
+                                                       std::uintptr_t((oy - pad_y) * w + (ox - pad_x)) * sizeof(float));
                 ys[v] = yn + oy * OW + ox;
                 ms[v] = __mmask16((1u << len) - 1u);
+                if (oy - pad_y < 0 || oy - pad_y + kh > h || ox - pad_x < 0 || ox - pad_x + len + kw - 1 > w)
+                    interior = false;
             } else {
                 xs[v] = xn;
                 ys[v] = yn;
                 ms[v] = 0;
+                lens[v] = 0;
+                oys[v] = oxs[v] = 0;
             }
         }
+        __mmask16 mk[seg_count * direct_max_taps];
+        if (!interior)
+            for (int v = 0; v < seg_count; ++v)
+                for (int ky = 0; ky < kh; ++ky) {
+                    const int iy = oys[v] - pad_y + ky;
+                    for (int kx = 0; kx < kw; ++kx)
+                        mk[v * direct_max_taps + ky * kw + kx] =
+                            (lens[v] == 0 || iy < 0 || iy >= h)
+                                ? __mmask16(0)
+                                : __mmask16(column_mask(oxs[v] - pad_x + kx, lens[v], w));
+                }
         for (int c0 = 0; c0 < cin; c0 += chunk) {
             const int cic = std::min(chunk, cin - c0);
             const float* xs_c[seg_count];
             for (int v = 0; v < seg_count; ++v) xs_c[v] = xs[v] + c0 * in_plane;
-            for (int cb = 0; cb < nblocks; ++cb) {
+            for (int cb = cb0; cb < cb1; ++cb) {
                 float* ys_b[seg_count];
                 for (int v = 0; v < seg_count; ++v) ys_b[v] = ys[v] + std::ptrdiff_t(cb) * co_block * out_plane;
                 const int nco = std::min(co_block, cout - cb * co_block);
-                direct_tile<KH, KW>(xs_c, ms, ys_b, in_plane, out_plane, w,
-                                    wpk + cb * wblock + std::ptrdiff_t(c0) * kh * kw * co_block, cic, kh, kw, nco,
-                                    b ? b + cb * co_block : nullptr, c0 == 0);
+                const float* wp = wpk + cb * wblock + std::ptrdiff_t(c0) * kh * kw * co_block;
+                const float* bb = b ? b + cb * co_block : nullptr;
+                if (interior)
+                    direct_tile<KH, KW, true>(xs_c, ms, mk, ys_b, in_plane, out_plane, w, wp, cic, kh, kw, nco, bb,
+                                              c0 == 0);
+                else
+                    direct_tile<KH, KW, false>(xs_c, ms, mk, ys_b, in_plane, out_plane, w, wp, cic, kh, kw, nco, bb,
+                                               c0 == 0);
             }
         }
     }
 }
 
-inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, const float* x, const float* wpk,
-                        const float* b, float* y) {
+inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, int pad_y, int pad_x,
+                        const float* x, const float* wpk, const float* b, float* y) {
     if (kh == 3 && kw == 3)
-        direct_conv_run<3, 3>(n, cin, h, w, cout, kh, kw, x, wpk, b, y);
+        direct_conv_run<3, 3>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
     else if (kh == 1 && kw == 1)
-        direct_conv_run<1, 1>(n, cin, h, w, cout, kh, kw, x, wpk, b, y);
+        direct_conv_run<1, 1>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
     else if (kh == 2 && kw == 2)
-        direct_conv_run<2, 2>(n, cin, h, w, cout, kh, kw, x, wpk, b, y);
+        direct_conv_run<2, 2>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
     else
-        direct_conv_run<0, 0>(n, cin, h, w, cout, kh, kw, x, wpk, b, y);
+        direct_conv_run<0, 0>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
 }
-
-
-// ---- Direct AVX-512 backward-weights path (stride 1) ------------------------------------------
-//
-// dw[co,ci,ky,kx] is a reduction over output pixels. The micro-kernel keeps one zmm accumulator
-// per (co, ci, tap) of a small tile (CO_T x CI_T x KH*KW <= 27 accumulators), whose 16 lanes are
-// partial sums over 16 pixels of a row. After a tile of pixels the accumulators are reduced with a
-// 16-way transpose-and-add and added into dw. Each thread owns a fixed range of (co, ci) tiles,
-// so dw needs no locking and no per-thread copies.
 
 // Lane i of the result is the horizontal sum of v[i] (v[k] for k >= count are taken as zero).
 // (The maskz forms with a full mask are used because GCC's plain forms read an undefined
@@ -444,6 +606,142 @@ inline __m512 hsum16(const __m512* v, int count) {
     const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_maskz_permutexvar_ps(full, idx, r);
 }
+
+// ---- Direct AVX-512 backward-weights, 6 output channels x 3 taps (kw == 3, stride 1) ----------
+//
+// dw[co,ci,ky,kx] is a reduction over output pixels. One call of bwdw6_scan handles 6 output
+// channels, one input channel and one kernel row ky over a tile of output rows, keeping
+// 6 x 3 = 18 zmm accumulators (16 pixels of partial sums each). Per 16 pixels it loads 6 dy
+// vectors (reused for the 3 taps) and 3 shifted x vectors (reused for the 6 channels): 9 loads
+// for 18 FMAs. The dy tile (6 channels x ~1024 pixels) stays in L1 while the input channels and
+// kernel rows sweep over it. Padding is implicit: rows outside the input are skipped, border
+// columns are masked.
+
+struct bwdw_tile_rows {
+    int g0, g1;  // "global" output rows n*OH + oy, so a tile may span several small images
+};
+
+inline void bwdw6_scan(const conv_geometry& g, const float* x, const float* dy, int co0, int ci, int ky, int g0,
+                       int g1, float* dw) {
+    const int OH = g.oh(), OW = g.ow(), H = g.h, W = g.w, pad = g.pad;
+    const std::ptrdiff_t in_plane = std::ptrdiff_t(H) * W, out_plane = std::ptrdiff_t(OH) * OW;
+    const std::ptrdiff_t in_img = in_plane * g.cin, out_img = out_plane * g.cout;
+    const int nco = std::min(co_block, g.cout - co0);
+    std::ptrdiff_t dyoff[co_block];
+    for (int o = 0; o < co_block; ++o) dyoff[o] = std::ptrdiff_t(std::min(co0 + o, g.cout - 1)) * out_plane;
+    // Named accumulators (not an array) so that GCC keeps all 18 in registers.
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00,
+           a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00, a40 = a00, a41 = a00, a42 = a00, a50 = a00,
+           a51 = a00, a52 = a00;
+    const int spr = (OW + 15) / 16;
+    const float* d0 = dy + dyoff[0];
+    const float* d1 = dy + dyoff[1];
+    const float* d2 = dy + dyoff[2];
+    const float* d3 = dy + dyoff[3];
+    const float* d4 = dy + dyoff[4];
+    const float* d5 = dy + dyoff[5];
+    for (int gr = g0; gr < g1; ++gr) {
+        const int img = gr / OH, oy = gr % OH;
+        const int iy = oy + ky - pad;
+        if (iy < 0 || iy >= H) continue;
+        const float* xrow = x + img * in_img + ci * in_plane + std::ptrdiff_t(iy) * W;
+        const std::ptrdiff_t drow = img * out_img + std::ptrdiff_t(oy) * OW;
+        // Interior segments (full vectors, all three taps inside the row) load without masks;
+        // only the first and last segment of a row need them.
+        const std::uintptr_t xr = reinterpret_cast<std::uintptr_t>(xrow) - std::uintptr_t(pad) * sizeof(float);
+#define UNETPP_BWDW6_ROW(D, A0, A1, A2, LOAD)                    \
+    {                                                            \
+        const __m512 d = LOAD(D + o);                            \
+        A0 = _mm512_fmadd_ps(d, x0, A0);                         \
+        A1 = _mm512_fmadd_ps(d, x1, A1);                         \
+        A2 = _mm512_fmadd_ps(d, x2, A2);                         \
+    }
+#define UNETPP_BWDW6_BODY(LOADX0, LOADX1, LOADX2, LOADD)                                  \
+    {                                                                                     \
+        const std::uintptr_t xb = xr + std::uintptr_t(ox) * sizeof(float);               \
+        const __m512 x0 = LOADX0(reinterpret_cast<const float*>(xb));                      \
+        const __m512 x1 = LOADX1(reinterpret_cast<const float*>(xb + 4));                  \
+        const __m512 x2 = LOADX2(reinterpret_cast<const float*>(xb + 8));                  \
+        const std::ptrdiff_t o = drow + ox;                                               \
+        UNETPP_BWDW6_ROW(d0, a00, a01, a02, LOADD)                                        \
+        UNETPP_BWDW6_ROW(d1, a10, a11, a12, LOADD)                                        \
+        UNETPP_BWDW6_ROW(d2, a20, a21, a22, LOADD)                                        \
+        UNETPP_BWDW6_ROW(d3, a30, a31, a32, LOADD)                                        \
+        UNETPP_BWDW6_ROW(d4, a40, a41, a42, LOADD)                                        \
+        UNETPP_BWDW6_ROW(d5, a50, a51, a52, LOADD)                                        \
+    }
+#define UNETPP_LOAD_MD(p) _mm512_maskz_loadu_ps(md, p)
+#define UNETPP_LOAD_M0(p) _mm512_maskz_loadu_ps(m0, p)
+#define UNETPP_LOAD_M1(p) _mm512_maskz_loadu_ps(m1, p)
+#define UNETPP_LOAD_M2(p) _mm512_maskz_loadu_ps(m2, p)
+#define UNETPP_LOAD_FULL(p) _mm512_loadu_ps(p)
+        auto edge = [&](int s) {
+            const int ox = s * 16;
+            const int len = std::min(16, OW - ox);
+            const __mmask16 md = __mmask16((1u << len) - 1u);
+            const __mmask16 m0 = __mmask16(column_mask(ox - pad, len, W));
+            const __mmask16 m1 = __mmask16(column_mask(ox - pad + 1, len, W));
+            const __mmask16 m2 = __mmask16(column_mask(ox - pad + 2, len, W));
+            UNETPP_BWDW6_BODY(UNETPP_LOAD_M0, UNETPP_LOAD_M1, UNETPP_LOAD_M2, UNETPP_LOAD_MD)
+        };
+        edge(0);
+        for (int s = 1; s < spr - 1; ++s) {
+            const int ox = s * 16;
+            UNETPP_BWDW6_BODY(UNETPP_LOAD_FULL, UNETPP_LOAD_FULL, UNETPP_LOAD_FULL, UNETPP_LOAD_FULL)
+        }
+        if (spr > 1) edge(spr - 1);
+#undef UNETPP_LOAD_MD
+#undef UNETPP_LOAD_M0
+#undef UNETPP_LOAD_M1
+#undef UNETPP_LOAD_M2
+#undef UNETPP_LOAD_FULL
+#undef UNETPP_BWDW6_BODY
+#undef UNETPP_BWDW6_ROW
+    }
+    const __m512 acc[18] = {a00, a01, a02, a10, a11, a12, a20, a21, a22,
+                            a30, a31, a32, a40, a41, a42, a50, a51, a52};
+    alignas(64) float sums[32];
+    _mm512_store_ps(sums, hsum16(acc, 16));
+    sums[16] = _mm512_reduce_add_ps(acc[16]);
+    sums[17] = _mm512_reduce_add_ps(acc[17]);
+    const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * 3;
+    for (int o = 0; o < nco; ++o) {
+        float* d = dw + (std::ptrdiff_t(co0 + o) * g.cin + ci) * kk + ky * 3;
+        d[0] += sums[o * 3 + 0];
+        d[1] += sums[o * 3 + 1];
+        d[2] += sums[o * 3 + 2];
+    }
+}
+
+inline bool bwdw6_supported(const conv_geometry& g) noexcept { return g.stride == 1 && g.kw == 3 && g.oh() > 0 && g.ow() > 0; }
+
+// Work: items (output-channel block, input channel), split statically between threads (each
+// thread owns its items' dw entries: no locking, no per-thread copies), swept tile by tile.
+inline void bwdw6_run(const conv_geometry& g, const float* x, const float* dy, float* dw) {
+    const int OH = g.oh(), OW = g.ow();
+    const int nblocks = (g.cout + co_block - 1) / co_block;
+    const std::ptrdiff_t items = std::ptrdiff_t(nblocks) * g.cin;
+    const int rows_total = g.n * OH;
+    // About 1024 pixels per tile: 6 dy planes x 1024 x 4 B = 24 KiB stay in L1.
+    const int rows = std::clamp(1024 / (((OW + 15) / 16) * 16), 1, std::max(1, rows_total));
+#pragma omp parallel
+    {
+        std::ptrdiff_t i0, i1;
+        static_share(items, 1, thread_id(), thread_count(), i0, i1);
+        for (int r0 = 0; r0 < rows_total; r0 += rows) {
+            const int r1 = std::min(rows_total, r0 + rows);
+            for (std::ptrdiff_t it = i0; it < i1; ++it) {
+                const int cb = int(it / g.cin), ci = int(it % g.cin);
+                for (int ky = 0; ky < g.kh; ++ky) bwdw6_scan(g, x, dy, cb * co_block, ci, ky, r0, r1, dw);
+            }
+        }
+    }
+}
+
+// ---- Direct AVX-512 backward-weights for small tiles (stride 1, no padding) ----------------
+//
+// One zmm accumulator per (co, ci, tap) of a small CO_T x CI_T tile; used for 1x1 kernels and
+// for layers with very few input channels, where the 6 x 3 kernel above has too little work.
 
 // Accumulates dw for output channels [co0, co0+CO_T) x input channels [ci0, ci0+CI_T) over output
 // rows [r0, r1) of one image. Channels past the end are clamped to a valid plane and their
@@ -530,24 +828,19 @@ inline void bwdw_run(const conv_geometry& g, const float* x, const float* dy, fl
     }
 }
 
-// Which kernel sizes have a direct backward-weights micro-kernel, and whether it is worth using:
-// for few pixels and many channels the reduction overhead dominates and GEMM wins.
-inline bool bwdw_direct_supported(const conv_geometry& g) noexcept {
-    if (g.stride != 1) return false;
-    const bool ksize = (g.kh == 3 && g.kw == 3) || (g.kh == 1 && g.kw == 1) || (g.kh == 2 && g.kw == 2);
-    if (!ksize) return false;
-    // Measured (2 threads, 3x3, 128->128 @128x128): this kernel ~120 GFLOP/s, im2col + Eigen
-    // GEMM ~210-270 GFLOP/s once cin*kh*kw is large; the 9 shifted (cache-line splitting) loads
-    // per 27 FMAs limit it. It wins where GEMM is starved: few input channels (first layer) and
-    // 1x1 kernels with few output channels (memory bound heads).
-    if (g.kh == 1 && g.kw == 1) return true;
-    return std::ptrdiff_t(g.cin) * g.kh * g.kw < 64;
+// Which backward-weights kernel runs.
+enum class bwdw_kind { gemm, small_tile, six_by_three };
+
+inline bwdw_kind bwdw_choice(const conv_geometry& g) noexcept {
+    if (g.stride != 1 || g.oh() <= 0 || g.ow() <= 0) return bwdw_kind::gemm;
+    if (g.kh == 1 && g.kw == 1 && g.pad == 0) return bwdw_kind::small_tile;
+    if (g.kw == 3 && g.pad <= 1) return bwdw_kind::six_by_three;
+    if (g.kh == 2 && g.kw == 2 && g.pad == 0 && g.cin * 4 < 64) return bwdw_kind::small_tile;
+    return bwdw_kind::gemm;
 }
 
-inline void bwdw_direct(const conv_geometry& g, const float* x, const float* dy, float* dw) {
-    if (g.kh == 3)
-        bwdw_run<3, 1, 3, 3>(g, x, dy, dw);
-    else if (g.kh == 2)
+inline void bwdw_small_tile(const conv_geometry& g, const float* x, const float* dy, float* dw) {
+    if (g.kh == 2)
         bwdw_run<3, 2, 2, 2>(g, x, dy, dw);
     else
         bwdw_run<4, 6, 1, 1>(g, x, dy, dw);
@@ -556,10 +849,16 @@ inline void bwdw_direct(const conv_geometry& g, const float* x, const float* dy,
 inline constexpr bool have_direct = true;
 #else
 inline constexpr bool have_direct = false;
-inline bool bwdw_direct_supported(const conv_geometry&) noexcept { return false; }
+enum class bwdw_kind { gemm };
+inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
 #endif
 
-inline bool use_direct(const conv_geometry& g) noexcept { return have_direct && g.stride == 1; }
+// The direct forward / backward-data kernels: stride 1, padding smaller than the kernel (so the
+// backward-data pass is again a padded convolution), not too many taps.
+inline bool use_direct(const conv_geometry& g) noexcept {
+    return have_direct && g.stride == 1 && g.pad < g.kh && g.pad < g.kw && g.kh * g.kw <= direct_max_taps &&
+           g.oh() > 0 && g.ow() > 0;
+}
 
 }  // namespace detail
 
@@ -573,17 +872,12 @@ inline std::size_t conv2d_forward_workspace_floats(const conv_geometry& g) {
 }
 
 inline std::size_t conv2d_backward_data_workspace_floats(const conv_geometry& g) {
-    if (detail::use_direct(g)) {
-        const std::size_t ph = std::size_t(g.oh()) + 2 * std::size_t(g.kh - 1);
-        const std::size_t pw = std::size_t(g.ow()) + 2 * std::size_t(g.kw - 1);
-        return detail::round_up(detail::direct_packed_floats(g.cin, g.cout, g.kh, g.kw), 16) +
-               std::size_t(g.cout) * ph * pw;
-    }
+    if (detail::use_direct(g)) return detail::direct_packed_floats(g.cin, g.cout, g.kh, g.kw);
     return detail::im2col_workspace_floats(g);
 }
 
 inline std::size_t conv2d_backward_weights_workspace_floats(const conv_geometry& g) {
-    if (detail::bwdw_direct_supported(g)) return 0;
+    if (detail::bwdw_choice(g) != detail::bwdw_kind::gemm) return 0;
     return detail::im2col_workspace_floats(g);
 }
 
@@ -596,6 +890,18 @@ inline const char* conv2d_forward_algorithm(const conv_geometry& g) {
     return "im2col+eigen-gemm";
 }
 
+inline const char* conv2d_backward_weights_algorithm(const conv_geometry& g) {
+#if defined(__AVX512F__)
+    switch (detail::bwdw_choice(g)) {
+        case detail::bwdw_kind::six_by_three: return "direct-avx512 6co x 3 taps";
+        case detail::bwdw_kind::small_tile: return "direct-avx512 small tile";
+        default: break;
+    }
+#endif
+    (void)g;
+    return "im2col+eigen-gemm (own partition)";
+}
+
 inline void conv2d_forward(const conv_geometry& g, const float* x, const float* w, const float* b, float* y,
                            float* ws) {
 #if defined(__AVX512F__)
@@ -605,7 +911,7 @@ inline void conv2d_forward(const conv_geometry& g, const float* x, const float* 
             g.cout, g.cin, g.kh, g.kw,
             [&](int co, int ci, int ky, int kx) { return w[(std::ptrdiff_t(co) * g.cin + ci) * kk + ky * g.kw + kx]; },
             ws);
-        detail::direct_conv(g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, x, ws, b, y);
+        detail::direct_conv(g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, x, ws, b, y);
         return;
     }
 #endif
@@ -615,38 +921,17 @@ inline void conv2d_forward(const conv_geometry& g, const float* x, const float* 
 inline void conv2d_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx, float* ws) {
 #if defined(__AVX512F__)
     if (detail::use_direct(g)) {
-        // dx is the full correlation of dy (zero padded by k-1 on every side) with the weights
-        // flipped in space and with input/output channels swapped.
-        const int OH = g.oh(), OW = g.ow();
-        const int ph = OH + 2 * (g.kh - 1), pw = OW + 2 * (g.kw - 1);
+        // dx is the correlation of dy, implicitly zero padded by k-1-pad on each side, with the
+        // weights flipped in space and with input/output channels swapped. Nothing is copied.
         const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
-        float* wpk = ws;
-        float* pad = ws + detail::round_up(detail::direct_packed_floats(g.cin, g.cout, g.kh, g.kw), 16);
         detail::pack_direct_weights(
             g.cin, g.cout, g.kh, g.kw,
             [&](int ci, int co, int ky, int kx) {
                 return w[(std::ptrdiff_t(co) * g.cin + ci) * kk + (g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)];
             },
-            wpk);
-        const std::ptrdiff_t pplane = std::ptrdiff_t(ph) * pw, oplane = std::ptrdiff_t(OH) * OW;
-        for (int n = 0; n < g.n; ++n) {
-            const float* dyn = dy + std::ptrdiff_t(n) * g.cout * oplane;
-#pragma omp parallel for schedule(static)
-            for (int co = 0; co < g.cout; ++co) {
-                float* p = pad + co * pplane;
-                const float* s = dyn + co * oplane;
-                std::fill(p, p + std::ptrdiff_t(g.kh - 1) * pw, 0.0f);
-                for (int r = 0; r < OH; ++r) {
-                    float* d = p + std::ptrdiff_t(r + g.kh - 1) * pw;
-                    std::fill(d, d + (g.kw - 1), 0.0f);
-                    std::memcpy(d + (g.kw - 1), s + std::ptrdiff_t(r) * OW, sizeof(float) * std::size_t(OW));
-                    std::fill(d + (g.kw - 1) + OW, d + pw, 0.0f);
-                }
-                std::fill(p + std::ptrdiff_t(OH + g.kh - 1) * pw, p + pplane, 0.0f);
-            }
-            detail::direct_conv(1, g.cout, ph, pw, g.cin, g.kh, g.kw, pad, wpk, nullptr,
-                                dx + std::ptrdiff_t(n) * g.cin * g.h * g.w);
-        }
+            ws);
+        detail::direct_conv(g.n, g.cout, g.oh(), g.ow(), g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad, dy,
+                            ws, nullptr, dx);
         return;
     }
 #endif
@@ -656,8 +941,12 @@ inline void conv2d_backward_data(const conv_geometry& g, const float* dy, const 
 inline void conv2d_backward_weights(const conv_geometry& g, const float* x, const float* dy, float* dw, float* db,
                                     float* ws) {
 #if defined(__AVX512F__)
-    if (detail::bwdw_direct_supported(g)) {
-        detail::bwdw_direct(g, x, dy, dw);
+    const detail::bwdw_kind kind = detail::bwdw_choice(g);
+    if (kind != detail::bwdw_kind::gemm) {
+        if (kind == detail::bwdw_kind::six_by_three)
+            detail::bwdw6_run(g, x, dy, dw);
+        else
+            detail::bwdw_small_tile(g, x, dy, dw);
         if (db) {
             const std::ptrdiff_t P = std::ptrdiff_t(g.oh()) * g.ow();
 #pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * P * g.n > 65536)

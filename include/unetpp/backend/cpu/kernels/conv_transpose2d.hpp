@@ -19,6 +19,8 @@
 
 #include <Eigen/Core>
 
+#include "conv2d.hpp"  // gemm_share / static_share
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -138,13 +140,14 @@ inline bool ct_non_overlapping(const conv_transpose_geometry& g) noexcept {
 
 // Moves between the column tile Z[(co*kh+ky)*kw+kx][(iy-r0)*W+ix] (input rows [r0, r1)) and the
 // output image: Scatter=true adds Z into y, Scatter=false gathers dy into Z (zero where the tap
-// falls outside the output). Parallel over co, so no two threads touch the same plane.
+// falls outside the output). Work-shared over co (call from inside a parallel region), so no two
+// threads touch the same plane; ends with a barrier.
 template <bool Scatter>
 inline void ct_move(const conv_transpose_geometry& g, float* z, float* img, int r0, int r1) {
     const std::ptrdiff_t OH = g.oh(), OW = g.ow(), W = g.w, s = g.stride;
     const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * W;
     const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * kk * pt > 32768)
+#pragma omp for schedule(static)
     for (int co = 0; co < g.cout; ++co) {
         float* plane = img + co * OH * OW;
         for (int ky = 0; ky < g.kh; ++ky)
@@ -175,12 +178,13 @@ inline void ct_move(const conv_transpose_geometry& g, float* z, float* img, int 
 }
 
 // Non-overlapping forward scatter (kh == kw == stride, pad == 0): y = Z + b, every pixel once.
+// Work-shared over co like ct_move; ends with a barrier.
 inline void ct_scatter_exact(const conv_transpose_geometry& g, const float* z, const float* b, float* img, int r0,
                              int r1) {
     const std::ptrdiff_t OW = g.ow(), OH = g.oh(), W = g.w, s = g.stride;
     const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * W;
     const std::ptrdiff_t kk = s * s;
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * kk * pt > 32768)
+#pragma omp for schedule(static)
     for (int co = 0; co < g.cout; ++co) {
         const float bias = b ? b[co] : 0.0f;
         float* plane = img + co * OH * OW;
@@ -211,6 +215,9 @@ inline std::size_t conv_transpose2d_workspace_floats(const conv_transpose_geomet
     return std::size_t(g.cout) * g.kh * g.kw * std::size_t(g.w) * std::size_t(detail::ct_rows_per_tile(g));
 }
 
+// Threading: each pass opens one parallel region; the GEMM of a tile is split into one block per
+// thread (rows or columns, see conv2d's gemm_share) and Eigen runs single-threaded on each block,
+// so Eigen's own parallel GEMM is never used.
 inline void conv_transpose2d_forward(const conv_transpose_geometry& g, const float* x, const float* w,
                                      const float* b, float* y, float* ws) {
     const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
@@ -218,20 +225,26 @@ inline void conv_transpose2d_forward(const conv_transpose_geometry& g, const flo
     const int rows = detail::ct_rows_per_tile(g);
     const bool exact = detail::ct_non_overlapping(g);
     const Eigen::Map<const detail::ct_row_matrix> wm(w, g.cin, M);
+#pragma omp parallel
     for (int n = 0; n < g.n; ++n) {
-        const float* xn = x + n * g.cin * HW;
-        float* yn = y + n * g.cout * OHW;
+        const float* xn = x + std::ptrdiff_t(n) * g.cin * HW;
+        float* yn = y + std::ptrdiff_t(n) * g.cout * OHW;
         if (!exact) {
-#pragma omp parallel for schedule(static) if (g.cout * OHW > 32768)
+#pragma omp for schedule(static)
             for (int co = 0; co < g.cout; ++co)
                 std::fill(yn + co * OHW, yn + (co + 1) * OHW, b ? b[co] : 0.0f);
         }
         for (int r0 = 0; r0 < g.h; r0 += rows) {
             const int r1 = std::min(g.h, r0 + rows);
             const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
-            const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w, g.cin, pt, Eigen::OuterStride<>(HW));
-            Eigen::Map<detail::ct_row_matrix> z(ws, M, pt);
-            z.noalias() = wm.transpose() * xt;
+            const detail::gemm_block s = detail::gemm_share(M, pt);
+            if (!s.empty()) {
+                const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w + s.c0, g.cin, s.c1 - s.c0,
+                                                  Eigen::OuterStride<>(HW));
+                detail::ct_strided z(ws + s.r0 * pt + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(pt));
+                z.noalias() = wm.middleCols(s.r0, s.r1 - s.r0).transpose() * xt;
+            }
+#pragma omp barrier
             if (exact)
                 detail::ct_scatter_exact(g, ws, b, yn, r0, r1);
             else
@@ -246,16 +259,22 @@ inline void conv_transpose2d_backward_data(const conv_transpose_geometry& g, con
     const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
     const int rows = detail::ct_rows_per_tile(g);
     const Eigen::Map<const detail::ct_row_matrix> wm(w, g.cin, M);
+#pragma omp parallel
     for (int n = 0; n < g.n; ++n) {
-        float* dyn = const_cast<float*>(dy + n * g.cout * OHW);  // only read by the gather
-        float* dxn = dx + n * g.cin * HW;
+        float* dyn = const_cast<float*>(dy + std::ptrdiff_t(n) * g.cout * OHW);  // only read by the gather
+        float* dxn = dx + std::ptrdiff_t(n) * g.cin * HW;
         for (int r0 = 0; r0 < g.h; r0 += rows) {
             const int r1 = std::min(g.h, r0 + rows);
             const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
-            detail::ct_move<false>(g, ws, dyn, r0, r1);
-            const Eigen::Map<const detail::ct_row_matrix> z(ws, M, pt);
-            detail::ct_strided dxt(dxn + std::ptrdiff_t(r0) * g.w, g.cin, pt, Eigen::OuterStride<>(HW));
-            dxt.noalias() = wm * z;
+            detail::ct_move<false>(g, ws, dyn, r0, r1);  // ends with a barrier
+            const detail::gemm_block s = detail::gemm_share(g.cin, pt);
+            if (!s.empty()) {
+                const detail::ct_const_strided z(ws + s.c0, M, s.c1 - s.c0, Eigen::OuterStride<>(pt));
+                detail::ct_strided dxt(dxn + std::ptrdiff_t(r0) * g.w + s.r0 * HW + s.c0, s.r1 - s.r0, s.c1 - s.c0,
+                                       Eigen::OuterStride<>(HW));
+                dxt.noalias() = wm.middleRows(s.r0, s.r1 - s.r0) * z;
+            }
+#pragma omp barrier
         }
     }
 }
@@ -265,21 +284,37 @@ inline void conv_transpose2d_backward_weights(const conv_transpose_geometry& g, 
     const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
     const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
     const int rows = detail::ct_rows_per_tile(g);
-    Eigen::Map<detail::ct_row_matrix> dwm(dw, g.cin, M);
-    for (int n = 0; n < g.n; ++n) {
-        const float* xn = x + n * g.cin * HW;
-        float* dyn = const_cast<float*>(dy + n * g.cout * OHW);  // only read by the gather
-        for (int r0 = 0; r0 < g.h; r0 += rows) {
-            const int r1 = std::min(g.h, r0 + rows);
-            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
-            detail::ct_move<false>(g, ws, dyn, r0, r1);
-            const Eigen::Map<const detail::ct_row_matrix> z(ws, M, pt);
-            const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w, g.cin, pt, Eigen::OuterStride<>(HW));
-            dwm.noalias() += xt * z.transpose();
+#pragma omp parallel
+    {
+        for (int n = 0; n < g.n; ++n) {
+            const float* xn = x + std::ptrdiff_t(n) * g.cin * HW;
+            float* dyn = const_cast<float*>(dy + std::ptrdiff_t(n) * g.cout * OHW);  // only read by the gather
+            for (int r0 = 0; r0 < g.h; r0 += rows) {
+                const int r1 = std::min(g.h, r0 + rows);
+                const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
+                detail::ct_move<false>(g, ws, dyn, r0, r1);  // ends with a barrier
+                // Each thread owns a block of dw: no reduction between threads.
+                const detail::gemm_block s = detail::gemm_share(g.cin, M);
+                if (!s.empty()) {
+                    const detail::ct_const_strided z(ws + s.c0 * pt, s.c1 - s.c0, pt, Eigen::OuterStride<>(pt));
+                    const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w + s.r0 * HW, s.r1 - s.r0, pt,
+                                                      Eigen::OuterStride<>(HW));
+                    detail::ct_strided dwm(dw + s.r0 * M + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(M));
+                    dwm.noalias() += xt * z.transpose();
+                }
+#pragma omp barrier
+            }
         }
         if (db) {
-            const Eigen::Map<const detail::ct_row_matrix> dyall(dy + n * g.cout * OHW, g.cout, OHW);
-            for (int co = 0; co < g.cout; ++co) db[co] += dyall.row(co).sum();
+#pragma omp for schedule(static)
+            for (int co = 0; co < g.cout; ++co) {
+                double sum = 0.0;
+                for (int n = 0; n < g.n; ++n) {
+                    const Eigen::Map<const Eigen::VectorXf> d(dy + (std::ptrdiff_t(n) * g.cout + co) * OHW, OHW);
+                    sum += d.sum();
+                }
+                db[co] += float(sum);
+            }
         }
     }
 }

@@ -1,0 +1,20 @@
+#pragma once
+/// \file Umbrella header for every unetpp loss (see docs/LOSSES_AND_METRICS.md and the `Loss`
+/// concept in losses/common.hpp).
+
+#include "losses/common.hpp"
+#include "losses/bce.hpp"
+#include "losses/bce_with_logits.hpp"
+#include "losses/weighted_bce.hpp"
+#include "losses/cross_entropy.hpp"
+#include "losses/mae.hpp"
+#include "losses/region.hpp"
+#include "losses/focal.hpp"
+#include "losses/combine.hpp"
+
+namespace unetpp::losses {
+static_assert(Loss<bce> && Loss<bce_with_logits> && Loss<weighted_bce> && Loss<balanced_bce> &&
+              Loss<cross_entropy> && Loss<mae> && Loss<dice_loss> && Loss<iou_loss> && Loss<tversky_loss> &&
+              Loss<dice_bce> && Loss<focal_loss> && Loss<weighted_sum<dice_loss, bce_with_logits>>);
+static_assert(Loss<dice_loss, double> && Loss<focal_loss, double> && Loss<cross_entropy, double>);
+}  // namespace unetpp::losses

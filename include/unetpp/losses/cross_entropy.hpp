@@ -1,0 +1,133 @@
+#pragma once
+/// \file Categorical cross-entropy over a softmax across channels, for multi-class masks
+/// (torch.nn.functional.cross_entropy on [N, C, H, W] logits, mean reduction). Seed 001 eq. 10:
+///   E = -(sum_i y_i log(x_i)) / N,  with x = softmax(logits) over the C channels.
+///
+/// Two target encodings, told apart by the target's channel count (logits [N, C, H, W], C >= 2):
+///   class indices  target [N, 1, H, W] holding integers 0..C-1 (stored as T), or ignore_index
+///                  (pixels with that value contribute nothing):
+///                    l_i = -w_{y_i} log softmax(x_i)_{y_i},
+///                    loss = sum_i l_i / sum_i w_{y_i}      (over non-ignored pixels; torch's rule)
+///                    dl/dx_ik = w_{y_i} (softmax_k - [k = y_i]) / sum_i w_{y_i}.
+///                  If every pixel is ignored, the loss and gradient are 0 (torch returns NaN).
+///   one-hot / soft target [N, C, H, W] with values in [0, 1] (each pixel's values usually sum to
+///                  1; one-hot masks are the common case):
+///                    l_i = -sum_k w_k t_ik log softmax(x_i)_k,   loss = sum_i l_i / (N H W)
+///                    dl/dx_ik = (softmax_k sum_j w_j t_ij - w_k t_ik) / (N H W).
+///                  As in torch, class weights do not enter the denominator here, and
+///                  ignore_index does not apply.
+/// class_weights: empty (all 1) or C non-negative values. log-softmax is computed as
+/// x_k - max - log sum exp(x - max), stable for any finite logits.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../tensor/tensor.hpp"
+#include "common.hpp"
+
+namespace unetpp::losses {
+
+struct cross_entropy {
+    static constexpr const char* name = "cross_entropy";
+    std::vector<double> class_weights{};  ///< per-class weights w_k (empty: all 1)
+    int ignore_index = -100;              ///< index targets with this value are skipped (torch's default)
+
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        const shape4 s = logits.shape();
+        if (logits.empty()) throw std::invalid_argument(std::string(name) + ": empty batch");
+        if (s.c < 2)
+            throw std::invalid_argument(std::string(name) + ": logits " + s.str() +
+                                        " have one channel; categorical cross-entropy needs C >= 2 classes (use "
+                                        "bce_with_logits for a single foreground class)");
+        const shape4 ts = target.shape();
+        const bool indices = ts == shape4{s.n, 1, s.h, s.w};
+        const bool dense = ts == s;
+        if (!indices && !dense)
+            throw std::invalid_argument(std::string(name) + ": target " + ts.str() + " does not fit logits " + s.str() +
+                                        "; give class indices as [N, 1, H, W] or one-hot / probabilities as [N, C, H, W]");
+        if (!class_weights.empty() && class_weights.size() != static_cast<std::size_t>(s.c))
+            throw std::invalid_argument(std::string(name) + ": " + std::to_string(class_weights.size()) +
+                                        " class weights for " + std::to_string(s.c) + " classes");
+        for (double w : class_weights)
+            if (!(w >= 0.0) || !std::isfinite(w))
+                throw std::invalid_argument(std::string(name) + ": class weight " + detail::number(w) +
+                                            " must be finite and >= 0");
+        detail::check_finite(name, logits);
+        const int c = s.c;
+        const std::size_t plane = s.plane();
+        const T* tv = target.data();
+        if (indices) {
+            for (std::size_t i = 0; i < target.size(); ++i) {
+                const double v = tv[i];
+                if (v == static_cast<double>(ignore_index)) continue;
+                if (!(v >= 0.0 && v < c) || v != std::floor(v))
+                    throw std::invalid_argument(std::string(name) + ": target value " + detail::number(v) + " at " +
+                                                detail::position(ts, i) + " is not a class index 0.." +
+                                                std::to_string(c - 1) + " (nor ignore_index " +
+                                                std::to_string(ignore_index) + "); index targets are [N, 1, H, W]");
+            }
+        } else {
+            detail::check_binary_target(name, target);
+        }
+        auto weight = [&](int k) { return class_weights.empty() ? 1.0 : class_weights[static_cast<std::size_t>(k)]; };
+
+        if (grad) grad->resize(s);
+        T* g = grad ? grad->data() : nullptr;
+        const T* x = logits.data();
+        std::vector<double> prob(static_cast<std::size_t>(c));
+        double sum = 0, denom = 0;
+        for (int ni = 0; ni < s.n; ++ni)
+            for (std::size_t p = 0; p < plane; ++p) {
+                const std::size_t base = static_cast<std::size_t>(ni) * c * plane + p;
+                const std::size_t tbase = indices ? static_cast<std::size_t>(ni) * plane + p : base;
+                if (indices && static_cast<double>(tv[tbase]) == static_cast<double>(ignore_index)) {
+                    if (g)
+                        for (int k = 0; k < c; ++k) g[base + k * plane] = T(0);
+                    continue;
+                }
+                double m = x[base];
+                for (int k = 1; k < c; ++k) m = std::max(m, static_cast<double>(x[base + k * plane]));
+                double z = 0;
+                for (int k = 0; k < c; ++k) z += std::exp(static_cast<double>(x[base + k * plane]) - m);
+                const double lse = m + std::log(z);
+                for (int k = 0; k < c; ++k) prob[k] = std::exp(static_cast<double>(x[base + k * plane]) - lse);
+                if (indices) {
+                    const int y = static_cast<int>(tv[tbase]);
+                    const double w = weight(y);
+                    sum += w * (lse - static_cast<double>(x[base + y * plane]));
+                    denom += w;
+                    if (g)
+                        for (int k = 0; k < c; ++k)
+                            g[base + k * plane] = static_cast<T>(w * (prob[k] - (k == y ? 1.0 : 0.0)));
+                } else {
+                    double wt = 0;
+                    for (int k = 0; k < c; ++k) {
+                        const double tk = tv[base + k * plane], wk = weight(k);
+                        sum += wk * tk * (lse - static_cast<double>(x[base + k * plane]));
+                        wt += wk * tk;
+                    }
+                    if (g)
+                        for (int k = 0; k < c; ++k)
+                            g[base + k * plane] =
+                                static_cast<T>(prob[k] * wt - weight(k) * static_cast<double>(tv[base + k * plane]));
+                }
+            }
+        if (!indices) denom = static_cast<double>(s.n) * static_cast<double>(plane);
+        if (denom == 0) {  // every pixel ignored (or all weights zero)
+            if (g) grad->zero();
+            return T(0);
+        }
+        if (g) {
+            const double inv = 1.0 / denom;
+            for (std::size_t i = 0; i < grad->size(); ++i) g[i] = static_cast<T>(g[i] * inv);
+        }
+        return static_cast<T>(sum / denom);
+    }
+};
+
+}  // namespace unetpp::losses

@@ -1,0 +1,43 @@
+#pragma once
+/// \file Mean absolute error (L1) between sigmoid probabilities and the target, seed 001 eq. 9:
+///   MAE = sum_i |y_i - x_i| / n,  here with y = sigmoid(logits):
+///   loss = mean_i |sigmoid(x_i) - t_i|,
+///   dl/dx_i = sign(sigmoid(x_i) - t_i) sigmoid(x_i) (1 - sigmoid(x_i)) / count,
+/// with sign(0) = 0 (torch's l1_loss gradient at a tie).
+
+#include <cmath>
+#include <cstddef>
+
+#include "../tensor/tensor.hpp"
+#include "common.hpp"
+
+namespace unetpp::losses {
+
+struct mae {
+    static constexpr const char* name = "mae";
+
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        detail::check_binary_inputs(name, logits, target);
+        if (grad) grad->resize(logits.shape());
+        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
+        const T* x = logits.data();
+        const T* t = target.data();
+        T* g = grad ? grad->data() : nullptr;
+        const double inv_n = 1.0 / static_cast<double>(n);
+        double sum = 0;
+#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+            const double p = detail::stable_sigmoid(static_cast<double>(x[i])), d = p - t[i];
+            sum += std::abs(d);
+            if (g) {
+                const double s = d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
+                // p (1 - p) = sigmoid(x) sigmoid(-x), exact for large |x|.
+                g[i] = static_cast<T>(s * p * detail::stable_sigmoid(-static_cast<double>(x[i])) * inv_n);
+            }
+        }
+        return static_cast<T>(sum * inv_n);
+    }
+};
+
+}  // namespace unetpp::losses
