@@ -127,6 +127,261 @@ def unet_bn(base=64, depth=4, in_channels=1, classes=1):
     return UNet(in_channels, classes, base, depth, 3, "same", "batch")
 
 
+# --- architectures (include/unetpp/models/{bcir,multitask,attention}_unet.hpp) -----------------
+
+
+class MaxPoolSame(nn.Module):
+    """Keras MaxPooling2D(window, strides=1, padding="same"): unetpp's max_pool2d_same."""
+
+    def __init__(self, window=2):
+        super().__init__()
+        self.window = window
+
+    def forward(self, x):
+        before = (self.window - 1) // 2
+        after = self.window - 1 - before
+        x = F.pad(x, (before, after, before, after), value=float("-inf"))
+        return F.max_pool2d(x, self.window, stride=1)
+
+
+class ConvTranspose2dSame(nn.ConvTranspose2d):
+    """Keras Conv2DTranspose(padding="same"): the full transposed convolution cut to stride * in,
+    keeping rows from (kernel - stride) // 2 (TensorFlow's alignment); unetpp's
+    conv_transpose2d_same."""
+
+    def __init__(self, cin, cout, kernel=3, stride=2):
+        super().__init__(cin, cout, kernel, stride=stride)
+        self.offset = (kernel - stride) // 2
+
+    def forward(self, x):
+        y = super().forward(x)
+        h, w = x.shape[2] * self.stride[0], x.shape[3] * self.stride[1]
+        return y[:, :, self.offset:self.offset + h, self.offset:self.offset + w]
+
+
+def _keras_bn(c):
+    return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+
+
+class ConvBNReLU(nn.Module):
+    """B-Cir level block: conv 3x3 with bias -> BN -> ReLU (names conv, bn)."""
+
+    def __init__(self, cin, cout, kernel=3):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.bn = _keras_bn(cout)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)))
+
+
+class SeparableBlock(nn.Module):
+    """B-Cir skip path: sep-BN-ReLU, sep-BN-ReLU, sep-ReLU, sep, stride-1 max-pool."""
+
+    def __init__(self, c, kernel=3, pool=2):
+        super().__init__()
+        self.sep1 = SeparableConv2d(c, c, kernel, bias=False)
+        self.bn1 = _keras_bn(c)
+        self.sep2 = SeparableConv2d(c, c, kernel, bias=False)
+        self.bn2 = _keras_bn(c)
+        self.sep3 = SeparableConv2d(c, c, kernel, bias=False)
+        self.sep4 = SeparableConv2d(c, c, kernel, bias=False)
+        self.pool = MaxPoolSame(pool)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.sep1(x)))
+        x = F.relu(self.bn2(self.sep2(x)))
+        x = F.relu(self.sep3(x))
+        return self.pool(self.sep4(x))
+
+
+class BCirSkip(nn.Module):
+    def __init__(self, c, dropout, kernel=3, pool=2):
+        super().__init__()
+        self.path = SeparableBlock(c, kernel, pool)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, skip, up):
+        return self.drop(torch.cat([up, self.path(skip)], dim=1))
+
+
+class BCirUNet(nn.Module):
+    """unetpp::presets::bcir_unet (seed 003, Table 1); returns logits."""
+
+    def __init__(self, in_channels=1, classes=1, base=16, depth=4, dropout=0.1):
+        super().__init__()
+        self.depth = depth
+        ch = lambda level: base << level
+        for level in range(depth):
+            cin = in_channels if level == 0 else ch(level - 1)
+            setattr(self, f"enc{level + 1}", ConvBNReLU(cin, ch(level)))
+        self.bottleneck = ConvBNReLU(ch(depth - 1), ch(depth))
+        for level in range(depth):
+            setattr(self, f"up{level + 1}", ConvTranspose2dSame(ch(level + 1), ch(level), 3, 2))
+            setattr(self, f"skip{level + 1}", BCirSkip(ch(level), dropout))
+            setattr(self, f"dec{level + 1}", ConvBNReLU(2 * ch(level), ch(level)))
+        self.head = nn.Conv2d(base, classes, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        skips = []
+        for level in range(self.depth):
+            x = getattr(self, f"enc{level + 1}")(x)
+            skips.append(x)
+            x = self.drop(F.max_pool2d(x, 2, 2))
+        x = self.bottleneck(x)
+        for level in reversed(range(self.depth)):
+            x = getattr(self, f"up{level + 1}")(x)
+            x = getattr(self, f"dec{level + 1}")(getattr(self, f"skip{level + 1}")(skips[level], x))
+        return self.head(x)
+
+
+class ConvBlock(nn.Module):
+    """Seed 002 conv block: conv 3x3 (bias) -> BN -> ReLU -> dropout (names conv, bn)."""
+
+    def __init__(self, cin, cout, dropout=0.0):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        self.bn = nn.BatchNorm2d(cout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.drop(F.relu(self.bn(self.conv(x))))
+
+
+class TripleConv(nn.Module):
+    def __init__(self, cin, cout, dropout=0.0):
+        super().__init__()
+        self.block1 = ConvBlock(cin, cout, dropout)
+        self.block2 = ConvBlock(cout, cout, dropout)
+        self.block3 = ConvBlock(cout, cout, dropout)
+
+    def forward(self, x):
+        return self.block3(self.block2(self.block1(x)))
+
+
+class ResidualBlock(nn.Module):
+    """dropout(block2(block1(x))) + shortcut(x), shortcut a 1x1 conv."""
+
+    def __init__(self, cin, cout, dropout=0.0):
+        super().__init__()
+        self.block1 = ConvBlock(cin, cout, dropout)
+        self.block2 = ConvBlock(cout, cout, dropout)
+        self.drop = nn.Dropout(dropout)
+        self.shortcut = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x):
+        return self.drop(self.block2(self.block1(x))) + self.shortcut(x)
+
+
+class UpDrop(nn.Module):
+    def __init__(self, cin, cout, dropout=0.0):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(cin, cout, 2, stride=2)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.drop(self.conv(x))
+
+
+class ClsHead(nn.Module):
+    def __init__(self, features, hidden=64):
+        super().__init__()
+        self.fc1 = nn.Linear(features, hidden)
+        self.fc2 = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+class ResidualMultitaskUNet(nn.Module):
+    """unetpp::multitask_unet with residual_multitask_policies (seed 002); returns
+    (segmentation logits, classification logits)."""
+
+    def __init__(self, image_size=256, in_channels=1, classes=1, base=16, depth=4, dropout=0.1, hidden=64):
+        super().__init__()
+        self.depth = depth
+        ch = lambda level: base << level
+        for level in range(depth):
+            cin = in_channels if level == 0 else ch(level - 1)
+            setattr(self, f"enc{level + 1}", TripleConv(cin, ch(level), dropout))
+        self.bottleneck = ResidualBlock(ch(depth - 1), ch(depth), dropout)
+        for level in range(depth):
+            setattr(self, f"up{level + 1}", UpDrop(ch(level + 1), ch(level), dropout))
+            setattr(self, f"dec{level + 1}", TripleConv(2 * ch(level), ch(level), dropout))
+        self.seg_head = nn.Conv2d(base, classes, 1)
+        self.cls_head = ClsHead(base * image_size * image_size, hidden)
+
+    def forward(self, x):
+        skips = []
+        for level in range(self.depth):
+            x = getattr(self, f"enc{level + 1}")(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2, 2)
+        x = self.bottleneck(x)
+        for level in reversed(range(self.depth)):
+            x = getattr(self, f"up{level + 1}")(x)
+            x = getattr(self, f"dec{level + 1}")(torch.cat([skips[level], x], dim=1))
+        return self.seg_head(x), self.cls_head(x)
+
+
+class _Proj(nn.Module):
+    def __init__(self, cin, cout, batch_norm=True, sigmoid=False):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 1)
+        self.bn = nn.BatchNorm2d(cout) if batch_norm else None
+        self.sigmoid = sigmoid
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return torch.sigmoid(x) if self.sigmoid else x
+
+
+class AttentionGate(nn.Module):
+    """Additive attention gate (Oktay et al. 2018): x * sigmoid(psi(ReLU(W_g g + W_x x)))."""
+
+    def __init__(self, gate, skip, inter, batch_norm=True):
+        super().__init__()
+        self.wg = _Proj(gate, inter, batch_norm)
+        self.wx = _Proj(skip, inter, batch_norm)
+        self.psi = _Proj(inter, 1, batch_norm, sigmoid=True)
+
+    def forward(self, x, g):
+        return x * self.psi(F.relu(self.wg(g) + self.wx(x)))
+
+
+class AttentionSkip(nn.Module):
+    def __init__(self, skip, up, batch_norm=True):
+        super().__init__()
+        self.gate = AttentionGate(up, skip, max(skip // 2, 1), batch_norm)
+
+    def forward(self, skip, up):
+        return torch.cat([self.gate(skip, up), up], dim=1)
+
+
+class AttentionUNet(UNet):
+    """unetpp::unet<cfg, B, T, attention_policies<>>: UNet with attention-gated skips."""
+
+    def __init__(self, in_channels=1, classes=1, base=64, depth=4, kernel=3, pad="same", norm="batch"):
+        super().__init__(in_channels, classes, base, depth, kernel, pad, norm)
+        for level in range(depth):
+            setattr(self, f"skip{level + 1}", AttentionSkip(base << level, base << level, norm == "batch"))
+
+    def forward(self, x):
+        skips = []
+        for level in range(self.depth):
+            x = getattr(self, f"enc{level + 1}")(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2, 2)
+        x = self.bottleneck(x)
+        for level in reversed(range(self.depth)):
+            x = getattr(self, f"up{level + 1}")(x)
+            x = getattr(self, f"dec{level + 1}")(getattr(self, f"skip{level + 1}")(skips[level], x))
+        return self.head(x)
+
+
 if __name__ == "__main__":
     n = sum(p.numel() for p in ronneberger2015().parameters())
     print(f"ronneberger2015 parameters: {n}")

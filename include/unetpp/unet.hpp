@@ -35,8 +35,16 @@
 #include "models/presets.hpp"
 #include "models/unet.hpp"
 
-#include "losses/bce_with_logits.hpp"
-#include "metrics/dice.hpp"
+#include "losses.hpp"
+#include "metrics.hpp"
 #include "optim/adam.hpp"
 
 #include "data/synthetic.hpp"
+
+#include "blocks/attention_gate.hpp"
+#include "blocks/residual_block.hpp"
+#include "blocks/separable_block.hpp"
+#include "models/attention_unet.hpp"
+#include "models/bcir_unet.hpp"
+#include "models/heads.hpp"
+#include "models/multitask_unet.hpp"

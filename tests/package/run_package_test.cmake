@@ -4,8 +4,16 @@
 #   find_package      configure, build and run CONSUMER_SOURCE with CMAKE_PREFIX_PATH=PREFIX
 #   pkg_config        compile CONSUMER_SOURCE/main.cpp with the flags from PREFIX's unetpp.pc
 #   add_subdirectory  configure, build and run CONSUMER_SOURCE with UNETPP_ROOT=UNETPP_SOURCE_DIR
+#   fetchcontent      pack the checkout into a .tar.gz (the files git would ship), then configure,
+#                     build and run CONSUMER_SOURCE, which fetches that archive by URL
+#   conan             `conan create` the real conanfile.py in a throw-away CONAN_HOME, with the
+#                     test-only eigen/xsimd recipes of tests/package/conan; skips without conan
+#   vcpkg_manifest    check ports/unetpp/vcpkg.json with tests/package/vcpkg/check_manifest.py
+#   vcpkg_port        run ports/unetpp/portfile.cmake with stand-ins for the vcpkg helper
+#                     functions (plain CMake steps), then build CONSUMER_SOURCE against the result
 #
 # Consumers are configured from scratch each run so a stale cache cannot hide a broken package.
+# A test that cannot run here prints "[unetpp-skip] <why>" and ctest reports it as skipped.
 cmake_minimum_required(VERSION 3.23)
 
 cmake_host_system_information(RESULT jobs QUERY NUMBER_OF_LOGICAL_CORES)
@@ -29,6 +37,19 @@ function(configure_consumer)
         list(APPEND args "-DCMAKE_BUILD_TYPE=${CONFIG}")
     endif()
     run_checked("configure consumer" "${CMAKE_EXE}" ${args})
+endfunction()
+
+function(skip_test why)
+    message(STATUS "[unetpp-skip] ${why}")
+endfunction()
+
+# Checks shared by the find_package-style consumers: the package must come from `prefix`.
+function(check_found_in prefix)
+    file(STRINGS "${CONSUMER_BINARY}/CMakeCache.txt" found_dir REGEX "^unetpp_DIR:")
+    string(FIND "${found_dir}" "${prefix}/" at)
+    if(at EQUAL -1)
+        message(FATAL_ERROR "FAIL: the consumer found unetpp outside ${prefix}: ${found_dir}")
+    endif()
 endfunction()
 
 function(build_and_run_consumer)
@@ -100,11 +121,7 @@ if(MODE STREQUAL "install")
 elseif(MODE STREQUAL "find_package")
     configure_consumer("-DCMAKE_PREFIX_PATH=${PREFIX}")
     # Make sure the package came from PREFIX, not from some system-wide installation.
-    file(STRINGS "${CONSUMER_BINARY}/CMakeCache.txt" found_dir REGEX "^unetpp_DIR:")
-    string(FIND "${found_dir}" "${PREFIX}/" at)
-    if(at EQUAL -1)
-        message(FATAL_ERROR "FAIL: the consumer found unetpp outside ${PREFIX}: ${found_dir}")
-    endif()
+    check_found_in("${PREFIX}")
     build_and_run_consumer()
     message(STATUS "PASS: find_package consumer built and ran")
 
@@ -135,6 +152,31 @@ elseif(MODE STREQUAL "add_subdirectory")
     configure_consumer("-DUNETPP_ROOT=${UNETPP_SOURCE_DIR}")
     build_and_run_consumer()
     message(STATUS "PASS: add_subdirectory consumer built and ran")
+
+elseif(MODE STREQUAL "fetchcontent")
+    include("${CMAKE_CURRENT_LIST_DIR}/fetchcontent/source_archive.cmake")
+    set(archive "${CONSUMER_BINARY}-archive/unetpp-src.tar.gz")
+    unetpp_make_source_archive("${UNETPP_SOURCE_DIR}" "${archive}" archive_hash)
+    configure_consumer(
+        "-DUNETPP_URL=file://${archive}"
+        "-DUNETPP_URL_SHA256=${archive_hash}")
+    build_and_run_consumer()
+    message(STATUS "PASS: FetchContent consumer built and ran from the source archive")
+
+elseif(MODE STREQUAL "conan")
+    include("${CMAKE_CURRENT_LIST_DIR}/conan/run_conan_test.cmake")
+
+elseif(MODE STREQUAL "vcpkg_manifest")
+    if(NOT PYTHON3)
+        skip_test("no python3 found; cannot check ports/unetpp/vcpkg.json")
+        return()
+    endif()
+    run_checked("check vcpkg.json" "${PYTHON3}"
+        "${CMAKE_CURRENT_LIST_DIR}/vcpkg/check_manifest.py"
+        "${UNETPP_SOURCE_DIR}/ports/unetpp" "${UNETPP_SOURCE_DIR}")
+
+elseif(MODE STREQUAL "vcpkg_port")
+    include("${CMAKE_CURRENT_LIST_DIR}/vcpkg/run_portfile.cmake")
 
 else()
     message(FATAL_ERROR "run_package_test.cmake: unknown MODE '${MODE}'")

@@ -130,6 +130,7 @@ struct flatten_dense {
 template <unet_cfg C>
 void unet_case(const std::string& name, shape4 in, bool train, std::vector<std::string> expect_zero = {}) {
     unet<C, backend::cpu, float> net(42);
+    net.need_input_grad(true);  // compare the image gradient too
     run_layer_case("unet/" + name,
                    config{{"module", "unet"},
                           {"in_channels", std::to_string(C.in_channels)},

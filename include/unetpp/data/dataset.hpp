@@ -120,8 +120,8 @@ struct reader_options {
     mask_rule mask{};
     missing_mask on_missing_mask = missing_mask::error;
     bool cache = false;                             ///< keep decoded (and preprocessed) samples in memory
-    std::function<void(sample&)> preprocess;        ///< applied after decoding, before caching (e.g. resize)
-    std::function<void(const std::string&)> warn;   ///< warnings; default: one line on std::cerr
+    std::function<void(sample&)> preprocess{};       ///< applied after decoding, before caching (e.g. resize)
+    std::function<void(const std::string&)> warn{};  ///< warnings; default: one line on std::cerr
 };
 
 /// One sample on disk.

@@ -22,7 +22,7 @@ namespace unetpp::data {
 
 struct folder_options {
     reader_options reader{};
-    std::string mask_suffix;    ///< mask stem = image stem + mask_suffix
+    std::string mask_suffix{};  ///< mask stem = image stem + mask_suffix
     bool invert_mask = false;   ///< foreground = mask pixels at 0 (e.g. dark-on-white labels)
     int label = -1;             ///< class label given to every sample
     std::string name = "paired_folders";  ///< used in messages

@@ -98,6 +98,11 @@ public:
         const auto g = geometry(x.shape());
         const T* src = padded_input(x);
         B::conv2d_backward_weights(g, src, dy.data(), dweight_.data(), C.bias ? dbias_.data() : nullptr);
+        if (!this->need_input_grad_) {
+            // First layer of a network: the image needs no gradient, so skip backward-data.
+            this->dx_.resize(shape4{0, 0, 0, 0});
+            return this->dx_;
+        }
         this->dx_.resize(x.shape());
         if constexpr (!copies_padding) {
             B::conv2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());

@@ -12,8 +12,9 @@
 /// Clamping, as torch does it (aten/src/ATen/native/Loss.cpp):
 ///   value     each log is clamped below at -100: log(0) counts as -100, so p = 0 with t = 1
 ///             costs 100 per pixel instead of infinity;
-///   gradient  dl/dp = (p - t) / max(p (1 - p), 1e-12) / count; the epsilon 1e-12 keeps the
-///             gradient finite at p = 0 and p = 1.
+///   gradient  dl/dp = (p - t) / max(p (1 - p), eps) / count; eps keeps the gradient finite at
+///             p = 0 and p = 1. torch's eps is 1e-12 stored as a float (9.99999996e-13, for
+///             double inputs too); we use the same number so the clamped gradients agree exactly.
 
 #include <algorithm>
 #include <cmath>
@@ -30,8 +31,8 @@ struct bce {
     static constexpr const char* name = "bce";
     /// Lower clamp of each log term (torch's -100).
     static constexpr double log_floor = -100.0;
-    /// Lower clamp of p (1 - p) in the gradient's denominator (torch's EPSILON).
-    static constexpr double grad_epsilon = 1e-12;
+    /// Lower clamp of p (1 - p) in the gradient's denominator (torch's EPSILON, 1e-12f).
+    static constexpr double grad_epsilon = static_cast<double>(1e-12f);
 
     /// `probabilities` in [0, 1] (a sigmoid output), `target` in [0, 1]. Returns the mean loss;
     /// writes d loss / d probabilities into *grad when given.

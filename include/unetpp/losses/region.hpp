@@ -131,7 +131,8 @@ struct iou_loss {
 ///   TI = (TP + s) / (TP + alpha FP + beta FN + s),   L = 1 - TI.
 /// In eq. 7 alpha multiplies sum (1 - g) s = FP (g the ground truth, s the prediction) and beta
 /// multiplies sum g (1 - s) = FN. The seed's alpha = 0.3, beta = 0.7 therefore penalise missed
-/// foreground (FN) more than false alarms, favouring recall; alpha = beta = 0.5 is the Dice loss.
+/// foreground (FN) more than false alarms, favouring recall; alpha = beta = 0.5 is the Dice loss
+/// (exactly so for smooth = 0; with smoothing, Tversky's s equals Dice's s / 2).
 /// With FP = SP - TP, FN = ST - TP:  D = TP + alpha (SP - TP) + beta (ST - TP) + s,
 ///   dL/dTP = -[1 / D - (TP + s)(1 - alpha - beta) / D^2],  dL/dSP = (TP + s) alpha / D^2.
 struct tversky_loss {

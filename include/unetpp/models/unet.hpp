@@ -71,6 +71,20 @@ struct default_policies {
     using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
 };
 
+namespace detail {
+/// Optional policy hook: `P::bottleneck<C, In, Out, T, B>` replaces `P::block` for the bottom
+/// level when a policy defines it (e.g. a residual bottleneck under plain level blocks).
+template <class P, unet_cfg C, int In, int Out, class T, class B>
+struct bottleneck_policy {
+    using type = typename P::template block<C, In, Out, T, B>;
+};
+template <class P, unet_cfg C, int In, int Out, class T, class B>
+    requires requires { typename P::template bottleneck<C, In, Out, T, B>; }
+struct bottleneck_policy<P, C, In, Out, T, B> {
+    using type = typename P::template bottleneck<C, In, Out, T, B>;
+};
+}  // namespace detail
+
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
 class unet {
     static_assert(B::available, "unet: this backend is not available in this build (for backend::cuda: configure "
@@ -97,7 +111,7 @@ public:
     using encoder_t = typename P::template block<C, input_channels(L), channels(L), T, B>;
     template <std::size_t L>
     using down_t = typename P::template down<C, channels(L), T, B>;
-    using bottleneck_t = typename P::template block<C, channels(C.depth - 1), channels(C.depth), T, B>;
+    using bottleneck_t = typename detail::bottleneck_policy<P, C, channels(C.depth - 1), channels(C.depth), T, B>::type;
     template <std::size_t L>
     using up_t = typename P::template up<C, channels(L + 1), channels(L), T, B>;
     template <std::size_t L>
@@ -388,7 +402,14 @@ private:
     const tensor_type& backward_level(const tensor_type& in, const tensor_type& g_out) {
         auto& skip = std::get<L>(skip_);
         const tensor_type& gm = std::get<L>(dec_).backward(skip.output(), g_out);
-        auto [gskip, gup] = skip.backward(gm);
+        // A skip policy with parameters on its inputs (a gated or convolved skip) takes the two
+        // inputs of its last forward, as layers do: backward(skip, up, dy).
+        auto [gskip, gup] = [&]() {
+            if constexpr (requires { skip.backward(std::get<L>(enc_).output(), std::get<L>(up_).output(), gm); })
+                return skip.backward(std::get<L>(enc_).output(), std::get<L>(up_).output(), gm);
+            else
+                return skip.backward(gm);
+        }();
         const tensor_type* g_pooled;
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth)) {
             const tensor_type& gb = std::get<L>(up_).backward(std::get<L + 1>(dec_).output(), gup);

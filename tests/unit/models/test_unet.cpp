@@ -220,3 +220,23 @@ TEST_CASE("dropout: seeded masks, identity in eval, same mask in backward") {
     const tensor<float>& ye = d.forward(x);
     for (float v : ye) CHECK(v == 1.0f);
 }
+
+TEST_CASE("the input-image gradient is skipped by default without changing parameter gradients") {
+    using N = unet<unet_cfg{.in_channels = 2, .classes = 1, .base = 4, .depth = 2}>;
+    N a(9), b(9);
+    CHECK_FALSE(a.needs_input_grad());
+    b.need_input_grad(true);
+    rng r(2);
+    tensor<float> x(shape4{2, 2, 16, 16}), dy(shape4{2, 1, 16, 16});
+    test::fill_normal(x, r);
+    test::fill_normal(dy, r);
+    a.forward(x);
+    b.forward(x);
+    CHECK(a.backward(x, dy).empty());
+    CHECK(b.backward(x, dy).shape() == x.shape());
+    std::vector<tensor<float>> ga, gb;
+    a.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { ga.push_back(g); });
+    b.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { gb.push_back(g); });
+    REQUIRE(ga.size() == gb.size());
+    for (std::size_t i = 0; i < ga.size(); ++i) CHECK(max_abs_diff(ga[i], gb[i]) == 0.0);
+}

@@ -1,0 +1,141 @@
+#pragma once
+/// \file B-Cir U-Net (seed 003, "B-Cir U-Net", Table 1), expressed through unet's policy slots:
+///
+///   block  conv 3x3 (with bias) -> BN -> ReLU          (one convolution per level, Table 1)
+///   down   max-pool 2x2 -> dropout 0.1                   (dropout after every pooling)
+///   up     transposed conv 3x3, stride 2, Keras "same"   (out = 2 * in)
+///   skip   bcir_skip: dropout(cat([up, separable_block(skip)]))
+///   head   conv 1x1 -> 1 logit map (the paper's sigmoid is applied by the loss / at inference)
+///
+/// With base 16 and depth 4 this is Table 1 layer for layer: 1,274,289 trainable parameters
+/// plus 2,432 batch-norm moving statistics = 1,276,721. docs/ARCHITECTURES.md maps every row.
+
+#include <optional>
+#include <string>
+
+#include "../blocks/separable_block.hpp"
+#include "../layers/batch_norm2d.hpp"
+#include "../layers/conv2d.hpp"
+#include "../layers/conv_transpose2d.hpp"
+#include "../layers/dropout.hpp"
+#include "../layers/max_pool2d.hpp"
+#include "../layers/sequential.hpp"
+#include "unet.hpp"
+
+namespace unetpp {
+
+/// Transposed convolution with Keras/TensorFlow padding="same": the output is exactly
+/// stride * input. The full result (stride * (in - 1) + kernel) is cut to that size keeping
+/// rows from (kernel - stride) / 2 on, as TensorFlow does (for k = 3, s = 2 the last row and
+/// column are dropped; PyTorch's padding=1, output_padding=1 would drop the first instead).
+/// Parameters `weight` [in, out, k, k] and `bias` [out], as conv_transpose2d.
+template <conv_transpose2d_cfg C, class T = float, class B = backend::cpu>
+class conv_transpose2d_same : public layer_base<T, B> {
+    static_assert(C.padding == 0, "conv_transpose2d_same: cfg.padding must be 0 (the layer computes the crop)");
+    static_assert(C.kernel >= C.stride, "conv_transpose2d_same: cfg.kernel must be at least cfg.stride");
+    using base = layer_base<T, B>;
+    using full_t = conv_transpose2d<C, T, B>;
+
+public:
+    using typename base::tensor_type;
+    static constexpr int in_channels = C.in;
+    static constexpr int out_channels = C.out;
+    static constexpr int offset = (C.kernel - C.stride) / 2;
+    static constexpr std::size_t parameter_count = full_t::parameter_count;
+    static constexpr std::size_t buffer_count = 0;
+
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (!full_t::try_output_shape(in)) return std::nullopt;
+        return shape4{in.n, C.out, C.stride * in.h, C.stride * in.w};
+    }
+    shape4 output_shape(shape4 in) const {
+        return checked_output_shape<conv_transpose2d_same>(describe(), "[N, " + std::to_string(C.in) + ", H, W]", in);
+    }
+    const tensor_type& forward(const tensor_type& x) {
+        const shape4 out = output_shape(x.shape());
+        this->remember_input(x.shape());
+        const tensor_type& f = full_.forward(x);
+        const shape4 fs = f.shape();
+        this->y_.resize(out);
+        B::copy_window_to_channels(f.data(), fs.n, fs.c, fs.h, fs.w, offset, offset, out.h, out.w, this->y_.data(),
+                                   out.c, 0);
+        return this->y_;
+    }
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        this->check_backward(describe(), x, dy);
+        const shape4 fs = full_.output().shape();
+        dfull_.resize(fs);
+        B::copy_channels_to_window(dy.data(), fs.c, 0, fs.n, fs.c, fs.h, fs.w, offset, offset, dy.shape().h,
+                                   dy.shape().w, dfull_.data());
+        return full_.backward(x, dfull_);
+    }
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        full_.visit_parameters(prefix, f);
+    }
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+    void init(rng& r) { full_.init(r); }
+    tensor_type& weight() noexcept { return full_.weight(); }
+    tensor_type& bias() noexcept { return full_.bias(); }
+    static std::string describe() {
+        return "conv_transpose2d_same<in=" + std::to_string(C.in) + ", out=" + std::to_string(C.out) +
+               ", k=" + std::to_string(C.kernel) + ", stride=" + std::to_string(C.stride) + ">";
+    }
+
+private:
+    full_t full_;
+    tensor_type dfull_;
+};
+
+/// Configuration of the B-Cir U-Net family (the preset is bcir_unet_cfg{}).
+struct bcir_cfg {
+    int kernel = 3;          ///< level convolutions
+    int up_kernel = 3;       ///< transposed convolutions
+    int skip_kernel = 3;     ///< separable convolutions in the skip path (Table 1's counts: 3)
+    int skip_pool = 2;       ///< stride-1 pooling window at the end of the skip path
+    double bn_eps = 1e-3;    ///< Keras BatchNormalization defaults (momentum 0.99 = PyTorch 0.01)
+    double bn_momentum = 0.01;
+};
+
+/// Policies that turn `unet` into the B-Cir U-Net. `unet_cfg::dropout` is the dropout after
+/// each pooling and after each skip concatenation (0.1 in the paper).
+template <bcir_cfg K = bcir_cfg{}>
+struct bcir_policies {
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using block = sequential<
+        named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = K.kernel, .stride = 1, .pad = C.pad, .bias = true}, T, B>>,
+        named<"bn", batch_norm2d<batch_norm2d_cfg{.channels = Out, .momentum = K.bn_momentum, .eps = K.bn_eps, .relu = true}, T, B>>>;
+    template <unet_cfg C, int Channels, class T, class B>
+    using down = sequential_of<named<"pool", max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, T, B>>,
+                               optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using up = conv_transpose2d_same<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = K.up_kernel, .stride = 2, .padding = 0}, T, B>;
+    template <unet_cfg C, int SkipChannels, int UpChannels, class T, class B>
+    using skip = bcir_skip<SkipChannels, UpChannels,
+                           separable_block_cfg{.channels = SkipChannels, .kernel = K.skip_kernel, .pool = K.skip_pool,
+                                               .bn_eps = K.bn_eps, .bn_momentum = K.bn_momentum},
+                           C.dropout, T, B>;
+    template <unet_cfg C, int In, class T, class B>
+    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
+};
+
+namespace presets {
+
+/// B-Cir U-Net as in Table 1: 1024 x 1024 x 1 mammograms (any multiple of 16 works), base 16,
+/// depth 4, dropout 0.1, one sigmoid output map (the network returns its logits).
+inline constexpr unet_cfg bcir_unet_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
+                                        .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
+template <class B = backend::cpu, class T = float>
+using bcir_unet_t = unet<bcir_unet_cfg, B, T, bcir_policies<>>;
+using bcir_unet = bcir_unet_t<>;
+
+static_assert(bcir_unet::parameter_count + bcir_unet::buffer_count == 1'276'721,
+              "bcir_unet must have Table 1's 1,276,721 parameters (Keras total)");
+static_assert(bcir_unet::buffer_count == 2'432,
+              "bcir_unet must have Table 1's 2,432 non-trainable parameters (BN moving mean/variance)");
+static_assert(bcir_unet::parameter_count == 1'274'289, "bcir_unet must have Table 1's 1,274,289 trainable parameters");
+static_assert(bcir_unet::output_size(1024) == 1024, "bcir_unet maps 1024 x 1024 to 1024 x 1024");
+
+}  // namespace presets
+}  // namespace unetpp

@@ -1,0 +1,234 @@
+#pragma once
+/// \file Multi-task U-Net (seed 002, residual U-Net for breast ultrasound): one U-Net body, two
+/// heads. `forward` returns `{.segmentation, .classification}`, both `heads::logits<T>`:
+///
+///   segmentation    1x1 conv on the last decoder block -> [N, classes, H, W] logits
+///   classification  flatten(last decoder block) -> dense Hidden -> ReLU -> dense 1 -> [N, 1, 1, 1]
+///
+/// The flatten size follows from the configured image size (a template argument), so the dense
+/// layer's shape is fixed at compile time; a run-time image of another size is a shape_error.
+/// The joint loss is `multitask_loss`: w_seg * BCE(seg) + w_cls * BCE(cls), both from logits.
+///
+/// Parameter names: the body's (enc1.*, bottleneck.*, up1.*, dec1.*), seg_head.*,
+/// cls_head.fc1.*, cls_head.fc2.*.
+
+#include <climits>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "../blocks/residual_block.hpp"
+#include "../layers/activations.hpp"
+#include "../layers/conv_transpose2d.hpp"
+#include "../layers/dense.hpp"
+#include "../layers/reshape.hpp"
+#include "../losses/bce_with_logits.hpp"
+#include "heads.hpp"
+#include "unet.hpp"
+
+namespace unetpp {
+
+/// Head policy for a U-Net body used inside a larger model: passes the last decoder block's
+/// features through unchanged (no copy; the features stay owned by the decoder).
+template <class T = float, class B = backend::cpu>
+class identity_head : public layer_base<T, B> {
+public:
+    using tensor_type = typename layer_base<T, B>::tensor_type;
+    static constexpr std::size_t parameter_count = 0;
+    static constexpr std::size_t buffer_count = 0;
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (!in.valid()) return std::nullopt;
+        return in;
+    }
+    shape4 output_shape(shape4 in) const { return checked_output_shape<identity_head>(describe(), "a tensor", in); }
+    const tensor_type& forward(const tensor_type& x) {
+        this->remember_input(output_shape(x.shape()));
+        last_ = &x;
+        return x;
+    }
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        if (x.shape() != dy.shape()) throw shape_error(describe() + ": gradient shape differs from the input's");
+        return dy;
+    }
+    const tensor_type& output() const noexcept { return last_ ? *last_ : this->y_; }
+    static std::string describe() { return "identity_head"; }
+
+private:
+    const tensor_type* last_ = nullptr;
+};
+
+/// Policies of seed 002's residual U-Net body: levels of three conv blocks (conv 3x3, BN,
+/// ReLU, dropout), a residual bottleneck, transposed-conv up followed by dropout, concatenation
+/// skips, and an identity head (the multitask model adds the real heads).
+struct residual_multitask_policies : default_policies {
+    static constexpr conv_block_cfg blocks(unet_cfg c, int in, int out) noexcept {
+        return conv_block_cfg{.in = in, .out = out, .kernel = c.kernel, .pad = c.pad,
+                              .batch_norm = c.norm == norm_kind::batch, .bias = true, .dropout = c.dropout};
+    }
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using block = triple_conv<blocks(C, In, Out), T, B>;
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using bottleneck = residual_block<blocks(C, In, Out), T, B>;
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using up = sequential_of<named<"conv", conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, T, B>>,
+                             optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
+    template <unet_cfg C, int In, class T, class B>
+    using head = identity_head<T, B>;
+};
+
+/// The two outputs of a multitask model, as logits views (valid until the next forward).
+template <class T>
+struct multitask_outputs {
+    heads::logits<T> segmentation;
+    heads::logits<T> classification;
+};
+
+/// U-Net body + segmentation head + flatten/dense classification head. `C.classes` is the
+/// number of segmentation maps; the classification head gives one logit per image.
+template <unet_cfg C, int ImageSize, int Hidden = 64, class B = backend::cpu, class T = float,
+          class P = residual_multitask_policies>
+class multitask_unet {
+public:
+    using body_t = unet<unet_cfg{.in_channels = C.in_channels, .classes = C.base, .base = C.base, .depth = C.depth,
+                                 .kernel = C.kernel, .pad = C.pad, .norm = C.norm, .dropout = C.dropout, .up = C.up},
+                        B, T, P>;
+    using tensor_type = typename body_t::tensor_type;
+    static constexpr int image_size = ImageSize;
+
+    static_assert(ImageSize >= 1 && body_t::is_valid_size(ImageSize),
+                  "multitask_unet: ImageSize is not an input size the U-Net body can take (padded bodies: a "
+                  "multiple of 2^depth); the classification head's flatten size is computed from ImageSize");
+    static_assert(Hidden >= 1, "multitask_unet: Hidden (units of the classification head's first dense) must be >= 1");
+
+    /// Side of the body's output for ImageSize inputs, and the classification head's input width.
+    static constexpr int feature_size = body_t::output_size(ImageSize).value_or(0);
+    static constexpr long long flatten_features_ll = static_cast<long long>(C.base) * feature_size * feature_size;
+    static_assert(flatten_features_ll <= INT_MAX,
+                  "multitask_unet: base * ImageSize^2 (the flattened features) exceeds the dense layer's limit");
+    static constexpr int flatten_features = static_cast<int>(flatten_features_ll);
+
+    using seg_head_t = conv2d<conv2d_cfg{.in = C.base, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
+    using cls_head_t = sequential<named<"flatten", flatten<T, B>>,
+                                  named<"fc1", dense<dense_cfg{.in = flatten_features, .out = Hidden}, T, B>>,
+                                  named<"relu", relu<T, B>>, named<"fc2", dense<dense_cfg{.in = Hidden, .out = 1}, T, B>>>;
+
+    static constexpr std::size_t parameter_count =
+        body_t::parameter_count + seg_head_t::parameter_count + cls_head_t::parameter_count;
+    static constexpr std::size_t buffer_count = body_t::buffer_count;
+
+    explicit multitask_unet(std::uint64_t seed = 0) { init(seed); }
+    void init(std::uint64_t seed) {
+        body_.init(seed);
+        rng r(seed ^ 0x4ead5u);
+        seg_.init(r);
+        cls_.init(r);
+    }
+
+    /// Throws shape_error unless `in` is [N, in_channels, ImageSize, ImageSize].
+    static void validate(const shape4& in) {
+        if (in.h != ImageSize || in.w != ImageSize)
+            throw shape_error("multitask_unet: the classification head was built for " + std::to_string(ImageSize) +
+                              " x " + std::to_string(ImageSize) + " images (flatten of " +
+                              std::to_string(flatten_features) + " features), got " + std::to_string(in.h) + " x " +
+                              std::to_string(in.w) + " (input " + in.str() +
+                              "); resize the image or instantiate the model with ImageSize = " + std::to_string(in.h));
+        body_t::validate(in);
+    }
+
+    multitask_outputs<T> forward(const tensor_type& x) {
+        validate(x.shape());
+        const tensor_type& f = body_.forward(x);
+        seg_.forward(f);
+        cls_.forward(f);
+        return {heads::logits<T>(seg_.output()), heads::logits<T>(cls_.output())};
+    }
+
+    /// Backward from the gradients of the loss with respect to both logit tensors; adds the
+    /// parameter gradients and returns dL/dx when need_input_grad(true) was set.
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dseg, const tensor_type& dcls) {
+        const tensor_type& f = body_.output();
+        const tensor_type& gs = seg_.backward(f, dseg);
+        const tensor_type& gc = cls_.backward(f, dcls);
+        dfeat_.resize(f.shape());
+        B::add(gs.data(), gc.data(), dfeat_.data(), static_cast<std::ptrdiff_t>(dfeat_.size()));
+        return body_.backward(x, dfeat_);
+    }
+
+    void need_input_grad(bool on) { body_.need_input_grad(on); }
+    void train(bool on = true) {
+        body_.train(on);
+        seg_.train(on);
+        cls_.train(on);
+    }
+    void eval() { train(false); }
+
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        body_.visit_parameters(prefix, f);
+        seg_.visit_parameters(join_name(prefix, "seg_head"), f);
+        cls_.visit_parameters(join_name(prefix, "cls_head"), f);
+    }
+    template <class F>
+    void visit_parameters(F&& f) {
+        visit_parameters(std::string_view{}, std::forward<F>(f));
+    }
+    template <class F>
+    void visit_buffers(std::string_view prefix, F&& f) {
+        body_.visit_buffers(prefix, f);
+    }
+    template <class F>
+    void visit_buffers(F&& f) {
+        visit_buffers(std::string_view{}, std::forward<F>(f));
+    }
+    void zero_grad() {
+        visit_parameters([](std::string_view, tensor_type&, tensor_type& g) { g.zero(); });
+    }
+    body_t& body() noexcept { return body_; }
+
+private:
+    body_t body_;
+    seg_head_t seg_;
+    cls_head_t cls_;
+    tensor_type dfeat_;
+};
+
+/// Joint loss of a multitask model: w_seg * BCE(segmentation) + w_cls * BCE(classification),
+/// each a mean binary cross-entropy computed from logits (losses::bce_with_logits).
+struct multitask_loss {
+    double segmentation_weight = 1.0;
+    double classification_weight = 1.0;
+
+    template <class T>
+    struct result {
+        T total, segmentation, classification;
+    };
+
+    /// `mask` has the segmentation logits' shape; `label` is [N, 1, 1, 1] (0 benign, 1
+    /// malignant). When dseg / dcls are given they receive dloss/dlogits (weights included).
+    template <class T>
+    result<T> operator()(const multitask_outputs<T>& out, const tensor<T>& mask, const tensor<T>& label,
+                         tensor<T>* dseg = nullptr, tensor<T>* dcls = nullptr) const {
+        const losses::bce_with_logits bce;
+        const T ls = bce(out.segmentation.values(), mask, dseg);
+        const T lc = bce(out.classification.values(), label, dcls);
+        const T ws = static_cast<T>(segmentation_weight), wc = static_cast<T>(classification_weight);
+        if (dseg)
+            for (auto& g : *dseg) g *= ws;
+        if (dcls)
+            for (auto& g : *dcls) g *= wc;
+        return {ws * ls + wc * lc, ls, lc};
+    }
+};
+
+namespace presets {
+
+/// Seed 002's residual multi-task U-Net for ImageSize x ImageSize grayscale images (the paper
+/// uses 256): base 16, depth 4, dropout 0.1, classification head flatten -> 64 -> 1. The paper
+/// leaves the widths open; these choices are documented in docs/ARCHITECTURES.md.
+inline constexpr unet_cfg residual_multitask_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
+                                                 .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
+template <int ImageSize = 256, class B = backend::cpu, class T = float>
+using residual_multitask_unet = multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T>;
+
+}  // namespace presets
+}  // namespace unetpp

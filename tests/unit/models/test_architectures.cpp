@@ -1,0 +1,263 @@
+// Architectures built from unet's policy slots: B-Cir U-Net (seed 003), the residual multi-task
+// U-Net with typed heads (seed 002), the attention U-Net, and a user-written variant.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+
+#include <unetpp/unet.hpp>
+
+#include "../../support/gradcheck.hpp"
+
+using namespace unetpp;
+using test::check_layer_gradients;
+using R = backend::cpu_reference;
+using D = double;
+
+namespace {
+
+std::map<std::string, std::size_t> parameter_sizes(auto& net) {
+    std::map<std::string, std::size_t> m;
+    net.visit_parameters([&](std::string_view name, auto& v, auto&) { m[std::string(name)] = v.size(); });
+    return m;
+}
+
+template <class Net>
+std::size_t counted_parameters(Net& net) {
+    std::size_t n = 0;
+    net.visit_parameters([&](std::string_view, auto& v, auto&) { n += v.size(); });
+    return n;
+}
+
+/// A multitask model seen as one layer (outputs laid end to end) for check_layer_gradients.
+template <class M>
+struct multitask_as_layer {
+    using value_type = typename M::tensor_type::value_type;
+    using tensor_type = typename M::tensor_type;
+    M model;
+    tensor_type y, dseg, dcls;
+    explicit multitask_as_layer(std::uint64_t seed) : model(seed) {}
+    void need_input_grad(bool on) { model.need_input_grad(on); }
+    const tensor_type& forward(const tensor_type& x) {
+        auto out = model.forward(x);
+        const auto& s = out.segmentation.values();
+        const auto& c = out.classification.values();
+        y.resize(shape4{1, 1, 1, static_cast<int>(s.size() + c.size())});
+        for (std::size_t i = 0; i < s.size(); ++i) y[i] = s[i];
+        for (std::size_t i = 0; i < c.size(); ++i) y[s.size() + i] = c[i];
+        seg_shape = s.shape();
+        cls_shape = c.shape();
+        return y;
+    }
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        dseg.resize(seg_shape);
+        dcls.resize(cls_shape);
+        for (std::size_t i = 0; i < dseg.size(); ++i) dseg[i] = dy[i];
+        for (std::size_t i = 0; i < dcls.size(); ++i) dcls[i] = dy[dseg.size() + i];
+        return model.backward(x, dseg, dcls);
+    }
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        model.visit_parameters(prefix, f);
+    }
+    shape4 seg_shape{}, cls_shape{};
+};
+
+}  // namespace
+
+TEST_CASE("bcir_unet reproduces Table 1 of seed 003") {
+    using net_t = presets::bcir_unet;
+    CHECK(net_t::parameter_count == 1'274'289);
+    CHECK(net_t::buffer_count == 2'432);
+    CHECK(net_t::parameter_count + net_t::buffer_count == 1'276'721);
+    net_t net(1);
+    auto p = parameter_sizes(net);
+    CHECK(counted_parameters(net) == net_t::parameter_count);
+    // Rows of Table 1 (Keras name -> unetpp name: parameters).
+    CHECK(p.at("enc1.conv.weight") + p.at("enc1.conv.bias") == 160);                 // conv2d_39
+    CHECK(p.at("bottleneck.conv.weight") + p.at("bottleneck.conv.bias") == 295'168);  // conv2d_47
+    CHECK(p.at("up4.weight") + p.at("up4.bias") == 295'040);                         // conv2d_transpose_8
+    CHECK(p.at("skip4.path.sep1.depthwise.weight") + p.at("skip4.path.sep1.pointwise.weight") == 17'536);
+    CHECK(p.at("skip1.path.sep4.depthwise.weight") + p.at("skip1.path.sep4.pointwise.weight") == 400);
+    CHECK(p.count("skip1.path.sep1.pointwise.bias") == 0);  // no bias in the separable convolutions
+    CHECK(p.at("dec4.conv.weight") + p.at("dec4.conv.bias") == 295'040);  // conv2d_49
+    CHECK(p.at("head.weight") + p.at("head.bias") == 17);                 // conv2d_56
+    std::size_t buffers = 0;
+    net.visit_buffers([&](std::string_view name, auto& v) {
+        if (name.ends_with("running_mean") || name.ends_with("running_var")) buffers += v.size();
+    });
+    CHECK(buffers == 2'432);
+}
+
+TEST_CASE("bcir_unet: shapes and the pieces of its skip path") {
+    using tiny = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2, .dropout = 0.1}, R, float,
+                      bcir_policies<>>;
+    tiny net(3);
+    tensor<float> x(shape4{2, 1, 16, 12});
+    rng r(1);
+    test::fill_normal(x, r);
+    CHECK(net.forward(x).shape() == shape4{2, 1, 16, 12});
+    CHECK_THROWS_AS(net.forward(tensor<float>(shape4{1, 1, 10, 12})), shape_error);
+
+    // Keras "same" transposed convolution: exactly twice the size.
+    using up_t = conv_transpose2d_same<conv_transpose2d_cfg{.in = 2, .out = 1, .kernel = 3, .stride = 2}, D, R>;
+    CHECK(up_t::try_output_shape({1, 2, 5, 7}) == shape4{1, 1, 10, 14});
+    // Stride-1 same max pool: y[i, j] = max of x[i..i+1, j..j+1], clipped at the border.
+    max_pool2d_same<2, D, R> pool;
+    tensor<D> t(shape4{1, 1, 2, 3}, {1, 5, 2, 4, 0, 3});
+    const auto& y = pool.forward(t);
+    CHECK(y[0] == 5);
+    CHECK(y[1] == 5);
+    CHECK(y[2] == 3);
+    CHECK(y[3] == 4);
+    CHECK(y[4] == 3);
+    CHECK(y[5] == 3);
+}
+
+TEST_CASE("architectures: finite-difference gradients of whole networks (double, reference backend)") {
+    test::gradcheck_opts o;
+    o.max_checks_per_tensor = 5;
+    // Biases in front of a training-mode batch norm have an exactly zero gradient; their finite
+    // differences are rounding noise of the loss, so the absolute floor is raised above it.
+    o.atol = 1e-6;
+    SUBCASE("bcir layers") {
+        conv_transpose2d_same<conv_transpose2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2}, D, R> up;
+        check_layer_gradients(up, {2, 2, 3, 4});
+        max_pool2d_same<2, D, R> pool;
+        check_layer_gradients(pool, {2, 2, 4, 5});
+        separable_block<separable_block_cfg{.channels = 3}, D, R> block;
+        check_layer_gradients(block, {2, 3, 5, 4});
+    }
+    SUBCASE("bcir_unet at a tiny size (dropout off so the loss is deterministic)") {
+        unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2}, R, D, bcir_policies<>> net(5);
+        check_layer_gradients(net, {2, 1, 8, 8}, o);
+    }
+    SUBCASE("bcir_unet with dropout, eval mode") {
+        unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2, .dropout = 0.1}, R, D, bcir_policies<>>
+            net(5);
+        net.eval();
+        // Fresh running statistics (mean 0, var 1) map the exact zeros of a ReLU through an
+        // eval-mode norm with zero shift onto the next ReLU's kink, where a central difference
+        // is one-sided; random statistics move them off it.
+        rng r(11);
+        net.visit_buffers([&](std::string_view name, tensor<D>& v) {
+            if (name.ends_with("running_mean"))
+                for (auto& e : v) e = 0.2 * r.normal();
+            else if (name.ends_with("running_var"))
+                for (auto& e : v) e = 0.5 + r.uniform(0.0, 1.0);
+        });
+        check_layer_gradients(net, {1, 1, 8, 8}, o);
+    }
+    SUBCASE("residual block and attention gate") {
+        residual_block<conv_block_cfg{.in = 2, .out = 3}, D, R> res;
+        check_layer_gradients(res, {2, 2, 4, 4});
+    }
+    SUBCASE("attention U-Net at a tiny size") {
+        unet<unet_cfg{.in_channels = 1, .classes = 2, .base = 2, .depth = 2}, R, D, attention_policies<>> net(8);
+        check_layer_gradients(net, {2, 1, 8, 8}, o);
+    }
+    SUBCASE("residual multitask U-Net at a tiny size, both heads") {
+        using M = multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2}, 8, 4, R, D>;
+        multitask_as_layer<M> net(9);
+        check_layer_gradients(net, {2, 1, 8, 8}, o);
+    }
+}
+
+TEST_CASE("attention gate: coefficients in (0, 1), gated skip = skip * coefficient") {
+    attention_gate<attention_gate_cfg{.gate = 2, .skip = 3, .inter = 2}, D, R> gate;
+    tensor<D> x(shape4{2, 3, 4, 4}), g(shape4{2, 2, 4, 4});
+    rng r(4);
+    test::fill_normal(x, r);
+    test::fill_normal(g, r);
+    const auto& y = gate.forward(x, g);
+    const auto& a = gate.coefficients();
+    REQUIRE(a.shape() == shape4{2, 1, 4, 4});
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK((a[i] > 0 && a[i] < 1));
+    // element (n=1, c=2, h=3, w=1): NCHW offsets
+    CHECK(y[((1 * 3 + 2) * 4 + 3) * 4 + 1] == doctest::Approx(x[((1 * 3 + 2) * 4 + 3) * 4 + 1] * a[(1 * 4 + 3) * 4 + 1]));
+    CHECK_THROWS_AS(gate.forward(x, tensor<D>(shape4{2, 2, 2, 2})), shape_error);
+}
+
+TEST_CASE("residual multitask U-Net: typed outputs, image size, joint loss") {
+    using M = multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2, .dropout = 0.1}, 8, 4>;
+    static_assert(M::flatten_features == 2 * 8 * 8);
+    M model(2);
+    tensor<float> x(shape4{3, 1, 8, 8});
+    rng r(3);
+    test::fill_normal(x, r);
+    auto out = model.forward(x);
+    static_assert(std::is_same_v<decltype(out.segmentation), heads::logits<float>>);
+    static_assert(std::is_same_v<decltype(out.classification), heads::logits<float>>);
+    CHECK(out.segmentation.shape() == shape4{3, 1, 8, 8});
+    CHECK(out.classification.shape() == shape4{3, 1, 1, 1});
+
+    const heads::probabilities<float> p = heads::sigmoid(out.classification);
+    const tensor<float> decided = heads::threshold(p);
+    for (std::size_t i = 0; i < decided.size(); ++i) CHECK(decided[i] == (p[i] >= 0.5f ? 1.0f : 0.0f));
+
+    // The flatten head is sized for 8 x 8: anything else is a clear run-time error.
+    try {
+        model.forward(tensor<float>(shape4{1, 1, 16, 16}));
+        FAIL("expected a shape_error");
+    } catch (const shape_error& e) {
+        const std::string msg = e.what();
+        CHECK(msg.find("built for 8 x 8 images") != std::string::npos);
+        CHECK(msg.find("got 16 x 16") != std::string::npos);
+    }
+
+    // Joint loss = w_seg * BCE(seg) + w_cls * BCE(cls); gradients carry the weights.
+    out = model.forward(x);
+    tensor<float> mask(shape4{3, 1, 8, 8}, 0.0f), label(shape4{3, 1, 1, 1}, 1.0f);
+    tensor<float> ds, dc, ds1, dc1;
+    const auto l1 = multitask_loss{}(out, mask, label, &ds1, &dc1);
+    const auto l = multitask_loss{.segmentation_weight = 0.25, .classification_weight = 2.0}(out, mask, label, &ds, &dc);
+    CHECK(l.total == doctest::Approx(0.25 * l1.segmentation + 2.0 * l1.classification));
+    CHECK(l.segmentation == doctest::Approx(l1.segmentation));
+    CHECK(dc[1] == doctest::Approx(2.0 * dc1[1]));
+    CHECK(ds[7] == doctest::Approx(0.25 * ds1[7]));
+    model.zero_grad();
+    model.backward(x, ds, dc);
+    double norm = 0;
+    model.visit_parameters([&](std::string_view name, auto&, auto& g) {
+        if (name.starts_with("cls_head.fc1"))
+            for (float v : g) norm += std::abs(v);
+    });
+    CHECK(norm > 0);
+
+    auto names = parameter_sizes(model);
+    CHECK(names.count("bottleneck.shortcut.weight") == 1);
+    CHECK(names.count("enc1.block3.conv.weight") == 1);
+    CHECK(names.at("cls_head.fc1.weight") == 128u * 4u);
+    CHECK(names.count("seg_head.weight") == 1);
+}
+
+// docs/ARCHITECTURES.md, "Writing a new variant": a residual U-Net with attention skips and
+// reflect padding. The block below is the documented listing.
+// --- begin walkthrough ---
+struct residual_attention_policies : attention_policies<default_policies> {
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using block = residual_block<conv_block_cfg{.in = In, .out = Out, .kernel = C.kernel, .pad = C.pad,
+                                                .batch_norm = C.norm == norm_kind::batch, .bias = false,
+                                                .dropout = C.dropout},
+                                 T, B>;
+};
+template <class B = backend::cpu, class T = float>
+using residual_attention_unet =
+    unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 8, .depth = 3, .pad = padding::reflect},
+         B, T, residual_attention_policies>;
+// --- end walkthrough ---
+
+TEST_CASE("the documented variant (residual blocks, attention skips, reflect padding) works") {
+    using net_t = residual_attention_unet<>;
+    static_assert(net_t::is_valid_size(64) && !net_t::is_valid_size(60));
+    net_t net(1);
+    CHECK(counted_parameters(net) == net_t::parameter_count);
+    CHECK(parameter_sizes(net).count("enc1.shortcut.weight") == 1);
+    CHECK(parameter_sizes(net).count("skip1.gate.psi.conv.weight") == 1);
+    unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2, .pad = padding::reflect}, R, D,
+         residual_attention_policies>
+        tiny(2);
+    test::gradcheck_opts o;
+    o.max_checks_per_tensor = 4;
+    check_layer_gradients(tiny, {1, 1, 8, 8}, o);
+}
