@@ -116,6 +116,7 @@ def main():
         ap.error(f"--size must be a multiple of {1 << depth} for a depth-{depth} padded U-Net")
 
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # as unetpp::flush_denormals() on the C++ side
     torch.manual_seed(0)
     model = unet_bn(a.base, depth)
     g = torch.Generator().manual_seed(7)

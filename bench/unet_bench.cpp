@@ -240,6 +240,9 @@ int run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Denormals are flushed on both sides of the comparison (torch.set_flush_denormal in the
+    // PyTorch script), so neither pays for subnormal arithmetic.
+    unetpp::flush_denormals();
     const options o = parse(argc, argv);
     if (o.info) std::cerr << unetpp::build_info() << std::flush;
     std::fprintf(stderr, "unet_bench: unet_bn<%d, 4> %s batch %d size %d, omp_get_max_threads() = %d\n", o.base,

@@ -118,6 +118,7 @@ int run(const options& o) {
     using clock = std::chrono::steady_clock;
     // Share the cores politely: a busy machine would otherwise stall the two-thread kernels.
     unetpp::adapt_threads_to_load();
+    unetpp::flush_denormals();
     std::cout << unetpp::build_info() << "\n";
     std::cout << "network: U-Net depth " << demo_net::depth << ", base " << demo_net::cfg.base << ", "
               << demo_net::parameter_count << " parameters; input " << o.size << " x " << o.size << ", batch "

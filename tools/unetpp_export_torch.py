@@ -177,6 +177,22 @@ def _plain_state_dict(obj):
     return out
 
 
+def check_state_dict(module, state_dict, what):
+    """Raises ExportError naming the FIRST tensor (in the module's order) that is missing or has
+    another number of elements or shape, then any unexpected one."""
+    expected = module.state_dict()
+    for name, t in expected.items():
+        if name not in state_dict:
+            raise ExportError(f"missing tensor {name!r} ({what} expects shape {list(t.shape)})")
+        have = state_dict[name]
+        if have.numel() != t.numel() or (have.dim() > 0 and t.dim() > 0 and list(have.shape) != list(t.shape)):
+            raise ExportError(f"tensor {name!r} has shape {list(have.shape)} ({have.numel()} elements) but {what} "
+                              f"expects {list(t.shape)} ({t.numel()} elements)")
+    for name in state_dict:
+        if name not in expected:
+            raise ExportError(f"unexpected tensor {name!r}: {what} has no parameter or buffer of that name")
+
+
 # ---- PyTorch -> unetpp --------------------------------------------------------------------------
 
 def export_state_dict(state_dict, config, path, dtype="F32"):
@@ -184,6 +200,7 @@ def export_state_dict(state_dict, config, path, dtype="F32"):
     state_dict = _plain_state_dict(state_dict)
     config = infer_config(state_dict, config)
     module = build_module(config)
+    check_state_dict(module, state_dict, describe(config))
     try:
         module.load_state_dict(state_dict, strict=True)
     except RuntimeError as e:
@@ -228,6 +245,7 @@ def load_unetpp(path, config=None):
     """A unetpp_torch.UNet in eval mode holding the weights of a unetpp safetensors file."""
     state, config = unetpp_to_state_dict(path, config)
     module = build_module(config)
+    check_state_dict(module, state, describe(config))
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -12,6 +12,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define UNETPP_HAS_MXCSR 1
+#endif
 
 namespace unetpp {
 
@@ -32,6 +36,30 @@ inline void set_num_threads(int n) {
     if (n > 0) omp_set_num_threads(n);
 #else
     (void)n;
+#endif
+}
+
+/// Treats denormal (subnormal) floats as zero on this thread and on OpenMP's worker threads
+/// (x86 FTZ and DAZ). Activations of deep networks drift into the denormal range, where x86
+/// arithmetic is many times slower; a U-Net forward pass on random input runs about 20 % faster
+/// with flushing, and the outputs change by less than float rounding of normal numbers. This is
+/// what TensorFlow does by default and torch.set_flush_denormal(True) enables in PyTorch; the
+/// benchmarks set it on both sides. Returns false where the CPU has no such mode.
+inline bool flush_denormals(bool on = true) {
+#if defined(UNETPP_HAS_MXCSR)
+    const auto apply = [on] {
+        constexpr unsigned bits = 0x8040;  // FTZ (bit 15) | DAZ (bit 6)
+        _mm_setcsr(on ? (_mm_getcsr() | bits) : (_mm_getcsr() & ~bits));
+    };
+    apply();
+#ifdef _OPENMP
+#pragma omp parallel
+    apply();
+#endif
+    return true;
+#else
+    (void)on;
+    return false;
 #endif
 }
 

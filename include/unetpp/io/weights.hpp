@@ -219,7 +219,10 @@ auto collect_tensors(Net& net) {
 
 inline std::string shape_text(const std::vector<std::int64_t>& s) {
     std::string r = "[";
-    for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i) r += ", ";
+        r += std::to_string(s[i]);
+    }
     return r + "]";
 }
 inline std::vector<std::int64_t> strip_leading_ones(std::vector<std::int64_t> s) {
@@ -252,7 +255,10 @@ safetensors_writer weights_writer(const Net& cnet) {
         std::string& list = t.buffer ? buffers : params;
         if (!list.empty()) list += ';';
         list += t.name + '=';
-        for (std::size_t i = 0; i < t.torch_shape.size(); ++i) list += (i ? "x" : "") + std::to_string(t.torch_shape[i]);
+        for (std::size_t i = 0; i < t.torch_shape.size(); ++i) {
+            if (i) list += 'x';
+            list += std::to_string(t.torch_shape[i]);
+        }
     }
     w.set_metadata("format", "pt");
     w.set_metadata("unetpp.describe", Net::describe());
