@@ -13,6 +13,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "../tensor/tensor.hpp"
@@ -42,7 +43,7 @@ double clip_grad_norm(Model& model, double max_norm) {
     const double coef = max_norm / (total + 1e-6);
     if (coef < 1.0)
         model.visit_parameters([&](std::string_view, auto&, auto& g) {
-            using T = std::remove_reference_t<decltype(g[0])>;
+            using T = std::remove_cvref_t<decltype(g[0])>;
             const T c = static_cast<T>(coef);
             auto* p = g.data();
             for (std::size_t i = 0; i < g.size(); ++i) p[i] *= c;
