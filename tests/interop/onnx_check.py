@@ -4,8 +4,10 @@ tests/interop/setup_onnx_venv.sh creates (onnx, onnxruntime, numpy; no torch nee
     python onnx_check.py MODEL.onnx INPUT.safetensors OUTPUT.safetensors
 
 Checks the model with onnx.checker.check_model(full_check=True) (which also runs strict shape
-inference), runs it with onnxruntime on the tensor "x" of INPUT, and writes the result as "y"
-to OUTPUT. Exits non-zero with the checker's or the runtime's message on failure.
+inference), runs it with onnxruntime on the tensor "x" of INPUT, and writes the first output as
+"y" to OUTPUT. A model with several outputs (the multi-task U-Net's "segmentation" and
+"classification") also has every output written under its graph name. Exits non-zero with the
+checker's or the runtime's message on failure.
 """
 
 import json
@@ -55,7 +57,14 @@ def main(model_path, input_path, output_path):
     session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     y = session.run(None, {session.get_inputs()[0].name: x})[0]
 
-    write_safetensors(output_path, {"y": y})
+    results = {"y": y}
+    outputs = session.get_outputs()
+    if len(outputs) > 1:
+        values = session.run(None, {session.get_inputs()[0].name: x})
+        for meta, value in zip(outputs, values):
+            results[meta.name] = value
+            print(f"output {meta.name}: shape {list(value.shape)}")
+    write_safetensors(output_path, results)
 
 
 if __name__ == "__main__":

@@ -474,15 +474,16 @@ template <class Net>
 std::string to_onnx(const Net& net, const onnx_options& opt = {}) {
     static_assert(detail::exportable_to_onnx<Net>,
                   "export_onnx: only unet<cfg, Backend, T, default_policies> can be exported (the exporter rebuilds "
-                  "the graph of the default policies from the cfg)");
+                  "the graph of the default policies from the cfg; multitask_unet with residual_multitask_policies has its "
+                  "own overload taking onnx_multitask_options in <unetpp/io/onnx_multitask.hpp>)");
     detail::onnx_exporter<Net> ex(const_cast<Net&>(net), opt);  // visiting does not modify
     return ex.run();
 }
 
-/// Writes `net` as an ONNX model to `path` (written to path + ".tmp", then renamed).
-template <class Net>
-void export_onnx(const Net& net, const std::filesystem::path& path, const onnx_options& opt = {}) {
-    const std::string bytes = to_onnx(net, opt);
+namespace detail {
+/// Writes serialised model bytes to `path` (to path + ".tmp" first, then renamed), so that a
+/// failed write never leaves a truncated model behind.
+inline void write_onnx_file(const std::string& bytes, const std::filesystem::path& path) {
     std::filesystem::path tmp = path;
     tmp += ".tmp";
     {
@@ -505,6 +506,13 @@ void export_onnx(const Net& net, const std::filesystem::path& path, const onnx_o
         throw std::runtime_error("export_onnx: cannot rename " + tmp.string() + " to " + path.string() + ": " +
                                  ec.message());
     }
+}
+}  // namespace detail
+
+/// Writes `net` as an ONNX model to `path` (written to path + ".tmp", then renamed).
+template <class Net>
+void export_onnx(const Net& net, const std::filesystem::path& path, const onnx_options& opt = {}) {
+    detail::write_onnx_file(to_onnx(net, opt), path);
 }
 
 }  // namespace unetpp::io

@@ -1,0 +1,351 @@
+#pragma once
+/// \file The training loop: epochs of mini-batches, validation with loss + Dice/IoU, learning-rate
+/// schedule, gradient clipping, early stopping, atomic best/last checkpoints, CSV/JSON-lines
+/// logs, progress display, exact resume, and a clean stop on NaN/Inf.
+///
+///   auto net = presets::unet_bn<16, 3>(seed);
+///   optim::adam<float> opt(net, {.lr = 1e-3});
+///   data::loader<data::paired_dataset> tr(ds, {.batch_size = 4, .seed = seed}, parts.train);
+///   data::loader<data::paired_dataset> va(ds, {.batch_size = 4, .shuffle = false}, parts.val);
+///   train::trainer t(net, opt, losses::dice_bce{}, {.epochs = 30, .patience = 5, .out_dir = "run", .seed = seed});
+///   auto result = t.fit(tr, &va);
+///
+/// Generic over the network (any unet type: forward/backward/train/zero_grad/visit_parameters),
+/// the optimiser (optim::sgd/adam/adamw or anything with step/zero_grad/lr/set_lr and the
+/// checkpoint state API), the loss (losses::Loss: `T loss(logits, target, &grad)`) and the
+/// loaders (anything with start_epoch(e), next() -> optional<data::batch>, batches_per_epoch()).
+///
+/// One epoch e (0-based; logged 1-based):
+///   lr = schedule.lr(); the train loader's batches for epoch e (order and augmentation derive
+///   from (seed, e), so they are the same in a resumed run); per batch: zero_grad, forward, loss
+///   and its gradient, backward, optional clipping, step. Masks larger than the logits (unpadded
+///   networks) are centre-cropped to the logits' size. Then validation (eval mode, no
+///   gradients): mean loss over images and, for one-channel logits, macro Dice and IoU at
+///   sigmoid(logit) > threshold. Then schedule.step(monitor), the log rows, checkpoints
+///   (`best.safetensors` when the monitored metric improved, then `last.safetensors`), and early
+///   stopping.
+///
+/// Resume: with cfg.resume_from set, weights, optimiser moments and step count, epoch, schedule
+/// state, best metric and early-stopping counters are restored and the log rows after the
+/// checkpoint's epoch are dropped; the run then continues exactly as if it had not stopped
+/// (the data order and augmentation are functions of (seed, epoch)). Limitation: dropout masks
+/// come from generators inside the network that a checkpoint does not store, so a network with
+/// dropout > 0 resumes with different (equally random) masks.
+///
+/// NaN/Inf: a non-finite loss, logit or gradient norm stops training at once with
+/// `training_diverged`, whose message names the epoch and the step; the checkpoints on disk are
+/// those of the last completed epoch and are not touched.
+
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../data/loader.hpp"
+#include "../losses/common.hpp"
+#include "../metrics/segmentation.hpp"
+#include "../optim/clip.hpp"
+#include "../optim/schedule.hpp"
+#include "callbacks.hpp"
+#include "checkpoint.hpp"
+
+namespace unetpp::train {
+
+/// Training stopped because the loss, the logits or the gradients stopped being finite.
+class training_diverged : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct trainer_cfg {
+    int epochs = 10;
+    std::string monitor = "val_loss";      ///< train_loss | val_loss | val_dice | val_iou
+    std::optional<metric_mode> mode{};     ///< default: min for losses, max for scores
+    int patience = 0;                      ///< early stopping (0: off)
+    double min_delta = 0.0;                ///< early stopping's minimum improvement
+    double clip_norm = 0.0;                ///< > 0: clip gradients to this global L2 norm
+    double clip_value = 0.0;               ///< > 0: clamp every gradient to [-clip_value, clip_value]
+    std::filesystem::path out_dir{};       ///< checkpoints and logs (empty: none written)
+    std::filesystem::path resume_from{};   ///< checkpoint to continue from (empty: fresh start)
+    std::uint64_t seed = 0;                ///< the run's seed (recorded; must match on resume)
+    progress_mode progress = progress_mode::automatic;
+    std::ostream* out = nullptr;           ///< progress and summaries (default std::cout)
+    double threshold = 0.5;                ///< probability threshold for Dice / IoU
+    std::map<std::string, std::string> extra{};  ///< stored in every checkpoint (unetpp.extra.*)
+};
+
+struct fit_result {
+    std::vector<epoch_record> history;  ///< every logged epoch (including those before a resume)
+    bool stopped_early = false;
+    double best_metric = std::numeric_limits<double>::quiet_NaN();
+    long best_epoch = -1;               ///< 1-based
+    long epochs_done = 0;
+};
+
+/// A source of mini-batches (data::loader is one).
+template <class L>
+concept batch_source = requires(L& l, std::uint64_t e) {
+    l.start_epoch(e);
+    { l.next() } -> std::convertible_to<std::optional<data::batch>>;
+    { l.batches_per_epoch() } -> std::convertible_to<std::size_t>;
+};
+
+namespace detail {
+/// Centre crop of [N, C, H, W] to h x w (the target of an unpadded network).
+template <class T>
+tensor<T> center_crop(const tensor<T>& t, int h, int w) {
+    const shape4 s = t.shape();
+    if (s.h == h && s.w == w) return t;
+    if (h > s.h || w > s.w)
+        throw std::invalid_argument("trainer: logits " + std::to_string(h) + "x" + std::to_string(w) +
+                                    " are larger than the masks " + s.str());
+    tensor<T> out(shape4{s.n, s.c, h, w});
+    const int top = (s.h - h) / 2, left = (s.w - w) / 2;
+    for (int n = 0; n < s.n; ++n)
+        for (int c = 0; c < s.c; ++c)
+            for (int y = 0; y < h; ++y)
+                for (int x = 0; x < w; ++x)
+                    out.data()[((std::size_t(n) * s.c + c) * h + y) * w + x] =
+                        t.data()[((std::size_t(n) * s.c + c) * s.h + y + top) * s.w + x + left];
+    return out;
+}
+template <class T>
+bool all_finite(const tensor<T>& t) {
+    for (std::size_t i = 0; i < t.size(); ++i)
+        if (!std::isfinite(t[i])) return false;
+    return true;
+}
+}  // namespace detail
+
+template <class Net, class Optim, class Loss>
+class trainer {
+    using T = typename Net::value_type;
+    static_assert(std::is_same_v<typename Net::tensor_type, tensor<float>>,
+                  "trainer: the loaders deliver float tensors; use a float network on the CPU backend");
+    static_assert(losses::Loss<Loss, T>, "trainer: the loss must satisfy losses::Loss (T loss(logits, target, &grad))");
+
+public:
+    trainer(Net& net, Optim& opt, Loss loss, trainer_cfg cfg, std::optional<optim::any_schedule> schedule = std::nullopt)
+        : net_(net), opt_(opt), loss_(std::move(loss)), cfg_(std::move(cfg)),
+          sched_(schedule ? std::move(*schedule) : optim::any_schedule(opt.lr())),
+          es_(cfg_.mode.value_or(default_mode(cfg_.monitor)), cfg_.patience, cfg_.min_delta),
+          log_(cfg_.out_dir) {
+        if (cfg_.epochs < 1) throw std::invalid_argument("trainer: epochs must be at least 1");
+        (void)epoch_record{}.get(cfg_.monitor);  // validates the name
+        mode_ = cfg_.mode.value_or(default_mode(cfg_.monitor));
+    }
+
+    /// Called after every epoch with its log row (after checkpoints are written).
+    std::function<void(const epoch_record&)> on_epoch_end{};
+
+    template <batch_source TL, batch_source VL>
+    fit_result fit(TL& train, VL* val) {
+        std::ostream& out = cfg_.out ? *cfg_.out : std::cout;
+        const bool bar = cfg_.progress == progress_mode::bar ||
+                         (cfg_.progress == progress_mode::automatic && stdout_is_terminal() && &out == &std::cout);
+        if (!val && cfg_.monitor.starts_with("val_"))
+            throw std::invalid_argument("trainer: monitor '" + cfg_.monitor +
+                                        "' needs a validation loader; pass one or monitor train_loss");
+        if (!cfg_.out_dir.empty()) std::filesystem::create_directories(cfg_.out_dir);
+
+        checkpoint_info info;
+        info.seed = cfg_.seed;
+        info.monitor = cfg_.monitor;
+        info.extra = cfg_.extra;
+        if (!cfg_.resume_from.empty()) {
+            info = load_checkpoint(cfg_.resume_from, net_, opt_);
+            const std::string where = "checkpoint '" + cfg_.resume_from.string() + "': ";
+            if (info.seed != cfg_.seed)
+                throw std::runtime_error(where + "was trained with seed " + std::to_string(info.seed) +
+                                         " but this run has seed " + std::to_string(cfg_.seed) +
+                                         "; use the same seed to resume");
+            if (info.monitor != cfg_.monitor)
+                throw std::runtime_error(where + "monitored '" + info.monitor + "' but this run monitors '" +
+                                         cfg_.monitor + "'");
+            if (info.schedule_name != sched_.name())
+                throw std::runtime_error(where + "used the '" + info.schedule_name + "' schedule but this run uses '" +
+                                         std::string(sched_.name()) + "'");
+            sched_.load_state(info.schedule_state);
+            es_.restore(info.es_best, info.es_bad_epochs);
+            for (const auto& [k, v] : cfg_.extra) info.extra[k] = v;
+            log_.resume(info.epoch);
+            if (info.epoch >= cfg_.epochs)
+                out << "checkpoint already holds " << info.epoch << " epochs; nothing to do (raise the epoch count)\n";
+        }
+
+        fit_result res;
+        bool stop = false;
+        for (long e = info.epoch; e < cfg_.epochs && !stop; ++e) {
+            const auto t0 = std::chrono::steady_clock::now();
+            epoch_record r;
+            r.epoch = static_cast<int>(e + 1);
+            r.lr = sched_.lr();
+            opt_.set_lr(r.lr);
+            net_.train(true);
+            train.start_epoch(static_cast<std::uint64_t>(e));
+            const std::size_t nb = train.batches_per_epoch();
+            std::optional<progress_bar> pb;
+            if (bar) pb.emplace(out, r.epoch, cfg_.epochs, nb);
+            double sum = 0;
+            std::size_t count = 0, k = 0;
+            while (auto b = train.next()) {
+                ++k;
+                const double l = train_step(b->images, b->masks, r.epoch, k, nb, info.step + 1);
+                ++info.step;
+                sum += l * b->images.shape().n;
+                count += static_cast<std::size_t>(b->images.shape().n);
+                if (pb) pb->update(k, sum / double(count));
+            }
+            if (pb) pb->finish();
+            if (count == 0) throw std::runtime_error("trainer: the training loader gave no batches in epoch " + std::to_string(r.epoch));
+            r.train_loss = sum / double(count);
+            if (val) validate(*val, r);
+            r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+            const double m = r.get(cfg_.monitor);
+            sched_.step(m);
+            const bool improved = better(m, info.best_metric);
+            if (improved) {
+                info.best_metric = m;
+                info.best_epoch = r.epoch;
+            }
+            stop = es_.update(m);
+            info.epoch = e + 1;
+            info.es_best = es_.best();
+            info.es_bad_epochs = es_.bad_epochs();
+            info.schedule_name = std::string(sched_.name());
+            info.schedule_state = sched_.state();
+
+            log_.add(r);  // before the checkpoints: a resume drops rows newer than its checkpoint
+            if (!cfg_.out_dir.empty()) {
+                if (improved) save_checkpoint(cfg_.out_dir / "best.safetensors", net_, opt_, info);
+                save_checkpoint(cfg_.out_dir / "last.safetensors", net_, opt_, info);
+            }
+            if (cfg_.progress != progress_mode::silent) out << epoch_summary(r, cfg_.epochs) << (improved ? "  *" : "") << '\n' << std::flush;
+            if (on_epoch_end) on_epoch_end(r);
+            if (stop && cfg_.progress != progress_mode::silent)
+                out << "early stopping: " << cfg_.monitor << " did not improve for " << es_.bad_epochs()
+                    << " epochs (best " << info.best_metric << " at epoch " << info.best_epoch << ")\n";
+        }
+        res.history = log_.rows();
+        res.stopped_early = stop;
+        res.best_metric = info.best_metric;
+        res.best_epoch = info.best_epoch;
+        res.epochs_done = info.epoch;
+        info_ = info;
+        return res;
+    }
+
+    template <batch_source TL>
+    fit_result fit(TL& train) {
+        return fit(train, static_cast<TL*>(nullptr));
+    }
+
+    /// Validation loss and (one-channel logits) macro Dice / IoU over a loader, in eval mode.
+    template <batch_source VL>
+    void validate(VL& val, epoch_record& r) {
+        net_.train(false);
+        val.start_epoch(0);
+        metrics::segmentation_evaluator ev(metrics::prediction_kind::logits, cfg_.threshold);
+        double sum = 0;
+        std::size_t count = 0;
+        while (auto b = val.next()) {
+            const auto& logits = net_.forward(b->images);
+            const auto target = detail::center_crop(b->masks, logits.shape().h, logits.shape().w);
+            if (!detail::all_finite(logits))
+                throw training_diverged("validation after epoch " + std::to_string(r.epoch) +
+                                        ": the network's outputs hold NaN or Inf; training stopped" + kept());
+            const double l = static_cast<double>(loss_(logits, target));
+            sum += l * b->images.shape().n;
+            count += static_cast<std::size_t>(b->images.shape().n);
+            if (logits.shape().c == 1 && target.shape() == logits.shape()) ev.add(logits, target);
+        }
+        net_.train(true);
+        if (count == 0) throw std::runtime_error("trainer: the validation loader gave no batches");
+        r.val_loss = sum / double(count);
+        if (ev.images()) {
+            const auto s = ev.macro();
+            r.val_dice = s.dice;
+            r.val_iou = s.iou;
+        }
+    }
+
+    [[nodiscard]] const checkpoint_info& info() const noexcept { return info_; }
+    [[nodiscard]] optim::any_schedule& schedule() noexcept { return sched_; }
+
+private:
+    double train_step(const tensor<float>& x, const tensor<float>& masks, int epoch, std::size_t k, std::size_t nb,
+                      long global_step) {
+        const auto where = [&] {
+            return "epoch " + std::to_string(epoch) + ", step " + std::to_string(k) + " of " + std::to_string(nb) +
+                   " (global step " + std::to_string(global_step) + ")";
+        };
+        net_.zero_grad();
+        const auto& logits = net_.forward(x);
+        const auto target = detail::center_crop(masks, logits.shape().h, logits.shape().w);
+        if (!detail::all_finite(logits))
+            throw training_diverged(where() + ": the network's outputs hold NaN or Inf; training stopped" + kept());
+        double l;
+        try {
+            l = static_cast<double>(loss_(logits, target, &grad_));
+        } catch (const std::exception& e) {
+            throw std::runtime_error(where() + ": loss '" + std::string(loss_.name) + "': " + e.what());
+        }
+        if (!std::isfinite(l))
+            throw training_diverged(where() + ": loss '" + std::string(loss_.name) + "' is " +
+                                    (std::isnan(l) ? "NaN" : "infinite") + "; training stopped" + kept() +
+                                    " (lower the learning rate, clip gradients, or check the data)");
+        net_.backward(x, grad_);
+        double norm;
+        if (cfg_.clip_norm > 0)
+            norm = optim::clip_grad_norm(net_, cfg_.clip_norm);
+        else if (cfg_.clip_value > 0)
+            norm = optim::clip_grad_value(net_, cfg_.clip_value);
+        else
+            norm = optim::grad_norm(net_);
+        if (!std::isfinite(norm))
+            throw training_diverged(where() + ": the gradients hold NaN or Inf; training stopped" + kept());
+        opt_.step();
+        return l;
+    }
+
+    std::string kept() const {
+        if (cfg_.out_dir.empty()) return "";
+        return "; the last good checkpoint '" + (cfg_.out_dir / "last.safetensors").string() + "' is unchanged";
+    }
+
+    bool better(double m, double best) const {
+        if (std::isnan(m)) return false;
+        if (std::isnan(best)) return true;
+        return mode_ == metric_mode::min ? m < best : m > best;
+    }
+
+    Net& net_;
+    Optim& opt_;
+    Loss loss_;
+    trainer_cfg cfg_;
+    optim::any_schedule sched_;
+    early_stopping es_;
+    epoch_log log_;
+    metric_mode mode_ = metric_mode::min;
+    tensor<T> grad_;
+    checkpoint_info info_;
+};
+
+template <class Net, class Optim, class Loss>
+trainer(Net&, Optim&, Loss, trainer_cfg) -> trainer<Net, Optim, Loss>;
+template <class Net, class Optim, class Loss, class S>
+trainer(Net&, Optim&, Loss, trainer_cfg, S) -> trainer<Net, Optim, Loss>;
+
+}  // namespace unetpp::train

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""PyTorch side of tests/parity/test_architectures_parity.cpp: whole-network parity of the
+architecture presets (B-Cir U-Net, residual multi-task U-Net, Attention U-Net) with their torch
+twins in tools/unetpp_torch.py.
+
+Usage: architectures_parity.py IN.safetensors OUT.safetensors
+
+IN holds one case written by the C++ test, in the format of torch_parity.py:
+  metadata   "case", "module" (bcir_unet, attention_unet or residual_multitask_unet), the
+             constructor arguments of the twin as strings, "train" ("1" or "0")
+  x          the input image batch
+  dy         upstream gradient of the output (single-output networks), or
+  dseg, dcls upstream gradients of the segmentation and classification logits (multitask)
+  <name>     every parameter and buffer by its unetpp name, before the forward pass
+  y / seg, cls, dx, grad.<name>, after.<name>
+             unetpp's own results; ignored here
+
+The script builds the twin, copies every parameter and buffer in by name (element counts must
+match; a missing or extra name is an error), runs forward and backward in float32 and writes OUT
+with torch's y (or seg and cls), dx, grad.<param> for every parameter and after.<buffer> for
+every buffer, each reshaped to unetpp's shape for it. Exit status 2 with a message on mismatch.
+"""
+
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import unetpp_torch  # noqa: E402
+from torch_parity import ParityError, read_safetensors, write_safetensors  # noqa: E402
+
+DATA_NAMES = {"x", "dy", "dseg", "dcls", "y", "seg", "cls", "dx"}
+RESULT_PREFIXES = ("grad.", "after.")
+
+
+def build_module(m):
+    kind = m["module"]
+    i = lambda key: int(m[key])  # noqa: E731
+    f = lambda key: float(m[key])  # noqa: E731
+    if kind == "bcir_unet":
+        return unetpp_torch.BCirUNet(in_channels=i("in_channels"), classes=i("classes"), base=i("base"),
+                                     depth=i("depth"), dropout=f("dropout"))
+    if kind == "attention_unet":
+        return unetpp_torch.AttentionUNet(in_channels=i("in_channels"), classes=i("classes"), base=i("base"),
+                                          depth=i("depth"), kernel=i("kernel"), pad=m["pad"], norm=m["norm"])
+    if kind == "residual_multitask_unet":
+        return unetpp_torch.ResidualMultitaskUNet(image_size=i("image_size"), in_channels=i("in_channels"),
+                                                  classes=i("classes"), base=i("base"), depth=i("depth"),
+                                                  dropout=f("dropout"), hidden=i("hidden"))
+    raise ParityError(f"unknown module {kind!r}")
+
+
+def load_state(module, tensors, case):
+    given = {n for n in tensors if n not in DATA_NAMES and not n.startswith(RESULT_PREFIXES)}
+    state = module.state_dict()
+    missing = sorted(set(state) - given)
+    extra = sorted(given - set(state))
+    if missing or extra:
+        raise ParityError(f"{case}: parameter names differ from torch's state_dict; "
+                          f"missing in the file: {missing}; not in torch: {extra}")
+    with torch.no_grad():
+        for name, target in state.items():
+            src = tensors[name]
+            if src.numel() != target.numel():
+                raise ParityError(f"{case}: {name} has {src.numel()} elements in the file, "
+                                  f"torch expects {tuple(target.shape)}")
+            target.copy_(src.reshape(target.shape).to(target.dtype))
+
+
+def run_case(tensors, meta):
+    case = meta.get("case", "?")
+    torch.manual_seed(0)
+    module = build_module(meta)
+    load_state(module, tensors, case)
+    train = meta.get("train", "1") == "1"
+    module.train(train)
+    if train and any(isinstance(mod, torch.nn.Dropout) and mod.p > 0 for mod in module.modules()):
+        raise ParityError(f"{case}: training-mode parity needs dropout 0 (the masks cannot be shared)")
+
+    x = tensors["x"].to(torch.float32).requires_grad_(True)
+    out = module(x)
+    results = {}
+    if isinstance(out, tuple):
+        seg, cls = out
+        dseg, dcls = tensors["dseg"].to(torch.float32), tensors["dcls"].to(torch.float32)
+        if seg.numel() != dseg.numel() or cls.numel() != dcls.numel():
+            raise ParityError(f"{case}: torch outputs {tuple(seg.shape)}, {tuple(cls.shape)}; unetpp's "
+                              f"{tuple(dseg.shape)}, {tuple(dcls.shape)}")
+        torch.autograd.backward([seg, cls], [dseg.reshape(seg.shape), dcls.reshape(cls.shape)])
+        results["seg"] = seg.detach().reshape(dseg.shape)
+        results["cls"] = cls.detach().reshape(dcls.shape)
+    else:
+        dy = tensors["dy"].to(torch.float32)
+        if out.numel() != dy.numel():
+            raise ParityError(f"{case}: torch output has shape {tuple(out.shape)}, unetpp's {tuple(dy.shape)}")
+        out.backward(dy.reshape(out.shape))
+        results["y"] = out.detach().reshape(dy.shape)
+    results["dx"] = x.grad.reshape(tensors["x"].shape)
+    for name, p in module.named_parameters():
+        g = p.grad if p.grad is not None else torch.zeros_like(p)
+        results["grad." + name] = g.reshape(tensors[name].shape)
+    for name, buf in module.named_buffers():
+        results["after." + name] = buf.detach().to(torch.float32).reshape(tensors[name].shape)
+    return results, case
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: architectures_parity.py IN.safetensors OUT.safetensors", file=sys.stderr)
+        return 2
+    try:
+        tensors, meta = read_safetensors(argv[1])
+        out, case = run_case(tensors, meta)
+        write_safetensors(argv[2], out, {"case": case, "torch": torch.__version__})
+    except (ParityError, KeyError, ValueError) as e:
+        print(f"architectures_parity.py: {argv[1]}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,331 @@
+// Parity of the architecture presets with their PyTorch twins (tools/unetpp_torch.py) on
+// identical weights: forward in training and eval mode, then backward (input gradient and every
+// parameter gradient), plus the batch-norm running statistics after the forward.
+//
+//   B-Cir U-Net            presets::bcir_unet (base 16, depth 4, Table 1's 1,274,289 parameters)
+//                          at 2x1x32x32
+//   residual multitask     presets::residual_multitask_unet<16> (base 16, depth 4; 16 is the
+//                          smallest image a depth-4 body takes) at 4x1x16x16, both heads
+//   Attention U-Net        unet<cfg, cpu, float, attention_policies<>> with base 8, depth 3 (the
+//                          preset's base 64 / depth 4 only differ in size) at 2x1x32x32
+//
+// Training mode needs dropout 0: unetpp's and torch's dropout masks come from different random
+// generators and cannot be shared. The training-mode cases therefore use the presets' cfg with
+// dropout = 0 (the same network minus its dropout layers); the eval-mode cases use the presets
+// themselves (dropout 0.1, the identity in eval mode).
+//
+// Exchange and comparison as in parity_harness.hpp: a safetensors file per case, read by
+// tests/parity/architectures_parity.py (run with /usr/bin/python3); per tensor
+// max abs err <= atol + rtol * max |torch| with the whole-network tolerance of
+// test_torch_parity.cpp (rtol 2e-4, atol 1e-6); tensors that are zero in exact arithmetic are
+// checked against zero_rtol x the largest |torch| value of the case instead. Without PyTorch every
+// case prints "[unetpp-skip] ..." and passes.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <unetpp/models/attention_unet.hpp>
+#include <unetpp/models/bcir_unet.hpp>
+#include <unetpp/models/multitask_unet.hpp>
+#include <unetpp/unet.hpp>
+
+#include "parity_harness.hpp"
+
+using namespace unetpp;
+using parity::config;
+using parity::tolerance;
+
+namespace {
+
+constexpr tolerance net_tol{2e-4, 1e-6};
+
+std::string fmt(double v) {
+    std::ostringstream s;
+    s << std::scientific << std::setprecision(2) << v;
+    return s.str();
+}
+
+/// One case: unetpp's results, compared with those of architectures_parity.py by the rule of
+/// parity_harness.hpp (parity_case runs torch_parity.py, which does not know these networks).
+class arch_case {
+public:
+    arch_case(std::string name, config cfg) : name_(std::move(name)) {
+        in_.set_metadata("case", name_);
+        for (auto& [k, v] : cfg) in_.set_metadata(k, v);
+    }
+    void add_input(const std::string& name, const tensor<float>& t) { in_.add(name, t); }
+    void add_result(const std::string& name, const tensor<float>& t) {
+        in_.add(name, t);
+        results_.emplace_back(name, t);
+    }
+    void expect_zero(const std::string& name) { zero_.push_back(name); }
+
+    void run_and_compare(tolerance tol) {
+        std::string stem = "arch_" + name_;
+        for (auto& c : stem)
+            if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+        const auto dir = parity::work_dir();
+        const auto in_path = dir / (stem + ".in.safetensors"), out_path = dir / (stem + ".out.safetensors"),
+                   log_path = dir / (stem + ".log");
+        in_.save(in_path);
+        const std::string script = std::string(UNETPP_SOURCE_DIR) + "/tests/parity/architectures_parity.py";
+        const std::string cmd = parity::shell_quote(parity::python) + " " + parity::shell_quote(script) + " " +
+                                parity::shell_quote(in_path.string()) + " " + parity::shell_quote(out_path.string());
+        if (!parity::run_command(cmd, log_path)) {
+            FAIL_CHECK(name_ << ": architectures_parity.py failed (" << cmd << "):\n" << parity::read_text(log_path));
+            return;
+        }
+        const auto ref = io::safetensors_file::load(out_path);
+        double scale = 0;
+        for (const auto& [n, ours] : results_)
+            if (ref.contains(n))
+                for (double v : ref.get<double>(n)) scale = std::max(scale, std::abs(v));
+        for (const auto& z : zero_)
+            CHECK_MESSAGE(std::any_of(results_.begin(), results_.end(), [&](const auto& r) { return r.first == z; }),
+                          name_ << ": expect_zero names \"" << z << "\", which is not a result");
+        bool all_ok = true;
+        double worst_rel = -1, worst_abs = 0;
+        std::string worst;
+        for (const auto& [n, ours] : results_) {
+            if (!ref.contains(n)) {
+                FAIL_CHECK(name_ << ": torch produced no tensor \"" << n << "\"");
+                all_ok = false;
+                continue;
+            }
+            const tensor<double> theirs = ref.get<double>(n);
+            if (theirs.size() != ours.size()) {
+                FAIL_CHECK(name_ << ": " << n << " has " << ours.size() << " elements in unetpp but " << theirs.size()
+                                 << " in torch");
+                all_ok = false;
+                continue;
+            }
+            double max_abs = 0, max_ref = 0, max_ours = 0;
+            bool finite = true;
+            for (std::size_t i = 0; i < ours.size(); ++i) {
+                const double a = ours[i], b = theirs[i];
+                finite = finite && std::isfinite(a) && std::isfinite(b);
+                max_abs = std::max(max_abs, std::abs(a - b));
+                max_ref = std::max(max_ref, std::abs(b));
+                max_ours = std::max(max_ours, std::abs(a));
+            }
+            if (std::find(zero_.begin(), zero_.end(), n) != zero_.end()) {
+                const double bound = parity::zero_rtol * scale;
+                MESSAGE(name_ << " | " << n << " (zero in exact arithmetic): max |unetpp| " << fmt(max_ours)
+                              << ", max |torch| " << fmt(max_ref) << " (bound " << fmt(bound) << ")");
+                CHECK_MESSAGE(max_ours <= bound, name_ << " | " << n << ": unetpp value " << fmt(max_ours)
+                                                       << " is not float32 noise around zero");
+                CHECK_MESSAGE(max_ref <= bound, name_ << " | " << n << ": torch value " << fmt(max_ref)
+                                                      << " is not float32 noise around zero (wrong expect_zero)");
+                all_ok = all_ok && finite && max_ours <= bound && max_ref <= bound;
+                continue;
+            }
+            const double rel = max_ref > 0 ? max_abs / max_ref : max_abs;
+            const double bound = tol.atol + tol.rtol * max_ref;
+            MESSAGE(name_ << " | " << n << ": max abs err " << fmt(max_abs) << ", max rel err " << fmt(rel)
+                          << " (max |torch| " << fmt(max_ref) << ", bound " << fmt(bound) << ")");
+            CHECK_MESSAGE(finite, name_ << " | " << n << ": non-finite values");
+            CHECK_MESSAGE(max_abs <= bound,
+                          name_ << " | " << n << ": max abs err " << fmt(max_abs) << " exceeds " << fmt(bound));
+            all_ok = all_ok && finite && max_abs <= bound;
+            if (rel > worst_rel) worst_rel = rel, worst_abs = max_abs, worst = n;
+        }
+        MESSAGE(name_ << ": " << results_.size() << " tensors, worst max rel err " << fmt(worst_rel) << " (" << worst
+                      << ", max abs err " << fmt(worst_abs) << "); tolerance rtol " << fmt(tol.rtol) << ", atol "
+                      << fmt(tol.atol));
+        if (all_ok) {
+            std::error_code ec;
+            for (const auto& p : {in_path, out_path, log_path}) std::filesystem::remove(p, ec);
+        } else {
+            MESSAGE(name_ << ": case files kept in " << dir.string());
+        }
+    }
+
+private:
+    std::string name_;
+    std::vector<std::string> zero_;
+    io::safetensors_writer in_;
+    std::vector<std::pair<std::string, tensor<float>>> results_;
+};
+
+template <class Net>
+void add_state(arch_case& c, Net& net) {
+    net.visit_parameters(std::string_view{}, [&](std::string_view n, auto& v, auto&) { c.add_input(std::string(n), v); });
+    net.visit_buffers(std::string_view{}, [&](std::string_view n, auto& v) { c.add_input(std::string(n), v); });
+}
+template <class Net>
+void add_gradients_and_buffers(arch_case& c, Net& net) {
+    net.visit_buffers(std::string_view{},
+                      [&](std::string_view n, auto& v) { c.add_result("after." + std::string(n), v); });
+    net.visit_parameters(std::string_view{},
+                         [&](std::string_view n, auto&, auto& g) { c.add_result("grad." + std::string(n), g); });
+}
+
+/// A single-output network built on unet<...> (B-Cir, Attention U-Net).
+template <class Net>
+void unet_arch_case(const std::string& name, config cfg, shape4 in, bool train,
+                    const std::vector<std::string>& expect_zero = {}) {
+    Net net(42);
+    rng r(7);
+    parity::randomize(net, r);
+    net.need_input_grad(true);
+    net.train(train);
+    net.zero_grad();
+    cfg["train"] = train ? "1" : "0";
+    arch_case c(name, std::move(cfg));
+    for (const auto& z : expect_zero) c.expect_zero(z);
+    tensor<float> x(in);
+    parity::fill_normal(x, r);
+    c.add_input("x", x);
+    add_state(c, net);
+    const tensor<float> y = net.forward(x);
+    tensor<float> dy(y.shape());
+    parity::fill_normal(dy, r);
+    c.add_input("dy", dy);
+    c.add_result("y", y);
+    const tensor<float> dx = net.backward(x, dy);
+    c.add_result("dx", dx);
+    add_gradients_and_buffers(c, net);
+    c.run_and_compare(net_tol);
+}
+
+/// The two-headed multitask network: backward from random gradients of both logit tensors.
+template <class Net>
+void multitask_case(const std::string& name, config cfg, shape4 in, bool train,
+                    const std::vector<std::string>& expect_zero = {}) {
+    Net net(42);
+    rng r(7);
+    parity::randomize(net, r);
+    net.need_input_grad(true);
+    net.train(train);
+    net.zero_grad();
+    cfg["train"] = train ? "1" : "0";
+    arch_case c(name, std::move(cfg));
+    for (const auto& z : expect_zero) c.expect_zero(z);
+    tensor<float> x(in);
+    parity::fill_normal(x, r);
+    c.add_input("x", x);
+    add_state(c, net);
+    const auto out = net.forward(x);
+    const tensor<float> seg = out.segmentation.values();
+    const tensor<float> cls = out.classification.values();
+    tensor<float> dseg(seg.shape()), dcls(cls.shape());
+    parity::fill_normal(dseg, r);
+    parity::fill_normal(dcls, r);
+    c.add_input("dseg", dseg);
+    c.add_input("dcls", dcls);
+    c.add_result("seg", seg);
+    c.add_result("cls", cls);
+    const tensor<float> dx = net.backward(x, dseg, dcls);
+    c.add_result("dx", dx);
+    add_gradients_and_buffers(c, net);
+    c.run_and_compare(net_tol);
+}
+
+constexpr unet_cfg without_dropout(unet_cfg c) {
+    c.dropout = 0.0;
+    return c;
+}
+
+std::string level_name(const char* stem, int l) { return std::string(stem) + std::to_string(l); }
+
+}  // namespace
+
+TEST_CASE("parity B-Cir U-Net") {
+    if (parity::skip_without_torch()) return;
+    static constexpr unet_cfg preset = presets::bcir_unet_cfg;
+    const auto cfg_for = [](double dropout) {
+        return config{{"module", "bcir_unet"},
+                      {"in_channels", std::to_string(preset.in_channels)},
+                      {"classes", std::to_string(preset.classes)},
+                      {"base", std::to_string(preset.base)},
+                      {"depth", std::to_string(preset.depth)},
+                      {"dropout", std::to_string(dropout)}};
+    };
+    SUBCASE("train (preset without dropout)") {
+        // Every level convolution (encL, bottleneck, decL) has a bias and is followed by a
+        // training-mode batch norm, which subtracts the per-channel batch mean: a per-channel
+        // constant added before it has no effect, so its gradient is zero in exact arithmetic.
+        std::vector<std::string> zero{"grad.bottleneck.conv.bias"};
+        for (int l = 1; l <= preset.depth; ++l)
+            for (const char* s : {"enc", "dec"}) zero.push_back("grad." + level_name(s, l) + ".conv.bias");
+        constexpr unet_cfg c = without_dropout(preset);
+        unet_arch_case<unet<c, backend::cpu, float, bcir_policies<>>>("bcir_unet_train", cfg_for(0.0), {2, 1, 32, 32},
+                                                                     true, zero);
+    }
+    SUBCASE("eval (preset)") {
+        unet_arch_case<presets::bcir_unet>("bcir_unet_eval", cfg_for(preset.dropout), {2, 1, 32, 32}, false);
+    }
+}
+
+TEST_CASE("parity residual multitask U-Net") {
+    if (parity::skip_without_torch()) return;
+    constexpr int image = 16;
+    static constexpr unet_cfg preset = presets::residual_multitask_cfg;
+    const auto cfg_for = [](double dropout) {
+        return config{{"module", "residual_multitask_unet"},
+                      {"image_size", std::to_string(image)},
+                      {"in_channels", std::to_string(preset.in_channels)},
+                      {"classes", std::to_string(preset.classes)},
+                      {"base", std::to_string(preset.base)},
+                      {"depth", std::to_string(preset.depth)},
+                      {"dropout", std::to_string(dropout)},
+                      {"hidden", "64"}};
+    };
+    SUBCASE("train (preset without dropout)") {
+        // Each conv block's convolution keeps its bias (Keras style) before a training-mode
+        // batch norm, which removes any per-channel constant: those bias gradients are zero in
+        // exact arithmetic. (The bottleneck's 1x1 shortcut has no batch norm after it.)
+        std::vector<std::string> zero;
+        for (int b = 1; b <= 2; ++b) zero.push_back("grad.bottleneck.block" + std::to_string(b) + ".conv.bias");
+        for (int l = 1; l <= preset.depth; ++l)
+            for (const char* s : {"enc", "dec"})
+                for (int b = 1; b <= 3; ++b)
+                    zero.push_back("grad." + level_name(s, l) + ".block" + std::to_string(b) + ".conv.bias");
+        constexpr unet_cfg c = without_dropout(preset);
+        static_assert(std::is_same_v<presets::residual_multitask_unet<image>, multitask_unet<preset, image, 64>>);
+        // Batch 4: the bottleneck runs at 1x1, so its batch norm sees only N values per channel.
+        multitask_case<multitask_unet<c, image, 64>>("residual_multitask_unet_train", cfg_for(0.0), {4, 1, image, image},
+                                                     true, zero);
+    }
+    SUBCASE("eval (preset)") {
+        multitask_case<presets::residual_multitask_unet<image>>("residual_multitask_unet_eval", cfg_for(preset.dropout),
+                                                                {4, 1, image, image}, false);
+    }
+}
+
+TEST_CASE("parity Attention U-Net") {
+    if (parity::skip_without_torch()) return;
+    // The preset's cfg with base 8 and depth 3 instead of 64 and 4.
+    constexpr unet_cfg c = [] {
+        unet_cfg k = presets::attention_unet_cfg;
+        k.base = 8;
+        k.depth = 3;
+        return k;
+    }();
+    using net_t = unet<c, backend::cpu, float, attention_policies<>>;
+    const config cfg{{"module", "attention_unet"},
+                     {"in_channels", std::to_string(c.in_channels)},
+                     {"classes", std::to_string(c.classes)},
+                     {"base", std::to_string(c.base)},
+                     {"depth", std::to_string(c.depth)},
+                     {"kernel", std::to_string(c.kernel)},
+                     {"pad", "same"},
+                     {"norm", "batch"}};
+    SUBCASE("train") {
+        // In each gate, W_g, W_x and psi are 1x1 convolutions with a bias followed by a
+        // training-mode batch norm, which cancels any per-channel constant: zero gradients.
+        std::vector<std::string> zero;
+        for (int l = 1; l <= c.depth; ++l)
+            for (const char* p : {"wg", "wx", "psi"})
+                zero.push_back("grad." + level_name("skip", l) + ".gate." + p + ".conv.bias");
+        unet_arch_case<net_t>("attention_unet_base8_depth3_train", cfg, {2, 1, 32, 32}, true, zero);
+    }
+    SUBCASE("eval") { unet_arch_case<net_t>("attention_unet_base8_depth3_eval", cfg, {2, 1, 32, 32}, false); }
+}

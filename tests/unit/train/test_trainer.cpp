@@ -1,0 +1,281 @@
+// Trainer, early stopping, checkpoints (round trip, wrong architecture, corrupt file), exact
+// resume and the NaN stop, on a tiny U-Net and the built-in synthetic data set.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include <unetpp/data/loader.hpp>
+#include <unetpp/data/synthetic_dataset.hpp>
+#include <unetpp/losses.hpp>
+#include <unetpp/models/presets.hpp>
+#include <unetpp/train.hpp>
+
+using namespace unetpp;
+namespace fs = std::filesystem;
+
+namespace {
+
+using tiny = presets::unet_bn<4, 2>;
+using other = presets::unet_bn<8, 2>;
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        static std::atomic<int> k{0};
+        path = fs::temp_directory_path() / ("unetpp_test_train_" + std::to_string(::getpid()) + "_" + std::to_string(k++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::string read_all(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+template <class Net>
+std::vector<float> weights_of(Net& net) {
+    std::vector<float> v;
+    net.visit_parameters([&](std::string_view, tensor<float>& p, tensor<float>&) { v.insert(v.end(), p.data(), p.data() + p.size()); });
+    net.visit_buffers([&](std::string_view, tensor<float>& p) { v.insert(v.end(), p.data(), p.data() + p.size()); });
+    return v;
+}
+
+/// A loss that behaves like dice_bce but returns NaN at the k-th call with a gradient.
+struct nan_at_step {
+    const char* name = "nan_at_step";
+    long k = 3;
+    std::shared_ptr<long> calls = std::make_shared<long>(0);
+    template <class T>
+    T operator()(const tensor<T>& x, const tensor<T>& t, tensor<T>* g = nullptr) const {
+        const T l = losses::dice_bce{}(x, t, g);
+        if (g && ++*calls == k) return std::numeric_limits<T>::quiet_NaN();
+        return l;
+    }
+};
+
+struct fixture {
+    data::synthetic_dataset ds{12, {.size = 16, .seed = 5}};
+    std::vector<std::size_t> train_idx{0, 1, 2, 3, 4, 5, 6, 7}, val_idx{8, 9, 10, 11};
+    data::loader<data::synthetic_dataset> train{ds, {.batch_size = 4, .seed = 9}, train_idx};
+    data::loader<data::synthetic_dataset> val{ds, {.batch_size = 4, .shuffle = false}, val_idx};
+};
+
+}  // namespace
+
+TEST_CASE("early_stopping: patience and min_delta, min and max") {
+    train::early_stopping es(optim::metric_mode::min, 2, 0.1);
+    CHECK_FALSE(es.update(1.0));   // first value improves
+    CHECK_FALSE(es.update(0.95));  // not by more than 0.1: bad 1
+    CHECK(es.update(0.92));        // bad 2 -> stop
+    train::early_stopping mx(optim::metric_mode::max, 1);
+    CHECK_FALSE(mx.update(0.5));
+    CHECK_FALSE(mx.update(0.6));
+    CHECK(mx.update(0.6));  // equal is not better
+    train::early_stopping off;
+    for (int i = 0; i < 5; ++i) CHECK_FALSE(off.update(1.0));
+}
+
+TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
+    temp_dir tmp;
+    fixture f;
+    tiny net(1);
+    optim::adam<float> opt(net, {.lr = 1e-2});
+    train::trainer t(net, opt, losses::dice_bce{},
+                     {.epochs = 1, .monitor = "train_loss", .progress = train::progress_mode::silent});
+    t.fit(f.train);  // moments become non-zero
+    train::checkpoint_info info{.epoch = 7, .step = 42, .seed = 123, .monitor = "val_dice", .best_metric = 0.5,
+                                .best_epoch = 6, .es_best = 0.5, .es_bad_epochs = 1, .schedule_name = "plateau",
+                                .schedule_state = {{"lr", 1e-3}, {"best", std::numeric_limits<double>::infinity()}},
+                                .extra = {{"note", "hello \"quoted\""}}};
+    const fs::path p = tmp.path / "c.safetensors";
+    train::save_checkpoint(p, net, opt, info);
+    CHECK_FALSE(fs::exists(tmp.path / "c.safetensors.tmp"));
+
+    tiny back(99);
+    optim::adam<float> opt2(back, {.lr = 1e-2});
+    const auto got = train::load_checkpoint(p, back, opt2);
+    CHECK(weights_of(back) == weights_of(net));
+    std::vector<float> m1, m2;
+    opt.visit_state([&](const std::string&, tensor<float>& x) { m1.insert(m1.end(), x.data(), x.data() + x.size()); });
+    opt2.visit_state([&](const std::string&, tensor<float>& x) { m2.insert(m2.end(), x.data(), x.data() + x.size()); });
+    CHECK(m1 == m2);
+    CHECK(opt2.steps() == opt.steps());
+    CHECK(got.epoch == 7);
+    CHECK(got.step == 42);
+    CHECK(got.seed == 123);
+    CHECK(got.monitor == "val_dice");
+    CHECK(got.best_epoch == 6);
+    CHECK(got.es_bad_epochs == 1);
+    CHECK(got.schedule_state.at("best") == std::numeric_limits<double>::infinity());
+    CHECK(got.extra.at("note") == "hello \"quoted\"");
+    // the file also names its tensors as documented
+    const auto file = io::safetensors_file::load(p);
+    CHECK(file.contains("optim.m.enc1.conv1.weight"));
+    CHECK(file.contains("optim.v.head.bias"));
+    CHECK(file.metadata().at("unetpp.optim.name") == "adam");
+    CHECK(file.metadata().at("unetpp.checkpoint.format") == "1");
+
+    SUBCASE("another architecture: clear error naming the first mismatch, network unchanged") {
+        other o(3);
+        optim::adam<float> oo(o);
+        const auto before = weights_of(o);
+        try {
+            train::load_checkpoint(p, o, oo);
+            FAIL("no error");
+        } catch (const std::runtime_error& e) {
+            const std::string m = e.what();
+            INFO(m);
+            CHECK(m.starts_with("checkpoint '" + p.string() + "': "));
+            CHECK(m.find("enc1.conv1.weight") != std::string::npos);
+        }
+        CHECK(weights_of(o) == before);
+        CHECK_THROWS_WITH_AS(train::load_checkpoint_weights(p, o), doctest::Contains("enc1.conv1.weight"),
+                             std::runtime_error);
+    }
+    SUBCASE("another optimiser: clear error") {
+        tiny n2(1);
+        optim::sgd<float> s(n2, {.lr = 0.1, .momentum = 0.9});
+        CHECK_THROWS_WITH_AS(train::load_checkpoint(p, n2, s), doctest::Contains("optimiser 'adam'"), std::runtime_error);
+    }
+    SUBCASE("truncated and corrupt files: clear errors, nothing crashes") {
+        const std::string bytes = read_all(p);
+        for (std::size_t cut : {std::size_t(0), std::size_t(5), std::size_t(100), bytes.size() / 2, bytes.size() - 1}) {
+            train::write_file_atomic(tmp.path / "bad.safetensors", std::string_view(bytes).substr(0, cut));
+            tiny n2(1);
+            optim::adam<float> o2(n2);
+            INFO("cut at " << cut);
+            CHECK_THROWS_WITH_AS(train::load_checkpoint(tmp.path / "bad.safetensors", n2, o2),
+                                 doctest::Contains("checkpoint '"), std::runtime_error);
+        }
+        std::string garbage = bytes;
+        for (std::size_t i = 8; i < 40 && i < garbage.size(); ++i) garbage[i] = '\x01';
+        train::write_file_atomic(tmp.path / "bad.safetensors", garbage);
+        tiny n2(1);
+        optim::adam<float> o2(n2);
+        CHECK_THROWS_AS(train::load_checkpoint(tmp.path / "bad.safetensors", n2, o2), std::runtime_error);
+        // a plain weights file is not a checkpoint
+        io::save_weights(net, tmp.path / "w.safetensors");
+        CHECK_THROWS_WITH_AS(train::load_checkpoint(tmp.path / "w.safetensors", n2, o2),
+                             doctest::Contains("unetpp.checkpoint.format"), std::runtime_error);
+        CHECK_THROWS_WITH_AS(train::load_checkpoint(tmp.path / "missing.safetensors", n2, o2),
+                             doctest::Contains("checkpoint '"), std::runtime_error);
+    }
+}
+
+TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (bitwise)") {
+    temp_dir a, b;
+    const optim::cosine_lr_cfg cos{.t_max = 4, .eta_min = 1e-4, .warmup_epochs = 1};
+    std::vector<float> straight;
+    std::vector<train::epoch_record> hist_a;
+    {
+        fixture f;
+        tiny net(1);
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        train::trainer t(net, opt, losses::dice_bce{},
+                         {.epochs = 4, .out_dir = a.path, .seed = 9, .progress = train::progress_mode::silent},
+                         optim::any_schedule(optim::cosine_lr(1e-2, cos)));
+        const auto r = t.fit(f.train, &f.val);
+        CHECK(r.epochs_done == 4);
+        hist_a = r.history;
+        straight = weights_of(net);
+    }
+    CHECK(fs::exists(a.path / "last.safetensors"));
+    CHECK(fs::exists(a.path / "best.safetensors"));
+    const std::string csv = read_all(a.path / "log.csv");
+    CHECK(csv.starts_with("epoch,train_loss,val_loss,val_dice,val_iou,lr,seconds\n"));
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
+    const std::string jsonl = read_all(a.path / "log.jsonl");
+    CHECK(std::count(jsonl.begin(), jsonl.end(), '\n') == 4);
+    CHECK(jsonl.find("\"val_dice\":") != std::string::npos);
+    CHECK(train::read_checkpoint_info(a.path / "last.safetensors").epoch == 4);
+
+    {
+        fixture f;
+        tiny net(1);
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        train::trainer t(net, opt, losses::dice_bce{},
+                         {.epochs = 2, .out_dir = b.path, .seed = 9, .progress = train::progress_mode::silent},
+                         optim::any_schedule(optim::cosine_lr(1e-2, cos)));
+        t.fit(f.train, &f.val);
+    }
+    {
+        fixture f;
+        tiny net(77);  // different init: everything must come from the checkpoint
+        optim::adam<float> opt(net, {.lr = 0.5});
+        train::trainer t(net, opt, losses::dice_bce{},
+                         {.epochs = 4, .out_dir = b.path, .resume_from = b.path / "last.safetensors", .seed = 9,
+                          .progress = train::progress_mode::silent},
+                         optim::any_schedule(optim::cosine_lr(1e-2, cos)));
+        const auto r = t.fit(f.train, &f.val);
+        CHECK(weights_of(net) == straight);
+        REQUIRE(r.history.size() == 4);
+        for (std::size_t i = 0; i < 4; ++i) {  // rows 1-2 come back from log.csv (9 digits)
+            CHECK(r.history[i].train_loss == doctest::Approx(hist_a[i].train_loss).epsilon(1e-8));
+            CHECK(r.history[i].val_loss == doctest::Approx(hist_a[i].val_loss).epsilon(1e-8));
+            CHECK(r.history[i].lr == doctest::Approx(hist_a[i].lr).epsilon(1e-8));
+        }
+        CHECK(r.history[3].train_loss == hist_a[3].train_loss);  // computed again: bitwise equal
+    }
+    SUBCASE("resume with another seed is refused") {
+        fixture f;
+        tiny net(1);
+        optim::adam<float> opt(net);
+        train::trainer t(net, opt, losses::dice_bce{},
+                         {.epochs = 5, .resume_from = b.path / "last.safetensors", .seed = 10,
+                          .progress = train::progress_mode::silent},
+                         optim::any_schedule(optim::cosine_lr(1e-2, cos)));
+        CHECK_THROWS_WITH_AS(t.fit(f.train, &f.val), doctest::Contains("seed 9"), std::runtime_error);
+    }
+}
+
+TEST_CASE("trainer: early stopping ends the run") {
+    fixture f;
+    tiny net(1);
+    optim::sgd<float> opt(net, {.lr = 0.0});  // nothing changes: the metric never improves
+    train::trainer t(net, opt, losses::dice_bce{},
+                     {.epochs = 10, .monitor = "val_loss", .patience = 2, .progress = train::progress_mode::silent});
+    const auto r = t.fit(f.train, &f.val);
+    CHECK(r.stopped_early);
+    CHECK(r.epochs_done == 3);
+    CHECK(r.best_epoch == 1);
+}
+
+TEST_CASE("trainer: NaN loss at step k stops with a clear message and keeps the last checkpoint") {
+    temp_dir tmp;
+    fixture f;
+    tiny net(1);
+    optim::adam<float> opt(net, {.lr = 1e-2});
+    nan_at_step loss{.k = 3};  // 2 batches per epoch: step 3 is epoch 2, step 1
+    std::ostringstream sink;
+    train::trainer t(net, opt, loss, {.epochs = 3, .out_dir = tmp.path, .seed = 9, .out = &sink});
+    std::string before;
+    t.on_epoch_end = [&](const train::epoch_record& r) {
+        if (r.epoch == 1) before = read_all(tmp.path / "last.safetensors");
+    };
+    try {
+        t.fit(f.train, &f.val);
+        FAIL("no error");
+    } catch (const train::training_diverged& e) {
+        const std::string m = e.what();
+        INFO(m);
+        CHECK(m.find("epoch 2, step 1 of 2") != std::string::npos);
+        CHECK(m.find("NaN") != std::string::npos);
+        CHECK(m.find("last.safetensors' is unchanged") != std::string::npos);
+    }
+    CHECK(!before.empty());
+    CHECK(read_all(tmp.path / "last.safetensors") == before);
+    CHECK(train::read_checkpoint_info(tmp.path / "last.safetensors").epoch == 1);
+}

@@ -1,0 +1,284 @@
+// Shared code of the unetpp command-line tools: argument parsing, the data set choice, splits,
+// the compiled model set, and the error convention (one line on stderr, exit code 2).
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <unetpp/data.hpp>
+#include <unetpp/losses.hpp>
+#include <unetpp/models/presets.hpp>
+#include <unetpp/threads.hpp>
+#include <unetpp/train.hpp>
+
+namespace cli {
+
+namespace fs = std::filesystem;
+using namespace unetpp;
+
+/// Bad input: the tool prints "<tool>: error: <message>" and exits with 2.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// --key value pairs and --flag switches.
+class args {
+public:
+    args(int argc, char** argv, std::set<std::string> flags, std::set<std::string> keys) {
+        for (int i = 1; i < argc; ++i) {
+            std::string a = argv[i];
+            if (a == "-h") a = "--help";
+            if (!a.starts_with("--")) throw usage_error("unexpected argument '" + a + "' (see --help)");
+            std::string k = a.substr(2), v;
+            if (const auto eq = k.find('='); eq != std::string::npos) {
+                v = k.substr(eq + 1);
+                k = k.substr(0, eq);
+            } else if (flags.count(k) || k == "help") {
+                v = "1";
+            } else {
+                if (i + 1 >= argc) throw usage_error("option --" + k + " needs a value (see --help)");
+                v = argv[++i];
+            }
+            if (!flags.count(k) && !keys.count(k) && k != "help")
+                throw usage_error("unknown option --" + k + " (see --help)");
+            m_[k] = v;
+        }
+    }
+    [[nodiscard]] bool has(const std::string& k) const { return m_.count(k) != 0; }
+    [[nodiscard]] std::string str(const std::string& k, const std::string& def = "") const {
+        const auto it = m_.find(k);
+        return it == m_.end() ? def : it->second;
+    }
+    [[nodiscard]] double num(const std::string& k, double def) const {
+        if (!has(k)) return def;
+        const std::string s = str(k);
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size()) throw usage_error("--" + k + " expects a number, got '" + s + "'");
+        return v;
+    }
+    [[nodiscard]] long integer(const std::string& k, long def) const {
+        const double v = num(k, static_cast<double>(def));
+        if (v != static_cast<double>(static_cast<long>(v))) throw usage_error("--" + k + " expects an integer");
+        return static_cast<long>(v);
+    }
+    [[nodiscard]] const std::map<std::string, std::string>& all() const noexcept { return m_; }
+
+private:
+    std::map<std::string, std::string> m_;
+};
+
+// --- data ------------------------------------------------------------------------------------
+
+/// Either an on-disk data set (resized on read) or the synthetic generator, behind one Dataset.
+class any_dataset {
+public:
+    any_dataset(data::paired_dataset d) : v_(std::move(d)) {}
+    any_dataset(data::synthetic_dataset d) : v_(std::move(d)) {}
+    [[nodiscard]] std::size_t size() const {
+        return std::visit([](const auto& d) -> std::size_t { return d.size(); }, v_);
+    }
+    [[nodiscard]] data::sample get(std::size_t i) const {
+        return std::visit([&](const auto& d) { return d.get(i); }, v_);
+    }
+    [[nodiscard]] int label(std::size_t i) const {
+        return std::visit(
+            [&](const auto& d) -> int {
+                if constexpr (requires { d.label(i); })
+                    return d.label(i);
+                else
+                    return d.get(i).label;
+            },
+            v_);
+    }
+    [[nodiscard]] int group(std::size_t i) const { return groups_.empty() ? static_cast<int>(i) : groups_[i]; }
+    [[nodiscard]] std::string source(std::size_t i) const {
+        return std::visit([&](const auto& d) { return data::describe(d, i); }, v_);
+    }
+    /// A short name for sample i (the image file name, or "synthetic_<i>").
+    [[nodiscard]] std::string stem(std::size_t i) const {
+        if (const auto* p = std::get_if<data::paired_dataset>(&v_)) return p->image_path(i).stem().string();
+        return "synthetic_" + std::to_string(i);
+    }
+    void set_groups(std::vector<int> g) { groups_ = std::move(g); }
+    [[nodiscard]] bool on_disk() const noexcept { return std::holds_alternative<data::paired_dataset>(v_); }
+    [[nodiscard]] const data::paired_dataset* paired() const { return std::get_if<data::paired_dataset>(&v_); }
+
+private:
+    std::variant<data::paired_dataset, data::synthetic_dataset> v_;
+    std::vector<int> groups_;
+};
+
+struct data_choice {
+    std::string type = "synthetic";
+    fs::path data, masks;
+    std::string mask_suffix;
+    int size = 64;
+    long synthetic_count = 48;
+    std::uint64_t seed = 1;
+};
+
+inline void require_folder(const fs::path& p, const std::string& what) {
+    std::error_code ec;
+    if (p.empty()) throw usage_error(what + " is required (see --help)");
+    if (!fs::exists(p, ec))
+        throw usage_error(what + " '" + p.string() + "' does not exist; check the path");
+    if (!fs::is_directory(p, ec)) throw usage_error(what + " '" + p.string() + "' is not a folder");
+}
+
+/// Opens the data set the options name; images resized to size x size (bilinear; masks nearest).
+inline any_dataset open_dataset(const data_choice& c) {
+    if (c.size < 8 || c.size > 4096) throw usage_error("--size " + std::to_string(c.size) + " is impossible; use 8 to 4096");
+    data::reader_options ro;
+    ro.channels = 1;
+    const int s = c.size;
+    ro.preprocess = [s](data::sample& x) { data::resize(x, s, s); };
+    if (c.type == "synthetic") {
+        if (c.synthetic_count < 4) throw usage_error("--synthetic-count must be at least 4");
+        return any_dataset(data::synthetic_dataset(static_cast<std::size_t>(c.synthetic_count),
+                                                   {.size = c.size, .seed = c.seed}));
+    }
+    if (c.type == "busi") {
+        require_folder(c.data, "--data (the BUSI folder)");
+        auto ds = data::busi(c.data, {.reader = ro});
+        return any_dataset(std::move(ds));
+    }
+    if (c.type == "isbi2012") {
+        require_folder(c.data, "--data (the ISBI 2012 folder)");
+        return any_dataset(data::isbi2012(c.data, {.reader = ro}));
+    }
+    if (c.type == "folders") {
+        require_folder(c.data, "--data (the images folder)");
+        require_folder(c.masks, "--masks (the masks folder)");
+        return any_dataset(data::paired_folders(c.data, c.masks, {.reader = ro, .mask_suffix = c.mask_suffix}));
+    }
+    throw usage_error("--data-type '" + c.type + "' is not one of busi, isbi2012, folders, synthetic");
+}
+
+inline data_choice data_from(const args& a) {
+    data_choice c;
+    c.type = a.str("data-type", "synthetic");
+    c.data = a.str("data");
+    c.masks = a.str("masks");
+    c.mask_suffix = a.str("mask-suffix");
+    c.size = static_cast<int>(a.integer("size", c.type == "synthetic" ? 64 : 128));
+    c.synthetic_count = a.integer("synthetic-count", 48);
+    c.seed = static_cast<std::uint64_t>(a.integer("seed", 1));
+    return c;
+}
+
+/// Decodes sample 0 so an unreadable file or a bad mask is reported before anything is written.
+inline void probe(const any_dataset& ds) {
+    if (ds.size() == 0) throw usage_error("the data set is empty");
+    (void)ds.get(0);
+}
+
+/// Train / validation / test indices: grouped k-fold when folds > 0 (fold k is the validation
+/// part, nothing is held out), else a grouped, stratified ratio split. BUSI is grouped by
+/// near-duplicate image hashes so copies of one scan never straddle parts.
+struct split_choice {
+    std::vector<std::size_t> train, val, test;
+};
+
+inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t seed, const std::string& type) {
+    if (type == "busi") ds.set_groups(data::near_duplicate_groups(data::phashes(ds)));
+    const data::split_options so{.seed = seed, .labels = data::labels_of(ds), .groups = data::groups_of(ds)};
+    split_choice out;
+    const long folds = a.integer("folds", 0), fold = a.integer("fold", 0);
+    if (folds > 0) {
+        if (folds < 2) throw usage_error("--folds must be at least 2");
+        if (fold < 0 || fold >= folds)
+            throw usage_error("--fold " + std::to_string(fold) + " is outside 0.." + std::to_string(folds - 1));
+        const auto f = data::kfold(ds.size(), static_cast<int>(folds), so);
+        out.train = f[static_cast<std::size_t>(fold)].train;
+        out.val = f[static_cast<std::size_t>(fold)].test;
+        return out;
+    }
+    const std::string sp = a.str("split", "0.8,0.1,0.1");
+    double r[3] = {0, 0, 0};
+    if (std::sscanf(sp.c_str(), "%lf,%lf,%lf", &r[0], &r[1], &r[2]) != 3)
+        throw usage_error("--split expects three fractions like 0.8,0.1,0.1, got '" + sp + "'");
+    if (!(r[1] > 0)) throw usage_error("--split needs a validation fraction > 0");
+    const auto p = data::split_ratio(ds.size(), so, {r[0], r[1], r[2]});
+    out.train = p.train;
+    out.val = p.val;
+    out.test = p.test;
+    return out;
+}
+
+// --- models ----------------------------------------------------------------------------------
+
+/// ronneberger2015-style network with one logit channel: unpadded 3x3 convolutions, no batch
+/// norm, crop-and-concat skips, 2x2 up-convolutions (the paper's preset has two classes).
+template <int Base, int Depth>
+using ronneberger_binary = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = Base, .depth = Depth, .kernel = 3,
+                                         .pad = padding::valid, .norm = norm_kind::none}>;
+
+inline const char* supported_models =
+    "unet_bn with --base 8|16|32|64 and --depth 3|4; ronneberger2015 with --base 64 --depth 4 or --base 16 --depth 3";
+
+/// Calls f.template operator()<Net>() for the compiled network the options name.
+template <class F>
+int with_model(const std::string& model, int base, int depth, F&& f) {
+    if (model == "unet_bn") {
+#define UNETPP_CLI_BN(B, D) \
+    if (base == B && depth == D) return f.template operator()<presets::unet_bn<B, D>>();
+        UNETPP_CLI_BN(8, 3) UNETPP_CLI_BN(8, 4) UNETPP_CLI_BN(16, 3) UNETPP_CLI_BN(16, 4)
+        UNETPP_CLI_BN(32, 3) UNETPP_CLI_BN(32, 4) UNETPP_CLI_BN(64, 3) UNETPP_CLI_BN(64, 4)
+#undef UNETPP_CLI_BN
+    } else if (model == "ronneberger2015") {
+        if (base == 64 && depth == 4) return f.template operator()<ronneberger_binary<64, 4>>();
+        if (base == 16 && depth == 3) return f.template operator()<ronneberger_binary<16, 3>>();
+    } else {
+        throw usage_error("--model '" + model + "' is not compiled in; supported: " + supported_models);
+    }
+    throw usage_error("--model " + model + " --base " + std::to_string(base) + " --depth " + std::to_string(depth) +
+                      " is not compiled in; supported: " + supported_models);
+}
+
+template <class Net>
+void check_size(int size) {
+    if (!Net::is_valid_size(size))
+        throw usage_error("--size " + std::to_string(size) + " does not fit " + Net::describe() + "; nearest valid sizes: " +
+                          std::to_string(Net::previous_valid_size(size)) + " and " +
+                          std::to_string(Net::next_valid_size(size)));
+}
+
+// --- output ----------------------------------------------------------------------------------
+
+inline std::string json_escape(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\', o += c;
+        else if (static_cast<unsigned char>(c) < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            o += b;
+        } else o += c;
+    }
+    return o;
+}
+
+/// Runs body(); maps errors to one stderr line and exit codes (2: bad input; 3: diverged).
+inline int guarded(const char* tool, const std::function<int()>& body) {
+    try {
+        return body();
+    } catch (const train::training_diverged& e) {
+        std::cerr << tool << ": error: " << e.what() << '\n';
+        return 3;
+    } catch (const std::exception& e) {
+        std::cerr << tool << ": error: " << e.what() << '\n';
+        return 2;
+    }
+}
+
+}  // namespace cli

@@ -1,0 +1,376 @@
+// unetpp-predict: segments images with a trained U-Net saved by unetpp::io::save_weights.
+//
+//   unetpp-predict --weights model.safetensors --input images/ --out pred/ [--mask-dir masks/]
+//
+// For every input image <stem>.<ext> it writes <stem>_prob.png (foreground probability, 0..255)
+// and <stem>_mask.png (thresholded or arg-max mask), and with --mask-dir also
+// <stem>_compare.png (input | predicted mask | ground truth). Images of any size are predicted by
+// overlap tiling with mirrored borders (docs/INFERENCE.md); an image smaller than the network's
+// smallest tile is mirrored out to the tile size and the prediction cropped back to it.
+//
+// The architecture comes from the file's unetpp.config metadata when present; otherwise from
+// --model/--base/--depth. Only the instantiations compiled into this program are available
+// (listed by --help). Every error is one line on stderr naming the file; the exit status is 2
+// when any image or the weights could not be processed, 0 otherwise.
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <unetpp/infer.hpp>
+#include <unetpp/io/image.hpp>
+#include <unetpp/io/weights.hpp>
+#include <unetpp/models/presets.hpp>
+#include <unetpp/threads.hpp>
+
+namespace fs = std::filesystem;
+using namespace unetpp;
+
+namespace {
+
+constexpr int exit_error = 2;
+
+struct options {
+    fs::path weights, input, out, mask_dir;
+    std::string model;  // "" = from the file's metadata (or unet_bn)
+    int base = 0, depth = 0;
+    infer::tile_options tiles;
+    bool tta = false;
+    int threads = 0;
+};
+
+/// One line, no embedded newlines.
+std::string one_line(std::string s) {
+    std::replace(s.begin(), s.end(), '\n', ' ');
+    return s;
+}
+
+struct cli_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// The compiled-in architectures.
+template <int Base, int Depth>
+using unet_bn_t = presets::unet_bn<Base, Depth>;
+template <int Base, int Depth>
+using ronneberger_t = unet<unet_cfg{presets::ronneberger2015_cfg.in_channels, presets::ronneberger2015_cfg.classes,
+                                    Base, Depth, presets::ronneberger2015_cfg.kernel, padding::valid, norm_kind::none}>;
+constexpr int bases[] = {8, 16, 32, 64};
+constexpr int depths[] = {2, 3, 4};
+
+std::string supported_list() {
+    std::string s;
+    for (const char* m : {"unet_bn", "ronneberger2015"}) {
+        s += std::string("  ") + m + ": --base";
+        for (int b : bases) s += " " + std::to_string(b);
+        s += ", --depth";
+        for (int d : depths) s += " " + std::to_string(d);
+        s += std::string(m) == "unet_bn" ? " (1 input channel, 1 class, padded, batch norm)\n"
+                                         : " (1 input channel, 2 classes, unpadded, no norm)\n";
+    }
+    return s;
+}
+
+void print_help() {
+    std::cout << R"(usage: unetpp-predict --weights FILE --input FILE_OR_DIR --out DIR [options]
+
+Segments PNG/JPEG/BMP images with a U-Net saved by unetpp::io::save_weights (safetensors).
+Writes <stem>_prob.png (foreground probability) and <stem>_mask.png for every input image.
+
+  --weights FILE      safetensors file with the network's parameters
+  --input PATH        an image, or a directory of images (.png .jpg .jpeg .bmp)
+  --out DIR           output directory (created if missing)
+  --mask-dir DIR      ground-truth masks (<stem>.png, <stem>_mask.png, .bmp or .jpg): also writes
+                      <stem>_compare.png = input | predicted mask | ground truth
+  --model NAME        unet_bn or ronneberger2015 (default: from the file's metadata)
+  --base N --depth N  channels of the first level and number of poolings (default: from the file)
+  --tile N            input tile side (default: automatic, bounded by --memory-mb)
+  --overlap N         padded nets: context pixels discarded per tile side (default: receptive radius)
+  --batch N           tiles per forward pass (default 1)
+  --memory-mb N       activation memory budget for the automatic tile (default 2048)
+  --tta               average over the 8 flips/rotations (8x slower)
+  --threshold T       mask threshold on the foreground probability (default 0.5)
+  --threads N         CPU threads (default: OpenMP's choice, fewer when the machine is busy)
+  --help              this text
+
+Images of any size work: borders are mirrored (overlap-tile strategy), and an image smaller than
+the smallest tile is mirrored out to a full tile and the prediction cropped back.
+Exit status: 0 success, 2 when the weights or any image could not be processed (one line on
+stderr each, naming the file).
+
+Compiled-in architectures:
+)" << supported_list();
+}
+
+int parse_int(std::string_view opt, const std::string& v, int lo) {
+    try {
+        std::size_t used = 0;
+        const int n = std::stoi(v, &used);
+        if (used == v.size() && n >= lo) return n;
+    } catch (const std::exception&) {
+    }
+    throw cli_error(std::string(opt) + ": expected an integer >= " + std::to_string(lo) + ", got '" + v + "'");
+}
+
+options parse(int argc, char** argv, bool& help) {
+    options o;
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        const auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) throw cli_error(a + ": missing value (see --help)");
+            return args[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            help = true;
+            return o;
+        } else if (a == "--weights") {
+            o.weights = value();
+        } else if (a == "--input") {
+            o.input = value();
+        } else if (a == "--out") {
+            o.out = value();
+        } else if (a == "--mask-dir") {
+            o.mask_dir = value();
+        } else if (a == "--model") {
+            o.model = value();
+            if (o.model != "unet_bn" && o.model != "ronneberger2015")
+                throw cli_error("--model: unknown model '" + o.model + "'; choose unet_bn or ronneberger2015");
+        } else if (a == "--base") {
+            o.base = parse_int(a, value(), 1);
+        } else if (a == "--depth") {
+            o.depth = parse_int(a, value(), 1);
+        } else if (a == "--tile") {
+            o.tiles.tile = parse_int(a, value(), 1);
+        } else if (a == "--overlap") {
+            o.tiles.overlap = parse_int(a, value(), 0);
+        } else if (a == "--batch") {
+            o.tiles.batch = parse_int(a, value(), 1);
+        } else if (a == "--memory-mb") {
+            o.tiles.memory_budget = static_cast<std::size_t>(parse_int(a, value(), 1)) << 20;
+        } else if (a == "--threads") {
+            o.threads = parse_int(a, value(), 1);
+        } else if (a == "--tta") {
+            o.tta = true;
+        } else if (a == "--threshold") {
+            const std::string& v = value();
+            char* end = nullptr;
+            const double t = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0' || !(t >= 0.0 && t <= 1.0))
+                throw cli_error("--threshold: expected a number in [0, 1], got '" + v + "'");
+            o.tiles.threshold = static_cast<float>(t);
+        } else {
+            throw cli_error("unknown option '" + a + "' (see --help)");
+        }
+    }
+    if (o.weights.empty()) throw cli_error("--weights FILE is required (see --help)");
+    if (o.input.empty()) throw cli_error("--input FILE_OR_DIR is required (see --help)");
+    if (o.out.empty()) throw cli_error("--out DIR is required (see --help)");
+    return o;
+}
+
+/// The architecture to build: from the metadata, checked against the command line.
+struct arch {
+    std::string model;
+    int base = 64, depth = 4;
+};
+
+arch choose_arch(const io::safetensors_file& file, const options& o) {
+    const std::string where = o.weights.string() + ": ";
+    arch a;
+    const auto& md = file.metadata();
+    const auto it = md.find("unetpp.config");
+    if (it != md.end()) {
+        const auto cfg = io::detail::parse_flat_json(it->second, where + "metadata unetpp.config");
+        const auto get = [&](const char* k) {
+            const auto f = cfg.find(k);
+            if (f == cfg.end()) throw cli_error(where + "metadata unetpp.config lacks \"" + k + "\"");
+            return f->second;
+        };
+        const std::string pad = get("pad"), norm = get("norm");
+        a.model = pad == "valid" && norm == "none" ? "ronneberger2015" : pad == "same" && norm == "batch" ? "unet_bn" : "";
+        const std::string describe = md.count("unetpp.describe") ? md.at("unetpp.describe") : it->second;
+        if (a.model.empty())
+            throw cli_error(where + "the file holds " + describe +
+                            ", which is neither unet_bn (same padding, batch norm) nor ronneberger2015 (valid "
+                            "padding, no norm)");
+        a.base = std::atoi(get("base").c_str());
+        a.depth = std::atoi(get("depth").c_str());
+        if (!o.model.empty() && o.model != a.model)
+            throw cli_error(where + "weights of another architecture: the file holds " + a.model + " (" + describe +
+                            ") but --model " + o.model + " was given");
+        if ((o.base && o.base != a.base) || (o.depth && o.depth != a.depth))
+            throw cli_error(where + "weights of another architecture: the file holds base " + std::to_string(a.base) +
+                            ", depth " + std::to_string(a.depth) + " (" + describe + ") but --base " +
+                            std::to_string(o.base ? o.base : a.base) + " --depth " +
+                            std::to_string(o.depth ? o.depth : a.depth) + " was given");
+    } else {
+        a.model = o.model.empty() ? "unet_bn" : o.model;
+        if (o.base) a.base = o.base;
+        if (o.depth) a.depth = o.depth;
+    }
+    return a;
+}
+
+/// Input images: the file itself, or the images of a directory in name order.
+std::vector<fs::path> list_inputs(const fs::path& input) {
+    std::error_code ec;
+    if (!fs::exists(input, ec)) throw cli_error(input.string() + ": no such file or directory");
+    if (!fs::is_directory(input, ec)) return {input};
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(input, ec)) {
+        if (!e.is_regular_file()) continue;
+        std::string ext = e.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") files.push_back(e.path());
+    }
+    if (ec) throw cli_error(input.string() + ": cannot list the directory: " + ec.message());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw cli_error(input.string() + ": no .png, .jpg, .jpeg or .bmp images in the directory");
+    return files;
+}
+
+std::optional<fs::path> find_ground_truth(const fs::path& dir, const std::string& stem) {
+    for (const char* suffix : {".png", "_mask.png", ".bmp", "_mask.bmp", ".jpg", ".jpeg"}) {
+        const fs::path p = dir / (stem + suffix);
+        std::error_code ec;
+        if (fs::is_regular_file(p, ec)) return p;
+    }
+    return std::nullopt;
+}
+
+/// Foreground probability as a gray image: the one channel (K = 1), channel 1 (K = 2), or
+/// 1 - background (K > 2).
+io::image probability_image(const tensor<float>& prob) {
+    const shape4 s = prob.shape();
+    if (s.c <= 2) return io::from_tensor(prob, 0, s.c - 1);
+    tensor<float> fg(shape4{1, 1, s.h, s.w});
+    for (std::size_t i = 0; i < s.plane(); ++i) fg[i] = 1.0f - prob[i];
+    return io::from_tensor(fg);
+}
+
+/// Mask as a gray image: 0/255 for binary nets, class * 255 / (K - 1) otherwise.
+io::image mask_image(const tensor<float>& mask, int classes) {
+    tensor<float> scaled = mask;
+    const float k = classes <= 2 ? 1.0f : static_cast<float>(classes - 1);
+    for (float& v : scaled) v /= k;
+    return io::from_tensor(scaled);
+}
+
+template <class Net>
+int run_with(const io::safetensors_file& file, const options& o) {
+    Net net;
+    try {
+        io::load_weights(net, file);
+    } catch (const std::exception& e) {
+        throw cli_error(one_line(e.what()));  // names the file already ("weights: <file>: ...")
+    }
+    net.eval();
+    std::error_code ec;
+    fs::create_directories(o.out, ec);
+    if (ec) throw cli_error(o.out.string() + ": cannot create the output directory: " + ec.message());
+
+    int failures = 0;
+    for (const fs::path& path : list_inputs(o.input)) {
+        try {
+            const io::image img = io::read_image(path, Net::cfg.in_channels);
+            const tensor<float> x = io::to_tensor(img);
+            const infer::prediction p = o.tta ? infer::predict_tta(net, x, infer::all_dihedral(), o.tiles)
+                                              : infer::predict_tiled(net, x, o.tiles);
+            const std::string stem = path.stem().string();
+            const io::image mask = mask_image(p.mask, Net::cfg.classes);
+            io::write_png(o.out / (stem + "_prob.png"), probability_image(p.prob));
+            io::write_png(o.out / (stem + "_mask.png"), mask);
+            if (!o.mask_dir.empty()) {
+                const auto gt_path = find_ground_truth(o.mask_dir, stem);
+                if (!gt_path)
+                    throw cli_error((o.mask_dir / (stem + ".png")).string() +
+                                    ": no ground-truth mask for this image (looked for <stem>.png, <stem>_mask.png, "
+                                    ".bmp, .jpg in --mask-dir)");
+                const io::image gt = io::read_image(*gt_path, 1);
+                if (gt.width != img.width || gt.height != img.height)
+                    throw cli_error(gt_path->string() + ": mask is " + std::to_string(gt.width) + "x" +
+                                    std::to_string(gt.height) + " but the image is " + std::to_string(img.width) +
+                                    "x" + std::to_string(img.height));
+                const io::image gray = Net::cfg.in_channels == 1 ? img : io::read_image(path, 1);
+                io::write_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
+            }
+            std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << "\n";
+        } catch (const cli_error& e) {
+            std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
+            ++failures;
+        } catch (const std::exception& e) {
+            const std::string msg = one_line(e.what());
+            // io errors name the file already; others get it prefixed.
+            if (msg.find(path.string()) != std::string::npos)
+                std::cerr << "unetpp-predict: error: " << msg << "\n";
+            else
+                std::cerr << "unetpp-predict: error: " << path.string() << ": " << msg << "\n";
+            ++failures;
+        }
+    }
+    return failures ? exit_error : 0;
+}
+
+/// Runs the compiled-in instantiation matching `a`, or throws listing what is available.
+int dispatch(const arch& a, const io::safetensors_file& file, const options& o) {
+    int rc = -1;
+    const auto try_sizes = [&]<template <int, int> class Model>() {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (([&] {
+                 constexpr int b = bases[I / std::size(depths)], d = depths[I % std::size(depths)];
+                 if (rc < 0 && a.base == b && a.depth == d) rc = run_with<Model<b, d>>(file, o);
+             }()),
+             ...);
+        }(std::make_index_sequence<std::size(bases) * std::size(depths)>{});
+    };
+    if (a.model == "unet_bn") try_sizes.template operator()<unet_bn_t>();
+    if (a.model == "ronneberger2015") try_sizes.template operator()<ronneberger_t>();
+    if (rc < 0)
+        throw cli_error(o.weights.string() + ": " + a.model + " with base " + std::to_string(a.base) + ", depth " +
+                        std::to_string(a.depth) +
+                        " is not compiled into unetpp-predict; available: unet_bn (1 input channel, 1 class) and "
+                        "ronneberger2015 (1 input channel, 2 classes), each with base 8, 16, 32 or 64 and depth 2, 3 "
+                        "or 4");
+    return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        bool help = false;
+        const options o = parse(argc, argv, help);
+        if (help) {
+            print_help();
+            return 0;
+        }
+        adapt_threads_to_load();
+        if (o.threads) set_num_threads(o.threads);
+        std::error_code ec;
+        if (!fs::is_regular_file(o.weights, ec))
+            throw cli_error(o.weights.string() + ": weights file not found (or not a regular file)");
+        const io::safetensors_file file = [&] {
+            try {
+                return io::safetensors_file::load(o.weights);
+            } catch (const std::exception& e) {
+                const std::string msg = one_line(e.what());
+                throw cli_error(msg.find(o.weights.string()) != std::string::npos ? msg
+                                                                                 : o.weights.string() + ": " + msg);
+            }
+        }();
+        return dispatch(choose_arch(file, o), file, o);
+    } catch (const std::exception& e) {
+        std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
+        return exit_error;
+    }
+}

@@ -1,0 +1,223 @@
+// unetpp-train: trains a U-Net on BUSI, ISBI 2012, a pair of image/mask folders or the built-in
+// synthetic data, writing checkpoints, logs and the run configuration into --out.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <variant>
+
+#include "cli_common.hpp"
+
+namespace {
+
+using namespace cli;
+
+const char* help_text = R"(usage: unetpp-train [options] --out DIR
+
+Trains a U-Net for binary segmentation and writes into DIR:
+  last.safetensors   checkpoint after the last completed epoch (weights, optimiser moments,
+                     epoch, schedule, seed, best metric); --resume continues from it
+  best.safetensors   checkpoint of the epoch with the best monitored metric
+  log.csv, log.jsonl one row per epoch: epoch, train_loss, val_loss, val_dice, val_iou, lr, seconds
+  config.json        the options of the run
+Every file is written atomically (temporary file, fsync, rename).
+
+data:
+  --data-type T      busi | isbi2012 | folders | synthetic            (default synthetic)
+  --data PATH        BUSI root, ISBI 2012 root, or the images folder (folders)
+  --masks PATH       the masks folder (folders); --mask-suffix S: mask stem = image stem + S
+  --size N           resize images to N x N (bilinear; masks nearest)  (default 64 synthetic, 128 else)
+  --synthetic-count N  images of the synthetic data set                 (default 48)
+  --augment on|off   random flips and rotations (+-15 degrees)         (default off)
+  --split a,b,c      train,val,test fractions, grouped and stratified  (default 0.8,0.1,0.1)
+  --folds K --fold k grouped K-fold cross-validation; fold k validates (BUSI: groups of
+                     near-duplicate images by perceptual hash)
+model:
+  --model M          unet_bn | ronneberger2015                          (default unet_bn)
+  --base N --depth D compiled combinations: unet_bn with base 8, 16, 32 or 64 and depth 3 or 4;
+                     ronneberger2015 (unpadded, no batch norm, one logit channel) with
+                     base 64 depth 4 or base 16 depth 3                 (default 16, 3)
+training:
+  --loss L           bce | dice | dice_bce | focal | iou | tversky      (default dice_bce)
+  --optimizer O      adam | adamw | sgd                                 (default adam)
+  --lr X             learning rate                                       (default 1e-3; sgd 1e-2)
+  --weight-decay X   (default 0; adamw 1e-2)      --momentum X  sgd momentum (default 0.9)
+  --schedule S       constant | step | cosine | plateau                  (default constant)
+  --epochs N         (default 10)   --batch N  (default 4)   --seed N  (default 1)
+  --monitor M        val_loss | val_dice | val_iou | train_loss          (default val_loss)
+  --patience N       early stopping after N epochs without improvement  (default 0: off)
+  --min-delta X      smallest change that counts as improvement         (default 0)
+  --clip-norm X      clip gradients to global L2 norm X                 (default off)
+  --resume           continue the run in --out from last.safetensors (same options and seed)
+  --quiet            no progress output
+Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged.
+)";
+
+/// One loss type for every choice (keeps one trainer instantiation per network).
+struct any_loss {
+    std::string name;
+    std::function<float(const tensor<float>&, const tensor<float>&, tensor<float>*)> fn;
+    float operator()(const tensor<float>& x, const tensor<float>& t, tensor<float>* g = nullptr) const { return fn(x, t, g); }
+};
+
+any_loss make_loss(const std::string& n) {
+    const auto wrap = [&](auto l) {
+        return any_loss{n, [l](const tensor<float>& x, const tensor<float>& t, tensor<float>* g) { return l(x, t, g); }};
+    };
+    if (n == "bce") return wrap(losses::bce_with_logits{});
+    if (n == "dice") return wrap(losses::dice_loss{});
+    if (n == "dice_bce") return wrap(losses::dice_bce{});
+    if (n == "focal") return wrap(losses::focal_loss{});
+    if (n == "iou") return wrap(losses::iou_loss{});
+    if (n == "tversky") return wrap(losses::tversky_loss{});
+    throw usage_error("--loss '" + n + "' is not one of bce, dice, dice_bce, focal, iou, tversky");
+}
+
+/// SGD or Adam/AdamW behind one type, with the checkpoint state API.
+class any_optimizer {
+public:
+    template <class Net>
+    any_optimizer(Net& net, const args& a) : v_(make(net, a)) {}
+    void step() { std::visit([](auto& o) { o.step(); }, v_); }
+    void zero_grad() { std::visit([](auto& o) { o.zero_grad(); }, v_); }
+    [[nodiscard]] double lr() const { return std::visit([](const auto& o) { return o.lr(); }, v_); }
+    void set_lr(double x) { std::visit([&](auto& o) { o.set_lr(x); }, v_); }
+    [[nodiscard]] long steps() const { return std::visit([](const auto& o) { return o.steps(); }, v_); }
+    void set_steps(long t) { std::visit([&](auto& o) { o.set_steps(t); }, v_); }
+    [[nodiscard]] std::string_view name() const { return std::visit([](const auto& o) { return std::string_view(o.name()); }, v_); }
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> hyper_parameters() const {
+        return std::visit([](const auto& o) { return o.hyper_parameters(); }, v_);
+    }
+    template <class F>
+    void visit_state(F&& f) {
+        std::visit([&](auto& o) { o.visit_state(f); }, v_);
+    }
+
+private:
+    using variant = std::variant<optim::sgd<float>, optim::adam<float>>;
+    template <class Net>
+    static variant make(Net& net, const args& a) {
+        const std::string o = a.str("optimizer", "adam");
+        if (o == "sgd")
+            return variant(std::in_place_type<optim::sgd<float>>, net,
+                           optim::sgd_cfg{.lr = a.num("lr", 1e-2), .momentum = a.num("momentum", 0.9),
+                                          .weight_decay = a.num("weight-decay", 0.0)});
+        if (o == "adam")
+            return variant(std::in_place_type<optim::adam<float>>, net,
+                           optim::adam_cfg{.lr = a.num("lr", 1e-3), .weight_decay = a.num("weight-decay", 0.0)});
+        if (o == "adamw")
+            return variant(std::in_place_type<optim::adam<float>>, net,
+                           optim::adamw_cfg(a.num("lr", 1e-3), a.num("weight-decay", 1e-2)));
+        throw usage_error("--optimizer '" + o + "' is not one of adam, adamw, sgd");
+    }
+    variant v_;
+};
+
+optim::any_schedule make_schedule(const args& a, double lr, int epochs, const std::string& monitor) {
+    const std::string s = a.str("schedule", "constant");
+    if (s == "constant") return optim::any_schedule(optim::constant_lr(lr));
+    if (s == "step") return optim::any_schedule(optim::step_lr(lr, {.step_size = std::max(1, epochs / 3), .gamma = 0.1}));
+    if (s == "cosine")
+        return optim::any_schedule(
+            optim::cosine_lr(lr, {.t_max = epochs + 1, .eta_min = lr * 1e-2, .warmup_epochs = epochs >= 10 ? 2 : 0}));
+    if (s == "plateau")
+        return optim::any_schedule(optim::reduce_on_plateau(
+            lr, {.mode = train::default_mode(monitor), .factor = 0.1, .patience = 3}));
+    throw usage_error("--schedule '" + s + "' is not one of constant, step, cosine, plateau");
+}
+
+int run(int argc, char** argv) {
+    const args a(argc, argv, {"resume", "quiet"},
+                 {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
+                  "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
+                  "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads"});
+    if (a.has("help")) {
+        std::cout << help_text;
+        return 0;
+    }
+    adapt_threads_to_load();
+    if (a.has("threads")) set_num_threads(static_cast<int>(a.integer("threads", 1)));
+    const fs::path out = a.str("out");
+    if (out.empty()) throw usage_error("--out DIR is required (the folder for checkpoints and logs)");
+    const bool resume = a.has("resume");
+    const fs::path last = out / "last.safetensors";
+    if (resume && !fs::exists(last))
+        throw usage_error("--resume: '" + last.string() + "' does not exist; start without --resume");
+    if (!resume && fs::exists(last))
+        throw usage_error("'" + out.string() + "' already holds a run (last.safetensors); pass --resume to continue it or choose another --out");
+
+    const int epochs = static_cast<int>(a.integer("epochs", 10));
+    const int batch = static_cast<int>(a.integer("batch", 4));
+    if (epochs < 1) throw usage_error("--epochs must be at least 1");
+    if (batch < 1) throw usage_error("--batch must be at least 1");
+    const std::string augment = a.str("augment", "off");
+    if (augment != "on" && augment != "off") throw usage_error("--augment must be on or off");
+    const std::string monitor = a.str("monitor", "val_loss");
+    if (monitor != "val_loss" && monitor != "val_dice" && monitor != "val_iou" && monitor != "train_loss")
+        throw usage_error("--monitor must be val_loss, val_dice, val_iou or train_loss");
+    const std::string model = a.str("model", "unet_bn");
+    const int base = static_cast<int>(a.integer("base", 16)), depth = static_cast<int>(a.integer("depth", 3));
+    const auto loss = make_loss(a.str("loss", "dice_bce"));
+    const data_choice dc = data_from(a);
+
+    return with_model(model, base, depth, [&]<class Net>() -> int {
+        check_size<Net>(dc.size);
+        any_dataset ds = open_dataset(dc);
+        probe(ds);
+        const auto parts = make_split(ds, a, dc.seed, dc.type);
+        if (parts.train.empty() || parts.val.empty()) throw usage_error("the split leaves no training or validation images");
+
+        Net net(dc.seed);
+        any_optimizer opt(net, a);
+        auto sched = make_schedule(a, opt.lr(), epochs, monitor);
+
+        data::augment_pipeline aug;
+        if (augment == "on") aug.add(data::aug::hflip(), 0.5).add(data::aug::vflip(), 0.5).add(data::aug::rotate(15.0), 0.5);
+        data::loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = aug}, parts.train);
+        data::loader<any_dataset> va(ds, {.batch_size = batch, .shuffle = false}, parts.val);
+
+        // configuration: recorded in config.json and in every checkpoint
+        std::map<std::string, std::string> extra{{"model", model},
+                                                 {"base", std::to_string(base)},
+                                                 {"depth", std::to_string(depth)},
+                                                 {"size", std::to_string(dc.size)},
+                                                 {"loss", loss.name}};
+        std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" + json_escape(Net::describe()) + "\"";
+        for (const auto& [k, v] : a.all()) cfg += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
+        cfg += ",\n  \"train_images\": " + std::to_string(parts.train.size()) +
+               ",\n  \"val_images\": " + std::to_string(parts.val.size()) +
+               ",\n  \"test_images\": " + std::to_string(parts.test.size()) + "\n}\n";
+        fs::create_directories(out);
+        train::write_file_atomic(out / (resume ? "config.resume.json" : "config.json"), cfg);
+
+        const bool quiet = a.has("quiet");
+        if (!quiet)
+            std::cout << "unetpp-train: " << Net::describe() << ", " << ds.size() << " images (" << parts.train.size()
+                      << " train, " << parts.val.size() << " val, " << parts.test.size() << " test), loss " << loss.name
+                      << ", optimiser " << opt.name() << (resume ? ", resuming" : "") << '\n';
+        train::trainer t(net, opt, loss,
+                         train::trainer_cfg{.epochs = epochs,
+                                            .monitor = monitor,
+                                            .patience = static_cast<int>(a.integer("patience", 0)),
+                                            .min_delta = a.num("min-delta", 0.0),
+                                            .clip_norm = a.num("clip-norm", 0.0),
+                                            .out_dir = out,
+                                            .resume_from = resume ? last : fs::path{},
+                                            .seed = dc.seed,
+                                            .progress = quiet ? train::progress_mode::silent : train::progress_mode::automatic,
+                                            .extra = extra},
+                         sched);
+        const auto r = t.fit(tr, &va);
+        if (!quiet)
+            std::cout << "done: " << r.epochs_done << " epochs" << (r.stopped_early ? " (early stop)" : "") << ", best "
+                      << monitor << " " << r.best_metric << " at epoch " << r.best_epoch << "; checkpoints in '"
+                      << out.string() << "'\n";
+        return 0;
+    });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return cli::guarded("unetpp-train", [&] { return run(argc, argv); });
+}
