@@ -30,6 +30,7 @@ vcpkg_cmake_configure(
         -DUNETPP_BUILD_TESTS=OFF
         -DUNETPP_BUILD_EXAMPLES=OFF
         -DUNETPP_BUILD_BENCH=OFF
+        -DUNETPP_BUILD_TOOLS=OFF
         -DUNETPP_NATIVE=OFF
 )
 vcpkg_cmake_install()

@@ -18,13 +18,16 @@ IN holds one case written by the C++ test, in the format of torch_parity.py:
 The script builds the twin, copies every parameter and buffer in by name (element counts must
 match; a missing or extra name is an error), runs forward and backward in float32 and writes OUT
 with torch's y (or seg and cls), dx, grad.<param> for every parameter and after.<buffer> for
-every buffer, each reshaped to unetpp's shape for it. Exit status 2 with a message on mismatch.
+every buffer, each reshaped to unetpp's shape for it, and min_pool_gap: the smallest relative
+gap between the two largest values of any max-pooling window in the forward pass (see
+PoolGapRecorder). Exit status 2 with a message on mismatch.
 """
 
 import os
 import sys
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
@@ -69,6 +72,54 @@ def load_state(module, tensors, case):
             target.copy_(src.reshape(target.shape).to(target.dtype))
 
 
+class PoolGapRecorder:
+    """Records, over every F.max_pool2d call of a forward pass, the smallest gap between the
+    largest and second-largest value of a pooling window, relative to max(1, |largest|).
+
+    Max pooling routes the gradient to one winner per window. Where the top two values of a
+    window lie within float32 rounding of each other, unetpp's and torch's forward passes (which
+    add in different orders) may pick different winners, and every gradient upstream of that
+    window then differs by far more than rounding. The C++ test redraws such a case."""
+
+    def __init__(self):
+        self.min_gap = float("inf")
+        self._original = None
+
+    def __enter__(self):
+        self._original = F.max_pool2d
+
+        def recording(x, kernel_size, stride=None, padding=0, *args, **kwargs):
+            self._record(x, kernel_size, stride, padding)
+            return self._original(x, kernel_size, stride, padding, *args, **kwargs)
+
+        F.max_pool2d = recording
+        return self
+
+    def __exit__(self, *exc):
+        F.max_pool2d = self._original
+        return False
+
+    def _record(self, x, kernel_size, stride, padding):
+        pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)  # noqa: E731
+        (kh, kw), (sh, sw) = pair(kernel_size), pair(stride if stride else kernel_size)
+        if kh * kw < 2:
+            return
+        with torch.no_grad():
+            v = x.detach()
+            if any(pair(padding)):
+                ph, pw = pair(padding)
+                v = F.pad(v, (pw, pw, ph, ph), value=float("-inf"))
+            windows = v.unfold(2, kh, sh).unfold(3, kw, sw).reshape(*v.shape[:2], -1, kh * kw)
+            top = windows.topk(2, dim=-1).values
+            gap = (top[..., 0] - top[..., 1]) / top[..., 0].abs().clamp(min=1.0)
+            # Windows of exact zeros (after a ReLU) are exact in both frameworks, and both then
+            # pick the first element: not a rounding question.
+            exact_zeros = (top[..., 0] == 0) & (top[..., 1] == 0)
+            gap = gap[torch.isfinite(gap) & ~exact_zeros]
+            if gap.numel():
+                self.min_gap = min(self.min_gap, gap.min().item())
+
+
 def run_case(tensors, meta):
     case = meta.get("case", "?")
     torch.manual_seed(0)
@@ -80,7 +131,8 @@ def run_case(tensors, meta):
         raise ParityError(f"{case}: training-mode parity needs dropout 0 (the masks cannot be shared)")
 
     x = tensors["x"].to(torch.float32).requires_grad_(True)
-    out = module(x)
+    with PoolGapRecorder() as pools:
+        out = module(x)
     results = {}
     if isinstance(out, tuple):
         seg, cls = out
@@ -103,6 +155,7 @@ def run_case(tensors, meta):
         results["grad." + name] = g.reshape(tensors[name].shape)
     for name, buf in module.named_buffers():
         results["after." + name] = buf.detach().to(torch.float32).reshape(tensors[name].shape)
+    results["min_pool_gap"] = torch.tensor([min(pools.min_gap, 1e30)], dtype=torch.float32)
     return results, case
 
 

@@ -14,6 +14,14 @@
 // dropout = 0 (the same network minus its dropout layers); the eval-mode cases use the presets
 // themselves (dropout 0.1, the identity in eval mode).
 //
+// Max pooling sends each window's gradient to one winner. When the two largest values of a window
+// are within float32 rounding of each other, unetpp and torch (which add in different orders) can
+// pick different winners, and every gradient upstream of that window then differs by far more
+// than rounding (seen: a 1.2e-6 gap in a 2x2 window of the B-Cir skip path gave 1% errors in the
+// whole first level). architectures_parity.py therefore reports the smallest relative top-two gap
+// of any pooling window of torch's forward pass; a case whose gap is below min_pool_gap is drawn
+// again with the next seed (up to max_draws times) before anything is compared.
+//
 // Exchange and comparison as in parity_harness.hpp: a safetensors file per case, read by
 // tests/parity/architectures_parity.py (run with /usr/bin/python3); per tensor
 // max abs err <= atol + rtol * max |torch| with the whole-network tolerance of
@@ -25,6 +33,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <iomanip>
 #include <sstream>
 #include <string>
@@ -45,6 +54,14 @@ using parity::tolerance;
 namespace {
 
 constexpr tolerance net_tol{2e-4, 1e-6};
+/// Smallest accepted relative gap between the two largest values of a pooling window: 5x the
+/// largest relative forward error of these networks (about 2e-6). A B-Cir case at 2x1x32x32 has
+/// about 50,000 pooling windows, so roughly one draw in two has a window below it.
+constexpr double min_pool_gap = 1e-5;
+constexpr int max_draws = 12;
+
+/// Outcome of one drawn case.
+enum class drawn { compared, near_tie };
 
 std::string fmt(double v) {
     std::ostringstream s;
@@ -67,7 +84,7 @@ public:
     }
     void expect_zero(const std::string& name) { zero_.push_back(name); }
 
-    void run_and_compare(tolerance tol) {
+    drawn run_and_compare(tolerance tol) {
         std::string stem = "arch_" + name_;
         for (auto& c : stem)
             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
@@ -80,9 +97,22 @@ public:
                                 parity::shell_quote(in_path.string()) + " " + parity::shell_quote(out_path.string());
         if (!parity::run_command(cmd, log_path)) {
             FAIL_CHECK(name_ << ": architectures_parity.py failed (" << cmd << "):\n" << parity::read_text(log_path));
-            return;
+            return drawn::compared;
         }
         const auto ref = io::safetensors_file::load(out_path);
+        if (!ref.contains("min_pool_gap")) {
+            FAIL_CHECK(name_ << ": architectures_parity.py wrote no min_pool_gap");
+            return drawn::compared;
+        }
+        const double gap = ref.get<double>("min_pool_gap")[0];
+        if (gap < min_pool_gap) {
+            MESSAGE(name_ << ": a max-pooling window's two largest values differ by only " << fmt(gap)
+                          << " (relative) in torch's forward pass, below " << fmt(min_pool_gap)
+                          << "; its winner is decided by rounding, so the case is drawn again");
+            std::error_code ec;
+            for (const auto& p : {in_path, out_path, log_path}) std::filesystem::remove(p, ec);
+            return drawn::near_tie;
+        }
         double scale = 0;
         for (const auto& [n, ours] : results_)
             if (ref.contains(n))
@@ -145,6 +175,7 @@ public:
         } else {
             MESSAGE(name_ << ": case files kept in " << dir.string());
         }
+        return drawn::compared;
     }
 
 private:
@@ -168,16 +199,26 @@ void add_gradients_and_buffers(arch_case& c, Net& net) {
 }
 
 /// A single-output network built on unet<...> (B-Cir, Attention U-Net).
+/// Runs `draw(seed)` for seeds 7, 8, ... until a draw is compared (no near-tie in a pooling
+/// window), at most max_draws times.
+template <class Draw>
+void draw_until_compared(const std::string& name, Draw&& draw) {
+    for (int k = 0; k < max_draws; ++k)
+        if (draw(static_cast<std::uint64_t>(7 + k)) == drawn::compared) return;
+    FAIL_CHECK(name << ": every one of " << max_draws << " draws had a near-tie in a max-pooling window");
+}
+
 template <class Net>
-void unet_arch_case(const std::string& name, config cfg, shape4 in, bool train,
-                    const std::vector<std::string>& expect_zero = {}) {
+drawn unet_arch_draw(const std::string& name, config cfg, shape4 in, bool train,
+                     const std::vector<std::string>& expect_zero, std::uint64_t seed) {
     Net net(42);
-    rng r(7);
+    rng r(seed);
     parity::randomize(net, r);
     net.need_input_grad(true);
     net.train(train);
     net.zero_grad();
     cfg["train"] = train ? "1" : "0";
+    cfg["seed"] = std::to_string(seed);
     arch_case c(name, std::move(cfg));
     for (const auto& z : expect_zero) c.expect_zero(z);
     tensor<float> x(in);
@@ -192,20 +233,27 @@ void unet_arch_case(const std::string& name, config cfg, shape4 in, bool train,
     const tensor<float> dx = net.backward(x, dy);
     c.add_result("dx", dx);
     add_gradients_and_buffers(c, net);
-    c.run_and_compare(net_tol);
+    return c.run_and_compare(net_tol);
+}
+
+template <class Net>
+void unet_arch_case(const std::string& name, const config& cfg, shape4 in, bool train,
+                    const std::vector<std::string>& expect_zero = {}) {
+    draw_until_compared(name, [&](std::uint64_t seed) { return unet_arch_draw<Net>(name, cfg, in, train, expect_zero, seed); });
 }
 
 /// The two-headed multitask network: backward from random gradients of both logit tensors.
 template <class Net>
-void multitask_case(const std::string& name, config cfg, shape4 in, bool train,
-                    const std::vector<std::string>& expect_zero = {}) {
+drawn multitask_draw(const std::string& name, config cfg, shape4 in, bool train,
+                     const std::vector<std::string>& expect_zero, std::uint64_t seed) {
     Net net(42);
-    rng r(7);
+    rng r(seed);
     parity::randomize(net, r);
     net.need_input_grad(true);
     net.train(train);
     net.zero_grad();
     cfg["train"] = train ? "1" : "0";
+    cfg["seed"] = std::to_string(seed);
     arch_case c(name, std::move(cfg));
     for (const auto& z : expect_zero) c.expect_zero(z);
     tensor<float> x(in);
@@ -225,7 +273,13 @@ void multitask_case(const std::string& name, config cfg, shape4 in, bool train,
     const tensor<float> dx = net.backward(x, dseg, dcls);
     c.add_result("dx", dx);
     add_gradients_and_buffers(c, net);
-    c.run_and_compare(net_tol);
+    return c.run_and_compare(net_tol);
+}
+
+template <class Net>
+void multitask_case(const std::string& name, const config& cfg, shape4 in, bool train,
+                    const std::vector<std::string>& expect_zero = {}) {
+    draw_until_compared(name, [&](std::uint64_t seed) { return multitask_draw<Net>(name, cfg, in, train, expect_zero, seed); });
 }
 
 constexpr unet_cfg without_dropout(unet_cfg c) {
