@@ -18,7 +18,7 @@ using namespace cli;
 const char* help_text = R"(usage: unetpp-plot --log run/log.csv --out curves.svg [--title TEXT]
 
 Reads the per-epoch log written by unetpp-train (columns epoch, train_loss, val_loss, val_dice,
-val_iou, lr, seconds; any subset after epoch is accepted, "nan" cells are skipped) and writes
+val_iou, val_pixel_error, lr, seconds; any subset after epoch is accepted, "nan" cells are skipped) and writes
 an SVG with two panels: train and validation loss, and validation Dice and IoU, against the
 epoch. The file is written atomically. Exit code 2 on bad input (missing or malformed log).
 )";

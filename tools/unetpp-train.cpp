@@ -1,10 +1,15 @@
 // unetpp-train: trains a U-Net on BUSI, ISBI 2012, a pair of image/mask folders or the built-in
 // synthetic data, writing checkpoints, logs and the run configuration into --out.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <variant>
+#include <vector>
+
+#include <unetpp/io/safetensors.hpp>
 
 #include "cli_common.hpp"
 
@@ -18,8 +23,9 @@ Trains a U-Net for binary segmentation and writes into DIR:
   last.safetensors   checkpoint after the last completed epoch (weights, optimiser moments,
                      epoch, schedule, seed, best metric); --resume continues from it
   best.safetensors   checkpoint of the epoch with the best monitored metric
-  log.csv, log.jsonl one row per epoch: epoch, train_loss, val_loss, val_dice, val_iou, lr, seconds
+  log.csv, log.jsonl one row per epoch: epoch, train_loss, val_loss, val_dice, val_iou, val_pixel_error, lr, seconds
   config.json        the options of the run
+  split.json         the images of each part of the split (train, val, test), by file name
 Every file is written atomically (temporary file, fsync, rename).
 
 data:
@@ -49,6 +55,11 @@ training:
   --min-delta X      smallest change that counts as improvement         (default 0)
   --clip-norm X      clip gradients to global L2 norm X                 (default off)
   --resume           continue the run in --out from last.safetensors (same options and seed)
+  --export-data F    also write the preprocessed images and masks of every part of the split
+                     (after resizing, before augmentation) to the safetensors file F:
+                     train_images, train_masks, val_images, val_masks[, test_images, test_masks]
+                     as [N, C, H, W] float32 (images in [0, 1], masks 0/1), so that another
+                     framework can be trained on exactly the same tensors
   --quiet            no progress output
 Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged.
 )";
@@ -126,11 +137,42 @@ optim::any_schedule make_schedule(const args& a, double lr, int epochs, const st
     throw usage_error("--schedule '" + s + "' is not one of constant, step, cosine, plateau");
 }
 
+/// --export-data: the preprocessed samples of each non-empty part, stacked into [N, C, H, W].
+void export_data(const any_dataset& ds,
+                 const std::vector<std::pair<const char*, const std::vector<std::size_t>*>>& parts,
+                 const fs::path& file) {
+    io::safetensors_writer w;
+    w.set_metadata("tool", "unetpp-train --export-data");
+    for (const auto& [name, idx] : parts) {
+        if (idx->empty()) continue;
+        tensor<float> images, masks;
+        for (std::size_t k = 0; k < idx->size(); ++k) {
+            const data::sample s = ds.get((*idx)[k]);
+            if (k == 0) {
+                const auto n = static_cast<int>(idx->size());
+                images.resize(shape4{n, s.image.shape().c, s.image.shape().h, s.image.shape().w});
+                masks.resize(shape4{n, s.mask.shape().c, s.mask.shape().h, s.mask.shape().w});
+            }
+            if (s.image.size() * idx->size() != images.size() || s.mask.size() * idx->size() != masks.size())
+                throw usage_error("--export-data: " + ds.source((*idx)[k]) +
+                                  " has another size than the first image of the part; pass --size");
+            std::copy_n(s.image.data(), s.image.size(), images.data() + k * s.image.size());
+            std::copy_n(s.mask.data(), s.mask.size(), masks.data() + k * s.mask.size());
+        }
+        w.add(std::string(name) + "_images", images);
+        w.add(std::string(name) + "_masks", masks);
+    }
+    const fs::path tmp = file.string() + ".partial";
+    w.save(tmp);
+    fs::rename(tmp, file);
+}
+
 int run(int argc, char** argv) {
     const args a(argc, argv, {"resume", "quiet"},
                  {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
-                  "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads"});
+                  "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
+                  "export-data"});
     if (a.has("help")) {
         std::cout << help_text;
         return 0;
@@ -189,6 +231,20 @@ int run(int argc, char** argv) {
                ",\n  \"test_images\": " + std::to_string(parts.test.size()) + "\n}\n";
         fs::create_directories(out);
         train::write_file_atomic(out / (resume ? "config.resume.json" : "config.json"), cfg);
+        const std::vector<std::pair<const char*, const std::vector<std::size_t>*>> part_list{
+            {"train", &parts.train}, {"val", &parts.val}, {"test", &parts.test}};
+        std::string split = "{";
+        for (const auto& [name, idx] : part_list) {
+            split += std::string(split.size() > 1 ? ",\n" : "\n") + "  \"" + name + "\": [";
+            for (std::size_t k = 0; k < idx->size(); ++k) {
+                split += k ? ", \"" : "\"";
+                split += json_escape(ds.stem((*idx)[k]));
+                split += '"';
+            }
+            split += "]";
+        }
+        train::write_file_atomic(out / "split.json", split + "\n}\n");
+        if (a.has("export-data")) export_data(ds, part_list, a.str("export-data"));
 
         const bool quiet = a.has("quiet");
         if (!quiet)

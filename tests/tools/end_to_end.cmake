@@ -20,14 +20,15 @@ endfunction()
 run_ok("${MAKE_DATA}" "${WORK}/data")
 run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"
        --model unet_bn --base 8 --depth 3 --size 32 --epochs 2 --batch 4 --split 0.75,0.25,0
-       --loss dice_bce --optimizer adam --lr 0.01 --seed 3 --out "${WORK}/run" --quiet)
-foreach(f last.safetensors best.safetensors log.csv log.jsonl config.json)
+       --loss dice_bce --optimizer adam --lr 0.01 --seed 3 --out "${WORK}/run" --quiet
+       --export-data "${WORK}/run/data.safetensors")
+foreach(f last.safetensors best.safetensors log.csv log.jsonl config.json split.json data.safetensors)
     require_file("${WORK}/run/${f}")
 endforeach()
 file(STRINGS "${WORK}/run/log.csv" log_lines)
 list(LENGTH log_lines n)
 list(GET log_lines 0 header)
-if(NOT header STREQUAL "epoch,train_loss,val_loss,val_dice,val_iou,lr,seconds" OR NOT n EQUAL 3)
+if(NOT header STREQUAL "epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds" OR NOT n EQUAL 3)
     message(FATAL_ERROR "log.csv: unexpected header '${header}' or ${n} lines (want header + 2 epochs)")
 endif()
 

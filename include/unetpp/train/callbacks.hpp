@@ -80,28 +80,34 @@ struct epoch_record {
     double val_loss = std::numeric_limits<double>::quiet_NaN();
     double val_dice = std::numeric_limits<double>::quiet_NaN();
     double val_iou = std::numeric_limits<double>::quiet_NaN();
+    /// Fraction of misclassified validation pixels, averaged over images (1 - pixel accuracy).
+    double val_pixel_error = std::numeric_limits<double>::quiet_NaN();
     double lr = 0;
     double seconds = 0;
 
-    /// The value of a named column ("train_loss", "val_loss", "val_dice", "val_iou", "lr").
+    /// The value of a named column ("train_loss", "val_loss", "val_dice", "val_iou",
+    /// "val_pixel_error", "lr").
     [[nodiscard]] double get(std::string_view metric) const {
         if (metric == "train_loss") return train_loss;
         if (metric == "val_loss") return val_loss;
         if (metric == "val_dice") return val_dice;
         if (metric == "val_iou") return val_iou;
+        if (metric == "val_pixel_error") return val_pixel_error;
         if (metric == "lr") return lr;
         throw std::invalid_argument("unknown metric '" + std::string(metric) +
-                                    "' (use train_loss, val_loss, val_dice or val_iou)");
+                                    "' (use train_loss, val_loss, val_dice, val_iou or val_pixel_error)");
     }
 };
 
-/// The per-epoch log: `log.csv` (header `epoch,train_loss,val_loss,val_dice,val_iou,lr,seconds`;
+/// The per-epoch log: `log.csv` (header
+/// `epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds`;
 /// NaN written as `nan`) and `log.jsonl` (one JSON object per epoch with the same keys; NaN as
 /// null). Both files are rewritten atomically after every epoch, so they always match a
 /// complete epoch and the last checkpoint.
 class epoch_log {
 public:
-    static constexpr std::string_view csv_header = "epoch,train_loss,val_loss,val_dice,val_iou,lr,seconds";
+    static constexpr std::string_view csv_header =
+        "epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds";
 
     epoch_log() = default;
     explicit epoch_log(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -142,7 +148,8 @@ public:
         s += '\n';
         for (const auto& r : rows_)
             s += std::to_string(r.epoch) + ',' + csv_number(r.train_loss) + ',' + csv_number(r.val_loss) + ',' +
-                 csv_number(r.val_dice) + ',' + csv_number(r.val_iou) + ',' + csv_number(r.lr) + ',' +
+                 csv_number(r.val_dice) + ',' + csv_number(r.val_iou) + ',' + csv_number(r.val_pixel_error) + ',' +
+                 csv_number(r.lr) + ',' +
                  csv_number(r.seconds) + '\n';
         return s;
     }
@@ -151,7 +158,8 @@ public:
         for (const auto& r : rows_)
             s += "{\"epoch\":" + std::to_string(r.epoch) + ",\"train_loss\":" + json_number(r.train_loss) +
                  ",\"val_loss\":" + json_number(r.val_loss) + ",\"val_dice\":" + json_number(r.val_dice) +
-                 ",\"val_iou\":" + json_number(r.val_iou) + ",\"lr\":" + json_number(r.lr) +
+                 ",\"val_iou\":" + json_number(r.val_iou) + ",\"val_pixel_error\":" + json_number(r.val_pixel_error) +
+                 ",\"lr\":" + json_number(r.lr) +
                  ",\"seconds\":" + json_number(r.seconds) + "}\n";
         return s;
     }
@@ -172,8 +180,8 @@ public:
             if (cell.empty() || end != cell.c_str() + cell.size()) return false;
             v.push_back(d);
         }
-        if (v.size() != 7) return false;
-        r = {static_cast<int>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6]};
+        if (v.size() != 8) return false;
+        r = {static_cast<int>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
         return true;
     }
 

@@ -278,6 +278,7 @@ public:
             const auto s = ev.macro();
             r.val_dice = s.dice;
             r.val_iou = s.iou;
+            r.val_pixel_error = 1.0 - s.accuracy;
         }
     }
 

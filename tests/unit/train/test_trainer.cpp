@@ -195,11 +195,18 @@ TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (b
     CHECK(fs::exists(a.path / "last.safetensors"));
     CHECK(fs::exists(a.path / "best.safetensors"));
     const std::string csv = read_all(a.path / "log.csv");
-    CHECK(csv.starts_with("epoch,train_loss,val_loss,val_dice,val_iou,lr,seconds\n"));
+    CHECK(csv.starts_with("epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds\n"));
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
     const std::string jsonl = read_all(a.path / "log.jsonl");
     CHECK(std::count(jsonl.begin(), jsonl.end(), '\n') == 4);
     CHECK(jsonl.find("\"val_dice\":") != std::string::npos);
+    CHECK(jsonl.find("\"val_pixel_error\":") != std::string::npos);
+    for (const auto& rec : hist_a) {
+        // Pixel error and Dice come from the same thresholded masks: a perfect Dice needs no error.
+        CHECK(rec.val_pixel_error >= 0.0);
+        CHECK(rec.val_pixel_error <= 1.0);
+        if (rec.val_dice == 1.0) CHECK(rec.val_pixel_error == 0.0);
+    }
     CHECK(train::read_checkpoint_info(a.path / "last.safetensors").epoch == 4);
 
     {
