@@ -22,9 +22,12 @@ loss parity test checks): bce (with logits), dice (smooth 1, over the batch), di
 focal (alpha 0.8, gamma 2, mean over pixels, torchvision's form), iou (smooth 1) and tversky
 (alpha 0.3 on false positives, beta 0.7 on false negatives, smooth 1).
 
-The initial weights come from torch's own initialisation (Kaiming uniform) and the batches from
-torch's generator seeded with the run's seed, so the two runs share data, split and recipe but
-not their random draws. Exit status 2 with a message on bad input.
+The initial weights follow unetpp's scheme (include/unetpp/layers/layer.hpp, init_he): every
+convolution, transposed convolution and dense weight uniform in +-sqrt(6 / fan_in) (He uniform;
+torch's default would be +-1/sqrt(fan_in), 2.45x narrower), biases uniform in +-1/sqrt(fan_in),
+batch norm weight 1 and bias 0. The draws come from torch's generator seeded with the run's
+seed, and so do the batches: the two runs share data, split, recipe and initial distribution,
+not their random numbers. Exit status 2 with a message on bad input.
 """
 
 import argparse
@@ -110,6 +113,22 @@ def load_run(run):
     return cfg, tensors
 
 
+def init_like_unetpp(net):
+    """unetpp's init_he: weights U(+-sqrt(6 / fan_in)), biases U(+-1 / sqrt(fan_in)), where fan_in
+    is what torch computes for the weight (in * k * k for Conv2d, out * k * k for
+    ConvTranspose2d, in for Linear)."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
+                fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(m.weight)
+                torch.nn.init.uniform_(m.weight, -(6.0 / fan_in) ** 0.5, (6.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    torch.nn.init.uniform_(m.bias, -fan_in ** -0.5, fan_in ** -0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                torch.nn.init.ones_(m.weight)
+                torch.nn.init.zeros_(m.bias)
+
+
 def evaluate(net, loss_fn, images, masks, batch):
     net.eval()
     loss_sum, dice, iou, err = 0.0, [], [], []
@@ -150,6 +169,7 @@ def main(argv):
     xtr, ytr = tensors["train_images"].float(), tensors["train_masks"].float()
     xva, yva = tensors["val_images"].float(), tensors["val_masks"].float()
     net = unetpp_torch.unet_bn(base, depth, in_channels=xtr.shape[1], classes=1)
+    init_like_unetpp(net)
     loss_fn = LOSSES[cfg.get("loss", "dice_bce")]
     lr = float(cfg.get("lr", "1e-3"))
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)

@@ -1,0 +1,53 @@
+# unetpp-train --export-data (2 epochs) -> tools/torch_reference_train.py on the same run: the
+# PyTorch reference of docs/RESULTS.md reads the run's config, split and tensors, trains, and
+# writes a log with unetpp-train's columns and one row per epoch. Exit code 77 (skipped) when
+# PYTHON cannot import torch.
+# Variables: TRAIN, MAKE_DATA (programs), PYTHON, SCRIPT (torch_reference_train.py), WORK.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+execute_process(COMMAND "${PYTHON}" -c "import torch" RESULT_VARIABLE has_torch OUTPUT_QUIET ERROR_QUIET)
+if(NOT has_torch EQUAL 0)
+    message("[unetpp-skip] ${PYTHON} cannot import torch; the PyTorch reference trainer is not tested")
+    cmake_language(EXIT 77)
+endif()
+
+function(run_ok)
+    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "command failed (${rc}): ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
+    endif()
+endfunction()
+
+run_ok("${MAKE_DATA}" "${WORK}/data")
+run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"
+       --model unet_bn --base 8 --depth 3 --size 32 --epochs 2 --batch 4 --split 0.75,0.25,0
+       --loss tversky --optimizer adam --lr 0.01 --seed 3 --out "${WORK}/run" --quiet
+       --export-data "${WORK}/run/data.safetensors")
+run_ok("${PYTHON}" "${SCRIPT}" --run "${WORK}/run" --out "${WORK}/run/torch" --threads 1)
+
+file(STRINGS "${WORK}/run/log.csv" ours)
+file(STRINGS "${WORK}/run/torch/log.csv" theirs)
+list(GET ours 0 our_header)
+list(GET theirs 0 their_header)
+list(LENGTH theirs n)
+if(NOT their_header STREQUAL our_header OR NOT n EQUAL 3)
+    message(FATAL_ERROR "torch/log.csv: header '${their_header}' (want '${our_header}') and ${n} lines (want 3)")
+endif()
+# Every metric of the last epoch is a number in its range (Dice, IoU, pixel error in [0, 1]).
+list(GET theirs 2 last)
+string(REPLACE "," ";" cells "${last}")
+list(GET cells 3 dice)
+list(GET cells 5 err)
+foreach(v IN ITEMS "${dice}" "${err}")
+    if(NOT v MATCHES "^[0-9.e+-]+$" OR v LESS 0 OR v GREATER 1)
+        message(FATAL_ERROR "torch/log.csv: last row '${last}' has a metric outside [0, 1]")
+    endif()
+endforeach()
+
+# Bad input: a run folder without config.json is exit code 2 with a message naming the file.
+execute_process(COMMAND "${PYTHON}" "${SCRIPT}" --run "${WORK}/data" --out "${WORK}/x"
+                RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "config.json")
+    message(FATAL_ERROR "a folder without config.json gave exit ${rc} and '${err}' (want 2, naming config.json)")
+endif()
