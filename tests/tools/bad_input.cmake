@@ -1,18 +1,6 @@
 # Bad input: each command must exit with 2 and one clear line on stderr, writing nothing.
 # Variables: TRAIN, EVALUATE, PLOT, MAKE_DATA (programs), WORK (a scratch folder).
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
-
-function(expect_exit2 regex)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 2)
-        message(FATAL_ERROR "want exit 2, got ${rc}: ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
-    endif()
-    if(NOT err MATCHES "${regex}")
-        message(FATAL_ERROR "stderr does not match '${regex}': ${ARGN}\nstderr:\n${err}")
-    endif()
-    message(STATUS "ok: ${err}")
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 expect_exit2("'${WORK}/missing' does not exist"
     "${TRAIN}" --data-type folders --data "${WORK}/missing" --masks "${WORK}/missing" --out "${WORK}/run")

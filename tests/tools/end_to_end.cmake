@@ -1,21 +1,6 @@
 # unetpp-train (2 epochs) -> unetpp-evaluate -> unetpp-plot on a tiny folder data set.
 # Variables: TRAIN, EVALUATE, PLOT, MAKE_DATA (programs), WORK (a scratch folder).
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
-
-function(run_ok)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "command failed (${rc}): ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
-    endif()
-    message(STATUS "${out}")
-endfunction()
-
-function(require_file f)
-    if(NOT EXISTS "${f}")
-        message(FATAL_ERROR "expected output '${f}' is missing")
-    endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 run_ok("${MAKE_DATA}" "${WORK}/data")
 run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"

@@ -3,21 +3,13 @@
 # writes a log with unetpp-train's columns and one row per epoch. Exit code 77 (skipped) when
 # PYTHON cannot import torch.
 # Variables: TRAIN, MAKE_DATA (programs), PYTHON, SCRIPT (torch_reference_train.py), WORK.
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
+include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 execute_process(COMMAND "${PYTHON}" -c "import torch" RESULT_VARIABLE has_torch OUTPUT_QUIET ERROR_QUIET)
 if(NOT has_torch EQUAL 0)
     message("[unetpp-skip] ${PYTHON} cannot import torch; the PyTorch reference trainer is not tested")
     cmake_language(EXIT 77)
 endif()
-
-function(run_ok)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "command failed (${rc}): ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
-    endif()
-endfunction()
 
 run_ok("${MAKE_DATA}" "${WORK}/data")
 run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"
@@ -46,8 +38,4 @@ foreach(v IN ITEMS "${dice}" "${err}")
 endforeach()
 
 # Bad input: a run folder without config.json is exit code 2 with a message naming the file.
-execute_process(COMMAND "${PYTHON}" "${SCRIPT}" --run "${WORK}/data" --out "${WORK}/x"
-                RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
-if(NOT rc EQUAL 2 OR NOT err MATCHES "config.json")
-    message(FATAL_ERROR "a folder without config.json gave exit ${rc} and '${err}' (want 2, naming config.json)")
-endif()
+expect_exit2("config.json does not exist" "${PYTHON}" "${SCRIPT}" --run "${WORK}/data" --out "${WORK}/x")
