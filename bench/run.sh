@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # End-to-end U-Net benchmark, unetpp against PyTorch, in one command.
 #
-#   bench/run.sh            default cases (about 6-8 minutes on a 2-core machine)
-#   bench/run.sh --quick    same cases, fewer iterations (a smoke test, about 2 minutes)
-#   bench/run.sh --full     default cases plus the base-64 batch-4 training step
+#   bench/run.sh             the suite (12 cases, see below; about 25 minutes on a quiet 2-core machine)
+#   bench/run.sh --quick     5 small cases, 1 warm-up + 3 timed iterations (a smoke test, about 2 minutes)
+#   bench/run.sh --scaling   threads 1 and 2 x image sides 128 to 1024, plus 1024^2 unpadded
+#                            inference through overlap tiling (about 15 minutes)
+#   bench/run.sh --full      the suite and the scaling cases
+# Add --no-profile to skip the per-operation breakdown of each unetpp case.
 #
-# Builds bench/unet_bench.cpp directly with g++ (no CMake needed), then runs every case in a
-# fresh process, unetpp first and PyTorch right after, so both sides of a case see the same
-# machine load. Writes
-#   bench/results/latest.json   JSON lines: one "machine" object, then one object per run
-#   bench/results/latest.md     the comparison table and the machine line
+# The suite (all at OMP_NUM_THREADS threads, default 2), for unet_bn<32, 4> and unet_bn<64, 4>:
+# inference batch 1 at 256^2, batch 8 at 256^2, batch 1 at 512^2; training step (forward,
+# BCE-with-logits, backward, Adam) batch 4 at 256^2 and batch 1 at 512^2; and the unpadded
+# ronneberger2015 network (base 64, and its base-32 variant) at 572^2.
+#
+# Builds bench/unet_bench.cpp and bench/fma_peak.cpp directly with g++ (no CMake needed),
+# measures the machine's FMA peak, then runs every case in a fresh process, unetpp first and
+# PyTorch right after, so both sides of a case see the same machine load. Writes
+#   bench/results/latest.json   JSON lines: one "machine" object (with the measured peak), then
+#                               one object per run (unetpp runs carry their per-operation profile)
+#   bench/results/latest.md     the comparison tables, the 3x3-convolution efficiency against the
+#                               peak, and the per-operation breakdown
 # Environment: OMP_NUM_THREADS (default 2; also passed to torch.set_num_threads), CXX (default
 # g++), PYTHON (default /usr/bin/python3, which must have torch), CASES (override the case list:
-# space-separated base:mode:batch:size, e.g. "32:infer:1:256 64:train:4:256").
+# space-separated model:base:mode:batch:size[:tile[:threads]], e.g. "unet_bn:32:infer:1:256
+# ronneberger2015:64:infer:1:572"; the older base:mode:batch:size form means unet_bn).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,30 +34,53 @@ mkdir -p "$results/bin"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 CXX="${CXX:-g++}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
+threads="$OMP_NUM_THREADS"
 
-profile=default
+profile=suite
+per_op=1
 for arg in "$@"; do
     case "$arg" in
         --quick) profile=quick ;;
+        --scaling) profile=scaling ;;
         --full) profile=full ;;
-        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) echo "run.sh: unknown argument $arg (expected --quick or --full)" >&2; exit 2 ;;
+        --no-profile) per_op=0 ;;
+        -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "run.sh: unknown argument $arg (expected --quick, --scaling, --full or --no-profile)" >&2; exit 2 ;;
     esac
 done
 
-default_cases="32:infer:1:256 64:infer:1:256 32:train:1:256 64:train:1:256 32:train:4:256"
+suite_cases=""
+for b in 32 64; do
+    suite_cases+=" unet_bn:$b:infer:1:256 unet_bn:$b:infer:8:256 unet_bn:$b:infer:1:512"
+    suite_cases+=" unet_bn:$b:train:4:256 unet_bn:$b:train:1:512"
+done
+suite_cases+=" ronneberger2015:64:infer:1:572 ronneberger2015:32:infer:1:572"
+quick_cases="unet_bn:32:infer:1:256 unet_bn:64:infer:1:256 unet_bn:32:train:1:256 unet_bn:64:train:1:256 unet_bn:32:train:4:256"
+scaling_cases=""
+for t in 1 2; do
+    for s in 128 256 512 1024; do scaling_cases+=" unet_bn:32:infer:1:$s:0:$t"; done
+    scaling_cases+=" unet_bn:32:train:1:256:0:$t"
+    scaling_cases+=" ronneberger2015:32:infer:1:1024:572:$t"
+done
+
 if [[ -n "${CASES:-}" ]]; then
     cases="$CASES"
-elif [[ $profile == full ]]; then
-    cases="$default_cases 64:train:4:256"
 else
-    cases="$default_cases"
+    case $profile in
+        quick) cases="$quick_cases" ;;
+        scaling) cases="$scaling_cases" ;;
+        full) cases="$suite_cases $scaling_cases" ;;
+        *) cases="$suite_cases" ;;
+    esac
 fi
 
-# Iterations: warm-up calls are untimed (the first one sizes every buffer).
-iters_for() {  # mode batch
+# Iterations: warm-up calls are untimed (the first one sizes every buffer). Big cases get fewer.
+iters_for() {  # mode batch size
     if [[ $profile == quick ]]; then echo "--warmup 1 --iters 3"; return; fi
-    if [[ $1 == infer ]]; then echo "--warmup 2 --iters 10"; else echo "--warmup 2 --iters 5"; fi
+    local work=$(($2 * $3 * $3 / 65536))  # batch x (side / 256)^2
+    if [[ $1 == infer && $work -le 1 ]]; then echo "--warmup 2 --iters 10"
+    elif [[ $work -le 4 ]]; then echo "--warmup 1 --iters 5"
+    else echo "--warmup 1 --iters 3"; fi
 }
 
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
@@ -55,17 +89,19 @@ if ! "$PYTHON" -c "import torch" 2>/dev/null; then
 fi
 
 # --- build ------------------------------------------------------------------------------------
-bin="$results/bin/unet_bench"
-echo "run.sh: building $bin" >&2
 build_log="$results/bin/build.log"
-if ! "$CXX" -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I "$root/include" -I /usr/include/eigen3 \
-        "$here/unet_bench.cpp" -o "$bin" 2>"$build_log"; then
-    echo "run.sh: building the unetpp benchmark failed; compiler output:" >&2
-    cat "$build_log" >&2
-    exit 1
-fi
+for prog in unet_bench fma_peak; do
+    echo "run.sh: building $results/bin/$prog" >&2
+    if ! "$CXX" -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I "$root/include" -I /usr/include/eigen3 \
+            "$here/$prog.cpp" -o "$results/bin/$prog" 2>"$build_log"; then
+        echo "run.sh: building bench/$prog.cpp failed; compiler output:" >&2
+        cat "$build_log" >&2
+        exit 1
+    fi
+done
+bin="$results/bin/unet_bench"
 
-# --- machine line -----------------------------------------------------------------------------
+# --- machine line and peak --------------------------------------------------------------------
 cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 flags="$(grep -m1 '^flags' /proc/cpuinfo)"
 isa="SSE"
@@ -80,113 +116,41 @@ git_rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'no commit'
 
 raw="$results/latest.raw.jsonl"
 : >"$raw"
+echo "run.sh: measuring the FMA peak (1 and $threads threads)" >&2
+OMP_NUM_THREADS=1 "$results/bin/fma_peak" --seconds 1 --json "$raw"
+"$results/bin/fma_peak" --seconds 2 --json "$raw"
 
 # --- cases ------------------------------------------------------------------------------------
 start=$SECONDS
 for c in $cases; do
-    IFS=: read -r base mode batch size <<<"$c"
-    args="--base $base --mode $mode --batch $batch --size $size $(iters_for "$mode" "$batch")"
+    IFS=: read -r -a f <<<"$c"
+    if [[ ${#f[@]} -eq 4 ]]; then f=(unet_bn "${f[@]}"); fi
+    if [[ ${#f[@]} -lt 5 ]]; then echo "run.sh: bad case '$c' (model:base:mode:batch:size[:tile[:threads]])" >&2; exit 2; fi
+    model=${f[0]} base=${f[1]} mode=${f[2]} batch=${f[3]} size=${f[4]} tile=${f[5]:-0} nt=${f[6]:-$threads}
+    args="--model $model --base $base --mode $mode --batch $batch --size $size $(iters_for "$mode" "$batch" "$size")"
+    uargs="$args" targs="$args" tiled=""
+    if [[ $tile != 0 ]]; then uargs+=" --tile $tile" targs+=" --tile $tile" tiled=" tile $tile"; fi
+    if [[ $per_op == 1 ]]; then uargs+=" --profile"; fi
+    id="\"model\":\"$model\",\"base\":$base,\"mode\":\"$mode\",\"batch\":$batch,\"size\":$size,\"tile\":$tile,\"threads\":$nt"
     # The machine may be shared: keep the 1-minute load average at the start of each case.
-    echo "{\"impl\":\"load\",\"base\":$base,\"mode\":\"$mode\",\"batch\":$batch,\"size\":$size,\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >>"$raw"
-    echo "run.sh: [$((SECONDS - start))s] unet_bn<$base,4> $mode batch $batch ${size}x$size: unetpp" >&2
+    echo "{\"impl\":\"load\",$id,\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >>"$raw"
+    label="$model<$base,4> $mode batch $batch ${size}x$size$tiled, $nt threads"
+    echo "run.sh: [$((SECONDS - start))s] $label: unetpp" >&2
     # shellcheck disable=SC2086
-    if ! "$bin" $args --json "$raw"; then
-        echo "{\"impl\":\"unetpp\",\"base\":$base,\"mode\":\"$mode\",\"batch\":$batch,\"size\":$size,\"failed\":true}" >>"$raw"
+    if ! OMP_NUM_THREADS=$nt "$bin" $uargs --json "$raw" 2>>"$results/bin/profile.log"; then
+        echo "{\"impl\":\"unetpp\",$id,\"failed\":true}" >>"$raw"
     fi
-    echo "run.sh: [$((SECONDS - start))s] unet_bn<$base,4> $mode batch $batch ${size}x$size: PyTorch" >&2
+    echo "run.sh: [$((SECONDS - start))s] $label: PyTorch" >&2
     # shellcheck disable=SC2086
-    if ! "$PYTHON" "$here/torch_unet_bench.py" $args --threads "$OMP_NUM_THREADS" --json "$raw"; then
-        echo "{\"impl\":\"pytorch\",\"base\":$base,\"mode\":\"$mode\",\"batch\":$batch,\"size\":$size,\"failed\":true}" >>"$raw"
+    if ! OMP_NUM_THREADS=$nt "$PYTHON" "$here/torch_unet_bench.py" $targs --threads "$nt" --json "$raw"; then
+        echo "{\"impl\":\"pytorch\",$id,\"failed\":true}" >>"$raw"
     fi
 done
 elapsed=$((SECONDS - start))
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- format -----------------------------------------------------------------------------------
-export cpu isa cores compiler torch_version when load_start load_end git_rev elapsed profile
-"$PYTHON" - "$raw" "$results/latest.json" "$results/latest.md" <<'EOF'
-import json, os, sys
-
-raw, out_json, out_md = sys.argv[1:4]
-env = os.environ
-machine = {
-    "cpu": env["cpu"], "isa": env["isa"], "cores": int(env["cores"]), "compiler": env["compiler"],
-    "torch": env["torch_version"], "threads": int(env["OMP_NUM_THREADS"]), "date": env["when"],
-    "load_avg_start": env["load_start"], "load_avg_end": env["load_end"], "git": env["git_rev"],
-    "elapsed_s": int(env["elapsed"]), "profile": env["profile"],
-}
-runs = [json.loads(l) for l in open(raw) if l.strip()]
-with open(out_json, "w") as f:
-    f.write(json.dumps({"machine": machine}) + "\n")
-    for r in runs:
-        if r["impl"] == "load":
-            continue
-        f.write(json.dumps(r) + "\n")
-
-def key(r):
-    return (r["base"], r["mode"], r["batch"], r["size"])
-
-order, by = [], {}
-for r in runs:
-    k = key(r)
-    if k not in by:
-        order.append(k)
-        by[k] = {}
-    by[k][r["impl"]] = r
-
-def num(r, field, fmt):
-    if r is None or r.get("failed"):
-        return "failed"
-    return fmt.format(r[field])
-
-lines = [
-    "| case | unetpp img/s | PyTorch img/s | ratio unetpp/PyTorch | unetpp GFLOP/s | PyTorch GFLOP/s "
-    "| unetpp peak RSS | PyTorch RSS increase |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
-]
-detail = [
-    "| case | GFLOP per call | unetpp median / min ms | PyTorch median / min ms | PyTorch idle / peak RSS "
-    "| load avg at case start |",
-    "|---|---:|---:|---:|---:|---:|",
-]
-for k in order:
-    u, t = by[k].get("unetpp"), by[k].get("pytorch")
-    base, mode, batch, size = k
-    name = f"unet_bn<{base},4> {'inference' if mode == 'infer' else 'train step'} b{batch} {size}x{size}"
-    ok = u and t and not u.get("failed") and not t.get("failed")
-    ratio = f"{u['images_per_s'] / t['images_per_s']:.2f}" if ok else "n/a"
-    lines.append(
-        f"| {name} | {num(u, 'images_per_s', '{:.2f}')} | {num(t, 'images_per_s', '{:.2f}')} | {ratio} "
-        f"| {num(u, 'gflops_per_s', '{:.1f}')} | {num(t, 'gflops_per_s', '{:.1f}')} "
-        f"| {num(u, 'peak_rss_mib', '{:.0f} MiB')} | {num(t, 'rss_increase_mib', '{:.0f} MiB')} |")
-    g = (u if u and not u.get("failed") else t or {}).get("gflop", float("nan"))
-    um = "failed" if not u or u.get("failed") else f"{u['median_ms']:.0f} / {u['min_ms']:.0f}"
-    tm = "failed" if not t or t.get("failed") else f"{t['median_ms']:.0f} / {t['min_ms']:.0f}"
-    tr = "failed" if not t or t.get("failed") else f"{t['idle_hwm_mib']:.0f} / {t['peak_rss_mib']:.0f} MiB"
-    ld = by[k].get("load", {}).get("load1")
-    detail.append(f"| {name} | {g:.1f} | {um} | {tm} | {tr} | {ld if ld is not None else 'n/a'} |")
-
-m = machine
-md = [
-    "# unetpp vs PyTorch, end-to-end U-Net",
-    "",
-    f"Machine: {m['cpu']} ({m['isa']}), {m['cores']} cores, {m['threads']} threads; {m['compiler']}; "
-    f"PyTorch {m['torch']}; {m['date']}; load average {m['load_avg_start']} at start, "
-    f"{m['load_avg_end']} at end; run took {m['elapsed_s']} s ({m['profile']} profile).",
-    "",
-    *lines,
-    "",
-    *detail,
-    "",
-    "img/s and GFLOP/s use the median time. FLOPs: forward = batch x (sum over conv layers of "
-    "2*cin*k*k*cout*oh*ow + sum over transposed convs of 2*cin*cout*k*k*h*w with h, w the input "
-    "size); a training step counts 3x the forward. unetpp peak RSS is the whole process "
-    "(ru_maxrss); PyTorch RSS increase is VmHWM after the run minus VmHWM once torch is imported "
-    "and the model is built.",
-    "",
-]
-open(out_md, "w").write("\n".join(md))
-print("\n".join(md))
-EOF
+export cpu isa cores compiler torch_version when load_start load_end git_rev elapsed profile threads
+"$PYTHON" "$here/format_results.py" "$raw" "$results/latest.json" "$results/latest.md"
 rm -f "$raw"
 echo "run.sh: wrote $results/latest.json and $results/latest.md" >&2

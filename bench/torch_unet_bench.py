@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch side of the end-to-end U-Net benchmark (the counterpart of bench/unet_bench.cpp).
 
-Times the same cases on the module that mirrors unetpp::presets::unet_bn<base, 4>
-(tools/unetpp_torch.py):
+Times the same cases on the module that mirrors unetpp::presets::unet_bn<base, 4>, or with
+--model ronneberger2015 the unpadded network of Ronneberger et al. 2015 (2 classes, no batch norm)
+at base 64 (the preset) or 32 (tools/unetpp_torch.py):
 
   infer  model.eval() forward under torch.no_grad()
   train  one training step: model.train() forward, F.binary_cross_entropy_with_logits against a
@@ -14,6 +15,11 @@ minimum time, images/s and GFLOP/s from the median, with the same FLOP count:
   forward = N * ( sum over Conv2d           2 * cin * k * k * cout * oh * ow
                 + sum over ConvTranspose2d  2 * cin * cout * k * k * h * w  (h, w = input size) )
   train   = 3 * forward
+
+--tile S (inference only) predicts the image by overlap tiling with S x S input tiles, placed as
+unetpp::infer::plan_tiles places them (tile origins a multiple of 2^depth apart, the image
+mirrored at its borders), one tile per forward call: the same tiles and FLOPs as unetpp's
+`--tile`.
 
 Memory: VmHWM (peak RSS) of this process is read from /proc/self/status once torch is imported
 and the model, optimiser and tensors are built (the idle baseline), and again after the run; both
@@ -38,7 +44,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from unetpp_torch import unet_bn  # noqa: E402
+from unetpp_torch import UNet, unet_bn  # noqa: E402
 
 FLOP_FORMULA = ("conv: 2*cin*k*k*cout*oh*ow; conv_transpose: 2*cin*cout*k*k*h*w (input h,w); "
                 "summed over layers, times batch; train step = 3x forward")
@@ -52,24 +58,73 @@ def proc_status_kib(field):
     return 0
 
 
-def forward_flops_per_sample(base, depth, in_channels, classes, s):
-    """Same closed form as forward_flops_per_sample() in unet_bench.cpp."""
+def forward_flops_per_sample(base, depth, in_channels, classes, s, valid=False):
+    """Same closed form as forward_flops_per_sample() in unet_bench.cpp (valid: unpadded 3x3
+    convolutions, each losing 2 rows and columns)."""
     conv = lambda cin, cout, k, oh, ow: 2.0 * cin * k * k * cout * oh * ow
     convt = lambda cin, cout, k, h, w: 2.0 * cin * cout * k * k * h * w
+    shrink = 2 if valid else 0
     f = 0.0
+    side = s
+
+    def block(cin, cout):
+        nonlocal f, side
+        side -= shrink
+        f += conv(cin, cout, 3, side, side)
+        side -= shrink
+        f += conv(cout, cout, 3, side, side)
+
     for level in range(depth):
-        side = s >> level
-        ch = base << level
-        cin = in_channels if level == 0 else base << (level - 1)
-        f += conv(cin, ch, 3, side, side) + conv(ch, ch, 3, side, side)
-        f += conv(2 * ch, ch, 3, side, side) + conv(ch, ch, 3, side, side)
-        below = s >> (level + 1)
-        f += convt(base << (level + 1), ch, 2, below, below)
-    bside = s >> depth
-    f += conv(base << (depth - 1), base << depth, 3, bside, bside)
-    f += conv(base << depth, base << depth, 3, bside, bside)
-    f += conv(base, classes, 1, s, s)
+        block(in_channels if level == 0 else base << (level - 1), base << level)
+        side //= 2
+    block(base << (depth - 1), base << depth)
+    for level in reversed(range(depth)):
+        f += convt(base << (level + 1), base << level, 2, side, side)
+        side *= 2
+        block(2 * (base << level), base << level)
+    f += conv(base, classes, 1, side, side)
     return f
+
+
+def tile_origins(extent, out_tile, align):
+    """Origins of the kept output blocks along one axis (as unetpp::infer::detail::plan_axis)."""
+    step = out_tile // align * align
+    last = max(0, -(-(extent - out_tile) // align) * align)
+    origins, o = [], 0
+    while o < last:
+        origins.append(o)
+        o += step
+    origins.append(last)
+    return origins
+
+
+def make_tiled(model, tile, size, depth, padded_overlap):
+    """Returns (predict(x), tile count): overlap-tile inference of a size x size image."""
+    align = 1 << depth
+    with torch.no_grad():
+        out = model.eval()(torch.zeros(1, 1, tile, tile)).shape[2]
+    if out == tile:  # padded network: keep the centre, discard `overlap` pixels per side
+        margin = -(-padded_overlap // align) * align
+        kept = tile - 2 * margin
+        crop = margin
+    else:
+        margin, kept, crop = (tile - out) // 2, out, 0
+    origins = tile_origins(size, kept, align)
+    before = margin
+    after = max(0, origins[-1] - margin + tile - size)
+
+    def predict(x):
+        xp = F.pad(x, (before, after, before, after), mode="reflect")
+        y = torch.empty(x.shape[0], 2 if out != tile else 1, size, size)
+        for oy in origins:
+            for ox in origins:
+                t = xp[:, :, oy:oy + tile, ox:ox + tile]  # image row oy - margin is padded row oy
+                p = model(t)[:, :, crop:crop + kept, crop:crop + kept]
+                h, w = min(kept, size - oy), min(kept, size - ox)
+                y[:, :, oy:oy + h, ox:ox + w] = p[:, :, :h, :w]
+        return torch.softmax(y, 1) if y.shape[1] > 1 else torch.sigmoid(y)
+
+    return predict, len(origins) ** 2
 
 
 def hooked_flops(model, x):
@@ -98,6 +153,7 @@ def hooked_flops(model, x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="unet_bn", choices=["unet_bn", "ronneberger2015"])
     ap.add_argument("--base", type=int, default=32, choices=[32, 64])
     ap.add_argument("--mode", default="infer", choices=["infer", "train"])
     ap.add_argument("--batch", type=int, default=1)
@@ -106,24 +162,36 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2") or 2),
                     help="torch.set_num_threads (default: OMP_NUM_THREADS, else 2)")
+    ap.add_argument("--tile", type=int, default=0, help="overlap-tile inference with this input tile side")
     ap.add_argument("--json", default="", help="append the JSON line to this file instead of stdout")
     ap.add_argument("--check-flops", action="store_true")
     a = ap.parse_args()
     if a.batch < 1 or a.iters < 1 or a.warmup < 0:
         ap.error("--batch and --iters must be at least 1, --warmup at least 0")
     depth = 4
-    if a.size % (1 << depth):
+    valid = a.model == "ronneberger2015"
+    classes = 2 if valid else 1
+    if a.tile and a.mode != "infer":
+        ap.error("--tile needs --mode infer")
+    if not valid and not a.tile and a.size % (1 << depth):
         ap.error(f"--size must be a multiple of {1 << depth} for a depth-{depth} padded U-Net")
 
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)  # as unetpp::flush_denormals() on the C++ side
     torch.manual_seed(0)
-    model = unet_bn(a.base, depth)
+    model = UNet(1, 2, a.base, depth, 3, "valid", "none") if valid else unet_bn(a.base, depth)
     g = torch.Generator().manual_seed(7)
     x = torch.randn(a.batch, 1, a.size, a.size, generator=g)
-    mask = (torch.rand(a.batch, 1, a.size, a.size, generator=g) < 0.5).float()
+    with torch.no_grad():
+        out_shape = model.eval()(x[:1]).shape if valid and not a.tile else (1, 1, a.size, a.size)
+    mask = (torch.rand(a.batch, classes, out_shape[2], out_shape[3], generator=g) < 0.5).float()
 
-    fwd = forward_flops_per_sample(a.base, depth, 1, 1, a.size) * a.batch
+    fwd = forward_flops_per_sample(a.base, depth, 1, classes, a.size, valid) * a.batch
+    tiles = 0
+    if a.tile:
+        # receptive radius of a padded depth-4, 3x3 U-Net: (k - 1) (3 * 2^depth - 2) + 2^depth
+        tiled, tiles = make_tiled(model, a.tile, a.size, depth, 2 * (3 * (1 << depth) - 2) + (1 << depth))
+        fwd = forward_flops_per_sample(a.base, depth, 1, classes, a.tile, valid) * a.batch * tiles
     if a.check_flops:
         counted = hooked_flops(model, x)
         print(json.dumps({"closed_form_gflop": fwd / 1e9, "hooked_gflop": counted / 1e9,
@@ -141,7 +209,7 @@ def main():
 
         def step():
             with torch.no_grad():
-                return model(x)
+                return tiled(x) if a.tile else model(x)
     else:
         model.train()
 
@@ -169,8 +237,8 @@ def main():
     median = statistics.median(times)
     flops = 3.0 * fwd if a.mode == "train" else fwd
     rec = {
-        "impl": "pytorch", "torch": torch.__version__, "model": "unet_bn", "base": a.base, "depth": depth,
-        "mode": a.mode, "batch": a.batch, "size": a.size, "threads": torch.get_num_threads(),
+        "impl": "pytorch", "torch": torch.__version__, "model": a.model, "base": a.base, "depth": depth,
+        "mode": a.mode, "batch": a.batch, "size": a.size, "tile": a.tile, "tiles": tiles, "threads": torch.get_num_threads(),
         "mkldnn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
         "warmup": a.warmup, "iters": a.iters,
         "median_ms": round(median, 3), "min_ms": round(min(times), 3),

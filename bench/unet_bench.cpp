@@ -1,4 +1,5 @@
-// End-to-end timing of whole U-Nets (no framework): presets::unet_bn<32, 4> and <64, 4>.
+// End-to-end timing of whole U-Nets (no framework): presets::unet_bn<32, 4> and <64, 4>, and
+// the unpadded presets::ronneberger2015 (base 64, the paper's network) with its base-32 variant.
 //
 // Two modes:
 //   infer  eval-mode forward pass
@@ -14,12 +15,22 @@
 //   train   = 3 * forward   (forward, backward-data and backward-weights of every convolution)
 // Batch norm, ReLU, pooling, concatenation, the loss and Adam are not counted.
 //
+// --tile S (inference only) runs unetpp::infer::predict_tiled with S x S input tiles instead of one
+// forward pass over the whole image: memory then stays bounded by the tile, whatever the image
+// size. Its FLOP count is the tile count times one tile's forward FLOPs.
+//
+// --profile runs `iters` more iterations after the timed ones with unetpp's profiler on
+// (backend/profiler.hpp) and adds a per-operation breakdown to the JSON: milliseconds per
+// iteration and, for the convolutions, GFLOP/s of each pass (3x3 and other kernels apart).
+//
 // Output: one JSON object per case on one line, to stdout or appended to --json FILE.
 //
 // Build: g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include -I /usr/include/eigen3 \
 //            bench/unet_bench.cpp -o unet_bench
-// Usage: OMP_NUM_THREADS=2 ./unet_bench [--base 32|64] [--mode infer|train] [--batch N]
-//            [--size S] [--iters K] [--warmup W] [--json FILE] [--info]
+// Usage: OMP_NUM_THREADS=2 ./unet_bench [--model unet_bn|ronneberger2015] [--base 32|64]
+//            [--mode infer|train] [--batch N] [--size S] [--iters K] [--warmup W] [--json FILE]
+//            [--tile S] [--profile] [--info]
+#include <unetpp/infer.hpp>
 #include <unetpp/unet.hpp>
 
 #include <sys/resource.h>
@@ -44,6 +55,7 @@
 namespace {
 
 struct options {
+    std::string model = "unet_bn";
     int base = 32;
     std::string mode = "infer";
     int batch = 1;
@@ -52,13 +64,16 @@ struct options {
     int warmup = 2;
     std::string json;  // empty: stdout
     bool info = false;
+    bool profile = false;
+    int tile = 0;  // > 0: overlap-tile inference with this input tile side
 };
 
 [[noreturn]] void usage(const char* msg) {
     std::fprintf(stderr,
                  "unet_bench: %s\n"
-                 "usage: unet_bench [--base 32|64] [--mode infer|train] [--batch N] [--size S]\n"
-                 "                  [--iters K] [--warmup W] [--json FILE] [--info]\n",
+                 "usage: unet_bench [--model unet_bn|ronneberger2015] [--base 32|64] [--mode infer|train]\n"
+                 "                  [--batch N] [--size S] [--iters K] [--warmup W] [--json FILE]\n"
+                 "                  [--tile S] [--profile] [--info]\n",
                  msg);
     std::exit(2);
 }
@@ -78,7 +93,8 @@ options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage((a + " needs a value").c_str());
             return argv[++i];
         };
-        if (a == "--base") o.base = to_int(value(), "--base");
+        if (a == "--model") o.model = value();
+        else if (a == "--base") o.base = to_int(value(), "--base");
         else if (a == "--mode") o.mode = value();
         else if (a == "--batch") o.batch = to_int(value(), "--batch");
         else if (a == "--size") o.size = to_int(value(), "--size");
@@ -86,12 +102,16 @@ options parse(int argc, char** argv) {
         else if (a == "--warmup") o.warmup = to_int(value(), "--warmup");
         else if (a == "--json") o.json = value();
         else if (a == "--info") o.info = true;
+        else if (a == "--profile") o.profile = true;
+        else if (a == "--tile") o.tile = to_int(value(), "--tile");
         else if (a == "-h" || a == "--help") usage("help");
         else usage(("unknown argument " + a).c_str());
     }
+    if (o.model != "unet_bn" && o.model != "ronneberger2015") usage("--model must be unet_bn or ronneberger2015");
     if (o.base != 32 && o.base != 64) usage("--base must be 32 or 64");
     if (o.mode != "infer" && o.mode != "train") usage("--mode must be infer or train");
     if (o.batch < 1) usage("--batch must be at least 1");
+    if (o.tile > 0 && o.mode != "infer") usage("--tile needs --mode infer");
     if (o.iters < 1) usage("--iters must be at least 1");
     return o;
 }
@@ -110,24 +130,33 @@ double peak_rss_mib() {
     return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-// Forward FLOPs of one sample of unet_bn<Base, Depth> (1 input channel, 1 class, 3x3 same-padded
-// convolutions, 2x2 stride-2 transposed convolutions, 1x1 head) at input side `s`.
-double forward_flops_per_sample(int base, int depth, int in_channels, int classes, int s) {
+// Forward FLOPs of one sample of a depth-`depth` U-Net with Conv x2 blocks (3x3, padded when
+// `valid` is false, unpadded when true: every convolution then loses 2 rows and columns),
+// 2x2 stride-2 transposed convolutions, skips concatenated (cropped when unpadded) and a 1x1
+// head, for an input of side `s`.
+double forward_flops_per_sample(int base, int depth, int in_channels, int classes, int s, bool valid) {
     auto conv = [](double cin, double cout, double k, double oh, double ow) { return 2.0 * cin * k * k * cout * oh * ow; };
     auto convt = [](double cin, double cout, double k, double h, double w) { return 2.0 * cin * cout * k * k * h * w; };
+    const int shrink = valid ? 2 : 0;
     double f = 0;
+    int side = s;
+    auto block = [&](double cin, double cout) {  // Conv -> Conv, each 3x3
+        side -= shrink;
+        f += conv(cin, cout, 3, side, side);
+        side -= shrink;
+        f += conv(cout, cout, 3, side, side);
+    };
     for (int l = 0; l < depth; ++l) {
-        const double side = s >> l;
-        const double ch = base << l;
-        const double cin = l == 0 ? in_channels : (base << (l - 1));
-        f += conv(cin, ch, 3, side, side) + conv(ch, ch, 3, side, side);      // encoder block
-        f += conv(2 * ch, ch, 3, side, side) + conv(ch, ch, 3, side, side);  // decoder block
-        const double below = s >> (l + 1);
-        f += convt(base << (l + 1), ch, 2, below, below);  // up from level l + 1 to level l
+        block(l == 0 ? in_channels : (base << (l - 1)), base << l);
+        side /= 2;  // 2x2 max pooling
     }
-    const double bside = s >> depth;
-    f += conv(base << (depth - 1), base << depth, 3, bside, bside) + conv(base << depth, base << depth, 3, bside, bside);
-    f += conv(base, classes, 1, s, s);  // head
+    block(base << (depth - 1), base << depth);  // bottleneck
+    for (int l = depth - 1; l >= 0; --l) {
+        f += convt(base << (l + 1), base << l, 2, side, side);  // up from level l + 1 to level l
+        side *= 2;
+        block(2 * (base << l), base << l);  // on [skip, up]
+    }
+    f += conv(base, classes, 1, side, side);  // head
     return f;
 }
 
@@ -157,13 +186,45 @@ timing time_it(F&& step, int warmup, int iters) {
     return t;
 }
 
+// The unpadded network of Ronneberger et al. 2015 at another base width (Base 64 is the preset).
 template <int Base>
+using ronneberger_t = unetpp::unet<unetpp::unet_cfg{.in_channels = 1, .classes = 2, .base = Base, .depth = 4,
+                                                    .kernel = 3, .pad = unetpp::padding::valid,
+                                                    .norm = unetpp::norm_kind::none}>;
+
+// Per-operation breakdown from the profiler, per iteration, as a JSON array.
+std::string profile_json(int iters) {
+    std::ostringstream js;
+    js.setf(std::ios::fixed);
+    js.precision(3);
+    js << "[";
+    bool first = true;
+    for (const auto& e : unetpp::profiler::entries()) {
+        js << (first ? "" : ",") << "{\"op\":\"" << e.name << "\",\"calls_per_iter\":" << double(e.calls) / iters
+           << ",\"ms_per_iter\":" << e.seconds * 1e3 / iters;
+        if (e.flops > 0 && e.seconds > 0) js << ",\"gflops_per_s\":" << e.flops / e.seconds * 1e-9;
+        js << "}";
+        first = false;
+    }
+    js << "]";
+    return js.str();
+}
+
+template <class Net>
 int run(const options& o) {
-    using net_t = unetpp::presets::unet_bn<Base, 4>;
+    using net_t = Net;
     using tensor_t = typename net_t::tensor_type;
     constexpr int depth = 4;
+    const bool valid = o.model == "ronneberger2015";
+    const int classes = valid ? 2 : 1;
+    const int Base = o.base;
 
-    if (!net_t::is_valid_size(o.size)) {
+    if (o.tile > 0 && !net_t::is_valid_size(o.tile)) {
+        std::fprintf(stderr, "unet_bench: tile %d is not valid for this network (nearest: %d or %d)\n", o.tile,
+                     net_t::previous_valid_size(o.tile), net_t::next_valid_size(o.tile));
+        return 2;
+    }
+    if (o.tile == 0 && !net_t::is_valid_size(o.size)) {
         std::fprintf(stderr, "unet_bench: size %d is not valid for this network (nearest: %d or %d)\n", o.size,
                      net_t::previous_valid_size(o.size), net_t::next_valid_size(o.size));
         return 2;
@@ -175,7 +236,7 @@ int run(const options& o) {
     unetpp::rng r(7);
     for (auto& v : x) v = static_cast<float>(r.normal());
 
-    const auto out_shape = *net_t::try_output_shape(in_shape);
+    const auto out_shape = o.tile > 0 ? in_shape : *net_t::try_output_shape(in_shape);
     tensor_t mask(out_shape);
     for (auto& v : mask) v = r.uniform() < 0.5 ? 1.0f : 0.0f;
     tensor_t dlogits;
@@ -186,24 +247,48 @@ int run(const options& o) {
     double checksum = 0;
 
     timing t;
+    const auto infer_step = [&] {
+        if (o.tile > 0) {
+            const auto p = unetpp::infer::predict_tiled(net, x, {.tile = o.tile});
+            checksum = 0;
+            for (float v : p.prob) checksum += v;
+        } else {
+            net.forward(x);
+        }
+    };
+    const auto train_step = [&] {
+        const tensor_t& logits = net.forward(x);
+        last_loss = loss(logits, mask, &dlogits);
+        net.backward(x, dlogits);
+        opt.step();
+        net.zero_grad();
+    };
+    std::string profile;
     if (o.mode == "infer") {
         net.eval();
-        t = time_it([&] { net.forward(x); }, o.warmup, o.iters);
-        for (float v : net.output()) checksum += v;
+        t = time_it(infer_step, o.warmup, o.iters);
+        if (o.tile == 0)
+            for (float v : net.output()) checksum += v;
     } else {
         net.train();
-        t = time_it(
-            [&] {
-                const tensor_t& logits = net.forward(x);
-                last_loss = loss(logits, mask, &dlogits);
-                net.backward(x, dlogits);
-                opt.step();
-                net.zero_grad();
-            },
-            o.warmup, o.iters);
+        t = time_it(train_step, o.warmup, o.iters);
+    }
+    if (o.profile) {  // separate, untimed iterations: the timings above carry no profiler cost
+        unetpp::profiler::reset();
+        unetpp::profiler::enable(true);
+        if (o.mode == "infer") time_it(infer_step, 0, o.iters);
+        else time_it(train_step, 0, o.iters);
+        unetpp::profiler::enable(false);
+        profile = profile_json(o.iters);
+        std::cerr << unetpp::profiler::report();
     }
 
-    const double fwd = forward_flops_per_sample(Base, depth, 1, 1, o.size) * o.batch;
+    double fwd = forward_flops_per_sample(Base, depth, 1, classes, o.size, valid) * o.batch;
+    std::size_t tiles = 0;
+    if (o.tile > 0) {
+        tiles = unetpp::infer::plan_tiles<net_t>(o.size, o.size, {.tile = o.tile}).count();
+        fwd = forward_flops_per_sample(Base, depth, 1, classes, o.tile, valid) * o.batch * static_cast<double>(tiles);
+    }
     const double flops = o.mode == "train" ? 3.0 * fwd : fwd;
     const double gflops = flops / (t.median_ms * 1e-3) / 1e9;
     const double imgs = o.batch / (t.median_ms * 1e-3);
@@ -211,9 +296,9 @@ int run(const options& o) {
     std::ostringstream js;
     js.setf(std::ios::fixed);
     js.precision(3);
-    js << "{\"impl\":\"unetpp\",\"model\":\"unet_bn\",\"base\":" << Base << ",\"depth\":" << depth
-       << ",\"mode\":\"" << o.mode << "\",\"batch\":" << o.batch << ",\"size\":" << o.size
-       << ",\"threads\":" << threads() << ",\"warmup\":" << o.warmup << ",\"iters\":" << o.iters
+    js << "{\"impl\":\"unetpp\",\"model\":\"" << o.model << "\",\"base\":" << Base << ",\"depth\":" << depth
+       << ",\"mode\":\"" << o.mode << "\",\"batch\":" << o.batch << ",\"size\":" << o.size << ",\"tile\":" << o.tile
+       << ",\"tiles\":" << tiles << ",\"threads\":" << threads() << ",\"warmup\":" << o.warmup << ",\"iters\":" << o.iters
        << ",\"median_ms\":" << t.median_ms << ",\"min_ms\":" << t.min_ms << ",\"mean_ms\":" << t.mean_ms
        << ",\"images_per_s\":" << imgs << ",\"gflop\":" << flops / 1e9 << ",\"gflops_per_s\":" << gflops
        << ",\"peak_rss_mib\":" << peak_rss_mib() << ",\"parameters\":" << net_t::parameter_count;
@@ -221,7 +306,9 @@ int run(const options& o) {
     else js << ",\"output_sum\":" << checksum;
     js << ",\"times_ms\":[";
     for (std::size_t i = 0; i < t.all_ms.size(); ++i) js << (i ? "," : "") << t.all_ms[i];
-    js << "],\"flop_formula\":\"conv: 2*cin*k*k*cout*oh*ow; conv_transpose: 2*cin*cout*k*k*h*w (input h,w); "
+    js << "]";
+    if (!profile.empty()) js << ",\"profile\":" << profile;
+    js << ",\"flop_formula\":\"conv: 2*cin*k*k*cout*oh*ow; conv_transpose: 2*cin*cout*k*k*h*w (input h,w); "
           "summed over layers, times batch; train step = 3x forward\"}";
 
     if (o.json.empty()) {
@@ -245,10 +332,12 @@ int main(int argc, char** argv) {
     unetpp::flush_denormals();
     const options o = parse(argc, argv);
     if (o.info) std::cerr << unetpp::build_info() << std::flush;
-    std::fprintf(stderr, "unet_bench: unet_bn<%d, 4> %s batch %d size %d, omp_get_max_threads() = %d\n", o.base,
-                 o.mode.c_str(), o.batch, o.size, threads());
+    std::fprintf(stderr, "unet_bench: %s<%d, 4> %s batch %d size %d, omp_get_max_threads() = %d\n", o.model.c_str(),
+                 o.base, o.mode.c_str(), o.batch, o.size, threads());
     try {
-        return o.base == 32 ? run<32>(o) : run<64>(o);
+        if (o.model == "ronneberger2015")
+            return o.base == 32 ? run<ronneberger_t<32>>(o) : run<ronneberger_t<64>>(o);
+        return o.base == 32 ? run<unetpp::presets::unet_bn<32, 4>>(o) : run<unetpp::presets::unet_bn<64, 4>>(o);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "unet_bench: error: %s\n", e.what());
         return 1;

@@ -8,15 +8,15 @@
 #   scripts/experiments/busi_folds.sh [RUNS_DIR]          (default runs/busi_folds)
 #
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [128],
-# BASE [16], DEPTH [4], EPOCHS [10], BATCH [8], FOLDS [5], LOSS [dice_bce], AUGMENT [on],
-# THREADS [2], BUILD_DIR [build]. A fold whose log.csv is complete is skipped.
+# BASE [16], DEPTH [4], EPOCHS [12], BATCH [8], FOLDS [5], LOSS [dice_bce], AUGMENT [on],
+# SCHEDULE [cosine], THREADS [2], BUILD_DIR [build]. A fold whose log.csv is complete is skipped.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 runs="${1:-$root/runs/busi_folds}"
 data="${DATA:-$root/../shared/data/busi/Dataset_BUSI_with_GT}"
-size="${SIZE:-128}" base="${BASE:-16}" depth="${DEPTH:-4}" epochs="${EPOCHS:-10}" batch="${BATCH:-8}"
-folds="${FOLDS:-5}" loss="${LOSS:-dice_bce}" augment="${AUGMENT:-on}" threads="${THREADS:-2}"
+size="${SIZE:-128}" base="${BASE:-16}" depth="${DEPTH:-4}" epochs="${EPOCHS:-12}" batch="${BATCH:-8}"
+folds="${FOLDS:-5}" loss="${LOSS:-dice_bce}" augment="${AUGMENT:-on}" schedule="${SCHEDULE:-cosine}" threads="${THREADS:-2}"
 build="${BUILD_DIR:-$root/build}"
 
 if [ ! -d "$data/benign" ] || [ ! -d "$data/malignant" ]; then
@@ -36,7 +36,7 @@ for fold in $(seq 0 $((folds - 1))); do
     rm -rf "$out"
     echo "== unetpp BUSI fold $fold/$folds"
     "$train" --data-type busi --data "$data" --size "$size" --model unet_bn --base "$base" --depth "$depth" \
-        --loss "$loss" --optimizer adam --lr 1e-3 --epochs "$epochs" --batch "$batch" --augment "$augment" \
+        --loss "$loss" --optimizer adam --lr 1e-3 --schedule "$schedule" --epochs "$epochs" --batch "$batch" --augment "$augment" \
         --folds "$folds" --fold "$fold" --seed 1 --threads "$threads" --out "$out" --quiet
     "$build/tools/unetpp-evaluate" --checkpoint "$out/last.safetensors" --data-type busi --data "$data" \
         --folds "$folds" --fold "$fold" --seed 1 --subset val --csv "$out/val.csv" > "$out/val_summary.txt"

@@ -67,10 +67,20 @@ struct basic_cpu {
         return detail::scratch_pool<T>::get(s, n);
     }
 
+    // Arithmetic work of one call for the profiler (multiply-add = 2 flops): each of the forward,
+    // backward-data and backward-weights passes does n * cout * cin * kh * kw * oh * ow
+    // multiply-adds (a transposed convolution: n * cin * cout * kh * kw * h * w).
+    static double conv_flops(const cpu_kernels::conv_geometry& g) noexcept {
+        return 2.0 * g.n * g.cout * g.cin * g.kh * g.kw * g.oh() * g.ow();
+    }
+    static double conv_transpose_flops(const cpu_kernels::conv_transpose_geometry& g) noexcept {
+        return 2.0 * g.n * g.cin * g.cout * g.kh * g.kw * g.h * g.w;
+    }
+
     // Dense convolution on an already padded input (kernels::conv_geometry).
     template <class T>
     static void conv2d_forward(const cpu_kernels::conv_geometry& g, const T* x, const T* w, const T* b, T* y) {
-        profiler::scope timer("conv2d_forward");
+        profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_forward 3x3" : "conv2d_forward other", conv_flops(g));
         if constexpr (use_fast<T>)
             cpu_kernels::conv2d_forward(g, x, w, b, y, ws<T>(cpu_kernels::conv2d_forward_workspace_floats(g)));
         else
@@ -78,7 +88,8 @@ struct basic_cpu {
     }
     template <class T>
     static void conv2d_backward_data(const cpu_kernels::conv_geometry& g, const T* dy, const T* w, T* dx) {
-        profiler::scope timer("conv2d_backward_data");
+        profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_backward_data 3x3" : "conv2d_backward_data other",
+                              conv_flops(g));
         if constexpr (use_fast<T>)
             cpu_kernels::conv2d_backward_data(g, dy, w, dx,
                                                ws<T>(cpu_kernels::conv2d_backward_data_workspace_floats(g)));
@@ -87,7 +98,8 @@ struct basic_cpu {
     }
     template <class T>
     static void conv2d_backward_weights(const cpu_kernels::conv_geometry& g, const T* x, const T* dy, T* dw, T* db) {
-        profiler::scope timer("conv2d_backward_weights");
+        profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_backward_weights 3x3" : "conv2d_backward_weights other",
+                              conv_flops(g));
         if constexpr (use_fast<T>)
             cpu_kernels::conv2d_backward_weights(g, x, dy, dw, db,
                                                   ws<T>(cpu_kernels::conv2d_backward_weights_workspace_floats(g)));
@@ -103,7 +115,7 @@ struct basic_cpu {
     template <class T>
     static void conv_transpose2d_forward(const cpu_kernels::conv_transpose_geometry& g, const T* x, const T* w,
                                          const T* b, T* y) {
-        profiler::scope timer("conv_transpose2d_forward");
+        profiler::scope timer("conv_transpose2d_forward", conv_transpose_flops(g));
         if constexpr (use_fast<T>)
             cpu_kernels::conv_transpose2d_forward(g, x, w, b, y,
                                                    ws<T>(cpu_kernels::conv_transpose2d_workspace_floats(g)));
@@ -113,7 +125,7 @@ struct basic_cpu {
     template <class T>
     static void conv_transpose2d_backward_data(const cpu_kernels::conv_transpose_geometry& g, const T* dy,
                                                const T* w, T* dx) {
-        profiler::scope timer("conv_transpose2d_backward_data");
+        profiler::scope timer("conv_transpose2d_backward_data", conv_transpose_flops(g));
         if constexpr (use_fast<T>)
             cpu_kernels::conv_transpose2d_backward_data(g, dy, w, dx,
                                                          ws<T>(cpu_kernels::conv_transpose2d_workspace_floats(g)));
@@ -123,7 +135,7 @@ struct basic_cpu {
     template <class T>
     static void conv_transpose2d_backward_weights(const cpu_kernels::conv_transpose_geometry& g, const T* x,
                                                   const T* dy, T* dw, T* db) {
-        profiler::scope timer("conv_transpose2d_backward_weights");
+        profiler::scope timer("conv_transpose2d_backward_weights", conv_transpose_flops(g));
         if constexpr (use_fast<T>)
             cpu_kernels::conv_transpose2d_backward_weights(
                 g, x, dy, dw, db, ws<T>(cpu_kernels::conv_transpose2d_workspace_floats(g)));

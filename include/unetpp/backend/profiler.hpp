@@ -21,6 +21,7 @@ struct entry {
     const char* name = nullptr;
     double seconds = 0;
     long calls = 0;
+    double flops = 0;  // arithmetic work of the calls, when the caller states it (multiply-add = 2)
 };
 struct state {
     std::atomic<bool> on{[] {
@@ -34,16 +35,17 @@ inline state& get() {
     static state s;
     return s;
 }
-inline void record(const char* name, double seconds) {
+inline void record(const char* name, double seconds, double flops) {
     auto& s = get();
     std::lock_guard lock(s.m);
     for (auto& e : s.entries)
         if (e.name == name || std::strcmp(e.name, name) == 0) {
             e.seconds += seconds;
             ++e.calls;
+            e.flops += flops;
             return;
         }
-    s.entries.push_back({name, seconds, 1});
+    s.entries.push_back({name, seconds, 1, flops});
 }
 }  // namespace detail
 
@@ -55,26 +57,30 @@ inline void reset() {
     s.entries.clear();
 }
 
-/// Times the enclosing scope under `name` (a string literal) when profiling is on.
+/// Times the enclosing scope under `name` (a string literal) when profiling is on. `flops` is the
+/// arithmetic work of the operation (multiply-add counted as 2), or 0 when it is not meaningful;
+/// the report then shows GFLOP/s per operation.
 class scope {
 public:
-    explicit scope(const char* name) noexcept : name_(enabled() ? name : nullptr) {
+    explicit scope(const char* name, double flops = 0) noexcept : name_(enabled() ? name : nullptr), flops_(flops) {
         if (name_) t0_ = std::chrono::steady_clock::now();
     }
     ~scope() {
         if (name_)
-            detail::record(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+            detail::record(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(),
+                           flops_);
     }
     scope(const scope&) = delete;
     scope& operator=(const scope&) = delete;
 
 private:
     const char* name_;
+    double flops_;
     std::chrono::steady_clock::time_point t0_{};
 };
 
-/// Table of operations by total time: name, calls, total ms, share.
-inline std::string report() {
+/// A copy of the recorded operations, largest total time first.
+inline std::vector<detail::entry> entries() {
     auto& s = detail::get();
     std::vector<detail::entry> e;
     {
@@ -82,13 +88,22 @@ inline std::string report() {
         e = s.entries;
     }
     std::sort(e.begin(), e.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+    return e;
+}
+
+/// Table of operations by total time: name, calls, total ms, share, GFLOP/s (where the work is
+/// known).
+inline std::string report() {
+    const std::vector<detail::entry> e = entries();
     double total = 0;
     for (const auto& x : e) total += x.seconds;
-    std::string out = "operation                            calls    total ms   share\n";
+    std::string out = "operation                            calls    total ms   share   GFLOP/s\n";
     char line[160];
     for (const auto& x : e) {
-        std::snprintf(line, sizeof line, "%-34s %7ld %11.2f %6.1f%%\n", x.name, x.calls, x.seconds * 1e3,
-                      total > 0 ? 100.0 * x.seconds / total : 0.0);
+        char rate[24] = "";
+        if (x.flops > 0 && x.seconds > 0) std::snprintf(rate, sizeof rate, "%9.1f", x.flops / x.seconds * 1e-9);
+        std::snprintf(line, sizeof line, "%-34s %7ld %11.2f %6.1f%% %s\n", x.name, x.calls, x.seconds * 1e3,
+                      total > 0 ? 100.0 * x.seconds / total : 0.0, rate);
         out += line;
     }
     std::snprintf(line, sizeof line, "%-34s %7s %11.2f\n", "total", "", total * 1e3);
