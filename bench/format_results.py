@@ -21,8 +21,9 @@ FLOPS_NOTE = (
     "img/s and GFLOP/s use the median time. FLOPs: forward = batch x (sum over conv layers of "
     "2*cin*k*k*cout*oh*ow + sum over transposed convs of 2*cin*cout*k*k*h*w with h, w the input "
     "size); a training step counts 3x the forward; tiled inference counts tiles x one tile's "
-    "forward. unetpp peak RSS is the whole process (ru_maxrss); PyTorch RSS increase is VmHWM "
-    "after the run minus VmHWM once torch is imported and the model is built.")
+    "forward. RSS increase (both sides) is VmHWM after the run minus VmHWM once the model and the "
+    "inputs are built (for PyTorch also after torch is imported); the optimiser's moments are "
+    "allocated after that point on both sides. unetpp peak RSS is its whole process (ru_maxrss).")
 
 
 def case_key(r):
@@ -75,8 +76,8 @@ def main():
         by[k][r["impl"]] = r
 
     main_t = ["| case | unetpp img/s | PyTorch img/s | ratio unetpp/PyTorch | unetpp GFLOP/s | PyTorch GFLOP/s "
-              "| unetpp peak RSS | PyTorch RSS increase |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| unetpp RSS increase | PyTorch RSS increase | unetpp peak RSS |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     detail = ["| case | GFLOP per call | unetpp median / min ms | PyTorch median / min ms | PyTorch idle / peak RSS "
               "| load avg at case start |",
               "|---|---:|---:|---:|---:|---:|"]
@@ -89,7 +90,8 @@ def main():
         ratio = f"{u['images_per_s'] / t['images_per_s']:.2f}" if ok(u) and ok(t) else "n/a"
         main_t.append(f"| {name} | {num(u, 'images_per_s', '{:.2f}')} | {num(t, 'images_per_s', '{:.2f}')} "
                       f"| {ratio} | {num(u, 'gflops_per_s', '{:.1f}')} | {num(t, 'gflops_per_s', '{:.1f}')} "
-                      f"| {num(u, 'peak_rss_mib', '{:.0f} MiB')} | {num(t, 'rss_increase_mib', '{:.0f} MiB')} |")
+                      f"| {num(u, 'rss_increase_mib', '{:.0f} MiB')} | {num(t, 'rss_increase_mib', '{:.0f} MiB')} "
+                      f"| {num(u, 'peak_rss_mib', '{:.0f} MiB')} |")
         g = (u if ok(u) else t if ok(t) else {}).get("gflop", float("nan"))
         um = f"{u['median_ms']:.0f} / {u['min_ms']:.0f}" if ok(u) else "failed"
         tm = f"{t['median_ms']:.0f} / {t['min_ms']:.0f}" if ok(t) else "failed"

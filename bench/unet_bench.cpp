@@ -7,7 +7,9 @@
 //          backward, Adam step, zero_grad
 // Every case runs `warmup` untimed iterations first (the first call sizes all buffers), then
 // `iters` timed ones (std::chrono::steady_clock); it reports the median and minimum time, images/s
-// from the median, GFLOP/s from the median, and the process's peak RSS (getrusage ru_maxrss).
+// from the median, GFLOP/s from the median, the process's peak RSS (getrusage ru_maxrss) and its
+// increase over the idle process (VmHWM after the run minus VmHWM once the model and inputs are
+// built, the same two readings the PyTorch driver takes).
 //
 // FLOP count (multiply-add = 2 flops), for a batch of N:
 //   forward = N * ( sum over conv2d layers   2 * cin * k * k * cout * oh * ow
@@ -43,6 +45,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -122,6 +125,16 @@ int threads() {
 #else
     return 1;
 #endif
+}
+
+// A field of /proc/self/status in MiB (VmHWM: peak resident set; VmRSS: current), 0 if absent.
+double proc_status_mib(const char* field) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    const std::string key = std::string(field) + ":";
+    while (std::getline(f, line))
+        if (line.compare(0, key.size(), key) == 0) return std::strtod(line.c_str() + key.size(), nullptr) / 1024.0;
+    return 0;
 }
 
 double peak_rss_mib() {
@@ -241,7 +254,12 @@ int run(const options& o) {
     for (auto& v : mask) v = r.uniform() < 0.5 ? 1.0f : 0.0f;
     tensor_t dlogits;
 
-    unetpp::optim::adam<float> opt(net, unetpp::optim::adam_cfg{.lr = 1e-3});
+    // Idle baseline, taken at the point where the PyTorch driver takes its own: the model and the
+    // input tensors exist, nothing has run. The optimiser is built after it, as torch.optim.Adam
+    // allocates its moments only at the first step; inference builds none.
+    const double idle_hwm = proc_status_mib("VmHWM");
+    std::optional<unetpp::optim::adam<float>> opt;
+    if (o.mode == "train") opt.emplace(net, unetpp::optim::adam_cfg{.lr = 1e-3});
     unetpp::losses::bce_with_logits loss;
     double last_loss = 0;
     double checksum = 0;
@@ -260,7 +278,7 @@ int run(const options& o) {
         const tensor_t& logits = net.forward(x);
         last_loss = loss(logits, mask, &dlogits);
         net.backward(x, dlogits);
-        opt.step();
+        opt->step();
         net.zero_grad();
     };
     std::string profile;
@@ -301,7 +319,8 @@ int run(const options& o) {
        << ",\"tiles\":" << tiles << ",\"threads\":" << threads() << ",\"warmup\":" << o.warmup << ",\"iters\":" << o.iters
        << ",\"median_ms\":" << t.median_ms << ",\"min_ms\":" << t.min_ms << ",\"mean_ms\":" << t.mean_ms
        << ",\"images_per_s\":" << imgs << ",\"gflop\":" << flops / 1e9 << ",\"gflops_per_s\":" << gflops
-       << ",\"peak_rss_mib\":" << peak_rss_mib() << ",\"parameters\":" << net_t::parameter_count;
+       << ",\"peak_rss_mib\":" << peak_rss_mib() << ",\"idle_hwm_mib\":" << idle_hwm
+       << ",\"rss_increase_mib\":" << proc_status_mib("VmHWM") - idle_hwm << ",\"parameters\":" << net_t::parameter_count;
     if (o.mode == "train") js << ",\"last_loss\":" << last_loss;
     else js << ",\"output_sum\":" << checksum;
     js << ",\"times_ms\":[";

@@ -382,6 +382,163 @@ class AttentionUNet(UNet):
         return self.head(x)
 
 
+
+# --- seed 004's CBR2d U-Net, UNet++ and deep supervision ----------------------------------------
+# (include/unetpp/models/{presets,unet_plusplus,deep_supervision}.hpp)
+
+
+class CBRDoubleConv(nn.Module):
+    """Seed 004's CBR2d - CBR2d: (Conv 3x3 with bias -> BatchNorm -> ReLU) x 2, names conv1, bn1,
+    conv2, bn2 (unetpp's cbr_double_conv)."""
+
+    def __init__(self, cin, cout, kernel=3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, kernel, padding=kernel // 2)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+
+
+class UNetCBR(UNet):
+    """unetpp::presets::unet_cbr<base, depth, in_channels, classes>: UNet whose level blocks keep
+    their convolution bias (seed 004: PyTorch's Conv2d default bias=True before BatchNorm2d)."""
+
+    def __init__(self, in_channels=1, classes=1, base=64, depth=4):
+        super().__init__(in_channels, classes, base, depth, 3, "same", "batch")
+        ch = lambda level: base << level
+        for level in range(depth):
+            cin = in_channels if level == 0 else ch(level - 1)
+            setattr(self, f"enc{level + 1}", CBRDoubleConv(cin, ch(level)))
+            setattr(self, f"dec{level + 1}", CBRDoubleConv(2 * ch(level), ch(level)))
+        self.bottleneck = CBRDoubleConv(ch(depth - 1), ch(depth))
+
+
+def unet_cbr(base=64, depth=4, in_channels=1, classes=1):
+    """unetpp::presets::unet_cbr<base, depth, in_channels, classes>."""
+    return UNetCBR(in_channels, classes, base, depth)
+
+
+class NestedUNet(nn.Module):
+    """unetpp::nested_unet (UNet++, Zhou et al. 2018): nodes x{i}_{j} for i + j <= depth,
+    x{i}_0 = H(pool(x{i-1}_0)), x{i}_{j} = H(cat([x{i}_0, ..., x{i}_{j-1}, up{i}_{j}(x{i+1}_{j-1})]))
+    with H = DoubleConv (Conv-BN-ReLU x 2) and up{i}_{j} a 2x2 stride-2 transposed convolution
+    from base * 2^(i+1) to base * 2^i channels; head = 1x1 conv on x0_{depth}."""
+
+    def __init__(self, in_channels=1, classes=1, base=32, depth=4, kernel=3, pad="same", norm="batch", dropout=0.0):
+        super().__init__()
+        self.depth = depth
+        bn = norm == "batch"
+        ch = lambda level: base << level
+        for i in range(depth + 1):
+            cin = in_channels if i == 0 else ch(i - 1)
+            setattr(self, f"x{i}_0", DoubleConv(cin, ch(i), kernel, pad, bn, dropout))
+        for j in range(1, depth + 1):
+            for i in range(depth + 1 - j):
+                setattr(self, f"up{i}_{j}", nn.ConvTranspose2d(ch(i + 1), ch(i), 2, stride=2))
+                setattr(self, f"x{i}_{j}", DoubleConv((j + 1) * ch(i), ch(i), kernel, pad, bn, dropout))
+        self.head = nn.Conv2d(base, classes, 1)
+
+    def nodes(self, x):
+        """Every node's output, keyed (i, j), in unetpp's evaluation order."""
+        out = {}
+        for s in range(self.depth + 1):
+            for j in range(s + 1):
+                i = s - j
+                if j == 0:
+                    inp = x if i == 0 else F.max_pool2d(out[(i - 1, 0)], 2, 2)
+                else:
+                    up = getattr(self, f"up{i}_{j}")(out[(i + 1, j - 1)])
+                    inp = torch.cat([out[(i, k)] for k in range(j)] + [up], dim=1)
+                out[(i, j)] = getattr(self, f"x{i}_{j}")(inp)
+        return out
+
+    def forward(self, x):
+        return self.head(self.nodes(x)[(0, self.depth)])
+
+
+def unet_plusplus(base=32, depth=4, in_channels=1, classes=1):
+    """unetpp::presets::unet_plusplus<base, depth, in_channels, classes>."""
+    return NestedUNet(in_channels, classes, base, depth)
+
+
+class DeeplySupervised(nn.Module):
+    """unetpp::deeply_supervised<Net>: the wrapped network plus one 1x1 convolution head per
+    auxiliary tap; returns (main logits, [aux logits...]), every map at the input resolution.
+
+    Taps: for UNet / UNetCBR the decoder blocks dec2..dec{depth} (head aux_dec{L}, its logits
+    up-sampled L - 1 times by bilinear x2, align_corners=False); for NestedUNet the nodes
+    x0_1..x0_{depth-1} (head aux_x0_{j}, already at full resolution). The wrapped network's
+    modules are registered directly, so state_dict keys equal unetpp's names (enc1.conv1.weight,
+    aux_dec2.weight)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self._inner = [net]  # not a submodule: its children are registered below, unprefixed
+        for name, module in net.named_children():
+            self.add_module(name, module)
+        self.nested = isinstance(net, NestedUNet)
+        base = net.head.in_channels
+        classes = net.head.out_channels
+        if self.nested:
+            self.taps = [f"x0_{j}" for j in range(1, net.depth)]
+            widths = [base] * len(self.taps)
+            self.scales = [0] * len(self.taps)
+        else:
+            self.taps = [f"dec{level + 1}" for level in range(1, net.depth)]
+            widths = [base << level for level in range(1, net.depth)]
+            self.scales = list(range(1, net.depth))
+        for tap, width in zip(self.taps, widths):
+            setattr(self, f"aux_{tap}", nn.Conv2d(width, classes, 1))
+
+    def forward(self, x):
+        net = self._inner[0]
+        seen = {}
+        hooks = [getattr(net, t).register_forward_hook(lambda m, i, o, t=t: seen.__setitem__(t, o)) for t in self.taps]
+        try:
+            main = net(x)
+        finally:
+            for h in hooks:
+                h.remove()
+        aux = []
+        for tap, scale in zip(self.taps, self.scales):
+            y = getattr(self, f"aux_{tap}")(seen[tap])
+            for _ in range(scale):
+                y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+            aux.append(y)
+        return main, aux
+
+
+def forward_flops(model, x):
+    """2 x the multiply-adds of every Conv2d, ConvTranspose2d and Linear in one forward of `model`
+    on `x` (batch norm, activations, pooling and up-sampling not counted), from forward hooks:
+      Conv2d           2 * (cin / groups) * kh * kw * cout * oh * ow * n
+      ConvTranspose2d  2 * cin * (cout / groups) * kh * kw * h * w * n   (h, w: the input's)
+      Linear           2 * in_features * out_features * n."""
+    total = [0]
+
+    def hook(mod, inputs, output):
+        if isinstance(mod, nn.Conv2d):
+            kh, kw = mod.kernel_size
+            total[0] += 2 * (mod.in_channels // mod.groups) * kh * kw * output.numel()
+        elif isinstance(mod, nn.ConvTranspose2d):
+            kh, kw = mod.kernel_size
+            total[0] += 2 * inputs[0].numel() * (mod.out_channels // mod.groups) * kh * kw
+        elif isinstance(mod, nn.Linear):
+            total[0] += 2 * mod.in_features * mod.out_features * (inputs[0].numel() // mod.in_features)
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]
+
 if __name__ == "__main__":
     n = sum(p.numel() for p in ronneberger2015().parameters())
     print(f"ronneberger2015 parameters: {n}")

@@ -11,6 +11,7 @@
 #include "losses/region.hpp"
 #include "losses/focal.hpp"
 #include "losses/combine.hpp"
+#include "losses/deep_supervision.hpp"
 
 namespace unetpp::losses {
 static_assert(Loss<bce> && Loss<bce_with_logits> && Loss<weighted_bce> && Loss<balanced_bce> &&

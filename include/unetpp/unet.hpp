@@ -46,5 +46,7 @@
 #include "blocks/separable_block.hpp"
 #include "models/attention_unet.hpp"
 #include "models/bcir_unet.hpp"
+#include "models/deep_supervision.hpp"
 #include "models/heads.hpp"
 #include "models/multitask_unet.hpp"
+#include "models/unet_plusplus.hpp"

@@ -250,6 +250,16 @@ public:
     /// returns the gradient with respect to x when need_input_grad(true) was set (otherwise an
     /// empty tensor).
     const tensor_type& backward(const tensor_type& x, const tensor_type& dlogits) {
+        static constexpr std::array<const tensor_type*, C.depth> none{};
+        return backward(x, dlogits, none);
+    }
+
+    /// Backward for a model that also reads decoder features besides the head (the hook that
+    /// deeply_supervised uses): decoder_grads[L], when not null, is the gradient of the loss with
+    /// respect to the output of dec{L+1} from those other readers; it is added to the gradient
+    /// that reaches dec{L+1} from above. With every entry null this is backward(x, dlogits).
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dlogits,
+                                const std::array<const tensor_type*, C.depth>& decoder_grads) {
         if (!has_forward_)
             throw std::logic_error("unet: backward called before forward; run forward on the batch first");
         if (x.shape() != in_shape_)
@@ -258,6 +268,14 @@ public:
         if (dlogits.shape() != head_.output().shape())
             throw shape_error("unet: logit gradient has shape " + dlogits.shape().str() + ", expected " +
                               head_.output().shape().str());
+        [&]<std::size_t... L>(std::index_sequence<L...>) {
+            (check_decoder_grad(decoder_grads[L], std::get<L>(dec_).output(), L), ...);
+        }(std::make_index_sequence<C.depth>{});
+        decoder_grads_ = &decoder_grads;
+        struct reset {
+            const std::array<const tensor_type*, C.depth>*& p;
+            ~reset() { p = nullptr; }
+        } reset_after{decoder_grads_};
         const tensor_type& g = head_.backward(std::get<0>(dec_).output(), dlogits);
         return backward_level<0>(x, g);
     }
@@ -398,9 +416,27 @@ private:
         return std::get<L>(dec_).forward(m);
     }
 
+    static void check_decoder_grad(const tensor_type* g, const tensor_type& out, std::size_t level) {
+        if (g && g->shape() != out.shape())
+            throw shape_error("unet: the extra gradient for dec" + std::to_string(level + 1) + " has shape " +
+                              g->shape().str() + ", expected that decoder's output shape " + out.shape().str());
+    }
+
+    /// g_out plus the extra gradient of dec{L+1}'s output when backward received one.
     template <std::size_t L>
-    const tensor_type& backward_level(const tensor_type& in, const tensor_type& g_out) {
+    const tensor_type& with_decoder_grad(const tensor_type& g_out) {
+        const tensor_type* extra = decoder_grads_ ? (*decoder_grads_)[L] : nullptr;
+        if (!extra) return g_out;
+        auto& sum = dec_grad_[L];
+        sum.resize(g_out.shape());
+        B::add(g_out.data(), extra->data(), sum.data(), static_cast<std::ptrdiff_t>(sum.size()));
+        return sum;
+    }
+
+    template <std::size_t L>
+    const tensor_type& backward_level(const tensor_type& in, const tensor_type& g_above) {
         auto& skip = std::get<L>(skip_);
+        const tensor_type& g_out = with_decoder_grad<L>(g_above);
         const tensor_type& gm = std::get<L>(dec_).backward(skip.output(), g_out);
         // A skip policy with parameters on its inputs (a gated or convolved skip) takes the two
         // inputs of its last forward, as layers do: backward(skip, up, dy).
@@ -435,6 +471,8 @@ private:
     decoders dec_;
     head_t head_;
     std::array<tensor_type, C.depth> enc_grad_;
+    std::array<tensor_type, C.depth> dec_grad_;                     // decoder gradient + extra
+    const std::array<const tensor_type*, C.depth>* decoder_grads_ = nullptr;  // during backward only
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
     bool training_ = true;

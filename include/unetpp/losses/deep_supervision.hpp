@@ -1,0 +1,96 @@
+#pragma once
+/// \file Loss of a deeply supervised network (Lee et al. 2015, "Deeply-Supervised Nets", eq. 3:
+/// the output objective plus companion objectives weighted by alpha_m; the weight-decay terms
+/// and the hinge threshold gamma of that equation are left to the optimiser / not used):
+///
+///   total = w_0 L(main, target) + sum_{k=1..K} w_k L(aux_k, target)
+///   d total / d main = w_0 dL/d main,   d total / d aux_k = w_k dL/d aux_k
+///
+/// over the outputs of deeply_supervised<Net>::forward (every map has the target's shape). L is
+/// any losses::Loss (bce_with_logits, dice_bce, ...). `weights` lists w_0 (main) then w_1..w_K
+/// in the order of the auxiliary outputs; empty means every weight 1. UNet++ (Zhou et al. 2018)
+/// trains every head with the same loss and equal weights; the weights are a public field, so a
+/// training loop may change them between steps (e.g. to fade the auxiliary terms out).
+///
+///   losses::deep_supervision<losses::dice_bce> ds{.weights = {1.0, 0.5, 0.25, 0.125}};
+///   auto out = net.forward(x);
+///   deep_supervision_gradients<float> g;
+///   auto r = ds(out, mask, &g);        // r.total, r.main, r.aux[k]
+///   net.backward(x, g);
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../models/deep_supervision_outputs.hpp"
+#include "../tensor/tensor.hpp"
+#include "common.hpp"
+
+namespace unetpp::losses {
+
+template <class L>
+struct deep_supervision {
+    static_assert(Loss<L, float>, "losses::deep_supervision: L must satisfy losses::Loss (T l(logits, target, &grad))");
+    static constexpr const char* name = "deep_supervision";
+
+    L loss{};
+    std::vector<double> weights{};  ///< w_0 (main), w_1..w_K (auxiliary); empty: all 1
+
+    /// The weighted total and each output's unweighted loss.
+    template <class T>
+    struct result {
+        T total{};
+        T main{};
+        std::vector<T> aux{};
+    };
+
+    /// Every output against the same target; *grads (if given) receives each output's
+    /// d total / d logits, weights included (ready for deeply_supervised::backward).
+    template <class T>
+    result<T> operator()(const deep_supervision_outputs<T>& out, const tensor<T>& target,
+                         deep_supervision_gradients<T>* grads = nullptr) const {
+        const std::size_t k = out.aux.size();
+        if (!weights.empty() && weights.size() != k + 1)
+            throw std::invalid_argument("losses::deep_supervision: " + std::to_string(weights.size()) +
+                                        " weights for " + std::to_string(k + 1) + " outputs (the main logits and " +
+                                        std::to_string(k) +
+                                        " auxiliary maps); give one weight per output, main first, or none for "
+                                        "equal weights");
+        for (std::size_t i = 0; i < weights.size(); ++i)
+            if (!std::isfinite(weights[i]) || weights[i] < 0)
+                throw std::invalid_argument("losses::deep_supervision: weight " + std::to_string(i) + " is " +
+                                            detail::number(weights[i]) + "; weights must be finite and >= 0");
+        result<T> r;
+        r.aux.resize(k);
+        if (grads) grads->aux.resize(k);
+        double total = 0;
+        const auto one = [&](const heads::logits<T>& z, std::size_t i, tensor<T>* g) {
+            const double w = weights.empty() ? 1.0 : weights[i];
+            T v;
+            try {
+                v = loss(z.values(), target, g);
+            } catch (const std::invalid_argument& e) {
+                throw std::invalid_argument(std::string("losses::deep_supervision: ") + where(i) + ": " + e.what());
+            } catch (const std::runtime_error& e) {
+                throw std::runtime_error(std::string("losses::deep_supervision: ") + where(i) + ": " + e.what());
+            }
+            if (g)
+                for (auto& e : *g) e *= static_cast<T>(w);
+            total += w * static_cast<double>(v);
+            return v;
+        };
+        r.main = one(out.main, 0, grads ? &grads->main : nullptr);
+        for (std::size_t i = 0; i < k; ++i) r.aux[i] = one(out.aux[i], i + 1, grads ? &grads->aux[i] : nullptr);
+        r.total = static_cast<T>(total);
+        return r;
+    }
+
+private:
+    static std::string where(std::size_t i) {
+        return i == 0 ? std::string("main logits") : "auxiliary output " + std::to_string(i - 1);
+    }
+};
+
+}  // namespace unetpp::losses
