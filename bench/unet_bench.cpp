@@ -27,8 +27,8 @@
 //
 // Output: one JSON object per case on one line, to stdout or appended to --json FILE.
 //
-// Build: g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include -I /usr/include/eigen3 \
-//            bench/unet_bench.cpp -o unet_bench
+// Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
+//            -I /usr/include/eigen3 bench/unet_bench.cpp -o unet_bench
 // Usage: OMP_NUM_THREADS=2 ./unet_bench [--model unet_bn|ronneberger2015] [--base 32|64]
 //            [--mode infer|train] [--batch N] [--size S] [--iters K] [--warmup W] [--json FILE]
 //            [--tile S] [--profile] [--info]

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Compile time of the presets (issue: one TU with every preset; a single preset's TU under 20 s).
+#
+#   bench/compile_time/run.sh            every preset alone, then all together
+#   PRESETS="2 4" bench/compile_time/run.sh   only these (numbers as in presets_tu.cpp)
+#
+# Compiles bench/compile_time/presets_tu.cpp with g++ -std=c++20 -O2 -march=native -fopenmp
+# (-c, no linking) once per preset and once with all of them, and reports wall seconds and CPU
+# seconds (user + system, from /usr/bin/time). On a shared machine the wall time grows with the
+# load; the CPU time much less, so both are reported. Writes bench/results/compile_time.md.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="$root/bench/results"
+mkdir -p "$out"
+CXX="${CXX:-g++}"
+names=("every preset" "ronneberger2015" "unet_bn<64, 4>" "unet_cbr<64, 4>" "bcir_unet" "residual_multitask_unet<256>"
+       "attention_unet" "unet_plusplus<32, 4>" "unet_plusplus_ds<32, 4>" "deeply_supervised<unet_cbr<64, 4>>")
+presets="${PRESETS:-1 2 3 4 5 6 7 8 9 0}"
+if [ ! -x /usr/bin/time ]; then echo "compile_time: needs /usr/bin/time (apt-get install time)" >&2; exit 1; fi
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+md="$out/compile_time.md"
+{
+    echo "Compile time, \`$CXX -std=c++20 -O2 -march=native -fopenmp -c\` ($("$CXX" --version | head -1)), $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) at start:"
+    echo
+    echo "| translation unit | wall s | CPU s (user + sys) | peak compiler memory |"
+    echo "|---|---:|---:|---:|"
+} >"$md"
+for k in $presets; do
+    echo "compile_time: ${names[$k]}" >&2
+    /usr/bin/time -f "%e %U %S %M" -o "$tmp/t" "$CXX" -std=c++20 -O2 -march=native -fopenmp -I "$root/include" \
+        -I /usr/include/eigen3 -DUNETPP_PRESET="$k" -c "$here/presets_tu.cpp" -o "$tmp/p$k.o"
+    read -r wall user sys kib <"$tmp/t"
+    printf '| %s | %.1f | %.1f | %d MiB |\n' "${names[$k]}" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" $((kib / 1024)) >>"$md"
+done
+cat "$md"
