@@ -68,3 +68,6 @@ UNETPP_USE(8, p::unet_plusplus_ds<32, 4>)
 #if UNETPP_PRESET == 0 || UNETPP_PRESET == 9
 UNETPP_USE(9, unetpp::deeply_supervised<p::unet_cbr<64, 4>>)
 #endif
+#if UNETPP_PRESET == 0 || UNETPP_PRESET == 10
+UNETPP_USE(10, unetpp::presets::busi_stage_classifier<>)
+#endif

@@ -2,7 +2,7 @@
 # Compile time of the presets (issue: one TU with every preset; a single preset's TU under 20 s).
 #
 #   bench/compile_time/run.sh            every preset alone, then all together
-#   PRESETS="2 4" bench/compile_time/run.sh   only these (numbers as in presets_tu.cpp)
+#   PRESETS="2 4" bench/compile_time/run.sh   only these (numbers as in presets_tu.cpp; 11: headers only)
 #
 # Compiles bench/compile_time/presets_tu.cpp with g++ -std=c++20 -O2 -march=native -fopenmp
 # (-c, no linking) once per preset and once with all of them, and reports wall seconds and CPU
@@ -15,8 +15,9 @@ out="$root/bench/results"
 mkdir -p "$out"
 CXX="${CXX:-g++}"
 names=("every preset" "ronneberger2015" "unet_bn<64, 4>" "unet_cbr<64, 4>" "bcir_unet" "residual_multitask_unet<256>"
-       "attention_unet" "unet_plusplus<32, 4>" "unet_plusplus_ds<32, 4>" "deeply_supervised<unet_cbr<64, 4>>")
-presets="${PRESETS:-1 2 3 4 5 6 7 8 9 0}"
+       "attention_unet" "unet_plusplus<32, 4>" "unet_plusplus_ds<32, 4>" "deeply_supervised<unet_cbr<64, 4>>" "busi_stage_classifier (one hierarchical stage)"
+       "the headers alone (nothing instantiated)")
+presets="${PRESETS:-11 1 2 3 4 5 6 7 8 9 10 0}"
 if [ ! -x /usr/bin/time ]; then echo "compile_time: needs /usr/bin/time (apt-get install time)" >&2; exit 1; fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

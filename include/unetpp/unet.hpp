@@ -50,3 +50,4 @@
 #include "models/heads.hpp"
 #include "models/multitask_unet.hpp"
 #include "models/unet_plusplus.hpp"
+#include "models/classifier.hpp"

@@ -93,6 +93,11 @@ public:
                                  .kernel = C.kernel, .pad = C.pad, .norm = C.norm, .dropout = C.dropout, .up = C.up},
                         B, T, P>;
     using tensor_type = typename body_t::tensor_type;
+    using value_type = T;
+    using backend_type = B;
+    /// The configuration the model was declared with (recorded in checkpoints by io::save_weights;
+    /// the body itself has C.base output maps, the segmentation head C.classes).
+    static constexpr unet_cfg cfg = C;
     static constexpr int image_size = ImageSize;
 
     static_assert(ImageSize >= 1 && body_t::is_valid_size(ImageSize),
@@ -115,6 +120,12 @@ public:
     static constexpr std::size_t parameter_count =
         body_t::parameter_count + seg_head_t::parameter_count + cls_head_t::parameter_count;
     static constexpr std::size_t buffer_count = body_t::buffer_count;
+
+    /// One line naming the architecture (checkpoint metadata and error messages).
+    static std::string describe() {
+        return "multitask_unet<" + body_t::describe() + ", image " + std::to_string(ImageSize) + ", hidden " +
+               std::to_string(Hidden) + ">";
+    }
 
     explicit multitask_unet(std::uint64_t seed = 0) { init(seed); }
     void init(std::uint64_t seed) {

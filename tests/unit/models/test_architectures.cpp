@@ -2,9 +2,13 @@
 // U-Net with typed heads (seed 002), the attention U-Net, and a user-written variant.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <string>
 
+#include <unetpp/io/weights.hpp>
 #include <unetpp/unet.hpp>
 
 #include "../../support/gradcheck.hpp"
@@ -260,4 +264,38 @@ TEST_CASE("the documented variant (residual blocks, attention skips, reflect pad
     test::gradcheck_opts o;
     o.max_checks_per_tensor = 4;
     check_layer_gradients(tiny, {1, 1, 8, 8}, o);
+}
+
+TEST_CASE("residual multitask U-Net: weights of both heads round-trip through a safetensors file") {
+    using M = multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2}, 8, 4>;
+    M a(5), b(6);
+    tensor<float> x(shape4{2, 1, 8, 8});
+    rng r(7);
+    test::fill_normal(x, r);
+    a.train(true);
+    a.forward(x);  // moves the running statistics away from their initial values
+    a.eval();
+    b.eval();
+    const auto oa = a.forward(x);
+    const float seg_a = oa.segmentation[0], cls_a = oa.classification[0];
+    CHECK(b.forward(x).classification[0] != cls_a);
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("unetpp_test_multitask_" + std::to_string(::getpid()) + ".safetensors");
+    io::save_weights(a, path);
+    io::load_weights(b, path);
+    const auto ob = b.forward(x);
+    CHECK(ob.segmentation[0] == seg_a);
+    CHECK(ob.classification[0] == cls_a);
+    CHECK(M::describe().find("multitask_unet<") == 0);
+    // A plain U-Net with the same body configuration has no heads: the file is rejected by name.
+    unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2}> plain;
+    try {
+        io::load_weights(plain, path);
+        FAIL("expected a mismatch");
+    } catch (const std::runtime_error& e) {
+        const std::string msg = e.what();
+        CHECK((msg.find("seg_head") != std::string::npos || msg.find("cls_head") != std::string::npos ||
+               msg.find("head") != std::string::npos));
+    }
+    std::filesystem::remove(path);
 }

@@ -1,0 +1,228 @@
+// busi_multitask: seed 002's residual multi-task U-Net (segmentation + benign/malignant
+// classification) on BUSI, evaluated by grouped K-fold cross-validation.
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unetpp/unet.hpp>
+
+#include "busi_experiment.hpp"
+
+namespace {
+
+using namespace busi_exp;
+
+const char* help_text = R"(usage: unetpp_busi_multitask --data DIR --out DIR [options]
+
+Trains presets::residual_multitask_unet<SIZE> (seed 002: a residual U-Net with a 1x1
+segmentation head and a flatten -> dense 64 -> ReLU -> dense 1 classification head, loss
+BCE(segmentation) + BCE(classification), Adam) on the benign and malignant BUSI images (normal
+images are left out) and evaluates it by K-fold cross-validation. The folds are grouped: images
+whose perceptual hashes are within 8 bits (near-duplicates) are always in the same fold, and
+stratified by class. The network of the last epoch is evaluated on the held-out fold (no model
+selection on it).
+
+Per fold (malignant = positive class; a lesion is predicted where sigmoid > 0.5; an image is
+called malignant when its sigmoid > 0.5):
+  Dice, IoU          per image, then the mean over the fold's images
+  accuracy, F1, sensitivity (recall), specificity, ROC-AUC of the malignant probability
+
+Writes into --out (atomically):
+  folds.csv              one row per fold run: fold, train/val images, the metrics, seconds
+  summary.md             the per-fold table and mean +- sample std over the folds run
+  fold<k>_log.csv        per epoch: loss, segmentation loss, classification loss, seconds
+  fold<k>_val.csv        per validation image: image, label, p_malignant, dice, iou
+
+options:
+  --data DIR           the Dataset_BUSI_with_GT folder (or the folder holding it)   (required)
+  --out DIR            folder for the result files; must not hold a finished run  (required)
+  --size N             image side: 64, 128 or 256 (compiled sizes; the classification
+                       head's dense layer has 16*N*N inputs x 64 units: 16.8 M weights at 128) (default 128)
+  --epochs N           (default 10)      --batch N   (default 8)
+  --lr X               Adam learning rate                                        (default 1e-4)
+  --seg-weight X --cls-weight X  weights of the two BCE terms                    (default 1, 1)
+  --folds K            (default 5)       --fold k|all  which folds to run        (default all)
+  --seed N             split, initialisation, data order, augmentation           (default 1)
+  --augment on|off     random flips and +-15 degree rotations                    (default off)
+  --threads N          OpenMP threads                                            (default: all)
+  --max-per-class N    keep only the first N images of each class (quick runs)   (default 0: all)
+  --quiet              no progress lines
+Exit codes: 0 done, 2 bad input (one line on stderr naming the problem), 3 training diverged.
+)";
+
+struct fold_result {
+    int fold = 0;
+    std::size_t train_images = 0, val_images = 0;
+    double dice = 0, iou = 0, accuracy = 0, f1 = 0, sensitivity = 0, specificity = 0, auc = 0, seconds = 0;
+};
+
+template <int Size>
+fold_result run_fold(const busi_images& d, const data::fold& part, int fold, const common_options& o,
+                     const multitask_loss& loss) {
+    using M = presets::residual_multitask_unet<Size>;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
+    optim::adam<float> opt(*model, {.lr = o.lr});
+    const data::augment_pipeline aug = make_augment(o.augment);
+    std::vector<float> label_values(d.labels.begin(), d.labels.end());  // 0 benign, 1 malignant
+
+    std::string log = "epoch,loss,seg_loss,cls_loss,seconds\n";
+    batch_tensors b;
+    tensor<float> dseg, dcls;
+    for (int epoch = 0; epoch < o.epochs; ++epoch) {
+        const auto te = std::chrono::steady_clock::now();
+        model->train(true);
+        const auto order = epoch_order(part.train, o.seed + static_cast<std::uint64_t>(fold), epoch);
+        double sum = 0, sum_seg = 0, sum_cls = 0;
+        std::size_t seen = 0;
+        for (std::size_t from = 0; from < order.size(); from += static_cast<std::size_t>(o.batch)) {
+            const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), order.size() - from);
+            fill_batch(d, order, from, n, label_values, b, &aug, o.seed, epoch);
+            const auto out = model->forward(b.images);
+            const auto l = loss(out, b.masks, b.labels, &dseg, &dcls);
+            if (!std::isfinite(l.total))
+                throw train::training_diverged("fold " + std::to_string(fold) + ", epoch " + std::to_string(epoch + 1) +
+                                               ": the loss is " + std::to_string(l.total) + "; lower --lr");
+            model->zero_grad();
+            model->backward(b.images, dseg, dcls);
+            opt.step();
+            sum += l.total * static_cast<double>(n);
+            sum_seg += l.segmentation * static_cast<double>(n);
+            sum_cls += l.classification * static_cast<double>(n);
+            seen += n;
+        }
+        const double s = seconds_since(te);
+        log += std::to_string(epoch + 1) + "," + fmt(sum / seen, 6) + "," + fmt(sum_seg / seen, 6) + "," +
+               fmt(sum_cls / seen, 6) + "," + fmt(s, 1) + "\n";
+        if (!o.quiet)
+            std::cout << "fold " << fold << " epoch " << epoch + 1 << "/" << o.epochs << ": loss " << fmt(sum / seen)
+                      << " (seg " << fmt(sum_seg / seen) << ", cls " << fmt(sum_cls / seen) << "), " << fmt(s, 1)
+                      << " s" << std::endl;
+    }
+    write_text(o.out / ("fold" + std::to_string(fold) + "_log.csv"), log);
+
+    // Evaluation of the last epoch's network on the held-out fold.
+    model->eval();
+    std::vector<double> scores, labels, dices, ious;
+    std::string per_image = "image,label,p_malignant,dice,iou\n";
+    for (std::size_t from = 0; from < part.test.size(); from += static_cast<std::size_t>(o.batch)) {
+        const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), part.test.size() - from);
+        fill_batch(d, part.test, from, n, label_values, b, nullptr, 0, 0);
+        const auto out = model->forward(b.images);
+        const auto seg = heads::sigmoid(out.segmentation);
+        const auto cls = heads::sigmoid(out.classification);
+        const std::size_t plane = b.masks.size() / n;
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t i = part.test[from + k];
+            const double dc = metrics::dice(seg.values().data() + k * plane, b.masks.data() + k * plane, plane);
+            const double io = metrics::iou(seg.values().data() + k * plane, b.masks.data() + k * plane, plane);
+            scores.push_back(cls[k]);
+            labels.push_back(label_values[i]);
+            dices.push_back(dc);
+            ious.push_back(io);
+            per_image += "\"" + d.names[i] + "\"," + std::to_string(d.labels[i]) + "," + fmt(cls[k], 6) + "," +
+                         fmt(dc, 6) + "," + fmt(io, 6) + "\n";
+        }
+    }
+    write_text(o.out / ("fold" + std::to_string(fold) + "_val.csv"), per_image);
+    const auto cm = metrics::binary_confusion_matrix(scores, labels, 0.5);
+    fold_result r;
+    r.fold = fold;
+    r.train_images = part.train.size();
+    r.val_images = part.test.size();
+    r.dice = metrics::summarize(dices).mean;
+    r.iou = metrics::summarize(ious).mean;
+    r.accuracy = cm.accuracy();
+    r.f1 = cm.f1(1);
+    r.sensitivity = cm.recall(1);
+    r.specificity = cm.specificity(1);
+    r.auc = metrics::roc_auc(scores, labels);
+    r.seconds = seconds_since(t0);
+    if (!o.quiet)
+        std::cout << "fold " << fold << ": Dice " << fmt(r.dice) << ", IoU " << fmt(r.iou) << ", accuracy "
+                  << fmt(r.accuracy) << ", F1 " << fmt(r.f1) << ", sensitivity " << fmt(r.sensitivity)
+                  << ", specificity " << fmt(r.specificity) << ", AUC " << fmt(r.auc) << "\n"
+                  << cm.str() << std::flush;
+    return r;
+}
+
+std::string folds_csv(const std::vector<fold_result>& rs) {
+    std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds\n";
+    for (const auto& r : rs)
+        s += std::to_string(r.fold) + "," + std::to_string(r.train_images) + "," + std::to_string(r.val_images) + "," +
+             fmt(r.dice, 6) + "," + fmt(r.iou, 6) + "," + fmt(r.accuracy, 6) + "," + fmt(r.f1, 6) + "," +
+             fmt(r.sensitivity, 6) + "," + fmt(r.specificity, 6) + "," + fmt(r.auc, 6) + "," + fmt(r.seconds, 1) + "\n";
+    return s;
+}
+
+std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images) {
+    std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
+                    std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
+                    "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
+                    ", Adam lr " + fmt(o.lr, 6) + ", augment " + o.augment + ", seed " + std::to_string(o.seed) +
+                    "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
+                    "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    std::vector<double> c[8];
+    for (const auto& r : rs) {
+        const double v[8] = {r.dice, r.iou, r.accuracy, r.f1, r.sensitivity, r.specificity, r.auc, r.seconds};
+        s += "| " + std::to_string(r.fold) + " | " + std::to_string(r.train_images) + " | " +
+             std::to_string(r.val_images);
+        for (int k = 0; k < 8; ++k) {
+            c[k].push_back(v[k]);
+            s += " | " + fmt(v[k], k == 7 ? 0 : 3);
+        }
+        s += " |\n";
+    }
+    s += "| mean ± std | | ";
+    for (int k = 0; k < 7; ++k) s += " | " + metrics::summarize(c[k]).str(3);
+    s += " | |\n";
+    return s;
+}
+
+int run(int argc, char** argv) {
+    const cli::args a(argc, argv, {"quiet"},
+                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "folds", "fold",
+                       "seed", "augment", "threads", "max-per-class"});
+    if (a.has("help")) {
+        std::cout << help_text;
+        return 0;
+    }
+    const common_options o = parse_common(a, 128, 1e-4);
+    if (o.size != 64 && o.size != 128 && o.size != 256)
+        throw usage_error("--size " + std::to_string(o.size) + " is not compiled in; use 64, 128 or 256");
+    const multitask_loss loss{.segmentation_weight = a.num("seg-weight", 1.0),
+                              .classification_weight = a.num("cls-weight", 1.0)};
+    if (!(loss.segmentation_weight >= 0) || !(loss.classification_weight >= 0))
+        throw usage_error("--seg-weight and --cls-weight must be >= 0");
+    const std::vector<int> which = folds_to_run(a, o.folds);
+    const busi_images d = read_busi(o.data, {"benign", "malignant"}, o.size, o.max_per_class, o.quiet);
+    const auto parts = make_folds(d, o.folds, o.seed);
+    prepare_out(o.out, "folds.csv");
+
+    std::vector<fold_result> results;
+    for (int f : which) {
+        const auto& p = parts[static_cast<std::size_t>(f)];
+        if (!o.quiet)
+            std::cout << "== fold " << f << "/" << o.folds << ": " << p.train.size() << " train, " << p.test.size()
+                      << " validation images" << std::endl;
+        fold_result r;
+        if (o.size == 64) r = run_fold<64>(d, p, f, o, loss);
+        else if (o.size == 128) r = run_fold<128>(d, p, f, o, loss);
+        else r = run_fold<256>(d, p, f, o, loss);
+        results.push_back(r);
+        // Rewritten after every fold, so a long run can be watched (folds.csv last: it marks the end).
+        write_text(o.out / "summary.md", summary_md(results, o, d.samples.size()));
+    }
+    write_text(o.out / "folds.csv", folds_csv(results));
+    if (!o.quiet) std::cout << summary_md(results, o, d.samples.size());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return cli::guarded("unetpp_busi_multitask", [&] { return run(argc, argv); });
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# BUSI normal / benign / malignant with seed 001's hierarchical two-stage classifier (stage 1
+# normal vs abnormal, stage 2 benign vs malignant on the abnormal images), K-fold with
+# near-duplicate groups kept on one side (docs/RESULTS.md). Each fold is one run of
+# examples/busi_hierarchical.cpp (--fold k) in RUNS_DIR/fold<k>; the per-fold rows are gathered
+# into RUNS_DIR/table.md: accuracy, per-class F1 and recall, stage AUCs, mean +- sample std, and
+# the 3x3 confusion matrix summed over the folds with its per-class precision, recall and F1.
+#
+#   scripts/experiments/busi_hierarchical.sh [RUNS_DIR]          (default runs/busi_hierarchical)
+#
+# Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [128],
+# EPOCHS [10], BATCH [8], LR [1e-3], FOLDS [5], AUGMENT [on], BALANCE [on], SEED [1], THREADS [2],
+# BUILD_DIR [build], NICE [10]. A fold whose folds.csv exists is finished and skipped.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+runs="${1:-$root/runs/busi_hierarchical}"
+data="${DATA:-$root/../shared/data/busi/Dataset_BUSI_with_GT}"
+size="${SIZE:-128}" epochs="${EPOCHS:-10}" batch="${BATCH:-8}" lr="${LR:-1e-3}" folds="${FOLDS:-5}"
+augment="${AUGMENT:-on}" balance="${BALANCE:-on}" seed="${SEED:-1}" threads="${THREADS:-2}" nice_level="${NICE:-10}"
+build="${BUILD_DIR:-$root/build}"
+
+if [ ! -d "$data/benign" ] || [ ! -d "$data/malignant" ] || [ ! -d "$data/normal" ]; then
+    echo "busi_hierarchical.sh: '$data' is not the Dataset_BUSI_with_GT folder (benign/, malignant/, normal/); set DATA" >&2
+    exit 2
+fi
+prog="$build/examples/unetpp_busi_hierarchical"
+if [ ! -x "$prog" ]; then
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$build" --target unetpp_busi_hierarchical --parallel "$threads"
+fi
+export OMP_NUM_THREADS="$threads"
+mkdir -p "$runs"
+
+for fold in $(seq 0 $((folds - 1))); do
+    out="$runs/fold$fold"
+    if [ -f "$out/folds.csv" ]; then continue; fi
+    rm -rf "$out"
+    echo "== busi_hierarchical fold $fold/$folds"
+    nice -n "$nice_level" "$prog" --data "$data" --size "$size" --epochs "$epochs" --batch "$batch" --lr "$lr" \
+        --balance "$balance" --folds "$folds" --fold "$fold" --seed "$seed" --augment "$augment" \
+        --threads "$threads" --out "$out" | tee "$runs/fold$fold.log"
+done
+
+/usr/bin/python3 - "$runs" "$size" "$epochs" "$batch" "$lr" "$augment" "$balance" <<'PY' | tee "$runs/table.md"
+import csv, os, statistics, sys
+runs, size, epochs, batch, lr, augment, balance = sys.argv[1:]
+rows = []
+for d in sorted(os.listdir(runs)):
+    p = os.path.join(runs, d, "folds.csv")
+    if d.startswith("fold") and os.path.isfile(p):
+        with open(p, newline="") as f:
+            rows += list(csv.DictReader(f))
+rows.sort(key=lambda r: int(r["fold"]))
+names = ["normal", "benign", "malignant"]
+keys = ["accuracy", "macro_f1"] + [f"f1_{c}" for c in names] + [f"recall_{c}" for c in names] + ["stage1_auc", "stage2_auc"]
+heads = ["accuracy", "macro F1"] + [f"F1 {c}" for c in names] + [f"recall {c}" for c in names] + ["stage-1 AUC", "stage-2 AUC"]
+print(f"Hierarchical classifier, BUSI normal / benign / malignant, {size} x {size}, {epochs} epochs per stage, "
+      f"batch {batch}, Adam lr {lr}, balance {balance}, augment {augment}; grouped {len(rows)}-fold CV, "
+      f"last-epoch networks on the held-out fold.\n")
+print("| fold | train | val | " + " | ".join(heads) + " | seconds |")
+print("|---|---:|---:|" + "---:|" * (len(keys) + 1))
+for r in rows:
+    print(f"| {r['fold']} | {r['train_images']} | {r['val_images']} | " +
+          " | ".join(f"{float(r[k]):.3f}" for k in keys) + f" | {float(r['seconds']):.0f} |")
+sd = lambda v: statistics.stdev(v) if len(v) > 1 else float("nan")
+if rows:
+    col = lambda k: [float(r[k]) for r in rows]
+    print("| mean ± std | | | " + " | ".join(f"{statistics.mean(col(k)):.3f} ± {sd(col(k)):.3f}" for k in keys) + " | |")
+    cm = [[sum(int(r[f"cm_{t}_{p}"]) for r in rows) for p in names] for t in names]
+    total = sum(map(sum, cm))
+    print("\nConfusion matrix summed over the folds (rows: true class, columns: predicted):\n")
+    print("| true \\ predicted | " + " | ".join(names) + " |")
+    print("|---|---:|---:|---:|")
+    for t, row in zip(names, cm):
+        print(f"| {t} | " + " | ".join(str(v) for v in row) + " |")
+    acc = sum(cm[k][k] for k in range(3)) / total
+    print(f"\nPooled over {total} images: accuracy {acc:.3f}\n")
+    print("| class | precision | recall | F1 |")
+    print("|---|---:|---:|---:|")
+    for k, c in enumerate(names):
+        tp = cm[k][k]; pred = sum(cm[t][k] for t in range(3)); true = sum(cm[k])
+        # zero denominators as metrics/confusion.hpp: 1 when the other count is 0 too, else 0
+        p = tp / pred if pred else float(true == 0); rc = tp / true if true else float(pred == 0)
+        f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
+        print(f"| {c} | {p:.3f} | {rc:.3f} | {f1:.3f} |")
+PY

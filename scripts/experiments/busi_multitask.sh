@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# BUSI benign vs malignant with seed 002's residual multi-task U-Net (segmentation +
+# classification), K-fold with near-duplicate groups kept on one side (docs/RESULTS.md). Each fold
+# is one run of examples/busi_multitask.cpp (--fold k) in RUNS_DIR/fold<k>; the per-fold rows are
+# then gathered into RUNS_DIR/table.md with mean +- sample std over the folds.
+#
+#   scripts/experiments/busi_multitask.sh [RUNS_DIR]          (default runs/busi_multitask)
+#
+# Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [64],
+# EPOCHS [15], BATCH [8], LR [1e-4], FOLDS [5], AUGMENT [on], SEED [1], THREADS [2],
+# BUILD_DIR [build], NICE [10]. A fold whose folds.csv exists is finished and skipped.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+runs="${1:-$root/runs/busi_multitask}"
+data="${DATA:-$root/../shared/data/busi/Dataset_BUSI_with_GT}"
+size="${SIZE:-64}" epochs="${EPOCHS:-15}" batch="${BATCH:-8}" lr="${LR:-1e-4}" folds="${FOLDS:-5}"
+augment="${AUGMENT:-on}" seed="${SEED:-1}" threads="${THREADS:-2}" nice_level="${NICE:-10}"
+build="${BUILD_DIR:-$root/build}"
+
+if [ ! -d "$data/benign" ] || [ ! -d "$data/malignant" ]; then
+    echo "busi_multitask.sh: '$data' is not the Dataset_BUSI_with_GT folder (benign/, malignant/, normal/); set DATA" >&2
+    exit 2
+fi
+prog="$build/examples/unetpp_busi_multitask"
+if [ ! -x "$prog" ]; then
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$build" --target unetpp_busi_multitask --parallel "$threads"
+fi
+export OMP_NUM_THREADS="$threads"
+mkdir -p "$runs"
+
+for fold in $(seq 0 $((folds - 1))); do
+    out="$runs/fold$fold"
+    if [ -f "$out/folds.csv" ]; then continue; fi
+    rm -rf "$out"
+    echo "== busi_multitask fold $fold/$folds"
+    nice -n "$nice_level" "$prog" --data "$data" --size "$size" --epochs "$epochs" --batch "$batch" --lr "$lr" \
+        --folds "$folds" --fold "$fold" --seed "$seed" --augment "$augment" --threads "$threads" --out "$out" \
+        | tee "$runs/fold$fold.log"
+done
+
+/usr/bin/python3 - "$runs" "$size" "$epochs" "$batch" "$lr" "$augment" <<'PY' | tee "$runs/table.md"
+import csv, os, statistics, sys
+runs, size, epochs, batch, lr, augment = sys.argv[1:]
+rows = []
+for d in sorted(os.listdir(runs)):
+    p = os.path.join(runs, d, "folds.csv")
+    if d.startswith("fold") and os.path.isfile(p):
+        with open(p, newline="") as f:
+            rows += list(csv.DictReader(f))
+rows.sort(key=lambda r: int(r["fold"]))
+keys = ["dice", "iou", "accuracy", "f1", "sensitivity", "specificity", "auc"]
+print(f"Residual multi-task U-Net, BUSI benign vs malignant, {size} x {size}, {epochs} epochs, batch {batch}, "
+      f"Adam lr {lr}, augment {augment}; grouped {len(rows)}-fold CV, last-epoch network on the held-out fold.\n")
+print("| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | seconds |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    vals = " | ".join(f"{float(r[k]):.3f}" for k in keys)
+    print(f"| {r['fold']} | {r['train_images']} | {r['val_images']} | {vals} | {float(r['seconds']):.0f} |")
+sd = lambda v: statistics.stdev(v) if len(v) > 1 else float("nan")
+ms = lambda k: f"{statistics.mean(float(r[k]) for r in rows):.3f} ± {sd([float(r[k]) for r in rows]):.3f}"
+if rows:
+    print("| mean ± std | | | " + " | ".join(ms(k) for k in keys) + " | |")
+PY

@@ -1,0 +1,115 @@
+# Tests of the BUSI experiment programs (examples/busi_multitask.cpp, busi_hierarchical.cpp).
+# Variables: MULTITASK, HIERARCHICAL (programs), WORK (a scratch folder), MODE (bad_input |
+# multitask | hierarchical), DATA_DIR (the folder holding busi/; the environment variable
+# UNETPP_DATA_DIR overrides it, as for the *_data.cpp tests).
+#
+#   bad_input     needs no data: a missing --data folder must give exit 2 and a message naming
+#                 the path, and write nothing; so must a size the program does not take
+#   multitask     a tiny run (size 64, 1 epoch, 2 folds, 6 images per class) must write the
+#                 per-fold, per-image and summary files with metrics in [0, 1]
+#   hierarchical  the same for the hierarchical classifier (size 32, all three classes)
+# The data runs print "[unetpp-skip]" (ctest: skipped) when BUSI is absent.
+include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
+
+if(DEFINED ENV{UNETPP_DATA_DIR} AND NOT "$ENV{UNETPP_DATA_DIR}" STREQUAL "")
+    set(DATA_DIR "$ENV{UNETPP_DATA_DIR}")
+endif()
+set(busi "${DATA_DIR}/busi/Dataset_BUSI_with_GT")
+
+# Checks that every listed column of a CSV file holds numbers in [0, 1] (NaN allowed with
+# allow_nan) and that the file has `rows` data rows.
+function(check_csv file rows allow_nan)
+    require_file("${file}")
+    file(STRINGS "${file}" lines)
+    list(LENGTH lines n)
+    math(EXPR data_rows "${n} - 1")
+    if(NOT data_rows EQUAL rows)
+        message(FATAL_ERROR "'${file}' has ${data_rows} data rows, expected ${rows}")
+    endif()
+    list(GET lines 0 header)
+    string(REPLACE "," ";" columns "${header}")
+    list(REMOVE_AT lines 0)
+    foreach(line IN LISTS lines)
+        string(REPLACE "," ";" values "${line}")
+        set(k 0)
+        foreach(col IN LISTS columns)
+            list(GET values ${k} v)
+            math(EXPR k "${k} + 1")
+            if(col MATCHES "^(dice|iou|accuracy|f1|sensitivity|specificity|auc|macro_f1|precision_.*|recall_.*|f1_.*|stage[12]_auc)$")
+                if(v STREQUAL "nan" OR v STREQUAL "-nan")
+                    if(NOT allow_nan)
+                        message(FATAL_ERROR "'${file}': ${col} is NaN")
+                    endif()
+                elseif(NOT v MATCHES "^[01]\\.[0-9]+$" OR v GREATER 1)
+                    message(FATAL_ERROR "'${file}': ${col} = '${v}' is not in [0, 1]")
+                endif()
+            endif()
+        endforeach()
+    endforeach()
+endfunction()
+
+if(MODE STREQUAL "bad_input")
+    foreach(prog IN ITEMS "${MULTITASK}" "${HIERARCHICAL}")
+        expect_exit2("'${WORK}/missing' does not exist" "${prog}" --data "${WORK}/missing" --out "${WORK}/run")
+        if(EXISTS "${WORK}/run")
+            message(FATAL_ERROR "a failed ${prog} left '${WORK}/run' behind")
+        endif()
+        expect_exit2("unknown option --bogus" "${prog}" --bogus 1 --data "${WORK}" --out "${WORK}/run")
+        expect_exit2("--fold 7 is outside 0..4" "${prog}" --fold 7 --data "${WORK}" --out "${WORK}/run")
+        expect_exit2("--data PATH is required" "${prog}" --out "${WORK}/run")
+    endforeach()
+    expect_exit2("--size 96 is not compiled in" "${MULTITASK}" --size 96 --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
+    # a folder that is not BUSI: the message names the class folder that is missing
+    file(MAKE_DIRECTORY "${WORK}/not_busi")
+    expect_exit2("not_busi/benign' does not exist" "${MULTITASK}" --data "${WORK}/not_busi" --out "${WORK}/run")
+    file(REMOVE_RECURSE "${WORK}")
+    return()
+endif()
+
+if(NOT IS_DIRECTORY "${busi}/benign")
+    message(STATUS "[unetpp-skip] BUSI not found at '${busi}' (set UNETPP_DATA_DIR to the folder holding busi/)")
+    return()
+endif()
+
+if(MODE STREQUAL "multitask")
+    run_ok("${MULTITASK}" --data "${busi}" --out "${WORK}/run" --size 64 --epochs 1 --folds 2 --max-per-class 6
+        --batch 4 --threads 1 --augment on)
+    check_csv("${WORK}/run/folds.csv" 2 FALSE)
+    check_csv("${WORK}/run/fold0_val.csv" 6 FALSE)  # 12 images, stratified: 6 per fold
+    check_csv("${WORK}/run/fold1_log.csv" 1 FALSE)
+    file(READ "${WORK}/run/summary.md" summary)
+    if(NOT summary MATCHES "\\| mean ± std \\|")
+        message(FATAL_ERROR "summary.md lacks the mean ± std row:\n${summary}")
+    endif()
+    # a finished run is not overwritten
+    expect_exit2("already holds a finished run" "${MULTITASK}" --data "${busi}" --out "${WORK}/run" --size 64
+        --max-per-class 6 --folds 2)
+elseif(MODE STREQUAL "hierarchical")
+    run_ok("${HIERARCHICAL}" --data "${busi}" --out "${WORK}/run" --size 32 --epochs 1 --folds 2 --max-per-class 6
+        --batch 4 --threads 1)
+    check_csv("${WORK}/run/folds.csv" 2 TRUE)
+    check_csv("${WORK}/run/fold0_val.csv" 9 FALSE)  # 18 images, stratified: 9 per fold
+    file(READ "${WORK}/run/summary.md" summary)
+    if(NOT summary MATCHES "summed over the folds" OR NOT summary MATCHES "\\| malignant \\| [0-9]+ \\| [0-9]+ \\| [0-9]+ \\|")
+        message(FATAL_ERROR "summary.md lacks the summed confusion matrix:\n${summary}")
+    endif()
+    # the summed matrix holds every image once
+    file(READ "${WORK}/run/folds.csv" csv)
+    string(REGEX MATCHALL "\n[^\n]+" rows "${csv}")
+    set(total 0)
+    foreach(row IN LISTS rows)
+        string(STRIP "${row}" row)
+        string(REPLACE "," ";" v "${row}")
+        foreach(i RANGE 16 24)  # cm_normal_normal .. cm_malignant_malignant
+            list(GET v ${i} c)
+            math(EXPR total "${total} + ${c}")
+        endforeach()
+    endforeach()
+    if(NOT total EQUAL 18)
+        message(FATAL_ERROR "the confusion matrices of the two folds hold ${total} images, expected 18")
+    endif()
+else()
+    message(FATAL_ERROR "MODE must be bad_input, multitask or hierarchical, got '${MODE}'")
+endif()
+file(REMOVE_RECURSE "${WORK}")
