@@ -68,7 +68,8 @@ struct classifier_cfg {
 };
 
 template <classifier_cfg C, class B = backend::cpu, class T = float>
-class encoder_classifier {
+class encoder_classifier : public layer_tree<encoder_classifier<C, B, T>> {
+    friend class layer_tree<encoder_classifier>;
     static_assert(C.in_channels >= 1, "classifier_cfg.in_channels must be at least 1");
     static_assert(C.base >= 1, "classifier_cfg.base (channels of the first level) must be at least 1");
     static_assert(C.depth >= 1 && C.depth <= 10, "classifier_cfg.depth must be in 1..10");
@@ -190,38 +191,8 @@ public:
     [[nodiscard]] heads::logits<T> output() const noexcept { return heads::logits<T>(head_.output()); }
 
     void need_input_grad(bool on) { std::get<0>(enc_).need_input_grad(on); }
-    void train(bool on = true) {
-        training_ = on;
-        for_each_layer([&](auto& l, std::string_view) { l.train(on); });
-    }
-    void eval() { train(false); }
-    [[nodiscard]] bool training() const noexcept { return training_; }
-
-    /// f(name, value, grad) for every parameter: enc{1..depth}.conv1.weight, .bn1.weight, ...,
-    /// fc1.weight, fc1.bias, fc2.weight, fc2.bias (prefixed with `prefix.` when given).
-    template <class F>
-    void visit_parameters(std::string_view prefix, F&& f) {
-        for_each_layer([&](auto& l, std::string_view name) {
-            l.visit_parameters(name.empty() ? std::string(prefix) : join_name(prefix, name), f);
-        });
-    }
-    template <class F>
-    void visit_parameters(F&& f) {
-        visit_parameters(std::string_view{}, std::forward<F>(f));
-    }
-    template <class F>
-    void visit_buffers(std::string_view prefix, F&& f) {
-        for_each_layer([&](auto& l, std::string_view name) {
-            l.visit_buffers(name.empty() ? std::string(prefix) : join_name(prefix, name), f);
-        });
-    }
-    template <class F>
-    void visit_buffers(F&& f) {
-        visit_buffers(std::string_view{}, std::forward<F>(f));
-    }
-    void zero_grad() {
-        visit_parameters([](std::string_view, tensor_type&, tensor_type& g) { g.zero(); });
-    }
+    // train / eval / training, visit_parameters, visit_buffers and zero_grad: layer_tree, from
+    // for_each_layer below (fc1 / fc2 keep their top-level names: the head has an empty name).
 
     static std::string describe() {
         return "encoder_classifier<in=" + std::to_string(C.in_channels) + ", base=" + std::to_string(C.base) +
@@ -271,7 +242,6 @@ private:
     head_t head_;
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
-    bool training_ = true;
 };
 
 // --- the hierarchy -------------------------------------------------------------------------------

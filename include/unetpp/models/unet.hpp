@@ -28,6 +28,7 @@
 #include "../layers/max_pool2d.hpp"
 #include "../layers/reshape.hpp"
 #include "../layers/sequential.hpp"
+#include "layer_tree.hpp"
 
 namespace unetpp {
 
@@ -86,7 +87,8 @@ struct bottleneck_policy<P, C, In, Out, T, B> {
 }  // namespace detail
 
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
-class unet {
+class unet : public layer_tree<unet<C, B, T, P>> {
+    friend class layer_tree<unet>;
     static_assert(B::available, "unet: this backend is not available in this build (for backend::cuda: configure "
                                 "with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
     static_assert(C.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
@@ -291,55 +293,11 @@ public:
     }
     [[nodiscard]] bool needs_input_grad() const noexcept { return input_grad_; }
 
-    /// Training mode (batch statistics, dropout on) or evaluation mode.
-    void train(bool on = true) {
-        training_ = on;
-        for_each_layer([&](auto& l, std::string_view) { l.train(on); });
-    }
-    void eval() { train(false); }
-    [[nodiscard]] bool training() const noexcept { return training_; }
-
-    /// Calls f(name, value, grad) for every trainable parameter, in a fixed order; names are
-    /// prefixed with `prefix.` when a prefix is given (a U-Net nested in a larger model).
-    template <class F>
-    void visit_parameters(std::string_view prefix, F&& f) {
-        for_each_layer([&](auto& l, std::string_view name) { l.visit_parameters(join_name(prefix, name), f); });
-    }
-    template <class F>
-    void visit_parameters(F&& f) {
-        visit_parameters(std::string_view{}, std::forward<F>(f));
-    }
-    /// Calls f(name, value) for every non-trainable buffer (batch-norm statistics).
-    template <class F>
-    void visit_buffers(std::string_view prefix, F&& f) {
-        for_each_layer([&](auto& l, std::string_view name) { l.visit_buffers(join_name(prefix, name), f); });
-    }
-    template <class F>
-    void visit_buffers(F&& f) {
-        visit_buffers(std::string_view{}, std::forward<F>(f));
-    }
-    void zero_grad() {
-        visit_parameters([](std::string_view, tensor_type&, tensor_type& g) { g.zero(); });
-    }
+    // train / eval / training, visit_parameters, visit_buffers and zero_grad: layer_tree, from
+    // for_each_layer below.
 
     /// Throws shape_error unless the network can take `in`, listing the nearest valid sizes.
-    static void validate(const shape4& in) {
-        if (in.c != C.in_channels)
-            throw shape_error(describe() + ": input has " + std::to_string(in.c) + " channels, the network expects " +
-                              std::to_string(C.in_channels) + " (input shape " + in.str() + ")");
-        if (in.n < 1) throw shape_error(describe() + ": empty batch (input shape " + in.str() + ")");
-        for (const auto& [dim, v] : {std::pair{"height", in.h}, std::pair{"width", in.w}}) {
-            if (!is_valid_size(v)) {
-                const int lo = previous_valid_size(v), hi = next_valid_size(v);
-                std::string near;
-                if (lo) near += std::to_string(lo);
-                if (hi) near += (near.empty() ? "" : " or ") + std::to_string(hi);
-                throw shape_error(describe() + ": input " + dim + " " + std::to_string(v) +
-                                  " is not a size this network can take (" + size_rule() +
-                                  "); nearest valid sizes: " + near + ". Resize, pad or tile the image.");
-            }
-        }
-    }
+    static void validate(const shape4& in) { detail::validate_input<unet>(in, C.in_channels, size_rule()); }
 
     static std::string describe() {
         return "unet<in=" + std::to_string(C.in_channels) + ", classes=" + std::to_string(C.classes) +
@@ -475,7 +433,6 @@ private:
     const std::array<const tensor_type*, C.depth>* decoder_grads_ = nullptr;  // during backward only
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
-    bool training_ = true;
     bool input_grad_ = false;
 };
 

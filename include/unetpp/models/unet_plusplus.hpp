@@ -80,7 +80,8 @@ struct nested_no_up {
 }  // namespace detail
 
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
-class nested_unet {
+class nested_unet : public layer_tree<nested_unet<C, B, T, P>> {
+    friend class layer_tree<nested_unet>;
     static_assert(B::available, "nested_unet: this backend is not available in this build (for backend::cuda: "
                                 "configure with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
     static_assert(C.depth >= 1, "nested_unet (UNet++): unet_cfg.depth (Depth of presets::unet_plusplus) must be at "
@@ -323,53 +324,14 @@ public:
     }
     [[nodiscard]] bool needs_input_grad() const noexcept { return input_grad_; }
 
-    void train(bool on = true) {
-        training_ = on;
-        for_each_layer([&](auto& l, std::string_view) { l.train(on); });
-    }
-    void eval() { train(false); }
-    [[nodiscard]] bool training() const noexcept { return training_; }
-
-    /// Calls f(name, value, grad) for every trainable parameter (names in the file comment).
-    template <class F>
-    void visit_parameters(std::string_view prefix, F&& f) {
-        for_each_layer([&](auto& l, std::string_view name) { l.visit_parameters(join_name(prefix, name), f); });
-    }
-    template <class F>
-    void visit_parameters(F&& f) {
-        visit_parameters(std::string_view{}, std::forward<F>(f));
-    }
-    /// Calls f(name, value) for every buffer (batch-norm statistics).
-    template <class F>
-    void visit_buffers(std::string_view prefix, F&& f) {
-        for_each_layer([&](auto& l, std::string_view name) { l.visit_buffers(join_name(prefix, name), f); });
-    }
-    template <class F>
-    void visit_buffers(F&& f) {
-        visit_buffers(std::string_view{}, std::forward<F>(f));
-    }
-    void zero_grad() {
-        visit_parameters([](std::string_view, tensor_type&, tensor_type& g) { g.zero(); });
-    }
+    // train / eval / training, visit_parameters, visit_buffers and zero_grad: layer_tree, from
+    // for_each_layer below.
 
     /// Throws shape_error unless the network can take `in`, listing the nearest valid sizes.
     static void validate(const shape4& in) {
-        if (in.c != C.in_channels)
-            throw shape_error(describe() + ": input has " + std::to_string(in.c) + " channels, the network expects " +
-                              std::to_string(C.in_channels) + " (input shape " + in.str() + ")");
-        if (in.n < 1) throw shape_error(describe() + ": empty batch (input shape " + in.str() + ")");
-        for (const auto& [dim, v] : {std::pair{"height", in.h}, std::pair{"width", in.w}}) {
-            if (!is_valid_size(v)) {
-                const int lo = previous_valid_size(v), hi = next_valid_size(v);
-                std::string near;
-                if (lo) near += std::to_string(lo);
-                if (hi) near += (near.empty() ? "" : " or ") + std::to_string(hi);
-                throw shape_error(describe() + ": input " + dim + " " + std::to_string(v) +
-                                  " is not a size this network can take (padded nested U-Net of depth " +
-                                  std::to_string(D) + ": multiples of " + std::to_string(1 << D) +
-                                  "); nearest valid sizes: " + near + ". Resize, pad or tile the image.");
-            }
-        }
+        detail::validate_input<nested_unet>(in, C.in_channels,
+                                            "padded nested U-Net of depth " + std::to_string(D) + ": multiples of " +
+                                                std::to_string(1 << D));
     }
 
     static std::string describe() {
@@ -513,7 +475,6 @@ private:
     tensor_type slice_;
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
-    bool training_ = true;
     bool input_grad_ = false;
 };
 
