@@ -12,26 +12,16 @@
 #include <unetpp/unet.hpp>
 
 #include "../../support/gradcheck.hpp"
+#include "../../support/model_inspect.hpp"
 
 using namespace unetpp;
 using test::check_layer_gradients;
 using R = backend::cpu_reference;
+using test::counted_parameters;
+using test::parameter_sizes;
 using D = double;
 
 namespace {
-
-std::map<std::string, std::size_t> parameter_sizes(auto& net) {
-    std::map<std::string, std::size_t> m;
-    net.visit_parameters([&](std::string_view name, auto& v, auto&) { m[std::string(name)] = v.size(); });
-    return m;
-}
-
-template <class Net>
-std::size_t counted_parameters(Net& net) {
-    std::size_t n = 0;
-    net.visit_parameters([&](std::string_view, auto& v, auto&) { n += v.size(); });
-    return n;
-}
 
 /// A multitask model seen as one layer (outputs laid end to end) for check_layer_gradients.
 template <class M>

@@ -13,18 +13,15 @@
 #include <unetpp/unet.hpp>
 
 #include "../../support/gradcheck.hpp"
+#include "../../support/model_inspect.hpp"
 
 using namespace unetpp;
 using R = backend::cpu_reference;
+using test::counted_parameters;
+using test::parameter_sizes;
 using D = double;
 
 namespace {
-
-std::map<std::string, std::size_t> parameter_sizes(auto& net) {
-    std::map<std::string, std::size_t> m;
-    net.visit_parameters([&](std::string_view name, auto& v, auto&) { m[std::string(name)] = v.size(); });
-    return m;
-}
 
 /// A classifier seen as a layer returning its logits tensor, for check_layer_gradients.
 template <class M>
