@@ -27,7 +27,8 @@ and their difference are reported.
 
 Run with /usr/bin/python3 (the interpreter that has torch). Output: one JSON line per case to
 stdout or appended to --json FILE. --check-flops also counts the convolution FLOPs with forward
-hooks on the real module and prints both counts (then exits without timing).
+hooks on the real module (unetpp_torch.forward_flops) and prints both counts (then exits without
+timing).
 """
 
 import argparse
@@ -44,7 +45,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from unetpp_torch import UNet, unet_bn  # noqa: E402
+from unetpp_torch import forward_flops, ronneberger2015, unet_bn  # noqa: E402
 
 FLOP_FORMULA = ("conv: 2*cin*k*k*cout*oh*ow; conv_transpose: 2*cin*cout*k*k*h*w (input h,w); "
                 "summed over layers, times batch; train step = 3x forward")
@@ -127,30 +128,6 @@ def make_tiled(model, tile, size, depth, padded_overlap):
     return predict, len(origins) ** 2
 
 
-def hooked_flops(model, x):
-    """Counts forward conv FLOPs of `model` on `x` from the actual layer shapes."""
-    total = [0.0]
-
-    def hook(mod, inputs, output):
-        cin = mod.in_channels // mod.groups
-        kh, kw = mod.kernel_size
-        if isinstance(mod, nn.ConvTranspose2d):
-            n, _, h, w = inputs[0].shape
-            total[0] += 2.0 * n * cin * mod.out_channels * kh * kw * h * w
-        else:
-            n, _, oh, ow = output.shape
-            total[0] += 2.0 * n * cin * kh * kw * mod.out_channels * oh * ow
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    with torch.no_grad():
-        model.eval()
-        model(x)
-    for h in handles:
-        h.remove()
-    return total[0]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="unet_bn", choices=["unet_bn", "ronneberger2015"])
@@ -179,7 +156,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)  # as unetpp::flush_denormals() on the C++ side
     torch.manual_seed(0)
-    model = UNet(1, 2, a.base, depth, 3, "valid", "none") if valid else unet_bn(a.base, depth)
+    model = ronneberger2015(a.base) if valid else unet_bn(a.base, depth)
     g = torch.Generator().manual_seed(7)
     x = torch.randn(a.batch, 1, a.size, a.size, generator=g)
     with torch.no_grad():
@@ -193,7 +170,7 @@ def main():
         tiled, tiles = make_tiled(model, a.tile, a.size, depth, 2 * (3 * (1 << depth) - 2) + (1 << depth))
         fwd = forward_flops_per_sample(a.base, depth, 1, classes, a.tile, valid) * a.batch * tiles
     if a.check_flops:
-        counted = hooked_flops(model, x)
+        counted = forward_flops(model.eval(), x)
         print(json.dumps({"closed_form_gflop": fwd / 1e9, "hooked_gflop": counted / 1e9,
                           "equal": abs(counted - fwd) < 1e-6 * fwd}))
         return 0 if abs(counted - fwd) < 1e-6 * fwd else 1

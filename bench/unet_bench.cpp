@@ -49,6 +49,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -200,10 +201,14 @@ timing time_it(F&& step, int warmup, int iters) {
 }
 
 // The unpadded network of Ronneberger et al. 2015 at another base width (Base 64 is the preset).
+constexpr unetpp::unet_cfg ronneberger_cfg(int base) {
+    unetpp::unet_cfg c = unetpp::presets::ronneberger2015_cfg;
+    c.base = base;
+    return c;
+}
 template <int Base>
-using ronneberger_t = unetpp::unet<unetpp::unet_cfg{.in_channels = 1, .classes = 2, .base = Base, .depth = 4,
-                                                    .kernel = 3, .pad = unetpp::padding::valid,
-                                                    .norm = unetpp::norm_kind::none}>;
+using ronneberger_t = unetpp::unet<ronneberger_cfg(Base)>;
+static_assert(std::is_same_v<ronneberger_t<64>, unetpp::presets::ronneberger2015>);
 
 // Per-operation breakdown from the profiler, per iteration, as a JSON array.
 std::string profile_json(int iters) {

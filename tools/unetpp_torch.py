@@ -117,9 +117,10 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def ronneberger2015():
-    """The original U-Net: unpadded, no batch norm, 1 input channel, 2 classes."""
-    return UNet(1, 2, 64, 4, 3, "valid", "none")
+def ronneberger2015(base=64):
+    """The original U-Net: unpadded, no batch norm, 1 input channel, 2 classes (base 64 is the
+    paper's network; other widths are its variants)."""
+    return UNet(1, 2, base, 4, 3, "valid", "none")
 
 
 def unet_bn(base=64, depth=4, in_channels=1, classes=1):
