@@ -220,4 +220,25 @@ inline common_options parse_common(const cli::args& a, int default_size, double 
     return o;
 }
 
+/// Runs `run_fold(parts[k], k)` for every fold k in `which` and writes the results into o.out:
+/// summary.md (`summary(results)`) after every fold, so a long run can be watched, then
+/// folds.csv (`csv(results)`) once all are done; folds.csv marks a finished run. Prints the
+/// summary unless quiet. Returns the results.
+template <class Result, class RunFold, class Summary, class Csv>
+std::vector<Result> run_folds(const std::vector<data::fold>& parts, const std::vector<int>& which,
+                              const common_options& o, RunFold&& run_fold, Summary&& summary, Csv&& csv) {
+    std::vector<Result> results;
+    for (int f : which) {
+        const auto& p = parts[static_cast<std::size_t>(f)];
+        if (!o.quiet)
+            std::cout << "== fold " << f << "/" << o.folds << ": " << p.train.size() << " train, " << p.test.size()
+                      << " validation images" << std::endl;
+        results.push_back(run_fold(p, f));
+        write_text(o.out / "summary.md", summary(results));
+    }
+    write_text(o.out / "folds.csv", csv(results));
+    if (!o.quiet) std::cout << summary(results);
+    return results;
+}
+
 }  // namespace busi_exp

@@ -274,17 +274,10 @@ int run(int argc, char** argv) {
     const auto parts = make_folds(d, o.folds, o.seed);
     prepare_out(o.out, "folds.csv");
 
-    std::vector<fold_result> results;
-    for (int f : which) {
-        const auto& p = parts[static_cast<std::size_t>(f)];
-        if (!o.quiet)
-            std::cout << "== fold " << f << "/" << o.folds << ": " << p.train.size() << " train, " << p.test.size()
-                      << " validation images" << std::endl;
-        results.push_back(run_fold(d, p, f, o, bal == "on", th));
-        write_text(o.out / "summary.md", summary_md(results, o, d.samples.size(), bal == "on", th));
-    }
-    write_text(o.out / "folds.csv", folds_csv(results));
-    if (!o.quiet) std::cout << summary_md(results, o, d.samples.size(), bal == "on", th);
+    run_folds<fold_result>(
+        parts, which, o, [&](const data::fold& p, int f) { return run_fold(d, p, f, o, bal == "on", th); },
+        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size(), bal == "on", th); },
+        folds_csv);
     return 0;
 }
 

@@ -202,22 +202,14 @@ int run(int argc, char** argv) {
     const auto parts = make_folds(d, o.folds, o.seed);
     prepare_out(o.out, "folds.csv");
 
-    std::vector<fold_result> results;
-    for (int f : which) {
-        const auto& p = parts[static_cast<std::size_t>(f)];
-        if (!o.quiet)
-            std::cout << "== fold " << f << "/" << o.folds << ": " << p.train.size() << " train, " << p.test.size()
-                      << " validation images" << std::endl;
-        fold_result r;
-        if (o.size == 64) r = run_fold<64>(d, p, f, o, loss);
-        else if (o.size == 128) r = run_fold<128>(d, p, f, o, loss);
-        else r = run_fold<256>(d, p, f, o, loss);
-        results.push_back(r);
-        // Rewritten after every fold, so a long run can be watched (folds.csv last: it marks the end).
-        write_text(o.out / "summary.md", summary_md(results, o, d.samples.size()));
-    }
-    write_text(o.out / "folds.csv", folds_csv(results));
-    if (!o.quiet) std::cout << summary_md(results, o, d.samples.size());
+    run_folds<fold_result>(
+        parts, which, o,
+        [&](const data::fold& p, int f) {
+            if (o.size == 64) return run_fold<64>(d, p, f, o, loss);
+            if (o.size == 128) return run_fold<128>(d, p, f, o, loss);
+            return run_fold<256>(d, p, f, o, loss);
+        },
+        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size()); }, folds_csv);
     return 0;
 }
 

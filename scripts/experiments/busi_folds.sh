@@ -19,15 +19,10 @@ size="${SIZE:-128}" base="${BASE:-16}" depth="${DEPTH:-4}" epochs="${EPOCHS:-12}
 folds="${FOLDS:-5}" loss="${LOSS:-dice_bce}" augment="${AUGMENT:-on}" schedule="${SCHEDULE:-cosine}" threads="${THREADS:-2}"
 build="${BUILD_DIR:-$root/build}"
 
-if [ ! -d "$data/benign" ] || [ ! -d "$data/malignant" ]; then
-    echo "busi_folds.sh: '$data' is not the Dataset_BUSI_with_GT folder (benign/, malignant/, normal/); set DATA" >&2
-    exit 2
-fi
+source "$root/scripts/experiments/common.sh"
+need_data busi_folds.sh "$data" Dataset_BUSI_with_GT benign malignant normal
+need_programs "$root" "$build" "$threads" tools/unetpp-train tools/unetpp-evaluate
 train="$build/tools/unetpp-train"
-if [ ! -x "$train" ] || [ ! -x "$build/tools/unetpp-evaluate" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$build" --target unetpp-train unetpp-evaluate --parallel "$threads"
-fi
 export OMP_NUM_THREADS="$threads"
 
 for fold in $(seq 0 $((folds - 1))); do

@@ -20,15 +20,10 @@ size="${SIZE:-128}" epochs="${EPOCHS:-10}" batch="${BATCH:-8}" lr="${LR:-1e-3}" 
 augment="${AUGMENT:-on}" balance="${BALANCE:-on}" seed="${SEED:-1}" threads="${THREADS:-2}" nice_level="${NICE:-10}"
 build="${BUILD_DIR:-$root/build}"
 
-if [ ! -d "$data/benign" ] || [ ! -d "$data/malignant" ] || [ ! -d "$data/normal" ]; then
-    echo "busi_hierarchical.sh: '$data' is not the Dataset_BUSI_with_GT folder (benign/, malignant/, normal/); set DATA" >&2
-    exit 2
-fi
+source "$root/scripts/experiments/common.sh"
+need_data busi_hierarchical.sh "$data" Dataset_BUSI_with_GT benign malignant normal
+need_programs "$root" "$build" "$threads" examples/unetpp_busi_hierarchical
 prog="$build/examples/unetpp_busi_hierarchical"
-if [ ! -x "$prog" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$build" --target unetpp_busi_hierarchical --parallel "$threads"
-fi
 export OMP_NUM_THREADS="$threads"
 mkdir -p "$runs"
 

@@ -18,15 +18,10 @@ size="${SIZE:-64}" epochs="${EPOCHS:-15}" batch="${BATCH:-8}" lr="${LR:-1e-4}" f
 augment="${AUGMENT:-on}" seed="${SEED:-1}" threads="${THREADS:-2}" nice_level="${NICE:-10}"
 build="${BUILD_DIR:-$root/build}"
 
-if [ ! -d "$data/benign" ] || [ ! -d "$data/malignant" ]; then
-    echo "busi_multitask.sh: '$data' is not the Dataset_BUSI_with_GT folder (benign/, malignant/, normal/); set DATA" >&2
-    exit 2
-fi
+source "$root/scripts/experiments/common.sh"
+need_data busi_multitask.sh "$data" Dataset_BUSI_with_GT benign malignant
+need_programs "$root" "$build" "$threads" examples/unetpp_busi_multitask
 prog="$build/examples/unetpp_busi_multitask"
-if [ ! -x "$prog" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$build" --target unetpp_busi_multitask --parallel "$threads"
-fi
 export OMP_NUM_THREADS="$threads"
 mkdir -p "$runs"
 

@@ -18,15 +18,10 @@ size="${SIZE:-128}" base="${BASE:-16}" depth="${DEPTH:-4}" epochs="${EPOCHS:-20}
 folds="${FOLDS:-5}" threads="${THREADS:-2}" build="${BUILD_DIR:-$root/build}" torch="${TORCH:-1}"
 losses="${LOSSES:-bce dice dice_bce focal iou tversky}"
 
-if [ ! -d "$data/images" ] || [ ! -d "$data/labels" ]; then
-    echo "isbi_losses.sh: '$data' is not the ISBI 2012 folder (images/ and labels/); set DATA" >&2
-    exit 2
-fi
+source "$root/scripts/experiments/common.sh"
+need_data isbi_losses.sh "$data" "ISBI 2012" images labels
+need_programs "$root" "$build" "$threads" tools/unetpp-train
 train="$build/tools/unetpp-train"
-if [ ! -x "$train" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$build" --target unetpp-train --parallel "$threads"
-fi
 export OMP_NUM_THREADS="$threads"
 
 complete() {  # a log.csv with a header and $epochs rows
