@@ -2,7 +2,7 @@
 // the unpadded presets::ronneberger2015 (base 64, the paper's network) with its base-32 variant.
 //
 // Two modes:
-//   infer  eval-mode forward pass
+//   infer  eval-mode forward pass under unetpp::inference_mode (fused Conv-BN-ReLU)
 //   train  one training step: train-mode forward, BCE-with-logits against a fixed random 0/1 mask,
 //          backward, Adam step, zero_grad
 // Every case runs `warmup` untimed iterations first (the first call sizes all buffers), then
@@ -271,6 +271,9 @@ int run(const options& o) {
 
     timing t;
     const auto infer_step = [&] {
+        // Inference only, as PyTorch's side runs under torch.no_grad(): eval-mode Conv-BN-ReLU
+        // chains run fused and keep no intermediate outputs.
+        unetpp::inference_mode no_intermediates;
         if (o.tile > 0) {
             const auto p = unetpp::infer::predict_tiled(net, x, {.tile = o.tile});
             checksum = 0;

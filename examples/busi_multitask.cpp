@@ -43,7 +43,8 @@ options:
                        head's dense layer has 16*N*N inputs x 64 units: 16.8 M weights at 128) (default 128)
   --epochs N           (default 10)      --batch N   (default 8)
   --lr X               Adam learning rate                                        (default 1e-4)
-  --seg-weight X --cls-weight X  weights of the two BCE terms                    (default 1, 1)
+  --seg-weight X --cls-weight X  weights of the two loss terms                   (default 1, 1)
+  --seg-loss bce|dice_bce  segmentation term: seed 002's BCE or Dice + BCE       (default bce)
   --folds K            (default 5)       --fold k|all  which folds to run        (default all)
   --seed N             split, initialisation, data order, augmentation           (default 1)
   --augment on|off     random flips and +-15 degree rotations                    (default off)
@@ -158,11 +159,15 @@ std::string folds_csv(const std::vector<fold_result>& rs) {
     return s;
 }
 
-std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images) {
+std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images,
+                       const multitask_loss& loss) {
     std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
                     std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
                     "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
                     ", Adam lr " + fmt(o.lr, 6) + ", augment " + o.augment + ", seed " + std::to_string(o.seed) +
+                    ", loss " + fmt(loss.segmentation_weight, 3) + " x " +
+                    (loss.segmentation == multitask_loss::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
+                    "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
                     "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
                     "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::vector<double> c[8];
@@ -184,7 +189,7 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
 
 int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
-                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "folds", "fold",
+                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss", "folds", "fold",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -193,8 +198,12 @@ int run(int argc, char** argv) {
     const common_options o = parse_common(a, 128, 1e-4);
     if (o.size != 64 && o.size != 128 && o.size != 256)
         throw usage_error("--size " + std::to_string(o.size) + " is not compiled in; use 64, 128 or 256");
+    const std::string seg_loss = a.str("seg-loss", "bce");
+    if (seg_loss != "bce" && seg_loss != "dice_bce") throw usage_error("--seg-loss must be bce or dice_bce");
     const multitask_loss loss{.segmentation_weight = a.num("seg-weight", 1.0),
-                              .classification_weight = a.num("cls-weight", 1.0)};
+                              .classification_weight = a.num("cls-weight", 1.0),
+                              .segmentation = seg_loss == "dice_bce" ? multitask_loss::segmentation_term::dice_bce
+                                                                     : multitask_loss::segmentation_term::bce};
     if (!(loss.segmentation_weight >= 0) || !(loss.classification_weight >= 0))
         throw usage_error("--seg-weight and --cls-weight must be >= 0");
     const std::vector<int> which = folds_to_run(a, o.folds);
@@ -209,7 +218,7 @@ int run(int argc, char** argv) {
             if (o.size == 128) return run_fold<128>(d, p, f, o, loss);
             return run_fold<256>(d, p, f, o, loss);
         },
-        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size()); }, folds_csv);
+        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size(), loss); }, folds_csv);
     return 0;
 }
 

@@ -169,6 +169,7 @@ int run(const options& o) {
 
     // Evaluation: batch-norm running statistics, no dropout.
     net.eval();
+    unetpp::inference_mode no_intermediates;  // fused Conv-BN-ReLU, nothing kept for backward
     unetpp::tensor<float> prob(test_x.shape());
     const std::size_t plane = static_cast<std::size_t>(o.size) * o.size;
     for (int first = 0; first < held_out; first += batch_size) {

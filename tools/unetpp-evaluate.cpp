@@ -86,6 +86,7 @@ int run(int argc, char** argv) {
         Net net(0);
         train::load_checkpoint_weights(ckpt, net);
         net.eval();
+        inference_mode no_intermediates;  // fused Conv-BN-ReLU, nothing kept for backward
         any_dataset ds = open_dataset(dc);
         probe(ds);
         std::vector<std::size_t> idx;

@@ -7,7 +7,8 @@
 #   scripts/experiments/busi_multitask.sh [RUNS_DIR]          (default runs/busi_multitask)
 #
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [64],
-# EPOCHS [15], BATCH [8], LR [1e-4], FOLDS [5], AUGMENT [on], SEED [1], THREADS [2],
+# EPOCHS [15], BATCH [8], LR [1e-4], SEG_LOSS [bce; or dice_bce], SEG_WEIGHT [1], CLS_WEIGHT [1],
+# FOLDS [5], AUGMENT [on], SEED [1], THREADS [2],
 # BUILD_DIR [build], NICE [10]. A fold whose folds.csv exists is finished and skipped.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ runs="${1:-$root/runs/busi_multitask}"
 data="${DATA:-$root/../shared/data/busi/Dataset_BUSI_with_GT}"
 size="${SIZE:-64}" epochs="${EPOCHS:-15}" batch="${BATCH:-8}" lr="${LR:-1e-4}" folds="${FOLDS:-5}"
 augment="${AUGMENT:-on}" seed="${SEED:-1}" threads="${THREADS:-2}" nice_level="${NICE:-10}"
+seg_loss="${SEG_LOSS:-bce}" seg_weight="${SEG_WEIGHT:-1}" cls_weight="${CLS_WEIGHT:-1}"
 build="${BUILD_DIR:-$root/build}"
 
 source "$root/scripts/experiments/common.sh"
@@ -31,13 +33,14 @@ for fold in $(seq 0 $((folds - 1))); do
     rm -rf "$out"
     echo "== busi_multitask fold $fold/$folds"
     nice -n "$nice_level" "$prog" --data "$data" --size "$size" --epochs "$epochs" --batch "$batch" --lr "$lr" \
-        --folds "$folds" --fold "$fold" --seed "$seed" --augment "$augment" --threads "$threads" --out "$out" \
+        --seg-loss "$seg_loss" --seg-weight "$seg_weight" --cls-weight "$cls_weight" --folds "$folds" --fold "$fold" --seed "$seed" --augment "$augment" --threads "$threads" --out "$out" \
         | tee "$runs/fold$fold.log"
 done
 
-/usr/bin/python3 - "$runs" "$size" "$epochs" "$batch" "$lr" "$augment" <<'PY' | tee "$runs/table.md"
+/usr/bin/python3 - "$runs" "$size" "$epochs" "$batch" "$lr" "$augment" "$seg_loss" "$seg_weight" "$cls_weight" \
+    <<'PY' | tee "$runs/table.md"
 import csv, os, statistics, sys
-runs, size, epochs, batch, lr, augment = sys.argv[1:]
+runs, size, epochs, batch, lr, augment, seg_loss, seg_weight, cls_weight = sys.argv[1:]
 rows = []
 for d in sorted(os.listdir(runs)):
     p = os.path.join(runs, d, "folds.csv")
@@ -47,7 +50,9 @@ for d in sorted(os.listdir(runs)):
 rows.sort(key=lambda r: int(r["fold"]))
 keys = ["dice", "iou", "accuracy", "f1", "sensitivity", "specificity", "auc"]
 print(f"Residual multi-task U-Net, BUSI benign vs malignant, {size} x {size}, {epochs} epochs, batch {batch}, "
-      f"Adam lr {lr}, augment {augment}; grouped {len(rows)}-fold CV, last-epoch network on the held-out fold.\n")
+      f"Adam lr {lr}, augment {augment}, loss {seg_weight} x {'(Dice + BCE)' if seg_loss == 'dice_bce' else 'BCE'}"
+      f"(segmentation) + {cls_weight} x BCE(classification); grouped {len(rows)}-fold CV, last-epoch network "
+      f"on the held-out fold.\n")
 print("| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | seconds |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:

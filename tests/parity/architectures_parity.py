@@ -1,29 +1,32 @@
 #!/usr/bin/env python3
 """PyTorch side of tests/parity/test_architectures_parity.cpp: whole-network parity of the
-architecture presets (B-Cir U-Net, residual multi-task U-Net, Attention U-Net) with their torch
-twins in tools/unetpp_torch.py.
+architecture presets (B-Cir U-Net, residual multi-task U-Net, Attention U-Net, the CBR U-Net,
+UNet++ and deep supervision) with their torch twins in tools/unetpp_torch.py.
 
 Usage: architectures_parity.py IN.safetensors OUT.safetensors
 
 IN holds one case written by the C++ test, in the format of torch_parity.py:
-  metadata   "case", "module" (bcir_unet, attention_unet or residual_multitask_unet), the
+  metadata   "case", "module" (bcir_unet, attention_unet, residual_multitask_unet, unet_cbr,
+             unet_plusplus or deeply_supervised, which wraps the network named by "inner"), the
              constructor arguments of the twin as strings, "train" ("1" or "0")
   x          the input image batch
   dy         upstream gradient of the output (single-output networks), or
   dseg, dcls upstream gradients of the segmentation and classification logits (multitask)
+  daux<k>    upstream gradient of auxiliary output k (deeply_supervised; dy is the main one's)
   <name>     every parameter and buffer by its unetpp name, before the forward pass
-  y / seg, cls, dx, grad.<name>, after.<name>
+  y / seg, cls / aux<k>, dx, grad.<name>, after.<name>
              unetpp's own results; ignored here
 
 The script builds the twin, copies every parameter and buffer in by name (element counts must
 match; a missing or extra name is an error), runs forward and backward in float32 and writes OUT
-with torch's y (or seg and cls), dx, grad.<param> for every parameter and after.<buffer> for
+with torch's y (or seg and cls; or y and aux<k>), dx, grad.<param> for every parameter and after.<buffer> for
 every buffer, each reshaped to unetpp's shape for it, and min_pool_gap: the smallest relative
 gap between the two largest values of any max-pooling window in the forward pass (see
 PoolGapRecorder). Exit status 2 with a message on mismatch.
 """
 
 import os
+import re
 import sys
 
 import torch
@@ -35,6 +38,7 @@ import unetpp_torch  # noqa: E402
 from torch_parity import ParityError, read_safetensors, write_safetensors  # noqa: E402
 
 DATA_NAMES = {"x", "dy", "dseg", "dcls", "y", "seg", "cls", "dx"}
+AUX_NAME = re.compile(r"d?aux\d+")  # auxiliary outputs and their gradients (deeply_supervised)
 RESULT_PREFIXES = ("grad.", "after.")
 
 
@@ -52,11 +56,22 @@ def build_module(m):
         return unetpp_torch.ResidualMultitaskUNet(image_size=i("image_size"), in_channels=i("in_channels"),
                                                   classes=i("classes"), base=i("base"), depth=i("depth"),
                                                   dropout=f("dropout"), hidden=i("hidden"))
+    if kind == "unet_cbr":
+        return unetpp_torch.unet_cbr(base=i("base"), depth=i("depth"), in_channels=i("in_channels"),
+                                     classes=i("classes"))
+    if kind == "unet_plusplus":
+        return unetpp_torch.unet_plusplus(base=i("base"), depth=i("depth"), in_channels=i("in_channels"),
+                                          classes=i("classes"))
+    if kind == "deeply_supervised":
+        inner = dict(m, module=m["inner"])
+        return unetpp_torch.DeeplySupervised(build_module(inner))
     raise ParityError(f"unknown module {kind!r}")
 
 
 def load_state(module, tensors, case):
-    given = {n for n in tensors if n not in DATA_NAMES and not n.startswith(RESULT_PREFIXES)}
+    given = {n for n in tensors
+             if n not in DATA_NAMES and not n.startswith(RESULT_PREFIXES)
+             and not AUX_NAME.fullmatch(n)}
     state = module.state_dict()
     missing = sorted(set(state) - given)
     extra = sorted(given - set(state))
@@ -134,7 +149,18 @@ def run_case(tensors, meta):
     with PoolGapRecorder() as pools:
         out = module(x)
     results = {}
-    if isinstance(out, tuple):
+    if isinstance(out, tuple) and isinstance(out[1], list):
+        main, aux = out
+        grads = [tensors["dy"].to(torch.float32)] + [tensors[f"daux{k}"].to(torch.float32) for k in range(len(aux))]
+        outs = [main] + aux
+        for o, g in zip(outs, grads):
+            if o.numel() != g.numel():
+                raise ParityError(f"{case}: torch output has shape {tuple(o.shape)}, unetpp's {tuple(g.shape)}")
+        torch.autograd.backward(outs, [g.reshape(o.shape) for o, g in zip(outs, grads)])
+        results["y"] = main.detach().reshape(grads[0].shape)
+        for k, a in enumerate(aux):
+            results[f"aux{k}"] = a.detach().reshape(grads[k + 1].shape)
+    elif isinstance(out, tuple):
         seg, cls = out
         dseg, dcls = tensors["dseg"].to(torch.float32), tensors["dcls"].to(torch.float32)
         if seg.numel() != dseg.numel() or cls.numel() != dcls.numel():

@@ -8,6 +8,13 @@
 //                          smallest image a depth-4 body takes) at 4x1x16x16, both heads
 //   Attention U-Net        unet<cfg, cpu, float, attention_policies<>> with base 8, depth 3 (the
 //                          preset's base 64 / depth 4 only differ in size) at 2x1x32x32
+//   CBR U-Net              presets::unet_cbr<8, 3> (seed 004's network at a smaller width)
+//   UNet++                 presets::unet_plusplus<4, 3>
+//   deep supervision       deeply_supervised<unet_bn<8, 3>> (train and eval) and
+//                          presets::unet_plusplus_ds<4, 3> (train): main and auxiliary logits
+//
+// The eval-mode cases also run the forward pass under inference_mode (Conv-BN-ReLU folded into
+// one convolution) and check it against the layer-by-layer eval forward.
 //
 // Training mode needs dropout 0: unetpp's and torch's dropout masks come from different random
 // generators and cannot be shared. The training-mode cases therefore use the presets' cfg with
@@ -42,7 +49,9 @@
 
 #include <unetpp/models/attention_unet.hpp>
 #include <unetpp/models/bcir_unet.hpp>
+#include <unetpp/models/deep_supervision.hpp>
 #include <unetpp/models/multitask_unet.hpp>
+#include <unetpp/models/unet_plusplus.hpp>
 #include <unetpp/unet.hpp>
 
 #include "parity_harness.hpp"
@@ -233,6 +242,16 @@ drawn unet_arch_draw(const std::string& name, config cfg, shape4 in, bool train,
     const tensor<float> dx = net.backward(x, dy);
     c.add_result("dx", dx);
     add_gradients_and_buffers(c, net);
+    if (!train) {
+        // The fused inference path (Conv-BN-ReLU folded under inference_mode) must give the same
+        // logits as the layer-by-layer eval forward that is compared with torch below.
+        inference_mode guard;
+        const tensor<float>& yi = net.forward(x);
+        double m = 0;
+        for (float v : y) m = std::max(m, std::abs(static_cast<double>(v)));
+        CHECK_MESSAGE(max_abs_diff(yi, y) <= 1e-5 * m + 1e-7,
+                      name << ": the inference_mode forward differs from the eval forward by " << fmt(max_abs_diff(yi, y)));
+    }
     return c.run_and_compare(net_tol);
 }
 
@@ -280,6 +299,50 @@ template <class Net>
 void multitask_case(const std::string& name, const config& cfg, shape4 in, bool train,
                     const std::vector<std::string>& expect_zero = {}) {
     draw_until_compared(name, [&](std::uint64_t seed) { return multitask_draw<Net>(name, cfg, in, train, expect_zero, seed); });
+}
+
+/// A deeply supervised network: backward from random gradients of the main and every auxiliary
+/// logit map.
+template <class Net>
+drawn deep_supervision_draw(const std::string& name, config cfg, shape4 in, bool train, std::uint64_t seed) {
+    Net net(42);
+    rng r(seed);
+    parity::randomize(net, r);
+    net.need_input_grad(true);
+    net.train(train);
+    net.zero_grad();
+    cfg["train"] = train ? "1" : "0";
+    cfg["seed"] = std::to_string(seed);
+    arch_case c(name, std::move(cfg));
+    tensor<float> x(in);
+    parity::fill_normal(x, r);
+    c.add_input("x", x);
+    add_state(c, net);
+    const auto out = net.forward(x);
+    REQUIRE(static_cast<int>(out.aux.size()) == Net::aux_count);
+    const tensor<float> y = out.main.values();
+    std::vector<tensor<float>> aux;
+    for (const auto& a : out.aux) aux.push_back(a.values());
+    tensor<float> dy(y.shape());
+    parity::fill_normal(dy, r);
+    c.add_input("dy", dy);
+    c.add_result("y", y);
+    std::vector<tensor<float>> daux;
+    for (std::size_t k = 0; k < aux.size(); ++k) {
+        daux.emplace_back(aux[k].shape());
+        parity::fill_normal(daux.back(), r);
+        c.add_input("daux" + std::to_string(k), daux.back());
+        c.add_result("aux" + std::to_string(k), aux[k]);
+    }
+    const tensor<float> dx = net.backward(x, dy, daux);
+    c.add_result("dx", dx);
+    add_gradients_and_buffers(c, net);
+    return c.run_and_compare(net_tol);
+}
+
+template <class Net>
+void deep_supervision_case(const std::string& name, const config& cfg, shape4 in, bool train) {
+    draw_until_compared(name, [&](std::uint64_t seed) { return deep_supervision_draw<Net>(name, cfg, in, train, seed); });
 }
 
 constexpr unet_cfg without_dropout(unet_cfg c) {
@@ -382,4 +445,51 @@ TEST_CASE("parity Attention U-Net") {
         unet_arch_case<net_t>("attention_unet_base8_depth3_train", cfg, {2, 1, 32, 32}, true, zero);
     }
     SUBCASE("eval") { unet_arch_case<net_t>("attention_unet_base8_depth3_eval", cfg, {2, 1, 32, 32}, false); }
+}
+
+TEST_CASE("parity CBR U-Net (seed 004)") {
+    if (parity::skip_without_torch()) return;
+    constexpr int base = 8, depth = 3;
+    using net_t = presets::unet_cbr<base, depth>;
+    const config cfg{{"module", "unet_cbr"}, {"in_channels", "1"}, {"classes", "1"},
+                     {"base", std::to_string(base)}, {"depth", std::to_string(depth)}};
+    SUBCASE("train") {
+        // Every level convolution keeps its bias before a training-mode batch norm, which removes
+        // any per-channel constant: those bias gradients are zero in exact arithmetic.
+        std::vector<std::string> zero;
+        for (const char* conv : {"conv1", "conv2"}) {
+            zero.push_back(std::string("grad.bottleneck.") + conv + ".bias");
+            for (int l = 1; l <= depth; ++l)
+                for (const char* s : {"enc", "dec"}) zero.push_back("grad." + level_name(s, l) + "." + conv + ".bias");
+        }
+        unet_arch_case<net_t>("unet_cbr_base8_depth3_train", cfg, {2, 1, 32, 32}, true, zero);
+    }
+    SUBCASE("eval") { unet_arch_case<net_t>("unet_cbr_base8_depth3_eval", cfg, {2, 1, 32, 32}, false); }
+}
+
+TEST_CASE("parity UNet++") {
+    if (parity::skip_without_torch()) return;
+    constexpr int base = 4, depth = 3;
+    using net_t = presets::unet_plusplus<base, depth>;
+    const config cfg{{"module", "unet_plusplus"}, {"in_channels", "1"}, {"classes", "1"},
+                     {"base", std::to_string(base)}, {"depth", std::to_string(depth)}};
+    SUBCASE("train") { unet_arch_case<net_t>("unet_plusplus_base4_depth3_train", cfg, {2, 1, 32, 32}, true); }
+    SUBCASE("eval") { unet_arch_case<net_t>("unet_plusplus_base4_depth3_eval", cfg, {2, 1, 32, 32}, false); }
+}
+
+TEST_CASE("parity deep supervision") {
+    if (parity::skip_without_torch()) return;
+    SUBCASE("unet_bn<8, 3>: heads on dec2, dec3") {
+        const config cfg{{"module", "deeply_supervised"}, {"inner", "unet_bn"}, {"in_channels", "1"},
+                         {"classes", "1"}, {"base", "8"}, {"depth", "3"}};
+        using net_t = deeply_supervised<presets::unet_bn<8, 3>>;
+        deep_supervision_case<net_t>("deep_supervision_unet_bn_train", cfg, {2, 1, 32, 32}, true);
+        deep_supervision_case<net_t>("deep_supervision_unet_bn_eval", cfg, {2, 1, 32, 32}, false);
+    }
+    SUBCASE("unet_plusplus<4, 3>: heads on x0_1, x0_2") {
+        const config cfg{{"module", "deeply_supervised"}, {"inner", "unet_plusplus"}, {"in_channels", "1"},
+                         {"classes", "1"}, {"base", "4"}, {"depth", "3"}};
+        using net_t = presets::unet_plusplus_ds<4, 3>;
+        deep_supervision_case<net_t>("deep_supervision_unet_plusplus_train", cfg, {2, 1, 32, 32}, true);
+    }
 }

@@ -86,6 +86,19 @@ struct basic_cpu {
         else
             cpu_kernels::conv2d_forward_ref(g, x, w, b, y);
     }
+    // Fused inference convolution: y = act(scale * (conv(x, w) + b) + shift) per output channel,
+    // act = ReLU when `relu` is set (scale, shift and b may be null). An eval-mode Conv ->
+    // BatchNorm -> ReLU or Conv -> ReLU chain in one pass over the output.
+    template <class T>
+    static void conv2d_forward_fused(const cpu_kernels::conv_geometry& g, const T* x, const T* w, const T* b,
+                                     const T* scale, const T* shift, bool relu, T* y) {
+        profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_forward 3x3" : "conv2d_forward other", conv_flops(g));
+        if constexpr (use_fast<T>)
+            cpu_kernels::conv2d_forward_fused(g, x, w, b, scale, shift, relu, y,
+                                              ws<T>(cpu_kernels::conv2d_forward_fused_workspace_floats(g)));
+        else
+            cpu_kernels::conv2d_forward_fused_ref(g, x, w, b, scale, shift, relu, y);
+    }
     template <class T>
     static void conv2d_backward_data(const cpu_kernels::conv_geometry& g, const T* dy, const T* w, T* dx) {
         profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_backward_data 3x3" : "conv2d_backward_data other",

@@ -303,6 +303,7 @@ tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const t
     const axis_plan& C = plan.cols;
     constexpr int K = Net::cfg.classes;
     detail::eval_scope<Net> scope(net);
+    inference_mode no_intermediates;  // fused Conv-BN-ReLU; the passes keep nothing for backward
 
     struct tile_pos {
         int n, y0, x0;

@@ -55,6 +55,8 @@ private:
     }
 
 public:
+    /// Marks the layer a Conv2d can absorb under inference_mode (see sequential).
+    static constexpr bool is_relu = true;
     static std::string describe() { return "relu"; }
 };
 

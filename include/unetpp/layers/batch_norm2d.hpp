@@ -3,8 +3,10 @@
 /// and running statistics (`running_mean`, `running_var`, `num_batches_tracked`), as
 /// torch.nn.BatchNorm2d. Training mode uses batch statistics; eval mode the running ones.
 
+#include <cmath>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "../backend/cpu.hpp"
 #include "layer.hpp"
@@ -103,6 +105,21 @@ public:
         f(join_name(prefix, "num_batches_tracked"), batches_tracked_);
     }
 
+    /// Whether the ReLU runs inside this norm's pass (batch_norm2d_cfg::relu).
+    static constexpr bool applies_relu = C.relu;
+    /// The eval-mode normalisation as a per-channel affine map y = scale * x + shift, with
+    /// scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale (the same
+    /// arithmetic as the eval forward), for folding into the convolution before it. Returns
+    /// pointers to {scale, shift}, valid until the next call.
+    std::pair<const T*, const T*> eval_affine() {
+        for (int c = 0; c < C.channels; ++c) {
+            const T scale = gamma_[c] / std::sqrt(running_var_[c] + static_cast<T>(C.eps));
+            fold_scale_[c] = scale;
+            fold_shift_[c] = beta_[c] - running_mean_[c] * scale;
+        }
+        return {fold_scale_.data(), fold_shift_.data()};
+    }
+
     tensor_type& weight() noexcept { return gamma_; }
     tensor_type& bias() noexcept { return beta_; }
     tensor_type& running_mean() noexcept { return running_mean_; }
@@ -115,6 +132,7 @@ public:
 private:
     const T* relu_out() const noexcept { return C.relu ? this->y_.data() : nullptr; }
     tensor_type gamma_, beta_, dgamma_, dbeta_, running_mean_, running_var_, batches_tracked_, save_mean_, save_invstd_;
+    tensor_type fold_scale_{shape4{1, 1, 1, C.channels}}, fold_shift_{shape4{1, 1, 1, C.channels}};
     bool forward_was_training_ = true;
 };
 

@@ -93,6 +93,21 @@ public:
         return this->y_;
     }
 
+    /// Fused forward for inference: writes act(scale * conv(x) + shift) into `y`, which the caller
+    /// has sized to the output shape (another layer's buffer, see layer_base::fused_output); scale
+    /// and shift are per output channel and may be null, act is ReLU when `relu` is set. This
+    /// layer's own output is not written, and its backward throws until the next forward.
+    void forward_fused(const tensor_type& x, const T* scale, const T* shift, bool relu, tensor_type& y) {
+        const shape4 out = output_shape(x.shape());
+        if (y.shape() != out)
+            throw shape_error(describe() + ": fused output buffer has shape " + y.shape().str() + ", expected " +
+                              out.str());
+        this->remember_inference_input(x.shape());
+        const T* src = padded_input(x);
+        B::conv2d_forward_fused(geometry(x.shape()), src, weight_.data(), C.bias ? bias_.data() : nullptr, scale,
+                                shift, relu, y.data());
+    }
+
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         this->check_backward(describe(), x, dy);
         const auto g = geometry(x.shape());

@@ -29,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
@@ -109,6 +110,35 @@ concept Layer = requires(L& l, const L& cl, const typename L::tensor_type& t, sh
     l.init(r);
 };
 
+/// Inference-only forward passes on the calling thread while an object of this type lives (the
+/// counterpart of torch.inference_mode). Under it, a block that chains an eval-mode Conv2d into a
+/// BatchNorm2d (with or without its fused ReLU), or a Conv2d into a ReLU, runs the pair as one
+/// convolution with the norm folded into the weights and the ReLU applied before the store: the
+/// intermediate output is never written, which saves a pass over memory and its buffer. A forward
+/// run this way keeps no intermediate results, so calling backward on it throws.
+///
+///   net.eval();
+///   { unetpp::inference_mode guard; const auto& logits = net.forward(x); ... }
+///
+/// Guards nest; the previous state comes back when a guard is destroyed. infer::predict_tiled and
+/// the trainer's validation pass enable it themselves.
+class inference_mode {
+public:
+    inference_mode() noexcept : previous_(flag()) { flag() = true; }
+    ~inference_mode() { flag() = previous_; }
+    inference_mode(const inference_mode&) = delete;
+    inference_mode& operator=(const inference_mode&) = delete;
+    /// Whether a guard is alive on this thread.
+    [[nodiscard]] static bool enabled() noexcept { return flag(); }
+
+private:
+    static bool& flag() noexcept {
+        thread_local bool on = false;
+        return on;
+    }
+    bool previous_;
+};
+
 /// State every layer shares: mode, the shape of the last forward input, the output buffer.
 /// `Derived::layer_name` names the layer in error messages.
 template <class T, class B>
@@ -129,6 +159,21 @@ public:
     void need_input_grad(bool on) noexcept { need_input_grad_ = on; }
     [[nodiscard]] bool needs_input_grad() const noexcept { return need_input_grad_; }
     [[nodiscard]] const tensor_type& output() const noexcept { return y_; }
+    /// The output buffer, resized to `out`, for a fused pass (see inference_mode) that computes
+    /// this layer's output for input shape `in` without running the layer itself. The layer then
+    /// counts as having run an inference-only forward: its backward throws until the next forward.
+    tensor_type& fused_output(const shape4& in, const shape4& out) {
+        remember_inference_input(in);
+        y_.resize(out);
+        return y_;
+    }
+    /// Exchanges the input-gradient buffer with `other`. sequential lends its layers shared
+    /// buffers this way, so that a gradient which only passes from one layer of a chain to the
+    /// previous one does not keep a buffer of its own (see sequential::backward).
+    void swap_input_grad(tensor_type& other) noexcept { std::swap(dx_, other); }
+    /// As fused_output, for a fused pass whose result went to a buffer the layer does not own:
+    /// the layer's own output is left as it is (and is not this pass's result).
+    void mark_fused_elsewhere(const shape4& in) noexcept { remember_inference_input(in); }
     template <class F>
     void visit_parameters(std::string_view, F&&) {}
     template <class F>
@@ -140,11 +185,22 @@ protected:
     void remember_input(const shape4& s) noexcept {
         in_shape_ = s;
         has_forward_ = true;
+        inference_only_ = false;
+    }
+    /// Records the input shape of a fused inference-only forward, after which backward throws.
+    void remember_inference_input(const shape4& s) noexcept {
+        in_shape_ = s;
+        has_forward_ = true;
+        inference_only_ = true;
     }
     /// Checks that backward receives the input and a gradient of the last forward's shapes.
     void check_backward(std::string_view layer, const tensor_type& x, const tensor_type& dy) const {
         if (!has_forward_)
             throw std::logic_error(std::string(layer) + ": backward called before forward; run forward on the batch first");
+        if (inference_only_)
+            throw std::logic_error(std::string(layer) +
+                                   ": backward after a forward run under unetpp::inference_mode, which keeps no "
+                                   "intermediate results; run the forward pass again outside the inference_mode scope");
         if (x.shape() != in_shape_)
             throw shape_error(std::string(layer) + ": backward received input of shape " + x.shape().str() +
                               " but the last forward saw " + in_shape_.str() + "; pass the same input to both");
@@ -157,6 +213,7 @@ protected:
     tensor_type dx_;  // input gradient of the last backward
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
+    bool inference_only_ = false;  // the last forward was a fused inference-only pass
     bool training_ = true;
     bool need_input_grad_ = true;
 };

@@ -38,6 +38,63 @@ struct tuple_to_sequential<std::tuple<N...>> {
 };
 }  // namespace detail
 
+namespace detail {
+/// A convolution with a fused-epilogue forward (conv2d).
+template <class L>
+concept epilogue_conv = requires(L& l, const typename L::tensor_type& x, typename L::tensor_type& y,
+                                 const typename L::value_type* p) { l.forward_fused(x, p, p, true, y); };
+/// A normalisation whose eval mode is a per-channel affine map (batch_norm2d).
+template <class L>
+concept foldable_norm = requires(L& l) {
+    l.eval_affine();
+    { L::applies_relu } -> std::convertible_to<bool>;
+};
+/// A plain ReLU.
+template <class L>
+concept relu_layer = requires { requires L::is_relu; };
+/// Conv2d followed by BatchNorm2d or ReLU: the pairs a sequential runs as one pass under
+/// inference_mode.
+template <class A, class B>
+concept fusable_pair = epilogue_conv<A> && (foldable_norm<B> || relu_layer<B>);
+
+/// Two grow-only buffers per thread and tensor type for the intermediate results of fused pairs
+/// under inference_mode: a pair whose output only feeds the next fused pair of the same chain
+/// (conv1-bn1 feeding conv2-bn2 in a U-Net block) writes it here instead of into a buffer of its
+/// own, so a whole network needs one such buffer instead of one per block. Consecutive pairs use
+/// alternate slots, so a pair never writes the buffer it reads.
+template <class Tensor>
+Tensor& inference_scratch(std::size_t slot) {
+    thread_local std::array<Tensor, 2> buffers;
+    return buffers[slot % 2];
+}
+
+/// Gradient buffers that sequential lends to its layers during backward: two per nesting depth
+/// (a sequential inside a sequential's backward uses the next depth), per thread and tensor
+/// type. Layer I of a chain writes its input gradient into slot I % 2 and layer I - 1 reads it
+/// from there, writing its own into the other slot; only layer 0's gradient, which the chain
+/// returns, lives in a buffer of its own.
+inline constexpr int grad_lending_depths = 8;
+template <class Tensor>
+Tensor* lent_grad_slot(int depth, std::size_t index) noexcept {
+    thread_local std::array<std::array<Tensor, 2>, grad_lending_depths> buffers;
+    if (depth < 0 || depth >= grad_lending_depths) return nullptr;
+    return &buffers[static_cast<std::size_t>(depth)][index % 2];
+}
+inline int& backward_depth() noexcept {
+    thread_local int depth = 0;
+    return depth;
+}
+struct backward_depth_scope {
+    int depth;
+    backward_depth_scope() noexcept : depth(backward_depth()++) {}
+    ~backward_depth_scope() { --backward_depth(); }
+    backward_depth_scope(const backward_depth_scope&) = delete;
+    backward_depth_scope& operator=(const backward_depth_scope&) = delete;
+};
+template <class L, class Tensor>
+concept lends_grad = requires(L& l, Tensor& t) { l.swap_input_grad(t); };
+}  // namespace detail
+
 /// sequential<...> of the entries that are not `no_layer`.
 template <class... N>
 using sequential_of =
@@ -110,7 +167,9 @@ public:
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         if (!has_forward_) throw std::logic_error("sequential: backward called before forward");
-        return backward_from<count - 1>(x, dy);
+        const detail::backward_depth_scope scope;
+        lent_.fill(nullptr);
+        return backward_from<count - 1>(x, dy, scope.depth);
     }
     [[nodiscard]] const tensor_type& output() const noexcept { return std::get<count - 1>(layers_).output(); }
 
@@ -142,20 +201,94 @@ public:
 
 private:
     template <std::size_t I>
+    using layer_at = typename std::tuple_element_t<I, std::tuple<N...>>::layer;
+
+    /// Whether layers J and J + 1 exist and form a fusable pair.
+    template <std::size_t J>
+    static constexpr bool fusable_pair_at() {
+        if constexpr (J + 1 < count)
+            return detail::fusable_pair<layer_at<J>, layer_at<J + 1>>;
+        else
+            return false;
+    }
+
+    template <std::size_t I>
     const tensor_type& forward_from(const tensor_type& x) {
+        if constexpr (I + 1 < count) {
+            if constexpr (fusable_pair_at<I>()) {
+                // Under inference_mode, Conv -> eval-mode BatchNorm (-> ReLU) and Conv -> ReLU run as
+                // one convolution that writes straight into the second layer's output (or, when
+                // that output only feeds the next pair, into the shared scratch).
+                auto& conv = std::get<I>(layers_);
+                auto& next = std::get<I + 1>(layers_);
+                if (inference_mode::enabled() && !next.training()) {
+                    const shape4 mid = conv.output_shape(x.shape());
+                    const shape4 out = next.output_shape(mid);
+                    // A result that only feeds the next fused pair goes to the shared scratch.
+                    tensor_type* target;
+                    if constexpr (fusable_pair_at<I + 2>()) {
+                        target = &detail::inference_scratch<tensor_type>(I / 2);
+                        target->resize(out);
+                        next.mark_fused_elsewhere(mid);
+                    } else {
+                        target = &next.fused_output(mid, out);
+                    }
+                    tensor_type& y = *target;
+                    if constexpr (detail::foldable_norm<layer_at<I + 1>>) {
+                        const auto [scale, shift] = next.eval_affine();
+                        conv.forward_fused(x, scale, shift, layer_at<I + 1>::applies_relu, y);
+                    } else {
+                        conv.forward_fused(x, nullptr, nullptr, true, y);
+                    }
+                    if constexpr (I + 2 < count)
+                        return forward_from<I + 2>(y);
+                    else
+                        return y;
+                }
+            }
+        }
         const tensor_type& y = std::get<I>(layers_).forward(x);
         if constexpr (I + 1 < count)
             return forward_from<I + 1>(y);
         else
             return y;
     }
+    // Layers I..0 backward; dy is the gradient of layer I's output. Layers after the first write
+    // their input gradient into a lent buffer (detail::lent_grad_slot), which goes back to its
+    // slot as soon as the layer before has consumed it.
     template <std::size_t I>
-    const tensor_type& backward_from(const tensor_type& x, const tensor_type& dy) {
+    const tensor_type& backward_from(const tensor_type& x, const tensor_type& dy, int depth) {
+        auto& l = std::get<I>(layers_);
         if constexpr (I == 0) {
-            return std::get<0>(layers_).backward(x, dy);
+            const tensor_type& g = l.backward(x, dy);
+            give_back<1>();
+            return g;
         } else {
-            const tensor_type& g = std::get<I>(layers_).backward(std::get<I - 1>(layers_).output(), dy);
-            return backward_from<I - 1>(x, g);
+            if constexpr (detail::lends_grad<layer_at<I>, tensor_type>) {
+                if (tensor_type* slot = detail::lent_grad_slot<tensor_type>(depth, I)) {
+                    l.swap_input_grad(*slot);
+                    lent_[I] = slot;
+                }
+            }
+            const tensor_type& g = l.backward(std::get<I - 1>(layers_).output(), dy);
+            if (lent_[I] && g.size() && g.data() == dy.data())
+                throw std::logic_error("sequential: layer " + std::to_string(I) +
+                                       " returned its output gradient as its input gradient, which a lent gradient "
+                                       "buffer cannot hold; this is a bug in that layer");
+            give_back<I + 1>();
+            return backward_from<I - 1>(x, g, depth);
+        }
+    }
+    // Returns layer J's lent gradient buffer to its slot (its gradient has been consumed).
+    template <std::size_t J>
+    void give_back() noexcept {
+        if constexpr (J < count && J > 0) {
+            if constexpr (detail::lends_grad<layer_at<J>, tensor_type>) {
+                if (lent_[J]) {
+                    std::get<J>(layers_).swap_input_grad(*lent_[J]);
+                    lent_[J] = nullptr;
+                }
+            }
         }
     }
     template <class F>
@@ -166,6 +299,7 @@ private:
     }
 
     std::tuple<typename N::layer...> layers_;
+    std::array<tensor_type*, count> lent_{};  // slot lent to layer I during the running backward
     bool has_forward_ = false;
     bool training_ = true;
 };

@@ -7,7 +7,8 @@
 ///
 /// The flatten size follows from the configured image size (a template argument), so the dense
 /// layer's shape is fixed at compile time; a run-time image of another size is a shape_error.
-/// The joint loss is `multitask_loss`: w_seg * BCE(seg) + w_cls * BCE(cls), both from logits.
+/// The joint loss is `multitask_loss`: w_seg * BCE(seg) + w_cls * BCE(cls), both from logits (or
+/// Dice + BCE for the segmentation term).
 ///
 /// Parameter names: the body's (enc1.*, bottleneck.*, up1.*, dec1.*), seg_head.*,
 /// cls_head.fc1.*, cls_head.fc2.*.
@@ -23,6 +24,7 @@
 #include "../layers/dense.hpp"
 #include "../layers/reshape.hpp"
 #include "../losses/bce_with_logits.hpp"
+#include "../losses/region.hpp"
 #include "heads.hpp"
 #include "unet.hpp"
 
@@ -206,8 +208,12 @@ private:
 /// Joint loss of a multitask model: w_seg * BCE(segmentation) + w_cls * BCE(classification),
 /// each a mean binary cross-entropy computed from logits (losses::bce_with_logits).
 struct multitask_loss {
+    /// The segmentation term: seed 002's plain BCE, or Dice + BCE (losses::dice_bce), which
+    /// does not let a small lesion's few pixels drown in the background.
+    enum class segmentation_term { bce, dice_bce };
     double segmentation_weight = 1.0;
     double classification_weight = 1.0;
+    segmentation_term segmentation = segmentation_term::bce;
 
     template <class T>
     struct result {
@@ -220,7 +226,9 @@ struct multitask_loss {
     result<T> operator()(const multitask_outputs<T>& out, const tensor<T>& mask, const tensor<T>& label,
                          tensor<T>* dseg = nullptr, tensor<T>* dcls = nullptr) const {
         const losses::bce_with_logits bce;
-        const T ls = bce(out.segmentation.values(), mask, dseg);
+        const T ls = segmentation == segmentation_term::dice_bce
+                         ? losses::dice_bce{}(out.segmentation.values(), mask, dseg)
+                         : bce(out.segmentation.values(), mask, dseg);
         const T lc = bce(out.classification.values(), label, dcls);
         const T ws = static_cast<T>(segmentation_weight), wc = static_cast<T>(classification_weight);
         if (dseg)

@@ -32,6 +32,7 @@ struct host {
         void* p = std::aligned_alloc(alignment, rounded);
         if (!p) throw std::bad_alloc();
         counter().fetch_add(1, std::memory_order_relaxed);
+        byte_counter().fetch_add(rounded, std::memory_order_relaxed);
         return p;
     }
     static void deallocate(void* p) noexcept { std::free(p); }
@@ -39,9 +40,15 @@ struct host {
     /// Number of tensor allocations made so far in this process. Tests use it to prove that a
     /// forward pass at an already-seen shape allocates nothing.
     static std::size_t allocation_count() noexcept { return counter().load(std::memory_order_relaxed); }
+    /// Bytes of those allocations, summed (frees are not subtracted).
+    static std::size_t allocated_bytes() noexcept { return byte_counter().load(std::memory_order_relaxed); }
 
 private:
     static std::atomic<std::size_t>& counter() noexcept {
+        static std::atomic<std::size_t> c{0};
+        return c;
+    }
+    static std::atomic<std::size_t>& byte_counter() noexcept {
         static std::atomic<std::size_t> c{0};
         return c;
     }

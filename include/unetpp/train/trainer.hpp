@@ -256,6 +256,7 @@ public:
     template <batch_source VL>
     void validate(VL& val, epoch_record& r) {
         net_.train(false);
+        inference_mode no_intermediates;  // fused Conv-BN-ReLU, no backward on these passes
         val.start_epoch(0);
         metrics::segmentation_evaluator ev(metrics::prediction_kind::logits, cfg_.threshold);
         double sum = 0;

@@ -173,6 +173,145 @@ TEST_CASE("fast CPU kernels match the reference backend on whole networks") {
     }
 }
 
+namespace {
+// Gives every batch norm non-trivial affine parameters and running statistics, so that folding
+// them into the convolutions is really exercised.
+template <class Net>
+void randomise_norms(Net& net, std::uint64_t seed) {
+    rng r(seed);
+    net.visit_parameters([&](std::string_view name, tensor<float>& v, tensor<float>&) {
+        if (std::string(name).find(".bn") == std::string::npos) return;
+        const bool scale = name.ends_with("weight");
+        for (auto& e : v) e = static_cast<float>(scale ? r.uniform(0.5, 1.5) : r.uniform(-0.3, 0.3));
+    });
+    net.visit_buffers([&](std::string_view name, tensor<float>& v) {
+        if (name.ends_with("running_mean"))
+            for (auto& e : v) e = static_cast<float>(r.uniform(-0.5, 0.5));
+        if (name.ends_with("running_var"))
+            for (auto& e : v) e = static_cast<float>(r.uniform(0.3, 2.0));
+    });
+}
+
+double rel_error(const tensor<float>& a, const tensor<float>& b) {
+    double m = 0;
+    for (float v : b) m = std::max(m, std::abs(static_cast<double>(v)));
+    return max_abs_diff(a, b) / (m + 1e-30);
+}
+
+// Eval-mode forward with and without inference_mode on two identical networks: same logits, less
+// memory, and no backward on the inference-only pass.
+template <unet_cfg C, class B>
+void check_inference_mode(shape4 in) {
+    unet<C, B> plain(3), fused(3);
+    randomise_norms(plain, 17);
+    randomise_norms(fused, 17);
+    plain.eval();
+    fused.eval();
+    rng r(8);
+    tensor<float> x(in);
+    test::fill_normal(x, r);
+    const auto b0 = memory::host::allocated_bytes();
+    const tensor<float> y_plain = plain.forward(x);
+    const auto b1 = memory::host::allocated_bytes();
+    tensor<float> y_fused;
+    {
+        inference_mode guard;
+        CHECK(inference_mode::enabled());
+        const auto b2 = memory::host::allocated_bytes();
+        y_fused = fused.forward(x);
+        const auto b3 = memory::host::allocated_bytes();
+        MESSAGE("forward allocations: plain " << (b1 - b0) << " bytes, under inference_mode " << (b3 - b2));
+        CHECK(b3 - b2 < b1 - b0);
+    }
+    CHECK_FALSE(inference_mode::enabled());
+    REQUIRE(y_fused.shape() == y_plain.shape());
+    CHECK(rel_error(y_fused, y_plain) < 1e-5);
+    // The first convolution's own output was never written (its pair wrote the next layer's).
+    CHECK(fused.template encoder<0>().template get<0>().output().size() == 0);
+    tensor<float> dy(y_fused.shape(), 1.0f);
+    try {
+        fused.backward(x, dy);
+        FAIL("backward after an inference_mode forward must throw");
+    } catch (const std::logic_error& e) {
+        CHECK(std::string(e.what()).find("inference_mode") != std::string::npos);
+    }
+    // An ordinary forward makes backward legal again.
+    fused.forward(x);
+    CHECK_NOTHROW(fused.backward(x, dy));
+}
+}  // namespace
+
+TEST_CASE("inference_mode: fused Conv-BN-ReLU and Conv-ReLU give the same logits with less memory") {
+    constexpr unet_cfg bn{.in_channels = 1, .classes = 2, .base = 8, .depth = 3};
+    constexpr unet_cfg bn_wide{.in_channels = 1, .classes = 1, .base = 40, .depth = 1};  // several input-channel chunks
+    constexpr unet_cfg valid{.in_channels = 1, .classes = 2, .base = 6, .depth = 2, .pad = padding::valid,
+                             .norm = norm_kind::none};
+    using V = unet<valid>;
+    SUBCASE("batch norm, fast kernels") { check_inference_mode<bn, backend::cpu>({2, 1, 40, 24}); }
+    SUBCASE("batch norm, reference kernels") { check_inference_mode<bn, backend::cpu_reference>({1, 1, 16, 24}); }
+    SUBCASE("batch norm, 80-channel convolutions") { check_inference_mode<bn_wide, backend::cpu>({1, 1, 20, 36}); }
+    SUBCASE("unpadded, no norm (Conv-ReLU)") {
+        const int s = V::next_valid_size(48);
+        check_inference_mode<valid, backend::cpu>({1, 1, s, s});
+    }
+    SUBCASE("reflect padding") {
+        check_inference_mode<unet_cfg{.in_channels = 2, .classes = 1, .base = 5, .depth = 2, .pad = padding::reflect},
+                             backend::cpu>({1, 2, 20, 28});
+    }
+    SUBCASE("training-mode batch norm is not folded") {
+        unet<bn> a(4), b(4);
+        rng r(2);
+        tensor<float> x(shape4{2, 1, 16, 16});
+        test::fill_normal(x, r);
+        const tensor<float> ya = a.forward(x);
+        tensor<float> yb;
+        {
+            inference_mode guard;
+            yb = b.forward(x);
+        }
+        CHECK(max_abs_diff(ya, yb) == 0.0);
+        CHECK(b.encoder<0>().get<0>().output().size() > 0);
+    }
+}
+
+TEST_CASE("backward: inner layers of a block write their gradients into lent buffers") {
+    // Within each Conv-BN-ReLU x 2 block only the first layer's input gradient (what the block
+    // returns) keeps a buffer of its own; the others borrow two shared buffers during backward
+    // and give them back, so after backward they hold none.
+    small_bn net(6), fresh(6);
+    rng r(3);
+    tensor<float> x(shape4{2, 1, 16, 16});
+    test::fill_normal(x, r);
+    const tensor<float> y = net.forward(x);
+    tensor<float> dy(y.shape());
+    test::fill_normal(dy, r);
+    const tensor<float> dx_first = net.backward(x, dy);
+    auto& block = net.encoder<1>();
+    for (int k = 0; k < 2; ++k) {  // twice: the buffers come back to the same state
+        tensor<float> probe;
+        block.get<3>().swap_input_grad(probe);  // bn2: lent, so holds nothing now
+        CHECK(probe.size() == 0);
+        block.get<3>().swap_input_grad(probe);
+        tensor<float> own;
+        block.get<0>().swap_input_grad(own);  // conv1: the block's result, its own buffer
+        CHECK(own.shape() == shape4{2, 4, 8, 8});  // the pooled level-0 output it received
+        block.get<0>().swap_input_grad(own);
+        net.forward(x);
+        net.backward(x, dy);
+    }
+    // Same gradients as a network that ran one backward (lending changes where, not what).
+    fresh.forward(x);
+    fresh.backward(x, dy);
+    std::vector<tensor<float>> a, b;
+    net.zero_grad();
+    net.forward(x);
+    net.backward(x, dy);
+    net.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { a.push_back(g); });
+    fresh.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { b.push_back(g); });
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(max_abs_diff(a[i], b[i]) == 0.0);
+}
+
 TEST_CASE("training on a fixed batch lowers the loss") {
     unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 2, .pad = padding::reflect}> net(3);
     optim::adam<float> opt(net, {.lr = 1e-2});

@@ -123,6 +123,33 @@ void conv2d_backward_weights_ref(const conv_geometry& g, const T* x, const T* dy
     }
 }
 
+// Per-output-channel epilogue of a fused convolution, in place on y [n, c, plane]:
+//   y = act(scale[co] * y + shift[co])
+// scale null means 1, shift null means 0, act is ReLU when `relu` is set and the identity otherwise.
+template <class T>
+void conv_epilogue(T* y, int n, int c, std::ptrdiff_t plane, const T* scale, const T* shift, bool relu) {
+#pragma omp parallel for collapse(2) schedule(static) if (std::ptrdiff_t(n) * c * plane > 65536)
+    for (int s = 0; s < n; ++s)
+        for (int co = 0; co < c; ++co) {
+            const T a = scale ? scale[co] : T(1), b = shift ? shift[co] : T(0);
+            T* p = y + (std::ptrdiff_t(s) * c + co) * plane;
+            for (std::ptrdiff_t i = 0; i < plane; ++i) {
+                const T v = a * p[i] + b;
+                p[i] = relu && !(v > T(0)) ? T(0) : v;
+            }
+        }
+}
+
+// Fused convolution (the oracle): y = act(scale * (conv(x, w) + b) + shift) per output channel,
+// computed as the plain convolution followed by conv_epilogue. This is what an eval-mode
+// Conv -> BatchNorm -> ReLU chain computes, with scale and shift the norm's affine map.
+template <class T>
+void conv2d_forward_fused_ref(const conv_geometry& g, const T* x, const T* w, const T* b, const T* scale,
+                              const T* shift, bool relu, T* y) {
+    conv2d_forward_ref(g, x, w, b, y);
+    conv_epilogue(y, g.n, g.cout, std::ptrdiff_t(g.oh()) * g.ow(), scale, shift, relu);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Implementation details of the fast kernels
 // ------------------------------------------------------------------------------------------------
@@ -414,11 +441,12 @@ inline std::uint32_t column_mask(std::ptrdiff_t base, int len, std::ptrdiff_t w)
 // (every tap inside the image) load with the segment mask ms[v]; border tiles use mk[v*64 + tap],
 // which also clears lanes and rows that fall into the zero padding. ys[v] points at output
 // channel 0 of the block. wp points at the packed weights [ci][ky][kx][6] of this block and chunk.
-// When init is true the accumulators start at the bias (or zero), otherwise at the current y.
+// When init is true the accumulators start at the bias (or zero), otherwise at the current y; when
+// relu is true (the last input-channel chunk of a fused Conv -> ReLU) negative sums store as zero.
 template <int KH, int KW, bool Interior>
 inline void direct_tile(const float* const* xs, const __mmask16* ms, const __mmask16* mk, float* const* ys,
                         std::ptrdiff_t in_plane, std::ptrdiff_t out_plane, std::ptrdiff_t in_w, const float* wp,
-                        int cic, int kh_rt, int kw_rt, int nco, const float* bias, bool init) {
+                        int cic, int kh_rt, int kw_rt, int nco, const float* bias, bool init, bool relu) {
     const int kh = KH > 0 ? KH : kh_rt;
     const int kw = KW > 0 ? KW : kw_rt;
     __m512 acc[co_block][seg_count];
@@ -472,6 +500,13 @@ inline void direct_tile(const float* const* xs, const __mmask16* ms, const __mma
         p2 += in_plane;
         p3 += in_plane;
     }
+    if (relu) {
+        const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 6
+        for (int j = 0; j < co_block; ++j)
+#pragma GCC unroll 4
+            for (int v = 0; v < seg_count; ++v) acc[j][v] = _mm512_max_ps(acc[j][v], zero);
+    }
 #pragma GCC unroll 6
     for (int j = 0; j < co_block; ++j) {
         if (j >= nco) break;
@@ -487,7 +522,7 @@ inline void direct_tile(const float* const* xs, const __mmask16* ms, const __mma
 // work.
 template <int KH, int KW>
 inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int kw, int pad_y, int pad_x,
-                            const float* x, const float* wpk, const float* b, float* y) {
+                            const float* x, const float* wpk, const float* b, float* y, bool relu) {
     const int OH = h + 2 * pad_y - kh + 1, OW = w + 2 * pad_x - kw + 1;
     const int spr = (OW + 15) / 16;  // segments per output row
     const std::ptrdiff_t segs = std::ptrdiff_t(OH) * spr;
@@ -561,27 +596,28 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
                 const int nco = std::min(co_block, cout - cb * co_block);
                 const float* wp = wpk + cb * wblock + std::ptrdiff_t(c0) * kh * kw * co_block;
                 const float* bb = b ? b + cb * co_block : nullptr;
+                const bool last = c0 + cic >= cin;
                 if (interior)
                     direct_tile<KH, KW, true>(xs_c, ms, mk, ys_b, in_plane, out_plane, w, wp, cic, kh, kw, nco, bb,
-                                              c0 == 0);
+                                              c0 == 0, relu && last);
                 else
                     direct_tile<KH, KW, false>(xs_c, ms, mk, ys_b, in_plane, out_plane, w, wp, cic, kh, kw, nco, bb,
-                                               c0 == 0);
+                                               c0 == 0, relu && last);
             }
         }
     }
 }
 
 inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, int pad_y, int pad_x,
-                        const float* x, const float* wpk, const float* b, float* y) {
+                        const float* x, const float* wpk, const float* b, float* y, bool relu = false) {
     if (kh == 3 && kw == 3)
-        direct_conv_run<3, 3>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
+        direct_conv_run<3, 3>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
     else if (kh == 1 && kw == 1)
-        direct_conv_run<1, 1>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
+        direct_conv_run<1, 1>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
     else if (kh == 2 && kw == 2)
-        direct_conv_run<2, 2>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
+        direct_conv_run<2, 2>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
     else
-        direct_conv_run<0, 0>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y);
+        direct_conv_run<0, 0>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
 }
 
 // Lane i of the result is the horizontal sum of v[i] (v[k] for k >= count are taken as zero).
@@ -920,6 +956,39 @@ inline void conv2d_forward(const conv_geometry& g, const float* x, const float* 
     }
 #endif
     detail::gemm_forward(g, x, w, b, y, ws);
+}
+
+// Workspace of conv2d_forward_fused: the forward's plus the combined bias.
+inline std::size_t conv2d_forward_fused_workspace_floats(const conv_geometry& g) {
+    return detail::round_up(conv2d_forward_workspace_floats(g), 16) + detail::round_up(std::size_t(g.cout), 16);
+}
+
+// Fused convolution y = act(scale * (conv(x, w) + b) + shift) per output channel (see
+// conv2d_forward_fused_ref). On the direct path the scale is folded into the packed weights, the
+// bias becomes scale * b + shift and the ReLU is applied to the accumulators before they are
+// stored, so the output is written once; the GEMM path runs the plain convolution and then the
+// epilogue over y.
+inline void conv2d_forward_fused(const conv_geometry& g, const float* x, const float* w, const float* b,
+                                 const float* scale, const float* shift, bool relu, float* y, float* ws) {
+#if defined(__AVX512F__)
+    if (detail::use_direct(g)) {
+        const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
+        float* fb = ws + detail::round_up(conv2d_forward_workspace_floats(g), 16);
+        for (int co = 0; co < g.cout; ++co)
+            fb[co] = (scale ? scale[co] : 1.0f) * (b ? b[co] : 0.0f) + (shift ? shift[co] : 0.0f);
+        detail::pack_direct_weights(
+            g.cout, g.cin, g.kh, g.kw,
+            [&](int co, int ci, int ky, int kx) {
+                const float v = w[(std::ptrdiff_t(co) * g.cin + ci) * kk + ky * g.kw + kx];
+                return scale ? v * scale[co] : v;
+            },
+            ws);
+        detail::direct_conv(g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, x, ws, fb, y, relu);
+        return;
+    }
+#endif
+    detail::gemm_forward(g, x, w, b, y, ws);
+    conv_epilogue(y, g.n, g.cout, std::ptrdiff_t(g.oh()) * g.ow(), scale, shift, relu);
 }
 
 inline void conv2d_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx, float* ws) {
