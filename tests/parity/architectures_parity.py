@@ -6,9 +6,9 @@ UNet++ and deep supervision) with their torch twins in tools/unetpp_torch.py.
 Usage: architectures_parity.py IN.safetensors OUT.safetensors
 
 IN holds one case written by the C++ test, in the format of torch_parity.py:
-  metadata   "case", "module" (bcir_unet, attention_unet, residual_multitask_unet, unet_cbr,
-             unet_plusplus or deeply_supervised, which wraps the network named by "inner"), the
-             constructor arguments of the twin as strings, "train" ("1" or "0")
+  metadata   "case", "module" (bcir_unet, attention_unet, residual_multitask_unet, unet_bn,
+             unet_cbr, unet_plusplus or deeply_supervised, which wraps the network named by
+             "inner"), the constructor arguments of the twin as strings, "train" ("1" or "0")
   x          the input image batch
   dy         upstream gradient of the output (single-output networks), or
   dseg, dcls upstream gradients of the segmentation and classification logits (multitask)
@@ -56,6 +56,9 @@ def build_module(m):
         return unetpp_torch.ResidualMultitaskUNet(image_size=i("image_size"), in_channels=i("in_channels"),
                                                   classes=i("classes"), base=i("base"), depth=i("depth"),
                                                   dropout=f("dropout"), hidden=i("hidden"))
+    if kind == "unet_bn":
+        return unetpp_torch.unet_bn(base=i("base"), depth=i("depth"), in_channels=i("in_channels"),
+                                    classes=i("classes"))
     if kind == "unet_cbr":
         return unetpp_torch.unet_cbr(base=i("base"), depth=i("depth"), in_channels=i("in_channels"),
                                      classes=i("classes"))
