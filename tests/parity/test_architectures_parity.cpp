@@ -217,11 +217,11 @@ void draw_until_compared(const std::string& name, Draw&& draw) {
     FAIL_CHECK(name << ": every one of " << max_draws << " draws had a near-tie in a max-pooling window");
 }
 
+/// The common start of a drawn case: randomised weights and batch-norm state, the mode, the
+/// case's metadata, a random input `x` of shape `in` and the network's state, all from `r`.
 template <class Net>
-drawn unet_arch_draw(const std::string& name, config cfg, shape4 in, bool train,
+arch_case start_case(Net& net, rng& r, tensor<float>& x, const std::string& name, config cfg, shape4 in, bool train,
                      const std::vector<std::string>& expect_zero, std::uint64_t seed) {
-    Net net(42);
-    rng r(seed);
     parity::randomize(net, r);
     net.need_input_grad(true);
     net.train(train);
@@ -230,10 +230,20 @@ drawn unet_arch_draw(const std::string& name, config cfg, shape4 in, bool train,
     cfg["seed"] = std::to_string(seed);
     arch_case c(name, std::move(cfg));
     for (const auto& z : expect_zero) c.expect_zero(z);
-    tensor<float> x(in);
+    x = tensor<float>(in);
     parity::fill_normal(x, r);
     c.add_input("x", x);
     add_state(c, net);
+    return c;
+}
+
+template <class Net>
+drawn unet_arch_draw(const std::string& name, config cfg, shape4 in, bool train,
+                     const std::vector<std::string>& expect_zero, std::uint64_t seed) {
+    Net net(42);
+    rng r(seed);
+    tensor<float> x;
+    arch_case c = start_case(net, r, x, name, std::move(cfg), in, train, expect_zero, seed);
     const tensor<float> y = net.forward(x);
     tensor<float> dy(y.shape());
     parity::fill_normal(dy, r);
@@ -267,18 +277,8 @@ drawn multitask_draw(const std::string& name, config cfg, shape4 in, bool train,
                      const std::vector<std::string>& expect_zero, std::uint64_t seed) {
     Net net(42);
     rng r(seed);
-    parity::randomize(net, r);
-    net.need_input_grad(true);
-    net.train(train);
-    net.zero_grad();
-    cfg["train"] = train ? "1" : "0";
-    cfg["seed"] = std::to_string(seed);
-    arch_case c(name, std::move(cfg));
-    for (const auto& z : expect_zero) c.expect_zero(z);
-    tensor<float> x(in);
-    parity::fill_normal(x, r);
-    c.add_input("x", x);
-    add_state(c, net);
+    tensor<float> x;
+    arch_case c = start_case(net, r, x, name, std::move(cfg), in, train, expect_zero, seed);
     const auto out = net.forward(x);
     const tensor<float> seg = out.segmentation.values();
     const tensor<float> cls = out.classification.values();
@@ -307,17 +307,8 @@ template <class Net>
 drawn deep_supervision_draw(const std::string& name, config cfg, shape4 in, bool train, std::uint64_t seed) {
     Net net(42);
     rng r(seed);
-    parity::randomize(net, r);
-    net.need_input_grad(true);
-    net.train(train);
-    net.zero_grad();
-    cfg["train"] = train ? "1" : "0";
-    cfg["seed"] = std::to_string(seed);
-    arch_case c(name, std::move(cfg));
-    tensor<float> x(in);
-    parity::fill_normal(x, r);
-    c.add_input("x", x);
-    add_state(c, net);
+    tensor<float> x;
+    arch_case c = start_case(net, r, x, name, std::move(cfg), in, train, {}, seed);
     const auto out = net.forward(x);
     REQUIRE(static_cast<int>(out.aux.size()) == Net::aux_count);
     const tensor<float> y = out.main.values();
