@@ -3,7 +3,6 @@
 /// and running statistics (`running_mean`, `running_var`, `num_batches_tracked`), as
 /// torch.nn.BatchNorm2d. Training mode uses batch statistics; eval mode the running ones.
 
-#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
@@ -112,11 +111,10 @@ public:
     /// arithmetic as the eval forward), for folding into the convolution before it. Returns
     /// pointers to {scale, shift}, valid until the next call.
     std::pair<const T*, const T*> eval_affine() {
-        for (int c = 0; c < C.channels; ++c) {
-            const T scale = gamma_[c] / std::sqrt(running_var_[c] + static_cast<T>(C.eps));
-            fold_scale_[c] = scale;
-            fold_shift_[c] = beta_[c] - running_mean_[c] * scale;
-        }
+        for (int c = 0; c < C.channels; ++c)
+            backend::cpu_kernels::batch_norm_eval_affine(gamma_.data(), beta_.data(), static_cast<T>(C.eps),
+                                                         running_mean_.data(), running_var_.data(), c, fold_scale_[c],
+                                                         fold_shift_[c]);
         return {fold_scale_.data(), fold_shift_.data()};
     }
 

@@ -26,6 +26,16 @@ inline void scale_shift(const T* x, T* y, std::ptrdiff_t n, T scale, T shift, bo
 }
 }  // namespace detail
 
+/// The eval-mode normalisation of channel ch as an affine map y = scale * x + shift:
+/// scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale. The eval forward
+/// uses it, and so does a convolution that folds the norm into its weights.
+template <class T>
+inline void batch_norm_eval_affine(const T* gamma, const T* beta, T eps, const T* running_mean, const T* running_var,
+                                   int ch, T& scale, T& shift) {
+    scale = gamma[ch] / std::sqrt(running_var[ch] + eps);
+    shift = beta[ch] - running_mean[ch] * scale;
+}
+
 /// Training forward: normalises with batch statistics, stores mean and 1/sqrt(var + eps) for the
 /// backward pass, and updates running statistics with the unbiased variance (as PyTorch).
 template <class T>
@@ -74,8 +84,8 @@ void batch_norm_forward_eval(const T* x, T* y, int n, int c, std::ptrdiff_t plan
 #pragma omp parallel for collapse(2) schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
     for (int s = 0; s < n; ++s)
         for (int ch = 0; ch < c; ++ch) {
-            const T scale = gamma[ch] / std::sqrt(running_var[ch] + eps);
-            const T shift = beta[ch] - running_mean[ch] * scale;
+            T scale, shift;
+            batch_norm_eval_affine(gamma, beta, eps, running_mean, running_var, ch, scale, shift);
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
             detail::scale_shift(x + off, y + off, plane, scale, shift, relu);
         }

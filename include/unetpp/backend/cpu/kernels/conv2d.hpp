@@ -26,6 +26,8 @@
 
 #include <Eigen/Core>
 
+#include "batch_norm.hpp"  // detail::scale_shift, the epilogue of fused convolutions
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -128,15 +130,11 @@ void conv2d_backward_weights_ref(const conv_geometry& g, const T* x, const T* dy
 // scale null means 1, shift null means 0, act is ReLU when `relu` is set and the identity otherwise.
 template <class T>
 void conv_epilogue(T* y, int n, int c, std::ptrdiff_t plane, const T* scale, const T* shift, bool relu) {
-#pragma omp parallel for collapse(2) schedule(static) if (std::ptrdiff_t(n) * c * plane > 65536)
+#pragma omp parallel for collapse(2) schedule(static) if (std::ptrdiff_t(n) * c * plane > parallel_grain)
     for (int s = 0; s < n; ++s)
         for (int co = 0; co < c; ++co) {
-            const T a = scale ? scale[co] : T(1), b = shift ? shift[co] : T(0);
             T* p = y + (std::ptrdiff_t(s) * c + co) * plane;
-            for (std::ptrdiff_t i = 0; i < plane; ++i) {
-                const T v = a * p[i] + b;
-                p[i] = relu && !(v > T(0)) ? T(0) : v;
-            }
+            detail::scale_shift(p, p, plane, scale ? scale[co] : T(1), shift ? shift[co] : T(0), relu);
         }
 }
 
