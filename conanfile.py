@@ -32,7 +32,7 @@ class UnetppConan(ConanFile):
         "with_openmp": True,
         "with_cuda": False,
     }
-    exports_sources = "include/*", "CMakeLists.txt", "cmake/*", "LICENSE*"
+    exports_sources = "include/*", "src/*", "CMakeLists.txt", "cmake/*", "LICENSE*"
     no_copy_source = True
 
     # Compilers the library has been built with. Older ones lack parts of C++20 that unetpp

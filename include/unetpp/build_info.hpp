@@ -58,6 +58,11 @@ inline std::string build_info() {
 #else
     s << "  CUDA backend:  not compiled (UNETPP_WITH_CUDA=OFF)\n";
 #endif
+#if defined(UNETPP_SEPARATE_KERNELS)
+    s << "  kernels built: once, in the unetpp::kernels library (its instruction set is the one below)\n";
+#else
+    s << "  kernels built: header-only, in this program\n";
+#endif
     s << "  kernels (float, backend::cpu):\n";
     const k::conv_geometry conv3{1, 64, 258, 258, 64, 3, 3, 1};
     const k::conv_geometry conv1{1, 64, 256, 256, 1, 1, 1, 1};

@@ -19,33 +19,27 @@ struct batch_norm2d_cfg {
     bool relu = false;  ///< apply ReLU to the output in the same pass (Conv-BN-ReLU blocks)
 };
 
-template <batch_norm2d_cfg C, class T = float, class B = backend::cpu>
-class batch_norm2d : public layer_base<T, B> {
-    static_assert(C.channels > 0, "batch_norm2d: cfg.channels must be positive");
-    static_assert(C.momentum >= 0 && C.momentum <= 1, "batch_norm2d: cfg.momentum must be in [0, 1]");
-    static_assert(C.eps > 0, "batch_norm2d: cfg.eps must be positive");
+/// "batch_norm2d<channels=.., relu>", the layer's name in messages.
+inline std::string describe_batch_norm2d(const batch_norm2d_cfg& c) {
+    return "batch_norm2d<channels=" + std::to_string(c.channels) + (c.relu ? ", relu" : "") + ">";
+}
+
+namespace detail {
+
+/// Everything a BatchNorm2d does at run time, written once per value type and backend and shared
+/// by every batch_norm2d<C> of a network (the configuration is a run-time value here; the typed
+/// shell batch_norm2d<C> adds the compile-time facts). See conv2d_core.
+template <class T, class B>
+class batch_norm2d_core : public layer_base<T, B> {
     using base = layer_base<T, B>;
 
 public:
     using typename base::tensor_type;
-    static constexpr int in_channels = C.channels;
-    static constexpr int out_channels = C.channels;
-    static constexpr std::size_t parameter_count = 2 * static_cast<std::size_t>(C.channels);
-    /// running_mean and running_var (Keras counts these as non-trainable parameters).
-    static constexpr std::size_t buffer_count = 2 * static_cast<std::size_t>(C.channels);
 
-    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
-        if (in.c != C.channels || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
-        return in;
-    }
     shape4 output_shape(shape4 in) const {
-        return checked_output_shape<batch_norm2d>(describe(), std::to_string(C.channels) + " channels", in);
+        if (in.c == cfg_.channels && in.n >= 1 && in.h >= 1 && in.w >= 1) return in;
+        throw_shape_error(describe_batch_norm2d(cfg_), std::to_string(cfg_.channels) + " channels", in);
     }
-
-    batch_norm2d()
-        : gamma_(shape4{1, 1, 1, C.channels}, T(1)), beta_(gamma_.shape()), dgamma_(gamma_.shape()),
-          dbeta_(gamma_.shape()), running_mean_(gamma_.shape()), running_var_(gamma_.shape(), T(1)),
-          batches_tracked_(shape4{1, 1, 1, 1}), save_mean_(gamma_.shape()), save_invstd_(gamma_.shape()) {}
 
     void init(rng&) {
         gamma_.fill(T(1));
@@ -60,33 +54,33 @@ public:
         this->remember_input(s);
         this->y_.resize(s);
         forward_was_training_ = this->training_;
+        const auto plane = static_cast<std::ptrdiff_t>(s.plane());
         if (this->training_) {
             if (s.n * s.plane() < 2)
-                throw shape_error(describe() + ": training needs more than one value per channel (got input " +
-                                  s.str() + "); use a larger batch or image, or switch to eval mode");
-            B::batch_norm_forward_train(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
-                                        gamma_.data(), beta_.data(), static_cast<T>(C.eps), static_cast<T>(C.momentum),
-                                        running_mean_.data(), running_var_.data(), save_mean_.data(),
-                                        save_invstd_.data(), C.relu);
+                throw shape_error(describe_batch_norm2d(cfg_) +
+                                  ": training needs more than one value per channel (got input " + s.str() +
+                                  "); use a larger batch or image, or switch to eval mode");
+            B::batch_norm_forward_train(x.data(), this->y_.data(), s.n, s.c, plane, gamma_.data(), beta_.data(), eps(),
+                                        static_cast<T>(cfg_.momentum), running_mean_.data(), running_var_.data(),
+                                        save_mean_.data(), save_invstd_.data(), cfg_.relu);
             batches_tracked_[0] += T(1);
         } else {
-            B::batch_norm_forward_eval(x.data(), this->y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
-                                       gamma_.data(), beta_.data(), static_cast<T>(C.eps), running_mean_.data(),
-                                       running_var_.data(), C.relu);
+            B::batch_norm_forward_eval(x.data(), this->y_.data(), s.n, s.c, plane, gamma_.data(), beta_.data(), eps(),
+                                       running_mean_.data(), running_var_.data(), cfg_.relu);
         }
         return this->y_;
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
-        this->check_backward(describe(), x, dy);
+        this->check_backward(describe_batch_norm2d(cfg_), x, dy);
         const shape4 s = x.shape();
         this->dx_.resize(s);
+        const auto plane = static_cast<std::ptrdiff_t>(s.plane());
         if (forward_was_training_)
-            B::batch_norm_backward_train(x.data(), dy.data(), this->dx_.data(), s.n, s.c,
-                                         static_cast<std::ptrdiff_t>(s.plane()), gamma_.data(), save_mean_.data(),
-                                         save_invstd_.data(), dgamma_.data(), dbeta_.data(), relu_out());
+            B::batch_norm_backward_train(x.data(), dy.data(), this->dx_.data(), s.n, s.c, plane, gamma_.data(),
+                                         save_mean_.data(), save_invstd_.data(), dgamma_.data(), dbeta_.data(),
+                                         relu_out());
         else
-            B::batch_norm_backward_eval(x.data(), dy.data(), this->dx_.data(), s.n, s.c,
-                                        static_cast<std::ptrdiff_t>(s.plane()), gamma_.data(), static_cast<T>(C.eps),
+            B::batch_norm_backward_eval(x.data(), dy.data(), this->dx_.data(), s.n, s.c, plane, gamma_.data(), eps(),
                                         running_mean_.data(), running_var_.data(), dgamma_.data(), dbeta_.data(),
                                         relu_out());
         return this->dx_;
@@ -104,17 +98,14 @@ public:
         f(join_name(prefix, "num_batches_tracked"), batches_tracked_);
     }
 
-    /// Whether the ReLU runs inside this norm's pass (batch_norm2d_cfg::relu).
-    static constexpr bool applies_relu = C.relu;
     /// The eval-mode normalisation as a per-channel affine map y = scale * x + shift, with
     /// scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale (the same
     /// arithmetic as the eval forward), for folding into the convolution before it. Returns
     /// pointers to {scale, shift}, valid until the next call.
     std::pair<const T*, const T*> eval_affine() {
-        for (int c = 0; c < C.channels; ++c)
-            backend::cpu_kernels::batch_norm_eval_affine(gamma_.data(), beta_.data(), static_cast<T>(C.eps),
-                                                         running_mean_.data(), running_var_.data(), c, fold_scale_[c],
-                                                         fold_shift_[c]);
+        for (int c = 0; c < cfg_.channels; ++c)
+            backend::cpu_kernels::batch_norm_eval_affine(gamma_.data(), beta_.data(), eps(), running_mean_.data(),
+                                                         running_var_.data(), c, fold_scale_[c], fold_shift_[c]);
         return {fold_scale_.data(), fold_shift_.data()};
     }
 
@@ -123,15 +114,46 @@ public:
     tensor_type& running_mean() noexcept { return running_mean_; }
     tensor_type& running_var() noexcept { return running_var_; }
 
-    static std::string describe() {
-        return "batch_norm2d<channels=" + std::to_string(C.channels) + (C.relu ? ", relu" : "") + ">";
-    }
+protected:
+    explicit batch_norm2d_core(const batch_norm2d_cfg& c)
+        : cfg_(c), gamma_(shape4{1, 1, 1, c.channels}, T(1)), beta_(gamma_.shape()), dgamma_(gamma_.shape()),
+          dbeta_(gamma_.shape()), running_mean_(gamma_.shape()), running_var_(gamma_.shape(), T(1)),
+          batches_tracked_(shape4{1, 1, 1, 1}), save_mean_(gamma_.shape()), save_invstd_(gamma_.shape()),
+          fold_scale_(gamma_.shape()), fold_shift_(gamma_.shape()) {}
 
 private:
-    const T* relu_out() const noexcept { return C.relu ? this->y_.data() : nullptr; }
+    T eps() const noexcept { return static_cast<T>(cfg_.eps); }
+    const T* relu_out() const noexcept { return cfg_.relu ? this->y_.data() : nullptr; }
+    batch_norm2d_cfg cfg_;
     tensor_type gamma_, beta_, dgamma_, dbeta_, running_mean_, running_var_, batches_tracked_, save_mean_, save_invstd_;
-    tensor_type fold_scale_{shape4{1, 1, 1, C.channels}}, fold_shift_{shape4{1, 1, 1, C.channels}};
+    tensor_type fold_scale_, fold_shift_;
     bool forward_was_training_ = true;
+};
+
+}  // namespace detail
+
+template <batch_norm2d_cfg C, class T = float, class B = backend::cpu>
+class batch_norm2d : public detail::batch_norm2d_core<T, B> {
+    static_assert(C.channels > 0, "batch_norm2d: cfg.channels must be positive");
+    static_assert(C.momentum >= 0 && C.momentum <= 1, "batch_norm2d: cfg.momentum must be in [0, 1]");
+    static_assert(C.eps > 0, "batch_norm2d: cfg.eps must be positive");
+
+public:
+    static constexpr int in_channels = C.channels;
+    static constexpr int out_channels = C.channels;
+    static constexpr std::size_t parameter_count = 2 * static_cast<std::size_t>(C.channels);
+    /// running_mean and running_var (Keras counts these as non-trainable parameters).
+    static constexpr std::size_t buffer_count = 2 * static_cast<std::size_t>(C.channels);
+    /// Whether the ReLU runs inside this norm's pass (batch_norm2d_cfg::relu).
+    static constexpr bool applies_relu = C.relu;
+
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (in.c != C.channels || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
+        return in;
+    }
+    static std::string describe() { return describe_batch_norm2d(C); }
+
+    batch_norm2d() : detail::batch_norm2d_core<T, B>(C) {}
 };
 
 }  // namespace unetpp

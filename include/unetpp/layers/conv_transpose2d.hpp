@@ -20,58 +20,55 @@ struct conv_transpose2d_cfg {
     bool bias = true;
 };
 
-template <conv_transpose2d_cfg C, class T = float, class B = backend::cpu>
-class conv_transpose2d : public layer_base<T, B> {
-    static_assert(C.in > 0 && C.out > 0, "conv_transpose2d: cfg.in and cfg.out must be positive");
-    static_assert(C.kernel > 0 && C.stride > 0, "conv_transpose2d: cfg.kernel and cfg.stride must be positive");
-    static_assert(C.padding >= 0 && 2 * C.padding < C.kernel + C.stride,
-                  "conv_transpose2d: cfg.padding too large for the kernel and stride");
+/// Output size of a transposed convolution along one axis: s(in - 1) + k - 2p.
+constexpr int conv_transpose2d_output_size(const conv_transpose2d_cfg& c, int in) noexcept {
+    return c.stride * (in - 1) + c.kernel - 2 * c.padding;
+}
+
+/// "conv_transpose2d<in=.., out=.., k=.., stride=.., padding=..>", the layer's name in messages.
+inline std::string describe_conv_transpose2d(const conv_transpose2d_cfg& c) {
+    return "conv_transpose2d<in=" + std::to_string(c.in) + ", out=" + std::to_string(c.out) +
+           ", k=" + std::to_string(c.kernel) + ", stride=" + std::to_string(c.stride) +
+           ", padding=" + std::to_string(c.padding) + ">";
+}
+
+namespace detail {
+
+/// Everything a ConvTranspose2d does at run time, shared by every conv_transpose2d<C> of a
+/// network (see conv2d_core).
+template <class T, class B>
+class conv_transpose2d_core : public layer_base<T, B> {
     using base = layer_base<T, B>;
 
 public:
     using typename base::tensor_type;
-    static constexpr conv_transpose2d_cfg cfg = C;
-    static constexpr int in_channels = C.in;
-    static constexpr int out_channels = C.out;
-    static constexpr std::size_t parameter_count =
-        static_cast<std::size_t>(C.in) * C.out * C.kernel * C.kernel + (C.bias ? C.out : 0);
-    static constexpr std::size_t buffer_count = 0;
 
-    static constexpr int output_size(int in) noexcept { return C.stride * (in - 1) + C.kernel - 2 * C.padding; }
-    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
-        if (in.c != C.in || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
-        if (output_size(in.h) < 1 || output_size(in.w) < 1) return std::nullopt;
-        return shape4{in.n, C.out, output_size(in.h), output_size(in.w)};
-    }
     shape4 output_shape(shape4 in) const {
-        return checked_output_shape<conv_transpose2d>(describe(), "[N, " + std::to_string(C.in) + ", H, W]", in);
+        const int oh = conv_transpose2d_output_size(cfg_, in.h), ow = conv_transpose2d_output_size(cfg_, in.w);
+        if (in.c == cfg_.in && in.n >= 1 && in.h >= 1 && in.w >= 1 && oh >= 1 && ow >= 1)
+            return shape4{in.n, cfg_.out, oh, ow};
+        throw_shape_error(describe_conv_transpose2d(cfg_), "[N, " + std::to_string(cfg_.in) + ", H, W]", in);
     }
 
-    conv_transpose2d() : weight_(shape4{C.in, C.out, C.kernel, C.kernel}), dweight_(weight_.shape()) {
-        if constexpr (C.bias) {
-            bias_ = tensor_type(shape4{1, 1, 1, C.out});
-            dbias_ = tensor_type(bias_.shape());
-        }
-        rng r(0x5eed);
-        init(r);
-    }
     void init(rng& r) {
         // fan_in of a transposed convolution as PyTorch computes it: weight.size(1) * k * k.
-        init_he(weight_, C.bias ? &bias_ : nullptr, r, static_cast<std::size_t>(C.out) * C.kernel * C.kernel);
+        const auto fan_in = static_cast<std::size_t>(cfg_.out) * cfg_.kernel * cfg_.kernel;
+        init_he(weight_, cfg_.bias ? &bias_ : nullptr, r, fan_in);
     }
 
     const tensor_type& forward(const tensor_type& x) {
         const shape4 out = output_shape(x.shape());
         this->remember_input(x.shape());
         this->y_.resize(out);
-        B::conv_transpose2d_forward(geometry(x.shape()), x.data(), weight_.data(), C.bias ? bias_.data() : nullptr,
+        B::conv_transpose2d_forward(geometry(x.shape()), x.data(), weight_.data(), cfg_.bias ? bias_.data() : nullptr,
                                     this->y_.data());
         return this->y_;
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
-        this->check_backward(describe(), x, dy);
+        this->check_backward(describe_conv_transpose2d(cfg_), x, dy);
         const auto g = geometry(x.shape());
-        B::conv_transpose2d_backward_weights(g, x.data(), dy.data(), dweight_.data(), C.bias ? dbias_.data() : nullptr);
+        B::conv_transpose2d_backward_weights(g, x.data(), dy.data(), dweight_.data(),
+                                             cfg_.bias ? dbias_.data() : nullptr);
         this->dx_.resize(x.shape());
         B::conv_transpose2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());
         return this->dx_;
@@ -80,7 +77,7 @@ public:
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
         f(join_name(prefix, "weight"), weight_, dweight_);
-        if constexpr (C.bias) f(join_name(prefix, "bias"), bias_, dbias_);
+        if (cfg_.bias) f(join_name(prefix, "bias"), bias_, dbias_);
     }
     template <class F>
     void visit_buffers(std::string_view, F&&) {}
@@ -88,17 +85,51 @@ public:
     tensor_type& weight() noexcept { return weight_; }
     tensor_type& bias() noexcept { return bias_; }
 
-    static std::string describe() {
-        return "conv_transpose2d<in=" + std::to_string(C.in) + ", out=" + std::to_string(C.out) +
-               ", k=" + std::to_string(C.kernel) + ", stride=" + std::to_string(C.stride) +
-               ", padding=" + std::to_string(C.padding) + ">";
+protected:
+    explicit conv_transpose2d_core(const conv_transpose2d_cfg& c)
+        : cfg_(c), weight_(shape4{c.in, c.out, c.kernel, c.kernel}), dweight_(weight_.shape()) {
+        if (c.bias) {
+            bias_ = tensor_type(shape4{1, 1, 1, c.out});
+            dbias_ = tensor_type(bias_.shape());
+        }
+        rng r(0x5eed);
+        init(r);
     }
 
 private:
-    static backend::cpu_kernels::conv_transpose_geometry geometry(const shape4& in) noexcept {
-        return {in.n, C.in, in.h, in.w, C.out, C.kernel, C.kernel, C.stride, C.padding};
+    backend::cpu_kernels::conv_transpose_geometry geometry(const shape4& in) const noexcept {
+        return {in.n, cfg_.in, in.h, in.w, cfg_.out, cfg_.kernel, cfg_.kernel, cfg_.stride, cfg_.padding};
     }
+    conv_transpose2d_cfg cfg_;
     tensor_type weight_, dweight_, bias_, dbias_;
+};
+
+}  // namespace detail
+
+template <conv_transpose2d_cfg C, class T = float, class B = backend::cpu>
+class conv_transpose2d : public detail::conv_transpose2d_core<T, B> {
+    static_assert(C.in > 0 && C.out > 0, "conv_transpose2d: cfg.in and cfg.out must be positive");
+    static_assert(C.kernel > 0 && C.stride > 0, "conv_transpose2d: cfg.kernel and cfg.stride must be positive");
+    static_assert(C.padding >= 0 && 2 * C.padding < C.kernel + C.stride,
+                  "conv_transpose2d: cfg.padding too large for the kernel and stride");
+
+public:
+    static constexpr conv_transpose2d_cfg cfg = C;
+    static constexpr int in_channels = C.in;
+    static constexpr int out_channels = C.out;
+    static constexpr std::size_t parameter_count =
+        static_cast<std::size_t>(C.in) * C.out * C.kernel * C.kernel + (C.bias ? C.out : 0);
+    static constexpr std::size_t buffer_count = 0;
+
+    static constexpr int output_size(int in) noexcept { return conv_transpose2d_output_size(C, in); }
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (in.c != C.in || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
+        if (output_size(in.h) < 1 || output_size(in.w) < 1) return std::nullopt;
+        return shape4{in.n, C.out, output_size(in.h), output_size(in.w)};
+    }
+    static std::string describe() { return describe_conv_transpose2d(C); }
+
+    conv_transpose2d() : detail::conv_transpose2d_core<T, B>(C) {}
 };
 
 }  // namespace unetpp

@@ -218,12 +218,19 @@ protected:
     bool need_input_grad_ = true;
 };
 
+/// Throws the shape_error of a layer that cannot take input `in`. Kept out of line and cold, so
+/// that the message is built once here rather than inlined into every layer's shape check.
+[[noreturn, gnu::noinline, gnu::cold]] inline void throw_shape_error(std::string_view layer,
+                                                                    std::string_view expectation, const shape4& in) {
+    throw shape_error(std::string(layer) + ": cannot take input of shape " + in.str() + "; expected " +
+                      std::string(expectation));
+}
+
 /// Throws a shape_error naming the layer when `try_output_shape` rejects the input.
 template <class L>
 shape4 checked_output_shape(std::string_view layer, std::string_view expectation, const shape4& in) {
     if (auto s = L::try_output_shape(in)) return *s;
-    throw shape_error(std::string(layer) + ": cannot take input of shape " + in.str() + "; expected " +
-                      std::string(expectation));
+    throw_shape_error(layer, expectation, in);
 }
 
 /// Fills with uniform values in [-bound, bound).
