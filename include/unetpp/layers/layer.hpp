@@ -171,6 +171,10 @@ public:
     /// buffers this way, so that a gradient which only passes from one layer of a chain to the
     /// previous one does not keep a buffer of its own (see sequential::backward).
     void swap_input_grad(tensor_type& other) noexcept { std::swap(dx_, other); }
+    /// Exchanges the output buffer with `other`: under inference_mode a network lends a layer
+    /// whose result is short-lived a shared buffer this way (see unet's level buffers), then
+    /// takes it back and marks the layer with mark_fused_elsewhere.
+    void swap_output(tensor_type& other) noexcept { std::swap(y_, other); }
     /// As fused_output, for a fused pass whose result went to a buffer the layer does not own:
     /// the layer's own output is left as it is (and is not this pass's result).
     void mark_fused_elsewhere(const shape4& in) noexcept { remember_inference_input(in); }

@@ -38,6 +38,7 @@ public:
         a_ = a.shape();
         b_ = b.shape();
         has_forward_ = true;
+        inference_only_ = false;
         y_.resize(*out);
         const shape4 as = a.shape(), bs = b.shape();
         B::copy_window_to_channels(a.data(), as.n, as.c, as.h, as.w, centre_offset(as.h, bs.h), centre_offset(as.w, bs.w),
@@ -49,6 +50,10 @@ public:
     /// Gradients for a and b (a's is zero outside the cropped window).
     std::pair<const tensor_type&, const tensor_type&> backward(const tensor_type& dy) {
         if (!has_forward_) throw std::logic_error(describe() + ": backward called before forward");
+        if (inference_only_)
+            throw std::logic_error(describe() + ": backward after a forward run under unetpp::inference_mode, which "
+                                                "keeps no intermediate results; run the forward pass again outside "
+                                                "the inference_mode scope");
         if (dy.shape() != y_.shape())
             throw shape_error(describe() + ": output gradient has shape " + dy.shape().str() + ", expected " +
                               y_.shape().str());
@@ -62,10 +67,20 @@ public:
     const tensor_type& output() const noexcept { return y_; }
     static std::string describe() { return Crop ? "crop_concat" : "concat"; }
 
+    /// Exchanges the output buffer with `other` (a network lends its short-lived results a shared
+    /// buffer this way; see unet's level buffers), as layer_base::swap_output.
+    void swap_output(tensor_type& other) noexcept { std::swap(y_, other); }
+    /// Exchanges the buffer of b's gradient with `other`, as layer_base::swap_input_grad.
+    void swap_second_input_grad(tensor_type& other) noexcept { std::swap(db_, other); }
+    /// The last forward's output went to a buffer this layer does not own; backward throws until
+    /// the next forward (see layer_base::mark_fused_elsewhere).
+    void mark_fused_elsewhere(const shape4&) noexcept { inference_only_ = true; }
+
 private:
     tensor_type y_, da_, db_;
     shape4 a_{}, b_{};
     bool has_forward_ = false;
+    bool inference_only_ = false;
 };
 
 /// Centre crop to a run-time target size (set_target), e.g. to match an unpadded U-Net's output.

@@ -146,6 +146,8 @@ public:
     using value_type = typename first_t::value_type;
     using backend_type = typename first_t::backend_type;
     using tensor_type = typename first_t::tensor_type;
+    /// Number of layers in the chain (get<0> ... get<layer_count - 1>).
+    static constexpr std::size_t layer_count = sizeof...(N);
     static constexpr std::size_t parameter_count = (std::size_t{0} + ... + N::layer::parameter_count);
     static constexpr std::size_t buffer_count = (std::size_t{0} + ... + N::layer::buffer_count);
 
@@ -172,6 +174,13 @@ public:
         return backward_from<count - 1>(x, dy, scope.depth);
     }
     [[nodiscard]] const tensor_type& output() const noexcept { return std::get<count - 1>(layers_).output(); }
+    /// Exchanges the first layer's input-gradient buffer (the one backward returns) with
+    /// `other`, so that the chain can be lent a shared buffer like a single layer.
+    void swap_input_grad(tensor_type& other) noexcept
+        requires detail::lends_grad<first_t, tensor_type>
+    {
+        std::get<0>(layers_).swap_input_grad(other);
+    }
 
     void train(bool on) {
         training_ = on;

@@ -84,6 +84,31 @@ template <class P, unet_cfg C, int In, int Out, class T, class B>
 struct bottleneck_policy<P, C, In, Out, T, B> {
     using type = typename P::template bottleneck<C, In, Out, T, B>;
 };
+/// Buffers that a U-Net lends its levels for results that die young, shared by every level and
+/// every network on the thread (per tensor type). The levels run one after another, so one
+/// buffer of the largest level's size replaces one buffer per level:
+///   pool_up    under inference_mode: each pooling result (dead once the level below has read it)
+///              and each up-sampled map (dead once concatenated)
+///   merged     under inference_mode: each concatenation (dead once the decoder has read it)
+///   dec_grad   in backward: the gradient of each decoder's input (dead once the skip split it)
+///   up_grad    the gradient of each up-sampled map (dead once the up-sampling's backward ran)
+///   below_grad the gradient of each level's input from above (dead once the level below used it)
+///   pool_grad  the gradient of each pooling input, then that plus the skip's (dead once the
+///              encoder's backward ran)
+///   enc_grad   the gradient of each encoder's input below level 0 (dead once pooled back)
+/// A buffer's content stays valid until the next level writes it; unet::forward_level and
+/// backward_level order their calls so that this never happens early.
+enum class unet_buffer : std::size_t { pool_up, merged, dec_grad, up_grad, below_grad, pool_grad, enc_grad, count };
+template <class Tensor>
+Tensor& unet_level_buffer(unet_buffer b) noexcept {
+    thread_local std::array<Tensor, static_cast<std::size_t>(unet_buffer::count)> buffers;
+    return buffers[static_cast<std::size_t>(b)];
+}
+template <class L, class Tensor>
+concept lends_output = requires(L& l, Tensor& t, const shape4& s) {
+    l.swap_output(t);
+    l.mark_fused_elsewhere(s);
+};
 }  // namespace detail
 
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
@@ -244,6 +269,9 @@ public:
         validate(x.shape());
         in_shape_ = x.shape();
         has_forward_ = true;
+        // Under inference_mode (and in eval mode, so that no backward can follow) the short-lived
+        // level results go to the shared level buffers.
+        lend_outputs_ = inference_mode::enabled() && !head_.training();
         return head_.forward(forward_level<0>(x));
     }
 
@@ -360,18 +388,65 @@ private:
         return decoder_t<L>::try_output_shape(*m);
     }
 
+    /// Runs `run` (a forward of `layer`) with the layer's output buffer lent from level buffer
+    /// `b` when this pass lends outputs, and returns where the result is: the level buffer (the
+    /// layer is then marked so that its backward throws) or the layer's own output.
+    template <class Layer, class F>
+    const tensor_type& lent_forward(Layer& layer, detail::unet_buffer b, const shape4& in, F&& run) {
+        if constexpr (detail::lends_output<Layer, tensor_type>) {
+            if (lend_outputs_) {
+                tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
+                layer.swap_output(buffer);
+                run();
+                layer.swap_output(buffer);
+                layer.mark_fused_elsewhere(in);
+                return buffer;
+            }
+        }
+        return run();
+    }
+
     template <std::size_t L>
     const tensor_type& forward_level(const tensor_type& in) {
+        using detail::unet_buffer;
         const tensor_type& e = std::get<L>(enc_).forward(in);
-        const tensor_type& d = std::get<L>(down_).forward(e);
+        auto& down = std::get<L>(down_);
+        const tensor_type& d = lent_forward(down, unet_buffer::pool_up, e.shape(), [&]() -> const tensor_type& {
+            return down.forward(e);
+        });
         const tensor_type* below;
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth))
             below = &forward_level<L + 1>(d);
         else
             below = &bottleneck_.forward(d);
-        const tensor_type& u = std::get<L>(up_).forward(*below);
-        const tensor_type& m = std::get<L>(skip_).forward(e, u);
+        auto& up = std::get<L>(up_);
+        const tensor_type& u = lent_forward(up, unet_buffer::pool_up, below->shape(), [&]() -> const tensor_type& {
+            return up.forward(*below);
+        });
+        auto& skip = std::get<L>(skip_);
+        const tensor_type& m = lent_forward(skip, unet_buffer::merged, e.shape(), [&]() -> const tensor_type& {
+            return skip.forward(e, u);
+        });
         return std::get<L>(dec_).forward(m);
+    }
+
+    /// Runs `run` (a backward of `layer`) with the layer's input-gradient buffer lent from level
+    /// buffer `b`, and returns where the gradient is: the level buffer, or what `run` returned
+    /// when that is not the layer's gradient buffer (a layer that cannot be lent one).
+    template <class Layer, class F>
+    const tensor_type& lent_backward(Layer& layer, detail::unet_buffer b, F&& run) {
+        if constexpr (detail::lends_grad<Layer, tensor_type>) {
+            tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
+            layer.swap_input_grad(buffer);
+            const tensor_type& g = run();
+            const auto* result = g.data();
+            layer.swap_input_grad(buffer);
+            // When g was the layer's gradient buffer, its storage is now the level buffer's.
+            if (buffer.data() == result) return buffer;
+            return g;
+        } else {
+            return run();
+        }
     }
 
     static void check_decoder_grad(const tensor_type* g, const tensor_type& out, std::size_t level) {
@@ -391,34 +466,83 @@ private:
         return sum;
     }
 
+    // Backward of level L and everything below it. The gradients that only pass from one call to
+    // the next live in the shared level buffers (detail::unet_buffer); the comments name when
+    // each one is read for the last time, which is always before the next level writes it.
     template <std::size_t L>
     const tensor_type& backward_level(const tensor_type& in, const tensor_type& g_above) {
+        using detail::unet_buffer;
         auto& skip = std::get<L>(skip_);
+        auto& dec = std::get<L>(dec_);
+        auto& up = std::get<L>(up_);
+        auto& down = std::get<L>(down_);
+        auto& enc = std::get<L>(enc_);
         const tensor_type& g_out = with_decoder_grad<L>(g_above);
-        const tensor_type& gm = std::get<L>(dec_).backward(skip.output(), g_out);
+        // g_above (below_grad of the level above) is read for the last time here.
+        const tensor_type& gm = lent_backward(dec, unet_buffer::dec_grad, [&]() -> const tensor_type& {
+            return dec.backward(skip.output(), g_out);
+        });
         // A skip policy with parameters on its inputs (a gated or convolved skip) takes the two
-        // inputs of its last forward, as layers do: backward(skip, up, dy).
-        auto [gskip, gup] = [&]() {
-            if constexpr (requires { skip.backward(std::get<L>(enc_).output(), std::get<L>(up_).output(), gm); })
-                return skip.backward(std::get<L>(enc_).output(), std::get<L>(up_).output(), gm);
-            else
-                return skip.backward(gm);
-        }();
+        // inputs of its last forward, as layers do: backward(skip, up, dy). A plain concatenation
+        // writes the up-sampled map's gradient into a level buffer.
+        const tensor_type* gskip;
+        const tensor_type* gup;
+        if constexpr (requires { skip.backward(enc.output(), up.output(), gm); }) {
+            auto [a, b] = skip.backward(enc.output(), up.output(), gm);
+            gskip = &a;
+            gup = &b;
+        } else if constexpr (requires(tensor_type& t) { skip.swap_second_input_grad(t); }) {
+            tensor_type& buffer = detail::unet_level_buffer<tensor_type>(unet_buffer::up_grad);
+            skip.swap_second_input_grad(buffer);
+            auto [a, b] = skip.backward(gm);
+            skip.swap_second_input_grad(buffer);
+            gskip = &a;
+            gup = &buffer;
+            (void)b;
+        } else {
+            auto [a, b] = skip.backward(gm);
+            gskip = &a;
+            gup = &b;
+        }
+        // gm (dec_grad) is dead from here.
         const tensor_type* g_pooled;
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth)) {
-            const tensor_type& gb = std::get<L>(up_).backward(std::get<L + 1>(dec_).output(), gup);
-            g_pooled = &backward_level<L + 1>(std::get<L>(down_).output(), gb);
+            const tensor_type& gb = lent_backward(up, unet_buffer::below_grad, [&]() -> const tensor_type& {
+                return up.backward(std::get<L + 1>(dec_).output(), *gup);
+            });
+            // gup (up_grad) is dead; gb is read by the level below's decoder, then dead.
+            g_pooled = &backward_level<L + 1>(down.output(), gb);
         } else {
-            const tensor_type& gb = std::get<L>(up_).backward(bottleneck_.output(), gup);
-            g_pooled = &bottleneck_.backward(std::get<L>(down_).output(), gb);
+            const tensor_type& gb = lent_backward(up, unet_buffer::below_grad, [&]() -> const tensor_type& {
+                return up.backward(bottleneck_.output(), *gup);
+            });
+            g_pooled = &lent_backward(bottleneck_, unet_buffer::enc_grad, [&]() -> const tensor_type& {
+                return bottleneck_.backward(down.output(), gb);
+            });
         }
-        const tensor_type& e = std::get<L>(enc_).output();
-        const tensor_type& g_enc_pool = std::get<L>(down_).backward(e, *g_pooled);
+        // g_pooled (enc_grad of the level below, or the bottleneck's) is read for the last time here.
+        const tensor_type& e = enc.output();
+        const tensor_type& g_enc = lent_backward(down, unet_buffer::pool_grad, [&]() -> const tensor_type& {
+            return down.backward(e, *g_pooled);
+        });
         // The encoder output feeds both the pooling and the skip: their gradients add.
-        auto& sum = enc_grad_[L];
-        sum.resize(e.shape());
-        B::add(g_enc_pool.data(), gskip.data(), sum.data(), static_cast<std::ptrdiff_t>(sum.size()));
-        return std::get<L>(enc_).backward(in, sum);
+        const tensor_type* sum = &g_enc;
+        if (&g_enc == &detail::unet_level_buffer<tensor_type>(unet_buffer::pool_grad)) {
+            auto& acc = detail::unet_level_buffer<tensor_type>(unet_buffer::pool_grad);
+            B::accumulate(gskip->data(), acc.data(), static_cast<std::ptrdiff_t>(acc.size()));
+        } else {
+            auto& own = enc_grad_[L];
+            own.resize(e.shape());
+            B::add(g_enc.data(), gskip->data(), own.data(), static_cast<std::ptrdiff_t>(own.size()));
+            sum = &own;
+        }
+        // Level 0 returns the image gradient, which must outlive this call: not lent.
+        if constexpr (L == 0)
+            return enc.backward(in, *sum);
+        else
+            return lent_backward(enc, unet_buffer::enc_grad, [&]() -> const tensor_type& {
+                return enc.backward(in, *sum);
+            });
     }
 
     encoders enc_;
@@ -434,6 +558,7 @@ private:
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
     bool input_grad_ = false;
+    bool lend_outputs_ = false;  // this forward writes short-lived level results to shared buffers
 };
 
 }  // namespace unetpp
