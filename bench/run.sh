@@ -6,6 +6,10 @@
 #   bench/run.sh --scaling   threads 1 and 2 x image sides 128 to 1024, plus 1024^2 unpadded
 #                            inference through overlap tiling (about 15 minutes)
 #   bench/run.sh --full      the suite and the scaling cases
+#   bench/run.sh --memory    the suite's cases for their memory only: 1 warm-up + 1 timed
+#                            iteration, no profile (about 8 minutes). Peak RSS does not depend on
+#                            the iteration count or the machine's load; the img/s of such a run
+#                            are single, unreliable readings. Writes bench/results/memory.{json,md}
 # Add --no-profile to skip the per-operation breakdown of each unetpp case.
 #
 # The suite (all at OMP_NUM_THREADS threads, default 2), for unet_bn<32, 4> and unet_bn<64, 4>:
@@ -43,9 +47,10 @@ for arg in "$@"; do
         --quick) profile=quick ;;
         --scaling) profile=scaling ;;
         --full) profile=full ;;
+        --memory) profile=memory per_op=0 ;;
         --no-profile) per_op=0 ;;
-        -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) echo "run.sh: unknown argument $arg (expected --quick, --scaling, --full or --no-profile)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "run.sh: unknown argument $arg (expected --quick, --scaling, --full, --memory or --no-profile)" >&2; exit 2 ;;
     esac
 done
 
@@ -70,6 +75,7 @@ else
         quick) cases="$quick_cases" ;;
         scaling) cases="$scaling_cases" ;;
         full) cases="$suite_cases $scaling_cases" ;;
+        memory) cases="$suite_cases" ;;
         *) cases="$suite_cases" ;;
     esac
 fi
@@ -77,6 +83,7 @@ fi
 # Iterations: warm-up calls are untimed (the first one sizes every buffer). Big cases get fewer.
 iters_for() {  # mode batch size
     if [[ $profile == quick ]]; then echo "--warmup 1 --iters 3"; return; fi
+    if [[ $profile == memory ]]; then echo "--warmup 1 --iters 1"; return; fi
     local work=$(($2 * $3 * $3 / 65536))  # batch x (side / 256)^2
     if [[ $1 == infer && $work -le 1 ]]; then echo "--warmup 2 --iters 10"
     elif [[ $work -le 4 ]]; then echo "--warmup 1 --iters 5"
@@ -114,7 +121,9 @@ when="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 git_rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
 
-raw="$results/latest.raw.jsonl"
+out_name=latest
+if [[ $profile == memory ]]; then out_name=memory; fi
+raw="$results/$out_name.raw.jsonl"
 : >"$raw"
 echo "run.sh: measuring the FMA peak (1 and $threads threads)" >&2
 OMP_NUM_THREADS=1 "$results/bin/fma_peak" --seconds 1 --json "$raw"
@@ -151,6 +160,6 @@ load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- format -----------------------------------------------------------------------------------
 export cpu isa cores compiler torch_version when load_start load_end git_rev elapsed profile threads
-"$PYTHON" "$here/format_results.py" "$raw" "$results/latest.json" "$results/latest.md"
+"$PYTHON" "$here/format_results.py" "$raw" "$results/$out_name.json" "$results/$out_name.md"
 rm -f "$raw"
-echo "run.sh: wrote $results/latest.json and $results/latest.md" >&2
+echo "run.sh: wrote $results/$out_name.json and $results/$out_name.md" >&2
