@@ -13,6 +13,7 @@
 
 #include <unetpp/unet.hpp>
 
+#include "../../support/compare.hpp"
 #include "../../support/gradcheck.hpp"
 
 using namespace unetpp;
@@ -116,36 +117,6 @@ TEST_CASE("a forward and backward pass at a known shape allocates nothing") {
     CHECK(memory::host::allocation_count() == eval_before);
 }
 
-/// Outputs of every layer inside the network's blocks, in a fixed order.
-template <class Net>
-std::vector<const tensor<float>*> block_outputs(Net& net) {
-    std::vector<const tensor<float>*> out;
-    net.for_each_layer([&](auto& block, std::string_view) {
-        if constexpr (requires { block.template get<0>(); }) {
-            using block_t = std::remove_cvref_t<decltype(block)>;
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (out.push_back(&block.template get<I>().output()), ...);
-            }(std::make_index_sequence<block_t::layer_count>{});
-        }
-    });
-    return out;
-}
-
-/// Pixels where one network's ReLU output is exactly 0 and the other's is positive: a ReLU kink
-/// that float rounding put on different sides. The gradient there differs by a whole dy value,
-/// which no tolerance on rounding error covers, so such an input is drawn again.
-template <class A, class B>
-std::size_t relu_kink_flips(A& a, B& b) {
-    const auto oa = block_outputs(a), ob = block_outputs(b);
-    std::size_t flips = 0;
-    for (std::size_t k = 0; k < oa.size(); ++k)
-        for (std::size_t i = 0; i < oa[k]->size(); ++i) {
-            const float u = oa[k]->data()[i], v = ob[k]->data()[i];
-            flips += (u == 0.0f && v > 0.0f) || (v == 0.0f && u > 0.0f);
-        }
-    return flips;
-}
-
 template <unet_cfg C>
 void compare_fast_with_reference(shape4 in, double rtol) {
     unet<C, backend::cpu> fast(11);
@@ -164,34 +135,14 @@ void compare_fast_with_reference(shape4 in, double rtol) {
         test::fill_normal(x, r);
         yf = fast.forward(x);
         yr = ref.forward(x);
-    } while (relu_kink_flips(fast, ref) != 0);
+    } while (test::relu_kink_flips(fast, ref) != 0);
     tensor<float> dy(yf.shape());
     test::fill_normal(dy, r);
     const tensor<float> dxf = fast.backward(x, dy);
     const tensor<float> dxr = ref.backward(x, dy);
-    auto rel = [](const tensor<float>& a, const tensor<float>& b) {
-        double m = 0;
-        for (float v : b) m = std::max(m, std::abs(static_cast<double>(v)));
-        return max_abs_diff(a, b) / (m + 1e-30);
-    };
-    CHECK(rel(yf, yr) < rtol);
-    CHECK(rel(dxf, dxr) < rtol);
-    std::vector<tensor<float>> grads_fast, grads_ref;
-    fast.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { grads_fast.push_back(g); });
-    ref.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { grads_ref.push_back(g); });
-    REQUIRE(grads_fast.size() == grads_ref.size());
-    // Some gradients are zero analytically (a bias before batch norm under reflect padding shifts
-    // every pixel of a channel equally, which the norm removes), so each tensor's error is scaled
-    // by the larger of its own magnitude and 1e-3 of the largest gradient in the network.
-    double global = 0;
-    for (const auto& g : grads_ref)
-        for (float v : g) global = std::max(global, std::abs(static_cast<double>(v)));
-    double worst = 0;
-    for (std::size_t i = 0; i < grads_fast.size(); ++i) {
-        double m = 0;
-        for (float v : grads_ref[i]) m = std::max(m, std::abs(static_cast<double>(v)));
-        worst = std::max(worst, max_abs_diff(grads_fast[i], grads_ref[i]) / std::max(m, 1e-3 * global));
-    }
+    CHECK(test::max_rel_error(yf, yr) < rtol);
+    CHECK(test::max_rel_error(dxf, dxr) < rtol);
+    const double worst = test::worst_gradient_error(fast, ref);
     MESSAGE("fast vs reference: worst relative parameter-gradient error " << worst);
     CHECK(worst < rtol);
 }
