@@ -79,4 +79,21 @@ std::size_t relu_kink_flips(A& a, B& b) {
     return flips;
 }
 
+/// Fills `x` with draws of `draw(x)` until the forward passes of `a` and `b` on it put no ReLU
+/// kink on different sides (relu_kink_flips), and returns their outputs. The fast kernels sum in
+/// another order than the reference loops (and the order depends on the thread count), so a
+/// pre-activation within rounding of 0 can land on either side. Gives up after `tries` draws
+/// and returns an empty pair, which the caller turns into a failure.
+template <class A, class B, class Draw>
+std::pair<tensor<float>, tensor<float>> forward_without_kink_flips(A& a, B& b, tensor<float>& x, Draw&& draw,
+                                                                   int tries = 12) {
+    for (int k = 0; k < tries; ++k) {
+        draw(x);
+        tensor<float> ya = a.forward(x);
+        tensor<float> yb = b.forward(x);
+        if (relu_kink_flips(a, b) == 0) return {std::move(ya), std::move(yb)};
+    }
+    return {};
+}
+
 }  // namespace unetpp::test
