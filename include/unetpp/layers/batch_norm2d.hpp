@@ -19,6 +19,12 @@ struct batch_norm2d_cfg {
     bool relu = false;  ///< apply ReLU to the output in the same pass (Conv-BN-ReLU blocks)
 };
 
+/// Output shape of a batch norm for input `in` (the input's own), or nullopt when impossible.
+constexpr std::optional<shape4> batch_norm2d_output_shape(const batch_norm2d_cfg& c, shape4 in) noexcept {
+    if (in.c != c.channels || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
+    return in;
+}
+
 /// "batch_norm2d<channels=.., relu>", the layer's name in messages.
 inline std::string describe_batch_norm2d(const batch_norm2d_cfg& c) {
     return "batch_norm2d<channels=" + std::to_string(c.channels) + (c.relu ? ", relu" : "") + ">";
@@ -37,7 +43,7 @@ public:
     using typename base::tensor_type;
 
     shape4 output_shape(shape4 in) const {
-        if (in.c == cfg_.channels && in.n >= 1 && in.h >= 1 && in.w >= 1) return in;
+        if (auto s = batch_norm2d_output_shape(cfg_, in)) return *s;
         throw_shape_error(describe_batch_norm2d(cfg_), std::to_string(cfg_.channels) + " channels", in);
     }
 
@@ -148,8 +154,7 @@ public:
     static constexpr bool applies_relu = C.relu;
 
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
-        if (in.c != C.channels || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
-        return in;
+        return batch_norm2d_output_shape(C, in);
     }
     static std::string describe() { return describe_batch_norm2d(C); }
 

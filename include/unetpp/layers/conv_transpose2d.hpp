@@ -25,6 +25,14 @@ constexpr int conv_transpose2d_output_size(const conv_transpose2d_cfg& c, int in
     return c.stride * (in - 1) + c.kernel - 2 * c.padding;
 }
 
+/// Output shape of a transposed convolution for input `in`, or nullopt when impossible.
+constexpr std::optional<shape4> conv_transpose2d_output_shape(const conv_transpose2d_cfg& c, shape4 in) noexcept {
+    if (in.c != c.in || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
+    const int oh = conv_transpose2d_output_size(c, in.h), ow = conv_transpose2d_output_size(c, in.w);
+    if (oh < 1 || ow < 1) return std::nullopt;
+    return shape4{in.n, c.out, oh, ow};
+}
+
 /// "conv_transpose2d<in=.., out=.., k=.., stride=.., padding=..>", the layer's name in messages.
 inline std::string describe_conv_transpose2d(const conv_transpose2d_cfg& c) {
     return "conv_transpose2d<in=" + std::to_string(c.in) + ", out=" + std::to_string(c.out) +
@@ -44,9 +52,7 @@ public:
     using typename base::tensor_type;
 
     shape4 output_shape(shape4 in) const {
-        const int oh = conv_transpose2d_output_size(cfg_, in.h), ow = conv_transpose2d_output_size(cfg_, in.w);
-        if (in.c == cfg_.in && in.n >= 1 && in.h >= 1 && in.w >= 1 && oh >= 1 && ow >= 1)
-            return shape4{in.n, cfg_.out, oh, ow};
+        if (auto s = conv_transpose2d_output_shape(cfg_, in)) return *s;
         throw_shape_error(describe_conv_transpose2d(cfg_), "[N, " + std::to_string(cfg_.in) + ", H, W]", in);
     }
 
@@ -123,9 +129,7 @@ public:
 
     static constexpr int output_size(int in) noexcept { return conv_transpose2d_output_size(C, in); }
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
-        if (in.c != C.in || in.n < 1 || in.h < 1 || in.w < 1) return std::nullopt;
-        if (output_size(in.h) < 1 || output_size(in.w) < 1) return std::nullopt;
-        return shape4{in.n, C.out, output_size(in.h), output_size(in.w)};
+        return conv_transpose2d_output_shape(C, in);
     }
     static std::string describe() { return describe_conv_transpose2d(C); }
 
