@@ -25,10 +25,12 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "../tensor/rng.hpp"
@@ -58,6 +60,44 @@ inline std::string join_name(std::string_view prefix, std::string_view leaf) {
     s.append(prefix).append(".").append(leaf);
     return s;
 }
+
+/// A non-owning, type-erased reference to a parameter visitor, called as f(name, value, grad).
+/// Models walk their layer tree with this one type whatever callable the user passes, so the walk
+/// (and every layer's visit_parameters) is compiled once per model instead of once per callable:
+/// a checkpoint writer, a loader, an optimiser and zero_grad then share one instantiation. The
+/// referenced callable must outlive the reference (it is used only during the call it is made for).
+template <class Tensor>
+class parameter_visitor_ref {
+public:
+    template <class F>
+        requires(!std::same_as<std::remove_cvref_t<F>, parameter_visitor_ref>)
+    parameter_visitor_ref(F& f) noexcept  // NOLINT(google-explicit-constructor): a reference adaptor
+        : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* o, std::string_view name, Tensor& value, Tensor& grad) {
+              (*static_cast<F*>(o))(name, value, grad);
+          }) {}
+    void operator()(std::string_view name, Tensor& value, Tensor& grad) const { call_(object_, name, value, grad); }
+
+private:
+    void* object_;
+    void (*call_)(void*, std::string_view, Tensor&, Tensor&);
+};
+
+/// As parameter_visitor_ref, for buffer visitors called as f(name, value).
+template <class Tensor>
+class buffer_visitor_ref {
+public:
+    template <class F>
+        requires(!std::same_as<std::remove_cvref_t<F>, buffer_visitor_ref>)
+    buffer_visitor_ref(F& f) noexcept  // NOLINT(google-explicit-constructor): a reference adaptor
+        : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* o, std::string_view name, Tensor& value) { (*static_cast<F*>(o))(name, value); }) {}
+    void operator()(std::string_view name, Tensor& value) const { call_(object_, name, value); }
+
+private:
+    void* object_;
+    void (*call_)(void*, std::string_view, Tensor&);
+};
 
 namespace detail {
 struct param_visitor_archetype {

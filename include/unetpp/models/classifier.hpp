@@ -336,8 +336,9 @@ public:
     /// Parameters of both stages, prefixed stage1.* and stage2.*.
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
-        s1_.visit_parameters(join_name(prefix, "stage1"), f);
-        s2_.visit_parameters(join_name(prefix, "stage2"), f);
+        parameter_visitor_ref<tensor_type> ref(f);  // one walk per model, whatever f is (layer.hpp)
+        s1_.visit_parameters(join_name(prefix, "stage1"), ref);
+        s2_.visit_parameters(join_name(prefix, "stage2"), ref);
     }
     template <class F>
     void visit_parameters(F&& f) {
@@ -345,8 +346,9 @@ public:
     }
     template <class F>
     void visit_buffers(std::string_view prefix, F&& f) {
-        s1_.visit_buffers(join_name(prefix, "stage1"), f);
-        s2_.visit_buffers(join_name(prefix, "stage2"), f);
+        buffer_visitor_ref<tensor_type> ref(f);
+        s1_.visit_buffers(join_name(prefix, "stage1"), ref);
+        s2_.visit_buffers(join_name(prefix, "stage2"), ref);
     }
     template <class F>
     void visit_buffers(F&& f) {

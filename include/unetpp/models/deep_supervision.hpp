@@ -239,9 +239,10 @@ public:
 
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
-        net_.visit_parameters(prefix, f);
+        parameter_visitor_ref<tensor_type> ref(f);  // one walk per model, whatever f is (layer.hpp)
+        net_.visit_parameters(prefix, ref);
         for_each_aux([&](auto k) {
-            std::get<decltype(k)::value>(heads_).visit_parameters(join_name(prefix, taps::name(static_cast<int>(decltype(k)::value))), f);
+            std::get<decltype(k)::value>(heads_).visit_parameters(join_name(prefix, taps::name(static_cast<int>(decltype(k)::value))), ref);
         });
     }
     template <class F>
@@ -250,9 +251,10 @@ public:
     }
     template <class F>
     void visit_buffers(std::string_view prefix, F&& f) {
-        net_.visit_buffers(prefix, f);
+        buffer_visitor_ref<tensor_type> ref(f);
+        net_.visit_buffers(prefix, ref);
         for_each_aux([&](auto k) {
-            std::get<decltype(k)::value>(heads_).visit_buffers(join_name(prefix, taps::name(static_cast<int>(decltype(k)::value))), f);
+            std::get<decltype(k)::value>(heads_).visit_buffers(join_name(prefix, taps::name(static_cast<int>(decltype(k)::value))), ref);
         });
     }
     template <class F>

@@ -28,23 +28,24 @@ public:
     [[nodiscard]] bool training() const noexcept { return training_; }
 
     /// Calls f(name, value, grad) for every trainable parameter, in a fixed order; names are
-    /// prefixed with `prefix.` when a prefix is given (a model nested in a larger one).
+    /// prefixed with `prefix.` when a prefix is given (a model nested in a larger one). The tree
+    /// is walked with a parameter_visitor_ref, so the walk is compiled once per model whatever f is.
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
-        self().for_each_layer([&](auto& l, std::string_view name) { l.visit_parameters(child(prefix, name), f); });
+        walk_parameters<Derived>(prefix, f);
     }
     template <class F>
     void visit_parameters(F&& f) {
-        visit_parameters(std::string_view{}, std::forward<F>(f));
+        walk_parameters<Derived>(std::string_view{}, f);
     }
     /// Calls f(name, value) for every non-trainable buffer (batch-norm statistics).
     template <class F>
     void visit_buffers(std::string_view prefix, F&& f) {
-        self().for_each_layer([&](auto& l, std::string_view name) { l.visit_buffers(child(prefix, name), f); });
+        walk_buffers<Derived>(prefix, f);
     }
     template <class F>
     void visit_buffers(F&& f) {
-        visit_buffers(std::string_view{}, std::forward<F>(f));
+        walk_buffers<Derived>(std::string_view{}, f);
     }
     void zero_grad() {
         visit_parameters([](std::string_view, auto&, auto& g) { g.zero(); });
@@ -54,6 +55,16 @@ protected:
     bool training_ = true;
 
 private:
+    // D is Derived, named as a template parameter so that its tensor_type is looked up only when
+    // the walk is instantiated (Derived is incomplete where this base is defined).
+    template <class D>
+    void walk_parameters(std::string_view prefix, parameter_visitor_ref<typename D::tensor_type> f) {
+        self().for_each_layer([&](auto& l, std::string_view name) { l.visit_parameters(child(prefix, name), f); });
+    }
+    template <class D>
+    void walk_buffers(std::string_view prefix, buffer_visitor_ref<typename D::tensor_type> f) {
+        self().for_each_layer([&](auto& l, std::string_view name) { l.visit_buffers(child(prefix, name), f); });
+    }
     Derived& self() noexcept { return static_cast<Derived&>(*this); }
     static std::string child(std::string_view prefix, std::string_view name) {
         return name.empty() ? std::string(prefix) : join_name(prefix, name);

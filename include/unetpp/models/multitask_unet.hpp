@@ -177,9 +177,10 @@ public:
 
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
-        body_.visit_parameters(prefix, f);
-        seg_.visit_parameters(join_name(prefix, "seg_head"), f);
-        cls_.visit_parameters(join_name(prefix, "cls_head"), f);
+        parameter_visitor_ref<tensor_type> ref(f);  // one walk per model, whatever f is (layer.hpp)
+        body_.visit_parameters(prefix, ref);
+        seg_.visit_parameters(join_name(prefix, "seg_head"), ref);
+        cls_.visit_parameters(join_name(prefix, "cls_head"), ref);
     }
     template <class F>
     void visit_parameters(F&& f) {
@@ -187,7 +188,8 @@ public:
     }
     template <class F>
     void visit_buffers(std::string_view prefix, F&& f) {
-        body_.visit_buffers(prefix, f);
+        buffer_visitor_ref<tensor_type> ref(f);
+        body_.visit_buffers(prefix, ref);
     }
     template <class F>
     void visit_buffers(F&& f) {
