@@ -184,6 +184,7 @@ struct basic_cpu {
     UNETPP_CPU_FORWARD(global_avg_pool_backward)
     UNETPP_CPU_FORWARD(batch_norm_forward_train)
     UNETPP_CPU_FORWARD(batch_norm_forward_eval)
+    UNETPP_CPU_FORWARD(batch_norm_apply_saved)
     UNETPP_CPU_FORWARD(batch_norm_backward_train)
     UNETPP_CPU_FORWARD(batch_norm_backward_eval)
     UNETPP_CPU_FORWARD(pad_forward)

@@ -55,6 +55,13 @@ private:
     }
 
 public:
+    /// Writes the last forward's output again from its input (see batch_norm2d_core::recompute_output).
+    void recompute_output(const tensor_type& x) {
+        if (!this->has_forward_ || x.shape() != this->in_shape_)
+            throw std::logic_error("relu: recompute_output needs the input of the last forward");
+        this->y_.resize(x.shape());
+        apply(x);
+    }
     /// Marks the layer a Conv2d can absorb under inference_mode (see sequential).
     static constexpr bool is_relu = true;
     static std::string describe() { return "relu"; }

@@ -92,6 +92,24 @@ public:
         return this->dx_;
     }
 
+    /// Writes the last forward's output again, from its input `x` and the statistics that
+    /// forward used (batch statistics in training, running statistics in eval): bit-identical to
+    /// what forward returned. For a block that lends this layer's output buffer to the next layer
+    /// and recomputes it for backward (sequential), which saves one tensor per such norm.
+    void recompute_output(const tensor_type& x) {
+        const shape4 s = x.shape();
+        if (!this->has_forward_ || s != this->in_shape_)
+            throw std::logic_error(describe_batch_norm2d(cfg_) + ": recompute_output needs the input of the last forward");
+        this->y_.resize(s);
+        const auto plane = static_cast<std::ptrdiff_t>(s.plane());
+        if (forward_was_training_)
+            B::batch_norm_apply_saved(x.data(), this->y_.data(), s.n, s.c, plane, gamma_.data(), beta_.data(),
+                                      save_mean_.data(), save_invstd_.data(), cfg_.relu);
+        else
+            B::batch_norm_forward_eval(x.data(), this->y_.data(), s.n, s.c, plane, gamma_.data(), beta_.data(), eps(),
+                                       running_mean_.data(), running_var_.data(), cfg_.relu);
+    }
+
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
         f(join_name(prefix, "weight"), gamma_, dgamma_);

@@ -1,6 +1,12 @@
 #pragma once
 /// \file A chain of named layers. Names become parameter-name segments (`conv1.weight`), so a
 /// block's parameters map one-to-one onto a PyTorch module with the same attribute names.
+///
+/// Memory: under inference_mode, Conv -> BatchNorm (-> ReLU) and Conv -> ReLU pairs run fused.
+/// Otherwise a batch norm or ReLU between two convolutions (conv1 -> bn1 -> conv2) keeps no
+/// output: it writes into one shared buffer that the next convolution reads, and backward writes
+/// it again from conv1's output (bit-identical, one cheap pass). In backward, layers after the
+/// first write their input gradients into two buffers lent by the chain.
 
 #include <array>
 #include <cstddef>
@@ -93,6 +99,24 @@ struct backward_depth_scope {
 };
 template <class L, class Tensor>
 concept lends_grad = requires(L& l, Tensor& t) { l.swap_input_grad(t); };
+
+/// A layer whose output is a cheap per-element function of its input that it can write again on
+/// request (batch norm with saved statistics, ReLU).
+template <class L>
+concept recomputable = requires(L& l, const typename L::tensor_type& x) { l.recompute_output(x); } &&
+                       (foldable_norm<L> || relu_layer<L>);
+
+/// The buffer that a sequential lends, outside inference_mode, to a recomputable layer between
+/// two convolutions (conv1 -> bn1 -> conv2 in a U-Net block): bn1 writes its output here, conv2
+/// reads it, and nothing keeps it; backward writes it here again from conv1's output, which is
+/// kept anyway, just before conv2's and bn1's backward read it. One tensor per thread and tensor
+/// type, held by one layer at a time (between two leaf calls), so each such layer's output costs
+/// no memory of its own. It is the training-time counterpart of inference_scratch.
+template <class Tensor>
+Tensor& recompute_buffer() {
+    thread_local Tensor buffer;
+    return buffer;
+}
 }  // namespace detail
 
 /// sequential<...> of the entries that are not `no_layer`.
@@ -165,13 +189,19 @@ public:
 
     const tensor_type& forward(const tensor_type& x) {
         has_forward_ = true;
+        recompute_.fill(false);
         return forward_from<0>(x);
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         if (!has_forward_) throw std::logic_error("sequential: backward called before forward");
         const detail::backward_depth_scope scope;
         lent_.fill(nullptr);
-        return backward_from<count - 1>(x, dy, scope.depth);
+        try {
+            return backward_from<count - 1>(x, dy, scope.depth);
+        } catch (...) {
+            give_back_recompute();
+            throw;
+        }
     }
     [[nodiscard]] const tensor_type& output() const noexcept { return std::get<count - 1>(layers_).output(); }
     /// Exchanges the first layer's input-gradient buffer (the one backward returns) with
@@ -211,6 +241,17 @@ public:
 private:
     template <std::size_t I>
     using layer_at = typename std::tuple_element_t<I, std::tuple<N...>>::layer;
+
+    /// Whether layer J is a recomputable layer between two convolutions, whose output the chain
+    /// does not keep (detail::recompute_buffer).
+    template <std::size_t J>
+    static constexpr bool recomputed_at() {
+        if constexpr (J >= 1 && J + 1 < count)
+            return detail::epilogue_conv<layer_at<J - 1>> && detail::recomputable<layer_at<J>> &&
+                   detail::epilogue_conv<layer_at<J + 1>>;
+        else
+            return false;
+    }
 
     /// Whether layers J and J + 1 exist and form a fusable pair.
     template <std::size_t J>
@@ -256,6 +297,29 @@ private:
                 }
             }
         }
+        if constexpr (recomputed_at<I>()) {
+            // A norm (or ReLU) between two convolutions writes into the shared recompute buffer,
+            // the next convolution reads it, and the buffer goes back; backward writes it again.
+            if (!inference_mode::enabled()) {
+                auto& mid = std::get<I>(layers_);
+                tensor_type& shared = detail::recompute_buffer<tensor_type>();
+                mid.swap_output(shared);
+                const tensor_type* z = nullptr;
+                try {
+                    z = &std::get<I + 1>(layers_).forward(mid.forward(x));
+                } catch (...) {
+                    mid.swap_output(shared);
+                    throw;
+                }
+                mid.swap_output(shared);
+                recompute_[I] = true;
+                if constexpr (I + 2 < count)
+                    return forward_from<I + 2>(*z);
+                else
+                    return *z;
+            }
+            recompute_[I] = false;
+        }
         const tensor_type& y = std::get<I>(layers_).forward(x);
         if constexpr (I + 1 < count)
             return forward_from<I + 1>(y);
@@ -279,7 +343,23 @@ private:
                     lent_[I] = slot;
                 }
             }
+            if constexpr (recomputed_at<I - 1>()) {
+                // Layer I - 1's output was not kept: write it again into the recompute buffer,
+                // which it holds until its own backward (the next step) has read it.
+                if (recompute_[I - 1]) {
+                    auto& mid = std::get<I - 1>(layers_);
+                    mid.swap_output(detail::recompute_buffer<tensor_type>());
+                    recompute_holder_ = static_cast<int>(I - 1);
+                    mid.recompute_output(std::get<I - 2>(layers_).output());
+                }
+            }
             const tensor_type& g = l.backward(std::get<I - 1>(layers_).output(), dy);
+            if constexpr (recomputed_at<I>()) {
+                if (recompute_holder_ == static_cast<int>(I)) {
+                    l.swap_output(detail::recompute_buffer<tensor_type>());
+                    recompute_holder_ = -1;
+                }
+            }
             if (lent_[I] && g.size() && g.data() == dy.data())
                 throw std::logic_error("sequential: layer " + std::to_string(I) +
                                        " returned its output gradient as its input gradient, which a lent gradient "
@@ -300,6 +380,19 @@ private:
             }
         }
     }
+    // After a throw between the recompute and the layer's own backward: the buffer goes back.
+    void give_back_recompute() noexcept {
+        if (recompute_holder_ < 0) return;
+        [&]<std::size_t... J>(std::index_sequence<J...>) {
+            (([&] {
+                 if constexpr (recomputed_at<J>())
+                     if (recompute_holder_ == static_cast<int>(J))
+                         std::get<J>(layers_).swap_output(detail::recompute_buffer<tensor_type>());
+             }()),
+             ...);
+        }(std::make_index_sequence<count>{});
+        recompute_holder_ = -1;
+    }
     template <class F>
     void visit_each(F&& f) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -309,6 +402,8 @@ private:
 
     std::tuple<typename N::layer...> layers_;
     std::array<tensor_type*, count> lent_{};  // slot lent to layer I during the running backward
+    std::array<bool, count> recompute_{};     // layer I's output was not kept by the last forward
+    int recompute_holder_ = -1;               // the layer holding the recompute buffer in backward
     bool has_forward_ = false;
     bool training_ = true;
 };

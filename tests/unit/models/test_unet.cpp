@@ -297,6 +297,74 @@ TEST_CASE("backward: inner layers of a block write their gradients into lent buf
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(max_abs_diff(a[i], b[i]) == 0.0);
 }
 
+namespace {
+// Runs `chain` and the same layers one by one (weights copied), forward and backward, and checks
+// that the chain gives bit-identical results while keeping no output for its middle layer.
+template <class Chain, class A, class M, class C>
+void check_recomputed_middle(bool training) {
+    Chain chain;
+    A a;
+    M m;
+    C c;
+    std::vector<tensor<float>*> from, to;
+    chain.visit_parameters(std::string_view{}, [&](std::string_view, tensor<float>& v, tensor<float>&) { from.push_back(&v); });
+    const auto collect = [&](std::string_view, tensor<float>& v, tensor<float>&) { to.push_back(&v); };
+    a.visit_parameters(std::string_view{}, collect);
+    m.visit_parameters(std::string_view{}, collect);
+    c.visit_parameters(std::string_view{}, collect);
+    REQUIRE(from.size() == to.size());
+    for (std::size_t i = 0; i < from.size(); ++i) *to[i] = *from[i];
+    chain.train(training);
+    a.train(training);
+    m.train(training);
+    c.train(training);
+    rng r(11);
+    tensor<float> x(shape4{2, 2, 9, 7}), dy(shape4{2, 3, 9, 7});
+    test::fill_normal(x, r);
+    test::fill_normal(dy, r);
+    for (int round = 0; round < 2; ++round) {  // twice: the shared buffer goes back each time
+        const tensor<float> y = chain.forward(x);
+        CHECK(chain.template get<1>().output().size() == 0);  // the middle output was not kept
+        const tensor<float>& ym = m.forward(a.forward(x));
+        const tensor<float> y_ref = c.forward(ym);
+        CHECK(max_abs_diff(y, y_ref) == 0.0);
+        const tensor<float> dx = chain.backward(x, dy);
+        CHECK(chain.template get<1>().output().size() == 0);  // and backward gave the buffer back
+        const tensor<float> dx_ref = a.backward(x, m.backward(a.output(), c.backward(m.output(), dy)));
+        CHECK(max_abs_diff(dx, dx_ref) == 0.0);
+    }
+    std::vector<tensor<float>> g1, g2;
+    chain.visit_parameters(std::string_view{}, [&](std::string_view, tensor<float>&, tensor<float>& g) { g1.push_back(g); });
+    const auto grads = [&](std::string_view, tensor<float>&, tensor<float>& g) { g2.push_back(g); };
+    a.visit_parameters(std::string_view{}, grads);
+    m.visit_parameters(std::string_view{}, grads);
+    c.visit_parameters(std::string_view{}, grads);
+    REQUIRE(g1.size() == g2.size());
+    for (std::size_t i = 0; i < g1.size(); ++i) CHECK(max_abs_diff(g1[i], g2[i]) == 0.0);
+}
+}  // namespace
+
+TEST_CASE("a norm or ReLU between two convolutions keeps no output; backward recomputes it exactly") {
+    using conv_a = conv2d<conv2d_cfg{.in = 2, .out = 4, .kernel = 3, .pad = padding::same, .bias = false}>;
+    using conv_c = conv2d<conv2d_cfg{.in = 4, .out = 3, .kernel = 3, .pad = padding::same, .bias = true}>;
+    using norm = batch_norm2d<batch_norm2d_cfg{.channels = 4, .relu = true}>;
+    using plain_norm = batch_norm2d<batch_norm2d_cfg{.channels = 4, .relu = false}>;
+    SUBCASE("batch norm + ReLU, training") {
+        check_recomputed_middle<sequential<named<"a", conv_a>, named<"m", norm>, named<"c", conv_c>>, conv_a, norm, conv_c>(true);
+    }
+    SUBCASE("batch norm + ReLU, eval") {
+        check_recomputed_middle<sequential<named<"a", conv_a>, named<"m", norm>, named<"c", conv_c>>, conv_a, norm, conv_c>(false);
+    }
+    SUBCASE("batch norm without ReLU, training") {
+        check_recomputed_middle<sequential<named<"a", conv_a>, named<"m", plain_norm>, named<"c", conv_c>>, conv_a,
+                                plain_norm, conv_c>(true);
+    }
+    SUBCASE("ReLU") {
+        check_recomputed_middle<sequential<named<"a", conv_a>, named<"m", relu<>>, named<"c", conv_c>>, conv_a, relu<>,
+                                conv_c>(true);
+    }
+}
+
 TEST_CASE("level buffers: short-lived level results share buffers, and nothing changes") {
     // Backward: the gradients that pass between levels (the decoder inputs', the up-sampled
     // maps', the poolings') live in the network's shared level buffers, so the layers that

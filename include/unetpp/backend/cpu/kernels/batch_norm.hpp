@@ -77,6 +77,22 @@ void batch_norm_forward_train(const T* x, T* y, int n, int c, std::ptrdiff_t pla
     }
 }
 
+/// The last step of the training forward again, from the statistics it saved: y = x * scale +
+/// shift with scale = gamma * invstd and shift = beta - mean * scale (the same arithmetic as
+/// batch_norm_forward_train, so the result is bit-identical). A block that does not keep a batch
+/// norm's output for backward recomputes it with this (see sequential).
+template <class T>
+void batch_norm_apply_saved(const T* x, T* y, int n, int c, std::ptrdiff_t plane, const T* gamma, const T* beta,
+                            const T* save_mean, const T* save_invstd, bool relu = false) {
+#pragma omp parallel for collapse(2) schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
+    for (int s = 0; s < n; ++s)
+        for (int ch = 0; ch < c; ++ch) {
+            const T scale = gamma[ch] * save_invstd[ch], shift = beta[ch] - save_mean[ch] * scale;
+            const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
+            detail::scale_shift(x + off, y + off, plane, scale, shift, relu);
+        }
+}
+
 /// Inference forward with running statistics: y = x * scale + shift per channel.
 template <class T>
 void batch_norm_forward_eval(const T* x, T* y, int n, int c, std::ptrdiff_t plane, const T* gamma, const T* beta,
