@@ -99,11 +99,24 @@ def tile_origins(extent, out_tile, align):
     return origins
 
 
-def make_tiled(model, tile, size, depth, padded_overlap):
+def output_side(side, depth, valid):
+    """Output side of the U-Net for an input side, computed without running it (a forward pass
+    here would put its buffers into the idle memory reading): an unpadded network loses 4 pixels
+    per pair of 3x3 convolutions, on the way down and on the way up."""
+    if not valid:
+        return side
+    for _ in range(depth):
+        side = (side - 4) // 2
+    side -= 4
+    for _ in range(depth):
+        side = side * 2 - 4
+    return side
+
+
+def make_tiled(model, tile, size, depth, padded_overlap, valid):
     """Returns (predict(x), tile count): overlap-tile inference of a size x size image."""
     align = 1 << depth
-    with torch.no_grad():
-        out = model.eval()(torch.zeros(1, 1, tile, tile)).shape[2]
+    out = output_side(tile, depth, valid)
     if out == tile:  # padded network: keep the centre, discard `overlap` pixels per side
         margin = -(-padded_overlap // align) * align
         kept = tile - 2 * margin
@@ -159,15 +172,15 @@ def main():
     model = ronneberger2015(a.base) if valid else unet_bn(a.base, depth)
     g = torch.Generator().manual_seed(7)
     x = torch.randn(a.batch, 1, a.size, a.size, generator=g)
-    with torch.no_grad():
-        out_shape = model.eval()(x[:1]).shape if valid and not a.tile else (1, 1, a.size, a.size)
+    out_side = output_side(a.size, depth, valid) if not a.tile else a.size
+    out_shape = (1, 1, out_side, out_side)
     mask = (torch.rand(a.batch, classes, out_shape[2], out_shape[3], generator=g) < 0.5).float()
 
     fwd = forward_flops_per_sample(a.base, depth, 1, classes, a.size, valid) * a.batch
     tiles = 0
     if a.tile:
         # receptive radius of a padded depth-4, 3x3 U-Net: (k - 1) (3 * 2^depth - 2) + 2^depth
-        tiled, tiles = make_tiled(model, a.tile, a.size, depth, 2 * (3 * (1 << depth) - 2) + (1 << depth))
+        tiled, tiles = make_tiled(model, a.tile, a.size, depth, 2 * (3 * (1 << depth) - 2) + (1 << depth), valid)
         fwd = forward_flops_per_sample(a.base, depth, 1, classes, a.tile, valid) * a.batch * tiles
     if a.check_flops:
         counted = forward_flops(model.eval(), x)
