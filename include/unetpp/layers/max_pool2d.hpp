@@ -34,12 +34,21 @@ public:
         return checked_output_shape<max_pool2d>(describe(), "H, W >= " + std::to_string(C.window), in);
     }
 
+    /// Under unetpp::inference_mode in eval mode no backward can follow, so the winners' indices
+    /// (one int32 per output) are not recorded; backward then throws until the next forward.
     const tensor_type& forward(const tensor_type& x) {
         const shape4 out = output_shape(x.shape());
-        this->remember_input(x.shape());
+        const bool inference_only = inference_mode::enabled() && !this->training();
+        std::int32_t* winners = nullptr;
+        if (inference_only) {
+            this->remember_inference_input(x.shape());
+        } else {
+            this->remember_input(x.shape());
+            if (argmax_.size() < out.size()) argmax_.resize(out.size());
+            winners = argmax_.data();
+        }
         this->y_.resize(out);
-        if (argmax_.size() < out.size()) argmax_.resize(out.size());
-        B::max_pool2d_forward(x.data(), this->y_.data(), argmax_.data(), x.shape().n * x.shape().c, x.shape().h,
+        B::max_pool2d_forward(x.data(), this->y_.data(), winners, x.shape().n * x.shape().c, x.shape().h,
                               x.shape().w, C.window, C.stride);
         return this->y_;
     }

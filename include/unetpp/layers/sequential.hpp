@@ -68,8 +68,32 @@ concept fusable_pair = epilogue_conv<A> && (foldable_norm<B> || relu_layer<B>);
 /// (conv1-bn1 feeding conv2-bn2 in a U-Net block) writes it here instead of into a buffer of its
 /// own, so a whole network needs one such buffer instead of one per block. Consecutive pairs use
 /// alternate slots, so a pair never writes the buffer it reads.
+/// While an object of this type lives, slot 0 of inference_scratch on this thread is the given
+/// tensor instead of the slot's own buffer. A network lends its blocks a buffer of its own that
+/// is dead at that point of the forward pass (unet lends each encoder the concatenation buffer,
+/// and each decoder the up-sampling buffer), so the intermediate results need no memory of
+/// their own. The lent tensor must not be the block's input. Scopes nest.
+template <class Tensor>
+class inference_scratch_loan {
+public:
+    explicit inference_scratch_loan(Tensor& t) noexcept : previous_(std::exchange(lent(), &t)) {}
+    ~inference_scratch_loan() { lent() = previous_; }
+    inference_scratch_loan(const inference_scratch_loan&) = delete;
+    inference_scratch_loan& operator=(const inference_scratch_loan&) = delete;
+    /// The tensor that stands in for slot 0 now, or null.
+    static Tensor*& lent() noexcept {
+        thread_local Tensor* t = nullptr;
+        return t;
+    }
+
+private:
+    Tensor* previous_;
+};
+
 template <class Tensor>
 Tensor& inference_scratch(std::size_t slot) {
+    if (slot % 2 == 0)
+        if (Tensor* t = inference_scratch_loan<Tensor>::lent()) return *t;
     thread_local std::array<Tensor, 2> buffers;
     return buffers[slot % 2];
 }
@@ -99,6 +123,12 @@ struct backward_depth_scope {
 };
 template <class L, class Tensor>
 concept lends_grad = requires(L& l, Tensor& t) { l.swap_input_grad(t); };
+/// A layer whose output buffer a network can exchange for a shared one (layer_base::swap_output).
+template <class L, class Tensor>
+concept lends_output = requires(L& l, Tensor& t, const shape4& s) {
+    l.swap_output(t);
+    l.mark_fused_elsewhere(s);
+};
 
 /// A layer whose output is a cheap per-element function of its input that it can write again on
 /// request (batch norm with saved statistics, ReLU).
@@ -132,6 +162,7 @@ template <class... N>
 class sequential {
     static_assert(sizeof...(N) > 0, "sequential: needs at least one layer");
     using first_t = typename std::tuple_element_t<0, std::tuple<N...>>::layer;
+    using last_t = typename std::tuple_element_t<sizeof...(N) - 1, std::tuple<N...>>::layer;
     static constexpr std::size_t count = sizeof...(N);
 
 public:
@@ -204,6 +235,20 @@ public:
         }
     }
     [[nodiscard]] const tensor_type& output() const noexcept { return std::get<count - 1>(layers_).output(); }
+    /// Exchanges the last layer's output buffer (the chain's output) with `other`, so that a
+    /// network can lend the chain a shared output buffer under inference_mode like a single layer.
+    void swap_output(tensor_type& other) noexcept
+        requires detail::lends_output<last_t, tensor_type>
+    {
+        std::get<count - 1>(layers_).swap_output(other);
+    }
+    /// Marks the last layer as having run an inference-only forward whose result went to a lent
+    /// buffer, so that a backward on this pass throws. `in` is the chain's input shape.
+    void mark_fused_elsewhere(const shape4& in) noexcept
+        requires detail::lends_output<last_t, tensor_type>
+    {
+        std::get<count - 1>(layers_).mark_fused_elsewhere(in);
+    }
     /// Exchanges the first layer's input-gradient buffer (the one backward returns) with
     /// `other`, so that the chain can be lent a shared buffer like a single layer.
     void swap_input_grad(tensor_type& other) noexcept

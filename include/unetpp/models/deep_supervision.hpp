@@ -184,7 +184,12 @@ public:
     /// Name of auxiliary head k (the prefix of its parameters).
     static std::string aux_name(int k) { return taps::name(k); }
 
-    explicit deeply_supervised(std::uint64_t seed = 0) : net_(seed) { init_heads(seed); }
+    explicit deeply_supervised(std::uint64_t seed = 0) : net_(seed) {
+        // The auxiliary heads read the decoder maps after the forward pass, so an inference_mode
+        // forward must not lend those maps a shared buffer.
+        if constexpr (requires { net_.keep_decoder_outputs(true); }) net_.keep_decoder_outputs(true);
+        init_heads(seed);
+    }
     void init(std::uint64_t seed) {
         net_.init(seed);
         init_heads(seed);

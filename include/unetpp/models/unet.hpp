@@ -90,6 +90,9 @@ struct bottleneck_policy<P, C, In, Out, T, B> {
 ///   pool_up    under inference_mode: each pooling result (dead once the level below has read it)
 ///              and each up-sampled map (dead once concatenated)
 ///   merged     under inference_mode: each concatenation (dead once the decoder has read it)
+///   level_out  under inference_mode: the bottleneck's output and each decoder's output below
+///              level 0 (dead once the level above has up-sampled it); not when the network
+///              keeps its decoder outputs (keep_decoder_outputs, for deep supervision)
 ///   dec_grad   in backward: the gradient of each decoder's input (dead once the skip split it)
 ///   up_grad    the gradient of each up-sampled map (dead once the up-sampling's backward ran)
 ///   below_grad the gradient of each level's input from above (dead once the level below used it)
@@ -98,17 +101,12 @@ struct bottleneck_policy<P, C, In, Out, T, B> {
 ///   enc_grad   the gradient of each encoder's input below level 0 (dead once pooled back)
 /// A buffer's content stays valid until the next level writes it; unet::forward_level and
 /// backward_level order their calls so that this never happens early.
-enum class unet_buffer : std::size_t { pool_up, merged, dec_grad, up_grad, below_grad, pool_grad, enc_grad, count };
+enum class unet_buffer : std::size_t { pool_up, merged, level_out, dec_grad, up_grad, below_grad, pool_grad, enc_grad, count };
 template <class Tensor>
 Tensor& unet_level_buffer(unet_buffer b) noexcept {
     thread_local std::array<Tensor, static_cast<std::size_t>(unet_buffer::count)> buffers;
     return buffers[static_cast<std::size_t>(b)];
 }
-template <class L, class Tensor>
-concept lends_output = requires(L& l, Tensor& t, const shape4& s) {
-    l.swap_output(t);
-    l.mark_fused_elsewhere(s);
-};
 }  // namespace detail
 
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
@@ -275,6 +273,13 @@ public:
         return head_.forward(forward_level<0>(x));
     }
 
+    /// Whether an inference_mode forward keeps every decoder's output in the decoder (readable
+    /// through decoder<L>().output() afterwards). By default only level 0's decoder does: the
+    /// bottleneck's and the deeper decoders' outputs share one buffer, as each dies once the level
+    /// above has up-sampled it. Auxiliary heads on those maps (deeply_supervised) switch this on.
+    void keep_decoder_outputs(bool on) noexcept { keep_decoder_outputs_ = on; }
+    [[nodiscard]] bool keeps_decoder_outputs() const noexcept { return keep_decoder_outputs_; }
+
     /// Backward pass for the input `x` of the last forward and the gradient of the loss with
     /// respect to the logits. Adds parameter gradients (call zero_grad() between steps) and
     /// returns the gradient with respect to x when need_input_grad(true) was set (otherwise an
@@ -406,10 +411,26 @@ private:
         return run();
     }
 
+    /// Runs `run` (the forward of a level block on `input`) with the intermediate results of its
+    /// fused pairs in level buffer `b` when this pass lends outputs (see
+    /// detail::inference_scratch_loan), unless `input` itself is that buffer.
+    template <class F>
+    const tensor_type& with_scratch(detail::unet_buffer b, const tensor_type& input, F&& run) {
+        tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
+        if (!lend_outputs_ || &input == &buffer) return run();
+        const detail::inference_scratch_loan<tensor_type> loan(buffer);
+        return run();
+    }
+
+    // Under inference_mode the blocks' intermediate results live in level buffers that are dead
+    // while the block runs: an encoder's (and the bottleneck's) in `merged`, whose concatenation
+    // is only written on the way up; a decoder's in `pool_up`, whose up-sampled map the
+    // concatenation has already copied.
     template <std::size_t L>
     const tensor_type& forward_level(const tensor_type& in) {
         using detail::unet_buffer;
-        const tensor_type& e = std::get<L>(enc_).forward(in);
+        const tensor_type& e =
+            with_scratch(unet_buffer::merged, in, [&]() -> const tensor_type& { return std::get<L>(enc_).forward(in); });
         auto& down = std::get<L>(down_);
         const tensor_type& d = lent_forward(down, unet_buffer::pool_up, e.shape(), [&]() -> const tensor_type& {
             return down.forward(e);
@@ -418,7 +439,8 @@ private:
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth))
             below = &forward_level<L + 1>(d);
         else
-            below = &bottleneck_.forward(d);
+            below = &with_scratch(unet_buffer::merged, d,
+                                  [&]() -> const tensor_type& { return lent_level_output(bottleneck_, d); });
         auto& up = std::get<L>(up_);
         const tensor_type& u = lent_forward(up, unet_buffer::pool_up, below->shape(), [&]() -> const tensor_type& {
             return up.forward(*below);
@@ -427,7 +449,22 @@ private:
         const tensor_type& m = lent_forward(skip, unet_buffer::merged, e.shape(), [&]() -> const tensor_type& {
             return skip.forward(e, u);
         });
-        return std::get<L>(dec_).forward(m);
+        return with_scratch(unet_buffer::pool_up, m, [&]() -> const tensor_type& {
+            if constexpr (L == 0)
+                return std::get<L>(dec_).forward(m);
+            else
+                return lent_level_output(std::get<L>(dec_), m);
+        });
+    }
+
+    /// Forward of the bottleneck or of a decoder below level 0, into the shared level_out buffer
+    /// when this pass lends outputs and the network does not keep its decoder outputs. The
+    /// previous user of that buffer (the level below's output) has been up-sampled by then.
+    template <class Layer>
+    const tensor_type& lent_level_output(Layer& layer, const tensor_type& in) {
+        if (keep_decoder_outputs_) return layer.forward(in);
+        return lent_forward(layer, detail::unet_buffer::level_out, in.shape(),
+                            [&]() -> const tensor_type& { return layer.forward(in); });
     }
 
     /// Runs `run` (a backward of `layer`) with the layer's input-gradient buffer lent from level
@@ -559,6 +596,7 @@ private:
     bool has_forward_ = false;
     bool input_grad_ = false;
     bool lend_outputs_ = false;  // this forward writes short-lived level results to shared buffers
+    bool keep_decoder_outputs_ = false;  // see keep_decoder_outputs
 };
 
 }  // namespace unetpp

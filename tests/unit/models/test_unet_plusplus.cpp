@@ -426,6 +426,41 @@ TEST_CASE("deep supervision: outputs, loss weights and the gradient each head re
     CHECK(o2.aux[0].shape() == shape4{2, 1, 16, 16});
 }
 
+TEST_CASE("deep supervision under inference_mode: the auxiliary heads read the decoders' own maps") {
+    // An inference_mode forward of a plain unet lends the deeper decoders one shared output
+    // buffer; the wrapper switches that off, because its heads read those maps after the pass.
+    using net_t = presets::unet_bn<4, 3>;
+    deeply_supervised<net_t> plain(21), fused(21);
+    CHECK(fused.net().keeps_decoder_outputs());
+    CHECK_FALSE(net_t(1).keeps_decoder_outputs());
+    plain.eval();
+    fused.eval();
+    tensor<float> x(shape4{1, 1, 32, 32});
+    rng r(22);
+    test::fill_normal(x, r);
+    const auto a = plain.forward(x);
+    std::vector<tensor<float>> want{a.main.values()};
+    for (const auto& z : a.aux) want.emplace_back(z.values());
+    std::vector<tensor<float>> got;
+    {
+        inference_mode guard;
+        const auto b = fused.forward(x);
+        got.emplace_back(b.main.values());
+        for (const auto& z : b.aux) got.emplace_back(z.values());
+    }
+    REQUIRE(got.size() == want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+        REQUIRE(got[k].shape() == want[k].shape());
+        double m = 0, d = 0;
+        for (std::size_t i = 0; i < got[k].size(); ++i) {
+            m = std::max(m, std::abs(double(want[k].data()[i])));
+            d = std::max(d, std::abs(double(got[k].data()[i]) - double(want[k].data()[i])));
+        }
+        INFO("output " << k);
+        CHECK(d <= 1e-5 * (m + 1e-30));
+    }
+}
+
 TEST_CASE("training reduces the loss: UNet++ with deep supervision on one synthetic batch") {
     data::synthetic_dataset ds{4, {.size = 16, .seed = 3}};
     data::loader<data::synthetic_dataset> ld{ds, {.batch_size = 4, .shuffle = false}, std::vector<std::size_t>{0, 1, 2, 3}};

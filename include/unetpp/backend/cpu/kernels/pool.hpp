@@ -10,7 +10,8 @@
 namespace unetpp::backend::cpu_kernels {
 
 /// Max pooling with window k and stride s; `argmax` receives, per output, the flat index of the
-/// winning input inside its (n, c) plane (first maximum wins, as PyTorch; NaN propagates).
+/// winning input inside its (n, c) plane (first maximum wins, as PyTorch; NaN propagates). A null
+/// `argmax` records nothing (an inference-only pass, which needs no backward).
 template <class T>
 void max_pool2d_forward(const T* x, T* y, std::int32_t* argmax, int planes, int h, int w, int k, int s) {
     const int oh = (h - k) / s + 1, ow = (w - k) / s + 1;
@@ -18,7 +19,7 @@ void max_pool2d_forward(const T* x, T* y, std::int32_t* argmax, int planes, int 
     for (int p = 0; p < planes; ++p) {
         const T* xp = x + static_cast<std::ptrdiff_t>(p) * h * w;
         T* yp = y + static_cast<std::ptrdiff_t>(p) * oh * ow;
-        std::int32_t* ap = argmax + static_cast<std::ptrdiff_t>(p) * oh * ow;
+        std::int32_t* ap = argmax ? argmax + static_cast<std::ptrdiff_t>(p) * oh * ow : nullptr;
         for (int oy = 0; oy < oh; ++oy)
             for (int ox = 0; ox < ow; ++ox) {
                 T best = -std::numeric_limits<T>::infinity();
@@ -35,7 +36,7 @@ void max_pool2d_forward(const T* x, T* y, std::int32_t* argmax, int planes, int 
                     }
             done:
                 yp[oy * ow + ox] = best;
-                ap[oy * ow + ox] = bi;
+                if (ap) ap[oy * ow + ox] = bi;
             }
     }
 }
