@@ -3,12 +3,14 @@
 // Two families live here:
 //   * *_ref  : plain nested loops for any scalar type. They are the oracle of the tests and are
 //              written to be obviously correct, not fast.
-//   * fast   : float kernels. Stride-1 convolutions on a machine with AVX-512 use register-blocked
-//              direct kernels (forward and backward-data: 6 output channels x 4 vectors of 16
-//              output pixels = 24 zmm accumulators; backward-weights: 6 output channels x 3 taps
-//              of one kernel row). Zero padding is implicit: border pixels are handled with masked
-//              loads, nothing is copied. Everything else (other strides, machines without
-//              AVX-512) goes through im2col + Eigen GEMM, which is correct for every geometry.
+//   * fast   : float kernels. Stride-1 convolutions use register-blocked direct kernels: with
+//              AVX-512, forward and backward-data compute 6 output channels x 4 vectors of 16
+//              output pixels (24 zmm accumulators) and backward-weights 6 output channels x 3
+//              taps of one kernel row; with AVX2 + FMA (no AVX-512), forward and backward-data
+//              compute 6 output channels x 2 vectors of 8 pixels (12 ymm accumulators). Zero
+//              padding is implicit: border pixels are handled with masked loads, nothing is
+//              copied. Everything else (other strides, AVX2's backward-weights, machines with
+//              neither) goes through im2col + Eigen GEMM, which is correct for every geometry.
 //
 // Threading: every kernel opens its own OpenMP parallel region and gives each thread a fixed
 // (static) share of the work. GEMMs are called from inside that region, where Eigen runs
