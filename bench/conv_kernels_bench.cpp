@@ -8,8 +8,8 @@
 // FLOPs are counted as 2 * N * Cout * Cin * kh * kw * OH * OW (for transposed convolutions the same
 // formula with the input spatial size, i.e. 2 * N * Cin * Cout * kh * kw * H * W).
 //
-// Build: g++ -std=c++20 -O3 -march=native -fopenmp -I include -I /usr/include/eigen3 \
-//            bench/conv_kernels_bench.cpp -o conv_kernels_bench
+// Build (one line): g++ -std=c++20 -O3 -march=native -fopenmp -I include -I /usr/include/eigen3
+//                     bench/conv_kernels_bench.cpp -o conv_kernels_bench
 // Run with OMP_NUM_THREADS=2 (or whatever thread count is to be measured). Optional argument:
 // a substring; only cases whose name contains it are run.
 #include <unetpp/backend/cpu/kernels/conv2d.hpp>
