@@ -298,6 +298,16 @@ inline int direct_ci_chunk(int kh, int kw) noexcept {
     return 16;
 }
 
+// Output-channel parts per pixel tile for the direct kernels' work items (tile x part): enough
+// items for about 4 per thread, at most one part per block of 6 output channels.
+inline int direct_parts(std::ptrdiff_t tiles, int nblocks) noexcept {
+    int max_threads = 1;
+#ifdef _OPENMP
+    max_threads = omp_get_max_threads();
+#endif
+    return int(std::clamp<std::ptrdiff_t>((4 * max_threads + tiles - 1) / tiles, 1, nblocks));
+}
+
 // Lanes l of a 16-pixel vector starting at input column `base` that hold real pixels:
 // l < len and 0 <= base + l < w.
 inline std::uint32_t column_mask(std::ptrdiff_t base, int len, std::ptrdiff_t w) noexcept {
@@ -405,13 +415,8 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
     const int nblocks = (cout + co_block - 1) / co_block;
     const int chunk = direct_ci_chunk(kh, kw);
     const std::ptrdiff_t wblock = std::ptrdiff_t(cin) * kh * kw * co_block;
-    int max_threads = 1;
-#ifdef _OPENMP
-    max_threads = omp_get_max_threads();
-#endif
-    // Output-channel parts per tile: enough items for about 4 per thread.
     const std::ptrdiff_t tiles = groups * n;
-    const int parts = int(std::clamp<std::ptrdiff_t>((4 * max_threads + tiles - 1) / tiles, 1, nblocks));
+    const int parts = direct_parts(tiles, nblocks);
     const std::ptrdiff_t total = tiles * parts;
 #pragma omp parallel for schedule(static)
     for (std::ptrdiff_t it = 0; it < total; ++it) {
@@ -480,18 +485,6 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
             }
         }
     }
-}
-
-inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, int pad_y, int pad_x,
-                        const float* x, const float* wpk, const float* b, float* y, bool relu = false) {
-    if (kh == 3 && kw == 3)
-        direct_conv_run<3, 3>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
-    else if (kh == 1 && kw == 1)
-        direct_conv_run<1, 1>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
-    else if (kh == 2 && kw == 2)
-        direct_conv_run<2, 2>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
-    else
-        direct_conv_run<0, 0>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
 }
 
 // Lane i of the result is the horizontal sum of v[i] (v[k] for k >= count are taken as zero).
@@ -868,12 +861,8 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
     const int nblocks = (cout + co_block - 1) / co_block;
     const int chunk = direct_ci_chunk(kh, kw);
     const std::ptrdiff_t wblock = std::ptrdiff_t(cin) * kh * kw * co_block;
-    int max_threads = 1;
-#ifdef _OPENMP
-    max_threads = omp_get_max_threads();
-#endif
     const std::ptrdiff_t tiles = groups * n;
-    const int parts = int(std::clamp<std::ptrdiff_t>((4 * max_threads + tiles - 1) / tiles, 1, nblocks));
+    const int parts = direct_parts(tiles, nblocks);
     const std::ptrdiff_t total = tiles * parts;
 #pragma omp parallel for schedule(static)
     for (std::ptrdiff_t it = 0; it < total; ++it) {
@@ -942,6 +931,18 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
     }
 }
 
+inline constexpr bool have_direct = true;
+enum class bwdw_kind { gemm };
+inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
+#else
+inline constexpr bool have_direct = false;
+enum class bwdw_kind { gemm };
+inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
+#endif
+
+#if UNETPP_DIRECT_CONV
+// Stride-1 direct convolution through the ISA's direct_conv_run, instantiated for the common
+// kernel sizes (any other size runs the run-time-size instantiation).
 inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, int pad_y, int pad_x,
                         const float* x, const float* wpk, const float* b, float* y, bool relu = false) {
     if (kh == 3 && kw == 3)
@@ -953,14 +954,6 @@ inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, 
     else
         direct_conv_run<0, 0>(n, cin, h, w, cout, kh, kw, pad_y, pad_x, x, wpk, b, y, relu);
 }
-
-inline constexpr bool have_direct = true;
-enum class bwdw_kind { gemm };
-inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
-#else
-inline constexpr bool have_direct = false;
-enum class bwdw_kind { gemm };
-inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
 #endif
 
 // The direct forward / backward-data kernels: stride 1, padding smaller than the kernel (so the
