@@ -1,26 +1,67 @@
 #!/usr/bin/env bash
-# Install the Debian/Ubuntu packages unetpp needs to build, test and run its demo.
+# Install what unetpp needs to build, test and run its demo. scripts/test.sh runs it first.
 #
-# Idempotent: asks dpkg which packages are missing and runs apt-get only for those, so a second
-# run does nothing. Set UNETPP_NO_TORCH=1 to skip python3-torch (only the parity tests use it;
-# they skip themselves without it). Uses sudo only when not root and sudo exists.
+# Idempotent: asks dpkg which packages are missing and runs apt-get only for those, and checks
+# the Python environments before touching them, so a second run changes nothing. Uses sudo only
+# when not root and sudo exists.
 #
-# Conan 2 (used only by the packaging test package_conan, which skips itself without it) is
-# installed with pip into a virtual environment, never into the system Python:
+# Debian packages: the compiler and libraries (cmake g++ make libeigen3-dev libxsimd-dev
+# doctest-dev libstb-dev libjpeg62-turbo-dev), clang with its OpenMP, libFuzzer and sanitizer
+# runtimes for the fuzz stage of scripts/test.sh (clang libomp-dev libclang-rt-14-dev),
+# python3-torch for the PyTorch parity tests (UNETPP_NO_TORCH=1 leaves it out) and python3-venv.
+#
+# The test virtual environment, used by the ONNX interop tests (tests find it there and never
+# install anything themselves):
+#
+#   ${XDG_CACHE_HOME:-~/.cache}/unetpp/test-venv          (UNETPP_TEST_VENV overrides)
+#
+# made with `/usr/bin/python3 -m venv --system-site-packages` (Debian's python3-torch and numpy
+# stay visible) and holding the pinned onnx and onnxruntime below. UNETPP_NO_ONNX=1 leaves it out.
+#
+# Conan 2 (used only by the packaging test package_conan) is installed with pip into its own
+# virtual environment, never into the system Python:
 #
 #   ${XDG_CACHE_HOME:-~/.cache}/unetpp/conan-venv/bin/conan      (UNETPP_CONAN_VENV overrides)
 #
-# The tests find it there. Set UNETPP_NO_CONAN=1 to skip it. It is best effort: when PyPI cannot
-# be reached the script warns and goes on, and the Conan test then reports itself as skipped.
+# UNETPP_NO_CONAN=1 leaves it out.
+#
+# Failures: a Python package that cannot be installed (PyPI unreachable, ...) is reported with a
+# banner on stderr. Under CI=true or UNETPP_STRICT_SKIPS=1 the script then exits 1, because the
+# tests that need the package would otherwise only skip; elsewhere it goes on and those tests
+# report themselves as skipped, naming this script.
 set -euo pipefail
 
-packages=(cmake g++ make libeigen3-dev libxsimd-dev doctest-dev libstb-dev)
+# Pinned versions of the test venv's packages (wheels exist for Debian 12's Python 3.11; numpy
+# stays below 2 so that the venv keeps Debian's numpy 1.24, which python3-torch is built against).
+onnx_pins=("onnx==1.17.0" "onnxruntime==1.20.1" "numpy<2")
+
+packages=(cmake g++ make libeigen3-dev libxsimd-dev doctest-dev libstb-dev libjpeg62-turbo-dev
+          clang libomp-dev libclang-rt-14-dev python3-venv)
 if [[ "${UNETPP_NO_TORCH:-0}" != "1" ]]; then
     packages+=(python3-torch)
 fi
-if [[ "${UNETPP_NO_CONAN:-0}" != "1" ]]; then
-    packages+=(python3-venv)   # Debian's python3 needs it to create the conan virtual environment
-fi
+
+strict=0
+case "${UNETPP_STRICT_SKIPS:-}" in
+    1) strict=1 ;;
+    0) strict=0 ;;
+    *) case "${CI:-}" in ""|0|false|FALSE|False|no) ;; *) strict=1 ;; esac ;;
+esac
+
+# Reports a Python package that could not be installed: fatal in strict mode, a banner otherwise.
+python_install_failed() {
+    local what="$1" consequence="$2"
+    {
+        echo "install_deps: ======================================================================"
+        echo "install_deps: ERROR: could not install $what (is PyPI reachable?)"
+        echo "install_deps: $consequence"
+        echo "install_deps: ======================================================================"
+    } >&2
+    if [[ "$strict" == "1" ]]; then
+        echo "install_deps: CI=true / UNETPP_STRICT_SKIPS=1: failing instead of letting the tests skip" >&2
+        exit 1
+    fi
+}
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "install_deps: dpkg-query not found; not a Debian-based system." >&2
@@ -52,23 +93,51 @@ install_conan() {
         fi
     done
     if [[ -z "$py" ]]; then
-        echo "install_deps: warning: no python3 with venv/ensurepip (Debian: python3-venv); conan not installed," \
-             "the Conan packaging test will be skipped" >&2
+        python_install_failed "conan (no python3 with venv/ensurepip; Debian: python3-venv)" \
+            "the Conan packaging test will be skipped"
         return 0
     fi
     echo "install_deps: installing conan 2 into $venv"
+    local created=0
+    [[ -e "$venv" ]] || created=1
     if ! { "$py" -m venv "$venv" && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
                --timeout 30 "conan>=2,<3"; }; then
-        echo "install_deps: warning: could not install conan (is PyPI reachable?);" \
-             "the Conan packaging test will be skipped" >&2
-        rm -rf "$venv"
+        [[ "$created" == "1" ]] && rm -rf "$venv"   # only what this run created
+        python_install_failed "conan 2 into $venv" "the Conan packaging test will be skipped"
         return 0
     fi
     echo "install_deps: $("$venv/bin/conan" --version) installed in $venv"
 }
 
+# The test venv with onnx and onnxruntime (see the top of this file).
+install_test_venv() {
+    [[ "${UNETPP_NO_ONNX:-0}" == "1" ]] && return 0
+    local venv="${UNETPP_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/unetpp/test-venv}"
+    local check="import onnx, onnxruntime, numpy; assert onnx.__version__ == '${onnx_pins[0]#onnx==}', onnx.__version__; \
+assert onnxruntime.__version__ == '${onnx_pins[1]#onnxruntime==}', onnxruntime.__version__"
+    if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+        echo "install_deps: test venv present ($venv: ${onnx_pins[0]}, ${onnx_pins[1]})"
+        return 0
+    fi
+    local created=0
+    [[ -e "$venv" ]] || created=1
+    echo "install_deps: installing ${onnx_pins[*]} into the test venv $venv"
+    mkdir -p "$(dirname "$venv")"
+    if ! { { [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"; } &&
+           "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 30 --retries 2 \
+               "${onnx_pins[@]}" &&
+           "$venv/bin/python" -c "$check"; }; then
+        [[ "$created" == "1" ]] && rm -rf "$venv"   # only what this run created
+        python_install_failed "${onnx_pins[*]} into $venv" \
+            "the ONNX interop tests (parity_interop_onnx*) will be skipped"
+        return 0
+    fi
+    echo "install_deps: test venv ready ($venv)"
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "install_deps: all packages present (${packages[*]})"
+    install_test_venv
     install_conan
     exit 0
 fi
@@ -86,4 +155,5 @@ fi
 echo "install_deps: installing ${missing[*]}"
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+install_test_venv
 install_conan

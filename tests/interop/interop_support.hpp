@@ -1,7 +1,7 @@
 #pragma once
 // Support for the interop tests (tests/parity/test_interop_*.cpp): comparing tensors with a
-// stated tolerance, a fresh work directory per case, and finding (or creating) the Python
-// environment with onnx and onnxruntime. Builds on tests/parity/parity_harness.hpp (torch
+// stated tolerance, a fresh work directory per case, and finding the Python environment with
+// onnx and onnxruntime (the test venv made by scripts/install_deps.sh; tests install nothing). Builds on tests/parity/parity_harness.hpp (torch
 // detection, shell quoting, running commands). Test support only; not installed.
 
 #include <doctest/doctest.h>
@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "../parity/parity_harness.hpp"
+#include "../support/skip.hpp"
 
 namespace unetpp::interop {
 
@@ -64,38 +65,46 @@ inline std::filesystem::path build_dir() {
     return std::filesystem::path(UNETPP_SOURCE_DIR) / "build";
 }
 
-/// The Python interpreter that imports onnx and onnxruntime, or "" when there is none. Looks at
-/// $UNETPP_ONNX_PYTHON, then the venv $UNETPP_INTEROP_VENV or <build>/interop-venv, creating the
-/// venv with tests/interop/setup_onnx_venv.sh (idempotent; gives up at once when an earlier
-/// attempt found PyPI unreachable) unless UNETPP_INTEROP_NO_SETUP=1.
+/// The project's test virtual environment, made by scripts/install_deps.sh (never by a test):
+/// $UNETPP_TEST_VENV, else $XDG_CACHE_HOME/unetpp/test-venv, else $HOME/.cache/unetpp/test-venv.
+inline std::filesystem::path test_venv() {
+    if (const char* v = std::getenv("UNETPP_TEST_VENV"); v && *v) return v;
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "unetpp" / "test-venv";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "unetpp" / "test-venv";
+    return {};
+}
+
+/// The Python interpreter that imports onnx, onnxruntime and numpy, or "" when there is none:
+/// $UNETPP_ONNX_PYTHON when set, else the test venv's bin/python. Nothing is installed here.
 inline const std::string& onnx_python() {
     static const std::string found = []() -> std::string {
         const auto log = parity::work_dir() / "onnx_check.log";
         const auto works = [&](const std::string& py) {
-            return run_command(shell_quote(py) + " -c \"import onnx, onnxruntime, numpy\"", log);
+            const bool ok = run_command(shell_quote(py) + " -c \"import onnx, onnxruntime, numpy\"", log);
+            std::error_code ec;
+            std::filesystem::remove(log, ec);
+            return ok;
         };
         if (const char* py = std::getenv("UNETPP_ONNX_PYTHON"); py && *py) return works(py) ? py : "";
-        const char* env_venv = std::getenv("UNETPP_INTEROP_VENV");
-        const std::filesystem::path venv = env_venv && *env_venv ? std::filesystem::path(env_venv)
-                                                                 : build_dir() / "interop-venv";
+        const auto venv = test_venv();
+        if (venv.empty()) return "";
         const std::string py = (venv / "bin" / "python").string();
-        if (std::filesystem::exists(py) && works(py)) return py;
-        const char* no_setup = std::getenv("UNETPP_INTEROP_NO_SETUP");
-        if (no_setup && std::string(no_setup) == "1") return "";
-        const std::string script = std::string(UNETPP_SOURCE_DIR) + "/tests/interop/setup_onnx_venv.sh";
-        if (run_command("sh " + shell_quote(script) + " " + shell_quote(venv.string()), log) && works(py)) return py;
-        MESSAGE("onnx venv setup: " << read_text(log));
-        return "";
+        return std::filesystem::exists(py) && works(py) ? py : "";
     }();
     return found;
 }
 
-/// Prints the skip notice and returns true when onnx / onnxruntime cannot be imported.
+/// Skips the test case (tests/support/skip.hpp; a failure under CI=true) when onnx /
+/// onnxruntime cannot be imported. Returns true when it skipped.
 inline bool skip_without_onnxruntime() {
     if (!onnx_python().empty()) return false;
-    MESSAGE("[unetpp-skip] skipped: no Python with onnx and onnxruntime (run tests/interop/setup_onnx_venv.sh "
-            "<build>/interop-venv, which needs PyPI, or set UNETPP_ONNX_PYTHON)");
-    return true;
+    const char* env_py = std::getenv("UNETPP_ONNX_PYTHON");
+    const std::string where = env_py && *env_py ? std::string("UNETPP_ONNX_PYTHON=") + env_py
+                                                : (test_venv() / "bin" / "python").string();
+    return test::skip_missing_installable(
+        "a Python with onnx, onnxruntime and numpy (looked for " + where + ")",
+        "scripts/install_deps.sh installs them into the test venv ${XDG_CACHE_HOME:-~/.cache}/unetpp/test-venv "
+        "(UNETPP_TEST_VENV overrides the path)");
 }
 
 }  // namespace unetpp::interop

@@ -1,5 +1,5 @@
-"""ONNX side of tests/parity/test_interop_onnx.cpp; runs in the venv that
-tests/interop/setup_onnx_venv.sh creates (onnx, onnxruntime, numpy; no torch needed).
+"""ONNX side of tests/parity/test_interop_onnx.cpp; runs in the test venv that
+scripts/install_deps.sh creates (onnx, onnxruntime, numpy; no torch needed).
 
     python onnx_check.py MODEL.onnx INPUT.safetensors OUTPUT.safetensors
 

@@ -13,7 +13,8 @@
 #                     functions (plain CMake steps), then build CONSUMER_SOURCE against the result
 #
 # Consumers are configured from scratch each run so a stale cache cannot hide a broken package.
-# A test that cannot run here prints "[unetpp-skip] <why>" and ctest reports it as skipped.
+# A test that cannot run here records a skip (tests/cmake/unetppSkip.cmake); the ctest runs this
+# script through tests/support/run_skippable.sh, which then exits 77 and prints the reason.
 cmake_minimum_required(VERSION 3.23)
 
 cmake_host_system_information(RESULT jobs QUERY NUMBER_OF_LOGICAL_CORES)
@@ -39,9 +40,7 @@ function(configure_consumer)
     run_checked("configure consumer" "${CMAKE_EXE}" ${args})
 endfunction()
 
-function(skip_test why)
-    message(STATUS "[unetpp-skip] ${why}")
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/../cmake/unetppSkip.cmake")
 
 # Checks shared by the find_package-style consumers: the package must come from `prefix`.
 function(check_found_in prefix)
@@ -168,7 +167,8 @@ elseif(MODE STREQUAL "conan")
 
 elseif(MODE STREQUAL "vcpkg_manifest")
     if(NOT PYTHON3)
-        skip_test("no python3 found; cannot check ports/unetpp/vcpkg.json")
+        unetpp_skip_installable("python3 (to check ports/unetpp/vcpkg.json)"
+            "scripts/install_deps.sh installs it (Debian package python3-venv pulls in python3)")
         return()
     endif()
     run_checked("check vcpkg.json" "${PYTHON3}"

@@ -39,6 +39,8 @@
 #include <unetpp/tensor/rng.hpp>
 #include <unetpp/tensor/tensor.hpp>
 
+#include "../support/skip.hpp"
+
 #if defined(_WIN32)
 #include <process.h>
 #else
@@ -130,12 +132,12 @@ inline bool torch_available() {
     return ok;
 }
 
-/// Prints the skip notice and returns true when torch is unavailable. CTest reports a test whose
-/// output contains "[unetpp-skip]" as skipped.
+/// Skips the test case (tests/support/skip.hpp: exit 77, or a failure under CI=true since the
+/// install script provides torch) when torch is unavailable. Returns true when it skipped.
 inline bool skip_without_torch() {
     if (torch_available()) return false;
-    MESSAGE("[unetpp-skip] skipped: PyTorch not available for " << std::string(python) << " (apt-get install python3-torch)");
-    return true;
+    return test::skip_missing_installable("PyTorch for " + std::string(python),
+                                          "scripts/install_deps.sh installs it (Debian package python3-torch)");
 }
 
 template <class T>

@@ -34,7 +34,7 @@
 // max abs err <= atol + rtol * max |torch| with the whole-network tolerance of
 // test_torch_parity.cpp (rtol 2e-4, atol 1e-6); tensors that are zero in exact arithmetic are
 // checked against zero_rtol x the largest |torch| value of the case instead. Without PyTorch every
-// case prints "[unetpp-skip] ..." and passes.
+// case skips (exit 77; a failure under CI=true, see tests/support/skip.hpp).
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 // The test writes seeded random inputs to a text file (format in tests/parity/losses_parity.py),
 // runs `/usr/bin/python3 tests/parity/losses_parity.py IN OUT` from UNETPP_SOURCE_DIR, which
 // evaluates the same losses with torch.nn.functional (or hand-written torch formulas where torch
-// has none) and autograd, and compares. Without PyTorch it prints "[unetpp-skip] ..." and passes.
+// has none) and autograd, and compares. Without PyTorch it skips (exit 77; a failure under CI=true).
 //
 // Inputs: logits [2, 1, 8, 8] ~ 3 N(0, 1) with three set to 30, -30 and 0; 0/1 and soft targets;
 // probabilities sigmoid(2 N(0, 1)) with one exact 0 and one exact 1 (torch's clamps); 3-class

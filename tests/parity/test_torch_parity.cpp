@@ -4,7 +4,7 @@
 //
 // Each case writes a safetensors file, runs tests/parity/torch_parity.py with /usr/bin/python3
 // and compares torch's float32 results with unetpp's (see parity_harness.hpp for the rule and
-// the messages). Without PyTorch every test case prints "[unetpp-skip] ..." and passes.
+// the messages). Without PyTorch every test case skips (exit 77; a failure under CI=true).
 //
 // Tolerances (float32 on both sides; criterion max abs err <= atol + rtol * max |torch|):
 //   single layers     rtol 1e-4, atol 1e-6: a few float32 roundings of sums of at most a few

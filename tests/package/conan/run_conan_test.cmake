@@ -2,7 +2,7 @@
 # (work directory), CXX_COMPILER, CONFIG and optionally CONAN (the conan executable).
 #
 #  1. find conan 2: CONAN, else the virtual environment made by scripts/install_deps.sh, else
-#     PATH; without it the test prints [unetpp-skip] and ctest reports it as skipped.
+#     PATH; without it the test skips (exit 77; a failure under CI=true, see tests/cmake/unetppSkip.cmake).
 #  2. make a throw-away CONAN_HOME under CONSUMER_BINARY, detect a profile, and remove every
 #     remote, so nothing can come from the network.
 #  3. export the test-only eigen/3.4.0 and xsimd/8.1.0 recipes (Debian's headers).
@@ -29,14 +29,17 @@ if(NOT CONAN)
     endif()
 endif()
 if(NOT CONAN)
-    skip_test("conan not found (run scripts/install_deps.sh, which installs conan 2 into "
-        "~/.cache/unetpp/conan-venv, or configure with -DUNETPP_CONAN=<path to conan>)")
+    unetpp_skip_installable("conan 2"
+        "scripts/install_deps.sh installs it into ~/.cache/unetpp/conan-venv (or configure with "
+        "-DUNETPP_CONAN=<path to conan>)")
     return()
 endif()
 execute_process(COMMAND "${CONAN}" --version OUTPUT_VARIABLE conan_version RESULT_VARIABLE rc
     OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT rc EQUAL 0 OR NOT conan_version MATCHES "version 2\\.")
-    skip_test("${CONAN} is not Conan 2 ('${conan_version}')")
+    unetpp_skip_installable("Conan 2 (${CONAN} is '${conan_version}')"
+        "scripts/install_deps.sh installs Conan 2 into ~/.cache/unetpp/conan-venv (or configure with "
+        "-DUNETPP_CONAN=<path to conan 2>)")
     return()
 endif()
 message(STATUS "using ${CONAN}: ${conan_version}")

@@ -1,0 +1,58 @@
+# Sanitizer builds of the tests (scripts/test.sh stages `asan` and `tsan`):
+#
+#   -DUNETPP_SANITIZE=address,undefined   ASan + UBSan on every test executable
+#   -DUNETPP_SANITIZE=thread              TSan; needs -DUNETPP_WITH_OPENMP=OFF, because the OpenMP
+#                                         runtime (libgomp, libomp) is not instrumented and TSan
+#                                         would report its synchronisation as races
+#
+# The library is header-only, so instrumenting the test executables instruments all of unetpp's
+# code they use. The flags go on the interface target `unetpp_sanitize_flags`, which every test
+# executable links (tests/CMakeLists.txt). Reports are fatal: -fno-sanitize-recover=all makes
+# the first UBSan report abort the test, so a ctest pass means zero reports. -O1 -g keeps the
+# run time bearable and the stack traces readable.
+set(UNETPP_SANITIZE "" CACHE STRING
+    "Sanitizers for the tests: empty, 'address,undefined' (or a subset) or 'thread'")
+set_property(CACHE UNETPP_SANITIZE PROPERTY STRINGS "" "address,undefined" "address" "undefined" "thread")
+
+add_library(unetpp_sanitize_flags INTERFACE)
+
+if(NOT UNETPP_SANITIZE STREQUAL "")
+    if(NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+        message(FATAL_ERROR "UNETPP_SANITIZE needs GCC or Clang (compiler: ${CMAKE_CXX_COMPILER_ID})")
+    endif()
+    string(REPLACE "," ";" sanitizers "${UNETPP_SANITIZE}")
+    foreach(s IN LISTS sanitizers)
+        if(NOT s MATCHES "^(address|undefined|thread)$")
+            message(FATAL_ERROR "UNETPP_SANITIZE: unknown sanitizer '${s}' (use address, undefined or thread)")
+        endif()
+    endforeach()
+    if("thread" IN_LIST sanitizers)
+        list(LENGTH sanitizers n)
+        if(NOT n EQUAL 1)
+            message(FATAL_ERROR "UNETPP_SANITIZE: 'thread' cannot be combined with other sanitizers")
+        endif()
+        if(UNETPP_WITH_OPENMP)
+            message(FATAL_ERROR "UNETPP_SANITIZE=thread needs -DUNETPP_WITH_OPENMP=OFF: the OpenMP runtime is "
+                "not instrumented, so TSan would report its barriers as data races")
+        endif()
+    endif()
+    set(flags "-fsanitize=${UNETPP_SANITIZE}" -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g)
+    target_compile_options(unetpp_sanitize_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${flags}>)
+    target_link_options(unetpp_sanitize_flags INTERFACE "-fsanitize=${UNETPP_SANITIZE}")
+    message(STATUS "unetpp tests: sanitizers ${UNETPP_SANITIZE} (${CMAKE_CXX_COMPILER_ID})")
+endif()
+
+# The environment every sanitized test runs with (appended to the tests' ENVIRONMENT).
+set(UNETPP_SANITIZE_ENV)
+if(UNETPP_SANITIZE MATCHES "address")
+    # detect_leaks: LeakSanitizer runs at exit. strict_string_checks and
+    # detect_stack_use_after_return catch more misuse at little cost.
+    list(APPEND UNETPP_SANITIZE_ENV
+        "ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:abort_on_error=0")
+endif()
+if(UNETPP_SANITIZE MATCHES "undefined")
+    list(APPEND UNETPP_SANITIZE_ENV "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
+endif()
+if(UNETPP_SANITIZE MATCHES "thread")
+    list(APPEND UNETPP_SANITIZE_ENV "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1")
+endif()

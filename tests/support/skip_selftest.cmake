@@ -1,0 +1,17 @@
+# cmake -P side of the skip self-test (tests/support/check_skips.cmake), run through
+# tests/support/run_skippable.sh. MODE: pass, skip, installable, skip_and_fail.
+include("${CMAKE_CURRENT_LIST_DIR}/../cmake/unetppSkip.cmake")
+if(MODE STREQUAL "skip" OR MODE STREQUAL "skip_and_fail")
+    unetpp_skip_not_available("self-test data not found at /nonexistent")
+    if(MODE STREQUAL "skip_and_fail")
+        message(FATAL_ERROR "self-test failure after a skip")
+    endif()
+    return()
+endif()
+if(MODE STREQUAL "installable")
+    unetpp_skip_installable("self-test dependency" "scripts/install_deps.sh installs it")
+    return()
+endif()
+if(NOT MODE STREQUAL "pass")
+    message(FATAL_ERROR "skip_selftest.cmake: unknown MODE '${MODE}'")
+endif()
