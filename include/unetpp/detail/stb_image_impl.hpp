@@ -4,9 +4,15 @@
 ///
 /// Why it looks like this:
 ///  - Decoding is an attack surface and Debian's stb_image 2.27 lacks the fixes for
-///    CVE-2023-45661..45667, so only PNG, JPEG and BMP are compiled in (the GIF and PSD decoders
-///    carry most of those bugs); io/image.hpp checks the dimensions in the header against a
-///    configurable limit before any pixel is decoded.
+///    CVE-2023-45661..45667, so only PNG and BMP are compiled in (the GIF and PSD decoders
+///    carry most of those bugs). JPEG is not (STBI_NO_JPEG): fuzzing found memory errors in
+///    stb's JPEG decoder (Huffman table overflow in stbi_info, uninitialised reads in
+///    progressive JPEGs), so io/image.hpp decodes JPEG with libjpeg-turbo instead
+///    (io/detail/jpeg_decode.hpp) or refuses it. io/image.hpp checks the dimensions in the
+///    header against configurable limits before any pixel is decoded.
+///  - Every allocation stb_image makes goes through io/detail/decode_alloc.hpp, a counting
+///    allocator with a per-thread budget (image_limits::max_decoded_bytes), so a header that
+///    lies or a zlib stream that inflates without end cannot make stb allocate more than that.
 ///  - The library is header-only, so stb's implementation lands in every translation unit that
 ///    includes io/image.hpp. It must never clash with a user's own stb in the same translation
 ///    unit or program:
@@ -39,6 +45,8 @@
 #if defined(_MSC_VER)
 #include <intrin.h>
 #endif
+
+#include "../io/detail/decode_alloc.hpp"
 
 // Every macro stb_image.h / stb_image_write.h reads or defines (generated from their sources).
 #define UNETPP_STB_MACROS(X) \
@@ -145,8 +153,11 @@ UNETPP_STB_MACROS(UNETPP_STB_SAVE)
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
+#define STBI_NO_JPEG  // JPEG goes to libjpeg-turbo (see the file comment), never to stb
+#define STBI_MALLOC(size) ::unetpp::io::detail::decode_alloc::allocate(size)
+#define STBI_REALLOC(p, size) ::unetpp::io::detail::decode_alloc::reallocate(p, size)
+#define STBI_FREE(p) ::unetpp::io::detail::decode_alloc::release(p)
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR

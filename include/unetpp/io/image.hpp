@@ -15,10 +15,18 @@
 ///   gray -> RGB(A)  replicate;   RGB(A) -> gray  ITU-R BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B;
 ///   alpha is dropped when not requested (not composited) and set opaque when added.
 ///
-/// Decoding is an attack surface (stb_image 2.27 has unfixed CVEs, see DESIGN.md): only PNG,
-/// JPEG and BMP are compiled in, the file size is bounded before it is read, and the dimensions
-/// in the header are checked against `image_limits` before any pixel is decoded. Every failure
-/// is a std::runtime_error naming the file and what to do.
+/// Decoding is an attack surface (stb_image 2.27 has unfixed CVEs, see DESIGN.md):
+///  - PNG and BMP are decoded by stb_image, compiled with those two formats only;
+///  - JPEG is decoded by libjpeg-turbo (io/detail/jpeg_decode.hpp) when unetpp is built with it
+///    (UNETPP_HAS_LIBJPEG=1, set by CMake when find_package(JPEG) succeeds); without it a JPEG file
+///    is refused with a message naming the package to install. JPEG never reaches stb_image;
+///  - the file size is bounded before it is read, and the dimensions and the decoded size in the
+///    header are checked against `image_limits` before any pixel is decoded;
+///  - the decoders' own memory is capped too (image_limits::max_decoded_bytes): stb_image
+///    allocates through a counting allocator with a per-thread budget (io/detail/decode_alloc.hpp),
+///    libjpeg through cinfo.mem->max_memory_to_use, so a header that lies or a compressed stream
+///    that inflates without end cannot exhaust memory.
+/// Every failure is a std::runtime_error naming the file and what to do.
 
 #include <algorithm>
 #include <atomic>
@@ -46,6 +54,8 @@
 
 #include "../detail/stb_image_impl.hpp"
 #include "../tensor/tensor.hpp"
+#include "detail/decode_alloc.hpp"
+#include "detail/jpeg_decode.hpp"
 
 namespace unetpp::io {
 
@@ -82,6 +92,20 @@ struct image_limits {
     int max_side = 16384;                               ///< widest / tallest side accepted
     std::uint64_t max_pixels = std::uint64_t{1} << 28;       ///< width * height
     std::uint64_t max_file_bytes = std::uint64_t{1} << 30;  ///< 1 GiB
+    /// Decoded memory, 1 GiB by default. Checked twice:
+    ///  - from the header, before anything is allocated: width x height x channels x bytes per
+    ///    sample as stored (a 16-bit RGBA PNG needs 8 bytes a pixel) and width x height x the
+    ///    requested channels of the returned image must each be at most this;
+    ///  - while decoding: the most memory the decoder may hold at once for one image (stb_image's
+    ///    pixel and zlib buffers for PNG and BMP, libjpeg's working memory for JPEG, whose
+    ///    progressive files keep 2 bytes per pixel and component of coefficients). The file's own
+    ///    bytes and the returned image are not counted. stb needs about twice the decoded size
+    ///    for a PNG (inflated rows, then pixels), so the largest PNG accepted is about half this.
+    std::uint64_t max_decoded_bytes = std::uint64_t{1} << 30;
+    /// Most scans in a progressive JPEG. Each scan walks the whole image, so a small file with
+    /// thousands of tiny scans costs minutes of CPU (libjpeg-turbo's documented mitigation is
+    /// such a limit); encoders write about 10.
+    int max_jpeg_scans = 500;
 };
 
 namespace detail {
@@ -183,6 +207,18 @@ void convert_channels(const S* src, int from, std::uint8_t* dst, int to, std::si
     }
 }
 
+/// Whether a * b * c > limit, without overflow.
+inline bool product_exceeds(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t limit) noexcept {
+    if (a == 0 || b == 0 || c == 0) return false;
+    if (a > limit / b) return true;
+    return a * b > limit / c;
+}
+
+/// The JPEG signature (SOI marker). Such a file goes to libjpeg-turbo or is refused; never to stb.
+inline bool is_jpeg(const std::vector<unsigned char>& b) noexcept {
+    return b.size() >= 2 && b[0] == 0xFF && b[1] == 0xD8;
+}
+
 inline void check_channels_arg(int c, std::string_view what) {
     if (c != 0 && c != 1 && c != 3 && c != 4)
         throw std::invalid_argument(std::string(what) + ": want_channels must be 0 (as stored), 1 (gray), 3 (RGB) "
@@ -216,9 +252,91 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
             w * h > limits.max_pixels)
             throw too_large(std::to_string(w) + " x " + std::to_string(h) + " pixels");
     };
+    // Decoded size from the header, before anything is allocated: the pixels as stored and the
+    // image returned must each fit in max_decoded_bytes.
+    auto check_decoded = [&](std::uint64_t w, std::uint64_t h, int channels, int bytes_per_sample, int out_channels) {
+        const std::uint64_t limit = limits.max_decoded_bytes;
+        const bool stored_over = detail::product_exceeds(w, h, static_cast<std::uint64_t>(channels) * bytes_per_sample, limit);
+        if (stored_over || detail::product_exceeds(w, h, static_cast<std::uint64_t>(out_channels), limit)) {
+            const int per_pixel = stored_over ? channels * bytes_per_sample : out_channels;
+            throw std::runtime_error("read_image: " + file + " is " + std::to_string(w) + " x " + std::to_string(h) +
+                                     " pixels of " + std::to_string(per_pixel) + " bytes, " +
+                                     std::to_string(w * h * static_cast<std::uint64_t>(per_pixel)) +
+                                     " bytes decoded, above image_limits::max_decoded_bytes = " +
+                                     std::to_string(limit) +
+                                     "; downscale it first (or raise the limit if it is genuine)");
+        }
+    };
+    auto out_channels = [&](int stored) { return want_channels == 0 ? stored : want_channels; };
+    // 8- or 16-bit decoded pixels -> the image returned, converted to the requested channels.
+    auto to_image = [&](const void* data, int w, int h, int c, bool sixteen) {
+        image img(w, h, out_channels(c));
+        img.source_bits = sixteen ? 16 : 8;
+        const std::size_t n = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
+        if (sixteen)
+            detail::convert_channels(static_cast<const std::uint16_t*>(data), c, img.pixels.data(), img.channels, n,
+                                     65535.0);
+        else
+            detail::convert_channels(static_cast<const std::uint8_t*>(data), c, img.pixels.data(), img.channels, n,
+                                     255.0);
+        return img;
+    };
+
+    if (detail::is_jpeg(bytes)) {
+#if defined(UNETPP_HAS_LIBJPEG) && UNETPP_HAS_LIBJPEG
+        namespace jpeg = detail::jpeg;
+        const std::uint64_t memory = std::min<std::uint64_t>(limits.max_decoded_bytes, std::numeric_limits<std::size_t>::max());
+        jpeg::decoder dec(bytes.data(), bytes.size(), static_cast<std::size_t>(memory), limits.max_jpeg_scans);
+        auto failed = [&]() {
+            const std::string why = dec.message();
+            switch (dec.why()) {
+                case jpeg::failure::precision:
+                    return std::runtime_error("read_image: " + file + " is a " + std::to_string(dec.precision()) +
+                                              "-bit JPEG; unetpp decodes 8-bit JPEG only (convert it to 8-bit, or to "
+                                              "a 16-bit PNG to keep the precision)");
+                case jpeg::failure::color_space:
+                    return std::runtime_error("read_image: " + file + " is a JPEG with " +
+                                              std::to_string(dec.components()) + " components (" + why +
+                                              "); unetpp decodes gray and RGB JPEG only (convert it to RGB)");
+                case jpeg::failure::memory:
+                    return std::runtime_error("read_image: decoding " + file +
+                                              " needs more memory than image_limits::max_decoded_bytes = " +
+                                              std::to_string(limits.max_decoded_bytes) + " bytes (libjpeg-turbo: " +
+                                              why + "); downscale it first (or raise the limit if it is genuine)");
+                case jpeg::failure::too_many_scans:
+                    return std::runtime_error("read_image: " + file + " is a progressive JPEG with more than " +
+                                              std::to_string(limits.max_jpeg_scans) +
+                                              " scans (image_limits::max_jpeg_scans); the file is broken or a "
+                                              "decompression bomb: re-encode it");
+                default:
+                    return std::runtime_error("read_image: cannot decode JPEG " + file + " (libjpeg-turbo: " + why +
+                                              "); the file is corrupt or truncated: re-export or re-download it");
+            }
+        };
+        if (!dec.read_header()) throw failed();
+        const std::uint64_t w = dec.width(), h = dec.height();
+        check_size(w, h);
+        if (w == 0 || h == 0)
+            throw std::runtime_error("read_image: JPEG " + file + " has an invalid header (" + std::to_string(w) +
+                                     " x " + std::to_string(h) + "); the file is corrupt");
+        check_decoded(w, h, dec.channels(), 1, out_channels(dec.channels()));
+        std::vector<std::uint8_t> pixels(static_cast<std::size_t>(w * h) * static_cast<std::size_t>(dec.channels()));
+        if (!dec.decode(pixels.data())) throw failed();
+        return to_image(pixels.data(), static_cast<int>(w), static_cast<int>(h), dec.channels(), false);
+#else
+        throw std::runtime_error("read_image: " + file + " is a JPEG file, and this build of unetpp has no JPEG "
+                                 "decoder: install libjpeg-turbo (Debian: libjpeg62-turbo-dev, Ubuntu: "
+                                 "libjpeg-turbo8-dev, Fedora: libjpeg-turbo-devel), rebuild so that CMake finds it "
+                                 "(find_package(JPEG)), or convert the image to PNG");
+#endif
+    }
+
     const auto [hw, hh] = detail::header_dimensions(bytes);
     check_size(hw, hh);
     const int len = static_cast<int>(bytes.size());
+    // Every allocation stb makes from here on counts against max_decoded_bytes.
+    detail::decode_alloc::budget_scope budget(
+        static_cast<std::size_t>(std::min<std::uint64_t>(limits.max_decoded_bytes, std::numeric_limits<std::size_t>::max())));
     int w = 0, h = 0, c = 0;
     if (!stb::info(bytes.data(), len, &w, &h, &c)) {
         const std::string reason = stb::failure_reason();
@@ -230,29 +348,26 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
         throw std::runtime_error("read_image: " + file + " has an invalid header (" + std::to_string(w) + " x " +
                                  std::to_string(h) + " x " + std::to_string(c) + "); the file is corrupt");
     check_size(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h));
-    const std::uint64_t pixels = static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h);
-
     const bool sixteen = stb::is_16_bit(bytes.data(), len) != 0;
+    check_decoded(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h), c, sixteen ? 2 : 1, out_channels(c));
+
     int dw = 0, dh = 0, dc = 0;
     std::unique_ptr<void, detail::stb_deleter> data(
         sixteen ? static_cast<void*>(stb::load_16(bytes.data(), len, &dw, &dh, &dc))
                 : static_cast<void*>(stb::load_8(bytes.data(), len, &dw, &dh, &dc)));
+    if (!data && budget.refused())
+        throw std::runtime_error("read_image: decoding " + file + " needs more memory than "
+                                 "image_limits::max_decoded_bytes = " + std::to_string(limits.max_decoded_bytes) +
+                                 " bytes (the decoder asked for " + std::to_string(budget.largest_refused()) +
+                                 " bytes at once); the file is corrupt or a decompression bomb (or raise the limit "
+                                 "if it is genuine)");
     if (!data)
         throw std::runtime_error("read_image: cannot decode " + file + " (" + stb::failure_reason() +
                                  "); the file is corrupt or truncated: re-export or re-download it");
     if (dw != w || dh != h || dc != c)
         throw std::runtime_error("read_image: " + file + " decodes to a size other than its header states; "
                                  "the file is corrupt");
-
-    const int out_c = want_channels == 0 ? c : want_channels;
-    image img(w, h, out_c);
-    img.source_bits = sixteen ? 16 : 8;
-    const std::size_t n = static_cast<std::size_t>(pixels);
-    if (sixteen)
-        detail::convert_channels(static_cast<const std::uint16_t*>(data.get()), c, img.pixels.data(), out_c, n, 65535.0);
-    else
-        detail::convert_channels(static_cast<const std::uint8_t*>(data.get()), c, img.pixels.data(), out_c, n, 255.0);
-    return img;
+    return to_image(data.get(), w, h, c, sixteen);
 }
 
 /// Reads a PNG, JPEG or BMP file (8- or 16-bit; see the file comment for channels and depth).
