@@ -1,5 +1,6 @@
-// Shared code of the unetpp command-line tools: argument parsing, the data set choice, splits,
-// the compiled model set, and the error convention (one line on stderr, exit code 2).
+// Shared code of the unetpp command-line tools: the data set choice, splits, the compiled model
+// set, and the error convention (one line on stderr, exit code 2). The option parser is in
+// cli_args.hpp and the output policy (never overwrite a user's file) in output_guard.hpp.
 #pragma once
 
 #include <cstdint>
@@ -20,62 +21,13 @@
 #include <unetpp/threads.hpp>
 #include <unetpp/train.hpp>
 
+#include "cli_args.hpp"
+#include "output_guard.hpp"
+
 namespace cli {
 
 namespace fs = std::filesystem;
 using namespace unetpp;
-
-/// Bad input: the tool prints "<tool>: error: <message>" and exits with 2.
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-/// --key value pairs and --flag switches.
-class args {
-public:
-    args(int argc, char** argv, std::set<std::string> flags, std::set<std::string> keys) {
-        for (int i = 1; i < argc; ++i) {
-            std::string a = argv[i];
-            if (a == "-h") a = "--help";
-            if (!a.starts_with("--")) throw usage_error("unexpected argument '" + a + "' (see --help)");
-            std::string k = a.substr(2), v;
-            if (const auto eq = k.find('='); eq != std::string::npos) {
-                v = k.substr(eq + 1);
-                k = k.substr(0, eq);
-            } else if (flags.count(k) || k == "help") {
-                v = "1";
-            } else {
-                if (i + 1 >= argc) throw usage_error("option --" + k + " needs a value (see --help)");
-                v = argv[++i];
-            }
-            if (!flags.count(k) && !keys.count(k) && k != "help")
-                throw usage_error("unknown option --" + k + " (see --help)");
-            m_[k] = v;
-        }
-    }
-    [[nodiscard]] bool has(const std::string& k) const { return m_.count(k) != 0; }
-    [[nodiscard]] std::string str(const std::string& k, const std::string& def = "") const {
-        const auto it = m_.find(k);
-        return it == m_.end() ? def : it->second;
-    }
-    [[nodiscard]] double num(const std::string& k, double def) const {
-        if (!has(k)) return def;
-        const std::string s = str(k);
-        char* end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || end != s.c_str() + s.size()) throw usage_error("--" + k + " expects a number, got '" + s + "'");
-        return v;
-    }
-    [[nodiscard]] long integer(const std::string& k, long def) const {
-        const double v = num(k, static_cast<double>(def));
-        if (v != static_cast<double>(static_cast<long>(v))) throw usage_error("--" + k + " expects an integer");
-        return static_cast<long>(v);
-    }
-    [[nodiscard]] const std::map<std::string, std::string>& all() const noexcept { return m_; }
-
-private:
-    std::map<std::string, std::string> m_;
-};
 
 // --- data ------------------------------------------------------------------------------------
 
@@ -137,13 +89,13 @@ inline void require_folder(const fs::path& p, const std::string& what) {
 
 /// Opens the data set the options name; images resized to size x size (bilinear; masks nearest).
 inline any_dataset open_dataset(const data_choice& c) {
-    if (c.size < 8 || c.size > 4096) throw usage_error("--size " + std::to_string(c.size) + " is impossible; use 8 to 4096");
+    if (c.size < range::size.min || c.size > range::size.max)
+        throw usage_error("--size " + std::to_string(c.size) + " is out of range; use " + describe(range::size));
     data::reader_options ro;
     ro.channels = 1;
     const int s = c.size;
     ro.preprocess = [s](data::sample& x) { data::resize(x, s, s); };
     if (c.type == "synthetic") {
-        if (c.synthetic_count < 4) throw usage_error("--synthetic-count must be at least 4");
         return any_dataset(data::synthetic_dataset(static_cast<std::size_t>(c.synthetic_count),
                                                    {.size = c.size, .seed = c.seed}));
     }
@@ -166,13 +118,13 @@ inline any_dataset open_dataset(const data_choice& c) {
 
 inline data_choice data_from(const args& a) {
     data_choice c;
-    c.type = a.str("data-type", "synthetic");
+    c.type = a.choice("data-type", "synthetic", {"busi", "isbi2012", "folders", "synthetic"});
     c.data = a.str("data");
     c.masks = a.str("masks");
     c.mask_suffix = a.str("mask-suffix");
-    c.size = static_cast<int>(a.integer("size", c.type == "synthetic" ? 64 : 128));
-    c.synthetic_count = a.integer("synthetic-count", 48);
-    c.seed = static_cast<std::uint64_t>(a.integer("seed", 1));
+    c.size = static_cast<int>(a.integer("size", c.type == "synthetic" ? 64 : 128, range::size));
+    c.synthetic_count = a.integer("synthetic-count", 48, range::synthetic_count);
+    c.seed = static_cast<std::uint64_t>(a.integer("seed", 1, range::seed));
     return c;
 }
 
@@ -189,26 +141,31 @@ struct split_choice {
     std::vector<std::size_t> train, val, test;
 };
 
+/// --folds K (2..100; absent: no folds) and --fold k (0..K-1; absent: 0), checked together
+/// before any data is read.
+inline std::pair<long, long> folds_from(const args& a) {
+    const long folds = static_cast<long>(a.integer("folds", 0, range::folds));
+    const long fold = static_cast<long>(a.integer("fold", 0, range::fold));
+    if (a.has("fold") && !a.has("folds")) throw usage_error("--fold needs --folds K (the number of folds)");
+    if (folds > 0 && fold >= folds)
+        throw usage_error("--fold " + std::to_string(fold) + " is out of range; use 0 to " + std::to_string(folds - 1) +
+                          " (--folds " + std::to_string(folds) + ")");
+    return {folds, fold};
+}
+
 inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t seed, const std::string& type) {
     if (type == "busi") ds.set_groups(data::near_duplicate_groups(data::phashes(ds)));
     const data::split_options so{.seed = seed, .labels = data::labels_of(ds), .groups = data::groups_of(ds)};
     split_choice out;
-    const long folds = a.integer("folds", 0), fold = a.integer("fold", 0);
+    const auto [folds, fold] = folds_from(a);
     if (folds > 0) {
-        if (folds < 2) throw usage_error("--folds must be at least 2");
-        if (fold < 0 || fold >= folds)
-            throw usage_error("--fold " + std::to_string(fold) + " is outside 0.." + std::to_string(folds - 1));
         const auto f = data::kfold(ds.size(), static_cast<int>(folds), so);
         out.train = f[static_cast<std::size_t>(fold)].train;
         out.val = f[static_cast<std::size_t>(fold)].test;
         return out;
     }
-    const std::string sp = a.str("split", "0.8,0.1,0.1");
-    double r[3] = {0, 0, 0};
-    if (std::sscanf(sp.c_str(), "%lf,%lf,%lf", &r[0], &r[1], &r[2]) != 3)
-        throw usage_error("--split expects three fractions like 0.8,0.1,0.1, got '" + sp + "'");
-    if (!(r[1] > 0)) throw usage_error("--split needs a validation fraction > 0");
-    const auto p = data::split_ratio(ds.size(), so, {r[0], r[1], r[2]});
+    const split_fractions r = parse_split(a.str("split", "0.8,0.1,0.1"));
+    const auto p = data::split_ratio(ds.size(), so, {r.train, r.val, r.test});
     out.train = p.train;
     out.val = p.val;
     out.test = p.test;

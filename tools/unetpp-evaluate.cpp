@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 
 #include <unetpp/metrics.hpp>
 
@@ -21,16 +20,23 @@ io::save_weights, then give --model/--base/--depth/--size) over a data set and w
   --csv FILE         one row per image: image,dice,iou,precision,recall,hd95
                      (hd95 is inf when exactly one of prediction and truth is empty)
   --summary FILE     the summary table (mean +- sample std over images), also printed
-  --out-masks DIR    predicted masks as PNG (0/255), DIR/<image stem>_pred.png; written into
-                     DIR.partial and renamed to DIR when complete
-All files are written atomically; a failed run leaves no output that looks complete.
+  --out-masks DIR    predicted masks as PNG (0/255), DIR/<image stem>_pred.png, each written
+                     atomically; DIR must be new or empty
+  --overwrite        replace existing --csv / --summary files and write masks into a DIR that
+                     holds other files (only the files named above are replaced; nothing is
+                     removed). Without it an existing output is refused.
+Every file is written atomically, and nothing is written before all inputs are checked; the CSV
+and summary are written last, so a failed run leaves no output that looks complete.
 
 data (as unetpp-train): --data-type busi|isbi2012|folders|synthetic, --data PATH, --masks PATH,
-  --mask-suffix S, --synthetic-count N, --seed N (synthetic images and the split)
+  --mask-suffix S, --synthetic-count N (4 to 1000000), --seed N (0 to 9223372036854775807;
+  synthetic images and the split)
   --subset S         all | train | val | test: the part of the split given by --split a,b,c
                      or --folds K --fold k (same meaning and seed as in training) (default all)
-model (default: read from the checkpoint): --model M --base N --depth D --size N
-  --threshold X      probability threshold for the masks (default 0.5)
+model (default: read from the checkpoint): --model M --base N (1 to 1024) --depth D (1 to 10)
+  --size N (8 to 4096); then checked against the compiled networks
+  --threshold X      probability threshold for the masks, 0 to 1 (default 0.5)
+  --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
 Exit codes: 0 done, 2 bad input (missing or unreadable file, checkpoint of another
 architecture, impossible size).
 )";
@@ -44,7 +50,7 @@ std::string fmt(double v) {
 }
 
 int run(int argc, char** argv) {
-    const args a(argc, argv, {},
+    const args a(argc, argv, {"overwrite"},
                  {"checkpoint", "csv", "summary", "out-masks", "data-type", "data", "masks", "mask-suffix", "size",
                   "synthetic-count", "seed", "subset", "split", "folds", "fold", "model", "base", "depth", "threshold",
                   "threads"});
@@ -52,13 +58,34 @@ int run(int argc, char** argv) {
         std::cout << help_text;
         return 0;
     }
-    adapt_threads_to_load();
-    if (a.has("threads")) set_num_threads(static_cast<int>(a.integer("threads", 1)));
+    // Every option is parsed and range-checked before any file is read or written.
+    const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
+    const double threshold = a.real("threshold", 0.5, range::threshold);
+    const std::string subset = a.choice("subset", "all", {"all", "train", "val", "test"});
+    if (subset != "all") {
+        (void)folds_from(a);
+        (void)parse_split(a.str("split", "0.8,0.1,0.1"));
+    }
+    data_choice dc = data_from(a);
     const fs::path ckpt = a.str("checkpoint");
     if (ckpt.empty()) throw usage_error("--checkpoint FILE is required");
-    if (!fs::exists(ckpt)) throw usage_error("--checkpoint '" + ckpt.string() + "' does not exist; check the path");
+    std::error_code ec;
+    if (!fs::exists(ckpt, ec)) throw usage_error("--checkpoint '" + ckpt.string() + "' does not exist; check the path");
+    if (!fs::is_regular_file(ckpt, ec)) throw usage_error("--checkpoint '" + ckpt.string() + "' is not a file");
+
+    // Outputs: refused when they exist (a folder: when it is not empty), unless --overwrite.
+    const bool overwrite = a.has("overwrite");
     const fs::path csv = a.str("csv");
     if (csv.empty()) throw usage_error("--csv FILE is required (the per-image results)");
+    check_output_file(csv, "--csv", "unetpp-evaluate", overwrite);
+    const fs::path summary = a.str("summary");
+    if (a.has("summary")) {
+        check_output_file(summary, "--summary", "unetpp-evaluate", overwrite);
+        if (fs::absolute(summary).lexically_normal() == fs::absolute(csv).lexically_normal())
+            throw usage_error("--summary and --csv name the same file; give two names");
+    }
+    const fs::path masks_dir = a.str("out-masks");
+    if (a.has("out-masks")) check_output_folder(masks_dir, "--out-masks", "unetpp-evaluate", overwrite);
 
     // Model identity: options first, then the checkpoint's record of the training options.
     std::map<std::string, std::string> rec;
@@ -67,19 +94,19 @@ int run(int argc, char** argv) {
     } catch (const std::exception& e) {
         if (!(a.has("model") && a.has("base") && a.has("depth") && a.has("size"))) throw;  // not a checkpoint
     }
-    const auto pick = [&](const std::string& k, const std::string& def) {
-        if (a.has(k)) return a.str(k);
+    // A value from the command line is range-checked as an option; one recorded in the checkpoint
+    // is untrusted input too and gets the same check, with the file named.
+    const auto pick_int = [&](const std::string& k, std::int64_t def, const int_range& r) -> int {
+        if (a.has(k)) return static_cast<int>(a.integer(k, def, r));
         const auto it = rec.find(k);
-        return it != rec.end() ? it->second : def;
+        if (it == rec.end()) return static_cast<int>(def);
+        return static_cast<int>(parse_integer("'" + ckpt.string() + "' records " + k, it->second, r));
     };
-    const std::string model = pick("model", "unet_bn");
-    const int base = std::stoi(pick("base", "16")), depth = std::stoi(pick("depth", "3"));
-    data_choice dc = data_from(a);
-    dc.size = std::stoi(pick("size", std::to_string(dc.size)));
-    const double threshold = a.num("threshold", 0.5);
-    const std::string subset = a.str("subset", "all");
-    if (subset != "all" && subset != "train" && subset != "val" && subset != "test")
-        throw usage_error("--subset must be all, train, val or test");
+    const std::string model = a.has("model") ? a.str("model") : rec.count("model") ? rec.at("model") : "unet_bn";
+    const int base = pick_int("base", 16, range::base), depth = pick_int("depth", 3, range::depth);
+    dc.size = pick_int("size", dc.size, range::size);
+    adapt_threads_to_load();
+    if (threads > 0) set_num_threads(threads);
 
     return with_model(model, base, depth, [&]<class Net>() -> int {
         check_size<Net>(dc.size);
@@ -97,16 +124,19 @@ int run(int argc, char** argv) {
             idx = subset == "train" ? p.train : subset == "val" ? p.val : p.test;
             if (idx.empty()) throw usage_error("--subset " + subset + " is empty for this split");
         }
-
-        const fs::path masks_dir = a.str("out-masks");
-        fs::path partial;
-        if (!masks_dir.empty()) {
-            partial = masks_dir;
-            partial += ".partial";
-            fs::remove_all(partial);
-            fs::create_directories(partial);
+        if (a.has("out-masks")) {  // two images of one stem would write one mask file
+            std::map<std::string, std::size_t> seen;
+            for (std::size_t i : idx)
+                if (const auto [it, fresh] = seen.emplace(ds.stem(i), i); !fresh)
+                    throw usage_error("--out-masks: " + ds.source(it->second) + " and " + ds.source(i) +
+                                      " would both be written as '" + ds.stem(i) +
+                                      "_pred.png'; rename one of the images");
         }
-        std::string rows = "image,dice,iou,precision,recall,hd95\n";
+        // all inputs are valid: create the output folders and prove them writable, then write
+        prepare_file_parent(csv, "--csv");
+        if (a.has("summary")) prepare_file_parent(summary, "--summary");
+        if (a.has("out-masks")) prepare_folder(masks_dir, "--out-masks");
+    std::string rows = "image,dice,iou,precision,recall,hd95\n";
         std::vector<double> dice, iou, prec, rec_, hd, hd_all;
         std::size_t hd_inf = 0;
         for (std::size_t i : idx) {
@@ -125,7 +155,11 @@ int run(int argc, char** argv) {
                 if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
             rows += name + ',' + fmt(c.dice()) + ',' + fmt(c.iou()) + ',' + fmt(c.precision()) + ',' + fmt(c.recall()) +
                     ',' + fmt(h95) + '\n';
-            if (!partial.empty()) io::write_png(partial / (ds.stem(i) + "_pred.png"), io::from_tensor(pred));
+            if (a.has("out-masks")) {
+                const std::vector<unsigned char> png = io::encode_png(io::from_tensor(pred));
+                write_file(masks_dir / (ds.stem(i) + "_pred.png"),
+                           std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
+            }
         }
         std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
                             subset + ")\nmetric      mean \u00b1 std\n";
@@ -138,12 +172,8 @@ int run(int argc, char** argv) {
         if (hd_inf)
             table += "(hd95 over " + std::to_string(hd.size()) + " images; " + std::to_string(hd_inf) +
                      " with exactly one empty mask have no finite distance)\n";
-        train::write_file_atomic(csv, rows);
-        if (a.has("summary")) train::write_file_atomic(a.str("summary"), table);
-        if (!partial.empty()) {
-            fs::remove_all(masks_dir);
-            fs::rename(partial, masks_dir);
-        }
+        write_file(csv, rows, overwrite);
+        if (a.has("summary")) write_file(summary, table, overwrite);
         std::cout << table;
         return 0;
     });

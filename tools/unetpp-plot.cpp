@@ -15,12 +15,14 @@ namespace {
 
 using namespace cli;
 
-const char* help_text = R"(usage: unetpp-plot --log run/log.csv --out curves.svg [--title TEXT]
+const char* help_text = R"(usage: unetpp-plot --log run/log.csv --out curves.svg [--title TEXT] [--overwrite]
 
 Reads the per-epoch log written by unetpp-train (columns epoch, train_loss, val_loss, val_dice,
 val_iou, val_pixel_error, lr, seconds; any subset after epoch is accepted, "nan" cells are skipped) and writes
 an SVG with two panels: train and validation loss, and validation Dice and IoU, against the
-epoch. The file is written atomically. Exit code 2 on bad input (missing or malformed log).
+epoch. The file is written atomically. An existing --out file is refused unless --overwrite is
+given (then only that file is replaced). Exit code 2 on bad input (missing or malformed log, or an
+output that exists).
 )";
 
 struct series {
@@ -83,13 +85,17 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
 }
 
 int run(int argc, char** argv) {
-    const args a(argc, argv, {}, {"log", "out", "title"});
+    const args a(argc, argv, {"overwrite"}, {"log", "out", "title"});
     if (a.has("help")) {
         std::cout << help_text;
         return 0;
     }
     const fs::path log = a.str("log"), out = a.str("out");
     if (log.empty() || out.empty()) throw usage_error("--log FILE and --out FILE are required (see --help)");
+    const bool overwrite = a.has("overwrite");
+    check_output_file(out, "--out", "unetpp-plot", overwrite);
+    std::error_code ec;
+    if (fs::equivalent(log, out, ec)) throw usage_error("--out names the --log file; give another name for the SVG");
     std::ifstream in(log);
     if (!in) throw usage_error("cannot read '" + log.string() + "'; give the log.csv that unetpp-train wrote");
     std::string line;
@@ -134,7 +140,8 @@ int run(int argc, char** argv) {
     svg += panel(70, 60, 340, 260, "loss", {by["train_loss"], by["val_loss"]});
     svg += panel(520, 60, 340, 260, "validation metrics", {by["val_dice"], by["val_iou"]});
     svg += "</svg>\n";
-    train::write_file_atomic(out, svg);
+    prepare_file_parent(out, "--out");
+    write_file(out, svg, overwrite);
     std::cout << "unetpp-plot: wrote '" << out.string() << "'\n";
     return 0;
 }

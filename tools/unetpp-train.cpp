@@ -12,6 +12,7 @@
 #include <unetpp/io/safetensors.hpp>
 
 #include "cli_common.hpp"
+#include "run_record.hpp"
 
 namespace {
 
@@ -24,20 +25,25 @@ Trains a U-Net for binary segmentation and writes into DIR:
                      epoch, schedule, seed, best metric); --resume continues from it
   best.safetensors   checkpoint of the epoch with the best monitored metric
   log.csv, log.jsonl one row per epoch: epoch, train_loss, val_loss, val_dice, val_iou, val_pixel_error, lr, seconds
-  config.json        the options of the run
+  config.json        the options of the run (config.resume.json for a resumed run)
   split.json         the images of each part of the split (train, val, test), by file name
-Every file is written atomically (temporary file, fsync, rename).
+Every file is written atomically (temporary file, fsync, rename). DIR must be new or empty: a
+folder that already holds other files is refused unless --overwrite is given, and even then only
+the files above are written, nothing is removed. A DIR that holds a run (last.safetensors) is
+continued with --resume and refused without it.
 
 data:
   --data-type T      busi | isbi2012 | folders | synthetic            (default synthetic)
   --data PATH        BUSI root, ISBI 2012 root, or the images folder (folders)
   --masks PATH       the masks folder (folders); --mask-suffix S: mask stem = image stem + S
-  --size N           resize images to N x N (bilinear; masks nearest)  (default 64 synthetic, 128 else)
-  --synthetic-count N  images of the synthetic data set                 (default 48)
+  --size N           resize images to N x N (bilinear; masks nearest), 8 to 4096
+                                                                        (default 64 synthetic, 128 else)
+  --synthetic-count N  images of the synthetic data set, 4 to 1000000  (default 48)
   --augment on|off   random flips and rotations (+-15 degrees)         (default off)
-  --split a,b,c      train,val,test fractions, grouped and stratified  (default 0.8,0.1,0.1)
-  --folds K --fold k grouped K-fold cross-validation; fold k validates (BUSI: groups of
-                     near-duplicate images by perceptual hash)
+  --split a,b,c      train,val,test fractions in [0, 1], val > 0, sum <= 1, grouped and
+                     stratified                                         (default 0.8,0.1,0.1)
+  --folds K --fold k grouped K-fold cross-validation, K 2 to 100, k 0 to K-1; fold k validates
+                     (BUSI: groups of near-duplicate images by perceptual hash)
 model:
   --model M          unet_bn | ronneberger2015                          (default unet_bn)
   --base N --depth D compiled combinations: unet_bn with base 8, 16, 32 or 64 and depth 3 or 4;
@@ -46,20 +52,31 @@ model:
 training:
   --loss L           bce | dice | dice_bce | focal | iou | tversky      (default dice_bce)
   --optimizer O      adam | adamw | sgd                                 (default adam)
-  --lr X             learning rate                                       (default 1e-3; sgd 1e-2)
-  --weight-decay X   (default 0; adamw 1e-2)      --momentum X  sgd momentum (default 0.9)
+  --lr X             learning rate, > 0 and <= 10                       (default 1e-3; sgd 1e-2)
+  --weight-decay X   0 to 1 (default 0; adamw 1e-2)
+  --momentum X       sgd momentum, >= 0 and < 1                          (default 0.9)
   --schedule S       constant | step | cosine | plateau                  (default constant)
-  --epochs N         (default 10)   --batch N  (default 4)   --seed N  (default 1)
+  --epochs N         1 to 100000 (default 10)   --batch N  1 to 4096 (default 4)
+  --seed N           0 to 9223372036854775807 (default 1)
   --monitor M        val_loss | val_dice | val_iou | train_loss          (default val_loss)
-  --patience N       early stopping after N epochs without improvement  (default 0: off)
-  --min-delta X      smallest change that counts as improvement         (default 0)
-  --clip-norm X      clip gradients to global L2 norm X                 (default off)
-  --resume           continue the run in --out from last.safetensors (same options and seed)
+  --patience N       early stopping after N epochs without improvement, 0 to 100000
+                                                                        (default 0: off)
+  --min-delta X      smallest change that counts as improvement, 0 to 1e6 (default 0)
+  --clip-norm X      clip gradients to global L2 norm X, 0 to 1e6       (default 0: off)
+  --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
+  --resume           continue the run in --out from last.safetensors. Every option that defines
+                     the run must be the same (it is recorded in the checkpoint; a resume with
+                     another --size, --loss, --lr, --batch, model, data, ... is refused with the
+                     list of differences); only --epochs, --patience, --min-delta, --threads and
+                     --quiet may change
+  --overwrite        write into a --out folder that holds other files, and replace an existing
+                     --export-data file (only the files this program writes are replaced)
   --export-data F    also write the preprocessed images and masks of every part of the split
                      (after resizing, before augmentation) to the safetensors file F:
                      train_images, train_masks, val_images, val_masks[, test_images, test_masks]
                      as [N, C, H, W] float32 (images in [0, 1], masks 0/1), so that another
-                     framework can be trained on exactly the same tensors
+                     framework can be trained on exactly the same tensors; an existing F
+                     is refused unless --overwrite
   --quiet            no progress output
 Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged.
 )";
@@ -70,6 +87,8 @@ struct any_loss {
     std::function<float(const tensor<float>&, const tensor<float>&, tensor<float>*)> fn;
     float operator()(const tensor<float>& x, const tensor<float>& t, tensor<float>* g = nullptr) const { return fn(x, t, g); }
 };
+
+const std::vector<std::string> loss_names{"bce", "dice", "dice_bce", "focal", "iou", "tversky"};
 
 any_loss make_loss(const std::string& n) {
     const auto wrap = [&](auto l) {
@@ -84,11 +103,26 @@ any_loss make_loss(const std::string& n) {
     throw usage_error("--loss '" + n + "' is not one of bce, dice, dice_bce, focal, iou, tversky");
 }
 
+/// The optimiser options, parsed and range-checked before anything is read or written.
+struct optimizer_choice {
+    std::string name;  ///< adam | adamw | sgd
+    double lr = 1e-3, weight_decay = 0.0, momentum = 0.9;
+};
+
+optimizer_choice optimizer_from(const args& a) {
+    optimizer_choice o;
+    o.name = a.choice("optimizer", "adam", {"adam", "adamw", "sgd"});
+    o.lr = a.real("lr", o.name == "sgd" ? 1e-2 : 1e-3, range::lr);
+    o.weight_decay = a.real("weight-decay", o.name == "adamw" ? 1e-2 : 0.0, range::weight_decay);
+    o.momentum = a.real("momentum", 0.9, range::momentum);
+    return o;
+}
+
 /// SGD or Adam/AdamW behind one type, with the checkpoint state API.
 class any_optimizer {
 public:
     template <class Net>
-    any_optimizer(Net& net, const args& a) : v_(make(net, a)) {}
+    any_optimizer(Net& net, const optimizer_choice& o) : v_(make(net, o)) {}
     void step() { std::visit([](auto& o) { o.step(); }, v_); }
     void zero_grad() { std::visit([](auto& o) { o.zero_grad(); }, v_); }
     [[nodiscard]] double lr() const { return std::visit([](const auto& o) { return o.lr(); }, v_); }
@@ -107,25 +141,21 @@ public:
 private:
     using variant = std::variant<optim::sgd<float>, optim::adam<float>>;
     template <class Net>
-    static variant make(Net& net, const args& a) {
-        const std::string o = a.str("optimizer", "adam");
-        if (o == "sgd")
+    static variant make(Net& net, const optimizer_choice& o) {
+        if (o.name == "sgd")
             return variant(std::in_place_type<optim::sgd<float>>, net,
-                           optim::sgd_cfg{.lr = a.num("lr", 1e-2), .momentum = a.num("momentum", 0.9),
-                                          .weight_decay = a.num("weight-decay", 0.0)});
-        if (o == "adam")
+                           optim::sgd_cfg{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
+        if (o.name == "adam")
             return variant(std::in_place_type<optim::adam<float>>, net,
-                           optim::adam_cfg{.lr = a.num("lr", 1e-3), .weight_decay = a.num("weight-decay", 0.0)});
-        if (o == "adamw")
-            return variant(std::in_place_type<optim::adam<float>>, net,
-                           optim::adamw_cfg(a.num("lr", 1e-3), a.num("weight-decay", 1e-2)));
-        throw usage_error("--optimizer '" + o + "' is not one of adam, adamw, sgd");
+                           optim::adam_cfg{.lr = o.lr, .weight_decay = o.weight_decay});
+        if (o.name == "adamw")
+            return variant(std::in_place_type<optim::adam<float>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
+        throw usage_error("--optimizer '" + o.name + "' is not one of adam, adamw or sgd");
     }
     variant v_;
 };
 
-optim::any_schedule make_schedule(const args& a, double lr, int epochs, const std::string& monitor) {
-    const std::string s = a.str("schedule", "constant");
+optim::any_schedule make_schedule(const std::string& s, double lr, int epochs, const std::string& monitor) {
     if (s == "constant") return optim::any_schedule(optim::constant_lr(lr));
     if (s == "step") return optim::any_schedule(optim::step_lr(lr, {.step_size = std::max(1, epochs / 3), .gamma = 0.1}));
     if (s == "cosine")
@@ -140,7 +170,7 @@ optim::any_schedule make_schedule(const args& a, double lr, int epochs, const st
 /// --export-data: the preprocessed samples of each non-empty part, stacked into [N, C, H, W].
 void export_data(const any_dataset& ds,
                  const std::vector<std::pair<const char*, const std::vector<std::size_t>*>>& parts,
-                 const fs::path& file) {
+                 const fs::path& file, bool overwrite) {
     io::safetensors_writer w;
     w.set_metadata("tool", "unetpp-train --export-data");
     for (const auto& [name, idx] : parts) {
@@ -162,13 +192,59 @@ void export_data(const any_dataset& ds,
         w.add(std::string(name) + "_images", images);
         w.add(std::string(name) + "_masks", masks);
     }
-    const fs::path tmp = file.string() + ".partial";
-    w.save(tmp);
-    fs::rename(tmp, file);
+    write_file(file, w.serialize(), overwrite);  // atomic and fsynced; never replaces a file without --overwrite
+}
+
+/// The run-defining options, normalised (effective defaults filled in, numbers in one spelling,
+/// data paths absolute), as recorded in every checkpoint and compared on --resume.
+std::map<std::string, std::string> run_record(const args& a, const data_choice& dc, const optimizer_choice& opt,
+                                              const std::string& model, int base, int depth, const std::string& loss,
+                                              int batch, int epochs, const std::string& schedule,
+                                              const std::string& augment, double clip_norm) {
+    const auto path = [](const fs::path& p) {
+        if (p.empty()) return std::string();
+        std::error_code ec;
+        const fs::path c = fs::weakly_canonical(fs::absolute(p, ec), ec);
+        return (ec ? p : c).string();
+    };
+    const auto [folds, fold] = folds_from(a);
+    const split_fractions sp = parse_split(a.str("split", "0.8,0.1,0.1"));
+    const std::string split = format_real(sp.train) + "," + format_real(sp.val) + "," + format_real(sp.test);
+    return {{"model", model},
+            {"base", std::to_string(base)},
+            {"depth", std::to_string(depth)},
+            {"size", std::to_string(dc.size)},
+            {"loss", loss},
+            {"lr", format_real(opt.lr)},
+            {"batch", std::to_string(batch)},
+            {"optimizer", opt.name},
+            {"weight-decay", format_real(opt.weight_decay)},
+            {"momentum", opt.name == "sgd" ? format_real(opt.momentum) : std::string("(not used)")},
+            {"schedule", schedule},
+            {"augment", augment},
+            {"data-type", dc.type},
+            {"data", path(dc.data)},
+            {"masks", path(dc.masks)},
+            {"mask-suffix", dc.mask_suffix},
+            {"split", folds > 0 ? std::string("(folds)") : split},
+            {"folds", std::to_string(folds)},
+            {"fold", std::to_string(fold)},
+            {"clip-norm", format_real(clip_norm)},
+            {"epochs", std::to_string(epochs)},
+            {"synthetic-count", dc.type == "synthetic" ? std::to_string(dc.synthetic_count) : std::string("(not used)")},
+            {"seed", std::to_string(dc.seed)}};
+}
+
+/// Sets trainer_cfg::resume_may_change where the library has it (the trainer then refuses a
+/// resume whose recorded options differ, as run_record.hpp does here before any data is read).
+template <class Cfg>
+void set_resume_may_change(Cfg& cfg) {
+    if constexpr (requires { cfg.resume_may_change; })
+        cfg.resume_may_change = {resume_may_change().begin(), resume_may_change().end()};
 }
 
 int run(int argc, char** argv) {
-    const args a(argc, argv, {"resume", "quiet"},
+    const args a(argc, argv, {"resume", "quiet", "overwrite"},
                  {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
                   "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
@@ -177,30 +253,48 @@ int run(int argc, char** argv) {
         std::cout << help_text;
         return 0;
     }
-    adapt_threads_to_load();
-    if (a.has("threads")) set_num_threads(static_cast<int>(a.integer("threads", 1)));
+    // Every option is parsed and range-checked before any file is read or written.
+    const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
+    const int epochs = static_cast<int>(a.integer("epochs", 10, range::epochs));
+    const int batch = static_cast<int>(a.integer("batch", 4, range::batch));
+    const int patience = static_cast<int>(a.integer("patience", 0, range::patience));
+    const double min_delta = a.real("min-delta", 0.0, range::min_delta);
+    const double clip_norm = a.real("clip-norm", 0.0, range::clip_norm);
+    const std::string augment = a.choice("augment", "off", {"on", "off"});
+    const std::string monitor = a.choice("monitor", "val_loss", {"val_loss", "val_dice", "val_iou", "train_loss"});
+    const std::string schedule = a.choice("schedule", "constant", {"constant", "step", "cosine", "plateau"});
+    const std::string model = a.str("model", "unet_bn");
+    const int base = static_cast<int>(a.integer("base", 16, range::base));
+    const int depth = static_cast<int>(a.integer("depth", 3, range::depth));
+    const auto loss = make_loss(a.choice("loss", "dice_bce", loss_names));
+    const optimizer_choice opt_choice = optimizer_from(a);
+    const data_choice dc = data_from(a);
+    const std::map<std::string, std::string> extra =
+        run_record(a, dc, opt_choice, model, base, depth, loss.name, batch, epochs, schedule, augment, clip_norm);
+
+    // Outputs: --out new, empty, or holding this run (with --resume); nothing else is written over.
+    const bool overwrite = a.has("overwrite");
     const fs::path out = a.str("out");
     if (out.empty()) throw usage_error("--out DIR is required (the folder for checkpoints and logs)");
     const bool resume = a.has("resume");
     const fs::path last = out / "last.safetensors";
-    if (resume && !fs::exists(last))
+    std::error_code ec;
+    if (resume && !fs::exists(last, ec))
         throw usage_error("--resume: '" + last.string() + "' does not exist; start without --resume");
-    if (!resume && fs::exists(last))
-        throw usage_error("'" + out.string() + "' already holds a run (last.safetensors); pass --resume to continue it or choose another --out");
+    if (!resume && fs::exists(last, ec))
+        throw usage_error("'" + out.string() +
+                          "' already holds a run (last.safetensors); pass --resume to continue it or choose another --out");
+    if (resume) {
+        // old checkpoints record fewer options; those are compared as far as they go
+        check_resume(last.string(), train::read_checkpoint_info(last).extra, extra);
+    } else {
+        check_output_folder(out, "--out", "unetpp-train", overwrite);
+    }
+    const fs::path export_file = a.str("export-data");
+    if (a.has("export-data")) check_output_file(export_file, "--export-data", "unetpp-train", overwrite);
 
-    const int epochs = static_cast<int>(a.integer("epochs", 10));
-    const int batch = static_cast<int>(a.integer("batch", 4));
-    if (epochs < 1) throw usage_error("--epochs must be at least 1");
-    if (batch < 1) throw usage_error("--batch must be at least 1");
-    const std::string augment = a.str("augment", "off");
-    if (augment != "on" && augment != "off") throw usage_error("--augment must be on or off");
-    const std::string monitor = a.str("monitor", "val_loss");
-    if (monitor != "val_loss" && monitor != "val_dice" && monitor != "val_iou" && monitor != "train_loss")
-        throw usage_error("--monitor must be val_loss, val_dice, val_iou or train_loss");
-    const std::string model = a.str("model", "unet_bn");
-    const int base = static_cast<int>(a.integer("base", 16)), depth = static_cast<int>(a.integer("depth", 3));
-    const auto loss = make_loss(a.str("loss", "dice_bce"));
-    const data_choice dc = data_from(a);
+    adapt_threads_to_load();
+    if (threads > 0) set_num_threads(threads);
 
     return with_model(model, base, depth, [&]<class Net>() -> int {
         check_size<Net>(dc.size);
@@ -210,26 +304,23 @@ int run(int argc, char** argv) {
         if (parts.train.empty() || parts.val.empty()) throw usage_error("the split leaves no training or validation images");
 
         Net net(dc.seed);
-        any_optimizer opt(net, a);
-        auto sched = make_schedule(a, opt.lr(), epochs, monitor);
+        any_optimizer opt(net, opt_choice);
+        auto sched = make_schedule(schedule, opt.lr(), epochs, monitor);
 
         data::augment_pipeline aug;
         if (augment == "on") aug.add(data::aug::hflip(), 0.5).add(data::aug::vflip(), 0.5).add(data::aug::rotate(15.0), 0.5);
         data::loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = aug}, parts.train);
         data::loader<any_dataset> va(ds, {.batch_size = batch, .shuffle = false}, parts.val);
 
-        // configuration: recorded in config.json and in every checkpoint
-        std::map<std::string, std::string> extra{{"model", model},
-                                                 {"base", std::to_string(base)},
-                                                 {"depth", std::to_string(depth)},
-                                                 {"size", std::to_string(dc.size)},
-                                                 {"loss", loss.name}};
+        // configuration: recorded in config.json and (extra) in every checkpoint
         std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" + json_escape(Net::describe()) + "\"";
         for (const auto& [k, v] : a.all()) cfg += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
         cfg += ",\n  \"train_images\": " + std::to_string(parts.train.size()) +
                ",\n  \"val_images\": " + std::to_string(parts.val.size()) +
                ",\n  \"test_images\": " + std::to_string(parts.test.size()) + "\n}\n";
-        fs::create_directories(out);
+        // all inputs are valid: create the folders and prove them writable, then write
+        prepare_folder(out, "--out");
+        if (a.has("export-data")) prepare_file_parent(export_file, "--export-data");
         train::write_file_atomic(out / (resume ? "config.resume.json" : "config.json"), cfg);
         const std::vector<std::pair<const char*, const std::vector<std::size_t>*>> part_list{
             {"train", &parts.train}, {"val", &parts.val}, {"test", &parts.test}};
@@ -244,25 +335,25 @@ int run(int argc, char** argv) {
             split += "]";
         }
         train::write_file_atomic(out / "split.json", split + "\n}\n");
-        if (a.has("export-data")) export_data(ds, part_list, a.str("export-data"));
+        if (a.has("export-data")) export_data(ds, part_list, export_file, overwrite);
 
         const bool quiet = a.has("quiet");
         if (!quiet)
             std::cout << "unetpp-train: " << Net::describe() << ", " << ds.size() << " images (" << parts.train.size()
                       << " train, " << parts.val.size() << " val, " << parts.test.size() << " test), loss " << loss.name
                       << ", optimiser " << opt.name() << (resume ? ", resuming" : "") << '\n';
-        train::trainer t(net, opt, loss,
-                         train::trainer_cfg{.epochs = epochs,
-                                            .monitor = monitor,
-                                            .patience = static_cast<int>(a.integer("patience", 0)),
-                                            .min_delta = a.num("min-delta", 0.0),
-                                            .clip_norm = a.num("clip-norm", 0.0),
-                                            .out_dir = out,
-                                            .resume_from = resume ? last : fs::path{},
-                                            .seed = dc.seed,
-                                            .progress = quiet ? train::progress_mode::silent : train::progress_mode::automatic,
-                                            .extra = extra},
-                         sched);
+        train::trainer_cfg tc{.epochs = epochs,
+                              .monitor = monitor,
+                              .patience = patience,
+                              .min_delta = min_delta,
+                              .clip_norm = clip_norm,
+                              .out_dir = out,
+                              .resume_from = resume ? last : fs::path{},
+                              .seed = dc.seed,
+                              .progress = quiet ? train::progress_mode::silent : train::progress_mode::automatic,
+                              .extra = extra};
+        set_resume_may_change(tc);
+        train::trainer t(net, opt, loss, tc, sched);
         const auto r = t.fit(tr, &va);
         if (!quiet)
             std::cout << "done: " << r.epochs_done << " epochs" << (r.stopped_early ? " (early stop)" : "") << ", best "

@@ -10,6 +10,28 @@ endif()
 expect_exit2("not compiled in; supported: unet_bn" "${TRAIN}" --base 12 --out "${WORK}/run")
 expect_exit2("nearest valid sizes: 24 and 32" "${TRAIN}" --base 8 --depth 3 --size 30 --out "${WORK}/run")
 expect_exit2("unknown option --bogus" "${TRAIN}" --bogus 1 --out "${WORK}/run")
+# an unknown option is unknown even at the end of the line (it used to "need a value")
+expect_exit2("unknown option --mistyped" "${TRAIN}" --out "${WORK}/run" --mistyped)
+
+# numbers (issue 14, item 9): no int truncation, no ignored or negative values; the message names
+# the option, the value and the accepted range
+expect_exit2("--size 4294967360 is out of range; use 8 to 4096" "${TRAIN}" --size 4294967360 --out "${WORK}/run")
+expect_exit2("--batch 4294967297 is out of range; use 1 to 4096" "${TRAIN}" --batch 4294967297 --out "${WORK}/run")
+expect_exit2("--threads 0 is out of range; use 1 to 1024" "${TRAIN}" --threads 0 --out "${WORK}/run")
+expect_exit2("--threads -2 is out of range; use 1 to 1024" "${TRAIN}" --threads -2 --out "${WORK}/run")
+expect_exit2("--lr -1 is out of range; use a number > 0 and <= 10" "${TRAIN}" --lr -1 --out "${WORK}/run")
+expect_exit2("--lr 'nan' is not a finite number" "${TRAIN}" --lr nan --out "${WORK}/run")
+expect_exit2("--epochs '2.5' is not a whole number; use 1 to 100000" "${TRAIN}" --epochs 2.5 --out "${WORK}/run")
+expect_exit2("--momentum 1 is out of range; use a number >= 0 and < 1" "${TRAIN}" --optimizer sgd --momentum 1
+    --out "${WORK}/run")
+expect_exit2("--fold 3 is out of range; use 0 to 2" "${TRAIN}" --folds 3 --fold 3 --out "${WORK}/run")
+expect_exit2("--split '0.8,0.3,0.1' adds up to more than 1" "${TRAIN}" --split 0.8,0.3,0.1 --out "${WORK}/run")
+expect_exit2("--loss 'dicee' is not one of bce, dice, dice_bce, focal, iou or tversky" "${TRAIN}" --loss dicee
+    --out "${WORK}/run")
+expect_exit2("option --epochs is given twice" "${TRAIN}" --epochs 1 --epochs 2 --out "${WORK}/run")
+if(EXISTS "${WORK}/run")
+    message(FATAL_ERROR "a refused unetpp-train left '${WORK}/run' behind")
+endif()
 
 # an unreadable image: the message names the file
 execute_process(COMMAND "${MAKE_DATA}" "${WORK}/data" RESULT_VARIABLE rc)
@@ -29,6 +51,15 @@ endif()
 expect_exit2("enc1.conv1.weight"
     "${EVALUATE}" --checkpoint "${WORK}/run2/last.safetensors" --base 16 --data-type folders
     --data "${WORK}/data2/images" --masks "${WORK}/data2/masks" --csv "${WORK}/e.csv")
+# numbers from the command line and from the checkpoint's record are range-checked
+expect_exit2("--base 'abc' is not a whole number; use 1 to 1024" "${EVALUATE}" --checkpoint "${WORK}/run2/last.safetensors"
+    --base abc --csv "${WORK}/e.csv")
+expect_exit2("--threshold 2 is out of range; use a number >= 0 and <= 1" "${EVALUATE}"
+    --checkpoint "${WORK}/run2/last.safetensors" --threshold 2 --csv "${WORK}/e.csv")
+expect_exit2("--threads 0 is out of range" "${EVALUATE}" --checkpoint "${WORK}/run2/last.safetensors" --threads 0
+    --csv "${WORK}/e.csv")
+expect_exit2("--subset 'validation' is not one of all, train, val or test" "${EVALUATE}"
+    --checkpoint "${WORK}/run2/last.safetensors" --subset validation --csv "${WORK}/e.csv")
 if(EXISTS "${WORK}/e.csv")
     message(FATAL_ERROR "a failed unetpp-evaluate left '${WORK}/e.csv' behind")
 endif()

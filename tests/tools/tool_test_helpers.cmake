@@ -30,3 +30,47 @@ function(require_file f)
         message(FATAL_ERROR "expected output '${f}' is missing")
     endif()
 endfunction()
+
+# run_ok / expect_exit2 with the command started in the folder `dir` (for "." as an output).
+function(run_ok_at dir)
+    execute_process(COMMAND ${ARGN} WORKING_DIRECTORY "${dir}" RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                    ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "command failed (${rc}) in '${dir}': ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
+    endif()
+endfunction()
+
+function(expect_exit2_at dir regex)
+    execute_process(COMMAND ${ARGN} WORKING_DIRECTORY "${dir}" RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                    ERROR_VARIABLE err)
+    if(NOT rc EQUAL 2)
+        message(FATAL_ERROR "want exit 2, got ${rc} in '${dir}': ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
+    endif()
+    if(NOT err MATCHES "${regex}")
+        message(FATAL_ERROR "stderr does not match '${regex}': ${ARGN}\nstderr:\n${err}")
+    endif()
+    message(STATUS "ok: ${err}")
+endfunction()
+
+# A user's file: `user_file(path)` writes known bytes to it, `expect_user_file(path)` checks that
+# they are still there, byte for byte.
+set(USER_FILE_BYTES "a user's notes\nline two, not written by unetpp\n")
+function(user_file path)
+    file(WRITE "${path}" "${USER_FILE_BYTES}")
+endfunction()
+function(expect_user_file path)
+    if(NOT EXISTS "${path}")
+        message(FATAL_ERROR "the user's file '${path}' is gone")
+    endif()
+    file(READ "${path}" got)
+    if(NOT got STREQUAL USER_FILE_BYTES)
+        message(FATAL_ERROR "the user's file '${path}' was changed:\n${got}")
+    endif()
+endfunction()
+
+# Fails when `path` exists (an output that a refused command must not have written).
+function(require_absent path)
+    if(EXISTS "${path}")
+        message(FATAL_ERROR "'${path}' exists, but the command that would write it was refused")
+    endif()
+endfunction()

@@ -1,0 +1,62 @@
+// The run-defining options of unetpp-train and the --resume refusal. unetpp-train records every
+// option that changes what is trained (model, data, split, loss, optimiser, ...) in each checkpoint
+// (trainer_cfg.extra, stored as unetpp.extra.<key>); --resume compares them with the options of the
+// new command line before any data is read, and refuses a resume that would mix two runs in one
+// log, listing every difference (train::trainer makes the same comparison again when it loads the
+// checkpoint; this one answers before the data set is opened). Light (standard library only): tests/unit/cli/test_run_record.cpp.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli_args.hpp"
+
+namespace cli {
+
+/// Options a resumed run may change (they do not change what one epoch computes).
+inline const std::set<std::string>& resume_may_change() {
+    static const std::set<std::string> keys{"epochs", "patience", "min-delta", "threads", "quiet"};
+    return keys;
+}
+
+/// "--lr 0.01 (the run) against 0.02 (this command)" for every run-defining option whose value
+/// differs, in key order. Keys in `may_change` are not compared. A key that only one side has
+/// (a checkpoint of an older or newer unetpp-train) is a difference too, shown as "(not recorded)"
+/// or "(not given)": the run cannot be proven to be the same (train::trainer refuses it as well).
+inline std::vector<std::string> run_differences(const std::map<std::string, std::string>& recorded,
+                                                const std::map<std::string, std::string>& now,
+                                                const std::set<std::string>& may_change) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : recorded) keys.insert(k);
+    for (const auto& [k, v] : now) keys.insert(k);
+    std::vector<std::string> out;
+    const auto shown = [](const std::string& s) { return s.empty() ? std::string("(none)") : s; };
+    for (const auto& k : keys) {
+        if (may_change.count(k)) continue;
+        const auto r = recorded.find(k);
+        const auto n = now.find(k);
+        const bool hr = r != recorded.end(), hn = n != now.end();
+        if (hr && hn && r->second == n->second) continue;
+        out.push_back("--" + k + " " + (hr ? shown(r->second) : std::string("(not recorded)")) + " (the run) against " +
+                      (hn ? shown(n->second) : std::string("(not given)")) + " (this command)");
+    }
+    return out;
+}
+
+/// Throws usage_error listing the differences, if any.
+inline void check_resume(const std::string& checkpoint, const std::map<std::string, std::string>& recorded,
+                         const std::map<std::string, std::string>& now) {
+    const auto d = run_differences(recorded, now, resume_may_change());
+    if (d.empty()) return;
+    std::string m = "--resume: '" + checkpoint + "' was trained with other options: ";
+    for (std::size_t i = 0; i < d.size(); ++i) m += (i ? "; " : "") + d[i];
+    m += ". Resume with the run's options (only";
+    bool first = true;
+    for (const auto& k : resume_may_change()) m += std::string(first ? " --" : ", --") + k, first = false;
+    m += " may change), or start a new run in another --out";
+    throw usage_error(m);
+}
+
+}  // namespace cli
