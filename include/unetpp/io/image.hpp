@@ -148,6 +148,77 @@ inline std::pair<std::uint64_t, std::uint64_t> header_dimensions(const std::vect
     return {0, 0};
 }
 
+/// The compression field of a BMP with a BITMAPINFOHEADER or later; -1 for other files.
+inline long bmp_compression(const std::vector<unsigned char>& b) noexcept {
+    if (b.size() < 34 || b[0] != 'B' || b[1] != 'M' || b[14] < 40) return -1;
+    return static_cast<long>(b[30] | (b[31] << 8) | (b[32] << 16) | (static_cast<std::uint32_t>(b[33]) << 24));
+}
+
+/// Bytes an uncompressed BMP (BI_RGB or BI_BITFIELDS) must hold for its pixels, from its header:
+/// stb_image reads missing bytes as zeros, so a truncated BMP would decode without an error.
+/// 0 when the file is no such BMP (or its header is invalid, which stb reports).
+inline std::uint64_t bmp_bytes_needed(const std::vector<unsigned char>& b) noexcept {
+    if (b.size() < 34 || b[0] != 'B' || b[1] != 'M') return 0;
+    auto le = [&](std::size_t i, int n) {
+        std::uint32_t v = 0;
+        for (int k = n - 1; k >= 0; --k) v = (v << 8) | b[i + static_cast<std::size_t>(k)];
+        return v;
+    };
+    const std::uint32_t offset = le(10, 4), header = le(14, 4);
+    if (header < 40) return 0;  // OS/2 headers: leave them to stb
+    const auto w = static_cast<std::int32_t>(le(18, 4)), h = static_cast<std::int32_t>(le(22, 4));
+    const std::uint32_t bpp = le(28, 2), compression = le(30, 4);
+    if ((compression != 0 && compression != 3) || w <= 0 || h == 0 || bpp == 0 || bpp > 32) return 0;
+    const std::uint64_t rows = static_cast<std::uint64_t>(h < 0 ? -static_cast<std::int64_t>(h) : h);
+    const std::uint64_t row_bits = static_cast<std::uint64_t>(w) * bpp;
+    const std::uint64_t stride = (row_bits + 31) / 32 * 4;
+    return std::uint64_t{offset} + stride * (rows - 1) + (row_bits + 7) / 8;  // the last row's padding may be absent
+}
+
+/// What stb_image 2.27 would get wrong in a BMP's palette, as a phrase for an error message;
+/// empty when nothing. stb reads its palette into an uninitialised stack array, as many entries
+/// as fit between the headers and the pixel data offset, and then looks every pixel up in it
+/// unchecked: an offset inside the headers (a negative palette size) or a pixel index beyond the
+/// palette copies uninitialised stack memory into the image. So the palette must exist and every
+/// index must be inside it.
+inline std::string bmp_palette_problem(const std::vector<unsigned char>& b) {
+    if (b.size() < 18 || b[0] != 'B' || b[1] != 'M') return {};
+    auto le = [&](std::size_t i, int n) {
+        std::uint32_t v = 0;
+        for (int k = n - 1; k >= 0; --k) v = (v << 8) | b[i + static_cast<std::size_t>(k)];
+        return v;
+    };
+    const std::uint32_t offset = le(10, 4), header = le(14, 4);
+    if (b.size() < 30) return {};
+    const std::uint32_t bpp = le(28, 2);
+    if (bpp != 1 && bpp != 4 && bpp != 8) return {};
+    const std::int64_t room = std::int64_t{offset} - 14 - std::int64_t{header};
+    if (room < 4)
+        return "is a " + std::to_string(bpp) + "-bit palette BMP without a palette (its pixel data offset " +
+               std::to_string(offset) + " leaves no room for one); the file is corrupt";
+    const std::int64_t entries = room / 4;
+    if (entries > 256) return {};  // stb refuses it
+    const auto w = static_cast<std::int32_t>(le(18, 4)), h = static_cast<std::int32_t>(le(22, 4));
+    if (w <= 0 || h == 0 || h == std::numeric_limits<std::int32_t>::min()) return {};  // stb refuses these
+    const std::uint64_t rows = static_cast<std::uint64_t>(h < 0 ? -h : h);
+    const std::uint64_t width_bytes = bpp == 1 ? (std::uint64_t(w) + 7) / 8 : bpp == 4 ? (std::uint64_t(w) + 1) / 2 : std::uint64_t(w);
+    const std::uint64_t stride = (width_bytes + 3) / 4 * 4;
+    for (std::uint64_t r = 0; r < rows; ++r) {
+        const std::uint64_t row = std::uint64_t{offset} + r * stride;
+        if (row >= b.size()) break;  // stb reads missing bytes as 0, a valid index
+        for (std::uint64_t x = 0; x < static_cast<std::uint64_t>(w); ++x) {
+            const std::uint64_t at = row + (bpp == 8 ? x : bpp == 4 ? x / 2 : x / 8);
+            if (at >= b.size()) break;
+            const unsigned v = b[at];
+            const unsigned index = bpp == 8 ? v : bpp == 4 ? (x % 2 ? v & 15u : v >> 4) : (v >> (7 - x % 8)) & 1u;
+            if (index >= entries)
+                return "has palette index " + std::to_string(index) + " but only " + std::to_string(entries) +
+                       " palette entries; the file is corrupt";
+        }
+    }
+    return {};
+}
+
 /// Reads a whole file, refusing anything above `max_bytes`.
 inline std::vector<unsigned char> read_file_bounded(const std::filesystem::path& path, std::uint64_t max_bytes,
                                                     std::string_view what) {
@@ -333,6 +404,13 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
 
     const auto [hw, hh] = detail::header_dimensions(bytes);
     check_size(hw, hh);
+    if (const auto compression = detail::bmp_compression(bytes); compression == 1 || compression == 2)
+        throw std::runtime_error("read_image: " + file + " is an RLE-compressed BMP, which unetpp does not decode; "
+                                 "convert it to PNG or to an uncompressed BMP");
+    if (bytes.size() >= 18 && bytes[0] == 'B' && bytes[1] == 'M' && bytes[14] == 12 && bytes[15] == 0 &&
+        bytes[16] == 0 && bytes[17] == 0)  // stb's OS/2 path misreads palettes (see bmp_palette_problem)
+        throw std::runtime_error("read_image: " + file + " is an OS/2 1.x BMP (12-byte header), which unetpp does "
+                                 "not decode; convert it to PNG");
     const int len = static_cast<int>(bytes.size());
     // Every allocation stb makes from here on counts against max_decoded_bytes.
     detail::decode_alloc::budget_scope budget(
@@ -344,12 +422,19 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
         throw std::runtime_error("read_image: " + file + " is not a readable PNG, JPEG or BMP image (" + reason +
                                  "); the file is corrupt, truncated or of another format");
     }
+    if (bytes[0] == 'B' && h < 0 && h != std::numeric_limits<int>::min()) h = -h;  // top-down BMP: stb says -height
     if (w <= 0 || h <= 0 || c < 1 || c > 4)
         throw std::runtime_error("read_image: " + file + " has an invalid header (" + std::to_string(w) + " x " +
                                  std::to_string(h) + " x " + std::to_string(c) + "); the file is corrupt");
     check_size(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h));
     const bool sixteen = stb::is_16_bit(bytes.data(), len) != 0;
     check_decoded(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h), c, sixteen ? 2 : 1, out_channels(c));
+    if (const std::uint64_t need = detail::bmp_bytes_needed(bytes); need > bytes.size())
+        throw std::runtime_error("read_image: BMP " + file + " is truncated: its header needs " + std::to_string(need) +
+                                 " bytes, the file has " + std::to_string(bytes.size()) +
+                                 "; re-export or re-download it");
+    if (const std::string problem = detail::bmp_palette_problem(bytes); !problem.empty())
+        throw std::runtime_error("read_image: BMP " + file + " " + problem);
 
     int dw = 0, dh = 0, dc = 0;
     std::unique_ptr<void, detail::stb_deleter> data(
