@@ -45,6 +45,7 @@
 
 #include "../layers/batch_norm2d.hpp"
 #include "../models/unet.hpp"
+#include "atomic_file.hpp"
 #include "detail/protobuf_writer.hpp"
 
 namespace unetpp::io {
@@ -481,35 +482,19 @@ std::string to_onnx(const Net& net, const onnx_options& opt = {}) {
 }
 
 namespace detail {
-/// Writes serialised model bytes to `path` (to path + ".tmp" first, then renamed), so that a
-/// failed write never leaves a truncated model behind.
+/// Writes serialised model bytes to `path` with io::write_file_atomic (to path + ".tmp",
+/// fsynced, renamed over `path`, folder fsynced), so that a failed write or a crash never leaves
+/// a truncated model behind.
 inline void write_onnx_file(const std::string& bytes, const std::filesystem::path& path) {
-    std::filesystem::path tmp = path;
-    tmp += ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw std::runtime_error("export_onnx: " + tmp.string() + ": cannot open for writing");
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        out.flush();
-        if (!out) {
-            out.close();
-            std::error_code ignored;
-            std::filesystem::remove(tmp, ignored);
-            throw std::runtime_error("export_onnx: " + tmp.string() + ": write failed (disk full?)");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::error_code ignored;
-        std::filesystem::remove(tmp, ignored);
-        throw std::runtime_error("export_onnx: cannot rename " + tmp.string() + " to " + path.string() + ": " +
-                                 ec.message());
+    try {
+        io::write_file_atomic(path, bytes);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("export_onnx: ") + e.what());
     }
 }
 }  // namespace detail
 
-/// Writes `net` as an ONNX model to `path` (written to path + ".tmp", then renamed).
+/// Writes `net` as an ONNX model to `path` atomically and durably (see detail::write_onnx_file).
 template <class Net>
 void export_onnx(const Net& net, const std::filesystem::path& path, const onnx_options& opt = {}) {
     detail::write_onnx_file(to_onnx(net, opt), path);

@@ -275,7 +275,8 @@ std::string to_onnx(const multitask_unet<C, ImageSize, Hidden, B, T, residual_mu
     return ex.run();
 }
 
-/// Writes a residual multitask U-Net as an ONNX model with two outputs to `path` (atomically).
+/// Writes a residual multitask U-Net as an ONNX model with two outputs to `path` (atomically and
+/// durably: io::write_file_atomic).
 template <unet_cfg C, int ImageSize, int Hidden, class B, class T>
 void export_onnx(const multitask_unet<C, ImageSize, Hidden, B, T, residual_multitask_policies>& net,
                  const std::filesystem::path& path, const onnx_multitask_options& opt = {}) {

@@ -14,13 +14,24 @@
 /// dtype, offsets out of range, overlapping or not matching shape x element size, and duplicate
 /// names all raise std::runtime_error naming the file (and the tensor, where there is one).
 /// The JSON reader accepts exactly the grammar a header needs: objects, arrays, strings with
-/// escapes, and integers.
+/// escapes, and integers. It runs in O(n log n) for n tensors (duplicate names are found with an
+/// ordered set), without recursion, so a header at the 100 MB limit parses in seconds.
+///
+/// Checksums. The writer records a CRC-32C (Castagnoli) of every tensor's bytes in the metadata
+/// as `unetpp.crc32c.<tensor name>` (8 lowercase hex digits) and one over the parsed header as
+/// `unetpp.crc32c_header`: every metadata key and value except that one, and every tensor's
+/// name, dtype, shape and offsets, in name order, each length-prefixed. A checksum per tensor
+/// names the damaged tensor; the header checksum catches damage that still parses (a changed
+/// digit in an epoch count, a shape, a name). The reader verifies every checksum present and
+/// refuses a file whose checksum is present and wrong ("corrupt: tensor X fails its checksum");
+/// files from other writers (PyTorch) carry none and load as before. Keys with the unetpp.crc32c
+/// prefix given to set_metadata are replaced by the computed ones.
 ///
 ///   unetpp::io::safetensors_writer w;
 ///   w.add("enc1.conv1.weight", weight);            // 4-D shape by default
 ///   w.add("head.bias", bias, {classes});           // or an explicit shape of equal size
 ///   w.set_metadata("format", "pt");
-///   w.save("model.safetensors");                   // written atomically
+///   w.save("model.safetensors");                   // written atomically, fsynced
 ///
 ///   auto f = unetpp::io::safetensors_file::load("model.safetensors");
 ///   unetpp::tensor<float> b = f.get<float>("head.bias");   // shape [1, 1, 1, classes]
@@ -34,6 +45,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,6 +55,12 @@
 #include <vector>
 
 #include "../tensor/tensor.hpp"
+#include "atomic_file.hpp"
+
+#if defined(__SSE4_2__) && (defined(__x86_64__) || defined(_M_X64))
+#include <nmmintrin.h>
+#define UNETPP_CRC32C_SSE42 1
+#endif
 
 namespace unetpp::io {
 
@@ -65,6 +83,118 @@ struct safetensors_entry {
 };
 
 namespace detail {
+
+/// The 8 tables of the slice-by-8 CRC-32C (reflected polynomial 0x82F63B78).
+struct crc32c_tables {
+    std::uint32_t t[8][256];
+    constexpr crc32c_tables() : t{} {
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            t[0][i] = c;
+        }
+        for (std::uint32_t i = 0; i < 256; ++i)
+            for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+    }
+};
+inline constexpr crc32c_tables crc32c_table{};
+
+}  // namespace detail
+
+/// Continues a CRC-32C (Castagnoli; iSCSI, ext4) over `n` bytes: crc32c(b, n) of a whole buffer,
+/// or crc32c(b2, n2, crc32c(b1, n1)) to continue. Uses the SSE4.2 instruction when the build
+/// targets it, else a slice-by-8 table; both give the same value (crc32c("123456789") = 0xE3069283).
+inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::uint32_t c = ~crc;
+#ifdef UNETPP_CRC32C_SSE42
+    std::uint64_t c64 = c;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        c64 = _mm_crc32_u64(c64, v);
+    }
+    c = static_cast<std::uint32_t>(c64);
+    for (; n > 0; --n, ++p) c = _mm_crc32_u8(c, *p);
+#else
+    const auto& t = detail::crc32c_table.t;
+    for (; n >= 8; n -= 8, p += 8) {
+        const std::uint32_t lo = c ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
+                                      std::uint32_t(p[3]) << 24);
+        c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][p[4]] ^
+            t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+    }
+    for (; n > 0; --n, ++p) c = t[0][(c ^ *p) & 0xFF] ^ (c >> 8);
+#endif
+    return ~c;
+}
+inline std::uint32_t crc32c(std::string_view s, std::uint32_t crc = 0) noexcept {
+    return crc32c(s.data(), s.size(), crc);
+}
+
+/// Metadata key of a tensor's checksum, and of the header checksum (see the file comment).
+inline constexpr std::string_view safetensors_crc_prefix = "unetpp.crc32c.";
+inline constexpr std::string_view safetensors_header_crc_key = "unetpp.crc32c_header";
+
+namespace detail {
+
+/// A checksum as stored: 8 lowercase hex digits.
+inline std::string crc_hex(std::uint32_t v) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string s(8, '0');
+    for (int i = 7; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = hex[v & 0xF];
+    return s;
+}
+/// Parses crc_hex's form; false for anything else.
+inline bool parse_crc_hex(std::string_view s, std::uint32_t& v) noexcept {
+    if (s.size() != 8) return false;
+    v = 0;
+    for (const char c : s) {
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= static_cast<std::uint32_t>(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= static_cast<std::uint32_t>(c - 'a' + 10);
+        else
+            return false;
+    }
+    return true;
+}
+inline bool is_crc_key(std::string_view k) noexcept {
+    return k.starts_with(safetensors_crc_prefix) || k == safetensors_header_crc_key;
+}
+
+/// The header checksum over the parsed metadata (minus its own key) and the tensor
+/// descriptions in name order (see the file comment); the layout of the text does not matter.
+inline std::uint32_t safetensors_header_crc(const std::map<std::string, std::string, std::less<>>& md,
+                                            const std::vector<const safetensors_entry*>& by_name) {
+    std::uint32_t c = 0;
+    const auto put_u64 = [&](std::uint64_t v) {
+        unsigned char b[8];
+        for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
+        c = crc32c(b, 8, c);
+    };
+    const auto put_str = [&](std::string_view s) {
+        put_u64(s.size());
+        c = crc32c(s, c);
+    };
+    put_u64(md.size() - (md.count(safetensors_header_crc_key) ? 1 : 0));
+    for (const auto& [k, v] : md) {
+        if (k == safetensors_header_crc_key) continue;
+        put_str(k);
+        put_str(v);
+    }
+    put_u64(by_name.size());
+    for (const auto* e : by_name) {
+        put_str(e->name);
+        put_str(e->dtype);
+        put_u64(e->shape.size());
+        for (auto d : e->shape) put_u64(static_cast<std::uint64_t>(d));
+        put_u64(e->begin);
+        put_u64(e->end);
+    }
+    return c;
+}
 
 /// Bytes per element of a supported dtype, 0 for anything else.
 inline std::size_t safetensors_dtype_size(std::string_view dtype) noexcept {
@@ -134,8 +264,9 @@ public:
                     have_metadata = true;
                     parse_metadata(r.metadata);
                 } else {
-                    for (const auto& e : r.entries)
-                        if (e.name == key) fail("duplicate tensor name \"" + key + "\"");
+                    // An ordered set: O(log n) per name, also for adversarial names (a hash set
+                    // could be driven into collisions).
+                    if (!names_.insert(key).second) fail("duplicate tensor name \"" + key + "\"");
                     r.entries.push_back(parse_entry(std::move(key)));
                 }
                 skip_ws();
@@ -393,6 +524,7 @@ private:
     std::string_view s_;
     std::size_t pos_ = 0;
     std::string source_;
+    std::set<std::string, std::less<>> names_;
 };
 
 }  // namespace detail
@@ -472,7 +604,14 @@ public:
             f.entries_.emplace(std::move(name), std::move(e));
         }
         f.bytes_ = std::move(bytes);
+        f.verify_checksums();
         return f;
+    }
+
+    /// True when the file carries the unetpp header checksum (written by safetensors_writer);
+    /// such a file has passed every checksum check on load.
+    [[nodiscard]] bool has_checksums() const noexcept {
+        return metadata_.find(safetensors_header_crc_key) != metadata_.end();
     }
 
     /// Tensor names in sorted order.
@@ -533,6 +672,37 @@ private:
         if (n < 2) throw std::runtime_error("safetensors: " + src + ": header length " + std::to_string(n) + " is too short");
     }
 
+    [[noreturn]] void corrupt(const std::string& what) const {
+        throw std::runtime_error("safetensors: " + source_ + ": corrupt: " + what +
+                                 "; the file was damaged after it was written; use the previous checkpoint or "
+                                 "retrain");
+    }
+
+    /// Checks the header checksum and every tensor checksum present (see the file comment).
+    void verify_checksums() const {
+        std::uint32_t want = 0;
+        const auto h = metadata_.find(safetensors_header_crc_key);
+        if (h != metadata_.end()) {
+            if (!detail::parse_crc_hex(h->second, want)) corrupt("the header checksum is not 8 hex digits");
+            std::vector<const safetensors_entry*> by_name;
+            by_name.reserve(entries_.size());
+            for (const auto& [name, e] : entries_) by_name.push_back(&e);
+            if (detail::safetensors_header_crc(metadata_, by_name) != want) corrupt("the header fails its checksum");
+        }
+        for (auto it = metadata_.lower_bound(safetensors_crc_prefix);
+             it != metadata_.end() && it->first.starts_with(safetensors_crc_prefix); ++it) {
+            const std::string_view name = std::string_view(it->first).substr(safetensors_crc_prefix.size());
+            const auto e = entries_.find(name);
+            if (e == entries_.end())
+                corrupt("the checksum \"" + it->first + "\" names a tensor the file does not hold");
+            if (!detail::parse_crc_hex(it->second, want))
+                corrupt("the checksum of tensor \"" + e->first + "\" is not 8 hex digits");
+            const std::uint32_t got =
+                crc32c(bytes_.data() + data_offset_ + e->second.begin, e->second.end - e->second.begin);
+            if (got != want) corrupt("tensor \"" + e->first + "\" fails its checksum");
+        }
+    }
+
     void validate_entry(const safetensors_entry& e, std::uint64_t data_size) const {
         const auto bad = [&](const std::string& what) {
             throw std::runtime_error("safetensors: " + source_ + ": tensor \"" + e.name + "\": " + what);
@@ -553,7 +723,8 @@ private:
             bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] are reversed");
         if (e.end > data_size)
             bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                "] run past the end of the data section (" + std::to_string(data_size) + " bytes)");
+                "] run past the end of the data section (" + std::to_string(data_size) +
+                " bytes); the file is truncated or corrupt");
         if (count > std::numeric_limits<std::uint64_t>::max() / elem || e.end - e.begin != count * elem)
             bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] span " +
                 std::to_string(e.end - e.begin) + " bytes but the shape and dtype " + e.dtype + " need " +
@@ -605,34 +776,45 @@ public:
     void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
     [[nodiscard]] bool contains(std::string_view name) const { return entries_.find(name) != entries_.end(); }
 
-    /// The complete file contents (tensors sorted by name, header padded to a multiple of 8).
+    /// The complete file contents (tensors sorted by name, header padded to a multiple of 8, the
+    /// checksums of the file comment in the metadata).
     [[nodiscard]] std::string serialize() const {
-        std::string h = "{";
-        bool first = true;
-        if (!metadata_.empty()) {
-            h += "\"__metadata__\":{";
-            for (const auto& [k, v] : metadata_) {
-                if (!first) h += ',';
-                first = false;
-                append_json_string(h, k);
-                h += ':';
-                append_json_string(h, v);
-            }
-            h += '}';
-            first = false;
-        }
+        // Offsets and checksums first: the header checksum covers the final metadata.
+        std::map<std::string, std::string, std::less<>> md;
+        for (const auto& [k, v] : metadata_)
+            if (!detail::is_crc_key(k)) md.emplace(k, v);
+        std::vector<safetensors_entry> desc;
+        desc.reserve(entries_.size());
         std::uint64_t offset = 0;
         for (const auto& [name, it] : entries_) {
+            desc.push_back({name, it.dtype, it.shape, offset, offset + it.bytes.size()});
+            offset += it.bytes.size();
+            md[std::string(safetensors_crc_prefix) + name] = detail::crc_hex(crc32c(it.bytes));
+        }
+        std::vector<const safetensors_entry*> by_name;
+        by_name.reserve(desc.size());
+        for (const auto& e : desc) by_name.push_back(&e);
+        md[std::string(safetensors_header_crc_key)] = detail::crc_hex(detail::safetensors_header_crc(md, by_name));
+
+        std::string h = "{\"__metadata__\":{";
+        bool first = true;
+        for (const auto& [k, v] : md) {
             if (!first) h += ',';
             first = false;
-            append_json_string(h, name);
-            h += ":{\"dtype\":\"" + it.dtype + "\",\"shape\":[";
-            for (std::size_t i = 0; i < it.shape.size(); ++i) {
+            append_json_string(h, k);
+            h += ':';
+            append_json_string(h, v);
+        }
+        h += '}';
+        for (const auto& e : desc) {
+            h += ',';
+            append_json_string(h, e.name);
+            h += ":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
+            for (std::size_t i = 0; i < e.shape.size(); ++i) {
                 if (i) h += ',';
-                h += std::to_string(it.shape[i]);
+                h += std::to_string(e.shape[i]);
             }
-            h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + it.bytes.size()) + "]}";
-            offset += it.bytes.size();
+            h += "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]}";
         }
         h += '}';
         while (h.size() % 8 != 0) h += ' ';
@@ -645,30 +827,13 @@ public:
         return out;
     }
 
-    /// Writes the file atomically: to `path` + ".tmp`, flushed, then renamed over `path`.
+    /// Writes the file atomically and durably with io::write_file_atomic (to `path` + ".tmp",
+    /// fsynced, renamed over `path`, folder fsynced): `path` is either the old file or the new one.
     void save(const std::filesystem::path& path) const {
-        const std::string bytes = serialize();
-        std::filesystem::path tmp = path;
-        tmp += ".tmp";
-        {
-            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-            if (!out) throw std::runtime_error("safetensors: " + tmp.string() + ": cannot open for writing");
-            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-            out.flush();
-            if (!out) {
-                out.close();
-                std::error_code ignored;
-                std::filesystem::remove(tmp, ignored);
-                throw std::runtime_error("safetensors: " + tmp.string() + ": write failed (disk full?)");
-            }
-        }
-        std::error_code ec;
-        std::filesystem::rename(tmp, path, ec);
-        if (ec) {
-            std::error_code ignored;
-            std::filesystem::remove(tmp, ignored);
-            throw std::runtime_error("safetensors: cannot rename " + tmp.string() + " to " + path.string() + ": " +
-                                     ec.message());
+        try {
+            write_file_atomic(path, serialize());
+        } catch (const std::exception& e) {
+            throw std::runtime_error(std::string("safetensors: ") + e.what());
         }
     }
 

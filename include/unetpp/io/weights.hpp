@@ -268,7 +268,8 @@ safetensors_writer weights_writer(const Net& cnet) {
     return w;
 }
 
-/// Writes every parameter and buffer of `net` to `path` (atomically; see safetensors_writer).
+/// Writes every parameter and buffer of `net` to `path` atomically and durably, with CRC-32C
+/// checksums (see safetensors_writer::save).
 template <class Net>
 void save_weights(const Net& net, const std::filesystem::path& path) {
     weights_writer(net).save(path);

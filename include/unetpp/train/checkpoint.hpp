@@ -21,10 +21,15 @@
 ///             unetpp.train.monitor, .best_metric, .best_epoch, .es_best, .es_bad_epochs
 ///             unetpp.schedule.name, unetpp.schedule.state.<key>
 ///             unetpp.extra.<key>         free text the caller adds (e.g. the CLI configuration)
+///             unetpp.crc32c.<tensor>, unetpp.crc32c_header   CRC-32C checksums (io/safetensors.hpp)
 /// Numbers are decimal text that reads back exactly ("%.17g"; "inf", "nan" allowed).
 ///
+/// Keeping two: save_checkpoint_keeping_previous keeps the replaced file as last.prev.safetensors
+/// (crash-safe at every step), and find_resume_checkpoint picks the newest of the two that
+/// verifies, saying which one it skipped and why. The trainer uses both.
+///
 /// Loading checks, in order, and changes nothing unless all pass: the file is a valid
-/// safetensors file (truncation, header, offsets: io::safetensors_file); it is a checkpoint
+/// safetensors file (truncation, header, offsets, checksums: io::safetensors_file); it is a checkpoint
 /// (format key present and known); the architecture matches (io::load_weights' checks: the first
 /// missing, unexpected or mis-shaped tensor is named, and the unetpp.config fields); the
 /// optimiser kind matches; every optimiser tensor is present with the right size. Every error
@@ -162,10 +167,9 @@ void load_model_part(Net& net, const io::safetensors_file& f, const std::string&
 
 }  // namespace detail
 
-/// Writes `net`, the optimiser's state and `info` to `path` atomically and durably (temporary
-/// file, fsync, rename, fsync of the folder). The previous file at `path` survives any failure.
+/// The complete file contents of a checkpoint (what save_checkpoint writes).
 template <class Net, checkpointable_optimizer Optim>
-void save_checkpoint(const std::filesystem::path& path, const Net& net, Optim& opt, const checkpoint_info& info) {
+std::string checkpoint_bytes(const Net& net, Optim& opt, const checkpoint_info& info) {
     io::safetensors_writer w = io::weights_writer(net);
     opt.visit_state([&](const std::string& name, const auto& t) { w.add(name, t); });
     w.set_metadata("unetpp.checkpoint.format", std::string(checkpoint_format_version));
@@ -183,7 +187,34 @@ void save_checkpoint(const std::filesystem::path& path, const Net& net, Optim& o
     w.set_metadata("unetpp.schedule.name", info.schedule_name);
     for (const auto& [k, v] : info.schedule_state) w.set_metadata("unetpp.schedule.state." + k, detail::num(v));
     for (const auto& [k, v] : info.extra) w.set_metadata("unetpp.extra." + k, v);
-    write_file_atomic(path, w.serialize());
+    return w.serialize();
+}
+
+/// Writes `net`, the optimiser's state and `info` to `path` atomically and durably (temporary
+/// file, fsync, rename, fsync of the folder). The previous file at `path` survives any failure.
+template <class Net, checkpointable_optimizer Optim>
+void save_checkpoint(const std::filesystem::path& path, const Net& net, Optim& opt, const checkpoint_info& info) {
+    write_file_atomic(path, checkpoint_bytes(net, opt, info));
+}
+
+/// The name under which the checkpoint before `path` is kept: "run/last.safetensors" ->
+/// "run/last.prev.safetensors".
+inline std::filesystem::path previous_checkpoint_path(const std::filesystem::path& path) {
+    std::filesystem::path p = path.parent_path() / path.stem();
+    p += ".prev";
+    p += path.extension();
+    return p;
+}
+
+/// Like save_checkpoint, and keeps the file it replaces as previous_checkpoint_path(path), so
+/// that the last two checkpoints exist. At every instant, even across a crash or kill -9, both
+/// names hold complete files (io::replace_file_keeping_previous explains the steps). With
+/// `keep_current` false the file now at `path` is replaced without being kept (the trainer does
+/// that when `path` failed verification and it resumed from the previous one).
+template <class Net, checkpointable_optimizer Optim>
+void save_checkpoint_keeping_previous(const std::filesystem::path& path, const Net& net, Optim& opt,
+                                      const checkpoint_info& info, bool keep_current = true) {
+    replace_file_keeping_previous(path, previous_checkpoint_path(path), checkpoint_bytes(net, opt, info), keep_current);
 }
 
 /// Reads only the bookkeeping of a checkpoint (validating the whole file).
@@ -257,6 +288,56 @@ checkpoint_info load_checkpoint(const std::filesystem::path& path, Net& net, Opt
         for (std::size_t i = 0; i < dst->size(); ++i) (*dst)[i] = src[i];
     opt.set_steps(ostep);
     return info;
+}
+
+/// The checkpoint a resume should use, as find_resume_checkpoint chose it.
+struct resume_checkpoint {
+    std::filesystem::path path;  ///< the file to load
+    checkpoint_info info;        ///< its bookkeeping (already read and verified)
+    bool fell_back = false;      ///< true when a newer candidate was skipped
+};
+
+/// Chooses the newest checkpoint to resume from that loads and verifies: for a folder, its
+/// last.safetensors, else last.prev.safetensors; for a file, that file, else the one kept
+/// before it (previous_checkpoint_path). A candidate is verified by reading the whole file
+/// (safetensors structure, every CRC-32C checksum, the checkpoint bookkeeping); the network
+/// itself is not touched. When a candidate is skipped, `message` (if given) says which and why,
+/// e.g. "last.safetensors is corrupt (...); resuming from last.prev.safetensors, epoch 4";
+/// otherwise it is cleared. Throws std::runtime_error listing every candidate's problem when
+/// none is usable.
+inline resume_checkpoint find_resume_checkpoint(const std::filesystem::path& where, std::string* message = nullptr) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path newest = fs::is_directory(where, ec) ? where / "last.safetensors" : where;
+    const fs::path candidates[2] = {newest, previous_checkpoint_path(newest)};
+    std::string skipped;
+    for (const auto& c : candidates) {
+        std::string why;
+        if (!fs::exists(c, ec)) {
+            why = "does not exist";
+        } else {
+            try {
+                resume_checkpoint r{c, read_checkpoint_info(c), !skipped.empty()};
+                if (message) {
+                    message->clear();
+                    if (r.fell_back)
+                        *message = skipped + "; resuming from " + c.string() + ", epoch " + std::to_string(r.info.epoch);
+                }
+                return r;
+            } catch (const std::exception& e) {
+                std::string reason = e.what();
+                for (const std::string pre : {detail::where_of(c), "safetensors: " + c.string() + ": "})
+                    if (reason.starts_with(pre)) reason = reason.substr(pre.size());
+                const std::string corrupt = "corrupt: ";
+                why = reason.starts_with(corrupt) ? "is corrupt (" + reason.substr(corrupt.size()) + ")"
+                                                  : "cannot be loaded (" + reason + ")";
+            }
+        }
+        if (!skipped.empty()) skipped += "; ";
+        skipped += c.string() + " " + why;
+    }
+    throw std::runtime_error("no checkpoint to resume from: " + skipped +
+                             "; start a new run (in another output folder) instead of resuming");
 }
 
 }  // namespace unetpp::train

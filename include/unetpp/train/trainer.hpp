@@ -25,16 +25,28 @@
 ///   (`best.safetensors` when the monitored metric improved, then `last.safetensors`), and early
 ///   stopping.
 ///
-/// Resume: with cfg.resume_from set, weights, optimiser moments and step count, epoch, schedule
-/// state, best metric and early-stopping counters are restored and the log rows after the
-/// checkpoint's epoch are dropped; the run then continues exactly as if it had not stopped
-/// (the data order and augmentation are functions of (seed, epoch)). Limitation: dropout masks
-/// come from generators inside the network that a checkpoint does not store, so a network with
-/// dropout > 0 resumes with different (equally random) masks.
+/// Checkpoints: `last.safetensors` is written with save_checkpoint_keeping_previous, so the one
+/// before it stays as `last.prev.safetensors`; at any instant (kill -9 included) at least one
+/// complete, checksummed checkpoint of the latest or the previous epoch exists.
+///
+/// Resume: with cfg.resume_from set (a checkpoint file, or a folder holding last.safetensors),
+/// find_resume_checkpoint picks the newest of the file and the one kept before it that verifies
+/// and says so when it skips one ("... last.safetensors is corrupt (...); resuming from
+/// .../last.prev.safetensors, epoch 4"; printed, and in fit_result::resume_message). The run must
+/// be the same run: the seed, the monitor, the schedule and every cfg.extra entry (the caller's
+/// description of the run: model, loss, lr, batch size, ...) must equal the checkpoint's, except
+/// the keys in cfg.resume_may_change (default {"epochs"}); otherwise fit() refuses, before
+/// touching the network, with one message listing every difference. Then weights, optimiser
+/// moments and step count, epoch, schedule state, best metric and early-stopping counters are
+/// restored and the log rows after the checkpoint's epoch are dropped; the run continues exactly
+/// as if it had not stopped (the data order and augmentation are functions of (seed, epoch)).
+/// Limitation: dropout masks come from generators inside the network that a checkpoint does not
+/// store, so a network with dropout > 0 resumes with different (equally random) masks.
 ///
 /// NaN/Inf: a non-finite loss, logit or gradient norm stops training at once with
-/// `training_diverged`, whose message names the epoch and the step; the checkpoints on disk are
-/// those of the last completed epoch and are not touched.
+/// `training_diverged`, whose message names the epoch and the step and says truthfully which
+/// good checkpoint exists: the last one written by this run or the one it resumed from (those
+/// are not touched), or that there is none (no output folder, or no epoch completed yet).
 
 #include <chrono>
 #include <cmath>
@@ -46,6 +58,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -83,6 +96,8 @@ struct trainer_cfg {
     std::ostream* out = nullptr;           ///< progress and summaries (default std::cout)
     double threshold = 0.5;                ///< probability threshold for Dice / IoU
     std::map<std::string, std::string> extra{};  ///< stored in every checkpoint (unetpp.extra.*)
+    /// cfg.extra keys whose value may differ from the checkpoint's on resume (others refuse it)
+    std::set<std::string> resume_may_change{"epochs"};
 };
 
 struct fit_result {
@@ -91,6 +106,8 @@ struct fit_result {
     double best_metric = std::numeric_limits<double>::quiet_NaN();
     long best_epoch = -1;               ///< 1-based
     long epochs_done = 0;
+    std::filesystem::path resumed_from{};  ///< the checkpoint a resume loaded (empty: fresh start)
+    std::string resume_message{};          ///< why a newer checkpoint was skipped (empty: none was)
 };
 
 /// A source of mini-batches (data::loader is one).
@@ -163,19 +180,20 @@ public:
         info.seed = cfg_.seed;
         info.monitor = cfg_.monitor;
         info.extra = cfg_.extra;
+        fit_result res;
+        good_checkpoint_.clear();
+        bool last_is_good = false;  // may the current out_dir/last.safetensors be kept as .prev?
         if (!cfg_.resume_from.empty()) {
-            info = load_checkpoint(cfg_.resume_from, net_, opt_);
-            const std::string where = "checkpoint '" + cfg_.resume_from.string() + "': ";
-            if (info.seed != cfg_.seed)
-                throw std::runtime_error(where + "was trained with seed " + std::to_string(info.seed) +
-                                         " but this run has seed " + std::to_string(cfg_.seed) +
-                                         "; use the same seed to resume");
-            if (info.monitor != cfg_.monitor)
-                throw std::runtime_error(where + "monitored '" + info.monitor + "' but this run monitors '" +
-                                         cfg_.monitor + "'");
-            if (info.schedule_name != sched_.name())
-                throw std::runtime_error(where + "used the '" + info.schedule_name + "' schedule but this run uses '" +
-                                         std::string(sched_.name()) + "'");
+            std::string note;
+            const resume_checkpoint chosen = find_resume_checkpoint(cfg_.resume_from, &note);
+            check_same_run(chosen);  // before anything is modified
+            info = load_checkpoint(chosen.path, net_, opt_);
+            res.resumed_from = chosen.path;
+            res.resume_message = note;
+            if (!note.empty() && cfg_.progress != progress_mode::silent) out << note << '\n' << std::flush;
+            good_checkpoint_ = chosen.path;
+            good_epoch_ = info.epoch;
+            last_is_good = !cfg_.out_dir.empty() && fs_equivalent(chosen.path, cfg_.out_dir / "last.safetensors");
             sched_.load_state(info.schedule_state);
             es_.restore(info.es_best, info.es_bad_epochs);
             for (const auto& [k, v] : cfg_.extra) info.extra[k] = v;
@@ -184,7 +202,6 @@ public:
                 out << "checkpoint already holds " << info.epoch << " epochs; nothing to do (raise the epoch count)\n";
         }
 
-        fit_result res;
         bool stop = false;
         for (long e = info.epoch; e < cfg_.epochs && !stop; ++e) {
             const auto t0 = std::chrono::steady_clock::now();
@@ -230,7 +247,11 @@ public:
             log_.add(r);  // before the checkpoints: a resume drops rows newer than its checkpoint
             if (!cfg_.out_dir.empty()) {
                 if (improved) save_checkpoint(cfg_.out_dir / "best.safetensors", net_, opt_, info);
-                save_checkpoint(cfg_.out_dir / "last.safetensors", net_, opt_, info);
+                const auto last = cfg_.out_dir / "last.safetensors";
+                save_checkpoint_keeping_previous(last, net_, opt_, info, last_is_good);
+                last_is_good = true;
+                good_checkpoint_ = last;
+                good_epoch_ = info.epoch;
             }
             if (cfg_.progress != progress_mode::silent) out << epoch_summary(r, cfg_.epochs) << (improved ? "  *" : "") << '\n' << std::flush;
             if (on_epoch_end) on_epoch_end(r);
@@ -322,9 +343,48 @@ private:
         return l;
     }
 
+    /// What the NaN/Inf message says about checkpoints: only what exists.
     std::string kept() const {
-        if (cfg_.out_dir.empty()) return "";
-        return "; the last good checkpoint '" + (cfg_.out_dir / "last.safetensors").string() + "' is unchanged";
+        if (!good_checkpoint_.empty())
+            return "; the last good checkpoint '" + good_checkpoint_.string() + "' is unchanged (epoch " +
+                   std::to_string(good_epoch_) + ")";
+        if (cfg_.out_dir.empty()) return "; no checkpoint exists (no output folder was given)";
+        return "; no checkpoint exists yet (the first epoch did not complete)";
+    }
+
+    static bool fs_equivalent(const std::filesystem::path& a, const std::filesystem::path& b) {
+        std::error_code ec;
+        const bool same = std::filesystem::equivalent(a, b, ec);
+        return !ec && same;
+    }
+
+    /// Refuses to resume a checkpoint of another run, listing every difference in one message.
+    void check_same_run(const resume_checkpoint& c) const {
+        std::vector<std::string> diffs;
+        if (c.info.seed != cfg_.seed)
+            diffs.push_back("seed: the checkpoint was trained with seed " + std::to_string(c.info.seed) +
+                            ", this run has seed " + std::to_string(cfg_.seed));
+        if (c.info.monitor != cfg_.monitor)
+            diffs.push_back("monitor: checkpoint " + c.info.monitor + ", now " + cfg_.monitor);
+        if (c.info.schedule_name != sched_.name())
+            diffs.push_back("schedule: checkpoint " + c.info.schedule_name + ", now " + std::string(sched_.name()));
+        std::set<std::string> keys;
+        for (const auto& [k, v] : c.info.extra) keys.insert(k);
+        for (const auto& [k, v] : cfg_.extra) keys.insert(k);
+        for (const auto& k : keys) {
+            if (cfg_.resume_may_change.count(k)) continue;
+            const auto a = c.info.extra.find(k);
+            const auto b = cfg_.extra.find(k);
+            const bool ha = a != c.info.extra.end(), hb = b != cfg_.extra.end();
+            if (ha && hb && a->second == b->second) continue;
+            diffs.push_back(k + ": checkpoint " + (ha ? a->second : std::string("(not recorded)")) + ", now " +
+                            (hb ? b->second : std::string("(not given)")));
+        }
+        if (diffs.empty()) return;
+        std::string m = "checkpoint '" + c.path.string() + "': cannot resume: this run differs from the one that wrote it (";
+        for (std::size_t i = 0; i < diffs.size(); ++i) m += (i ? "; " : "") + diffs[i];
+        m += "); resume with the same settings, or start a new run in another output folder";
+        throw std::runtime_error(m);
     }
 
     bool better(double m, double best) const {
@@ -343,6 +403,8 @@ private:
     metric_mode mode_ = metric_mode::min;
     tensor<T> grad_;
     checkpoint_info info_;
+    std::filesystem::path good_checkpoint_{};  // the newest complete checkpoint of this run (empty: none)
+    long good_epoch_ = 0;
 };
 
 template <class Net, class Optim, class Loss>

@@ -113,7 +113,8 @@ TEST_CASE("safetensors round trip") {
         CHECK(f.dtype("conv.weight") == "F32");
         CHECK(f.shape("conv.weight") == std::vector<std::int64_t>{2, 3, 4, 5});
         CHECK(f.shape("conv.bias") == std::vector<std::int64_t>{7});
-        CHECK(f.metadata().empty());
+        CHECK(f.metadata().size() == 4);  // only the checksums: one per tensor and the header's
+        for (const auto& [k, v] : f.metadata()) CHECK(io::detail::is_crc_key(k));
         const auto w2 = f.get<float>("conv.weight");
         const auto b2 = f.get<float>("conv.bias");
         CHECK(w2.shape() == w.shape());
@@ -343,5 +344,125 @@ TEST_CASE("safetensors rejects corrupt files") {
         const auto f = safetensors_file::parse(make_file(good_header, two_floats), "present.safetensors");
         CHECK_THROWS_WITH_AS(f.get<float>("missing"), doctest::Contains("\"missing\""), std::runtime_error);
         CHECK_THROWS_WITH_AS(f.get<float>("missing"), doctest::Contains("present.safetensors"), std::runtime_error);
+    }
+}
+
+namespace {
+
+// A header of n tensors "t<i>" (F32, shape [1]) in reverse name order, and its data section.
+std::string many_tensors(long n, const std::string& duplicate = {}) {
+    std::string h = "{";
+    for (long i = n - 1; i >= 0; --i) {
+        h += "\"t" + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[" +
+             std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+        if (i) h += ',';
+    }
+    if (!duplicate.empty()) h += ",\"" + duplicate + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+    h += '}';
+    std::string data(static_cast<std::size_t>(4 * n), '\0');
+    for (long i = 0; i < n; ++i) {
+        const float v = static_cast<float>(i);
+        std::memcpy(data.data() + 4 * i, &v, 4);
+    }
+    return make_file(h, data);
+}
+
+// Replaces the first occurrence of `from` in the header part of `bytes` by `to` (same length).
+std::string patch(std::string bytes, const std::string& from, const std::string& to) {
+    REQUIRE(from.size() == to.size());
+    const auto at = bytes.find(from);
+    REQUIRE(at != std::string::npos);
+    bytes.replace(at, from.size(), to);
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: 200k tensors parse, and a duplicate among them is found") {
+    // The duplicate check was a linear scan per name (O(n^2): 80k names took ~20 s); it is an
+    // ordered set now. The test checks the result only (no timing).
+    const long n = 200'000;
+    const auto f = safetensors_file::parse(many_tensors(n), "many.safetensors");
+    CHECK(f.size() == static_cast<std::size_t>(n));
+    CHECK(f.get<float>("t0")[0] == 0.0f);
+    CHECK(f.get<float>("t123456")[0] == 123456.0f);
+    CHECK(f.get<float>("t199999")[0] == 199999.0f);
+    CHECK_THROWS_WITH_AS(safetensors_file::parse(many_tensors(n, "t77777"), "dup.safetensors"),
+                         doctest::Contains("duplicate tensor name \"t77777\""), std::runtime_error);
+}
+
+TEST_CASE("safetensors: CRC-32C checksums written and verified") {
+    SUBCASE("crc32c matches the published check value, in one call or continued") {
+        CHECK(io::crc32c(std::string_view("123456789")) == 0xE3069283u);
+        CHECK(io::crc32c(std::string_view("56789"), io::crc32c(std::string_view("1234"))) == 0xE3069283u);
+        CHECK(io::crc32c(std::string_view("")) == 0u);
+        const std::string zeros(32, '\0');
+        CHECK(io::crc32c(zeros) == 0x8A9136AAu);  // RFC 3720 B.4 test vector
+    }
+    safetensors_writer wr;
+    wr.add("w", random_tensor<float>({1, 2, 2, 2}, 21));
+    wr.add("b", random_tensor<double>({1, 1, 1, 3}, 22));
+    wr.set_metadata("case", "checksums");
+    wr.set_metadata("unetpp.crc32c.w", "bogus");  // replaced by the computed value
+    const std::string bytes = wr.serialize();
+
+    SUBCASE("the writer records one checksum per tensor and one for the header; they verify") {
+        const auto f = safetensors_file::parse(bytes, "ok.safetensors");
+        CHECK(f.has_checksums());
+        CHECK(f.metadata().at("unetpp.crc32c.w").size() == 8);
+        CHECK(f.metadata().at("unetpp.crc32c.b").size() == 8);
+        CHECK(f.metadata().count("unetpp.crc32c_header") == 1);
+        CHECK(f.metadata().at("case") == "checksums");
+        const auto path = scratch() / "saved.safetensors";
+        wr.save(path);
+        CHECK(safetensors_file::load(path).has_checksums());
+        CHECK_FALSE(std::filesystem::exists(scratch() / "saved.safetensors.tmp"));
+    }
+    SUBCASE("a changed data byte names the tensor that fails its checksum") {
+        // Tensors are stored in name order: "b" (24 bytes) first, then "w"; the last byte is w's.
+        std::string bad = bytes;
+        bad.back() = static_cast<char>(bad.back() ^ 0x01);
+        check_rejected("flip_w.safetensors", bad, {"corrupt", "tensor \"w\" fails its checksum", "previous checkpoint"});
+        std::string bad_b = bytes;
+        const std::size_t data_start = bytes.size() - 24 - 32;
+        bad_b[data_start + 3] = static_cast<char>(bad_b[data_start + 3] ^ 0x40);
+        check_rejected("flip_b.safetensors", bad_b, {"tensor \"b\" fails its checksum"});
+    }
+    SUBCASE("damage to the header that still parses fails the header checksum") {
+        check_rejected("meta.safetensors", patch(bytes, "\"checksums\"", "\"checksumz\""),
+                       {"corrupt", "header fails its checksum"});
+        // the shape [1,2,2,2] of "w" read as [2,1,2,2]: same size, so only the checksum sees it
+        check_rejected("shape.safetensors", patch(bytes, "[1,2,2,2]", "[2,1,2,2]"), {"header fails its checksum"});
+    }
+    SUBCASE("malformed or dangling checksum entries are refused") {
+        const std::string h = R"({"__metadata__":{"unetpp.crc32c.zz":"00000000"},)"
+                              R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+        check_rejected("dangling.safetensors", make_file(h, two_floats), {"corrupt", "\"unetpp.crc32c.zz\""});
+        const std::string h2 = R"({"__metadata__":{"unetpp.crc32c.a":"xyz"},)"
+                               R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+        check_rejected("badhex.safetensors", make_file(h2, two_floats), {"corrupt", "8 hex digits"});
+        // a correct tensor checksum without a header checksum is verified and accepted
+        const std::string h3 = "{\"__metadata__\":{\"unetpp.crc32c.a\":\"" + io::detail::crc_hex(io::crc32c(two_floats)) +
+                               R"("},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+        const auto f = safetensors_file::parse(make_file(h3, two_floats), "tensor_only.safetensors");
+        CHECK_FALSE(f.has_checksums());
+    }
+    SUBCASE("a file without checksums (PyTorch's writer) loads; the checksum is simply absent") {
+        const auto f = safetensors_file::parse(
+            make_file(R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                      two_floats),
+            "torch.safetensors");
+        CHECK_FALSE(f.has_checksums());
+        CHECK(f.get<float>("a").size() == 2);
+    }
+    SUBCASE("every single-byte change of the data section is detected") {
+        const std::size_t data_start = bytes.size() - 24 - 32;
+        for (std::size_t i = data_start; i < bytes.size(); ++i) {
+            std::string bad = bytes;
+            bad[i] = static_cast<char>(bad[i] ^ 0x10);
+            INFO("byte " << i);
+            CHECK_THROWS_WITH_AS(safetensors_file::parse(bad, "x.safetensors"), doctest::Contains("fails its checksum"),
+                                 std::runtime_error);
+        }
     }
 }

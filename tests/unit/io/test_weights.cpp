@@ -354,3 +354,33 @@ TEST_CASE("docs/INTEROP.md snippets appear verbatim in the tests that run them")
     MESSAGE("INTEROP.md snippets checked: " << checked);
     CHECK(checked >= 4);
 }
+
+TEST_CASE("save_weights writes atomically with checksums; a damaged weight is refused, the network unchanged") {
+    bn_net a(1);
+    randomise(a, 12);
+    const auto path = tmp_path("checksummed.safetensors");
+    io::save_weights(a, path);
+    CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp"));
+    const auto f = io::safetensors_file::load(path);
+    CHECK(f.has_checksums());
+    CHECK(f.metadata().count("unetpp.crc32c.enc1.conv1.weight") == 1);
+
+    // One bit of the last tensor's data (tensors are stored in name order) changes on disk.
+    std::string bytes;
+    {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream s;
+        s << in.rdbuf();
+        bytes = s.str();
+    }
+    bytes[bytes.size() - 2] = static_cast<char>(bytes[bytes.size() - 2] ^ 0x04);
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    bn_net b(2);
+    const auto before = eval_output(b, 16);
+    CHECK_THROWS_WITH_AS(io::load_weights(b, path), doctest::Contains("fails its checksum"), std::runtime_error);
+    const auto after = eval_output(b, 16);
+    REQUIRE(before.size() == after.size());
+    for (std::size_t i = 0; i < before.size(); ++i) CHECK(before[i] == after[i]);
+    std::filesystem::remove(path);
+    CHECK_THROWS_AS(io::save_weights(a, "/nonexistent-dir/w.safetensors"), std::runtime_error);
+}

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -280,9 +281,200 @@ TEST_CASE("trainer: NaN loss at step k stops with a clear message and keeps the 
         INFO(m);
         CHECK(m.find("epoch 2, step 1 of 2") != std::string::npos);
         CHECK(m.find("NaN") != std::string::npos);
-        CHECK(m.find("last.safetensors' is unchanged") != std::string::npos);
+        CHECK(m.find("last.safetensors' is unchanged (epoch 1)") != std::string::npos);
     }
     CHECK(!before.empty());
     CHECK(read_all(tmp.path / "last.safetensors") == before);
     CHECK(train::read_checkpoint_info(tmp.path / "last.safetensors").epoch == 1);
+}
+
+namespace {
+
+// Trains `epochs` epochs of `tiny` into `dir` (resuming when `resume`), returns the result.
+train::fit_result run_tiny(const fs::path& dir, int epochs, bool resume, std::map<std::string, std::string> extra = {},
+                           std::uint64_t seed = 9, std::ostream* out = nullptr) {
+    fixture f;
+    tiny net(1);
+    optim::adam<float> opt(net, {.lr = 1e-2});
+    train::trainer t(net, opt, losses::dice_bce{},
+                     {.epochs = epochs, .out_dir = dir, .resume_from = resume ? dir / "last.safetensors" : fs::path{},
+                      .seed = seed, .progress = out ? train::progress_mode::lines : train::progress_mode::silent,
+                      .out = out, .extra = std::move(extra)});
+    return t.fit(f.train, &f.val);
+}
+
+void flip_last_byte(const fs::path& p) {
+    std::string b = read_all(p);
+    b.back() = static_cast<char>(b.back() ^ 0x5A);
+    std::ofstream(p, std::ios::binary | std::ios::trunc).write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+
+}  // namespace
+
+TEST_CASE("trainer keeps the last two checkpoints; resume falls back to the previous one and says so") {
+    temp_dir d;
+    const fs::path last = d.path / "last.safetensors", prev = d.path / "last.prev.safetensors";
+    run_tiny(d.path, 3, false);
+    REQUIRE(train::read_checkpoint_info(last).epoch == 3);
+    REQUIRE(train::read_checkpoint_info(prev).epoch == 2);
+    CHECK(train::previous_checkpoint_path(last) == prev);
+    CHECK_FALSE(fs::exists(d.path / "last.safetensors.tmp"));
+    CHECK_FALSE(fs::exists(d.path / "last.prev.safetensors.tmp"));
+    CHECK(io::safetensors_file::load(last).has_checksums());
+    {
+        const auto c = train::find_resume_checkpoint(d.path);  // a folder: its last.safetensors
+        CHECK(c.path == last);
+        CHECK_FALSE(c.fell_back);
+    }
+
+    SUBCASE("a damaged byte in last.safetensors: resume from last.prev.safetensors, which is not replaced by it") {
+        flip_last_byte(last);
+        std::string msg;
+        const auto c = train::find_resume_checkpoint(last, &msg);
+        CHECK(c.path == prev);
+        CHECK(c.fell_back);
+        CHECK(c.info.epoch == 2);
+        INFO(msg);
+        CHECK(msg.find(last.string() + " is corrupt (") != std::string::npos);
+        CHECK(msg.find("fails its checksum") != std::string::npos);
+        CHECK(msg.find("resuming from " + prev.string() + ", epoch 2") != std::string::npos);
+
+        std::ostringstream said;
+        const auto r = run_tiny(d.path, 3, true, {}, 9, &said);
+        CHECK(r.resumed_from == prev);
+        CHECK(r.resume_message == msg);
+        CHECK(said.str().find(msg) != std::string::npos);
+        REQUIRE(r.history.size() == 3);  // rows 1-2 kept from log.csv, 3 trained again
+        CHECK(r.epochs_done == 3);
+        CHECK(train::read_checkpoint_info(last).epoch == 3);
+        // the damaged file was replaced, not kept: the good epoch-2 checkpoint stays as the previous one
+        CHECK(train::read_checkpoint_info(prev).epoch == 2);
+        run_tiny(d.path, 5, true);
+        CHECK(train::read_checkpoint_info(last).epoch == 5);
+        CHECK(train::read_checkpoint_info(prev).epoch == 4);
+    }
+    SUBCASE("a truncated last.safetensors: fall back, naming the problem") {
+        const std::string b = read_all(last);
+        std::ofstream(last, std::ios::binary | std::ios::trunc).write(b.data(), static_cast<std::streamsize>(b.size() / 2));
+        std::string msg;
+        const auto c = train::find_resume_checkpoint(last, &msg);
+        CHECK(c.path == prev);
+        INFO(msg);
+        CHECK(msg.find(last.string() + " cannot be loaded (") != std::string::npos);
+        CHECK(msg.find("truncated") != std::string::npos);
+    }
+    SUBCASE("a missing last.safetensors: fall back to last.prev.safetensors") {
+        fs::remove(last);
+        std::string msg;
+        CHECK(train::find_resume_checkpoint(d.path, &msg).path == prev);
+        CHECK(msg.find("does not exist") != std::string::npos);
+    }
+    SUBCASE("both damaged: a clear error naming both") {
+        flip_last_byte(last);
+        flip_last_byte(prev);
+        try {
+            (void)train::find_resume_checkpoint(last);
+            FAIL("no error");
+        } catch (const std::runtime_error& e) {
+            const std::string m = e.what();
+            INFO(m);
+            CHECK(m.find("no checkpoint to resume from") != std::string::npos);
+            CHECK(m.find(last.string() + " is corrupt") != std::string::npos);
+            CHECK(m.find(prev.string() + " is corrupt") != std::string::npos);
+        }
+        CHECK_THROWS_WITH_AS(run_tiny(d.path, 4, true), doctest::Contains("no checkpoint to resume from"),
+                             std::runtime_error);
+    }
+    SUBCASE("stale temporary files of an interrupted save are replaced") {
+        std::ofstream(d.path / "last.safetensors.tmp") << "partial";
+        std::ofstream(d.path / "last.prev.safetensors.tmp") << "partial";
+        run_tiny(d.path, 4, true);
+        CHECK(train::read_checkpoint_info(last).epoch == 4);
+        CHECK(train::read_checkpoint_info(prev).epoch == 3);
+        CHECK_FALSE(fs::exists(d.path / "last.safetensors.tmp"));
+        CHECK_FALSE(fs::exists(d.path / "last.prev.safetensors.tmp"));
+    }
+}
+
+TEST_CASE("resume refuses a different run, listing every difference; resume_may_change allows some") {
+    temp_dir d;
+    const std::map<std::string, std::string> first{{"lr", "0.01"}, {"size", "16"}, {"epochs", "2"}, {"model", "tiny"}};
+    run_tiny(d.path, 2, false, first);
+    CHECK(train::read_checkpoint_info(d.path / "last.safetensors").extra == first);
+
+    SUBCASE("changed options, a new option and another seed: one message with all of them; nothing modified") {
+        fixture f;
+        tiny net(5);
+        const auto before = weights_of(net);
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        train::trainer t(net, opt, losses::dice_bce{},
+                         {.epochs = 4, .out_dir = d.path, .resume_from = d.path / "last.safetensors", .seed = 10,
+                          .progress = train::progress_mode::silent,
+                          .extra = {{"lr", "0.001"}, {"size", "32"}, {"epochs", "4"}, {"model", "tiny"}, {"loss", "dice"}}});
+        try {
+            t.fit(f.train, &f.val);
+            FAIL("no error");
+        } catch (const std::runtime_error& e) {
+            const std::string m = e.what();
+            INFO(m);
+            CHECK(m.find("cannot resume") != std::string::npos);
+            CHECK(m.find("seed 9") != std::string::npos);
+            CHECK(m.find("lr: checkpoint 0.01, now 0.001") != std::string::npos);
+            CHECK(m.find("size: checkpoint 16, now 32") != std::string::npos);
+            CHECK(m.find("loss: checkpoint (not recorded), now dice") != std::string::npos);
+            CHECK(m.find("epochs") == std::string::npos);  // may change by default
+            CHECK(m.find("model") == std::string::npos);   // equal
+            CHECK(m.find("another output folder") != std::string::npos);
+        }
+        CHECK(weights_of(net) == before);
+        CHECK(train::read_checkpoint_info(d.path / "last.safetensors").epoch == 2);
+    }
+    SUBCASE("an option missing now is a difference too") {
+        CHECK_THROWS_WITH_AS(run_tiny(d.path, 3, true, {{"lr", "0.01"}, {"size", "16"}, {"epochs", "3"}}),
+                             doctest::Contains("model: checkpoint tiny, now (not given)"), std::runtime_error);
+    }
+    SUBCASE("only keys in resume_may_change differ: the resume proceeds and records the new values") {
+        fixture f;
+        tiny net(1);
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        train::trainer t(net, opt, losses::dice_bce{},
+                         {.epochs = 3, .out_dir = d.path, .resume_from = d.path / "last.safetensors", .seed = 9,
+                          .progress = train::progress_mode::silent,
+                          .extra = {{"lr", "0.01"}, {"size", "16"}, {"epochs", "3"}, {"model", "tiny"}, {"quiet", "1"}},
+                          .resume_may_change = {"epochs", "quiet"}});
+        const auto r = t.fit(f.train, &f.val);
+        CHECK(r.epochs_done == 3);
+        const auto info = train::read_checkpoint_info(d.path / "last.safetensors");
+        CHECK(info.extra.at("epochs") == "3");
+        CHECK(info.extra.at("quiet") == "1");
+    }
+}
+
+TEST_CASE("NaN stop says truthfully that no checkpoint exists") {
+    SUBCASE("diverging in the first epoch, with an output folder: none written yet") {
+        temp_dir tmp;
+        fixture f;
+        tiny net(1);
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        nan_at_step loss{.k = 1};
+        train::trainer t(net, opt, loss, {.epochs = 3, .out_dir = tmp.path, .seed = 9, .progress = train::progress_mode::silent});
+        CHECK_THROWS_WITH_AS(t.fit(f.train, &f.val), doctest::Contains("no checkpoint exists yet"), train::training_diverged);
+        CHECK_FALSE(fs::exists(tmp.path / "last.safetensors"));
+    }
+    SUBCASE("without an output folder: none is kept") {
+        fixture f;
+        tiny net(1);
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        nan_at_step loss{.k = 3};  // epoch 2: epoch 1 completed but nothing was written
+        train::trainer t(net, opt, loss, {.epochs = 3, .seed = 9, .progress = train::progress_mode::silent});
+        try {
+            t.fit(f.train, &f.val);
+            FAIL("no error");
+        } catch (const train::training_diverged& e) {
+            const std::string m = e.what();
+            INFO(m);
+            CHECK(m.find("no checkpoint exists (no output folder") != std::string::npos);
+            CHECK(m.find("last good checkpoint") == std::string::npos);
+        }
+    }
 }
