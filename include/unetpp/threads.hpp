@@ -6,6 +6,33 @@
 /// two-thread run can become ten times slower than a one-thread run. OpenMP's dynamic mode
 /// (libgomp sizes each team from the load average) avoids that; `adapt_threads_to_load()`
 /// switches it on unless the user already chose with OMP_DYNAMIC.
+///
+/// Reproducibility. Results depend on the *requested* thread count (set_num_threads,
+/// OMP_NUM_THREADS: OpenMP's nthreads-var) and never on how many threads a region actually gets:
+/// with the same seed, data, build and requested count, training gives bit-identical weights
+/// quiet, under load with dynamic teams, and with OMP_DYNAMIC=false. The kernels cut their work
+/// into as many fixed parts as threads were requested and let whatever team runs take the parts
+/// in turn (backend/cpu/kernels/parallel.hpp); Eigen runs single-threaded inside those parts.
+/// tests/unit/backend/test_determinism.cpp and the `determinism` ctest check it.
+///
+/// What may differ between two *requested* counts (e.g. 1 vs 2 threads), in the last bits of a
+/// float, growing over training steps as any rounding difference does:
+///   - every product computed by Eigen GEMM, which is split into one block per requested thread
+///     and whose blocking follows the block's shape: the im2col + GEMM convolution (forward,
+///     backward-data and backward-weights where the direct kernels do not apply, i.e. AVX2's
+///     backward-weights, strides other than 1, many-tap kernels, and the AVX-512 backward-weights
+///     of layers with cin * kh * kw >= 64), all three passes of the transposed convolution, and
+///     the dense layer;
+///   - the reductions of the losses that use `omp parallel for reduction` (include/unetpp/losses:
+///     the loss value of every loss, and the gradient of the region losses (Dice, Tversky, ...)
+///     and of focal loss on the mean BCE, whose gradient uses the reduced sums); OpenMP combines
+///     one partial sum per thread, so these follow the team size and are outside the guarantee
+///     above until those loops reduce over fixed parts.
+/// Independent of any thread count (the same bits for 1, 2 or more threads): the direct
+/// convolutions (forward, backward-data, AVX-512 backward-weights with few input channels and
+/// 1x1 / small 2x2 kernels), batch norm (each channel's statistics and gradients are summed by one
+/// thread in a fixed order, in double), bias gradients, pooling, up-sampling, activations and
+/// other element-wise kernels, and the optimisers' updates.
 
 #include <cstdlib>
 
@@ -20,7 +47,8 @@
 namespace unetpp {
 
 /// Lets OpenMP use fewer threads while other processes load the cores. Returns true when dynamic
-/// mode is on afterwards. An explicit OMP_DYNAMIC in the environment is respected.
+/// mode is on afterwards. An explicit OMP_DYNAMIC in the environment is respected. The results do
+/// not change (see Reproducibility above), only the speed under load.
 inline bool adapt_threads_to_load() {
 #ifdef _OPENMP
     if (std::getenv("OMP_DYNAMIC") == nullptr) omp_set_dynamic(1);
@@ -30,7 +58,8 @@ inline bool adapt_threads_to_load() {
 #endif
 }
 
-/// Sets the number of threads the CPU kernels use (no effect without OpenMP).
+/// Sets the number of threads the CPU kernels use (no effect without OpenMP). This requested
+/// count, not the team sizes dynamic mode picks, decides how the kernels split their work.
 inline void set_num_threads(int n) {
 #ifdef _OPENMP
     if (n > 0) omp_set_num_threads(n);
@@ -45,6 +74,11 @@ inline void set_num_threads(int n) {
 /// with flushing, and the outputs change by less than float rounding of normal numbers. This is
 /// what TensorFlow does by default and torch.set_flush_denormal(True) enables in PyTorch; the
 /// benchmarks set it on both sides. Returns false where the CPU has no such mode.
+///
+/// The mode is a per-thread register, so it reaches every worker thread by running on a full team
+/// of the requested size: dynamic mode is suspended for that one region, because a team shrunk by
+/// the load would leave a worker that later regions use with the old mode, and its results would
+/// then depend on the load. Call it again after raising the thread count.
 inline bool flush_denormals(bool on = true) {
 #if defined(UNETPP_HAS_MXCSR)
     const auto apply = [on] {
@@ -53,8 +87,11 @@ inline bool flush_denormals(bool on = true) {
     };
     apply();
 #ifdef _OPENMP
+    const int dynamic = omp_get_dynamic();
+    omp_set_dynamic(0);
 #pragma omp parallel
     apply();
+    omp_set_dynamic(dynamic);
 #endif
     return true;
 #else

@@ -12,10 +12,12 @@
 //              copied. Everything else (other strides, AVX2's backward-weights, machines with
 //              neither) goes through im2col + Eigen GEMM, which is correct for every geometry.
 //
-// Threading: every kernel opens its own OpenMP parallel region and gives each thread a fixed
-// (static) share of the work. GEMMs are called from inside that region, where Eigen runs
-// single-threaded, so Eigen's own parallel GEMM (whose threads spin-wait and collapse when the
-// cores are shared with other jobs) is never used.
+// Threading: every kernel opens its own OpenMP parallel region. GEMMs are cut into max_threads()
+// fixed blocks (the requested thread count, not the team OpenMP gives: see parallel.hpp), which
+// the team takes in turn, and Eigen runs single-threaded on each block, so Eigen's own parallel
+// GEMM (whose threads spin-wait and collapse when the cores are shared with other jobs, and whose
+// split follows the actual team) is never used. The result is bit-identical for a given requested
+// thread count whatever the team sizes; the direct kernels do not depend on the split at all.
 //
 // The fast kernels never allocate: the caller passes a 64-byte aligned workspace of at least
 // *_workspace_floats(g) floats and may reuse it between calls.

@@ -33,45 +33,10 @@ using row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 using const_strided_map = Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>>;
 using strided_map = Eigen::Map<row_matrix, 0, Eigen::OuterStride<>>;
 
-inline int thread_id() noexcept {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-inline int thread_count() noexcept {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
-
-// Static share [lo, hi) of `total` items for thread tid of nt, in multiples of `align`.
-inline void static_share(std::ptrdiff_t total, std::ptrdiff_t align, int tid, int nt, std::ptrdiff_t& lo,
-                         std::ptrdiff_t& hi) noexcept {
-    const std::ptrdiff_t units = (total + align - 1) / align;
-    lo = std::min(total, units * tid / nt * align);
-    hi = std::min(total, units * (tid + 1) / nt * align);
-}
-
-// One thread's share of C[M, N] = A[M, K] * B[K, N] (or +=): a block of rows when M is the
-// larger dimension, else a block of columns. Each thread then calls Eigen on its block; inside
-// the parallel region Eigen's GEMM is single-threaded.
-struct gemm_block {
-    std::ptrdiff_t r0, r1, c0, c1;
-    bool empty() const noexcept { return r1 <= r0 || c1 <= c0; }
-};
-inline gemm_block gemm_share(std::ptrdiff_t M, std::ptrdiff_t N) noexcept {
-    const int tid = thread_id(), nt = thread_count();
-    gemm_block b{0, M, 0, N};
-    if (M >= N || M >= 96 * std::ptrdiff_t(nt))
-        static_share(M, 16, tid, nt, b.r0, b.r1);
-    else
-        static_share(N, 16, tid, nt, b.c0, b.c1);
-    return b;
-}
+// Work split: see parallel.hpp. The GEMM kernels cut each product into max_threads() fixed
+// blocks (gemm_share), read before their parallel region opens, and the team takes the blocks in
+// turn (for_each_part); inside the region Eigen runs single-threaded on each block. The direct
+// kernels hand out work items whose arithmetic does not depend on which thread runs them.
 
 // ---- im2col + GEMM path (any geometry) --------------------------------------------------------
 
@@ -160,25 +125,30 @@ inline void gemm_forward(const conv_geometry& g, const float* x, const float* w,
     const std::ptrdiff_t P = std::ptrdiff_t(OH) * OW, K = std::ptrdiff_t(g.cin) * g.kh * g.kw;
     const int rows = im2col_rows_per_tile(g);
     const Eigen::Map<const row_matrix> wm(w, g.cout, K);
+    const int parts = max_threads();
 #pragma omp parallel
-    for (int n = 0; n < g.n; ++n) {
-        const float* xn = x + std::ptrdiff_t(n) * g.cin * g.h * g.w;
-        float* yn = y + std::ptrdiff_t(n) * g.cout * P;
-        for (int r0 = 0; r0 < OH; r0 += rows) {
-            const int r1 = std::min(OH, r0 + rows);
-            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
-            im2col_rows(g, xn, r0, r1, ws);  // ends with a barrier
-            const gemm_block s = gemm_share(g.cout, pt);
-            if (!s.empty()) {
-                const Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>> col(ws + s.c0, K, s.c1 - s.c0,
-                                                                                 Eigen::OuterStride<>(pt));
-                strided_map ym(yn + std::ptrdiff_t(r0) * OW + s.r0 * P + s.c0, s.r1 - s.r0, s.c1 - s.c0,
-                               Eigen::OuterStride<>(P));
-                ym.noalias() = wm.middleRows(s.r0, s.r1 - s.r0) * col;
-                if (b)
-                    for (std::ptrdiff_t co = s.r0; co < s.r1; ++co) ym.row(co - s.r0).array() += b[co];
-            }
+    {
+        serial_nested_regions();
+        for (int n = 0; n < g.n; ++n) {
+            const float* xn = x + std::ptrdiff_t(n) * g.cin * g.h * g.w;
+            float* yn = y + std::ptrdiff_t(n) * g.cout * P;
+            for (int r0 = 0; r0 < OH; r0 += rows) {
+                const int r1 = std::min(OH, r0 + rows);
+                const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
+                im2col_rows(g, xn, r0, r1, ws);  // ends with a barrier
+                for_each_part(parts, [&](int part) {
+                    const gemm_block s = gemm_share(g.cout, pt, part, parts);
+                    if (s.empty()) return;
+                    const Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>> col(ws + s.c0, K, s.c1 - s.c0,
+                                                                                     Eigen::OuterStride<>(pt));
+                    strided_map ym(yn + std::ptrdiff_t(r0) * OW + s.r0 * P + s.c0, s.r1 - s.r0, s.c1 - s.c0,
+                                   Eigen::OuterStride<>(P));
+                    ym.noalias() = wm.middleRows(s.r0, s.r1 - s.r0) * col;
+                    if (b)
+                        for (std::ptrdiff_t co = s.r0; co < s.r1; ++co) ym.row(co - s.r0).array() += b[co];
+                });
 #pragma omp barrier
+            }
         }
     }
 }
@@ -189,8 +159,10 @@ inline void gemm_backward_data(const conv_geometry& g, const float* dy, const fl
     const std::ptrdiff_t in_plane = std::ptrdiff_t(g.h) * g.w;
     const int rows = im2col_rows_per_tile(g);
     const Eigen::Map<const row_matrix> wm(w, g.cout, K);
+    const int parts = max_threads();
 #pragma omp parallel
     {
+        serial_nested_regions();
 #pragma omp for schedule(static)
         for (std::ptrdiff_t c = 0; c < std::ptrdiff_t(g.n) * g.cin; ++c)
             std::fill(dx + c * in_plane, dx + (c + 1) * in_plane, 0.0f);
@@ -200,13 +172,14 @@ inline void gemm_backward_data(const conv_geometry& g, const float* dy, const fl
             for (int r0 = 0; r0 < OH; r0 += rows) {
                 const int r1 = std::min(OH, r0 + rows);
                 const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
-                const gemm_block s = gemm_share(K, pt);
-                if (!s.empty()) {
+                for_each_part(parts, [&](int part) {
+                    const gemm_block s = gemm_share(K, pt, part, parts);
+                    if (s.empty()) return;
                     const_strided_map dym(dyn + std::ptrdiff_t(r0) * OW + s.c0, g.cout, s.c1 - s.c0,
                                           Eigen::OuterStride<>(P));
                     strided_map col(ws + s.r0 * pt + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(pt));
                     col.noalias() = wm.middleCols(s.r0, s.r1 - s.r0).transpose() * dym;
-                }
+                });
 #pragma omp barrier
                 col2im_rows_add(g, ws, r0, r1, dxn);  // ends with a barrier
             }
@@ -219,8 +192,10 @@ inline void gemm_backward_weights(const conv_geometry& g, const float* x, const 
     const int OH = g.oh(), OW = g.ow();
     const std::ptrdiff_t P = std::ptrdiff_t(OH) * OW, K = std::ptrdiff_t(g.cin) * g.kh * g.kw;
     const int rows = im2col_rows_per_tile(g);
+    const int parts = max_threads();
 #pragma omp parallel
     {
+        serial_nested_regions();
         for (int n = 0; n < g.n; ++n) {
             const float* xn = x + std::ptrdiff_t(n) * g.cin * g.h * g.w;
             const float* dyn = dy + std::ptrdiff_t(n) * g.cout * P;
@@ -228,15 +203,17 @@ inline void gemm_backward_weights(const conv_geometry& g, const float* x, const 
                 const int r1 = std::min(OH, r0 + rows);
                 const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * OW;
                 im2col_rows(g, xn, r0, r1, ws);  // ends with a barrier
-                // Each thread owns a block of dw: no reduction between threads.
-                const gemm_block s = gemm_share(g.cout, K);
-                if (!s.empty()) {
+                // Each part owns a block of dw: no reduction between threads, and every tile adds
+                // into a given dw entry in the same order whichever thread holds the part.
+                for_each_part(parts, [&](int part) {
+                    const gemm_block s = gemm_share(g.cout, K, part, parts);
+                    if (s.empty()) return;
                     const Eigen::Map<const row_matrix> col(ws, K, pt);
                     const_strided_map dym(dyn + std::ptrdiff_t(r0) * OW + s.r0 * P, s.r1 - s.r0, pt,
                                           Eigen::OuterStride<>(P));
                     strided_map dwm(dw + s.r0 * K + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(K));
                     dwm.noalias() += dym * col.middleRows(s.c0, s.c1 - s.c0).transpose();
-                }
+                });
 #pragma omp barrier
             }
         }
@@ -619,7 +596,9 @@ inline void bwdw6_scan(const conv_geometry& g, const float* x, const float* dy, 
 inline bool bwdw6_supported(const conv_geometry& g) noexcept { return g.stride == 1 && g.kw == 3 && g.oh() > 0 && g.ow() > 0; }
 
 // Work: items (output-channel block, input channel), split statically between threads (each
-// thread owns its items' dw entries: no locking, no per-thread copies), swept tile by tile.
+// thread owns its items' dw entries: no locking, no per-thread copies), swept tile by tile. The
+// split may follow the team size: an item's dw entries receive its tiles' sums in tile order
+// whichever thread runs it, so the result does not depend on the split.
 inline void bwdw6_run(const conv_geometry& g, const float* x, const float* dy, float* dw) {
     const int OH = g.oh(), OW = g.ow();
     const int nblocks = (g.cout + co_block - 1) / co_block;
@@ -630,7 +609,7 @@ inline void bwdw6_run(const conv_geometry& g, const float* x, const float* dy, f
 #pragma omp parallel
     {
         std::ptrdiff_t i0, i1;
-        static_share(items, 1, thread_id(), thread_count(), i0, i1);
+        static_share(items, 1, team_thread(), team_size(), i0, i1);
         for (int r0 = 0; r0 < rows_total; r0 += rows) {
             const int r1 = std::min(rows_total, r0 + rows);
             for (std::ptrdiff_t it = i0; it < i1; ++it) {
@@ -713,11 +692,8 @@ inline void bwdw_run(const conv_geometry& g, const float* x, const float* dy, fl
     const std::ptrdiff_t in_img = std::ptrdiff_t(g.cin) * g.h * g.w, out_img = std::ptrdiff_t(g.cout) * OH * OW;
 #pragma omp parallel
     {
-        int tid = 0, nt = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
+        // As in bwdw6_run, an item's sums do not depend on which thread runs it.
+        const int tid = team_thread(), nt = team_size();
         const std::ptrdiff_t i0 = items * tid / nt, i1 = items * (tid + 1) / nt;
         for (int n = 0; n < g.n; ++n)
             for (int r0 = 0; r0 < OH; r0 += rows) {

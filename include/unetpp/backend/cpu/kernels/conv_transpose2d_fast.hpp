@@ -9,7 +9,8 @@
 
 #include <Eigen/Core>
 
-#include "conv2d_fast.hpp"  // gemm_share / static_share
+#include "conv2d_fast.hpp"
+#include "parallel.hpp"  // gemm_share, for_each_part
 #include "conv_transpose2d.hpp"
 
 #ifdef _OPENMP
@@ -117,9 +118,10 @@ UNETPP_KERNEL_API std::size_t conv_transpose2d_workspace_floats(const conv_trans
     return std::size_t(g.cout) * g.kh * g.kw * std::size_t(g.w) * std::size_t(detail::ct_rows_per_tile(g));
 }
 
-// Threading: each pass opens one parallel region; the GEMM of a tile is split into one block per
-// thread (rows or columns, see conv2d's gemm_share) and Eigen runs single-threaded on each block,
-// so Eigen's own parallel GEMM is never used.
+// Threading: each pass opens one parallel region; the GEMM of a tile is split into max_threads()
+// fixed blocks (rows or columns, gemm_share in parallel.hpp), which the team takes in turn, and
+// Eigen runs single-threaded on each block, so Eigen's own parallel GEMM is never used and the
+// rounding does not depend on the team size OpenMP gives.
 UNETPP_KERNEL_API void conv_transpose2d_forward(const conv_transpose_geometry& g, const float* x, const float* w,
                                                 const float* b, float* y, float* ws) {
     const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
@@ -127,30 +129,35 @@ UNETPP_KERNEL_API void conv_transpose2d_forward(const conv_transpose_geometry& g
     const int rows = detail::ct_rows_per_tile(g);
     const bool exact = detail::ct_non_overlapping(g);
     const Eigen::Map<const detail::ct_row_matrix> wm(w, g.cin, M);
+    const int parts = max_threads();
 #pragma omp parallel
-    for (int n = 0; n < g.n; ++n) {
-        const float* xn = x + std::ptrdiff_t(n) * g.cin * HW;
-        float* yn = y + std::ptrdiff_t(n) * g.cout * OHW;
-        if (!exact) {
+    {
+        detail::serial_nested_regions();
+        for (int n = 0; n < g.n; ++n) {
+            const float* xn = x + std::ptrdiff_t(n) * g.cin * HW;
+            float* yn = y + std::ptrdiff_t(n) * g.cout * OHW;
+            if (!exact) {
 #pragma omp for schedule(static)
-            for (int co = 0; co < g.cout; ++co)
-                std::fill(yn + co * OHW, yn + (co + 1) * OHW, b ? b[co] : 0.0f);
-        }
-        for (int r0 = 0; r0 < g.h; r0 += rows) {
-            const int r1 = std::min(g.h, r0 + rows);
-            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
-            const detail::gemm_block s = detail::gemm_share(M, pt);
-            if (!s.empty()) {
-                const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w + s.c0, g.cin, s.c1 - s.c0,
-                                                  Eigen::OuterStride<>(HW));
-                detail::ct_strided z(ws + s.r0 * pt + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(pt));
-                z.noalias() = wm.middleCols(s.r0, s.r1 - s.r0).transpose() * xt;
+                for (int co = 0; co < g.cout; ++co)
+                    std::fill(yn + co * OHW, yn + (co + 1) * OHW, b ? b[co] : 0.0f);
             }
+            for (int r0 = 0; r0 < g.h; r0 += rows) {
+                const int r1 = std::min(g.h, r0 + rows);
+                const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
+                detail::for_each_part(parts, [&](int part) {
+                    const detail::gemm_block s = detail::gemm_share(M, pt, part, parts);
+                    if (s.empty()) return;
+                    const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w + s.c0, g.cin, s.c1 - s.c0,
+                                                      Eigen::OuterStride<>(HW));
+                    detail::ct_strided z(ws + s.r0 * pt + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(pt));
+                    z.noalias() = wm.middleCols(s.r0, s.r1 - s.r0).transpose() * xt;
+                });
 #pragma omp barrier
-            if (exact)
-                detail::ct_scatter_exact(g, ws, b, yn, r0, r1);
-            else
-                detail::ct_move<true>(g, ws, yn, r0, r1);
+                if (exact)
+                    detail::ct_scatter_exact(g, ws, b, yn, r0, r1);
+                else
+                    detail::ct_move<true>(g, ws, yn, r0, r1);
+            }
         }
     }
 }
@@ -161,22 +168,27 @@ UNETPP_KERNEL_API void conv_transpose2d_backward_data(const conv_transpose_geome
     const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
     const int rows = detail::ct_rows_per_tile(g);
     const Eigen::Map<const detail::ct_row_matrix> wm(w, g.cin, M);
+    const int parts = max_threads();
 #pragma omp parallel
-    for (int n = 0; n < g.n; ++n) {
-        float* dyn = const_cast<float*>(dy + std::ptrdiff_t(n) * g.cout * OHW);  // only read by the gather
-        float* dxn = dx + std::ptrdiff_t(n) * g.cin * HW;
-        for (int r0 = 0; r0 < g.h; r0 += rows) {
-            const int r1 = std::min(g.h, r0 + rows);
-            const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
-            detail::ct_move<false>(g, ws, dyn, r0, r1);  // ends with a barrier
-            const detail::gemm_block s = detail::gemm_share(g.cin, pt);
-            if (!s.empty()) {
-                const detail::ct_const_strided z(ws + s.c0, M, s.c1 - s.c0, Eigen::OuterStride<>(pt));
-                detail::ct_strided dxt(dxn + std::ptrdiff_t(r0) * g.w + s.r0 * HW + s.c0, s.r1 - s.r0, s.c1 - s.c0,
-                                       Eigen::OuterStride<>(HW));
-                dxt.noalias() = wm.middleRows(s.r0, s.r1 - s.r0) * z;
-            }
+    {
+        detail::serial_nested_regions();
+        for (int n = 0; n < g.n; ++n) {
+            float* dyn = const_cast<float*>(dy + std::ptrdiff_t(n) * g.cout * OHW);  // only read by the gather
+            float* dxn = dx + std::ptrdiff_t(n) * g.cin * HW;
+            for (int r0 = 0; r0 < g.h; r0 += rows) {
+                const int r1 = std::min(g.h, r0 + rows);
+                const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
+                detail::ct_move<false>(g, ws, dyn, r0, r1);  // ends with a barrier
+                detail::for_each_part(parts, [&](int part) {
+                    const detail::gemm_block s = detail::gemm_share(g.cin, pt, part, parts);
+                    if (s.empty()) return;
+                    const detail::ct_const_strided z(ws + s.c0, M, s.c1 - s.c0, Eigen::OuterStride<>(pt));
+                    detail::ct_strided dxt(dxn + std::ptrdiff_t(r0) * g.w + s.r0 * HW + s.c0, s.r1 - s.r0,
+                                           s.c1 - s.c0, Eigen::OuterStride<>(HW));
+                    dxt.noalias() = wm.middleRows(s.r0, s.r1 - s.r0) * z;
+                });
 #pragma omp barrier
+            }
         }
     }
 }
@@ -186,8 +198,10 @@ UNETPP_KERNEL_API void conv_transpose2d_backward_weights(const conv_transpose_ge
     const std::ptrdiff_t HW = std::ptrdiff_t(g.h) * g.w, OHW = std::ptrdiff_t(g.oh()) * g.ow();
     const std::ptrdiff_t M = std::ptrdiff_t(g.cout) * g.kh * g.kw;
     const int rows = detail::ct_rows_per_tile(g);
+    const int parts = max_threads();
 #pragma omp parallel
     {
+        detail::serial_nested_regions();
         for (int n = 0; n < g.n; ++n) {
             const float* xn = x + std::ptrdiff_t(n) * g.cin * HW;
             float* dyn = const_cast<float*>(dy + std::ptrdiff_t(n) * g.cout * OHW);  // only read by the gather
@@ -195,15 +209,16 @@ UNETPP_KERNEL_API void conv_transpose2d_backward_weights(const conv_transpose_ge
                 const int r1 = std::min(g.h, r0 + rows);
                 const std::ptrdiff_t pt = std::ptrdiff_t(r1 - r0) * g.w;
                 detail::ct_move<false>(g, ws, dyn, r0, r1);  // ends with a barrier
-                // Each thread owns a block of dw: no reduction between threads.
-                const detail::gemm_block s = detail::gemm_share(g.cin, M);
-                if (!s.empty()) {
+                // Each part owns a block of dw: no reduction between threads.
+                detail::for_each_part(parts, [&](int part) {
+                    const detail::gemm_block s = detail::gemm_share(g.cin, M, part, parts);
+                    if (s.empty()) return;
                     const detail::ct_const_strided z(ws + s.c0 * pt, s.c1 - s.c0, pt, Eigen::OuterStride<>(pt));
                     const detail::ct_const_strided xt(xn + std::ptrdiff_t(r0) * g.w + s.r0 * HW, s.r1 - s.r0, pt,
                                                       Eigen::OuterStride<>(HW));
                     detail::ct_strided dwm(dw + s.r0 * M + s.c0, s.r1 - s.r0, s.c1 - s.c0, Eigen::OuterStride<>(M));
                     dwm.noalias() += xt * z.transpose();
-                }
+                });
 #pragma omp barrier
             }
         }
