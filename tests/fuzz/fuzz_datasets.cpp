@@ -12,8 +12,10 @@
 //   cmake --build build-fuzz --target fuzz_datasets fuzz_seeds
 //   build-fuzz/tests/fuzz/fuzz_datasets -dict=tests/fuzz/fuzz_datasets.dict corpus/ build-fuzz/tests/fuzz/seeds/datasets
 //
-// The tree lives in <temp>/unetpp_fuzz_datasets_<pid>/tree, which this target creates, empties
-// before each input and removes at exit; nothing outside it is written.
+// The tree lives in <dir>/unetpp_fuzz_datasets_<pid>/tree, which this target creates for each
+// input and removes after it; nothing outside it is written. <dir> is
+// $UNETPP_FUZZ_TMPDIR, else /dev/shm when it exists (about 800 inputs/s there against 90 on
+// disk, on a 2-core machine), else the temporary directory.
 #include <unetpp/data/busi.hpp>
 #include <unetpp/data/folder.hpp>
 #include <unetpp/data/isbi2012.hpp>
@@ -41,6 +43,8 @@ namespace data = unetpp::data;
 
 namespace {
 
+// <dir>/unetpp_fuzz_datasets_<pid>: made for each input and removed after it, because libFuzzer
+// may end the process without running atexit handlers.
 const fs::path& work_root() {
     static const fs::path root = [] {
 #if defined(_WIN32)
@@ -48,13 +52,15 @@ const fs::path& work_root() {
 #else
         const int pid = static_cast<int>(getpid());
 #endif
-        fs::path p = fs::temp_directory_path() / ("unetpp_fuzz_datasets_" + std::to_string(pid));
-        fs::create_directories(p);
-        std::atexit([] {
-            std::error_code ec;
-            fs::remove_all(work_root(), ec);
-        });
-        return p;
+        // A file system in memory when there is one: on disk the tree's creation and removal
+        // make each input about ten times slower.
+        fs::path base = fs::temp_directory_path();
+        std::error_code ec;
+        if (const char* d = std::getenv("UNETPP_FUZZ_TMPDIR"); d && *d)
+            base = d;
+        else if (fs::is_directory("/dev/shm", ec))
+            base = "/dev/shm";
+        return base / ("unetpp_fuzz_datasets_" + std::to_string(pid));
     }();
     return root;
 }
@@ -64,7 +70,7 @@ const fs::path& work_root() {
 fs::path write_tree(const unetpp::fuzz::tree_input& t) {
     const fs::path root = work_root() / "tree";
     std::error_code ec;
-    fs::remove_all(root, ec);
+    fs::remove_all(work_root(), ec);
     fs::create_directories(root);
     for (const auto& f : t.files) {
         const fs::path dir = root / unetpp::fuzz::tree_folders()[f.folder];
@@ -165,5 +171,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
             report(std::string("paired_folders: ") + e.what());
         }
     }
+    std::error_code ec;
+    fs::remove_all(work_root(), ec);
     return 0;
 }
