@@ -209,6 +209,16 @@ public:
     }
     [[nodiscard]] const std::map<std::string, std::string>& all() const noexcept { return m_; }
 
+    /// For callers that check ranges themselves (examples/busi_experiment.hpp): a whole number
+    /// that fits in an int, or `def`. New code uses integer(k, def, range).
+    [[nodiscard]] long integer(const std::string& k, long def) const {
+        return static_cast<long>(integer(k, def, int_range{std::numeric_limits<int>::min(), std::numeric_limits<int>::max()}));
+    }
+    /// For callers that check ranges themselves: any finite number, or `def`. New code uses real.
+    [[nodiscard]] double num(const std::string& k, double def) const {
+        return real(k, def, real_range{-std::numeric_limits<double>::max(), std::numeric_limits<double>::max()});
+    }
+
 private:
     [[nodiscard]] bool known(const std::string& k) const {
         return flags_.count(k) != 0 || keys_.count(k) != 0 || k == "help";

@@ -32,6 +32,9 @@
 #include <unetpp/models/presets.hpp>
 #include <unetpp/threads.hpp>
 
+#include "cli_args.hpp"
+#include "output_guard.hpp"
+
 namespace fs = std::filesystem;
 using namespace unetpp;
 
@@ -44,7 +47,7 @@ struct options {
     std::string model;  // "" = from the file's metadata (or unet_bn)
     int base = 0, depth = 0;
     infer::tile_options tiles;
-    bool tta = false;
+    bool tta = false, overwrite = false;
     int threads = 0;
 };
 
@@ -88,18 +91,24 @@ Writes <stem>_prob.png (foreground probability) and <stem>_mask.png for every in
 
   --weights FILE      safetensors file with the network's parameters
   --input PATH        an image, or a directory of images (.png .jpg .jpeg .bmp)
-  --out DIR           output directory (created if missing)
+  --out DIR           output directory: new or empty (created if missing)
+  --overwrite         write into an --out folder that holds other files; only this program's
+                      <stem>_prob.png, <stem>_mask.png and <stem>_compare.png are replaced,
+                      nothing is removed
   --mask-dir DIR      ground-truth masks (<stem>.png, <stem>_mask.png, .bmp or .jpg): also writes
                       <stem>_compare.png = input | predicted mask | ground truth
   --model NAME        unet_bn or ronneberger2015 (default: from the file's metadata)
-  --base N --depth N  channels of the first level and number of poolings (default: from the file)
-  --tile N            input tile side (default: automatic, bounded by --memory-mb)
-  --overlap N         padded nets: context pixels discarded per tile side (default: receptive radius)
-  --batch N           tiles per forward pass (default 1)
-  --memory-mb N       activation memory budget for the automatic tile (default 2048)
+  --base N --depth N  channels of the first level (1 to 1024) and number of poolings (1 to 10)
+                      (default: from the file); then checked against the compiled networks
+  --tile N            input tile side, 8 to 65536 and valid for the network
+                      (default: automatic, bounded by --memory-mb)
+  --overlap N         padded nets: context pixels discarded per tile side, 0 to 32768
+                      (default: receptive radius)
+  --batch N           tiles per forward pass, 1 to 4096 (default 1)
+  --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
   --tta               average over the 8 flips/rotations (8x slower)
-  --threshold T       mask threshold on the foreground probability (default 0.5)
-  --threads N         CPU threads (default: OpenMP's choice, fewer when the machine is busy)
+  --threshold T       mask threshold on the foreground probability, 0 to 1 (default 0.5)
+  --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
   --help              this text
 
 Images of any size work: borders are mirrored (overlap-tile strategy), and an image smaller than
@@ -111,67 +120,31 @@ Compiled-in architectures:
 )" << supported_list();
 }
 
-int parse_int(std::string_view opt, const std::string& v, int lo) {
-    try {
-        std::size_t used = 0;
-        const int n = std::stoi(v, &used);
-        if (used == v.size() && n >= lo) return n;
-    } catch (const std::exception&) {
-    }
-    throw cli_error(std::string(opt) + ": expected an integer >= " + std::to_string(lo) + ", got '" + v + "'");
-}
-
 options parse(int argc, char** argv, bool& help) {
     options o;
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        const auto value = [&]() -> const std::string& {
-            if (i + 1 >= args.size()) throw cli_error(a + ": missing value (see --help)");
-            return args[++i];
-        };
-        if (a == "--help" || a == "-h") {
-            help = true;
-            return o;
-        } else if (a == "--weights") {
-            o.weights = value();
-        } else if (a == "--input") {
-            o.input = value();
-        } else if (a == "--out") {
-            o.out = value();
-        } else if (a == "--mask-dir") {
-            o.mask_dir = value();
-        } else if (a == "--model") {
-            o.model = value();
-            if (o.model != "unet_bn" && o.model != "ronneberger2015")
-                throw cli_error("--model: unknown model '" + o.model + "'; choose unet_bn or ronneberger2015");
-        } else if (a == "--base") {
-            o.base = parse_int(a, value(), 1);
-        } else if (a == "--depth") {
-            o.depth = parse_int(a, value(), 1);
-        } else if (a == "--tile") {
-            o.tiles.tile = parse_int(a, value(), 1);
-        } else if (a == "--overlap") {
-            o.tiles.overlap = parse_int(a, value(), 0);
-        } else if (a == "--batch") {
-            o.tiles.batch = parse_int(a, value(), 1);
-        } else if (a == "--memory-mb") {
-            o.tiles.memory_budget = static_cast<std::size_t>(parse_int(a, value(), 1)) << 20;
-        } else if (a == "--threads") {
-            o.threads = parse_int(a, value(), 1);
-        } else if (a == "--tta") {
-            o.tta = true;
-        } else if (a == "--threshold") {
-            const std::string& v = value();
-            char* end = nullptr;
-            const double t = std::strtod(v.c_str(), &end);
-            if (end == v.c_str() || *end != '\0' || !(t >= 0.0 && t <= 1.0))
-                throw cli_error("--threshold: expected a number in [0, 1], got '" + v + "'");
-            o.tiles.threshold = static_cast<float>(t);
-        } else {
-            throw cli_error("unknown option '" + a + "' (see --help)");
-        }
+    const cli::args a(argc, argv, {"tta", "overwrite"},
+                      {"weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap", "batch",
+                       "memory-mb", "threshold", "threads"});
+    if (a.has("help")) {
+        help = true;
+        return o;
     }
+    o.weights = a.str("weights");
+    o.input = a.str("input");
+    o.out = a.str("out");
+    o.mask_dir = a.str("mask-dir");
+    o.model = a.choice("model", "", {"unet_bn", "ronneberger2015"});
+    o.base = static_cast<int>(a.integer("base", 0, cli::range::base));
+    o.depth = static_cast<int>(a.integer("depth", 0, cli::range::depth));
+    o.tiles.tile = static_cast<int>(a.integer("tile", o.tiles.tile, cli::range::tile));
+    o.tiles.overlap = static_cast<int>(a.integer("overlap", o.tiles.overlap, cli::range::overlap));
+    o.tiles.batch = static_cast<int>(a.integer("batch", o.tiles.batch, cli::range::batch));
+    if (a.has("memory-mb"))
+        o.tiles.memory_budget = static_cast<std::size_t>(a.integer("memory-mb", 0, cli::range::memory_mb)) << 20;
+    o.threads = static_cast<int>(a.integer("threads", 0, cli::range::threads));
+    o.tiles.threshold = static_cast<float>(a.real("threshold", o.tiles.threshold, cli::range::threshold));
+    o.tta = a.has("tta");
+    o.overwrite = a.has("overwrite");
     if (o.weights.empty()) throw cli_error("--weights FILE is required (see --help)");
     if (o.input.empty()) throw cli_error("--input FILE_OR_DIR is required (see --help)");
     if (o.out.empty()) throw cli_error("--out DIR is required (see --help)");
@@ -266,6 +239,13 @@ io::image mask_image(const tensor<float>& mask, int classes) {
     return io::from_tensor(scaled);
 }
 
+/// Writes a PNG atomically (unique temporary file, fsync, rename) into the output folder, which
+/// was new or empty when the program started, or named with --overwrite.
+void save_png(const fs::path& path, const io::image& img) {
+    const std::vector<unsigned char> png = io::encode_png(img);
+    cli::write_file(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
+}
+
 template <class Net>
 int run_with(const io::safetensors_file& file, const options& o) {
     Net net;
@@ -275,12 +255,16 @@ int run_with(const io::safetensors_file& file, const options& o) {
         throw cli_error(one_line(e.what()));  // names the file already ("weights: <file>: ...")
     }
     net.eval();
-    std::error_code ec;
-    fs::create_directories(o.out, ec);
-    if (ec) throw cli_error(o.out.string() + ": cannot create the output directory: " + ec.message());
+    const std::vector<fs::path> inputs = list_inputs(o.input);
+    std::map<std::string, fs::path> stems;  // a.png and a.jpg would write the same a_mask.png
+    for (const fs::path& path : inputs)
+        if (const auto [it, fresh] = stems.emplace(path.stem().string(), path); !fresh)
+            throw cli_error(it->second.string() + " and " + path.string() + " would both be written as '" +
+                            path.stem().string() + "_mask.png'; rename one of the images");
+    cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
 
     int failures = 0;
-    for (const fs::path& path : list_inputs(o.input)) {
+    for (const fs::path& path : inputs) {
         try {
             const io::image img = io::read_image(path, Net::cfg.in_channels);
             const tensor<float> x = io::to_tensor(img);
@@ -288,8 +272,8 @@ int run_with(const io::safetensors_file& file, const options& o) {
                                               : infer::predict_tiled(net, x, o.tiles);
             const std::string stem = path.stem().string();
             const io::image mask = mask_image(p.mask, Net::cfg.classes);
-            io::write_png(o.out / (stem + "_prob.png"), probability_image(p.prob));
-            io::write_png(o.out / (stem + "_mask.png"), mask);
+            save_png(o.out / (stem + "_prob.png"), probability_image(p.prob));
+            save_png(o.out / (stem + "_mask.png"), mask);
             if (!o.mask_dir.empty()) {
                 const auto gt_path = find_ground_truth(o.mask_dir, stem);
                 if (!gt_path)
@@ -302,7 +286,7 @@ int run_with(const io::safetensors_file& file, const options& o) {
                                     std::to_string(gt.height) + " but the image is " + std::to_string(img.width) +
                                     "x" + std::to_string(img.height));
                 const io::image gray = Net::cfg.in_channels == 1 ? img : io::read_image(path, 1);
-                io::write_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
+                save_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
             }
             std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << "\n";
         } catch (const cli_error& e) {
@@ -354,6 +338,7 @@ int main(int argc, char** argv) {
             print_help();
             return 0;
         }
+        cli::check_output_folder(o.out, "--out", "unetpp-predict", o.overwrite);
         adapt_threads_to_load();
         if (o.threads) set_num_threads(o.threads);
         std::error_code ec;

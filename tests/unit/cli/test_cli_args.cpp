@@ -135,3 +135,14 @@ TEST_CASE("--split: three fractions") {
     CHECK(contains(error_of([] { (void)cli::parse_split("2,0.1,0.1"); }), "--split train fraction 2 is out of range"));
     CHECK(contains(error_of([] { (void)cli::parse_split("0.8,0.1,0.1x"); }), "is not a number"));
 }
+
+TEST_CASE("the unranged getters of the experiment programs: int-sized whole numbers, finite reals") {
+    const auto a = parse({"--batch", "-3", "--lr", "-0.5"});
+    CHECK(a.integer("batch", 4) == -3);
+    CHECK(a.num("lr", 1.0) == -0.5);
+    CHECK(a.integer("size", 64) == 64);
+    CHECK(error_of([] { (void)parse({"--size", "4294967360"}).integer("size", 64); }) ==
+          "--size 4294967360 is out of range; use -2147483648 to 2147483647");
+    CHECK(contains(error_of([] { (void)parse({"--lr", "inf"}).num("lr", 1.0); }), "is not a finite number"));
+    CHECK(contains(error_of([] { (void)parse({"--lr", "1e-3x"}).num("lr", 1.0); }), "is not a number"));
+}

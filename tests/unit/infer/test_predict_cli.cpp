@@ -153,6 +153,60 @@ TEST_CASE("unetpp-predict end to end") {
         CHECK(r.status == 2);
         CHECK(r.err.find("lonely") != std::string::npos);
     }
+    SUBCASE("an output folder that holds a user's file is refused; --overwrite writes only the program's files") {
+        fs::create_directories(dir / "out");
+        const std::string mine = "a user's notes\nnot written by unetpp-predict\n";
+        std::ofstream(dir / "out" / "notes.txt", std::ios::binary) << mine;
+        const std::string input = " --input '" + (dir / "in").string() + "'";
+        const auto r = run(exe, common + input, dir);
+        CHECK(r.status == 2);
+        CHECK(lines(r.err) == 1);
+        CHECK(r.err.find("already holds files that unetpp-predict did not write") != std::string::npos);
+        CHECK(r.err.find("--overwrite") != std::string::npos);
+        CHECK(!fs::exists(dir / "out" / "a_mask.png"));
+        const auto read_notes = [&] {
+            std::ifstream in(dir / "out" / "notes.txt", std::ios::binary);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            return ss.str();
+        };
+        CHECK(read_notes() == mine);
+        const auto ok = run(exe, common + input + " --overwrite", dir);
+        CHECK(ok.status == 0);
+        CHECK(fs::exists(dir / "out" / "a_mask.png"));
+        CHECK(read_notes() == mine);
+        // a second run with --overwrite replaces its own files and still nothing else
+        CHECK(run(exe, common + input + " --overwrite", dir).status == 0);
+        CHECK(read_notes() == mine);
+        int files = 0;
+        for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "out")) ++files;
+        CHECK(files == 5);  // notes.txt, a_prob, a_mask, tiny_prob, tiny_mask: no temporary files
+    }
+    SUBCASE("numbers are range-checked; unknown options are unknown at the end of the line") {
+        const std::string input = " --input '" + (dir / "in").string() + "'";
+        const struct {
+            const char* args;
+            const char* message;
+        } cases[] = {
+            {" --batch 4294967297", "--batch 4294967297 is out of range; use 1 to 4096"},
+            {" --threads 0", "--threads 0 is out of range; use 1 to 1024"},
+            {" --threads -1", "--threads -1 is out of range; use 1 to 1024"},
+            {" --threshold nan", "--threshold 'nan' is not a finite number; use a number >= 0 and <= 1"},
+            {" --threshold 1.5", "--threshold 1.5 is out of range"},
+            {" --tile 12abc", "--tile '12abc' is not a whole number; use 8 to 65536"},
+            {" --memory-mb 99999999999999999999", "--memory-mb 99999999999999999999 is out of range"},
+            {" --model unet", "--model 'unet' is not one of unet_bn or ronneberger2015"},
+            {" --mistyped", "unknown option --mistyped"},
+        };
+        for (const auto& c : cases) {
+            CAPTURE(c.args);
+            const auto r = run(exe, common + input + c.args, dir);
+            CHECK(r.status == 2);
+            CHECK(lines(r.err) == 1);
+            CHECK(r.err.find(c.message) != std::string::npos);
+            CHECK(!fs::exists(dir / "out"));
+        }
+    }
     SUBCASE("bad option") {
         const auto r = run(exe, common + " --input '" + (dir / "in").string() + "' --tile 33", dir);
         CHECK(r.status == 2);
