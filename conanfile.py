@@ -2,7 +2,7 @@
 #
 #   conan create . -s compiler.cppstd=20 --build=missing
 #
-# Eigen and xsimd come from ConanCenter. The package holds only the headers: Conan's CMakeDeps
+# Eigen, xsimd and libjpeg-turbo (JPEG decoding, option with_libjpeg) come from ConanCenter. The package holds only the headers: Conan's CMakeDeps
 # generates the CMake package (find_package(unetpp) -> unetpp::unetpp), so the CMake files that
 # unetpp's own install step writes are not packaged. See docs/INSTALL.md, section Conan.
 import os
@@ -27,10 +27,14 @@ class UnetppConan(ConanFile):
     options = {
         "with_openmp": [True, False],
         "with_cuda": [True, False],
+        # JPEG decoding in io::read_image; without it JPEG files are refused (stb_image's JPEG
+        # decoder is not compiled in, see include/unetpp/io/detail/jpeg_decode.hpp).
+        "with_libjpeg": [True, False],
     }
     default_options = {
         "with_openmp": True,
         "with_cuda": False,
+        "with_libjpeg": True,
     }
     exports_sources = "include/*", "src/*", "CMakeLists.txt", "cmake/*", "LICENSE*"
     no_copy_source = True
@@ -50,6 +54,9 @@ class UnetppConan(ConanFile):
         self.requires("eigen/3.4.0", transitive_headers=True)
         # unetpp is written against the xsimd 8 API (8.1.0 is also what Debian 12 ships).
         self.requires("xsimd/8.1.0", transitive_headers=True)
+        if self.options.with_libjpeg:
+            # io/image.hpp includes <jpeglib.h> and calls libjpeg (the libjpeg 6.2 API).
+            self.requires("libjpeg-turbo/[>=2.1 <4]", transitive_headers=True, transitive_libs=True)
 
     def package_id(self):
         # Header-only: one package for every configuration. The options only change
@@ -97,6 +104,9 @@ class UnetppConan(ConanFile):
                 self.cpp_info.cxxflags.append("/openmp")
             if self.settings.os in ("Linux", "FreeBSD"):
                 self.cpp_info.system_libs.append("pthread")
+
+        if self.options.with_libjpeg:
+            self.cpp_info.defines.append("UNETPP_HAS_LIBJPEG=1")
 
         if self.options.with_cuda:
             # The CUDA toolkit and cuDNN are not Conan packages: they must be installed on the

@@ -32,6 +32,7 @@ vcpkg_cmake_configure(
         -DUNETPP_BUILD_BENCH=OFF
         -DUNETPP_BUILD_TOOLS=OFF
         -DUNETPP_NATIVE=OFF
+        -DUNETPP_WITH_LIBJPEG=ON
 )
 vcpkg_cmake_install()
 

@@ -219,6 +219,34 @@ inline std::string bmp_palette_problem(const std::vector<unsigned char>& b) {
     return {};
 }
 
+/// A copy of a PNG without its zero-length IDAT chunks, or an empty vector when it has none (or is
+/// no PNG). An empty IDAT is legal and carries no data, but when it comes first stb_image 2.27
+/// passes a null pointer to memcpy (with 0 bytes; undefined behaviour, reported by UBSan), so
+/// such chunks are dropped before stb sees the file. Chunks are walked while their lengths fit in
+/// the file; what follows a broken length is copied as it is, for stb to report.
+inline std::vector<unsigned char> png_without_empty_idat(const std::vector<unsigned char>& b) {
+    if (b.size() < 8 || std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return {};
+    std::vector<std::pair<std::size_t, std::size_t>> drop;  // [begin, end) of each empty IDAT
+    std::size_t at = 8;
+    while (at + 12 <= b.size()) {
+        const std::uint64_t len = (std::uint64_t{b[at]} << 24) | (std::uint64_t{b[at + 1]} << 16) |
+                                  (std::uint64_t{b[at + 2]} << 8) | b[at + 3];
+        if (len > b.size() - at - 12) break;
+        if (len == 0 && std::memcmp(b.data() + at + 4, "IDAT", 4) == 0) drop.emplace_back(at, at + 12);
+        at += 12 + static_cast<std::size_t>(len);
+    }
+    if (drop.empty()) return {};
+    std::vector<unsigned char> out;
+    out.reserve(b.size());
+    std::size_t from = 0;
+    for (const auto& [begin, end] : drop) {
+        out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(from), b.begin() + static_cast<std::ptrdiff_t>(begin));
+        from = end;
+    }
+    out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(from), b.end());
+    return out;
+}
+
 /// Reads a whole file, refusing anything above `max_bytes`.
 inline std::vector<unsigned char> read_file_bounded(const std::filesystem::path& path, std::uint64_t max_bytes,
                                                     std::string_view what) {
@@ -436,10 +464,13 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
     if (const std::string problem = detail::bmp_palette_problem(bytes); !problem.empty())
         throw std::runtime_error("read_image: BMP " + file + " " + problem);
 
+    const std::vector<unsigned char> cleaned = detail::png_without_empty_idat(bytes);
+    const std::vector<unsigned char>& src = cleaned.empty() ? bytes : cleaned;
+    const int src_len = static_cast<int>(src.size());
     int dw = 0, dh = 0, dc = 0;
     std::unique_ptr<void, detail::stb_deleter> data(
-        sixteen ? static_cast<void*>(stb::load_16(bytes.data(), len, &dw, &dh, &dc))
-                : static_cast<void*>(stb::load_8(bytes.data(), len, &dw, &dh, &dc)));
+        sixteen ? static_cast<void*>(stb::load_16(src.data(), src_len, &dw, &dh, &dc))
+                : static_cast<void*>(stb::load_8(src.data(), src_len, &dw, &dh, &dc)));
     if (!data && budget.refused())
         throw std::runtime_error("read_image: decoding " + file + " needs more memory than "
                                  "image_limits::max_decoded_bytes = " + std::to_string(limits.max_decoded_bytes) +

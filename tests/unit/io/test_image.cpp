@@ -577,6 +577,34 @@ TEST_CASE("corrupt PNGs give clean errors") {
     }
 }
 
+TEST_CASE("empty IDAT chunks are dropped before stb sees them (fuzz finding: memcpy from null)") {
+    // Found by tests/fuzz/fuzz_image.cpp under UBSan: when the first IDAT is empty, stb 2.27
+    // calls memcpy(nullptr, ..., 0) (stb_image.h:1663, undefined behaviour).
+    std::vector<unsigned char> bare = png_signature();
+    add_chunk(bare, "IHDR", ihdr(3, 6, 8, 4));
+    add_chunk(bare, "IDAT", {});
+    const auto msg = decode_error(bare);  // the fuzzer's file: no pixel data at all
+    CHECK(contains(msg, "corrupt or truncated"));
+    CHECK(unetpp::io::detail::png_without_empty_idat(bare).size() == bare.size() - 12);
+
+    // An empty IDAT before and between real ones is legal: the image decodes as without them.
+    const image src = noise_image(7, 5, 1, 21);
+    const auto plain = unetpp::io::encode_png(src);
+    std::vector<unsigned char> png(plain.begin(), plain.begin() + 33);  // signature + IHDR
+    std::vector<unsigned char> empty_idat;
+    add_chunk(empty_idat, "IDAT", {});
+    png.insert(png.end(), empty_idat.begin(), empty_idat.end());
+    png.insert(png.end(), plain.begin() + 33, plain.end() - 12);  // stb_image_write's IDAT
+    png.insert(png.end(), empty_idat.begin(), empty_idat.end());
+    png.insert(png.end(), plain.end() - 12, plain.end());  // IEND
+    const auto stripped = unetpp::io::detail::png_without_empty_idat(png);
+    CHECK(stripped == plain);
+    CHECK(decode_image(png, 0).pixels == src.pixels);
+    // Files without empty IDATs are not copied.
+    CHECK(unetpp::io::detail::png_without_empty_idat(plain).empty());
+    CHECK(unetpp::io::detail::png_without_empty_idat({0x42, 0x4d}).empty());
+}
+
 namespace {
 // A BMP with a BITMAPINFOHEADER: `bpp` bits per pixel, `palette` entries, rows of `fill`.
 std::vector<unsigned char> make_bmp(std::int32_t w, std::int32_t h, int bpp, std::uint32_t palette,
