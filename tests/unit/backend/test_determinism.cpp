@@ -262,3 +262,75 @@ TEST_CASE("the kernels documented as independent of the thread count give the sa
         CHECK(compare(one, two).differing == 0);
     }
 }
+
+namespace {
+// Three sums at once (as a region loss needs: true positives, prediction sum, target sum).
+struct three_sums {
+    double a = 0, b = 0, c = 0;
+    three_sums& operator+=(const three_sums& o) {
+        a += o.a;
+        b += o.b;
+        c += o.c;
+        return *this;
+    }
+};
+}  // namespace
+
+TEST_CASE("ordered_sum gives the same bits for every thread count and team size") {
+    // Values over many magnitudes, so that a different summation order changes the rounding.
+    const std::ptrdiff_t n = 5 * ck::ordered_sum_chunk + 1234;
+    unetpp::rng r(21);
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& v : x) v = static_cast<float>(r.normal() * std::exp(8.0 * r.normal()));
+
+    // The definition: chunk sums in chunk order.
+    double expected = 0;
+    for (std::ptrdiff_t c0 = 0; c0 < n; c0 += ck::ordered_sum_chunk) {
+        double s = 0;
+        for (std::ptrdiff_t i = c0; i < std::min(n, c0 + ck::ordered_sum_chunk); ++i) s += x[std::size_t(i)];
+        expected += s;
+    }
+    double naive = 0;
+    for (const float v : x) naive += v;
+    CHECK(std::abs(expected - naive) <= 1e-12 * std::abs(naive) + 1e-9);
+
+    // Per-element outputs written by the term (as a loss writes its gradient) land everywhere.
+    std::vector<float> doubled(x.size(), 0.0f);
+    const auto sum_with = [&](int threads) {
+        double got = 0;
+        with_threads(threads, [&] {
+            got = ck::ordered_sum(n, [&](std::ptrdiff_t i) {
+                doubled[std::size_t(i)] = 2.0f * x[std::size_t(i)];
+                return double(x[std::size_t(i)]);
+            });
+            return std::vector<float>{};
+        });
+        return got;
+    };
+    const double got1 = sum_with(1), got2 = sum_with(2);
+    CHECK(std::memcmp(&got1, &expected, sizeof(double)) == 0);
+    CHECK(std::memcmp(&got2, &expected, sizeof(double)) == 0);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) wrong += doubled[i] != 2.0f * x[i];
+    CHECK(wrong == 0);
+
+    // Several sums at once, on a team of one thread while two are requested (nested region).
+#ifdef _OPENMP
+    const int levels = omp_get_max_active_levels(), threads = omp_get_max_threads();
+    omp_set_max_active_levels(1);
+    unetpp::set_num_threads(2);
+    three_sums nested;
+#pragma omp parallel num_threads(2)
+    {
+        if (omp_get_thread_num() == 0)
+            nested = ck::ordered_sum(n, three_sums{}, [&](std::ptrdiff_t i) {
+                const double v = x[std::size_t(i)];
+                return three_sums{v, v * v, 1.0};
+            });
+    }
+    omp_set_max_active_levels(levels);
+    omp_set_num_threads(threads);
+    CHECK(std::memcmp(&nested.a, &expected, sizeof(double)) == 0);
+    CHECK(nested.c == double(n));
+#endif
+}

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -99,5 +100,41 @@ inline gemm_block gemm_share(std::ptrdiff_t M, std::ptrdiff_t N, int part, int p
 }
 
 }  // namespace detail
+
+/// Elements per chunk of ordered_sum: a constant, so the chunks never depend on a thread count.
+inline constexpr std::ptrdiff_t ordered_sum_chunk = 1 << 13;
+
+/// Sum of term(i) over i in [0, n), bit-identical for every thread count and team size: the range
+/// is cut into chunks of ordered_sum_chunk elements (a split that depends on n only), each chunk is
+/// summed serially from `zero`, and the chunk sums are added in chunk order. `Acc` is double or any
+/// value type with += (a struct of several sums); term(i) may also write per-element outputs, such
+/// as a loss gradient. This is the replacement for `omp parallel for reduction(+ : ...)`, whose
+/// partial sums follow the team OpenMP gives. Parallel above parallel_grain elements.
+template <class Acc, class F>
+Acc ordered_sum(std::ptrdiff_t n, Acc zero, F&& term) {
+    const std::ptrdiff_t chunks = (n + ordered_sum_chunk - 1) / ordered_sum_chunk;
+    const auto chunk_sum = [&](std::ptrdiff_t c) {
+        Acc s = zero;
+        const std::ptrdiff_t hi = std::min(n, (c + 1) * ordered_sum_chunk);
+        for (std::ptrdiff_t i = c * ordered_sum_chunk; i < hi; ++i) s += term(i);
+        return s;
+    };
+    Acc total = zero;
+    if (chunks <= 1 || n <= parallel_grain) {
+        for (std::ptrdiff_t c = 0; c < chunks; ++c) total += chunk_sum(c);
+        return total;
+    }
+    std::vector<Acc> partial(static_cast<std::size_t>(chunks), zero);
+#pragma omp parallel for schedule(static)
+    for (std::ptrdiff_t c = 0; c < chunks; ++c) partial[static_cast<std::size_t>(c)] = chunk_sum(c);
+    for (const Acc& p : partial) total += p;
+    return total;
+}
+
+/// ordered_sum in double.
+template <class F>
+double ordered_sum(std::ptrdiff_t n, F&& term) {
+    return ordered_sum(n, 0.0, static_cast<F&&>(term));
+}
 
 }  // namespace unetpp::backend::cpu_kernels
