@@ -1,7 +1,7 @@
 // unetpp_demo: train a small U-Net on the built-in synthetic ultrasound data for a fixed time,
 // then evaluate it on held-out images and write pictures of its predictions.
 //
-//   unetpp_demo [--out DIR] [--seconds S] [--size N] [--seed K] [--help]
+//   unetpp_demo [--out DIR] [--seconds S] [--size N] [--seed K] [--overwrite] [--help]
 //
 // Everything it needs is generated in memory, so it runs on a fresh clone with no data sets.
 
@@ -21,6 +21,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "../tools/output_guard.hpp"
 
 namespace {
 
@@ -38,17 +41,20 @@ struct options {
     double seconds = 60;
     int size = 64;
     std::uint64_t seed = 1;
+    bool overwrite = false;
 };
 
 void usage(std::ostream& os) {
-    os << "usage: unetpp_demo [--out DIR] [--seconds S] [--size N] [--seed K] [--help]\n"
+    os << "usage: unetpp_demo [--out DIR] [--seconds S] [--size N] [--seed K] [--overwrite] [--help]\n"
           "\n"
           "Trains a small U-Net (depth 3, base 16) with Adam and BCE-with-logits on synthetic\n"
           "ultrasound-like images for S seconds, evaluates it on 32 held-out images (Dice, IoU)\n"
           "and writes DIR/sample_XX.png (input | probability | mask | ground truth) and\n"
           "DIR/mask_XX.png for the first 16 of them.\n"
           "\n"
-          "  --out DIR      output directory, created if missing (default demo_out)\n"
+          "  --out DIR      output directory, new or empty, created if missing (default demo_out)\n"
+          "  --overwrite    write into a DIR that holds other files; only sample_XX.png and\n"
+          "                 mask_XX.png are replaced, nothing else is changed or removed\n"
           "  --seconds S    training time in seconds (default 60)\n"
           "  --size N       image side, a multiple of 8 from 16 to 512 (default 64)\n"
           "  --seed K       seed of the network, the data and the held-out set (default 1)\n";
@@ -74,6 +80,10 @@ bool parse(int argc, char** argv, options& o) {
         if (a == "--help" || a == "-h") {
             usage(std::cout);
             return false;
+        }
+        if (a == "--overwrite") {
+            o.overwrite = true;
+            continue;
         }
         if (a != "--out" && a != "--seconds" && a != "--size" && a != "--seed")
             throw std::invalid_argument("unknown argument '" + std::string(a) + "' (see --help)");
@@ -114,10 +124,21 @@ std::string two_digits(int i) {
     return buf;
 }
 
+/// Writes a PNG atomically into the output folder, which was new or empty when the demo started
+/// (or named with --overwrite): the demo replaces only its own files.
+void save_png(const std::filesystem::path& path, const unetpp::io::image& img) {
+    const std::vector<unsigned char> png = unetpp::io::encode_png(img);
+    cli::write_file(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
+}
+
 int run(const options& o) {
     using clock = std::chrono::steady_clock;
     // Share the cores politely: a busy machine would otherwise stall the two-thread kernels.
     unetpp::adapt_threads_to_load();
+    // The output folder is checked (new or empty, or --overwrite) and proved writable before a
+    // minute of training, not after.
+    cli::check_output_folder(o.out, "--out", "unetpp_demo", o.overwrite);
+    cli::prepare_folder(o.out, "--out");
     unetpp::flush_denormals();
     std::cout << unetpp::build_info() << "\n";
     std::cout << "network: U-Net depth " << demo_net::depth << ", base " << demo_net::cfg.base << ", "
@@ -184,16 +205,14 @@ int run(const options& o) {
     std::printf("held-out (%d images): mean Dice %.3f, mean IoU %.3f (threshold %.1f; empty vs empty counts 1)\n",
                 held_out, dice, iou, threshold);
 
-    std::filesystem::create_directories(o.out);
     unetpp::tensor<float> binary(prob.shape());
     for (std::size_t i = 0; i < prob.size(); ++i) binary[i] = prob[i] > threshold ? 1.0f : 0.0f;
     for (int i = 0; i < pictures; ++i) {
         const auto mask = unetpp::io::from_tensor(binary, i);
-        unetpp::io::write_png(o.out / ("sample_" + two_digits(i) + ".png"),
-                              unetpp::io::side_by_side({unetpp::io::from_tensor(test_x, i),
-                                                        unetpp::io::from_tensor(prob, i), mask,
-                                                        unetpp::io::from_tensor(test_y, i)}));
-        unetpp::io::write_png(o.out / ("mask_" + two_digits(i) + ".png"), mask);
+        save_png(o.out / ("sample_" + two_digits(i) + ".png"),
+                 unetpp::io::side_by_side({unetpp::io::from_tensor(test_x, i), unetpp::io::from_tensor(prob, i), mask,
+                                           unetpp::io::from_tensor(test_y, i)}));
+        save_png(o.out / ("mask_" + two_digits(i) + ".png"), mask);
     }
     std::cout << "wrote " << pictures << " sample_XX.png (input | probability | mask | ground truth) and "
               << pictures << " mask_XX.png to " << o.out.string() << "\n";

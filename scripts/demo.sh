@@ -17,7 +17,9 @@ scripts/install_deps.sh
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" --parallel "$jobs" --target unetpp_demo
 
-"$build_dir/examples/unetpp_demo" --out "$out_dir" --seconds "$seconds"
+# --overwrite: a second run replaces the files of the first (sample_XX.png, mask_XX.png) and
+# nothing else that demo_out may hold
+"$build_dir/examples/unetpp_demo" --out "$out_dir" --seconds "$seconds" --overwrite
 
 echo
 echo "Predicted masks are in $root/$out_dir"
