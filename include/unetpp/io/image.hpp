@@ -222,17 +222,19 @@ inline std::string bmp_palette_problem(const std::vector<unsigned char>& b) {
 /// A copy of a PNG without its zero-length IDAT chunks, or an empty vector when it has none (or is
 /// no PNG). An empty IDAT is legal and carries no data, but when it comes first stb_image 2.27
 /// passes a null pointer to memcpy (with 0 bytes; undefined behaviour, reported by UBSan), so
-/// such chunks are dropped before stb sees the file. Chunks are walked while their lengths fit in
-/// the file; what follows a broken length is copied as it is, for stb to report.
+/// such chunks are dropped before stb sees the file (also a last one whose CRC is cut off). Chunks
+/// are walked while their lengths fit in the file; what follows a broken length is copied as it
+/// is, for stb to report.
 inline std::vector<unsigned char> png_without_empty_idat(const std::vector<unsigned char>& b) {
     if (b.size() < 8 || std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return {};
     std::vector<std::pair<std::size_t, std::size_t>> drop;  // [begin, end) of each empty IDAT
     std::size_t at = 8;
-    while (at + 12 <= b.size()) {
+    while (at + 8 <= b.size()) {  // length and type present
         const std::uint64_t len = (std::uint64_t{b[at]} << 24) | (std::uint64_t{b[at + 1]} << 16) |
                                   (std::uint64_t{b[at + 2]} << 8) | b[at + 3];
-        if (len > b.size() - at - 12) break;
-        if (len == 0 && std::memcmp(b.data() + at + 4, "IDAT", 4) == 0) drop.emplace_back(at, at + 12);
+        if (len > b.size() - at - 8) break;
+        if (len == 0 && std::memcmp(b.data() + at + 4, "IDAT", 4) == 0)
+            drop.emplace_back(at, std::min(at + 12, b.size()));
         at += 12 + static_cast<std::size_t>(len);
     }
     if (drop.empty()) return {};

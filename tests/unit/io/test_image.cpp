@@ -586,6 +586,11 @@ TEST_CASE("empty IDAT chunks are dropped before stb sees them (fuzz finding: mem
     const auto msg = decode_error(bare);  // the fuzzer's file: no pixel data at all
     CHECK(contains(msg, "corrupt or truncated"));
     CHECK(unetpp::io::detail::png_without_empty_idat(bare).size() == bare.size() - 12);
+    // The second finding: the same with the file cut inside the empty IDAT's CRC.
+    auto cut = bare;
+    cut.resize(cut.size() - 2);
+    CHECK(contains(decode_error(cut), "corrupt or truncated"));
+    CHECK(unetpp::io::detail::png_without_empty_idat(cut).size() == cut.size() - 10);
 
     // An empty IDAT before and between real ones is legal: the image decodes as without them.
     const image src = noise_image(7, 5, 1, 21);
