@@ -31,8 +31,11 @@ function(unetpp_record_skip reason)
     message(STATUS "[unetpp-skip] ${line}")
 endfunction()
 
-# `what` is missing although scripts/install_deps.sh provides it; `how` says where it puts it.
-function(unetpp_skip_installable what how)
+# `what` is missing although scripts/install_deps.sh provides it; the remaining arguments,
+# joined, say where it puts it (several strings may be given, as CMake does not join adjacent
+# quoted arguments).
+function(unetpp_skip_installable what)
+    string(JOIN "" how ${ARGN})
     unetpp_strict_skips(strict)
     if(strict)
         message(FATAL_ERROR "[unetpp-strict-skip] ${what} is missing; ${how} (CI=true or UNETPP_STRICT_SKIPS=1: a "
@@ -41,7 +44,8 @@ function(unetpp_skip_installable what how)
     unetpp_record_skip("${what} is missing; ${how} [installable]")
 endfunction()
 
-# A reason the install script cannot fix; never a failure.
-function(unetpp_skip_not_available reason)
+# A reason the install script cannot fix (all arguments, joined); never a failure.
+function(unetpp_skip_not_available)
+    string(JOIN "" reason ${ARGN})
     unetpp_record_skip("${reason} [not installable]")
 endfunction()
