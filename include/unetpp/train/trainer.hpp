@@ -32,11 +32,12 @@
 /// Resume: with cfg.resume_from set (a checkpoint file, or a folder holding last.safetensors),
 /// find_resume_checkpoint picks the newest of the file and the one kept before it that verifies
 /// and says so when it skips one ("... last.safetensors is corrupt (...); resuming from
-/// .../last.prev.safetensors, epoch 4"; printed, and in fit_result::resume_message). The run must
-/// be the same run: the seed, the monitor, the schedule and every cfg.extra entry (the caller's
-/// description of the run: model, loss, lr, batch size, ...) must equal the checkpoint's, except
-/// the keys in cfg.resume_may_change (default {"epochs"}); otherwise fit() refuses, before
-/// touching the network, with one message listing every difference. Then weights, optimiser
+/// .../last.prev.safetensors, epoch 4"; printed even with progress_mode::silent, and in
+/// fit_result::resume_message). The run must be the same run: the seed, the monitor, the
+/// schedule and every cfg.extra entry (the caller's description of the run: model, loss, lr,
+/// batch size, ...) must equal the checkpoint's, except the keys in cfg.resume_may_change
+/// (default {"epochs"}); otherwise fit() refuses, before touching the network, with one message
+/// listing every difference. Then weights, optimiser
 /// moments and step count, epoch, schedule state, best metric and early-stopping counters are
 /// restored and the log rows after the checkpoint's epoch are dropped; the run continues exactly
 /// as if it had not stopped (the data order and augmentation are functions of (seed, epoch)).
@@ -190,7 +191,7 @@ public:
             info = load_checkpoint(chosen.path, net_, opt_);
             res.resumed_from = chosen.path;
             res.resume_message = note;
-            if (!note.empty() && cfg_.progress != progress_mode::silent) out << note << '\n' << std::flush;
+            if (!note.empty()) out << note << '\n' << std::flush;  // a warning: printed even when silent
             good_checkpoint_ = chosen.path;
             good_epoch_ = info.epoch;
             last_is_good = !cfg_.out_dir.empty() && fs_equivalent(chosen.path, cfg_.out_dir / "last.safetensors");
