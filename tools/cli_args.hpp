@@ -44,23 +44,23 @@ struct real_range {
 
 /// The accepted values of the numeric options (shared by unetpp-train, -evaluate, -predict).
 namespace range {
-inline constexpr int_range threads{1, 1024};              ///< --threads
-inline constexpr int_range size{8, 4096};                 ///< --size (image side after resizing)
-inline constexpr int_range epochs{1, 100000};             ///< --epochs
-inline constexpr int_range batch{1, 4096};                ///< --batch (images, or tiles in predict)
+inline constexpr int_range threads{1, 1024};   ///< --threads
+inline constexpr int_range size{8, 4096};      ///< --size (image side after resizing)
+inline constexpr int_range epochs{1, 100000};  ///< --epochs
+inline constexpr int_range batch{1, 4096};     ///< --batch (images, or tiles in predict)
 inline constexpr int_range seed{0, std::numeric_limits<std::int64_t>::max()};  ///< --seed
-inline constexpr int_range folds{2, 100};                 ///< --folds (0, the default, means no folds)
-inline constexpr int_range fold{0, 99};                   ///< --fold (also below --folds)
-inline constexpr int_range patience{0, 100000};           ///< --patience (0: no early stopping)
-inline constexpr int_range synthetic_count{4, 1000000};   ///< --synthetic-count
-inline constexpr int_range base{1, 1024};                 ///< --base (then checked against the compiled set)
-inline constexpr int_range depth{1, 10};                  ///< --depth (then checked against the compiled set)
-inline constexpr int_range tile{8, 65536};                ///< predict --tile (then checked against the net)
-inline constexpr int_range overlap{0, 32768};             ///< predict --overlap
-inline constexpr int_range memory_mb{1, 1048576};         ///< predict --memory-mb (up to 1 TiB)
-inline constexpr real_range lr{0.0, 10.0, bounds::open_min};      ///< --lr, (0, 10]
+inline constexpr int_range folds{2, 100};                          ///< --folds (0, the default, means no folds)
+inline constexpr int_range fold{0, 99};                            ///< --fold (also below --folds)
+inline constexpr int_range patience{0, 100000};                    ///< --patience (0: no early stopping)
+inline constexpr int_range synthetic_count{4, 1000000};            ///< --synthetic-count
+inline constexpr int_range base{1, 1024};                          ///< --base (then checked against the compiled set)
+inline constexpr int_range depth{1, 10};                           ///< --depth (then checked against the compiled set)
+inline constexpr int_range tile{8, 65536};                         ///< predict --tile (then checked against the net)
+inline constexpr int_range overlap{0, 32768};                      ///< predict --overlap
+inline constexpr int_range memory_mb{1, 1048576};                  ///< predict --memory-mb (up to 1 TiB)
+inline constexpr real_range lr{0.0, 10.0, bounds::open_min};       ///< --lr, (0, 10]
 inline constexpr real_range weight_decay{0.0, 1.0};                ///< --weight-decay, [0, 1]
-inline constexpr real_range momentum{0.0, 1.0, bounds::open_max}; ///< --momentum, [0, 1)
+inline constexpr real_range momentum{0.0, 1.0, bounds::open_max};  ///< --momentum, [0, 1)
 inline constexpr real_range min_delta{0.0, 1e6};                   ///< --min-delta, [0, 1e6]
 inline constexpr real_range clip_norm{0.0, 1e6};                   ///< --clip-norm, [0, 1e6] (0: off)
 inline constexpr real_range threshold{0.0, 1.0};                   ///< --threshold, [0, 1]
@@ -81,8 +81,8 @@ inline std::string format_real(double v) {
 inline std::string describe(const real_range& r) {
     const bool lo_open = r.b == bounds::open_min || r.b == bounds::open;
     const bool hi_open = r.b == bounds::open_max || r.b == bounds::open;
-    return std::string("a number ") + (lo_open ? "> " : ">= ") + format_real(r.min) + (hi_open ? " and < " : " and <= ") +
-           format_real(r.max);
+    return std::string("a number ") + (lo_open ? "> " : ">= ") + format_real(r.min) +
+           (hi_open ? " and < " : " and <= ") + format_real(r.max);
 }
 
 /// Parses `text`, the value of option `name` ("--batch"), as a whole decimal integer in `r`.
@@ -165,8 +165,8 @@ public:
                     throw usage_error("option --" + k + " needs a value (see --help)");
                 const std::string next = argv[i + 1];
                 if (next.starts_with("--") && known(next.substr(2, next.find('=') - 2)))
-                    throw usage_error("option --" + k + " needs a value, but " + next +
-                                      " follows it (write --" + k + "=VALUE for a value that starts with --)");
+                    throw usage_error("option --" + k + " needs a value, but " + next + " follows it (write --" + k +
+                                      "=VALUE for a value that starts with --)");
                 v = next;
                 ++i;
             }
@@ -187,7 +187,8 @@ public:
     [[nodiscard]] std::int64_t integer(const std::string& k, std::int64_t def, const int_range& r) const {
         return has(k) ? parse_integer("--" + k, str(k), r) : def;
     }
-    [[nodiscard]] std::int64_t integer(const std::string& k, std::int64_t def, std::int64_t min, std::int64_t max) const {
+    [[nodiscard]] std::int64_t integer(const std::string& k, std::int64_t def, std::int64_t min,
+                                       std::int64_t max) const {
         return integer(k, def, int_range{min, max});
     }
     /// The finite real value of --k in `r`, or `def` when absent.
@@ -212,7 +213,8 @@ public:
     /// For callers that check ranges themselves (examples/busi_experiment.hpp): a whole number
     /// that fits in an int, or `def`. New code uses integer(k, def, range).
     [[nodiscard]] long integer(const std::string& k, long def) const {
-        return static_cast<long>(integer(k, def, int_range{std::numeric_limits<int>::min(), std::numeric_limits<int>::max()}));
+        return static_cast<long>(
+            integer(k, def, int_range{std::numeric_limits<int>::min(), std::numeric_limits<int>::max()}));
     }
     /// For callers that check ranges themselves: any finite number, or `def`. New code uses real.
     [[nodiscard]] double num(const std::string& k, double def) const {
@@ -243,7 +245,8 @@ inline split_fractions parse_split(std::string_view text) {
         start = comma + 1;
     }
     if (parts.size() != 3)
-        throw usage_error("--split '" + std::string(text) + "' must be three fractions like 0.8,0.1,0.1 (train,val,test)");
+        throw usage_error("--split '" + std::string(text) +
+                          "' must be three fractions like 0.8,0.1,0.1 (train,val,test)");
     const char* names[3] = {"--split train fraction", "--split validation fraction", "--split test fraction"};
     double v[3];
     for (int i = 0; i < 3; ++i) v[i] = parse_real(names[i], parts[static_cast<std::size_t>(i)], range::fraction);

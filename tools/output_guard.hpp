@@ -40,7 +40,8 @@ namespace fs = std::filesystem;
 
 /// The text that tells the user how to get past a refusal.
 inline std::string overwrite_hint(std::string_view tool) {
-    return "pass --overwrite to replace only the files " + std::string(tool) + " writes (nothing else is changed or removed)";
+    return "pass --overwrite to replace only the files " + std::string(tool) +
+           " writes (nothing else is changed or removed)";
 }
 
 /// Refuses an output folder that exists and is not empty, unless `overwrite`; refuses a path that

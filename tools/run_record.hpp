@@ -3,7 +3,8 @@
 // (trainer_cfg.extra, stored as unetpp.extra.<key>); --resume compares them with the options of the
 // new command line before any data is read, and refuses a resume that would mix two runs in one
 // log, listing every difference (train::trainer makes the same comparison again when it loads the
-// checkpoint; this one answers before the data set is opened). Light (standard library only): tests/unit/cli/test_run_record.cpp.
+// checkpoint; this one answers before the data set is opened). Light (standard library only):
+// tests/unit/cli/test_run_record.cpp.
 #pragma once
 
 #include <map>

@@ -176,8 +176,10 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
             throw cli_error(where + "the file holds " + describe +
                             ", which is neither unet_bn (same padding, batch norm) nor ronneberger2015 (valid "
                             "padding, no norm)");
-        a.base = std::atoi(get("base").c_str());
-        a.depth = std::atoi(get("depth").c_str());
+        // the file is untrusted input: its numbers get the range checks of the options
+        const std::string field = where + "metadata unetpp.config ";
+        a.base = static_cast<int>(cli::parse_integer(field + "base", get("base"), cli::range::base));
+        a.depth = static_cast<int>(cli::parse_integer(field + "depth", get("depth"), cli::range::depth));
         if (!o.model.empty() && o.model != a.model)
             throw cli_error(where + "weights of another architecture: the file holds " + a.model + " (" + describe +
                             ") but --model " + o.model + " was given");

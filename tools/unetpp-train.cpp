@@ -231,7 +231,8 @@ std::map<std::string, std::string> run_record(const args& a, const data_choice& 
             {"fold", std::to_string(fold)},
             {"clip-norm", format_real(clip_norm)},
             {"epochs", std::to_string(epochs)},
-            {"synthetic-count", dc.type == "synthetic" ? std::to_string(dc.synthetic_count) : std::string("(not used)")},
+            {"synthetic-count",
+             dc.type == "synthetic" ? std::to_string(dc.synthetic_count) : std::string("(not used)")},
             {"seed", std::to_string(dc.seed)}};
 }
 
@@ -279,14 +280,19 @@ int run(int argc, char** argv) {
     const bool resume = a.has("resume");
     const fs::path last = out / "last.safetensors";
     std::error_code ec;
-    if (resume && !fs::exists(last, ec))
-        throw usage_error("--resume: '" + last.string() + "' does not exist; start without --resume");
-    if (!resume && fs::exists(last, ec))
-        throw usage_error("'" + out.string() +
-                          "' already holds a run (last.safetensors); pass --resume to continue it or choose another --out");
+    // a run: last.safetensors, or the checkpoint kept before it (the newest may be lost in a crash)
+    const bool holds_run = fs::exists(last, ec) || fs::exists(train::previous_checkpoint_path(last), ec);
+    if (resume && !holds_run)
+        throw usage_error("--resume: '" + out.string() +
+                          "' holds no run (no last.safetensors); start without --resume");
+    if (!resume && holds_run)
+        throw usage_error("'" + out.string() + "' already holds a run (last.safetensors); pass --resume to continue it "
+                          "or choose another --out");
     if (resume) {
-        // old checkpoints record fewer options; those are compared as far as they go
-        check_resume(last.string(), train::read_checkpoint_info(last).extra, extra);
+        // the checkpoint the trainer will resume from (last, or the one before when last is
+        // corrupt); its recorded options must match before any data is read
+        const train::resume_checkpoint chosen = train::find_resume_checkpoint(last);
+        check_resume(chosen.path.string(), chosen.info.extra, extra);
     } else {
         check_output_folder(out, "--out", "unetpp-train", overwrite);
     }

@@ -29,14 +29,16 @@ const std::vector<program>& programs() {
     static const std::vector<program> p{
         // unetpp-train
         {{"resume", "quiet", "overwrite"},
-         {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds", "fold",
-          "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule", "epochs",
-          "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads", "export-data"}},
+         {"data-type", "data",      "masks",     "mask-suffix", "size",         "synthetic-count",
+          "augment",   "split",     "folds",     "fold",        "model",        "base",
+          "depth",     "loss",      "optimizer", "lr",          "weight-decay", "momentum",
+          "schedule",  "epochs",    "batch",     "seed",        "monitor",      "patience",
+          "min-delta", "clip-norm", "out",       "threads",     "export-data"}},
         // unetpp-evaluate
         {{"overwrite"},
-         {"checkpoint", "csv", "summary", "out-masks", "data-type", "data", "masks", "mask-suffix", "size",
-          "synthetic-count", "seed", "subset", "split", "folds", "fold", "model", "base", "depth", "threshold",
-          "threads"}},
+         {"checkpoint",      "csv",    "summary", "out-masks", "data-type", "data", "masks", "mask-suffix", "size",
+          "synthetic-count", "seed",   "subset",  "split",     "folds",     "fold", "model", "base",        "depth",
+          "threshold",       "threads"}},
         // unetpp-predict
         {{"tta", "overwrite"},
          {"weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap", "batch", "memory-mb",
@@ -64,11 +66,19 @@ void getters(const cli::args& a) {
     const struct {
         const char* key;
         cli::int_range r;
-    } ints[] = {{"threads", cli::range::threads}, {"size", cli::range::size},   {"epochs", cli::range::epochs},
-                {"batch", cli::range::batch},     {"seed", cli::range::seed},   {"folds", cli::range::folds},
-                {"fold", cli::range::fold},       {"patience", cli::range::patience},
-                {"synthetic-count", cli::range::synthetic_count},               {"base", cli::range::base},
-                {"depth", cli::range::depth},     {"tile", cli::range::tile},   {"overlap", cli::range::overlap},
+    } ints[] = {{"threads", cli::range::threads},
+                {"size", cli::range::size},
+                {"epochs", cli::range::epochs},
+                {"batch", cli::range::batch},
+                {"seed", cli::range::seed},
+                {"folds", cli::range::folds},
+                {"fold", cli::range::fold},
+                {"patience", cli::range::patience},
+                {"synthetic-count", cli::range::synthetic_count},
+                {"base", cli::range::base},
+                {"depth", cli::range::depth},
+                {"tile", cli::range::tile},
+                {"overlap", cli::range::overlap},
                 {"memory-mb", cli::range::memory_mb}};
     for (const auto& e : ints)  // (no structured bindings: clang 14 cannot capture them)
         expect_usage_error_only([&] {
@@ -89,8 +99,7 @@ void getters(const cli::args& a) {
             const long v = a.integer(e.key, 5);
             check(a.has(e.key) ? v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max() : v == 5);
         });
-    for (const auto& e : reals)
-        expect_usage_error_only([&] { check(std::isfinite(a.num(e.key, 0.5))); });
+    for (const auto& e : reals) expect_usage_error_only([&] { check(std::isfinite(a.num(e.key, 0.5))); });
     for (const auto& e : reals)
         expect_usage_error_only([&] {
             const double v = a.real(e.key, 0.5, e.r);

@@ -1,6 +1,7 @@
 # --resume refuses options that change the run (issue 14, item 7): unetpp-train records every
 # run-defining option in its checkpoints; a resume with another --lr and --size must exit with 2,
-# name both, and leave the run as it was; a resume with more --epochs (which may change) continues.
+# name both, and leave the run as it was; a resume with more --epochs (which may change) continues,
+# also from the checkpoint kept before a corrupt last.safetensors.
 # Variables: TRAIN, MAKE_DATA (programs), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
@@ -31,5 +32,17 @@ file(STRINGS "${WORK}/run/log.csv" lines)
 list(LENGTH lines n)
 if(NOT n EQUAL 3)
     message(FATAL_ERROR "log.csv after --resume --epochs 2 has ${n} lines, want header + 2 epochs")
+endif()
+
+# a corrupt last.safetensors: the options are compared with the checkpoint kept before it, which
+# the trainer then resumes from (and a changed option is still refused)
+file(WRITE "${WORK}/run/last.safetensors" "not a checkpoint")
+expect_exit2("--lr 0\\.01 \\(the run\\) against 0\\.5"
+    "${TRAIN}" ${run_args} --size 32 --lr 0.5 --batch 4 --loss dice_bce --epochs 3 --resume)
+run_ok("${TRAIN}" ${run_args} --size 32 --lr 0.01 --batch 4 --loss dice_bce --epochs 3 --resume)
+file(STRINGS "${WORK}/run/log.csv" lines)
+list(LENGTH lines n)
+if(NOT n EQUAL 4)
+    message(FATAL_ERROR "log.csv after resuming from last.prev.safetensors has ${n} lines, want header + 3 epochs")
 endif()
 file(REMOVE_RECURSE "${WORK}")

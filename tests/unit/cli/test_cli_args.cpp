@@ -45,12 +45,17 @@ TEST_CASE("integers: values in range, defaults, and --key=value") {
 
 TEST_CASE("integers: truncation, overflow, fractions and junk are rejected with the range") {
     // the values of issue 14 that used to run as 1 and 64
-    const std::string big = error_of([] { (void)parse({"--batch", "4294967297"}).integer("batch", 4, cli::range::batch); });
+    const std::string big = error_of([] {
+        (void)parse({"--batch", "4294967297"}).integer("batch", 4, cli::range::batch);
+    });
     CHECK(big == "--batch 4294967297 is out of range; use 1 to 4096");
-    const std::string size = error_of([] { (void)parse({"--size", "4294967360"}).integer("size", 64, cli::range::size); });
+    const std::string size = error_of([] {
+        (void)parse({"--size", "4294967360"}).integer("size", 64, cli::range::size);
+    });
     CHECK(size == "--size 4294967360 is out of range; use 8 to 4096");
     // beyond 64 bits
-    const std::string huge = error_of([] { (void)cli::parse_integer("--seed", "99999999999999999999", cli::range::seed); });
+    const std::string huge =
+        error_of([] { (void)cli::parse_integer("--seed", "99999999999999999999", cli::range::seed); });
     CHECK(contains(huge, "--seed 99999999999999999999 is out of range; use 0 to 9223372036854775807"));
     for (const char* bad : {"1.5", "1e3", "12abc", "", " 4", "4 ", "+4", "0x10", "--", "-"}) {
         CAPTURE(bad);
@@ -89,7 +94,8 @@ TEST_CASE("reals: ranges with open and closed ends, non-finite values") {
         CHECK(contains(error_of([&] { (void)cli::parse_real("--threshold", bad, cli::range::threshold); }),
                        "is not a number; use a number >= 0 and <= 1"));
     }
-    CHECK(contains(error_of([] { (void)cli::parse_real("--lr", "1e999", cli::range::lr); }), "--lr 1e999 is out of range"));
+    CHECK(contains(error_of([] { (void)cli::parse_real("--lr", "1e999", cli::range::lr); }),
+                   "--lr 1e999 is out of range"));
 }
 
 TEST_CASE("enumerations list the accepted words") {
@@ -97,8 +103,9 @@ TEST_CASE("enumerations list the accepted words") {
     CHECK(a.choice("loss", "bce", {"bce", "dice"}) == "dice");
     CHECK(a.choice("out", "x", {"x", "y"}) == "x");  // absent
     const auto b = parse({"--loss", "dicee"});
-    CHECK(error_of([&] { (void)b.choice("loss", "bce", {"bce", "dice", "focal"}); }) ==
-          "--loss 'dicee' is not one of bce, dice or focal");
+    CHECK(error_of([&] {
+              (void)b.choice("loss", "bce", {"bce", "dice", "focal"});
+          }) == "--loss 'dicee' is not one of bce, dice or focal");
 }
 
 TEST_CASE("unknown, repeated and value-less options") {
@@ -106,10 +113,15 @@ TEST_CASE("unknown, repeated and value-less options") {
     CHECK(error_of([] { (void)parse({"--batch", "2", "--mistyped"}); }) == "unknown option --mistyped (see --help)");
     CHECK(error_of([] { (void)parse({"--mistyped=3"}); }) == "unknown option --mistyped (see --help)");
     CHECK(error_of([] { (void)parse({"--batch"}); }) == "option --batch needs a value (see --help)");
-    CHECK(contains(error_of([] { (void)parse({"--out", "--quiet"}); }), "option --out needs a value, but --quiet follows it"));
-    CHECK(parse({"--out=--quiet"}).str("out") == "--quiet");                // explicit form
+    CHECK(contains(error_of([] {
+                       (void)parse({"--out", "--quiet"});
+                   }),
+                   "option --out needs a value, but --quiet follows it"));
+    CHECK(parse({"--out=--quiet"}).str("out") == "--quiet");                     // explicit form
     CHECK(parse({"--out", "--not-an-option"}).str("out") == "--not-an-option");  // not one of ours: a value
-    CHECK(error_of([] { (void)parse({"--batch", "2", "--batch", "3"}); }) == "option --batch is given twice; give it once");
+    CHECK(error_of([] {
+              (void)parse({"--batch", "2", "--batch", "3"});
+          }) == "option --batch is given twice; give it once");
     CHECK(error_of([] { (void)parse({"--quiet=1"}); }) == "option --quiet is a switch and takes no value");
     CHECK(contains(error_of([] { (void)parse({"stray"}); }), "unexpected argument 'stray'"));
     CHECK(contains(error_of([] { (void)parse({"--"}); }), "unexpected argument '--'"));
@@ -128,7 +140,8 @@ TEST_CASE("--split: three fractions") {
     CHECK(s.test == 0.0);
     CHECK(contains(error_of([] { (void)cli::parse_split("0.8,0.2"); }), "must be three fractions"));
     CHECK(contains(error_of([] { (void)cli::parse_split("0.8,0.1,0.1,0"); }), "must be three fractions"));
-    CHECK(contains(error_of([] { (void)cli::parse_split("0.8,nan,0.1"); }), "--split validation fraction 'nan' is not a finite"));
+    CHECK(contains(error_of([] { (void)cli::parse_split("0.8,nan,0.1"); }),
+                   "--split validation fraction 'nan' is not a finite"));
     CHECK(contains(error_of([] { (void)cli::parse_split("0.8,0,0.2"); }), "validation fraction above 0"));
     CHECK(contains(error_of([] { (void)cli::parse_split("0,0.5,0.5"); }), "training fraction above 0"));
     CHECK(contains(error_of([] { (void)cli::parse_split("0.8,0.3,0.1"); }), "adds up to more than 1"));
@@ -141,8 +154,9 @@ TEST_CASE("the unranged getters of the experiment programs: int-sized whole numb
     CHECK(a.integer("batch", 4) == -3);
     CHECK(a.num("lr", 1.0) == -0.5);
     CHECK(a.integer("size", 64) == 64);
-    CHECK(error_of([] { (void)parse({"--size", "4294967360"}).integer("size", 64); }) ==
-          "--size 4294967360 is out of range; use -2147483648 to 2147483647");
+    CHECK(error_of([] {
+              (void)parse({"--size", "4294967360"}).integer("size", 64);
+          }) == "--size 4294967360 is out of range; use -2147483648 to 2147483647");
     CHECK(contains(error_of([] { (void)parse({"--lr", "inf"}).num("lr", 1.0); }), "is not a finite number"));
     CHECK(contains(error_of([] { (void)parse({"--lr", "1e-3x"}).num("lr", 1.0); }), "is not a number"));
 }

@@ -13,8 +13,8 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 }  // namespace
 
 TEST_CASE("resume: differences are listed, allowed changes pass") {
-    const std::map<std::string, std::string> run{{"lr", "0.01"}, {"size", "32"}, {"loss", "dice_bce"},
-                                                 {"epochs", "2"}, {"batch", "4"}};
+    const std::map<std::string, std::string> run{
+        {"lr", "0.01"}, {"size", "32"}, {"loss", "dice_bce"}, {"epochs", "2"}, {"batch", "4"}};
     std::map<std::string, std::string> now = run;
     CHECK(cli::run_differences(run, now, cli::resume_may_change()).empty());
     now["epochs"] = "5";  // may change
