@@ -5,7 +5,7 @@
 // any other exception, a crash or a sanitizer report is a finding. The results are also checked:
 // a value a getter returns lies in its range and is finite.
 //
-//   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I tools tests/fuzz/fuzz_cli_args.cpp
+//   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_cli_args.cpp
 //   ./a.out -dict=tests/fuzz/fuzz_cli_args.dict -max_total_time=300
 #include <cmath>
 #include <cstddef>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "cli_args.hpp"
-#include "run_record.hpp"
+#include "../../tools/cli_args.hpp"
+#include "../../tools/run_record.hpp"
 
 namespace {
 
