@@ -50,10 +50,12 @@ run quiet -u OMP_DYNAMIC
 quiet=$hash
 
 # 2. The same beside a CPU hog: one busy loop per core, so dynamic teams shrink and threads are
-#    descheduled in the middle of regions.
+#    descheduled in the middle of regions. Each loop also ends by itself after 60 s or once this
+#    script is gone, so a killed test leaves nothing spinning.
 cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+script_pid=$$
 for ((i = 0; i < cores; ++i)); do
-    (while :; do :; done) &
+    (end=$((SECONDS + 60)); while ((SECONDS < end)) && kill -0 "$script_pid" 2>/dev/null; do :; done) &
     hog_pids+=($!)
 done
 sleep 1
