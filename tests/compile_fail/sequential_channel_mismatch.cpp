@@ -1,4 +1,5 @@
-// expect: sequential: channel mismatch
+// expect: channel_check<.*layer_named<.*"conv2".*takes_channels<16>.*receives_channels<8>
+// errors: 1
 #include <unetpp/unet.hpp>
 using namespace unetpp;
 // conv1 produces 8 channels, conv2 expects 16.

@@ -1,4 +1,5 @@
 // expect: unet: the block policy's decoder at this level does not produce base \* 2\^level channels
+// errors: 1
 #include <unetpp/unet.hpp>
 using namespace unetpp;
 // A custom block policy whose decoder ignores the requested output width.

@@ -158,6 +158,29 @@ using sequential_of =
 template <bool On, fixed_string Name, class L>
 using optional_layer = std::conditional_t<On, named<Name, L>, no_layer>;
 
+namespace detail {
+/// The parts of sequential's channel-mismatch diagnostic. The compiler prints the failing
+/// specialisation, e.g. `channel_check<layer_named<fixed_string<6>{"conv2"}>, takes_channels<16>,
+/// receives_channels<8>, false>`, which names the layer and both channel counts.
+template <fixed_string Name>
+struct layer_named {};
+template <int Channels>
+struct takes_channels {};
+template <int Channels>
+struct receives_channels {};
+template <class Layer, class Takes, class Receives, bool Fits>
+struct channel_check {
+    static constexpr bool ok = true;
+};
+template <fixed_string Name, int Takes, int Receives>
+struct channel_check<layer_named<Name>, takes_channels<Takes>, receives_channels<Receives>, false> {
+    static_assert(Takes == Receives,
+                  "sequential: channel mismatch - the layer named in `layer_named<...>` above takes "
+                  "`takes_channels<...>` input channels, but the layers before it produce `receives_channels<...>`");
+    static constexpr bool ok = true;
+};
+}  // namespace detail
+
 template <class... N>
 class sequential {
     static_assert(sizeof...(N) > 0, "sequential: needs at least one layer");
@@ -183,9 +206,18 @@ public:
         }
         return -1;
     }();
-    static_assert(first_channel_mismatch < 0,
-                  "sequential: channel mismatch - the layer at index first_channel_mismatch (0-based, value shown "
-                  "in the note below) takes a different number of input channels than the layers before it produce");
+    /// The channels the layers before layer i produce (any_channels when nothing fixed them yet).
+    static constexpr int carried_before(std::size_t i) noexcept {
+        int carried = any_channels;
+        for (std::size_t k = 0; k < i; ++k)
+            carried = layer_out[k] != any_channels ? layer_out[k] : (layer_in[k] != any_channels ? layer_in[k] : carried);
+        return carried;
+    }
+    static constexpr std::size_t mismatch_index = first_channel_mismatch < 0 ? 0 : std::size_t(first_channel_mismatch);
+    static_assert(detail::channel_check<
+                  detail::layer_named<std::tuple_element_t<mismatch_index, std::tuple<N...>>::name>,
+                  detail::takes_channels<layer_in[mismatch_index]>,
+                  detail::receives_channels<carried_before(mismatch_index)>, (first_channel_mismatch < 0)>::ok);
     static constexpr int in_channels = [] {
         for (int c : layer_in)
             if (c != any_channels) return c;

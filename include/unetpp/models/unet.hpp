@@ -109,24 +109,44 @@ Tensor& unet_level_buffer(unet_buffer b) noexcept {
 }
 }  // namespace detail
 
-template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
-class unet : public layer_tree<unet<C, B, T, P>> {
+namespace detail {
+/// The configuration a unet builds its members from: `asked` when it is valid, otherwise `asked`
+/// with every invalid field replaced by a harmless one. The class's static_asserts check
+/// `asked` and report each mistake once; the members are then built from this corrected copy,
+/// so one mistake gives one error instead of a cascade from every layer built with it.
+constexpr unet_cfg usable_unet_cfg(unet_cfg asked) noexcept {
+    unet_cfg c = asked;
+    if (c.depth < 1 || c.depth > 10) c.depth = 1;
+    if (c.in_channels < 1) c.in_channels = 1;
+    if (c.classes < 1) c.classes = 1;
+    if (c.base < 1 || c.base > ((1 << 20) >> c.depth)) c.base = 1;
+    if (c.kernel < 1) c.kernel = 1;
+    if (c.pad != padding::valid && c.kernel % 2 == 0) c.kernel += 1;
+    if (!(c.dropout >= 0.0 && c.dropout < 1.0)) c.dropout = 0.0;
+    return c;
+}
+}  // namespace detail
+
+template <unet_cfg Asked, class B = backend::cpu, class T = float, class P = default_policies>
+class unet : public layer_tree<unet<Asked, B, T, P>> {
     friend class layer_tree<unet>;
+    /// Every member below is built from C (see detail::usable_unet_cfg); the checks read Asked.
+    static constexpr unet_cfg C = detail::usable_unet_cfg(Asked);
     static_assert(B::available, "unet: this backend is not available in this build (for backend::cuda: configure "
                                 "with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
-    static_assert(C.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
-    static_assert(C.depth <= 10, "unet_cfg.depth above 10 is not supported (feature maps would need > 2^10 pixels)");
-    static_assert(C.in_channels >= 1, "unet_cfg.in_channels must be at least 1");
-    static_assert(C.classes >= 1, "unet_cfg.classes must be at least 1");
-    static_assert(C.base >= 1, "unet_cfg.base (channels of the first level) must be at least 1");
-    static_assert(C.base <= (1 << 20) >> C.depth, "unet_cfg.base * 2^depth channels is too large");
-    static_assert(C.kernel >= 1, "unet_cfg.kernel must be at least 1");
-    static_assert(C.pad == padding::valid || C.kernel % 2 == 1,
+    static_assert(Asked.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
+    static_assert(Asked.depth <= 10, "unet_cfg.depth above 10 is not supported (feature maps would need > 2^10 pixels)");
+    static_assert(Asked.in_channels >= 1, "unet_cfg.in_channels must be at least 1");
+    static_assert(Asked.classes >= 1, "unet_cfg.classes must be at least 1");
+    static_assert(Asked.base >= 1, "unet_cfg.base (channels of the first level) must be at least 1");
+    static_assert(Asked.base <= (1 << 20) >> Asked.depth, "unet_cfg.base * 2^depth channels is too large");
+    static_assert(Asked.kernel >= 1, "unet_cfg.kernel must be at least 1");
+    static_assert(Asked.pad == padding::valid || Asked.kernel % 2 == 1,
                   "unet_cfg.kernel must be odd with padding::same or padding::reflect");
-    static_assert(C.dropout >= 0.0 && C.dropout < 1.0, "unet_cfg.dropout must be in [0, 1)");
+    static_assert(Asked.dropout >= 0.0 && Asked.dropout < 1.0, "unet_cfg.dropout must be in [0, 1)");
 
 public:
-    static constexpr unet_cfg cfg = C;
+    static constexpr unet_cfg cfg = Asked;
     static constexpr int depth = C.depth;
     /// Channels at level L (L = depth is the bottleneck).
     static constexpr int channels(int level) noexcept { return C.base << level; }
@@ -174,10 +194,25 @@ private:
                       "unet: the block policy's decoder at this level does not produce base * 2^level channels");
         static constexpr bool ok = true;
     };
-    static constexpr bool levels_checked = []<std::size_t... L>(std::index_sequence<L...>) {
-        return (level_check<L>::ok && ...);
+    /// Whether level L's channels all agree (level_check's conditions, without asserting).
+    template <std::size_t L>
+    static constexpr bool level_fits() noexcept {
+        return takes<encoder_t<L>>(input_channels(L)) && gives<encoder_t<L>>(channels(L)) &&
+               takes<up_t<L>>(channels(L + 1)) && gives<up_t<L>>(channels(L)) &&
+               takes<decoder_t<L>>(skip_t<L>::out_channels) && gives<decoder_t<L>>(channels(L));
+    }
+    /// The first level whose channels disagree, or depth. Only that level's level_check is
+    /// instantiated, so a policy that is wrong at every level reports it once.
+    static constexpr std::size_t first_bad_level = []<std::size_t... L>(std::index_sequence<L...>) {
+        std::size_t bad = C.depth;
+        ((bad == std::size_t(C.depth) && !level_fits<L>() ? (bad = L, 0) : 0), ...);
+        return bad;
     }(std::make_index_sequence<C.depth>{});
-    static_assert(levels_checked);
+    struct levels_fit {
+        static constexpr bool ok = true;
+    };
+    static_assert(std::conditional_t<first_bad_level == std::size_t(C.depth), levels_fit,
+                                     level_check<first_bad_level>>::ok);
     static_assert(takes<bottleneck_t>(channels(C.depth - 1)) && gives<bottleneck_t>(channels(C.depth)),
                   "unet: the bottleneck block must map base * 2^(depth-1) channels to base * 2^depth");
     static_assert(takes<head_t>(channels(0)) && gives<head_t>(C.classes),
