@@ -55,15 +55,14 @@ struct bce {
         const T* t = target.data();
         T* g = grad ? grad->data() : nullptr;
         const double inv_n = 1.0 / static_cast<double>(n);
-        double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
+        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const double pi = p[i], ti = t[i];
             const double lp = std::max(std::log(pi), log_floor);
             const double lq = std::max(std::log1p(-pi), log_floor);
-            sum += -(ti * lp + (1.0 - ti) * lq);
             if (g) g[i] = static_cast<T>((pi - ti) / std::max(pi * (1.0 - pi), grad_epsilon) * inv_n);
-        }
+            return -(ti * lp + (1.0 - ti) * lq);
+        });
         return static_cast<T>(sum * inv_n);
     }
 };

@@ -28,13 +28,12 @@ struct bce_with_logits {
         const T* x = logits.data();
         const T* t = target.data();
         T* g = grad ? grad->data() : nullptr;
-        double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
+        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const T v = x[i];
-            sum += static_cast<double>((v > T(0) ? v : T(0)) - v * t[i] + std::log1p(std::exp(-std::abs(v))));
             if (g) g[i] = (backend::cpu_kernels::stable_sigmoid(v) - t[i]) * inv_n;
-        }
+            return static_cast<double>((v > T(0) ? v : T(0)) - v * t[i] + std::log1p(std::exp(-std::abs(v))));
+        });
         return static_cast<T>(sum / static_cast<double>(n));
     }
 };

@@ -56,10 +56,9 @@ struct focal_loss {
         const double inv_n = 1.0 / static_cast<double>(n), ga = gamma;
 
         if (form == focal_form::on_mean_bce) {
-            double b = 0;
-#pragma omp parallel for reduction(+ : b) schedule(static) if (n > (1 << 15))
-            for (std::ptrdiff_t i = 0; i < n; ++i) b += detail::bce_logit<double>(x[i], t[i]);
-            b *= inv_n;
+            // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+            const auto term = [&](std::ptrdiff_t i) { return detail::bce_logit<double>(x[i], t[i]); };
+            const double b = backend::cpu_kernels::ordered_sum(n, term) * inv_n;
             const double a = alpha < 0 ? 1.0 : alpha;
             const double e = std::exp(-b), m = -std::expm1(-b);  // m = 1 - e^-B without cancellation
             const double loss = a * std::pow(m, ga) * b;
@@ -74,21 +73,20 @@ struct focal_loss {
 
         const bool weighted = alpha >= 0.0;
         const double al = alpha;
-        double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
+        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const double xi = x[i], ti = t[i];
             const double p = detail::stable_sigmoid(xi), q = detail::stable_sigmoid(-xi);
             const double m = p * (1.0 - ti) + q * ti;
             const double at = weighted ? al * ti + (1.0 - al) * (1.0 - ti) : 1.0;
             const double c = detail::bce_logit(xi, ti);
             const double mg = std::pow(m, ga);
-            sum += at * mg * c;
             if (g) {
                 const double dmod = (ga == 0.0 || m == 0.0) ? 0.0 : ga * std::pow(m, ga - 1.0) * (1.0 - 2.0 * ti) * p * q * c;
                 g[i] = static_cast<T>(at * (dmod + mg * (p - ti)) * inv_n);
             }
-        }
+            return at * mg * c;
+        });
         return static_cast<T>(sum * inv_n);
     }
 };

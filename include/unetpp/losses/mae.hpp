@@ -25,17 +25,16 @@ struct mae {
         const T* t = target.data();
         T* g = grad ? grad->data() : nullptr;
         const double inv_n = 1.0 / static_cast<double>(n);
-        double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
+        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const double p = detail::stable_sigmoid(static_cast<double>(x[i])), d = p - t[i];
-            sum += std::abs(d);
             if (g) {
                 const double s = d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
                 // p (1 - p) = sigmoid(x) sigmoid(-x), exact for large |x|.
                 g[i] = static_cast<T>(s * p * detail::stable_sigmoid(-static_cast<double>(x[i])) * inv_n);
             }
-        }
+            return std::abs(d);
+        });
         return static_cast<T>(sum * inv_n);
     }
 };

@@ -40,6 +40,17 @@ struct region_value {
     double loss, d_tp, d_sp;
 };
 
+// TP, SP and ST of one group, summed together by ordered_sum.
+struct region_sums {
+    double tp = 0, sp = 0, st = 0;
+    region_sums& operator+=(const region_sums& o) {
+        tp += o.tp;
+        sp += o.sp;
+        st += o.st;
+        return *this;
+    }
+};
+
 /// Shared driver: pools TP/SP/ST per group, evaluates `score`, writes the gradient.
 template <class T, class Score>
 T region_loss(const char* name, const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad,
@@ -54,15 +65,13 @@ T region_loss(const char* name, const tensor<T>& logits, const tensor<T>& target
     double total = 0;
     for (std::size_t gi = 0; gi < groups; ++gi) {
         const std::ptrdiff_t lo = static_cast<std::ptrdiff_t>(gi * per), hi = lo + static_cast<std::ptrdiff_t>(per);
-        double tp = 0, sp = 0, st = 0;
-#pragma omp parallel for reduction(+ : tp, sp, st) schedule(static) if (per > (1u << 15))
-        for (std::ptrdiff_t i = lo; i < hi; ++i) {
-            const double p = stable_sigmoid(static_cast<double>(x[i])), ti = t[i];
-            tp += p * ti;
-            sp += p;
-            st += ti;
-        }
-        const region_value v = score(tp, sp, st);
+        // Chunks and combining order fixed by the group's size: the same bits for any thread count
+        // (backend/cpu/kernels/parallel.hpp).
+        const region_sums r = backend::cpu_kernels::ordered_sum(hi - lo, region_sums{}, [&](std::ptrdiff_t k) {
+            const double p = stable_sigmoid(static_cast<double>(x[lo + k])), ti = t[lo + k];
+            return region_sums{p * ti, p, ti};
+        });
+        const region_value v = score(r.tp, r.sp, r.st);
         if (!std::isfinite(v.loss))
             throw std::domain_error(std::string(name) +
                                     ": 0/0 (empty prediction and empty target with smooth = 0); use smooth > 0");

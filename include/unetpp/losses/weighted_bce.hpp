@@ -36,13 +36,12 @@ struct weighted_bce {
         const T* t = target.data();
         T* g = grad ? grad->data() : nullptr;
         const double w = pos_weight, inv_n = 1.0 / static_cast<double>(n);
-        double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
+        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const double xi = x[i], ti = t[i], lw = 1.0 + (w - 1.0) * ti;
-            sum += (1.0 - ti) * xi + lw * detail::softplus(-xi);
             if (g) g[i] = static_cast<T>((lw * detail::stable_sigmoid(xi) - w * ti) * inv_n);
-        }
+            return (1.0 - ti) * xi + lw * detail::softplus(-xi);
+        });
         return static_cast<T>(sum * inv_n);
     }
 };
@@ -72,17 +71,16 @@ struct balanced_bce {
         double pos = 0;
         for (std::ptrdiff_t i = 0; i < n; ++i) pos += t[i];
         const double beta = 1.0 - pos * inv_n;
-        double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 15))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
+        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const double xi = x[i], ti = t[i];
             // -log sigmoid(x) = softplus(-x), -log(1 - sigmoid(x)) = softplus(x).
-            sum += beta * ti * detail::softplus(-xi) + (1.0 - beta) * (1.0 - ti) * detail::softplus(xi);
             if (g)
                 g[i] = static_cast<T>(((beta * ti + (1.0 - beta) * (1.0 - ti)) * detail::stable_sigmoid(xi) -
                                        beta * ti) *
                                       inv_n);
-        }
+            return beta * ti * detail::softplus(-xi) + (1.0 - beta) * (1.0 - ti) * detail::softplus(xi);
+        });
         return static_cast<T>(sum * inv_n);
     }
 };
