@@ -48,10 +48,12 @@ endif()
 # The environment every sanitized test runs with (appended to the tests' ENVIRONMENT).
 set(UNETPP_SANITIZE_ENV)
 if(UNETPP_SANITIZE MATCHES "address")
-    # detect_leaks: LeakSanitizer runs at exit. strict_string_checks and
-    # detect_stack_use_after_return catch more misuse at little cost.
-    list(APPEND UNETPP_SANITIZE_ENV
-        "ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:abort_on_error=0")
+    # detect_leaks: LeakSanitizer runs at exit. strict_string_checks catches more misuse at little
+    # cost. detect_stack_use_after_return stays off (its default): with g++ 12 it crashes with a
+    # SEGV inside ASan's fake stack on entry to a test case whose frame is 64 KiB
+    # (tests/unit/models/test_unet_plusplus.cpp, "train::trainer, Adam and checkpoints ..."),
+    # a false report that the same binary does not give without the option.
+    list(APPEND UNETPP_SANITIZE_ENV "ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1")
 endif()
 if(UNETPP_SANITIZE MATCHES "undefined")
     list(APPEND UNETPP_SANITIZE_ENV "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
