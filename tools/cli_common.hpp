@@ -22,6 +22,7 @@
 #include <unetpp/train.hpp>
 
 #include "cli_args.hpp"
+#include "model_set.hpp"
 #include "output_guard.hpp"
 
 namespace cli {
@@ -77,6 +78,9 @@ struct data_choice {
     int size = 64;
     long synthetic_count = 48;
     std::uint64_t seed = 1;
+    /// false: images and masks at their own size (unetpp-evaluate scores there); synthetic data
+    /// is generated at `size` either way
+    bool resize = true;
 };
 
 inline void require_folder(const fs::path& p, const std::string& what) {
@@ -87,14 +91,15 @@ inline void require_folder(const fs::path& p, const std::string& what) {
     if (!fs::is_directory(p, ec)) throw usage_error(what + " '" + p.string() + "' is not a folder");
 }
 
-/// Opens the data set the options name; images resized to size x size (bilinear; masks nearest).
+/// Opens the data set the options name; images resized to size x size (bilinear; masks nearest)
+/// unless c.resize is false.
 inline any_dataset open_dataset(const data_choice& c) {
     if (c.size < range::size.min || c.size > range::size.max)
         throw usage_error("--size " + std::to_string(c.size) + " is out of range; use " + describe(range::size));
     data::reader_options ro;
     ro.channels = 1;
     const int s = c.size;
-    ro.preprocess = [s](data::sample& x) { data::resize(x, s, s); };
+    if (c.resize) ro.preprocess = [s](data::sample& x) { data::resize(x, s, s); };
     if (c.type == "synthetic") {
         return any_dataset(data::synthetic_dataset(static_cast<std::size_t>(c.synthetic_count),
                                                    {.size = c.size, .seed = c.seed}));
@@ -170,44 +175,6 @@ inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t see
     out.val = p.val;
     out.test = p.test;
     return out;
-}
-
-// --- models ----------------------------------------------------------------------------------
-
-/// ronneberger2015-style network with one logit channel: unpadded 3x3 convolutions, no batch
-/// norm, crop-and-concat skips, 2x2 up-convolutions (the paper's preset has two classes).
-template <int Base, int Depth>
-using ronneberger_binary = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = Base, .depth = Depth, .kernel = 3,
-                                         .pad = padding::valid, .norm = norm_kind::none}>;
-
-inline const char* supported_models =
-    "unet_bn with --base 8|16|32|64 and --depth 3|4; ronneberger2015 with --base 64 --depth 4 or --base 16 --depth 3";
-
-/// Calls f.template operator()<Net>() for the compiled network the options name.
-template <class F>
-int with_model(const std::string& model, int base, int depth, F&& f) {
-    if (model == "unet_bn") {
-#define UNETPP_CLI_BN(B, D) \
-    if (base == B && depth == D) return f.template operator()<presets::unet_bn<B, D>>();
-        UNETPP_CLI_BN(8, 3) UNETPP_CLI_BN(8, 4) UNETPP_CLI_BN(16, 3) UNETPP_CLI_BN(16, 4)
-        UNETPP_CLI_BN(32, 3) UNETPP_CLI_BN(32, 4) UNETPP_CLI_BN(64, 3) UNETPP_CLI_BN(64, 4)
-#undef UNETPP_CLI_BN
-    } else if (model == "ronneberger2015") {
-        if (base == 64 && depth == 4) return f.template operator()<ronneberger_binary<64, 4>>();
-        if (base == 16 && depth == 3) return f.template operator()<ronneberger_binary<16, 3>>();
-    } else {
-        throw usage_error("--model '" + model + "' is not compiled in; supported: " + supported_models);
-    }
-    throw usage_error("--model " + model + " --base " + std::to_string(base) + " --depth " + std::to_string(depth) +
-                      " is not compiled in; supported: " + supported_models);
-}
-
-template <class Net>
-void check_size(int size) {
-    if (!Net::is_valid_size(size))
-        throw usage_error("--size " + std::to_string(size) + " does not fit " + Net::describe() + "; nearest valid sizes: " +
-                          std::to_string(Net::previous_valid_size(size)) + " and " +
-                          std::to_string(Net::next_valid_size(size)));
 }
 
 // --- output ----------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 // unetpp-evaluate: scores a trained network on a data set: per-image Dice, IoU, precision,
-// recall and HD95 as CSV, a mean +- std summary table, and optionally the predicted masks.
+// recall and HD95 as CSV (at the data's own resolution), a mean +- std summary table, and
+// optionally the predicted masks. Model, data, preprocessing and split come from the checkpoint
+// and the run's split.json (model_record.hpp); prediction is at the trained scale, mapped back to
+// each image's own size (scaled_predict.hpp).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -7,7 +10,12 @@
 
 #include <unetpp/metrics.hpp>
 
+#include <unetpp/infer.hpp>
+#include <unetpp/io/safetensors.hpp>
+
 #include "cli_common.hpp"
+#include "model_record.hpp"
+#include "scaled_predict.hpp"
 
 namespace {
 
@@ -15,30 +23,44 @@ using namespace cli;
 
 const char* help_text = R"(usage: unetpp-evaluate --checkpoint FILE --csv FILE [options]
 
-Runs the network of a checkpoint written by unetpp-train (or a weights file saved with
-io::save_weights, then give --model/--base/--depth/--size) over a data set and writes:
+Runs the network of a checkpoint written by unetpp-train (last.safetensors or best.safetensors;
+the optimiser state in it is ignored) over a data set and writes:
   --csv FILE         one row per image: image,dice,iou,precision,recall,hd95
-                     (hd95 is inf when exactly one of prediction and truth is empty)
+                     (hd95 in pixels of the image's own size; inf when exactly one of
+                     prediction and truth is empty)
   --summary FILE     the summary table (mean +- sample std over images), also printed
-  --out-masks DIR    predicted masks as PNG (0/255), DIR/<image stem>_pred.png, each written
-                     atomically; DIR must be new or empty
+  --out-masks DIR    predicted masks as PNG (0/255) at each image's own size,
+                     DIR/<image stem>_pred.png, each written atomically; DIR must be new or
+                     empty
   --overwrite        replace existing --csv / --summary files and write masks into a DIR that
                      holds other files (only the files named above are replaced; nothing is
                      removed). Without it an existing output is refused.
 Every file is written atomically, and nothing is written before all inputs are checked; the CSV
 and summary are written last, so a failed run leaves no output that looks complete.
 
-data (as unetpp-train): --data-type busi|isbi2012|folders|synthetic, --data PATH, --masks PATH,
-  --mask-suffix S, --synthetic-count N (4 to 1000000), --seed N (0 to 9223372036854775807;
-  synthetic images and the split)
-  --subset S         all | train | val | test: the part of the split given by --split a,b,c
-                     or --folds K --fold k (same meaning and seed as in training) (default all)
-model (default: read from the checkpoint): --model M --base N (1 to 1024) --depth D (1 to 10)
-  --size N (8 to 4096); then checked against the compiled networks
-  --threshold X      probability threshold for the masks, 0 to 1 (default 0.5)
+Nothing needs repeating: the checkpoint records the model, the data and the preprocessing of
+the run. Each image is resized to the trained size as in training (bilinear), predicted there,
+and the probability map is resized back to the image's own size (bilinear) before the threshold;
+Dice, IoU and HD95 are computed against the mask at its own resolution.
+
+data (default: the run's, from the checkpoint): --data-type busi|isbi2012|folders|synthetic,
+  --data PATH, --masks PATH, --mask-suffix S, --synthetic-count N (4 to 1000000),
+  --seed N (0 to 9223372036854775807; synthetic images)
+  --subset S         all | train | val | test (default all): the images the run's split.json
+                     lists under S (the split.json beside the checkpoint, or --split-file F).
+                     Refused when it is missing, when it names an image the data set lacks, or
+                     when --split, --folds, --fold or --seed disagree with the run's.
+  --split-file F     the run's split.json, when it is not beside the checkpoint
+model (default: read from the checkpoint; needed only for a weights file without a training
+  record, and refused when they disagree with the record): --model M --base N (1 to 1024)
+  --depth D (1 to 10) --size N (8 to 4096: the trained scale; without it and without a record
+  the images are predicted at their own size)
+  --threshold X      probability threshold for the masks, 0 to 1 (default: the checkpoint's, 0.5)
   --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
+Checks: the weights must be finite (NaN or Inf in any tensor: exit 2); the file's checksums must
+match; a probability map with NaN stops the run before anything is written.
 Exit codes: 0 done, 2 bad input (missing or unreadable file, checkpoint of another
-architecture, impossible size).
+architecture, impossible size, split that does not match the run).
 )";
 
 std::string fmt(double v) {
@@ -52,20 +74,30 @@ std::string fmt(double v) {
 int run(int argc, char** argv) {
     const args a(argc, argv, {"overwrite"},
                  {"checkpoint", "csv", "summary", "out-masks", "data-type", "data", "masks", "mask-suffix", "size",
-                  "synthetic-count", "seed", "subset", "split", "folds", "fold", "model", "base", "depth", "threshold",
-                  "threads"});
+                  "synthetic-count", "seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
+                  "threshold", "threads"});
     if (a.has("help")) {
         std::cout << help_text;
         return 0;
     }
     // Every option is parsed and range-checked before any file is read or written.
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
-    const double threshold = a.real("threshold", 0.5, range::threshold);
+    double threshold = a.real("threshold", 0.5, range::threshold);
     const std::string subset = a.choice("subset", "all", {"all", "train", "val", "test"});
-    if (subset != "all") {
-        (void)folds_from(a);
-        (void)parse_split(a.str("split", "0.8,0.1,0.1"));
+    // the split options, normalised as unetpp-train records them
+    std::map<std::string, std::string> split_now;
+    {
+        const auto [folds, fold] = folds_from(a);
+        if (a.has("folds")) split_now["folds"] = std::to_string(folds);
+        if (a.has("fold")) split_now["fold"] = std::to_string(fold);
+        if (a.has("split")) {
+            const split_fractions sp = parse_split(a.str("split"));
+            split_now["split"] = format_real(sp.train) + "," + format_real(sp.val) + "," + format_real(sp.test);
+        }
     }
+    if (subset == "all" && (a.has("split") || a.has("folds") || a.has("fold") || a.has("split-file")))
+        throw usage_error("--split, --folds, --fold and --split-file choose a part with --subset train|val|test; "
+                          "without --subset every image is scored");
     data_choice dc = data_from(a);
     const fs::path ckpt = a.str("checkpoint");
     if (ckpt.empty()) throw usage_error("--checkpoint FILE is required");
@@ -87,31 +119,98 @@ int run(int argc, char** argv) {
     const fs::path masks_dir = a.str("out-masks");
     if (a.has("out-masks")) check_output_folder(masks_dir, "--out-masks", "unetpp-evaluate", overwrite);
 
-    // Model identity: options first, then the checkpoint's record of the training options.
-    std::map<std::string, std::string> rec;
-    try {
-        rec = train::read_checkpoint_info(ckpt).extra;
-    } catch (const std::exception& e) {
-        if (!(a.has("model") && a.has("base") && a.has("depth") && a.has("size"))) throw;  // not a checkpoint
-    }
+    // The run's record (unetpp.extra.* metadata; a plain weights file has none). The file's
+    // checksums are verified here (io::safetensors_file).
+    const std::map<std::string, std::string> rec = [&] {
+        try {
+            return extras_of(io::safetensors_file::load(ckpt).metadata());
+        } catch (const std::exception& e) {
+            const std::string m = e.what();
+            throw usage_error(m.find(ckpt.string()) != std::string::npos ? m : "'" + ckpt.string() + "': " + m);
+        }
+    }();
+    const preprocessing pre = preprocessing_from(rec, ckpt.string());
     // A value from the command line is range-checked as an option; one recorded in the checkpoint
-    // is untrusted input too and gets the same check, with the file named.
-    const auto pick_int = [&](const std::string& k, std::int64_t def, const int_range& r) -> int {
-        if (a.has(k)) return static_cast<int>(a.integer(k, def, r));
+    // is untrusted input too and gets the same check, with the file named. Both given: they must agree.
+    const auto pick_int = [&](const std::string& k, std::int64_t def, const int_range& r) -> std::int64_t {
         const auto it = rec.find(k);
-        if (it == rec.end()) return static_cast<int>(def);
-        return static_cast<int>(parse_integer("'" + ckpt.string() + "' records " + k, it->second, r));
+        const bool recorded = it != rec.end() && it->second != "(not used)";
+        const std::int64_t from_file =
+            recorded ? parse_integer("'" + ckpt.string() + "' records " + k, it->second, r) : def;
+        if (!a.has(k)) return from_file;
+        const std::int64_t v = a.integer(k, def, r);
+        if (recorded && v != from_file && k != "seed" && k != "synthetic-count")
+            throw usage_error("--" + k + " " + std::to_string(v) + " disagrees with the checkpoint, which was trained " +
+                              "with " + k + " " + it->second + "; drop --" + k + " (the checkpoint's value is used)");
+        return v;
     };
-    const std::string model = a.has("model") ? a.str("model") : rec.count("model") ? rec.at("model") : "unet_bn";
-    const int base = pick_int("base", 16, range::base), depth = pick_int("depth", 3, range::depth);
-    dc.size = pick_int("size", dc.size, range::size);
+    const auto pick_str = [&](const std::string& k, const std::string& def) {
+        if (a.has(k)) return a.str(k);
+        const auto it = rec.find(k);
+        return it == rec.end() || it->second == "(not used)" ? def : it->second;
+    };
+    std::string model = pick_str("model", "unet_bn");
+    if (a.has("model") && rec.count("model") && rec.at("model") != model)
+        throw usage_error("--model " + model + " disagrees with the checkpoint, which was trained with model " +
+                          rec.at("model") + "; drop --model");
+    const int base = static_cast<int>(pick_int("base", 16, range::base));
+    const int depth = static_cast<int>(pick_int("depth", 3, range::depth));
+    // the trained scale: the record's preprocess.resize, else --size, else none (native size)
+    int scale = pre.size;
+    if (a.has("size")) {
+        const int given = static_cast<int>(a.integer("size", 0, range::size));
+        if (scale > 0 && given != scale)
+            throw usage_error("--size " + std::to_string(given) + " disagrees with the checkpoint, which was trained " +
+                              "at " + std::to_string(scale) + "x" + std::to_string(scale) + "; drop --size");
+        scale = given;
+    }
+    if (!a.has("threshold") && pre.size > 0) threshold = pre.threshold;
+    // the data: the run's unless given
+    if (!a.has("data-type") && rec.count("data-type")) {
+        dc.type = pick_str("data-type", dc.type);
+        if (dc.type != "busi" && dc.type != "isbi2012" && dc.type != "folders" && dc.type != "synthetic")
+            throw usage_error("'" + ckpt.string() + "' records data-type '" + dc.type + "', which is unknown");
+    }
+    if (!a.has("data")) dc.data = pick_str("data", "");
+    if (!a.has("masks")) dc.masks = pick_str("masks", "");
+    if (!a.has("mask-suffix")) dc.mask_suffix = pick_str("mask-suffix", "");
+    dc.seed = static_cast<std::uint64_t>(pick_int("seed", 1, range::seed));
+    dc.synthetic_count = pick_int("synthetic-count", dc.synthetic_count, range::synthetic_count);
+    dc.size = scale > 0 ? scale : dc.size;  // synthetic images are generated at the trained size
+    dc.resize = false;                      // scored at the data's own resolution
+
+    // --subset: the run's split.json is the truth; split options must agree with the run's
+    std::vector<std::string> subset_names;
+    if (subset != "all") {
+        if (a.has("seed")) split_now["seed"] = std::to_string(dc.seed);
+        std::vector<std::string> diffs;
+        for (const auto& [k, v] : split_now)
+            if (auto d = split_difference(k, v, rec); !d.empty()) diffs.push_back(d);
+        if (!diffs.empty()) {
+            std::string m = "--subset " + subset + " scores the run's split, but ";
+            for (std::size_t i = 0; i < diffs.size(); ++i) m += (i ? "; " : "") + diffs[i];
+            throw usage_error(m + ". Drop these options: the split is read from the run's split.json");
+        }
+        const fs::path split_file =
+            a.has("split-file") ? fs::path(a.str("split-file")) : ckpt.parent_path() / "split.json";
+        const auto parts = read_split_file(split_file, "--subset " + subset);
+        const auto it = parts.find(subset);
+        if (it == parts.end())
+            throw usage_error("'" + split_file.string() + "' has no part \"" + subset +
+                              "\"; use the split.json of the run");
+        subset_names = it->second;
+        if (subset_names.empty())
+            throw usage_error("--subset " + subset + ": the run's split ('" + split_file.string() + "') has no " +
+                              subset + " images");
+    }
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
 
     return with_model(model, base, depth, [&]<class Net>() -> int {
-        check_size<Net>(dc.size);
+        if (scale > 0) check_size<Net>(scale);
         Net net(0);
-        train::load_checkpoint_weights(ckpt, net);
+        train::load_checkpoint_weights(ckpt, net);  // weights only; the optimiser state is ignored
+        check_finite_weights(net, ckpt.string());
         net.eval();
         inference_mode no_intermediates;  // fused Conv-BN-ReLU, nothing kept for backward
         any_dataset ds = open_dataset(dc);
@@ -120,9 +219,19 @@ int run(int argc, char** argv) {
         if (subset == "all") {
             for (std::size_t i = 0; i < ds.size(); ++i) idx.push_back(i);
         } else {
-            const auto p = make_split(ds, a, dc.seed, dc.type);
-            idx = subset == "train" ? p.train : subset == "val" ? p.val : p.test;
-            if (idx.empty()) throw usage_error("--subset " + subset + " is empty for this split");
+            std::map<std::string, std::size_t> by_name;
+            for (std::size_t i = 0; i < ds.size(); ++i)
+                if (const auto [it, fresh] = by_name.emplace(ds.stem(i), i); !fresh)
+                    throw usage_error("--subset: " + ds.source(it->second) + " and " + ds.source(i) +
+                                      " have the same name '" + ds.stem(i) +
+                                      "', so the run's split.json cannot tell them apart");
+            for (const auto& n : subset_names) {
+                const auto it = by_name.find(n);
+                if (it == by_name.end())
+                    throw usage_error("--subset " + subset + ": the run's split lists '" + n +
+                                      "', which is not in the data set; evaluate on the data of the run");
+                idx.push_back(it->second);
+            }
         }
         if (a.has("out-masks")) {  // two images of one stem would write one mask file
             std::map<std::string, std::size_t> seen;
@@ -132,22 +241,22 @@ int run(int argc, char** argv) {
                                       " would both be written as '" + ds.stem(i) +
                                       "_pred.png'; rename one of the images");
         }
-        // all inputs are valid: create the output folders and prove them writable, then write
-        prepare_file_parent(csv, "--csv");
-        if (a.has("summary")) prepare_file_parent(summary, "--summary");
-        if (a.has("out-masks")) prepare_folder(masks_dir, "--out-masks");
-    std::string rows = "image,dice,iou,precision,recall,hd95\n";
-        std::vector<double> dice, iou, prec, rec_, hd, hd_all;
+        // Predict every image first: a damaged probability map stops the run before anything is written.
+        std::vector<std::vector<unsigned char>> pngs;  // the masks, encoded, written after the loop
+        std::string rows = "image,dice,iou,precision,recall,hd95\n";
+        std::vector<double> dice, iou, prec, rec_, hd;
         std::size_t hd_inf = 0;
+        infer::tile_options tiles;
+        tiles.threshold = static_cast<float>(threshold);
+        std::string scale_line;
         for (std::size_t i : idx) {
             const data::sample s = ds.get(i);
-            const auto& logits = net.forward(s.image);
-            const auto target = train::detail::center_crop(s.mask, logits.shape().h, logits.shape().w);
-            tensor<float> pred(logits.shape());
-            for (std::size_t k = 0; k < pred.size(); ++k)
-                pred[k] = metrics::predicted_positive(logits[k], metrics::prediction_kind::logits, threshold) ? 1.f : 0.f;
-            const auto c = metrics::count_per_image(pred, target, metrics::prediction_kind::mask)[0];
-            const double h95 = metrics::hausdorff95(pred, target);
+            const tensor<float> prob = predict_at_scale(net, s.image, scale, tiles, false);
+            check_probabilities(prob, ds.source(i));
+            const tensor<float> pred = infer::make_mask(prob, static_cast<float>(threshold));
+            if (scale_line.empty()) scale_line = scale_note(s.image.shape().w, s.image.shape().h, scale);
+            const auto c = metrics::count_per_image(pred, s.mask, metrics::prediction_kind::mask)[0];
+            const double h95 = metrics::hausdorff95(pred, s.mask);
             dice.push_back(c.dice()), iou.push_back(c.iou()), prec.push_back(c.precision()), rec_.push_back(c.recall());
             if (std::isfinite(h95)) hd.push_back(h95); else ++hd_inf;
             std::string name = ds.stem(i);
@@ -155,14 +264,27 @@ int run(int argc, char** argv) {
                 if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
             rows += name + ',' + fmt(c.dice()) + ',' + fmt(c.iou()) + ',' + fmt(c.precision()) + ',' + fmt(c.recall()) +
                     ',' + fmt(h95) + '\n';
-            if (a.has("out-masks")) {
-                const std::vector<unsigned char> png = io::encode_png(io::from_tensor(pred));
-                write_file(masks_dir / (ds.stem(i) + "_pred.png"),
+            if (a.has("out-masks")) pngs.push_back(io::encode_png(io::from_tensor(pred)));
+        }
+        // all inputs are valid: create the output folders and prove them writable, then write
+        prepare_file_parent(csv, "--csv");
+        if (a.has("summary")) prepare_file_parent(summary, "--summary");
+        if (a.has("out-masks")) {
+            prepare_folder(masks_dir, "--out-masks");
+            for (std::size_t k = 0; k < idx.size(); ++k) {
+                const std::vector<unsigned char>& png = pngs[k];
+                write_file(masks_dir / (ds.stem(idx[k]) + "_pred.png"),
                            std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
             }
         }
         std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
-                            subset + ")\nmetric      mean \u00b1 std\n";
+                            subset + (subset == "all" ? "" : ", from the run's split.json") + "), threshold " +
+                            format_real(threshold) + "\nscale: " +
+                            (scale > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
+                                             "; each prediction mapped back to its image's own size, metrics there"
+                                             " (first image: " + scale_line + ")"
+                                       : std::string("no training scale known: predicted at each image's own size")) +
+                            "\nmetric      mean \u00b1 std\n";
         const auto line = [&](const char* n, const std::vector<double>& v) {
             char b[24];
             std::snprintf(b, sizeof b, "%-11s ", n);

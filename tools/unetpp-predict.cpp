@@ -1,17 +1,22 @@
-// unetpp-predict: segments images with a trained U-Net saved by unetpp::io::save_weights.
+// unetpp-predict: segments images with a network trained by unetpp-train (its checkpoint) or
+// saved by unetpp::io::save_weights.
 //
-//   unetpp-predict --weights model.safetensors --input images/ --out pred/ [--mask-dir masks/]
+//   unetpp-predict --checkpoint run/best.safetensors --input images/ --out pred/ [--mask-dir masks/]
 //
 // For every input image <stem>.<ext> it writes <stem>_prob.png (foreground probability, 0..255)
-// and <stem>_mask.png (thresholded or arg-max mask), and with --mask-dir also
-// <stem>_compare.png (input | predicted mask | ground truth). Images of any size are predicted by
-// overlap tiling with mirrored borders (docs/INFERENCE.md); an image smaller than the network's
-// smallest tile is mirrored out to the tile size and the prediction cropped back to it.
+// and <stem>_mask.png (thresholded mask), and with --mask-dir also <stem>_compare.png (input |
+// predicted mask | ground truth). A training checkpoint records the model and the preprocessing
+// (unetpp.extra.* metadata): the image is resized to the trained size as in training, predicted
+// there, and the probability map is resized back to the image's own size (scaled_predict.hpp).
+// A plain weights file records no training scale: the image is predicted at its own size by
+// overlap tiling with mirrored borders (docs/INFERENCE.md). The optimiser state of a checkpoint
+// is ignored. Loaded weights must be finite; a probability map with NaN is not written.
 //
-// The architecture comes from the file's unetpp.config metadata when present; otherwise from
-// --model/--base/--depth. Only the instantiations compiled into this program are available
-// (listed by --help). Every error is one line on stderr naming the file; the exit status is 2
-// when any image or the weights could not be processed, 0 otherwise.
+// The architecture comes from the file (the training record, else unetpp.config); --model,
+// --base and --depth are only needed for a file that records neither, and must agree with the
+// file otherwise. The model set is unetpp-train's (model_set.hpp). Every error is one line on
+// stderr naming the file; the exit status is 2 when any image or the weights could not be
+// processed, 0 otherwise.
 
 #include <algorithm>
 #include <cctype>
@@ -29,11 +34,15 @@
 #include <unetpp/infer.hpp>
 #include <unetpp/io/image.hpp>
 #include <unetpp/io/weights.hpp>
+#include <unetpp/train/checkpoint.hpp>
 #include <unetpp/models/presets.hpp>
 #include <unetpp/threads.hpp>
 
 #include "cli_args.hpp"
+#include "model_record.hpp"
+#include "model_set.hpp"
 #include "output_guard.hpp"
+#include "scaled_predict.hpp"
 
 namespace fs = std::filesystem;
 using namespace unetpp;
@@ -47,7 +56,7 @@ struct options {
     std::string model;  // "" = from the file's metadata (or unet_bn)
     int base = 0, depth = 0;
     infer::tile_options tiles;
-    bool tta = false, overwrite = false;
+    bool tta = false, overwrite = false, threshold_given = false;
     int threads = 0;
 };
 
@@ -61,35 +70,15 @@ struct cli_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// The compiled-in architectures.
-template <int Base, int Depth>
-using unet_bn_t = presets::unet_bn<Base, Depth>;
-template <int Base, int Depth>
-using ronneberger_t = unet<unet_cfg{presets::ronneberger2015_cfg.in_channels, presets::ronneberger2015_cfg.classes,
-                                    Base, Depth, presets::ronneberger2015_cfg.kernel, padding::valid, norm_kind::none}>;
-constexpr int bases[] = {8, 16, 32, 64};
-constexpr int depths[] = {2, 3, 4};
-
-std::string supported_list() {
-    std::string s;
-    for (const char* m : {"unet_bn", "ronneberger2015"}) {
-        s += std::string("  ") + m + ": --base";
-        for (int b : bases) s += " " + std::to_string(b);
-        s += ", --depth";
-        for (int d : depths) s += " " + std::to_string(d);
-        s += std::string(m) == "unet_bn" ? " (1 input channel, 1 class, padded, batch norm)\n"
-                                         : " (1 input channel, 2 classes, unpadded, no norm)\n";
-    }
-    return s;
-}
-
 void print_help() {
-    std::cout << R"(usage: unetpp-predict --weights FILE --input FILE_OR_DIR --out DIR [options]
+    std::cout << R"(usage: unetpp-predict --checkpoint FILE --input FILE_OR_DIR --out DIR [options]
 
-Segments PNG/JPEG/BMP images with a U-Net saved by unetpp::io::save_weights (safetensors).
-Writes <stem>_prob.png (foreground probability) and <stem>_mask.png for every input image.
+Segments PNG/JPEG/BMP images with a network trained by unetpp-train (last.safetensors or
+best.safetensors of its --out folder; the optimiser state in it is ignored) or saved by
+unetpp::io::save_weights. Writes <stem>_prob.png (foreground probability) and <stem>_mask.png
+(0/255) for every input image, each at the image's own size.
 
-  --weights FILE      safetensors file with the network's parameters
+  --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same
   --input PATH        an image, or a directory of images (.png .jpg .jpeg .bmp)
   --out DIR           output directory: new or empty (created if missing)
   --overwrite         write into an --out folder that holds other files; only this program's
@@ -97,9 +86,10 @@ Writes <stem>_prob.png (foreground probability) and <stem>_mask.png for every in
                       nothing is removed
   --mask-dir DIR      ground-truth masks (<stem>.png, <stem>_mask.png, .bmp or .jpg): also writes
                       <stem>_compare.png = input | predicted mask | ground truth
-  --model NAME        unet_bn or ronneberger2015 (default: from the file's metadata)
+  --model NAME        unet_bn or ronneberger2015 (default: from the file)
   --base N --depth N  channels of the first level (1 to 1024) and number of poolings (1 to 10)
-                      (default: from the file); then checked against the compiled networks
+                      (default: from the file); needed only for a file that records no model,
+                      and refused when they disagree with the file
   --tile N            input tile side, 8 to 65536 and valid for the network
                       (default: automatic, bounded by --memory-mb)
   --overlap N         padded nets: context pixels discarded per tile side, 0 to 32768
@@ -107,29 +97,38 @@ Writes <stem>_prob.png (foreground probability) and <stem>_mask.png for every in
   --batch N           tiles per forward pass, 1 to 4096 (default 1)
   --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
   --tta               average over the 8 flips/rotations (8x slower)
-  --threshold T       mask threshold on the foreground probability, 0 to 1 (default 0.5)
+  --threshold T       mask threshold on the foreground probability, 0 to 1
+                      (default: the checkpoint's, else 0.5)
   --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
   --help              this text
 
-Images of any size work: borders are mirrored (overlap-tile strategy), and an image smaller than
-the smallest tile is mirrored out to a full tile and the prediction cropped back.
+Scale: a checkpoint of unetpp-train records its preprocessing (images resized to N x N,
+bilinear; values / 255). Each image is resized to N x N the same way, predicted there, and the
+probability map is resized back to the image's own size (bilinear) before the threshold; each
+line of output says so ("resized 512x512 -> 256x256 as in training, mask mapped back to
+512x512"). A weights file without that record is predicted at the image's own size by overlap
+tiling (mirrored borders), and the output says that no training scale is known.
+Checks: the weights must be finite (NaN or Inf in any tensor: exit 2, nothing written), the
+file's checksums must match, and a probability map with NaN is not written.
 Exit status: 0 success, 2 when the weights or any image could not be processed (one line on
 stderr each, naming the file).
 
-Compiled-in architectures:
-)" << supported_list();
+Compiled-in architectures (those of unetpp-train): )"
+              << cli::supported_models << "\n";
 }
 
 options parse(int argc, char** argv, bool& help) {
     options o;
     const cli::args a(argc, argv, {"tta", "overwrite"},
-                      {"weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap", "batch",
-                       "memory-mb", "threshold", "threads"});
+                      {"checkpoint", "weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap",
+                       "batch", "memory-mb", "threshold", "threads"});
     if (a.has("help")) {
         help = true;
         return o;
     }
-    o.weights = a.str("weights");
+    if (a.has("checkpoint") && a.has("weights"))
+        throw cli_error("--checkpoint and --weights name the same input; give one of them");
+    o.weights = a.has("weights") ? a.str("weights") : a.str("checkpoint");
     o.input = a.str("input");
     o.out = a.str("out");
     o.mask_dir = a.str("mask-dir");
@@ -143,24 +142,50 @@ options parse(int argc, char** argv, bool& help) {
         o.tiles.memory_budget = static_cast<std::size_t>(a.integer("memory-mb", 0, cli::range::memory_mb)) << 20;
     o.threads = static_cast<int>(a.integer("threads", 0, cli::range::threads));
     o.tiles.threshold = static_cast<float>(a.real("threshold", o.tiles.threshold, cli::range::threshold));
+    o.threshold_given = a.has("threshold");
     o.tta = a.has("tta");
     o.overwrite = a.has("overwrite");
-    if (o.weights.empty()) throw cli_error("--weights FILE is required (see --help)");
+    if (o.weights.empty()) throw cli_error("--checkpoint FILE is required (see --help)");
     if (o.input.empty()) throw cli_error("--input FILE_OR_DIR is required (see --help)");
     if (o.out.empty()) throw cli_error("--out DIR is required (see --help)");
     return o;
 }
 
-/// The architecture to build: from the metadata, checked against the command line.
+/// The architecture to build and the preprocessing to apply: from the file, checked against the
+/// command line.
 struct arch {
     std::string model;
     int base = 64, depth = 4;
+    cli::preprocessing pre;  ///< size 0: no training scale recorded
 };
+
+void check_flags(const arch& a, const options& o, const std::string& where, const std::string& describe) {
+    if (!o.model.empty() && o.model != a.model)
+        throw cli_error(where + "weights of another architecture: the file holds " + a.model + " (" + describe +
+                        ") but --model " + o.model + " was given");
+    if ((o.base && o.base != a.base) || (o.depth && o.depth != a.depth))
+        throw cli_error(where + "weights of another architecture: the file holds base " + std::to_string(a.base) +
+                        ", depth " + std::to_string(a.depth) + " (" + describe + ") but --base " +
+                        std::to_string(o.base ? o.base : a.base) + " --depth " +
+                        std::to_string(o.depth ? o.depth : a.depth) + " was given");
+}
 
 arch choose_arch(const io::safetensors_file& file, const options& o) {
     const std::string where = o.weights.string() + ": ";
     arch a;
     const auto& md = file.metadata();
+    const std::map<std::string, std::string> rec = cli::extras_of(md);
+    const std::string describe = md.count("unetpp.describe") ? md.at("unetpp.describe") : std::string("no description");
+    a.pre = cli::preprocessing_from(rec, o.weights.string());
+    if (rec.count("model") && rec.count("base") && rec.count("depth")) {
+        // a checkpoint of unetpp-train: its record names the network (untrusted, range-checked)
+        const std::string field = "'" + o.weights.string() + "' records ";
+        a.model = rec.at("model");
+        a.base = static_cast<int>(cli::parse_integer(field + "base", rec.at("base"), cli::range::base));
+        a.depth = static_cast<int>(cli::parse_integer(field + "depth", rec.at("depth"), cli::range::depth));
+        check_flags(a, o, where, describe);
+        return a;
+    }
     const auto it = md.find("unetpp.config");
     if (it != md.end()) {
         const auto cfg = io::detail::parse_flat_json(it->second, where + "metadata unetpp.config");
@@ -171,23 +196,20 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
         };
         const std::string pad = get("pad"), norm = get("norm");
         a.model = pad == "valid" && norm == "none" ? "ronneberger2015" : pad == "same" && norm == "batch" ? "unet_bn" : "";
-        const std::string describe = md.count("unetpp.describe") ? md.at("unetpp.describe") : it->second;
+        const std::string shown = md.count("unetpp.describe") ? describe : it->second;
         if (a.model.empty())
-            throw cli_error(where + "the file holds " + describe +
+            throw cli_error(where + "the file holds " + shown +
                             ", which is neither unet_bn (same padding, batch norm) nor ronneberger2015 (valid "
                             "padding, no norm)");
         // the file is untrusted input: its numbers get the range checks of the options
         const std::string field = where + "metadata unetpp.config ";
         a.base = static_cast<int>(cli::parse_integer(field + "base", get("base"), cli::range::base));
         a.depth = static_cast<int>(cli::parse_integer(field + "depth", get("depth"), cli::range::depth));
-        if (!o.model.empty() && o.model != a.model)
-            throw cli_error(where + "weights of another architecture: the file holds " + a.model + " (" + describe +
-                            ") but --model " + o.model + " was given");
-        if ((o.base && o.base != a.base) || (o.depth && o.depth != a.depth))
-            throw cli_error(where + "weights of another architecture: the file holds base " + std::to_string(a.base) +
-                            ", depth " + std::to_string(a.depth) + " (" + describe + ") but --base " +
-                            std::to_string(o.base ? o.base : a.base) + " --depth " +
-                            std::to_string(o.depth ? o.depth : a.depth) + " was given");
+        if (cfg.count("classes") && cfg.at("classes") != "1")
+            throw cli_error(where + "the file holds " + shown + " with " + cfg.at("classes") +
+                            " classes; the programs are built for one logit channel (binary segmentation, as "
+                            "unetpp-train trains)");
+        check_flags(a, o, where, shown);
     } else {
         a.model = o.model.empty() ? "unet_bn" : o.model;
         if (o.base) a.base = o.base;
@@ -249,14 +271,18 @@ void save_png(const fs::path& path, const io::image& img) {
 }
 
 template <class Net>
-int run_with(const io::safetensors_file& file, const options& o) {
-    Net net;
+int run_with(const arch& ar, const options& o) {
+    Net net(0);
     try {
-        io::load_weights(net, file);
+        // a training checkpoint's optimiser state (optim.*) is ignored; io::load_weights' checks
+        train::load_checkpoint_weights(o.weights, net);
     } catch (const std::exception& e) {
-        throw cli_error(one_line(e.what()));  // names the file already ("weights: <file>: ...")
+        throw cli_error(one_line(e.what()));  // names the file already
     }
+    cli::check_finite_weights(net, o.weights.string());
     net.eval();
+    const float threshold =
+        o.threshold_given || ar.pre.size == 0 ? o.tiles.threshold : static_cast<float>(ar.pre.threshold);
     const std::vector<fs::path> inputs = list_inputs(o.input);
     std::map<std::string, fs::path> stems;  // a.png and a.jpg would write the same a_mask.png
     for (const fs::path& path : inputs)
@@ -264,17 +290,25 @@ int run_with(const io::safetensors_file& file, const options& o) {
             throw cli_error(it->second.string() + " and " + path.string() + " would both be written as '" +
                             path.stem().string() + "_mask.png'; rename one of the images");
     cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
+    std::cout << "unetpp-predict: " << Net::describe() << ", threshold " << cli::format_real(threshold);
+    if (ar.pre.size > 0)
+        std::cout << ", trained at " << ar.pre.size << "x" << ar.pre.size
+                  << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")") << "\n";
+    else
+        std::cout << "; no training scale is known (the file records none): images are predicted at their own "
+                     "size by tiling\n";
 
     int failures = 0;
     for (const fs::path& path : inputs) {
         try {
             const io::image img = io::read_image(path, Net::cfg.in_channels);
             const tensor<float> x = io::to_tensor(img);
-            const infer::prediction p = o.tta ? infer::predict_tta(net, x, infer::all_dihedral(), o.tiles)
-                                              : infer::predict_tiled(net, x, o.tiles);
+            const tensor<float> prob = cli::predict_at_scale(net, x, ar.pre.size, o.tiles, o.tta);
+            cli::check_probabilities(prob, path.string());
+            const tensor<float> pmask = infer::make_mask(prob, threshold);
             const std::string stem = path.stem().string();
-            const io::image mask = mask_image(p.mask, Net::cfg.classes);
-            save_png(o.out / (stem + "_prob.png"), probability_image(p.prob));
+            const io::image mask = mask_image(pmask, Net::cfg.classes);
+            save_png(o.out / (stem + "_prob.png"), probability_image(prob));
             save_png(o.out / (stem + "_mask.png"), mask);
             if (!o.mask_dir.empty()) {
                 const auto gt_path = find_ground_truth(o.mask_dir, stem);
@@ -290,7 +324,8 @@ int run_with(const io::safetensors_file& file, const options& o) {
                 const io::image gray = Net::cfg.in_channels == 1 ? img : io::read_image(path, 1);
                 save_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
             }
-            std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << "\n";
+            std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << " ("
+                      << cli::scale_note(img.width, img.height, ar.pre.size) << ")\n";
         } catch (const cli_error& e) {
             std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
             ++failures;
@@ -307,27 +342,16 @@ int run_with(const io::safetensors_file& file, const options& o) {
     return failures ? exit_error : 0;
 }
 
-/// Runs the compiled-in instantiation matching `a`, or throws listing what is available.
-int dispatch(const arch& a, const io::safetensors_file& file, const options& o) {
-    int rc = -1;
-    const auto try_sizes = [&]<template <int, int> class Model>() {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (([&] {
-                 constexpr int b = bases[I / std::size(depths)], d = depths[I % std::size(depths)];
-                 if (rc < 0 && a.base == b && a.depth == d) rc = run_with<Model<b, d>>(file, o);
-             }()),
-             ...);
-        }(std::make_index_sequence<std::size(bases) * std::size(depths)>{});
-    };
-    if (a.model == "unet_bn") try_sizes.template operator()<unet_bn_t>();
-    if (a.model == "ronneberger2015") try_sizes.template operator()<ronneberger_t>();
-    if (rc < 0)
-        throw cli_error(o.weights.string() + ": " + a.model + " with base " + std::to_string(a.base) + ", depth " +
-                        std::to_string(a.depth) +
-                        " is not compiled into unetpp-predict; available: unet_bn (1 input channel, 1 class) and "
-                        "ronneberger2015 (1 input channel, 2 classes), each with base 8, 16, 32 or 64 and depth 2, 3 "
-                        "or 4");
-    return rc;
+/// Runs the compiled network `a` names (the model set of unetpp-train), or throws listing it.
+int dispatch(const arch& a, const options& o) {
+    try {
+        return cli::with_model(a.model, a.base, a.depth, [&]<class Net>() { return run_with<Net>(a, o); });
+    } catch (const cli::usage_error& e) {
+        const std::string msg = e.what();
+        if (msg.rfind("--model", 0) == 0) throw cli_error(o.weights.string() + ": the file holds a network that is not "
+                                                          "compiled in (" + msg + ")");
+        throw;
+    }
 }
 
 }  // namespace
@@ -355,7 +379,7 @@ int main(int argc, char** argv) {
                                                                                  : o.weights.string() + ": " + msg);
             }
         }();
-        return dispatch(choose_arch(file, o), file, o);
+        return dispatch(choose_arch(file, o), o);
     } catch (const std::exception& e) {
         std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
         return exit_error;

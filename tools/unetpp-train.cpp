@@ -12,6 +12,7 @@
 #include <unetpp/io/safetensors.hpp>
 
 #include "cli_common.hpp"
+#include "model_record.hpp"
 #include "run_record.hpp"
 
 namespace {
@@ -24,9 +25,13 @@ Trains a U-Net for binary segmentation and writes into DIR:
   last.safetensors   checkpoint after the last completed epoch (weights, optimiser moments,
                      epoch, schedule, seed, best metric); --resume continues from it
   best.safetensors   checkpoint of the epoch with the best monitored metric
+                     Both record the model and the preprocessing (resize to --size, values / 255,
+                     mask polarity, threshold 0.5): unetpp-predict --checkpoint F and
+                     unetpp-evaluate --checkpoint F need no other model option
   log.csv, log.jsonl one row per epoch: epoch, train_loss, val_loss, val_dice, val_iou, val_pixel_error, lr, seconds
   config.json        the options of the run (config.resume.json for a resumed run)
-  split.json         the images of each part of the split (train, val, test), by file name
+  split.json         the images of each part of the split (train, val, test), by file name;
+                     unetpp-evaluate --subset val reads it
 Every file is written atomically (temporary file, fsync, rename). DIR must be new or empty: a
 folder that already holds other files is refused unless --overwrite is given, and even then only
 the files above are written, nothing is removed. A DIR that holds a run (last.safetensors) is
@@ -270,8 +275,10 @@ int run(int argc, char** argv) {
     const auto loss = make_loss(a.choice("loss", "dice_bce", loss_names));
     const optimizer_choice opt_choice = optimizer_from(a);
     const data_choice dc = data_from(a);
-    const std::map<std::string, std::string> extra =
+    std::map<std::string, std::string> extra =
         run_record(a, dc, opt_choice, model, base, depth, loss.name, batch, epochs, schedule, augment, clip_norm);
+    // what unetpp-predict and unetpp-evaluate need to apply the network as it was trained
+    for (auto& [k, v] : preprocessing_record(dc.size, dc.type)) extra.emplace(k, v);
 
     // Outputs: --out new, empty, or holding this run (with --resume); nothing else is written over.
     const bool overwrite = a.has("overwrite");
