@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -75,7 +76,7 @@ TEST_CASE("unetpp-predict end to end") {
     fs::create_directories(dir / "in");
     fs::create_directories(dir / "masks");
 
-    using net_t = presets::unet_bn<8, 2>;
+    using net_t = presets::unet_bn<8, 3>;  // a network unetpp-train offers (base 8, depth 3)
     net_t net(42);
     io::save_weights(net, dir / "w.safetensors");
     const io::image img = make_image(45, 70);
@@ -113,10 +114,44 @@ TEST_CASE("unetpp-predict end to end") {
     }
     SUBCASE("one image with TTA and explicit architecture") {
         const auto r = run(exe, common + " --input '" + (dir / "in" / "a.png").string() +
-                                    "' --tta --model unet_bn --base 8 --depth 2",
+                                    "' --tta --model unet_bn --base 8 --depth 3",
                            dir);
         CHECK(r.status == 0);
         CHECK(fs::exists(dir / "out" / "a_mask.png"));
+    }
+    SUBCASE("a plain weights file records no training scale: predicted at the native size, and said so") {
+        CHECK(run(exe, common + " --input '" + (dir / "in" / "a.png").string() + "'", dir).status == 0);
+        std::ifstream in(dir / "stdout.txt");
+        std::stringstream out;
+        out << in.rdbuf();
+        CHECK(out.str().find("no training scale is known") != std::string::npos);
+        CHECK(out.str().find("predicted at the native 45x70 by tiling") != std::string::npos);
+    }
+    SUBCASE("a network unetpp-train does not offer (depth 2) is refused, naming the compiled set") {
+        presets::unet_bn<8, 2> shallow(1);
+        io::save_weights(shallow, dir / "depth2.safetensors");
+        const auto r = run(exe, "--checkpoint '" + (dir / "depth2.safetensors").string() + "' --input '" +
+                                    (dir / "in").string() + "' --out '" + (dir / "out").string() + "'",
+                           dir);
+        CHECK(r.status == 2);
+        CHECK(lines(r.err) == 1);
+        CHECK(r.err.find("not compiled in") != std::string::npos);
+        CHECK(r.err.find("depth 3|4") != std::string::npos);
+    }
+    SUBCASE("weights with a NaN are refused before anything is written") {
+        net_t bad(42);
+        bool done = false;
+        bad.visit_parameters([&](std::string_view, tensor<float>& v, tensor<float>&) {
+            if (!done) v[0] = std::numeric_limits<float>::quiet_NaN(), done = true;
+        });
+        io::save_weights(bad, dir / "nan.safetensors");  // valid checksums over the NaN
+        const auto r = run(exe, "--checkpoint '" + (dir / "nan.safetensors").string() + "' --input '" +
+                                    (dir / "in").string() + "' --out '" + (dir / "out").string() + "'",
+                           dir);
+        CHECK(r.status == 2);
+        CHECK(lines(r.err) == 1);
+        CHECK(r.err.find("weights hold NaN/Inf in") != std::string::npos);
+        CHECK(!fs::exists(dir / "out"));
     }
     SUBCASE("help") {
         CHECK(run(exe, "--help", dir).status == 0);
@@ -134,7 +169,7 @@ TEST_CASE("unetpp-predict end to end") {
         CHECK(r.status == 2);
         CHECK(lines(r.err) == 1);
         CHECK(r.err.find("another architecture") != std::string::npos);
-        const auto r2 = run(exe, common + " --input '" + (dir / "in").string() + "' --depth 3", dir);
+        const auto r2 = run(exe, common + " --input '" + (dir / "in").string() + "' --depth 4", dir);
         CHECK(r2.status == 2);
         CHECK(r2.err.find("w.safetensors") != std::string::npos);
     }
