@@ -171,6 +171,9 @@ int run(int argc, char** argv) {
         if (dc.type != "busi" && dc.type != "isbi2012" && dc.type != "folders" && dc.type != "synthetic")
             throw usage_error("'" + ckpt.string() + "' records data-type '" + dc.type + "', which is unknown");
     }
+    if (pre.size > 0 && !pre.polarity.empty() && polarity_of(dc.type) != pre.polarity)
+        std::cerr << "unetpp-evaluate: note: the run read its masks as '" << pre.polarity << "', --data-type " << dc.type
+                  << " reads them as '" << polarity_of(dc.type) << "'; the scores are for that polarity\n";
     if (!a.has("data")) dc.data = pick_str("data", "");
     if (!a.has("masks")) dc.masks = pick_str("masks", "");
     if (!a.has("mask-suffix")) dc.mask_suffix = pick_str("mask-suffix", "");

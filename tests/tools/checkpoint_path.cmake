@@ -129,6 +129,15 @@ foreach(p pred_flipped flipped.csv pred_nan nan.csv)
     endif()
 endforeach()
 
+# a plain weights file (no training record) is predicted at the native scale, and predict says so
+run_ok("${DAMAGE}" plain "${ckpt}" "${WORK}/plain.safetensors")
+run_capture(out "${PREDICT}" --checkpoint "${WORK}/plain.safetensors" --input "${WORK}/data/images/img_0.png"
+            --out "${WORK}/pred_plain")
+if(NOT out MATCHES "predicted at the native 48x40 by tiling; no training scale is known")
+    message(FATAL_ERROR "predict of a plain weights file does not say that no training scale is known:\n${out}")
+endif()
+require_png_size("${WORK}/pred_plain/img_0_mask.png" 48 40)
+
 # every preset train offers loads in predict: ronneberger2015 (unpadded, one logit channel); 92 is
 # its smallest valid input size at depth 3 (92 -> 88 -> 44 -> 40 -> 20 -> 16 -> 8 -> 4 -> ... -> 4)
 set(RONNEBERGER_SIZE 92)

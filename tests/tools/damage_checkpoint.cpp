@@ -6,6 +6,9 @@
 //   unetpp_damage_checkpoint flip IN OUT   one exponent bit of the first model tensor flipped
 //                                          in the bytes, checksums left as they were (the
 //                                          checksum check catches it)
+//   unetpp_damage_checkpoint plain IN OUT  not damage: the model tensors without the training
+//                                          record (unetpp.extra.*) and optimiser state, as a
+//                                          plain weights file (predicted at the native scale)
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -28,23 +31,32 @@ std::string first_model_tensor(const unetpp::io::safetensors_file& f) {
     throw std::runtime_error("no F32 model tensor in the file");
 }
 
+const char* plain_or(const std::string& mode) { return mode == "plain" ? "plain weights, first tensor" : "damaged"; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4 || (std::strcmp(argv[1], "nan") != 0 && std::strcmp(argv[1], "flip") != 0)) {
-        std::fprintf(stderr, "usage: unetpp_damage_checkpoint nan|flip IN OUT\n");
+    const std::string mode = argc == 4 ? argv[1] : "";
+    if (mode != "nan" && mode != "flip" && mode != "plain") {
+        std::fprintf(stderr, "usage: unetpp_damage_checkpoint nan|flip|plain IN OUT\n");
         return 2;
     }
     try {
         namespace io = unetpp::io;
         const io::safetensors_file f = io::safetensors_file::load(argv[2]);
         const std::string victim = first_model_tensor(f);
-        if (std::strcmp(argv[1], "nan") == 0) {
+        if (mode == "nan" || mode == "plain") {
+            const bool plain = mode == "plain";
             io::safetensors_writer w;
-            for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);  // checksums are recomputed
+            for (const auto& [k, v] : f.metadata())  // checksums are recomputed
+                if (!plain || (k.rfind("unetpp.extra.", 0) != 0 && k.rfind("unetpp.checkpoint.", 0) != 0 &&
+                               k.rfind("unetpp.optim.", 0) != 0 && k.rfind("unetpp.train.", 0) != 0 &&
+                               k.rfind("unetpp.schedule.", 0) != 0))
+                    w.set_metadata(k, v);
             for (const auto& n : f.names()) {
+                if (plain && n.rfind("optim.", 0) == 0) continue;
                 unetpp::tensor<float> t = f.get<float>(n);
-                if (n == victim) t[0] = std::numeric_limits<float>::quiet_NaN();
+                if (n == victim && !plain) t[0] = std::numeric_limits<float>::quiet_NaN();
                 w.add(n, t, f.shape(n));
             }
             w.save(argv[3]);
@@ -59,7 +71,7 @@ int main(int argc, char** argv) {
             out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
             if (!out) throw std::runtime_error("cannot write the output");
         }
-        std::printf("%s: damaged %s\n", argv[3], victim.c_str());
+        std::printf("%s: %s %s\n", argv[3], plain_or(mode), victim.c_str());
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "unetpp_damage_checkpoint: %s\n", e.what());
