@@ -7,9 +7,10 @@
 //                written here: the format is a fixed header and raw rows) and, when built with
 //                libjpeg (UNETPP_SEEDS_JPEG), a baseline and a progressive JPEG
 //   safetensors  files from io::safetensors_writer: f32 and f64 tensors, a scalar, metadata, checksums
-//   checkpoint   train::save_checkpoint of a tiny U-Net with Adam and with SGD, when the compiler
+//   checkpoint   train::checkpoint_bytes of a tiny U-Net with Adam and with SGD, when the compiler
 //                builds the model headers (UNETPP_SEEDS_CHECKPOINT; clang 14 cannot, as they use
-//                floating-point template arguments)
+//                floating-point template arguments); otherwise a file with the checkpoint metadata
+//                and tensors named like a one-layer model, which the bookkeeping reader accepts
 //   cli_args     command lines, arguments separated by NUL bytes (fuzz_cli_args adds argv[0])
 //   datasets     BUSI, ISBI 2012 and paired-folder trees in fuzz_datasets' format
 //                (tests/fuzz/fuzz_datasets.hpp), holding real PNG images and masks
@@ -38,6 +39,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fuzz_datasets.hpp"
@@ -224,9 +226,25 @@ void checkpoint_seeds(const fs::path& dir) {
         write_seed(dir, "sgd.safetensors", unetpp::train::checkpoint_bytes(net, opt, info));
     }
 #else
-    (void)dir;
-    std::cout << "make_seeds: no checkpoint seeds (this compiler cannot build the model headers, which use "
-                 "floating-point template arguments; build the seeds with g++ or clang >= 18)\n";
+    // The model headers do not build with this compiler, so no real network: a file with the
+    // bookkeeping that train::read_checkpoint_info and find_resume_checkpoint read (the keys of
+    // checkpoint_bytes in train/checkpoint.hpp), tensors named like a one-layer model and Adam's
+    // state. It does not load into a network.
+    io::safetensors_writer w;
+    tensor<float> wt(shape4{2, 1, 3, 3}, 0.1f);
+    w.add("conv.weight", wt);
+    w.add("optim.m.conv.weight", tensor<float>(shape4{2, 1, 3, 3}, 0.01f));
+    w.add("optim.v.conv.weight", tensor<float>(shape4{2, 1, 3, 3}, 0.001f));
+    const std::pair<const char*, const char*> md[] = {
+        {"unetpp.checkpoint.format", "1"}, {"unetpp.optim.name", "adam"},       {"unetpp.optim.lr", "0.001"},
+        {"unetpp.optim.step", "8"},        {"unetpp.train.epoch", "2"},        {"unetpp.train.step", "8"},
+        {"unetpp.train.seed", "1"},        {"unetpp.train.monitor", "val_loss"}, {"unetpp.train.best_metric", "0.5"},
+        {"unetpp.train.best_epoch", "2"},  {"unetpp.train.es_best", "nan"},    {"unetpp.train.es_bad_epochs", "0"},
+        {"unetpp.schedule.name", "cosine"}, {"unetpp.schedule.state.t", "8"}, {"unetpp.extra.config", "model=unet"}};
+    for (const auto& [k, v] : md) w.set_metadata(k, v);
+    write_seed(dir, "bookkeeping.safetensors", w.serialize());
+    std::cout << "make_seeds: checkpoint seeds without a network (this compiler cannot build the model headers, "
+                 "which use floating-point template arguments; g++ or clang >= 18 write real checkpoints)\n";
 #endif
 }
 
