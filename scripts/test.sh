@@ -24,7 +24,8 @@
 # Build directories: UNETPP_BUILD_DIR (build), UNETPP_ASAN_BUILD_DIR (build-asan),
 # UNETPP_TSAN_BUILD_DIR (build-tsan), UNETPP_FUZZ_BUILD_DIR (build-fuzz). Compilers:
 # UNETPP_ASAN_CXX, UNETPP_TSAN_CXX (g++), UNETPP_FUZZ_CXX (clang++). UNETPP_ASAN_EXCLUDE: a ctest
-# regex of unit tests the asan stage leaves out (default below, with the reasons).
+# regex of unit tests the asan stage leaves out (default below, with the reasons). UNETPP_JOBS:
+# parallel build and test jobs (default: the number of cores).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,13 +52,14 @@ selected() {
     [[ ",$stages," == *",$1,"* && ",$skip_stages," != *",$1,"* ]]
 }
 
-jobs="$(nproc 2>/dev/null || echo 2)"
+jobs="${UNETPP_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 build_dir="${UNETPP_BUILD_DIR:-build}"
 asan_dir="${UNETPP_ASAN_BUILD_DIR:-build-asan}"
 tsan_dir="${UNETPP_TSAN_BUILD_DIR:-build-tsan}"
 fuzz_dir="${UNETPP_FUZZ_BUILD_DIR:-build-fuzz}"
-# Unit tests the asan stage leaves out, and why (see docs/INSTALL.md):
-#   (none so far)
+# Unit tests the asan stage leaves out, and why: none. Every unit test runs under ASan + UBSan
+# (measured: the build takes about 1300 s of CPU, the tests about 40 s, plus about 70 s for
+# unit_data_datasets_data when the BUSI and ISBI data are present).
 asan_exclude="${UNETPP_ASAN_EXCLUDE:-}"
 
 summary=()
@@ -147,7 +149,9 @@ sanitizer_configure() {
 }
 
 stage_asan() {
-    sanitizer_configure "$asan_dir" "${UNETPP_ASAN_CXX:-g++}" -DUNETPP_SANITIZE=address,undefined
+    # The tools stay on: unit_infer_predict_cli runs the unetpp-predict program.
+    sanitizer_configure "$asan_dir" "${UNETPP_ASAN_CXX:-g++}" -DUNETPP_SANITIZE=address,undefined \
+        -DUNETPP_BUILD_TOOLS=ON
     cmake --build "$asan_dir" --target unetpp_unit_tests --parallel "$jobs"
     local args=(-L unit)
     [[ -n "$asan_exclude" ]] && args+=(-E "$asan_exclude")
