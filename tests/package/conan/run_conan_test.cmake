@@ -5,7 +5,8 @@
 #     PATH; without it the test skips (exit 77; a failure under CI=true, see tests/cmake/unetppSkip.cmake).
 #  2. make a throw-away CONAN_HOME under CONSUMER_BINARY, detect a profile, and remove every
 #     remote, so nothing can come from the network.
-#  3. export the test-only eigen/3.4.0 and xsimd/8.1.0 recipes (Debian's headers).
+#  3. export the test-only eigen/3.4.0, xsimd/8.1.0 and libjpeg-turbo/2.1.5 recipes (Debian's
+#     headers and, for libjpeg-turbo, its system library).
 #  4. copy the recipe and what it exports into a staging folder (so Conan's test_package build
 #     folder is not written into the checkout) and run `conan create` on it with
 #     compiler.cppstd=20: this packages unetpp and builds and runs test_package.
@@ -57,6 +58,7 @@ run_checked("conan profile" ${conan} profile detect --force)
 run_checked("conan remote remove" ${conan} remote remove "*")
 run_checked("export test-only eigen" ${conan} export "${CMAKE_CURRENT_LIST_DIR}/eigen")
 run_checked("export test-only xsimd" ${conan} export "${CMAKE_CURRENT_LIST_DIR}/xsimd")
+run_checked("export test-only libjpeg-turbo" ${conan} export "${CMAKE_CURRENT_LIST_DIR}/libjpeg-turbo")
 
 # The staging copy holds exactly what conanfile.py exports plus the recipe and test_package.
 file(GLOB license_files "${UNETPP_SOURCE_DIR}/LICENSE*")
