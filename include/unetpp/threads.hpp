@@ -10,10 +10,9 @@
 /// Reproducibility. Results depend on the *requested* thread count (set_num_threads,
 /// OMP_NUM_THREADS: OpenMP's nthreads-var) and never on how many threads a region actually gets:
 /// with the same seed, data, build and requested count, training gives bit-identical weights
-/// quiet, under load with dynamic teams, and with OMP_DYNAMIC=false (the losses' sums excepted,
-/// see below). The kernels cut their work into as many fixed parts as threads were requested and
-/// let whatever team runs take the parts in turn (backend/cpu/kernels/parallel.hpp); Eigen runs
-/// single-threaded inside those parts.
+/// quiet, under load with dynamic teams, and with OMP_DYNAMIC=false. The kernels cut their work
+/// into as many fixed parts as threads were requested and let whatever team runs take the parts
+/// in turn (backend/cpu/kernels/parallel.hpp); Eigen runs single-threaded inside those parts.
 /// tests/unit/backend/test_determinism.cpp and the `determinism` ctest check it.
 ///
 /// What may differ between two *requested* counts (e.g. 1 vs 2 threads), in the last bits of a
@@ -31,14 +30,10 @@
 /// thread in a fixed order, in double), bias gradients, pooling, up-sampling, activations and
 /// other element-wise kernels, and the optimisers' updates.
 ///
-/// Not yet covered by the guarantee: the losses in include/unetpp/losses still sum with
-/// `omp parallel for reduction`, whose partial sums follow the team size. That changes the loss
-/// value they return, and the gradient of the region losses (Dice, IoU, Tversky, Dice + BCE)
-/// and of focal loss on the mean BCE, which use those sums. The sums are in double, so the float
-/// gradient changes only when a sum's last-bit difference crosses a float rounding boundary
-/// (rare: none in a 3-step Dice + BCE check), but it can. cpu_kernels::ordered_sum is the
-/// replacement, bit-identical for every thread count. bce_with_logits' gradient is element-wise
-/// and unaffected.
+/// The losses' sums (BCE, focal, MAE, weighted BCE, and the region losses' TP / prediction /
+/// target sums behind Dice, IoU, Tversky and Dice + BCE) use cpu_kernels::ordered_sum: chunks of
+/// fixed length added in a fixed order, so their values and gradients are the same bits for
+/// every thread count.
 
 #include <cstdlib>
 
