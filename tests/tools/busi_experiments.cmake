@@ -8,7 +8,7 @@
 #   multitask     a tiny run (size 64, 1 epoch, 2 folds, 6 images per class) must write the
 #                 per-fold, per-image and summary files with metrics in [0, 1]
 #   hierarchical  the same for the hierarchical classifier (size 32, all three classes)
-# The data runs print "[unetpp-skip]" (ctest: skipped) when BUSI is absent.
+# The data runs ask to be skipped (tests/cmake/unetppSkip.cmake) when BUSI is absent.
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 if(DEFINED ENV{UNETPP_DATA_DIR} AND NOT "$ENV{UNETPP_DATA_DIR}" STREQUAL "")
@@ -68,7 +68,8 @@ if(MODE STREQUAL "bad_input")
 endif()
 
 if(NOT IS_DIRECTORY "${busi}/benign")
-    message(STATUS "[unetpp-skip] BUSI not found at '${busi}' (set UNETPP_DATA_DIR to the folder holding busi/)")
+    include("${CMAKE_CURRENT_LIST_DIR}/../cmake/unetppSkip.cmake")
+    unetpp_skip_not_available("BUSI not found at '${busi}' (set UNETPP_DATA_DIR to the folder holding busi/)")
     return()
 endif()
 

@@ -1,14 +1,16 @@
 # unetpp-train --export-data (2 epochs) -> tools/torch_reference_train.py on the same run: the
 # PyTorch reference of docs/RESULTS.md reads the run's config, split and tensors, trains, and
-# writes a log with unetpp-train's columns and one row per epoch. Exit code 77 (skipped) when
-# PYTHON cannot import torch.
+# writes a log with unetpp-train's columns and one row per epoch. Skipped (through
+# tests/support/run_skippable.sh) when PYTHON cannot import torch.
 # Variables: TRAIN, MAKE_DATA (programs), PYTHON, SCRIPT (torch_reference_train.py), WORK.
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
+include("${CMAKE_CURRENT_LIST_DIR}/../cmake/unetppSkip.cmake")
 
 execute_process(COMMAND "${PYTHON}" -c "import torch" RESULT_VARIABLE has_torch OUTPUT_QUIET ERROR_QUIET)
 if(NOT has_torch EQUAL 0)
-    message("[unetpp-skip] ${PYTHON} cannot import torch; the PyTorch reference trainer is not tested")
-    cmake_language(EXIT 77)
+    unetpp_skip_installable("PyTorch for ${PYTHON} (the PyTorch reference trainer is not tested)"
+        "scripts/install_deps.sh installs Debian's python3-torch")
+    return()
 endif()
 
 run_ok("${MAKE_DATA}" "${WORK}/data")

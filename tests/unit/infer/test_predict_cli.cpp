@@ -2,10 +2,12 @@
 // images written with io::write_png, and the files and exit statuses the program produces.
 //
 // The program's path comes from UNETPP_PREDICT_EXE (a compile definition that tools/predict.cmake
-// adds to this test, or an environment variable of that name); without it the test reports that
-// it did nothing and passes.
+// adds to this test, or an environment variable of that name); without it the test is skipped
+// (exit 77, with the reason).
 
 #include <doctest/doctest.h>
+
+#include "../../support/skip.hpp"
 
 #include <sys/wait.h>
 
@@ -68,7 +70,8 @@ io::image make_image(int w, int h) {
 TEST_CASE("unetpp-predict end to end") {
     const std::string exe = predict_exe();
     if (exe.empty()) {
-        MESSAGE("UNETPP_PREDICT_EXE not set: unetpp-predict is not part of this build, nothing tested");
+        unetpp::test::skip_not_available(
+            "UNETPP_PREDICT_EXE not set: unetpp-predict is not part of this build (UNETPP_BUILD_TOOLS=OFF)");
         return;
     }
     const fs::path dir = fs::temp_directory_path() / ("unetpp_predict_cli_" + std::to_string(::getpid()));
