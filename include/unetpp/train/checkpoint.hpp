@@ -16,6 +16,10 @@
 ///             unetpp.optim.step          optimiser steps taken (Adam's bias-correction t)
 ///             unetpp.train.epoch         completed epochs (the next run starts there)
 ///             unetpp.train.step          training steps (batches) done
+///             unetpp.train.epoch_step    batches of the next epoch already done (0 at an
+///                                        epoch's end; > 0 when a stop was requested mid-epoch)
+///             unetpp.train.epoch_loss_sum, .epoch_loss_count   that partial epoch's running
+///                                        train-loss sum (loss * images) and image count
 ///             unetpp.train.seed          the run's seed; data order and augmentation of epoch e
 ///                                        derive from (seed, e), which is the whole rng state
 ///             unetpp.train.monitor, .best_metric, .best_epoch, .es_best, .es_bad_epochs
@@ -99,6 +103,9 @@ std::string checkpoint_bytes(const Net& net, Optim& opt, const checkpoint_info& 
     w.set_metadata("unetpp.train.epoch", std::to_string(info.epoch));
     w.set_metadata("unetpp.train.step", std::to_string(info.step));
     w.set_metadata("unetpp.train.seed", std::to_string(info.seed));
+    w.set_metadata("unetpp.train.epoch_step", std::to_string(info.epoch_step));
+    w.set_metadata("unetpp.train.epoch_loss_sum", detail::num(info.epoch_loss_sum));
+    w.set_metadata("unetpp.train.epoch_loss_count", std::to_string(info.epoch_loss_count));
     w.set_metadata("unetpp.train.monitor", info.monitor);
     w.set_metadata("unetpp.train.best_metric", detail::num(info.best_metric));
     w.set_metadata("unetpp.train.best_epoch", std::to_string(info.best_epoch));

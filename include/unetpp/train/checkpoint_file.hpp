@@ -40,6 +40,12 @@ struct checkpoint_info {
     std::string schedule_name{};
     std::map<std::string, double> schedule_state{};
     std::map<std::string, std::string> extra{};  ///< stored as unetpp.extra.<key>
+    /// Batches of epoch `epoch` (0-based, the one after the completed ones) already done: 0 for
+    /// a checkpoint written at an epoch's end, > 0 for one written when a stop was requested
+    /// mid-epoch (the resume continues that epoch at the next batch).
+    long epoch_step = 0;
+    double epoch_loss_sum = 0.0;  ///< mid-epoch: sum over those batches of loss * batch size
+    long epoch_loss_count = 0;    ///< mid-epoch: the images in those batches
 };
 
 namespace detail {
@@ -102,7 +108,18 @@ inline checkpoint_info parse_info(const io::safetensors_file& f, const std::stri
         if (k.starts_with(sp)) c.schedule_state[k.substr(sp.size())] = md_double(md, k, where);
         if (k.starts_with(ep)) c.extra[k.substr(ep.size())] = v;
     }
+    // mid-epoch position (absent in checkpoints written before it existed: an epoch's end)
+    if (md.count("unetpp.train.epoch_step")) {
+        c.epoch_step = md_long(md, "unetpp.train.epoch_step", where);
+        c.epoch_loss_sum = md_double(md, "unetpp.train.epoch_loss_sum", where);
+        c.epoch_loss_count = md_long(md, "unetpp.train.epoch_loss_count", where);
+    }
     if (c.epoch < 0 || c.step < 0) throw std::runtime_error(where + "negative epoch or step");
+    if (c.epoch_step < 0 || c.epoch_loss_count < 0 || !std::isfinite(c.epoch_loss_sum) ||
+        (c.epoch_step == 0 && (c.epoch_loss_count != 0 || c.epoch_loss_sum != 0.0)) ||
+        (c.epoch_step > 0 && c.epoch_loss_count == 0))
+        throw std::runtime_error(where + "inconsistent mid-epoch position (unetpp.train.epoch_step, epoch_loss_sum, "
+                                         "epoch_loss_count)");
     return c;
 }
 

@@ -44,11 +44,27 @@
 /// Limitation: dropout masks come from generators inside the network that a checkpoint does not
 /// store, so a network with dropout > 0 resumes with different (equally random) masks.
 ///
+/// Interrupting (cfg.stop_requested, e.g. set by a SIGINT handler): the flag is read after every
+/// optimiser step and after every epoch's checkpoints. When it is set mid-epoch, fit() writes a
+/// checkpoint of the current step to `last.safetensors` (same rotation as at an epoch's end: the
+/// one before it stays as `last.prev.safetensors`) recording the position inside the epoch
+/// (checkpoint_info::epoch_step, the batches done, and the running train-loss sum and count),
+/// writes no log row for the unfinished epoch, leaves `best.safetensors` alone, and returns with
+/// fit_result::interrupted set. Resuming from it starts the train loader's epoch with the same
+/// (seed, epoch), draws and discards the batches already done (augmentation is a function of
+/// (seed, epoch, sample index), so the later batches are the same) and continues at the next
+/// one; the schedule and early stopping only change at an epoch's end, so their saved state is
+/// that of the epoch's start. With the same options and thread count the run then ends with
+/// weights, optimiser state and log rows bit-identical to a run that was never interrupted.
+/// Set at an epoch's end, the flag stops before the next epoch (its checkpoint is already
+/// written). Without an out_dir nothing is saved (interrupted_checkpoint stays empty).
+///
 /// NaN/Inf: a non-finite loss, logit or gradient norm stops training at once with
 /// `training_diverged`, whose message names the epoch and the step and says truthfully which
 /// good checkpoint exists: the last one written by this run or the one it resumed from (those
 /// are not touched), or that there is none (no output folder, or no epoch completed yet).
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -99,6 +115,9 @@ struct trainer_cfg {
     std::map<std::string, std::string> extra{};  ///< stored in every checkpoint (unetpp.extra.*)
     /// cfg.extra keys whose value may differ from the checkpoint's on resume (others refuse it)
     std::set<std::string> resume_may_change{"epochs"};
+    /// When it becomes true, fit() saves the current step and returns (see "Interrupting" above).
+    /// Only read (relaxed is enough: a signal handler may set it); null: never interrupted.
+    const std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct fit_result {
@@ -109,6 +128,10 @@ struct fit_result {
     long epochs_done = 0;
     std::filesystem::path resumed_from{};  ///< the checkpoint a resume loaded (empty: fresh start)
     std::string resume_message{};          ///< why a newer checkpoint was skipped (empty: none was)
+    bool interrupted = false;              ///< stopped because cfg.stop_requested was set
+    long interrupted_epoch = 0;            ///< the epoch in progress when it stopped (1-based)
+    long interrupted_step = 0;             ///< batches of that epoch done (0: stopped at its start)
+    std::filesystem::path interrupted_checkpoint{};  ///< the checkpoint holding that point (empty: none)
 };
 
 /// A source of mini-batches (data::loader is one).
@@ -203,6 +226,22 @@ public:
                 out << "checkpoint already holds " << info.epoch << " epochs; nothing to do (raise the epoch count)\n";
         }
 
+        const auto stop_requested = [&] {
+            return cfg_.stop_requested && cfg_.stop_requested->load(std::memory_order_relaxed);
+        };
+        // finishes the result of an interrupted run
+        const auto interrupted = [&](long epoch, long step, std::filesystem::path ckpt) {
+            res.interrupted = true;
+            res.interrupted_epoch = epoch;
+            res.interrupted_step = step;
+            res.interrupted_checkpoint = std::move(ckpt);
+            res.history = log_.rows();
+            res.best_metric = info.best_metric;
+            res.best_epoch = info.best_epoch;
+            res.epochs_done = info.epoch;
+            info_ = info;
+            return res;
+        };
         bool stop = false;
         for (long e = info.epoch; e < cfg_.epochs && !stop; ++e) {
             const auto t0 = std::chrono::steady_clock::now();
@@ -217,6 +256,24 @@ public:
             if (bar) pb.emplace(out, r.epoch, cfg_.epochs, nb);
             double sum = 0;
             std::size_t count = 0, k = 0;
+            if (info.epoch_step > 0) {  // resumed mid-epoch: skip the batches already done
+                if (static_cast<std::size_t>(info.epoch_step) > nb)
+                    throw std::runtime_error("trainer: the checkpoint was written after batch " +
+                                             std::to_string(info.epoch_step) + " of epoch " + std::to_string(r.epoch) +
+                                             " but the training loader has " + std::to_string(nb) +
+                                             " batches per epoch; resume with the same data and batch size");
+                for (long s = 0; s < info.epoch_step; ++s)
+                    if (!train.next())
+                        throw std::runtime_error("trainer: the training loader ended before batch " +
+                                                 std::to_string(info.epoch_step) + " of epoch " +
+                                                 std::to_string(r.epoch) + ", where the checkpoint was written");
+                k = static_cast<std::size_t>(info.epoch_step);
+                sum = info.epoch_loss_sum;
+                count = static_cast<std::size_t>(info.epoch_loss_count);
+                info.epoch_step = 0;
+                info.epoch_loss_sum = 0.0;
+                info.epoch_loss_count = 0;
+            }
             while (auto b = train.next()) {
                 ++k;
                 const double l = train_step(b->images, b->masks, r.epoch, k, nb, info.step + 1);
@@ -224,6 +281,24 @@ public:
                 sum += l * b->images.shape().n;
                 count += static_cast<std::size_t>(b->images.shape().n);
                 if (pb) pb->update(k, sum / double(count));
+                if (stop_requested()) {
+                    if (pb) pb->finish();
+                    std::filesystem::path saved;
+                    if (!cfg_.out_dir.empty()) {
+                        checkpoint_info mid = info;  // epoch: still the completed ones
+                        mid.epoch_step = static_cast<long>(k);
+                        mid.epoch_loss_sum = sum;
+                        mid.epoch_loss_count = static_cast<long>(count);
+                        mid.es_best = es_.best();
+                        mid.es_bad_epochs = es_.bad_epochs();
+                        mid.schedule_name = std::string(sched_.name());
+                        mid.schedule_state = sched_.state();  // unchanged since the epoch's start
+                        saved = cfg_.out_dir / "last.safetensors";
+                        save_checkpoint_keeping_previous(saved, net_, opt_, mid, last_is_good);
+                        info = mid;
+                    }
+                    return interrupted(r.epoch, static_cast<long>(k), saved);
+                }
             }
             if (pb) pb->finish();
             if (count == 0) throw std::runtime_error("trainer: the training loader gave no batches in epoch " + std::to_string(r.epoch));
@@ -259,6 +334,8 @@ public:
             if (stop && cfg_.progress != progress_mode::silent)
                 out << "early stopping: " << cfg_.monitor << " did not improve for " << es_.bad_epochs()
                     << " epochs (best " << info.best_metric << " at epoch " << info.best_epoch << ")\n";
+            if (!stop && e + 1 < cfg_.epochs && stop_requested())  // this epoch's checkpoint is written
+                return interrupted(r.epoch + 1, 0, cfg_.out_dir.empty() ? std::filesystem::path{} : good_checkpoint_);
         }
         res.history = log_.rows();
         res.stopped_early = stop;
