@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../../../tools/cli_args.hpp"
+#include "../../support/error_of.hpp"
 
 namespace {
 
@@ -21,15 +22,9 @@ cli::args parse(std::vector<std::string> words, std::set<std::string> flags = {"
 /// The message of the usage_error that f throws ("" when it throws none).
 template <class F>
 std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const cli::usage_error& e) {
-        return e.what();
-    }
-    return "";
+    return unetpp::test::error_of<cli::usage_error>(std::forward<F>(f));
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using unetpp::test::contains;
 
 }  // namespace
 

@@ -8,18 +8,14 @@
 #include <string>
 
 #include "../../../tools/model_record.hpp"
+#include "../../support/error_of.hpp"
 
 namespace {
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using unetpp::test::contains;
 
 template <class F>
 std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const cli::usage_error& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return unetpp::test::error_of<cli::usage_error>(std::forward<F>(f), "(no error)");
 }
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "../../../tools/output_guard.hpp"
+#include "../../support/error_of.hpp"
 
 namespace fs = std::filesystem;
 
@@ -26,17 +27,12 @@ std::string read(const fs::path& p) {
 
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 
+/// The message of the usage_error that f throws ("" when it throws none).
 template <class F>
 std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const cli::usage_error& e) {
-        return e.what();
-    }
-    return "";
+    return unetpp::test::error_of<cli::usage_error>(std::forward<F>(f));
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using unetpp::test::contains;
 
 std::size_t entries(const fs::path& dir) {
     std::size_t n = 0;

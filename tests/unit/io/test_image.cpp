@@ -10,6 +10,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../../support/error_of.hpp"
+
 #include <unetpp/io/image.hpp>
 
 #include <array>
@@ -112,12 +114,7 @@ image noise_image(int w, int h, int c, std::uint32_t seed) {
 
 template <class F>
 std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "<no exception>";
+    return unetpp::test::error_of<std::runtime_error>(std::forward<F>(f), "<no exception>");
 }
 
 }  // namespace
