@@ -1,7 +1,9 @@
 // unetpp-train: trains a U-Net on BUSI, ISBI 2012, a pair of image/mask folders or the built-in
 // synthetic data, writing checkpoints, logs and the run configuration into --out.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,6 +12,12 @@
 #include <vector>
 
 #include <unetpp/io/safetensors.hpp>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <signal.h>
+#include <unistd.h>
+#define UNETPP_TRAIN_SIGACTION 1
+#endif
 
 #include "cli_common.hpp"
 #include "model_record.hpp"
@@ -83,8 +91,73 @@ training:
                      framework can be trained on exactly the same tensors; an existing F
                      is refused unless --overwrite
   --quiet            no progress output
-Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged.
+Interrupting: Ctrl-C (SIGINT) or SIGTERM during training finishes the current step, writes
+it to DIR/last.safetensors (the checkpoint before it is kept as last.prev.safetensors; no log
+row is written for the unfinished epoch, best.safetensors is not touched), prints "interrupted:
+saved epoch E step S to DIR/last.safetensors; continue with --resume" and exits with 130
+(SIGINT) or 143 (SIGTERM). --resume then continues that epoch at the next batch and ends with
+the same weights as a run that was never interrupted (same options and --threads). A second
+signal while it saves only prints a note; a third ends the program at once, and the atomic
+writes leave the previous checkpoint complete.
+Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged,
+130 / 143 interrupted by SIGINT / SIGTERM after saving the current step.
 )";
+
+/// Set by the SIGINT / SIGTERM handler; the trainer reads it after every step.
+std::atomic<bool> stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
+volatile std::sig_atomic_t stop_signal = 0;  ///< the first signal received (0: none)
+volatile std::sig_atomic_t signals_seen = 0;
+
+#ifdef UNETPP_TRAIN_SIGACTION
+void write_stderr(const char* m) {
+    std::size_t n = 0;
+    while (m[n]) ++n;
+    const ssize_t w = ::write(2, m, n);  // async-signal-safe; nothing to do if it fails
+    (void)w;
+}
+
+void set_stop_handler(void (*handler)(int)) {
+    struct sigaction sa {};
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+#endif
+
+/// Async-signal-safe: only sets flags and writes a fixed text. The first signal asks the trainer
+/// to save the current step and stop; the second restores the default action, so that a third
+/// ends the program at once (the checkpoint writes are atomic: the previous one stays complete).
+extern "C" void on_stop_signal(int sig) {
+    signals_seen = signals_seen + 1;
+    if (signals_seen == 1) {
+        stop_signal = sig;
+        stop_requested.store(true, std::memory_order_relaxed);
+#ifdef UNETPP_TRAIN_SIGACTION
+        write_stderr("\nunetpp-train: stopping after the current step and saving it\n");
+#endif
+    } else {
+#ifdef UNETPP_TRAIN_SIGACTION
+        set_stop_handler(SIG_DFL);
+        write_stderr("\nunetpp-train: still saving; a third signal ends the program at once (the previous "
+                     "checkpoint stays complete)\n");
+#endif
+    }
+#ifndef UNETPP_TRAIN_SIGACTION
+    std::signal(sig, signals_seen == 1 ? on_stop_signal : SIG_DFL);  // some systems reset the handler
+#endif
+}
+
+void install_stop_handler() {
+#ifdef UNETPP_TRAIN_SIGACTION
+    set_stop_handler(on_stop_signal);
+#else
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+#endif
+}
 
 /// One loss type for every choice (keeps one trainer instantiation per network).
 struct any_loss {
@@ -364,10 +437,20 @@ int run(int argc, char** argv) {
                               .resume_from = resume ? last : fs::path{},
                               .seed = dc.seed,
                               .progress = quiet ? train::progress_mode::silent : train::progress_mode::automatic,
-                              .extra = extra};
+                              .extra = extra,
+                              .stop_requested = &stop_requested};
         set_resume_may_change(tc);
         train::trainer t(net, opt, loss, tc, sched);
+        install_stop_handler();  // from here on Ctrl-C saves the current step (before: the default action)
         const auto r = t.fit(tr, &va);
+        if (r.interrupted) {
+            const long e = r.interrupted_step > 0 ? r.interrupted_epoch : r.interrupted_epoch - 1;
+            std::cout << "interrupted: saved epoch " << e << " step "
+                      << (r.interrupted_step > 0 ? r.interrupted_step : static_cast<long>(tr.batches_per_epoch()))
+                      << " to " << r.interrupted_checkpoint.string() << "; continue with --resume\n"
+                      << std::flush;
+            return stop_signal == SIGTERM ? 128 + SIGTERM : 128 + SIGINT;
+        }
         if (!quiet)
             std::cout << "done: " << r.epochs_done << " epochs" << (r.stopped_early ? " (early stop)" : "") << ", best "
                       << monitor << " " << r.best_metric << " at epoch " << r.best_epoch << "; checkpoints in '"
