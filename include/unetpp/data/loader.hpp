@@ -200,8 +200,12 @@ private:
             const std::string where = current_set ? "sample " + std::to_string(current) + " (" +
                                                         describe(*ds_, current) + ")"
                                                   : std::string("a batch");
-            set_error(std::make_exception_ptr(
-                std::runtime_error("loader: epoch " + std::to_string(epoch) + ", " + where + ": " + e.what())));
+            // Made in its own statement so that the temporary runtime_error (whose message
+            // libstdc++ shares by reference count with the copy in the exception_ptr) is gone
+            // before the error is published: afterwards only the consumer thread holds it.
+            auto error = std::make_exception_ptr(
+                std::runtime_error("loader: epoch " + std::to_string(epoch) + ", " + where + ": " + e.what()));
+            set_error(std::move(error));
             return;
         } catch (...) {
             set_error(std::current_exception());
