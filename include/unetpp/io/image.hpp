@@ -437,6 +437,13 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
     if (const auto compression = detail::bmp_compression(bytes); compression == 1 || compression == 2)
         throw std::runtime_error("read_image: " + file + " is an RLE-compressed BMP, which unetpp does not decode; "
                                  "convert it to PNG or to an uncompressed BMP");
+    else if (compression != -1 && compression != 0 && compression != 3)
+        // stb_image decodes an unknown compression value as uncompressed pixels, so the size
+        // check below (which knows only BI_RGB and BI_BITFIELDS) would not bound it: a 90-byte
+        // file would decode 23 million zero pixels (a fuzzing finding).
+        throw std::runtime_error("read_image: " + file + " is a BMP with compression method " +
+                                 std::to_string(compression) +
+                                 ", which unetpp does not decode (only uncompressed BMPs); convert it to PNG");
     if (bytes.size() >= 18 && bytes[0] == 'B' && bytes[1] == 'M' && bytes[14] == 12 && bytes[15] == 0 &&
         bytes[16] == 0 && bytes[17] == 0)  // stb's OS/2 path misreads palettes (see bmp_palette_problem)
         throw std::runtime_error("read_image: " + file + " is an OS/2 1.x BMP (12-byte header), which unetpp does "

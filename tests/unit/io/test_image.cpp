@@ -688,6 +688,17 @@ TEST_CASE("corrupt BMPs give clean errors") {
         CHECK(contains(msg, "is an RLE-compressed BMP"));
         CHECK(contains(decode_error(make_bmp(8, 8, 4, 16, 2)), "RLE-compressed BMP"));
     }
+    SUBCASE("fuzz finding: an unknown compression value, 2564 x 8960 pixels in 90 bytes") {
+        // Found by tests/fuzz/fuzz_datasets.cpp (a timeout): stb decodes compression 0xffffffff as
+        // uncompressed, past the truncation check, which knows BI_RGB and BI_BITFIELDS only.
+        const auto bad = make_bmp(2564, 8960, 24, 0, 0xffffffffu);
+        const std::vector<unsigned char> cut(bad.begin(), bad.begin() + 90);
+        const auto msg = decode_error(cut);
+        CAPTURE(msg);
+        CHECK(contains(msg, "compression method 4294967295"));
+        CHECK(contains(decode_error(make_bmp(4, 4, 24, 0, 4)), "compression method 4"));   // embedded JPEG
+        CHECK(contains(decode_error(make_bmp(4, 4, 24, 0, 5)), "compression method 5"));   // embedded PNG
+    }
     SUBCASE("invalid bits per pixel") {
         CHECK(contains(decode_error(make_bmp(4, 4, 7, 0)), "hostile"));
         CHECK(contains(decode_error(make_bmp(4, 4, 0, 0)), "hostile"));
