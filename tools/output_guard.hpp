@@ -14,7 +14,8 @@
 // (fsync, then rename or link), so a reader sees the old file or the complete new one, and an
 // existing file is never clobbered when replacing is not allowed.
 //
-// Light on purpose (standard library and POSIX only): tested by tests/unit/cli/test_output_guard.cpp.
+// Light on purpose (standard library, POSIX, and unetpp/io/atomic_file.hpp, which is no more):
+// tested by tests/unit/cli/test_output_guard.cpp.
 #pragma once
 
 #include <cerrno>
@@ -31,6 +32,8 @@
 #include <unistd.h>
 #define UNETPP_CLI_POSIX_FILES 1
 #endif
+
+#include <unetpp/io/atomic_file.hpp>
 
 #include "cli_args.hpp"
 
@@ -139,20 +142,11 @@ inline void write_file(const fs::path& path, std::string_view bytes, bool replac
     const ::mode_t mask = ::umask(0);  // mkstemp makes 0600 files; give the usual 0666 & ~umask
     ::umask(mask);
     if (::fchmod(fd, 0666 & ~mask) != 0) throw fail("cannot set the permissions of", tmp, errno);
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ::ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            throw fail("cannot write (disk full?)", tmp, errno);
-        }
-        done += static_cast<std::size_t>(w);
-    }
-    if (::fsync(fd) != 0) throw fail("cannot fsync", tmp, errno);
-    if (::close(fd) != 0) {
-        const int e = errno;
+    try {
+        unetpp::io::atomic_detail::write_fd_synced(fd, bytes, tmp);  // closes fd
+    } catch (const std::runtime_error& e) {
         ::unlink(tmp.c_str());
-        throw detail::write_error("cannot close", tmp, e);
+        throw usage_error(e.what());
     }
     if (replace) {
         if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -181,11 +175,7 @@ inline void write_file(const fs::path& path, std::string_view bytes, bool replac
             throw detail::write_error("cannot rename the temporary file onto", path, e2);
         }
     }
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {  // the rename itself survives a crash
-        (void)::fsync(dfd);
-        ::close(dfd);
-    }
+    unetpp::io::atomic_detail::sync_folder(dir);  // the rename itself survives a crash
 #else
     std::error_code ec;
     if (!replace && fs::exists(path, ec))

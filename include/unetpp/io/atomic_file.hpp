@@ -48,33 +48,39 @@ inline std::filesystem::path folder_of(const std::filesystem::path& p) {
     return p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
 }
 
-/// Creates (or truncates) `file`, writes `bytes` and fsyncs it. On failure the file is removed.
-inline void write_synced(const std::filesystem::path& file, std::string_view bytes) {
 #ifdef UNETPP_HAS_POSIX_FSYNC
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw io_error("cannot create", file, errno);
+/// Writes all of `bytes` to the open descriptor `fd`, fsyncs and closes it. Errors name `file`
+/// (the file behind `fd`); the descriptor is closed either way, and removing the file is the
+/// caller's choice. Shared with the command-line tools' writer (tools/output_guard.hpp).
+inline void write_fd_synced(int fd, std::string_view bytes, const std::filesystem::path& file) {
+    const auto fail = [&](const char* what, int e) {
+        ::close(fd);
+        return io_error(what, file, e);
+    };
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ::ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
         if (w < 0) {
             if (errno == EINTR) continue;
-            const int e = errno;
-            ::close(fd);
-            ::unlink(file.c_str());
-            throw io_error("cannot write (disk full?)", file, e);
+            throw fail("cannot write (disk full?)", errno);
         }
         done += static_cast<std::size_t>(w);
     }
-    if (::fsync(fd) != 0) {
-        const int e = errno;
-        ::close(fd);
+    if (::fsync(fd) != 0) throw fail("cannot fsync", errno);
+    if (::close(fd) != 0) throw io_error("cannot close", file, errno);
+}
+#endif
+
+/// Creates (or truncates) `file`, writes `bytes` and fsyncs it. On failure the file is removed.
+inline void write_synced(const std::filesystem::path& file, std::string_view bytes) {
+#ifdef UNETPP_HAS_POSIX_FSYNC
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw io_error("cannot create", file, errno);
+    try {
+        write_fd_synced(fd, bytes, file);
+    } catch (...) {
         ::unlink(file.c_str());
-        throw io_error("cannot fsync", file, e);
-    }
-    if (::close(fd) != 0) {
-        const int e = errno;
-        ::unlink(file.c_str());
-        throw io_error("cannot close", file, e);
+        throw;
     }
 #else
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
