@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/spawn.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -49,19 +51,8 @@ struct run_result {
 run_result run(const std::vector<std::string>& args, long kill_after_ms, long timeout_ms = 120000) {
     int fds[2];
     if (::pipe(fds) != 0) fail(std::string("pipe: ") + std::strerror(errno));
-    const pid_t pid = ::fork();
+    const pid_t pid = unetpp::test::spawn(args, fds[0], fds[1], /*also_stderr=*/false);
     if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        ::dup2(fds[1], 1);
-        ::close(fds[0]);
-        ::close(fds[1]);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        std::_Exit(127);
-    }
-    ::close(fds[1]);
     run_result r;
     const auto t0 = std::chrono::steady_clock::now();
     const auto elapsed = [&] {

@@ -37,6 +37,8 @@
 #include <utility>
 #include <vector>
 
+#include "../support/spawn.hpp"
+
 #include <unetpp/train/checkpoint_file.hpp>
 
 namespace fs = std::filesystem;
@@ -69,42 +71,31 @@ run_result run(const std::vector<std::string>& args, const std::vector<std::pair
         t.c_oflag &= ~static_cast<tcflag_t>(OPOST);  // "\n" stays "\n"
         ::tcsetattr(slave, TCSANOW, &t);
     }
-    const int fds[2] = {master, slave};
-    const pid_t pid = ::fork();
+    const pid_t pid = unetpp::test::spawn(args, master, slave, /*also_stderr=*/true);
     if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        ::dup2(fds[1], 1);
-        ::dup2(fds[1], 2);
-        ::close(fds[0]);
-        ::close(fds[1]);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        std::_Exit(127);
-    }
-    ::close(fds[1]);
     run_result r;
+    std::vector<std::regex> patterns;
+    for (const auto& a : actions) patterns.emplace_back(a.first);
     std::size_t next_action = 0;
     const auto t0 = std::chrono::steady_clock::now();
     char buf[4096];
     for (;;) {
-        while (next_action < actions.size() && std::regex_search(r.output, std::regex(actions[next_action].first)))
+        while (next_action < actions.size() && std::regex_search(r.output, patterns[next_action]))
             ::kill(pid, actions[next_action++].second);
         if (std::chrono::steady_clock::now() - t0 > std::chrono::minutes(10)) {
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
             fail("the program did not end within 10 minutes; output:\n" + r.output);
         }
-        pollfd p{fds[0], POLLIN, 0};
+        pollfd p{master, POLLIN, 0};
         if (::poll(&p, 1, 1000) <= 0) continue;
-        const ::ssize_t got = ::read(fds[0], buf, sizeof buf);
+        const ::ssize_t got = ::read(master, buf, sizeof buf);
         if (got > 0)
             r.output.append(buf, static_cast<std::size_t>(got));
         else if (got == 0 || errno != EINTR)
             break;  // the program closed its output (EIO on a pseudo-terminal): it is exiting
     }
-    ::close(fds[0]);
+    ::close(master);
     int status = 0;
     ::waitpid(pid, &status, 0);
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
