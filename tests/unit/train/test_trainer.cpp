@@ -2,6 +2,8 @@
 // resume and the NaN stop, on a tiny U-Net and the built-in synthetic data set.
 #include <doctest/doctest.h>
 
+#include "../../support/error_of.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -133,15 +135,11 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
         other o(3);
         optim::adam<float> oo(o);
         const auto before = weights_of(o);
-        try {
-            train::load_checkpoint(p, o, oo);
-            FAIL("no error");
-        } catch (const std::runtime_error& e) {
-            const std::string m = e.what();
-            INFO(m);
-            CHECK(m.starts_with("checkpoint '" + p.string() + "': "));
-            CHECK(m.find("enc1.conv1.weight") != std::string::npos);
-        }
+        const std::string m = test::error_of<std::runtime_error>([&] { train::load_checkpoint(p, o, oo); });
+        REQUIRE_MESSAGE(!m.empty(), "no std::runtime_error was thrown");
+        INFO(m);
+        CHECK(m.starts_with("checkpoint '" + p.string() + "': "));
+        CHECK(m.find("enc1.conv1.weight") != std::string::npos);
         CHECK(weights_of(o) == before);
         CHECK_THROWS_WITH_AS(train::load_checkpoint_weights(p, o), doctest::Contains("enc1.conv1.weight"),
                              std::runtime_error);
@@ -273,16 +271,12 @@ TEST_CASE("trainer: NaN loss at step k stops with a clear message and keeps the 
     t.on_epoch_end = [&](const train::epoch_record& r) {
         if (r.epoch == 1) before = read_all(tmp.path / "last.safetensors");
     };
-    try {
-        t.fit(f.train, &f.val);
-        FAIL("no error");
-    } catch (const train::training_diverged& e) {
-        const std::string m = e.what();
-        INFO(m);
-        CHECK(m.find("epoch 2, step 1 of 2") != std::string::npos);
-        CHECK(m.find("NaN") != std::string::npos);
-        CHECK(m.find("last.safetensors' is unchanged (epoch 1)") != std::string::npos);
-    }
+    const std::string m = test::error_of<train::training_diverged>([&] { t.fit(f.train, &f.val); });
+    REQUIRE_MESSAGE(!m.empty(), "no train::training_diverged was thrown");
+    INFO(m);
+    CHECK(m.find("epoch 2, step 1 of 2") != std::string::npos);
+    CHECK(m.find("NaN") != std::string::npos);
+    CHECK(m.find("last.safetensors' is unchanged (epoch 1)") != std::string::npos);
     CHECK(!before.empty());
     CHECK(read_all(tmp.path / "last.safetensors") == before);
     CHECK(train::read_checkpoint_info(tmp.path / "last.safetensors").epoch == 1);
@@ -372,16 +366,12 @@ TEST_CASE("trainer keeps the last two checkpoints; resume falls back to the prev
     SUBCASE("both damaged: a clear error naming both") {
         flip_last_byte(last);
         flip_last_byte(prev);
-        try {
-            (void)train::find_resume_checkpoint(last);
-            FAIL("no error");
-        } catch (const std::runtime_error& e) {
-            const std::string m = e.what();
-            INFO(m);
-            CHECK(m.find("no checkpoint to resume from") != std::string::npos);
-            CHECK(m.find(last.string() + " is corrupt") != std::string::npos);
-            CHECK(m.find(prev.string() + " is corrupt") != std::string::npos);
-        }
+        const std::string m = test::error_of<std::runtime_error>([&] { (void)train::find_resume_checkpoint(last); });
+        REQUIRE_MESSAGE(!m.empty(), "no std::runtime_error was thrown");
+        INFO(m);
+        CHECK(m.find("no checkpoint to resume from") != std::string::npos);
+        CHECK(m.find(last.string() + " is corrupt") != std::string::npos);
+        CHECK(m.find(prev.string() + " is corrupt") != std::string::npos);
         CHECK_THROWS_WITH_AS(run_tiny(d.path, 4, true), doctest::Contains("no checkpoint to resume from"),
                              std::runtime_error);
     }
@@ -411,21 +401,17 @@ TEST_CASE("resume refuses a different run, listing every difference; resume_may_
                          {.epochs = 4, .out_dir = d.path, .resume_from = d.path / "last.safetensors", .seed = 10,
                           .progress = train::progress_mode::silent,
                           .extra = {{"lr", "0.001"}, {"size", "32"}, {"epochs", "4"}, {"model", "tiny"}, {"loss", "dice"}}});
-        try {
-            t.fit(f.train, &f.val);
-            FAIL("no error");
-        } catch (const std::runtime_error& e) {
-            const std::string m = e.what();
-            INFO(m);
-            CHECK(m.find("cannot resume") != std::string::npos);
-            CHECK(m.find("seed 9") != std::string::npos);
-            CHECK(m.find("lr: checkpoint 0.01, now 0.001") != std::string::npos);
-            CHECK(m.find("size: checkpoint 16, now 32") != std::string::npos);
-            CHECK(m.find("loss: checkpoint (not recorded), now dice") != std::string::npos);
-            CHECK(m.find("epochs") == std::string::npos);  // may change by default
-            CHECK(m.find("model") == std::string::npos);   // equal
-            CHECK(m.find("another output folder") != std::string::npos);
-        }
+        const std::string m = test::error_of<std::runtime_error>([&] { t.fit(f.train, &f.val); });
+        REQUIRE_MESSAGE(!m.empty(), "no std::runtime_error was thrown");
+        INFO(m);
+        CHECK(m.find("cannot resume") != std::string::npos);
+        CHECK(m.find("seed 9") != std::string::npos);
+        CHECK(m.find("lr: checkpoint 0.01, now 0.001") != std::string::npos);
+        CHECK(m.find("size: checkpoint 16, now 32") != std::string::npos);
+        CHECK(m.find("loss: checkpoint (not recorded), now dice") != std::string::npos);
+        CHECK(m.find("epochs") == std::string::npos);  // may change by default
+        CHECK(m.find("model") == std::string::npos);   // equal
+        CHECK(m.find("another output folder") != std::string::npos);
         CHECK(weights_of(net) == before);
         CHECK(train::read_checkpoint_info(d.path / "last.safetensors").epoch == 2);
     }
@@ -467,15 +453,11 @@ TEST_CASE("NaN stop says truthfully that no checkpoint exists") {
         optim::adam<float> opt(net, {.lr = 1e-2});
         nan_at_step loss{.k = 3};  // epoch 2: epoch 1 completed but nothing was written
         train::trainer t(net, opt, loss, {.epochs = 3, .seed = 9, .progress = train::progress_mode::silent});
-        try {
-            t.fit(f.train, &f.val);
-            FAIL("no error");
-        } catch (const train::training_diverged& e) {
-            const std::string m = e.what();
-            INFO(m);
-            CHECK(m.find("no checkpoint exists (no output folder") != std::string::npos);
-            CHECK(m.find("last good checkpoint") == std::string::npos);
-        }
+        const std::string m = test::error_of<train::training_diverged>([&] { t.fit(f.train, &f.val); });
+        REQUIRE_MESSAGE(!m.empty(), "no train::training_diverged was thrown");
+        INFO(m);
+        CHECK(m.find("no checkpoint exists (no output folder") != std::string::npos);
+        CHECK(m.find("last good checkpoint") == std::string::npos);
     }
 }
 
