@@ -5,5 +5,6 @@
 #include "metrics/confusion.hpp"
 #include "metrics/dice.hpp"
 #include "metrics/hausdorff.hpp"
+#include "metrics/ranking.hpp"
 #include "metrics/segmentation.hpp"
 #include "metrics/summary.hpp"

@@ -87,16 +87,19 @@ template <class T>
     }
 }
 
-/// Counts n prediction values against n target values.
+/// Counts n prediction values against n target values. With a region mask `roi` (n values),
+/// only pixels whose roi value is > 0.5 are counted (an ignore mask: the others add nothing to
+/// any count); nullptr counts every pixel.
 template <class T>
 [[nodiscard]] binary_confusion count_pixels(const T* prediction, const T* target, std::size_t n,
                                             prediction_kind kind = prediction_kind::probabilities,
-                                            double threshold = 0.5) {
+                                            double threshold = 0.5, const T* roi = nullptr) {
     if (n && (!prediction || !target)) throw std::invalid_argument("count_pixels: null pointer with a non-zero size");
     if (!(threshold >= 0.0 && threshold <= 1.0))
         throw std::invalid_argument("count_pixels: threshold " + std::to_string(threshold) + " is outside [0, 1]");
     binary_confusion c;
     for (std::size_t i = 0; i < n; ++i) {
+        if (roi && !(static_cast<double>(roi[i]) > 0.5)) continue;
         if (std::isnan(prediction[i]))
             throw std::invalid_argument("count_pixels: prediction value " + std::to_string(i) + " is NaN");
         const bool p = predicted_positive(prediction[i], kind, threshold);

@@ -44,6 +44,25 @@ template <class T>
     return out;
 }
 
+/// count_per_image counting only the pixels inside a region mask of the same shape (roi > 0.5;
+/// see count_pixels).
+template <class T>
+[[nodiscard]] std::vector<binary_confusion> count_per_image(const tensor<T>& prediction, const tensor<T>& target,
+                                                            const tensor<T>& roi, prediction_kind kind,
+                                                            double threshold = 0.5) {
+    if (prediction.shape() != target.shape() || roi.shape() != target.shape())
+        throw std::invalid_argument("count_per_image: prediction " + prediction.shape().str() + ", target " +
+                                    target.shape().str() + " and region mask " + roi.shape().str() +
+                                    " must have one shape");
+    const std::size_t per = prediction.shape().sample_size();
+    std::vector<binary_confusion> out;
+    out.reserve(static_cast<std::size_t>(prediction.shape().n));
+    for (int i = 0; i < prediction.shape().n; ++i)
+        out.push_back(count_pixels(prediction.data() + i * per, target.data() + i * per, per, kind, threshold,
+                                   roi.data() + i * per));
+    return out;
+}
+
 /// Accumulates per-image counts over batches; reports micro and macro scores.
 class segmentation_evaluator {
 public:
