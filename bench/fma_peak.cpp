@@ -3,15 +3,25 @@
 //
 // Each iteration of the inner loop issues `chains` FMAs that do not depend on each other, so the
 // loop is bound by FMA throughput, not latency (an FMA has a latency of about 4 cycles and a
-// core can start up to 2 per cycle, so at least 8 independent chains are needed; 16 are used).
+// core can start up to 2 per cycle, so at least 8 independent chains are needed).
 // Work: threads * iterations * chains * lanes FMAs, each counted as 2 flops.
+//
+// The chain count depends on the ISA, because every accumulator must stay in a register: the
+// loop also holds the two constants a and b, so AVX2 and SSE (16 vector registers) get 12 chains
+// and AVX-512 (32 registers) gets 16. With 16 chains on AVX2, g++ 12 kept 3 accumulators on the
+// stack and the loop ran at 70-78 GFLOP/s instead of 99-103 (2 threads, an AVX-512 machine
+// running an AVX2 build), which overstated every AVX2 "% of peak" figure.
+// Checked with g++ 12.2 -O3 (-march=native on AVX-512; -mavx2 -mfma for AVX2): `objdump -d
+// --no-show-raw-insn` of fma_loop's inner loop shows only register-to-register vfmadd
+// instructions, a counter increment and the branch, and no (%rsp) or (%rbp) operand. Re-check
+// after changing the loop: `bench/fma_peak_asm_check.sh`.
 //
 // The convolution benchmarks compare their GFLOP/s against this number, so "percent of peak"
 // means percent of what this very machine sustains, not a datasheet figure.
 //
 // Build: g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp bench/fma_peak.cpp -o fma_peak
 // Usage: OMP_NUM_THREADS=2 ./fma_peak [--seconds S] [--json FILE]
-// Output: one JSON line {"impl":"fma_peak","threads":..,"lanes":..,"gflops_per_s":..,...}.
+// Output: one JSON line {"impl":"fma_peak","isa":..,"threads":..,"lanes":..,"gflops_per_s":..,...}.
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
@@ -31,11 +41,24 @@
 namespace {
 
 using batch = xsimd::batch<float>;
-constexpr int chains = 16;
+
+#if defined(__AVX512F__)
+constexpr int chains = 16;  // 32 zmm registers: 16 accumulators + 2 constants
+constexpr const char* isa = "AVX-512";
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr int chains = 12;  // 16 ymm registers: 12 accumulators + 2 constants, nothing spilled
+constexpr const char* isa = "AVX2+FMA";
+#elif defined(__AVX__)
+constexpr int chains = 12;  // 16 ymm registers; no FMA instruction, xsimd::fma is a multiply and an add
+constexpr const char* isa = "AVX (no FMA)";
+#else
+constexpr int chains = 12;  // 16 xmm registers; no FMA instruction
+constexpr const char* isa = "SSE (no FMA)";
+#endif
 
 // Runs `iters` rounds of `chains` independent FMAs and returns a value that depends on all of
 // them (so the compiler cannot drop the loop).
-float fma_loop(long iters, float seed) {
+[[gnu::noinline]] float fma_loop(long iters, float seed) {
     batch acc[chains];
     for (int c = 0; c < chains; ++c) acc[c] = batch(seed + 0.001f * static_cast<float>(c));
     // a * x + b with a slightly below 1 and b small keeps the values bounded and normal.
@@ -103,10 +126,12 @@ int main(int argc, char** argv) {
         rates.push_back(flops / dt * 1e-9);
     }
     std::sort(rates.begin(), rates.end());
+    std::fprintf(stderr, "fma_peak: %s, %d lanes x %d chains, %d threads: %.1f GFLOP/s (best of 5)\n", isa, lanes,
+                 chains, nt, rates.back());
     std::ostringstream js;
     js.setf(std::ios::fixed);
     js.precision(1);
-    js << "{\"impl\":\"fma_peak\",\"threads\":" << nt << ",\"lanes\":" << lanes << ",\"arch\":\""
+    js << "{\"impl\":\"fma_peak\",\"isa\":\"" << isa << "\",\"threads\":" << nt << ",\"lanes\":" << lanes << ",\"arch\":\""
        << xsimd::default_arch::name() << "\",\"chains\":" << chains << ",\"gflops_per_s\":" << rates.back()
        << ",\"median_gflops_per_s\":" << rates[rates.size() / 2] << ",\"rounds\":[";
     for (std::size_t i = 0; i < rates.size(); ++i) js << (i ? "," : "") << rates[i];
