@@ -26,6 +26,7 @@
 #include <iostream>
 #include <iterator>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -35,6 +36,19 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+/// Temporary files of io/atomic_file.hpp in `dir` (`.<name>.<pid>-<n>.unetpp-tmp`): a new
+/// leftover means the kill landed inside a checkpoint (or log) write.
+/// Counts the ones not in `seen` and adds them to it.
+std::size_t new_temporary_files(const fs::path& dir, std::set<std::string>& seen) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.size() > 11 && name.front() == '.' && name.ends_with(".unetpp-tmp") && seen.insert(name).second) ++n;
+    }
+    return n;
+}
 
 struct run_result {
     std::string output;
@@ -187,6 +201,7 @@ int main(int argc, char** argv) {
     const long endless = 1000000;
     long checkpoint_epoch = 0;  // of the last verification
     int survived = 0, during_startup = 0, during_write = 0, unreported = 0;
+    std::set<std::string> leftovers;  // temporary files seen so far (the next write removes them)
     for (int k = 1; k <= kills; ++k) {
         const long d = delay_ms(gen);
         const auto r = run({target, "train", dir.string(), std::to_string(endless)}, d);
@@ -195,9 +210,7 @@ int main(int argc, char** argv) {
         const long seen = last_epoch_line(r.output);
         if (seen == 0) ++during_startup;
         // A leftover temporary file: the kill landed inside a checkpoint (or log) write.
-        if (fs::exists(dir / "last.safetensors.tmp") || fs::exists(dir / "last.prev.safetensors.tmp") ||
-            fs::exists(dir / "best.safetensors.tmp"))
-            ++during_write;
+        if (new_temporary_files(dir, leftovers) > 0) ++during_write;
         const auto v = verify(target, dir);
         if (v.none) {
             if (checkpoint_epoch != 0 || seen != 0)

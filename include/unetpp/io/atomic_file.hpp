@@ -9,13 +9,21 @@
 ///   io::replace_file_keeping_previous("run/last.safetensors", "run/last.prev.safetensors", bytes);
 ///
 /// replace_file_keeping_previous keeps the file it replaces as `previous`, in three steps that
-/// each leave complete files behind: (1) the new bytes go to `path`.tmp and are fsynced; (2) the
-/// current `path` is hard-linked (copied where links are not supported) to `previous`.tmp and
-/// renamed over `previous`; (3) `path`.tmp is renamed over `path`. A crash between any two steps
-/// leaves `path` complete (old or new) and `previous` complete (older or old); the only leftovers
-/// are the .tmp files, which the next call replaces.
+/// each leave complete files behind: (1) the new bytes go to a temporary file and are fsynced;
+/// (2) the current `path` is hard-linked (copied where links are not supported) to a second
+/// temporary file and renamed over `previous`; (3) the first temporary file is renamed over
+/// `path`. A crash between any two steps leaves `path` complete (old or new) and `previous`
+/// complete (older or old).
+///
+/// Temporary files are created new (O_EXCL) under names of their own,
+/// `.<file name>.<process id>-<n>.unetpp-tmp` in the target's folder, so a user's file is never
+/// taken for one (a file called `last.safetensors.tmp` is left alone). The only leftovers of a
+/// crash are such files; the next write of the same target removes those whose process has
+/// ended, and nothing else.
 
+#include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +34,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #define UNETPP_HAS_POSIX_FSYNC 1
 #endif
@@ -36,12 +45,6 @@ namespace atomic_detail {
 
 inline std::runtime_error io_error(const std::string& what, const std::filesystem::path& p, int err) {
     return std::runtime_error(what + " '" + p.string() + "': " + std::strerror(err));
-}
-
-inline std::filesystem::path with_suffix(const std::filesystem::path& p, const char* suffix) {
-    std::filesystem::path t = p;
-    t += suffix;
-    return t;
 }
 
 inline std::filesystem::path folder_of(const std::filesystem::path& p) {
@@ -71,18 +74,89 @@ inline void write_fd_synced(int fd, std::string_view bytes, const std::filesyste
 }
 #endif
 
-/// Creates (or truncates) `file`, writes `bytes` and fsyncs it. On failure the file is removed.
-inline void write_synced(const std::filesystem::path& file, std::string_view bytes) {
+/// The name prefix and suffix of this module's temporary files for `target` (see the file comment).
+inline std::string temp_prefix(const std::filesystem::path& target) {
+    std::string p(1, '.');
+    p += target.filename().string();
+    p += '.';
+    return p;
+}
+inline constexpr std::string_view temp_suffix = ".unetpp-tmp";
+
+inline long this_process_id() {
 #ifdef UNETPP_HAS_POSIX_FSYNC
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw io_error("cannot create", file, errno);
-    try {
-        write_fd_synced(fd, bytes, file);
-    } catch (...) {
-        ::unlink(file.c_str());
-        throw;
+    return static_cast<long>(::getpid());
+#else
+    return 0;
+#endif
+}
+
+/// The process id in `name` when it is exactly `<prefix><pid>-<n><temp_suffix>`, else -1.
+inline long temp_owner(std::string_view name, std::string_view prefix) {
+    if (name.size() <= prefix.size() + temp_suffix.size() || !name.starts_with(prefix) || !name.ends_with(temp_suffix))
+        return -1;
+    const std::string_view mid = name.substr(prefix.size(), name.size() - prefix.size() - temp_suffix.size());
+    const auto dash = mid.find('-');
+    if (dash == std::string_view::npos || dash == 0 || dash + 1 == mid.size()) return -1;
+    long pid = 0;
+    unsigned long n = 0;
+    const auto r1 = std::from_chars(mid.data(), mid.data() + dash, pid);
+    const auto r2 = std::from_chars(mid.data() + dash + 1, mid.data() + mid.size(), n);
+    if (r1.ec != std::errc() || r1.ptr != mid.data() + dash || r2.ec != std::errc() || r2.ptr != mid.data() + mid.size())
+        return -1;
+    return pid;
+}
+
+/// Removes temporary files of `target` left by crashed writers: names of this module's exact
+/// pattern whose process no longer runs. Nothing else is touched; errors are ignored (a leftover
+/// costs disk space, never correctness).
+inline void remove_stale_temps(const std::filesystem::path& target) {
+#ifdef UNETPP_HAS_POSIX_FSYNC
+    namespace fs = std::filesystem;
+    const std::string prefix = temp_prefix(target);
+    std::error_code ec;
+    fs::directory_iterator it(folder_of(target), ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const long pid = temp_owner(name, prefix);
+        if (pid <= 0 || pid == this_process_id()) continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or cannot tell
+        std::error_code ig;
+        if (it->is_regular_file(ig)) fs::remove(it->path(), ig);
     }
 #else
+    (void)target;
+#endif
+}
+
+/// A fresh temporary file name for `target`, in its folder (not created).
+inline std::filesystem::path temp_name(const std::filesystem::path& target) {
+    static std::atomic<unsigned long> counter{0};
+    return folder_of(target) / (temp_prefix(target) + std::to_string(this_process_id()) + "-" +
+                                std::to_string(counter.fetch_add(1)) + std::string(temp_suffix));
+}
+
+/// Creates a new temporary file for `target` (never an existing one), writes `bytes` and fsyncs
+/// it; returns its path. On failure nothing is left behind.
+inline std::filesystem::path write_temp_synced(const std::filesystem::path& target, std::string_view bytes) {
+#ifdef UNETPP_HAS_POSIX_FSYNC
+    for (int attempt = 0;; ++attempt) {
+        const std::filesystem::path file = temp_name(target);
+        const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            if (errno == EEXIST && attempt < 100) continue;
+            throw io_error("cannot create a temporary file for", target, errno);
+        }
+        try {
+            write_fd_synced(fd, bytes, file);
+        } catch (...) {
+            ::unlink(file.c_str());
+            throw;
+        }
+        return file;
+    }
+#else
+    const std::filesystem::path file = temp_name(target);
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot create '" + file.string() + "'");
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -93,6 +167,7 @@ inline void write_synced(const std::filesystem::path& file, std::string_view byt
         std::filesystem::remove(file, ig);
         throw std::runtime_error("cannot write '" + file.string() + "' (disk full?)");
     }
+    return file;
 #endif
 }
 
@@ -139,10 +214,10 @@ inline void rename_over(const std::filesystem::path& from, const std::filesystem
 }  // namespace atomic_detail
 
 /// Replaces `path` by `bytes` atomically and durably (see the file comment). The temporary file
-/// is `path` + ".tmp"; it is removed when anything fails, and the old `path` is left untouched.
+/// is removed when anything fails, and the old `path` is left untouched.
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
-    const std::filesystem::path tmp = atomic_detail::with_suffix(path, ".tmp");
-    atomic_detail::write_synced(tmp, bytes);
+    atomic_detail::remove_stale_temps(path);
+    const std::filesystem::path tmp = atomic_detail::write_temp_synced(path, bytes);
     atomic_detail::rename_over(tmp, path);
     atomic_detail::sync_folder(atomic_detail::folder_of(path));
 }
@@ -155,32 +230,38 @@ inline void write_file_atomic(const std::filesystem::path& path, std::string_vie
 inline void replace_file_keeping_previous(const std::filesystem::path& path, const std::filesystem::path& previous,
                                           std::string_view bytes, bool keep_current = true) {
     namespace fs = std::filesystem;
-    const fs::path tmp = atomic_detail::with_suffix(path, ".tmp");
-    atomic_detail::write_synced(tmp, bytes);
+    atomic_detail::remove_stale_temps(path);
+    atomic_detail::remove_stale_temps(previous);
+    const fs::path tmp = atomic_detail::write_temp_synced(path, bytes);
     std::error_code ec;
     if (keep_current && fs::is_regular_file(path, ec)) {
-        const fs::path prev_tmp = atomic_detail::with_suffix(previous, ".tmp");
-        fs::remove(prev_tmp, ec);  // a leftover of an interrupted call of ours
-        ec.clear();
-        fs::create_hard_link(path, prev_tmp, ec);
-        if (ec) {  // no hard links here (some network and FAT file systems): copy instead
+        fs::path prev_tmp;
+        for (int attempt = 0;; ++attempt) {  // a new name: create_hard_link never replaces a file
+            prev_tmp = atomic_detail::temp_name(previous);
             ec.clear();
-            fs::copy_file(path, prev_tmp, fs::copy_options::overwrite_existing, ec);
-            if (ec) {
-                std::error_code ig;
-                fs::remove(prev_tmp, ig);
-                fs::remove(tmp, ig);
-                throw std::runtime_error("cannot keep '" + path.string() + "' as '" + previous.string() +
-                                         "': " + ec.message());
+            fs::create_hard_link(path, prev_tmp, ec);
+            if (ec != std::errc::file_exists || attempt >= 100) break;
+        }
+        if (ec && ec != std::errc::file_exists) {  // no hard links here (some network and FAT file systems): copy
+            ec.clear();
+            fs::copy_file(path, prev_tmp, fs::copy_options::none, ec);
+            if (!ec) {
+                try {
+                    atomic_detail::sync_file(prev_tmp);
+                } catch (...) {
+                    std::error_code ig;
+                    fs::remove(prev_tmp, ig);
+                    fs::remove(tmp, ig);
+                    throw;
+                }
             }
-            try {
-                atomic_detail::sync_file(prev_tmp);
-            } catch (...) {
-                std::error_code ig;
-                fs::remove(prev_tmp, ig);
-                fs::remove(tmp, ig);
-                throw;
-            }
+        }
+        if (ec) {
+            std::error_code ig;
+            if (ec != std::errc::file_exists) fs::remove(prev_tmp, ig);
+            fs::remove(tmp, ig);
+            throw std::runtime_error("cannot keep '" + path.string() + "' as '" + previous.string() +
+                                     "': " + ec.message());
         }
         try {
             atomic_detail::rename_over(prev_tmp, previous);

@@ -482,8 +482,8 @@ std::string to_onnx(const Net& net, const onnx_options& opt = {}) {
 }
 
 namespace detail {
-/// Writes serialised model bytes to `path` with io::write_file_atomic (to path + ".tmp",
-/// fsynced, renamed over `path`, folder fsynced), so that a failed write or a crash never leaves
+/// Writes serialised model bytes to `path` with io::write_file_atomic (a new temporary file in
+/// the same folder, fsynced, renamed over `path`, folder fsynced), so that a failed write or a crash never leaves
 /// a truncated model behind.
 inline void write_onnx_file(const std::string& bytes, const std::filesystem::path& path) {
     try {

@@ -827,8 +827,8 @@ public:
         return out;
     }
 
-    /// Writes the file atomically and durably with io::write_file_atomic (to `path` + ".tmp",
-    /// fsynced, renamed over `path`, folder fsynced): `path` is either the old file or the new one.
+    /// Writes the file atomically and durably with io::write_file_atomic (a new temporary file
+    /// in the same folder, fsynced, renamed over `path`, folder fsynced): `path` is either the old file or the new one.
     void save(const std::filesystem::path& path) const {
         try {
             write_file_atomic(path, serialize());
