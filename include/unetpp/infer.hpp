@@ -6,5 +6,6 @@
 ///   auto p = unetpp::infer::predict_tiled(net, x);   // p.prob [1, K, H, W], p.mask [1, 1, H, W]
 
 #include "infer/ensemble.hpp"
+#include "infer/probability_files.hpp"
 #include "infer/tiling.hpp"
 #include "infer/tta.hpp"
