@@ -78,6 +78,16 @@ inline void check_sample(const sample& s, const char* what) {
     if (is.n != 1 || ms.n != 1 || ms.c != 1 || is.h != ms.h || is.w != ms.w || is.h < 1 || is.w < 1)
         throw std::invalid_argument(std::string(what) + ": image " + is.str() + " and mask " + ms.str() +
                                     " are not one sample of equal size");
+    if (!s.roi.empty() && s.roi.shape() != ms)
+        throw std::invalid_argument(std::string(what) + ": region-of-interest mask " + s.roi.shape().str() +
+                                    " and mask " + ms.str() + " differ in size");
+}
+
+/// The tensors a geometric step moves: image, mask and (when present) the ROI.
+inline std::vector<tensor<float>*> planes_of(sample& s) {
+    std::vector<tensor<float>*> t{&s.image, &s.mask};
+    if (!s.roi.empty()) t.push_back(&s.roi);
+    return t;
 }
 
 /// Resamples image (bilinear) and mask (nearest) at source positions (sx, sy), one per output
@@ -86,6 +96,9 @@ inline void warp(sample& s, const std::vector<float>& sx, const std::vector<floa
     const shape4 is = s.image.shape();
     const int H = is.h, W = is.w, C = is.c;
     tensor<float> img(shape4{1, C, out_h, out_w}), msk(shape4{1, 1, out_h, out_w});
+    const bool has_roi = !s.roi.empty();
+    tensor<float> roi;
+    if (has_roi) roi = tensor<float>(shape4{1, 1, out_h, out_w});
     const bool zero = b == border::zero;
     auto fetch = [&](const tensor<float>& t, int c, int y, int x) -> float {
         if (zero) {
@@ -109,10 +122,13 @@ inline void warp(sample& s, const std::vector<float>& sx, const std::vector<floa
                 const float top = p00 + ax * (p01 - p00), bot = p10 + ax * (p11 - p10);
                 img(0, c, y, x) = top + ay * (bot - top);
             }
-            msk(0, 0, y, x) = fetch(s.mask, 0, static_cast<int>(std::floor(v + 0.5f)), static_cast<int>(std::floor(u + 0.5f)));
+            const int ny = static_cast<int>(std::floor(v + 0.5f)), nx = static_cast<int>(std::floor(u + 0.5f));
+            msk(0, 0, y, x) = fetch(s.mask, 0, ny, nx);
+            if (has_roi) roi(0, 0, y, x) = fetch(s.roi, 0, ny, nx);
         }
     s.image = std::move(img);
     s.mask = std::move(msk);
+    if (has_roi) s.roi = std::move(roi);
 }
 
 /// Inverse affine warp: output p -> source c + A^-1 (p - c - t), with A = scale * R(angle).
@@ -147,7 +163,7 @@ inline void cubic_weights(double t, double w[4]) noexcept {
 
 /// Exact horizontal flip (mirror left-right) of image and mask.
 inline void hflip(sample& s) {
-    for (tensor<float>* t : {&s.image, &s.mask}) {
+    for (tensor<float>* t : detail::planes_of(s)) {
         const shape4 sh = t->shape();
         for (int n = 0; n < sh.n; ++n)
             for (int c = 0; c < sh.c; ++c)
@@ -158,7 +174,7 @@ inline void hflip(sample& s) {
 
 /// Exact vertical flip (mirror top-bottom) of image and mask.
 inline void vflip(sample& s) {
-    for (tensor<float>* t : {&s.image, &s.mask}) {
+    for (tensor<float>* t : detail::planes_of(s)) {
         const shape4 sh = t->shape();
         for (int n = 0; n < sh.n; ++n)
             for (int c = 0; c < sh.c; ++c)
@@ -171,7 +187,7 @@ inline void vflip(sample& s) {
 inline void rot90(sample& s, int k) {
     k = ((k % 4) + 4) % 4;
     if (k == 0) return;
-    for (tensor<float>* t : {&s.image, &s.mask}) {
+    for (tensor<float>* t : detail::planes_of(s)) {
         const shape4 sh = t->shape();
         const int oh = (k == 2) ? sh.h : sh.w, ow = (k == 2) ? sh.w : sh.h;
         tensor<float> out(shape4{sh.n, sh.c, oh, ow});
@@ -196,7 +212,7 @@ inline void crop(sample& s, int top, int left, int h, int w) {
         throw std::invalid_argument("crop: " + std::to_string(h) + " x " + std::to_string(w) + " at (" +
                                     std::to_string(top) + ", " + std::to_string(left) + ") does not fit a " +
                                     std::to_string(sh.h) + " x " + std::to_string(sh.w) + " image");
-    for (tensor<float>* t : {&s.image, &s.mask}) {
+    for (tensor<float>* t : detail::planes_of(s)) {
         const shape4 ts = t->shape();
         tensor<float> out(shape4{ts.n, ts.c, h, w});
         for (int n = 0; n < ts.n; ++n)
@@ -377,6 +393,25 @@ inline augment_step brightness_contrast(double brightness, double contrast, bool
                     if (clamp) v = std::clamp(v, 0.0f, 1.0f);
                 }
             }};
+}
+/// Image only: x -> x^g with g uniform in [lo, hi] (values first clamped to [0, 1]); g < 1
+/// brightens the mid-tones, g > 1 darkens them (nnU-Net's gamma augmentation, without inversion).
+inline augment_step gamma(double lo, double hi) {
+    if (!(lo > 0 && hi >= lo) || !std::isfinite(hi))
+        throw std::invalid_argument("aug::gamma: need 0 < lo <= hi, got " + std::to_string(lo) + " and " +
+                                    std::to_string(hi));
+    return {"gamma", [=](sample& s, rng& r) {
+                const double g = r.uniform(lo, hi);
+                for (float& v : s.image) v = static_cast<float>(std::pow(std::clamp(v, 0.0f, 1.0f), g));
+            }};
+}
+/// Isotropic zoom about the centre by a factor uniform in [lo, hi] (image bilinear, mask and ROI
+/// nearest; outside the source the border rule applies).
+inline augment_step scale(double lo, double hi, border b = border::reflect) {
+    if (!(lo > 0 && hi >= lo) || !std::isfinite(hi))
+        throw std::invalid_argument("aug::scale: need 0 < lo <= hi, got " + std::to_string(lo) + " and " +
+                                    std::to_string(hi));
+    return {"scale", [=](sample& s, rng& r) { data::affine(s, 0.0, r.uniform(lo, hi), 0.0, 0.0, b); }};
 }
 inline augment_step elastic(elastic_options o = {}) {
     return {"elastic", [o](sample& s, rng& r) { data::elastic(s, r, o); }};

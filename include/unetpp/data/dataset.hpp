@@ -47,9 +47,13 @@ namespace unetpp::data {
 struct sample {
     tensor<float> image;  ///< [1, C, H, W], values in [0, 1] as decoded (pixel / 255)
     tensor<float> mask;   ///< [1, 1, H, W], 0 or 1
+    /// [1, 1, H, W], 1 inside the region of interest (e.g. a field-of-view mask), 0 outside;
+    /// empty: every pixel counts. Losses and metrics ignore the pixels outside it; geometric
+    /// transforms move it with the mask (nearest neighbour).
+    tensor<float> roi;
     int label = -1;       ///< class index (-1: none)
     int group = -1;       ///< group id for grouped splits (-1: none)
-    std::vector<std::filesystem::path> paths;  ///< image file first, then its mask files
+    std::vector<std::filesystem::path> paths;  ///< image file first, then its mask files (then its ROI file)
 
     /// The files as one quoted string, for messages ("'a.png' + 'a_mask.png'"), or "<generated>".
     [[nodiscard]] std::string source() const {
@@ -131,6 +135,7 @@ struct entry {
     int label = -1;
     int group = -1;
     bool invert_mask = false;  ///< foreground = mask pixels that the rule says are 0
+    std::filesystem::path roi{};  ///< region-of-interest mask (same rule as masks; empty: none)
 };
 
 namespace detail {
@@ -259,6 +264,7 @@ public:
         const entry& e = at(i);
         std::string s = detail::quoted(e.image);
         for (const auto& m : e.masks) s += " + " + detail::quoted(m);
+        if (!e.roi.empty()) s += " (ROI " + detail::quoted(e.roi) + ")";
         return s;
     }
     [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
@@ -322,11 +328,16 @@ private:
         read_masks_into(s.mask, e.masks, e.image, opt_.mask, name_);
         if (e.invert_mask)
             for (float& v : s.mask) v = 1.0f - v;
+        if (!e.roi.empty()) {
+            s.roi = tensor<float>(shape4{1, 1, is.h, is.w});
+            read_masks_into(s.roi, {e.roi}, e.image, opt_.mask, name_ + " (region-of-interest mask)");
+        }
         s.label = e.label;
         s.group = e.group;
         s.paths.reserve(1 + e.masks.size());
         s.paths.push_back(e.image);
         for (const auto& m : e.masks) s.paths.push_back(m);
+        if (!e.roi.empty()) s.paths.push_back(e.roi);
         if (opt_.preprocess) opt_.preprocess(s);
         return s;
     }

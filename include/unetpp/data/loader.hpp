@@ -11,8 +11,12 @@
 /// - Order: each epoch visits every index of the loader once, in an order shuffled with
 ///   derive_seed(seed, epoch, ~0) (or in the given order with shuffle = false). The last,
 ///   smaller batch is dropped with drop_last.
+/// - Patches: with patch.size > 0, sample `index` in `epoch` is first cut to its random patch
+///   random_patch(s, patch, seed, epoch, index) (patch.hpp), then augmented.
 /// - Augmentation: sample `index` in `epoch` is augmented with augment.apply(s, seed, epoch,
 ///   index), so the result does not depend on thread timing or on the batch it lands in.
+/// - Regions of interest: when a sample of the batch has one (sample::roi), batch::roi holds them
+///   all ([N, 1, H, W]; 1 everywhere for samples without one); otherwise it is empty.
 /// - Prefetch: at most `prefetch` finished batches wait in the queue (default 2); the worker
 ///   blocks when it is full, so memory stays bounded whatever the data set's size.
 /// - Errors: an exception in the worker (unreadable file, mask mismatch, samples of unequal
@@ -41,6 +45,7 @@
 #include "../tensor/tensor.hpp"
 #include "augment.hpp"
 #include "dataset.hpp"
+#include "patch.hpp"
 
 namespace unetpp::data {
 
@@ -51,6 +56,7 @@ struct batch {
     std::vector<int> labels;            ///< one per sample
     std::vector<int> groups;            ///< one per sample
     std::vector<std::size_t> indices;   ///< data-set indices of the samples
+    tensor<float> roi;                  ///< [N, 1, H, W] regions of interest, or empty (every pixel counts)
 };
 
 struct loader_options {
@@ -60,6 +66,7 @@ struct loader_options {
     std::uint64_t seed = 0;
     std::size_t prefetch = 2;   ///< finished batches that may wait in the queue (>= 1)
     augment_pipeline augment{};
+    patch_options patch{};      ///< random patches (size 0: whole images)
 };
 
 template <Dataset D>
@@ -165,6 +172,7 @@ private:
                     current = order[first + k];
                     current_set = true;
                     sample s = ds_->get(current);
+                    if (opt_.patch.size > 0) random_patch(s, opt_.patch, opt_.seed, epoch, current);
                     opt_.augment.apply(s, opt_.seed, epoch, current);
                     const shape4 is = s.image.shape(), ms = s.mask.shape();
                     if (is.n != 1 || ms != shape4{1, 1, is.h, is.w})
@@ -183,8 +191,15 @@ private:
                     }
                     std::memcpy(out.images.data() + k * is.c * static_cast<std::size_t>(is.h) * is.w, s.image.data(),
                                 s.image.size() * sizeof(float));
-                    std::memcpy(out.masks.data() + k * static_cast<std::size_t>(is.h) * is.w, s.mask.data(),
-                                s.mask.size() * sizeof(float));
+                    const std::size_t plane = static_cast<std::size_t>(is.h) * is.w;
+                    std::memcpy(out.masks.data() + k * plane, s.mask.data(), s.mask.size() * sizeof(float));
+                    if (!s.roi.empty()) {
+                        if (s.roi.shape() != ms)
+                            throw std::runtime_error("its region-of-interest mask " + s.roi.shape().str() +
+                                                     " and its mask " + ms.str() + " differ in size");
+                        if (out.roi.empty()) out.roi = tensor<float>(out.masks.shape(), 1.0f);
+                        std::memcpy(out.roi.data() + k * plane, s.roi.data(), plane * sizeof(float));
+                    }
                     out.labels.push_back(s.label);
                     out.groups.push_back(s.group);
                     out.indices.push_back(current);

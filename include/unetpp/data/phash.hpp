@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <numbers>
 #include <numeric>
 #include <stdexcept>
@@ -73,15 +74,20 @@ namespace unetpp::data {
 [[nodiscard]] inline int hamming(std::uint64_t a, std::uint64_t b) noexcept { return std::popcount(a ^ b); }
 
 /// pHash of every image of a data set (decodes only the image file when the set has image_path(i)).
+/// `progress` (optional) is called after each image with (images done, images in all), so that a
+/// program can show progress during this step (several seconds for BUSI's 780 images).
 template <Dataset D>
-[[nodiscard]] std::vector<std::uint64_t> phashes(const D& ds) {
+[[nodiscard]] std::vector<std::uint64_t> phashes(const D& ds,
+                                                 const std::function<void(std::size_t, std::size_t)>& progress = {}) {
     std::vector<std::uint64_t> out(ds.size());
     for (std::size_t i = 0; i < out.size(); ++i) {
+        if (progress && i > 0) progress(i, out.size());
         if constexpr (requires { ds.image_path(i); })
             out[i] = phash(io::to_tensor(io::read_image(ds.image_path(i), 1)));
         else
             out[i] = phash(ds.get(i).image);
     }
+    if (progress) progress(out.size(), out.size());
     return out;
 }
 

@@ -117,10 +117,11 @@ inline tensor<float> resize_area(const tensor<float>& t, int h, int w) {
     return out;
 }
 
-/// Resizes a sample to h x w: image bilinear, mask nearest (so it stays 0/1).
+/// Resizes a sample to h x w: image bilinear, mask and region of interest nearest (so they stay 0/1).
 inline void resize(sample& s, int h, int w) {
     s.image = resize_bilinear(s.image, h, w);
     s.mask = resize_nearest(s.mask, h, w);
+    if (!s.roi.empty()) s.roi = resize_nearest(s.roi, h, w);
 }
 
 /// Per-image z-score: each sample's values (all channels together) -> (x - mean) / std.
