@@ -27,11 +27,17 @@
 //
 // Output: one JSON object per case on one line, to stdout or appended to --json FILE.
 //
+// --serve (used by bench/anchors/anchors.py, which alternates rounds between runtimes): builds the
+// model, runs `warmup` iterations, prints {"ready":...} on stdout, then reads commands from stdin,
+// one per line: "run K" times K iterations and prints {"times_ms":[...]}; "end" (or end of input)
+// prints the memory readings {"rss_before_model_mib", "hwm_mib", ...} and exits. Each reply is one
+// JSON line.
+//
 // Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
 //            -I /usr/include/eigen3 bench/unet_bench.cpp -o unet_bench
 // Usage: OMP_NUM_THREADS=2 ./unet_bench [--model unet_bn|ronneberger2015] [--base 32|64]
 //            [--mode infer|train] [--batch N] [--size S] [--iters K] [--warmup W] [--json FILE]
-//            [--tile S] [--profile] [--info]
+//            [--tile S] [--profile] [--info] [--serve]
 #include <unetpp/infer.hpp>
 #include <unetpp/unet.hpp>
 
@@ -70,6 +76,7 @@ struct options {
     bool info = false;
     bool profile = false;
     int tile = 0;  // > 0: overlap-tile inference with this input tile side
+    bool serve = false;
 };
 
 [[noreturn]] void usage(const char* msg) {
@@ -77,7 +84,7 @@ struct options {
                  "unet_bench: %s\n"
                  "usage: unet_bench [--model unet_bn|ronneberger2015] [--base 32|64] [--mode infer|train]\n"
                  "                  [--batch N] [--size S] [--iters K] [--warmup W] [--json FILE]\n"
-                 "                  [--tile S] [--profile] [--info]\n",
+                 "                  [--tile S] [--profile] [--info] [--serve]\n",
                  msg);
     std::exit(2);
 }
@@ -107,6 +114,7 @@ options parse(int argc, char** argv) {
         else if (a == "--json") o.json = value();
         else if (a == "--info") o.info = true;
         else if (a == "--profile") o.profile = true;
+        else if (a == "--serve") o.serve = true;
         else if (a == "--tile") o.tile = to_int(value(), "--tile");
         else if (a == "-h" || a == "--help") usage("help");
         else usage(("unknown argument " + a).c_str());
@@ -228,6 +236,32 @@ std::string profile_json(int iters) {
     return js.str();
 }
 
+// The --serve loop (see the header comment): warm-up, then "run K" / "end" commands on stdin.
+template <class F>
+int serve(const options& o, F&& step, double rss_before_model) {
+    for (int i = 0; i < o.warmup; ++i) step();
+    std::printf("{\"ready\":true,\"threads\":%d}\n", threads());
+    std::fflush(stdout);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+        if (line == "end") break;
+        if (line.rfind("run ", 0) != 0) {
+            std::fprintf(stderr, "unet_bench --serve: unknown command '%s' (expected 'run K' or 'end')\n", line.c_str());
+            return 2;
+        }
+        const int k = to_int(line.c_str() + 4, "run");
+        const timing t = time_it(step, 0, std::max(k, 1));
+        std::printf("{\"times_ms\":[");
+        for (std::size_t i = 0; i < t.all_ms.size(); ++i) std::printf("%s%.3f", i ? "," : "", t.all_ms[i]);
+        std::printf("]}\n");
+        std::fflush(stdout);
+    }
+    std::printf("{\"rss_before_model_mib\":%.3f,\"hwm_mib\":%.3f,\"rss_increase_mib\":%.3f}\n", rss_before_model,
+                proc_status_mib("VmHWM"), proc_status_mib("VmHWM") - rss_before_model);
+    std::fflush(stdout);
+    return 0;
+}
+
 template <class Net>
 int run(const options& o) {
     using net_t = Net;
@@ -248,6 +282,7 @@ int run(const options& o) {
         return 2;
     }
 
+    const double rss_before_model = proc_status_mib("VmRSS");
     net_t net(/*seed=*/42);
     const unetpp::shape4 in_shape{o.batch, 1, o.size, o.size};
     tensor_t x(in_shape);
@@ -289,6 +324,11 @@ int run(const options& o) {
         opt->step();
         net.zero_grad();
     };
+    if (o.serve) {
+        if (o.mode == "infer") net.eval();
+        else net.train();
+        return serve(o, [&] { o.mode == "infer" ? infer_step() : train_step(); }, rss_before_model);
+    }
     std::string profile;
     if (o.mode == "infer") {
         net.eval();
