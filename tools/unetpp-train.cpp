@@ -21,6 +21,7 @@
 
 #include "cli_common.hpp"
 #include "model_record.hpp"
+#include "report/tensorboard.hpp"
 #include "run_record.hpp"
 
 namespace {
@@ -91,6 +92,9 @@ training:
                      framework can be trained on exactly the same tensors; an existing F
                      is refused unless --overwrite
   --quiet            no progress output
+  --tensorboard DIR  also write TensorBoard scalars (train/loss, val/loss, val/dice, val/iou,
+                     val/pixel_error, lr, time/epoch_seconds; step = epoch) to a new event
+                     file in DIR (other files there are left alone): tensorboard --logdir DIR
 Interrupting: Ctrl-C (SIGINT) or SIGTERM during training finishes the current step, writes
 it to DIR/last.safetensors (the checkpoint before it is kept as last.prev.safetensors; no log
 row is written for the unfinished epoch, best.safetensors is not touched), prints "interrupted:
@@ -327,7 +331,7 @@ int run(int argc, char** argv) {
                  {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
                   "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
-                  "export-data"});
+                  "export-data", "tensorboard"});
     if (a.has("help")) {
         std::cout << help_text;
         return 0;
@@ -422,6 +426,8 @@ int run(int argc, char** argv) {
         }
         train::write_file_atomic(out / "split.json", split + "\n}\n");
         if (a.has("export-data")) export_data(ds, part_list, export_file, overwrite);
+        std::optional<report::tensorboard::event_writer> tb;  // --tensorboard: created (and proven writable) now
+        if (a.has("tensorboard")) tb.emplace(a.str("tensorboard"), "--tensorboard");
 
         const bool quiet = a.has("quiet");
         if (!quiet)
@@ -441,6 +447,8 @@ int run(int argc, char** argv) {
                               .stop_requested = &stop_requested};
         set_resume_may_change(tc);
         train::trainer t(net, opt, loss, tc, sched);
+        if (tb)
+            t.on_epoch_end = [&](const train::epoch_record& r) { tb->add(r.epoch, report::tensorboard::epoch_scalars(r)); };
         install_stop_handler();  // from here on Ctrl-C saves the current step (before: the default action)
         const auto r = t.fit(tr, &va);
         if (r.interrupted) {
