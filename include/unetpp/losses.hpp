@@ -18,4 +18,10 @@ static_assert(Loss<bce> && Loss<bce_with_logits> && Loss<weighted_bce> && Loss<b
               Loss<cross_entropy> && Loss<mae> && Loss<dice_loss> && Loss<iou_loss> && Loss<tversky_loss> &&
               Loss<dice_bce> && Loss<focal_loss> && Loss<weighted_sum<dice_loss, bce_with_logits>>);
 static_assert(Loss<dice_loss, double> && Loss<focal_loss, double> && Loss<cross_entropy, double>);
+// every loss takes per-pixel weights (regions of interest)
+static_assert(WeightedLoss<bce> && WeightedLoss<bce_with_logits> && WeightedLoss<weighted_bce> &&
+              WeightedLoss<balanced_bce> && WeightedLoss<cross_entropy> && WeightedLoss<mae> &&
+              WeightedLoss<dice_loss> && WeightedLoss<iou_loss> && WeightedLoss<tversky_loss> &&
+              WeightedLoss<dice_bce> && WeightedLoss<focal_loss> &&
+              WeightedLoss<weighted_sum<dice_loss, bce_with_logits>> && WeightedLoss<dice_loss, double>);
 }  // namespace unetpp::losses

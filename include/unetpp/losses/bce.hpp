@@ -65,6 +65,20 @@ struct bce {
         });
         return static_cast<T>(sum * inv_n);
     }
+
+    /// Weighted mean over pixels (see common.hpp); same clamping.
+    template <class T>
+    T operator()(const tensor<T>& probabilities, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        tensor<T> unused;
+        (void)(*this)(probabilities, target, &unused);  // the input checks, with their messages
+        const auto w = detail::check_weights(name, probabilities, weight);
+        return detail::weighted_mean(probabilities, w, grad, [&](std::size_t i, double& d) {
+            const double pi = probabilities[i], ti = target[i];
+            d = (pi - ti) / std::max(pi * (1.0 - pi), grad_epsilon);
+            return -(ti * std::max(std::log(pi), log_floor) + (1.0 - ti) * std::max(std::log1p(-pi), log_floor));
+        });
+    }
 };
 
 }  // namespace unetpp::losses

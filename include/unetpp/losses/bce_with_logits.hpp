@@ -36,6 +36,19 @@ struct bce_with_logits {
         });
         return static_cast<T>(sum / static_cast<double>(n));
     }
+
+    /// Weighted mean over pixels: sum w_i l_i / sum w_i (see common.hpp).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        detail::check_binary_inputs(name, logits, target);
+        const auto w = detail::check_weights(name, logits, weight);
+        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
+            const double v = logits[i], t = target[i];
+            d = detail::stable_sigmoid(v) - t;
+            return detail::bce_logit(v, t);
+        });
+    }
 };
 
 }  // namespace unetpp::losses

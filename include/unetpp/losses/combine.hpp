@@ -52,6 +52,29 @@ struct weighted_sum {
     /// Total and per-term values; *grad (if given) receives the weighted sum of the gradients.
     template <class T>
     loss_parts<T, sizeof...(Ls)> parts(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        return parts_impl(logits, target, static_cast<const tensor<T>*>(nullptr), grad);
+    }
+    /// The same with per-pixel weights passed to every term (each must be a WeightedLoss).
+    template <class T>
+    loss_parts<T, sizeof...(Ls)> parts(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                                       tensor<T>* grad = nullptr) const {
+        return parts_impl(logits, target, &weight, grad);
+    }
+
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        return parts(logits, target, grad).total;
+    }
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        return parts(logits, target, weight, grad).total;
+    }
+
+private:
+    template <class T>
+    loss_parts<T, sizeof...(Ls)> parts_impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* weight,
+                                            tensor<T>* grad) const {
         loss_parts<T, sizeof...(Ls)> out;
         double total = 0;
         tensor<T> g;
@@ -61,7 +84,15 @@ struct weighted_sum {
             if (!std::isfinite(tm.weight))
                 throw std::invalid_argument(std::string(name) + ": term " + std::to_string(k) + " (" +
                                             std::string(tm.loss.name) + ") has a non-finite weight");
-            const T v = tm.loss(logits, target, grad ? &g : nullptr);
+            T v;
+            if (!weight) {
+                v = tm.loss(logits, target, grad ? &g : nullptr);
+            } else if constexpr (WeightedLoss<decltype(tm.loss), T>) {
+                v = tm.loss(logits, target, *weight, grad ? &g : nullptr);
+            } else {
+                throw std::invalid_argument(std::string(name) + ": term " + std::to_string(k) + " (" +
+                                            std::string(tm.loss.name) + ") takes no pixel weights");
+            }
             out.values[k++] = v;
             total += tm.weight * static_cast<double>(v);
             if (grad) {
@@ -78,11 +109,6 @@ struct weighted_sum {
         std::apply([&](const auto&... tms) { (one(tms), ...); }, terms);
         out.total = static_cast<T>(total);
         return out;
-    }
-
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        return parts(logits, target, grad).total;
     }
 };
 template <class... Ls>

@@ -11,6 +11,15 @@
 /// taken with respect to those probabilities. Losses hold only their hyper-parameters; a call
 /// has no side effects besides *grad, so one object may be used from several threads.
 ///
+/// Weights (regions of interest). Every loss also has
+///   T l(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight, tensor<T>* grad = nullptr) const
+/// (the `WeightedLoss` concept): `weight` holds one value >= 0 per pixel, [N, 1, H, W] (shared by
+/// the channels) or the logits' shape; a pixel of weight 0 contributes nothing to the value or the
+/// gradient (e.g. outside a field-of-view mask). Means over pixels become weighted means
+/// (sum w_i l_i / sum w_i) and the region losses weight their sums (TP = sum w p t, ...). When
+/// every weight is 0 the loss and the gradient are 0. With all weights 1 the value equals the
+/// unweighted loss up to rounding.
+///
 /// Errors (all losses):
 ///   std::invalid_argument  logits and target differ in shape; empty batch; a target value outside
 ///                          what the loss accepts (the message names the value, its position and
@@ -37,6 +46,13 @@ concept Loss = std::copy_constructible<L> && requires(const L& l, const tensor<T
     { std::string_view(l.name) };
     { l(x, t, g) } -> std::convertible_to<T>;
     { l(x, t) } -> std::convertible_to<T>;
+};
+
+/// A loss that also takes per-pixel weights (see the file comment).
+template <class L, class T = float>
+concept WeightedLoss = Loss<L, T> && requires(const L& l, const tensor<T>& x, const tensor<T>& t, const tensor<T>& w,
+                                              tensor<T>* g) {
+    { l(x, t, w, g) } -> std::convertible_to<T>;
 };
 
 /// How the region losses (Dice, IoU, Tversky) pool pixels.
@@ -118,6 +134,57 @@ inline T bce_logit(T x, T t) noexcept {
 }
 
 using backend::cpu_kernels::stable_sigmoid;
+
+/// Per-pixel weights seen through the logits' flat index (broadcast over channels for [N, 1, H, W]).
+template <class T>
+struct pixel_weights {
+    const T* w = nullptr;
+    std::size_t sample = 1, plane = 1;
+    bool broadcast = false;
+    double total = 0;  ///< sum of the weights over every logit
+    [[nodiscard]] double operator()(std::size_t i) const noexcept {
+        return static_cast<double>(broadcast ? w[(i / sample) * plane + i % plane] : w[i]);
+    }
+};
+
+/// The weighted mean of per-pixel terms: `term(i, d)` returns pixel i's loss and sets d to its
+/// derivative; the result is sum w_i l_i / W and grad_i = w_i d_i / W (W the sum of the weights;
+/// 0 and a zero gradient when W is 0).
+template <class T, class F>
+T weighted_mean(const tensor<T>& logits, const pixel_weights<T>& w, tensor<T>* grad, F&& term) {
+    if (grad) grad->resize(logits.shape());
+    T* g = grad ? grad->data() : nullptr;
+    const double inv = w.total > 0 ? 1.0 / w.total : 0.0;
+    const double sum = backend::cpu_kernels::ordered_sum(static_cast<std::ptrdiff_t>(logits.size()), [&](std::ptrdiff_t k) {
+        const std::size_t i = static_cast<std::size_t>(k);
+        const double wi = w(i);
+        double d = 0;
+        const double l = term(i, d);
+        if (g) g[i] = static_cast<T>(wi * d * inv);
+        return wi == 0.0 ? 0.0 : wi * l;
+    });
+    return static_cast<T>(sum * inv);
+}
+
+/// Checks `weight` against the logits (shape [N, 1, H, W] or the logits' own; values finite and
+/// >= 0, the message naming the first bad one) and sums it.
+template <class T>
+pixel_weights<T> check_weights(const char* name, const tensor<T>& logits, const tensor<T>& weight) {
+    const shape4 s = logits.shape(), ws = weight.shape();
+    const bool broadcast = ws == shape4{s.n, 1, s.h, s.w} && s.c != 1;
+    if (ws != s && !broadcast)
+        throw std::invalid_argument(std::string(name) + ": weights " + ws.str() + " do not fit logits " + s.str() +
+                                    "; give one weight per pixel as [N, 1, H, W] or the logits' shape");
+    const T* w = weight.data();
+    for (std::size_t i = 0; i < weight.size(); ++i)
+        if (!(w[i] >= T(0)) || !std::isfinite(w[i]))
+            throw std::invalid_argument(std::string(name) + ": weight " + number(static_cast<double>(w[i])) + " at " +
+                                        position(ws, i) + " must be finite and >= 0");
+    pixel_weights<T> pw{w, s.sample_size(), s.plane(), broadcast, 0.0};
+    pw.total = backend::cpu_kernels::ordered_sum(static_cast<std::ptrdiff_t>(logits.size()),
+                                                 [&](std::ptrdiff_t i) { return pw(static_cast<std::size_t>(i)); });
+    return pw;
+}
 
 }  // namespace detail
 }  // namespace unetpp::losses

@@ -38,6 +38,25 @@ struct cross_entropy {
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        return impl(logits, target, static_cast<const tensor<T>*>(nullptr), grad);
+    }
+
+    /// Pixel weights w_i ([N, 1, H, W], see common.hpp) multiply each pixel's term and its share of
+    /// the denominator: index targets sum_i w_i w_{y_i} l_i / sum_i w_i w_{y_i}; dense targets
+    /// sum_i w_i l_i / sum_i w_i.
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        const shape4 s = logits.shape();
+        if (weight.shape() != shape4{s.n, 1, s.h, s.w})
+            throw std::invalid_argument(std::string(name) + ": weights " + weight.shape().str() + " do not fit logits " +
+                                        s.str() + "; give one weight per pixel as [N, 1, H, W]");
+        return impl(logits, target, &weight, grad);
+    }
+
+private:
+    template <class T>
+    T impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* pixel_weight, tensor<T>* grad) const {
         const shape4 s = logits.shape();
         if (logits.empty()) throw std::invalid_argument(std::string(name) + ": empty batch");
         if (s.c < 2)
@@ -58,6 +77,9 @@ struct cross_entropy {
                 throw std::invalid_argument(std::string(name) + ": class weight " + detail::number(w) +
                                             " must be finite and >= 0");
         detail::check_finite(name, logits);
+        if (pixel_weight) (void)detail::check_weights(name, logits, *pixel_weight);  // values finite and >= 0
+        const T* pwv = pixel_weight ? pixel_weight->data() : nullptr;
+        double pixel_weights = 0;  // dense targets: the sum of the pixel weights
         const int c = s.c;
         const std::size_t plane = s.plane();
         const T* tv = target.data();
@@ -85,6 +107,9 @@ struct cross_entropy {
             for (std::size_t p = 0; p < plane; ++p) {
                 const std::size_t base = static_cast<std::size_t>(ni) * c * plane + p;
                 const std::size_t tbase = indices ? static_cast<std::size_t>(ni) * plane + p : base;
+                // weight 1 without pixel weights: multiplying by 1.0 is exact, the unweighted bits stay
+                const double pw = pwv ? static_cast<double>(pwv[static_cast<std::size_t>(ni) * plane + p]) : 1.0;
+                pixel_weights += pw;
                 if (indices && static_cast<double>(tv[tbase]) == static_cast<double>(ignore_index)) {
                     if (g)
                         for (int k = 0; k < c; ++k) g[base + k * plane] = T(0);
@@ -98,7 +123,7 @@ struct cross_entropy {
                 for (int k = 0; k < c; ++k) prob[k] = std::exp(static_cast<double>(x[base + k * plane]) - lse);
                 if (indices) {
                     const int y = static_cast<int>(tv[tbase]);
-                    const double w = weight(y);
+                    const double w = weight(y) * pw;
                     sum += w * (lse - static_cast<double>(x[base + y * plane]));
                     denom += w;
                     if (g)
@@ -107,17 +132,17 @@ struct cross_entropy {
                 } else {
                     double wt = 0;
                     for (int k = 0; k < c; ++k) {
-                        const double tk = tv[base + k * plane], wk = weight(k);
+                        const double tk = tv[base + k * plane], wk = weight(k) * pw;
                         sum += wk * tk * (lse - static_cast<double>(x[base + k * plane]));
                         wt += wk * tk;
                     }
                     if (g)
                         for (int k = 0; k < c; ++k)
                             g[base + k * plane] =
-                                static_cast<T>(prob[k] * wt - weight(k) * static_cast<double>(tv[base + k * plane]));
+                                static_cast<T>(prob[k] * wt - weight(k) * pw * static_cast<double>(tv[base + k * plane]));
                 }
             }
-        if (!indices) denom = static_cast<double>(s.n) * static_cast<double>(plane);
+        if (!indices) denom = pwv ? pixel_weights : static_cast<double>(s.n) * static_cast<double>(plane);
         if (denom == 0) {  // every pixel ignored (or all weights zero)
             if (g) grad->zero();
             return T(0);

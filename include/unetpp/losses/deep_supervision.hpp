@@ -51,6 +51,21 @@ struct deep_supervision {
     template <class T>
     result<T> operator()(const deep_supervision_outputs<T>& out, const tensor<T>& target,
                          deep_supervision_gradients<T>* grads = nullptr) const {
+        return impl(out, target, static_cast<const tensor<T>*>(nullptr), grads);
+    }
+    /// The same with per-pixel weights (a region of interest, see common.hpp) for every output;
+    /// L must be a WeightedLoss.
+    template <class T>
+    result<T> operator()(const deep_supervision_outputs<T>& out, const tensor<T>& target, const tensor<T>& weight,
+                         deep_supervision_gradients<T>* grads = nullptr) const {
+        static_assert(WeightedLoss<L, T>, "losses::deep_supervision: L takes no pixel weights");
+        return impl(out, target, &weight, grads);
+    }
+
+private:
+    template <class T>
+    result<T> impl(const deep_supervision_outputs<T>& out, const tensor<T>& target, const tensor<T>* weight,
+                   deep_supervision_gradients<T>* grads) const {
         const std::size_t k = out.aux.size();
         if (!weights.empty() && weights.size() != k + 1)
             throw std::invalid_argument("losses::deep_supervision: " + std::to_string(weights.size()) +
@@ -70,7 +85,10 @@ struct deep_supervision {
             const double w = weights.empty() ? 1.0 : weights[i];
             T v;
             try {
-                v = loss(z.values(), target, g);
+                if constexpr (WeightedLoss<L, T>)
+                    v = weight ? loss(z.values(), target, *weight, g) : loss(z.values(), target, g);
+                else
+                    v = loss(z.values(), target, g);
             } catch (const std::invalid_argument& e) {
                 throw std::invalid_argument(std::string("losses::deep_supervision: ") + where(i) + ": " + e.what());
             } catch (const std::runtime_error& e) {
@@ -87,7 +105,6 @@ struct deep_supervision {
         return r;
     }
 
-private:
     static std::string where(std::size_t i) {
         return i == 0 ? std::string("main logits") : "auxiliary output " + std::to_string(i - 1);
     }

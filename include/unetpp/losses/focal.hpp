@@ -89,6 +89,41 @@ struct focal_loss {
         });
         return static_cast<T>(sum * inv_n);
     }
+
+    /// Weighted (see common.hpp): per_pixel is the weighted mean of the pixel terms; on_mean_bce
+    /// modulates the weighted mean BCE B.
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        (void)(*this)(logits, target);  // the checks, with their messages
+        const auto w = detail::check_weights(name, logits, weight);
+        const double ga = gamma, al = alpha;
+        if (form == focal_form::on_mean_bce) {
+            tensor<T> gb;
+            const double b = detail::weighted_mean(logits, w, grad ? &gb : nullptr, [&](std::size_t i, double& d) {
+                d = detail::stable_sigmoid<double>(logits[i]) - target[i];
+                return detail::bce_logit<double>(logits[i], target[i]);
+            });
+            const double a = al < 0 ? 1.0 : al, e = std::exp(-b), m = -std::expm1(-b);
+            if (grad) {
+                const double dldb = a * ((ga == 0.0 ? 0.0 : ga * std::pow(m, ga - 1.0) * e * b) + std::pow(m, ga));
+                *grad = std::move(gb);
+                for (auto& v : *grad) v = static_cast<T>(dldb * static_cast<double>(v));
+            }
+            return static_cast<T>(a * std::pow(m, ga) * b);
+        }
+        const bool weighted = al >= 0.0;
+        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
+            const double xi = logits[i], ti = target[i];
+            const double p = detail::stable_sigmoid(xi), q = detail::stable_sigmoid(-xi);
+            const double m = p * (1.0 - ti) + q * ti;
+            const double at = weighted ? al * ti + (1.0 - al) * (1.0 - ti) : 1.0;
+            const double c = detail::bce_logit(xi, ti), mg = std::pow(m, ga);
+            const double dmod = (ga == 0.0 || m == 0.0) ? 0.0 : ga * std::pow(m, ga - 1.0) * (1.0 - 2.0 * ti) * p * q * c;
+            d = at * (dmod + mg * (p - ti));
+            return at * mg * c;
+        });
+    }
 };
 
 }  // namespace unetpp::losses

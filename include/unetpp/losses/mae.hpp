@@ -37,6 +37,19 @@ struct mae {
         });
         return static_cast<T>(sum * inv_n);
     }
+
+    /// Weighted mean over pixels (see common.hpp).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        detail::check_binary_inputs(name, logits, target);
+        const auto w = detail::check_weights(name, logits, weight);
+        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
+            const double x = logits[i], p = detail::stable_sigmoid(x), e = p - target[i];
+            d = (e > 0 ? 1.0 : (e < 0 ? -1.0 : 0.0)) * p * detail::stable_sigmoid(-x);
+            return std::abs(e);
+        });
+    }
 };
 
 }  // namespace unetpp::losses

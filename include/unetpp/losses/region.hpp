@@ -54,8 +54,12 @@ struct region_sums {
 /// Shared driver: pools TP/SP/ST per group, evaluates `score`, writes the gradient.
 template <class T, class Score>
 T region_loss(const char* name, const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad,
-              region_reduction reduction, Score score) {
+              region_reduction reduction, Score score, const tensor<T>* weight = nullptr) {
     check_binary_inputs(name, logits, target);
+    pixel_weights<T> pw;
+    if (weight) pw = check_weights(name, logits, *weight);
+    // weight 1 when none is given: multiplying by 1.0 is exact, so the unweighted bits are unchanged
+    const auto wt = [&](std::ptrdiff_t i) { return weight ? pw(static_cast<std::size_t>(i)) : 1.0; };
     const shape4 s = logits.shape();
     const std::size_t groups = reduction == region_reduction::per_image ? static_cast<std::size_t>(s.n) : 1;
     const std::size_t per = s.size() / groups;
@@ -68,8 +72,8 @@ T region_loss(const char* name, const tensor<T>& logits, const tensor<T>& target
         // Chunks and combining order fixed by the group's size: the same bits for any thread count
         // (backend/cpu/kernels/parallel.hpp).
         const region_sums r = backend::cpu_kernels::ordered_sum(hi - lo, region_sums{}, [&](std::ptrdiff_t k) {
-            const double p = stable_sigmoid(static_cast<double>(x[lo + k])), ti = t[lo + k];
-            return region_sums{p * ti, p, ti};
+            const double p = stable_sigmoid(static_cast<double>(x[lo + k])), ti = t[lo + k], wi = wt(lo + k);
+            return region_sums{wi * (p * ti), wi * p, wi * ti};
         });
         const region_value v = score(r.tp, r.sp, r.st);
         if (!std::isfinite(v.loss))
@@ -83,7 +87,7 @@ T region_loss(const char* name, const tensor<T>& logits, const tensor<T>& target
             for (std::ptrdiff_t i = lo; i < hi; ++i) {
                 const double xi = x[i];
                 const double dp = v.d_tp * static_cast<double>(t[i]) + v.d_sp;
-                g[i] = static_cast<T>(dp * stable_sigmoid(xi) * stable_sigmoid(-xi) * scale);
+                g[i] = static_cast<T>(dp * stable_sigmoid(xi) * stable_sigmoid(-xi) * scale * wt(i));
             }
         }
     }
@@ -115,6 +119,18 @@ struct dice_loss {
             return detail::region_value{1.0 - num / d, -2.0 / d, num / (d * d)};
         });
     }
+
+    /// Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        detail::check_smooth(name, smooth);
+        const double s = smooth;
+        return detail::region_loss(name, logits, target, grad, reduction, [s](double tp, double sp, double st) {
+            const double d = sp + st + s, num = 2 * tp + s;
+            return detail::region_value{1.0 - num / d, -2.0 / d, num / (d * d)};
+        }, &weight);
+    }
 };
 
 /// IoU (Jaccard) loss, seed 004 eq. 8 with seed 002's smoothing (eq. 9-10):
@@ -133,6 +149,18 @@ struct iou_loss {
             const double u = sp + st - tp + s, num = tp + s;
             return detail::region_value{1.0 - num / u, -(1.0 / u + num / (u * u)), num / (u * u)};
         });
+    }
+
+    /// Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        detail::check_smooth(name, smooth);
+        const double s = smooth;
+        return detail::region_loss(name, logits, target, grad, reduction, [s](double tp, double sp, double st) {
+            const double u = sp + st - tp + s, num = tp + s;
+            return detail::region_value{1.0 - num / u, -(1.0 / u + num / (u * u)), num / (u * u)};
+        }, &weight);
     }
 };
 
@@ -163,6 +191,21 @@ struct tversky_loss {
             return detail::region_value{1.0 - num / d, -(1.0 / d - num * (1.0 - a - b) / (d * d)), num * a / (d * d)};
         });
     }
+
+    /// Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        detail::check_smooth(name, smooth);
+        if (!(alpha >= 0.0 && beta >= 0.0) || !std::isfinite(alpha) || !std::isfinite(beta))
+            throw std::invalid_argument(std::string(name) + ": alpha " + detail::number(alpha) + " and beta " +
+                                        detail::number(beta) + " must be finite and >= 0");
+        const double s = smooth, a = alpha, b = beta;
+        return detail::region_loss(name, logits, target, grad, reduction, [s, a, b](double tp, double sp, double st) {
+            const double d = tp + a * (sp - tp) + b * (st - tp) + s, num = tp + s;
+            return detail::region_value{1.0 - num / d, -(1.0 / d - num * (1.0 - a - b) / (d * d)), num * a / (d * d)};
+        }, &weight);
+    }
 };
 
 /// Dice + BCE, seed 004's "Dice BCE loss (combination of Dice loss and BCE)":
@@ -181,6 +224,21 @@ struct dice_bce {
         tensor<T> g2;
         const T lb = bce_with_logits{}(logits, target, grad);
         const T ld = dice(logits, target, grad ? &g2 : nullptr);
+        if (grad) {
+            T* g = grad->data();
+            const T wb = static_cast<T>(bce_weight), wd = static_cast<T>(dice_weight);
+            for (std::size_t i = 0; i < g2.size(); ++i) g[i] = wb * g[i] + wd * g2[i];
+        }
+        return static_cast<T>(bce_weight * lb + dice_weight * ld);
+    }
+
+    /// Both terms weighted (see common.hpp).
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        tensor<T> g2;
+        const T lb = bce_with_logits{}(logits, target, weight, grad);
+        const T ld = dice(logits, target, weight, grad ? &g2 : nullptr);
         if (grad) {
             T* g = grad->data();
             const T wb = static_cast<T>(bce_weight), wd = static_cast<T>(dice_weight);

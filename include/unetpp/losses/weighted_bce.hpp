@@ -44,6 +44,20 @@ struct weighted_bce {
         });
         return static_cast<T>(sum * inv_n);
     }
+
+    /// Weighted mean over pixels (see common.hpp); pos_weight applies on top.
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        (void)(*this)(logits, target);  // the checks, with their messages
+        const auto w = detail::check_weights(name, logits, weight);
+        const double pw = pos_weight;
+        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
+            const double xi = logits[i], ti = target[i], lw = 1.0 + (pw - 1.0) * ti;
+            d = lw * detail::stable_sigmoid(xi) - pw * ti;
+            return (1.0 - ti) * xi + lw * detail::softplus(-xi);
+        });
+    }
 };
 
 /// Balanced (class-balanced) BCE on logits, weight from the batch (Xie and Tu's HED form, the
@@ -82,6 +96,23 @@ struct balanced_bce {
             return beta * ti * detail::softplus(-xi) + (1.0 - beta) * (1.0 - ti) * detail::softplus(xi);
         });
         return static_cast<T>(sum * inv_n);
+    }
+
+    /// Weighted (see common.hpp): beta = 1 - sum w t / sum w, then the weighted mean.
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
+                 tensor<T>* grad = nullptr) const {
+        detail::check_binary_inputs(name, logits, target);
+        const auto w = detail::check_weights(name, logits, weight);
+        const double pos = backend::cpu_kernels::ordered_sum(static_cast<std::ptrdiff_t>(logits.size()), [&](std::ptrdiff_t k) {
+            return w(static_cast<std::size_t>(k)) * static_cast<double>(target[static_cast<std::size_t>(k)]);
+        });
+        const double beta = w.total > 0 ? 1.0 - pos / w.total : 1.0;
+        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
+            const double xi = logits[i], ti = target[i];
+            d = (beta * ti + (1.0 - beta) * (1.0 - ti)) * detail::stable_sigmoid(xi) - beta * ti;
+            return beta * ti * detail::softplus(-xi) + (1.0 - beta) * (1.0 - ti) * detail::softplus(xi);
+        });
     }
 };
 
