@@ -25,6 +25,10 @@
 #
 # UNETPP_NO_CONAN=1 leaves it out.
 #
+# pydicom and nibabel (pinned below) go into the test venv too: they write the DICOM and NIfTI
+# files of unit_io_medical (tests/unit/io/make_medical_files.py), independently of GDCM and
+# nifticlib.
+#
 # Failures: a Python package that cannot be installed (PyPI unreachable, ...) is reported with a
 # banner on stderr. Under CI=true or UNETPP_STRICT_SKIPS=1 the script then exits 1, because the
 # tests that need the package would otherwise only skip; elsewhere it goes on and those tests
@@ -37,6 +41,8 @@ onnx_pins=("onnx==1.17.0" "onnxruntime==1.20.1" "numpy<2")
 
 packages=(cmake g++ make libeigen3-dev libxsimd-dev doctest-dev libstb-dev libjpeg62-turbo-dev
           clang libomp-dev libclang-rt-14-dev python3-venv)
+# GDCM and nifticlib: the DICOM and NIfTI readers of unetpp::medical (io/medical.hpp).
+packages+=(libgdcm-dev libnifti2-dev)
 if [[ "${UNETPP_NO_TORCH:-0}" != "1" ]]; then
     packages+=(python3-torch)
 fi
@@ -135,9 +141,29 @@ assert onnxruntime.__version__ == '${onnx_pins[1]#onnxruntime==}', onnxruntime._
     echo "install_deps: test venv ready ($venv)"
 }
 
+# pydicom and nibabel in the test venv (see the top of this file), once install_test_venv made it.
+medical_pins=("pydicom==2.4.4" "nibabel==5.3.2")
+install_medical_pins() {
+    [[ "${UNETPP_NO_ONNX:-0}" == "1" ]] && return 0
+    local venv="${UNETPP_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/unetpp/test-venv}"
+    [[ -x "$venv/bin/python" ]] || return 0   # install_test_venv has reported why there is none
+    local check="import pydicom, nibabel; assert pydicom.__version__ == '${medical_pins[0]#pydicom==}', pydicom.__version__; \
+assert nibabel.__version__ == '${medical_pins[1]#nibabel==}', nibabel.__version__"
+    if "$venv/bin/python" -c "$check" 2>/dev/null; then
+        echo "install_deps: test venv has ${medical_pins[*]}"
+        return 0
+    fi
+    echo "install_deps: installing ${medical_pins[*]} into the test venv $venv"
+    if ! { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 30 --retries 2 \
+               "${medical_pins[@]}" && "$venv/bin/python" -c "$check"; }; then
+        python_install_failed "${medical_pins[*]} into $venv" "the DICOM/NIfTI test unit_io_medical will be skipped"
+    fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "install_deps: all packages present (${packages[*]})"
     install_test_venv
+    install_medical_pins
     install_conan
     exit 0
 fi
@@ -156,4 +182,5 @@ echo "install_deps: installing ${missing[*]}"
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 install_test_venv
+install_medical_pins
 install_conan

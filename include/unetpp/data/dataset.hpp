@@ -154,10 +154,21 @@ inline std::string lower(std::string s) {
     return s;
 }
 
-/// True for the file extensions the image reader decodes (.png, .jpg, .jpeg, .bmp; any case).
+/// True for the file extensions the image reader decodes (.png, .jpg, .jpeg, .bmp, and DICOM
+/// .dcm / .dicom and NIfTI .nii / .nii.gz, read through io/medical.hpp; any case).
 inline bool is_image_file(const std::filesystem::path& p) {
     const std::string e = lower(p.extension().string());
-    return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".bmp";
+    return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".bmp" || e == ".dcm" || e == ".dicom" ||
+           e == ".nii" || (e == ".gz" && lower(p.stem().extension().string()) == ".nii");
+}
+
+/// A file's stem for matching images with masks: the name without its extension, and without
+/// both parts of ".nii.gz" ("brain.nii.gz" -> "brain").
+inline std::string image_stem(const std::filesystem::path& p) {
+    std::string stem = p.stem().string();
+    if (lower(p.extension().string()) == ".gz" && lower(p.stem().extension().string()) == ".nii")
+        stem = p.stem().stem().string();
+    return stem;
 }
 
 /// "Natural" order: digit runs compare by value, so 'benign (2)' sorts before 'benign (10)'.

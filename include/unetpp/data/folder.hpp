@@ -6,9 +6,11 @@
 ///   auto ds = unetpp::data::paired_folders("imgs", "masks", {.mask_suffix = "_mask"});   // a.jpg + a_mask.png
 ///   auto ds = unetpp::data::paired_folders("imgs", "masks", {.roi_dir = "fov", .roi_suffix = "_fov"});
 ///
-/// Every image file (.png, .jpg, .jpeg, .bmp) in `images_dir` needs the mask whose stem is the
-/// image's stem followed by `mask_suffix` (any of those extensions). An image without one is an
-/// error naming it (or skipped with a warning, reader_options::on_missing_mask); a mask without
+/// Every image file (.png, .jpg, .jpeg, .bmp; .dcm, .dicom, .nii, .nii.gz with unetpp::medical) in
+/// `images_dir` needs the mask whose stem is the image's stem followed by `mask_suffix` (any of
+/// those extensions; the stem of "a.nii.gz" is "a"). A multi-frame DICOM or a NIfTI volume is one
+/// sample per frame or slice, 'a.nii.gz#k', with frame or slice k of its mask (io/medical.hpp).
+/// An image without a mask is an error naming it (or skipped with a warning, reader_options::on_missing_mask); a mask without
 /// an image is reported as a warning; two masks for one image (a.png and a.bmp) are an error.
 /// Mask values follow the rule in dataset.hpp (> 127 -> 1; mask_rule::strict for an error).
 ///
@@ -61,7 +63,7 @@ public:
     roi_lookup(std::filesystem::path dir, std::string suffix, std::string what = "roi masks")
         : dir_(std::move(dir)), suffix_(std::move(suffix)), what_(std::move(what)) {
         for (const auto& f : detail::list_images(dir_, what_)) {
-            const std::string stem = f.stem().string();
+            const std::string stem = detail::image_stem(f);
             if (auto [it, fresh] = by_stem_.emplace(stem, f); !fresh)
                 throw std::runtime_error(what_ + ": two region-of-interest masks with the stem '" + stem + "': " +
                                          detail::quoted(it->second) + " and " + detail::quoted(f) +
@@ -70,10 +72,10 @@ public:
     }
     /// The ROI mask of `image`; throws naming the file it looked for when there is none.
     [[nodiscard]] std::filesystem::path operator()(const std::filesystem::path& image) const {
-        const auto p = find(image.stem().string());
+        const auto p = find(detail::image_stem(image));
         if (p.empty())
             throw std::runtime_error(what_ + ": image " + detail::quoted(image) + " has no region-of-interest mask '" +
-                                     image.stem().string() + suffix_ + ".png' (or .jpg, .jpeg, .bmp) in " +
+                                     detail::image_stem(image) + suffix_ + ".png' (or .jpg, .jpeg, .bmp) in " +
                                      detail::quoted(dir_) + "; give every image one, or leave ROI masks out");
         return p;
     }
@@ -111,7 +113,7 @@ inline paired_dataset paired_folders(const std::filesystem::path& images_dir, co
     if (images_with_masks || (roi && detail::same_folder(images_dir, roi_dir))) {
         // files that are another file's mask or ROI are not images
         std::map<std::string, int> stems;
-        for (const auto& f : images) stems.emplace(f.stem().string(), 0);
+        for (const auto& f : images) stems.emplace(detail::image_stem(f), 0);
         const auto is_companion = [&](const std::string& stem) {
             for (const std::string* sfx : {&opt.mask_suffix, &opt.roi_suffix}) {
                 if (sfx->empty() || stem.size() <= sfx->size() || !stem.ends_with(*sfx)) continue;
@@ -119,14 +121,14 @@ inline paired_dataset paired_folders(const std::filesystem::path& images_dir, co
             }
             return false;
         };
-        std::erase_if(images, [&](const std::filesystem::path& f) { return is_companion(f.stem().string()); });
+        std::erase_if(images, [&](const std::filesystem::path& f) { return is_companion(detail::image_stem(f)); });
     }
     if (images.empty()) throw std::runtime_error(what + ": folder " + detail::quoted(images_dir) + " holds no images");
     const auto masks = detail::list_images(masks_dir, what);
     if (masks.empty()) throw std::runtime_error(what + ": folder " + detail::quoted(masks_dir) + " holds no masks");
     std::map<std::string, std::filesystem::path> by_stem;
     for (const auto& m : masks) {
-        const std::string stem = m.stem().string();
+        const std::string stem = detail::image_stem(m);
         if (auto [it, fresh] = by_stem.emplace(stem, m); !fresh)
             throw std::runtime_error(what + ": two masks with the stem '" + stem + "': " + detail::quoted(it->second) +
                                      " and " + detail::quoted(m) + "; keep one");
@@ -136,17 +138,17 @@ inline paired_dataset paired_folders(const std::filesystem::path& images_dir, co
     std::vector<entry> entries;
     std::map<std::string, std::filesystem::path> image_stems;
     std::map<std::string, std::filesystem::path> mask_stems, roi_names;  // mask stem / ROI file name -> its image
-    for (const auto& img : images) mask_stems.emplace(img.stem().string() + opt.mask_suffix, img);
+    for (const auto& img : images) mask_stems.emplace(detail::image_stem(img) + opt.mask_suffix, img);
     if (rois && roi_with_masks)
         for (const auto& img : images) {
-            const std::filesystem::path r = rois->find(img.stem().string());
-            if (const auto it = r.empty() ? mask_stems.end() : mask_stems.find(r.stem().string()); it != mask_stems.end())
+            const std::filesystem::path r = rois->find(detail::image_stem(img));
+            if (const auto it = r.empty() ? mask_stems.end() : mask_stems.find(detail::image_stem(r)); it != mask_stems.end())
                 throw std::runtime_error(what + ": " + detail::quoted(r) + " would be the mask of " +
                                          detail::quoted(it->second) + " and the region-of-interest mask of " +
                                          detail::quoted(img) + "; rename one, or give the ROI masks their own folder");
         }
     for (const auto& img : images) {
-        const std::string stem = img.stem().string();
+        const std::string stem = detail::image_stem(img);
         if (auto [it, fresh] = image_stems.emplace(stem, img); !fresh)
             throw std::runtime_error(what + ": two images with the stem '" + stem + "': " + detail::quoted(it->second) +
                                      " and " + detail::quoted(img) + "; keep one");
@@ -164,7 +166,27 @@ inline paired_dataset paired_folders(const std::filesystem::path& images_dir, co
             roi_file = (*rois)(img);
             if (roi_with_masks) roi_names.emplace(roi_file.filename().string(), img);
         }
-        entries.push_back({img, {m->second}, opt.label, static_cast<int>(entries.size()), opt.invert_mask, roi_file});
+        // A multi-frame DICOM or a NIfTI volume gives one sample per frame / slice, 'file#k', paired
+        // with frame / slice k of its mask (and ROI); all of a file's samples share one group, so
+        // grouped splits keep a volume in one part (io/medical.hpp).
+        const int group = static_cast<int>(entries.size());
+        if (const int frames = io::count_images(img); frames > 1) {
+            const auto need = [&](const std::filesystem::path& f, const char* role) {
+                if (const int n = io::count_images(f); n != frames)
+                    throw std::runtime_error(what + ": image " + detail::quoted(img) + " holds " + std::to_string(frames) +
+                                             " frames or slices, but its " + role + " " + detail::quoted(f) + " holds " +
+                                             std::to_string(n) + "; give it a " + role + " with one per frame or slice");
+            };
+            need(m->second, "mask");
+            if (!roi_file.empty()) need(roi_file, "region-of-interest mask");
+            const auto at = [](const std::filesystem::path& f, int k) {
+                return f.empty() ? f : std::filesystem::path(f.string() + "#" + std::to_string(k));
+            };
+            for (int k = 0; k < frames; ++k)
+                entries.push_back({at(img, k), {at(m->second, k)}, opt.label, group, opt.invert_mask, at(roi_file, k)});
+        } else {
+            entries.push_back({img, {m->second}, opt.label, group, opt.invert_mask, roi_file});
+        }
         by_stem.erase(m);
     }
     for (const auto& [stem, path] : by_stem) {

@@ -15,6 +15,9 @@
 ///   gray -> RGB(A)  replicate;   RGB(A) -> gray  ITU-R BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B;
 ///   alpha is dropped when not requested (not composited) and set opaque when added.
 ///
+/// DICOM and NIfTI files are read through io/medical.hpp (GDCM, nifticlib) when the program links
+/// unetpp::medical, and refused with a message saying so otherwise.
+///
 /// Decoding is an attack surface (stb_image 2.27 has unfixed CVEs, see DESIGN.md):
 ///  - PNG and BMP are decoded by stb_image, compiled with those two formats only;
 ///  - JPEG is decoded by libjpeg-turbo (io/detail/jpeg_decode.hpp) when unetpp is built with it
@@ -56,6 +59,7 @@
 #include "../tensor/tensor.hpp"
 #include "detail/decode_alloc.hpp"
 #include "detail/jpeg_decode.hpp"
+#include "medical_fwd.hpp"  // DICOM and NIfTI, compiled into unetpp::medical (io/medical.hpp)
 
 namespace unetpp::io {
 
@@ -121,7 +125,6 @@ inline std::string_view unsupported_format(const std::vector<unsigned char>& b) 
     if (starts("8BPS")) return "PSD";
     if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return "TIFF";
     if (starts("RIFF") && starts("WEBP", 8)) return "WebP";
-    if (starts("DICM", 128)) return "DICOM";
     if (starts("#?RADIANCE") || starts("#?RGBE")) return "Radiance HDR";
     if (starts(std::string_view("\x00\x00\x00\x0cjP  ", 8)) || starts("\xff\x4f\xff\x51")) return "JPEG 2000";
     if (starts("P5") || starts("P6") || starts("P2") || starts("P3")) return "PNM";
@@ -339,6 +342,8 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
         throw std::runtime_error("read_image: " + file + " is empty (0 bytes); the file was not written completely");
     if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
         throw std::runtime_error("read_image: " + file + " is larger than 2 GiB; split or recompress it");
+    if (auto medical = detail::medical::decode_if_medical(bytes, want_channels, name, limits))  // DICOM, NIfTI
+        return std::move(*medical);
     if (const auto fmt = detail::unsupported_format(bytes); !fmt.empty())
         throw std::runtime_error("read_image: " + file + " is a " + std::string(fmt) +
                                  " file; unetpp reads only PNG, JPEG and BMP (convert it, e.g. to PNG)");
@@ -496,8 +501,12 @@ inline image decode_image(const std::vector<unsigned char>& bytes, int want_chan
 }
 
 /// Reads a PNG, JPEG or BMP file (8- or 16-bit; see the file comment for channels and depth).
+/// DICOM (.dcm, or any file with the DICM signature) and NIfTI (.nii, .nii.gz) go to the readers of
+/// io/medical.hpp when the program links unetpp::medical; `file#k` names frame or slice k of one
+/// (io/medical_dispatch.hpp).
 inline image read_image(const std::filesystem::path& path, int want_channels = 0, const image_limits& limits = {}) {
     detail::check_channels_arg(want_channels, "read_image");
+    if (auto medical = detail::medical::read_if_medical(path, want_channels, limits)) return std::move(*medical);
     const auto bytes = detail::read_file_bounded(path, limits.max_file_bytes, "read_image");
     return decode_image(bytes, want_channels, path.string(), limits);
 }
@@ -679,3 +688,5 @@ inline image side_by_side(const std::vector<image>& parts) {
 inline image side_by_side(std::initializer_list<image> parts) { return side_by_side(std::vector<image>(parts)); }
 
 }  // namespace unetpp::io
+
+#include "medical_dispatch.hpp"  // read_if_medical, count_images
