@@ -78,15 +78,7 @@ inline const char* padding_name(padding p) {
 inline const char* norm_name(norm_kind n) { return n == norm_kind::batch ? "batch" : "none"; }
 inline const char* up_name(up_mode u) { return u == up_mode::bilinear ? "bilinear" : "transposed"; }
 
-/// Shortest decimal text that reads back as the same double (JSON number).
-inline std::string json_number(double v) {
-    char buf[32];
-    for (int prec = 1; prec <= 17; ++prec) {
-        std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (std::strtod(buf, nullptr) == v) break;
-    }
-    return buf;
-}
+using io::json_number;
 
 /// The unet_cfg as a flat JSON object (keys = unetpp_torch.UNet keyword arguments).
 inline std::string config_json(const unet_cfg& c) {
@@ -98,77 +90,21 @@ inline std::string config_json(const unet_cfg& c) {
 }
 
 /// Parses a flat JSON object whose values are strings or numbers (the unetpp.config metadata)
-/// into key -> value text. The text comes from a file, so everything is bounds-checked and any
-/// deviation is an error; nesting, arrays, booleans and null are rejected.
+/// into key -> value text (numbers as written). The text comes from a file: it goes through the
+/// library's strict JSON reader (io/json.hpp), and nesting, arrays, booleans and null are refused.
 inline std::map<std::string, std::string> parse_flat_json(std::string_view s, const std::string& what) {
-    std::size_t i = 0;
-    const auto fail = [&](const std::string& why) -> void {
-        throw std::runtime_error(what + ": malformed JSON at byte " + std::to_string(i) + ": " + why);
-    };
-    const auto ws = [&] {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-    };
-    const auto str = [&]() -> std::string {
-        if (i >= s.size() || s[i] != '"') fail("expected a string");
-        ++i;
-        std::string out;
-        while (true) {
-            if (i >= s.size()) fail("unterminated string");
-            const char c = s[i++];
-            if (c == '"') return out;
-            if (c == '\\') {
-                if (i >= s.size()) fail("unterminated escape");
-                const char e = s[i++];
-                if (e == '"' || e == '\\' || e == '/')
-                    out += e;
-                else
-                    fail("unsupported escape in a configuration string");
-            } else {
-                out += c;
-            }
-        }
-    };
+    const json_value doc = json_parse(s, what + ": malformed JSON", {.max_depth = 1});
+    const auto* obj = doc.object_if();
+    if (!obj) throw std::runtime_error(what + ": malformed JSON: expected an object");
     std::map<std::string, std::string> out;
-    ws();
-    if (i >= s.size() || s[i] != '{') fail("expected '{'");
-    ++i;
-    ws();
-    if (i < s.size() && s[i] == '}') {
-        ++i;
-    } else {
-        while (true) {
-            ws();
-            std::string k = str();
-            ws();
-            if (i >= s.size() || s[i] != ':') fail("expected ':'");
-            ++i;
-            ws();
-            std::string v;
-            if (i < s.size() && s[i] == '"') {
-                v = str();
-            } else {
-                const std::size_t b = i;
-                while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
-                                        s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
-                    ++i;
-                if (i == b) fail("expected a string or a number for \"" + k + "\"");
-                v = std::string(s.substr(b, i - b));
-            }
-            if (!out.emplace(std::move(k), std::move(v)).second) fail("duplicate key");
-            ws();
-            if (i < s.size() && s[i] == ',') {
-                ++i;
-                continue;
-            }
-            if (i < s.size() && s[i] == '}') {
-                ++i;
-                break;
-            }
-            fail("expected ',' or '}'");
-        }
+    for (const auto& [k, v] : *obj) {
+        if (const auto* str = v.string_if())
+            out.emplace(k, *str);
+        else if (const auto* num = v.number_text_if())
+            out.emplace(k, *num);
+        else
+            throw std::runtime_error(what + ": malformed JSON: expected a string or a number for \"" + k + "\"");
     }
-    ws();
-    if (i != s.size()) fail("unexpected bytes after the object");
     return out;
 }
 
