@@ -27,7 +27,10 @@
 # Environment: OMP_NUM_THREADS (default 2; also passed to torch.set_num_threads), CXX (default
 # g++), PYTHON (default /usr/bin/python3, which must have torch), CASES (override the case list:
 # space-separated model:base:mode:batch:size[:tile[:threads]], e.g. "unet_bn:32:infer:1:256
-# ronneberger2015:64:infer:1:572"; the older base:mode:batch:size form means unet_bn).
+# ronneberger2015:64:infer:1:572"; the older base:mode:batch:size form means unet_bn),
+# OPENBLAS_DIR (default /usr/lib/x86_64-linux-gnu/openblas-pthread: put on the PyTorch side's
+# library path, so Debian's PyTorch 1.13 runs its GEMMs on OpenBLAS, not the netlib reference
+# BLAS; see bench/anchors/run.sh, which compares against ONNX Runtime, OpenVINO and PyTorch 2).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -95,6 +98,14 @@ if ! "$PYTHON" -c "import torch" 2>/dev/null; then
     exit 1
 fi
 
+openblas_dir="${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-pthread}"
+torch_lib_path="${LD_LIBRARY_PATH:-}"
+if [[ -e "$openblas_dir/libblas.so.3" ]]; then
+    torch_lib_path="$openblas_dir${torch_lib_path:+:$torch_lib_path}"
+else
+    echo "run.sh: no OpenBLAS in $openblas_dir (apt-get install libopenblas0-pthread): PyTorch runs on the system BLAS" >&2
+fi
+
 # --- build ------------------------------------------------------------------------------------
 build_log="$results/bin/build.log"
 for prog in unet_bench fma_peak; do
@@ -151,7 +162,7 @@ for c in $cases; do
     fi
     echo "run.sh: [$((SECONDS - start))s] $label: PyTorch" >&2
     # shellcheck disable=SC2086
-    if ! OMP_NUM_THREADS=$nt "$PYTHON" "$here/torch_unet_bench.py" $targs --threads "$nt" --json "$raw"; then
+    if ! OMP_NUM_THREADS=$nt OPENBLAS_NUM_THREADS=$nt LD_LIBRARY_PATH="$torch_lib_path" "$PYTHON" "$here/torch_unet_bench.py" $targs --threads "$nt" --json "$raw"; then
         echo "{\"impl\":\"pytorch\",$id,\"failed\":true}" >>"$raw"
     fi
 done
