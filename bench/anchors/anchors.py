@@ -11,7 +11,10 @@ Reported per case and runtime: img/s from the median round (a round's time is th
 iterations) and from the fastest round, effective GFLOP/s (direct-convolution FLOPs over the
 median time) and its share of the FMA peak measured at the start, and the peak RSS increase
 (VmHWM after the timed runs minus VmRSS before the model was built, in the runtime's own process).
-Writes anchors.json and anchors.md into a new results folder; never overwrites a file.
+Writes anchors.json and anchors.md into a new results folder; never overwrites a file. Each case's
+results are also appended to cases.jsonl as soon as the case ends (and the host facts go to
+run.json at the start), so `anchors.py --report-only FOLDER` can write the report of a run that
+was stopped part-way.
 """
 
 import argparse
@@ -40,9 +43,10 @@ RUNTIMES = {  # name: (label, modes)
     "torch113": ("PyTorch 1.13 + OpenBLAS", ("infer", "train")),
 }
 
-SUITE = [f"unet_bn:{b}:infer:{n}:{s}" for b in (64, 32) for n, s in ((1, 256), (8, 256), (1, 512))]
-SUITE += ["ronneberger2015:64:infer:1:572", "ronneberger2015:32:infer:1:572",
-          "unet_bn:64:train:4:256", "unet_bn:32:train:4:256"]
+# Cheapest first, so that a run cut short (see --report-only) has covered the most cases.
+SUITE = ["unet_bn:32:infer:1:256", "ronneberger2015:32:infer:1:572", "unet_bn:32:infer:1:512",
+         "unet_bn:64:infer:1:256", "unet_bn:32:train:4:256", "ronneberger2015:64:infer:1:572",
+         "unet_bn:64:infer:1:512", "unet_bn:32:infer:8:256", "unet_bn:64:train:4:256", "unet_bn:64:infer:8:256"]
 QUICK = ["unet_bn:32:infer:1:256", "unet_bn:32:train:4:256"]
 
 
@@ -225,14 +229,27 @@ def main():
     ap.add_argument("--warmup", type=int, default=0,
                     help="untimed iterations per runtime (default 2 for the smallest cases, else 1; --quick 1)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--unet-bench", required=True)
-    ap.add_argument("--fma-peak", required=True)
+    ap.add_argument("--unet-bench")
+    ap.add_argument("--fma-peak")
     ap.add_argument("--torch113-python", default="/usr/bin/python3")
     ap.add_argument("--torch113-env", default="{}", help="JSON object of environment variables for PyTorch 1.13")
     ap.add_argument("--host", default="{}", help="JSON object of host facts from run.sh")
-    ap.add_argument("--out", required=True, help="results folder (made if missing; its files must not exist)")
+    ap.add_argument("--out", help="results folder (made if missing; its files must not exist)")
+    ap.add_argument("--report-only", metavar="FOLDER",
+                    help="write anchors.md/json from FOLDER's run.json and cases.jsonl (a run stopped part-way)")
     ap.add_argument("--keep-models", action="store_true")
     a = ap.parse_args()
+    if a.report_only:
+        run = json.load(open(os.path.join(a.report_only, "run.json")))
+        results = [json.loads(x) for x in open(os.path.join(a.report_only, "cases.jsonl")) if x.strip()]
+        run["host"].setdefault("uptime_end", "(run stopped part-way)")
+        run["host"].setdefault("elapsed_s", "?")
+        run["settings"]["stopped_after_cases"] = len(results)
+        md, js = write_reports(a.report_only, run["host"], run["settings"], results)
+        print(f"anchors: wrote {md} and {js} ({len(results)} cases)", file=sys.stderr)
+        return 0
+    if not (a.unet_bench and a.fma_peak and a.out):
+        ap.error("--unet-bench, --fma-peak and --out are needed (or --report-only FOLDER)")
     a.runtimes = [r for r in a.runtimes.split(",") if r]
     bad = [r for r in a.runtimes if r not in RUNTIMES]
     if bad:
@@ -266,15 +283,21 @@ def main():
     peak = json.loads(subprocess.run([a.fma_peak, "--seconds", "2"], capture_output=True, text=True, check=True,
                                      env=dict(os.environ, OMP_NUM_THREADS=str(a.threads))).stdout)
     host["fma_peak"] = peak
+    settings = {"threads": a.threads, "rounds": a.rounds, "warmup": a.warmup or "2 (smallest cases), else 1",
+                "quick": a.quick, "runtimes": a.runtimes, "torch113_env": a.torch113_env,
+                "cases": [case_name(c) for c in cases]}
+    with open(os.path.join(a.out, "run.json"), "x") as f:
+        json.dump({"host": host, "settings": settings}, f)
     results = []
-    for c in cases:
-        results.append(run_case(c, a, a.out, log))
+    with open(os.path.join(a.out, "cases.jsonl"), "x") as f:
+        for c in cases:
+            results.append(run_case(c, a, a.out, log))
+            f.write(json.dumps(results[-1]) + "\n")
+            f.flush()
     host["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     host["elapsed_s"] = round(time.time() - t_start)
     if not os.listdir(os.path.join(a.out, "models")):
         os.rmdir(os.path.join(a.out, "models"))
-    settings = {"threads": a.threads, "rounds": a.rounds, "warmup": a.warmup or "2 (smallest cases), else 1", "quick": a.quick,
-                "runtimes": a.runtimes, "torch113_env": a.torch113_env}
     md, js = write_reports(a.out, host, settings, results)
     log(f"wrote {md} and {js}")
     return 0

@@ -67,6 +67,8 @@ def write_reports(outdir, host, settings, results):
     L.append(f"- load at end: `{host['uptime_end']}`")
     L.append(f"- {settings['rounds']} alternating rounds per case after {settings['warmup']} warm-up iterations; "
              f"elapsed {host['elapsed_s']} s; PyTorch 1.13 environment: {settings['torch113_env']}")
+    if "stopped_after_cases" in settings:
+        L.append(f"- **stopped part-way**: {settings['stopped_after_cases']} of {len(settings.get('cases', []))} cases ran")
     L.append(f"- ISA flags: {' '.join(host.get('isa_flags', []))}")
     prof = host.get("torch113_blas_profile")
     if prof:
