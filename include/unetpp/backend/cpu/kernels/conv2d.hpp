@@ -11,6 +11,15 @@
 //              padding is implicit: border pixels are handled with masked loads, nothing is
 //              copied. Everything else (other strides, AVX2's backward-weights, machines with
 //              neither) goes through im2col + Eigen GEMM, which is correct for every geometry.
+//              With AVX-512, stride-1 3x3 forward and backward-data with at least 16 channels on
+//              both sides run Winograd F(4x4, 3x3) instead (winograd.hpp: 4x fewer multiplies).
+//
+// Choosing the algorithm: conv2d_algorithm() is `automatic` (the above) unless the environment
+// variable UNETPP_CONV_ALGO=direct|gemm|winograd|auto (read once, at the first convolution) or
+// set_conv2d_algorithm() forces one: `direct` never runs Winograd, `gemm` runs im2col + GEMM for
+// every forward and backward-data pass, `winograd` runs Winograd for every stride-1 3x3 one
+// whatever its channels. Geometries the forced algorithm does not cover keep the automatic
+// choice; backward-weights is not affected. The slower paths thus stay available as oracles.
 //
 // Threading: every kernel opens its own OpenMP parallel region. GEMMs are cut into max_threads()
 // fixed blocks (the requested thread count, not the team OpenMP gives: see parallel.hpp), which
@@ -24,9 +33,13 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "api.hpp"
 #include "batch_norm.hpp"  // detail::scale_shift, the epilogue of fused convolutions
@@ -46,6 +59,29 @@ struct conv_geometry {
     constexpr int oh() const noexcept { return (h + 2 * pad - kh) / stride + 1; }
     constexpr int ow() const noexcept { return (w + 2 * pad - kw) / stride + 1; }
 };
+
+// The fast kernels' algorithm choice (see the top of this file).
+enum class conv_algo { automatic, direct, gemm, winograd };
+
+namespace detail {
+inline conv_algo conv_algo_from_env() {
+    const char* v = std::getenv("UNETPP_CONV_ALGO");
+    const std::string s = v ? v : "";
+    if (s.empty() || s == "auto") return conv_algo::automatic;
+    if (s == "direct") return conv_algo::direct;
+    if (s == "gemm") return conv_algo::gemm;
+    if (s == "winograd") return conv_algo::winograd;
+    throw std::invalid_argument("UNETPP_CONV_ALGO=" + s +
+                                " is not an algorithm: set it to direct, gemm, winograd or auto, or unset it");
+}
+inline std::atomic<conv_algo>& conv_algo_state() {
+    static std::atomic<conv_algo> state{conv_algo_from_env()};
+    return state;
+}
+}  // namespace detail
+
+inline conv_algo conv2d_algorithm() { return detail::conv_algo_state().load(std::memory_order_relaxed); }
+inline void set_conv2d_algorithm(conv_algo a) { detail::conv_algo_state().store(a, std::memory_order_relaxed); }
 
 // ------------------------------------------------------------------------------------------------
 // Reference kernels
@@ -153,6 +189,7 @@ UNETPP_KERNEL_API std::size_t conv2d_forward_workspace_floats(const conv_geometr
 UNETPP_KERNEL_API std::size_t conv2d_backward_data_workspace_floats(const conv_geometry& g);
 UNETPP_KERNEL_API std::size_t conv2d_backward_weights_workspace_floats(const conv_geometry& g);
 UNETPP_KERNEL_API const char* conv2d_forward_algorithm(const conv_geometry& g);
+UNETPP_KERNEL_API const char* conv2d_backward_data_algorithm(const conv_geometry& g);
 UNETPP_KERNEL_API const char* conv2d_backward_weights_algorithm(const conv_geometry& g);
 UNETPP_KERNEL_API void conv2d_forward(const conv_geometry& g, const float* x, const float* w, const float* b, float* y,
                                       float* ws);

@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include "conv2d.hpp"
+#include "winograd.hpp"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -907,11 +908,9 @@ inline void direct_conv_run(int n, int cin, int h, int w, int cout, int kh, int 
     }
 }
 
-inline constexpr bool have_direct = true;
-enum class bwdw_kind { gemm };
-inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
-#else
-inline constexpr bool have_direct = false;
+#endif
+#if !defined(__AVX512F__)
+inline constexpr bool have_direct = UNETPP_DIRECT_CONV;
 enum class bwdw_kind { gemm };
 inline bwdw_kind bwdw_choice(const conv_geometry&) noexcept { return bwdw_kind::gemm; }
 #endif
@@ -933,9 +932,9 @@ inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, 
 #endif
 
 // The direct forward / backward-data kernels: stride 1, padding smaller than the kernel (so the
-// backward-data pass is again a padded convolution), not too many taps.
-inline bool use_direct(const conv_geometry& g) noexcept {
-    return have_direct && g.stride == 1 && g.pad < g.kh && g.pad < g.kw && g.kh * g.kw <= direct_max_taps &&
+// backward-data pass is again a padded convolution), not too many taps; not forced to GEMM.
+inline bool use_direct(const conv_geometry& g) {
+    return have_direct && conv2d_algorithm() != conv_algo::gemm && g.stride == 1 && g.pad < g.kh && g.pad < g.kw && g.kh * g.kw <= direct_max_taps &&
            g.oh() > 0 && g.ow() > 0;
 }
 
@@ -946,11 +945,13 @@ inline bool use_direct(const conv_geometry& g) noexcept {
 // ------------------------------------------------------------------------------------------------
 
 UNETPP_KERNEL_API std::size_t conv2d_forward_workspace_floats(const conv_geometry& g) {
+    if (detail::use_winograd(g)) return detail::winograd_workspace_floats(g);
     if (detail::use_direct(g)) return detail::direct_packed_floats(g.cout, g.cin, g.kh, g.kw);
     return detail::im2col_workspace_floats(g);
 }
 
 UNETPP_KERNEL_API std::size_t conv2d_backward_data_workspace_floats(const conv_geometry& g) {
+    if (detail::use_winograd_backward(g)) return detail::winograd_workspace_floats(detail::winograd_backward_geometry(g));
     if (detail::use_direct(g)) return detail::direct_packed_floats(g.cin, g.cout, g.kh, g.kw);
     return detail::im2col_workspace_floats(g);
 }
@@ -961,16 +962,16 @@ UNETPP_KERNEL_API std::size_t conv2d_backward_weights_workspace_floats(const con
 }
 
 UNETPP_KERNEL_API const char* conv2d_forward_algorithm(const conv_geometry& g) {
+    if (detail::use_winograd(g)) return detail::winograd_name;
     if (detail::use_direct(g)) {
 #if defined(__AVX512F__)
-        if (g.kh == 3 && g.kw == 3) return "direct-avx512 6x64 (3x3)";
-        if (g.kh == 1 && g.kw == 1) return "direct-avx512 6x64 (1x1)";
-        return "direct-avx512 6x64 (generic kernel size)";
+#define UNETPP_DIRECT_NAME(k) "direct-avx512 6x64 (" k ")"
 #else
-        if (g.kh == 3 && g.kw == 3) return "direct-avx2 6x16 (3x3)";
-        if (g.kh == 1 && g.kw == 1) return "direct-avx2 6x16 (1x1)";
-        return "direct-avx2 6x16 (generic kernel size)";
+#define UNETPP_DIRECT_NAME(k) "direct-avx2 6x16 (" k ")"
 #endif
+        if (g.kh == 3 && g.kw == 3) return UNETPP_DIRECT_NAME("3x3");
+        return g.kh == 1 && g.kw == 1 ? UNETPP_DIRECT_NAME("1x1") : UNETPP_DIRECT_NAME("generic kernel size");
+#undef UNETPP_DIRECT_NAME
     }
     return "im2col+eigen-gemm";
 }
@@ -989,6 +990,7 @@ UNETPP_KERNEL_API const char* conv2d_backward_weights_algorithm(const conv_geome
 
 UNETPP_KERNEL_API void conv2d_forward(const conv_geometry& g, const float* x, const float* w, const float* b, float* y,
                                       float* ws) {
+    if (detail::winograd_forward_if_chosen(g, x, w, b, nullptr, nullptr, false, y, ws)) return;
 #if UNETPP_DIRECT_CONV
     if (detail::use_direct(g)) {
         const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
@@ -1015,6 +1017,7 @@ UNETPP_KERNEL_API std::size_t conv2d_forward_fused_workspace_floats(const conv_g
 // epilogue over y.
 UNETPP_KERNEL_API void conv2d_forward_fused(const conv_geometry& g, const float* x, const float* w, const float* b,
                                             const float* scale, const float* shift, bool relu, float* y, float* ws) {
+    if (detail::winograd_forward_if_chosen(g, x, w, b, scale, shift, relu, y, ws)) return;
 #if UNETPP_DIRECT_CONV
     if (detail::use_direct(g)) {
         const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
@@ -1038,6 +1041,7 @@ UNETPP_KERNEL_API void conv2d_forward_fused(const conv_geometry& g, const float*
 
 UNETPP_KERNEL_API void conv2d_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                             float* ws) {
+    if (detail::winograd_backward_data_if_chosen(g, dy, w, dx, ws)) return;
 #if UNETPP_DIRECT_CONV
     if (detail::use_direct(g)) {
         // dx is the correlation of dy, implicitly zero padded by k-1-pad on each side, with the

@@ -1,0 +1,361 @@
+// Tests of the Winograd F(4x4, 3x3) convolution (kernels/winograd.hpp):
+//
+//  * the transform matrices: AT derived from the interpolation points, and the 1-D identity
+//    y = AT ((G g) .* (BT d)) checked exactly on every basis pair;
+//  * forward (plain and fused) and backward-data against the reference convolution over every
+//    stride-1 3x3 geometry of the presets (unet_bn<16..64, 3..4> at 64, 128, 256 and the valid
+//    convolutions of ronneberger2015) and odd sizes, with the error bounded relative to the sum of
+//    |products| of each output (see winograd_tolerance);
+//  * bit-identical results for 1 and 2 threads;
+//  * a whole unet_bn forward and backward with Winograd against the same network on the direct
+//    kernels.
+#include <doctest/doctest.h>
+
+#include <unetpp/backend/cpu/kernels/conv2d.hpp>
+#include <unetpp/unet.hpp>
+
+#include "../../support/compare.hpp"
+#include "../../support/gradcheck.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace ck = unetpp::backend::cpu_kernels;
+
+namespace {
+
+// The measured worst error of the Winograd outputs over all geometries below is about 2.5e-7
+// (forward) and 3e-7 (backward-data) of the sum of |products| of an output, against 2e-8 for the
+// direct kernel: the transforms scale values by up to 8 * 8 and 1/6^2 before the sum over
+// channels, and F(4x4, 3x3)'s error is known to be an order of magnitude above direct
+// summation. The bound leaves a factor of about 8 over the measured worst case.
+constexpr double winograd_tolerance = 1e-4;
+
+struct workspace {
+    float* p = nullptr;
+    explicit workspace(std::size_t floats) {
+        const std::size_t bytes = std::max<std::size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
+        p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    }
+    workspace(const workspace&) = delete;
+    workspace& operator=(const workspace&) = delete;
+    ~workspace() { std::free(p); }
+};
+
+std::vector<float> random_vector(std::size_t n, std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& e : v) e = u(rng);
+    return v;
+}
+
+// Restores the automatic algorithm choice at the end of a scope.
+struct algo_guard {
+    explicit algo_guard(ck::conv_algo a) { ck::set_conv2d_algorithm(a); }
+    ~algo_guard() { ck::set_conv2d_algorithm(ck::conv_algo::automatic); }
+};
+
+std::string describe(const ck::conv_geometry& g) {
+    std::ostringstream s;
+    s << "n" << g.n << " " << g.cin << "->" << g.cout << " " << g.h << "x" << g.w << " pad " << g.pad;
+    return s.str();
+}
+
+// Output elements checked for a geometry: all of them for small tensors, otherwise the corners of
+// every plane's first and last output channel (partial tiles, padding) plus random ones, so the
+// reference's cost stays bounded.
+std::vector<std::size_t> sample(std::size_t count, int c, int oh, int ow, int n, std::mt19937& rng) {
+    std::vector<std::size_t> idx;
+    if (count <= 6000) {
+        for (std::size_t i = 0; i < count; ++i) idx.push_back(i);
+        return idx;
+    }
+    const std::size_t plane = std::size_t(oh) * ow;
+    for (int s : {0, n - 1})
+        for (int ch : {0, c - 1})
+            for (int y : {0, 1, 2, 3, 4, oh - 5, oh - 4, oh - 3, oh - 2, oh - 1})
+                for (int x : {0, 1, 2, 3, 4, ow - 5, ow - 4, ow - 3, ow - 2, ow - 1})
+                    if (y >= 0 && y < oh && x >= 0 && x < ow) idx.push_back((std::size_t(s) * c + ch) * plane + std::size_t(y) * ow + x);
+    std::uniform_int_distribution<std::size_t> u(0, count - 1);
+    for (int k = 0; k < 3000; ++k) idx.push_back(u(rng));
+    return idx;
+}
+
+// Worst |fast - exact| / (sum of |products| + |bias|) over the sampled outputs of the forward pass.
+double forward_error(const ck::conv_geometry& g, const std::vector<float>& x, const std::vector<float>& w,
+                     const std::vector<float>& b, const std::vector<float>& y, std::mt19937& rng) {
+    const int OH = g.oh(), OW = g.ow();
+    double worst = 0.0;
+    for (std::size_t i : sample(y.size(), g.cout, OH, OW, g.n, rng)) {
+        const int ox = int(i % OW), oy = int(i / OW % OH), co = int(i / (std::size_t(OW) * OH) % g.cout);
+        const int n = int(i / (std::size_t(OW) * OH * g.cout));
+        double s = b[co], mag = std::fabs(b[co]);
+        for (int ci = 0; ci < g.cin; ++ci)
+            for (int ky = 0; ky < 3; ++ky)
+                for (int kx = 0; kx < 3; ++kx) {
+                    const int iy = oy + ky - g.pad, ix = ox + kx - g.pad;
+                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                    const double p = double(w[((std::size_t(co) * g.cin + ci) * 3 + ky) * 3 + kx]) *
+                                     x[((std::size_t(n) * g.cin + ci) * g.h + iy) * g.w + ix];
+                    s += p;
+                    mag += std::fabs(p);
+                }
+        worst = std::max(worst, std::fabs(y[i] - s) / std::max(mag, 1e-30));
+    }
+    return worst;
+}
+
+// The same for backward-data: dx[n,ci,iy,ix] = sum w[co,ci,ky,kx] dy[n,co,iy+pad-ky,ix+pad-kx].
+double backward_data_error(const ck::conv_geometry& g, const std::vector<float>& dy, const std::vector<float>& w,
+                           const std::vector<float>& dx, std::mt19937& rng) {
+    const int OH = g.oh(), OW = g.ow();
+    double worst = 0.0;
+    for (std::size_t i : sample(dx.size(), g.cin, g.h, g.w, g.n, rng)) {
+        const int ix = int(i % g.w), iy = int(i / g.w % g.h), ci = int(i / (std::size_t(g.w) * g.h) % g.cin);
+        const int n = int(i / (std::size_t(g.w) * g.h * g.cin));
+        double s = 0.0, mag = 0.0;
+        for (int co = 0; co < g.cout; ++co)
+            for (int ky = 0; ky < 3; ++ky)
+                for (int kx = 0; kx < 3; ++kx) {
+                    const int oy = iy + g.pad - ky, ox = ix + g.pad - kx;
+                    if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                    const double p = double(w[((std::size_t(co) * g.cin + ci) * 3 + ky) * 3 + kx]) *
+                                     dy[((std::size_t(n) * g.cout + co) * OH + oy) * OW + ox];
+                    s += p;
+                    mag += std::fabs(p);
+                }
+        worst = std::max(worst, std::fabs(dx[i] - s) / std::max(mag, 1e-30));
+    }
+    return worst;
+}
+
+// Runs forward and backward-data of g with Winograd forced; returns the two worst errors.
+std::pair<double, double> winograd_errors(const ck::conv_geometry& g, unsigned seed) {
+    std::mt19937 rng(seed);
+    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_vector(std::size_t(g.cout), rng);
+    const auto dy = random_vector(std::size_t(g.n) * g.cout * g.oh() * g.ow(), rng);
+    std::vector<float> y(dy.size(), 7.0f), dx(x.size(), 7.0f);
+    algo_guard force(ck::conv_algo::winograd);
+    REQUIRE(std::string(ck::conv2d_forward_algorithm(g)).find("winograd") != std::string::npos);
+    REQUIRE(std::string(ck::conv2d_backward_data_algorithm(g)).find("winograd") != std::string::npos);
+    workspace ws(std::max(ck::conv2d_forward_workspace_floats(g), ck::conv2d_backward_data_workspace_floats(g)));
+    ck::conv2d_forward(g, x.data(), w.data(), b.data(), y.data(), ws.p);
+    ck::conv2d_backward_data(g, dy.data(), w.data(), dx.data(), ws.p);
+    return {forward_error(g, x, w, b, y, rng), backward_data_error(g, dy, w, dx, rng)};
+}
+
+void check_geometries(const std::vector<ck::conv_geometry>& gs) {
+    double worst_f = 0.0, worst_b = 0.0;
+    unsigned seed = 1;
+    for (const auto& g : gs) {
+        CAPTURE(describe(g));
+        const auto [ef, eb] = winograd_errors(g, seed++);
+        CHECK(ef < winograd_tolerance);
+        CHECK(eb < winograd_tolerance);
+        worst_f = std::max(worst_f, ef);
+        worst_b = std::max(worst_b, eb);
+    }
+    MESSAGE(gs.size() << " geometries: worst error / sum |products|: forward " << worst_f << ", backward-data "
+                      << worst_b);
+}
+
+}  // namespace
+
+TEST_CASE("transform matrices: AT from the interpolation points, exact 1-D identity on every basis pair") {
+    // Rows of AT are the powers 0..3 of the points 0, 1, -1, 2, -2; the point at infinity
+    // contributes only the highest power.
+    const double pts[5] = {0, 1, -1, 2, -2};
+    for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 5; ++j) CHECK(ck::winograd_AT[i][j] == std::pow(pts[j], i));
+        CHECK(ck::winograd_AT[i][5] == (i == 3 ? 1.0 : 0.0));
+    }
+    // y[i] = sum_j AT[i][j] (G g)[j] (BT d)[j] must equal sum_k g[k] d[i+k] for every d, g: the
+    // map is bilinear, so checking d = e_p, g = e_k for all p, k proves it.
+    for (int p = 0; p < 6; ++p)
+        for (int k = 0; k < 3; ++k)
+            for (int i = 0; i < 4; ++i) {
+                double y = 0.0;
+                for (int j = 0; j < 6; ++j) y += ck::winograd_AT[i][j] * ck::winograd_G[j][k] * ck::winograd_BT[j][p];
+                CAPTURE(p);
+                CAPTURE(k);
+                CAPTURE(i);
+                CHECK(std::fabs(y - (p == i + k ? 1.0 : 0.0)) < 1e-14);
+            }
+}
+
+TEST_CASE("forward and backward-data match the reference on every preset geometry") {
+    if (!ck::detail::have_winograd) {
+        MESSAGE("Winograd is compiled only with AVX-512; this build routes every convolution elsewhere");
+        CHECK(std::string(ck::conv2d_forward_algorithm({1, 64, 64, 64, 64, 3, 3, 1, 1})).find("winograd") ==
+              std::string::npos);
+        return;
+    }
+    std::set<std::tuple<int, int, int, int>> seen;  // cin, cout, size, pad
+    std::vector<ck::conv_geometry> gs;
+    const auto add = [&](int cin, int cout, int size, int pad) {
+        if (seen.insert({cin, cout, size, pad}).second) gs.push_back({1, cin, size, size, cout, 3, 3, 1, pad});
+    };
+    SUBCASE("unet_bn<16..64, 3..4, in 1 or 3> at 64, 128, 256") {
+        for (int base : {16, 32, 64})
+            for (int depth : {3, 4})
+                for (int size : {64, 128, 256})
+                    for (int in : {1, 3})
+                        for (int l = 0; l <= depth; ++l) {
+                            const int c = base << l, s = size >> l;
+                            add(l == 0 ? in : c / 2, c, s, 1);  // first convolution of the level
+                            add(c, c, s, 1);                    // second
+                            if (l < depth) add(2 * c, c, s, 1);  // decoder, after the concatenation
+                        }
+        check_geometries(gs);
+    }
+    SUBCASE("ronneberger2015 at 572 (valid convolutions)") {
+        int s = 572;
+        for (int l = 0; l <= 4; ++l) {  // encoder
+            const int c = 64 << l;
+            add(l == 0 ? 1 : c / 2, c, s, 0);
+            add(c, c, s - 2, 0);
+            s = l < 4 ? (s - 4) / 2 : s - 4;
+        }
+        for (int l = 3; l >= 0; --l) {  // decoder
+            const int c = 64 << l;
+            s *= 2;
+            add(2 * c, c, s, 0);
+            add(c, c, s - 2, 0);
+            s -= 4;
+        }
+        check_geometries(gs);
+    }
+}
+
+TEST_CASE("odd sizes, channel counts and batches") {
+    if (!ck::detail::have_winograd) return;
+    std::vector<ck::conv_geometry> gs;
+    for (int pad : {0, 1, 2})
+        for (auto [h, w] : {std::pair{1, 1}, {2, 3}, {3, 3}, {5, 7}, {6, 6}, {7, 5}, {9, 13}, {17, 30}, {31, 70},
+                            {66, 67}, {4, 130}})
+            for (auto [cin, cout] : {std::pair{1, 1}, {3, 5}, {17, 19}, {16, 70}})
+                if (h + 2 * pad >= 3 && w + 2 * pad >= 3) gs.push_back({3, cin, h, w, cout, 3, 3, 1, pad});
+    check_geometries(gs);
+}
+
+TEST_CASE("fused forward: scale, shift and ReLU folded like the reference epilogue") {
+    if (!ck::detail::have_winograd) return;
+    const ck::conv_geometry g{2, 24, 19, 21, 40, 3, 3, 1, 1};
+    std::mt19937 rng(3);
+    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_vector(std::size_t(g.cout), rng), sh = random_vector(std::size_t(g.cout), rng);
+    auto sc = random_vector(std::size_t(g.cout), rng);
+    for (auto& v : sc) v = 0.5f + std::fabs(v);
+    const std::size_t ny = std::size_t(g.n) * g.cout * g.oh() * g.ow();
+    std::vector<float> y(ny), yr(ny);
+    algo_guard force(ck::conv_algo::winograd);
+    for (bool relu : {false, true}) {
+        workspace ws(ck::conv2d_forward_fused_workspace_floats(g));
+        ck::conv2d_forward_fused(g, x.data(), w.data(), b.data(), sc.data(), sh.data(), relu, y.data(), ws.p);
+        ck::conv2d_forward_fused_ref(g, x.data(), w.data(), b.data(), sc.data(), sh.data(), relu, yr.data());
+        double worst = 0.0;
+        for (std::size_t i = 0; i < ny; ++i) worst = std::max(worst, double(std::fabs(y[i] - yr[i])));
+        CAPTURE(relu);
+        CHECK(worst < 1e-4);  // outputs of magnitude ~10: about 1e-5 relative
+        if (relu) CHECK(*std::min_element(y.begin(), y.end()) == 0.0f);
+    }
+}
+
+TEST_CASE("the result does not depend on the thread count") {
+#ifdef _OPENMP
+    if (!ck::detail::have_winograd) return;
+    const ck::conv_geometry g{1, 32, 45, 37, 130, 3, 3, 1, 1};
+    std::mt19937 rng(4);
+    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_vector(std::size_t(g.cout), rng);
+    const std::size_t ny = std::size_t(g.n) * g.cout * g.oh() * g.ow();
+    std::vector<float> y1(ny), y3(ny);
+    algo_guard force(ck::conv_algo::winograd);
+    const int before = omp_get_max_threads();
+    for (auto [threads, out] : {std::pair{1, &y1}, {3, &y3}}) {
+        omp_set_num_threads(threads);
+        workspace ws(ck::conv2d_forward_workspace_floats(g));
+        ck::conv2d_forward(g, x.data(), w.data(), b.data(), out->data(), ws.p);
+    }
+    omp_set_num_threads(before);
+    CHECK(y1 == y3);
+#endif
+}
+
+TEST_CASE("UNETPP_CONV_ALGO: values and a clear error for a wrong one") {
+    ::setenv("UNETPP_CONV_ALGO", "winograd", 1);
+    CHECK(ck::detail::conv_algo_from_env() == ck::conv_algo::winograd);
+    ::setenv("UNETPP_CONV_ALGO", "direct", 1);
+    CHECK(ck::detail::conv_algo_from_env() == ck::conv_algo::direct);
+    ::setenv("UNETPP_CONV_ALGO", "wingorad", 1);
+    CHECK_THROWS_WITH_AS(ck::detail::conv_algo_from_env(), doctest::Contains("direct, gemm, winograd or auto"),
+                         std::invalid_argument);
+    ::unsetenv("UNETPP_CONV_ALGO");
+    CHECK(ck::detail::conv_algo_from_env() == ck::conv_algo::automatic);
+    {
+        algo_guard force(ck::conv_algo::gemm);
+        CHECK(std::string(ck::conv2d_forward_algorithm({1, 64, 64, 64, 64, 3, 3, 1, 1})) == "im2col+eigen-gemm");
+    }
+    algo_guard force(ck::conv_algo::direct);
+    CHECK(std::string(ck::conv2d_forward_algorithm({1, 64, 64, 64, 64, 3, 3, 1, 1})).find("winograd") ==
+          std::string::npos);
+}
+
+TEST_CASE("whole unet_bn: forward and backward with Winograd match the direct kernels") {
+    using namespace unetpp;
+    if (!ck::detail::have_winograd) return;
+    using net_t = presets::unet_bn<16, 3>;
+    net_t direct(9), wino(9);
+    direct.need_input_grad(true);
+    wino.need_input_grad(true);
+    rng r(6);
+    tensor<float> x(shape4{2, 1, 48, 40});
+    tensor<float> yd, yw;
+    bool clean = false;
+    for (int k = 0; k < 12 && !clean; ++k) {  // redraw while float rounding flips a ReLU kink
+        test::fill_normal(x, r);
+        {
+            algo_guard force(ck::conv_algo::direct);
+            yd = direct.forward(x);
+        }
+        {
+            algo_guard force(ck::conv_algo::winograd);
+            yw = wino.forward(x);
+        }
+        clean = test::relu_kink_flips(direct, wino) == 0;
+    }
+    REQUIRE(clean);
+    tensor<float> dy(yd.shape());
+    test::fill_normal(dy, r);
+    tensor<float> dxd, dxw;
+    {
+        algo_guard force(ck::conv_algo::direct);
+        dxd = direct.backward(x, dy);
+    }
+    {
+        algo_guard force(ck::conv_algo::winograd);
+        dxw = wino.backward(x, dy);
+    }
+    const double ey = test::max_rel_error(yw, yd), ex = test::max_rel_error(dxw, dxd);
+    const double eg = test::worst_gradient_error(wino, direct);
+    MESSAGE("Winograd vs direct, unet_bn<16, 3>: output " << ey << ", input gradient " << ex
+                                                          << ", worst parameter gradient " << eg);
+    CHECK(ey < 1e-4);
+    CHECK(ex < 1e-4);
+    CHECK(eg < 1e-3);
+}
