@@ -2,6 +2,7 @@
 /// \file Pieces the trainer uses, usable on their own: early stopping, the per-epoch CSV and
 /// JSON-lines log, and the terminal progress display.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -218,16 +219,33 @@ inline std::string format_duration(double seconds) {
     return b;
 }
 
-/// Live progress bar of one epoch: "epoch 3/20 [#######.......] 14/40 loss 0.3121 ETA 00:41",
-/// redrawn in place with '\r'; the ETA extrapolates the epoch's mean time per batch.
+/// The time left for the whole run: the epochs still to come after the current one, at the mean
+/// duration of the epochs this process has completed (or, before the first one completes, at the
+/// current epoch's projected duration), plus what is left of the current epoch.
+///   epoch_left   seconds left in the current epoch (0 at its end)
+///   mean_epoch   mean seconds of the completed epochs of this process (NaN: none yet)
+///   projected    the current epoch's projected total seconds (used when mean_epoch is NaN)
+///   epochs_after epochs still to run after the current one
+[[nodiscard]] inline double run_eta(double epoch_left, double mean_epoch, double projected, long epochs_after) {
+    const double per = std::isfinite(mean_epoch) ? mean_epoch : projected;
+    return std::max(0.0, epoch_left) + std::max(0.0, per) * static_cast<double>(std::max(0L, epochs_after));
+}
+
+/// Live progress bar of one epoch:
+///   "epoch 3/20 [#######.......] 14/40 loss 0.3121 ETA 00:41 (run 12:03)"
+/// redrawn in place with '\r'; the epoch's ETA extrapolates its mean time per batch, the run's
+/// adds the epochs after it (run_eta, with the mean epoch time given by the caller).
 class progress_bar {
 public:
-    progress_bar(std::ostream& out, int epoch, int epochs, std::size_t batches)
-        : out_(out), epoch_(epoch), epochs_(epochs), batches_(batches), start_(clock::now()) {}
+    progress_bar(std::ostream& out, int epoch, int epochs, std::size_t batches,
+                 double mean_epoch_seconds = std::numeric_limits<double>::quiet_NaN())
+        : out_(out), epoch_(epoch), epochs_(epochs), batches_(batches), mean_epoch_(mean_epoch_seconds),
+          start_(clock::now()) {}
 
     void update(std::size_t done, double running_loss) {
         const double el = std::chrono::duration<double>(clock::now() - start_).count();
         const double eta = done ? el / double(done) * double(batches_ - std::min(done, batches_)) : 0.0;
+        const double run = run_eta(eta, mean_epoch_, el + eta, static_cast<long>(epochs_) - epoch_);
         constexpr int width = 24;
         const int fill = batches_ ? static_cast<int>(width * double(done) / double(batches_)) : width;
         std::string bar(static_cast<std::size_t>(fill), '#');
@@ -235,7 +253,9 @@ public:
         char b[64];
         std::snprintf(b, sizeof b, "%.4f", running_loss);
         out_ << "\repoch " << epoch_ << '/' << epochs_ << " [" << bar << "] " << done << '/' << batches_ << " loss "
-             << b << " ETA " << format_duration(eta) << "   " << std::flush;
+             << b << " ETA " << format_duration(eta);
+        if (epoch_ < epochs_) out_ << " (run " << format_duration(run) << ')';
+        out_ << "   " << std::flush;
     }
     void finish() { out_ << '\r' << std::string(80, ' ') << '\r' << std::flush; }
 
@@ -244,6 +264,7 @@ private:
     std::ostream& out_;
     int epoch_, epochs_;
     std::size_t batches_;
+    double mean_epoch_;
     clock::time_point start_;
 };
 

@@ -19,9 +19,12 @@
 ///   lr = schedule.lr(); the train loader's batches for epoch e (order and augmentation derive
 ///   from (seed, e), so they are the same in a resumed run); per batch: zero_grad, forward, loss
 ///   and its gradient, backward, optional clipping, step. Masks larger than the logits (unpadded
-///   networks) are centre-cropped to the logits' size. Then validation (eval mode, no
+///   networks) are centre-cropped to the logits' size. A batch with regions of interest
+///   (data::batch::roi, e.g. field-of-view masks) passes them to the loss as per-pixel weights
+///   (losses::WeightedLoss: pixels outside contribute nothing). Then validation (eval mode, no
 ///   gradients): mean loss over images and, for one-channel logits, macro Dice and IoU at
-///   sigmoid(logit) > threshold. Then schedule.step(monitor), the log rows, checkpoints
+///   sigmoid(logit) > threshold, counting only the pixels inside the regions of interest when the
+///   batch has them. Then schedule.step(monitor), the log rows, checkpoints
 ///   (`best.safetensors` when the monitored metric improved, then `last.safetensors`), and early
 ///   stopping.
 ///
@@ -243,6 +246,8 @@ public:
             return res;
         };
         bool stop = false;
+        double seconds_here = 0;  // the completed epochs of this process: the run's ETA
+        long epochs_here = 0;
         for (long e = info.epoch; e < cfg_.epochs && !stop; ++e) {
             const auto t0 = std::chrono::steady_clock::now();
             epoch_record r;
@@ -253,7 +258,9 @@ public:
             train.start_epoch(static_cast<std::uint64_t>(e));
             const std::size_t nb = train.batches_per_epoch();
             std::optional<progress_bar> pb;
-            if (bar) pb.emplace(out, r.epoch, cfg_.epochs, nb);
+            if (bar)
+                pb.emplace(out, r.epoch, cfg_.epochs, nb,
+                           epochs_here ? seconds_here / double(epochs_here) : std::numeric_limits<double>::quiet_NaN());
             double sum = 0;
             std::size_t count = 0, k = 0;
             if (info.epoch_step > 0) {  // resumed mid-epoch: skip the batches already done
@@ -276,7 +283,7 @@ public:
             }
             while (auto b = train.next()) {
                 ++k;
-                const double l = train_step(b->images, b->masks, r.epoch, k, nb, info.step + 1);
+                const double l = train_step(b->images, b->masks, b->roi, r.epoch, k, nb, info.step + 1);
                 ++info.step;
                 sum += l * b->images.shape().n;
                 count += static_cast<std::size_t>(b->images.shape().n);
@@ -305,6 +312,8 @@ public:
             r.train_loss = sum / double(count);
             if (val) validate(*val, r);
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            seconds_here += r.seconds;
+            ++epochs_here;
 
             const double m = r.get(cfg_.monitor);
             sched_.step(m);
@@ -329,7 +338,12 @@ public:
                 good_checkpoint_ = last;
                 good_epoch_ = info.epoch;
             }
-            if (cfg_.progress != progress_mode::silent) out << epoch_summary(r, cfg_.epochs) << (improved ? "  *" : "") << '\n' << std::flush;
+            if (cfg_.progress != progress_mode::silent) {
+                out << epoch_summary(r, cfg_.epochs) << (improved ? "  *" : "");
+                if (e + 1 < cfg_.epochs)  // the whole run's time left, at this process's mean epoch
+                    out << "  ETA " << format_duration(run_eta(0, seconds_here / double(epochs_here), 0, cfg_.epochs - e - 1));
+                out << '\n' << std::flush;
+            }
             if (on_epoch_end) on_epoch_end(r);
             if (stop && cfg_.progress != progress_mode::silent)
                 out << "early stopping: " << cfg_.monitor << " did not improve for " << es_.bad_epochs()
@@ -366,10 +380,19 @@ public:
             if (!detail::all_finite(logits))
                 throw training_diverged("validation after epoch " + std::to_string(r.epoch) +
                                         ": the network's outputs hold NaN or Inf; training stopped" + kept());
-            const double l = static_cast<double>(loss_(logits, target));
+            const bool roi = !b->roi.empty();
+            const auto region = roi ? detail::center_crop(b->roi, logits.shape().h, logits.shape().w) : tensor<float>{};
+            const double l = static_cast<double>(roi ? weighted_loss(logits, target, region, nullptr) : loss_(logits, target));
             sum += l * b->images.shape().n;
             count += static_cast<std::size_t>(b->images.shape().n);
-            if (logits.shape().c == 1 && target.shape() == logits.shape()) ev.add(logits, target);
+            if (logits.shape().c == 1 && target.shape() == logits.shape()) {
+                if (roi)
+                    for (const auto& c : metrics::count_per_image(logits, target, region, metrics::prediction_kind::logits,
+                                                                  cfg_.threshold))
+                        ev.add(c);
+                else
+                    ev.add(logits, target);
+            }
         }
         net_.train(true);
         if (count == 0) throw std::runtime_error("trainer: the validation loader gave no batches");
@@ -386,8 +409,19 @@ public:
     [[nodiscard]] optim::any_schedule& schedule() noexcept { return sched_; }
 
 private:
-    double train_step(const tensor<float>& x, const tensor<float>& masks, int epoch, std::size_t k, std::size_t nb,
-                      long global_step) {
+    /// The loss with per-pixel weights (regions of interest); a loss without them is refused.
+    double weighted_loss(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight, tensor<T>* grad) {
+        if constexpr (losses::WeightedLoss<Loss, T>)
+            return static_cast<double>(loss_(logits, target, weight, grad));
+        else
+            throw std::invalid_argument("trainer: the batches have regions of interest, but loss '" +
+                                        std::string(loss_.name) +
+                                        "' takes no per-pixel weights (losses::WeightedLoss); use a loss that does, "
+                                        "or train without region-of-interest masks");
+    }
+
+    double train_step(const tensor<float>& x, const tensor<float>& masks, const tensor<float>& roi, int epoch,
+                      std::size_t k, std::size_t nb, long global_step) {
         const auto where = [&] {
             return "epoch " + std::to_string(epoch) + ", step " + std::to_string(k) + " of " + std::to_string(nb) +
                    " (global step " + std::to_string(global_step) + ")";
@@ -399,7 +433,9 @@ private:
             throw training_diverged(where() + ": the network's outputs hold NaN or Inf; training stopped" + kept());
         double l;
         try {
-            l = static_cast<double>(loss_(logits, target, &grad_));
+            l = roi.empty() ? static_cast<double>(loss_(logits, target, &grad_))
+                            : weighted_loss(logits, target, detail::center_crop(roi, logits.shape().h, logits.shape().w),
+                                            &grad_);
         } catch (const std::exception& e) {
             throw std::runtime_error(where() + ": loss '" + std::string(loss_.name) + "': " + e.what());
         }
