@@ -73,7 +73,8 @@ def case_flops(c):
 def export_onnx(c, path):
     """The PyTorch twin in eval mode with every BatchNorm folded into the convolution before it,
     exported at the case's fixed shape with opset 17, then checked: no BatchNormalization node,
-    all initialisers f32."""
+    all initialisers f32, and ONNX Runtime's output on a random input equal to the unfolded
+    module's (batch-norm statistics randomised first, so the folding is really exercised)."""
     import onnx
     import torch
     from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -81,14 +82,23 @@ def export_onnx(c, path):
 
     torch.manual_seed(0)
     model = ronneberger2015(c["base"]) if c["model"] == "ronneberger2015" else unet_bn(c["base"], 4)
+    with torch.no_grad():  # non-trivial statistics, so a wrong fold would show
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
     model.eval()
+    x = torch.randn(c["batch"], 1, c["size"], c["size"])
+    with torch.no_grad():
+        expected = model(x).numpy()
     for m in model.modules():
         if isinstance(m, DoubleConv):
             for conv, bn in (("conv1", "bn1"), ("conv2", "bn2")):
                 if getattr(m, bn) is not None:
                     setattr(m, conv, fuse_conv_bn_eval(getattr(m, conv), getattr(m, bn)))
                     setattr(m, bn, None)
-    x = torch.randn(c["batch"], 1, c["size"], c["size"])
     kwargs = {"opset_version": 17, "input_names": ["x"], "output_names": ["logits"], "do_constant_folding": True}
     try:
         torch.onnx.export(model, (x,), path, dynamo=False, **kwargs)
@@ -100,7 +110,14 @@ def export_onnx(c, path):
         raise RuntimeError(f"{path}: batch norm was not folded (ops: {ops})")
     if any(t.data_type != onnx.TensorProto.FLOAT for t in g.graph.initializer):
         raise RuntimeError(f"{path}: an initialiser is not f32")
-    return {"opset": 17, "ops": ops, "bytes": os.path.getsize(path)}
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    got = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    err = float(abs(got - expected).max() / max(1e-30, float(abs(expected).max())))
+    if not err < 1e-3:
+        raise RuntimeError(f"{path}: ONNX Runtime's output differs from the PyTorch module's by {err:.2e} (relative)")
+    return {"opset": 17, "ops": ops, "bytes": os.path.getsize(path), "max_rel_diff_vs_torch": err}
 
 
 class Worker:
