@@ -8,15 +8,17 @@
 # Debian packages: the compiler and libraries (cmake g++ make libeigen3-dev libxsimd-dev
 # doctest-dev libstb-dev libjpeg62-turbo-dev), clang with its OpenMP, libFuzzer and sanitizer
 # runtimes for the fuzz stage of scripts/test.sh (clang libomp-dev libclang-rt-14-dev),
-# python3-torch for the PyTorch parity tests (UNETPP_NO_TORCH=1 leaves it out) and python3-venv.
+# python3-torch for the PyTorch parity tests (UNETPP_NO_TORCH=1 leaves it out), python3-venv, and
+# chromium, in which tools_report renders the HTML run report headless.
 #
-# The test virtual environment, used by the ONNX interop tests (tests find it there and never
-# install anything themselves):
+# The test virtual environment, used by the ONNX interop tests and tools_report (tests find it
+# there and never install anything themselves):
 #
 #   ${XDG_CACHE_HOME:-~/.cache}/unetpp/test-venv          (UNETPP_TEST_VENV overrides)
 #
 # made with `/usr/bin/python3 -m venv --system-site-packages` (Debian's python3-torch and numpy
-# stay visible) and holding the pinned onnx and onnxruntime below. UNETPP_NO_ONNX=1 leaves it out.
+# stay visible) and holding the pinned onnx, onnxruntime and tensorboard below. UNETPP_NO_ONNX=1
+# leaves it out.
 #
 # Conan 2 (used only by the packaging test package_conan) is installed with pip into its own
 # virtual environment, never into the system Python:
@@ -38,9 +40,11 @@ set -euo pipefail
 # Pinned versions of the test venv's packages (wheels exist for Debian 12's Python 3.11; numpy
 # stays below 2 so that the venv keeps Debian's numpy 1.24, which python3-torch is built against).
 onnx_pins=("onnx==1.17.0" "onnxruntime==1.20.1" "numpy<2")
+# tensorboard reads back the event files of unetpp-train --tensorboard (tests/tools/report.cmake).
+tensorboard_pin="tensorboard==2.18.0"
 
 packages=(cmake g++ make libeigen3-dev libxsimd-dev doctest-dev libstb-dev libjpeg62-turbo-dev
-          clang libomp-dev libclang-rt-14-dev python3-venv)
+          clang libomp-dev libclang-rt-14-dev python3-venv chromium)
 # GDCM and nifticlib: the DICOM and NIfTI readers of unetpp::medical (io/medical.hpp).
 packages+=(libgdcm-dev libnifti2-dev)
 if [[ "${UNETPP_NO_TORCH:-0}" != "1" ]]; then
@@ -120,22 +124,23 @@ install_test_venv() {
     [[ "${UNETPP_NO_ONNX:-0}" == "1" ]] && return 0
     local venv="${UNETPP_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/unetpp/test-venv}"
     local check="import onnx, onnxruntime, numpy; assert onnx.__version__ == '${onnx_pins[0]#onnx==}', onnx.__version__; \
-assert onnxruntime.__version__ == '${onnx_pins[1]#onnxruntime==}', onnxruntime.__version__"
+assert onnxruntime.__version__ == '${onnx_pins[1]#onnxruntime==}', onnxruntime.__version__; \
+import tensorboard; assert tensorboard.__version__ == '${tensorboard_pin#tensorboard==}', tensorboard.__version__"
     if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "$check" 2>/dev/null; then
-        echo "install_deps: test venv present ($venv: ${onnx_pins[0]}, ${onnx_pins[1]})"
+        echo "install_deps: test venv present ($venv: ${onnx_pins[0]}, ${onnx_pins[1]}, $tensorboard_pin)"
         return 0
     fi
     local created=0
     [[ -e "$venv" ]] || created=1
-    echo "install_deps: installing ${onnx_pins[*]} into the test venv $venv"
+    echo "install_deps: installing ${onnx_pins[*]} $tensorboard_pin into the test venv $venv"
     mkdir -p "$(dirname "$venv")"
     if ! { { [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"; } &&
            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 30 --retries 2 \
-               "${onnx_pins[@]}" &&
+               "${onnx_pins[@]}" "$tensorboard_pin" &&
            "$venv/bin/python" -c "$check"; }; then
         [[ "$created" == "1" ]] && rm -rf "$venv"   # only what this run created
-        python_install_failed "${onnx_pins[*]} into $venv" \
-            "the ONNX interop tests (parity_interop_onnx*) will be skipped"
+        python_install_failed "${onnx_pins[*]} $tensorboard_pin into $venv" \
+            "the ONNX interop tests (parity_interop_onnx*) and the TensorBoard part of tools_report will be skipped"
         return 0
     fi
     echo "install_deps: test venv ready ($venv)"

@@ -15,6 +15,7 @@
 
 #include "cli_common.hpp"
 #include "model_record.hpp"
+#include "report/overlay_png.hpp"
 #include "scaled_predict.hpp"
 
 namespace {
@@ -32,6 +33,11 @@ the optimiser state in it is ignored) over a data set and writes:
   --out-masks DIR    predicted masks as PNG (0/255) at each image's own size,
                      DIR/<image stem>_pred.png, each written atomically; DIR must be new or
                      empty
+  --overlays DIR     labelled pictures, DIR/<image stem>_overlay.png: image | ground truth |
+                     prediction | overlay (true positives yellow, false positives magenta,
+                     false negatives cyan, ground-truth outline green), masks drawn in the
+                     run's polarity (white = the predicted class); DIR must be new or empty.
+                     unetpp-report --overlays DIR shows the worst cases
   --overwrite        replace existing --csv / --summary files and write masks into a DIR that
                      holds other files (only the files named above are replaced; nothing is
                      removed). Without it an existing output is refused.
@@ -73,7 +79,8 @@ std::string fmt(double v) {
 
 int run(int argc, char** argv) {
     const args a(argc, argv, {"overwrite"},
-                 {"checkpoint", "csv", "summary", "out-masks", "data-type", "data", "masks", "mask-suffix", "size",
+                 {"checkpoint", "csv", "summary", "out-masks", "overlays", "data-type", "data", "masks", "mask-suffix",
+                  "size",
                   "synthetic-count", "seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
                   "threshold", "threads"});
     if (a.has("help")) {
@@ -118,6 +125,8 @@ int run(int argc, char** argv) {
     }
     const fs::path masks_dir = a.str("out-masks");
     if (a.has("out-masks")) check_output_folder(masks_dir, "--out-masks", "unetpp-evaluate", overwrite);
+    const fs::path overlays_dir = a.str("overlays");
+    if (a.has("overlays")) check_output_folder(overlays_dir, "--overlays", "unetpp-evaluate", overwrite);
 
     // The run's record (unetpp.extra.* metadata; a plain weights file has none). The file's
     // checksums are verified here (io::safetensors_file).
@@ -236,16 +245,20 @@ int run(int argc, char** argv) {
                 idx.push_back(it->second);
             }
         }
-        if (a.has("out-masks")) {  // two images of one stem would write one mask file
+        if (a.has("out-masks") || a.has("overlays")) {  // two images of one stem would write one file
             std::map<std::string, std::size_t> seen;
             for (std::size_t i : idx)
                 if (const auto [it, fresh] = seen.emplace(ds.stem(i), i); !fresh)
                     throw usage_error("--out-masks: " + ds.source(it->second) + " and " + ds.source(i) +
                                       " would both be written as '" + ds.stem(i) +
-                                      "_pred.png'; rename one of the images");
+                                      (a.has("out-masks") ? "_pred.png" : "_overlay.png") +
+                                      "'; rename one of the images");
         }
         // Predict every image first: a damaged probability map stops the run before anything is written.
-        std::vector<std::vector<unsigned char>> pngs;  // the masks, encoded, written after the loop
+        std::vector<std::vector<unsigned char>> pngs, overlays;  // encoded, written after the loop
+        const std::string polarity_note = pre.polarity.empty() || pre.polarity == polarity_of(dc.type)
+                                              ? "masks: " + polarity_of(dc.type)
+                                              : "masks read as " + polarity_of(dc.type) + "; the run: " + pre.polarity;
         std::string rows = "image,dice,iou,precision,recall,hd95\n";
         std::vector<double> dice, iou, prec, rec_, hd;
         std::size_t hd_inf = 0;
@@ -268,6 +281,10 @@ int run(int argc, char** argv) {
             rows += name + ',' + fmt(c.dice()) + ',' + fmt(c.iou()) + ',' + fmt(c.precision()) + ',' + fmt(c.recall()) +
                     ',' + fmt(h95) + '\n';
             if (a.has("out-masks")) pngs.push_back(io::encode_png(io::from_tensor(pred)));
+            if (a.has("overlays"))
+                overlays.push_back(report::overlay_png(s.image, s.mask, pred,
+                                                       name + "   Dice " + fmt(c.dice()) + "   IoU " + fmt(c.iou()),
+                                                       polarity_note));
         }
         // all inputs are valid: create the output folders and prove them writable, then write
         prepare_file_parent(csv, "--csv");
@@ -279,6 +296,11 @@ int run(int argc, char** argv) {
                 write_file(masks_dir / (ds.stem(idx[k]) + "_pred.png"),
                            std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
             }
+        }
+        if (a.has("overlays")) {
+            prepare_folder(overlays_dir, "--overlays");
+            for (std::size_t k = 0; k < idx.size(); ++k)
+                write_file(overlays_dir / (ds.stem(idx[k]) + "_overlay.png"), report::as_string(overlays[k]), true);
         }
         std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
                             subset + (subset == "all" ? "" : ", from the run's split.json") + "), threshold " +

@@ -10,7 +10,7 @@
 //     Summary { repeated Value value = 1; }
 //     Value   { string tag = 1; float simple_value = 2; }
 // The first record is an Event with file_version "brain.Event:2"; then one Event per epoch, its
-// Summary holding one Value per finite scalar. The CRC-32C is the library's (io/safetensors.hpp).
+// Summary holding one Value per finite scalar. The CRC-32C is the library's (io/crc32c.hpp).
 //
 // Output policy (output_guard.hpp): the file gets a name no other file has
 // (events.out.tfevents.<seconds>.<host>.<pid>.unetpp, created with write_file's no-replace rule),
@@ -34,7 +34,7 @@
 #include <unistd.h>
 #endif
 
-#include <unetpp/io/safetensors.hpp>
+#include <unetpp/io/crc32c.hpp>
 
 #include "../output_guard.hpp"
 

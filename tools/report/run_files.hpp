@@ -1,0 +1,243 @@
+// Reading the files of a run for the HTML report: evaluate's per-image CSV, the flat config.json
+// of unetpp-train, PNG headers, and base64 for embedding pictures. Every file is untrusted input:
+// sizes are bounded, malformed content is refused with the file and the position named.
+// Standard library and cli_args.hpp only. Tests: tests/unit/report/test_report_files.cpp.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "../cli_args.hpp"
+
+namespace report {
+
+/// One row of unetpp-evaluate's --csv: the image's name and its numbers by column.
+struct score_row {
+    std::string image;
+    std::vector<double> values;  ///< one per score column, NaN where the cell is "nan"
+};
+
+struct score_table {
+    std::vector<std::string> columns;  ///< the score columns (after "image"), e.g. dice, iou, ...
+    std::vector<score_row> rows;
+    /// Index of a column in `values`, or -1.
+    [[nodiscard]] int column(std::string_view name) const {
+        for (std::size_t i = 0; i < columns.size(); ++i)
+            if (columns[i] == name) return static_cast<int>(i);
+        return -1;
+    }
+};
+
+/// Parses the per-image CSV of unetpp-evaluate (header "image,dice,..."; cells numbers, "inf" or
+/// "nan"). The header must start with image and contain dice; at most `max_rows` rows.
+inline score_table parse_scores_csv(std::string_view text, const std::string& file, std::size_t max_rows = 1000000) {
+    score_table t;
+    std::istringstream in{std::string(text)};
+    std::string line;
+    const auto split = [](const std::string& l) {
+        std::vector<std::string> cells;
+        std::stringstream ss(l);
+        std::string c;
+        while (std::getline(ss, c, ',')) cells.push_back(c);
+        if (!l.empty() && l.back() == ',') cells.emplace_back();
+        return cells;
+    };
+    if (!std::getline(in, line))
+        throw cli::usage_error("'" + file + "' is empty; give the --csv file that unetpp-evaluate wrote");
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto head = split(line);
+    if (head.empty() || head[0] != "image")
+        throw cli::usage_error("'" + file +
+                               "' does not start with an 'image,dice,...' header; is it the --csv of unetpp-evaluate?");
+    t.columns.assign(head.begin() + 1, head.end());
+    if (t.column("dice") < 0)
+        throw cli::usage_error("'" + file + "' has no dice column; give the --csv file that unetpp-evaluate wrote");
+    std::size_t row = 1;
+    while (std::getline(in, line)) {
+        ++row;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        if (t.rows.size() >= max_rows)
+            throw cli::usage_error("'" + file + "' has more than " + std::to_string(max_rows) + " rows");
+        const auto cells = split(line);
+        if (cells.size() != head.size())
+            throw cli::usage_error("'" + file + "' line " + std::to_string(row) + " has " +
+                                   std::to_string(cells.size()) + " cells, the header " + std::to_string(head.size()));
+        score_row r{cells[0], {}};
+        for (std::size_t i = 1; i < cells.size(); ++i) {
+            const std::string& c = cells[i];
+            char* end = nullptr;
+            const double v = std::strtod(c.c_str(), &end);
+            if (c.empty() || end != c.c_str() + c.size())
+                throw cli::usage_error("'" + file + "' line " + std::to_string(row) + ": '" + c.substr(0, 40) +
+                                       "' in column " + head[i] + " is not a number");
+            r.values.push_back(v);
+        }
+        t.rows.push_back(std::move(r));
+    }
+    return t;
+}
+
+/// The top-level members of a JSON object, each value as text: strings decoded, anything else
+/// (numbers, true/false/null, nested arrays and objects) as written. Refuses what is not a JSON
+/// object, naming the byte.
+inline std::vector<std::pair<std::string, std::string>> parse_flat_json(std::string_view s, const std::string& file) {
+    std::size_t i = 0;
+    const auto fail = [&](const std::string& what) {
+        throw cli::usage_error("'" + file + "' is not a JSON object (" + what + " at byte " + std::to_string(i) + ")");
+    };
+    const auto ws = [&] {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) ++i;
+    };
+    const auto string_value = [&]() {
+        if (i >= s.size() || s[i] != '"') fail("expected '\"'");
+        ++i;
+        std::string o;
+        while (true) {
+            if (i >= s.size()) fail("unterminated string");
+            const char c = s[i++];
+            if (c == '"') return o;
+            if (static_cast<unsigned char>(c) < 0x20) fail("control character in a string");
+            if (c != '\\') {
+                o += c;
+                continue;
+            }
+            if (i >= s.size()) fail("unterminated string");
+            const char e = s[i++];
+            if (e == 'n')
+                o += '\n';
+            else if (e == 't')
+                o += '\t';
+            else if (e == 'r')
+                o += '\r';
+            else if (e == 'b' || e == 'f')
+                o += ' ';
+            else if (e == 'u') {
+                if (i + 4 > s.size()) fail("short \\u escape");
+                unsigned v = 0;
+                for (int k = 0; k < 4; ++k) {
+                    const char h = s[i++];
+                    const int d = h >= '0' && h <= '9'   ? h - '0'
+                                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                         : -1;
+                    if (d < 0) fail("bad \\u escape");
+                    v = v * 16 + static_cast<unsigned>(d);
+                }
+                // UTF-8 of the code unit (surrogates become U+FFFD)
+                if (v >= 0xD800 && v <= 0xDFFF) v = 0xFFFD;
+                if (v < 0x80)
+                    o += static_cast<char>(v);
+                else if (v < 0x800)
+                    o += static_cast<char>(0xC0 | v >> 6), o += static_cast<char>(0x80 | (v & 0x3F));
+                else
+                    o += static_cast<char>(0xE0 | v >> 12), o += static_cast<char>(0x80 | ((v >> 6) & 0x3F)),
+                        o += static_cast<char>(0x80 | (v & 0x3F));
+            } else if (e == '"' || e == '\\' || e == '/')
+                o += e;
+            else
+                fail("unknown escape");
+        }
+    };
+    // skips any other value (number, literal, array, object), returning its text
+    const auto raw_value = [&]() {
+        const std::size_t from = i;
+        int depth = 0;
+        while (i < s.size()) {
+            const char c = s[i];
+            if (c == '"') {
+                (void)string_value();
+                continue;
+            }
+            if (c == '[' || c == '{')
+                ++depth;
+            else if (c == ']' || c == '}') {
+                if (depth == 0) break;
+                if (--depth > 200) fail("nesting too deep");
+            } else if (c == ',' && depth == 0)
+                break;
+            if (depth > 200) fail("nesting too deep");
+            ++i;
+        }
+        if (depth != 0) fail("unterminated array or object");
+        std::string v(s.substr(from, i - from));
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\n' || v.back() == '\r' || v.back() == '\t'))
+            v.pop_back();
+        if (v.empty()) fail("missing value");
+        return v;
+    };
+    std::vector<std::pair<std::string, std::string>> out;
+    ws();
+    if (i >= s.size() || s[i] != '{') fail("expected '{'");
+    ++i;
+    ws();
+    if (i < s.size() && s[i] == '}')
+        ++i;
+    else
+        while (true) {
+            ws();
+            std::string k = string_value();
+            ws();
+            if (i >= s.size() || s[i] != ':') fail("expected ':'");
+            ++i;
+            ws();
+            std::string v = i < s.size() && s[i] == '"' ? string_value() : raw_value();
+            out.emplace_back(std::move(k), std::move(v));
+            ws();
+            if (i < s.size() && s[i] == ',') {
+                ++i;
+                continue;
+            }
+            if (i >= s.size() || s[i] != '}') fail("expected ',' or '}'");
+            ++i;
+            break;
+        }
+    ws();
+    if (i != s.size()) fail("trailing text");
+    return out;
+}
+
+/// Width and height from a PNG's IHDR, or {0, 0} when `b` does not start like a PNG.
+inline std::pair<std::uint32_t, std::uint32_t> png_size(std::string_view b) {
+    static constexpr unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (b.size() < 24) return {0, 0};
+    for (int k = 0; k < 8; ++k)
+        if (static_cast<unsigned char>(b[k]) != sig[k]) return {0, 0};
+    if (b.substr(12, 4) != "IHDR") return {0, 0};
+    const auto be = [&](std::size_t at) {
+        std::uint32_t v = 0;
+        for (int k = 0; k < 4; ++k) v = v << 8 | static_cast<unsigned char>(b[at + k]);
+        return v;
+    };
+    return {be(16), be(20)};
+}
+
+/// Standard base64 (RFC 4648, with padding).
+inline std::string base64(std::string_view b) {
+    static constexpr char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string o;
+    o.reserve((b.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= b.size(); i += 3) {
+        const std::uint32_t v = static_cast<unsigned char>(b[i]) << 16 | static_cast<unsigned char>(b[i + 1]) << 8 |
+                                static_cast<unsigned char>(b[i + 2]);
+        o += a[v >> 18], o += a[(v >> 12) & 63], o += a[(v >> 6) & 63], o += a[v & 63];
+    }
+    if (const std::size_t rest = b.size() - i; rest > 0) {
+        std::uint32_t v = static_cast<unsigned char>(b[i]) << 16;
+        if (rest == 2) v |= static_cast<unsigned char>(b[i + 1]) << 8;
+        o += a[v >> 18], o += a[(v >> 12) & 63];
+        o += rest == 2 ? a[(v >> 6) & 63] : '=';
+        o += '=';
+    }
+    return o;
+}
+
+}  // namespace report
