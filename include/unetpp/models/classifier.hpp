@@ -106,9 +106,15 @@ public:
     using tensor_type = typename head_t::tensor_type;
 
 private:
+    // Partially specialised structs, not functions with a trailing return type: nvcc 13 cannot
+    // read that pack expansion there.
+    template <class Seq>
+    struct encoder_types;
     template <std::size_t... L>
-    static auto encoder_types(std::index_sequence<L...>) -> std::tuple<encoder_t<L>...>;
-    using encoders = decltype(encoder_types(std::make_index_sequence<C.depth>{}));
+    struct encoder_types<std::index_sequence<L...>> {
+        using type = std::tuple<encoder_t<L>...>;
+    };
+    using encoders = typename encoder_types<std::make_index_sequence<C.depth>>::type;
 
     template <class Tuple>
     static constexpr std::size_t sum_over(bool buffers) {

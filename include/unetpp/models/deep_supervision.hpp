@@ -155,11 +155,17 @@ public:
     using aux_up_t = detail::bilinear_upsamplings<taps::upsamplings(static_cast<int>(K)), value_type, backend_type>;
 
 private:
+    // Partially specialised structs, not functions with a trailing return type: nvcc 13 cannot
+    // read that pack expansion there.
+    template <class Seq>
+    struct aux_types;
     template <std::size_t... K>
-    static auto aux_types(std::index_sequence<K...>) -> std::tuple<std::tuple<aux_head_t<K>...>, std::tuple<aux_up_t<K>...>>;
-    using aux_tuples = decltype(aux_types(std::make_index_sequence<static_cast<std::size_t>(aux_count)>{}));
-    using aux_heads = std::tuple_element_t<0, aux_tuples>;
-    using aux_ups = std::tuple_element_t<1, aux_tuples>;
+    struct aux_types<std::index_sequence<K...>> {
+        using heads = std::tuple<aux_head_t<K>...>;
+        using ups = std::tuple<aux_up_t<K>...>;
+    };
+    using aux_heads = typename aux_types<std::make_index_sequence<static_cast<std::size_t>(aux_count)>>::heads;
+    using aux_ups = typename aux_types<std::make_index_sequence<static_cast<std::size_t>(aux_count)>>::ups;
 
     template <class F>
     void for_each_aux(F&& f) {

@@ -218,14 +218,16 @@ private:
     static_assert(takes<head_t>(channels(0)) && gives<head_t>(C.classes),
                   "unet: the head policy must map base channels to cfg.classes");
 
-public:
-
-private:
+    // The per-level layer types as tuples, through a partially specialised struct (nvcc 13 cannot
+    // read the same pack expansion in a function's trailing return type).
+    template <class Seq>
+    struct level_types;
     template <std::size_t... L>
-    static auto level_types(std::index_sequence<L...>)
-        -> std::tuple<std::tuple<encoder_t<L>...>, std::tuple<down_t<L>...>, std::tuple<up_t<L>...>,
-                      std::tuple<skip_t<L>...>, std::tuple<decoder_t<L>...>>;
-    using levels = decltype(level_types(std::make_index_sequence<C.depth>{}));
+    struct level_types<std::index_sequence<L...>> {
+        using type = std::tuple<std::tuple<encoder_t<L>...>, std::tuple<down_t<L>...>, std::tuple<up_t<L>...>,
+                                std::tuple<skip_t<L>...>, std::tuple<decoder_t<L>...>>;
+    };
+    using levels = typename level_types<std::make_index_sequence<C.depth>>::type;
     using encoders = std::tuple_element_t<0, levels>;
     using downs = std::tuple_element_t<1, levels>;
     using ups = std::tuple_element_t<2, levels>;

@@ -167,14 +167,24 @@ private:
     static_assert(takes<head_t>(channels(0)) && gives<head_t>(C.classes),
                   "nested_unet: the head policy must map base channels to cfg.classes");
 
+    // Partially specialised structs, not functions with a trailing return type: nvcc 13 cannot
+    // read that pack expansion there.
+    template <class Seq>
+    struct node_types;
     template <std::size_t... N>
-    static auto node_types(std::index_sequence<N...>) -> std::tuple<std::tuple<node_t<N>...>, std::tuple<up_t<N>...>>;
+    struct node_types<std::index_sequence<N...>> {
+        using nodes = std::tuple<node_t<N>...>;
+        using ups = std::tuple<up_t<N>...>;
+    };
+    template <class Seq>
+    struct down_types;
     template <std::size_t... I>
-    static auto down_types(std::index_sequence<I...>) -> std::tuple<down_t<I>...>;
-    using node_tuples = decltype(node_types(std::make_index_sequence<node_count>{}));
-    using nodes = std::tuple_element_t<0, node_tuples>;
-    using ups = std::tuple_element_t<1, node_tuples>;
-    using downs = decltype(down_types(std::make_index_sequence<D>{}));
+    struct down_types<std::index_sequence<I...>> {
+        using type = std::tuple<down_t<I>...>;
+    };
+    using nodes = typename node_types<std::make_index_sequence<node_count>>::nodes;
+    using ups = typename node_types<std::make_index_sequence<node_count>>::ups;
+    using downs = typename down_types<std::make_index_sequence<D>>::type;
 
     template <class Tuple>
     static constexpr std::size_t sum_parameters() {
