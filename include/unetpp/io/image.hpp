@@ -32,7 +32,6 @@
 /// Every failure is a std::runtime_error naming the file and what to do.
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
@@ -50,11 +49,7 @@
 #include <utility>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
-#include <fcntl.h>
-#include <unistd.h>
-#endif
-
+#include "atomic_file.hpp"
 #include "../detail/stb_image_impl.hpp"
 #include "../tensor/tensor.hpp"
 #include "detail/decode_alloc.hpp"
@@ -114,7 +109,12 @@ struct image_limits {
 
 namespace detail {
 
-inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+inline std::string quoted(const std::filesystem::path& p) {
+    std::string s(1, '\'');  // appended, not "'" + ...: g++ 12 -O3 reports a false -Wrestrict there
+    s += p.string();
+    s += '\'';
+    return s;
+}
 
 /// Name of a format recognised by its signature that unetpp deliberately does not decode.
 inline std::string_view unsupported_format(const std::vector<unsigned char>& b) noexcept {
@@ -537,9 +537,9 @@ inline std::vector<unsigned char> encode_png(const image& img) {
 
 namespace detail {
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// renamed over the target, and (POSIX) the directory flushed, so a crash leaves either the old
-/// file or the new one, never half of one.
+/// Writes `bytes` to `path` through io::write_file_atomic (a new temporary file in the same
+/// folder, fsynced, renamed over the target, folder fsynced), with errors that start with `what`
+/// and say what to do.
 inline void write_file_atomic(const std::filesystem::path& path, const std::vector<unsigned char>& bytes,
                               std::string_view what) {
     namespace fs = std::filesystem;
@@ -548,60 +548,12 @@ inline void write_file_atomic(const std::filesystem::path& path, const std::vect
     if (!fs::is_directory(dir, ec))
         throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) + ": directory " + quoted(dir) +
                                  " does not exist (create it first)");
-    static std::atomic<unsigned> counter{0};
-    fs::path tmp = path;
-    tmp += ".tmp-" + std::to_string(counter.fetch_add(1));  // unique per process and thread...
-#if defined(__unix__) || defined(__APPLE__)
-    tmp += "-" + std::to_string(static_cast<long>(::getpid()));  // ...and across processes
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) + ": " + std::strerror(errno) +
-                                 " (check that the directory is writable)");
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ::ssize_t k = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            const int err = errno;
-            ::close(fd);
-            fs::remove(tmp, ec);
-            throw std::runtime_error(std::string(what) + ": error writing " + quoted(path) + ": " + std::strerror(err) +
-                                     " (disk full?)");
-        }
-        done += static_cast<std::size_t>(k);
+    try {
+        io::write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) + ": " + e.what() +
+                                 " (check that the folder is writable and the disk has space)");
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const int err = errno;
-        fs::remove(tmp, ec);
-        throw std::runtime_error(std::string(what) + ": error flushing " + quoted(path) + ": " + std::strerror(err));
-    }
-#else
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out)
-            throw std::runtime_error(std::string(what) + ": cannot write " + quoted(path) +
-                                     " (check that the directory is writable)");
-        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-        out.flush();
-        if (!out) {
-            out.close();
-            fs::remove(tmp, ec);
-            throw std::runtime_error(std::string(what) + ": error writing " + quoted(path) + " (disk full?)");
-        }
-    }
-#endif
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        std::error_code ignored;
-        fs::remove(tmp, ignored);
-        throw std::runtime_error(std::string(what) + ": cannot replace " + quoted(path) + ": " + ec.message());
-    }
-#if defined(__unix__) || defined(__APPLE__)
-    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-        ::fsync(dfd);  // best effort: some file systems refuse fsync on directories
-        ::close(dfd);
-    }
-#endif
 }
 
 }  // namespace detail
