@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Checks the include direction of the library's headers (include/unetpp/).
+
+The library is built in floors; a header may include headers of its own folder and of the
+folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of the house"):
+
+    tensor                      shapes, the tensor, random numbers
+    backend                     the CPU kernels and the backend types
+    layers                      one operation each, with its gradient
+    blocks                      layers composed (double conv, residual, attention gate, ...)
+    losses, metrics, optim      on tensors (and a few kernels)
+    models                      whole networks
+    io                          images, weights, checkpoints, ONNX
+    data, infer                 data sets and loaders; tiling, TTA, ensembles
+    train                       the trainer, checkpoints and callbacks
+
+Top-level headers (unet.hpp, losses.hpp, ...) gather a folder and may include anything in
+include/unetpp. Nothing in include/ may include tools/ or tests/.
+
+Exceptions that exist today are listed in KNOWN with the reason; the check fails on any other
+upward include, and also when a listed exception has gone (so that the list is trimmed).
+
+    scripts/check_includes.py [ROOT]      exit 0: clean; 1: violations (printed); 2: usage
+"""
+import os
+import re
+import sys
+
+ALLOWED = {
+    "tensor": set(),
+    "detail": {"io"},  # stb's implementation unit uses io/detail/decode_alloc.hpp's allocator
+    "backend": {"tensor"},
+    "layers": {"backend", "tensor"},
+    "blocks": {"layers", "backend", "tensor"},
+    "losses": {"backend", "tensor"},
+    "metrics": {"backend", "tensor"},
+    "optim": {"backend", "tensor"},
+    "models": {"blocks", "layers", "backend", "tensor"},
+    "io": {"models", "blocks", "layers", "backend", "tensor", "detail"},
+    "data": {"io", "backend", "tensor", "detail"},
+    "infer": {"io", "models", "layers", "backend", "tensor"},
+    "train": {"data", "infer", "io", "models", "blocks", "layers", "losses", "metrics", "optim", "backend",
+              "tensor", "detail"},
+}
+
+# (including file, included folder): why it is allowed for now.
+KNOWN = {
+    ("models/multitask_unet.hpp", "losses"):
+        "multitask_loss lives beside its model; it moves to losses/ (issue 16, item 5)",
+    ("losses/deep_supervision.hpp", "models"):
+        "the deep-supervision loss reads the model's output type; the type moves below both (issue 16, item 5)",
+}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+
+
+def folder_of(rel):
+    """The floor of a header path relative to include/unetpp ('' for top-level headers)."""
+    parts = rel.split("/")
+    return parts[0] if len(parts) > 1 else ""
+
+
+def target_of(header_rel, spelled, quote):
+    """The path (relative to include/unetpp) an include names, or None when it is not ours."""
+    if quote == "<":
+        if spelled.startswith("unetpp/"):
+            return spelled[len("unetpp/"):]
+        return None
+    base = os.path.dirname(header_rel)
+    return os.path.normpath(os.path.join(base, spelled)).replace(os.sep, "/")
+
+
+def main(argv):
+    root = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    inc = os.path.join(root, "include", "unetpp")
+    if not os.path.isdir(inc):
+        print(f"check_includes: no include/unetpp under {root}", file=sys.stderr)
+        return 2
+    problems, seen_known, checked = [], set(), 0
+    for dirpath, _, files in os.walk(inc):
+        for name in sorted(files):
+            if not name.endswith((".hpp", ".h", ".cuh")):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, inc).replace(os.sep, "/")
+            src = folder_of(rel)
+            checked += 1
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for lineno, line in enumerate(f, 1):
+                    m = INCLUDE.match(line)
+                    if not m:
+                        continue
+                    quote, spelled = m.group(1), m.group(2)
+                    if re.search(r"(^|/)(tools|tests)/", spelled):
+                        problems.append(f"{rel}:{lineno}: includes {spelled}: the library may not include tools/ or tests/")
+                        continue
+                    target = target_of(rel, spelled, quote)
+                    if target is None:
+                        continue
+                    if target.startswith("../"):
+                        problems.append(f"{rel}:{lineno}: includes {spelled}, outside include/unetpp")
+                        continue
+                    dst = folder_of(target)
+                    if src == "" or dst == src:
+                        continue
+                    if dst == "":
+                        problems.append(f"{rel}:{lineno}: includes the top-level header {target}; include the "
+                                        f"folder's own header instead (top-level headers gather, they are not floors)")
+                        continue
+                    if src not in ALLOWED:
+                        problems.append(f"{rel}:{lineno}: folder '{src}' has no floor in scripts/check_includes.py; "
+                                        f"add it to ALLOWED and to docs/DESIGN.md")
+                        continue
+                    if dst in ALLOWED[src]:
+                        continue
+                    if (rel, dst) in KNOWN:
+                        seen_known.add((rel, dst))
+                        continue
+                    problems.append(f"{rel}:{lineno}: '{src}' includes {target} from '{dst}', which is not below it "
+                                    f"(allowed: {', '.join(sorted(ALLOWED[src])) or 'nothing'})")
+    for key, why in sorted(KNOWN.items()):
+        if key not in seen_known:
+            problems.append(f"the listed exception {key[0]} -> {key[1]} ({why}) no longer exists: remove it from KNOWN")
+    for p in problems:
+        print(p)
+    print(f"check_includes: {checked} headers, {len(problems)} problem(s), {len(seen_known)} listed exception(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,28 @@
+# A made-up include/unetpp tree with one of each mistake; scripts/check_includes.py must exit 1
+# and name each. (The real KNOWN exceptions are absent here, so they are reported as gone too.)
+file(REMOVE_RECURSE "${WORK}")
+set(inc "${WORK}/include/unetpp")
+file(MAKE_DIRECTORY "${inc}/layers" "${inc}/models" "${inc}/tensor")
+file(WRITE "${inc}/tensor/tensor.hpp" "#pragma once\n")
+file(WRITE "${inc}/models/unet.hpp" "#pragma once\n#include \"../tensor/tensor.hpp\"\n")
+file(WRITE "${inc}/layers/up.hpp" "#pragma once\n#include \"../models/unet.hpp\"\n")
+file(WRITE "${inc}/layers/tool.hpp" "#pragma once\n#include \"../../../tools/cli_args.hpp\"\n")
+file(WRITE "${inc}/layers/ok.hpp" "#pragma once\n#include <vector>\n#include <unetpp/tensor/tensor.hpp>\n#include \"up.hpp\"\n")
+execute_process(COMMAND "${PYTHON}" "${CHECK}" "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "${out}${err}")
+if(NOT rc EQUAL 1)
+    message(FATAL_ERROR "check_includes.py exited ${rc} on a tree with upward includes (expected 1)")
+endif()
+foreach(expected
+        "layers/up.hpp:2: 'layers' includes models/unet.hpp from 'models'"
+        "layers/tool.hpp:2: includes ../../../tools/cli_args.hpp: the library may not include tools/"
+        "no longer exists: remove it from KNOWN")
+    string(FIND "${out}" "${expected}" at)
+    if(at EQUAL -1)
+        message(FATAL_ERROR "check_includes.py did not report: ${expected}")
+    endif()
+endforeach()
+string(FIND "${out}" "layers/ok.hpp" at)
+if(NOT at EQUAL -1)
+    message(FATAL_ERROR "check_includes.py reported the clean header layers/ok.hpp")
+endif()
