@@ -43,7 +43,9 @@ if(NOT head STREQUAL "89504e470d0a1a0a")
     message(FATAL_ERROR "curves.png is not a PNG")
 endif()
 file(READ "${WORK}/curves.svg" svg)
-if(svg MATCHES ">[0-9]+\\.5</text>" OR NOT svg MATCHES ">2</text>" OR NOT svg MATCHES ">epoch</text>")
+# the epoch ticks are the centred size-11 labels (value ticks are right-aligned)
+if(svg MATCHES "text-anchor=\"middle\" font-size=\"11\">[0-9]*\\.[0-9]+</text>"
+   OR NOT svg MATCHES "text-anchor=\"middle\" font-size=\"11\">2</text>" OR NOT svg MATCHES ">epoch</text>")
     message(FATAL_ERROR "curves.svg: want whole-epoch ticks and an epoch axis label")
 endif()
 

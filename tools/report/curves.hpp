@@ -140,6 +140,20 @@ inline axes axes_of(const panel_spec& p) {
     return a;
 }
 
+/// Whether the legend goes to the bottom-right corner: when more points lie in the top than in
+/// the bottom fifth of the panel's right third (rising scores), else it stays top-right (falling
+/// losses).
+inline bool legend_below(const panel_spec& p, const axes& a) {
+    int top = 0, bottom = 0;
+    for (const auto& s : p.curves)
+        for (auto [x, y] : s.pts) {
+            if ((x - a.xmin) / (a.xmax - a.xmin) < 2.0 / 3.0) continue;
+            const double v = (y - a.ymin) / (a.ymax - a.ymin);
+            top += v > 0.8, bottom += v < 0.2;
+        }
+    return top > bottom;
+}
+
 /// The two panels of a run's log.
 inline std::vector<panel_spec> run_panels(const std::map<std::string, series>& by) {
     const auto get = [&](const char* n) { return by.count(n) ? by.at(n) : series{n, {}, {}}; };
@@ -220,7 +234,8 @@ inline std::string svg_panel(double x0, double y0, double w, double h, const pan
          ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">" + xml_escape(p.y_label) + "</text>\n";
     int shown = 0;
     for (const auto& s : p.curves) shown += !s.pts.empty();
-    std::string legend = shown ? "<rect x=\"" + num(x0 + w - 116) + "\" y=\"" + num(y0 + 4) +
+    const double top = legend_below(p, a) ? y0 + h - 10 - 16 * shown : y0 + 4;
+    std::string legend = shown ? "<rect x=\"" + num(x0 + w - 116) + "\" y=\"" + num(top) +
                                      "\" width=\"110\" height=\"" + num(16 * shown + 6) +
                                      "\" fill=\"white\" stroke=\"#ddd\"/>\n"
                                : std::string();
@@ -233,7 +248,7 @@ inline std::string svg_panel(double x0, double y0, double w, double h, const pan
         for (auto [x, y] : s.pts)
             o +=
                 "<circle cx=\"" + num(X(x)) + "\" cy=\"" + num(Y(y)) + "\" r=\"2.5\" fill=\"" + hex(s.color) + "\"/>\n";
-        const double ly = y0 + 20 + 16 * k++;
+        const double ly = top + 16 + 16 * k++;
         legend += "<line x1=\"" + num(x0 + w - 110) + "\" x2=\"" + num(x0 + w - 90) + "\" y1=\"" + num(ly - 4) +
                   "\" y2=\"" + num(ly - 4) + "\" stroke=\"" + hex(s.color) + "\" stroke-width=\"2\"/>\n";
         legend += "<text x=\"" + num(x0 + w - 85) + "\" y=\"" + num(ly) + "\" font-size=\"12\">" + xml_escape(s.name) +

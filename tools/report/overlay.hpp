@@ -6,8 +6,8 @@
 // so ground truth and prediction are always drawn in the same polarity: foreground white on black.
 // The overlay panel shows the grey image with true positives (yellow), false positives
 // (magenta) and false negatives (cyan) filled translucently, and the ground-truth outline in
-// green on top. Small images are enlarged by a whole factor (nearest neighbour), large ones
-// reduced (nearest) so that a panel is 160 to 384 pixels on its longer side.
+// green on top. Images under 160 pixels are enlarged by the largest whole factor (up to 8) that
+// keeps the longer side at most 160, images over 384 reduced to 384 (both nearest neighbour).
 // Standard library only (canvas.hpp, font.hpp). Tests: tests/unit/report/test_report_pictures.cpp.
 #pragma once
 
@@ -49,7 +49,7 @@ inline overlay_counts count_overlay(const std::vector<std::uint8_t>& truth, cons
 
 namespace overlay_detail {
 
-/// The display size of a w x h panel: the longer side brought into [160, 384].
+/// The display size of a w x h panel (see the file comment).
 inline std::pair<int, int> display_size(int w, int h) {
     const int longer = std::max(w, h);
     if (longer < 160) {

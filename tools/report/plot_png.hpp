@@ -54,14 +54,16 @@ inline void png_panel(canvas& cv, int x0, int y0, int w, int h, const panel_spec
     for (const auto& s : p.curves)
         if (!s.pts.empty()) ++shown, longest = std::max(longest, font::text_width(s.name, ts));
     const int lx = x0 + w - 40 * k - longest;
+    const int box_h = 16 * k * shown + 4 * k;
+    const int top = legend_below(p, a) ? y0 + h - 4 * k - box_h : y0 + 4 * k;
     if (shown > 0) {
-        cv.fill_rect(lx - 6 * k, y0 + 4 * k, longest + 40 * k, 16 * k * shown + 4 * k, colors::white);
-        cv.stroke_rect(lx - 6 * k, y0 + 4 * k, longest + 40 * k, 16 * k * shown + 4 * k, colors::grid);
+        cv.fill_rect(lx - 6 * k, top, longest + 40 * k, box_h, colors::white);
+        cv.stroke_rect(lx - 6 * k, top, longest + 40 * k, box_h, colors::grid);
     }
     int row = 0;
     for (const auto& s : p.curves) {
         if (s.pts.empty()) continue;
-        const int ly = y0 + 10 * k + 16 * k * row++;
+        const int ly = top + 6 * k + 16 * k * row++;
         cv.fill_rect(lx, ly + font::text_height(ts) / 2 - k / 2, 20 * k, std::max(1, k), s.color);
         font::draw_text(cv, lx + 25 * k, ly, s.name, colors::black, ts);
     }

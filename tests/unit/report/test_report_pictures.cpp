@@ -104,6 +104,23 @@ TEST_CASE("curves: epoch ticks are whole numbers, value ticks 1, 2 or 5 times a 
     CHECK(a.xticks == std::vector<double>{0, 1, 2});
 }
 
+TEST_CASE("curves: the legend keeps out of the curves' way: top-right for falling, bottom-right for rising") {
+    report::panel_spec falling{"loss", "loss", {{"train_loss", {0, 0, 0}, {}}}};
+    report::panel_spec rising{"scores", "score", {{"val_dice", {0, 0, 0}, {}}}};
+    for (int e = 1; e <= 10; ++e) {
+        falling.curves[0].pts.emplace_back(e, 1.0 / e);
+        rising.curves[0].pts.emplace_back(e, 1.0 - 1.0 / e);
+    }
+    CHECK(!report::legend_below(falling, report::axes_of(falling)));
+    CHECK(report::legend_below(rising, report::axes_of(rising)));
+    // in the SVG: the legend box of the rising panel sits in the lower half (y > 60 + 130)
+    const std::string svg = report::svg_curves("t", {falling, rising});
+    const auto box = svg.rfind("fill=\"white\" stroke=\"#ddd\"");
+    REQUIRE(box != std::string::npos);
+    const auto y_at = svg.rfind(" y=\"", box);
+    CHECK(std::stod(svg.substr(y_at + 4)) > 190);
+}
+
 TEST_CASE("curves: the SVG labels whole epochs and the axes, and escapes the title") {
     const auto by = report::parse_log_csv(
         "epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds\n1,0.9,0.8,0.5,0.3,0.1,0.001,1\n"
