@@ -13,6 +13,7 @@ folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of th
     io                          images, weights, checkpoints, ONNX
     data, infer                 data sets and loaders; tiling, TTA, ensembles
     train                       the trainer, checkpoints and callbacks
+    testing                     tools for users' own tests (the gradient checker), on tensors only
 
 Top-level headers (unet.hpp, losses.hpp, ...) gather a folder and may include anything in
 include/unetpp. Nothing in include/ may include tools/ or tests/.
@@ -39,6 +40,7 @@ ALLOWED = {
     "io": {"models", "blocks", "layers", "backend", "tensor", "detail"},
     "data": {"io", "backend", "tensor", "detail"},
     "infer": {"io", "models", "layers", "backend", "tensor"},
+    "testing": {"tensor"},  # the gradient checker is generic over the layer type
     "train": {"data", "infer", "io", "models", "blocks", "layers", "losses", "metrics", "optim", "backend",
               "tensor", "detail"},
 }
