@@ -5,6 +5,15 @@
 // backward-data and backward-weights kernels, and their share of the machine's measured FMA peak.
 // A last section compares our NCHW direct kernel with an NHWC formulation (9 shifted GEMMs) to
 // justify the layout.
+//
+// Argument "wino" (or "wino:SUBSTRING") runs only the Winograd comparison instead: every
+// stride-1 3x3 geometry of the presets (unet_bn<16..64, 3..4> at 64, 128, 256, batch 1 and 4,
+// and ronneberger2015's valid convolutions at 572), forward and backward-data, with the
+// algorithm forced to the direct kernel and to Winograd (set_conv2d_algorithm) in alternating
+// rounds. It prints the median over the rounds (minimum beside it), the effective GFLOP/s of
+// each (direct-convolution FLOPs over time, so the speed-up shows as GFLOP/s above the FMA
+// peak's share the direct kernel reaches), their share of the measured FMA peak, and the
+// speed-up; the last column is the algorithm the automatic choice picks.
 // FLOPs are counted as 2 * N * Cout * Cin * kh * kw * OH * OW (for transposed convolutions the same
 // formula with the input spatial size, i.e. 2 * N * Cin * Cout * kh * kw * H * W).
 //
@@ -187,6 +196,98 @@ void bench_layout(double peak) {
            min_ms([&] { k::conv2d_forward(g, x.p, w.p, b.p, y.p, ws.p); }), peak);
 }
 
+// Median and minimum of v.
+std::pair<double, double> median_min(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v.front()};
+}
+
+// Forward and backward-data of g, direct against Winograd, in `rounds` alternating rounds; each
+// round's time of a variant is the minimum of `reps` calls.
+void bench_winograd_case(const std::string& name, const k::conv_geometry& g, double peak, int rounds) {
+    const std::size_t nx = std::size_t(g.n) * g.cin * g.h * g.w, nw = std::size_t(g.cout) * g.cin * 9;
+    const std::size_t ny = std::size_t(g.n) * g.cout * g.oh() * g.ow();
+    buffer x(nx, 1), w(nw, 2), b(g.cout, 3), y(ny, 4), dy(ny, 5), dx(nx, 6);
+    const char* chosen = k::conv2d_forward_algorithm(g);
+    const bool auto_wino = std::strstr(chosen, "winograd") != nullptr;
+    std::size_t wsn = 0;
+    for (k::conv_algo a : {k::conv_algo::direct, k::conv_algo::winograd}) {
+        k::set_conv2d_algorithm(a);
+        wsn = std::max({wsn, k::conv2d_forward_workspace_floats(g), k::conv2d_backward_data_workspace_floats(g)});
+    }
+    buffer ws(wsn, 9);
+    const double flops = 2.0 * g.n * g.cout * g.cin * 9 * double(g.oh()) * g.ow();
+    const int reps = flops > 4e9 ? 2 : flops > 4e8 ? 3 : 8;
+    std::vector<double> t[2][2];  // [pass][algorithm]
+    const auto once = [&](int pass) {
+        if (pass == 0)
+            k::conv2d_forward(g, x.p, w.p, b.p, y.p, ws.p);
+        else
+            k::conv2d_backward_data(g, dy.p, w.p, dx.p, ws.p);
+    };
+    for (int r = 0; r < rounds; ++r)
+        for (int pass = 0; pass < 2; ++pass)
+            for (int a = 0; a < 2; ++a) {
+                k::set_conv2d_algorithm(a == 0 ? k::conv_algo::direct : k::conv_algo::winograd);
+                once(pass);  // warm-up: caches, page faults of the workspace
+                double best = 1e30;
+                for (int i = 0; i < reps; ++i) {
+                    const double t0 = now_s();
+                    once(pass);
+                    best = std::min(best, (now_s() - t0) * 1e3);
+                }
+                t[pass][a].push_back(best);
+            }
+    k::set_conv2d_algorithm(k::conv_algo::automatic);
+    for (int pass = 0; pass < 2; ++pass) {
+        const auto [md, nd] = median_min(t[pass][0]);
+        const auto [mw, nwm] = median_min(t[pass][1]);
+        const double gd = flops / (md * 1e-3) / 1e9, gw = flops / (mw * 1e-3) / 1e9;
+        std::printf("%-30s %-8s direct %9.3f ms (min %9.3f) %6.1f GF/s %5.1f%%  winograd %9.3f ms (min %9.3f) "
+                    "%6.1f GF/s %5.1f%%  x%.2f  [auto: %s]\n",
+                    name.c_str(), pass == 0 ? "fwd" : "bwd-data", md, nd, gd, 100 * gd / peak, mw, nwm, gw,
+                    100 * gw / peak, md / mw, auto_wino ? "winograd" : "other");
+        std::fflush(stdout);
+    }
+}
+
+void bench_winograd(double peak, const std::string& sub) {
+    std::vector<std::pair<std::string, k::conv_geometry>> cases;
+    std::vector<std::string> seen;
+    const auto add = [&](int n, int cin, int cout, int s, int pad, const char* tag) {
+        char name[96];
+        std::snprintf(name, sizeof name, "%s %d->%d @%d n%d", tag, cin, cout, s, n);
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) return;
+        seen.emplace_back(name);
+        if (sub.empty() || std::string(name).find(sub) != std::string::npos)
+            cases.push_back({name, {n, cin, s, s, cout, 3, 3, 1, pad}});
+    };
+    for (int n : {1, 4})
+        for (int size : {256, 128, 64})
+            for (int base : {64, 32, 16})
+                for (int l = 0; l <= 4; ++l) {
+                    const int c = base << l, s = size >> l;
+                    if (n == 4 && size != 256) continue;  // training batch: the 256 presets only
+                    add(n, c, c, s, 1, "same");
+                    if (l < 4) add(n, 2 * c, c, s, 1, "same");
+                }
+    int s = 572;
+    for (int l = 0; l <= 4; ++l) {
+        const int c = 64 << l;
+        if (l > 0) add(1, c / 2, c, s, 0, "valid");
+        add(1, c, c, s - 2, 0, "valid");
+        s = l < 4 ? (s - 4) / 2 : s - 4;
+    }
+    for (int l = 3; l >= 0; --l) {
+        const int c = 64 << l;
+        s *= 2;
+        add(1, 2 * c, c, s, 0, "valid");
+        add(1, c, c, s - 2, 0, "valid");
+        s -= 4;
+    }
+    for (const auto& [name, g] : cases) bench_winograd_case(name, g, peak, 5);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,6 +295,10 @@ int main(int argc, char** argv) {
     const double peak = measure_peak_gflops();
     std::printf("threads: %d   measured FMA peak: %.1f GFLOP/s (%d-lane xsimd batches)\n\n", threads(), peak,
                 int(xsimd::batch<float>::size));
+    if (filter.rfind("wino", 0) == 0) {
+        bench_winograd(peak, filter.size() > 5 ? filter.substr(5) : "");
+        return 0;
+    }
 
     struct conv_case {
         const char* name;

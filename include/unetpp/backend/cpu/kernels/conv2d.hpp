@@ -204,5 +204,6 @@ UNETPP_KERNEL_API void conv2d_backward_weights(const conv_geometry& g, const flo
 }  // namespace unetpp::backend::cpu_kernels
 
 #if UNETPP_KERNEL_DEFINITIONS
+#include "winograd.hpp"  // used by conv2d_fast.hpp's dispatch
 #include "conv2d_fast.hpp"
 #endif

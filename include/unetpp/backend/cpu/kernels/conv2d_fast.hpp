@@ -11,7 +11,6 @@
 #include <Eigen/Core>
 
 #include "conv2d.hpp"
-#include "winograd.hpp"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -969,8 +968,8 @@ UNETPP_KERNEL_API const char* conv2d_forward_algorithm(const conv_geometry& g) {
 #else
 #define UNETPP_DIRECT_NAME(k) "direct-avx2 6x16 (" k ")"
 #endif
-        if (g.kh == 3 && g.kw == 3) return UNETPP_DIRECT_NAME("3x3");
-        return g.kh == 1 && g.kw == 1 ? UNETPP_DIRECT_NAME("1x1") : UNETPP_DIRECT_NAME("generic kernel size");
+        return g.kh == 3 && g.kw == 3   ? UNETPP_DIRECT_NAME("3x3")
+               : g.kh == 1 && g.kw == 1 ? UNETPP_DIRECT_NAME("1x1") : UNETPP_DIRECT_NAME("generic kernel size");
 #undef UNETPP_DIRECT_NAME
     }
     return "im2col+eigen-gemm";

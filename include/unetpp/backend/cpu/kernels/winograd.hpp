@@ -30,9 +30,15 @@
 // at all. Small images at batch 1 still give every thread work: their tile block is split over
 // output-channel chunks.
 //
+// Speed (bench/conv_kernels_bench.cpp "wino", 2 threads, docs/PERFORMANCE.md "Winograd
+// convolution"): 2.0-2.7x the direct kernel from 32 channels at 32x32 and up, level at 16 -> 16,
+// slower on 8x8 images at batch 1 (winograd_pays keeps those direct); unet_bn<64,4> inference
+// 1.64x, ronneberger2015 2.0x.
+//
 // Accuracy: the transforms multiply by up to 8 and divide by 6 and 24, so the rounding error
 // exceeds the direct sum's; test_winograd.cpp measures it against the reference convolution for
-// every preset geometry and bounds it relative to the sum of |products|.
+// every preset geometry: at most 4.2e-5 of the sum of |products| of an output (1-3 input
+// channels), 4e-6 from 16 channels on; tested bound 1e-4.
 //
 // Workspace: winograd_workspace_floats(g), which depends on max_threads() (one V and one M
 // buffer per part): query it with the thread count the call will run under, as the backend does.
@@ -325,9 +331,15 @@ inline conv_geometry winograd_backward_geometry(const conv_geometry& g) noexcept
     return conv_geometry{g.n, g.cout, g.oh(), g.ow(), g.cin, 3, 3, 1, 2 - g.pad};
 }
 
-// Where Winograd beats the direct kernel on the machine it was measured on (docs/PERFORMANCE.md,
-// "Winograd convolution"): enough channels on both sides to amortise the transforms.
-inline bool winograd_pays(const conv_geometry& g) noexcept { return g.cin >= 16 && g.cout >= 16; }
+// Where Winograd beat the direct kernel in bench/conv_kernels_bench.cpp "wino" on the AVX-512
+// machine it was measured on (docs/PERFORMANCE.md, "Winograd convolution"): at least 16 channels
+// on both sides (at 16 -> 16 the two are level; below, the transforms dominate) and at least 16
+// tiles of 4 x 4 outputs in the batch (below, packing the 4x larger transformed weights on every
+// call costs more than the multiplies saved: 8 x 8 images at batch 1 stay direct).
+inline bool winograd_pays(const conv_geometry& g) noexcept {
+    const std::ptrdiff_t tiles = std::ptrdiff_t(g.n) * ((g.oh() + 3) / 4) * ((g.ow() + 3) / 4);
+    return g.cin >= 16 && g.cout >= 16 && tiles >= 16;
+}
 
 // Whether conv2d_forward (and _fused) of g runs the Winograd kernel: compiled in, a stride-1 3x3
 // convolution with padding 0..2, offsets within 32 bits, and chosen (automatically or forced:
@@ -381,6 +393,8 @@ inline bool winograd_forward_if_chosen(const conv_geometry& g, const float* x, c
     if (!use_winograd(g)) return false;
 #if defined(__AVX512F__)
     winograd_forward(g, x, w, b, scale, shift, relu, y, ws);
+#else
+    (void)x, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws;  // never chosen
 #endif
     return true;
 }
@@ -389,6 +403,8 @@ inline bool winograd_backward_data_if_chosen(const conv_geometry& g, const float
     if (!use_winograd_backward(g)) return false;
 #if defined(__AVX512F__)
     winograd_backward_data(g, dy, w, dx, ws);
+#else
+    (void)dy, (void)w, (void)dx, (void)ws;  // never chosen
 #endif
     return true;
 }
