@@ -39,21 +39,31 @@ inline std::string polarity_of(const std::string& data_type) {
 }
 
 /// The preprocessing unetpp-train applies, as recorded in every checkpoint (trainer_cfg.extra):
-/// images resized to size x size (bilinear; masks nearest), 8-bit values scaled by 1/255 to
-/// [0, 1], one gray channel, one logit channel, mask = probability >= 0.5.
-inline std::map<std::string, std::string> preprocessing_record(int size, const std::string& data_type) {
-    return {{"preprocess.resize", "square " + std::to_string(size)},
-            {"preprocess.scale", "1/255"},
-            {"channels", "1"},
-            {"classes", "1"},
-            {"threshold", "0.5"},
-            {"polarity", polarity_of(data_type)}};
+/// 8-bit values scaled by 1/255 to [0, 1], one gray channel, one logit channel, mask =
+/// probability >= 0.5, and the scale:
+///   size > 0    images resized to size x size (bilinear; masks nearest): "preprocess.resize"
+///               = "square <size>"
+///   size == 0   images kept at their own size: "preprocess.resize" = "none"
+///   patch > 0   trained on patch x patch crops drawn from the (resized or own-size) images:
+///               "preprocess.patch" = "<patch>"
+/// predict and evaluate read it back (preprocessing_from): a "square" record is predicted at
+/// size x size and mapped back; a "none" record is predicted at the image's own size by tiling.
+inline std::map<std::string, std::string> preprocessing_record(int size, const std::string& data_type, int patch = 0) {
+    std::map<std::string, std::string> r = {{"preprocess.resize", size > 0 ? "square " + std::to_string(size) : "none"},
+                                            {"preprocess.scale", "1/255"},
+                                            {"channels", "1"},
+                                            {"classes", "1"},
+                                            {"threshold", "0.5"},
+                                            {"polarity", polarity_of(data_type)}};
+    if (patch > 0) r.emplace("preprocess.patch", std::to_string(patch));
+    return r;
 }
 
-/// The preprocessing read back from a checkpoint's record. size 0: the file records no training
-/// scale (a plain weights file, or a checkpoint of an older unetpp-train).
+/// The preprocessing read back from a checkpoint's record.
 struct preprocessing {
-    int size = 0;
+    bool recorded = false;  ///< false: no record (a plain weights file, or an older unetpp-train)
+    int size = 0;           ///< > 0: trained on images resized to size x size; 0: at their own size
+    int patch = 0;          ///< > 0: trained on patch x patch crops
     double threshold = 0.5;
     std::string polarity;
 };
@@ -64,12 +74,16 @@ inline preprocessing preprocessing_from(const std::map<std::string, std::string>
     preprocessing p;
     const auto it = rec.find("preprocess.resize");
     if (it == rec.end()) return p;
+    p.recorded = true;
     const std::string where = "'" + file + "' records ";
     const std::string& r = it->second;
-    if (r.rfind("square ", 0) != 0)
+    if (r.rfind("square ", 0) == 0)
+        p.size = static_cast<int>(parse_integer(where + "preprocess.resize", r.substr(7), range::size));
+    else if (r != "none")
         throw usage_error(where + "preprocess.resize '" + r +
                           "', which this program does not know; use the unetpp-predict of the unetpp-train that wrote it");
-    p.size = static_cast<int>(parse_integer(where + "preprocess.resize", r.substr(7), range::size));
+    if (const auto f = rec.find("preprocess.patch"); f != rec.end())
+        p.patch = static_cast<int>(parse_integer(where + "preprocess.patch", f->second, range::size));
     const auto need = [&](const char* k, const char* want) {
         const auto f = rec.find(k);
         if (f != rec.end() && f->second != want)

@@ -1,12 +1,15 @@
 // Prediction of unetpp-predict and unetpp-evaluate at the trained scale, and the checks of the
 // weights after loading and of a probability map before it is written.
 //
-// A network trained by unetpp-train saw every image resized to size x size (bilinear). An image
-// of another size is resized the same way, predicted there (overlap tiling, so unpadded networks
-// cover the whole image too), and the probability map is resized back to the image's own size
-// (bilinear) before it is thresholded: masks and metrics are at the data's own resolution.
+// A network trained by unetpp-train with --size N saw every image resized to N x N (bilinear). An
+// image of another size is resized the same way, predicted there (overlap tiling, so unpadded
+// networks cover the whole image too), and the probability map is resized back to the image's own
+// size (bilinear) before it is thresholded. At full size (a run that kept its images at their own
+// size, or --full-size) the image is predicted whole by overlap tiling at its own pixels (or
+// scaled by --scale). Either way masks and metrics are at the data's own resolution.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -17,6 +20,8 @@
 #include "cli_args.hpp"
 
 namespace cli {
+
+using namespace unetpp;
 
 /// Throws usage_error when a parameter or buffer of `net` holds NaN or an infinity (a damaged
 /// file whose checksum was not there or was rewritten; a run that diverged).
@@ -48,24 +53,55 @@ inline void check_probabilities(const tensor<float>& prob, const std::string& wh
                               "; nothing was written for it (the weights or the input are damaged)");
 }
 
+/// --scale: the factor of --full-size prediction (each side multiplied by it, then tiled).
+inline constexpr real_range scale_factor{0.0625, 16.0};
+
+/// How an image is brought to the network's scale.
+///   square > 0   resized to square x square (the preprocessing of a run trained with --size),
+///                predicted there, the probabilities resized back: the trained scale
+///   square == 0  full size: both sides multiplied by `factor` (1: the image's own pixels; no
+///                resampling at all), predicted whole by overlap tiling, the probabilities resized
+///                back when factor != 1
+/// Tiling is exact (include/unetpp/infer/tiling.hpp): the tile size changes memory and time,
+/// never the result.
+struct scale_rule {
+    int square = 0;
+    double factor = 1.0;
+    std::string why;  ///< full size: why ("--full-size", "no training scale is known", ...)
+    [[nodiscard]] bool full_size() const noexcept { return square <= 0; }
+};
+
+/// The side of an image after --scale f (at least 1 pixel).
+inline int scaled_side(int side, double f) {
+    return std::max(1, static_cast<int>(std::lround(static_cast<double>(side) * f)));
+}
+
 /// What was done to one image, for the user: "resized 512x512 -> 256x256 as in training, mask
-/// mapped back to 512x512".
-inline std::string scale_note(int w, int h, int size) {
+/// mapped back to 512x512", "predicted at the native 768x512 by tiling; --full-size".
+inline std::string scale_note(int w, int h, const scale_rule& r) {
     const std::string own = std::to_string(w) + "x" + std::to_string(h);
-    if (size <= 0) return "predicted at the native " + own + " by tiling; no training scale is known";
-    const std::string trained = std::to_string(size) + "x" + std::to_string(size);
-    if (w == size && h == size) return own + ", the trained size";
+    if (r.full_size()) {
+        const std::string why = r.why.empty() ? std::string() : "; " + r.why;
+        if (r.factor == 1.0) return "predicted at the native " + own + " by tiling" + why;
+        const std::string to = std::to_string(scaled_side(w, r.factor)) + "x" + std::to_string(scaled_side(h, r.factor));
+        return "scaled " + own + " by " + format_real(r.factor) + " -> " + to + ", predicted by tiling, mask mapped back to " +
+               own + why;
+    }
+    const std::string trained = std::to_string(r.square) + "x" + std::to_string(r.square);
+    if (w == r.square && h == r.square) return own + ", the trained size";
     return "resized " + own + " -> " + trained + " as in training, mask mapped back to " + own;
 }
 
-/// Foreground probabilities [1, K, H, W] of `image` [1, C, H, W] at the image's own size:
-/// predicted at size x size (bilinear both ways) when size > 0, at the native size otherwise.
+/// Foreground probabilities [1, K, H, W] of `image` [1, C, H, W] at the image's own size, by the
+/// rule above.
 template <class Net>
-tensor<float> predict_at_scale(Net& net, const tensor<float>& image, int size, const infer::tile_options& tiles,
-                               bool tta) {
+tensor<float> predict_at_scale(Net& net, const tensor<float>& image, const scale_rule& rule,
+                               const infer::tile_options& tiles, bool tta) {
     const int h = image.shape().h, w = image.shape().w;
-    const bool resize = size > 0 && (h != size || w != size);
-    const tensor<float> x = resize ? data::resize_bilinear(image, size, size) : image;
+    const int th = rule.full_size() ? scaled_side(h, rule.factor) : rule.square;
+    const int tw = rule.full_size() ? scaled_side(w, rule.factor) : rule.square;
+    const bool resize = th != h || tw != w;
+    const tensor<float> x = resize ? data::resize_bilinear(image, th, tw) : image;
     tensor<float> p = tta ? infer::predict_tta(net, x, infer::all_dihedral(), tiles).prob
                           : infer::predict_proba_tiled(net, x, tiles);
     if (resize) p = data::resize_bilinear(p, h, w);

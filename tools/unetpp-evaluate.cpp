@@ -1,11 +1,14 @@
 // unetpp-evaluate: scores a trained network on a data set: per-image Dice, IoU, precision,
-// recall and HD95 as CSV (at the data's own resolution), a mean +- std summary table, and
-// optionally the predicted masks. Model, data, preprocessing and split come from the checkpoint
-// and the run's split.json (model_record.hpp); prediction is at the trained scale, mapped back to
+// recall, HD95, pixel ROC-AUC and average precision as CSV (at the data's own resolution,
+// optionally inside a region-of-interest mask), a mean +- std summary table with the pooled
+// ROC-AUC and AP, and optionally the predicted masks and the probability maps as float32 .npy.
+// Model, data, preprocessing and split come from the checkpoint and the run's split.json
+// (model_record.hpp); prediction is at the trained scale or at full size by tiling, mapped back to
 // each image's own size (scaled_predict.hpp).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <unetpp/metrics.hpp>
@@ -16,6 +19,7 @@
 #include "cli_common.hpp"
 #include "model_record.hpp"
 #include "report/overlay_png.hpp"
+#include "image_scores.hpp"
 #include "scaled_predict.hpp"
 
 namespace {
@@ -26,10 +30,14 @@ const char* help_text = R"(usage: unetpp-evaluate --checkpoint FILE --csv FILE [
 
 Runs the network of a checkpoint written by unetpp-train (last.safetensors or best.safetensors;
 the optimiser state in it is ignored) over a data set and writes:
-  --csv FILE         one row per image: image,dice,iou,precision,recall,hd95
+  --csv FILE         one row per image:
+                     image,dice,iou,precision,recall,hd95,roc_auc,average_precision,width,height,pixels
                      (hd95 in pixels of the image's own size; inf when exactly one of
-                     prediction and truth is empty)
-  --summary FILE     the summary table (mean +- sample std over images), also printed
+                     prediction and truth is empty; roc_auc nan when the image has one class
+                     only, average_precision nan without foreground and 1 without background;
+                     pixels: the pixels scored, those inside the region mask if any)
+  --summary FILE     the summary table (mean +- sample std over images, and ROC-AUC and AP
+                     pooled over all pixels of all images), also printed
   --out-masks DIR    predicted masks as PNG (0/255) at each image's own size,
                      DIR/<image stem>_pred.png, each written atomically; DIR must be new or
                      empty
@@ -38,16 +46,43 @@ the optimiser state in it is ignored) over a data set and writes:
                      false negatives cyan, ground-truth outline green), masks drawn in the
                      run's polarity (white = the predicted class); DIR must be new or empty.
                      unetpp-report --overlays DIR shows the worst cases
+  --out-probs DIR    foreground probabilities as float32 NumPy files at each image's own size,
+                     DIR/<image stem>_prob.npy (numpy.load gives an H x W array); written as
+                     each image is done. DIR must be new or empty
+  --probs-png16      with --out-probs: also DIR/<image stem>_prob16.png, 16-bit grey,
+                     round(p * 65535)
   --overwrite        replace existing --csv / --summary files and write masks into a DIR that
                      holds other files (only the files named above are replaced; nothing is
                      removed). Without it an existing output is refused.
 Every file is written atomically, and nothing is written before all inputs are checked; the CSV
 and summary are written last, so a failed run leaves no output that looks complete.
 
+scale:
+  (default)          a run trained with --size N: each image is resized to N x N as in
+                     training (bilinear), predicted there, and the probability map is resized
+                     back to the image's own size (bilinear) before the threshold. A run that
+                     kept its images at their own size: as --full-size.
+  --full-size        predict every image whole at its own pixels by overlap tiling (any size,
+                     not square too; tiling is exact, the tile size only bounds memory). For a
+                     run trained with --size N the network then sees the images at another
+                     scale than in training: give --scale
+  --scale F          with --full-size: both sides multiplied by F (0.0625 to 16) before
+                     tiling, probabilities mapped back (e.g. 0.5 for a network trained at 256
+                     on 512 x 512 images)
+Metrics are always computed at each image's own resolution against its mask as read (the
+ground truth is never resized).
+
+region of interest:
+  --roi-masks DIR    score only the pixels inside each image's region mask (e.g. a field of
+                     view): DIR/<image stem><suffix>.png (.jpg, .jpeg, .bmp), pixel > 127 =
+                     inside. Every metric ignores the pixels outside (HD95: both masks are cut
+                     to the region first). Default: the run's --roi-masks, when it had one.
+  --roi-suffix S     the suffix of the region masks' stems (default: none, or the run's)
+  A region mask that is also the image's ground-truth mask or the image itself, an image
+  without one, an empty one or one of another size is refused, naming the files.
+
 Nothing needs repeating: the checkpoint records the model, the data and the preprocessing of
-the run. Each image is resized to the trained size as in training (bilinear), predicted there,
-and the probability map is resized back to the image's own size (bilinear) before the threshold;
-Dice, IoU and HD95 are computed against the mask at its own resolution.
+the run. The output names the ground-truth (and region) files matched for the first image.
 
 data (default: the run's, from the checkpoint): --data-type busi|isbi2012|folders|synthetic,
   --data PATH, --masks PATH, --mask-suffix S, --synthetic-count N (4 to 1000000),
@@ -60,7 +95,7 @@ data (default: the run's, from the checkpoint): --data-type busi|isbi2012|folder
 model (default: read from the checkpoint; needed only for a weights file without a training
   record, and refused when they disagree with the record): --model M --base N (1 to 1024)
   --depth D (1 to 10) --size N (8 to 4096: the trained scale; without it and without a record
-  the images are predicted at their own size)
+  the images are predicted at full size)
   --threshold X      probability threshold for the masks, 0 to 1 (default: the checkpoint's, 0.5)
   --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
 Checks: the weights must be finite (NaN or Inf in any tensor: exit 2); the file's checksums must
@@ -78,11 +113,11 @@ std::string fmt(double v) {
 }
 
 int run(int argc, char** argv) {
-    const args a(argc, argv, {"overwrite"},
+    const args a(argc, argv, {"overwrite", "full-size", "probs-png16"},
                  {"checkpoint", "csv", "summary", "out-masks", "overlays", "data-type", "data", "masks", "mask-suffix",
                   "size",
                   "synthetic-count", "seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
-                  "threshold", "threads"});
+                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix"});
     if (a.has("help")) {
         std::cout << help_text;
         return 0;
@@ -91,6 +126,14 @@ int run(int argc, char** argv) {
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
     double threshold = a.real("threshold", 0.5, range::threshold);
     const std::string subset = a.choice("subset", "all", {"all", "train", "val", "test"});
+    const double factor = a.real("scale", 1.0, scale_factor);
+    if (a.has("scale") && !a.has("full-size"))
+        throw usage_error("--scale " + a.str("scale") + " applies to --full-size prediction; add --full-size (or drop "
+                          "--scale: by default a run trained with --size N is predicted at N x N)");
+    if (a.has("full-size") && a.has("size"))
+        throw usage_error("--full-size predicts each image at its own size, --size N resizes it to N x N; give one");
+    if (a.has("probs-png16") && !a.has("out-probs"))
+        throw usage_error("--probs-png16 adds 16-bit PNGs to the --out-probs folder; give --out-probs DIR too");
     // the split options, normalised as unetpp-train records them
     std::map<std::string, std::string> split_now;
     {
@@ -125,6 +168,12 @@ int run(int argc, char** argv) {
     }
     const fs::path masks_dir = a.str("out-masks");
     if (a.has("out-masks")) check_output_folder(masks_dir, "--out-masks", "unetpp-evaluate", overwrite);
+    const fs::path probs_dir = a.str("out-probs");
+    if (a.has("out-probs")) {
+        check_output_folder(probs_dir, "--out-probs", "unetpp-evaluate", overwrite);
+        if (a.has("out-masks") && fs::absolute(probs_dir).lexically_normal() == fs::absolute(masks_dir).lexically_normal())
+            throw usage_error("--out-probs and --out-masks name the same folder; give two folders");
+    }
     const fs::path overlays_dir = a.str("overlays");
     if (a.has("overlays")) check_output_folder(overlays_dir, "--overlays", "unetpp-evaluate", overwrite);
 
@@ -164,7 +213,7 @@ int run(int argc, char** argv) {
                           rec.at("model") + "; drop --model");
     const int base = static_cast<int>(pick_int("base", 16, range::base));
     const int depth = static_cast<int>(pick_int("depth", 3, range::depth));
-    // the trained scale: the record's preprocess.resize, else --size, else none (native size)
+    // the trained scale: the record's preprocess.resize, else --size, else none (full size)
     int scale = pre.size;
     if (a.has("size")) {
         const int given = static_cast<int>(a.integer("size", 0, range::size));
@@ -173,14 +222,20 @@ int run(int argc, char** argv) {
                               "at " + std::to_string(scale) + "x" + std::to_string(scale) + "; drop --size");
         scale = given;
     }
-    if (!a.has("threshold") && pre.size > 0) threshold = pre.threshold;
+    if (!a.has("threshold") && pre.recorded) threshold = pre.threshold;
+    // full size: asked for, or the run kept its images at their own size, or no scale is known
+    const scale_rule rule{.square = a.has("full-size") ? 0 : scale,
+                          .factor = factor,
+                          .why = a.has("full-size") ? "--full-size"
+                                 : pre.recorded     ? "the run kept its images at their own size"
+                                                    : "no training scale is known"};
     // the data: the run's unless given
     if (!a.has("data-type") && rec.count("data-type")) {
         dc.type = pick_str("data-type", dc.type);
         if (dc.type != "busi" && dc.type != "isbi2012" && dc.type != "folders" && dc.type != "synthetic")
             throw usage_error("'" + ckpt.string() + "' records data-type '" + dc.type + "', which is unknown");
     }
-    if (pre.size > 0 && !pre.polarity.empty() && polarity_of(dc.type) != pre.polarity)
+    if (pre.recorded && !pre.polarity.empty() && polarity_of(dc.type) != pre.polarity)
         std::cerr << "unetpp-evaluate: note: the run read its masks as '" << pre.polarity << "', --data-type " << dc.type
                   << " reads them as '" << polarity_of(dc.type) << "'; the scores are for that polarity\n";
     if (!a.has("data")) dc.data = pick_str("data", "");
@@ -188,7 +243,7 @@ int run(int argc, char** argv) {
     if (!a.has("mask-suffix")) dc.mask_suffix = pick_str("mask-suffix", "");
     dc.seed = static_cast<std::uint64_t>(pick_int("seed", 1, range::seed));
     dc.synthetic_count = pick_int("synthetic-count", dc.synthetic_count, range::synthetic_count);
-    dc.size = scale > 0 ? scale : dc.size;  // synthetic images are generated at the trained size
+    dc.size = scale > 0 ? scale : pre.patch > 0 ? pre.patch : dc.size;  // synthetic images: the trained size
     dc.resize = false;                      // scored at the data's own resolution
 
     // --subset: the run's split.json is the truth; split options must agree with the run's
@@ -214,6 +269,23 @@ int run(int argc, char** argv) {
         if (subset_names.empty())
             throw usage_error("--subset " + subset + ": the run's split ('" + split_file.string() + "') has no " +
                               subset + " images");
+    }
+    // --roi-masks: given, else the run's (recorded by unetpp-train as roi-masks / roi-suffix)
+    const std::string roi_dir = pick_str("roi-masks", "");
+    const std::string roi_suffix = pick_str("roi-suffix", "");
+    if (a.has("roi-suffix") && roi_dir.empty())
+        throw usage_error("--roi-suffix S names the region masks of --roi-masks DIR; give --roi-masks too");
+    std::optional<data::roi_lookup> rois;
+    if (!roi_dir.empty()) {
+        if (!a.has("roi-masks"))
+            std::cout << "unetpp-evaluate: region masks from the run: '" << roi_dir << "' (suffix '" << roi_suffix
+                      << "'); every metric counts only the pixels inside them\n";
+        require_folder(roi_dir, "--roi-masks (the region-of-interest masks)");
+        try {
+            rois.emplace(roi_dir, roi_suffix, "--roi-masks");
+        } catch (const std::exception& e) {
+            throw usage_error(e.what());
+        }
     }
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
@@ -245,41 +317,70 @@ int run(int argc, char** argv) {
                 idx.push_back(it->second);
             }
         }
-        if (a.has("out-masks") || a.has("overlays")) {  // two images of one stem would write one file
+        if (a.has("out-masks") || a.has("overlays") || a.has("out-probs")) {  // two images of one stem: one file
             std::map<std::string, std::size_t> seen;
             for (std::size_t i : idx)
                 if (const auto [it, fresh] = seen.emplace(ds.stem(i), i); !fresh)
-                    throw usage_error("--out-masks: " + ds.source(it->second) + " and " + ds.source(i) +
+                    throw usage_error("output files: " + ds.source(it->second) + " and " + ds.source(i) +
                                       " would both be written as '" + ds.stem(i) +
-                                      (a.has("out-masks") ? "_pred.png" : "_overlay.png") +
+                                      (a.has("out-masks") ? "_pred.png" : a.has("out-probs") ? "_prob.npy" : "_overlay.png") +
                                       "'; rename one of the images");
         }
-        // Predict every image first: a damaged probability map stops the run before anything is written.
+        // Predict every image first: a damaged probability map stops the run before anything is written
+        // (but the --out-probs files, written as each image is done, so that they need no memory).
         std::vector<std::vector<unsigned char>> pngs, overlays;  // encoded, written after the loop
         const std::string polarity_note = pre.polarity.empty() || pre.polarity == polarity_of(dc.type)
                                               ? "masks: " + polarity_of(dc.type)
                                               : "masks read as " + polarity_of(dc.type) + "; the run: " + pre.polarity;
-        std::string rows = "image,dice,iou,precision,recall,hd95\n";
-        std::vector<double> dice, iou, prec, rec_, hd;
-        std::size_t hd_inf = 0;
+        std::string rows = score_csv_header;
+        score_table scores;
+        metrics::ranking_histogram pooled;  // ROC-AUC and AP over all pixels of all images
         infer::tile_options tiles;
         tiles.threshold = static_cast<float>(threshold);
-        std::string scale_line;
+        std::string scale_line, matched;
+        bool in_regions = false;
+        if (a.has("out-probs")) prepare_folder(probs_dir, "--out-probs");  // written as each image is done
         for (std::size_t i : idx) {
             const data::sample s = ds.get(i);
-            const tensor<float> prob = predict_at_scale(net, s.image, scale, tiles, false);
+            const tensor<float> prob = predict_at_scale(net, s.image, rule, tiles, false);
             check_probabilities(prob, ds.source(i));
             const tensor<float> pred = infer::make_mask(prob, static_cast<float>(threshold));
-            if (scale_line.empty()) scale_line = scale_note(s.image.shape().w, s.image.shape().h, scale);
-            const auto c = metrics::count_per_image(pred, s.mask, metrics::prediction_kind::mask)[0];
-            const double h95 = metrics::hausdorff95(pred, s.mask);
-            dice.push_back(c.dice()), iou.push_back(c.iou()), prec.push_back(c.precision()), rec_.push_back(c.recall());
-            if (std::isfinite(h95)) hd.push_back(h95); else ++hd_inf;
+            if (scale_line.empty()) scale_line = scale_note(s.image.shape().w, s.image.shape().h, rule);
+            std::optional<tensor<float>> roi;
+            fs::path roi_file;
+            if (!s.roi.empty()) {  // the data layer's look-up (folders with ROI options): the last file
+                roi_file = s.paths.back();
+                require_inside(s.roi, roi_file, ds.source(i));
+                roi = s.roi;
+            } else if (rois) {
+                roi_file = rois->find(ds.stem(i));
+                if (roi_file.empty())
+                    throw usage_error("--roi-masks: no region mask for " + ds.source(i) + ": looked for '" + ds.stem(i) +
+                                      roi_suffix + "' (.png, .jpg, .jpeg or .bmp) in '" + roi_dir +
+                                      "'; give every image one, or leave --roi-masks out");
+                roi = read_roi(roi_file, s.mask.shape().h, s.mask.shape().w, s.paths, ds.source(i));
+            }
+            if (matched.empty())  // the data layer's source() names a region mask it found itself
+                matched = ds.source(i) + (roi_file.empty() || !s.roi.empty() ? std::string()
+                                                                             : " with region mask '" + roi_file.string() + "'");
+            in_regions |= roi.has_value();
+            const image_score sc = score_image(prob, pred, s.mask, roi ? &*roi : nullptr, pooled);
+            const auto& c = sc.counts;
+            scores.add(sc);
+            rows += score_csv_row(ds.stem(i), sc);
             std::string name = ds.stem(i);
             for (char& ch : name)
                 if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
-            rows += name + ',' + fmt(c.dice()) + ',' + fmt(c.iou()) + ',' + fmt(c.precision()) + ',' + fmt(c.recall()) +
-                    ',' + fmt(h95) + '\n';
+            if (a.has("out-probs")) {
+                const auto npy = infer::encode_npy(prob);
+                write_file(probs_dir / (ds.stem(i) + "_prob.npy"),
+                           std::string_view(reinterpret_cast<const char*>(npy.data()), npy.size()), true);
+                if (a.has("probs-png16")) {
+                    const auto png = infer::encode_png16(prob);
+                    write_file(probs_dir / (ds.stem(i) + "_prob16.png"),
+                               std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
+                }
+            }
             if (a.has("out-masks")) pngs.push_back(io::encode_png(io::from_tensor(pred)));
             if (a.has("overlays"))
                 overlays.push_back(report::overlay_png(s.image, s.mask, pred,
@@ -305,20 +406,16 @@ int run(int argc, char** argv) {
         std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
                             subset + (subset == "all" ? "" : ", from the run's split.json") + "), threshold " +
                             format_real(threshold) + "\nscale: " +
-                            (scale > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
-                                             "; each prediction mapped back to its image's own size, metrics there"
-                                             " (first image: " + scale_line + ")"
-                                       : std::string("no training scale known: predicted at each image's own size")) +
-                            "\nmetric      mean \u00b1 std\n";
-        const auto line = [&](const char* n, const std::vector<double>& v) {
-            char b[24];
-            std::snprintf(b, sizeof b, "%-11s ", n);
-            table += std::string(b) + (v.empty() ? std::string("n/a") : metrics::format_mean_std(v, 4)) + '\n';
-        };
-        line("dice", dice), line("iou", iou), line("precision", prec), line("recall", rec_), line("hd95", hd);
-        if (hd_inf)
-            table += "(hd95 over " + std::to_string(hd.size()) + " images; " + std::to_string(hd_inf) +
-                     " with exactly one empty mask have no finite distance)\n";
+                            (rule.square > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
+                                                   "; each prediction mapped back to its image's own size, metrics there"
+                                             : "full size (" + rule.why + "): each image predicted whole by tiling, " +
+                                                   "metrics at its own resolution") +
+                            " (first image: " + scale_line + ")\n";
+        if (rule.full_size() && pre.size > 0 && !a.has("scale"))
+            table += "note: the network was trained on images resized to " + std::to_string(pre.size) + "x" +
+                     std::to_string(pre.size) + "; at full size it sees them at another scale (--scale F matches it)\n";
+        table += "matched: " + matched + (in_regions ? "; metrics inside the region masks" : "") + "\n";
+        table += scores.str(pooled);
         write_file(csv, rows, overwrite);
         if (a.has("summary")) write_file(summary, table, overwrite);
         std::cout << table;

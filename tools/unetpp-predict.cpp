@@ -52,11 +52,12 @@ namespace {
 constexpr int exit_error = 2;
 
 struct options {
-    fs::path weights, input, out, mask_dir;
+    fs::path weights, input, out, mask_dir, probs_dir;
     std::string model;  // "" = from the file's metadata (or unet_bn)
     int base = 0, depth = 0;
     infer::tile_options tiles;
-    bool tta = false, overwrite = false, threshold_given = false;
+    bool tta = false, overwrite = false, threshold_given = false, full_size = false, png16 = false;
+    double factor = 1.0;  ///< --scale (with --full-size)
     int threads = 0;
 };
 
@@ -84,8 +85,21 @@ unetpp::io::save_weights. Writes <stem>_prob.png (foreground probability) and <s
   --overwrite         write into an --out folder that holds other files; only this program's
                       <stem>_prob.png, <stem>_mask.png and <stem>_compare.png are replaced,
                       nothing is removed
-  --mask-dir DIR      ground-truth masks (<stem>.png, <stem>_mask.png, .bmp or .jpg): also writes
-                      <stem>_compare.png = input | predicted mask | ground truth
+  --mask-dir DIR      ground-truth masks: also writes <stem>_compare.png = input | predicted
+                      mask | ground truth. The mask of <stem> is DIR/<stem>.png, <stem>_mask.png,
+                      .bmp, _mask.bmp, .jpg or .jpeg; each output line names the file matched.
+                      Two candidates (a.png and a_mask.png), or a match that is the input image
+                      itself, are refused: give the masks a folder of their own
+  --out-probs DIR     foreground probabilities as float32 NumPy files at the image's own size,
+                      DIR/<stem>_prob.npy (numpy.load gives an H x W array); DIR new or empty
+  --probs-png16       with --out-probs: also DIR/<stem>_prob16.png, 16-bit grey, round(p * 65535)
+                      (<stem>_prob.png in --out is 8-bit, for viewing only)
+  --full-size         predict every image whole at its own pixels by overlap tiling, also when
+                      the checkpoint was trained at --size N (then at another scale than in
+                      training: see --scale). Default for a run that kept its images at their
+                      own size, and for a weights file without a training record
+  --scale F           with --full-size: both sides multiplied by F (0.0625 to 16) before tiling,
+                      probabilities mapped back to the image's own size
   --model NAME        unet_bn or ronneberger2015 (default: from the file)
   --base N --depth N  channels of the first level (1 to 1024) and number of poolings (1 to 10)
                       (default: from the file); needed only for a file that records no model,
@@ -119,9 +133,9 @@ Compiled-in architectures (those of unetpp-train): )"
 
 options parse(int argc, char** argv, bool& help) {
     options o;
-    const cli::args a(argc, argv, {"tta", "overwrite"},
+    const cli::args a(argc, argv, {"tta", "overwrite", "full-size", "probs-png16"},
                       {"checkpoint", "weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap",
-                       "batch", "memory-mb", "threshold", "threads"});
+                       "batch", "memory-mb", "threshold", "threads", "out-probs", "scale"});
     if (a.has("help")) {
         help = true;
         return o;
@@ -132,6 +146,15 @@ options parse(int argc, char** argv, bool& help) {
     o.input = a.str("input");
     o.out = a.str("out");
     o.mask_dir = a.str("mask-dir");
+    o.probs_dir = a.str("out-probs");
+    o.full_size = a.has("full-size");
+    o.png16 = a.has("probs-png16");
+    o.factor = a.real("scale", 1.0, cli::scale_factor);
+    if (a.has("scale") && !o.full_size)
+        throw cli_error("--scale " + a.str("scale") + " applies to --full-size prediction; add --full-size (or drop "
+                        "--scale: by default a checkpoint trained with --size N is predicted at N x N)");
+    if (o.png16 && o.probs_dir.empty())
+        throw cli_error("--probs-png16 adds 16-bit PNGs to the --out-probs folder; give --out-probs DIR too");
     o.model = a.choice("model", "", {"unet_bn", "ronneberger2015"});
     o.base = static_cast<int>(a.integer("base", 0, cli::range::base));
     o.depth = static_cast<int>(a.integer("depth", 0, cli::range::depth));
@@ -236,13 +259,31 @@ std::vector<fs::path> list_inputs(const fs::path& input) {
     return files;
 }
 
-std::optional<fs::path> find_ground_truth(const fs::path& dir, const std::string& stem) {
+/// The ground-truth mask of `stem` in `dir`: exactly one of the candidate names must exist, and
+/// it must not be the input image itself; otherwise the error names every file in question.
+fs::path find_ground_truth(const fs::path& dir, const std::string& stem, const fs::path& image) {
+    std::vector<fs::path> found;
     for (const char* suffix : {".png", "_mask.png", ".bmp", "_mask.bmp", ".jpg", ".jpeg"}) {
         const fs::path p = dir / (stem + suffix);
         std::error_code ec;
-        if (fs::is_regular_file(p, ec)) return p;
+        if (fs::is_regular_file(p, ec)) found.push_back(p);
     }
-    return std::nullopt;
+    // the image itself is never its own mask (--mask-dir is the images' folder)
+    std::erase_if(found, [&](const fs::path& p) {
+        std::error_code ec;
+        return fs::equivalent(p, image, ec) && !ec;
+    });
+    if (found.empty())
+        throw cli_error((dir / (stem + ".png")).string() +
+                        ": no ground-truth mask for this image (looked for <stem>.png, <stem>_mask.png, .bmp, "
+                        "_mask.bmp, .jpg, .jpeg in --mask-dir, other than the image itself)");
+    if (found.size() > 1) {
+        std::string names;
+        for (const auto& p : found) names += (names.empty() ? "'" : ", '") + p.string() + "'";
+        throw cli_error(image.string() + ": " + std::to_string(found.size()) + " files could be its ground-truth mask (" +
+                        names + "); keep one, or give the masks a folder of their own");
+    }
+    return found.front();
 }
 
 /// Foreground probability as a gray image: the one channel (K = 1), channel 1 (K = 2), or
@@ -282,7 +323,12 @@ int run_with(const arch& ar, const options& o) {
     cli::check_finite_weights(net, o.weights.string());
     net.eval();
     const float threshold =
-        o.threshold_given || ar.pre.size == 0 ? o.tiles.threshold : static_cast<float>(ar.pre.threshold);
+        o.threshold_given || !ar.pre.recorded ? o.tiles.threshold : static_cast<float>(ar.pre.threshold);
+    const cli::scale_rule rule{.square = o.full_size ? 0 : ar.pre.size,
+                               .factor = o.factor,
+                               .why = o.full_size       ? "--full-size"
+                                      : ar.pre.recorded ? "the run kept its images at their own size"
+                                                        : "no training scale is known"};
     const std::vector<fs::path> inputs = list_inputs(o.input);
     std::map<std::string, fs::path> stems;  // a.png and a.jpg would write the same a_mask.png
     for (const fs::path& path : inputs)
@@ -290,10 +336,22 @@ int run_with(const arch& ar, const options& o) {
             throw cli_error(it->second.string() + " and " + path.string() + " would both be written as '" +
                             path.stem().string() + "_mask.png'; rename one of the images");
     cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
+    if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
     std::cout << "unetpp-predict: " << Net::describe() << ", threshold " << cli::format_real(threshold);
     if (ar.pre.size > 0)
         std::cout << ", trained at " << ar.pre.size << "x" << ar.pre.size
-                  << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")") << "\n";
+                  << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")")
+                  << (o.full_size ? std::string("; --full-size: images predicted whole by tiling at ") +
+                                        (o.factor == 1.0 ? "their own pixels, another scale than in training (--scale F "
+                                                           "matches it)"
+                                                         : "their size x " + cli::format_real(o.factor))
+                                  : std::string())
+                  << "\n";
+    else if (ar.pre.recorded)
+        std::cout << ", trained at the images' own size" << (ar.pre.patch ? " on " + std::to_string(ar.pre.patch) + "x" +
+                                                                               std::to_string(ar.pre.patch) + " patches"
+                                                                         : std::string())
+                  << ": images are predicted whole by tiling\n";
     else
         std::cout << "; no training scale is known (the file records none): images are predicted at their own "
                      "size by tiling\n";
@@ -303,29 +361,38 @@ int run_with(const arch& ar, const options& o) {
         try {
             const io::image img = io::read_image(path, Net::cfg.in_channels);
             const tensor<float> x = io::to_tensor(img);
-            const tensor<float> prob = cli::predict_at_scale(net, x, ar.pre.size, o.tiles, o.tta);
+            const tensor<float> prob = cli::predict_at_scale(net, x, rule, o.tiles, o.tta);
             cli::check_probabilities(prob, path.string());
             const tensor<float> pmask = infer::make_mask(prob, threshold);
             const std::string stem = path.stem().string();
+            // the ground truth is looked up before anything of this image is written
+            const fs::path gt_path = o.mask_dir.empty() ? fs::path() : find_ground_truth(o.mask_dir, stem, path);
             const io::image mask = mask_image(pmask, Net::cfg.classes);
             save_png(o.out / (stem + "_prob.png"), probability_image(prob));
             save_png(o.out / (stem + "_mask.png"), mask);
+            if (!o.probs_dir.empty()) {
+                const auto npy = infer::encode_npy(prob);
+                cli::write_file(o.probs_dir / (stem + "_prob.npy"),
+                                std::string_view(reinterpret_cast<const char*>(npy.data()), npy.size()), true);
+                if (o.png16) {
+                    const auto p16 = infer::encode_png16(prob, Net::cfg.classes == 2 ? 1 : 0);
+                    cli::write_file(o.probs_dir / (stem + "_prob16.png"),
+                                    std::string_view(reinterpret_cast<const char*>(p16.data()), p16.size()), true);
+                }
+            }
+            std::string gt_note;
             if (!o.mask_dir.empty()) {
-                const auto gt_path = find_ground_truth(o.mask_dir, stem);
-                if (!gt_path)
-                    throw cli_error((o.mask_dir / (stem + ".png")).string() +
-                                    ": no ground-truth mask for this image (looked for <stem>.png, <stem>_mask.png, "
-                                    ".bmp, .jpg in --mask-dir)");
-                const io::image gt = io::read_image(*gt_path, 1);
+                gt_note = "; ground truth " + gt_path.string();
+                const io::image gt = io::read_image(gt_path, 1);
                 if (gt.width != img.width || gt.height != img.height)
-                    throw cli_error(gt_path->string() + ": mask is " + std::to_string(gt.width) + "x" +
+                    throw cli_error(gt_path.string() + ": mask is " + std::to_string(gt.width) + "x" +
                                     std::to_string(gt.height) + " but the image is " + std::to_string(img.width) +
                                     "x" + std::to_string(img.height));
                 const io::image gray = Net::cfg.in_channels == 1 ? img : io::read_image(path, 1);
                 save_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
             }
             std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << " ("
-                      << cli::scale_note(img.width, img.height, ar.pre.size) << ")\n";
+                      << cli::scale_note(img.width, img.height, rule) << gt_note << ")\n";
         } catch (const cli_error& e) {
             std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
             ++failures;
@@ -365,6 +432,11 @@ int main(int argc, char** argv) {
             return 0;
         }
         cli::check_output_folder(o.out, "--out", "unetpp-predict", o.overwrite);
+        if (!o.probs_dir.empty()) {
+            cli::check_output_folder(o.probs_dir, "--out-probs", "unetpp-predict", o.overwrite);
+            if (fs::absolute(o.probs_dir).lexically_normal() == fs::absolute(o.out).lexically_normal())
+                throw cli_error("--out-probs and --out name the same folder; give two folders");
+        }
         adapt_threads_to_load();
         if (o.threads) set_num_threads(o.threads);
         std::error_code ec;

@@ -88,7 +88,7 @@ require_absent("${WORK}/e4.csv")
 run_ok(${eval} --csv "${WORK}/e.csv" --overwrite)
 file(STRINGS "${WORK}/e.csv" rows)
 list(GET rows 0 header)
-if(NOT header STREQUAL "image,dice,iou,precision,recall,hd95")
+if(NOT header STREQUAL "image,dice,iou,precision,recall,hd95,roc_auc,average_precision,width,height,pixels")
     message(FATAL_ERROR "--overwrite did not replace e.csv: '${header}'")
 endif()
 
