@@ -82,8 +82,11 @@ inline preprocessing preprocessing_from(const std::map<std::string, std::string>
     else if (r != "none")
         throw usage_error(where + "preprocess.resize '" + r +
                           "', which this program does not know; use the unetpp-predict of the unetpp-train that wrote it");
+    // the patch side: preprocess.patch, else the run's --patch option (unetpp-train records "patch")
     if (const auto f = rec.find("preprocess.patch"); f != rec.end())
         p.patch = static_cast<int>(parse_integer(where + "preprocess.patch", f->second, range::size));
+    else if (const auto g = rec.find("patch"); g != rec.end() && g->second != "(not used)")
+        p.patch = static_cast<int>(parse_integer(where + "patch", g->second, range::size));
     const auto need = [&](const char* k, const char* want) {
         const auto f = rec.find(k);
         if (f != rec.end() && f->second != want)

@@ -30,6 +30,13 @@ TEST_CASE("record: images at their own size, trained on patches") {
     CHECK(sq.size == 96);
     CHECK(sq.patch == 0);
     CHECK_FALSE(cli::preprocessing_from({}, "w.safetensors").recorded);
+    // unetpp-train's own record of --patch: "patch" beside preprocess.resize "none"
+    auto own = cli::preprocessing_record(128, "folders");
+    own["preprocess.resize"] = "none";
+    own["patch"] = "48";
+    const cli::preprocessing q = cli::preprocessing_from(own, "f");
+    CHECK(q.size == 0);
+    CHECK(q.patch == 48);
     auto bad = rec;
     bad["preprocess.patch"] = "3";
     CHECK(test::contains(test::error_of<cli::usage_error>([&] { (void)cli::preprocessing_from(bad, "f.safetensors"); }),
