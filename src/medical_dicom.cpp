@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -216,40 +217,102 @@ header check_header(const gdcm::ImageReader& reader, const std::string& file, co
     return h;
 }
 
-/// Walks the File Meta Information (group 0002, explicit VR little endian) that follows "DICM" and
-/// checks that every element, and the tag after the group, lies inside the file. Debian's GDCM is
-/// built with assertions, and its meta-information reader asserts (aborting the process) when the
-/// file ends inside or right after the group, so such a file must never reach it.
-void check_meta_group(const std::vector<unsigned char>& b, const std::string& file) {
+/// VRs with a 4-byte length in explicit VR encoding.
+bool long_form_vr(unsigned char a, unsigned char b) {
+    static const char* const forms[] = {"OB", "OW", "OF", "SQ", "UT", "UN", "UC", "UR", "OD", "OL", "OV", "SV", "UV"};
+    for (const char* f : forms)
+        if (a == static_cast<unsigned char>(f[0]) && b == static_cast<unsigned char>(f[1])) return true;
+    return false;
+}
+
+/// Walks every element header of the file and refuses a length that runs past the end of the
+/// file, before GDCM sees it. Two reasons: Debian's GDCM is built with assertions, and its
+/// meta-information reader aborts the process when the file ends inside or right after that
+/// group; and GDCM allocates a value's declared length before reading it (a 500-byte file can
+/// ask for 4 GiB, a fuzzing finding). With every length inside the file, GDCM's allocations are
+/// bounded by the file, which read_image has bounded. Sequences and items are walked into;
+/// encapsulated pixel data's fragments are skipped. Explicit VR files with an invalid VR are
+/// refused (GDCM would switch to guessing); big-endian and deflated data sets are refused.
+void check_lengths(const std::vector<unsigned char>& b, const std::string& file) {
     auto le16 = [&](std::size_t i) { return static_cast<std::uint32_t>(b[i] | (b[i + 1] << 8)); };
+    auto le32 = [&](std::size_t i) { return le16(i) | (le16(i + 2) << 16); };
     auto fail = [&](const std::string& why) {
         return std::runtime_error("read_image: DICOM " + file + " " + why + "; the file is truncated or corrupt: "
                                   "re-export or re-download it");
     };
-    if (b.size() < 132) throw fail("is shorter than its 132-byte preamble and signature");
-    if (b[128] != 'D' || b[129] != 'I' || b[130] != 'C' || b[131] != 'M') return;  // no Part 10 header: GDCM guesses
-    std::size_t at = 132;
-    while (true) {
-        if (at + 4 > b.size()) throw fail("ends inside or right after its file meta information");
-        if (le16(at) != 0x0002) break;
-        if (at + 8 > b.size()) throw fail("ends inside its file meta information");
-        const unsigned char v0 = b[at + 4], v1 = b[at + 5];
-        if (v0 < 'A' || v0 > 'Z' || v1 < 'A' || v1 > 'Z') throw fail("has an invalid value representation in its file meta information");
-        const std::string vr{static_cast<char>(v0), static_cast<char>(v1)};
-        const bool long_form = vr == "OB" || vr == "OW" || vr == "OF" || vr == "SQ" || vr == "UT" || vr == "UN" ||
-                               vr == "UC" || vr == "UR" || vr == "OD" || vr == "OL" || vr == "OV" || vr == "SV" ||
-                               vr == "UV";
-        std::uint64_t len = 0, head = 8;
-        if (long_form) {
-            if (at + 12 > b.size()) throw fail("ends inside its file meta information");
-            len = le16(at + 8) | (std::uint64_t{le16(at + 10)} << 16);
-            head = 12;
-        } else {
-            len = le16(at + 6);
+    auto upper = [](unsigned char c) { return c >= 'A' && c <= 'Z'; };
+    std::size_t at = 0;
+    bool explicit_vr = true;
+    if (b.size() >= 132 && b[128] == 'D' && b[129] == 'I' && b[130] == 'C' && b[131] == 'M') {
+        at = 132;
+        std::string syntax;
+        while (true) {  // group 0002, always explicit VR little endian
+            if (b.size() - at < 4) throw fail("ends inside or right after its file meta information");
+            if (le16(at) != 0x0002) break;
+            if (b.size() - at < 8) throw fail("ends inside its file meta information");
+            if (!upper(b[at + 4]) || !upper(b[at + 5]))
+                throw fail("has an invalid value representation in its file meta information");
+            const bool long_form = long_form_vr(b[at + 4], b[at + 5]);
+            if (long_form && b.size() - at < 12) throw fail("ends inside its file meta information");
+            const std::uint64_t len = long_form ? le32(at + 8) : le16(at + 6), head = long_form ? 12 : 8;
+            if (len == 0xFFFFFFFFu || len > b.size() - at - head)
+                throw fail("has a file meta information element that runs past the end of the file");
+            if (le16(at + 2) == 0x0010) syntax.assign(reinterpret_cast<const char*>(&b[at + head]), len);
+            at += static_cast<std::size_t>(head + len);
         }
-        if (len == 0xFFFFFFFFu || at + head + len > b.size())
-            throw fail("has a file meta information element that runs past the end of the file");
-        at += static_cast<std::size_t>(head + len);
+        while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();
+        if (syntax == "1.2.840.10008.1.2.2" || syntax == "1.2.840.10008.1.2.1.99")
+            throw std::runtime_error("read_image: DICOM " + file + " is " +
+                                     (syntax.back() == '2' ? "big-endian" : "deflated") +
+                                     " (transfer syntax " + syntax +
+                                     "), which unetpp does not read; convert it with gdcmconv --raw");
+        explicit_vr = syntax != "1.2.840.10008.1.2";
+    } else {
+        explicit_vr = b.size() >= 6 && upper(b[4]) && upper(b[5]);  // no Part 10 header: guess as GDCM does
+    }
+    bool encapsulated = false;  // inside undefined-length pixel data, whose items hold compressed fragments
+    while (at < b.size()) {
+        if (b.size() - at < 8) throw fail("ends inside an element header");
+        const std::uint32_t group = le16(at), element = le16(at + 2);
+        if (group == 0xFFFE) {  // item, item delimiter, sequence delimiter: always 8 bytes, implicit
+            const std::uint32_t len = le32(at + 4);
+            at += 8;
+            if (element == 0xE0DD) encapsulated = false;
+            if (element != 0xE000 || len == 0xFFFFFFFFu) continue;  // an item's elements follow
+            if (len > b.size() - at) throw fail("has an item that runs past the end of the file");
+            if (encapsulated) at += len;  // a fragment of compressed pixel data
+            continue;
+        }
+        std::uint64_t len = 0, head = 8;
+        bool sequence = false, unknown = !explicit_vr;
+        if (explicit_vr) {
+            if (!upper(b[at + 4]) || !upper(b[at + 5])) throw fail("has an invalid value representation");
+            if (long_form_vr(b[at + 4], b[at + 5])) {
+                if (b.size() - at < 12) throw fail("ends inside an element header");
+                len = le32(at + 8);
+                head = 12;
+            } else {
+                len = le16(at + 6);
+            }
+            sequence = b[at + 4] == 'S' && b[at + 5] == 'Q';
+            unknown = b[at + 4] == 'U' && b[at + 5] == 'N';
+        } else {
+            len = le32(at + 4);
+        }
+        at += static_cast<std::size_t>(head);
+        if (len == 0xFFFFFFFFu) {  // a sequence or encapsulated pixel data: items follow
+            if (group == 0x7FE0 && element == 0x0010) encapsulated = true;
+            continue;
+        }
+        if (len > b.size() - at) {
+            char tag[16];
+            std::snprintf(tag, sizeof tag, "(%04X,%04X)", static_cast<unsigned>(group), static_cast<unsigned>(element));
+            throw fail("has element " + std::string(tag) + " of " + std::to_string(len) + " bytes, past the end of "
+                       "the file");
+        }
+        // A sequence of defined length (also one GDCM would find in an implicit or UN value) is walked into.
+        const bool nested = sequence || (unknown && len >= 8 && le16(at) == 0xFFFE && le16(at + 2) == 0xE000);
+        if (!nested) at += static_cast<std::size_t>(len);
     }
 }
 
@@ -282,7 +345,7 @@ inline double stored_value(const unsigned char* buf, std::size_t i, const header
 image decode_dicom(const std::vector<unsigned char>& bytes, int want_channels, std::string_view name,
                    const medical_options& opt, const image_limits& limits) {
     const std::string file = quote(name);
-    check_meta_group(bytes, file);
+    check_lengths(bytes, file);
     memory_buffer buf(bytes.data(), bytes.size());
     std::istream in(&buf);
     gdcm::ImageReader reader;
@@ -346,7 +409,7 @@ image decode_dicom(const std::vector<unsigned char>& bytes, int want_channels, s
 
 medical_info dicom_info(const std::vector<unsigned char>& bytes, std::string_view name, const image_limits& limits) {
     const std::string file = quote(name);
-    check_meta_group(bytes, file);
+    check_lengths(bytes, file);
     memory_buffer buf(bytes.data(), bytes.size());
     std::istream in(&buf);
     gdcm::ImageReader reader;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -50,6 +51,27 @@ nifti_ptr open_header(const std::filesystem::path& path) {
     if (!std::filesystem::is_regular_file(path, ec))
         throw std::runtime_error("read_image: cannot open " + file + ": no such file (check the path)");
     quiet_nifti();
+    // The header alone first: nifti_image_read also reads the extensions, allocating what their
+    // sizes say up to vox_offset, so vox_offset must be one the file can hold.
+    {
+        int version = 0;
+        void* raw = nifti_read_header(path.c_str(), &version, 1);
+        if (!raw)
+            throw std::runtime_error("read_image: " + file + " is not a NIfTI file nifticlib can read (the header is "
+                                     "corrupt or truncated); re-export or re-download it");
+        const long double offset = version == 2 ? static_cast<long double>(static_cast<nifti_2_header*>(raw)->vox_offset)
+                                                : static_cast<long double>(static_cast<nifti_1_header*>(raw)->vox_offset);
+        // one file (.nii: magic "n+1" / "n+2") holds its data; an .hdr/.img pair keeps it in the .img
+        const bool single = version == 2 ? static_cast<nifti_2_header*>(raw)->magic[1] == '+'
+                                         : static_cast<nifti_1_header*>(raw)->magic[1] == '+';
+        std::free(raw);
+        const auto size = static_cast<long double>(std::filesystem::file_size(path, ec));
+        const bool gz = path.extension() == ".gz" || path.extension() == ".GZ";
+        if (single && (ec || !(offset >= 0) || offset > (gz ? 1032.0L * size + 4096.0L : size)))
+            throw std::runtime_error("read_image: NIfTI " + file + " has its data offset (vox_offset " +
+                                     std::to_string(static_cast<double>(offset)) + ") beyond the end of the file; the "
+                                     "file is corrupt or truncated");
+    }
     nifti_ptr nim(nifti_image_read(path.c_str(), 0));
     if (!nim)
         throw std::runtime_error("read_image: " + file + " is not a NIfTI file nifticlib can read (the header is "

@@ -53,13 +53,20 @@ public:
             },
             v_);
     }
-    [[nodiscard]] int group(std::size_t i) const { return groups_.empty() ? static_cast<int>(i) : groups_[i]; }
+    /// The group set by set_groups, else the reader's (one per file, so the slices of a NIfTI
+    /// volume or the frames of a DICOM file stay in one part of a split), else i.
+    [[nodiscard]] int group(std::size_t i) const {
+        if (!groups_.empty()) return groups_[i];
+        if (const auto* p = std::get_if<data::paired_dataset>(&v_)) return p->group(i);
+        return static_cast<int>(i);
+    }
     [[nodiscard]] std::string source(std::size_t i) const {
         return std::visit([&](const auto& d) { return data::describe(d, i); }, v_);
     }
-    /// A short name for sample i (the image file name, or "synthetic_<i>").
+    /// A short name for sample i (the image file name without extension, "vol#k" for slice k of
+    /// vol.nii.gz, or "synthetic_<i>").
     [[nodiscard]] std::string stem(std::size_t i) const {
-        if (const auto* p = std::get_if<data::paired_dataset>(&v_)) return p->image_path(i).stem().string();
+        if (const auto* p = std::get_if<data::paired_dataset>(&v_)) return io::image_name(p->image_path(i));
         return "synthetic_" + std::to_string(i);
     }
     void set_groups(std::vector<int> g) { groups_ = std::move(g); }

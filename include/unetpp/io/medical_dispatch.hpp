@@ -37,7 +37,7 @@ inline std::optional<image> decode_if_medical(const std::vector<unsigned char>& 
 #if defined(UNETPP_HAS_DICOM) && UNETPP_HAS_DICOM
         return decode_dicom(bytes, want_channels, name, medical_options{}, limits);
 #else
-        (void)want_channels, (void)limits;
+        (void)want_channels, (void)limits;  // unused in a program without unetpp::medical
         throw no_dicom(file);
 #endif
     }
@@ -49,6 +49,7 @@ inline std::optional<image> decode_if_medical(const std::vector<unsigned char>& 
 
 inline std::optional<image> read_if_medical(const std::filesystem::path& path, int want_channels,
                                             const image_limits& limits) {
+    (void)want_channels;  // unused in a program without unetpp::medical
     const frame_ref ref = split_frame_ref(path);
     medical_options opt;
     opt.index = ref.index;
@@ -74,6 +75,15 @@ inline std::optional<image> read_if_medical(const std::filesystem::path& path, i
 }  // namespace unetpp::io::detail::medical
 
 namespace unetpp::io {
+
+/// A short name for an image: the file name without its extension, without both parts of
+/// ".nii.gz", and with "#k" for frame or slice k: "a.png" -> "a", "b.nii.gz#3" -> "b#3".
+inline std::string image_name(const std::filesystem::path& path) {
+    const detail::medical::frame_ref ref = detail::medical::split_frame_ref(path);
+    std::string name = ref.file.stem().string();
+    if (detail::medical::lower_name(ref.file).ends_with(".nii.gz")) name = ref.file.stem().stem().string();
+    return ref.index < 0 ? name : name + "#" + std::to_string(ref.index);
+}
 
 /// How many 2-D images `path` holds: the frames of a DICOM file or the slices (along stored axis k)
 /// of a NIfTI volume, each read as `path#k` (k from 0); 1 for any other image. Reads the header

@@ -11,6 +11,7 @@
 #include <unetpp/io/image.hpp>
 #include <unetpp/io/medical.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -173,8 +174,17 @@ TEST_CASE("DICOM: bad files give the documented errors") {
     std::ifstream in(files() / "u12.dcm", std::ios::binary);
     const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), {}};
     CHECK(io::decode_image(bytes, 1).pixels == expected("u12.dcm"));
-    std::vector<unsigned char> cut(bytes.begin(), bytes.begin() + 200);
-    CHECK(!test::error_of<std::runtime_error>([&] { (void)io::decode_image(cut, 1); }).empty());
+    std::vector<unsigned char> cut(bytes.begin(), bytes.begin() + 200);  // inside the file meta information
+    CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(cut, 1); }),
+                   "file meta information"));
+    // A length the file cannot hold is refused before GDCM allocates it (a fuzzing finding).
+    std::vector<unsigned char> lying = bytes;
+    const std::vector<unsigned char> pixel_tag{0xe0, 0x7f, 0x10, 0x00, 'O', 'W', 0, 0};
+    const auto at = std::search(lying.begin(), lying.end(), pixel_tag.begin(), pixel_tag.end());
+    REQUIRE(at != lying.end());
+    at[8] = 0xf0, at[9] = 0xff, at[10] = 0xff, at[11] = 0x7f;
+    CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(lying, 1); }),
+                   "element (7FE0,0010) of 2147483632 bytes, past the end of the file"));
 }
 
 TEST_CASE("NIfTI: slice k along each axis, x and y as stated, one value range per volume") {
