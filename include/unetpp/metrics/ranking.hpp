@@ -27,7 +27,8 @@
 ///   AP       the exact value lies in [ap_low, ap_high] (average_precision_range): within a
 ///            bin, the lowest AP puts its background pixels first and its foreground pixels at
 ///            distinct scores, the highest ties its foreground pixels above its background.
-/// Both bounds are 0 when no bin holds more than one distinct score of a kind that matters.
+/// The AUC bound is 0 when no bin holds both foreground and background pixels; the AP interval
+/// is a single point when every bin that holds a foreground pixel holds no other pixel.
 /// Memory: two 64-bit counters per bin (33 MB), allocated on the first add().
 
 #include <algorithm>
