@@ -28,6 +28,7 @@
 #include "layers/max_pool2d.hpp"
 #include "layers/merge.hpp"
 #include "layers/reshape.hpp"
+#include "layers/upsample.hpp"
 #include "layers/sequential.hpp"
 
 #include "blocks/double_conv.hpp"
@@ -49,5 +50,5 @@
 #include "models/deep_supervision.hpp"
 #include "models/heads.hpp"
 #include "models/multitask_unet.hpp"
-#include "models/unet_plusplus.hpp"
+#include "models/nested_unet.hpp"
 #include "models/classifier.hpp"

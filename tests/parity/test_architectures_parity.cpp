@@ -51,7 +51,7 @@
 #include <unetpp/models/bcir_unet.hpp>
 #include <unetpp/models/deep_supervision.hpp>
 #include <unetpp/models/multitask_unet.hpp>
-#include <unetpp/models/unet_plusplus.hpp>
+#include <unetpp/models/nested_unet.hpp>
 #include <unetpp/unet.hpp>
 
 #include "parity_harness.hpp"

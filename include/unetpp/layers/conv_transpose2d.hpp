@@ -136,4 +136,68 @@ public:
     conv_transpose2d() : detail::conv_transpose2d_core<T, B>(C) {}
 };
 
+/// Transposed convolution with Keras/TensorFlow padding="same": the output is exactly
+/// stride * input. The full result (stride * (in - 1) + kernel) is cut to that size keeping
+/// rows from (kernel - stride) / 2 on, as TensorFlow does (for k = 3, s = 2 the last row and
+/// column are dropped; PyTorch's padding=1, output_padding=1 would drop the first instead).
+/// Parameters `weight` [in, out, k, k] and `bias` [out], as conv_transpose2d.
+template <conv_transpose2d_cfg C, class T = float, class B = backend::cpu>
+class conv_transpose2d_same : public layer_base<T, B> {
+    static_assert(C.padding == 0, "conv_transpose2d_same: cfg.padding must be 0 (the layer computes the crop)");
+    static_assert(C.kernel >= C.stride, "conv_transpose2d_same: cfg.kernel must be at least cfg.stride");
+    using base = layer_base<T, B>;
+    using full_t = conv_transpose2d<C, T, B>;
+
+public:
+    using typename base::tensor_type;
+    static constexpr int in_channels = C.in;
+    static constexpr int out_channels = C.out;
+    static constexpr int offset = (C.kernel - C.stride) / 2;
+    static constexpr std::size_t parameter_count = full_t::parameter_count;
+    static constexpr std::size_t buffer_count = 0;
+
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (!full_t::try_output_shape(in)) return std::nullopt;
+        return shape4{in.n, C.out, C.stride * in.h, C.stride * in.w};
+    }
+    shape4 output_shape(shape4 in) const {
+        return checked_output_shape<conv_transpose2d_same>(describe(), "[N, " + std::to_string(C.in) + ", H, W]", in);
+    }
+    const tensor_type& forward(const tensor_type& x) {
+        const shape4 out = output_shape(x.shape());
+        this->remember_input(x.shape());
+        const tensor_type& f = full_.forward(x);
+        const shape4 fs = f.shape();
+        this->y_.resize(out);
+        B::copy_window_to_channels(f.data(), fs.n, fs.c, fs.h, fs.w, offset, offset, out.h, out.w, this->y_.data(),
+                                   out.c, 0);
+        return this->y_;
+    }
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        this->check_backward(describe(), x, dy);
+        const shape4 fs = full_.output().shape();
+        dfull_.resize(fs);
+        B::copy_channels_to_window(dy.data(), fs.c, 0, fs.n, fs.c, fs.h, fs.w, offset, offset, dy.shape().h,
+                                   dy.shape().w, dfull_.data());
+        return full_.backward(x, dfull_);
+    }
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        full_.visit_parameters(prefix, f);
+    }
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+    void init(rng& r) { full_.init(r); }
+    tensor_type& weight() noexcept { return full_.weight(); }
+    tensor_type& bias() noexcept { return full_.bias(); }
+    static std::string describe() {
+        return "conv_transpose2d_same<in=" + std::to_string(C.in) + ", out=" + std::to_string(C.out) +
+               ", k=" + std::to_string(C.kernel) + ", stride=" + std::to_string(C.stride) + ">";
+    }
+
+private:
+    full_t full_;
+    tensor_type dfull_;
+};
+
 }  // namespace unetpp

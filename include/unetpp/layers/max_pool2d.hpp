@@ -2,6 +2,7 @@
 /// \file MaxPool2d (window k, stride s, floor mode, no padding; overlapping windows allowed).
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,80 @@ public:
     static std::string describe() {
         return "max_pool2d<window=" + std::to_string(C.window) + ", stride=" + std::to_string(C.stride) + ">";
     }
+
+private:
+    std::vector<std::int32_t> argmax_;
+};
+
+/// Max pooling with stride 1 that keeps the size, as Keras MaxPooling2D(Window, strides=1,
+/// padding="same"): the window at (i, j) covers rows i - (Window-1)/2 ... and is clipped at the
+/// border (padding never wins the max). For Window = 2 it covers rows i, i+1 and columns j, j+1.
+template <int Window = 2, class T = float, class B = backend::cpu>
+class max_pool2d_same : public layer_base<T, B> {
+    static_assert(Window >= 1, "max_pool2d_same: Window must be at least 1");
+    using base = layer_base<T, B>;
+
+public:
+    using typename base::tensor_type;
+    static constexpr std::size_t parameter_count = 0;
+    static constexpr std::size_t buffer_count = 0;
+    static constexpr int before = (Window - 1) / 2;
+
+    static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
+        if (!in.valid()) return std::nullopt;
+        return in;
+    }
+    shape4 output_shape(shape4 in) const {
+        return checked_output_shape<max_pool2d_same>(describe(), "a non-empty tensor", in);
+    }
+    const tensor_type& forward(const tensor_type& x) {
+        const shape4 s = output_shape(x.shape());
+        this->remember_input(s);
+        this->y_.resize(s);
+        argmax_.resize(s.size());
+        const std::ptrdiff_t planes = static_cast<std::ptrdiff_t>(s.n) * s.c;
+        const T* xp = x.data();
+        T* yp = this->y_.data();
+#pragma omp parallel for schedule(static) if (planes * s.h * s.w > (1 << 16))
+        for (std::ptrdiff_t p = 0; p < planes; ++p) {
+            const T* src = xp + p * s.h * s.w;
+            for (int i = 0; i < s.h; ++i)
+                for (int j = 0; j < s.w; ++j) {
+                    T best = -std::numeric_limits<T>::infinity();
+                    std::int32_t at = 0;
+                    for (int di = 0; di < Window; ++di) {
+                        const int r = i - before + di;
+                        if (r < 0 || r >= s.h) continue;
+                        for (int dj = 0; dj < Window; ++dj) {
+                            const int c = j - before + dj;
+                            if (c < 0 || c >= s.w) continue;
+                            const T v = src[r * s.w + c];
+                            if (v > best) best = v, at = r * s.w + c;
+                        }
+                    }
+                    const std::ptrdiff_t o = p * s.h * s.w + i * s.w + j;
+                    yp[o] = best;
+                    argmax_[static_cast<std::size_t>(o)] = at;
+                }
+        }
+        return this->y_;
+    }
+    const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        this->check_backward(describe(), x, dy);
+        const shape4 s = x.shape();
+        this->dx_.resize(s);
+        this->dx_.zero();
+        const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.h) * s.w;
+        const std::ptrdiff_t planes = static_cast<std::ptrdiff_t>(s.n) * s.c;
+        const T* g = dy.data();
+        T* d = this->dx_.data();
+#pragma omp parallel for schedule(static) if (planes * plane > (1 << 16))
+        for (std::ptrdiff_t p = 0; p < planes; ++p)
+            for (std::ptrdiff_t k = 0; k < plane; ++k)
+                d[p * plane + argmax_[static_cast<std::size_t>(p * plane + k)]] += g[p * plane + k];
+        return this->dx_;
+    }
+    static std::string describe() { return "max_pool2d_same<window=" + std::to_string(Window) + ", stride=1>"; }
 
 private:
     std::vector<std::int32_t> argmax_;

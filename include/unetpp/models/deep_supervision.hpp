@@ -40,11 +40,11 @@
 #include <vector>
 
 #include "../layers/conv2d.hpp"
-#include "../layers/reshape.hpp"
+#include "../layers/upsample.hpp"
 #include "deep_supervision_outputs.hpp"
 #include "heads.hpp"
 #include "unet.hpp"
-#include "unet_plusplus.hpp"
+#include "nested_unet.hpp"
 
 namespace unetpp {
 

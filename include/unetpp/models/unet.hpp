@@ -26,7 +26,7 @@
 #include "../layers/conv2d.hpp"
 #include "../layers/conv_transpose2d.hpp"
 #include "../layers/max_pool2d.hpp"
-#include "../layers/reshape.hpp"
+#include "../layers/upsample.hpp"
 #include "../layers/sequential.hpp"
 #include "layer_tree.hpp"
 
