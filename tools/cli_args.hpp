@@ -58,6 +58,7 @@ inline constexpr int_range depth{1, 10};                           ///< --depth 
 inline constexpr int_range tile{8, 65536};                         ///< predict --tile (then checked against the net)
 inline constexpr int_range overlap{0, 32768};                      ///< predict --overlap
 inline constexpr int_range memory_mb{1, 1048576};                  ///< predict --memory-mb (up to 1 TiB)
+inline constexpr int_range patch{8, 4096};                         ///< train --patch (then checked against the net)
 inline constexpr real_range lr{0.0, 10.0, bounds::open_min};       ///< --lr, (0, 10]
 inline constexpr real_range weight_decay{0.0, 1.0};                ///< --weight-decay, [0, 1]
 inline constexpr real_range momentum{0.0, 1.0, bounds::open_max};  ///< --momentum, [0, 1)

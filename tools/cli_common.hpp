@@ -1,6 +1,7 @@
 // Shared code of the unetpp command-line tools: the data set choice, splits, the compiled model
 // set, and the error convention (one line on stderr, exit code 2). The option parser is in
-// cli_args.hpp and the output policy (never overwrite a user's file) in output_guard.hpp.
+// cli_args.hpp, progress during long start-up steps and file errors in plain words in
+// cli_messages.hpp, and the output policy (never overwrite a user's file) in output_guard.hpp.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <unetpp/train.hpp>
 
 #include "cli_args.hpp"
+#include "cli_messages.hpp"
 #include "model_set.hpp"
 #include "output_guard.hpp"
 
@@ -88,6 +90,11 @@ struct data_choice {
     /// false: images and masks at their own size (unetpp-evaluate scores there); synthetic data
     /// is generated at `size` either way
     bool resize = true;
+    fs::path roi_masks;      ///< --roi-masks: folder of region-of-interest masks (read with folders data)
+    std::string roi_suffix;  ///< --roi-suffix: ROI stem = image stem + suffix
+    bool quiet = false;      ///< no progress output during start-up steps
+    /// Whether ROI masks are looked up.
+    [[nodiscard]] bool roi() const noexcept { return !roi_masks.empty() || !roi_suffix.empty(); }
 };
 
 inline void require_folder(const fs::path& p, const std::string& what) {
@@ -123,7 +130,10 @@ inline any_dataset open_dataset(const data_choice& c) {
     if (c.type == "folders") {
         require_folder(c.data, "--data (the images folder)");
         require_folder(c.masks, "--masks (the masks folder)");
-        return any_dataset(data::paired_folders(c.data, c.masks, {.reader = ro, .mask_suffix = c.mask_suffix}));
+        if (!c.roi_masks.empty()) require_folder(c.roi_masks, "--roi-masks (the region-of-interest masks folder)");
+        return any_dataset(data::paired_folders(
+            c.data, c.masks,
+            {.reader = ro, .mask_suffix = c.mask_suffix, .roi_dir = c.roi_masks, .roi_suffix = c.roi_suffix}));
     }
     throw usage_error("--data-type '" + c.type + "' is not one of busi, isbi2012, folders, synthetic");
 }
@@ -137,7 +147,25 @@ inline data_choice data_from(const args& a) {
     c.size = static_cast<int>(a.integer("size", c.type == "synthetic" ? 64 : 128, range::size));
     c.synthetic_count = a.integer("synthetic-count", 48, range::synthetic_count);
     c.seed = static_cast<std::uint64_t>(a.integer("seed", 1, range::seed));
+    if (a.has("roi-masks") && a.str("roi-masks").empty()) throw usage_error("--roi-masks needs a folder name");
+    c.roi_masks = a.str("roi-masks");
+    c.roi_suffix = a.str("roi-suffix");
+    c.quiet = a.has("quiet");
     return c;
+}
+
+/// "matched 12 images to masks, e.g. 'img/a.png' -> mask 'masks/a_mask.png', ROI 'fov/a_fov.png'":
+/// what the file look-up took, so that a wrong rule (a ROI mask taken for ground truth) is seen
+/// at once. Empty for data that is not read from folders.
+inline std::string matched_text(const any_dataset& ds) {
+    const data::paired_dataset* p = ds.paired();
+    if (!p || p->entries().empty()) return {};
+    const data::entry& e = p->entries().front();
+    std::string m = "matched " + std::to_string(p->size()) + " image" + (p->size() == 1 ? "" : "s") +
+                    " to their masks, e.g. '" + e.image.string() + "'";
+    for (std::size_t i = 0; i < e.masks.size(); ++i) m += (i ? " + '" : " -> mask '") + e.masks[i].string() + "'";
+    if (!e.roi.empty()) m += ", region of interest '" + e.roi.string() + "'";
+    return m;
 }
 
 /// Decodes sample 0 so an unreadable file or a bad mask is reported before anything is written.
@@ -165,8 +193,12 @@ inline std::pair<long, long> folds_from(const args& a) {
     return {folds, fold};
 }
 
-inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t seed, const std::string& type) {
-    if (type == "busi") ds.set_groups(data::near_duplicate_groups(data::phashes(ds)));
+inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t seed, const std::string& type,
+                               bool quiet = false) {
+    if (type == "busi") {
+        step_progress progress("hashing " + std::to_string(ds.size()) + " images to group near-duplicates", quiet);
+        ds.set_groups(data::near_duplicate_groups(data::phashes(ds, std::ref(progress))));
+    }
     const data::split_options so{.seed = seed, .labels = data::labels_of(ds), .groups = data::groups_of(ds)};
     split_choice out;
     const auto [folds, fold] = folds_from(a);
@@ -206,8 +238,11 @@ inline int guarded(const char* tool, const std::function<int()>& body) {
     } catch (const train::training_diverged& e) {
         std::cerr << tool << ": error: " << e.what() << '\n';
         return 3;
+    } catch (const fs::filesystem_error& e) {
+        std::cerr << tool << ": error: " << file_error_text(e) << '\n';
+        return 2;
     } catch (const std::exception& e) {
-        std::cerr << tool << ": error: " << e.what() << '\n';
+        std::cerr << tool << ": error: " << with_file_advice(e.what()) << '\n';
         return 2;
     }
 }

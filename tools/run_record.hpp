@@ -7,9 +7,11 @@
 // tests/unit/cli/test_run_record.cpp.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli_args.hpp"
@@ -20,6 +22,41 @@ namespace cli {
 inline const std::set<std::string>& resume_may_change() {
     static const std::set<std::string> keys{"epochs", "patience", "min-delta", "threads", "quiet"};
     return keys;
+}
+
+/// The options of patches, the validation folder and the region-of-interest masks of a run.
+struct data_options {
+    int patch = 0;                           ///< --patch (0: whole images)
+    double fg_share = 0.0;                   ///< --fg-oversample
+    bool own_size = false;                   ///< images at their own size (--patch without --size)
+    std::filesystem::path val_data, val_masks;  ///< --val-data, --val-masks (empty: none)
+    std::filesystem::path roi_masks;         ///< the folder the ROI masks are looked up in (empty: none)
+    std::string roi_suffix;                  ///< --roi-suffix
+};
+
+/// The run-defining record of data_options: keys only for the options used (so that runs of an
+/// unetpp-train without them still resume), folders absolute.
+inline std::map<std::string, std::string> data_options_record(const data_options& o) {
+    const auto path = [](const std::filesystem::path& p) {
+        std::error_code ec;
+        const std::filesystem::path c = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
+        return (ec ? p : c).string();
+    };
+    std::map<std::string, std::string> r;
+    if (o.patch > 0) {
+        r["patch"] = std::to_string(o.patch);
+        r["fg-oversample"] = format_real(o.fg_share);
+        if (o.own_size) r["size"] = "(own)";
+    }
+    if (!o.val_data.empty()) {
+        r["val-data"] = path(o.val_data);
+        r["val-masks"] = path(o.val_masks);
+    }
+    if (!o.roi_masks.empty()) {
+        r["roi-masks"] = path(o.roi_masks);
+        r["roi-suffix"] = o.roi_suffix;
+    }
+    return r;
 }
 
 /// "--lr 0.01 (the run) against 0.02 (this command)" for every run-defining option whose value

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <numeric>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -51,9 +53,30 @@ data:
   --data PATH        BUSI root, ISBI 2012 root, or the images folder (folders)
   --masks PATH       the masks folder (folders); --mask-suffix S: mask stem = image stem + S
   --size N           resize images to N x N (bilinear; masks nearest), 8 to 4096
-                                                                        (default 64 synthetic, 128 else)
+                     (default 64 synthetic, 128 else; with --patch and no --size, images keep
+                     their own size)
   --synthetic-count N  images of the synthetic data set, 4 to 1000000  (default 48)
-  --augment on|off   random flips and rotations (+-15 degrees)         (default off)
+  --patch N          train on N x N patches, 8 to 4096, one drawn at random from every training
+                     image each epoch (a function of --seed, the epoch and the image: resumes
+                     draw the same); validation uses whole images at --size, or, when the
+                     images keep their own size, one fixed patch per image   (default: off)
+  --fg-oversample P  share of the patches centred on a foreground pixel (inside the region of
+                     interest), 0 to 1; needs --patch                    (default 0: uniform)
+  --augment LIST     on | off | a comma-separated list of paired augmentations, each with an
+                     optional @probability: flip, hflip, vflip, rot90, rotate=DEG (0 to 180],
+                     scale=A:B (0 to 4], brightness=B [0, 1], contrast=C [0, 1], gamma=A:B
+                     (0 to 10], noise=SIGMA (0 to 1], elastic[=SIGMA] (0 to 100]; e.g.
+                     flip,rot90,rotate=15,scale=0.9:1.1,gamma=0.8:1.25. Geometric steps move
+                     image, mask and ROI together (masks nearest neighbour). "on" is
+                     flip,rotate=15 (each at probability 0.5)              (default off)
+  --val-data DIR --val-masks DIR
+                     a separate validation folder (images and masks, matched as for folders,
+                     with --mask-suffix): it replaces the split's validation part, whose images
+                     then train; recorded in split.json (val, val_data, val_masks)
+  --roi-masks DIR    region-of-interest masks (e.g. field-of-view masks), one per image of
+                     --data and --val-data, matched by stem + --roi-suffix S (folders data; S
+                     alone looks in the masks folder): pixels outside (value <= 127) count in
+                     neither the loss nor the validation metrics
   --split a,b,c      train,val,test fractions in [0, 1], val > 0, sum <= 1, grouped and
                      stratified                                         (default 0.8,0.1,0.1)
   --folds K --fold k grouped K-fold cross-validation, K 2 to 100, k 0 to K-1; fold k validates
@@ -167,14 +190,23 @@ void install_stop_handler() {
 struct any_loss {
     std::string name;
     std::function<float(const tensor<float>&, const tensor<float>&, tensor<float>*)> fn;
+    /// with per-pixel weights (regions of interest, losses::WeightedLoss)
+    std::function<float(const tensor<float>&, const tensor<float>&, const tensor<float>&, tensor<float>*)> weighted;
     float operator()(const tensor<float>& x, const tensor<float>& t, tensor<float>* g = nullptr) const { return fn(x, t, g); }
+    float operator()(const tensor<float>& x, const tensor<float>& t, const tensor<float>& w,
+                     tensor<float>* g = nullptr) const {
+        return weighted(x, t, w, g);
+    }
 };
 
 const std::vector<std::string> loss_names{"bce", "dice", "dice_bce", "focal", "iou", "tversky"};
 
 any_loss make_loss(const std::string& n) {
     const auto wrap = [&](auto l) {
-        return any_loss{n, [l](const tensor<float>& x, const tensor<float>& t, tensor<float>* g) { return l(x, t, g); }};
+        return any_loss{n, [l](const tensor<float>& x, const tensor<float>& t, tensor<float>* g) { return l(x, t, g); },
+                        [l](const tensor<float>& x, const tensor<float>& t, const tensor<float>& w, tensor<float>* g) {
+                            return l(x, t, w, g);
+                        }};
     };
     if (n == "bce") return wrap(losses::bce_with_logits{});
     if (n == "dice") return wrap(losses::dice_loss{});
@@ -252,7 +284,10 @@ optim::any_schedule make_schedule(const std::string& s, double lr, int epochs, c
 /// --export-data: the preprocessed samples of each non-empty part, stacked into [N, C, H, W].
 void export_data(const any_dataset& ds,
                  const std::vector<std::pair<const char*, const std::vector<std::size_t>*>>& parts,
-                 const fs::path& file, bool overwrite) {
+                 const fs::path& file, bool overwrite, bool quiet) {
+    std::size_t total = 0, done = 0;
+    for (const auto& part : parts) total += part.second->size();
+    step_progress progress("reading " + std::to_string(total) + " images for --export-data", quiet);
     io::safetensors_writer w;
     w.set_metadata("tool", "unetpp-train --export-data");
     for (const auto& [name, idx] : parts) {
@@ -270,6 +305,7 @@ void export_data(const any_dataset& ds,
                                   " has another size than the first image of the part; pass --size");
             std::copy_n(s.image.data(), s.image.size(), images.data() + k * s.image.size());
             std::copy_n(s.mask.data(), s.mask.size(), masks.data() + k * s.mask.size());
+            progress(++done, total);
         }
         w.add(std::string(name) + "_images", images);
         w.add(std::string(name) + "_masks", masks);
@@ -331,6 +367,7 @@ int run(int argc, char** argv) {
                  {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
                   "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
+                  "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
                   "export-data", "tensorboard"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -343,7 +380,22 @@ int run(int argc, char** argv) {
     const int patience = static_cast<int>(a.integer("patience", 0, range::patience));
     const double min_delta = a.real("min-delta", 0.0, range::min_delta);
     const double clip_norm = a.real("clip-norm", 0.0, range::clip_norm);
-    const std::string augment = a.choice("augment", "off", {"on", "off"});
+    data::augment_spec augment_spec;
+    try {
+        augment_spec = data::parse_augment(a.str("augment", "off"));
+    } catch (const std::invalid_argument& e) {
+        throw usage_error("--augment '" + a.str("augment") + "': " + e.what());
+    }
+    const std::string augment = augment_spec.text;
+    const int patch = static_cast<int>(a.integer("patch", 0, range::patch));
+    const double fg_share = a.real("fg-oversample", 0.0, range::fraction);
+    if (a.has("fg-oversample") && !a.has("patch"))
+        throw usage_error("--fg-oversample needs --patch N (it is the share of patches centred on foreground)");
+    if (a.has("val-data") != a.has("val-masks"))
+        throw usage_error(a.has("val-data") ? "--val-data needs --val-masks DIR (the masks of the validation images)"
+                                            : "--val-masks needs --val-data DIR (the validation images)");
+    if (a.has("val-data") && a.has("folds"))
+        throw usage_error("--val-data replaces the validation part, --folds makes one per fold; give one of them");
     const std::string monitor = a.choice("monitor", "val_loss", {"val_loss", "val_dice", "val_iou", "train_loss"});
     const std::string schedule = a.choice("schedule", "constant", {"constant", "step", "cosine", "plateau"});
     const std::string model = a.str("model", "unet_bn");
@@ -351,11 +403,28 @@ int run(int argc, char** argv) {
     const int depth = static_cast<int>(a.integer("depth", 3, range::depth));
     const auto loss = make_loss(a.choice("loss", "dice_bce", loss_names));
     const optimizer_choice opt_choice = optimizer_from(a);
-    const data_choice dc = data_from(a);
+    data_choice dc = data_from(a);
+    if (dc.roi() && dc.type != "folders")
+        throw usage_error("--roi-masks and --roi-suffix work with --data-type folders (" + dc.type +
+                          " has no region-of-interest masks); drop them or use folders");
+    // with patches and no --size the images keep their own size (synthetic data is made at its size)
+    if (patch > 0 && !a.has("size") && dc.type != "synthetic") dc.resize = false;
+    if (patch > 0 && dc.resize && patch > dc.size)
+        throw usage_error("--patch " + std::to_string(patch) + " is larger than the images (--size " +
+                          std::to_string(dc.size) + "); use a patch of at most " + std::to_string(dc.size) +
+                          ", or a larger --size");
     std::map<std::string, std::string> extra =
         run_record(a, dc, opt_choice, model, base, depth, loss.name, batch, epochs, schedule, augment, clip_norm);
+    for (auto& [k, v] : data_options_record({.patch = patch, .fg_share = fg_share, .own_size = !dc.resize,
+                                             .val_data = a.str("val-data"), .val_masks = a.str("val-masks"),
+                                             .roi_masks = dc.roi() ? (dc.roi_masks.empty() ? dc.masks : dc.roi_masks)
+                                                                   : fs::path{},
+                                             .roi_suffix = dc.roi_suffix}))
+        extra[k] = v;
     // what unetpp-predict and unetpp-evaluate need to apply the network as it was trained
     for (auto& [k, v] : preprocessing_record(dc.size, dc.type)) extra.emplace(k, v);
+    // images at their own size: no resize to undo (unetpp-predict must apply the network unscaled)
+    if (!dc.resize) extra["preprocess.resize"] = "none";
 
     // Outputs: --out new, empty, or holding this run (with --resume); nothing else is written over.
     const bool overwrite = a.has("overwrite");
@@ -387,24 +456,57 @@ int run(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
 
     return with_model(model, base, depth, [&]<class Net>() -> int {
-        check_size<Net>(dc.size);
+        if (dc.resize) check_size<Net>(dc.size);
+        if (patch > 0 && !Net::is_valid_size(patch))
+            throw usage_error("--patch " + std::to_string(patch) + " does not fit " + Net::describe() +
+                              "; nearest valid sizes: " + std::to_string(Net::previous_valid_size(patch)) + " and " +
+                              std::to_string(Net::next_valid_size(patch)));
+        const bool quiet = a.has("quiet");
         any_dataset ds = open_dataset(dc);
         probe(ds);
-        const auto parts = make_split(ds, a, dc.seed, dc.type);
+        if (!quiet && !matched_text(ds).empty()) std::cout << "unetpp-train: " << matched_text(ds) << '\n';
+        std::optional<any_dataset> val_ds;  // --val-data: the validation part
+        if (a.has("val-data")) {
+            data_choice vc = dc;
+            vc.type = "folders";
+            vc.data = a.str("val-data");
+            vc.masks = a.str("val-masks");
+            try {
+                val_ds.emplace(open_dataset(vc));
+            } catch (const usage_error& e) {
+                throw usage_error(std::string("validation folder: ") + e.what());
+            }
+            probe(*val_ds);
+            if (!quiet) std::cout << "unetpp-train: validation folder: " << matched_text(*val_ds) << '\n';
+        }
+        auto parts = make_split(ds, a, dc.seed, dc.type, quiet);
+        if (val_ds) {  // the split's validation images train; the folder validates
+            parts.train.insert(parts.train.end(), parts.val.begin(), parts.val.end());
+            std::sort(parts.train.begin(), parts.train.end());
+            parts.val.resize(val_ds->size());
+            std::iota(parts.val.begin(), parts.val.end(), std::size_t{0});
+        }
         if (parts.train.empty() || parts.val.empty()) throw usage_error("the split leaves no training or validation images");
 
         Net net(dc.seed);
         any_optimizer opt(net, opt_choice);
         auto sched = make_schedule(schedule, opt.lr(), epochs, monitor);
 
-        data::augment_pipeline aug;
-        if (augment == "on") aug.add(data::aug::hflip(), 0.5).add(data::aug::vflip(), 0.5).add(data::aug::rotate(15.0), 0.5);
-        data::loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = aug}, parts.train);
-        data::loader<any_dataset> va(ds, {.batch_size = batch, .shuffle = false}, parts.val);
+        const data::patch_options po{.size = patch, .foreground_share = fg_share};
+        data::loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = augment_spec.pipeline, .patch = po},
+                                     parts.train);
+        // validation: whole images at --size; at their own size, one fixed patch per image (the
+        // trainer validates with epoch 0, so the patches are the same every epoch)
+        data::loader<any_dataset> va(val_ds ? *val_ds : ds,
+                                     {.batch_size = batch, .shuffle = false, .seed = dc.seed,
+                                      .patch = dc.resize ? data::patch_options{} : po},
+                                     parts.val);
 
         // configuration: recorded in config.json and (extra) in every checkpoint
         std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" + json_escape(Net::describe()) + "\"";
         for (const auto& [k, v] : a.all()) cfg += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
+        cfg += ",\n  \"augment_steps\": \"" + json_escape(augment) + "\"";
+        cfg += ",\n  \"image_size\": \"" + (dc.resize ? std::to_string(dc.size) : std::string("own")) + "\"";
         cfg += ",\n  \"train_images\": " + std::to_string(parts.train.size()) +
                ",\n  \"val_images\": " + std::to_string(parts.val.size()) +
                ",\n  \"test_images\": " + std::to_string(parts.test.size()) + "\n}\n";
@@ -417,19 +519,29 @@ int run(int argc, char** argv) {
         std::string split = "{";
         for (const auto& [name, idx] : part_list) {
             split += std::string(split.size() > 1 ? ",\n" : "\n") + "  \"" + name + "\": [";
+            const any_dataset& from = (val_ds && std::string(name) == "val") ? *val_ds : ds;
             for (std::size_t k = 0; k < idx->size(); ++k) {
                 split += k ? ", \"" : "\"";
-                split += json_escape(ds.stem((*idx)[k]));
+                split += json_escape(from.stem((*idx)[k]));
                 split += '"';
             }
             split += "]";
         }
+        // the validation folder, as one-string lists (unetpp-evaluate --subset val looks there)
+        if (val_ds)
+            for (const auto& [key, value] : {std::pair{"val_data", extra.at("val-data")}, std::pair{"val_masks", extra.at("val-masks")}})
+                split += std::string(",\n  \"") + key + "\": [\"" + json_escape(value) + "\"]";
+        if (dc.roi())
+            split += ",\n  \"roi_masks\": [\"" + json_escape(extra.at("roi-masks")) + "\", \"" +
+                     json_escape(dc.roi_suffix) + "\"]";
         train::write_file_atomic(out / "split.json", split + "\n}\n");
-        if (a.has("export-data")) export_data(ds, part_list, export_file, overwrite);
+        if (a.has("export-data")) {
+            if (val_ds) throw usage_error("--export-data with --val-data is not supported; export without --val-data");
+            export_data(ds, part_list, export_file, overwrite, quiet);
+        }
         std::optional<report::tensorboard::event_writer> tb;  // --tensorboard: created (and proven writable) now
         if (a.has("tensorboard")) tb.emplace(a.str("tensorboard"), "--tensorboard");
 
-        const bool quiet = a.has("quiet");
         if (!quiet)
             std::cout << "unetpp-train: " << Net::describe() << ", " << ds.size() << " images (" << parts.train.size()
                       << " train, " << parts.val.size() << " val, " << parts.test.size() << " test), loss " << loss.name

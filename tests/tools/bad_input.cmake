@@ -29,6 +29,34 @@ expect_exit2("--split '0.8,0.3,0.1' adds up to more than 1" "${TRAIN}" --split 0
 expect_exit2("--loss 'dicee' is not one of bce, dice, dice_bce, focal, iou or tversky" "${TRAIN}" --loss dicee
     --out "${WORK}/run")
 expect_exit2("option --epochs is given twice" "${TRAIN}" --epochs 1 --epochs 2 --out "${WORK}/run")
+# every numeric option names the option, the value and the accepted range (issue 20, item 4)
+expect_exit2("--synthetic-count 2 is out of range; use 4 to 1000000" "${TRAIN}" --synthetic-count 2 --out "${WORK}/run")
+expect_exit2("--weight-decay 2 is out of range; use a number >= 0 and <= 1" "${TRAIN}" --weight-decay 2 --out "${WORK}/run")
+expect_exit2("--patience -1 is out of range; use 0 to 100000" "${TRAIN}" --patience -1 --out "${WORK}/run")
+expect_exit2("--min-delta 'x' is not a number; use a number >= 0 and <= 1e\\+06" "${TRAIN}" --min-delta x --out "${WORK}/run")
+expect_exit2("--clip-norm -3 is out of range; use a number >= 0 and <= 1e\\+06" "${TRAIN}" --clip-norm -3 --out "${WORK}/run")
+expect_exit2("--seed -1 is out of range; use 0 to 9223372036854775807" "${TRAIN}" --seed -1 --out "${WORK}/run")
+expect_exit2("--base 0 is out of range; use 1 to 1024" "${TRAIN}" --base 0 --out "${WORK}/run")
+expect_exit2("--depth 11 is out of range; use 1 to 10" "${TRAIN}" --depth 11 --out "${WORK}/run")
+expect_exit2("--folds 1 is out of range; use 2 to 100" "${TRAIN}" --folds 1 --out "${WORK}/run")
+expect_exit2("--split validation fraction '-0.1' is|--split validation fraction -0.1 is out of range" "${TRAIN}"
+    --split 0.8,-0.1,0.1 --out "${WORK}/run")
+# patches, augmentation lists, validation folder and ROI masks (issue 20, item 10)
+expect_exit2("--patch 4 is out of range; use 8 to 4096" "${TRAIN}" --patch 4 --out "${WORK}/run")
+expect_exit2("--patch 'big' is not a whole number; use 8 to 4096" "${TRAIN}" --patch big --out "${WORK}/run")
+expect_exit2("--fg-oversample 1.5 is out of range; use a number >= 0 and <= 1" "${TRAIN}" --patch 16
+    --fg-oversample 1.5 --out "${WORK}/run")
+expect_exit2("--fg-oversample needs --patch N" "${TRAIN}" --fg-oversample 0.3 --out "${WORK}/run")
+expect_exit2("--patch 96 is larger than the images \\(--size 64\\)" "${TRAIN}" --patch 96 --out "${WORK}/run")
+expect_exit2("--patch 20 does not fit .*nearest valid sizes: 16 and 24" "${TRAIN}" --base 8 --depth 3 --patch 20
+    --out "${WORK}/run")
+expect_exit2("--augment 'flip,twirl': augment step 'twirl' is unknown; use flip, hflip" "${TRAIN}"
+    --augment flip,twirl --out "${WORK}/run")
+expect_exit2("--augment 'rotate=400': augment step 'rotate=400': 400 is out of range; use a number > 0 and <= 180"
+    "${TRAIN}" --augment rotate=400 --out "${WORK}/run")
+expect_exit2("--val-data needs --val-masks DIR" "${TRAIN}" --val-data "${WORK}" --out "${WORK}/run")
+expect_exit2("--roi-masks and --roi-suffix work with --data-type folders" "${TRAIN}" --roi-suffix _fov
+    --base 8 --depth 3 --out "${WORK}/run")
 if(EXISTS "${WORK}/run")
     message(FATAL_ERROR "a refused unetpp-train left '${WORK}/run' behind")
 endif()

@@ -51,3 +51,21 @@ TEST_CASE("resume: an empty value is shown as (none)") {
     REQUIRE(d.size() == 1);
     CHECK(d[0] == "--masks (none) (the run) against /data/m (this command)");
 }
+
+TEST_CASE("the data options are recorded only when used, with absolute folders") {
+    CHECK(cli::data_options_record({}).empty());  // runs without them still resume
+    const auto r = cli::data_options_record({.patch = 64, .fg_share = 0.33, .own_size = true, .val_data = "val/img",
+                                             .val_masks = "val/msk", .roi_masks = "fov", .roi_suffix = "_fov"});
+    CHECK(r.at("patch") == "64");
+    CHECK(r.at("fg-oversample") == "0.33");
+    CHECK(r.at("size") == "(own)");
+    CHECK(std::filesystem::path(r.at("val-data")).is_absolute());
+    CHECK(r.at("val-data").ends_with("val/img"));
+    CHECK(std::filesystem::path(r.at("roi-masks")).is_absolute());
+    CHECK(r.at("roi-suffix") == "_fov");
+    CHECK(cli::data_options_record({.patch = 32}).count("size") == 0);  // resized images: --size is recorded
+    // a resume with another patch size is a difference
+    auto now = r;
+    now["patch"] = "32";
+    CHECK(cli::run_differences(r, now, cli::resume_may_change()).size() == 1);
+}
