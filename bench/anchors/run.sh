@@ -5,8 +5,10 @@
 #   bench/anchors/setup_venv.sh       once: the bench venv (ONNX Runtime, OpenVINO, PyTorch 2, ...)
 #   bench/anchors/run.sh              the suite: unet_bn<64,4> and <32,4> inference b1 256², b8 256²,
 #                                     b1 512²; ronneberger2015 base 64 and 32 at 572²; training
-#                                     b4 256² of both unet_bn (5 rounds; about an hour on 2 cores)
-#   bench/anchors/run.sh --quick      2 cases, 2 rounds, 1 warm-up (a try-out, a few minutes)
+#                                     b4 256² of both unet_bn, cheapest first (5 rounds). On 2
+#                                     cores shared with compiles (load 8-11), --rounds 3 got
+#                                     through the first 8 cases in 50 minutes
+#   bench/anchors/run.sh --quick      2 cases, 2 rounds, 1 warm-up (a try-out, several minutes)
 #   bench/anchors/run.sh --cases "unet_bn:32:infer:1:256 unet_bn:64:train:4:256" [--rounds N]
 #                        [--runtimes unetpp,ort,openvino,torch2-cl,torch2-compile,torch2,torch113]
 #
@@ -14,6 +16,8 @@
 # OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, torch.set_num_threads, ORT intra-op threads, OpenVINO
 # INFERENCE_NUM_THREADS). Writes bench/results/anchors-<UTC date-time>/ (a new folder; nothing
 # is overwritten): anchors.md (tables), anchors.json (every round, versions, settings, memory),
+# run.json and cases.jsonl (written as the run goes: after a stop, anchors.py --report-only
+# FOLDER writes the report of the cases that ended),
 # torch113_blas_profile.json (which BLAS PyTorch 1.13 ran on), logs/ (each runtime's stderr) and
 # bin/ (the unetpp binaries, built here with g++ -O3 -march=native, or taken from
 # UNETPP_BENCH_BIN).
@@ -34,7 +38,7 @@ cuda_lib="${CUDA_LIB:-/usr/local/cuda/lib64}"
 openblas_dir="${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-pthread}"
 torch113_python="${TORCH113_PYTHON:-/usr/bin/python3}"
 
-case "${1:-}" in -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d'; exit 0 ;; esac
 
 if [[ ! -x "$venv/bin/python" ]]; then
     echo "anchors/run.sh: no bench venv at $venv; run bench/anchors/setup_venv.sh first" >&2
