@@ -26,8 +26,9 @@ if(NOT TARGET unetpp::gdcm)
         DOC "Directory holding gdcmImageReader.h (GDCM 3)")
     set(_unetpp_gdcm_libs)
     set(_unetpp_gdcm_ok TRUE)
-    # gdcmMSFF (images), gdcmDSED (data sets), gdcmCommon; the codecs come in as their dependencies.
-    foreach(_lib IN ITEMS gdcmMSFF gdcmDSED gdcmCommon)
+    # gdcmMSFF (images), gdcmDICT (the data dictionary), gdcmDSED (data sets), gdcmCommon; the codecs
+    # come in as their dependencies.
+    foreach(_lib IN ITEMS gdcmMSFF gdcmDICT gdcmDSED gdcmCommon)
         find_library(UNETPP_${_lib}_LIBRARY NAMES ${_lib} HINTS ${_unetpp_gdcm_hints} PATH_SUFFIXES lib lib64)
         if(UNETPP_${_lib}_LIBRARY)
             list(APPEND _unetpp_gdcm_libs "${UNETPP_${_lib}_LIBRARY}")

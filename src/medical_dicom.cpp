@@ -34,6 +34,9 @@
 
 #include <gdcmDataElement.h>
 #include <gdcmDataSet.h>
+#include <gdcmDict.h>
+#include <gdcmDicts.h>
+#include <gdcmGlobal.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmPhotometricInterpretation.h>
@@ -42,6 +45,7 @@
 #include <gdcmTag.h>
 #include <gdcmTrace.h>
 #include <gdcmTransferSyntax.h>
+#include <gdcmVR.h>
 
 #include "unetpp/io/medical.hpp"
 #include "unetpp/io/medical_pixels.hpp"
@@ -225,6 +229,16 @@ bool long_form_vr(unsigned char a, unsigned char b) {
     return false;
 }
 
+/// The value representations DICOM defines (PS3.5 6.2); GDCM guesses at any other.
+bool valid_vr(unsigned char a, unsigned char b) {
+    static const char* const vrs[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT",
+                                      "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
+                                      "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+    for (const char* v : vrs)
+        if (a == static_cast<unsigned char>(v[0]) && b == static_cast<unsigned char>(v[1])) return true;
+    return false;
+}
+
 /// Walks every element header of the file and refuses a length that runs past the end of the
 /// file, before GDCM sees it. Two reasons: Debian's GDCM is built with assertions, and its
 /// meta-information reader aborts the process when the file ends inside or right after that
@@ -250,7 +264,7 @@ void check_lengths(const std::vector<unsigned char>& b, const std::string& file)
             if (b.size() - at < 4) throw fail("ends inside or right after its file meta information");
             if (le16(at) != 0x0002) break;
             if (b.size() - at < 8) throw fail("ends inside its file meta information");
-            if (!upper(b[at + 4]) || !upper(b[at + 5]))
+            if (!valid_vr(b[at + 4], b[at + 5]))
                 throw fail("has an invalid value representation in its file meta information");
             const bool long_form = long_form_vr(b[at + 4], b[at + 5]);
             if (long_form && b.size() - at < 12) throw fail("ends inside its file meta information");
@@ -286,13 +300,29 @@ void check_lengths(const std::vector<unsigned char>& b, const std::string& file)
         std::uint64_t len = 0, head = 8;
         bool sequence = false, unknown = !explicit_vr;
         if (explicit_vr) {
-            if (!upper(b[at + 4]) || !upper(b[at + 5])) throw fail("has an invalid value representation");
+            if (!valid_vr(b[at + 4], b[at + 5])) throw fail("has an invalid value representation");
             if (long_form_vr(b[at + 4], b[at + 5])) {
                 if (b.size() - at < 12) throw fail("ends inside an element header");
                 len = le32(at + 8);
                 head = 12;
             } else {
                 len = le16(at + 6);
+            }
+            // GDCM asserts that an attribute it reads has a VR compatible with its dictionary (a
+            // fuzzing finding); the groups its image reader reads are checked here.
+            if (group == 0x0008 || group == 0x0018 || group == 0x0020 || group == 0x0028) {
+                const gdcm::DictEntry& entry =
+                    gdcm::Global::GetInstance().GetDicts().GetPublicDict().GetDictEntry(
+                        gdcm::Tag(static_cast<std::uint16_t>(group), static_cast<std::uint16_t>(element)));
+                const char vr_text[3] = {static_cast<char>(b[at + 4]), static_cast<char>(b[at + 5]), '\0'};
+                const gdcm::VR vr(gdcm::VR::GetVRType(vr_text));
+                if (entry.GetVR() != gdcm::VR::INVALID && !entry.GetVR().Compatible(vr)) {
+                    char tag[16];
+                    std::snprintf(tag, sizeof tag, "(%04X,%04X)", static_cast<unsigned>(group),
+                                  static_cast<unsigned>(element));
+                    throw fail("gives element " + std::string(tag) + " the value representation " + vr_text +
+                               ", which DICOM does not allow for it");
+                }
             }
             sequence = b[at + 4] == 'S' && b[at + 5] == 'Q';
             unknown = b[at + 4] == 'U' && b[at + 5] == 'N';
@@ -310,6 +340,9 @@ void check_lengths(const std::vector<unsigned char>& b, const std::string& file)
             throw fail("has element " + std::string(tag) + " of " + std::to_string(len) + " bytes, past the end of "
                        "the file");
         }
+        // Samples per Pixel, also of an icon image: GDCM asserts that it is 1, 3 or 4 (a fuzzing finding).
+        if (group == 0x0028 && element == 0x0002 && (len != 2 || (le16(at) != 1 && le16(at) != 3 && le16(at) != 4)))
+            throw fail("has Samples per Pixel other than 1, 3 or 4");
         // A sequence of defined length (also one GDCM would find in an implicit or UN value) is walked into.
         const bool nested = sequence || (unknown && len >= 8 && le16(at) == 0xFFFE && le16(at + 2) == 0xE000);
         if (!nested) at += static_cast<std::size_t>(len);
@@ -365,6 +398,16 @@ image decode_dicom(const std::vector<unsigned char>& bytes, int want_channels, s
     if (buf.short_read())  // GDCM keeps a value cut off by the end of the file (zero-filled)
         throw std::runtime_error("read_image: DICOM " + file + " is truncated (the file ends inside an element); "
                                  "re-export or re-download it");
+    // Native pixel data shorter than the image: GDCM's raw codec would read past its end (a
+    // fuzzing finding: an ASan heap-buffer-overflow in gdcm::RAWCodec::DecodeBytes).
+    if (const gdcm::DataSet& ds = reader.GetFile().GetDataSet(); ds.FindDataElement(gdcm::Tag(0x7fe0, 0x0010))) {
+        const gdcm::DataElement& de = ds.GetDataElement(gdcm::Tag(0x7fe0, 0x0010));
+        if (const gdcm::ByteValue* bv = de.GetByteValue(); bv && !de.GetSequenceOfFragments() &&
+                                                          static_cast<std::uint64_t>(bv->GetLength()) < h.decoded_bytes)
+            throw std::runtime_error("read_image: DICOM " + file + " is truncated: its pixel data holds " +
+                                     std::to_string(bv->GetLength()) + " bytes, its header needs " +
+                                     std::to_string(h.decoded_bytes) + "; re-export or re-download it");
+    }
     if (static_cast<std::uint64_t>(im.GetBufferLength()) != h.decoded_bytes)
         throw std::runtime_error("read_image: DICOM " + file + " decodes to " + std::to_string(im.GetBufferLength()) +
                                  " bytes, its header implies " + std::to_string(h.decoded_bytes) +

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <nifti2_io.h>
+#include <znzlib.h>
 
 #include "unetpp/io/medical.hpp"
 #include "unetpp/io/medical_pixels.hpp"
@@ -51,22 +52,44 @@ nifti_ptr open_header(const std::filesystem::path& path) {
     if (!std::filesystem::is_regular_file(path, ec))
         throw std::runtime_error("read_image: cannot open " + file + ": no such file (check the path)");
     quiet_nifti();
-    // The header alone first: nifti_image_read also reads the extensions, allocating what their
-    // sizes say up to vox_offset, so vox_offset must be one the file can hold.
+    // The header alone first, read here (nifticlib's own header check prints on stderr):
+    // nifti_image_read also reads the extensions, allocating what their sizes say up to
+    // vox_offset, so vox_offset must be one the file can hold.
     {
-        int version = 0;
-        void* raw = nifti_read_header(path.c_str(), &version, 1);
-        if (!raw)
-            throw std::runtime_error("read_image: " + file + " is not a NIfTI file nifticlib can read (the header is "
-                                     "corrupt or truncated); re-export or re-download it");
-        const long double offset = version == 2 ? static_cast<long double>(static_cast<nifti_2_header*>(raw)->vox_offset)
-                                                : static_cast<long double>(static_cast<nifti_1_header*>(raw)->vox_offset);
-        // one file (.nii: magic "n+1" / "n+2") holds its data; an .hdr/.img pair keeps it in the .img
-        const bool single = version == 2 ? static_cast<nifti_2_header*>(raw)->magic[1] == '+'
-                                         : static_cast<nifti_1_header*>(raw)->magic[1] == '+';
-        std::free(raw);
+        unsigned char hdr[540] = {};
+        znzFile fp = znzopen(path.c_str(), "rb", 1);
+        if (znz_isnull(fp)) throw std::runtime_error("read_image: cannot open " + file + " (check its permissions)");
+        const std::size_t n = znzread(hdr, 1, sizeof hdr, fp);
+        znzclose(fp);
+        auto get = [&](auto& out, std::size_t at, bool swap) {  // a field, in this machine's byte order
+            unsigned char v[sizeof out];
+            for (std::size_t i = 0; i < sizeof out; ++i) v[i] = hdr[at + (swap ? sizeof out - 1 - i : i)];
+            std::memcpy(&out, v, sizeof out);
+        };
+        std::int32_t size_field = 0, swapped_field = 0;
+        get(size_field, 0, false);
+        get(swapped_field, 0, true);
+        const bool swap = size_field != 348 && size_field != 540;
+        const std::int32_t version_size = swap ? swapped_field : size_field;
+        if (n < 348 || (version_size != 348 && version_size != 540) || (version_size == 540 && n < 540))
+            throw std::runtime_error("read_image: " + file + " is not a NIfTI file (no valid 348- or 540-byte header; "
+                                     "the file is corrupt, truncated or of another format)");
+        long double offset = 0;
+        bool single = false;
+        if (version_size == 348) {
+            float v = 0;
+            get(v, 108, swap);
+            offset = v;
+            single = hdr[345] == '+';
+        } else {
+            std::int64_t v = 0;
+            get(v, 168, swap);
+            offset = static_cast<long double>(v);
+            single = hdr[5] == '+';
+        }
         const auto size = static_cast<long double>(std::filesystem::file_size(path, ec));
-        const bool gz = path.extension() == ".gz" || path.extension() == ".GZ";
+        const std::string name = lower_name(path);
+        const bool gz = name.ends_with(".gz");
         if (single && (ec || !(offset >= 0) || offset > (gz ? 1032.0L * size + 4096.0L : size)))
             throw std::runtime_error("read_image: NIfTI " + file + " has its data offset (vox_offset " +
                                      std::to_string(static_cast<double>(offset)) + ") beyond the end of the file; the "
@@ -203,9 +226,14 @@ void read_collapsed(nifti_image& nim, std::int64_t fixed_axis, std::int64_t inde
         dims[d] = rest % n;
         rest /= n;
     }
-    void* data = out.data();
+    // nifticlib allocates the buffer itself (of the size checked by the caller) and frees it on
+    // failure, so it must not be given memory it did not allocate.
+    void* data = nullptr;
     const std::int64_t got = nifti_read_collapsed_image(&nim, dims, &data);
-    if (got < 0 || static_cast<std::uint64_t>(got) != out.size())
+    const std::unique_ptr<void, decltype(&std::free)> owned(data, &std::free);
+    if (got >= 0 && data && static_cast<std::uint64_t>(got) == out.size())
+        std::memcpy(out.data(), data, out.size());
+    else
         throw std::runtime_error("read_image: cannot read the voxels of NIfTI " + file +
                                  " (nifticlib failed: the data is truncated or corrupt); re-export or re-download it");
 }

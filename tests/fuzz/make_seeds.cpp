@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "fuzz_datasets.hpp"
+#include "medical_seeds.hpp"
 
 namespace fs = std::filesystem;
 namespace io = unetpp::io;
@@ -343,6 +344,13 @@ void dataset_seeds(const fs::path& dir) {
     }
 }
 
+void medical_seeds(const fs::path& dir) {
+    write_seed(dir, "multiframe.dcm", unetpp::fuzz::dicom_seed(true));
+    write_seed(dir, "mono1.dcm", unetpp::fuzz::dicom_seed(false));
+    write_seed(dir, "volume.nii", unetpp::fuzz::nifti_seed('\1'));
+    write_seed(dir, "volume_gz.nii", unetpp::fuzz::nifti_seed('\2'));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -357,6 +365,7 @@ int main(int argc, char** argv) {
         checkpoint_seeds(out / "checkpoint");
         cli_seeds(out / "cli_args");
         dataset_seeds(out / "datasets");
+        medical_seeds(out / "medical");
     } catch (const std::exception& e) {
         std::cerr << "make_seeds: " << e.what() << '\n';
         return 1;

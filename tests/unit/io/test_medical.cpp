@@ -185,6 +185,22 @@ TEST_CASE("DICOM: bad files give the documented errors") {
     at[8] = 0xf0, at[9] = 0xff, at[10] = 0xff, at[11] = 0x7f;
     CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(lying, 1); }),
                    "element (7FE0,0010) of 2147483632 bytes, past the end of the file"));
+    // Samples per Pixel 2 and an unknown VR: GDCM would assert or guess (fuzzing findings).
+    const std::vector<unsigned char> spp_tag{0x28, 0x00, 0x02, 0x00, 'U', 'S', 2, 0};
+    std::vector<unsigned char> odd = bytes;
+    const auto spp = std::search(odd.begin(), odd.end(), spp_tag.begin(), spp_tag.end());
+    REQUIRE(spp != odd.end());
+    spp[8] = 2;
+    CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(odd, 1); }),
+                   "Samples per Pixel other than 1, 3 or 4"));
+    odd = bytes;
+    odd[static_cast<std::size_t>(std::search(odd.begin(), odd.end(), spp_tag.begin(), spp_tag.end()) - odd.begin()) + 4] = 'X';
+    CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(odd, 1); }),
+                   "invalid value representation"));
+    odd = bytes;
+    odd[static_cast<std::size_t>(std::search(odd.begin(), odd.end(), spp_tag.begin(), spp_tag.end()) - odd.begin()) + 4] = 'S';
+    CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(odd, 1); }),
+                   "value representation SS, which DICOM does not allow"));
 }
 
 TEST_CASE("NIfTI: slice k along each axis, x and y as stated, one value range per volume") {
