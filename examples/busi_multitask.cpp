@@ -62,7 +62,7 @@ struct fold_result {
 
 template <int Size>
 fold_result run_fold(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                     const multitask_loss& loss) {
+                     const losses::multitask& loss) {
     using M = presets::residual_multitask_unet<Size>;
     const auto t0 = std::chrono::steady_clock::now();
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
@@ -160,13 +160,13 @@ std::string folds_csv(const std::vector<fold_result>& rs) {
 }
 
 std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images,
-                       const multitask_loss& loss) {
+                       const losses::multitask& loss) {
     std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
                     std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
                     "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
                     ", Adam lr " + fmt(o.lr, 6) + ", augment " + o.augment + ", seed " + std::to_string(o.seed) +
                     ", loss " + fmt(loss.segmentation_weight, 3) + " x " +
-                    (loss.segmentation == multitask_loss::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
+                    (loss.segmentation == losses::multitask::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
                     "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
                     "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
                     "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -200,10 +200,10 @@ int run(int argc, char** argv) {
         throw usage_error("--size " + std::to_string(o.size) + " is not compiled in; use 64, 128 or 256");
     const std::string seg_loss = a.str("seg-loss", "bce");
     if (seg_loss != "bce" && seg_loss != "dice_bce") throw usage_error("--seg-loss must be bce or dice_bce");
-    const multitask_loss loss{.segmentation_weight = a.num("seg-weight", 1.0),
+    const losses::multitask loss{.segmentation_weight = a.num("seg-weight", 1.0),
                               .classification_weight = a.num("cls-weight", 1.0),
-                              .segmentation = seg_loss == "dice_bce" ? multitask_loss::segmentation_term::dice_bce
-                                                                     : multitask_loss::segmentation_term::bce};
+                              .segmentation = seg_loss == "dice_bce" ? losses::multitask::segmentation_term::dice_bce
+                                                                     : losses::multitask::segmentation_term::bce};
     if (!(loss.segmentation_weight >= 0) || !(loss.classification_weight >= 0))
         throw usage_error("--seg-weight and --cls-weight must be >= 0");
     const std::vector<int> which = folds_to_run(a, o.folds);

@@ -6,9 +6,10 @@ folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of th
 
     tensor                      shapes, the tensor, random numbers
     backend                     the CPU kernels and the backend types
+    heads                       typed outputs (logits, probabilities) and multi-head outputs
     layers                      one operation each, with its gradient
     blocks                      layers composed (double conv, residual, attention gate, ...)
-    losses, metrics, optim      on tensors (and a few kernels)
+    losses, metrics, optim      on tensors and typed outputs (and a few kernels)
     models                      whole networks
     io                          images, weights, checkpoints, ONNX
     data, infer                 data sets and loaders; tiling, TTA, ensembles
@@ -31,27 +32,23 @@ ALLOWED = {
     "tensor": set(),
     "detail": {"io"},  # stb's implementation unit uses io/detail/decode_alloc.hpp's allocator
     "backend": {"tensor"},
+    "heads": {"backend", "tensor"},
     "layers": {"backend", "tensor"},
     "blocks": {"layers", "backend", "tensor"},
-    "losses": {"backend", "tensor"},
-    "metrics": {"backend", "tensor"},
+    "losses": {"heads", "backend", "tensor"},
+    "metrics": {"heads", "backend", "tensor"},
     "optim": {"backend", "tensor"},
-    "models": {"blocks", "layers", "backend", "tensor"},
-    "io": {"models", "blocks", "layers", "backend", "tensor", "detail"},
+    "models": {"blocks", "layers", "heads", "backend", "tensor"},
+    "io": {"models", "blocks", "layers", "heads", "backend", "tensor", "detail"},
     "data": {"io", "backend", "tensor", "detail"},
-    "infer": {"io", "models", "layers", "backend", "tensor"},
+    "infer": {"io", "models", "layers", "heads", "backend", "tensor"},
     "testing": {"tensor"},  # the gradient checker is generic over the layer type
-    "train": {"data", "infer", "io", "models", "blocks", "layers", "losses", "metrics", "optim", "backend",
-              "tensor", "detail"},
+    "train": {"data", "infer", "io", "models", "blocks", "layers", "heads", "losses", "metrics", "optim",
+              "backend", "tensor", "detail"},
 }
 
 # (including file, included folder): why it is allowed for now.
-KNOWN = {
-    ("models/multitask_unet.hpp", "losses"):
-        "multitask_loss lives beside its model; it moves to losses/ (issue 16, item 5)",
-    ("losses/deep_supervision.hpp", "models"):
-        "the deep-supervision loss reads the model's output type; the type moves below both (issue 16, item 5)",
-}
+KNOWN = {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 

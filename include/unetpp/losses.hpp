@@ -12,6 +12,7 @@
 #include "losses/focal.hpp"
 #include "losses/combine.hpp"
 #include "losses/deep_supervision.hpp"
+#include "losses/multitask.hpp"
 
 namespace unetpp::losses {
 static_assert(Loss<bce> && Loss<bce_with_logits> && Loss<weighted_bce> && Loss<balanced_bce> &&

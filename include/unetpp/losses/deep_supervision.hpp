@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "../models/deep_supervision_outputs.hpp"
+#include "../heads/outputs.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 

@@ -51,7 +51,7 @@
 #include "../layers/max_pool2d.hpp"
 #include "../layers/reshape.hpp"
 #include "../layers/sequential.hpp"
-#include "heads.hpp"
+#include "../heads/heads.hpp"
 #include "unet.hpp"
 
 namespace unetpp {

@@ -41,8 +41,7 @@
 
 #include "../layers/conv2d.hpp"
 #include "../layers/upsample.hpp"
-#include "deep_supervision_outputs.hpp"
-#include "heads.hpp"
+#include "../heads/outputs.hpp"
 #include "unet.hpp"
 #include "nested_unet.hpp"
 

@@ -7,7 +7,7 @@
 ///
 /// The flatten size follows from the configured image size (a template argument), so the dense
 /// layer's shape is fixed at compile time; a run-time image of another size is a shape_error.
-/// The joint loss is `multitask_loss`: w_seg * BCE(seg) + w_cls * BCE(cls), both from logits (or
+/// The joint loss is `losses::multitask` (losses/multitask.hpp): w_seg * BCE(seg) + w_cls * BCE(cls), from logits (or
 /// Dice + BCE for the segmentation term).
 ///
 /// Parameter names: the body's (enc1.*, bottleneck.*, up1.*, dec1.*), seg_head.*,
@@ -23,9 +23,7 @@
 #include "../layers/conv_transpose2d.hpp"
 #include "../layers/dense.hpp"
 #include "../layers/reshape.hpp"
-#include "../losses/bce_with_logits.hpp"
-#include "../losses/region.hpp"
-#include "heads.hpp"
+#include "../heads/outputs.hpp"
 #include "unet.hpp"
 
 namespace unetpp {
@@ -76,13 +74,6 @@ struct residual_multitask_policies : default_policies {
                              optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
     template <unet_cfg C, int In, class T, class B>
     using head = identity_head<T, B>;
-};
-
-/// The two outputs of a multitask model, as logits views (valid until the next forward).
-template <class T>
-struct multitask_outputs {
-    heads::logits<T> segmentation;
-    heads::logits<T> classification;
 };
 
 /// U-Net body + segmentation head + flatten/dense classification head. `C.classes` is the
@@ -205,40 +196,6 @@ private:
     seg_head_t seg_;
     cls_head_t cls_;
     tensor_type dfeat_;
-};
-
-/// Joint loss of a multitask model: w_seg * BCE(segmentation) + w_cls * BCE(classification),
-/// each a mean binary cross-entropy computed from logits (losses::bce_with_logits).
-struct multitask_loss {
-    /// The segmentation term: seed 002's plain BCE, or Dice + BCE (losses::dice_bce), which
-    /// does not let a small lesion's few pixels drown in the background.
-    enum class segmentation_term { bce, dice_bce };
-    double segmentation_weight = 1.0;
-    double classification_weight = 1.0;
-    segmentation_term segmentation = segmentation_term::bce;
-
-    template <class T>
-    struct result {
-        T total, segmentation, classification;
-    };
-
-    /// `mask` has the segmentation logits' shape; `label` is [N, 1, 1, 1] (0 benign, 1
-    /// malignant). When dseg / dcls are given they receive dloss/dlogits (weights included).
-    template <class T>
-    result<T> operator()(const multitask_outputs<T>& out, const tensor<T>& mask, const tensor<T>& label,
-                         tensor<T>* dseg = nullptr, tensor<T>* dcls = nullptr) const {
-        const losses::bce_with_logits bce;
-        const T ls = segmentation == segmentation_term::dice_bce
-                         ? losses::dice_bce{}(out.segmentation.values(), mask, dseg)
-                         : bce(out.segmentation.values(), mask, dseg);
-        const T lc = bce(out.classification.values(), label, dcls);
-        const T ws = static_cast<T>(segmentation_weight), wc = static_cast<T>(classification_weight);
-        if (dseg)
-            for (auto& g : *dseg) g *= ws;
-        if (dcls)
-            for (auto& g : *dcls) g *= wc;
-        return {ws * ls + wc * lc, ls, lc};
-    }
 };
 
 namespace presets {

@@ -204,8 +204,8 @@ TEST_CASE("residual multitask U-Net: typed outputs, image size, joint loss") {
     out = model.forward(x);
     tensor<float> mask(shape4{3, 1, 8, 8}, 0.0f), label(shape4{3, 1, 1, 1}, 1.0f);
     tensor<float> ds, dc, ds1, dc1;
-    const auto l1 = multitask_loss{}(out, mask, label, &ds1, &dc1);
-    const auto l = multitask_loss{.segmentation_weight = 0.25, .classification_weight = 2.0}(out, mask, label, &ds, &dc);
+    const auto l1 = losses::multitask{}(out, mask, label, &ds1, &dc1);
+    const auto l = losses::multitask{.segmentation_weight = 0.25, .classification_weight = 2.0}(out, mask, label, &ds, &dc);
     CHECK(l.total == doctest::Approx(0.25 * l1.segmentation + 2.0 * l1.classification));
     CHECK(l.segmentation == doctest::Approx(l1.segmentation));
     CHECK(dc[1] == doctest::Approx(2.0 * dc1[1]));

@@ -1,6 +1,8 @@
 #pragma once
-/// \file Outputs of a deeply supervised network and the matching gradients (shared by
-/// models/deep_supervision.hpp and losses/deep_supervision.hpp).
+/// \file The outputs of networks with more than one head, and the matching gradients: shared by
+/// the models that produce them (models/deep_supervision.hpp, models/multitask_unet.hpp) and
+/// the losses that read them (losses/deep_supervision.hpp, losses/multitask.hpp), which is why
+/// they live on this floor, below both.
 
 #include <vector>
 
@@ -23,6 +25,13 @@ template <class T>
 struct deep_supervision_gradients {
     tensor<T> main;
     std::vector<tensor<T>> aux;
+};
+
+/// The two outputs of a multitask model, as logits views (valid until the next forward).
+template <class T>
+struct multitask_outputs {
+    heads::logits<T> segmentation;
+    heads::logits<T> classification;
 };
 
 }  // namespace unetpp
