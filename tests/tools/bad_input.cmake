@@ -92,6 +92,20 @@ expect_exit2("--subset 'validation' is not one of all, train, val or test" "${EV
 if(EXISTS "${WORK}/e.csv")
     message(FATAL_ERROR "a failed unetpp-evaluate left '${WORK}/e.csv' behind")
 endif()
+# predict's numbers name the option, the value and the range too (issue 20, item 4)
+foreach(case "tile;4;--tile 4 is out of range; use 8 to 65536" "overlap;-1;--overlap -1 is out of range; use 0 to 32768"
+             "memory-mb;0;--memory-mb 0 is out of range; use 1 to 1048576"
+             "batch;0;--batch 0 is out of range; use 1 to 4096"
+             "threshold;5;--threshold 5 is out of range; use a number >= 0 and <= 1")
+    list(GET case 0 option)
+    list(GET case 1 value)
+    list(GET case 2 want)
+    expect_exit2("${want}" "${PREDICT}" --checkpoint "${WORK}/run2/last.safetensors" --input "${WORK}/data2/images"
+        --out "${WORK}/p" --${option} ${value})
+endforeach()
+if(EXISTS "${WORK}/p")
+    message(FATAL_ERROR "a refused unetpp-predict left '${WORK}/p' behind")
+endif()
 # plot: missing log
 expect_exit2("cannot read" "${PLOT}" --log "${WORK}/nolog.csv" --out "${WORK}/c.svg")
 file(REMOVE_RECURSE "${WORK}")
