@@ -99,7 +99,7 @@ public:
         const auto now = clock::now();
         const double since = std::chrono::duration<double>(now - last_).count();
         if (since < (terminal_ ? 0.5 : 5.0) && done < total) return;
-        if (done >= total && !shown_) return;  // quick: finish() says it if it took long
+        if (done >= total) return;  // finish() closes the step (when it took long)
         last_ = now;
         shown_ = true;
         const double el = std::chrono::duration<double>(now - start_).count();
