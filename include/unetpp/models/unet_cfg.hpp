@@ -1,0 +1,91 @@
+#pragma once
+/// \file What a U-Net is made of, before it is built: the configuration `unet_cfg` (a structural
+/// aggregate passed as a template argument), the standard policies (`default_policies`: the block,
+/// down, up, skip and head types of each level), and how models/unet.hpp reads them (the optional
+/// bottleneck hook, and the corrected copy of a configuration that has mistakes).
+
+#include <type_traits>
+
+#include "../blocks/double_conv.hpp"
+#include "../blocks/skip.hpp"
+#include "../layers/conv2d.hpp"
+#include "../layers/conv_transpose2d.hpp"
+#include "../layers/max_pool2d.hpp"
+#include "../layers/sequential.hpp"
+#include "../layers/upsample.hpp"
+
+namespace unetpp {
+
+enum class norm_kind { none, batch };
+enum class up_mode {
+    transposed,  ///< ConvTranspose2d(k=2, s=2) halving the channels (the original U-Net)
+    bilinear,    ///< bilinear x2 upsampling followed by a 1x1 conv halving the channels
+};
+
+/// Configuration of a U-Net (a structural aggregate, used as a template argument).
+struct unet_cfg {
+    int in_channels = 1;  ///< image channels
+    int classes = 1;      ///< output channels (logits)
+    int base = 64;        ///< channels of the first level; level L has base * 2^L
+    int depth = 4;        ///< number of down-samplings (levels below the first)
+    int kernel = 3;       ///< convolution kernel size in the level blocks
+    padding pad = padding::same;
+    norm_kind norm = norm_kind::batch;
+    double dropout = 0.0;  ///< dropout after every level block (0 = none)
+    up_mode up = up_mode::transposed;
+};
+
+/// The standard policies: double-conv blocks, 2x2 max pooling, transposed-conv or bilinear up,
+/// concatenation skips (with centre crop for unpadded nets), a 1x1 convolution head.
+struct default_policies {
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using block = double_conv<double_conv_cfg{.in = In, .out = Out, .kernel = C.kernel, .pad = C.pad,
+                                              .batch_norm = C.norm == norm_kind::batch, .dropout = C.dropout},
+                              T, B>;
+    template <unet_cfg C, int Channels, class T, class B>
+    using down = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, T, B>;
+    template <unet_cfg C, int In, int Out, class T, class B>
+    using up = std::conditional_t<
+        C.up == up_mode::transposed,
+        conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, T, B>,
+        sequential<named<"upsample", upsample_bilinear2x<T, B>>,
+                   named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = 1, .pad = padding::valid}, T, B>>>>;
+    template <unet_cfg C, int SkipChannels, int UpChannels, class T, class B>
+    using skip = concat_skip<SkipChannels, UpChannels, C.pad == padding::valid, T, B>;
+    template <unet_cfg C, int In, class T, class B>
+    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
+};
+
+namespace detail {
+/// Optional policy hook: `P::bottleneck<C, In, Out, T, B>` replaces `P::block` for the bottom
+/// level when a policy defines it (e.g. a residual bottleneck under plain level blocks).
+template <class P, unet_cfg C, int In, int Out, class T, class B>
+struct bottleneck_policy {
+    using type = typename P::template block<C, In, Out, T, B>;
+};
+template <class P, unet_cfg C, int In, int Out, class T, class B>
+    requires requires { typename P::template bottleneck<C, In, Out, T, B>; }
+struct bottleneck_policy<P, C, In, Out, T, B> {
+    using type = typename P::template bottleneck<C, In, Out, T, B>;
+};
+}  // namespace detail
+
+namespace detail {
+/// The configuration a unet builds its members from: `asked` when it is valid, otherwise `asked`
+/// with every invalid field replaced by a harmless one. The class's static_asserts check
+/// `asked` and report each mistake once; the members are then built from this corrected copy,
+/// so one mistake gives one error instead of a cascade from every layer built with it.
+constexpr unet_cfg usable_unet_cfg(unet_cfg asked) noexcept {
+    unet_cfg c = asked;
+    if (c.depth < 1 || c.depth > 10) c.depth = 1;
+    if (c.in_channels < 1) c.in_channels = 1;
+    if (c.classes < 1) c.classes = 1;
+    if (c.base < 1 || c.base > ((1 << 20) >> c.depth)) c.base = 1;
+    if (c.kernel < 1) c.kernel = 1;
+    if (c.pad != padding::valid && c.kernel % 2 == 0) c.kernel += 1;
+    if (!(c.dropout >= 0.0 && c.dropout < 1.0)) c.dropout = 0.0;
+    return c;
+}
+}  // namespace detail
+
+}  // namespace unetpp
