@@ -246,7 +246,8 @@ bool valid_vr(unsigned char a, unsigned char b) {
 /// ask for 4 GiB, a fuzzing finding). With every length inside the file, GDCM's allocations are
 /// bounded by the file, which read_image has bounded. Sequences and items are walked into;
 /// encapsulated pixel data's fragments are skipped. Explicit VR files with an invalid VR are
-/// refused (GDCM would switch to guessing); big-endian and deflated data sets are refused.
+/// refused (GDCM would switch to guessing); so are files without the Part 10 header and
+/// big-endian and deflated data sets.
 void check_lengths(const std::vector<unsigned char>& b, const std::string& file) {
     auto le16 = [&](std::size_t i) { return static_cast<std::uint32_t>(b[i] | (b[i + 1] << 8)); };
     auto le32 = [&](std::size_t i) { return le16(i) | (le16(i + 2) << 16); };
@@ -254,7 +255,6 @@ void check_lengths(const std::vector<unsigned char>& b, const std::string& file)
         return std::runtime_error("read_image: DICOM " + file + " " + why + "; the file is truncated or corrupt: "
                                   "re-export or re-download it");
     };
-    auto upper = [](unsigned char c) { return c >= 'A' && c <= 'Z'; };
     std::size_t at = 0;
     bool explicit_vr = true;
     if (b.size() >= 132 && b[128] == 'D' && b[129] == 'I' && b[130] == 'C' && b[131] == 'M') {
@@ -282,7 +282,11 @@ void check_lengths(const std::vector<unsigned char>& b, const std::string& file)
                                      "), which unetpp does not read; convert it with gdcmconv --raw");
         explicit_vr = syntax != "1.2.840.10008.1.2";
     } else {
-        explicit_vr = b.size() >= 6 && upper(b[4]) && upper(b[5]);  // no Part 10 header: guess as GDCM does
+        // Without the Part 10 header GDCM guesses the encoding, and its guessing code asserts on a
+        // file that ends early (a fuzzing finding), so such files are refused.
+        throw std::runtime_error("read_image: " + file + " has no DICOM Part 10 header (the 'DICM' signature after "
+                                 "a 128-byte preamble); unetpp reads Part 10 files only: re-save it, e.g. with "
+                                 "gdcmconv or dcmconv");
     }
     bool encapsulated = false;  // inside undefined-length pixel data, whose items hold compressed fragments
     while (at < b.size()) {

@@ -185,6 +185,10 @@ TEST_CASE("DICOM: bad files give the documented errors") {
     at[8] = 0xf0, at[9] = 0xff, at[10] = 0xff, at[11] = 0x7f;
     CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_image(lying, 1); }),
                    "element (7FE0,0010) of 2147483632 bytes, past the end of the file"));
+    // Without the Part 10 header (GDCM's guessing code asserts on such files when they end early)
+    const std::vector<unsigned char> raw(bytes.begin() + 132, bytes.end());
+    CHECK(contains(test::error_of<std::runtime_error>([&] { (void)io::decode_dicom(raw, 1); }),
+                   "no DICOM Part 10 header"));
     // Samples per Pixel 2 and an unknown VR: GDCM would assert or guess (fuzzing findings).
     const std::vector<unsigned char> spp_tag{0x28, 0x00, 0x02, 0x00, 'U', 'S', 2, 0};
     std::vector<unsigned char> odd = bytes;
