@@ -48,14 +48,16 @@
 /// Inferior-to-Superior"), and a mask volume read the same way lines up voxel for voxel. For a
 /// RAS-stored volume (the usual output of dcm2niix and of FSL), the default gives axial slices.
 ///
-/// Refused, with a message saying what to do: colour DICOM (RGB, YBR, PALETTE COLOR: convert to
+/// Refused, with a message saying what to do: DICOM without the Part 10 header, colour DICOM (RGB, YBR, PALETTE COLOR: convert to
 /// MONOCHROME2), a compressed transfer syntax GDCM cannot decode, Bits Allocated other than 8, 16
 /// or 32, Bits Stored of 0 or above Bits Allocated, complex and RGB NIfTI types, 4-D NIfTI with
 /// more than one volume unless medical_options::volume is set, a frame or slice index out of
 /// range, and (before anything is decoded) a width, height, pixel count or decoded size above
 /// io::image_limits: for DICOM width x height x frames x bytes per sample, all frames being
 /// decoded at once; for NIfTI one slice, and the whole volume when its value range is needed.
-/// Truncated files are refused before their data is read where the size is known (uncompressed
+/// Every DICOM element header is walked before GDCM parses the file (src/medical_dicom.cpp,
+/// check_lengths: lengths inside the file, valid VRs, values GDCM asserts on). Truncated files are
+/// refused before their data is read where the size is known (uncompressed
 /// NIfTI; a .nii.gz whose header claims more than 1032 times its size, deflate's largest ratio).
 ///
 /// Threads: the readers may be called from several threads at once (the data loader does).
