@@ -281,12 +281,20 @@ int run(int argc, char** argv) {
             std::cout << "unetpp-evaluate: region masks from the run: '" << roi_dir << "' (suffix '" << roi_suffix
                       << "'); every metric counts only the pixels inside them\n";
         require_folder(roi_dir, "--roi-masks (the region-of-interest masks)");
-        try {
-            rois.emplace(roi_dir, roi_suffix, "--roi-masks");
-        } catch (const std::exception& e) {
-            throw usage_error(e.what());
+        if (dc.type == "folders") {
+            // looked up with the images by the data layer (data/folder.hpp), which also keeps a
+            // folder shared by images, masks and region masks apart and refuses ambiguous files
+            dc.roi_masks = roi_dir;
+            dc.roi_suffix = roi_suffix;
+        } else {
+            try {
+                rois.emplace(roi_dir, roi_suffix, "--roi-masks");
+            } catch (const std::exception& e) {
+                throw usage_error(e.what());
+            }
         }
     }
+    if (dc.type != "folders") dc.roi_masks.clear(), dc.roi_suffix.clear();  // evaluate's own look-up above
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
 

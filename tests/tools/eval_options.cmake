@@ -6,7 +6,8 @@
 # probabilities; the 16-bit PNGs must equal round(p * 65535). unetpp-predict --full-size
 # --out-probs writes the same probabilities (up to float rounding). The --mask-dir look-up says what it
 # matched and refuses two candidates and the image itself; evaluate refuses a region mask that is
-# the ground truth, a missing one, and options that do not go together.
+# the ground truth, a missing one, and options that do not go together. A run on --patch 32 of the
+# own-size images with --roi-masks is evaluated at full size inside its regions by default.
 # Variables: TRAIN, PREDICT, EVALUATE, MAKE_DATA (programs), PYTHON, WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 include("${CMAKE_CURRENT_LIST_DIR}/../cmake/unetppSkip.cmake")
@@ -97,6 +98,19 @@ endforeach()
 run_capture(out "${PREDICT}" --checkpoint "${ckpt}" --full-size --scale 0.5 --input "${WORK}/data/images/img_1.png"
             --out "${WORK}/pred_half" --out-probs "${WORK}/pred_half_probs")
 require_match("${out}" "scaled 48x40 by 0\\.5 -> 24x20, predicted by tiling, mask mapped back to 48x40" "predict --scale")
+
+# a run on patches of own-size images with region masks: evaluate predicts at full size by default,
+# and takes the run's region masks without being told
+run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"
+       --roi-masks "${WORK}/fov" --roi-suffix _fov --patch 32 --model unet_bn --base 8 --depth 3 --epochs 1
+       --batch 4 --split 0.5,0.5,0 --seed 3 --out "${WORK}/run_patch" --quiet)
+run_capture(out "${EVALUATE}" --checkpoint "${WORK}/run_patch/last.safetensors" --csv "${WORK}/patch.csv")
+require_match("${out}" "full size \\(the run kept its images at their own size\\)" "evaluate of a patch run")
+require_match("${out}" "region masks from the run: '[^']*fov' \\(suffix '_fov'\\)" "evaluate takes the run's regions")
+require_match("${out}" "pooled over 8 images \\(11520 pixels\\)" "evaluate of a patch run scores inside the regions")
+run_capture(out "${PREDICT}" --checkpoint "${WORK}/run_patch/last.safetensors" --input "${WORK}/data/images/img_2.png"
+            --out "${WORK}/pred_patch")
+require_match("${out}" "trained at the images' own size on 32x32 patches" "predict of a patch run")
 
 # ambiguous or wrong ground-truth look-ups are refused, naming the files
 file(MAKE_DIRECTORY "${WORK}/two")
