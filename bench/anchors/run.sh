@@ -6,8 +6,8 @@
 #   bench/anchors/run.sh              the suite: unet_bn<64,4> and <32,4> inference b1 256², b8 256²,
 #                                     b1 512²; ronneberger2015 base 64 and 32 at 572²; training
 #                                     b4 256² of both unet_bn, cheapest first (5 rounds). On 2
-#                                     cores shared with compiles (load 8-11), --rounds 3 got
-#                                     through the first 8 cases in 41 minutes
+#                                     cores shared with compiles (load 6-12), --rounds 3 took
+#                                     59 minutes
 #   bench/anchors/run.sh --quick      2 cases, 2 rounds, 1 warm-up (a try-out, several minutes)
 #   bench/anchors/run.sh --cases "unet_bn:32:infer:1:256 unet_bn:64:train:4:256" [--rounds N]
 #                        [--runtimes unetpp,ort,openvino,torch2-cl,torch2-compile,torch2,torch113]
