@@ -83,6 +83,8 @@ def write_reports(outdir, host, settings, results):
     for n in used:
         info = next((r["runtimes"][n]["info"] for r in results if n in r["runtimes"] and r["runtimes"][n]["info"]), {})
         ver = info.get("version", host.get("git", "") if n == "unetpp" else "?")
+        if n == "unetpp" and "prebuilt" in str(host.get("cxxflags", "")):
+            ver += " (HEAD at the run; the binary was prebuilt, possibly from older sources)"
         setting = info.get("settings", f"OMP_NUM_THREADS={settings['threads']}" if n == "unetpp" else "")
         if info.get("openblas_config"):
             setting += f"; {info['openblas_config']} (core {info['openblas_core']})"
