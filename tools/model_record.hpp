@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unetpp/io/json.hpp>
+
 #include "cli_args.hpp"
 
 namespace cli {
@@ -106,87 +108,28 @@ inline preprocessing preprocessing_from(const std::map<std::string, std::string>
 /// is refused with its name and position.
 inline std::map<std::string, std::vector<std::string>> parse_split_json(std::string_view text,
                                                                         const std::string& file) {
-    std::size_t i = 0;
-    const auto fail = [&](const std::string& what) -> void {
-        throw usage_error("'" + file + "' is not a split.json of unetpp-train (" + what + " at byte " +
-                          std::to_string(i) + "); use the split.json of the run");
+    const auto refuse = [&](const std::string& what) {
+        return usage_error("'" + file + "' is not a split.json of unetpp-train (" + what + "); use the split.json of the run");
     };
-    const auto ws = [&] {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
-    };
-    const auto expect = [&](char c) {
-        ws();
-        if (i >= text.size() || text[i] != c) fail(std::string("expected '") + c + "'");
-        ++i;
-    };
-    const auto str = [&] {
-        expect('"');
-        std::string s;
-        while (true) {
-            if (i >= text.size()) fail("unterminated string");
-            const char c = text[i++];
-            if (c == '"') break;
-            if (static_cast<unsigned char>(c) < 0x20) fail("control character in a string");
-            if (c != '\\') {
-                s += c;
-                continue;
-            }
-            if (i >= text.size()) fail("unterminated string");
-            const char e = text[i++];
-            if (e == '"' || e == '\\' || e == '/') s += e;
-            else if (e == 'n') s += '\n';
-            else if (e == 't') s += '\t';
-            else if (e == 'r') s += '\r';
-            else if (e == 'u') {
-                if (i + 4 > text.size()) fail("short \\u escape");
-                unsigned v = 0;
-                for (int k = 0; k < 4; ++k) {
-                    const char h = text[i++];
-                    v = v * 16 + static_cast<unsigned>(h >= '0' && h <= '9'   ? h - '0'
-                                                       : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                                       : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                                              : (fail("bad \\u escape"), 0));
-                }
-                if (v >= 0x80) fail("\\u escape outside ASCII");
-                s += static_cast<char>(v);
-            } else fail("unknown escape");
-        }
-        return s;
-    };
+    unetpp::io::json_value doc;
+    try {
+        doc = unetpp::io::json_parse(text, "malformed JSON", {.max_depth = 2});
+    } catch (const std::runtime_error& e) {
+        throw refuse(e.what());
+    }
+    const auto* parts = doc.object_if();
+    if (!parts) throw refuse("not a JSON object");
     std::map<std::string, std::vector<std::string>> out;
-    expect('{');
-    ws();
-    if (i < text.size() && text[i] == '}') ++i;
-    else
-        while (true) {
-            const std::string key = str();
-            expect(':');
-            expect('[');
-            std::vector<std::string> names;
-            ws();
-            if (i < text.size() && text[i] == ']') ++i;
-            else
-                while (true) {
-                    names.push_back(str());
-                    ws();
-                    if (i < text.size() && text[i] == ',') {
-                        ++i;
-                        continue;
-                    }
-                    expect(']');
-                    break;
-                }
-            if (!out.emplace(key, std::move(names)).second) fail("part \"" + key + "\" twice");
-            ws();
-            if (i < text.size() && text[i] == ',') {
-                ++i;
-                continue;
-            }
-            expect('}');
-            break;
+    for (const auto& [key, value] : *parts) {
+        const auto* names = value.array_if();
+        if (!names) throw refuse("part \"" + key + "\" is not a list of names");
+        auto& dst = out[key];
+        for (const auto& n : *names) {
+            const auto* s = n.string_if();
+            if (!s) throw refuse("part \"" + key + "\" holds something other than names");
+            dst.push_back(*s);
         }
-    ws();
-    if (i != text.size()) fail("trailing text");
+    }
     return out;
 }
 

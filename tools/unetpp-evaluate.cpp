@@ -269,6 +269,22 @@ int run(int argc, char** argv) {
         if (subset_names.empty())
             throw usage_error("--subset " + subset + ": the run's split ('" + split_file.string() + "') has no " +
                               subset + " images");
+        // a run trained with --val-data validated on that folder: its split names the folder
+        if (const auto vd = parts.find("val_data"); subset == "val" && vd != parts.end()) {
+            const auto vm = parts.find("val_masks");
+            if (vd->second.size() != 1 || vm == parts.end() || vm->second.size() != 1)
+                throw usage_error("'" + split_file.string() +
+                                  "' names a validation folder without exactly one \"val_data\" and one "
+                                  "\"val_masks\" entry; use the split.json of the run");
+            if (a.has("data") || a.has("masks"))
+                throw usage_error("--subset val: the run validated on the folder '" + vd->second.front() +
+                                  "' (--val-data); drop --data and --masks, the split names the folder");
+            dc.type = "folders";
+            dc.data = vd->second.front();
+            dc.masks = vm->second.front();
+            std::cout << "unetpp-evaluate: --subset val: the run's validation folder '" << fs::path(dc.data).string()
+                      << "' (masks '" << fs::path(dc.masks).string() << "')\n";
+        }
     }
     // --roi-masks: given, else the run's (recorded by unetpp-train as roi-masks / roi-suffix)
     const std::string roi_dir = pick_str("roi-masks", "");

@@ -1,7 +1,7 @@
 // libFuzzer target for the library's JSON reader (include/unetpp/io/json.hpp), which reads the
 // safetensors header, the unetpp.config metadata and the programs' run files. Each input is
 // parsed with io::json_parse; bad input must end in a std::runtime_error. A document that parses
-// is written again (strings through io::json_quote, numbers as their text) and parsed back: the
+// is written again with io::json_write and parsed back: the
 // two trees must be equal. A crash, a sanitizer report, a hang, running out of memory or a failed
 // round trip is a finding.
 //
@@ -23,35 +23,6 @@ using unetpp::io::json_value;
 [[noreturn]] void finding(const std::string& what) {
     std::fprintf(stderr, "fuzz_json: %s\n", what.c_str());
     std::abort();
-}
-
-void write(const json_value& v, std::string& out) {
-    if (v.is_null()) {
-        out += "null";
-    } else if (v.is_bool()) {
-        out += std::get<bool>(v.v) ? "true" : "false";
-    } else if (const auto* n = v.number_text_if()) {
-        out += *n;
-    } else if (const auto* s = v.string_if()) {
-        out += unetpp::io::json_quote(*s);
-    } else if (const auto* a = v.array_if()) {
-        out += '[';
-        for (std::size_t i = 0; i < a->size(); ++i) {
-            if (i) out += ',';
-            write((*a)[i], out);
-        }
-        out += ']';
-    } else {
-        out += '{';
-        const auto& o = *v.object_if();
-        for (std::size_t i = 0; i < o.size(); ++i) {
-            if (i) out += ',';
-            out += unetpp::io::json_quote(o[i].key);
-            out += ':';
-            write(o[i].value, out);
-        }
-        out += '}';
-    }
 }
 
 bool same(const json_value& a, const json_value& b) {
@@ -86,8 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const std::runtime_error&) {
         return 0;
     }
-    std::string again;
-    write(doc, again);
+    const std::string again = unetpp::io::json_write(doc);
     json_value back;
     try {
         back = unetpp::io::json_parse(again, "round trip", {.max_depth = 64, .max_values = 100000});

@@ -2,7 +2,8 @@
 # from images larger than the network input with foreground oversampling, an augmentation list, a
 # separate validation folder, region-of-interest masks; a resumed run ends as an uninterrupted
 # one; config.json and split.json record the choices; a resume with another augmentation is refused.
-# Variables: TRAIN, MAKE_DATA (programs), WORK (a scratch folder).
+# unetpp-evaluate --subset val then scores the run's validation folder.
+# Variables: TRAIN, EVALUATE, MAKE_DATA (programs), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 # 48 x 40 images (larger than the 16 x 16 patches, not square); field-of-view masks in their own
@@ -101,4 +102,34 @@ string(FIND "${config}" "\"augment_steps\": \"on\"" at)
 if(at LESS 0)
     message(FATAL_ERROR "config.json of --augment on:\n${config}")
 endif()
+
+# a validation folder whose images are not in --data: unetpp-evaluate --subset val scores that
+# folder, read from the run's split.json, and refuses --data beside it
+file(MAKE_DIRECTORY "${WORK}/val2/images" "${WORK}/val2/masks")
+foreach(k 6 7)
+    file(COPY_FILE "${WORK}/data/images/img_${k}.png" "${WORK}/val2/images/held_${k}.png")
+    file(COPY_FILE "${WORK}/data/masks/img_${k}.png" "${WORK}/val2/masks/held_${k}.png")
+endforeach()
+run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"
+       --val-data "${WORK}/val2/images" --val-masks "${WORK}/val2/masks" --size 32 --base 8 --depth 3 --epochs 1
+       --split 0.75,0.25,0 --out "${WORK}/d" --quiet)
+execute_process(COMMAND "${EVALUATE}" --checkpoint "${WORK}/d/last.safetensors" --subset val --csv "${WORK}/d_val.csv"
+                        --threads 1
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "evaluate --subset val of a run with --val-data failed (${rc})\n${out}\n${err}")
+endif()
+if(NOT out MATCHES "the run's validation folder '[^']*val2/images'")
+    message(FATAL_ERROR "evaluate did not say it scored the run's validation folder:\n${out}")
+endif()
+file(STRINGS "${WORK}/d_val.csv" rows)
+list(LENGTH rows n)
+list(GET rows 1 first)
+list(GET rows 2 second)
+if(NOT n EQUAL 3 OR NOT first MATCHES "^held_6," OR NOT second MATCHES "^held_7,")
+    message(FATAL_ERROR "evaluate --subset val did not score the validation folder's images:\n${rows}")
+endif()
+expect_exit2("the run validated on the folder .*drop --data and --masks"
+    "${EVALUATE}" --checkpoint "${WORK}/d/last.safetensors" --subset val --data "${WORK}/data/images"
+    --masks "${WORK}/data/masks" --csv "${WORK}/d_val2.csv")
 file(REMOVE_RECURSE "${WORK}")

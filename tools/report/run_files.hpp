@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <unetpp/io/json.hpp>
+
 #include "../cli_args.hpp"
 
 namespace report {
@@ -86,121 +88,20 @@ inline score_table parse_scores_csv(std::string_view text, const std::string& fi
 }
 
 /// The top-level members of a JSON object, each value as text: strings decoded, anything else
-/// (numbers, true/false/null, nested arrays and objects) as written. Refuses what is not a JSON
-/// object, naming the byte.
+/// (numbers, true/false/null, nested arrays and objects) as compact JSON. Read by the library's
+/// JSON reader (unetpp/io/json.hpp): what is not a JSON object is refused, naming the byte.
 inline std::vector<std::pair<std::string, std::string>> parse_flat_json(std::string_view s, const std::string& file) {
-    std::size_t i = 0;
-    const auto fail = [&](const std::string& what) {
-        throw cli::usage_error("'" + file + "' is not a JSON object (" + what + " at byte " + std::to_string(i) + ")");
-    };
-    const auto ws = [&] {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) ++i;
-    };
-    const auto string_value = [&]() {
-        if (i >= s.size() || s[i] != '"') fail("expected '\"'");
-        ++i;
-        std::string o;
-        while (true) {
-            if (i >= s.size()) fail("unterminated string");
-            const char c = s[i++];
-            if (c == '"') return o;
-            if (static_cast<unsigned char>(c) < 0x20) fail("control character in a string");
-            if (c != '\\') {
-                o += c;
-                continue;
-            }
-            if (i >= s.size()) fail("unterminated string");
-            const char e = s[i++];
-            if (e == 'n')
-                o += '\n';
-            else if (e == 't')
-                o += '\t';
-            else if (e == 'r')
-                o += '\r';
-            else if (e == 'b' || e == 'f')
-                o += ' ';
-            else if (e == 'u') {
-                if (i + 4 > s.size()) fail("short \\u escape");
-                unsigned v = 0;
-                for (int k = 0; k < 4; ++k) {
-                    const char h = s[i++];
-                    const int d = h >= '0' && h <= '9'   ? h - '0'
-                                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                         : -1;
-                    if (d < 0) fail("bad \\u escape");
-                    v = v * 16 + static_cast<unsigned>(d);
-                }
-                // UTF-8 of the code unit (surrogates become U+FFFD)
-                if (v >= 0xD800 && v <= 0xDFFF) v = 0xFFFD;
-                if (v < 0x80)
-                    o += static_cast<char>(v);
-                else if (v < 0x800)
-                    o += static_cast<char>(0xC0 | v >> 6), o += static_cast<char>(0x80 | (v & 0x3F));
-                else
-                    o += static_cast<char>(0xE0 | v >> 12), o += static_cast<char>(0x80 | ((v >> 6) & 0x3F)),
-                        o += static_cast<char>(0x80 | (v & 0x3F));
-            } else if (e == '"' || e == '\\' || e == '/')
-                o += e;
-            else
-                fail("unknown escape");
-        }
-    };
-    // skips any other value (number, literal, array, object), returning its text
-    const auto raw_value = [&]() {
-        const std::size_t from = i;
-        int depth = 0;
-        while (i < s.size()) {
-            const char c = s[i];
-            if (c == '"') {
-                (void)string_value();
-                continue;
-            }
-            if (c == '[' || c == '{')
-                ++depth;
-            else if (c == ']' || c == '}') {
-                if (depth == 0) break;
-                if (--depth > 200) fail("nesting too deep");
-            } else if (c == ',' && depth == 0)
-                break;
-            if (depth > 200) fail("nesting too deep");
-            ++i;
-        }
-        if (depth != 0) fail("unterminated array or object");
-        std::string v(s.substr(from, i - from));
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\n' || v.back() == '\r' || v.back() == '\t'))
-            v.pop_back();
-        if (v.empty()) fail("missing value");
-        return v;
-    };
+    unetpp::io::json_value doc;
+    try {
+        doc = unetpp::io::json_parse(s, "'" + file + "' is not valid JSON");
+    } catch (const std::runtime_error& e) {
+        throw cli::usage_error(e.what());
+    }
+    const auto* members = doc.object_if();
+    if (!members) throw cli::usage_error("'" + file + "' is not a JSON object");
     std::vector<std::pair<std::string, std::string>> out;
-    ws();
-    if (i >= s.size() || s[i] != '{') fail("expected '{'");
-    ++i;
-    ws();
-    if (i < s.size() && s[i] == '}')
-        ++i;
-    else
-        while (true) {
-            ws();
-            std::string k = string_value();
-            ws();
-            if (i >= s.size() || s[i] != ':') fail("expected ':'");
-            ++i;
-            ws();
-            std::string v = i < s.size() && s[i] == '"' ? string_value() : raw_value();
-            out.emplace_back(std::move(k), std::move(v));
-            ws();
-            if (i < s.size() && s[i] == ',') {
-                ++i;
-                continue;
-            }
-            if (i >= s.size() || s[i] != '}') fail("expected ',' or '}'");
-            ++i;
-            break;
-        }
-    ws();
-    if (i != s.size()) fail("trailing text");
+    for (const auto& [key, value] : *members)
+        out.emplace_back(key, value.string_if() ? *value.string_if() : unetpp::io::json_write(value));
     return out;
 }
 

@@ -15,7 +15,7 @@
 /// context ("safetensors: model.safetensors: invalid header", "config.json: malformed JSON").
 ///
 /// Writing: json_quote(s) gives a quoted, escaped JSON string (control characters as \uXXXX);
-/// json_number(v) the shortest decimal text that reads back as the same double ("nan", "inf"
+/// json_write(v) a parsed tree as compact text; json_number(v) the shortest decimal text that reads back as the same double ("nan", "inf"
 /// and "-inf" for the values JSON cannot write, which json_cursor::parse_number does not accept).
 
 #include <cstdint>
@@ -382,6 +382,42 @@ inline std::string json_quote(std::string_view s) {
         }
     }
     out += '"';
+    return out;
+}
+
+/// `v` as compact JSON text (no spaces; strings through json_quote, numbers as read): what
+/// json_parse reads back as the same tree.
+inline std::string json_write(const json_value& v) {
+    std::string out;
+    const auto put = [&](const auto& self, const json_value& x) -> void {
+        if (x.is_null()) {
+            out += "null";
+        } else if (x.is_bool()) {
+            out += std::get<bool>(x.v) ? "true" : "false";
+        } else if (const auto* n = x.number_text_if()) {
+            out += *n;
+        } else if (const auto* s = x.string_if()) {
+            out += json_quote(*s);
+        } else if (const auto* a = x.array_if()) {
+            out += '[';
+            for (std::size_t i = 0; i < a->size(); ++i) {
+                if (i) out += ',';
+                self(self, (*a)[i]);
+            }
+            out += ']';
+        } else {
+            out += '{';
+            const auto& o = *x.object_if();
+            for (std::size_t i = 0; i < o.size(); ++i) {
+                if (i) out += ',';
+                out += json_quote(o[i].key);
+                out += ':';
+                self(self, o[i].value);
+            }
+            out += '}';
+        }
+    };
+    put(put, v);
     return out;
 }
 

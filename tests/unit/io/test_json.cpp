@@ -97,6 +97,13 @@ TEST_CASE("json_cursor: integers for sizes and offsets") {
     CHECK_THROWS_WITH_AS(f.parse_uint(), doctest::Contains("only integers"), std::runtime_error);
 }
 
+TEST_CASE("json_write: compact text that parses back to the same tree") {
+    const std::string text = R"( { "a" : [ 1 , -2.5e3 , true , null , { } , [ ] ] , "b\n" : "x\u00e9" } )";
+    const std::string compact = json_write(json_parse(text, "t"));
+    CHECK(compact == "{\"a\":[1,-2.5e3,true,null,{},[]],\"b\\n\":\"x\xc3\xa9\"}");
+    CHECK(json_write(json_parse(compact, "t")) == compact);
+}
+
 TEST_CASE("json_quote and json_number write text json_parse reads back exactly") {
     const std::string nasty = std::string("a\"b\\c\n\r\t\x01\x1f") + "\xc3\xa9";
     const std::string q = json_quote(nasty);
