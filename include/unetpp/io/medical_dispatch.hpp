@@ -32,7 +32,9 @@ inline std::runtime_error no_nifti(const std::string& file) {
 
 inline std::optional<image> decode_if_medical(const std::vector<unsigned char>& bytes, int want_channels,
                                               std::string_view name, const image_limits& limits) {
-    const std::string file = "'" + std::string(name) + "'";
+    std::string file(1, '\'');  // appended, not "'" + ...: g++ 12 -O3 reports a false -Wrestrict there
+    file += name;
+    file += '\'';
     if (looks_like_dicom(bytes)) {
 #if defined(UNETPP_HAS_DICOM) && UNETPP_HAS_DICOM
         return decode_dicom(bytes, want_channels, name, medical_options{}, limits);
