@@ -63,7 +63,9 @@ TEST_CASE("the data options are recorded only when used, with absolute folders")
     CHECK(r.at("val-data").ends_with("val/img"));
     CHECK(std::filesystem::path(r.at("roi-masks")).is_absolute());
     CHECK(r.at("roi-suffix") == "_fov");
-    CHECK(cli::data_options_record({.patch = 32}).count("size") == 0);  // resized images: --size is recorded
+    cli::data_options patched;
+    patched.patch = 32;
+    CHECK(cli::data_options_record(patched).count("size") == 0);  // resized images: --size is recorded
     // a resume with another patch size is a difference
     auto now = r;
     now["patch"] = "32";

@@ -50,7 +50,7 @@ TEST_CASE("npy: header, alignment and little-endian float32 data in C order") {
 }
 
 TEST_CASE("16-bit PNG decodes to round(p * 65535), also across stored deflate blocks") {
-    for (const auto [h, w] : {std::pair{3, 7}, std::pair{200, 190}}) {  // 200 x 381 bytes > one 65535-byte block
+    for (const auto& [h, w] : {std::pair{3, 7}, std::pair{200, 190}}) {  // 200 x 381 bytes > one 65535-byte block
         tensor<float> t(shape4{1, 2, h, w});
         for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>((i * 7919) % 100003) / 100003.0f;
         t[0] = 0.0f, t[1] = 1.0f;
