@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -76,6 +77,25 @@ std::size_t relu_kink_flips(A& a, B& b) {
             const float u = oa[k]->data()[i], v = ob[k]->data()[i];
             flips += (u == 0.0f && v > 0.0f) || (v == 0.0f && u > 0.0f);
         }
+    return flips;
+}
+
+/// Outputs of max-pool layers (direct components of the networks with winners()) whose winning
+/// pixel differs between the two networks: a near tie that float rounding decided differently.
+/// The gradient then goes to another pixel, which no tolerance on rounding error covers either.
+template <class A, class B>
+std::size_t pool_winner_flips(A& a, B& b) {
+    std::vector<const std::vector<std::int32_t>*> wa, wb;
+    const auto collect = [](auto& net, auto& out) {
+        net.for_each_layer([&](auto& l, std::string_view) {
+            if constexpr (requires { l.winners(); }) out.push_back(&l.winners());
+        });
+    };
+    collect(a, wa);
+    collect(b, wb);
+    std::size_t flips = 0;
+    for (std::size_t k = 0; k < wa.size() && k < wb.size(); ++k)
+        for (std::size_t i = 0; i < wa[k]->size() && i < wb[k]->size(); ++i) flips += (*wa[k])[i] != (*wb[k])[i];
     return flips;
 }
 

@@ -63,6 +63,9 @@ public:
     static std::string describe() {
         return "max_pool2d<window=" + std::to_string(C.window) + ", stride=" + std::to_string(C.stride) + ">";
     }
+    /// The winner of each output of the last training-mode forward: the index of the input pixel
+    /// inside its window's plane (what backward routes the gradient to).
+    [[nodiscard]] const std::vector<std::int32_t>& winners() const noexcept { return argmax_; }
 
 private:
     std::vector<std::int32_t> argmax_;

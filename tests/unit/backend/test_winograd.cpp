@@ -339,11 +339,19 @@ TEST_CASE("whole unet_bn: forward and backward with Winograd match the direct ke
     net_t direct(9), wino(9);
     direct.need_input_grad(true);
     wino.need_input_grad(true);
+    // Evaluation mode: batch norm is then a fixed affine map, and the differences track the
+    // kernels' rounding. In training mode batch norm divides by each channel's batch standard
+    // deviation, which on the small deep maps (6 x 5 here) can be tiny next to the activations'
+    // size, and it couples every pixel of a channel: Winograd's 1e-5 rounding then moves the input
+    // gradient by up to 2% of its largest value (measured on draws with no ReLU or pooling flip),
+    // a property of the network's conditioning, not of the kernel.
+    direct.eval();
+    wino.eval();
     rng r(6);
     tensor<float> x(shape4{2, 1, 48, 40});
     tensor<float> yd, yw;
     bool clean = false;
-    for (int k = 0; k < 12 && !clean; ++k) {  // redraw while float rounding flips a ReLU kink
+    for (int k = 0; k < 12 && !clean; ++k) {  // redraw while float rounding flips a ReLU kink or a pool winner
         test::fill_normal(x, r);
         {
             algo_guard force(ck::conv_algo::direct);
@@ -353,7 +361,7 @@ TEST_CASE("whole unet_bn: forward and backward with Winograd match the direct ke
             algo_guard force(ck::conv_algo::winograd);
             yw = wino.forward(x);
         }
-        clean = test::relu_kink_flips(direct, wino) == 0;
+        clean = test::relu_kink_flips(direct, wino) == 0 && test::pool_winner_flips(direct, wino) == 0;
     }
     REQUIRE(clean);
     tensor<float> dy(yd.shape());
