@@ -22,6 +22,7 @@
 
 #include <unetpp/unet.hpp>
 
+#include "../support/conv_algo.hpp"
 #include "parity_harness.hpp"
 
 using namespace unetpp;
@@ -376,10 +377,8 @@ TEST_CASE("parity unet") {
         // every layer is within 1e-5 (test_winograd.cpp checks Winograd against the reference on
         // every preset geometry, and whole networks in evaluation mode). The eval case below runs
         // Winograd against PyTorch.
-        const auto keep = backend::cpu_kernels::conv2d_algorithm();
-        backend::cpu_kernels::set_conv2d_algorithm(backend::cpu_kernels::conv_algo::direct);
+        const test::conv_algo_scope direct(backend::cpu_kernels::conv_algo::direct);
         unet_case<bn_cfg>("bn_base8_depth3_train", {2, 1, 64, 64}, true);
-        backend::cpu_kernels::set_conv2d_algorithm(keep);
     }
     SUBCASE("unet_bn base 8 depth 3, eval") { unet_case<bn_cfg>("bn_base8_depth3_eval", {2, 1, 64, 64}, false); }
     SUBCASE("bilinear up, reflect padding, train") {

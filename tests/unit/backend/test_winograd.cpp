@@ -15,6 +15,7 @@
 #include <unetpp/unet.hpp>
 
 #include "../../support/compare.hpp"
+#include "../../support/conv_algo.hpp"
 #include "../../support/gradcheck.hpp"
 
 #include <algorithm>
@@ -62,10 +63,7 @@ std::vector<float> random_vector(std::size_t n, std::mt19937& rng) {
 }
 
 // Restores the automatic algorithm choice at the end of a scope.
-struct algo_guard {
-    explicit algo_guard(ck::conv_algo a) { ck::set_conv2d_algorithm(a); }
-    ~algo_guard() { ck::set_conv2d_algorithm(ck::conv_algo::automatic); }
-};
+using algo_guard = unetpp::test::conv_algo_scope;
 
 std::string describe(const ck::conv_geometry& g) {
     std::ostringstream s;

@@ -13,6 +13,8 @@
 #include <unetpp/infer.hpp>
 #include <unetpp/unet.hpp>
 
+#include "../../support/conv_algo.hpp"
+
 using namespace unetpp;
 
 namespace {
@@ -67,11 +69,7 @@ TEST_CASE("unpadded net: constant shrink, centred output (margin m = (s - o) / 2
     // is exact inequality, so this runs on the direct kernels: Winograd computes 4x4 output tiles
     // together, and the rounding of a tile that sees the perturbed pixel also moves outputs of
     // that tile the pixel cannot reach (by ~1e-7), which is not influence.
-    struct direct_kernels {
-        backend::cpu_kernels::conv_algo keep = backend::cpu_kernels::conv2d_algorithm();
-        direct_kernels() { backend::cpu_kernels::set_conv2d_algorithm(backend::cpu_kernels::conv_algo::direct); }
-        ~direct_kernels() { backend::cpu_kernels::set_conv2d_algorithm(keep); }
-    } direct;
+    const test::conv_algo_scope direct(backend::cpu_kernels::conv_algo::direct);
     valid_net net(3);
     net.eval();
     const int s = valid_net::next_valid_size(s0 + 64), m = k / 2;
