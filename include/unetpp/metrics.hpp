@@ -5,6 +5,7 @@
 #include "metrics/confusion.hpp"
 #include "metrics/dice.hpp"
 #include "metrics/hausdorff.hpp"
+#include "metrics/multiclass.hpp"
 #include "metrics/ranking.hpp"
 #include "metrics/segmentation.hpp"
 #include "metrics/summary.hpp"
