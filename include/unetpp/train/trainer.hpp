@@ -22,9 +22,15 @@
 ///   networks) are centre-cropped to the logits' size. A batch with regions of interest
 ///   (data::batch::roi, e.g. field-of-view masks) passes them to the loss as per-pixel weights
 ///   (losses::WeightedLoss: pixels outside contribute nothing). Then validation (eval mode, no
-///   gradients): mean loss over images and, for one-channel logits, macro Dice and IoU at
-///   sigmoid(logit) > threshold, counting only the pixels inside the regions of interest when the
-///   batch has them. Then schedule.step(monitor), the log rows, checkpoints
+///   gradients): mean loss over images and macro scores, counting only the pixels inside the
+///   regions of interest when the batch has them: for one-channel logits, Dice, IoU and pixel
+///   error at sigmoid(logit) > threshold; for logits of C >= 2 classes with class-index masks
+///   [N, 1, H, W], the label is the argmax over the channels, val_dice and val_iou are the mean
+///   over the foreground classes 1..C-1 of each class's macro score (metrics/multiclass.hpp:
+///   multiclass_evaluator::foreground) and val_pixel_error is 1 - the macro pixel accuracy;
+///   pixels whose mask equals the loss's ignore_index (when it has one) are skipped. Other
+///   shapes (e.g. one-hot masks) leave the scores NaN. Then schedule.step(monitor), the log rows,
+///   checkpoints
 ///   (`best.safetensors` when the monitored metric improved, then `last.safetensors`), and early
 ///   stopping.
 ///
@@ -87,6 +93,7 @@
 
 #include "../data/loader.hpp"
 #include "../losses/common.hpp"
+#include "../metrics/multiclass.hpp"
 #include "../metrics/segmentation.hpp"
 #include "../optim/clip.hpp"
 #include "../optim/schedule.hpp"
@@ -365,13 +372,22 @@ public:
         return fit(train, static_cast<TL*>(nullptr));
     }
 
-    /// Validation loss and (one-channel logits) macro Dice / IoU over a loader, in eval mode.
+    /// Validation loss and macro Dice / IoU / pixel error over a loader, in eval mode (one-channel
+    /// logits: binary scores; C >= 2 channels with index masks: the foreground classes' mean).
     template <batch_source VL>
     void validate(VL& val, epoch_record& r) {
         net_.train(false);
         inference_mode no_intermediates;  // fused Conv-BN-ReLU, no backward on these passes
         val.start_epoch(0);
         metrics::segmentation_evaluator ev(metrics::prediction_kind::logits, cfg_.threshold);
+        std::optional<metrics::multiclass_evaluator> mev;  // created at the first multi-class batch
+        // the label the loss skips (losses::cross_entropy, softmax_dice, dice_ce); -100 (torch's) otherwise
+        const int ignore_index = [&] {
+            if constexpr (requires { { loss_.ignore_index } -> std::convertible_to<int>; })
+                return static_cast<int>(loss_.ignore_index);
+            else
+                return -100;
+        }();
         double sum = 0;
         std::size_t count = 0;
         while (auto b = val.next()) {
@@ -385,13 +401,20 @@ public:
             const double l = static_cast<double>(roi ? weighted_loss(logits, target, region, nullptr) : loss_(logits, target));
             sum += l * b->images.shape().n;
             count += static_cast<std::size_t>(b->images.shape().n);
-            if (logits.shape().c == 1 && target.shape() == logits.shape()) {
+            const shape4 ls = logits.shape();
+            if (ls.c == 1 && target.shape() == ls) {
                 if (roi)
                     for (const auto& c : metrics::count_per_image(logits, target, region, metrics::prediction_kind::logits,
                                                                   cfg_.threshold))
                         ev.add(c);
                 else
                     ev.add(logits, target);
+            } else if (ls.c >= 2 && target.shape() == shape4{ls.n, 1, ls.h, ls.w}) {
+                if (!mev) mev.emplace(ls.c, ignore_index);
+                if (roi)
+                    mev->add(logits, target, region);
+                else
+                    mev->add(logits, target);
             }
         }
         net_.train(true);
@@ -402,6 +425,11 @@ public:
             r.val_dice = s.dice;
             r.val_iou = s.iou;
             r.val_pixel_error = 1.0 - s.accuracy;
+        } else if (mev && mev->images()) {
+            const auto s = mev->foreground();
+            r.val_dice = s.dice;
+            r.val_iou = s.iou;
+            r.val_pixel_error = 1.0 - mev->pixel_accuracy();
         }
     }
 
