@@ -17,9 +17,10 @@
 /// Geometry: every geometric step moves image and mask by the same mapping. Flips and 90-degree
 /// rotations permute pixels exactly. Rotation, affine and elastic steps compute, for every output
 /// pixel, a source position; the image is sampled there bilinearly and the mask by nearest
-/// neighbour (so it stays 0/1). Outside the source the border rule applies: `reflect` mirrors
-/// the image without repeating the edge pixel (like numpy's 'reflect'), `zero` gives 0 in image
-/// and mask. Pixel centres are at integer coordinates; rotation and scale are about the centre
+/// neighbour, so the mask keeps only values it had (0/1, or the class indices of a label mask;
+/// nothing is thresholded). Outside the source the border rule applies: `reflect` mirrors the
+/// image without repeating the edge pixel (like numpy's 'reflect'), `zero` gives 0 in image and
+/// mask (background). Pixel centres are at integer coordinates; rotation and scale are about the centre
 /// ((W - 1) / 2, (H - 1) / 2).
 ///
 /// Elastic deformation (U-Net paper, Ronneberger et al. 2015): a coarse grid x grid lattice of

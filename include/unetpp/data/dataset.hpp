@@ -5,15 +5,33 @@
 ///   unetpp::data::sample s = ds.get(0);                    // decodes 'benign (1).png' and its masks
 ///   // s.image [1, C, H, W] in [0, 1], s.mask [1, 1, H, W] in {0, 1}, s.label, s.group, s.paths
 ///
+///   opts.mask = unetpp::data::mask_rule::labels(3);                          // masks hold 0, 1, 2
+///   opts.mask = unetpp::data::mask_rule::palette(data::parse_palette("0,0,0;255,0,0;0,255,0"));
+///
 /// A data set is anything with `size()` and `get(i) -> sample` (see `Dataset`). Optional members
 /// that the splits, the loader and the near-duplicate grouping use when present, so that they need
 /// not decode images: `label(i)`, `group(i)`, `source(i)` (text naming the files) and
 /// `image_path(i)`.
 ///
-/// Mask rule (every reader): a mask file is read with its stored channels; a pixel's value is the
-/// largest of its colour channels (alpha ignored); the pixel is foreground when value > 127
-/// (`mask_rule::threshold`). With `mask_rule::strict` any value other than 0 and 255 is an error
-/// naming the file and the pixel. Several mask files of one image are merged with a logical OR.
+/// Mask rule (every reader), by `mask_rule::encoding` (mask_encoding.hpp):
+///  - binary (the default): a mask file is read with its stored channels; a pixel's value is the
+///    largest of its colour channels (alpha ignored); the pixel is foreground when value > 127
+///    (`mask_rule::threshold`). With `mask_rule::strict` any value other than 0 and 255 is an error
+///    naming the file and the pixel. Several mask files of one image are merged with a logical OR.
+///  - labels (`mask_rule::labels(N)`): the mask is a label image; each pixel's value is its class
+///    index, stored as a float 0..N-1. The file is an 8-bit PNG or BMP, gray (alpha ignored) or
+///    colour with equal channels; a value >= N is an error naming the file, the pixel, the value and
+///    the --classes that would hold it (N = 0: values are not checked).
+///  - palette (`mask_rule::palette(colours)`): the mask is a colour image (gray is read as equal
+///    channels, alpha ignored); a pixel whose colour is palette entry k is class k; a colour in no
+///    entry is an error naming the file, the pixel, the colour and the palette.
+///  Label and palette masks must be lossless and hold the stored values: JPEG (lossy), 16-bit PNG
+///  (io::read_image rounds it to 8 bits) and DICOM / NIfTI (io/medical.hpp maps values to 0..255
+///  by window) are refused with a message saying what to save instead. They take one mask file per
+///  image (several would need a merge rule; merge them into one file) and no `entry::invert_mask`;
+///  both are refused when the data set is built. An image without a mask file has mask 0
+///  (background) under every encoding.
+/// A region-of-interest mask always follows the binary rule (threshold and strict of the mask rule).
 /// A mask whose size differs from its image's is always an error naming both files.
 ///
 /// Streaming: readers keep only paths; each `get(i)` decodes from disk, so a data set larger
@@ -40,13 +58,14 @@
 
 #include "../io/image.hpp"
 #include "../tensor/tensor.hpp"
+#include "mask_encoding.hpp"
 
 namespace unetpp::data {
 
 /// One training example.
 struct sample {
     tensor<float> image;  ///< [1, C, H, W], values in [0, 1] as decoded (pixel / 255)
-    tensor<float> mask;   ///< [1, 1, H, W], 0 or 1
+    tensor<float> mask;   ///< [1, 1, H, W], 0 or 1 (binary), or class indices 0..N-1 (label and palette masks)
     /// [1, 1, H, W], 1 inside the region of interest (e.g. a field-of-view mask), 0 outside;
     /// empty: every pixel counts. Losses and metrics ignore the pixels outside it; geometric
     /// transforms move it with the mask (nearest neighbour).
@@ -106,12 +125,6 @@ template <Dataset D>
     return out;
 }
 
-/// How mask pixel values become 0/1 (see the file comment).
-struct mask_rule {
-    int threshold = 127;  ///< value > threshold -> 1
-    bool strict = false;  ///< true: a value other than 0 and 255 is an error
-};
-
 /// What a reader does with an image that has no mask file.
 enum class missing_mask {
     error,  ///< throw, naming the image file (default)
@@ -131,11 +144,11 @@ struct reader_options {
 /// One sample on disk.
 struct entry {
     std::filesystem::path image;
-    std::vector<std::filesystem::path> masks;  ///< OR-merged; none = empty mask
+    std::vector<std::filesystem::path> masks;  ///< binary: OR-merged; labels, palette: at most one; none = empty mask
     int label = -1;
     int group = -1;
     bool invert_mask = false;  ///< foreground = mask pixels that the rule says are 0
-    std::filesystem::path roi{};  ///< region-of-interest mask (same rule as masks; empty: none)
+    std::filesystem::path roi{};  ///< region-of-interest mask (binary rule, with the masks' threshold; empty: none)
 };
 
 namespace detail {
@@ -147,7 +160,12 @@ inline void warn(const reader_options& o, const std::string& msg) {
         std::cerr << "unetpp: warning: " << msg << '\n';
 }
 
-inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+inline std::string quoted(const std::filesystem::path& p) {
+    std::string s = "'";  // appended, not "'" + ...: GCC 12 warns (-Wrestrict) on that form when inlined
+    s += p.string();
+    s += '\'';
+    return s;
+}
 
 inline std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -225,17 +243,75 @@ inline std::string size_str(int w, int h) { return std::to_string(w) + " x " + s
 
 }  // namespace detail
 
-/// Reads masks with `rule` into `out` [1, 1, H, W] (OR over the files; out must be zeroed and of
-/// the image's size; `image_path` is named in size-mismatch messages).
+namespace detail {
+
+/// Why `mask` cannot hold label or palette values as stored, from its name ("" when it can): JPEG
+/// is lossy, and DICOM / NIfTI values are mapped to 0..255 by window (io/medical.hpp). A frame or
+/// slice suffix ('a.nii.gz#3') is ignored.
+inline std::string class_mask_file_problem(const std::filesystem::path& mask) {
+    std::string name = lower(mask.filename().string());
+    if (const auto hash = name.rfind('#'); hash != std::string::npos) name.resize(hash);
+    if (name.ends_with(".jpg") || name.ends_with(".jpeg"))
+        return "is a JPEG file; JPEG compression changes pixel values, so label and palette masks must be "
+               "lossless: save it as PNG";
+    if (name.ends_with(".dcm") || name.ends_with(".dicom") || name.ends_with(".nii") || name.ends_with(".nii.gz"))
+        return "is a DICOM or NIfTI file; their reader maps stored values to 0..255 by window, so class indices "
+               "are lost: export the label slices as 8-bit PNGs (values 0 to N-1)";
+    return {};
+}
+
+/// Checks an image's mask files against a label or palette rule before anything is decoded: no
+/// inverted mask, at most one mask file, a lossless mask format.
+inline void check_class_masks(const std::filesystem::path& image, const std::vector<std::filesystem::path>& masks,
+                              bool invert, const mask_rule& rule, std::string_view what) {
+    if (rule.encoding == mask_encoding::binary) return;
+    const std::string enc(to_string(rule.encoding));
+    if (invert)
+        throw std::runtime_error(std::string(what) + ": image " + quoted(image) +
+                                 " asks for an inverted mask (invert_mask), which only binary masks have; with " + enc +
+                                 " masks turn the inversion off (for ISBI 2012: isbi_foreground::cell_interior)");
+    if (masks.size() > 1) {
+        std::string files;
+        for (const auto& m : masks) {
+            files += files.empty() ? "'" : ", '";
+            files += m.string();
+            files += '\'';
+        }
+        throw std::runtime_error(std::string(what) + ": image " + quoted(image) + " has " +
+                                 std::to_string(masks.size()) + " mask files (" + files + "); " + enc +
+                                 " masks are read from one file per image: merge them into one mask file");
+    }
+    for (const auto& m : masks)
+        if (const std::string why = class_mask_file_problem(m); !why.empty())
+            throw std::runtime_error(std::string(what) + ": mask " + quoted(m) + " of image " + quoted(image) + " " +
+                                     why);
+}
+
+}  // namespace detail
+
+/// Reads masks with `rule` into `out` [1, 1, H, W] (out must be zeroed and of the image's size;
+/// `image_path` is named in size-mismatch messages). Binary masks are OR-merged over the files;
+/// label and palette masks take one file (see the file comment).
 inline void read_masks_into(tensor<float>& out, const std::vector<std::filesystem::path>& masks,
                             const std::filesystem::path& image_path, const mask_rule& rule, std::string_view what) {
     const int H = out.shape().h, W = out.shape().w;
+    if (rule.encoding != mask_encoding::binary)
+        detail::check_class_masks(image_path, masks, false, rule, what);
     for (const auto& mp : masks) {
         const io::image m = io::read_image(mp, 0);
         if (m.width != W || m.height != H)
             throw std::runtime_error(std::string(what) + ": image " + detail::quoted(image_path) + " is " +
                                      detail::size_str(W, H) + " pixels but its mask " + detail::quoted(mp) + " is " +
                                      detail::size_str(m.width, m.height) + "; they must be the same size");
+        if (rule.encoding != mask_encoding::binary) {
+            if (m.source_bits != 8)
+                throw std::runtime_error(std::string(what) + ": mask " + detail::quoted(mp) + " is a " +
+                                         std::to_string(m.source_bits) +
+                                         "-bit PNG; io::read_image rounds 16-bit files to 8 bits, which would turn "
+                                         "class indices into other values: save it as an 8-bit PNG (values 0 to 255)");
+            decode_class_mask(m.pixels.data(), m.width, m.height, m.channels, rule, out.data(), what, mp.string());
+            continue;
+        }
         const int colour = (m.channels == 2 || m.channels == 4) ? m.channels - 1 : m.channels;
         for (int y = 0; y < H; ++y)
             for (int x = 0; x < W; ++x) {
@@ -264,6 +340,8 @@ public:
             throw std::invalid_argument(name_ + ": reader_options::channels must be 0, 1, 3 or 4, got " +
                                         std::to_string(opt_.channels));
         if (entries_.empty()) throw std::runtime_error(name_ + ": the data set is empty");
+        opt_.mask.check();
+        for (const entry& e : entries_) detail::check_class_masks(e.image, e.masks, e.invert_mask, opt_.mask, name_);
         cache_->slots.resize(opt_.cache ? entries_.size() : 0);
     }
 
@@ -341,7 +419,8 @@ private:
             for (float& v : s.mask) v = 1.0f - v;
         if (!e.roi.empty()) {
             s.roi = tensor<float>(shape4{1, 1, is.h, is.w});
-            read_masks_into(s.roi, {e.roi}, e.image, opt_.mask, name_ + " (region-of-interest mask)");
+            read_masks_into(s.roi, {e.roi}, e.image, mask_rule::binary(opt_.mask.threshold, opt_.mask.strict),
+                            name_ + " (region-of-interest mask)");
         }
         s.label = e.label;
         s.group = e.group;

@@ -9,7 +9,8 @@
 ///
 /// The draw: an rng seeded with derive_seed(seed ^ patch_salt, epoch, index) (a stream of its own,
 /// so the augmentation's numbers do not change when patches are switched on). First u = uniform();
-/// when u < foreground_share and the mask has foreground pixels inside the region of interest,
+/// when u < foreground_share and the mask has foreground pixels (value > 0.5: 1 in a binary mask,
+/// any class but background 0 in a label mask) inside the region of interest,
 /// one of them is chosen uniformly (k = below(count), in row-major order) and the patch is centred
 /// on it (shifted inwards at the borders: top = clamp(y - size / 2, 0, H - size)); otherwise top
 /// and left are uniform over every position where the patch fits. An image smaller than the patch

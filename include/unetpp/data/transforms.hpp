@@ -117,7 +117,8 @@ inline tensor<float> resize_area(const tensor<float>& t, int h, int w) {
     return out;
 }
 
-/// Resizes a sample to h x w: image bilinear, mask and region of interest nearest (so they stay 0/1).
+/// Resizes a sample to h x w: image bilinear, mask and region of interest nearest (so they keep
+/// only the values they had: 0/1, or the class indices of a label mask).
 inline void resize(sample& s, int h, int w) {
     s.image = resize_bilinear(s.image, h, w);
     s.mask = resize_nearest(s.mask, h, w);
@@ -254,7 +255,8 @@ inline void clahe(tensor<float>& t, const clahe_options& o = {}) {
 }
 
 /// ROI isolation (seed 001): every image channel multiplied by the mask, so only the lesion
-/// remains and the rest is black.
+/// remains and the rest is black. Mask values above 1 (class indices of label masks) count as 1,
+/// so every foreground class is kept.
 inline void isolate_roi(sample& s) {
     const shape4 is = s.image.shape(), ms = s.mask.shape();
     if (is.n != ms.n || is.h != ms.h || is.w != ms.w || ms.c != 1)
@@ -262,7 +264,7 @@ inline void isolate_roi(sample& s) {
     for (int n = 0; n < is.n; ++n)
         for (int c = 0; c < is.c; ++c)
             for (int y = 0; y < is.h; ++y)
-                for (int x = 0; x < is.w; ++x) s.image(n, c, y, x) *= s.mask(n, 0, y, x);
+                for (int x = 0; x < is.w; ++x) s.image(n, c, y, x) *= std::min(s.mask(n, 0, y, x), 1.0f);
 }
 
 /// Channel conversion: 1 -> 3 replicates; 3 or 4 -> 1 is BT.601 luma (0.299 R + 0.587 G + 0.114 B,

@@ -5,6 +5,7 @@
 #include <unetpp/data/transforms.hpp>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace data = unetpp::data;
@@ -136,4 +137,29 @@ TEST_CASE("ROI isolation multiplies every channel by the mask; channel conversio
     data::tf::compose({data::tf::resize(4, 4), data::tf::channels(3), data::tf::zscore()})(p);
     CHECK(p.image.shape() == shape4{1, 3, 4, 4});
     CHECK(p.image[0] == doctest::Approx(0.0));
+}
+
+TEST_CASE("label masks: nearest resize keeps exactly the class indices; ROI isolation keeps every class") {
+    // Classes 0..3 in a 5 x 6 pattern, resized up, down and to an odd size.
+    data::sample s;
+    s.image = tensor<float>(shape4{1, 1, 5, 6}, 0.5f);
+    s.mask = tensor<float>(shape4{1, 1, 5, 6});
+    for (int y = 0; y < 5; ++y)
+        for (int x = 0; x < 6; ++x) s.mask(0, 0, y, x) = static_cast<float>((x + 2 * y) % 4);
+    for (auto [h, w] : {std::pair{13, 17}, std::pair{3, 2}, std::pair{5, 6}}) {
+        data::sample r = s;
+        data::resize(r, h, w);
+        for (float v : r.mask) CHECK((v == 0.0f || v == 1.0f || v == 2.0f || v == 3.0f));
+        // Every output pixel holds the class of the input pixel that covers it.
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) {
+                const int sy = static_cast<int>((y + 0.5) * 5 / h), sx = static_cast<int>((x + 0.5) * 6 / w);
+                CHECK(r.mask(0, 0, y, x) == s.mask(0, 0, sy, sx));
+            }
+    }
+    data::sample k;
+    k.image = tensor<float>(shape4{1, 1, 1, 4}, {0.2f, 0.4f, 0.6f, 0.8f});
+    k.mask = tensor<float>(shape4{1, 1, 1, 4}, {0.0f, 1.0f, 2.0f, 3.0f});
+    data::isolate_roi(k);
+    CHECK(std::vector<float>(k.image.begin(), k.image.end()) == std::vector<float>{0.0f, 0.4f, 0.6f, 0.8f});
 }
