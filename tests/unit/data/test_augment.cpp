@@ -5,8 +5,10 @@
 
 #include <unetpp/data/augment.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <set>
 
 namespace data = unetpp::data;
 using unetpp::shape4;
@@ -41,6 +43,30 @@ data::sample shapes(int n) {
         }
     return s;
 }
+
+// A label mask of classes 0..4 (background, three ellipses, a bar) and an image that codes the
+// class (image = class / 4), so alignment can be checked class by class.
+data::sample labelled(int n) {
+    data::sample s;
+    s.image = tensor<float>(shape4{1, 1, n, n});
+    s.mask = tensor<float>(shape4{1, 1, n, n});
+    for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x) {
+            const auto in = [&](double cx, double cy, double rx, double ry) {
+                const double u = (x - cx * n) / (rx * n), v = (y - cy * n) / (ry * n);
+                return u * u + v * v < 1;
+            };
+            int k = 0;
+            if (in(0.3, 0.3, 0.18, 0.12)) k = 1;
+            else if (in(0.7, 0.35, 0.12, 0.2)) k = 2;
+            else if (in(0.4, 0.72, 0.15, 0.1)) k = 3;
+            else if (x > n * 3 / 4 && x < n * 7 / 8 && y > n * 5 / 8) k = 4;
+            s.mask(0, 0, y, x) = static_cast<float>(k);
+            s.image(0, 0, y, x) = static_cast<float>(k) / 4.0f;
+        }
+    return s;
+}
+
 
 bool same(const tensor<float>& a, const tensor<float>& b) { return a.shape() == b.shape() && unetpp::max_abs_diff(a, b) == 0; }
 
@@ -219,4 +245,49 @@ TEST_CASE("noise and brightness/contrast change the image only") {
     int outside = 0;
     for (float v : s.image) outside += !(v >= 0.0f && v <= 1.0f);
     CHECK(outside == 0);
+}
+
+TEST_CASE("label masks: every geometric step keeps only the classes of the input, aligned with the image") {
+    const int n = 80;
+    const data::sample base = labelled(n);
+    const std::set<float> classes(base.mask.begin(), base.mask.end());
+    REQUIRE(classes == std::set<float>{0, 1, 2, 3, 4});
+    for (auto mode : {data::border::reflect, data::border::zero}) {
+        data::augment_pipeline pipelines[7];
+        pipelines[0].add(data::aug::hflip());
+        pipelines[1].add(data::aug::vflip());
+        pipelines[2].add(data::aug::rot90());
+        pipelines[3].add(data::aug::rotate(180.0, mode));
+        pipelines[4].add(data::aug::scale(0.6, 1.5, mode));
+        pipelines[5].add(data::aug::affine({.degrees = 30, .translate = 0.2, .scale_min = 0.7, .scale_max = 1.3, .mode = mode}));
+        pipelines[6].add(data::aug::elastic({.grid = 3, .sigma = 10.0, .mode = mode}));
+        for (auto& p : pipelines)
+            for (std::uint64_t i = 0; i < 6; ++i) {
+                data::sample s = base;
+                p.apply(s, 7, 1, i);
+                CAPTURE(p.steps().front().name);
+                // Only values that were in the input: no thresholding to 0/1, no blends of classes.
+                std::set<float> seen(s.mask.begin(), s.mask.end());
+                CHECK(std::includes(classes.begin(), classes.end(), seen.begin(), seen.end()));
+                CHECK(seen.count(1.0f) + seen.count(2.0f) + seen.count(3.0f) + seen.count(4.0f) >= 2);
+                // The image (bilinear) agrees with the mask's class away from class edges: exactly
+                // for flips, rotations and affine warps; elastic fields can fold and compress, so
+                // a 2 x 2 bilinear cell may straddle an edge that the output's neighbours skip
+                // (the existing binary test allows 3%; here 1% may round to another class).
+                const bool elastic = p.steps().front().name == "elastic";
+                int bad = 0;
+                const int H = s.mask.shape().h, W = s.mask.shape().w;
+                for (int y = 1; y + 1 < H; ++y)
+                    for (int x = 1; x + 1 < W; ++x) {
+                        const float k = s.mask(0, 0, y, x);
+                        bool edge = false;
+                        for (int dy = -1; dy <= 1; ++dy)
+                            for (int dx = -1; dx <= 1; ++dx) edge |= s.mask(0, 0, y + dy, x + dx) != k;
+                        if (edge) continue;
+                        if (elastic) bad += std::round(s.image(0, 0, y, x) * 4.0f) != k;
+                        else bad += std::abs(s.image(0, 0, y, x) - k / 4.0f) > 1e-4f;
+                    }
+                CHECK(bad <= (elastic ? H * W / 100 : 0));
+            }
+    }
 }

@@ -143,3 +143,38 @@ TEST_CASE("the loader cuts patches before augmenting and stacks the regions of i
         }
     }
 }
+
+TEST_CASE("label masks: any class but background is foreground, and the loader batches class indices unchanged") {
+    // The only foreground is class 3 (no pixel holds 1): foreground patches are centred on it.
+    data::sample s = big();
+    for (float& v : s.mask) v *= 3.0f;
+    for (std::uint64_t i = 0; i < 40; ++i) {
+        data::sample t = s;
+        const auto p = data::random_patch(t, {.size = 16, .foreground_share = 1.0}, 9, 0, i);
+        CHECK(p.on_foreground);
+        int threes = 0, others = 0;
+        for (float v : t.mask) {
+            threes += v == 3.0f;
+            others += v != 0.0f && v != 3.0f;
+        }
+        CHECK(threes > 0);
+        CHECK(others == 0);
+    }
+    // Classes 0..2 in bands; the batch holds them as they were, sample by sample.
+    fixed_set ds;
+    for (int i = 0; i < 4; ++i) {
+        data::sample b = big(16, 16);
+        for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 16; ++x) b.mask(0, 0, y, x) = static_cast<float>((x / 6 + i) % 3);
+        ds.s.push_back(b);
+    }
+    data::loader<fixed_set> load(ds, {.batch_size = 4, .shuffle = false});
+    load.start_epoch(0);
+    const auto batch = load.next();
+    REQUIRE(batch);
+    REQUIRE(batch->masks.shape() == shape4{4, 1, 16, 16});
+    for (std::size_t k = 0; k < 4; ++k) {
+        const auto& m = ds.s[batch->indices[k]].mask;
+        for (std::size_t p = 0; p < 256; ++p) CHECK(batch->masks[k * 256 + p] == m[p]);
+    }
+}
