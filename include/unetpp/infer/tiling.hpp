@@ -125,10 +125,30 @@ constexpr int receptive_radius() noexcept {
 /// at most 24 * base floats per input pixel.
 template <class Net>
 constexpr std::size_t activation_bytes_per_pixel() noexcept {
-    return sizeof(float) * (24 * static_cast<std::size_t>(Net::cfg.base) + Net::cfg.in_channels + Net::cfg.classes);
+    // a runtime_channels count (input bands, classes) is small next to 24 * base; count it as 4
+    constexpr auto known = [](int c) { return static_cast<std::size_t>(c > 0 ? c : 4); };
+    return sizeof(float) * (24 * static_cast<std::size_t>(Net::cfg.base) + known(Net::cfg.in_channels) +
+                            known(Net::cfg.classes));
 }
 
 namespace detail {
+
+/// The network object's input channels and classes: its own (a network with runtime_channels
+/// knows them only at run time), else its configuration's.
+template <class Net>
+int in_channels_of(const Net& net) {
+    if constexpr (requires { { net.in_channels() } -> std::convertible_to<int>; })
+        return net.in_channels();
+    else
+        return Net::cfg.in_channels;
+}
+template <class Net>
+int classes_of(const Net& net) {
+    if constexpr (requires { { net.classes() } -> std::convertible_to<int>; })
+        return net.classes();
+    else
+        return Net::cfg.classes;
+}
 
 inline int round_up(int v, int a) { return (v + a - 1) / a * a; }
 
@@ -294,14 +314,15 @@ tile_plan plan_tiles(int height, int width, const tile_options& opt = {}) {
 template <tileable_net Net>
 tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const tile_options& opt = {}) {
     const shape4 is = image.shape();
-    if (is.c != Net::cfg.in_channels)
+    const int in_channels = detail::in_channels_of(net);
+    if (is.c != in_channels)
         throw std::invalid_argument("infer: image has " + std::to_string(is.c) + " channels, the network expects " +
-                                    std::to_string(Net::cfg.in_channels) + " (image shape " + is.str() + ")");
+                                    std::to_string(in_channels) + " (image shape " + is.str() + ")");
     if (is.n < 1) throw std::invalid_argument("infer: empty batch (image shape " + is.str() + ")");
     const tile_plan plan = plan_tiles<Net>(is.h, is.w, opt);
     const axis_plan& R = plan.rows;
     const axis_plan& C = plan.cols;
-    constexpr int K = Net::cfg.classes;
+    const int K = detail::classes_of(net);
     detail::eval_scope<Net> scope(net);
     inference_mode no_intermediates;  // fused Conv-BN-ReLU; the passes keep nothing for backward
 

@@ -236,6 +236,10 @@ class onnx_exporter {
 public:
     using T = typename Net::value_type;
     static constexpr unet_cfg C = Net::cfg;
+    static_assert(C.in_channels > 0 && C.classes > 0,
+                  "export_onnx: a network with runtime_channels is not exported directly; load its weights into the "
+                  "same unet type with the channel counts fixed (e.g. .in_channels = 3, .classes = 4: the parameter "
+                  "names and shapes are the same) and export that");
 
     onnx_exporter(Net& net, const onnx_options& opt) : opt_(opt) {
         net.visit_parameters([&](std::string_view n, tensor<T>& v, tensor<T>&) { tensors_[std::string(n)] = &v; });

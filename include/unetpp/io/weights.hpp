@@ -179,6 +179,27 @@ inline std::uint64_t element_count(const std::vector<std::int64_t>& s) {
 /// The unet_cfg of a network as the JSON text stored in the unetpp.config metadata.
 inline std::string config_json(const unet_cfg& c) { return detail::config_json(c); }
 
+namespace detail {
+/// A network object's configuration with its run-time channel counts filled in (a network with
+/// runtime_channels knows them only as an object), and its name with them.
+template <class Net>
+unet_cfg object_cfg(const Net& net) {
+    unet_cfg c = Net::cfg;
+    if constexpr (requires { net.channels(); }) {
+        c.in_channels = net.in_channels();
+        c.classes = net.classes();
+    }
+    return c;
+}
+template <class Net>
+std::string object_describe(const Net& net) {
+    if constexpr (requires { Net::describe(net.channels()); })
+        return Net::describe(net.channels());
+    else
+        return Net::describe();
+}
+}  // namespace detail
+
 /// The file contents save_weights would write, as a writer (e.g. to add more tensors or
 /// metadata before saving). Reads the network only (visit_* are non-const in unet).
 template <class Net>
@@ -197,8 +218,8 @@ safetensors_writer weights_writer(const Net& cnet) {
         }
     }
     w.set_metadata("format", "pt");
-    w.set_metadata("unetpp.describe", Net::describe());
-    w.set_metadata("unetpp.config", detail::config_json(Net::cfg));
+    w.set_metadata("unetpp.describe", detail::object_describe(net));
+    w.set_metadata("unetpp.config", detail::config_json(detail::object_cfg(net)));
     w.set_metadata("unetpp.parameters", params);
     w.set_metadata("unetpp.buffers", buffers);
     return w;
@@ -232,7 +253,7 @@ void load_weights(Net& net, const safetensors_file& file, const load_options& op
                                              t.value->shape().w};
         if (!file.contains(t.name)) {
             if (opt.allow_missing_num_batches_tracked && detail::has_leaf(t.name, "num_batches_tracked")) continue;
-            throw std::runtime_error(where + "missing tensor \"" + t.name + "\" (" + Net::describe() + " expects shape " +
+            throw std::runtime_error(where + "missing tensor \"" + t.name + "\" (" + detail::object_describe(net) + " expects shape " +
                                      detail::shape_text(t.torch_shape) + ")" + saved_from());
         }
         const auto& have = file.shape(t.name);
@@ -240,21 +261,21 @@ void load_weights(Net& net, const safetensors_file& file, const load_options& op
         if (a != b) {
             const auto nh = detail::element_count(have), nw = detail::element_count(want);
             throw std::runtime_error(where + "tensor \"" + t.name + "\" has shape " + detail::shape_text(have) + " (" +
-                                     std::to_string(nh) + " elements) but " + Net::describe() + " expects " +
+                                     std::to_string(nh) + " elements) but " + detail::object_describe(net) + " expects " +
                                      detail::shape_text(t.torch_shape) + " (" + std::to_string(nw) + " elements)" +
                                      saved_from());
         }
     }
     for (const auto& name : file.names())
         if (!expected.count(name))
-            throw std::runtime_error(where + "unexpected tensor \"" + name + "\": " + Net::describe() +
+            throw std::runtime_error(where + "unexpected tensor \"" + name + "\": " + detail::object_describe(net) +
                                      " has no parameter or buffer of that name" + saved_from());
 
     if (opt.check_config) {
         const auto it = md.find("unetpp.config");
         if (it != md.end()) {
             const auto theirs = detail::parse_flat_json(it->second, where + "metadata unetpp.config");
-            const auto ours = detail::parse_flat_json(detail::config_json(Net::cfg), "unetpp.config");
+            const auto ours = detail::parse_flat_json(detail::config_json(detail::object_cfg(net)), "unetpp.config");
             for (const auto& [k, v] : ours) {
                 if (k == "dropout") continue;  // training-only; does not change the weights' meaning
                 const auto f = theirs.find(k);
@@ -262,7 +283,7 @@ void load_weights(Net& net, const safetensors_file& file, const load_options& op
                     throw std::runtime_error(where + "metadata unetpp.config lacks \"" + k + "\"");
                 if (f->second != v)
                     throw std::runtime_error(where + "architecture mismatch: the file's unetpp.config has " + k + "=" +
-                                             f->second + " but " + Net::describe() + " has " + k + "=" + v +
+                                             f->second + " but " + detail::object_describe(net) + " has " + k + "=" + v +
                                              " (pass load_options{.check_config = false} to load anyway)");
             }
         }

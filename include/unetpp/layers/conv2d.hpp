@@ -18,10 +18,12 @@ enum class padding {
     reflect,  ///< mirror padding of k/2 without repeating the edge (PyTorch padding_mode="reflect")
 };
 
-/// Compile-time configuration of a Conv2d.
+/// Compile-time configuration of a Conv2d. `in` or `out` may be `runtime_channels`: that side's
+/// count is then chosen when the layer is set up (set_input_channels / set_output_channels,
+/// called by a network built with run-time boundary channels, see models/unet.hpp).
 struct conv2d_cfg {
-    int in = 1;          ///< input channels
-    int out = 1;         ///< output channels
+    int in = 1;          ///< input channels (or runtime_channels)
+    int out = 1;         ///< output channels (or runtime_channels)
     int kernel = 3;      ///< square kernel size
     int stride = 1;
     padding pad = padding::same;
@@ -36,9 +38,11 @@ constexpr int conv_pad_amount() noexcept {
 }
 
 /// Output shape of a convolution for input `in`, or nullopt when the input is impossible.
+/// A side given as runtime_channels accepts any input channel count and gives an output shape
+/// whose channel count is runtime_channels (the layer object knows the real one).
 constexpr std::optional<shape4> conv2d_output_shape(const conv2d_cfg& c, shape4 in) noexcept {
     const int pad = conv_pad_amount(c);
-    if (in.c != c.in || in.n < 1) return std::nullopt;
+    if ((c.in != runtime_channels && in.c != c.in) || in.n < 1) return std::nullopt;
     const int h = in.h + 2 * pad, w = in.w + 2 * pad;
     if (h < c.kernel || w < c.kernel) return std::nullopt;
     // Reflect padding cannot mirror more pixels than the image has.
@@ -48,7 +52,7 @@ constexpr std::optional<shape4> conv2d_output_shape(const conv2d_cfg& c, shape4 
 
 /// "conv2d<in=.., out=.., k=.., stride=.., same>", the layer's name in messages.
 inline std::string describe_conv2d(const conv2d_cfg& c) {
-    return "conv2d<in=" + std::to_string(c.in) + ", out=" + std::to_string(c.out) + ", k=" +
+    return "conv2d<in=" + channels_text(c.in) + ", out=" + channels_text(c.out) + ", k=" +
            std::to_string(c.kernel) + ", stride=" + std::to_string(c.stride) + ", " +
            (c.pad == padding::valid ? "valid" : c.pad == padding::same ? "same" : "reflect") + ">";
 }
@@ -68,6 +72,9 @@ public:
 
     shape4 output_shape(shape4 in) const {
         if (auto s = conv2d_output_shape(cfg_, in)) return *s;
+        if (cfg_.in == 0 || cfg_.out == 0)
+            throw shape_error(describe_conv2d(cfg_) + ": its run-time channel count was never set; build the network "
+                                                      "with its channels (e.g. unet(seed, {.in_channels = 3, .classes = 4}))");
         const int min_side = cfg_.pad == padding::valid ? cfg_.kernel : 1 + (cfg_.pad == padding::reflect ? pad_ : 0);
         throw_shape_error(describe_conv2d(cfg_),
                           "[N, " + std::to_string(cfg_.in) + ", H, W] with H, W >= " + std::to_string(min_side), in);
@@ -134,21 +141,37 @@ public:
 
     tensor_type& weight() noexcept { return weight_; }
     tensor_type& bias() noexcept { return bias_; }
+    /// The configuration with the run-time channel counts filled in.
+    [[nodiscard]] const conv2d_cfg& run_cfg() const noexcept { return cfg_; }
     tensor_type& weight_grad() noexcept { return dweight_; }
     tensor_type& bias_grad() noexcept { return dbias_; }
 
 protected:
-    explicit conv2d_core(const conv2d_cfg& c)
-        : cfg_(c),
-          pad_(conv_pad_amount(c)),
-          weight_(shape4{c.out, c.in, c.kernel, c.kernel}),
-          dweight_(weight_.shape()) {
+    /// A side given as runtime_channels starts with 0 channels (no weights) until
+    /// set_channels gives it its count.
+    explicit conv2d_core(const conv2d_cfg& c) : pad_(conv_pad_amount(c)) {
+        conv2d_cfg fixed = c;
+        if (fixed.in == runtime_channels) fixed.in = 0;
+        if (fixed.out == runtime_channels) fixed.out = 0;
+        set_channels(fixed.in, fixed.out, c);
+    }
+
+    /// Re-sizes the weights for `in` x `out` channels and initialises them as a new layer would
+    /// (the network's init(seed) then draws them from its seed).
+    void set_channels(int in, int out, conv2d_cfg c) {
+        c.in = in;
+        c.out = out;
+        cfg_ = c;
+        weight_ = tensor_type(shape4{c.out, c.in, c.kernel, c.kernel});
+        dweight_ = tensor_type(weight_.shape());
         if (c.bias) {
             bias_ = tensor_type(shape4{1, 1, 1, c.out});
             dbias_ = tensor_type(bias_.shape());
         }
-        rng r(0x5eed);
-        init(r);
+        if (in > 0 && out > 0) {
+            rng r(0x5eed);
+            init(r);
+        }
     }
 
 private:
@@ -183,8 +206,10 @@ private:
 /// Conv2d layer; see conv2d_cfg.
 template <conv2d_cfg C, class T = float, class B = backend::cpu>
 class conv2d : public detail::conv2d_core<T, B> {
-    static_assert(C.in > 0, "conv2d: cfg.in (input channels) must be positive");
-    static_assert(C.out > 0, "conv2d: cfg.out (output channels) must be positive");
+    static_assert(C.in > 0 || C.in == runtime_channels,
+                  "conv2d: cfg.in (input channels) must be positive, or runtime_channels");
+    static_assert(C.out > 0 || C.out == runtime_channels,
+                  "conv2d: cfg.out (output channels) must be positive, or runtime_channels");
     static_assert(C.kernel > 0, "conv2d: cfg.kernel must be positive");
     static_assert(C.stride > 0, "conv2d: cfg.stride must be positive");
     static_assert(C.pad == padding::valid || C.kernel % 2 == 1,
@@ -196,16 +221,37 @@ public:
     static constexpr int in_channels = C.in;
     static constexpr int out_channels = C.out;
     static constexpr int pad = conv_pad_amount(C);
-    static constexpr std::size_t weight_count = static_cast<std::size_t>(C.out) * C.in * C.kernel * C.kernel;
+    /// Whether a channel count is chosen at run time (the counts below then do not exist at
+    /// compile time: count the object's parameters instead, e.g. layer_tree::count_parameters).
+    static constexpr bool runtime_sized = C.in == runtime_channels || C.out == runtime_channels;
+    static constexpr std::size_t weight_count =
+        detail::compile_time_count<!runtime_sized>(static_cast<std::size_t>(C.out) * C.in * C.kernel * C.kernel);
     static constexpr std::size_t parameter_count = weight_count + (C.bias ? C.out : 0);
     static constexpr std::size_t buffer_count = 0;
     /// Multiply-adds per output pixel (for FLOP counts: 2 flops per multiply-add).
-    static constexpr std::size_t macs_per_pixel = static_cast<std::size_t>(C.in) * C.kernel * C.kernel * C.out;
+    static constexpr std::size_t macs_per_pixel =
+        detail::compile_time_count<!runtime_sized>(static_cast<std::size_t>(C.in) * C.kernel * C.kernel * C.out);
 
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept { return conv2d_output_shape(C, in); }
     static std::string describe() { return describe_conv2d(C); }
 
     conv2d() : detail::conv2d_core<T, B>(C) {}
+
+    /// Gives a runtime_channels input side its count (1 to max_runtime_channels); the weights
+    /// are re-sized and re-initialised.
+    void set_input_channels(int in)
+        requires(C.in == runtime_channels)
+    {
+        check_runtime_channels(describe() + " input channels", in);
+        this->set_channels(in, this->run_cfg().out, this->run_cfg());
+    }
+    /// Gives a runtime_channels output side its count (1 to max_runtime_channels).
+    void set_output_channels(int out)
+        requires(C.out == runtime_channels)
+    {
+        check_runtime_channels(describe() + " output channels", out);
+        this->set_channels(this->run_cfg().in, out, this->run_cfg());
+    }
 };
 
 }  // namespace unetpp

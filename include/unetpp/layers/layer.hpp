@@ -114,7 +114,35 @@ struct buffer_visitor_archetype {
 /// pass any channel count through (activations, pooling) or do not work on channels (dense).
 inline constexpr int any_channels = -1;
 
+/// In a layer or network configuration: the channel count is chosen at run time, when the
+/// object is built (e.g. `unet_cfg{.in_channels = runtime_channels, .classes = runtime_channels}`
+/// and `unet(seed, {.in_channels = 3, .classes = 4})`). The same value as any_channels, so the
+/// compile-time channel bookkeeping accepts whatever count arrives; the object checks it.
+inline constexpr int runtime_channels = any_channels;
+
+/// The largest channel count a runtime_channels side takes (input bands or classes).
+inline constexpr int max_runtime_channels = 4096;
+
+/// "3", or "run-time" for runtime_channels (layer and network names in messages).
+inline std::string channels_text(int c) { return c == runtime_channels ? std::string("run-time") : std::to_string(c); }
+
+/// Throws std::invalid_argument unless 1 <= c <= max_runtime_channels; `what` names the side.
+inline void check_runtime_channels(const std::string& what, int c) {
+    if (c < 1 || c > max_runtime_channels)
+        throw std::invalid_argument(what + ": " + std::to_string(c) + " is not a channel count; give 1 to " +
+                                    std::to_string(max_runtime_channels));
+}
+
 namespace detail {
+/// A compile-time count of a layer (parameters, multiply-adds) that exists only when its channel
+/// counts are fixed at compile time; reading it for a runtime_channels layer is this error.
+template <bool Known>
+constexpr std::size_t compile_time_count(std::size_t n) noexcept {
+    static_assert(Known, "this count depends on channel counts chosen at run time (runtime_channels): count the "
+                         "object's parameters instead (e.g. net.count_parameters())");
+    return n;
+}
+
 template <class L>
 constexpr int in_channels_of() noexcept {
     if constexpr (requires { L::in_channels; })

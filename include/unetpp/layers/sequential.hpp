@@ -218,9 +218,13 @@ public:
                   detail::layer_named<std::tuple_element_t<mismatch_index, std::tuple<N...>>::name>,
                   detail::takes_channels<layer_in[mismatch_index]>,
                   detail::receives_channels<carried_before(mismatch_index)>, (first_channel_mismatch < 0)>::ok);
+    /// What the first layer that fixes channels takes; any_channels when a layer before it
+    /// fixes only its output (e.g. a runtime_channels convolution) or none does.
     static constexpr int in_channels = [] {
-        for (int c : layer_in)
-            if (c != any_channels) return c;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (layer_in[i] != any_channels) return layer_in[i];
+            if (layer_out[i] != any_channels) return any_channels;
+        }
         return any_channels;
     }();
     static constexpr int out_channels = [] {
@@ -294,6 +298,18 @@ public:
         std::apply([&](auto&... l) { (l.train(on), ...); }, layers_);
     }
     [[nodiscard]] bool training() const noexcept { return training_; }
+    /// Forwarded to the first layer (a runtime_channels convolution, see conv2d_cfg).
+    void set_input_channels(int c)
+        requires requires(first_t& l) { l.set_input_channels(c); }
+    {
+        std::get<0>(layers_).set_input_channels(c);
+    }
+    /// Forwarded to the last layer.
+    void set_output_channels(int c)
+        requires requires(last_t& l) { l.set_output_channels(c); }
+    {
+        std::get<count - 1>(layers_).set_output_channels(c);
+    }
     /// Forwarded to the first layer: only it sees the block's input.
     void need_input_grad(bool on) {
         if constexpr (requires { std::get<0>(layers_).need_input_grad(on); }) std::get<0>(layers_).need_input_grad(on);

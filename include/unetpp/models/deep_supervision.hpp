@@ -141,6 +141,8 @@ public:
     using backend_type = typename Net::backend_type;
     using tensor_type = typename Net::tensor_type;
     static constexpr unet_cfg cfg = Net::cfg;
+    static_assert(cfg.classes > 0, "deeply_supervised: the auxiliary heads need the classes fixed at compile time "
+                                   "(a unet with classes = runtime_channels is not supported here)");
     /// Number of auxiliary outputs.
     static constexpr int aux_count = taps::count;
     static_assert(aux_count >= 1, "deeply_supervised: the network has no level to supervise besides its output "

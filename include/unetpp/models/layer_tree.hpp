@@ -8,6 +8,7 @@
 /// Used as a CRTP base: `class unet : public layer_tree<unet<...>>`. Also the size check that
 /// models with a "nearest valid sizes" rule report.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,13 @@ public:
     }
     void zero_grad() {
         visit_parameters([](std::string_view, auto&, auto& g) { g.zero(); });
+    }
+    /// Trainable scalars of this object (Derived::parameter_count where that is known at compile
+    /// time; the only count for a network with runtime_channels).
+    [[nodiscard]] std::size_t count_parameters() {
+        std::size_t n = 0;
+        visit_parameters([&](std::string_view, auto& v, auto&) { n += v.size(); });
+        return n;
     }
 
 protected:

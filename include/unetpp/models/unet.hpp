@@ -68,8 +68,10 @@ class unet : public layer_tree<unet<Asked, B, T, P>> {
                                 "with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
     static_assert(Asked.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
     static_assert(Asked.depth <= 10, "unet_cfg.depth above 10 is not supported (feature maps would need > 2^10 pixels)");
-    static_assert(Asked.in_channels >= 1, "unet_cfg.in_channels must be at least 1");
-    static_assert(Asked.classes >= 1, "unet_cfg.classes must be at least 1");
+    static_assert(Asked.in_channels >= 1 || Asked.in_channels == runtime_channels,
+                  "unet_cfg.in_channels must be at least 1, or runtime_channels");
+    static_assert(Asked.classes >= 1 || Asked.classes == runtime_channels,
+                  "unet_cfg.classes must be at least 1, or runtime_channels");
     static_assert(Asked.base >= 1, "unet_cfg.base (channels of the first level) must be at least 1");
     static_assert(Asked.base <= (1 << 20) >> Asked.depth, "unet_cfg.base * 2^depth channels is too large");
     static_assert(Asked.kernel >= 1, "unet_cfg.kernel must be at least 1");
@@ -149,6 +151,12 @@ private:
                   "unet: the bottleneck block must map base * 2^(depth-1) channels to base * 2^depth");
     static_assert(takes<head_t>(channels(0)) && gives<head_t>(C.classes),
                   "unet: the head policy must map base channels to cfg.classes");
+    static_assert(C.in_channels != runtime_channels || detail::in_channels_of<encoder_t<0>>() == any_channels,
+                  "unet: in_channels = runtime_channels needs a level-0 encoder whose input channels are chosen at "
+                  "run time (the default block policy's convolution); this block policy fixes them");
+    static_assert(C.classes != runtime_channels || detail::out_channels_of<head_t>() == any_channels,
+                  "unet: classes = runtime_channels needs a head whose output channels are chosen at run time (the "
+                  "default head policy's 1x1 convolution); this head policy fixes them");
 
     // The per-level layer types as tuples, through a partially specialised struct (nvcc 13 cannot
     // read the same pack expansion in a function's trailing return type).
@@ -180,7 +188,11 @@ private:
     }
 
 public:
-    /// Trainable parameters (PyTorch's sum(p.numel() for p in model.parameters())).
+    /// Whether the input channels or the classes are chosen at run time (runtime_channels).
+    static constexpr bool runtime_sized = C.in_channels == runtime_channels || C.classes == runtime_channels;
+
+    /// Trainable parameters (PyTorch's sum(p.numel() for p in model.parameters())). With
+    /// runtime_channels the count depends on the object: use count_parameters().
     static constexpr std::size_t parameter_count = sum_parameters<encoders>() + sum_parameters<downs>() +
                                                    bottleneck_t::parameter_count + sum_parameters<ups>() +
                                                    sum_parameters<skips>() + sum_parameters<decoders>() +
@@ -191,8 +203,10 @@ public:
                                                 sum_buffers<skips>() + sum_buffers<decoders>() + head_t::buffer_count;
 
     /// Output shape for an input shape, or nullopt when the network cannot take it.
+    /// With runtime_channels the input's channels are not checked here (the object checks them)
+    /// and the output's channel count is runtime_channels (output_shape on the object gives it).
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
-        if (in.c != C.in_channels || in.n < 1) return std::nullopt;
+        if ((C.in_channels != runtime_channels && in.c != C.in_channels) || in.n < 1) return std::nullopt;
         const auto body = level_shape<0>(in);
         return body ? head_t::try_output_shape(*body) : std::nullopt;
     }
@@ -200,7 +214,7 @@ public:
     /// independent), nullopt when invalid. E.g. ronneberger2015: output_size(572) == 388.
     static constexpr std::optional<int> output_size(int in) noexcept {
         if (in < 1) return std::nullopt;
-        const auto s = try_output_shape(shape4{1, C.in_channels, in, in});
+        const auto s = try_output_shape(shape4{1, C.in_channels == runtime_channels ? 1 : C.in_channels, in, in});
         return s ? std::optional<int>(s->h) : std::nullopt;
     }
     static constexpr bool is_valid_size(int in) noexcept { return output_size(in).has_value(); }
@@ -222,8 +236,36 @@ public:
     /// Builds the network with parameters initialised from `seed` (He-uniform weights, zero BN
     /// shifts); the same seed gives the same network everywhere.
     explicit unet(std::uint64_t seed = 0) {
+        static_assert(!runtime_sized, "unet: this network's channels are chosen at run time (runtime_channels); build "
+                                      "it with unet(seed, {.in_channels = ..., .classes = ...})");
         init(seed);
         need_input_grad(false);
+    }
+
+    /// Builds a network whose input channels and/or classes are chosen at run time
+    /// (unet_cfg::in_channels / classes = runtime_channels). A count fixed at compile time must be
+    /// given as 0 or as its value. Throws std::invalid_argument for a count out of range.
+    unet(std::uint64_t seed, io_channels io) {
+        set_io(C.in_channels, io.in_channels, "in_channels");
+        set_io(C.classes, io.classes, "classes");
+        if constexpr (C.in_channels == runtime_channels) std::get<0>(enc_).set_input_channels(io_.in_channels);
+        if constexpr (C.classes == runtime_channels) head_.set_output_channels(io_.classes);
+        init(seed);
+        need_input_grad(false);
+    }
+
+    /// The input channels and classes of this object (the configuration's, or the run-time ones).
+    [[nodiscard]] io_channels channels() const noexcept { return io_; }
+    [[nodiscard]] int in_channels() const noexcept { return io_.in_channels; }
+    [[nodiscard]] int classes() const noexcept { return io_.classes; }
+
+    /// Output shape of this object for an input shape (with the run-time classes); throws
+    /// shape_error like forward when the input does not fit.
+    [[nodiscard]] shape4 output_shape(shape4 in) const {
+        check_input(in);
+        shape4 out = *try_output_shape(in);
+        out.c = io_.classes;
+        return out;
     }
 
     void init(std::uint64_t seed) {
@@ -233,7 +275,7 @@ public:
 
     /// Forward pass; returns the logits [N, classes, H', W'] owned by the network.
     const tensor_type& forward(const tensor_type& x) {
-        validate(x.shape());
+        check_input(x.shape());
         in_shape_ = x.shape();
         has_forward_ = true;
         // Under inference_mode (and in eval mode, so that no backward can follow) the short-lived
@@ -298,11 +340,19 @@ public:
     // train / eval / training, visit_parameters, visit_buffers and zero_grad: layer_tree, from
     // for_each_layer below.
 
-    /// Throws shape_error unless the network can take `in`, listing the nearest valid sizes.
-    static void validate(const shape4& in) { detail::validate_input<unet>(in, C.in_channels, size_rule()); }
+    /// Throws shape_error unless the network can take `in`, listing the nearest valid sizes
+    /// (with runtime_channels in_channels, any channel count passes here; forward checks it).
+    static void validate(const shape4& in) {
+        detail::validate_input<unet>(in, C.in_channels == runtime_channels ? in.c : C.in_channels, size_rule());
+    }
+    /// validate, with this object's input channels.
+    void check_input(const shape4& in) const { detail::validate_input<unet>(in, io_.in_channels, size_rule()); }
 
-    static std::string describe() {
-        return "unet<in=" + std::to_string(C.in_channels) + ", classes=" + std::to_string(C.classes) +
+    /// The network's name in messages; "in=run-time" / "classes=run-time" for runtime_channels.
+    static std::string describe() { return describe(io_channels{C.in_channels, C.classes}); }
+    /// The name with the given (run-time) channel counts, e.g. describe(net.channels()).
+    static std::string describe(io_channels io) {
+        return "unet<in=" + channels_text(io.in_channels) + ", classes=" + channels_text(io.classes) +
                ", base=" + std::to_string(C.base) + ", depth=" + std::to_string(C.depth) +
                ", kernel=" + std::to_string(C.kernel) + ", " +
                (C.pad == padding::valid ? "unpadded" : C.pad == padding::same ? "zero-padded" : "reflect-padded") + ">";
@@ -332,6 +382,22 @@ public:
 
 private:
     static std::string level_name(const char* kind, std::size_t level) { return kind + std::to_string(level + 1); }
+
+    /// Records one boundary count: a runtime_channels one must be given (1 to
+    /// max_runtime_channels); a fixed one may be given as 0 or as its own value.
+    void set_io(int fixed, int given, const char* what) {
+        int& slot = std::string_view(what) == "in_channels" ? io_.in_channels : io_.classes;
+        if (fixed != runtime_channels) {
+            if (given != 0 && given != fixed)
+                throw std::invalid_argument(describe() + ": " + what + " is fixed at " + std::to_string(fixed) +
+                                            " by the configuration, but " + std::to_string(given) +
+                                            " was given; give 0 or " + std::to_string(fixed));
+            slot = fixed;
+            return;
+        }
+        check_runtime_channels(describe() + " " + what, given);
+        slot = given;
+    }
 
     static std::string size_rule() {
         if (C.pad != padding::valid)
@@ -563,6 +629,7 @@ private:
     const std::array<const tensor_type*, C.depth>* decoder_grads_ = nullptr;  // during backward only
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
+    io_channels io_{C.in_channels, C.classes};  // the run-time counts (see unet(seed, io_channels))
     bool input_grad_ = false;
     bool lend_outputs_ = false;  // this forward writes short-lived level results to shared buffers
     bool keep_decoder_outputs_ = false;  // see keep_decoder_outputs

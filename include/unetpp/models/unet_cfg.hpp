@@ -17,15 +17,26 @@
 namespace unetpp {
 
 enum class norm_kind { none, batch };
+
+/// The boundary channel counts of a network object: image channels in, logit channels out.
+struct io_channels {
+    int in_channels = 0;
+    int classes = 0;
+    friend bool operator==(const io_channels&, const io_channels&) = default;
+};
 enum class up_mode {
     transposed,  ///< ConvTranspose2d(k=2, s=2) halving the channels (the original U-Net)
     bilinear,    ///< bilinear x2 upsampling followed by a 1x1 conv halving the channels
 };
 
 /// Configuration of a U-Net (a structural aggregate, used as a template argument).
+/// `in_channels` and `classes` may be `runtime_channels`: the network is then built with its
+/// counts, `unet<cfg>(seed, {.in_channels = 3, .classes = 4})`, and everything between the first
+/// convolution and the head stays fixed at compile time (one type serves grey and colour images
+/// and any number of classes, as the command-line programs need).
 struct unet_cfg {
-    int in_channels = 1;  ///< image channels
-    int classes = 1;      ///< output channels (logits)
+    int in_channels = 1;  ///< image channels (or runtime_channels)
+    int classes = 1;      ///< output channels (logits) (or runtime_channels)
     int base = 64;        ///< channels of the first level; level L has base * 2^L
     int depth = 4;        ///< number of down-samplings (levels below the first)
     int kernel = 3;       ///< convolution kernel size in the level blocks
@@ -78,8 +89,8 @@ namespace detail {
 constexpr unet_cfg usable_unet_cfg(unet_cfg asked) noexcept {
     unet_cfg c = asked;
     if (c.depth < 1 || c.depth > 10) c.depth = 1;
-    if (c.in_channels < 1) c.in_channels = 1;
-    if (c.classes < 1) c.classes = 1;
+    if (c.in_channels < 1 && c.in_channels != runtime_channels) c.in_channels = 1;
+    if (c.classes < 1 && c.classes != runtime_channels) c.classes = 1;
     if (c.base < 1 || c.base > ((1 << 20) >> c.depth)) c.base = 1;
     if (c.kernel < 1) c.kernel = 1;
     if (c.pad != padding::valid && c.kernel % 2 == 0) c.kernel += 1;
