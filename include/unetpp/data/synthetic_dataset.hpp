@@ -4,8 +4,12 @@
 ///   data::synthetic_dataset ds(100, {.size = 64, .seed = 3});
 ///   data::sample s = ds.get(7);   // the same image for the same (cfg.seed, 7), in any order
 ///
-/// Sample i is drawn with rng(derive_seed(cfg.seed, 0, i)); label = 1 when it has a lesion
-/// (non-empty mask), else 0; group = i.
+///   data::synthetic_dataset shapes(100, {.size = 64, .classes = 3, .channels = 3});  // RGB, masks 0..2
+///
+/// Sample i is drawn with rng(derive_seed(cfg.seed, 0, i)); image [1, cfg.channels, size, size],
+/// mask [1, 1, size, size] (0/1, or class indices 0..classes-1 for the shapes scene, see
+/// synthetic.hpp); label = 1 when the mask is not all background (a lesion or a shape), else 0;
+/// group = i.
 
 #include <cstddef>
 #include <stdexcept>
@@ -21,6 +25,7 @@ class synthetic_dataset {
 public:
     explicit synthetic_dataset(std::size_t n, synthetic_ultrasound_cfg cfg = {}) : n_(n), cfg_(cfg) {
         if (n == 0) throw std::invalid_argument("synthetic_dataset: size must be at least 1");
+        check_synthetic_cfg(cfg_);
     }
     [[nodiscard]] std::size_t size() const noexcept { return n_; }
     [[nodiscard]] sample get(std::size_t i) const {
@@ -28,7 +33,7 @@ public:
             throw std::out_of_range("synthetic_dataset: sample " + std::to_string(i) + " outside a data set of " +
                                     std::to_string(n_));
         sample s;
-        s.image = tensor<float>(shape4{1, 1, cfg_.size, cfg_.size});
+        s.image = tensor<float>(shape4{1, cfg_.channels, cfg_.size, cfg_.size});
         s.mask = tensor<float>(shape4{1, 1, cfg_.size, cfg_.size});
         rng r(derive_seed(cfg_.seed, 0, i));
         make_sample(r, cfg_.size, s.image.data(), s.mask.data(), cfg_);
