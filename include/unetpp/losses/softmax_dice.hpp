@@ -101,7 +101,8 @@ struct softmax_dice {
         const shape4 s = logits.shape();
         if (weight.shape() != shape4{s.n, 1, s.h, s.w})
             throw std::invalid_argument(std::string(name) + ": weights " + weight.shape().str() +
-                                        " do not fit logits " + s.str() + "; give one weight per pixel as [N, 1, H, W]");
+                                        " do not fit logits " + s.str() +
+                                        "; give one weight per pixel as [N, 1, H, W]");
         return impl(logits, target, &weight, grad);
     }
 
@@ -121,8 +122,16 @@ private:
         const T* tv = target.data();
         const T* pw = pixel_weight ? pixel_weight->data() : nullptr;
 
-        // Pass 1: softmax probabilities, and I, P, G per (group, class) plus each group's weight.
-        std::vector<double> prob(logits.size());
+        // Pass 1: I, P, G per (group, class) and each group's counted weight. The probabilities are
+        // computed again in pass 2 rather than stored (a batch's worth of doubles).
+        std::vector<double> prob(cs);
+        const auto softmax_at = [&](std::size_t base) {  // prob[k] = softmax of the pixel at `base`
+            double m = x[base];
+            for (int k = 1; k < c; ++k) m = std::max(m, static_cast<double>(x[base + k * plane]));
+            double z = 0;
+            for (int k = 0; k < c; ++k) z += (prob[k] = std::exp(static_cast<double>(x[base + k * plane]) - m));
+            for (int k = 0; k < c; ++k) prob[k] /= z;
+        };
         std::vector<double> inter(groups * cs), psum(groups * cs), tsum(groups * cs), counted(groups);
         const auto weight_of = [&](int n, std::size_t p) -> double {
             const std::size_t pi = static_cast<std::size_t>(n) * plane + p;
@@ -139,17 +148,12 @@ private:
             const std::size_t g = groups == 1 ? 0 : static_cast<std::size_t>(n);
             for (std::size_t p = 0; p < plane; ++p) {
                 const std::size_t base = static_cast<std::size_t>(n) * cs * plane + p;
-                double m = x[base];
-                for (int k = 1; k < c; ++k) m = std::max(m, static_cast<double>(x[base + k * plane]));
-                double z = 0;
-                for (int k = 0; k < c; ++k)
-                    z += (prob[base + k * plane] = std::exp(static_cast<double>(x[base + k * plane]) - m));
-                for (int k = 0; k < c; ++k) prob[base + k * plane] /= z;
                 const double w = weight_of(n, p);
                 if (w == 0.0) continue;
+                softmax_at(base);
                 counted[g] += w;
                 for (int k = k0; k < c; ++k) {
-                    const double pk = prob[base + k * plane], tk = target_of(n, p, k);
+                    const double pk = prob[k], tk = target_of(n, p, k);
                     inter[g * cs + k] += w * pk * tk;
                     psum[g * cs + k] += w * pk;
                     tsum[g * cs + k] += w * tk;
@@ -186,14 +190,15 @@ private:
                         for (int k = 0; k < c; ++k) gv[base + k * plane] = T(0);
                         continue;
                     }
+                    softmax_at(base);
                     double dot = 0;
                     for (int k = 0; k < c; ++k) {
                         const std::size_t gk = g * cs + static_cast<std::size_t>(k);
                         a[k] = k < k0 ? 0.0 : w * (ct[gk] * target_of(n, p, k) + cp[gk]);
-                        dot += a[k] * prob[base + k * plane];
+                        dot += a[k] * prob[k];
                     }
                     for (int k = 0; k < c; ++k)
-                        gv[base + k * plane] = static_cast<T>(prob[base + k * plane] * (a[k] - dot));
+                        gv[base + k * plane] = static_cast<T>(prob[k] * (a[k] - dot));
                 }
             }
         }
