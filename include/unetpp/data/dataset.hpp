@@ -241,10 +241,6 @@ inline std::vector<std::filesystem::path> list_images(const std::filesystem::pat
 
 inline std::string size_str(int w, int h) { return std::to_string(w) + " x " + std::to_string(h); }
 
-}  // namespace detail
-
-namespace detail {
-
 /// Why `mask` cannot hold label or palette values as stored, from its name ("" when it can): JPEG
 /// is lossy, and DICOM / NIfTI values are mapped to 0..255 by window (io/medical.hpp). A frame or
 /// slice suffix ('a.nii.gz#3') is ignored.
@@ -308,7 +304,7 @@ inline void read_masks_into(tensor<float>& out, const std::vector<std::filesyste
                 throw std::runtime_error(std::string(what) + ": mask " + detail::quoted(mp) + " is a " +
                                          std::to_string(m.source_bits) +
                                          "-bit PNG; io::read_image rounds 16-bit files to 8 bits, which would turn "
-                                         "class indices into other values: save it as an 8-bit PNG (values 0 to 255)");
+                                         "class indices into other values: save it as an 8-bit PNG (class indices 0 to 255)");
             decode_class_mask(m.pixels.data(), m.width, m.height, m.channels, rule, out.data(), what, mp.string());
             continue;
         }

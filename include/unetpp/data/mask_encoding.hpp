@@ -154,8 +154,8 @@ inline rgb8 parse_palette_entry(std::string_view entry, std::size_t k) {
     std::size_t part = 0, start = 0;
     for (;;) {
         const std::size_t comma = entry.find(',', start);
-        const std::string_view num = trim_spaces(entry.substr(start, comma == std::string_view::npos ? entry.npos
-                                                                                                       : comma - start));
+        const std::size_t len = comma == std::string_view::npos ? entry.npos : comma - start;
+        const std::string_view num = trim_spaces(entry.substr(start, len));
         if (part == 3)
             throw std::invalid_argument(where + (num.empty() ? " has a ',' after its third number"
                                                              : " has more than 3 numbers") + expected);
@@ -205,8 +205,9 @@ inline rgb8 parse_palette_entry(std::string_view entry, std::size_t k) {
     return colours;
 }
 
-/// How mask files become masks (see the file comments here and in dataset.hpp). Binary by default; build the others with
-/// mask_rule::labels(N) and mask_rule::palette(colours), which check their arguments.
+/// How mask files become masks (see the file comments here and in dataset.hpp). Binary by
+/// default; build the others with mask_rule::labels(N) and mask_rule::palette(colours), which
+/// check their arguments.
 struct mask_rule {
     int threshold = 127;  ///< binary: value > threshold -> 1
     bool strict = false;  ///< binary: true: a value other than 0 and 255 is an error
@@ -306,8 +307,8 @@ inline void decode_class_mask(const std::uint8_t* pixels, int width, int height,
         for (std::size_t i = 0; i < n; ++i) {
             const rgb8 c = rgb_at(i);
             if (c.g != c.r || c.b != c.r)
-                throw std::runtime_error(head + " has colour " + c.str() + " at " + detail::pixel_str(x_of(i), y_of(i)) +
-                                         "; a label mask holds one class index per pixel (gray, or colour with equal "
+                throw std::runtime_error(head + " has colour " + c.str() + " at " +
+                                         detail::pixel_str(x_of(i), y_of(i)) + "; a label mask holds one class index per pixel (gray, or colour with equal "
                                          "channels); for colour-coded masks use the palette encoding");
             largest = std::max<int>(largest, c.r);
             only_0_255 = only_0_255 && (c.r == 0 || c.r == 255);
@@ -331,7 +332,8 @@ inline void decode_class_mask(const std::uint8_t* pixels, int width, int height,
     // (masks are mostly runs of one colour).
     std::vector<std::pair<std::uint32_t, int>> table;
     table.reserve(rule.colours.size());
-    for (std::size_t k = 0; k < rule.colours.size(); ++k) table.emplace_back(rule.colours[k].key(), static_cast<int>(k));
+    for (std::size_t k = 0; k < rule.colours.size(); ++k)
+        table.emplace_back(rule.colours[k].key(), static_cast<int>(k));
     std::sort(table.begin(), table.end());
     std::uint32_t last_key = table.front().first;
     int last_class = table.front().second;
@@ -346,8 +348,8 @@ inline void decode_class_mask(const std::uint8_t* pixels, int width, int height,
                 listed = describe_palette(std::vector<rgb8>(rule.colours.begin(), rule.colours.begin() + shown));
                 if (shown < rule.colours.size())
                     listed += ", ... (" + std::to_string(rule.colours.size()) + " colours)";
-                throw std::runtime_error(head + " has colour " + c.str() + " at " + detail::pixel_str(x_of(i), y_of(i)) +
-                                         ", which is in no palette entry (the palette is " + listed +
+                throw std::runtime_error(head + " has colour " + c.str() + " at " +
+                                         detail::pixel_str(x_of(i), y_of(i)) + ", which is in no palette entry (the palette is " + listed +
                                          "); add the colour to the palette or fix the mask");
             }
             last_key = key;

@@ -26,7 +26,8 @@ std::string palette_error(std::string_view text) {
 }
 
 // Decodes w x h pixels of `channels` with `rule`; returns the classes.
-std::vector<float> decode(const std::vector<std::uint8_t>& px, int w, int h, int channels, const data::mask_rule& rule) {
+std::vector<float> decode(const std::vector<std::uint8_t>& px, int w, int h, int channels,
+                          const data::mask_rule& rule) {
     std::vector<float> out(static_cast<std::size_t>(w) * h, -1.0f);
     data::decode_class_mask(px.data(), w, h, channels, rule, out.data(), "test", "m.png");
     return out;

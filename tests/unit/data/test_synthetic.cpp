@@ -167,7 +167,8 @@ TEST_CASE("shapes scene: masks hold classes 0..classes-1, each image every class
 
 TEST_CASE("shapes scene in RGB: discs red, squares green, rings blue; the data set gives [1, 3, S, S]") {
     unetpp::rng r(13);
-    const auto [x, y] = data::make_batch(r, 12, 48, {.empty_fraction = 0.0, .speckle = 0.5, .classes = 4, .channels = 3});
+    const data::synthetic_ultrasound_cfg rgb_cfg{.empty_fraction = 0.0, .speckle = 0.5, .classes = 4, .channels = 3};
+    const auto [x, y] = data::make_batch(r, 12, 48, rgb_cfg);
     REQUIRE(x.shape() == unetpp::shape4{12, 3, 48, 48});
     REQUIRE(y.shape() == unetpp::shape4{12, 1, 48, 48});
     class_stats rgb[3] = {stats_by_class(x, y, 4, 0), stats_by_class(x, y, 4, 1), stats_by_class(x, y, 4, 2)};
