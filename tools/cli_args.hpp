@@ -59,6 +59,8 @@ inline constexpr int_range tile{8, 65536};                         ///< predict 
 inline constexpr int_range overlap{0, 32768};                      ///< predict --overlap
 inline constexpr int_range memory_mb{1, 1048576};                  ///< predict --memory-mb (up to 1 TiB)
 inline constexpr int_range patch{8, 4096};                         ///< train --patch (then checked against the net)
+inline constexpr int_range in_channels{1, 3};                      ///< --in-channels (then: 1 grey or 3 RGB)
+inline constexpr int_range classes{1, 256};                        ///< --classes (1: one foreground class, sigmoid)
 inline constexpr real_range lr{0.0, 10.0, bounds::open_min};       ///< --lr, (0, 10]
 inline constexpr real_range weight_decay{0.0, 1.0};                ///< --weight-decay, [0, 1]
 inline constexpr real_range momentum{0.0, 1.0, bounds::open_max};  ///< --momentum, [0, 1)

@@ -24,6 +24,7 @@
 
 #include "cli_args.hpp"
 #include "cli_messages.hpp"
+#include "model_record.hpp"
 #include "model_set.hpp"
 #include "output_guard.hpp"
 
@@ -93,6 +94,7 @@ struct data_choice {
     fs::path roi_masks;      ///< --roi-masks: folder of region-of-interest masks (read with folders data)
     std::string roi_suffix;  ///< --roi-suffix: ROI stem = image stem + suffix
     bool quiet = false;      ///< no progress output during start-up steps
+    class_layout layout;     ///< --in-channels, --classes, --mask-encoding, --palette
     /// Whether ROI masks are looked up.
     [[nodiscard]] bool roi() const noexcept { return !roi_masks.empty() || !roi_suffix.empty(); }
 };
@@ -111,13 +113,24 @@ inline any_dataset open_dataset(const data_choice& c) {
     if (c.size < range::size.min || c.size > range::size.max)
         throw usage_error("--size " + std::to_string(c.size) + " is out of range; use " + describe(range::size));
     data::reader_options ro;
-    ro.channels = 1;
+    ro.channels = c.layout.channels;
+    ro.mask = c.layout.encoding == data::mask_encoding::labels    ? data::mask_rule::labels(c.layout.classes)
+              : c.layout.encoding == data::mask_encoding::palette ? data::mask_rule::palette(c.layout.palette)
+                                                                  : data::mask_rule::binary();
     const int s = c.size;
     if (c.resize) ro.preprocess = [s](data::sample& x) { data::resize(x, s, s); };
     if (c.type == "synthetic") {
-        return any_dataset(data::synthetic_dataset(static_cast<std::size_t>(c.synthetic_count),
-                                                   {.size = c.size, .seed = c.seed}));
+        if (c.layout.classes > 5)
+            throw usage_error("--classes " + std::to_string(c.layout.classes) +
+                              " with --data-type synthetic: the synthetic data has 1 to 5 classes; use 1 to 5, or "
+                              "your own data (--data-type folders)");
+        return any_dataset(data::synthetic_dataset(
+            static_cast<std::size_t>(c.synthetic_count),
+            {.size = c.size, .seed = c.seed, .classes = c.layout.classes, .channels = c.layout.channels}));
     }
+    if (c.layout.classes > 2 && (c.type == "busi" || c.type == "isbi2012"))
+        throw usage_error("--classes " + std::to_string(c.layout.classes) + " with --data-type " + c.type +
+                          ": its masks hold one foreground class; use --classes 1 (or 2)");
     if (c.type == "busi") {
         require_folder(c.data, "--data (the BUSI folder)");
         auto ds = data::busi(c.data, {.reader = ro});
@@ -138,6 +151,35 @@ inline any_dataset open_dataset(const data_choice& c) {
     throw usage_error("--data-type '" + c.type + "' is not one of busi, isbi2012, folders, synthetic");
 }
 
+/// --in-channels, --classes, --mask-encoding and --palette, checked together (check_layout).
+/// Defaults: 1 channel, 1 class; masks binary for 1 or 2 classes, labels for more (palette when
+/// --palette is given).
+inline class_layout layout_from(const args& a, const std::string& data_type) {
+    class_layout l;
+    l.channels = static_cast<int>(a.integer("in-channels", 1, range::in_channels));
+    l.classes = static_cast<int>(a.integer("classes", 1, range::classes));
+    if (a.has("palette")) {
+        try {
+            l.palette = data::parse_palette(a.str("palette"));
+        } catch (const std::invalid_argument& e) {
+            throw usage_error("--palette '" + a.str("palette") + "': " + e.what());
+        }
+    }
+    const std::string fallback = a.has("palette") ? "palette" : l.classes > 2 ? "labels" : "binary";
+    l.encoding = data::parse_mask_encoding(a.choice("mask-encoding", fallback, {"binary", "labels", "palette"}));
+    if (l.encoding == data::mask_encoding::palette && !a.has("palette"))
+        throw usage_error("--mask-encoding palette needs --palette with one colour per class, e.g. "
+                          "--palette '0,0,0;255,0,0;0,255,0' (class 0 first)");
+    if (a.has("palette") && l.encoding != data::mask_encoding::palette)
+        throw usage_error("--palette is for --mask-encoding palette, not " + a.str("mask-encoding"));
+    // the synthetic data makes its own masks: class indices for 3 or more classes, 0/1 otherwise
+    if (data_type == "synthetic" && a.has("mask-encoding"))
+        throw usage_error("--mask-encoding is for masks read from files; the synthetic data makes its own");
+    if (data_type == "synthetic") l.encoding = l.classes > 2 ? data::mask_encoding::labels : data::mask_encoding::binary;
+    check_layout(l, "--");
+    return l;
+}
+
 inline data_choice data_from(const args& a) {
     data_choice c;
     c.type = a.choice("data-type", "synthetic", {"busi", "isbi2012", "folders", "synthetic"});
@@ -151,6 +193,7 @@ inline data_choice data_from(const args& a) {
     c.roi_masks = a.str("roi-masks");
     c.roi_suffix = a.str("roi-suffix");
     c.quiet = a.has("quiet");
+    c.layout = layout_from(a, c.type);
     return c;
 }
 

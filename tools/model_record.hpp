@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include <unetpp/data/mask_encoding.hpp>
 #include <unetpp/io/json.hpp>
 
 #include "cli_args.hpp"
@@ -40,9 +41,19 @@ inline std::string polarity_of(const std::string& data_type) {
     return "foreground = mask pixel > 127";
 }
 
+/// What the network sees and says: image channels (1 grey, 3 RGB), classes (1: one logit,
+/// sigmoid, mask = probability >= threshold; N >= 2: N logits, softmax, mask = the most probable
+/// class) and how mask files encode them (binary, labels or palette; data/mask_encoding.hpp).
+struct class_layout {
+    int channels = 1;
+    int classes = 1;
+    unetpp::data::mask_encoding encoding = unetpp::data::mask_encoding::binary;
+    std::vector<unetpp::data::rgb8> palette;  ///< encoding palette: colour k is class k
+};
+
 /// The preprocessing unetpp-train applies, as recorded in every checkpoint (trainer_cfg.extra):
-/// 8-bit values scaled by 1/255 to [0, 1], one gray channel, one logit channel, mask =
-/// probability >= 0.5, and the scale:
+/// 8-bit values scaled by 1/255 to [0, 1], the channels and classes of `layout` ("channels",
+/// "classes", "mask-encoding" and, for a palette, "palette"), threshold 0.5, and the scale:
 ///   size > 0    images resized to size x size (bilinear; masks nearest): "preprocess.resize"
 ///               = "square <size>"
 ///   size == 0   images kept at their own size: "preprocess.resize" = "none"
@@ -50,15 +61,43 @@ inline std::string polarity_of(const std::string& data_type) {
 ///               "preprocess.patch" = "<patch>"
 /// predict and evaluate read it back (preprocessing_from): a "square" record is predicted at
 /// size x size and mapped back; a "none" record is predicted at the image's own size by tiling.
-inline std::map<std::string, std::string> preprocessing_record(int size, const std::string& data_type, int patch = 0) {
+inline std::map<std::string, std::string> preprocessing_record(int size, const std::string& data_type, int patch = 0,
+                                                               const class_layout& layout = {}) {
     std::map<std::string, std::string> r = {{"preprocess.resize", size > 0 ? "square " + std::to_string(size) : "none"},
                                             {"preprocess.scale", "1/255"},
-                                            {"channels", "1"},
-                                            {"classes", "1"},
+                                            {"channels", std::to_string(layout.channels)},
+                                            {"classes", std::to_string(layout.classes)},
                                             {"threshold", "0.5"},
-                                            {"polarity", polarity_of(data_type)}};
+                                            {"polarity", layout.classes >= 2 && layout.encoding !=
+                                                                                    unetpp::data::mask_encoding::binary
+                                                             ? std::string("class = mask value (") +
+                                                                   std::string(unetpp::data::to_string(layout.encoding)) +
+                                                                   ")"
+                                                             : polarity_of(data_type)}};
+    // binary masks are the default and not recorded (the records of earlier runs stay the same)
+    if (layout.encoding != unetpp::data::mask_encoding::binary)
+        r.emplace("mask-encoding", std::string(unetpp::data::to_string(layout.encoding)));
+    if (layout.encoding == unetpp::data::mask_encoding::palette)
+        r.emplace("palette", unetpp::data::format_palette(layout.palette));
     if (patch > 0) r.emplace("preprocess.patch", std::to_string(patch));
     return r;
+}
+
+/// Checks a layout's combination of channels, classes and encoding; `where` prefixes messages.
+inline void check_layout(const class_layout& l, const std::string& where) {
+    using unetpp::data::mask_encoding;
+    if (l.channels != 1 && l.channels != 3)
+        throw usage_error(where + "in-channels " + std::to_string(l.channels) + ": give 1 (grey) or 3 (RGB)");
+    if (l.encoding == mask_encoding::binary && l.classes > 2)
+        throw usage_error(where + "classes " + std::to_string(l.classes) +
+                          " with binary masks (0/255): binary masks hold two classes; use --mask-encoding labels or "
+                          "palette, or --classes 1");
+    if (l.encoding != mask_encoding::binary && l.classes < 2)
+        throw usage_error(where + "mask-encoding " + std::string(unetpp::data::to_string(l.encoding)) +
+                          " needs --classes N with N >= 2 (background is class 0)");
+    if (l.encoding == mask_encoding::palette && static_cast<int>(l.palette.size()) != l.classes)
+        throw usage_error(where + "palette has " + std::to_string(l.palette.size()) + " colours for " +
+                          std::to_string(l.classes) + " classes; give one colour per class, class 0 first");
 }
 
 /// The preprocessing read back from a checkpoint's record.
@@ -68,6 +107,7 @@ struct preprocessing {
     int patch = 0;          ///< > 0: trained on patch x patch crops
     double threshold = 0.5;
     std::string polarity;
+    class_layout layout;    ///< channels, classes and mask encoding (1, 1, binary when not recorded)
 };
 
 /// Parses the record; its values are untrusted and get the range checks of the options, with the
@@ -95,8 +135,18 @@ inline preprocessing preprocessing_from(const std::map<std::string, std::string>
             throw usage_error(where + k + " '" + f->second + "', but this program supports only '" + want + "'");
     };
     need("preprocess.scale", "1/255");
-    need("channels", "1");
-    need("classes", "1");
+    if (const auto f = rec.find("channels"); f != rec.end())
+        p.layout.channels = static_cast<int>(parse_integer(where + "channels", f->second, range::in_channels));
+    if (const auto f = rec.find("classes"); f != rec.end())
+        p.layout.classes = static_cast<int>(parse_integer(where + "classes", f->second, range::classes));
+    try {
+        if (const auto f = rec.find("mask-encoding"); f != rec.end())
+            p.layout.encoding = unetpp::data::parse_mask_encoding(f->second);
+        if (const auto f = rec.find("palette"); f != rec.end()) p.layout.palette = unetpp::data::parse_palette(f->second);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(where + e.what());
+    }
+    check_layout(p.layout, where);
     if (const auto f = rec.find("threshold"); f != rec.end())
         p.threshold = parse_real(where + "threshold", f->second, range::threshold);
     if (const auto f = rec.find("polarity"); f != rec.end()) p.polarity = f->second;

@@ -3,6 +3,7 @@
 // cli_args.hpp only.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <unetpp/models/presets.hpp>
@@ -15,11 +16,21 @@ using namespace unetpp;
 
 // --- models ----------------------------------------------------------------------------------
 
-/// ronneberger2015-style network with one logit channel: unpadded 3x3 convolutions, no batch
-/// norm, crop-and-concat skips, 2x2 up-convolutions (the paper's preset has two classes).
+/// The programs' networks take their input channels (grey 1, RGB 3) and classes (1: one logit,
+/// sigmoid; N >= 2: N logits, softmax) at run time (unet_cfg = runtime_channels): one compiled
+/// type per architecture serves every --in-channels / --classes, which keeps each program's
+/// compile time bounded (docs/TRAINING.md). Build one with make_net<Net>(seed, channels, classes).
+///
+/// unet_bn: padded 3x3 convolutions, batch norm, transposed-conv up, 1x1 head
+/// (presets::unet_bn with the boundary channels chosen at run time).
 template <int Base, int Depth>
-using ronneberger_binary = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = Base, .depth = Depth, .kernel = 3,
-                                         .pad = padding::valid, .norm = norm_kind::none}>;
+using unet_bn_any = unet<unet_cfg{.in_channels = runtime_channels, .classes = runtime_channels, .base = Base,
+                                  .depth = Depth, .kernel = 3, .pad = padding::same, .norm = norm_kind::batch}>;
+/// ronneberger2015-style network: unpadded 3x3 convolutions, no batch norm, crop-and-concat skips,
+/// 2x2 up-convolutions (the paper's preset has one input channel and two classes).
+template <int Base, int Depth>
+using ronneberger_any = unet<unet_cfg{.in_channels = runtime_channels, .classes = runtime_channels, .base = Base,
+                                      .depth = Depth, .kernel = 3, .pad = padding::valid, .norm = norm_kind::none}>;
 
 inline const char* supported_models =
     "unet_bn with --base 8|16|32|64 and --depth 3|4; ronneberger2015 with --base 64 --depth 4 or --base 16 --depth 3";
@@ -29,18 +40,24 @@ template <class F>
 int with_model(const std::string& model, int base, int depth, F&& f) {
     if (model == "unet_bn") {
 #define UNETPP_CLI_BN(B, D) \
-    if (base == B && depth == D) return f.template operator()<presets::unet_bn<B, D>>();
+    if (base == B && depth == D) return f.template operator()<unet_bn_any<B, D>>();
         UNETPP_CLI_BN(8, 3) UNETPP_CLI_BN(8, 4) UNETPP_CLI_BN(16, 3) UNETPP_CLI_BN(16, 4)
         UNETPP_CLI_BN(32, 3) UNETPP_CLI_BN(32, 4) UNETPP_CLI_BN(64, 3) UNETPP_CLI_BN(64, 4)
 #undef UNETPP_CLI_BN
     } else if (model == "ronneberger2015") {
-        if (base == 64 && depth == 4) return f.template operator()<ronneberger_binary<64, 4>>();
-        if (base == 16 && depth == 3) return f.template operator()<ronneberger_binary<16, 3>>();
+        if (base == 64 && depth == 4) return f.template operator()<ronneberger_any<64, 4>>();
+        if (base == 16 && depth == 3) return f.template operator()<ronneberger_any<16, 3>>();
     } else {
         throw usage_error("--model '" + model + "' is not compiled in; supported: " + supported_models);
     }
     throw usage_error("--model " + model + " --base " + std::to_string(base) + " --depth " + std::to_string(depth) +
                       " is not compiled in; supported: " + supported_models);
+}
+
+/// The network with `channels` input channels and `classes` logit channels, from `seed`.
+template <class Net>
+Net make_net(std::uint64_t seed, int channels, int classes) {
+    return Net(seed, io_channels{.in_channels = channels, .classes = classes});
 }
 
 template <class Net>

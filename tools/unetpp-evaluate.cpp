@@ -245,6 +245,7 @@ int run(int argc, char** argv) {
     dc.synthetic_count = pick_int("synthetic-count", dc.synthetic_count, range::synthetic_count);
     dc.size = scale > 0 ? scale : pre.patch > 0 ? pre.patch : dc.size;  // synthetic images: the trained size
     dc.resize = false;                      // scored at the data's own resolution
+    if (pre.recorded) dc.layout = pre.layout;  // the run's channels, classes and mask encoding
 
     // --subset: the run's split.json is the truth; split options must agree with the run's
     std::vector<std::string> subset_names;
@@ -316,7 +317,7 @@ int run(int argc, char** argv) {
 
     return with_model(model, base, depth, [&]<class Net>() -> int {
         if (scale > 0) check_size<Net>(scale);
-        Net net(0);
+        Net net = make_net<Net>(0, dc.layout.channels, dc.layout.classes);
         train::load_checkpoint_weights(ckpt, net);  // weights only; the optimiser state is ignored
         check_finite_weights(net, ckpt.string());
         net.eval();

@@ -228,10 +228,15 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
         const std::string field = where + "metadata unetpp.config ";
         a.base = static_cast<int>(cli::parse_integer(field + "base", get("base"), cli::range::base));
         a.depth = static_cast<int>(cli::parse_integer(field + "depth", get("depth"), cli::range::depth));
-        if (cfg.count("classes") && cfg.at("classes") != "1")
-            throw cli_error(where + "the file holds " + shown + " with " + cfg.at("classes") +
-                            " classes; the programs are built for one logit channel (binary segmentation, as "
-                            "unetpp-train trains)");
+        // channels and classes: the training record's, else the file's configuration
+        if (!a.pre.recorded) {
+            a.pre.layout.channels =
+                static_cast<int>(cli::parse_integer(field + "in_channels", get("in_channels"), cli::range::in_channels));
+            a.pre.layout.classes =
+                static_cast<int>(cli::parse_integer(field + "classes", get("classes"), cli::range::classes));
+            if (a.pre.layout.classes > 2) a.pre.layout.encoding = data::mask_encoding::labels;
+            cli::check_layout(a.pre.layout, where);
+        }
         check_flags(a, o, where, shown);
     } else {
         a.model = o.model.empty() ? "unet_bn" : o.model;
@@ -313,7 +318,7 @@ void save_png(const fs::path& path, const io::image& img) {
 
 template <class Net>
 int run_with(const arch& ar, const options& o) {
-    Net net(0);
+    Net net = cli::make_net<Net>(0, ar.pre.layout.channels, ar.pre.layout.classes);
     try {
         // a training checkpoint's optimiser state (optim.*) is ignored; io::load_weights' checks
         train::load_checkpoint_weights(o.weights, net);
@@ -337,7 +342,7 @@ int run_with(const arch& ar, const options& o) {
                             path.stem().string() + "_mask.png'; rename one of the images");
     cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
     if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
-    std::cout << "unetpp-predict: " << Net::describe() << ", threshold " << cli::format_real(threshold);
+    std::cout << "unetpp-predict: " << Net::describe(net.channels()) << ", threshold " << cli::format_real(threshold);
     if (ar.pre.size > 0)
         std::cout << ", trained at " << ar.pre.size << "x" << ar.pre.size
                   << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")")
@@ -359,7 +364,7 @@ int run_with(const arch& ar, const options& o) {
     int failures = 0;
     for (const fs::path& path : inputs) {
         try {
-            const io::image img = io::read_image(path, Net::cfg.in_channels);
+            const io::image img = io::read_image(path, net.in_channels());
             const tensor<float> x = io::to_tensor(img);
             const tensor<float> prob = cli::predict_at_scale(net, x, rule, o.tiles, o.tta);
             cli::check_probabilities(prob, path.string());
@@ -367,7 +372,7 @@ int run_with(const arch& ar, const options& o) {
             const std::string stem = path.stem().string();
             // the ground truth is looked up before anything of this image is written
             const fs::path gt_path = o.mask_dir.empty() ? fs::path() : find_ground_truth(o.mask_dir, stem, path);
-            const io::image mask = mask_image(pmask, Net::cfg.classes);
+            const io::image mask = mask_image(pmask, net.classes());
             save_png(o.out / (stem + "_prob.png"), probability_image(prob));
             save_png(o.out / (stem + "_mask.png"), mask);
             if (!o.probs_dir.empty()) {
@@ -375,7 +380,7 @@ int run_with(const arch& ar, const options& o) {
                 cli::write_file(o.probs_dir / (stem + "_prob.npy"),
                                 std::string_view(reinterpret_cast<const char*>(npy.data()), npy.size()), true);
                 if (o.png16) {
-                    const auto p16 = infer::encode_png16(prob, Net::cfg.classes == 2 ? 1 : 0);
+                    const auto p16 = infer::encode_png16(prob, net.classes() == 2 ? 1 : 0);
                     cli::write_file(o.probs_dir / (stem + "_prob16.png"),
                                     std::string_view(reinterpret_cast<const char*>(p16.data()), p16.size()), true);
                 }
@@ -388,7 +393,7 @@ int run_with(const arch& ar, const options& o) {
                     throw cli_error(gt_path.string() + ": mask is " + std::to_string(gt.width) + "x" +
                                     std::to_string(gt.height) + " but the image is " + std::to_string(img.width) +
                                     "x" + std::to_string(img.height));
-                const io::image gray = Net::cfg.in_channels == 1 ? img : io::read_image(path, 1);
+                const io::image gray = net.in_channels() == 1 ? img : io::read_image(path, 1);
                 save_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
             }
             std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << " ("

@@ -32,12 +32,13 @@ using namespace cli;
 
 const char* help_text = R"(usage: unetpp-train [options] --out DIR
 
-Trains a U-Net for binary segmentation and writes into DIR:
+Trains a U-Net for segmentation (one foreground class, or --classes N) and writes into DIR:
   last.safetensors   checkpoint after the last completed epoch (weights, optimiser moments,
                      epoch, schedule, seed, best metric); --resume continues from it
   best.safetensors   checkpoint of the epoch with the best monitored metric
                      Both record the model and the preprocessing (resize to --size, values / 255,
-                     mask polarity, threshold 0.5): unetpp-predict --checkpoint F and
+                     channels, classes, mask encoding and polarity, threshold 0.5):
+                     unetpp-predict --checkpoint F and
                      unetpp-evaluate --checkpoint F need no other model option
   log.csv, log.jsonl one row per epoch: epoch, train_loss, val_loss, val_dice, val_iou, val_pixel_error, lr, seconds
   config.json        the options of the run (config.resume.json for a resumed run)
@@ -56,6 +57,17 @@ data:
                      (default 64 synthetic, 128 else; with --patch and no --size, images keep
                      their own size)
   --synthetic-count N  images of the synthetic data set, 4 to 1000000  (default 48)
+  --in-channels C    1 (grey) or 3 (RGB): images are read (or converted) to C channels
+                                                                        (default 1)
+  --classes N        1: one foreground class (one logit, sigmoid; masks 0/255); 2 to 256:
+                     N classes with background as class 0 (N logits, softmax over them;
+                     losses ce, dice, dice_ce; val_dice is the mean over classes 1..N-1)
+                                                                        (default 1)
+  --mask-encoding E  how mask files give classes: binary (pixel > 127 is class 1), labels
+                     (the pixel value is the class, 0..N-1, 8-bit PNG), palette (colour k of
+                     --palette is class k)       (default binary for 1-2 classes, else labels)
+  --palette P        the colours of the classes, class 0 first: "r,g,b;r,g,b;..." or
+                     "#rrggbb;#rrggbb;..." (implies --mask-encoding palette)
   --patch N          train on N x N patches, 8 to 4096, one drawn at random from every training
                      image each epoch (a function of --seed, the epoch and the image: resumes
                      draw the same); validation uses whole images at --size, or, when the
@@ -87,7 +99,9 @@ model:
                      ronneberger2015 (unpadded, no batch norm, one logit channel) with
                      base 64 depth 4 or base 16 depth 3                 (default 16, 3)
 training:
-  --loss L           bce | dice | dice_bce | focal | iou | tversky      (default dice_bce)
+  --loss L           one class: bce | dice | dice_bce | focal | iou | tversky (default dice_bce)
+                     --classes N >= 2: ce | dice | dice_ce (softmax; MONAI's DiceCELoss)
+                                                                        (default dice_ce)
   --optimizer O      adam | adamw | sgd                                 (default adam)
   --lr X             learning rate, > 0 and <= 10                       (default 1e-3; sgd 1e-2)
   --weight-decay X   0 to 1 (default 0; adamw 1e-2)
@@ -200,14 +214,27 @@ struct any_loss {
 };
 
 const std::vector<std::string> loss_names{"bce", "dice", "dice_bce", "focal", "iou", "tversky"};
+const std::vector<std::string> multiclass_loss_names{"ce", "dice", "dice_ce"};
 
-any_loss make_loss(const std::string& n) {
+/// The loss --loss names for `classes` logit channels: sigmoid losses for one, softmax losses
+/// (cross-entropy, soft Dice over the softmax, both) for two or more.
+any_loss make_loss(const std::string& n, int classes) {
     const auto wrap = [&](auto l) {
         return any_loss{n, [l](const tensor<float>& x, const tensor<float>& t, tensor<float>* g) { return l(x, t, g); },
                         [l](const tensor<float>& x, const tensor<float>& t, const tensor<float>& w, tensor<float>* g) {
                             return l(x, t, w, g);
                         }};
     };
+    if (classes >= 2) {
+        if (n == "ce") return wrap(losses::cross_entropy{});
+        if (n == "dice") return wrap(losses::softmax_dice{});
+        if (n == "dice_ce") return wrap(losses::dice_ce{});
+        throw usage_error("--loss '" + n + "' is a one-class (sigmoid) loss; with --classes " + std::to_string(classes) +
+                          " use ce, dice or dice_ce");
+    }
+    if (n == "ce" || n == "dice_ce")
+        throw usage_error("--loss " + n + " is a softmax loss for --classes 2 or more; with one class use bce, dice, "
+                          "dice_bce, focal, iou or tversky");
     if (n == "bce") return wrap(losses::bce_with_logits{});
     if (n == "dice") return wrap(losses::dice_loss{});
     if (n == "dice_bce") return wrap(losses::dice_bce{});
@@ -368,7 +395,7 @@ int run(int argc, char** argv) {
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
                   "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
                   "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
-                  "export-data", "tensorboard"});
+                  "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette"});
     if (a.has("help")) {
         std::cout << help_text;
         return 0;
@@ -401,9 +428,17 @@ int run(int argc, char** argv) {
     const std::string model = a.str("model", "unet_bn");
     const int base = static_cast<int>(a.integer("base", 16, range::base));
     const int depth = static_cast<int>(a.integer("depth", 3, range::depth));
-    const auto loss = make_loss(a.choice("loss", "dice_bce", loss_names));
-    const optimizer_choice opt_choice = optimizer_from(a);
     data_choice dc = data_from(a);
+    const int classes = dc.layout.classes;
+    // a loss of the other kind (sigmoid / softmax) gets its own message from make_loss
+    const auto& names = classes >= 2 ? multiclass_loss_names : loss_names;
+    const auto& other = classes >= 2 ? loss_names : multiclass_loss_names;
+    const std::string given = a.str("loss");
+    const bool other_kind = std::find(other.begin(), other.end(), given) != other.end() &&
+                            std::find(names.begin(), names.end(), given) == names.end();
+    const auto loss =
+        make_loss(other_kind ? given : a.choice("loss", classes >= 2 ? "dice_ce" : "dice_bce", names), classes);
+    const optimizer_choice opt_choice = optimizer_from(a);
     if (dc.roi() && dc.type != "folders")
         throw usage_error("--roi-masks and --roi-suffix work with --data-type folders (" + dc.type +
                           " has no region-of-interest masks); drop them or use folders");
@@ -422,7 +457,7 @@ int run(int argc, char** argv) {
                                              .roi_suffix = dc.roi_suffix}))
         extra[k] = v;
     // what unetpp-predict and unetpp-evaluate need to apply the network as it was trained
-    for (auto& [k, v] : preprocessing_record(dc.size, dc.type)) extra.emplace(k, v);
+    for (auto& [k, v] : preprocessing_record(dc.size, dc.type, 0, dc.layout)) extra.emplace(k, v);
     // images at their own size: no resize to undo (unetpp-predict must apply the network unscaled)
     if (!dc.resize) extra["preprocess.resize"] = "none";
 
@@ -488,7 +523,7 @@ int run(int argc, char** argv) {
         }
         if (parts.train.empty() || parts.val.empty()) throw usage_error("the split leaves no training or validation images");
 
-        Net net(dc.seed);
+        Net net = make_net<Net>(dc.seed, dc.layout.channels, classes);
         any_optimizer opt(net, opt_choice);
         auto sched = make_schedule(schedule, opt.lr(), epochs, monitor);
 
@@ -503,7 +538,8 @@ int run(int argc, char** argv) {
                                      parts.val);
 
         // configuration: recorded in config.json and (extra) in every checkpoint
-        std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" + json_escape(Net::describe()) + "\"";
+        std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" +
+                          json_escape(Net::describe(net.channels())) + "\"";
         for (const auto& [k, v] : a.all()) cfg += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
         cfg += ",\n  \"augment_steps\": \"" + json_escape(augment) + "\"";
         cfg += ",\n  \"image_size\": \"" + (dc.resize ? std::to_string(dc.size) : std::string("own")) + "\"";
@@ -543,7 +579,7 @@ int run(int argc, char** argv) {
         if (a.has("tensorboard")) tb.emplace(a.str("tensorboard"), "--tensorboard");
 
         if (!quiet)
-            std::cout << "unetpp-train: " << Net::describe() << ", " << ds.size() << " images (" << parts.train.size()
+            std::cout << "unetpp-train: " << Net::describe(net.channels()) << ", " << ds.size() << " images (" << parts.train.size()
                       << " train, " << parts.val.size() << " val, " << parts.test.size() << " test), loss " << loss.name
                       << ", optimiser " << opt.name() << (resume ? ", resuming" : "") << '\n';
         train::trainer_cfg tc{.epochs = epochs,

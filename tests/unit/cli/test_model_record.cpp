@@ -49,11 +49,41 @@ TEST_CASE("model record: a record this program cannot apply is refused, naming t
     rec["preprocess.resize"] = "keep aspect 64";
     CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }), "does not know"));
     rec = cli::preprocessing_record(64, "folders");
-    rec["classes"] = "2";
-    CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }), "supports only '1'"));
+    rec["classes"] = "300";
+    CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }),
+                   "'f.safetensors' records classes 300 is out of range"));
+    rec = cli::preprocessing_record(64, "folders");
+    rec["channels"] = "2";
+    CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }), "give 1 (grey) or 3 (RGB)"));
+    rec = cli::preprocessing_record(64, "folders");
+    rec["classes"] = "3";  // three classes cannot be read from binary masks
+    CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }), "binary masks hold two"));
+    rec["mask-encoding"] = "rainbow";
+    CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }), "rainbow"));
+    rec["mask-encoding"] = "palette";
+    rec["palette"] = "0,0,0;255,0,0";
+    CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }),
+                   "palette has 2 colours for 3 classes"));
     rec = cli::preprocessing_record(64, "folders");
     rec["threshold"] = "nan";
     CHECK(contains(error_of([&] { (void)cli::preprocessing_from(rec, "f.safetensors"); }), "not a finite number"));
+}
+
+TEST_CASE("model record: channels, classes and the mask encoding read back") {
+    const cli::class_layout rgb3{.channels = 3, .classes = 3, .encoding = unetpp::data::mask_encoding::palette,
+                                 .palette = unetpp::data::parse_palette("0,0,0;255,0,0;#00ff00")};
+    const auto rec = cli::preprocessing_record(64, "folders", 0, rgb3);
+    CHECK(rec.at("mask-encoding") == "palette");
+    CHECK(rec.at("palette") == "0,0,0;255,0,0;0,255,0");
+    const auto p = cli::preprocessing_from(rec, "f.safetensors");
+    CHECK(p.layout.channels == 3);
+    CHECK(p.layout.classes == 3);
+    CHECK(p.layout.encoding == unetpp::data::mask_encoding::palette);
+    CHECK(unetpp::data::format_palette(p.layout.palette) == rec.at("palette"));
+    // a one-class run records no encoding (binary is the default), as earlier runs did
+    const auto one = cli::preprocessing_record(64, "folders");
+    CHECK(one.count("mask-encoding") == 0);
+    CHECK(cli::preprocessing_from(one, "f").layout.classes == 1);
 }
 
 TEST_CASE("split.json: unetpp-train's format reads back; anything else is refused") {
