@@ -4,7 +4,8 @@
 // ROC-AUC and AP, and optionally the predicted masks and the probability maps as float32 .npy.
 // Model, data, preprocessing and split come from the checkpoint and the run's split.json
 // (model_record.hpp); prediction is at the trained scale or at full size by tiling, mapped back to
-// each image's own size (scaled_predict.hpp).
+// each image's own size (scaled_predict.hpp). A network of two or more classes is scored per
+// class (multiclass_scores.hpp), its masks written in the run's mask encoding (class_masks.hpp).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -16,10 +17,12 @@
 #include <unetpp/infer.hpp>
 #include <unetpp/io/safetensors.hpp>
 
+#include "class_masks.hpp"
 #include "cli_common.hpp"
 #include "model_record.hpp"
 #include "report/overlay_png.hpp"
 #include "image_scores.hpp"
+#include "multiclass_scores.hpp"
 #include "scaled_predict.hpp"
 
 namespace {
@@ -50,12 +53,32 @@ the optimiser state in it is ignored) over a data set and writes:
                      DIR/<image stem>_prob.npy (numpy.load gives an H x W array); written as
                      each image is done. DIR must be new or empty
   --probs-png16      with --out-probs: also DIR/<image stem>_prob16.png, 16-bit grey,
-                     round(p * 65535)
+                     round(p * 65535); K >= 2 classes: one per class, <stem>_prob16_c<k>.png
   --overwrite        replace existing --csv / --summary files and write masks into a DIR that
                      holds other files (only the files named above are replaced; nothing is
                      removed). Without it an existing output is refused.
 Every file is written atomically, and nothing is written before all inputs are checked; the CSV
 and summary are written last, so a failed run leaves no output that looks complete.
+
+classes (from the checkpoint: unetpp-train --classes N, --mask-encoding, --palette):
+  1 class            the above: one logit, sigmoid, mask = probability >= threshold
+  K >= 2 classes     softmax; each pixel takes its most probable class (K = 2: class 1 where
+                     its probability reaches the threshold; K > 2 has no threshold, so
+                     --threshold is refused). Ground truth is read with the run's mask encoding.
+                     Scores per class, one class against the rest; the headline is the mean
+                     foreground Dice and IoU over classes 1..K-1 (class 0 is the background),
+                     with pixel accuracy and a per-class table (Dice, IoU, precision, recall,
+                     pooled ROC-AUC and AP per class). The CSV columns are
+                     image,dice,iou,precision,recall,hd95,roc_auc,average_precision,
+                     pixel_accuracy,width,height,pixels,dice_c1,...,dice_c<K-1>
+                     where dice..recall are the image's means over the foreground classes, hd95
+                     the mean over the foreground classes present in prediction or truth (inf
+                     when one is in only one of them) and roc_auc / average_precision the means
+                     over the foreground classes where they are defined. --out-masks writes the
+                     masks in the run's encoding (labels: pixel = class index; palette: the
+                     palette's colours; binary: 0/255); --out-probs writes [K, H, W] arrays;
+                     --overlays fills every class in its colour (the palette's, else a fixed
+                     table) with a legend naming the classes.
 
 scale:
   (default)          a run trained with --size N: each image is resized to N x N as in
@@ -110,6 +133,18 @@ std::string fmt(double v) {
     char b[40];
     std::snprintf(b, sizeof b, "%.6g", v);
     return b;
+}
+
+std::vector<report::rgb> legend_colours(const std::vector<data::rgb8>& colours) {
+    std::vector<report::rgb> out;
+    for (const auto& c : colours) out.push_back({c.r, c.g, c.b});
+    return out;
+}
+
+std::vector<std::string> legend_names(int classes) {
+    std::vector<std::string> out;
+    for (int k = 0; k < std::max(classes, 2); ++k) out.push_back(class_name(k));
+    return out;
 }
 
 int run(int argc, char** argv) {
@@ -223,6 +258,11 @@ int run(int argc, char** argv) {
         scale = given;
     }
     if (!a.has("threshold") && pre.recorded) threshold = pre.threshold;
+    if (a.has("threshold") && pre.layout.classes > 2)
+        throw usage_error("--threshold applies to networks of one or two classes; '" + ckpt.string() + "' has " +
+                          std::to_string(pre.layout.classes) +
+                          " classes and each pixel takes its most probable class (argmax, no threshold): "
+                          "drop --threshold");
     // full size: asked for, or the run kept its images at their own size, or no scale is known
     const scale_rule rule{.square = a.has("full-size") ? 0 : scale,
                           .factor = factor,
@@ -235,7 +275,9 @@ int run(int argc, char** argv) {
         if (dc.type != "busi" && dc.type != "isbi2012" && dc.type != "folders" && dc.type != "synthetic")
             throw usage_error("'" + ckpt.string() + "' records data-type '" + dc.type + "', which is unknown");
     }
-    if (pre.recorded && !pre.polarity.empty() && polarity_of(dc.type) != pre.polarity)
+    // label and palette masks have no polarity: their encoding is the run's (dc.layout below)
+    const bool class_masks = pre.layout.encoding != data::mask_encoding::binary;
+    if (pre.recorded && !class_masks && !pre.polarity.empty() && polarity_of(dc.type) != pre.polarity)
         std::cerr << "unetpp-evaluate: note: the run read its masks as '" << pre.polarity << "', --data-type " << dc.type
                   << " reads them as '" << polarity_of(dc.type) << "'; the scores are for that polarity\n";
     if (!a.has("data")) dc.data = pick_str("data", "");
@@ -354,10 +396,17 @@ int run(int argc, char** argv) {
         // Predict every image first: a damaged probability map stops the run before anything is written
         // (but the --out-probs files, written as each image is done, so that they need no memory).
         std::vector<std::vector<unsigned char>> pngs, overlays;  // encoded, written after the loop
-        const std::string polarity_note = pre.polarity.empty() || pre.polarity == polarity_of(dc.type)
+        const std::string polarity_note = class_masks ? "masks: " + pre.polarity
+                                          : pre.polarity.empty() || pre.polarity == polarity_of(dc.type)
                                               ? "masks: " + polarity_of(dc.type)
                                               : "masks read as " + polarity_of(dc.type) + "; the run: " + pre.polarity;
-        std::string rows = score_csv_header;
+        // a network of K >= 2 classes is scored per class (multiclass_scores.hpp)
+        const int K = net.classes();
+        const std::vector<data::rgb8> palette = class_colours(dc.layout, std::max(K, 2));
+        std::optional<class_score_table> class_scores;
+        if (K >= 2) class_scores.emplace(K);
+        std::vector<metrics::ranking_histogram> class_pooled;  // per class, while K - 1 <= max_pooled_classes
+        std::string rows = K >= 2 ? class_csv_header(K) : std::string(score_csv_header);
         score_table scores;
         metrics::ranking_histogram pooled;  // ROC-AUC and AP over all pixels of all images
         infer::tile_options tiles;
@@ -389,28 +438,31 @@ int run(int argc, char** argv) {
                 matched = ds.source(i) + (roi_file.empty() || !s.roi.empty() ? std::string()
                                                                              : " with region mask '" + roi_file.string() + "'");
             in_regions |= roi.has_value();
-            const image_score sc = score_image(prob, pred, s.mask, roi ? &*roi : nullptr, pooled);
-            const auto& c = sc.counts;
-            scores.add(sc);
-            rows += score_csv_row(ds.stem(i), sc);
             std::string name = ds.stem(i);
             for (char& ch : name)
                 if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
-            if (a.has("out-probs")) {
-                const auto npy = infer::encode_npy(prob);
-                write_file(probs_dir / (ds.stem(i) + "_prob.npy"),
-                           std::string_view(reinterpret_cast<const char*>(npy.data()), npy.size()), true);
-                if (a.has("probs-png16")) {
-                    const auto png = infer::encode_png16(prob);
-                    write_file(probs_dir / (ds.stem(i) + "_prob16.png"),
-                               std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
-                }
+            std::string caption;
+            if (K >= 2) {
+                const bool pool = K - 1 <= max_pooled_classes;
+                const class_image_score sc =
+                    score_class_image(prob, pred, s.mask, roi ? &*roi : nullptr, pool ? &class_pooled : nullptr);
+                class_scores->add(sc);
+                rows += class_csv_row(ds.stem(i), sc);
+                caption = name + "   mean Dice " + fmt(sc.dice()) + "   IoU " + fmt(sc.iou());
+            } else {
+                const image_score sc = score_image(prob, pred, s.mask, roi ? &*roi : nullptr, pooled);
+                scores.add(sc);
+                rows += score_csv_row(ds.stem(i), sc);
+                caption = name + "   Dice " + fmt(sc.counts.dice()) + "   IoU " + fmt(sc.counts.iou());
             }
-            if (a.has("out-masks")) pngs.push_back(io::encode_png(io::from_tensor(pred)));
-            if (a.has("overlays"))
-                overlays.push_back(report::overlay_png(s.image, s.mask, pred,
-                                                       name + "   Dice " + fmt(c.dice()) + "   IoU " + fmt(c.iou()),
-                                                       polarity_note));
+            if (a.has("out-probs")) write_probabilities(probs_dir, ds.stem(i), prob, a.has("probs-png16"));
+            if (a.has("out-masks"))
+                pngs.push_back(io::encode_png(K >= 2 ? class_mask_image(pred, dc.layout, K) : io::from_tensor(pred)));
+            if (a.has("overlays") && coloured_classes(dc.layout, K))
+                overlays.push_back(report::class_overlay_png(s.image, s.mask, pred, legend_colours(palette),
+                                                             legend_names(K), caption, polarity_note));
+            else if (a.has("overlays"))
+                overlays.push_back(report::overlay_png(s.image, s.mask, pred, caption, polarity_note));
         }
         // all inputs are valid: create the output folders and prove them writable, then write
         prepare_file_parent(csv, "--csv");
@@ -429,8 +481,10 @@ int run(int argc, char** argv) {
                 write_file(overlays_dir / (ds.stem(idx[k]) + "_overlay.png"), report::as_string(overlays[k]), true);
         }
         std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
-                            subset + (subset == "all" ? "" : ", from the run's split.json") + "), threshold " +
-                            format_real(threshold) + "\nscale: " +
+                            subset + (subset == "all" ? "" : ", from the run's split.json") + "), " +
+                            (K > 2 ? std::to_string(K) + " classes, each pixel its most probable class"
+                                   : (K == 2 ? "2 classes, threshold " : "threshold ") + format_real(threshold)) +
+                            "\nscale: " +
                             (rule.square > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
                                                    "; each prediction mapped back to its image's own size, metrics there"
                                              : "full size (" + rule.why + "): each image predicted whole by tiling, " +
@@ -440,7 +494,7 @@ int run(int argc, char** argv) {
             table += "note: the network was trained on images resized to " + std::to_string(pre.size) + "x" +
                      std::to_string(pre.size) + "; at full size it sees them at another scale (--scale F matches it)\n";
         table += "matched: " + matched + (in_regions ? "; metrics inside the region masks" : "") + "\n";
-        table += scores.str(pooled);
+        table += K >= 2 ? class_scores->str(class_pooled) : scores.str(pooled);
         write_file(csv, rows, overwrite);
         if (a.has("summary")) write_file(summary, table, overwrite);
         std::cout << table;

@@ -4,10 +4,12 @@
 //   unetpp-predict --checkpoint run/best.safetensors --input images/ --out pred/ [--mask-dir masks/]
 //
 // For every input image <stem>.<ext> it writes <stem>_prob.png (foreground probability, 0..255)
-// and <stem>_mask.png (thresholded mask), and with --mask-dir also <stem>_compare.png (input |
-// predicted mask | ground truth). A training checkpoint records the model and the preprocessing
-// (unetpp.extra.* metadata): the image is resized to the trained size as in training, predicted
-// there, and the probability map is resized back to the image's own size (scaled_predict.hpp).
+// and <stem>_mask.png (thresholded mask; for a network of K >= 2 classes the most probable class
+// of each pixel, in the run's mask encoding: class_masks.hpp), and with --mask-dir also
+// <stem>_compare.png (input | predicted mask | ground truth; classes in colours). A training
+// checkpoint records the model and the preprocessing (unetpp.extra.* metadata): the image is
+// resized to the trained size as in training, predicted there, and the probability map is resized
+// back to the image's own size (scaled_predict.hpp).
 // A plain weights file records no training scale: the image is predicted at its own size by
 // overlap tiling with mirrored borders (docs/INFERENCE.md). The optimiser state of a checkpoint
 // is ignored. Loaded weights must be finite; a probability map with NaN is not written.
@@ -38,6 +40,7 @@
 #include <unetpp/models/presets.hpp>
 #include <unetpp/threads.hpp>
 
+#include "class_masks.hpp"
 #include "cli_args.hpp"
 #include "model_record.hpp"
 #include "model_set.hpp"
@@ -77,7 +80,20 @@ void print_help() {
 Segments PNG/JPEG/BMP images with a network trained by unetpp-train (last.safetensors or
 best.safetensors of its --out folder; the optimiser state in it is ignored) or saved by
 unetpp::io::save_weights. Writes <stem>_prob.png (foreground probability) and <stem>_mask.png
-(0/255) for every input image, each at the image's own size.
+(0/255) for every input image, each at the image's own size. Grey or RGB images: as the network
+was trained (--in-channels of unetpp-train; colour images are converted as needed).
+
+Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding E):
+  1 class     one logit, sigmoid; mask = probability >= threshold, 0/255
+  K >= 2      softmax; each pixel takes its most probable class (K = 2: class 1 where its
+              probability reaches the threshold). <stem>_mask.png is written in the run's mask
+              encoding, so that it reads back as a ground-truth mask would: labels -> 8-bit grey
+              label image (pixel = class index 0..K-1), palette -> RGB in the palette's colours,
+              binary (2 classes) -> 0/255. <stem>_prob.png is the foreground probability
+              1 - p(class 0). <stem>_compare.png draws the classes in colours (the palette's,
+              else class 0 black, 1 red, 2 green, 3 blue, 4 yellow, ...) and reads the ground
+              truth with the run's mask encoding. --threshold is refused for K > 2 (argmax has
+              no threshold).
 
   --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same
   --input PATH        an image, or a directory of images (.png .jpg .jpeg .bmp)
@@ -90,9 +106,12 @@ unetpp::io::save_weights. Writes <stem>_prob.png (foreground probability) and <s
                       .bmp, _mask.bmp, .jpg or .jpeg; each output line names the file matched.
                       Two candidates (a.png and a_mask.png), or a match that is the input image
                       itself, are refused: give the masks a folder of their own
-  --out-probs DIR     foreground probabilities as float32 NumPy files at the image's own size,
-                      DIR/<stem>_prob.npy (numpy.load gives an H x W array); DIR new or empty
-  --probs-png16       with --out-probs: also DIR/<stem>_prob16.png, 16-bit grey, round(p * 65535)
+  --out-probs DIR     probabilities as float32 NumPy files at the image's own size,
+                      DIR/<stem>_prob.npy: numpy.load gives an H x W array (foreground) for one
+                      class, a K x H x W array (one plane per class, summing to 1) for K >= 2;
+                      DIR new or empty
+  --probs-png16       with --out-probs: also 16-bit grey PNGs, round(p * 65535): one class
+                      DIR/<stem>_prob16.png; K >= 2 one per class, DIR/<stem>_prob16_c<k>.png
                       (<stem>_prob.png in --out is 8-bit, for viewing only)
   --full-size         predict every image whole at its own pixels by overlap tiling, also when
                       the checkpoint was trained at --size N (then at another scale than in
@@ -111,8 +130,8 @@ unetpp::io::save_weights. Writes <stem>_prob.png (foreground probability) and <s
   --batch N           tiles per forward pass, 1 to 4096 (default 1)
   --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
   --tta               average over the 8 flips/rotations (8x slower)
-  --threshold T       mask threshold on the foreground probability, 0 to 1
-                      (default: the checkpoint's, else 0.5)
+  --threshold T       mask threshold on the foreground probability, 0 to 1 (default: the
+                      checkpoint's, else 0.5); one- and two-class networks only
   --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
   --help              this text
 
@@ -301,12 +320,27 @@ io::image probability_image(const tensor<float>& prob) {
     return io::from_tensor(fg);
 }
 
-/// Mask as a gray image: 0/255 for binary nets, class * 255 / (K - 1) otherwise.
-io::image mask_image(const tensor<float>& mask, int classes) {
-    tensor<float> scaled = mask;
-    const float k = classes <= 2 ? 1.0f : static_cast<float>(classes - 1);
-    for (float& v : scaled) v /= k;
-    return io::from_tensor(scaled);
+/// The mask file's picture: 0/255 for a one-class network, else the run's mask encoding.
+io::image mask_image(const tensor<float>& mask, const cli::class_layout& layout, int classes) {
+    return classes >= 2 ? cli::class_mask_image(mask, layout, classes) : io::from_tensor(mask);
+}
+
+/// <stem>_compare.png: input | prediction | ground truth. Classes in colours (read with the run's
+/// mask encoding) for a multi-class run, else grey 0/255 as the masks.
+io::image compare_image(const fs::path& image_path, const io::image& img, const tensor<float>& pmask,
+                        const io::image& mask, const fs::path& gt_path, const cli::class_layout& layout, int classes) {
+    if (!cli::coloured_classes(layout, classes)) {
+        const io::image gt = io::read_image(gt_path, 1);
+        if (gt.width != img.width || gt.height != img.height)
+            throw cli_error(gt_path.string() + ": mask is " + std::to_string(gt.width) + "x" +
+                            std::to_string(gt.height) + " but the image is " + std::to_string(img.width) + "x" +
+                            std::to_string(img.height));
+        const io::image gray = img.channels == 1 ? img : io::read_image(image_path, 1);
+        return io::side_by_side({gray, mask, gt});
+    }
+    const auto colours = cli::class_colours(layout, classes);
+    const tensor<float> truth = cli::read_class_truth(gt_path, image_path, layout, img.height, img.width, "--mask-dir");
+    return cli::side_by_side_rgb({img, cli::colour_labels(pmask, colours), cli::colour_labels(truth, colours)});
 }
 
 /// Writes a PNG atomically (unique temporary file, fsync, rename) into the output folder, which
@@ -327,6 +361,12 @@ int run_with(const arch& ar, const options& o) {
     }
     cli::check_finite_weights(net, o.weights.string());
     net.eval();
+    const int classes = net.classes();
+    if (o.threshold_given && classes > 2)
+        throw cli_error("--threshold applies to networks of one or two classes; " + o.weights.string() + " has " +
+                        std::to_string(classes) +
+                        " classes and each pixel takes its most probable class (argmax, no threshold): drop "
+                        "--threshold");
     const float threshold =
         o.threshold_given || !ar.pre.recorded ? o.tiles.threshold : static_cast<float>(ar.pre.threshold);
     const cli::scale_rule rule{.square = o.full_size ? 0 : ar.pre.size,
@@ -342,7 +382,9 @@ int run_with(const arch& ar, const options& o) {
                             path.stem().string() + "_mask.png'; rename one of the images");
     cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
     if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
-    std::cout << "unetpp-predict: " << Net::describe(net.channels()) << ", threshold " << cli::format_real(threshold);
+    std::cout << "unetpp-predict: " << Net::describe(net.channels())
+              << (classes > 2 ? ", " + std::to_string(classes) + " classes (each pixel its most probable class)"
+                              : ", threshold " + cli::format_real(threshold));
     if (ar.pre.size > 0)
         std::cout << ", trained at " << ar.pre.size << "x" << ar.pre.size
                   << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")")
@@ -372,29 +414,18 @@ int run_with(const arch& ar, const options& o) {
             const std::string stem = path.stem().string();
             // the ground truth is looked up before anything of this image is written
             const fs::path gt_path = o.mask_dir.empty() ? fs::path() : find_ground_truth(o.mask_dir, stem, path);
-            const io::image mask = mask_image(pmask, net.classes());
+            const io::image mask = mask_image(pmask, ar.pre.layout, classes);
+            // the comparison is drawn (and its ground truth read and checked) before anything is written
+            const io::image compare = o.mask_dir.empty() ? io::image()
+                                                         : compare_image(path, img, pmask, mask, gt_path,
+                                                                         ar.pre.layout, classes);
             save_png(o.out / (stem + "_prob.png"), probability_image(prob));
             save_png(o.out / (stem + "_mask.png"), mask);
-            if (!o.probs_dir.empty()) {
-                const auto npy = infer::encode_npy(prob);
-                cli::write_file(o.probs_dir / (stem + "_prob.npy"),
-                                std::string_view(reinterpret_cast<const char*>(npy.data()), npy.size()), true);
-                if (o.png16) {
-                    const auto p16 = infer::encode_png16(prob, net.classes() == 2 ? 1 : 0);
-                    cli::write_file(o.probs_dir / (stem + "_prob16.png"),
-                                    std::string_view(reinterpret_cast<const char*>(p16.data()), p16.size()), true);
-                }
-            }
+            if (!o.probs_dir.empty()) cli::write_probabilities(o.probs_dir, stem, prob, o.png16);
             std::string gt_note;
             if (!o.mask_dir.empty()) {
                 gt_note = "; ground truth " + gt_path.string();
-                const io::image gt = io::read_image(gt_path, 1);
-                if (gt.width != img.width || gt.height != img.height)
-                    throw cli_error(gt_path.string() + ": mask is " + std::to_string(gt.width) + "x" +
-                                    std::to_string(gt.height) + " but the image is " + std::to_string(img.width) +
-                                    "x" + std::to_string(img.height));
-                const io::image gray = net.in_channels() == 1 ? img : io::read_image(path, 1);
-                save_png(o.out / (stem + "_compare.png"), io::side_by_side({gray, mask, gt}));
+                save_png(o.out / (stem + "_compare.png"), compare);
             }
             std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << " ("
                       << cli::scale_note(img.width, img.height, rule) << gt_note << ")\n";
