@@ -1,5 +1,5 @@
 # Bad input: each command must exit with 2 and one clear line on stderr, writing nothing.
-# Variables: TRAIN, EVALUATE, PLOT, MAKE_DATA (programs), WORK (a scratch folder).
+# Variables: TRAIN, EVALUATE, PREDICT, PLOT, MAKE_DATA (programs), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 expect_exit2("'${WORK}/missing' does not exist"
@@ -57,6 +57,27 @@ expect_exit2("--augment 'rotate=400': augment step 'rotate=400': 400 is out of r
 expect_exit2("--val-data needs --val-masks DIR" "${TRAIN}" --val-data "${WORK}" --out "${WORK}/run")
 expect_exit2("--roi-masks and --roi-suffix work with --data-type folders" "${TRAIN}" --roi-suffix _fov
     --base 8 --depth 3 --out "${WORK}/run")
+# class layouts: --classes, --in-channels, --mask-encoding, --palette and the losses they allow
+expect_exit2("--classes 0 is out of range; use 1 to 256" "${TRAIN}" --classes 0 --out "${WORK}/run")
+expect_exit2("--classes 300 is out of range; use 1 to 256" "${TRAIN}" --classes 300 --out "${WORK}/run")
+expect_exit2("--in-channels 2: give 1 \\(grey\\) or 3 \\(RGB\\)" "${TRAIN}" --in-channels 2 --out "${WORK}/run")
+expect_exit2("--loss 'bce' is a one-class \\(sigmoid\\) loss; with --classes 3 use ce, dice or dice_ce" "${TRAIN}"
+    --loss bce --classes 3 --out "${WORK}/run")
+expect_exit2("--mask-encoding palette needs --palette with one colour per class" "${TRAIN}" --data-type folders
+    --data "${WORK}" --masks "${WORK}" --mask-encoding palette --classes 3 --out "${WORK}/run")
+# (a palette of one entry: a ';' would split the CMake list of arguments)
+expect_exit2("--palette '300,0,0': palette entry 0 \\(class 0\\) '300,0,0': 300 is outside 0 to 255" "${TRAIN}"
+    --data-type folders --data "${WORK}" --masks "${WORK}" --palette 300,0,0 --classes 3 --out "${WORK}/run")
+expect_exit2("--palette '#00ff0g': palette entry 0 \\(class 0\\) '#00ff0g': 'g' is not a hexadecimal digit" "${TRAIN}"
+    --data-type folders --data "${WORK}" --masks "${WORK}" --palette "#00ff0g" --classes 3 --out "${WORK}/run")
+if(EXISTS "${WORK}/run")
+    message(FATAL_ERROR "a refused unetpp-train left '${WORK}/run' behind")
+endif()
+# a label mask holding a class >= N: the message names the file, the class and the --classes to pass
+execute_process(COMMAND "${MAKE_DATA}" "${WORK}/data3" --classes 3 RESULT_VARIABLE rc)
+expect_exit2("mask '[^']*data3/masks/img_0\\.png' holds class 2 at pixel .*--classes is 2 .*pass --classes 3"
+    "${TRAIN}" --data-type folders --data "${WORK}/data3/images" --masks "${WORK}/data3/masks" --classes 2
+    --mask-encoding labels --base 8 --depth 3 --size 32 --epochs 1 --out "${WORK}/run")
 if(EXISTS "${WORK}/run")
     message(FATAL_ERROR "a refused unetpp-train left '${WORK}/run' behind")
 endif()
