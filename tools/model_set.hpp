@@ -35,21 +35,25 @@ using ronneberger_any = unet<unet_cfg{.in_channels = runtime_channels, .classes 
 inline const char* supported_models =
     "unet_bn with --base 8|16|32|64 and --depth 3|4; ronneberger2015 with --base 64 --depth 4 or --base 16 --depth 3";
 
+/// The compiled set, as X(type template, --model name, --base, --depth), in two halves (the
+/// programs may instantiate each half in a translation unit of its own, see train_run.hpp).
+#define UNETPP_CLI_MODELS_A(X)                                                                 \
+    X(unet_bn_any, "unet_bn", 8, 3) X(unet_bn_any, "unet_bn", 8, 4) X(unet_bn_any, "unet_bn", 16, 3) \
+    X(unet_bn_any, "unet_bn", 16, 4) X(unet_bn_any, "unet_bn", 32, 3)
+#define UNETPP_CLI_MODELS_B(X)                                                                      \
+    X(unet_bn_any, "unet_bn", 32, 4) X(unet_bn_any, "unet_bn", 64, 3) X(unet_bn_any, "unet_bn", 64, 4) \
+    X(ronneberger_any, "ronneberger2015", 64, 4) X(ronneberger_any, "ronneberger2015", 16, 3)
+#define UNETPP_CLI_MODELS(X) UNETPP_CLI_MODELS_A(X) UNETPP_CLI_MODELS_B(X)
+
 /// Calls f.template operator()<Net>() for the compiled network the options name.
 template <class F>
 int with_model(const std::string& model, int base, int depth, F&& f) {
-    if (model == "unet_bn") {
-#define UNETPP_CLI_BN(B, D) \
-    if (base == B && depth == D) return f.template operator()<unet_bn_any<B, D>>();
-        UNETPP_CLI_BN(8, 3) UNETPP_CLI_BN(8, 4) UNETPP_CLI_BN(16, 3) UNETPP_CLI_BN(16, 4)
-        UNETPP_CLI_BN(32, 3) UNETPP_CLI_BN(32, 4) UNETPP_CLI_BN(64, 3) UNETPP_CLI_BN(64, 4)
-#undef UNETPP_CLI_BN
-    } else if (model == "ronneberger2015") {
-        if (base == 64 && depth == 4) return f.template operator()<ronneberger_any<64, 4>>();
-        if (base == 16 && depth == 3) return f.template operator()<ronneberger_any<16, 3>>();
-    } else {
+#define UNETPP_CLI_DISPATCH(Type, Name, Base, Depth) \
+    if (model == Name && base == Base && depth == Depth) return f.template operator()<Type<Base, Depth>>();
+    UNETPP_CLI_MODELS(UNETPP_CLI_DISPATCH)
+#undef UNETPP_CLI_DISPATCH
+    if (model != "unet_bn" && model != "ronneberger2015")
         throw usage_error("--model '" + model + "' is not compiled in; supported: " + supported_models);
-    }
     throw usage_error("--model " + model + " --base " + std::to_string(base) + " --depth " + std::to_string(depth) +
                       " is not compiled in; supported: " + supported_models);
 }

@@ -1,5 +1,7 @@
 // unetpp-train: trains a U-Net on BUSI, ISBI 2012, a pair of image/mask folders or the built-in
-// synthetic data, writing checkpoints, logs and the run configuration into --out.
+// synthetic data, writing checkpoints, logs and the run configuration into --out. This file
+// parses and checks the options and handles the stop signals; the training itself is
+// train_run.hpp's train_network<Net>, compiled in tools/train_networks_*.cpp.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,8 +25,8 @@
 
 #include "cli_common.hpp"
 #include "model_record.hpp"
-#include "report/tensorboard.hpp"
 #include "run_record.hpp"
+#include "train_run.hpp"
 
 namespace {
 
@@ -200,19 +202,6 @@ void install_stop_handler() {
 #endif
 }
 
-/// One loss type for every choice (keeps one trainer instantiation per network).
-struct any_loss {
-    std::string name;
-    std::function<float(const tensor<float>&, const tensor<float>&, tensor<float>*)> fn;
-    /// with per-pixel weights (regions of interest, losses::WeightedLoss)
-    std::function<float(const tensor<float>&, const tensor<float>&, const tensor<float>&, tensor<float>*)> weighted;
-    float operator()(const tensor<float>& x, const tensor<float>& t, tensor<float>* g = nullptr) const { return fn(x, t, g); }
-    float operator()(const tensor<float>& x, const tensor<float>& t, const tensor<float>& w,
-                     tensor<float>* g = nullptr) const {
-        return weighted(x, t, w, g);
-    }
-};
-
 const std::vector<std::string> loss_names{"bce", "dice", "dice_bce", "focal", "iou", "tversky"};
 const std::vector<std::string> multiclass_loss_names{"ce", "dice", "dice_ce"};
 
@@ -244,12 +233,6 @@ any_loss make_loss(const std::string& n, int classes) {
     throw usage_error("--loss '" + n + "' is not one of bce, dice, dice_bce, focal, iou, tversky");
 }
 
-/// The optimiser options, parsed and range-checked before anything is read or written.
-struct optimizer_choice {
-    std::string name;  ///< adam | adamw | sgd
-    double lr = 1e-3, weight_decay = 0.0, momentum = 0.9;
-};
-
 optimizer_choice optimizer_from(const args& a) {
     optimizer_choice o;
     o.name = a.choice("optimizer", "adam", {"adam", "adamw", "sgd"});
@@ -257,87 +240,6 @@ optimizer_choice optimizer_from(const args& a) {
     o.weight_decay = a.real("weight-decay", o.name == "adamw" ? 1e-2 : 0.0, range::weight_decay);
     o.momentum = a.real("momentum", 0.9, range::momentum);
     return o;
-}
-
-/// SGD or Adam/AdamW behind one type, with the checkpoint state API.
-class any_optimizer {
-public:
-    template <class Net>
-    any_optimizer(Net& net, const optimizer_choice& o) : v_(make(net, o)) {}
-    void step() { std::visit([](auto& o) { o.step(); }, v_); }
-    void zero_grad() { std::visit([](auto& o) { o.zero_grad(); }, v_); }
-    [[nodiscard]] double lr() const { return std::visit([](const auto& o) { return o.lr(); }, v_); }
-    void set_lr(double x) { std::visit([&](auto& o) { o.set_lr(x); }, v_); }
-    [[nodiscard]] long steps() const { return std::visit([](const auto& o) { return o.steps(); }, v_); }
-    void set_steps(long t) { std::visit([&](auto& o) { o.set_steps(t); }, v_); }
-    [[nodiscard]] std::string_view name() const { return std::visit([](const auto& o) { return std::string_view(o.name()); }, v_); }
-    [[nodiscard]] std::vector<std::pair<std::string, std::string>> hyper_parameters() const {
-        return std::visit([](const auto& o) { return o.hyper_parameters(); }, v_);
-    }
-    template <class F>
-    void visit_state(F&& f) {
-        std::visit([&](auto& o) { o.visit_state(f); }, v_);
-    }
-
-private:
-    using variant = std::variant<optim::sgd<float>, optim::adam<float>>;
-    template <class Net>
-    static variant make(Net& net, const optimizer_choice& o) {
-        if (o.name == "sgd")
-            return variant(std::in_place_type<optim::sgd<float>>, net,
-                           optim::sgd_cfg{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
-        if (o.name == "adam")
-            return variant(std::in_place_type<optim::adam<float>>, net,
-                           optim::adam_cfg{.lr = o.lr, .weight_decay = o.weight_decay});
-        if (o.name == "adamw")
-            return variant(std::in_place_type<optim::adam<float>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
-        throw usage_error("--optimizer '" + o.name + "' is not one of adam, adamw or sgd");
-    }
-    variant v_;
-};
-
-optim::any_schedule make_schedule(const std::string& s, double lr, int epochs, const std::string& monitor) {
-    if (s == "constant") return optim::any_schedule(optim::constant_lr(lr));
-    if (s == "step") return optim::any_schedule(optim::step_lr(lr, {.step_size = std::max(1, epochs / 3), .gamma = 0.1}));
-    if (s == "cosine")
-        return optim::any_schedule(
-            optim::cosine_lr(lr, {.t_max = epochs + 1, .eta_min = lr * 1e-2, .warmup_epochs = epochs >= 10 ? 2 : 0}));
-    if (s == "plateau")
-        return optim::any_schedule(optim::reduce_on_plateau(
-            lr, {.mode = train::default_mode(monitor), .factor = 0.1, .patience = 3}));
-    throw usage_error("--schedule '" + s + "' is not one of constant, step, cosine, plateau");
-}
-
-/// --export-data: the preprocessed samples of each non-empty part, stacked into [N, C, H, W].
-void export_data(const any_dataset& ds,
-                 const std::vector<std::pair<const char*, const std::vector<std::size_t>*>>& parts,
-                 const fs::path& file, bool overwrite, bool quiet) {
-    std::size_t total = 0, done = 0;
-    for (const auto& part : parts) total += part.second->size();
-    step_progress progress("reading " + std::to_string(total) + " images for --export-data", quiet);
-    io::safetensors_writer w;
-    w.set_metadata("tool", "unetpp-train --export-data");
-    for (const auto& [name, idx] : parts) {
-        if (idx->empty()) continue;
-        tensor<float> images, masks;
-        for (std::size_t k = 0; k < idx->size(); ++k) {
-            const data::sample s = ds.get((*idx)[k]);
-            if (k == 0) {
-                const auto n = static_cast<int>(idx->size());
-                images.resize(shape4{n, s.image.shape().c, s.image.shape().h, s.image.shape().w});
-                masks.resize(shape4{n, s.mask.shape().c, s.mask.shape().h, s.mask.shape().w});
-            }
-            if (s.image.size() * idx->size() != images.size() || s.mask.size() * idx->size() != masks.size())
-                throw usage_error("--export-data: " + ds.source((*idx)[k]) +
-                                  " has another size than the first image of the part; pass --size");
-            std::copy_n(s.image.data(), s.image.size(), images.data() + k * s.image.size());
-            std::copy_n(s.mask.data(), s.mask.size(), masks.data() + k * s.mask.size());
-            progress(++done, total);
-        }
-        w.add(std::string(name) + "_images", images);
-        w.add(std::string(name) + "_masks", masks);
-    }
-    write_file(file, w.serialize(), overwrite);  // atomic and fsynced; never replaces a file without --overwrite
 }
 
 /// The run-defining options, normalised (effective defaults filled in, numbers in one spelling,
@@ -379,14 +281,6 @@ std::map<std::string, std::string> run_record(const args& a, const data_choice& 
             {"synthetic-count",
              dc.type == "synthetic" ? std::to_string(dc.synthetic_count) : std::string("(not used)")},
             {"seed", std::to_string(dc.seed)}};
-}
-
-/// Sets trainer_cfg::resume_may_change where the library has it (the trainer then refuses a
-/// resume whose recorded options differ, as run_record.hpp does here before any data is read).
-template <class Cfg>
-void set_resume_may_change(Cfg& cfg) {
-    if constexpr (requires { cfg.resume_may_change; })
-        cfg.resume_may_change = {resume_may_change().begin(), resume_may_change().end()};
 }
 
 int run(int argc, char** argv) {
@@ -490,129 +384,14 @@ int run(int argc, char** argv) {
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
 
-    return with_model(model, base, depth, [&]<class Net>() -> int {
-        if (dc.resize) check_size<Net>(dc.size);
-        if (patch > 0 && !Net::is_valid_size(patch))
-            throw usage_error("--patch " + std::to_string(patch) + " does not fit " + Net::describe() +
-                              "; nearest valid sizes: " + std::to_string(Net::previous_valid_size(patch)) + " and " +
-                              std::to_string(Net::next_valid_size(patch)));
-        const bool quiet = a.has("quiet");
-        any_dataset ds = open_dataset(dc);
-        probe(ds);
-        if (!quiet && !matched_text(ds).empty()) std::cout << "unetpp-train: " << matched_text(ds) << '\n';
-        std::optional<any_dataset> val_ds;  // --val-data: the validation part
-        if (a.has("val-data")) {
-            data_choice vc = dc;
-            vc.type = "folders";
-            vc.data = a.str("val-data");
-            vc.masks = a.str("val-masks");
-            try {
-                val_ds.emplace(open_dataset(vc));
-            } catch (const usage_error& e) {
-                throw usage_error(std::string("validation folder: ") + e.what());
-            }
-            probe(*val_ds);
-            if (!quiet) std::cout << "unetpp-train: validation folder: " << matched_text(*val_ds) << '\n';
-        }
-        auto parts = make_split(ds, a, dc.seed, dc.type, quiet);
-        if (val_ds) {  // the split's validation images train; the folder validates
-            parts.train.insert(parts.train.end(), parts.val.begin(), parts.val.end());
-            std::sort(parts.train.begin(), parts.train.end());
-            parts.val.resize(val_ds->size());
-            std::iota(parts.val.begin(), parts.val.end(), std::size_t{0});
-        }
-        if (parts.train.empty() || parts.val.empty()) throw usage_error("the split leaves no training or validation images");
-
-        Net net = make_net<Net>(dc.seed, dc.layout.channels, classes);
-        any_optimizer opt(net, opt_choice);
-        auto sched = make_schedule(schedule, opt.lr(), epochs, monitor);
-
-        const data::patch_options po{.size = patch, .foreground_share = fg_share};
-        data::loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = augment_spec.pipeline, .patch = po},
-                                     parts.train);
-        // validation: whole images at --size; at their own size, one fixed patch per image (the
-        // trainer validates with epoch 0, so the patches are the same every epoch)
-        data::loader<any_dataset> va(val_ds ? *val_ds : ds,
-                                     {.batch_size = batch, .shuffle = false, .seed = dc.seed,
-                                      .patch = dc.resize ? data::patch_options{} : po},
-                                     parts.val);
-
-        // configuration: recorded in config.json and (extra) in every checkpoint
-        std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" +
-                          json_escape(Net::describe(net.channels())) + "\"";
-        for (const auto& [k, v] : a.all()) cfg += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
-        cfg += ",\n  \"augment_steps\": \"" + json_escape(augment) + "\"";
-        cfg += ",\n  \"image_size\": \"" + (dc.resize ? std::to_string(dc.size) : std::string("own")) + "\"";
-        cfg += ",\n  \"train_images\": " + std::to_string(parts.train.size()) +
-               ",\n  \"val_images\": " + std::to_string(parts.val.size()) +
-               ",\n  \"test_images\": " + std::to_string(parts.test.size()) + "\n}\n";
-        // all inputs are valid: create the folders and prove them writable, then write
-        prepare_folder(out, "--out");
-        if (a.has("export-data")) prepare_file_parent(export_file, "--export-data");
-        train::write_file_atomic(out / (resume ? "config.resume.json" : "config.json"), cfg);
-        const std::vector<std::pair<const char*, const std::vector<std::size_t>*>> part_list{
-            {"train", &parts.train}, {"val", &parts.val}, {"test", &parts.test}};
-        std::string split = "{";
-        for (const auto& [name, idx] : part_list) {
-            split += std::string(split.size() > 1 ? ",\n" : "\n") + "  \"" + name + "\": [";
-            const any_dataset& from = (val_ds && std::string(name) == "val") ? *val_ds : ds;
-            for (std::size_t k = 0; k < idx->size(); ++k) {
-                split += k ? ", \"" : "\"";
-                split += json_escape(from.stem((*idx)[k]));
-                split += '"';
-            }
-            split += "]";
-        }
-        // the validation folder, as one-string lists (unetpp-evaluate --subset val looks there)
-        if (val_ds)
-            for (const auto& [key, value] : {std::pair{"val_data", extra.at("val-data")}, std::pair{"val_masks", extra.at("val-masks")}})
-                split += std::string(",\n  \"") + key + "\": [\"" + json_escape(value) + "\"]";
-        if (dc.roi())
-            split += ",\n  \"roi_masks\": [\"" + json_escape(extra.at("roi-masks")) + "\", \"" +
-                     json_escape(dc.roi_suffix) + "\"]";
-        train::write_file_atomic(out / "split.json", split + "\n}\n");
-        if (a.has("export-data")) {
-            if (val_ds) throw usage_error("--export-data with --val-data is not supported; export without --val-data");
-            export_data(ds, part_list, export_file, overwrite, quiet);
-        }
-        std::optional<report::tensorboard::event_writer> tb;  // --tensorboard: created (and proven writable) now
-        if (a.has("tensorboard")) tb.emplace(a.str("tensorboard"), "--tensorboard");
-
-        if (!quiet)
-            std::cout << "unetpp-train: " << Net::describe(net.channels()) << ", " << ds.size() << " images (" << parts.train.size()
-                      << " train, " << parts.val.size() << " val, " << parts.test.size() << " test), loss " << loss.name
-                      << ", optimiser " << opt.name() << (resume ? ", resuming" : "") << '\n';
-        train::trainer_cfg tc{.epochs = epochs,
-                              .monitor = monitor,
-                              .patience = patience,
-                              .min_delta = min_delta,
-                              .clip_norm = clip_norm,
-                              .out_dir = out,
-                              .resume_from = resume ? last : fs::path{},
-                              .seed = dc.seed,
-                              .progress = quiet ? train::progress_mode::silent : train::progress_mode::automatic,
-                              .extra = extra,
-                              .stop_requested = &stop_requested};
-        set_resume_may_change(tc);
-        train::trainer t(net, opt, loss, tc, sched);
-        if (tb)
-            t.on_epoch_end = [&](const train::epoch_record& r) { tb->add(r.epoch, report::tensorboard::epoch_scalars(r)); };
-        install_stop_handler();  // from here on Ctrl-C saves the current step (before: the default action)
-        const auto r = t.fit(tr, &va);
-        if (r.interrupted) {
-            const long e = r.interrupted_step > 0 ? r.interrupted_epoch : r.interrupted_epoch - 1;
-            std::cout << "interrupted: saved epoch " << e << " step "
-                      << (r.interrupted_step > 0 ? r.interrupted_step : static_cast<long>(tr.batches_per_epoch()))
-                      << " to " << r.interrupted_checkpoint.string() << "; continue with --resume\n"
-                      << std::flush;
-            return stop_signal == SIGTERM ? 128 + SIGTERM : 128 + SIGINT;
-        }
-        if (!quiet)
-            std::cout << "done: " << r.epochs_done << " epochs" << (r.stopped_early ? " (early stop)" : "") << ", best "
-                      << monitor << " " << r.best_metric << " at epoch " << r.best_epoch << "; checkpoints in '"
-                      << out.string() << "'\n";
-        return 0;
-    });
+    train_job job{.a = &a, .dc = dc, .patch = patch, .fg_share = fg_share, .augment_spec = augment_spec,
+                  .augment = augment, .batch = batch, .epochs = epochs, .patience = patience,
+                  .min_delta = min_delta, .clip_norm = clip_norm, .monitor = monitor, .schedule = schedule,
+                  .opt_choice = opt_choice, .loss = loss, .extra = extra, .out = out, .last = last,
+                  .resume = resume, .overwrite = overwrite, .export_file = export_file,
+                  .stop_requested = &stop_requested, .install_stop_handler = install_stop_handler,
+                  .stop_signal = &stop_signal};
+    return with_model(model, base, depth, [&]<class Net>() -> int { return train_network<Net>(job); });
 }
 
 }  // namespace
