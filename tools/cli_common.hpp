@@ -261,17 +261,10 @@ inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t see
 
 // --- output ----------------------------------------------------------------------------------
 
+/// `s` as the inside of a JSON string (io::json_quote without the quotes).
 inline std::string json_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\', o += c;
-        else if (static_cast<unsigned char>(c) < 0x20) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", c);
-            o += b;
-        } else o += c;
-    }
-    return o;
+    const std::string q = io::json_quote(s);
+    return q.substr(1, q.size() - 2);
 }
 
 /// Runs body(); maps errors to one stderr line and exit codes (2: bad input; 3: diverged).
