@@ -60,16 +60,19 @@ expect_exit2("--roi-masks and --roi-suffix work with --data-type folders" "${TRA
 # class layouts: --classes, --in-channels, --mask-encoding, --palette and the losses they allow
 expect_exit2("--classes 0 is out of range; use 1 to 256" "${TRAIN}" --classes 0 --out "${WORK}/run")
 expect_exit2("--classes 300 is out of range; use 1 to 256" "${TRAIN}" --classes 300 --out "${WORK}/run")
-expect_exit2("--in-channels 2: give 1 \\(grey\\) or 3 \\(RGB\\)" "${TRAIN}" --in-channels 2 --out "${WORK}/run")
+expect_exit2("--in-channels 2: give 1 \\(grey\\) or 3 \\(RGB\\)" "${TRAIN}" --in-channels 2
+    --out "${WORK}/run")
 expect_exit2("--loss 'bce' is a one-class \\(sigmoid\\) loss; with --classes 3 use ce, dice or dice_ce" "${TRAIN}"
     --loss bce --classes 3 --out "${WORK}/run")
 expect_exit2("--mask-encoding palette needs --palette with one colour per class" "${TRAIN}" --data-type folders
     --data "${WORK}" --masks "${WORK}" --mask-encoding palette --classes 3 --out "${WORK}/run")
 # (a palette of one entry: a ';' would split the CMake list of arguments)
-expect_exit2("--palette '300,0,0': palette entry 0 \\(class 0\\) '300,0,0': 300 is outside 0 to 255" "${TRAIN}"
-    --data-type folders --data "${WORK}" --masks "${WORK}" --palette 300,0,0 --classes 3 --out "${WORK}/run")
-expect_exit2("--palette '#00ff0g': palette entry 0 \\(class 0\\) '#00ff0g': 'g' is not a hexadecimal digit" "${TRAIN}"
-    --data-type folders --data "${WORK}" --masks "${WORK}" --palette "#00ff0g" --classes 3 --out "${WORK}/run")
+expect_exit2("--palette '300,0,0': palette entry 0 \\(class 0\\) '300,0,0': 300 is outside 0 to 255"
+    "${TRAIN}" --data-type folders --data "${WORK}" --masks "${WORK}" --palette 300,0,0 --classes 3
+    --out "${WORK}/run")
+expect_exit2("--palette '#00ff0g': palette entry 0 \\(class 0\\) '#00ff0g': 'g' is not a hexadecimal digit"
+    "${TRAIN}" --data-type folders --data "${WORK}" --masks "${WORK}" --palette "#00ff0g" --classes 3
+    --out "${WORK}/run")
 if(EXISTS "${WORK}/run")
     message(FATAL_ERROR "a refused unetpp-train left '${WORK}/run' behind")
 endif()
