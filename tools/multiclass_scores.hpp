@@ -156,8 +156,9 @@ public:
     [[nodiscard]] std::string str(const std::vector<metrics::ranking_histogram>& pooled) const {
         const int K = eval_.classes();
         const metrics::class_scores fg = eval_.foreground();
-        std::string t = "mean foreground Dice " + fixed(fg.dice) + ", IoU " + fixed(fg.iou) + " (classes 1 to " +
-                        std::to_string(K - 1) + ", class 0 the background); pixel accuracy " +
+        std::string t = "mean foreground Dice " + fixed(fg.dice) + ", IoU " + fixed(fg.iou) +
+                        (K == 2 ? std::string(" (class 1") : " (classes 1 to " + std::to_string(K - 1)) +
+                        ", class 0 the background); pixel accuracy " +
                         fixed(eval_.pixel_accuracy()) + "\n";
         t += "metric      mean \u00b1 std (per image: the mean over the foreground classes)\n";
         const auto line = [&](const char* n, const std::vector<double>& v) {

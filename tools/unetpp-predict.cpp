@@ -320,6 +320,13 @@ io::image probability_image(const tensor<float>& prob) {
     return io::from_tensor(fg);
 }
 
+/// A float threshold as given ("0.4", not the double 0.4000000059604645).
+std::string threshold_text(float t) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.6g", static_cast<double>(t));
+    return b;
+}
+
 /// The mask file's picture: 0/255 for a one-class network, else the run's mask encoding.
 io::image mask_image(const tensor<float>& mask, const cli::class_layout& layout, int classes) {
     return classes >= 2 ? cli::class_mask_image(mask, layout, classes) : io::from_tensor(mask);
@@ -384,7 +391,7 @@ int run_with(const arch& ar, const options& o) {
     if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
     std::cout << "unetpp-predict: " << Net::describe(net.channels())
               << (classes > 2 ? ", " + std::to_string(classes) + " classes (each pixel its most probable class)"
-                              : ", threshold " + cli::format_real(threshold));
+                              : ", threshold " + threshold_text(threshold));
     if (ar.pre.size > 0)
         std::cout << ", trained at " << ar.pre.size << "x" << ar.pre.size
                   << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")")

@@ -106,6 +106,10 @@ int run(int argc, char** argv) {
         const fs::path csv = a.str("csv");
         in.scores = report::parse_scores_csv(*read_optional(csv, max_text_bytes, "--csv"), csv.string());
         in.scores_note = "From '" + csv.string() + "' (unetpp-evaluate).";
+        if (in.scores->column("dice_c1") >= 0)  // a run of several classes (tools/multiclass_scores.hpp)
+            in.scores_note += " A multi-class run: dice, iou, precision and recall are each image's means over the "
+                              "foreground classes (class 0, the background, left out); dice_c<k> is the Dice of class "
+                              "k. The worst cases are those of the lowest mean Dice.";
     } else {
         in.scores_note = "No per-image scores: run unetpp-evaluate --checkpoint " +
                          (dir / "best.safetensors").string() +
