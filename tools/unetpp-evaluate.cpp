@@ -402,7 +402,9 @@ int run(int argc, char** argv) {
                                               : "masks read as " + polarity_of(dc.type) + "; the run: " + pre.polarity;
         // a network of K >= 2 classes is scored per class (multiclass_scores.hpp)
         const int K = net.classes();
-        const std::vector<data::rgb8> palette = class_colours(dc.layout, std::max(K, 2));
+        const bool coloured = coloured_classes(dc.layout, K);  // overlays with the classes in colours
+        const std::vector<report::rgb> legend = legend_colours(class_colours(dc.layout, std::max(K, 2)));
+        const std::vector<std::string> names = legend_names(K);
         std::optional<class_score_table> class_scores;
         if (K >= 2) class_scores.emplace(K);
         std::vector<metrics::ranking_histogram> class_pooled;  // per class, while K - 1 <= max_pooled_classes
@@ -458,9 +460,9 @@ int run(int argc, char** argv) {
             if (a.has("out-probs")) write_probabilities(probs_dir, ds.stem(i), prob, a.has("probs-png16"));
             if (a.has("out-masks"))
                 pngs.push_back(io::encode_png(K >= 2 ? class_mask_image(pred, dc.layout, K) : io::from_tensor(pred)));
-            if (a.has("overlays") && coloured_classes(dc.layout, K))
-                overlays.push_back(report::class_overlay_png(s.image, s.mask, pred, legend_colours(palette),
-                                                             legend_names(K), caption, polarity_note));
+            if (a.has("overlays") && coloured)
+                overlays.push_back(report::class_overlay_png(s.image, s.mask, pred, legend, names, caption,
+                                                             polarity_note));
             else if (a.has("overlays"))
                 overlays.push_back(report::overlay_png(s.image, s.mask, pred, caption, polarity_note));
         }
