@@ -10,7 +10,8 @@
 # scores Dice 1 and pixel accuracy 1, which also proves every pixel a valid class index or palette
 # colour (the readers refuse anything else, naming the file). unetpp-evaluate --subset val scores
 # the run's validation images (per-class table, CSV columns), --overlays draws them, and
-# unetpp-report builds the page from the CSV and the overlays. Errors of the multi-class runs:
+# unetpp-report builds the page from the CSV and the overlays; with --roi-masks only the pixels
+# inside are scored. Errors of the multi-class runs:
 # --threshold (argmax has none), a label mask holding a class >= N, a colour in no palette entry.
 # Variables: TRAIN, PREDICT, EVALUATE, REPORT, MAKE_DATA (programs), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
@@ -201,6 +202,25 @@ foreach(case "grey1;1;-;0" "labels3;3;--classes 3;0" "palette3;3;--rgb --classes
                 message(FATAL_ERROR "${name}: report.html lacks '${part}' (the per-class column and its note)")
             endif()
         endforeach()
+    endif()
+endforeach()
+
+# a region of interest: the multi-class scores count only the pixels inside (the discs of grey1)
+file(MAKE_DIRECTORY "${WORK}/roi")
+foreach(k RANGE 7)
+    file(COPY_FILE "${WORK}/grey1/data/masks/img_${k}.png" "${WORK}/roi/img_${k}_fov.png")
+endforeach()
+run_capture(out "${EVALUATE}" --checkpoint "${WORK}/labels3/run/best.safetensors" --csv "${WORK}/roi.csv"
+            --roi-masks "${WORK}/roi" --roi-suffix _fov)
+require_match("${out}" "metrics inside the region masks" "evaluate --roi-masks (labels3)")
+file(STRINGS "${WORK}/roi.csv" rows)
+list(POP_FRONT rows header)
+foreach(row IN LISTS rows)
+    string(REPLACE "," ";" cells "${row}")
+    list(GET cells 11 pixels)
+    if(pixels LESS 1 OR NOT pixels LESS 1440)
+        message(FATAL_ERROR "evaluate --roi-masks (labels3): '${row}' counts ${pixels} pixels, want those of the "
+                            "disc only (1 to 1439 of 40 x 36)")
     endif()
 endforeach()
 
