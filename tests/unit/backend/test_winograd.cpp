@@ -197,7 +197,7 @@ TEST_CASE("transform matrices: AT from the interpolation points, exact 1-D ident
 
 TEST_CASE("forward and backward-data match the reference on every preset geometry") {
     if (!ck::detail::have_winograd) {
-        MESSAGE("Winograd is compiled only with AVX-512; this build routes every convolution elsewhere");
+        MESSAGE("Winograd is compiled only with AVX-512 or AVX2 + FMA; this build routes every convolution elsewhere");
         CHECK(std::string(ck::conv2d_forward_algorithm({1, 64, 64, 64, 64, 3, 3, 1, 1})).find("winograd") ==
               std::string::npos);
         return;

@@ -1,4 +1,6 @@
-// Winograd F(4x4, 3x3) convolution for the CPU backend (float, AVX-512).
+// Winograd F(4x4, 3x3) convolution for the CPU backend (float; AVX-512 here, AVX2 + FMA in
+// winograd_avx2.hpp, which describes what differs; the plan in winograd_plan.hpp and the
+// transforms in winograd_transforms.hpp are shared).
 //
 // What it computes: the stride-1 3x3 convolutions of conv2d.hpp (cross-correlation, implicit zero
 // padding 0, 1 or 2 on every side, any H, W, cin, cout, batch), forward with bias, the fused
@@ -18,7 +20,7 @@
 //      span tile rows (images narrower than 64 columns) use gathers.
 //   3. 36 GEMMs M[a][co][tile] = sum_ci U[a][co][ci] V[a][ci][tile]: an AVX-512 micro-kernel of
 //      8 output channels x 3 vectors of 16 tiles (24 zmm accumulators, 3 loads and 8 broadcasts
-//      per 24 FMAs), over blocks of 64 output channels.
+//      per 24 FMAs), over blocks of 64 output channels (AVX2: 4 output channels x 3 vectors of 8).
 //   4. output: Y = AT M A per tile, plus bias, optional ReLU, written once to y (NCHW).
 // Multiplies per output pixel and channel pair: 36 / 16 = 2.25 instead of 9 (4x fewer); the
 // transforms add O(cin + cout) work per tile, which is why small channel counts stay direct.
@@ -50,6 +52,8 @@
 
 #include "conv2d.hpp"
 #include "parallel.hpp"
+#include "winograd_avx2.hpp"
+#include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
 
 namespace unetpp::backend::cpu_kernels::detail {
@@ -57,50 +61,15 @@ namespace unetpp::backend::cpu_kernels::detail {
 #if defined(__AVX512F__)
 inline constexpr bool have_winograd = true;
 inline constexpr const char* winograd_name = "winograd-avx512 F(4x4,3x3)";
+#elif defined(__AVX2__) && defined(__FMA__)
+inline constexpr bool have_winograd = true;
+inline constexpr const char* winograd_name = "winograd-avx2 F(4x4,3x3)";
 #else
 inline constexpr bool have_winograd = false;
-inline constexpr const char* winograd_name = "winograd (not compiled: needs AVX-512)";
+inline constexpr const char* winograd_name = "winograd (not compiled: needs AVX-512 or AVX2 + FMA)";
 #endif
 
 namespace wino {
-
-inline constexpr int group_tiles = 16;                        // tiles per vector
-inline constexpr int block_groups = 3;                        // vectors per GEMM micro-kernel
-inline constexpr int block_tiles = group_tiles * block_groups;  // 48
-inline constexpr int co_blk = 8;                              // output channels per micro-kernel
-inline constexpr int co_chunk = 64;                           // output channels per work item
-
-inline std::ptrdiff_t round16(std::ptrdiff_t v) noexcept { return (v + 15) / 16 * 16; }
-
-// A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow).
-struct geom {
-    int n, cin, h, w, cout, pad, oh, ow, tiles_y, tiles_x;
-    std::ptrdiff_t tiles, groups, blocks, chunks;
-};
-
-inline geom make_geom(int n, int cin, int h, int w, int cout, int pad) noexcept {
-    geom q{n, cin, h, w, cout, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0, 0};
-    q.tiles_y = (q.oh + 3) / 4;
-    q.tiles_x = (q.ow + 3) / 4;
-    q.tiles = std::ptrdiff_t(n) * q.tiles_y * q.tiles_x;
-    q.groups = (q.tiles + group_tiles - 1) / group_tiles;
-    q.blocks = (q.groups + block_groups - 1) / block_groups;
-    q.chunks = (cout + co_chunk - 1) / co_chunk;
-    return q;
-}
-
-inline std::size_t packed_weight_floats(int cout, int cin) noexcept {
-    return std::size_t(winograd_points) * std::size_t(round16(cout)) * std::size_t(cin);
-}
-inline std::size_t part_v_floats(int cin) noexcept { return std::size_t(winograd_points) * cin * block_tiles; }
-inline constexpr std::size_t part_m_floats = std::size_t(winograd_points) * co_chunk * block_tiles;
-
-// Whether the kernel's 32-bit gather/scatter offsets cover the tensors.
-inline bool fits_int32(const geom& q) noexcept {
-    const double lim = double(INT_MAX) / 2;
-    return double(q.n) * q.cin * q.h * q.w < lim && double(q.n) * q.cout * q.oh * q.ow < lim &&
-           double(q.cout + 16) * q.cin * 9 < lim;
-}
 
 #if defined(__AVX512F__)
 
@@ -358,7 +327,7 @@ inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
            std::size_t(max_threads()) * (wino::part_v_floats(g.cin) + wino::part_m_floats);
 }
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // y = act(scale * (conv(x, w) + b) + shift) (scale, shift, b may be null; act = ReLU if relu).
 inline void winograd_forward(const conv_geometry& g, const float* x, const float* w, const float* b,
                              const float* scale, const float* shift, bool relu, float* y, float* ws) {
@@ -391,7 +360,7 @@ inline bool use_winograd_backward(const conv_geometry& g) {
 inline bool winograd_forward_if_chosen(const conv_geometry& g, const float* x, const float* w, const float* b,
                                        const float* scale, const float* shift, bool relu, float* y, float* ws) {
     if (!use_winograd(g)) return false;
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
     winograd_forward(g, x, w, b, scale, shift, relu, y, ws);
 #else
     (void)x, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws;  // never chosen
@@ -401,7 +370,7 @@ inline bool winograd_forward_if_chosen(const conv_geometry& g, const float* x, c
 inline bool winograd_backward_data_if_chosen(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                              float* ws) {
     if (!use_winograd_backward(g)) return false;
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
     winograd_backward_data(g, dy, w, dx, ws);
 #else
     (void)dy, (void)w, (void)dx, (void)ws;  // never chosen

@@ -11,13 +11,15 @@
 // test_winograd.cpp derives AT from the points (a Vandermonde matrix) and verifies the identity
 // above exactly on every basis pair before trusting any of it.
 //
-// Every routine works on 16 tiles at once, one tile per lane of a __m512.
+// The transforms are templates over the vector type: 16 tiles at once, one per lane of a __m512,
+// with AVX-512, or 8 per __m256 with AVX2 + FMA (winograd_avx2.hpp). The row loads and stores
+// below are AVX-512's; the AVX2 ones are in winograd_avx2.hpp.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -48,72 +50,126 @@ inline constexpr double winograd_AT[4][6] = {
     {0, 1, -1, 8, -8, 1},
 };
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 namespace detail::wino {
 
-inline __m512 splat(float v) noexcept { return _mm512_set1_ps(v); }
+// The arithmetic the transforms need, per instruction set: the transforms below are written once
+// over it and run on 16 tiles per __m512 (AVX-512) or 8 per __m256 (AVX2 + FMA). (The vector type is
+// never itself a template argument: GCC would drop its attributes, with a warning.)
+#if defined(__AVX512F__)
+struct simd512 {
+    using V = __m512;
+    static __m512 splat(float v) noexcept { return _mm512_set1_ps(v); }
+    static __m512 add(__m512 a, __m512 b) noexcept { return _mm512_add_ps(a, b); }
+    static __m512 sub(__m512 a, __m512 b) noexcept { return _mm512_sub_ps(a, b); }
+    static __m512 mul(__m512 a, __m512 b) noexcept { return _mm512_mul_ps(a, b); }
+    static __m512 fmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }    // a b + c
+    static __m512 fnmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }  // c - a b
+};
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+struct simd256 {
+    using V = __m256;
+    static __m256 splat(float v) noexcept { return _mm256_set1_ps(v); }
+    static __m256 add(__m256 a, __m256 b) noexcept { return _mm256_add_ps(a, b); }
+    static __m256 sub(__m256 a, __m256 b) noexcept { return _mm256_sub_ps(a, b); }
+    static __m256 mul(__m256 a, __m256 b) noexcept { return _mm256_mul_ps(a, b); }
+    static __m256 fmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fmadd_ps(a, b, c); }
+    static __m256 fnmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
+};
+#endif
 
 // t[k*ts] = sum_j BT[k][j] * d[j*ds], k = 0..5.
-inline void bt6(const __m512* d, std::ptrdiff_t ds, __m512* t, std::ptrdiff_t ts) noexcept {
-    const __m512 d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds], d5 = d[5 * ds];
-    const __m512 four = splat(4.0f), five = splat(5.0f), two = splat(2.0f);
-    t[0] = _mm512_fmadd_ps(four, d0, _mm512_fnmadd_ps(five, d2, d4));        // 4 d0 - 5 d2 + d4
-    const __m512 a = _mm512_fnmadd_ps(four, d2, d4);                          // d4 - 4 d2
-    const __m512 b = _mm512_fnmadd_ps(four, d1, d3);                          // d3 - 4 d1
-    t[ts] = _mm512_add_ps(a, b);                                              // -4 d1 - 4 d2 + d3 + d4
-    t[2 * ts] = _mm512_sub_ps(a, b);                                          //  4 d1 - 4 d2 - d3 + d4
-    const __m512 c = _mm512_sub_ps(d4, d2);                                   // d4 - d2
-    const __m512 e = _mm512_mul_ps(two, _mm512_sub_ps(d3, d1));               // 2 (d3 - d1)
-    t[3 * ts] = _mm512_add_ps(c, e);                                          // -2 d1 - d2 + 2 d3 + d4
-    t[4 * ts] = _mm512_sub_ps(c, e);                                          //  2 d1 - d2 - 2 d3 + d4
-    t[5 * ts] = _mm512_fmadd_ps(four, d1, _mm512_fnmadd_ps(five, d3, d5));  // 4 d1 - 5 d3 + d5
+template <class S>
+inline void bt6(const typename S::V* d, std::ptrdiff_t ds, typename S::V* t, std::ptrdiff_t ts) noexcept {
+    using V = typename S::V;
+    const V d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds], d5 = d[5 * ds];
+    const V four = S::splat(4.0f), five = S::splat(5.0f), two = S::splat(2.0f);
+    t[0] = S::fmadd(four, d0, S::fnmadd(five, d2, d4));       // 4 d0 - 5 d2 + d4
+    const V a = S::fnmadd(four, d2, d4);                       // d4 - 4 d2
+    const V b = S::fnmadd(four, d1, d3);                       // d3 - 4 d1
+    t[ts] = S::add(a, b);                                      // -4 d1 - 4 d2 + d3 + d4
+    t[2 * ts] = S::sub(a, b);                                  //  4 d1 - 4 d2 - d3 + d4
+    const V c = S::sub(d4, d2);                                // d4 - d2
+    const V e = S::mul(two, S::sub(d3, d1));                   // 2 (d3 - d1)
+    t[3 * ts] = S::add(c, e);                                  // -2 d1 - d2 + 2 d3 + d4
+    t[4 * ts] = S::sub(c, e);                                  //  2 d1 - d2 - 2 d3 + d4
+    t[5 * ts] = S::fmadd(four, d1, S::fnmadd(five, d3, d5));  // 4 d1 - 5 d3 + d5
 }
 
 // o[k*os] = sum_j AT[k][j] * m[j*ms], k = 0..3.
-inline void at4(const __m512* m, std::ptrdiff_t ms, __m512* o, std::ptrdiff_t os) noexcept {
-    const __m512 s12 = _mm512_add_ps(m[ms], m[2 * ms]), d12 = _mm512_sub_ps(m[ms], m[2 * ms]);
-    const __m512 s34 = _mm512_add_ps(m[3 * ms], m[4 * ms]), d34 = _mm512_sub_ps(m[3 * ms], m[4 * ms]);
-    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
-    o[os] = _mm512_fmadd_ps(splat(2.0f), d34, d12);
-    o[2 * os] = _mm512_fmadd_ps(splat(4.0f), s34, s12);
-    o[3 * os] = _mm512_add_ps(_mm512_fmadd_ps(splat(8.0f), d34, d12), m[5 * ms]);
+template <class S>
+inline void at4(const typename S::V* m, std::ptrdiff_t ms, typename S::V* o, std::ptrdiff_t os) noexcept {
+    using V = typename S::V;
+    const V s12 = S::add(m[ms], m[2 * ms]), d12 = S::sub(m[ms], m[2 * ms]);
+    const V s34 = S::add(m[3 * ms], m[4 * ms]), d34 = S::sub(m[3 * ms], m[4 * ms]);
+    o[0] = S::add(S::add(m[0], s12), s34);
+    o[os] = S::fmadd(S::splat(2.0f), d34, d12);
+    o[2 * os] = S::fmadd(S::splat(4.0f), s34, s12);
+    o[3 * os] = S::add(S::fmadd(S::splat(8.0f), d34, d12), m[5 * ms]);
 }
 
 // u[k*us] = sum_j G[k][j] * g[j*gs], k = 0..5.
-inline void g6(const __m512* g, std::ptrdiff_t gs, __m512* u, std::ptrdiff_t us) noexcept {
-    const __m512 g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
-    const __m512 p = _mm512_add_ps(g0, g2);
-    const __m512 sixth = splat(-1.0f / 6.0f);
-    u[0] = _mm512_mul_ps(splat(0.25f), g0);
-    u[us] = _mm512_mul_ps(sixth, _mm512_add_ps(p, g1));
-    u[2 * us] = _mm512_mul_ps(sixth, _mm512_sub_ps(p, g1));
-    const __m512 q = _mm512_fmadd_ps(splat(1.0f / 24.0f), g0, _mm512_mul_ps(splat(1.0f / 6.0f), g2));
-    const __m512 r = _mm512_mul_ps(splat(1.0f / 12.0f), g1);
-    u[3 * us] = _mm512_add_ps(q, r);
-    u[4 * us] = _mm512_sub_ps(q, r);
+template <class S>
+inline void g6(const typename S::V* g, std::ptrdiff_t gs, typename S::V* u, std::ptrdiff_t us) noexcept {
+    using V = typename S::V;
+    const V g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
+    const V p = S::add(g0, g2);
+    const V sixth = S::splat(-1.0f / 6.0f);
+    u[0] = S::mul(S::splat(0.25f), g0);
+    u[us] = S::mul(sixth, S::add(p, g1));
+    u[2 * us] = S::mul(sixth, S::sub(p, g1));
+    const V q = S::fmadd(S::splat(1.0f / 24.0f), g0, S::mul(S::splat(1.0f / 6.0f), g2));
+    const V r = S::mul(S::splat(1.0f / 12.0f), g1);
+    u[3 * us] = S::add(q, r);
+    u[4 * us] = S::sub(q, r);
     u[5 * us] = g2;
 }
 
-// V = BT d B for 16 tiles: d[r*6+c] is input row r, column c; v[i*6+j] the transformed point.
-inline void input_tile(const __m512* d, __m512* v) noexcept {
-    __m512 t[36];
-    for (int c = 0; c < 6; ++c) bt6(d + c, 6, t + c, 6);   // columns
-    for (int i = 0; i < 6; ++i) bt6(t + 6 * i, 1, v + 6 * i, 1);  // rows
+// V = BT d B for one vector of tiles: d[r*6+c] is input row r, column c; v[i*6+j] the
+// transformed point.
+template <class S>
+inline void input_tile_t(const typename S::V* d, typename S::V* v) noexcept {
+    using V = typename S::V;
+    V t[36];
+    for (int c = 0; c < 6; ++c) bt6<S>(d + c, 6, t + c, 6);         // columns
+    for (int i = 0; i < 6; ++i) bt6<S>(t + 6 * i, 1, v + 6 * i, 1);  // rows
 }
 
-// Y = AT M A for 16 tiles: m[i*6+j] the products, o[r*4+c] the 4 x 4 outputs.
-inline void output_tile(const __m512* m, __m512* o) noexcept {
-    __m512 t[24];
-    for (int c = 0; c < 6; ++c) at4(m + c, 6, t + c, 6);    // columns: t[k*6+c]
-    for (int k = 0; k < 4; ++k) at4(t + 6 * k, 1, o + 4 * k, 1);  // rows
+// Y = AT M A for one vector of tiles: m[i*6+j] the products, o[r*4+c] the 4 x 4 outputs.
+template <class S>
+inline void output_tile_t(const typename S::V* m, typename S::V* o) noexcept {
+    using V = typename S::V;
+    V t[24];
+    for (int c = 0; c < 6; ++c) at4<S>(m + c, 6, t + c, 6);         // columns: t[k*6+c]
+    for (int k = 0; k < 4; ++k) at4<S>(t + 6 * k, 1, o + 4 * k, 1);  // rows
 }
 
-// U = G g G^T for 16 filters: g[r*3+c] the 3 x 3 taps, u[i*6+j] the transformed filter.
-inline void filter_tile(const __m512* g, __m512* u) noexcept {
-    __m512 t[18];
-    for (int c = 0; c < 3; ++c) g6(g + c, 3, t + c, 3);     // columns: t[k*3+c]
-    for (int k = 0; k < 6; ++k) g6(t + 3 * k, 1, u + 6 * k, 1);  // rows
+// U = G g G^T for one vector of filters: g[r*3+c] the 3 x 3 taps, u[i*6+j] the transformed filter.
+template <class S>
+inline void filter_tile_t(const typename S::V* g, typename S::V* u) noexcept {
+    using V = typename S::V;
+    V t[18];
+    for (int c = 0; c < 3; ++c) g6<S>(g + c, 3, t + c, 3);          // columns: t[k*3+c]
+    for (int k = 0; k < 6; ++k) g6<S>(t + 3 * k, 1, u + 6 * k, 1);  // rows
 }
+
+#if defined(__AVX512F__)
+inline void input_tile(const __m512* d, __m512* v) noexcept { input_tile_t<simd512>(d, v); }
+inline void output_tile(const __m512* m, __m512* o) noexcept { output_tile_t<simd512>(m, o); }
+inline void filter_tile(const __m512* g, __m512* u) noexcept { filter_tile_t<simd512>(g, u); }
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+inline void input_tile(const __m256* d, __m256* v) noexcept { input_tile_t<simd256>(d, v); }
+inline void output_tile(const __m256* m, __m256* o) noexcept { output_tile_t<simd256>(m, o); }
+inline void filter_tile(const __m256* g, __m256* u) noexcept { filter_tile_t<simd256>(g, u); }
+#endif
+
+}  // namespace detail::wino
+#endif  // AVX-512 or AVX2 + FMA
+
+#if defined(__AVX512F__)
+namespace detail::wino {
 
 // ---- Loading 16 tiles of one tile row -------------------------------------------------------
 //

@@ -1,0 +1,64 @@
+// The ISA-independent plan of the Winograd F(4x4, 3x3) convolution (winograd.hpp): how a
+// convolution is cut into tiles, blocks of tiles and chunks of output channels, and the sizes of
+// the buffers. Shared by the AVX-512 kernel (winograd.hpp) and the AVX2 one (winograd_avx2.hpp).
+#pragma once
+
+#include <climits>
+#include <cstddef>
+
+#include "winograd_transforms.hpp"
+
+namespace unetpp::backend::cpu_kernels::detail {
+
+namespace wino {
+
+// Both ISAs transform blocks of 48 tiles and work on chunks of 64 output channels; they differ
+// in the vector width (tiles per vector) and the GEMM micro-kernel's output channels.
+#if defined(__AVX512F__)
+inline constexpr int group_tiles = 16;  // tiles per vector
+inline constexpr int block_groups = 3;  // vectors per block (one GEMM micro-kernel call)
+inline constexpr int co_blk = 8;        // output channels per micro-kernel
+#else
+inline constexpr int group_tiles = 8;   // AVX2: tiles per vector
+inline constexpr int block_groups = 6;  // vectors per block (two GEMM micro-kernel calls of 3)
+inline constexpr int co_blk = 4;        // output channels per micro-kernel
+#endif
+inline constexpr int block_tiles = group_tiles * block_groups;  // 48
+inline constexpr int co_chunk = 64;                             // output channels per work item
+static_assert(block_tiles == 48 && co_chunk % co_blk == 0 && 16 % co_blk == 0);
+
+inline std::ptrdiff_t round16(std::ptrdiff_t v) noexcept { return (v + 15) / 16 * 16; }
+
+// A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow).
+struct geom {
+    int n, cin, h, w, cout, pad, oh, ow, tiles_y, tiles_x;
+    std::ptrdiff_t tiles, groups, blocks, chunks;
+};
+
+inline geom make_geom(int n, int cin, int h, int w, int cout, int pad) noexcept {
+    geom q{n, cin, h, w, cout, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0, 0};
+    q.tiles_y = (q.oh + 3) / 4;
+    q.tiles_x = (q.ow + 3) / 4;
+    q.tiles = std::ptrdiff_t(n) * q.tiles_y * q.tiles_x;
+    q.groups = (q.tiles + group_tiles - 1) / group_tiles;
+    q.blocks = (q.groups + block_groups - 1) / block_groups;
+    q.chunks = (cout + co_chunk - 1) / co_chunk;
+    return q;
+}
+
+inline std::size_t packed_weight_floats(int cout, int cin) noexcept {
+    return std::size_t(winograd_points) * std::size_t(round16(cout)) * std::size_t(cin);
+}
+inline std::size_t part_v_floats(int cin) noexcept { return std::size_t(winograd_points) * cin * block_tiles; }
+inline constexpr std::size_t part_m_floats = std::size_t(winograd_points) * co_chunk * block_tiles;
+
+// Whether the kernel's 32-bit gather/scatter offsets cover the tensors.
+inline bool fits_int32(const geom& q) noexcept {
+    const double lim = double(INT_MAX) / 2;
+    return double(q.n) * q.cin * q.h * q.w < lim && double(q.n) * q.cout * q.oh * q.ow < lim &&
+           double(q.cout + 16) * q.cin * 9 < lim;
+}
+
+}  // namespace wino
+
+}  // namespace unetpp::backend::cpu_kernels::detail
