@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <unetpp/infer.hpp>
@@ -96,7 +97,12 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
               no threshold).
 
   --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same
-  --input PATH        an image, or a directory of images (.png .jpg .jpeg .bmp)
+  --input PATH        an image, one frame or slice 'FILE#k' of a DICOM or NIfTI file, or a
+                      directory of images (.png .jpg .jpeg .bmp; .dcm .dicom .nii .nii.gz when
+                      built with DICOM / NIfTI support). A multi-frame DICOM file or a NIfTI
+                      volume gives one output per frame or slice, named <name>#k (k from 0);
+                      with --mask-dir, slice k is scored against slice k of DIR/<name>.nii.gz
+                      (.nii, .dcm, or _mask before the extension)
   --out DIR           output directory: new or empty (created if missing)
   --overwrite         write into an --out folder that holds other files; only this program's
                       <stem>_prob.png, <stem>_mask.png and <stem>_compare.png are replaced,
@@ -265,42 +271,79 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
     return a;
 }
 
-/// Input images: the file itself, or the images of a directory in name order.
+/// A frame or slice reference "file#k" (k: decimal digits): the file and k, or k = -1 when `p` is
+/// a plain path.
+std::pair<fs::path, int> frame_ref(const fs::path& p) {
+    const std::string s = p.string();
+    const std::size_t hash = s.rfind('#');
+    if (hash == std::string::npos || hash + 1 == s.size() || s.size() - hash > 8) return {p, -1};
+    if (!std::all_of(s.begin() + static_cast<std::ptrdiff_t>(hash) + 1, s.end(),
+                     [](unsigned char c) { return std::isdigit(c) != 0; }))
+        return {p, -1};
+    return {fs::path(s.substr(0, hash)), std::stoi(s.substr(hash + 1))};
+}
+
+/// The 2-D images of one file: the file itself, or every frame of a multi-frame DICOM file and
+/// every slice of a NIfTI volume as "file#k" (io::count_images reads the header only).
+std::vector<fs::path> images_of(const fs::path& file) {
+    const int n = io::count_images(file);
+    if (n <= 1) return {file};
+    std::vector<fs::path> out;
+    for (int k = 0; k < n; ++k) out.emplace_back(file.string() + "#" + std::to_string(k));
+    return out;
+}
+
+/// Input images: the file itself (each frame or slice of a DICOM / NIfTI file that holds several),
+/// one frame or slice "file#k", or the images of a directory in name order.
 std::vector<fs::path> list_inputs(const fs::path& input) {
     std::error_code ec;
-    if (!fs::exists(input, ec)) throw cli_error(input.string() + ": no such file or directory");
-    if (!fs::is_directory(input, ec)) return {input};
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(input, ec)) {
-        if (!e.is_regular_file()) continue;
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") files.push_back(e.path());
+    if (!fs::exists(input, ec)) {
+        if (const auto [file, k] = frame_ref(input); k >= 0 && fs::is_regular_file(file, ec)) return {input};
+        throw cli_error(input.string() + ": no such file or directory");
     }
+    if (!fs::is_directory(input, ec)) return images_of(input);
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(input, ec))
+        if (e.is_regular_file() && data::is_image_file(e.path())) files.push_back(e.path());
     if (ec) throw cli_error(input.string() + ": cannot list the directory: " + ec.message());
     std::sort(files.begin(), files.end());
-    if (files.empty()) throw cli_error(input.string() + ": no .png, .jpg, .jpeg or .bmp images in the directory");
-    return files;
+    if (files.empty())
+        throw cli_error(input.string() +
+                        ": no .png, .jpg, .jpeg, .bmp, .dcm, .dicom, .nii or .nii.gz images in the directory");
+    std::vector<fs::path> images;
+    for (const auto& f : files)
+        for (auto& i : images_of(f)) images.push_back(std::move(i));
+    return images;
 }
 
 /// The ground-truth mask of `stem` in `dir`: exactly one of the candidate names must exist, and
 /// it must not be the input image itself; otherwise the error names every file in question.
+/// Frame or slice k of a DICOM / NIfTI image ("a.nii.gz#3", stem "a#3") also matches frame k of a
+/// mask file of the same form: DIR/a.nii.gz#3, a.nii#3, a.dcm#3 or with "_mask" before the extension.
 fs::path find_ground_truth(const fs::path& dir, const std::string& stem, const fs::path& image) {
     std::vector<fs::path> found;
+    std::error_code ec;
     for (const char* suffix : {".png", "_mask.png", ".bmp", "_mask.bmp", ".jpg", ".jpeg"}) {
         const fs::path p = dir / (stem + suffix);
-        std::error_code ec;
         if (fs::is_regular_file(p, ec)) found.push_back(p);
+    }
+    const auto [image_file, k] = frame_ref(image);
+    if (k >= 0) {
+        const std::string name = io::image_name(image_file);
+        for (const char* suffix : {".nii.gz", ".nii", ".dcm", "_mask.nii.gz", "_mask.nii", "_mask.dcm"})
+            if (const fs::path p = dir / (name + suffix); fs::is_regular_file(p, ec))
+                found.emplace_back(p.string() + "#" + std::to_string(k));
     }
     // the image itself is never its own mask (--mask-dir is the images' folder)
     std::erase_if(found, [&](const fs::path& p) {
-        std::error_code ec;
-        return fs::equivalent(p, image, ec) && !ec;
+        std::error_code e;
+        return fs::equivalent(frame_ref(p).first, image_file, e) && !e;
     });
     if (found.empty())
         throw cli_error((dir / (stem + ".png")).string() +
                         ": no ground-truth mask for this image (looked for <stem>.png, <stem>_mask.png, .bmp, "
-                        "_mask.bmp, .jpg, .jpeg in --mask-dir, other than the image itself)");
+                        "_mask.bmp, .jpg, .jpeg in --mask-dir, and frame k of <name>.nii.gz, .nii, .dcm (or "
+                        "_mask.nii.gz, ...) for frame k of a DICOM or NIfTI image, other than the image itself)");
     if (found.size() > 1) {
         std::string names;
         for (const auto& p : found) names += (names.empty() ? "'" : ", '") + p.string() + "'";
@@ -384,9 +427,9 @@ int run_with(const arch& ar, const options& o) {
     const std::vector<fs::path> inputs = list_inputs(o.input);
     std::map<std::string, fs::path> stems;  // a.png and a.jpg would write the same a_mask.png
     for (const fs::path& path : inputs)
-        if (const auto [it, fresh] = stems.emplace(path.stem().string(), path); !fresh)
+        if (const auto [it, fresh] = stems.emplace(io::image_name(path), path); !fresh)
             throw cli_error(it->second.string() + " and " + path.string() + " would both be written as '" +
-                            path.stem().string() + "_mask.png'; rename one of the images");
+                            io::image_name(path) + "_mask.png'; rename one of the images");
     cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
     if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
     std::cout << "unetpp-predict: " << Net::describe(net.channels())
@@ -418,7 +461,7 @@ int run_with(const arch& ar, const options& o) {
             const tensor<float> prob = cli::predict_at_scale(net, x, rule, o.tiles, o.tta);
             cli::check_probabilities(prob, path.string());
             const tensor<float> pmask = infer::make_mask(prob, threshold);
-            const std::string stem = path.stem().string();
+            const std::string stem = io::image_name(path);  // "a.png" -> "a", "b.nii.gz#3" -> "b#3"
             // the ground truth is looked up before anything of this image is written
             const fs::path gt_path = o.mask_dir.empty() ? fs::path() : find_ground_truth(o.mask_dir, stem, path);
             const io::image mask = mask_image(pmask, ar.pre.layout, classes);

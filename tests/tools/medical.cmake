@@ -1,7 +1,7 @@
 # A NIfTI folder data set through the programs (issue 20, item 9; io/medical.hpp): 4 volumes of
 # 4 slices each become 16 samples ('case0.nii.gz#0' ..., named case0#0 in split.json), split by volume; unetpp-train trains on
 # them, unetpp-evaluate scores them from the checkpoint, unetpp-predict segments a 2-D NIfTI file,
-# and a volume given as a single image is refused with the slice count.
+# a volume slice by slice, one slice 'file#k', and a folder of volumes against mask volumes.
 # Variables: TRAIN, EVALUATE, PREDICT, MAKE_MEDICAL (programs), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
@@ -48,10 +48,33 @@ if(NOT hex STREQUAL "0000002800000024")
     message(FATAL_ERROR "single_mask.png is not 40 x 36 (IHDR ${hex})")
 endif()
 
+# A volume is predicted slice by slice (case0#k_mask.png), one slice as 'file#k', and a folder of
+# volumes with --mask-dir scores slice k against slice k of the mask volume of the same name.
+run_ok("${PREDICT}" --checkpoint "${WORK}/run/last.safetensors" --input "${WORK}/data/images/case0.nii.gz"
+       --out "${WORK}/pred_volume")
+foreach(k RANGE 3)
+    require_file("${WORK}/pred_volume/case0#${k}_mask.png")
+endforeach()
+run_ok("${PREDICT}" --checkpoint "${WORK}/run/last.safetensors" --input "${WORK}/data/images/case1.nii.gz#2"
+       --out "${WORK}/pred_slice")
+require_file("${WORK}/pred_slice/case1#2_mask.png")
+file(GLOB slice_outputs "${WORK}/pred_slice/*")
+list(LENGTH slice_outputs n)
+if(NOT n EQUAL 2)
+    message(FATAL_ERROR "predict of one slice wrote ${n} files, want its _prob.png and _mask.png: ${slice_outputs}")
+endif()
+file(MAKE_DIRECTORY "${WORK}/vol_images" "${WORK}/vol_masks")
+file(COPY_FILE "${WORK}/data/images/case2.nii.gz" "${WORK}/vol_images/case2.nii.gz")
+file(COPY_FILE "${WORK}/data/masks/case2_seg.nii.gz" "${WORK}/vol_masks/case2_mask.nii.gz")
+run_ok("${PREDICT}" --checkpoint "${WORK}/run/last.safetensors" --input "${WORK}/vol_images"
+       --mask-dir "${WORK}/vol_masks" --out "${WORK}/pred_folder")
+foreach(k RANGE 3)
+    require_file("${WORK}/pred_folder/case2#${k}_compare.png")
+endforeach()
 execute_process(COMMAND "${PREDICT}" --checkpoint "${WORK}/run/last.safetensors"
-                        --input "${WORK}/data/images/case0.nii.gz" --out "${WORK}/pred_volume"
+                        --input "${WORK}/data/images/case0.nii.gz#9" --out "${WORK}/pred_bad_slice"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-if(rc EQUAL 0 OR NOT err MATCHES "volume of 4 slices")
-    message(FATAL_ERROR "predict on a whole volume: want a refusal naming the 4 slices, got ${rc}:\n${out}\n${err}")
+if(rc EQUAL 0 OR NOT err MATCHES "case0.nii.gz")
+    message(FATAL_ERROR "predict of slice 9 of a 4-slice volume: want a refusal naming the file, got ${rc}:\n${out}\n${err}")
 endif()
 file(REMOVE_RECURSE "${WORK}")

@@ -285,6 +285,10 @@ inline void check_class_masks(const std::filesystem::path& image, const std::vec
 
 }  // namespace detail
 
+/// Whether the readers decode a file of this name (.png, .jpg, .jpeg, .bmp; .dcm, .dicom, .nii,
+/// .nii.gz through io/medical.hpp): how folders are listed, for programs that list their own.
+using detail::is_image_file;
+
 /// Reads masks with `rule` into `out` [1, 1, H, W] (out must be zeroed and of the image's size;
 /// `image_path` is named in size-mismatch messages). Binary masks are OR-merged over the files;
 /// label and palette masks take one file (see the file comment).
