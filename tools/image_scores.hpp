@@ -90,11 +90,19 @@ inline image_score score_image(const tensor<float>& prob, const tensor<float>& p
 
 inline const char* score_csv_header = "image,dice,iou,precision,recall,hd95,roc_auc,average_precision,width,height,pixels\n";
 
-inline std::string score_csv_row(std::string name, const image_score& s) {
-    for (char& ch : name)
-        if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
+/// A CSV text cell as RFC 4180 writes it: as it is, or in double quotes with inner quotes doubled
+/// when it holds a comma, a quote or a line break (so an image named "a,b" keeps its name;
+/// report/run_files.hpp, Python's csv module and pandas read it back).
+inline std::string csv_text(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (const char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + '"';
+}
+
+inline std::string score_csv_row(const std::string& name, const image_score& s) {
     const auto& c = s.counts;
-    return name + ',' + csv_number(c.dice()) + ',' + csv_number(c.iou()) + ',' + csv_number(c.precision()) + ',' +
+    return csv_text(name) + ',' + csv_number(c.dice()) + ',' + csv_number(c.iou()) + ',' + csv_number(c.precision()) + ',' +
            csv_number(c.recall()) + ',' + csv_number(s.hd95) + ',' + csv_number(s.ranking.roc_auc) + ',' +
            csv_number(s.ranking.average_precision) + ',' + std::to_string(s.width) + ',' + std::to_string(s.height) +
            ',' + std::to_string(c.total()) + '\n';

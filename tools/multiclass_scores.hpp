@@ -124,10 +124,8 @@ inline std::string class_csv_header(int classes) {
     return h + '\n';
 }
 
-inline std::string class_csv_row(std::string name, const class_image_score& s) {
-    for (char& ch : name)
-        if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
-    std::string r = name + ',' + csv_number(s.dice()) + ',' + csv_number(s.iou()) + ',' + csv_number(s.precision()) +
+inline std::string class_csv_row(const std::string& name, const class_image_score& s) {
+    std::string r = csv_text(name) + ',' + csv_number(s.dice()) + ',' + csv_number(s.iou()) + ',' + csv_number(s.precision()) +
                     ',' + csv_number(s.recall()) + ',' + csv_number(s.mean_hd95()) + ',' +
                     csv_number(s.mean_ranking(&metrics::ranking_scores::roc_auc)) + ',' +
                     csv_number(s.mean_ranking(&metrics::ranking_scores::average_precision)) + ',' +

@@ -37,38 +37,81 @@ struct score_table {
     }
 };
 
-/// Parses the per-image CSV of unetpp-evaluate (header "image,dice,..."; cells numbers, "inf" or
-/// "nan"). The header must start with image and contain dice; at most `max_rows` rows.
+/// The records of CSV text (RFC 4180: cells separated by commas, a cell in double quotes may hold
+/// commas, line breaks and doubled quotes; lines end with LF or CRLF), each with the line it
+/// starts on. A quote left open is refused, naming the line.
+inline std::vector<std::pair<std::size_t, std::vector<std::string>>> parse_csv_records(std::string_view text,
+                                                                                       const std::string& file) {
+    std::vector<std::pair<std::size_t, std::vector<std::string>>> out;
+    std::vector<std::string> cells;
+    std::string cell;
+    std::size_t line = 1, start = 1;
+    bool quoted = false, any = false;
+    const auto end_record = [&] {
+        if (any || !cell.empty() || !cells.empty()) {
+            cells.push_back(std::move(cell));
+            out.emplace_back(start, std::move(cells));
+        }
+        cells.clear();
+        cell.clear();
+        any = false;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
+        if (quoted) {
+            if (ch == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+                cell += '"';
+                ++i;
+            } else if (ch == '"') {
+                quoted = false;
+            } else {
+                if (ch == '\n') ++line;
+                cell += ch;
+            }
+            continue;
+        }
+        if (ch == '"' && cell.empty()) {
+            quoted = any = true;
+        } else if (ch == ',') {
+            cells.push_back(std::move(cell));
+            cell.clear();
+            any = true;
+        } else if (ch == '\n' || ch == '\r') {
+            if (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+            end_record();
+            start = ++line;
+        } else {
+            cell += ch;
+            any = true;
+        }
+    }
+    if (quoted)
+        throw cli::usage_error("'" + file + "' line " + std::to_string(start) +
+                               ": a quoted cell is not closed; give the --csv file that unetpp-evaluate wrote");
+    end_record();
+    return out;
+}
+
+/// Parses the per-image CSV of unetpp-evaluate (header "image,dice,..."; image names as RFC 4180
+/// text, other cells numbers, "inf" or "nan"). The header must start with image and contain dice;
+/// at most `max_rows` rows.
 inline score_table parse_scores_csv(std::string_view text, const std::string& file, std::size_t max_rows = 1000000) {
     score_table t;
-    std::istringstream in{std::string(text)};
-    std::string line;
-    const auto split = [](const std::string& l) {
-        std::vector<std::string> cells;
-        std::stringstream ss(l);
-        std::string c;
-        while (std::getline(ss, c, ',')) cells.push_back(c);
-        if (!l.empty() && l.back() == ',') cells.emplace_back();
-        return cells;
-    };
-    if (!std::getline(in, line))
+    const auto records = parse_csv_records(text, file);
+    if (records.empty())
         throw cli::usage_error("'" + file + "' is empty; give the --csv file that unetpp-evaluate wrote");
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    auto head = split(line);
+    const std::vector<std::string>& head = records.front().second;
     if (head.empty() || head[0] != "image")
         throw cli::usage_error("'" + file +
                                "' does not start with an 'image,dice,...' header; is it the --csv of unetpp-evaluate?");
     t.columns.assign(head.begin() + 1, head.end());
     if (t.column("dice") < 0)
         throw cli::usage_error("'" + file + "' has no dice column; give the --csv file that unetpp-evaluate wrote");
-    std::size_t row = 1;
-    while (std::getline(in, line)) {
-        ++row;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty()) continue;
+    for (std::size_t k = 1; k < records.size(); ++k) {
+        const auto& [row, cells] = records[k];
+        if (cells.size() == 1 && cells[0].empty()) continue;  // a blank line
         if (t.rows.size() >= max_rows)
             throw cli::usage_error("'" + file + "' has more than " + std::to_string(max_rows) + " rows");
-        const auto cells = split(line);
         if (cells.size() != head.size())
             throw cli::usage_error("'" + file + "' line " + std::to_string(row) + " has " +
                                    std::to_string(cells.size()) + " cells, the header " + std::to_string(head.size()));

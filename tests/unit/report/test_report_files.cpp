@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
+#include "../../../tools/image_scores.hpp"
 #include "../../../tools/report/html_report.hpp"
 #include "../../../tools/report/run_files.hpp"
 #include "../../support/error_of.hpp"
@@ -18,6 +20,28 @@ std::string error_of(F&& f) {
     return unetpp::test::error_of<cli::usage_error>(std::forward<F>(f), "(no error)");
 }
 }  // namespace
+
+TEST_CASE("run_files: image names with commas, quotes and line breaks keep their names (RFC 4180)") {
+    const std::vector<std::string> names{"plain", "a,b", "say \"hi\"", "two\nlines", "", "x,\"y\",\r\nz"};
+    std::string csv = "image,dice\n";
+    for (const auto& n : names) csv += cli::csv_text(n) + ",0.5\n";
+    CHECK(cli::csv_text("a,b") == "\"a,b\"");
+    CHECK(cli::csv_text("say \"hi\"") == "\"say \"\"hi\"\"\"");
+    const auto t = report::parse_scores_csv(csv, "s.csv");
+    REQUIRE(t.rows.size() == names.size());
+    CHECK(t.rows[0].image == "plain");
+    CHECK(t.rows[1].image == "a,b");
+    CHECK(t.rows[2].image == "say \"hi\"");
+    CHECK(t.rows[3].image == "two\nlines");
+    CHECK(t.rows[4].image.empty());
+    CHECK(t.rows[5].image == "x,\"y\",\r\nz");
+    for (const auto& r : t.rows) CHECK(r.values.at(0) == 0.5);
+    // a row after a quoted line break is counted from the right line
+    CHECK(contains(error_of([] { report::parse_scores_csv("image,dice\n\"a\nb\",1\nc,x\n", "s.csv"); }),
+                   "line 4: 'x' in column dice"));
+    CHECK(contains(error_of([] { report::parse_scores_csv("image,dice\n\"open,1\n", "s.csv"); }),
+                   "line 2: a quoted cell is not closed"));
+}
 
 TEST_CASE("run_files: evaluate's CSV, with inf and nan cells") {
     const auto t = report::parse_scores_csv(
