@@ -92,7 +92,7 @@ TEST_CASE("score_class_image: per-class counts, foreground means, HD95 and ROC-A
     CHECK(header.rfind("image,dice,iou,", 0) == 0);
     CHECK(header.find(",pixel_accuracy,width,height,pixels,dice_c1,dice_c2\n") != std::string::npos);
     const std::string row = cli::class_csv_row("a,b", s);
-    CHECK(row.rfind("a_b,0.944444,", 0) == 0);
+    CHECK(row.rfind("\"a,b\",0.944444,", 0) == 0);  // RFC 4180 quoting keeps the name
     CHECK(row.find(",0.875,4,2,8,0.888889,1\n") != std::string::npos);
 
     // a class in the truth only: no finite distance, the image's HD95 is inf
