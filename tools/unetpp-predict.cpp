@@ -236,7 +236,7 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
     }
     const auto it = md.find("unetpp.config");
     if (it != md.end()) {
-        const auto cfg = io::detail::parse_flat_json(it->second, where + "metadata unetpp.config");
+        const auto cfg = io::config_fields(it->second, where + "metadata unetpp.config");
         const auto get = [&](const char* k) {
             const auto f = cfg.find(k);
             if (f == cfg.end()) throw cli_error(where + "metadata unetpp.config lacks \"" + k + "\"");

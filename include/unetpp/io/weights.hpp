@@ -179,6 +179,13 @@ inline std::uint64_t element_count(const std::vector<std::int64_t>& s) {
 /// The unet_cfg of a network as the JSON text stored in the unetpp.config metadata.
 inline std::string config_json(const unet_cfg& c) { return detail::config_json(c); }
 
+/// The fields of unetpp.config metadata (a flat JSON object, as config_json writes it), each value
+/// as its text ("in_channels" -> "3", "pad" -> "same"). The text is untrusted: anything else than
+/// an object of strings and numbers is a std::runtime_error naming `what`.
+inline std::map<std::string, std::string> config_fields(std::string_view json, const std::string& what) {
+    return detail::parse_flat_json(json, what);
+}
+
 namespace detail {
 /// A network object's configuration with its run-time channel counts filled in (a network with
 /// runtime_channels knows them only as an object), and its name with them.
