@@ -13,6 +13,7 @@ folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of th
     models                      whole networks
     io                          images, weights, checkpoints, ONNX
     data, infer                 data sets and loaders; tiling, TTA, ensembles
+    dist                        data parallel: communicators, gradient exchange, sharded loaders
     train                       the trainer, checkpoints and callbacks
     testing                     tools for users' own tests (the gradient checker), on tensors only
 
@@ -42,8 +43,9 @@ ALLOWED = {
     "io": {"models", "blocks", "layers", "heads", "backend", "tensor", "detail"},
     "data": {"io", "backend", "tensor", "detail"},
     "infer": {"io", "models", "layers", "heads", "backend", "tensor"},
+    "dist": {"data", "metrics", "backend", "tensor"},  # sharded loaders, gathered validation scores
     "testing": {"tensor"},  # the gradient checker is generic over the layer type
-    "train": {"data", "infer", "io", "models", "blocks", "layers", "heads", "losses", "metrics", "optim",
+    "train": {"dist", "data", "infer", "io", "models", "blocks", "layers", "heads", "losses", "metrics", "optim",
               "backend", "tensor", "detail"},
 }
 

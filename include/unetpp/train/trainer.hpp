@@ -72,6 +72,12 @@
 /// `training_diverged`, whose message names the epoch and the step and says truthfully which
 /// good checkpoint exists: the last one written by this run or the one it resumed from (those
 /// are not touched), or that there is none (no output folder, or no epoch completed yet).
+///
+/// Data parallel (cfg.comm, docs/DISTRIBUTED.md): each rank trains on its slice of every global
+/// batch (dist::sharded_loader); after backward the gradients are averaged (dist::allreduce_gradients,
+/// before clipping and the step), the step's loss and NaN/Inf verdict and the stop flag are agreed,
+/// batch-norm running statistics are averaged after each epoch, validation results are gathered,
+/// and only rank 0 writes checkpoints and logs and prints. Without cfg.comm nothing changes.
 
 #include <atomic>
 #include <chrono>
@@ -92,6 +98,9 @@
 #include <vector>
 
 #include "../data/loader.hpp"
+#include "../dist/communicator.hpp"
+#include "../dist/gradients.hpp"
+#include "../dist/validation.hpp"
 #include "../losses/common.hpp"
 #include "../metrics/multiclass.hpp"
 #include "../metrics/segmentation.hpp"
@@ -128,6 +137,9 @@ struct trainer_cfg {
     /// When it becomes true, fit() saves the current step and returns (see "Interrupting" above).
     /// Only read (relaxed is enough: a signal handler may set it); null: never interrupted.
     const std::atomic<bool>* stop_requested = nullptr;
+    /// The ranks of a data-parallel run (see "Data parallel" above); null: this process alone.
+    dist::communicator* comm = nullptr;
+    std::size_t bucket_bytes = dist::default_bucket_bytes;  ///< gradient exchange bucket size
 };
 
 struct fit_result {
@@ -191,8 +203,10 @@ public:
         : net_(net), opt_(opt), loss_(std::move(loss)), cfg_(std::move(cfg)),
           sched_(schedule ? std::move(*schedule) : optim::any_schedule(opt.lr())),
           es_(cfg_.mode.value_or(default_mode(cfg_.monitor)), cfg_.patience, cfg_.min_delta),
-          log_(cfg_.out_dir) {
+          log_(!cfg_.comm || cfg_.comm->is_root() ? cfg_.out_dir : std::filesystem::path{}) {
         if (cfg_.epochs < 1) throw std::invalid_argument("trainer: epochs must be at least 1");
+        if (!lead()) cfg_.progress = progress_mode::silent;
+        if (comm().size() > 1) cfg_.extra.emplace("world_size", std::to_string(comm().size()));
         (void)epoch_record{}.get(cfg_.monitor);  // validates the name
         mode_ = cfg_.mode.value_or(default_mode(cfg_.monitor));
     }
@@ -224,7 +238,7 @@ public:
             info = load_checkpoint(chosen.path, net_, opt_);
             res.resumed_from = chosen.path;
             res.resume_message = note;
-            if (!note.empty()) out << note << '\n' << std::flush;  // a warning: printed even when silent
+            if (!note.empty() && lead()) out << note << '\n' << std::flush;  // a warning: printed even when silent
             good_checkpoint_ = chosen.path;
             good_epoch_ = info.epoch;
             last_is_good = !cfg_.out_dir.empty() && fs_equivalent(chosen.path, cfg_.out_dir / "last.safetensors");
@@ -232,12 +246,13 @@ public:
             es_.restore(info.es_best, info.es_bad_epochs);
             for (const auto& [k, v] : cfg_.extra) info.extra[k] = v;
             log_.resume(info.epoch);
-            if (info.epoch >= cfg_.epochs)
+            if (info.epoch >= cfg_.epochs && lead())
                 out << "checkpoint already holds " << info.epoch << " epochs; nothing to do (raise the epoch count)\n";
         }
 
-        const auto stop_requested = [&] {
-            return cfg_.stop_requested && cfg_.stop_requested->load(std::memory_order_relaxed);
+        dist::broadcast_parameters(net_, comm());  // one process: nothing to do
+        const auto stop_requested = [&] {  // collective: every rank stops at the same step
+            return dist::any_rank(comm(), cfg_.stop_requested && cfg_.stop_requested->load(std::memory_order_relaxed));
         };
         // finishes the result of an interrupted run
         const auto interrupted = [&](long epoch, long step, std::filesystem::path ckpt) {
@@ -290,10 +305,10 @@ public:
             }
             while (auto b = train.next()) {
                 ++k;
-                const double l = train_step(b->images, b->masks, b->roi, r.epoch, k, nb, info.step + 1);
+                const dist::step_totals l = train_step(b->images, b->masks, b->roi, r.epoch, k, nb, info.step + 1);
                 ++info.step;
-                sum += l * b->images.shape().n;
-                count += static_cast<std::size_t>(b->images.shape().n);
+                sum += l.loss_sum;
+                count += static_cast<std::size_t>(l.samples);
                 if (pb) pb->update(k, sum / double(count));
                 if (stop_requested()) {
                     if (pb) pb->finish();
@@ -308,7 +323,8 @@ public:
                         mid.schedule_name = std::string(sched_.name());
                         mid.schedule_state = sched_.state();  // unchanged since the epoch's start
                         saved = cfg_.out_dir / "last.safetensors";
-                        save_checkpoint_keeping_previous(saved, net_, opt_, mid, last_is_good);
+                        if (lead()) save_checkpoint_keeping_previous(saved, net_, opt_, mid, last_is_good);
+                        comm().barrier();  // the checkpoint exists when fit() returns on any rank
                         info = mid;
                     }
                     return interrupted(r.epoch, static_cast<long>(k), saved);
@@ -317,6 +333,7 @@ public:
             if (pb) pb->finish();
             if (count == 0) throw std::runtime_error("trainer: the training loader gave no batches in epoch " + std::to_string(r.epoch));
             r.train_loss = sum / double(count);
+            dist::average_buffers(net_, comm());  // the replicas' batch-norm statistics agree
             if (val) validate(*val, r);
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             seconds_here += r.seconds;
@@ -338,9 +355,10 @@ public:
 
             log_.add(r);  // before the checkpoints: a resume drops rows newer than its checkpoint
             if (!cfg_.out_dir.empty()) {
-                if (improved) save_checkpoint(cfg_.out_dir / "best.safetensors", net_, opt_, info);
+                if (improved && lead()) save_checkpoint(cfg_.out_dir / "best.safetensors", net_, opt_, info);
                 const auto last = cfg_.out_dir / "last.safetensors";
-                save_checkpoint_keeping_previous(last, net_, opt_, info, last_is_good);
+                if (lead()) save_checkpoint_keeping_previous(last, net_, opt_, info, last_is_good);
+                comm().barrier();
                 last_is_good = true;
                 good_checkpoint_ = last;
                 good_epoch_ = info.epoch;
@@ -418,6 +436,7 @@ public:
             }
         }
         net_.train(true);
+        dist::gather_validation(comm(), sum, count, ev, mev, ignore_index);  // one process: unchanged
         if (count == 0) throw std::runtime_error("trainer: the validation loader gave no batches");
         r.val_loss = sum / double(count);
         if (ev.images()) {
@@ -448,7 +467,7 @@ private:
                                         "or train without region-of-interest masks");
     }
 
-    double train_step(const tensor<float>& x, const tensor<float>& masks, const tensor<float>& roi, int epoch,
+    dist::step_totals train_step(const tensor<float>& x, const tensor<float>& masks, const tensor<float>& roi, int epoch,
                       std::size_t k, std::size_t nb, long global_step) {
         const auto where = [&] {
             return "epoch " + std::to_string(epoch) + ", step " + std::to_string(k) + " of " + std::to_string(nb) +
@@ -457,21 +476,32 @@ private:
         net_.zero_grad();
         const auto& logits = net_.forward(x);
         const auto target = detail::center_crop(masks, logits.shape().h, logits.shape().w);
-        if (!detail::all_finite(logits))
-            throw training_diverged(where() + ": the network's outputs hold NaN or Inf; training stopped" + kept());
-        double l;
-        try {
+        const bool finite = detail::all_finite(logits), alone = comm().size() == 1;
+        const auto bad_outputs = [&] { return where() + ": the network's outputs hold NaN or Inf; training stopped" + kept(); };
+        if (!finite && alone) throw training_diverged(bad_outputs());
+        double l = std::numeric_limits<double>::quiet_NaN();
+        if (finite) try {
             l = roi.empty() ? static_cast<double>(loss_(logits, target, &grad_))
                             : weighted_loss(logits, target, detail::center_crop(roi, logits.shape().h, logits.shape().w),
                                             &grad_);
         } catch (const std::exception& e) {
             throw std::runtime_error(where() + ": loss '" + std::string(loss_.name) + "': " + e.what());
         }
-        if (!std::isfinite(l))
-            throw training_diverged(where() + ": loss '" + std::string(loss_.name) + "' is " +
-                                    (std::isnan(l) ? "NaN" : "infinite") + "; training stopped" + kept() +
-                                    " (lower the learning rate, clip gradients, or check the data)");
+        const auto bad_loss = [&] {
+            return where() + ": loss '" + std::string(loss_.name) + "' is " + (std::isnan(l) ? "NaN" : "infinite") +
+                   "; training stopped" + kept() + " (lower the learning rate, clip gradients, or check the data)";
+        };
+        if (!std::isfinite(l) && alone) throw training_diverged(bad_loss());
+        const dist::step_totals tot = dist::exchange_step(comm(), l, static_cast<std::size_t>(x.shape().n),
+                                                          !std::isfinite(l));
+        if (tot.any_bad)  // every rank stops at the same step
+            throw training_diverged(!finite ? bad_outputs() : !std::isfinite(l) ? bad_loss()
+                                    : where() + ": another rank's loss or outputs hold NaN or Inf; training stopped" + kept());
         net_.backward(x, grad_);
+        // the mean gradient of the global batch; slices of unequal size are weighted by their share
+        const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
+        dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes,
+                                  even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples));
         double norm;
         if (cfg_.clip_norm > 0)
             norm = optim::clip_grad_norm(net_, cfg_.clip_norm);
@@ -482,8 +512,11 @@ private:
         if (!std::isfinite(norm))
             throw training_diverged(where() + ": the gradients hold NaN or Inf; training stopped" + kept());
         opt_.step();
-        return l;
+        return tot;
     }
+
+    dist::communicator& comm() noexcept { return cfg_.comm ? *cfg_.comm : one_; }
+    bool lead() const noexcept { return !cfg_.comm || cfg_.comm->is_root(); }  // writes files, prints
 
     /// What the NaN/Inf message says about checkpoints: only what exists.
     std::string kept() const {
@@ -547,6 +580,7 @@ private:
     checkpoint_info info_;
     std::filesystem::path good_checkpoint_{};  // the newest complete checkpoint of this run (empty: none)
     long good_epoch_ = 0;
+    dist::world_of_one one_;  // the communicator without cfg.comm
 };
 
 template <class Net, class Optim, class Loss>
