@@ -2,8 +2,9 @@
 // the project's C++ compiler (target nvcc_host_smoke_cxx) and by nvcc as CUDA source (the test
 // nvcc_model_headers, tests/nvcc/nvcc_host.cmake), which compares the two outputs. It proves that
 // the model headers compile under nvcc and that the host code nvcc builds computes what the C++
-// build computes. `host_smoke --compare name=a,b ...` checks pairs of numbers instead (|a - b| <=
-// 1e-4 * max(1, |a|, |b|)), since the CMake test script cannot compare floating-point values.
+// build computes, a unet with runtime_channels too. `host_smoke --compare name=a,b ...` checks
+// pairs of numbers instead (|a - b| <= 1e-4 * max(1, |a|, |b|)), since the CMake test script
+// cannot compare floating-point values.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -66,7 +67,14 @@ int main(int argc, char** argv) {
         sum += y[i];
         abs_sum += std::fabs(y[i]);
     }
-    std::printf("loss %.9g\nsum %.9g\nabs_sum %.9g\nfirst %.9g\nlast %.9g\n", loss, sum, abs_sum, double(y[0]),
-                double(y[y.size() - 1]));
-    return std::isfinite(sum) ? 0 : 1;
+    // The same network with its channels chosen at run time (runtime_channels), three classes.
+    using runtime_t = unet<unet_cfg{.in_channels = runtime_channels, .classes = runtime_channels, .base = 8, .depth = 2}>;
+    runtime_t rt(7, {.in_channels = 1, .classes = 3});
+    rt.eval();
+    const auto& z = rt.forward(x);
+    double rt_sum = 0;
+    for (std::size_t i = 0; i < z.size(); ++i) rt_sum += z[i];
+    std::printf("loss %.9g\nsum %.9g\nabs_sum %.9g\nfirst %.9g\nlast %.9g\nruntime_sum %.9g\n", loss, sum, abs_sum,
+                double(y[0]), double(y[y.size() - 1]), rt_sum);
+    return std::isfinite(sum) && std::isfinite(rt_sum) && z.shape().c == 3 ? 0 : 1;
 }
