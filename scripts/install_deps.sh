@@ -11,6 +11,10 @@
 # python3-torch for the PyTorch parity tests (UNETPP_NO_TORCH=1 leaves it out), python3-venv, and
 # chromium, in which tools_report renders the HTML run report headless.
 #
+# OpenMPI (libopenmpi-dev openmpi-bin) for the mpi stage of scripts/test.sh: the data-parallel
+# tests (label mpi, UNETPP_WITH_MPI=ON, docs/DISTRIBUTED.md) run under mpirun. UNETPP_NO_MPI=1
+# leaves it out.
+#
 # The test virtual environment, used by the ONNX interop tests and tools_report (tests find it
 # there and never install anything themselves):
 #
@@ -47,6 +51,9 @@ packages=(cmake g++ make libeigen3-dev libxsimd-dev doctest-dev libstb-dev libjp
           clang libomp-dev libclang-rt-14-dev python3-venv chromium)
 # GDCM and nifticlib: the DICOM and NIfTI readers of unetpp::medical (io/medical.hpp).
 packages+=(libgdcm-dev libnifti2-dev)
+if [[ "${UNETPP_NO_MPI:-0}" != "1" ]]; then
+    packages+=(libopenmpi-dev openmpi-bin)
+fi
 if [[ "${UNETPP_NO_TORCH:-0}" != "1" ]]; then
     packages+=(python3-torch)
 fi

@@ -2,12 +2,15 @@
 # Install what the tests need, build unetpp and run its tests, in stages:
 #
 #   release  ./build (Release, the default compiler): build everything, run every ctest
+#   mpi      ./build, configured by both stages with UNETPP_WITH_MPI=ON when this stage is
+#            selected (so the release stage builds the mpi tests with everything else and leaves
+#            their label to this stage): runs the `mpi` label, each test on 2 ranks under mpirun
 #   asan     ./build-asan (g++, -fsanitize=address,undefined, -O1 -g): the `unit` label
 #   tsan     ./build-tsan (g++, -fsanitize=thread, OpenMP off): the `tsan` label (tests/tsan)
 #   fuzz     ./build-fuzz (clang++, libFuzzer + ASan + UBSan): every tests/fuzz target for
 #            UNETPP_FUZZ_SECONDS (default 30) on its seed corpus
 #
-#   scripts/test.sh                        all four stages
+#   scripts/test.sh                        all five stages
 #   scripts/test.sh -L unit                extra arguments go to the release stage's ctest
 #   scripts/test.sh --stages=release,tsan  only these stages (also UNETPP_STAGES=release,tsan)
 #   scripts/test.sh --skip=asan,fuzz       all but these (also UNETPP_SKIP_STAGES=asan,fuzz)
@@ -20,7 +23,7 @@
 # UNETPP_STRICT_SKIPS=1, a skip of something scripts/install_deps.sh installs is a failure, and
 # so is a failure of install_deps.sh to install it (docs/INSTALL.md).
 #
-# Labels: unit, parity, interop, static, compile_fail, package, slow, data, tsan, fuzz, cuda (README.md).
+# Labels: unit, parity, interop, static, compile_fail, package, slow, data, tsan, fuzz, cuda, mpi (README.md).
 # Build directories: UNETPP_BUILD_DIR (build), UNETPP_ASAN_BUILD_DIR (build-asan),
 # UNETPP_TSAN_BUILD_DIR (build-tsan), UNETPP_FUZZ_BUILD_DIR (build-fuzz). Compilers:
 # UNETPP_ASAN_CXX, UNETPP_TSAN_CXX (g++), UNETPP_FUZZ_CXX (clang++). UNETPP_ASAN_EXCLUDE: a ctest
@@ -31,7 +34,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-all_stages="release,asan,tsan,fuzz"
+all_stages="release,mpi,asan,tsan,fuzz"
 stages="${UNETPP_STAGES:-$all_stages}"
 skip_stages="${UNETPP_SKIP_STAGES:-}"
 ctest_args=()
@@ -135,10 +138,28 @@ run_ctest() {
     return $rc
 }
 
+# UNETPP_WITH_MPI of ./build: ON when the mpi stage runs. Both stages configure with the same value,
+# because switching it regenerates the mpi tests' build rules and recompiles them (about 60 s of
+# CPU); with it ON the option only adds the unetpp::mpi target and the mpi tests, nothing else is
+# rebuilt.
+mpi_option=OFF
+if selected mpi; then mpi_option=ON; fi
+
 stage_release() {
-    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON
+    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON -DUNETPP_WITH_MPI="$mpi_option"
     cmake --build "$build_dir" --parallel "$jobs"
-    run_ctest release "$build_dir" "${ctest_args[@]}"
+    local args=("${ctest_args[@]}")
+    [[ "$mpi_option" == "ON" ]] && args+=(-LE '^mpi$')   # run by the mpi stage
+    run_ctest release "$build_dir" "${args[@]}"
+}
+
+stage_mpi() {
+    # Measured on 2 shared cores: the two mpi tests and their main compile in about 60 s of CPU
+    # (in the release stage when it runs first); they run in about 2 s.
+    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON -DUNETPP_WITH_MPI=ON
+    cmake --build "$build_dir" --target unetpp_mpi_tests --parallel "$jobs"
+    # '^mpi$': a bare `-L mpi` is a regular expression that also matches compile_fail
+    run_ctest mpi "$build_dir" -L '^mpi$'
 }
 
 sanitizer_configure() {
@@ -180,7 +201,7 @@ deps_start="$(now)"
 scripts/install_deps.sh
 summary+=("$(printf '%-8s passed  %s' deps "$(fmt_time $(( $(now) - deps_start )))")")
 
-for s in release asan tsan fuzz; do
+for s in release mpi asan tsan fuzz; do
     if selected "$s"; then
         run_stage "$s" "stage_$s"
     else

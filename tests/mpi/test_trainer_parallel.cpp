@@ -22,6 +22,7 @@
 #include <unetpp/dist/shard.hpp>
 #include <unetpp/losses.hpp>
 #include <unetpp/models/presets.hpp>
+#include <unetpp/models/unet.hpp>
 #include <unetpp/optim.hpp>
 #include <unetpp/train.hpp>
 
@@ -203,5 +204,38 @@ TEST_CASE("resume from rank 0's checkpoint equals the uninterrupted run") {
             else
                 CHECK(std::memcmp(&a[i], &b[i], sizeof(double)) == 0);
         }
+    }
+}
+
+TEST_CASE("trainer with slices of unequal size: each rank's gradient weighted by its share of the batch") {
+    // global batches of 5 (slices of 2 and 3 on 2 ranks), a loss that is a mean over pixels, no
+    // batch norm: the run must follow the single-process run on whole batches
+    using plain = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 1, .norm = norm_kind::none}>;
+    dist::mpi_communicator comm;
+    data::synthetic_dataset ds{10, {.size = 16, .seed = 8}};
+    const data::loader_options lo{.batch_size = 5, .seed = 4};
+    plain net(12), alone(12);
+    optim::sgd<float> opt(net, {.lr = 0.1}), alone_opt(alone, {.lr = 0.1});
+    shards tr(ds, lo, {}, comm);
+    train::trainer t(net, opt, losses::bce_with_logits{},
+                     {.epochs = 2, .monitor = "train_loss", .seed = 4, .progress = train::progress_mode::silent, .comm = &comm});
+    const auto h = t.fit(tr);
+    CHECK(dist::replicas_agree(net, comm));
+    if (comm.is_root()) {
+        data::loader<data::synthetic_dataset> whole(ds, lo);
+        train::trainer ref(alone, alone_opt, losses::bce_with_logits{},
+                           {.epochs = 2, .monitor = "train_loss", .seed = 4, .progress = train::progress_mode::silent});
+        const auto hr = ref.fit(whole);
+        double worst = 0;
+        net.visit_parameters([&](std::string_view name, auto& p, auto&) {
+            alone.visit_parameters([&](std::string_view other, auto& q, auto&) {
+                if (name != other) return;
+                for (std::size_t i = 0; i < p.size(); ++i)
+                    worst = std::max(worst, static_cast<double>(std::abs(p.data()[i] - q.data()[i])));
+            });
+        });
+        MESSAGE("slices of 2 and 3, 4 SGD steps: max |w - w_single_process| " << worst);
+        CHECK(worst <= 1e-6);
+        CHECK(h.history.back().train_loss == doctest::Approx(hr.history.back().train_loss).epsilon(1e-6));
     }
 }
