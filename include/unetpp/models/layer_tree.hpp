@@ -79,6 +79,26 @@ private:
     }
 };
 
+/// The size rules of a model whose output side follows from its input side alone (CRTP, like
+/// layer_tree): which sides it takes and the nearest ones, from Derived::output_size(side), the
+/// output side for an input side or nullopt. A model names them with using-declarations.
+template <class Derived>
+struct size_rules {
+    static constexpr bool is_valid_size(int in) noexcept { return Derived::output_size(in).has_value(); }
+    /// Smallest valid input side >= n (0 if none within 1<<16).
+    static constexpr int next_valid_size(int n) noexcept {
+        for (int s = n < 1 ? 1 : n; s <= (1 << 16); ++s)
+            if (is_valid_size(s)) return s;
+        return 0;
+    }
+    /// Largest valid input side <= n (0 if none).
+    static constexpr int previous_valid_size(int n) noexcept {
+        for (int s = n; s >= 1; --s)
+            if (is_valid_size(s)) return s;
+        return 0;
+    }
+};
+
 namespace detail {
 
 /// Throws shape_error unless `in` has `channels` channels, at least one image, and a height and

@@ -80,7 +80,7 @@ struct nested_no_up {
 }  // namespace detail
 
 template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
-class nested_unet : public layer_tree<nested_unet<C, B, T, P>> {
+class nested_unet : public layer_tree<nested_unet<C, B, T, P>>, public size_rules<nested_unet<C, B, T, P>> {
     friend class layer_tree<nested_unet>;
     static_assert(B::available, "nested_unet: this backend is not available in this build (for backend::cuda: "
                                 "configure with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
@@ -255,17 +255,9 @@ public:
         const auto s = try_output_shape(shape4{1, C.in_channels, in, in});
         return s ? std::optional<int>(s->h) : std::nullopt;
     }
-    static constexpr bool is_valid_size(int in) noexcept { return output_size(in).has_value(); }
-    static constexpr int next_valid_size(int n) noexcept {
-        for (int s = n < 1 ? 1 : n; s <= (1 << 16); ++s)
-            if (is_valid_size(s)) return s;
-        return 0;
-    }
-    static constexpr int previous_valid_size(int n) noexcept {
-        for (int s = n; s >= 1; --s)
-            if (is_valid_size(s)) return s;
-        return 0;
-    }
+    using size_rules<nested_unet>::is_valid_size;  // output_size(in) has a value
+    using size_rules<nested_unet>::next_valid_size;
+    using size_rules<nested_unet>::previous_valid_size;
     static constexpr int min_input_size = next_valid_size(1);
 
     /// Builds the network with parameters initialised from `seed` (He-uniform weights, zero BN

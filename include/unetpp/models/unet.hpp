@@ -29,38 +29,14 @@
 #include "../layers/upsample.hpp"
 #include "../layers/sequential.hpp"
 #include "layer_tree.hpp"
+#include "unet_buffers.hpp"
 #include "unet_cfg.hpp"
 
 namespace unetpp {
 
-namespace detail {
-/// Buffers that a U-Net lends its levels for results that die young, shared by every level and
-/// every network on the thread (per tensor type). The levels run one after another, so one
-/// buffer of the largest level's size replaces one buffer per level:
-///   pool_up    under inference_mode: each pooling result (dead once the level below has read it)
-///              and each up-sampled map (dead once concatenated)
-///   merged     under inference_mode: each concatenation (dead once the decoder has read it)
-///   level_out  under inference_mode: the bottleneck's output and each decoder's output below
-///              level 0 (dead once the level above has up-sampled it); not when the network
-///              keeps its decoder outputs (keep_decoder_outputs, for deep supervision)
-///   dec_grad   in backward: the gradient of each decoder's input (dead once the skip split it)
-///   up_grad    the gradient of each up-sampled map (dead once the up-sampling's backward ran)
-///   below_grad the gradient of each level's input from above (dead once the level below used it)
-///   pool_grad  the gradient of each pooling input, then that plus the skip's (dead once the
-///              encoder's backward ran)
-///   enc_grad   the gradient of each encoder's input below level 0 (dead once pooled back)
-/// A buffer's content stays valid until the next level writes it; unet::forward_level and
-/// backward_level order their calls so that this never happens early.
-enum class unet_buffer : std::size_t { pool_up, merged, level_out, dec_grad, up_grad, below_grad, pool_grad, enc_grad, count };
-template <class Tensor>
-Tensor& unet_level_buffer(unet_buffer b) noexcept {
-    thread_local std::array<Tensor, static_cast<std::size_t>(unet_buffer::count)> buffers;
-    return buffers[static_cast<std::size_t>(b)];
-}
-}  // namespace detail
 
 template <unet_cfg Asked, class B = backend::cpu, class T = float, class P = default_policies>
-class unet : public layer_tree<unet<Asked, B, T, P>> {
+class unet : public layer_tree<unet<Asked, B, T, P>>, public size_rules<unet<Asked, B, T, P>> {
     friend class layer_tree<unet>;
     /// Every member below is built from C (see detail::usable_unet_cfg); the checks read Asked.
     static constexpr unet_cfg C = detail::usable_unet_cfg(Asked);
@@ -217,19 +193,9 @@ public:
         const auto s = try_output_shape(shape4{1, C.in_channels == runtime_channels ? 1 : C.in_channels, in, in});
         return s ? std::optional<int>(s->h) : std::nullopt;
     }
-    static constexpr bool is_valid_size(int in) noexcept { return output_size(in).has_value(); }
-    /// Smallest valid input side >= n (0 if none within 1<<16).
-    static constexpr int next_valid_size(int n) noexcept {
-        for (int s = n < 1 ? 1 : n; s <= (1 << 16); ++s)
-            if (is_valid_size(s)) return s;
-        return 0;
-    }
-    /// Largest valid input side <= n (0 if none).
-    static constexpr int previous_valid_size(int n) noexcept {
-        for (int s = n; s >= 1; --s)
-            if (is_valid_size(s)) return s;
-        return 0;
-    }
+    using size_rules<unet>::is_valid_size;        // output_size(in) has a value
+    using size_rules<unet>::next_valid_size;      // smallest valid side >= n (0: none up to 2^16)
+    using size_rules<unet>::previous_valid_size;  // largest valid side <= n (0: none)
     /// Smallest input side the network accepts.
     static constexpr int min_input_size = next_valid_size(1);
 
@@ -246,8 +212,8 @@ public:
     /// (unet_cfg::in_channels / classes = runtime_channels). A count fixed at compile time must be
     /// given as 0 or as its value. Throws std::invalid_argument for a count out of range.
     unet(std::uint64_t seed, io_channels io) {
-        set_io(C.in_channels, io.in_channels, "in_channels");
-        set_io(C.classes, io.classes, "classes");
+        io_ = {detail::boundary_count(C.in_channels, io.in_channels, describe() + " in_channels"),
+               detail::boundary_count(C.classes, io.classes, describe() + " classes")};
         if constexpr (C.in_channels == runtime_channels) std::get<0>(enc_).set_input_channels(io_.in_channels);
         if constexpr (C.classes == runtime_channels) head_.set_output_channels(io_.classes);
         init(seed);
@@ -383,21 +349,6 @@ public:
 private:
     static std::string level_name(const char* kind, std::size_t level) { return kind + std::to_string(level + 1); }
 
-    /// Records one boundary count: a runtime_channels one must be given (1 to
-    /// max_runtime_channels); a fixed one may be given as 0 or as its own value.
-    void set_io(int fixed, int given, const char* what) {
-        int& slot = std::string_view(what) == "in_channels" ? io_.in_channels : io_.classes;
-        if (fixed != runtime_channels) {
-            if (given != 0 && given != fixed)
-                throw std::invalid_argument(describe() + ": " + what + " is fixed at " + std::to_string(fixed) +
-                                            " by the configuration, but " + std::to_string(given) +
-                                            " was given; give 0 or " + std::to_string(fixed));
-            slot = fixed;
-            return;
-        }
-        check_runtime_channels(describe() + " " + what, given);
-        slot = given;
-    }
 
     static std::string size_rule() {
         if (C.pad != padding::valid)

@@ -4,6 +4,8 @@
 /// down, up, skip and head types of each level), and how models/unet.hpp reads them (the optional
 /// bottleneck hook, and the corrected copy of a configuration that has mistakes).
 
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "../blocks/double_conv.hpp"
@@ -82,6 +84,20 @@ struct bottleneck_policy<P, C, In, Out, T, B> {
 }  // namespace detail
 
 namespace detail {
+/// One boundary count of a network object (unet(seed, io_channels)): a runtime_channels one must
+/// be given (1 to max_runtime_channels); a fixed one may be given as 0 or as its own value.
+/// `what` names the network and the count in messages.
+inline int boundary_count(int fixed, int given, const std::string& what) {
+    if (fixed == runtime_channels) {
+        check_runtime_channels(what, given);
+        return given;
+    }
+    if (given != 0 && given != fixed)
+        throw std::invalid_argument(what + " is fixed at " + std::to_string(fixed) + " by the configuration, but " +
+                                    std::to_string(given) + " was given; give 0 or " + std::to_string(fixed));
+    return fixed;
+}
+
 /// The configuration a unet builds its members from: `asked` when it is valid, otherwise `asked`
 /// with every invalid field replaced by a harmless one. The class's static_asserts check
 /// `asked` and report each mistake once; the members are then built from this corrected copy,
