@@ -134,7 +134,9 @@ UNETPP_KERNEL_API std::size_t conv2d_forward_fused_workspace_floats(const conv_g
 // epilogue over y.
 UNETPP_KERNEL_API void conv2d_forward_fused(const conv_geometry& g, const float* x, const float* w, const float* b,
                                             const float* scale, const float* shift, bool relu, float* y, float* ws) {
-    if (detail::winograd_forward_if_chosen(g, x, w, b, scale, shift, relu, y, ws)) return;
+    // The fused forward runs only at inference (unetpp::inference_mode), where the weights stay put:
+    // Winograd keeps their transform across calls (winograd_cache.hpp checks they are unchanged).
+    if (detail::winograd_forward_if_chosen(g, x, w, b, scale, shift, relu, y, ws, /*cached=*/true)) return;
 #if UNETPP_DIRECT_CONV
     if (detail::use_direct(g)) {
         const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;

@@ -12,8 +12,10 @@
 // store what lies inside); each reads a 6 x 6 input window. Then
 //   1. weights: U[a][co][ci] = (G g G^T)[a] for the 36 points a, packed per call into the
 //      workspace as [a][block of 8 output channels][ci][8] (the BatchNorm scale of the fused path
-//      is folded in here). The layers hand the kernels their weights on every call and training
-//      changes them every step, so nothing is cached across calls.
+//      is folded in here). Training changes the weights every step, so the training passes
+//      transform them on every call; the inference path (conv2d_forward_fused) keeps U across
+//      calls in winograd_cache.hpp, which reuses it only while the weights are bit for bit
+//      unchanged.
 //   2. input: V[a][ci][tile] = (BT d B)[a] for a block of 48 tiles (three groups of 16, one tile
 //      per vector lane) into a per-thread tile-major buffer. 16 tiles of one tile row load their
 //      6 input rows with masked contiguous loads and de-interleave them with permutes; groups that
@@ -49,10 +51,12 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <memory>
 
 #include "conv2d.hpp"
 #include "parallel.hpp"
 #include "winograd_avx2.hpp"
+#include "winograd_cache.hpp"
 #include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
 
@@ -305,9 +309,18 @@ inline conv_geometry winograd_backward_geometry(const conv_geometry& g) noexcept
 // on both sides (at 16 -> 16 the two are level; below, the transforms dominate) and at least 16
 // tiles of 4 x 4 outputs in the batch (below, packing the 4x larger transformed weights on every
 // call costs more than the multiplies saved: 8 x 8 images at batch 1 stay direct).
+//
+// AVX2 (bench/conv_kernels_bench.cpp "wino:n1" built with -march=x86-64-v3, docs/PERFORMANCE.md
+// "Winograd on AVX2"): 16 -> 16 and 32 -> 16 channels stayed at 0.6-0.95x the direct kernel from
+// 64 x 64 to 256 x 256, so AVX2 asks for 32 channels on both sides; from there on 1.0-4x.
 inline bool winograd_pays(const conv_geometry& g) noexcept {
+#if defined(__AVX512F__)
+    constexpr int min_channels = 16;
+#else
+    constexpr int min_channels = 32;
+#endif
     const std::ptrdiff_t tiles = std::ptrdiff_t(g.n) * ((g.oh() + 3) / 4) * ((g.ow() + 3) / 4);
-    return g.cin >= 16 && g.cout >= 16 && tiles >= 16;
+    return g.cin >= min_channels && g.cout >= min_channels && tiles >= 16;
 }
 
 // Whether conv2d_forward (and _fused) of g runs the Winograd kernel: compiled in, a stride-1 3x3
@@ -329,12 +342,20 @@ inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // y = act(scale * (conv(x, w) + b) + shift) (scale, shift, b may be null; act = ReLU if relu).
+// With `cached` (the inference path, conv2d_forward_fused) the transformed weights come from the
+// cache of winograd_cache.hpp, which checks that w and scale are unchanged before reusing them.
 inline void winograd_forward(const conv_geometry& g, const float* x, const float* w, const float* b,
-                             const float* scale, const float* shift, bool relu, float* y, float* ws) {
-    float* u = ws;
-    float* fb = u + wino::packed_weight_floats(g.cout, g.cin);
+                             const float* scale, const float* shift, bool relu, float* y, float* ws, bool cached) {
+    float* fb = ws + wino::packed_weight_floats(g.cout, g.cin);
     float* parts = fb + wino::round16(g.cout);
-    wino::pack_weights(g.cout, g.cin, w, std::ptrdiff_t(g.cin) * 9, 9, false, scale, u);
+    const auto pack = [&](float* dst) {
+        wino::pack_weights(g.cout, g.cin, w, std::ptrdiff_t(g.cin) * 9, 9, false, scale, dst);
+    };
+    std::shared_ptr<const wino::cached_weights> keep;  // holds the entry for this call
+    if (cached)
+        keep = wino::the_weight_cache().get(w, scale, g.cout, g.cin, wino::packed_weight_floats(g.cout, g.cin), pack);
+    const float* u = keep ? keep->u() : ws;
+    if (!keep) pack(ws);
     const bool has_bias = b || shift;
     for (int co = 0; has_bias && co < g.cout; ++co)
         fb[co] = (scale ? scale[co] : 1.0f) * (b ? b[co] : 0.0f) + (shift ? shift[co] : 0.0f);
@@ -357,13 +378,15 @@ inline bool use_winograd_backward(const conv_geometry& g) {
 }
 
 // The dispatch of conv2d_fast.hpp: run the pass on Winograd and return true where it is chosen.
+// `cached`: keep the transformed weights across calls (inference only, winograd_cache.hpp).
 inline bool winograd_forward_if_chosen(const conv_geometry& g, const float* x, const float* w, const float* b,
-                                       const float* scale, const float* shift, bool relu, float* y, float* ws) {
+                                       const float* scale, const float* shift, bool relu, float* y, float* ws,
+                                       bool cached = false) {
     if (!use_winograd(g)) return false;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    winograd_forward(g, x, w, b, scale, shift, relu, y, ws);
+    winograd_forward(g, x, w, b, scale, shift, relu, y, ws, cached);
 #else
-    (void)x, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws;  // never chosen
+    (void)x, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws, (void)cached;  // never chosen
 #endif
     return true;
 }
