@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -237,5 +239,54 @@ TEST_CASE("trainer with slices of unequal size: each rank's gradient weighted by
         MESSAGE("slices of 2 and 3, 4 SGD steps: max |w - w_single_process| " << worst);
         CHECK(worst <= 1e-6);
         CHECK(h.history.back().train_loss == doctest::Approx(hr.history.back().train_loss).epsilon(1e-6));
+    }
+}
+
+namespace {
+/// bce_with_logits, except that on rank `rank` the `k`-th training call returns NaN (or throws).
+struct fails_on_one_rank {
+    static constexpr const char* name = "fails_on_one_rank";
+    int rank = 1;
+    bool nan = true;
+    std::shared_ptr<int> calls = std::make_shared<int>(0);
+    int me = 0;
+    template <class T>
+    T operator()(const tensor<T>& x, const tensor<T>& t, tensor<T>* g = nullptr) const {
+        const T l = losses::bce_with_logits{}(x, t, g);
+        if (g && me == rank && ++*calls == 2) {
+            if (!nan) throw std::invalid_argument("a bad mask");
+            return std::numeric_limits<T>::quiet_NaN();
+        }
+        return l;
+    }
+};
+}  // namespace
+
+TEST_CASE("a NaN loss or a loss error on one rank stops every rank at the same step") {
+    using plain = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 1, .norm = norm_kind::none}>;
+    dist::mpi_communicator comm;
+    data::synthetic_dataset ds{12, {.size = 16, .seed = 8}};
+    for (bool nan : {true, false}) {
+        CAPTURE(nan);
+        plain net(12);
+        optim::sgd<float> opt(net, {.lr = 0.1});
+        shards tr(ds, {.batch_size = 4, .seed = 4}, {}, comm);
+        const fails_on_one_rank loss{.rank = comm.size() - 1, .nan = nan, .me = comm.rank()};
+        train::trainer t(net, opt, loss,
+                         {.epochs = 1, .monitor = "train_loss", .seed = 4, .progress = train::progress_mode::silent,
+                          .comm = &comm});
+        std::string what;
+        try {
+            (void)t.fit(tr);
+        } catch (const std::exception& e) {
+            what = e.what();
+        }
+        CHECK(what.find("step 2 of 3") != std::string::npos);
+        const bool mine = comm.rank() == comm.size() - 1;
+        if (nan)
+            CHECK(what.find(mine ? "is NaN" : "another rank's loss or outputs hold NaN") != std::string::npos);
+        else
+            CHECK(what.find(mine ? "a bad mask" : "another rank's loss or outputs hold NaN") != std::string::npos);
+        CHECK(dist::replicas_agree(net, comm));  // nobody took the step
     }
 }

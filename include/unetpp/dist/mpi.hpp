@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <cstdlib>
+#include <exception>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -60,6 +62,12 @@ inline constexpr std::size_t mpi_max_count = static_cast<std::size_t>(INT_MAX);
 
 /// Initialises MPI for the life of this object (MPI_Init_thread with MPI_THREAD_FUNNELED) and
 /// finalises it in the destructor. When MPI is already initialised it does neither.
+///
+/// Errors: a rank that stops on an error while the others wait in a collective operation would
+/// leave them waiting, and MPI_Finalize may wait for them too. So the destructor aborts the whole
+/// job (MPI_Abort) instead of finalising when it runs during stack unwinding (an exception leaving
+/// the scope that holds the environment), and a program that catches an error itself and exits
+/// should call mpi_environment::abort(code) rather than return.
 class mpi_environment {
 public:
     mpi_environment(int& argc, char**& argv) { init(&argc, &argv); }
@@ -69,7 +77,15 @@ public:
     ~mpi_environment() {
         int finalized = 0;
         MPI_Finalized(&finalized);
-        if (owner_ && !finalized) MPI_Finalize();
+        if (!owner_ || finalized) return;
+        if (std::uncaught_exceptions() > 0) abort(1);  // the other ranks may be waiting for this one
+        MPI_Finalize();
+    }
+
+    /// Ends every rank of the job with `code` (MPI_Abort on MPI_COMM_WORLD); does not return.
+    [[noreturn]] static void abort(int code) {
+        MPI_Abort(MPI_COMM_WORLD, code);
+        std::_Exit(code);  // MPI_Abort does not return; this is in case an implementation does
     }
 
 private:

@@ -480,12 +480,14 @@ private:
         const auto bad_outputs = [&] { return where() + ": the network's outputs hold NaN or Inf; training stopped" + kept(); };
         if (!finite && alone) throw training_diverged(bad_outputs());
         double l = std::numeric_limits<double>::quiet_NaN();
+        std::string loss_error;  // with other ranks: thrown after they have been told (l stays NaN)
         if (finite) try {
             l = roi.empty() ? static_cast<double>(loss_(logits, target, &grad_))
                             : weighted_loss(logits, target, detail::center_crop(roi, logits.shape().h, logits.shape().w),
                                             &grad_);
         } catch (const std::exception& e) {
-            throw std::runtime_error(where() + ": loss '" + std::string(loss_.name) + "': " + e.what());
+            loss_error = where() + ": loss '" + std::string(loss_.name) + "': " + e.what();
+            if (alone) throw std::runtime_error(loss_error);
         }
         const auto bad_loss = [&] {
             return where() + ": loss '" + std::string(loss_.name) + "' is " + (std::isnan(l) ? "NaN" : "infinite") +
@@ -494,6 +496,7 @@ private:
         if (!std::isfinite(l) && alone) throw training_diverged(bad_loss());
         const dist::step_totals tot = dist::exchange_step(comm(), l, static_cast<std::size_t>(x.shape().n),
                                                           !std::isfinite(l));
+        if (!loss_error.empty()) throw std::runtime_error(loss_error);
         if (tot.any_bad)  // every rank stops at the same step
             throw training_diverged(!finite ? bad_outputs() : !std::isfinite(l) ? bad_loss()
                                     : where() + ": another rank's loss or outputs hold NaN or Inf; training stopped" + kept());
