@@ -7,6 +7,7 @@
 // Every rank runs every collective call whatever its checks find (CHECK, not REQUIRE).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -288,5 +289,65 @@ TEST_CASE("a NaN loss or a loss error on one rank stops every rank at the same s
         else
             CHECK(what.find(mine ? "a bad mask" : "another rank's loss or outputs hold NaN") != std::string::npos);
         CHECK(dist::replicas_agree(net, comm));  // nobody took the step
+    }
+}
+
+namespace {
+/// bce_with_logits that sets `flag` at its k-th training call (on the rank given a flag).
+struct stops_after {
+    static constexpr const char* name = "bce_with_logits";
+    std::atomic<bool>* flag = nullptr;
+    int k = 0;
+    std::shared_ptr<int> calls = std::make_shared<int>(0);
+    template <class T>
+    T operator()(const tensor<T>& x, const tensor<T>& t, tensor<T>* g = nullptr) const {
+        const T l = losses::bce_with_logits{}(x, t, g);
+        if (g && flag && ++*calls == k) flag->store(true);
+        return l;
+    }
+};
+}  // namespace
+
+TEST_CASE("a stop requested on one rank: all stop at the same step, rank 0 saves, the resume equals the full run") {
+    using plain = unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 1, .norm = norm_kind::none}>;
+    dist::mpi_communicator comm;
+    shared_dir shared(comm, "stop");
+    data::synthetic_dataset ds{12, {.size = 16, .seed = 8}};
+    const auto run = [&](plain& net, const fs::path& dir, int stop_at, const fs::path& resume) {
+        optim::adam<float> opt(net, {.lr = 1e-2});
+        shards tr(ds, {.batch_size = 4, .seed = 4}, {}, comm);  // 3 steps per epoch
+        std::atomic<bool> flag{false};
+        const bool last_rank = comm.rank() == comm.size() - 1;  // only its flag is ever set
+        train::trainer t(net, opt, stops_after{.flag = last_rank ? &flag : nullptr, .k = stop_at},
+                         {.epochs = 3, .monitor = "train_loss", .out_dir = dir, .resume_from = resume, .seed = 4,
+                          .progress = train::progress_mode::silent, .stop_requested = &flag, .comm = &comm});
+        return t.fit(tr);
+    };
+    plain straight(3), cut(3), resumed(50);
+    (void)run(straight, shared.path / "straight", 0, {});
+    const auto r = run(cut, shared.path / "cut", 5, {});  // the 5th step: epoch 2, step 2
+    CHECK(r.interrupted);
+    CHECK(r.interrupted_epoch == 2);
+    CHECK(r.interrupted_step == 2);
+    CHECK(dist::replicas_agree(cut, comm));
+    const auto r2 = run(resumed, shared.path / "cut", 0, shared.path / "cut");
+    CHECK_FALSE(r2.interrupted);
+    CHECK(dist::fingerprint(resumed) == dist::fingerprint(straight));
+    CHECK(dist::replicas_agree(resumed, comm));
+    if (comm.is_root()) {  // one process cannot resume the run of 2 without saying so
+        plain alone(3);
+        optim::adam<float> opt(alone, {.lr = 1e-2});
+        data::loader<data::synthetic_dataset> tr(ds, {.batch_size = 4, .seed = 4});
+        train::trainer t(alone, opt, losses::bce_with_logits{},
+                         {.epochs = 4, .monitor = "train_loss", .resume_from = shared.path / "cut", .seed = 4,
+                          .progress = train::progress_mode::silent});
+        std::string what;
+        try {
+            (void)t.fit(tr);
+        } catch (const std::runtime_error& e) {
+            what = e.what();
+        }
+        CHECK(what.find("world_size: checkpoint " + std::to_string(comm.size()) + ", now (not given)") !=
+              std::string::npos);
     }
 }
