@@ -54,6 +54,8 @@ done
 selected() {
     [[ ",$stages," == *",$1,"* && ",$skip_stages," != *",$1,"* ]]
 }
+# UNETPP_NO_MPI=1: install_deps.sh leaves OpenMPI out, so the mpi stage cannot run.
+if [[ "${UNETPP_NO_MPI:-0}" == "1" ]]; then skip_stages="${skip_stages:+$skip_stages,}mpi"; fi
 
 jobs="${UNETPP_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 build_dir="${UNETPP_BUILD_DIR:-build}"
