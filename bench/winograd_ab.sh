@@ -8,8 +8,8 @@
 # setting, in turn, each in a fresh process with OMP_NUM_THREADS (default 2) threads:
 #   direct    UNETPP_CONV_ALGO=direct (the direct kernels, no Winograd)
 #   nocache   Winograd where the automatic choice picks it, UNETPP_WINOGRAD_CACHE_MB=0 (the
-#             weights transformed on every call)
-#   cache     the default: Winograd with the transformed weights kept across inference calls
+#             default: the weights transformed on every call)
+#   cache     UNETPP_WINOGRAD_CACHE_MB=1024: the transformed weights kept across inference calls
 # and prints, per case and setting, the median and minimum over all timed iterations of all
 # rounds and the largest peak-RSS increase. --march x86-64-v3 compiles for AVX2 + FMA without
 # AVX-512 (the AVX2 kernels, on any AVX2 or AVX-512 machine). The machine's load is printed at
@@ -57,6 +57,7 @@ for c in "${cases[@]}"; do
             case "$setting" in
                 direct) env_args=(UNETPP_CONV_ALGO=direct) ;;
                 nocache) env_args=(UNETPP_WINOGRAD_CACHE_MB=0) ;;
+                cache) env_args=(UNETPP_WINOGRAD_CACHE_MB=1024) ;;
             esac
             env "${env_args[@]}" "$bin" --model "$model" --base "$base" --mode "$mode" --batch "$batch" \
                 --size "$size" --iters "$iters" --warmup 1 --json "$out/$c.$setting.json" >/dev/null 2>&1

@@ -23,8 +23,9 @@
 //
 // Memory: U plus the copy, 5x the layer's 3x3 weights, for every cached layer, held until the
 // entry is evicted (least recently used first) to keep the total under the limit:
-// UNETPP_WINOGRAD_CACHE_MB (default 1024; 0 turns the cache off), or
-// set_winograd_cache_limit_bytes(). A layer larger than the limit is transformed per call as
+// UNETPP_WINOGRAD_CACHE_MB (default 0: off; e.g. 1024 keeps up to 1 GiB), or
+// set_winograd_cache_limit_bytes(). Off by default because of that memory (unet_bn<64,4>: about
+// 430 MiB more at inference); a program that has it to spare turns it on for 1.13-1.26x more. A layer larger than the limit is transformed per call as
 // without the cache. Thread-safe: entries are immutable once published and shared by pointer,
 // so an entry evicted while another thread uses it stays alive until that call ends.
 #pragma once
@@ -46,10 +47,10 @@ namespace unetpp::backend::cpu_kernels {
 
 namespace detail::wino {
 
-/// The limit from UNETPP_WINOGRAD_CACHE_MB (megabytes, default 1024, 0 = off).
+/// The limit from UNETPP_WINOGRAD_CACHE_MB (megabytes, default 0 = off).
 inline std::size_t cache_limit_from_env() {
     const char* v = std::getenv("UNETPP_WINOGRAD_CACHE_MB");
-    if (!v || !*v) return std::size_t(1024) << 20;
+    if (!v || !*v) return 0;
     char* end = nullptr;
     const unsigned long long mb = std::strtoull(v, &end, 10);
     if (*end != '\0' || v[0] == '-' || mb > (1ull << 30))
