@@ -322,9 +322,6 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 void put_le(std::vector<unsigned char>& v, std::uint32_t x, int n) {
     for (int i = 0; i < n; ++i) v.push_back(static_cast<unsigned char>(x >> (8 * i)));
 }
-void set_be32(std::vector<unsigned char>& v, std::size_t at, std::uint32_t x) {
-    for (int i = 0; i < 4; ++i) v[at + static_cast<std::size_t>(i)] = static_cast<unsigned char>(x >> (24 - 8 * i));
-}
 void set_le32(std::vector<unsigned char>& v, std::size_t at, std::uint32_t x) {
     for (int i = 0; i < 4; ++i) v[at + static_cast<std::size_t>(i)] = static_cast<unsigned char>(x >> (8 * i));
 }
