@@ -31,6 +31,43 @@
 
 namespace unetpp::losses {
 
+namespace detail {
+
+/// Checks multi-class logits (finite, C >= 2) and their target: class indices [N, 1, H, W] (whole
+/// numbers 0..C-1, or ignore_index) or one-hot / probabilities [N, C, H, W] (values in [0, 1]);
+/// returns true for index targets. `one_channel` ends the message for one-channel logits (what
+/// to use instead). Shared by cross_entropy and softmax_dice (softmax_dice.hpp).
+template <class T>
+bool check_multiclass_inputs(const char* name, const tensor<T>& logits, const tensor<T>& target, int ignore_index,
+                             const char* one_channel) {
+    const shape4 s = logits.shape();
+    if (logits.empty()) throw std::invalid_argument(std::string(name) + ": empty batch");
+    if (s.c < 2)
+        throw std::invalid_argument(std::string(name) + ": logits " + s.str() + " have one channel; " + one_channel);
+    const shape4 ts = target.shape();
+    const bool indices = ts == shape4{s.n, 1, s.h, s.w};
+    if (!indices && ts != s)
+        throw std::invalid_argument(std::string(name) + ": target " + ts.str() + " does not fit logits " + s.str() +
+                                    "; give class indices as [N, 1, H, W] or one-hot / probabilities as [N, C, H, W]");
+    check_finite(name, logits);
+    if (!indices) {
+        check_binary_target(name, target);
+        return false;
+    }
+    const T* tv = target.data();
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        const double v = tv[i];
+        if (v == static_cast<double>(ignore_index)) continue;
+        if (!(v >= 0.0 && v < s.c) || v != std::floor(v))
+            throw std::invalid_argument(std::string(name) + ": target value " + number(v) + " at " + position(ts, i) +
+                                        " is not a class index 0.." + std::to_string(s.c - 1) + " (nor ignore_index " +
+                                        std::to_string(ignore_index) + "); index targets are [N, 1, H, W]");
+    }
+    return true;
+}
+
+}  // namespace detail
+
 struct cross_entropy {
     static constexpr const char* name = "cross_entropy";
     std::vector<double> class_weights{};  ///< per-class weights w_k (empty: all 1)
@@ -58,17 +95,9 @@ private:
     template <class T>
     T impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* pixel_weight, tensor<T>* grad) const {
         const shape4 s = logits.shape();
-        if (logits.empty()) throw std::invalid_argument(std::string(name) + ": empty batch");
-        if (s.c < 2)
-            throw std::invalid_argument(std::string(name) + ": logits " + s.str() +
-                                        " have one channel; categorical cross-entropy needs C >= 2 classes (use "
-                                        "bce_with_logits for a single foreground class)");
-        const shape4 ts = target.shape();
-        const bool indices = ts == shape4{s.n, 1, s.h, s.w};
-        const bool dense = ts == s;
-        if (!indices && !dense)
-            throw std::invalid_argument(std::string(name) + ": target " + ts.str() + " does not fit logits " + s.str() +
-                                        "; give class indices as [N, 1, H, W] or one-hot / probabilities as [N, C, H, W]");
+        const bool indices = detail::check_multiclass_inputs(
+            name, logits, target, ignore_index,
+            "categorical cross-entropy needs C >= 2 classes (use bce_with_logits for a single foreground class)");
         if (!class_weights.empty() && class_weights.size() != static_cast<std::size_t>(s.c))
             throw std::invalid_argument(std::string(name) + ": " + std::to_string(class_weights.size()) +
                                         " class weights for " + std::to_string(s.c) + " classes");
@@ -76,26 +105,12 @@ private:
             if (!(w >= 0.0) || !std::isfinite(w))
                 throw std::invalid_argument(std::string(name) + ": class weight " + detail::number(w) +
                                             " must be finite and >= 0");
-        detail::check_finite(name, logits);
         if (pixel_weight) (void)detail::check_weights(name, logits, *pixel_weight);  // values finite and >= 0
         const T* pwv = pixel_weight ? pixel_weight->data() : nullptr;
         double pixel_weights = 0;  // dense targets: the sum of the pixel weights
         const int c = s.c;
         const std::size_t plane = s.plane();
         const T* tv = target.data();
-        if (indices) {
-            for (std::size_t i = 0; i < target.size(); ++i) {
-                const double v = tv[i];
-                if (v == static_cast<double>(ignore_index)) continue;
-                if (!(v >= 0.0 && v < c) || v != std::floor(v))
-                    throw std::invalid_argument(std::string(name) + ": target value " + detail::number(v) + " at " +
-                                                detail::position(ts, i) + " is not a class index 0.." +
-                                                std::to_string(c - 1) + " (nor ignore_index " +
-                                                std::to_string(ignore_index) + "); index targets are [N, 1, H, W]");
-            }
-        } else {
-            detail::check_binary_target(name, target);
-        }
         auto weight = [&](int k) { return class_weights.empty() ? 1.0 : class_weights[static_cast<std::size_t>(k)]; };
 
         if (grad) grad->resize(s);

@@ -45,41 +45,6 @@
 
 namespace unetpp::losses {
 
-namespace detail {
-
-/// Checks multi-class logits and their target (index or dense, see softmax_dice.hpp); returns
-/// true for index targets.
-template <class T>
-bool check_multiclass_inputs(const char* name, const tensor<T>& logits, const tensor<T>& target, int ignore_index) {
-    const shape4 s = logits.shape();
-    if (logits.empty()) throw std::invalid_argument(std::string(name) + ": empty batch");
-    if (s.c < 2)
-        throw std::invalid_argument(std::string(name) + ": logits " + s.str() +
-                                    " have one channel; a softmax over classes needs C >= 2 (use dice_loss or "
-                                    "dice_bce for a single foreground class)");
-    const shape4 ts = target.shape();
-    const bool indices = ts == shape4{s.n, 1, s.h, s.w};
-    if (!indices && ts != s)
-        throw std::invalid_argument(std::string(name) + ": target " + ts.str() + " does not fit logits " + s.str() +
-                                    "; give class indices as [N, 1, H, W] or one-hot / probabilities as [N, C, H, W]");
-    check_finite(name, logits);
-    if (!indices) {
-        check_binary_target(name, target);
-        return false;
-    }
-    const T* tv = target.data();
-    for (std::size_t i = 0; i < target.size(); ++i) {
-        const double v = tv[i];
-        if (v == static_cast<double>(ignore_index)) continue;
-        if (!(v >= 0.0 && v < s.c) || v != std::floor(v))
-            throw std::invalid_argument(std::string(name) + ": target value " + number(v) + " at " + position(ts, i) +
-                                        " is not a class index 0.." + std::to_string(s.c - 1) + " (nor ignore_index " +
-                                        std::to_string(ignore_index) + "); index targets are [N, 1, H, W]");
-    }
-    return true;
-}
-
-}  // namespace detail
 
 /// Soft Dice over softmax probabilities (see the file comment).
 struct softmax_dice {
@@ -112,7 +77,9 @@ private:
         if (!(smooth >= 0.0) || !std::isfinite(smooth))
             throw std::invalid_argument(std::string(name) + ": smooth " + detail::number(smooth) +
                                         " must be finite and >= 0");
-        const bool indices = detail::check_multiclass_inputs(name, logits, target, ignore_index);
+        const bool indices = detail::check_multiclass_inputs(
+            name, logits, target, ignore_index,
+            "a softmax over classes needs C >= 2 (use dice_loss or dice_bce for a single foreground class)");
         if (pixel_weight) (void)detail::check_weights(name, logits, *pixel_weight);  // values finite and >= 0
         const shape4 s = logits.shape();
         const int c = s.c, k0 = include_background ? 0 : 1;

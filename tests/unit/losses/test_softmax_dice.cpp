@@ -7,6 +7,8 @@
 #include <unetpp/losses.hpp>
 #include <unetpp/tensor/rng.hpp>
 
+#include "../../support/gradcheck.hpp"
+
 #include "../../support/error_of.hpp"
 
 #include <cmath>
@@ -46,39 +48,17 @@ tensor<double> one_hot(const tensor<double>& idx, int classes) {
     return out;
 }
 
-/// Central differences of f(x) (the loss value) against the analytic gradient g:
-/// |a - n| <= 1e-9 + 1e-6 max(|a|, |n|) for every element.
-template <class F>
-void check_gradient(F&& f, tensor<double> x, const std::string& what) {
-    tensor<double> g;
-    const double v = f(x, &g);
-    CHECK(std::isfinite(v));
-    REQUIRE(g.shape() == x.shape());
-    const double h = 1e-6;
-    double worst = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        const double keep = x[i];
-        x[i] = keep + h;
-        const double up = f(x, nullptr);
-        x[i] = keep - h;
-        const double down = f(x, nullptr);
-        x[i] = keep;
-        const double num = (up - down) / (2 * h);
-        worst = std::max(worst, std::abs(num - g[i]) / (1e-9 + 1e-6 * std::max(std::abs(num), std::abs(g[i]))));
-    }
-    INFO(what << ": worst error / tolerance = " << worst);
-    CHECK(worst <= 1.0);
-}
-
 template <class L>
 void check_gradient(const L& loss, const tensor<double>& x, const tensor<double>& t, const std::string& what) {
-    check_gradient([&](const tensor<double>& xx, tensor<double>* g) { return loss(xx, t, g); }, x, what);
+    unetpp::test::check_loss_gradient([&](const tensor<double>& xx, tensor<double>* g) { return loss(xx, t, g); }, x,
+                                      what);
 }
 
 template <class L>
 void check_gradient(const L& loss, const tensor<double>& x, const tensor<double>& t, const tensor<double>& w,
                     const std::string& what) {
-    check_gradient([&](const tensor<double>& xx, tensor<double>* g) { return loss(xx, t, w, g); }, x, what);
+    unetpp::test::check_loss_gradient([&](const tensor<double>& xx, tensor<double>* g) { return loss(xx, t, w, g); },
+                                      x, what);
 }
 
 /// Image n of a batch, as a batch of one.
