@@ -29,7 +29,6 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -64,19 +63,9 @@ enum class region_reduction { per_batch, per_image };
 
 namespace detail {
 
-/// "[n, c, h, w]" position of flat index i in shape s.
-inline std::string position(const shape4& s, std::size_t i) {
-    const std::size_t w = i % s.w, h = (i / s.w) % s.h, c = (i / s.plane()) % s.c, n = i / s.sample_size();
-    return "[" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) +
-           "]";
-}
-
-inline std::string number(double v) {
-    std::ostringstream o;
-    o.precision(9);
-    o << v;
-    return o.str();
-}
+/// "[n, c, h, w]" position of flat index i in shape s, and a number, as messages show them.
+inline std::string position(const shape4& s, std::size_t i) { return s.position_str(i); }
+inline std::string number(double v) { return unetpp::detail::message_number(v); }
 
 template <class T>
 void check_same_shape(const char* name, const tensor<T>& logits, const tensor<T>& target) {

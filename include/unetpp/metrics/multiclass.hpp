@@ -29,7 +29,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -79,19 +78,6 @@ struct multiclass_confusion {
 
 namespace detail {
 
-inline std::string multiclass_position(const shape4& s, std::size_t i) {
-    const std::size_t w = i % s.w, h = (i / s.w) % s.h, c = (i / s.plane()) % s.c, n = i / s.sample_size();
-    return "[" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) +
-           "]";
-}
-
-inline std::string multiclass_number(double v) {
-    std::ostringstream o;
-    o.precision(9);
-    o << v;
-    return o.str();
-}
-
 template <class T>
 void check_multiclass_logits(const char* name, const tensor<T>& logits) {
     const shape4 s = logits.shape();
@@ -103,7 +89,7 @@ void check_multiclass_logits(const char* name, const tensor<T>& logits) {
     const T* x = logits.data();
     for (std::size_t i = 0; i < logits.size(); ++i)
         if (std::isnan(x[i]))
-            throw std::invalid_argument(std::string(name) + ": logits hold NaN at " + multiclass_position(s, i) +
+            throw std::invalid_argument(std::string(name) + ": logits hold NaN at " + s.position_str(i) +
                                         " (the network diverged or the input is corrupt)");
 }
 
@@ -162,8 +148,8 @@ template <class T>
             const double v = tv[i];
             if (v == static_cast<double>(ignore_index)) continue;
             if (!(v >= 0.0 && v < s.c) || v != std::floor(v))
-                throw std::invalid_argument(std::string(name) + ": target value " + detail::multiclass_number(v) +
-                                            " at " + detail::multiclass_position(ls, i) + " is not a class index 0.." +
+                throw std::invalid_argument(std::string(name) + ": target value " + unetpp::detail::message_number(v) +
+                                            " at " + ls.position_str(i) + " is not a class index 0.." +
                                             std::to_string(s.c - 1) + " (nor ignore_index " +
                                             std::to_string(ignore_index) + "); index targets are " + ls.str());
             const int t = static_cast<int>(v);

@@ -2,6 +2,7 @@
 /// \file Four-dimensional NCHW shape used by every tensor and layer.
 
 #include <cstddef>
+#include <sstream>
 #include <string>
 
 namespace unetpp {
@@ -35,6 +36,23 @@ struct shape4 {
         for (const int v : {n, c, h}) (s += std::to_string(v)) += ", ";
         return (s += std::to_string(w)) += ']';
     }
+    /// "[n, c, h, w]": where flat index i (NCHW order) lies, for messages.
+    [[nodiscard]] std::string position_str(std::size_t i) const {
+        const auto W = static_cast<std::size_t>(w), H = static_cast<std::size_t>(h), C = static_cast<std::size_t>(c);
+        return shape4{static_cast<int>(i / (C * H * W)), static_cast<int>((i / (H * W)) % C),
+                      static_cast<int>((i / W) % H), static_cast<int>(i % W)}
+            .str();
+    }
 };
+
+namespace detail {
+/// A value in a message: up to 9 significant digits ("0.1", "1e+30", "nan").
+inline std::string message_number(double v) {
+    std::ostringstream o;
+    o.precision(9);
+    o << v;
+    return o.str();
+}
+}  // namespace detail
 
 }  // namespace unetpp
