@@ -10,6 +10,8 @@
 #include <unetpp/backend/cpu/kernels/conv2d.hpp>
 #include <unetpp/backend/cpu/kernels/conv_transpose2d.hpp>
 
+#include "../../support/kernel_buffers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -22,6 +24,8 @@ namespace ck = unetpp::backend::cpu_kernels;
 
 namespace {
 
+using unetpp::test::workspace;
+
 template <class T>
 std::vector<T> random_vector(std::size_t n, std::mt19937& rng) {
     std::uniform_real_distribution<double> u(-1.0, 1.0);
@@ -29,18 +33,6 @@ std::vector<T> random_vector(std::size_t n, std::mt19937& rng) {
     for (auto& e : v) e = static_cast<T>(u(rng));
     return v;
 }
-
-// 64-byte aligned workspace, as the fast kernels require.
-struct workspace {
-    float* p = nullptr;
-    explicit workspace(std::size_t floats) {
-        const std::size_t bytes = std::max<std::size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
-        p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    }
-    workspace(const workspace&) = delete;
-    workspace& operator=(const workspace&) = delete;
-    ~workspace() { std::free(p); }
-};
 
 // max |a - b| / max(max |b|, 1e-6): relative to the largest reference value.
 double max_rel_error(const std::vector<float>& a, const std::vector<float>& b) {

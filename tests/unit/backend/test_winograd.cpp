@@ -14,6 +14,7 @@
 #include <unetpp/backend/cpu/kernels/conv2d.hpp>
 #include <unetpp/unet.hpp>
 
+#include "../../support/kernel_buffers.hpp"
 #include "../../support/compare.hpp"
 #include "../../support/conv_algo.hpp"
 #include "../../support/gradcheck.hpp"
@@ -36,6 +37,9 @@ namespace ck = unetpp::backend::cpu_kernels;
 
 namespace {
 
+using unetpp::test::random_floats;
+using unetpp::test::workspace;
+
 // Error bound relative to the sum of |products| of an output. Measured worst cases: 1.7e-5
 // forward and 4.2e-5 backward-data, both on 1- to 3-channel inputs and odd images forced onto
 // Winograd (few products, so the transforms' intermediate values, scaled by up to 8 * 8 and
@@ -43,24 +47,6 @@ namespace {
 // where the automatic choice uses it. The direct kernel stays below 1e-6. The bound leaves a
 // factor of about 2.4 over the worst measured case.
 constexpr double winograd_tolerance = 1e-4;
-
-struct workspace {
-    float* p = nullptr;
-    explicit workspace(std::size_t floats) {
-        const std::size_t bytes = std::max<std::size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
-        p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    }
-    workspace(const workspace&) = delete;
-    workspace& operator=(const workspace&) = delete;
-    ~workspace() { std::free(p); }
-};
-
-std::vector<float> random_vector(std::size_t n, std::mt19937& rng) {
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& e : v) e = u(rng);
-    return v;
-}
 
 // Restores the automatic algorithm choice at the end of a scope.
 using algo_guard = unetpp::test::conv_algo_scope;
@@ -142,10 +128,10 @@ double backward_data_error(const ck::conv_geometry& g, const std::vector<float>&
 // Runs forward and backward-data of g with Winograd forced; returns the two worst errors.
 std::pair<double, double> winograd_errors(const ck::conv_geometry& g, unsigned seed) {
     std::mt19937 rng(seed);
-    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
-    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
-    const auto b = random_vector(std::size_t(g.cout), rng);
-    const auto dy = random_vector(std::size_t(g.n) * g.cout * g.oh() * g.ow(), rng);
+    const auto x = random_floats(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_floats(std::size_t(g.cout), rng);
+    const auto dy = random_floats(std::size_t(g.n) * g.cout * g.oh() * g.ow(), rng);
     std::vector<float> y(dy.size(), 7.0f), dx(x.size(), 7.0f);
     algo_guard force(ck::conv_algo::winograd);
     REQUIRE(std::string(ck::conv2d_forward_algorithm(g)).find("winograd") != std::string::npos);
@@ -254,10 +240,10 @@ TEST_CASE("fused forward: scale, shift and ReLU folded like the reference epilog
     if (!ck::detail::have_winograd) return;
     const ck::conv_geometry g{2, 24, 19, 21, 40, 3, 3, 1, 1};
     std::mt19937 rng(3);
-    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
-    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
-    const auto b = random_vector(std::size_t(g.cout), rng), sh = random_vector(std::size_t(g.cout), rng);
-    auto sc = random_vector(std::size_t(g.cout), rng);
+    const auto x = random_floats(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_floats(std::size_t(g.cout), rng), sh = random_floats(std::size_t(g.cout), rng);
+    auto sc = random_floats(std::size_t(g.cout), rng);
     for (auto& v : sc) v = 0.5f + std::fabs(v);
     const std::size_t ny = std::size_t(g.n) * g.cout * g.oh() * g.ow();
     std::vector<float> y(ny), yr(ny);
@@ -279,9 +265,9 @@ TEST_CASE("the result does not depend on the thread count") {
     if (!ck::detail::have_winograd) return;
     const ck::conv_geometry g{1, 32, 45, 37, 130, 3, 3, 1, 1};
     std::mt19937 rng(4);
-    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
-    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
-    const auto b = random_vector(std::size_t(g.cout), rng);
+    const auto x = random_floats(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_floats(std::size_t(g.cout), rng);
     const std::size_t ny = std::size_t(g.n) * g.cout * g.oh() * g.ow();
     std::vector<float> y1(ny), y3(ny);
     algo_guard force(ck::conv_algo::winograd);

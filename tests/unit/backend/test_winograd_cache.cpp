@@ -16,6 +16,7 @@
 #include <unetpp/optim/sgd.hpp>
 #include <unetpp/unet.hpp>
 
+#include "../../support/kernel_buffers.hpp"
 #include "../../support/conv_algo.hpp"
 
 #include <algorithm>
@@ -29,23 +30,8 @@ namespace ck = unetpp::backend::cpu_kernels;
 
 namespace {
 
-struct workspace {
-    float* p = nullptr;
-    explicit workspace(std::size_t floats) {
-        const std::size_t bytes = std::max<std::size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
-        p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    }
-    workspace(const workspace&) = delete;
-    workspace& operator=(const workspace&) = delete;
-    ~workspace() { std::free(p); }
-};
-
-std::vector<float> random_vector(std::size_t n, std::mt19937& rng) {
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& e : v) e = u(rng);
-    return v;
-}
+using unetpp::test::random_floats;
+using unetpp::test::workspace;
 
 // Restores the cache limit in force at the start of a scope (and empties the cache).
 class cache_limit_scope {
@@ -71,11 +57,11 @@ struct fused_case {
     std::vector<float> x, w, b, scale, shift;
     fused_case(ck::conv_geometry geo, unsigned seed) : g(geo) {
         std::mt19937 rng(seed);
-        x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
-        w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
-        b = random_vector(std::size_t(g.cout), rng);
-        scale = random_vector(std::size_t(g.cout), rng);
-        shift = random_vector(std::size_t(g.cout), rng);
+        x = random_floats(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+        w = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+        b = random_floats(std::size_t(g.cout), rng);
+        scale = random_floats(std::size_t(g.cout), rng);
+        shift = random_floats(std::size_t(g.cout), rng);
     }
     std::vector<float> run(bool with_scale = true) const {
         std::vector<float> y(std::size_t(g.n) * g.cout * g.oh() * g.ow(), 7.0f);

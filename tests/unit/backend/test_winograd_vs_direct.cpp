@@ -12,6 +12,7 @@
 
 #include <unetpp/backend/cpu/kernels/conv2d.hpp>
 
+#include "../../support/kernel_buffers.hpp"
 #include "../../support/conv_algo.hpp"
 
 #include <algorithm>
@@ -26,6 +27,9 @@ namespace ck = unetpp::backend::cpu_kernels;
 
 namespace {
 
+using unetpp::test::random_floats;
+using unetpp::test::workspace;
+
 // The bound of test_winograd.cpp (its measured worst: 4.2e-5), for sums over 3 channels or more.
 // A sum over a single channel can have outputs with a single product (the corners of a valid
 // convolution's backward-data, padded by 2) while the tile's rounding scales with its whole 6 x 6
@@ -34,24 +38,6 @@ namespace {
 // looser bound instead of leaving the test.
 constexpr double winograd_tolerance = 1e-4;
 double tolerance(int summed_channels) { return summed_channels >= 3 ? winograd_tolerance : 1e-3; }
-
-struct workspace {
-    float* p = nullptr;
-    explicit workspace(std::size_t floats) {
-        const std::size_t bytes = std::max<std::size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
-        p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    }
-    workspace(const workspace&) = delete;
-    workspace& operator=(const workspace&) = delete;
-    ~workspace() { std::free(p); }
-};
-
-std::vector<float> random_vector(std::size_t n, std::mt19937& rng) {
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& e : v) e = u(rng);
-    return v;
-}
 
 std::string describe(const ck::conv_geometry& g) {
     std::ostringstream s;
@@ -80,12 +66,12 @@ struct errors {
 // Runs g's forward, fused forward and backward-data on Winograd and on the direct kernels.
 errors compare(const ck::conv_geometry& g, unsigned seed, bool relu) {
     std::mt19937 rng(seed);
-    const auto x = random_vector(std::size_t(g.n) * g.cin * g.h * g.w, rng);
-    const auto w = random_vector(std::size_t(g.cout) * g.cin * 9, rng);
-    const auto b = random_vector(std::size_t(g.cout), rng), shift = random_vector(std::size_t(g.cout), rng);
-    auto scale = random_vector(std::size_t(g.cout), rng);
+    const auto x = random_floats(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto w = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+    const auto b = random_floats(std::size_t(g.cout), rng), shift = random_floats(std::size_t(g.cout), rng);
+    auto scale = random_floats(std::size_t(g.cout), rng);
     for (auto& s : scale) s = 0.5f + std::fabs(s);
-    const auto dy = random_vector(std::size_t(g.n) * g.cout * g.oh() * g.ow(), rng);
+    const auto dy = random_floats(std::size_t(g.n) * g.cout * g.oh() * g.ow(), rng);
     const std::size_t ny = dy.size(), nx = x.size();
 
     // Magnitudes: the same convolutions of |x|, |w|, |dy| (and |bias|) by the reference loops.
