@@ -85,13 +85,8 @@ inline canvas draw_class_overlay(const class_overlay_input& in) {
     check(in);
     const std::size_t n = static_cast<std::size_t>(in.width) * in.height;
     const auto [dw, dh] = display_size(in.width, in.height);
-    std::vector<rgb> img(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t* p = in.pixels + i * in.channels;
-        img[i] = in.channels == 1 ? rgb{p[0], p[0], p[0]} : rgb{p[0], p[1], p[2]};
-    }
-    const auto sx = [&](int x) { return static_cast<int>(static_cast<long>(x) * in.width / dw); };
-    const auto sy = [&](int y) { return static_cast<int>(static_cast<long>(y) * in.height / dh); };
+    const panel_layout lay{.dw = dw, .dh = dh};
+    const auto img = image_colours(in.pixels, n, in.channels);
     const bool has_truth = !in.truth.empty();
     const auto truth = has_truth ? resample(in.truth, in.width, in.height, dw, dh)
                                  : std::vector<std::uint8_t>(static_cast<std::size_t>(dw) * dh, 0);
@@ -99,43 +94,31 @@ inline canvas draw_class_overlay(const class_overlay_input& in) {
     const auto edge = has_truth ? borders(truth, dw, dh, std::max(dw, dh) >= 300 ? 2 : 1)
                                 : std::vector<std::uint8_t>(truth.size(), 0);
 
-    const int label_scale = 2, gap = 10, margin = 12, row_h = font::cell_h + 6;
+    const int margin = lay.margin, row_h = font::cell_h + 6, top = lay.top(), W = lay.width();
     const int K = static_cast<int>(in.colours.size());
-    const int W = 2 * margin + 4 * dw + 3 * gap;
     const int col_w = 240, columns = std::max(1, (W - 2 * margin) / col_w);
     const int keys = K + 2;  // the classes, the hatching, the borders
     const int legend_h = (keys + columns - 1) / columns * row_h + (in.note.empty() ? 0 : font::cell_h + 4);
-    const int top = margin + font::text_height(label_scale) + 8 + font::text_height(label_scale) + 6;
     const int H = top + dh + 10 + legend_h + margin;
-    const std::string caption = in.caption.size() > 100 ? in.caption.substr(0, 97) + "..." : in.caption;
-    const std::string note = in.note.size() > 200 ? in.note.substr(0, 197) + "..." : in.note;
-    canvas cv(
-        std::max({W, 2 * margin + font::text_width(note) + 1, 2 * margin + font::text_width(caption, label_scale) + 1}),
-        H, colors::white);
-    font::draw_text(cv, margin, margin, caption, colors::black, label_scale);
+    const std::string note = cut(in.note, 200);
+    canvas cv = picture_canvas(lay, H, cut(in.caption, 100), note);
     const char* panel_names[4] = {"image", has_truth ? "ground truth" : "no ground truth", "prediction", "overlay"};
-    for (int p = 0; p < 4; ++p) {
-        const int x0 = margin + p * (dw + gap), y0 = top;
-        font::draw_text(cv, x0, top - font::text_height(label_scale) - 6, panel_names[p], colors::black, label_scale);
-        for (int y = 0; y < dh; ++y)
-            for (int x = 0; x < dw; ++x) {
-                const std::size_t d = static_cast<std::size_t>(y) * dw + x;
-                const rgb g = img[static_cast<std::size_t>(sy(y)) * in.width + sx(x)];
-                if (p == 0) {
-                    cv.set(x0 + x, y0 + y, g);
-                } else if (p == 1) {
-                    cv.set(x0 + x, y0 + y, has_truth ? in.colours[truth[d]] : colors::grid);
-                } else if (p == 2) {
-                    cv.set(x0 + x, y0 + y, in.colours[pred[d]]);
-                } else {
-                    cv.set(x0 + x, y0 + y, g);
-                    if (pred[d] != 0) cv.blend(x0 + x, y0 + y, in.colours[pred[d]], 0.5);
-                    if (has_truth && pred[d] != truth[d] && (x + y) % 4 == 0) cv.set(x0 + x, y0 + y, colors::white);
-                    if (edge[d]) cv.set(x0 + x, y0 + y, colors::white);
-                }
-            }
-        cv.stroke_rect(x0 - 1, y0 - 1, dw + 2, dh + 2, colors::frame);
-    }
+    draw_panels(cv, lay, img, in.width, in.height, panel_names, [&](int p, int X, int Y, std::size_t d, rgb g) {
+        if (p == 0) {
+            cv.set(X, Y, g);
+        } else if (p == 1) {
+            cv.set(X, Y, has_truth ? in.colours[truth[d]] : colors::grid);
+        } else if (p == 2) {
+            cv.set(X, Y, in.colours[pred[d]]);
+        } else {
+            cv.set(X, Y, g);
+            if (pred[d] != 0) cv.blend(X, Y, in.colours[pred[d]], 0.5);
+            // hatching: every 4th diagonal of the panel (x + y in panel coordinates)
+            const std::size_t x = d % static_cast<std::size_t>(dw), y = d / static_cast<std::size_t>(dw);
+            if (has_truth && pred[d] != truth[d] && (x + y) % 4 == 0) cv.set(X, Y, colors::white);
+            if (edge[d]) cv.set(X, Y, colors::white);
+        }
+    });
     // legend: every class beside its colour, then the overlay's marks
     const int ly = top + dh + 10;
     for (int k = 0; k < keys; ++k) {

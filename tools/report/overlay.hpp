@@ -93,6 +93,65 @@ inline std::vector<std::uint8_t> outline(const std::vector<std::uint8_t>& m, int
     return o;
 }
 
+/// The image's pixels as colours: grey replicated, alpha ignored.
+inline std::vector<rgb> image_colours(const std::uint8_t* pixels, std::size_t n, int channels) {
+    std::vector<rgb> img(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t* p = pixels + i * channels;
+        img[i] = channels == 1 ? rgb{p[0], p[0], p[0]} : rgb{p[0], p[1], p[2]};
+    }
+    return img;
+}
+
+/// `s` cut to `max` characters, the cut marked with "..." (captions and notes come from
+/// untrusted file names).
+inline std::string cut(const std::string& s, std::size_t max) {
+    return s.size() > max ? s.substr(0, max - 3) + "..." : s;
+}
+
+/// The layout both pictures share: `margin` around, `gap` between the four dw x dh panels, each
+/// named above it, below a caption line at `label_scale`.
+struct panel_layout {
+    static constexpr int label_scale = 2, gap = 10, margin = 12;
+    int dw = 0, dh = 0;
+    [[nodiscard]] int top() const {
+        return margin + font::text_height(label_scale) + 8 + font::text_height(label_scale) + 6;
+    }
+    [[nodiscard]] int width() const { return 2 * margin + 4 * dw + 3 * gap; }
+};
+
+/// A canvas for the picture: the layout's width (or the caption's or the note's, when wider) by
+/// `height`, with the caption drawn on top.
+inline canvas picture_canvas(const panel_layout& l, int height, const std::string& caption, const std::string& note) {
+    canvas cv(std::max({l.width(), 2 * l.margin + font::text_width(note) + 1,
+                        2 * l.margin + font::text_width(caption, l.label_scale) + 1}),
+              height, colors::white);
+    font::draw_text(cv, l.margin, l.margin, caption, colors::black, l.label_scale);
+    return cv;
+}
+
+/// Draws the four named panels: paint(p, X, Y, d, g) colours canvas pixel (X, Y) of panel p,
+/// where d is the pixel's index at display size and g the image's colour there (nearest
+/// neighbour from the w x h image `img`); then frames each panel.
+template <class Paint>
+void draw_panels(canvas& cv, const panel_layout& l, const std::vector<rgb>& img, int w, int h,
+                 const char* const (&names)[4], Paint&& paint) {
+    const int top = l.top();
+    for (int p = 0; p < 4; ++p) {
+        const int x0 = l.margin + p * (l.dw + l.gap);
+        font::draw_text(cv, x0, top - font::text_height(l.label_scale) - 6, names[p], colors::black, l.label_scale);
+        for (int y = 0; y < l.dh; ++y) {
+            const int sy = static_cast<int>(static_cast<long>(y) * h / l.dh);
+            for (int x = 0; x < l.dw; ++x) {
+                const int sx = static_cast<int>(static_cast<long>(x) * w / l.dw);
+                paint(p, x0 + x, top + y, static_cast<std::size_t>(y) * l.dw + x,
+                      img[static_cast<std::size_t>(sy) * w + sx]);
+            }
+        }
+        cv.stroke_rect(x0 - 1, top - 1, l.dw + 2, l.dh + 2, colors::frame);
+    }
+}
+
 }  // namespace overlay_detail
 
 /// The four-panel picture (see the file comment).
@@ -109,59 +168,38 @@ inline canvas draw_overlay(const overlay_input& in) {
         throw std::invalid_argument("draw_overlay: the masks must have one byte per image pixel (" + std::to_string(n) +
                                     ")");
     const auto [dw, dh] = display_size(in.width, in.height);
-    std::vector<rgb> img(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t* p = in.pixels + i * in.channels;
-        img[i] = in.channels == 1 ? rgb{p[0], p[0], p[0]} : rgb{p[0], p[1], p[2]};
-    }
-    // everything is sampled at display size (nearest neighbour)
-    const auto sx = [&](int x) { return static_cast<int>(static_cast<long>(x) * in.width / dw); };
-    const auto sy = [&](int y) { return static_cast<int>(static_cast<long>(y) * in.height / dh); };
+    const panel_layout lay{.dw = dw, .dh = dh};
+    const auto img = image_colours(in.pixels, n, in.channels);
+    // the masks are sampled at display size (nearest neighbour), as the image is
     const auto truth = in.truth.empty() ? std::vector<std::uint8_t>(static_cast<std::size_t>(dw) * dh, 0)
                                         : resample(in.truth, in.width, in.height, dw, dh);
     const auto pred = resample(in.pred, in.width, in.height, dw, dh);
     const auto edge = outline(truth, dw, dh, std::max(dw, dh) >= 300 ? 2 : 1);
 
-    const int label_scale = 2, gap = 10, margin = 12;
-    const int top = margin + font::text_height(label_scale) + 8 + font::text_height(label_scale) + 6;
+    const int margin = lay.margin, top = lay.top(), W = lay.width();
     const int legend_h = 3 * (font::cell_h + 6) + (in.note.empty() ? 0 : font::cell_h + 4);
-    const int W = 2 * margin + 4 * dw + 3 * gap;
     const int H = top + dh + 10 + legend_h + margin;
-    // a caption longer than 100 characters (an untrusted file name) is cut, marked with "..."
-    const std::string caption = in.caption.size() > 100 ? in.caption.substr(0, 97) + "..." : in.caption;
-    const std::string note = in.note.size() > 200 ? in.note.substr(0, 197) + "..." : in.note;
-    canvas cv(
-        std::max({W, 2 * margin + font::text_width(note) + 1, 2 * margin + font::text_width(caption, label_scale) + 1}),
-        H, colors::white);
-    font::draw_text(cv, margin, margin, caption, colors::black, label_scale);
+    const std::string note = cut(in.note, 200);
+    canvas cv = picture_canvas(lay, H, cut(in.caption, 100), note);
     const char* names[4] = {"image", in.truth.empty() ? "no ground truth" : "ground truth", "prediction", "overlay"};
-    for (int p = 0; p < 4; ++p) {
-        const int x0 = margin + p * (dw + gap), y0 = top;
-        font::draw_text(cv, x0, top - font::text_height(label_scale) - 6, names[p], colors::black, label_scale);
-        for (int y = 0; y < dh; ++y)
-            for (int x = 0; x < dw; ++x) {
-                const std::size_t d = static_cast<std::size_t>(y) * dw + x;
-                const rgb g = img[static_cast<std::size_t>(sy(y)) * in.width + sx(x)];
-                if (p == 0)
-                    cv.set(x0 + x, y0 + y, g);
-                else if (p == 1)
-                    cv.set(x0 + x, y0 + y,
-                           truth[d] ? colors::white : (in.truth.empty() ? colors::grid : colors::black));
-                else if (p == 2)
-                    cv.set(x0 + x, y0 + y, pred[d] ? colors::white : colors::black);
-                else {
-                    cv.set(x0 + x, y0 + y, g);
-                    if (truth[d] && pred[d])
-                        cv.blend(x0 + x, y0 + y, colors::true_positive, 0.45);
-                    else if (pred[d])
-                        cv.blend(x0 + x, y0 + y, colors::false_positive, 0.55);
-                    else if (truth[d])
-                        cv.blend(x0 + x, y0 + y, colors::false_negative, 0.55);
-                    if (edge[d]) cv.set(x0 + x, y0 + y, colors::truth_contour);
-                }
-            }
-        cv.stroke_rect(x0 - 1, y0 - 1, dw + 2, dh + 2, colors::frame);
-    }
+    draw_panels(cv, lay, img, in.width, in.height, names, [&](int p, int X, int Y, std::size_t d, rgb g) {
+        if (p == 0)
+            cv.set(X, Y, g);
+        else if (p == 1)
+            cv.set(X, Y, truth[d] ? colors::white : (in.truth.empty() ? colors::grid : colors::black));
+        else if (p == 2)
+            cv.set(X, Y, pred[d] ? colors::white : colors::black);
+        else {
+            cv.set(X, Y, g);
+            if (truth[d] && pred[d])
+                cv.blend(X, Y, colors::true_positive, 0.45);
+            else if (pred[d])
+                cv.blend(X, Y, colors::false_positive, 0.55);
+            else if (truth[d])
+                cv.blend(X, Y, colors::false_negative, 0.55);
+            if (edge[d]) cv.set(X, Y, colors::truth_contour);
+        }
+    });
     // legend: the overlay's colours, in two columns
     const struct {
         rgb c;
