@@ -1,7 +1,7 @@
 // The scores unetpp-evaluate reports for a network of K >= 2 classes (softmax; each pixel takes
 // its most probable class, or for K = 2 class 1 where its probability reaches the threshold):
 // per image and over the data set, at each image's own resolution and, with a region mask, only
-// inside it. The counts come from metrics::count_per_image_multiclass and the aggregates from
+// inside it. The counts come from metrics::count_per_image_labels (of the written mask) and the aggregates from
 // metrics::multiclass_evaluator (include/unetpp/metrics/multiclass.hpp).
 //
 //   dice, iou, precision, recall   of an image: the mean over the foreground classes 1..K-1 of the
@@ -78,18 +78,6 @@ struct class_image_score {
     }
 };
 
-/// One-hot planes [1, K, H, W] of a label map [1, 1, H, W]: the counts then follow the written
-/// mask exactly (argmax, or the threshold of a two-class network).
-inline tensor<float> one_hot(const tensor<float>& labels, int classes) {
-    const shape4 s = labels.shape();
-    tensor<float> out(shape4{1, classes, s.h, s.w});
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-        const int k = static_cast<int>(labels[i]);
-        if (k >= 0 && k < classes) out[static_cast<std::size_t>(k) * s.plane() + i] = 1.0f;
-    }
-    return out;
-}
-
 /// Foreground classes up to which the pooled per-class ROC-AUC and AP are computed: a
 /// metrics::ranking_histogram holds about 33 MB once used.
 inline constexpr int max_pooled_classes = 8;
@@ -103,7 +91,7 @@ inline class_image_score score_class_image(const tensor<float>& prob, const tens
     const int K = prob.shape().c;
     class_image_score s;
     s.width = truth.shape().w, s.height = truth.shape().h;
-    s.counts = metrics::count_per_image_multiclass(one_hot(pred, K), truth, roi)[0];
+    s.counts = metrics::count_per_image_labels(pred, truth, K, roi)[0];  // the written mask's classes
     s.hd95.assign(static_cast<std::size_t>(K), std::numeric_limits<double>::quiet_NaN());
     s.ranking.resize(static_cast<std::size_t>(K));
     if (pooled) pooled->resize(static_cast<std::size_t>(K));

@@ -119,41 +119,32 @@ template <class T>
     return out;
 }
 
-/// The counts of every image of a batch: logits [N, C, H, W] (C >= 2) against class indices
-/// [N, 1, H, W] (integers 0..C-1 or ignore_index, stored as T), with an optional region mask
-/// `roi` [N, 1, H, W] (nullptr: every pixel counts; see the file comment).
-template <class T>
-[[nodiscard]] std::vector<multiclass_confusion> count_per_image_multiclass(const tensor<T>& logits,
-                                                                           const tensor<T>& target,
-                                                                           const tensor<T>* roi = nullptr,
-                                                                           int ignore_index = -100) {
-    constexpr const char* name = "count_per_image_multiclass";
-    detail::check_multiclass_logits(name, logits);
-    const shape4 s = logits.shape(), ls{s.n, 1, s.h, s.w};
-    if (target.shape() != ls)
-        throw std::invalid_argument(std::string(name) + ": target " + target.shape().str() + " does not fit logits " +
-                                    s.str() + "; give class indices as " + ls.str());
-    if (roi && roi->shape() != ls)
-        throw std::invalid_argument(std::string(name) + ": region mask " + roi->shape().str() +
-                                    " does not fit logits " + s.str() + "; give one value per pixel as " + ls.str());
-    const std::size_t plane = s.plane();
+namespace detail {
+
+/// The counts of every image: predicted(i) gives the predicted class of pixel i of the
+/// [N, 1, H, W] label shape `ls`, against the class indices `target` (checked here), inside `roi`.
+template <class T, class Predicted>
+std::vector<multiclass_confusion> count_classes(const char* name, int classes, const shape4& ls,
+                                                const tensor<T>& target, const tensor<T>* roi, int ignore_index,
+                                                Predicted&& predicted) {
+    const std::size_t plane = ls.plane();
     const T* tv = target.data();
     const T* rv = roi ? roi->data() : nullptr;
-    std::vector<multiclass_confusion> out(static_cast<std::size_t>(s.n), multiclass_confusion(s.c));
-    for (int n = 0; n < s.n; ++n) {
+    std::vector<multiclass_confusion> out(static_cast<std::size_t>(ls.n), multiclass_confusion(classes));
+    for (int n = 0; n < ls.n; ++n) {
         multiclass_confusion& m = out[static_cast<std::size_t>(n)];
         for (std::size_t p = 0; p < plane; ++p) {
             const std::size_t i = static_cast<std::size_t>(n) * plane + p;
             if (rv && !(static_cast<double>(rv[i]) > 0.5)) continue;
             const double v = tv[i];
             if (v == static_cast<double>(ignore_index)) continue;
-            if (!(v >= 0.0 && v < s.c) || v != std::floor(v))
+            if (!(v >= 0.0 && v < classes) || v != std::floor(v))
                 throw std::invalid_argument(std::string(name) + ": target value " + unetpp::detail::message_number(v) +
                                             " at " + ls.position_str(i) + " is not a class index 0.." +
-                                            std::to_string(s.c - 1) + " (nor ignore_index " +
+                                            std::to_string(classes - 1) + " (nor ignore_index " +
                                             std::to_string(ignore_index) + "); index targets are " + ls.str());
             const int t = static_cast<int>(v);
-            const int y = detail::argmax_at(logits.data(), s.c, plane, static_cast<std::size_t>(n) * s.c * plane + p);
+            const int y = predicted(n, p, i);
             ++m.counted;
             if (y == t) {
                 ++m.correct;
@@ -167,6 +158,63 @@ template <class T>
         for (auto& c : m.classes) c.tn = m.counted - c.tp - c.fp - c.fn;
     }
     return out;
+}
+
+template <class T>
+void check_label_shapes(const char* name, const shape4& ls, const std::string& of, const tensor<T>& target,
+                        const tensor<T>* roi) {
+    if (target.shape() != ls)
+        throw std::invalid_argument(std::string(name) + ": target " + target.shape().str() + " does not fit " + of +
+                                    "; give class indices as " + ls.str());
+    if (roi && roi->shape() != ls)
+        throw std::invalid_argument(std::string(name) + ": region mask " + roi->shape().str() + " does not fit " + of +
+                                    "; give one value per pixel as " + ls.str());
+}
+
+}  // namespace detail
+
+/// The counts of every image of a batch: logits [N, C, H, W] (C >= 2) against class indices
+/// [N, 1, H, W] (integers 0..C-1 or ignore_index, stored as T), with an optional region mask
+/// `roi` [N, 1, H, W] (nullptr: every pixel counts; see the file comment).
+template <class T>
+[[nodiscard]] std::vector<multiclass_confusion> count_per_image_multiclass(const tensor<T>& logits,
+                                                                           const tensor<T>& target,
+                                                                           const tensor<T>* roi = nullptr,
+                                                                           int ignore_index = -100) {
+    constexpr const char* name = "count_per_image_multiclass";
+    detail::check_multiclass_logits(name, logits);
+    const shape4 s = logits.shape(), ls{s.n, 1, s.h, s.w};
+    detail::check_label_shapes(name, ls, "logits " + s.str(), target, roi);
+    const std::size_t plane = s.plane();
+    return detail::count_classes(name, s.c, ls, target, roi, ignore_index, [&](int n, std::size_t p, std::size_t) {
+        return detail::argmax_at(logits.data(), s.c, plane, static_cast<std::size_t>(n) * s.c * plane + p);
+    });
+}
+
+/// The same counts from predicted class indices `pred` [N, 1, H, W] (integers 0..classes-1, e.g.
+/// a mask as it was written) instead of logits.
+template <class T>
+[[nodiscard]] std::vector<multiclass_confusion> count_per_image_labels(const tensor<T>& pred, const tensor<T>& target,
+                                                                       int classes, const tensor<T>* roi = nullptr,
+                                                                       int ignore_index = -100) {
+    constexpr const char* name = "count_per_image_labels";
+    if (classes < 2)
+        throw std::invalid_argument(std::string(name) + ": " + std::to_string(classes) +
+                                    " classes; multi-class counts need at least 2");
+    const shape4 ls = pred.shape();
+    if (ls.c != 1 || pred.empty())
+        throw std::invalid_argument(std::string(name) + ": predicted labels " + ls.str() +
+                                    " are not class indices [N, 1, H, W]");
+    detail::check_label_shapes(name, ls, "predicted labels " + ls.str(), target, roi);
+    const T* pv = pred.data();
+    return detail::count_classes(name, classes, ls, target, roi, ignore_index, [&](int, std::size_t, std::size_t i) {
+        const double v = pv[i];
+        if (!(v >= 0.0 && v < classes) || v != std::floor(v))
+            throw std::invalid_argument(std::string(name) + ": predicted value " + unetpp::detail::message_number(v) +
+                                        " at " + ls.position_str(i) + " is not a class index 0.." +
+                                        std::to_string(classes - 1));
+        return static_cast<int>(v);
+    });
 }
 
 /// Accumulates per-image counts over batches; reports per-class and headline scores (see the

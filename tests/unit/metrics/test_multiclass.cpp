@@ -259,3 +259,22 @@ TEST_CASE("multi-class metrics: bad input gives clear errors") {
     multiclass_evaluator e(3);
     CHECK(contains(msg([&] { e.add(multiclass_confusion(2)); }), "counts of 2 classes added to an evaluator of 3"));
 }
+
+TEST_CASE("count_per_image_labels: the counts of logits from their argmax labels, with the same rules") {
+    rng r(21);
+    tensor<float> logits(shape4{2, 4, 5, 6}), target(shape4{2, 1, 5, 6}), roi(shape4{2, 1, 5, 6});
+    for (auto& v : logits) v = static_cast<float>(r.normal());
+    for (auto& v : target) v = static_cast<float>(static_cast<int>(r.uniform() * 4));
+    for (auto& v : roi) v = r.uniform() < 0.8 ? 1.0f : 0.0f;
+    target[3] = -100.0f;  // ignored in both
+    const tensor<float> pred = argmax_labels(logits);
+    CHECK(count_per_image_labels(pred, target, 4) == count_per_image_multiclass(logits, target));
+    CHECK(count_per_image_labels(pred, target, 4, &roi) == count_per_image_multiclass(logits, target, &roi));
+    tensor<float> bad = pred;
+    bad[7] = 4.0f;
+    CHECK(contains(error_of<std::invalid_argument>([&] { (void)count_per_image_labels(bad, target, 4); }),
+                   "count_per_image_labels: predicted value 4 at [0, 0, 1, 1] is not a class index 0..3"));
+    CHECK(contains(error_of<std::invalid_argument>([&] { (void)count_per_image_labels(logits, target, 4); }),
+                   "predicted labels [2, 4, 5, 6] are not class indices [N, 1, H, W]"));
+    CHECK(contains(error_of<std::invalid_argument>([&] { (void)count_per_image_labels(pred, target, 1); }), "at least 2"));
+}
