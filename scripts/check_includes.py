@@ -17,6 +17,9 @@ folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of th
     train                       the trainer, checkpoints and callbacks
     testing                     tools for users' own tests (the gradient checker), on tensors only
 
+layers, blocks, models, heads and optim include from backend only the contract
+(backend/backend.hpp) and the profiler, never an implementation such as backend/cpu.hpp.
+
 Top-level headers (unet.hpp, losses.hpp, ...) gather a folder and may include anything in
 include/unetpp. Nothing in include/ may include tools/ or tests/.
 
@@ -48,6 +51,12 @@ ALLOWED = {
     "train": {"dist", "data", "infer", "io", "models", "blocks", "layers", "heads", "losses", "metrics", "optim",
               "backend", "tensor", "detail"},
 }
+
+# Floors that are written against the backend contract only: from `backend` they may include the
+# contract and the profiler, never an implementation (backend/cpu.hpp, the CPU kernels), so a
+# device backend is a pure addition (docs/DESIGN.md, "Adding a backend").
+CONTRACT_ONLY = {"layers", "blocks", "models", "heads", "optim"}
+BACKEND_NEUTRAL = {"backend/backend.hpp", "backend/profiler.hpp"}
 
 # (including file, included folder): why it is allowed for now.
 KNOWN = {}
@@ -113,6 +122,10 @@ def main(argv):
                                         f"add it to ALLOWED and to docs/DESIGN.md")
                         continue
                     if dst in ALLOWED[src]:
+                        if src in CONTRACT_ONLY and dst == "backend" and target not in BACKEND_NEUTRAL:
+                            problems.append(f"{rel}:{lineno}: '{src}' includes {target}, a backend implementation; "
+                                            f"'{src}' is written against the contract only "
+                                            f"({', '.join(sorted(BACKEND_NEUTRAL))})")
                         continue
                     if (rel, dst) in KNOWN:
                         seen_known.add((rel, dst))

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/data.hpp>
 #include <unetpp/losses.hpp>
 #include <unetpp/models/presets.hpp>

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/models/presets.hpp>
 
 #include "cli_args.hpp"

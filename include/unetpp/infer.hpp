@@ -5,6 +5,7 @@
 ///   #include <unetpp/infer.hpp>
 ///   auto p = unetpp::infer::predict_tiled(net, x);   // p.prob [1, K, H, W], p.mask [1, 1, H, W]
 
+#include "backend/cpu.hpp"
 #include "infer/ensemble.hpp"
 #include "infer/probability_files.hpp"
 #include "infer/tiling.hpp"

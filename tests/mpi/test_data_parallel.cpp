@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/data/loader.hpp>
 #include <unetpp/data/synthetic_dataset.hpp>
 #include <unetpp/dist/gradients.hpp>

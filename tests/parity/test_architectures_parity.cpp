@@ -47,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/models/attention_unet.hpp>
 #include <unetpp/models/bcir_unet.hpp>
 #include <unetpp/models/deep_supervision.hpp>

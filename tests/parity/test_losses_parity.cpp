@@ -65,7 +65,7 @@ inputs make_inputs() {
         x[i] = f(3.0 * r.normal());
         t01[i] = r.uniform() < 0.3 ? 1.0 : 0.0;
         ts[i] = f(r.uniform());
-        p[i] = f(backend::cpu_kernels::stable_sigmoid(2.0 * r.normal()));
+        p[i] = f(numeric::stable_sigmoid(2.0 * r.normal()));
     }
     x[0] = 30, x[1] = -30, x[2] = 0;
     p[0] = 0, p[1] = 1;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/data/loader.hpp>
 #include <unetpp/data/synthetic_dataset.hpp>
 #include <unetpp/losses.hpp>

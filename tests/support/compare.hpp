@@ -85,7 +85,7 @@ std::size_t relu_kink_flips(A& a, B& b) {
 /// The gradient then goes to another pixel, which no tolerance on rounding error covers either.
 template <class A, class B>
 std::size_t pool_winner_flips(A& a, B& b) {
-    std::vector<const std::vector<std::int32_t>*> wa, wb;
+    std::vector<const tensor<std::int32_t>*> wa, wb;
     const auto collect = [](auto& net, auto& out) {
         net.for_each_layer([&](auto& l, std::string_view) {
             if constexpr (requires { l.winners(); }) out.push_back(&l.winners());

@@ -67,14 +67,7 @@ public:
         const tensor_type& p = psi_.forward(relu_.forward(sum_));
         const shape4 s = x.shape();
         y_.resize(s);
-        const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.h) * s.w;
-        for (int n = 0; n < s.n; ++n)
-            for (int c = 0; c < s.c; ++c) {
-                const T* xp = x.data() + (static_cast<std::ptrdiff_t>(n) * s.c + c) * plane;
-                const T* pp = p.data() + static_cast<std::ptrdiff_t>(n) * plane;
-                T* yp = y_.data() + (static_cast<std::ptrdiff_t>(n) * s.c + c) * plane;
-                for (std::ptrdiff_t i = 0; i < plane; ++i) yp[i] = xp[i] * pp[i];
-            }
+        B::multiply_planes(x.data(), p.data(), y_.data(), s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()));
         has_forward_ = true;
         return y_;
     }
@@ -85,21 +78,12 @@ public:
         if (dy.shape() != y_.shape() || x.shape() != y_.shape())
             throw shape_error(describe() + ": backward shapes differ from the last forward's");
         const shape4 s = x.shape();
-        const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.h) * s.w;
         const tensor_type& p = psi_.output();
         dpsi_.resize(p.shape());
         dpsi_.zero();
         dx_.resize(s);
-        for (int n = 0; n < s.n; ++n)
-            for (int c = 0; c < s.c; ++c) {
-                const std::ptrdiff_t o = (static_cast<std::ptrdiff_t>(n) * s.c + c) * plane;
-                const T* pp = p.data() + static_cast<std::ptrdiff_t>(n) * plane;
-                T* dpp = dpsi_.data() + static_cast<std::ptrdiff_t>(n) * plane;
-                for (std::ptrdiff_t i = 0; i < plane; ++i) {
-                    dpp[i] += dy.data()[o + i] * x.data()[o + i];
-                    dx_.data()[o + i] = dy.data()[o + i] * pp[i];
-                }
-            }
+        B::multiply_planes_backward(x.data(), p.data(), dy.data(), dx_.data(), dpsi_.data(), s.n, s.c,
+                                    static_cast<std::ptrdiff_t>(s.plane()));
         const tensor_type& dq = psi_.backward(relu_.output(), dpsi_);
         const tensor_type& ds = relu_.backward(sum_, dq);
         const tensor_type& dg = wg_.backward(g, ds);

@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "../tensor/numeric.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 #include "dataset.hpp"
@@ -65,14 +66,7 @@ enum class border {
 
 namespace detail {
 
-/// Index i mirrored into [0, n) without repeating the edge (period 2n - 2).
-inline int reflect_index(int i, int n) noexcept {
-    if (n == 1) return 0;
-    const int period = 2 * n - 2;
-    i %= period;
-    if (i < 0) i += period;
-    return i < n ? i : period - i;
-}
+using numeric::reflect_index;
 
 inline void check_sample(const sample& s, const char* what) {
     const shape4 is = s.image.shape(), ms = s.mask.shape();

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "../backend/cpu/kernels/eltwise.hpp"
+#include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace unetpp::heads {
@@ -23,17 +23,22 @@ inline constexpr bool dependent_false = false;
 
 /// Raw head output (pre-sigmoid scores). A view of a tensor owned by the network: valid until
 /// the network's next forward pass.
-template <class T>
+template <class T, class Memory = memory::host>
 class logits {
 public:
     using value_type = T;
-    explicit logits(const tensor<T>& t) noexcept : t_(&t) {}
-    [[nodiscard]] const tensor<T>& values() const noexcept { return *t_; }
+    using tensor_type = tensor<T, Memory>;
+    explicit logits(const tensor_type& t) noexcept : t_(&t) {}
+    [[nodiscard]] const tensor_type& values() const noexcept { return *t_; }
     [[nodiscard]] shape4 shape() const noexcept { return t_->shape(); }
-    [[nodiscard]] T operator[](std::size_t i) const noexcept { return (*t_)[i]; }
+    [[nodiscard]] T operator[](std::size_t i) const noexcept
+        requires Memory::host_accessible
+    {
+        return (*t_)[i];
+    }
 
 private:
-    const tensor<T>* t_;
+    const tensor_type* t_;
 };
 
 /// Values in [0, 1] (owns its storage).
@@ -55,7 +60,7 @@ template <class T>
 probabilities<T> sigmoid(const logits<T>& z) {
     tensor<T> p(z.shape());
     const tensor<T>& v = z.values();
-    for (std::size_t i = 0; i < v.size(); ++i) p[i] = backend::cpu_kernels::stable_sigmoid(v[i]);
+    for (std::size_t i = 0; i < v.size(); ++i) p[i] = numeric::stable_sigmoid(v[i]);
     return probabilities<T>(std::move(p));
 }
 

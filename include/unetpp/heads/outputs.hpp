@@ -13,25 +13,25 @@ namespace unetpp {
 
 /// The main logits and one auxiliary logit map per supervised level, all views of tensors owned
 /// by the network (valid until its next forward). Every map has the main logits' shape.
-template <class T>
+template <class T, class Memory = memory::host>
 struct deep_supervision_outputs {
-    heads::logits<T> main;
-    std::vector<heads::logits<T>> aux;
+    heads::logits<T, Memory> main;
+    std::vector<heads::logits<T, Memory>> aux;
 };
 
 /// d loss / d logits for every output of a deep_supervision_outputs, in the same order
 /// (filled by losses::deep_supervision, consumed by deeply_supervised::backward).
-template <class T>
+template <class T, class Memory = memory::host>
 struct deep_supervision_gradients {
-    tensor<T> main;
-    std::vector<tensor<T>> aux;
+    tensor<T, Memory> main;
+    std::vector<tensor<T, Memory>> aux;
 };
 
 /// The two outputs of a multitask model, as logits views (valid until the next forward).
-template <class T>
+template <class T, class Memory = memory::host>
 struct multitask_outputs {
-    heads::logits<T> segmentation;
-    heads::logits<T> classification;
+    heads::logits<T, Memory> segmentation;
+    heads::logits<T, Memory> classification;
 };
 
 }  // namespace unetpp

@@ -49,7 +49,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../backend/cpu/kernels/resample.hpp"
+#include "../tensor/numeric.hpp"
 #include "../models/unet.hpp"
 #include "../tensor/tensor.hpp"
 
@@ -340,7 +340,7 @@ tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const t
     std::vector<int> col_src(static_cast<std::size_t>(C.in_tile));
     const std::size_t in_plane = is.plane();
     const std::size_t tile_plane = static_cast<std::size_t>(R.in_tile) * C.in_tile;
-    using backend::cpu_kernels::reflect_index;
+    using numeric::reflect_index;
 
     for (std::size_t first = 0; first < tiles.size(); first += static_cast<std::size_t>(opt.batch)) {
         const int count = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(opt.batch), tiles.size() - first));
@@ -430,7 +430,7 @@ inline tensor<float> mirror_pad(const tensor<float>& image, int top, int left, i
     const shape4 s = image.shape();
     const int h = s.h + top + bottom, w = s.w + left + right;
     tensor<float> out(shape4{s.n, s.c, h, w});
-    using backend::cpu_kernels::reflect_index;
+    using numeric::reflect_index;
     for (int n = 0; n < s.n; ++n)
         for (int c = 0; c < s.c; ++c)
             for (int y = 0; y < h; ++y)

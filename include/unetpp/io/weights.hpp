@@ -118,11 +118,15 @@ inline std::string_view parent_of(std::string_view name) {
     return dot == std::string_view::npos ? std::string_view{} : name.substr(0, dot);
 }
 
+/// The tensor type of a network's parameters (in its backend's memory space).
+template <class Net>
+using net_tensor_t = tensor<typename Net::value_type, typename Net::backend_type::memory>;
+
 /// One tensor of a network as weights.hpp sees it.
-template <class T>
+template <class Tensor>
 struct named_tensor {
     std::string name;
-    tensor<T>* value;
+    Tensor* value;
     bool buffer;
     std::vector<std::int64_t> torch_shape;
 };
@@ -139,16 +143,16 @@ inline std::vector<std::int64_t> torch_shape_of(std::string_view name, shape4 s,
 /// Every parameter and buffer of `net`, in visiting order (parameters first).
 template <class Net>
 auto collect_tensors(Net& net) {
-    using T = typename Net::value_type;
-    std::vector<named_tensor<T>> out;
+    using Tensor = net_tensor_t<Net>;
+    std::vector<named_tensor<Tensor>> out;
     std::set<std::string> bn_prefixes;  // modules with running statistics are batch norms
-    net.visit_buffers([&](std::string_view name, tensor<T>&) {
+    net.visit_buffers([&](std::string_view name, Tensor&) {
         if (has_leaf(name, "running_mean")) bn_prefixes.emplace(parent_of(name));
     });
-    net.visit_parameters([&](std::string_view name, tensor<T>& v, tensor<T>&) {
+    net.visit_parameters([&](std::string_view name, Tensor& v, Tensor&) {
         out.push_back({std::string(name), &v, false, {}});
     });
-    net.visit_buffers([&](std::string_view name, tensor<T>& v) { out.push_back({std::string(name), &v, true, {}}); });
+    net.visit_buffers([&](std::string_view name, Tensor& v) { out.push_back({std::string(name), &v, true, {}}); });
     for (auto& t : out) t.torch_shape = torch_shape_of(t.name, t.value->shape(), bn_prefixes);
     return out;
 }
@@ -215,7 +219,10 @@ safetensors_writer weights_writer(const Net& cnet) {
     safetensors_writer w;
     std::string params, buffers;
     for (const auto& t : detail::collect_tensors(net)) {
-        w.add(t.name, *t.value, t.torch_shape);
+        if constexpr (std::remove_pointer_t<decltype(t.value)>::host_accessible)
+            w.add(t.name, *t.value, t.torch_shape);
+        else
+            w.add(t.name, to_host(*t.value), t.torch_shape);  // a device network's tensors are copied out
         std::string& list = t.buffer ? buffers : params;
         if (!list.empty()) list += ';';
         list += t.name + '=';
@@ -244,6 +251,7 @@ void save_weights(const Net& net, const std::filesystem::path& path) {
 template <class Net>
 void load_weights(Net& net, const safetensors_file& file, const load_options& opt = {}) {
     using T = typename Net::value_type;
+    using Tensor = detail::net_tensor_t<Net>;
     const std::string where = "weights: " + file.source() + ": ";
     const auto& md = file.metadata();
     const auto saved_from = [&]() -> std::string {
@@ -253,7 +261,7 @@ void load_weights(Net& net, const safetensors_file& file, const load_options& op
 
     const auto tensors = detail::collect_tensors(net);
     std::set<std::string, std::less<>> expected;
-    std::vector<const detail::named_tensor<T>*> to_load;
+    std::vector<const detail::named_tensor<Tensor>*> to_load;
     for (const auto& t : tensors) {
         expected.insert(t.name);
         const std::vector<std::int64_t> want{t.value->shape().n, t.value->shape().c, t.value->shape().h,
@@ -297,14 +305,14 @@ void load_weights(Net& net, const safetensors_file& file, const load_options& op
     }
 
     // Convert everything first, then assign: a failure leaves the network unchanged.
-    std::vector<std::pair<tensor<T>*, tensor<T>>> staged;
+    std::vector<std::pair<Tensor*, tensor<T>>> staged;
     for (const auto& t : tensors) {
         if (!file.contains(t.name)) continue;
         tensor<T> v = file.get<T>(t.name);
         staged.emplace_back(t.value, std::move(v));
     }
-    for (auto& [dst, src] : staged)
-        for (std::size_t i = 0; i < dst->size(); ++i) (*dst)[i] = src[i];
+    // Same element count (checked above); the network keeps its own shapes.
+    for (auto& [dst, src] : staged) dst->copy_from_host(std::as_const(src).span());
 }
 
 /// Opens `path` and loads it into `net` (see the overload above).

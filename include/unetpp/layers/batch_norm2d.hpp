@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {
@@ -41,6 +41,7 @@ class batch_norm2d_core : public layer_base<T, B> {
 
 public:
     using typename base::tensor_type;
+    using const_pointer = typename tensor_type::const_pointer;
 
     shape4 output_shape(shape4 in) const {
         if (auto s = batch_norm2d_output_shape(cfg_, in)) return *s;
@@ -69,7 +70,7 @@ public:
             B::batch_norm_forward_train(x.data(), this->y_.data(), s.n, s.c, plane, gamma_.data(), beta_.data(), eps(),
                                         static_cast<T>(cfg_.momentum), running_mean_.data(), running_var_.data(),
                                         save_mean_.data(), save_invstd_.data(), cfg_.relu);
-            batches_tracked_[0] += T(1);
+            B::accumulate(one_.data(), batches_tracked_.data(), 1);  // num_batches_tracked += 1, where it lives
         } else {
             B::batch_norm_forward_eval(x.data(), this->y_.data(), s.n, s.c, plane, gamma_.data(), beta_.data(), eps(),
                                        running_mean_.data(), running_var_.data(), cfg_.relu);
@@ -126,10 +127,9 @@ public:
     /// scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale (the same
     /// arithmetic as the eval forward), for folding into the convolution before it. Returns
     /// pointers to {scale, shift}, valid until the next call.
-    std::pair<const T*, const T*> eval_affine() {
-        for (int c = 0; c < cfg_.channels; ++c)
-            backend::cpu_kernels::batch_norm_eval_affine(gamma_.data(), beta_.data(), eps(), running_mean_.data(),
-                                                         running_var_.data(), c, fold_scale_[c], fold_shift_[c]);
+    std::pair<const_pointer, const_pointer> eval_affine() {
+        B::batch_norm_fold(gamma_.data(), beta_.data(), eps(), running_mean_.data(), running_var_.data(), cfg_.channels,
+                           fold_scale_.data(), fold_shift_.data());
         return {fold_scale_.data(), fold_shift_.data()};
     }
 
@@ -147,11 +147,12 @@ protected:
 
 private:
     T eps() const noexcept { return static_cast<T>(cfg_.eps); }
-    const T* relu_out() const noexcept { return cfg_.relu ? this->y_.data() : nullptr; }
+    const_pointer relu_out() const noexcept { return cfg_.relu ? this->y_.data() : const_pointer{}; }
     batch_norm2d_cfg cfg_;
     tensor_type gamma_, beta_, dgamma_, dbeta_, running_mean_, running_var_, batches_tracked_, save_mean_, save_invstd_;
     tensor_type fold_scale_, fold_shift_;
     bool forward_was_training_ = true;
+    tensor_type one_{shape4{1, 1, 1, 1}, T(1)};
 };
 
 }  // namespace detail

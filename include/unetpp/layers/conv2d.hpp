@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {
@@ -69,6 +69,8 @@ class conv2d_core : public layer_base<T, B> {
 
 public:
     using typename base::tensor_type;
+    using pointer = typename tensor_type::pointer;
+    using const_pointer = typename tensor_type::const_pointer;
 
     shape4 output_shape(shape4 in) const {
         if (auto s = conv2d_output_shape(cfg_, in)) return *s;
@@ -89,8 +91,7 @@ public:
         const shape4 out = output_shape(x.shape());
         this->remember_input(x.shape());
         this->y_.resize(out);
-        const T* src = padded_input(x);
-        B::conv2d_forward(geometry(x.shape()), src, weight_.data(), bias_ptr(), this->y_.data());
+        B::conv2d_forward(geometry(x.shape()), x.data(), weight_.data(), bias_ptr(), this->y_.data());
         return this->y_;
     }
 
@@ -98,36 +99,26 @@ public:
     /// has sized to the output shape (another layer's buffer, see layer_base::fused_output); scale
     /// and shift are per output channel and may be null, act is ReLU when `relu` is set. This
     /// layer's own output is not written, and its backward throws until the next forward.
-    void forward_fused(const tensor_type& x, const T* scale, const T* shift, bool relu, tensor_type& y) {
+    void forward_fused(const tensor_type& x, const_pointer scale, const_pointer shift, bool relu, tensor_type& y) {
         const shape4 out = output_shape(x.shape());
         if (y.shape() != out)
             throw shape_error(describe_conv2d(cfg_) + ": fused output buffer has shape " + y.shape().str() +
                               ", expected " + out.str());
         this->remember_inference_input(x.shape());
-        const T* src = padded_input(x);
-        B::conv2d_forward_fused(geometry(x.shape()), src, weight_.data(), bias_ptr(), scale, shift, relu, y.data());
+        B::conv2d_forward_fused(geometry(x.shape()), x.data(), weight_.data(), bias_ptr(), scale, shift, relu, y.data());
     }
 
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         this->check_backward(describe_conv2d(cfg_), x, dy);
         const auto g = geometry(x.shape());
-        const T* src = padded_input(x);
-        B::conv2d_backward_weights(g, src, dy.data(), dweight_.data(), cfg_.bias ? dbias_.data() : nullptr);
+        B::conv2d_backward_weights(g, x.data(), dy.data(), dweight_.data(), cfg_.bias ? dbias_.data() : pointer{});
         if (!this->need_input_grad_) {
             // First layer of a network: the image needs no gradient, so skip backward-data.
             this->dx_.resize(shape4{0, 0, 0, 0});
             return this->dx_;
         }
         this->dx_.resize(x.shape());
-        if (!copies_padding()) {
-            B::conv2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());
-        } else {
-            T* dpad = B::template scratch<T>(backend::detail::scratch_pool<T>::padded_grad,
-                                             static_cast<std::size_t>(g.n) * g.cin * g.h * g.w);
-            B::conv2d_backward_data(g, dy.data(), weight_.data(), dpad);
-            B::pad_backward(dpad, this->dx_.data(), x.shape().n * cfg_.in, x.shape().h, x.shape().w, pad_,
-                            backend::pad_kind::reflect);
-        }
+        B::conv2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());
         return this->dx_;
     }
 
@@ -175,25 +166,10 @@ protected:
     }
 
 private:
-    const T* bias_ptr() const noexcept { return cfg_.bias ? bias_.data() : nullptr; }
-    /// Zero padding is implicit in the kernels (no copy); only reflect padding copies the input
-    /// into a padded scratch buffer (and folds the gradient back with pad_backward).
-    bool copies_padding() const noexcept { return cfg_.pad == padding::reflect && pad_ > 0; }
-    backend::cpu_kernels::conv_geometry geometry(const shape4& in) const noexcept {
-        if (copies_padding()) {
-            const int hp = in.h + 2 * pad_, wp = in.w + 2 * pad_;
-            return {in.n, cfg_.in, hp, wp, cfg_.out, cfg_.kernel, cfg_.kernel, cfg_.stride, 0};
-        }
-        return {in.n, cfg_.in, in.h, in.w, cfg_.out, cfg_.kernel, cfg_.kernel, cfg_.stride, pad_};
-    }
-    /// The input, padded into scratch memory when the layer uses reflect padding.
-    const T* padded_input(const tensor_type& x) const {
-        if (!copies_padding()) return x.data();
-        const shape4 s = x.shape();
-        T* p = B::template scratch<T>(backend::detail::scratch_pool<T>::padded_input,
-                                      static_cast<std::size_t>(s.n) * cfg_.in * (s.h + 2 * pad_) * (s.w + 2 * pad_));
-        B::pad_forward(x.data(), p, s.n * cfg_.in, s.h, s.w, pad_, backend::pad_kind::reflect);
-        return p;
+    const_pointer bias_ptr() const noexcept { return cfg_.bias ? bias_.data() : const_pointer{}; }
+    backend::conv_geometry geometry(const shape4& in) const noexcept {
+        return {in.n,        cfg_.in, in.h, in.w, cfg_.out, cfg_.kernel, cfg_.kernel, cfg_.stride, pad_,
+                cfg_.pad == padding::reflect ? backend::pad_kind::reflect : backend::pad_kind::zero};
     }
 
     conv2d_cfg cfg_;

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {
@@ -66,7 +66,7 @@ public:
         const shape4 out = output_shape(x.shape());
         this->remember_input(x.shape());
         this->y_.resize(out);
-        B::conv_transpose2d_forward(geometry(x.shape()), x.data(), weight_.data(), cfg_.bias ? bias_.data() : nullptr,
+        B::conv_transpose2d_forward(geometry(x.shape()), x.data(), weight_.data(), cfg_.bias ? bias_.data() : typename tensor_type::const_pointer{},
                                     this->y_.data());
         return this->y_;
     }
@@ -74,7 +74,7 @@ public:
         this->check_backward(describe_conv_transpose2d(cfg_), x, dy);
         const auto g = geometry(x.shape());
         B::conv_transpose2d_backward_weights(g, x.data(), dy.data(), dweight_.data(),
-                                             cfg_.bias ? dbias_.data() : nullptr);
+                                             cfg_.bias ? dbias_.data() : typename tensor_type::pointer{});
         this->dx_.resize(x.shape());
         B::conv_transpose2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());
         return this->dx_;
@@ -103,7 +103,7 @@ protected:
     }
 
 private:
-    backend::cpu_kernels::conv_transpose_geometry geometry(const shape4& in) const noexcept {
+    backend::conv_transpose_geometry geometry(const shape4& in) const noexcept {
         return {in.n, cfg_.in, in.h, in.w, cfg_.out, cfg_.kernel, cfg_.kernel, cfg_.stride, cfg_.padding};
     }
     conv_transpose2d_cfg cfg_;

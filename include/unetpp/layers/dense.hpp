@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {
@@ -49,14 +49,14 @@ public:
         const shape4 out = output_shape(x.shape());
         this->remember_input(x.shape());
         this->y_.resize(out);
-        B::dense_forward(x.data(), weight_.data(), C.bias ? bias_.data() : nullptr, this->y_.data(), out.n, C.in, C.out);
+        B::dense_forward(x.data(), weight_.data(), C.bias ? bias_.data() : typename tensor_type::const_pointer{}, this->y_.data(), out.n, C.in, C.out);
         return this->y_;
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         this->check_backward(describe(), x, dy);
         this->dx_.resize(x.shape());
         B::dense_backward(x.data(), weight_.data(), dy.data(), this->dx_.data(), dweight_.data(),
-                          C.bias ? dbias_.data() : static_cast<T*>(nullptr), x.shape().n, C.in, C.out);
+                          C.bias ? dbias_.data() : typename tensor_type::pointer{}, x.shape().n, C.in, C.out);
         return this->dx_;
     }
 

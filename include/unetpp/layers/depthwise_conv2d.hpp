@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "conv2d.hpp"
 #include "layer.hpp"
 
@@ -63,25 +63,15 @@ public:
         const shape4 out = output_shape(x.shape());
         this->remember_input(x.shape());
         this->y_.resize(out);
-        const shape4 s = x.shape();
-        B::depthwise_conv2d_forward(padded(x), weight_.data(), C.bias ? bias_.data() : nullptr, this->y_.data(), s.n,
-                                    C.channels, s.h + 2 * pad, s.w + 2 * pad, C.kernel, C.stride);
+        B::depthwise_conv2d_forward(geometry(x.shape()), x.data(), weight_.data(),
+                                    C.bias ? bias_.data() : typename tensor_type::const_pointer{}, this->y_.data());
         return this->y_;
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         this->check_backward(describe(), x, dy);
-        const shape4 s = x.shape();
-        this->dx_.resize(s);
-        T* dpad = pad == 0 ? this->dx_.data()
-                           : B::template scratch<T>(backend::detail::scratch_pool<T>::padded_grad,
-                                                    static_cast<std::size_t>(s.n) * C.channels * (s.h + 2 * pad) *
-                                                        (s.w + 2 * pad));
-        B::depthwise_conv2d_backward(padded(x), weight_.data(), dy.data(), dpad, dweight_.data(),
-                                     C.bias ? dbias_.data() : static_cast<T*>(nullptr), s.n, C.channels, s.h + 2 * pad,
-                                     s.w + 2 * pad, C.kernel, C.stride);
-        if constexpr (pad != 0)
-            B::pad_backward(dpad, this->dx_.data(), s.n * C.channels, s.h, s.w, pad,
-                            C.pad == padding::reflect ? backend::pad_kind::reflect : backend::pad_kind::zero);
+        this->dx_.resize(x.shape());
+        B::depthwise_conv2d_backward(geometry(x.shape()), x.data(), weight_.data(), dy.data(), this->dx_.data(),
+                                     dweight_.data(), C.bias ? dbias_.data() : typename tensor_type::pointer{});
         return this->dx_;
     }
 
@@ -98,17 +88,9 @@ public:
     }
 
 private:
-    const T* padded(const tensor_type& x) const {
-        if constexpr (pad == 0) {
-            return x.data();
-        } else {
-            const shape4 s = x.shape();
-            T* p = B::template scratch<T>(backend::detail::scratch_pool<T>::padded_input,
-                                          static_cast<std::size_t>(s.n) * C.channels * (s.h + 2 * pad) * (s.w + 2 * pad));
-            B::pad_forward(x.data(), p, s.n * C.channels, s.h, s.w, pad,
-                           C.pad == padding::reflect ? backend::pad_kind::reflect : backend::pad_kind::zero);
-            return p;
-        }
+    static backend::depthwise_geometry geometry(const shape4& s) noexcept {
+        return {s.n,      C.channels, s.h, s.w, C.kernel, C.stride, pad,
+                C.pad == padding::reflect ? backend::pad_kind::reflect : backend::pad_kind::zero};
     }
     tensor_type weight_, dweight_, bias_, dbias_;
 };

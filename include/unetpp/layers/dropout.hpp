@@ -1,12 +1,13 @@
 #pragma once
 /// \file Dropout: zeroes each element with probability p in training and scales the rest by
 /// 1/(1-p) (inverted dropout, as torch.nn.Dropout); identity in eval mode. Masks come from the
-/// layer's own seeded generator, so a run is reproducible.
+/// layer's own seeded generator (one draw per pass seeds the backend's dropout_mask), so a run is
+/// reproducible, and the same on every backend.
 
 #include <optional>
 #include <string>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "activations.hpp"
 #include "layer.hpp"
 
@@ -29,8 +30,9 @@ private:
             return;
         }
         mask_.resize(x.shape());
-        const T keep_scale = static_cast<T>(1.0 / (1.0 - P));
-        for (auto& m : mask_) m = gen_.uniform() < P ? T(0) : keep_scale;
+        // One draw of the layer's generator per pass seeds the mask, which the backend computes
+        // where the tensors live (a hash of the seed and the element's index).
+        B::dropout_mask(mask_.data(), static_cast<std::ptrdiff_t>(x.size()), P, gen_.next_u64());
         B::multiply(x.data(), mask_.data(), this->y_.data(), static_cast<std::ptrdiff_t>(x.size()));
     }
     void apply_backward(const tensor_type&, const tensor_type& dy) {

@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../backend/backend.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 
@@ -211,6 +212,8 @@ private:
 /// `Derived::layer_name` names the layer in error messages.
 template <class T, class B>
 class layer_base {
+    static_assert(backend::defined<B>, "this backend is declared but its header was not included: for backend::cpu "
+                                       "include <unetpp/backend/cpu.hpp> (or <unetpp/unet.hpp>, which includes it)");
     static_assert(B::available, "this backend is not available in this build (for backend::cuda: configure with "
                                 "-DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
 
@@ -305,17 +308,25 @@ shape4 checked_output_shape(std::string_view layer, std::string_view expectation
     throw_shape_error(layer, expectation, in);
 }
 
-/// Fills with uniform values in [-bound, bound).
-template <class T>
-void init_uniform(tensor<T>& t, rng& r, double bound) {
-    for (auto& v : t) v = static_cast<T>(r.uniform(-bound, bound));
+/// Fills with uniform values in [-bound, bound). The values are drawn on the host in element
+/// order and copied into the tensor's memory space, so every backend starts from the same weights
+/// for the same seed.
+template <class T, class Memory>
+void init_uniform(tensor<T, Memory>& t, rng& r, double bound) {
+    if constexpr (Memory::host_accessible) {
+        for (auto& v : t) v = static_cast<T>(r.uniform(-bound, bound));
+    } else {
+        tensor<T> h(t.shape());
+        init_uniform(h, r, bound);
+        t.assign(h);
+    }
 }
 
 /// He (Kaiming) uniform initialisation for weights followed by ReLU: bound = sqrt(6 / fan_in),
 /// which gives variance 2 / fan_in (He et al. 2015). Biases use PyTorch's default bound
 /// 1 / sqrt(fan_in).
-template <class T>
-void init_he(tensor<T>& weight, tensor<T>* bias, rng& r, std::size_t fan_in) {
+template <class T, class Memory>
+void init_he(tensor<T, Memory>& weight, tensor<T, Memory>* bias, rng& r, std::size_t fan_in) {
     init_uniform(weight, r, std::sqrt(6.0 / static_cast<double>(fan_in)));
     if (bias) init_uniform(*bias, r, 1.0 / std::sqrt(static_cast<double>(fan_in)));
 }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {
@@ -24,6 +24,8 @@ class max_pool2d : public layer_base<T, B> {
 
 public:
     using typename base::tensor_type;
+    /// One int32 per output: the winning input's index in its plane.
+    using index_tensor = tensor<std::int32_t, typename B::memory>;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
 
@@ -40,12 +42,12 @@ public:
     const tensor_type& forward(const tensor_type& x) {
         const shape4 out = output_shape(x.shape());
         const bool inference_only = inference_mode::enabled() && !this->training();
-        std::int32_t* winners = nullptr;
+        typename index_tensor::pointer winners{};
         if (inference_only) {
             this->remember_inference_input(x.shape());
         } else {
             this->remember_input(x.shape());
-            if (argmax_.size() < out.size()) argmax_.resize(out.size());
+            argmax_.resize(out);
             winners = argmax_.data();
         }
         this->y_.resize(out);
@@ -64,11 +66,11 @@ public:
         return "max_pool2d<window=" + std::to_string(C.window) + ", stride=" + std::to_string(C.stride) + ">";
     }
     /// The winner of each output of the last training-mode forward: the index of the input pixel
-    /// inside its window's plane (what backward routes the gradient to).
-    [[nodiscard]] const std::vector<std::int32_t>& winners() const noexcept { return argmax_; }
+    /// inside its window's plane (what backward routes the gradient to), one per output.
+    [[nodiscard]] const index_tensor& winners() const noexcept { return argmax_; }
 
 private:
-    std::vector<std::int32_t> argmax_;
+    index_tensor argmax_;
 };
 
 /// Max pooling with stride 1 that keeps the size, as Keras MaxPooling2D(Window, strides=1,
@@ -96,53 +98,21 @@ public:
         const shape4 s = output_shape(x.shape());
         this->remember_input(s);
         this->y_.resize(s);
-        argmax_.resize(s.size());
-        const std::ptrdiff_t planes = static_cast<std::ptrdiff_t>(s.n) * s.c;
-        const T* xp = x.data();
-        T* yp = this->y_.data();
-#pragma omp parallel for schedule(static) if (planes * s.h * s.w > (1 << 16))
-        for (std::ptrdiff_t p = 0; p < planes; ++p) {
-            const T* src = xp + p * s.h * s.w;
-            for (int i = 0; i < s.h; ++i)
-                for (int j = 0; j < s.w; ++j) {
-                    T best = -std::numeric_limits<T>::infinity();
-                    std::int32_t at = 0;
-                    for (int di = 0; di < Window; ++di) {
-                        const int r = i - before + di;
-                        if (r < 0 || r >= s.h) continue;
-                        for (int dj = 0; dj < Window; ++dj) {
-                            const int c = j - before + dj;
-                            if (c < 0 || c >= s.w) continue;
-                            const T v = src[r * s.w + c];
-                            if (v > best) best = v, at = r * s.w + c;
-                        }
-                    }
-                    const std::ptrdiff_t o = p * s.h * s.w + i * s.w + j;
-                    yp[o] = best;
-                    argmax_[static_cast<std::size_t>(o)] = at;
-                }
-        }
+        argmax_.resize(s);
+        B::max_pool2d_same_forward(x.data(), this->y_.data(), argmax_.data(), s.n * s.c, s.h, s.w, Window);
         return this->y_;
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         this->check_backward(describe(), x, dy);
         const shape4 s = x.shape();
         this->dx_.resize(s);
-        this->dx_.zero();
-        const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.h) * s.w;
-        const std::ptrdiff_t planes = static_cast<std::ptrdiff_t>(s.n) * s.c;
-        const T* g = dy.data();
-        T* d = this->dx_.data();
-#pragma omp parallel for schedule(static) if (planes * plane > (1 << 16))
-        for (std::ptrdiff_t p = 0; p < planes; ++p)
-            for (std::ptrdiff_t k = 0; k < plane; ++k)
-                d[p * plane + argmax_[static_cast<std::size_t>(p * plane + k)]] += g[p * plane + k];
+        B::max_pool2d_backward(dy.data(), argmax_.data(), this->dx_.data(), s.n * s.c, s.h, s.w, s.h, s.w);
         return this->dx_;
     }
     static std::string describe() { return "max_pool2d_same<window=" + std::to_string(Window) + ", stride=1>"; }
 
 private:
-    std::vector<std::int32_t> argmax_;
+    tensor<std::int32_t, typename B::memory> argmax_;
 };
 
 }  // namespace unetpp

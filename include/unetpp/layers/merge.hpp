@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "layer.hpp"
 
 namespace unetpp {

@@ -48,7 +48,7 @@ namespace detail {
 /// A convolution with a fused-epilogue forward (conv2d).
 template <class L>
 concept epilogue_conv = requires(L& l, const typename L::tensor_type& x, typename L::tensor_type& y,
-                                 const typename L::value_type* p) { l.forward_fused(x, p, p, true, y); };
+                                 typename L::tensor_type::const_pointer p) { l.forward_fused(x, p, p, true, y); };
 /// A normalisation whose eval mode is a per-channel affine map (batch_norm2d).
 template <class L>
 concept foldable_norm = requires(L& l) {

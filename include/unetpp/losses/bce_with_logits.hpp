@@ -7,7 +7,8 @@
 #include <cstddef>
 #include <stdexcept>
 
-#include "../backend/cpu/kernels/eltwise.hpp"
+#include "../backend/cpu/kernels/parallel.hpp"
+#include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
@@ -31,7 +32,7 @@ struct bce_with_logits {
         // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
         const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
             const T v = x[i];
-            if (g) g[i] = (backend::cpu_kernels::stable_sigmoid(v) - t[i]) * inv_n;
+            if (g) g[i] = (numeric::stable_sigmoid(v) - t[i]) * inv_n;
             return static_cast<double>((v > T(0) ? v : T(0)) - v * t[i] + std::log1p(std::exp(-std::abs(v))));
         });
         return static_cast<T>(sum / static_cast<double>(n));

@@ -33,7 +33,8 @@
 #include <string>
 #include <string_view>
 
-#include "../backend/cpu/kernels/eltwise.hpp"
+#include "../backend/cpu/kernels/parallel.hpp"
+#include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace unetpp::losses {
@@ -122,7 +123,7 @@ inline T bce_logit(T x, T t) noexcept {
     return (x > T(0) ? x : T(0)) - x * t + std::log1p(std::exp(-std::abs(x)));
 }
 
-using backend::cpu_kernels::stable_sigmoid;
+using numeric::stable_sigmoid;
 
 /// Per-pixel weights seen through the logits' flat index (broadcast over channels for [N, 1, H, W]).
 template <class T>

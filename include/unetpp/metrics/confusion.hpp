@@ -32,7 +32,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../backend/cpu/kernels/eltwise.hpp"
+#include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace unetpp::metrics {
@@ -79,7 +79,7 @@ template <class T>
 [[nodiscard]] inline bool predicted_positive(T v, prediction_kind kind, double threshold) noexcept {
     switch (kind) {
         case prediction_kind::logits:
-            return backend::cpu_kernels::stable_sigmoid(static_cast<double>(v)) > threshold;
+            return numeric::stable_sigmoid(static_cast<double>(v)) > threshold;
         case prediction_kind::mask:
             return static_cast<double>(v) > 0.5;
         default:

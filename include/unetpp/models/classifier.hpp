@@ -44,7 +44,7 @@
 #include <utility>
 #include <vector>
 
-#include "../backend/cpu.hpp"
+#include "../backend/backend.hpp"
 #include "../blocks/double_conv.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/dense.hpp"
@@ -172,11 +172,11 @@ public:
     }
 
     /// Forward pass; the logits [N, 1, 1, 1] stay owned by the classifier until the next call.
-    heads::logits<T> forward(const tensor_type& x) {
+    heads::logits<T, typename B::memory> forward(const tensor_type& x) {
         validate(x.shape());
         in_shape_ = x.shape();
         has_forward_ = true;
-        return heads::logits<T>(forward_from<0>(x));
+        return heads::logits<T, typename B::memory>(forward_from<0>(x));
     }
 
     /// Backward from dloss/dlogits ([N, 1, 1, 1]) for the input `x` of the last forward. Adds
@@ -194,7 +194,9 @@ public:
         return backward_from<C.depth - 1>(x, g);
     }
 
-    [[nodiscard]] heads::logits<T> output() const noexcept { return heads::logits<T>(head_.output()); }
+    [[nodiscard]] heads::logits<T, typename B::memory> output() const noexcept {
+        return heads::logits<T, typename B::memory>(head_.output());
+    }
 
     void need_input_grad(bool on) { std::get<0>(enc_).need_input_grad(on); }
     // train / eval / training, visit_parameters, visit_buffers and zero_grad: layer_tree, from

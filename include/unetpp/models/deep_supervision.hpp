@@ -140,6 +140,7 @@ public:
     using value_type = typename Net::value_type;
     using backend_type = typename Net::backend_type;
     using tensor_type = typename Net::tensor_type;
+    using memory_space = typename backend_type::memory;
     static constexpr unet_cfg cfg = Net::cfg;
     static_assert(cfg.classes > 0, "deeply_supervised: the auxiliary heads need the classes fixed at compile time "
                                    "(a unet with classes = runtime_channels is not supported here)");
@@ -203,9 +204,9 @@ public:
     }
 
     /// Main logits and the auxiliary logits (views valid until the next forward).
-    deep_supervision_outputs<value_type> forward(const tensor_type& x) {
+    deep_supervision_outputs<value_type, memory_space> forward(const tensor_type& x) {
         const tensor_type& main = net_.forward(x);
-        deep_supervision_outputs<value_type> out{heads::logits<value_type>(main), {}};
+        deep_supervision_outputs<value_type, memory_space> out{heads::logits<value_type, memory_space>(main), {}};
         out.aux.reserve(static_cast<std::size_t>(aux_count));
         for_each_aux([&](auto k) {
             const tensor_type& z = std::get<decltype(k)::value>(heads_).forward(taps::template output<decltype(k)::value>(net_));
@@ -217,7 +218,7 @@ public:
     /// Backward from the gradients of the loss with respect to every output (as
     /// losses::deep_supervision writes them); adds the parameter gradients and returns dL/dx
     /// when need_input_grad(true) was set.
-    const tensor_type& backward(const tensor_type& x, const deep_supervision_gradients<value_type>& g) {
+    const tensor_type& backward(const tensor_type& x, const deep_supervision_gradients<value_type, memory_space>& g) {
         return backward(x, g.main, g.aux);
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dmain, const std::vector<tensor_type>& daux) {

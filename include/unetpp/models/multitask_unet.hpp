@@ -139,12 +139,12 @@ public:
         body_t::validate(in);
     }
 
-    multitask_outputs<T> forward(const tensor_type& x) {
+    multitask_outputs<T, typename B::memory> forward(const tensor_type& x) {
         validate(x.shape());
         const tensor_type& f = body_.forward(x);
         seg_.forward(f);
         cls_.forward(f);
-        return {heads::logits<T>(seg_.output()), heads::logits<T>(cls_.output())};
+        return {heads::logits<T, typename B::memory>(seg_.output()), heads::logits<T, typename B::memory>(cls_.output())};
     }
 
     /// Backward from the gradients of the loss with respect to both logit tensors; adds the

@@ -19,8 +19,7 @@
 #include <tuple>
 #include <utility>
 
-#include "../backend/cpu.hpp"
-#include "../backend/cuda.hpp"
+#include "../backend/backend.hpp"
 #include "../blocks/double_conv.hpp"
 #include "../blocks/skip.hpp"
 #include "../layers/conv2d.hpp"
@@ -462,10 +461,10 @@ private:
             tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
             layer.swap_input_grad(buffer);
             const tensor_type& g = run();
-            const auto* result = g.data();
+            const auto result = g.data();
             layer.swap_input_grad(buffer);
             // When g was the layer's gradient buffer, its storage is now the level buffer's.
-            if (buffer.data() == result) return buffer;
+            if (std::as_const(buffer).data() == result) return buffer;
             return g;
         } else {
             return run();

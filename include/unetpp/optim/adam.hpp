@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "../backend/backend.hpp"
 #include "../backend/profiler.hpp"
 #include "../tensor/tensor.hpp"
 
@@ -30,13 +31,15 @@ struct adam_cfg {
 
 /// Adam over every parameter a model visits. The model must outlive the optimiser and must not be
 /// moved (the optimiser keeps pointers to its parameter tensors).
-template <class T = float>
+template <class T = float, class B = backend::cpu>
 class adam {
 public:
+    using tensor_type = tensor<T, typename B::memory>;
+
     template <class Model>
     adam(Model& model, adam_cfg cfg = {}) : cfg_(cfg) {
-        model.visit_parameters([&](std::string_view name, tensor<T>& value, tensor<T>& grad) {
-            slots_.push_back({&value, &grad, tensor<T>(value.shape()), tensor<T>(value.shape()), std::string(name)});
+        model.visit_parameters([&](std::string_view name, tensor_type& value, tensor_type& grad) {
+            slots_.push_back({&value, &grad, tensor_type(value.shape()), tensor_type(value.shape()), std::string(name)});
         });
     }
 
@@ -45,30 +48,17 @@ public:
         ++t_;
         const double c1 = 1.0 - std::pow(cfg_.beta1, static_cast<double>(t_));
         const double c2 = 1.0 - std::pow(cfg_.beta2, static_cast<double>(t_));
-        const T lr = static_cast<T>(cfg_.lr), b1 = static_cast<T>(cfg_.beta1), b2 = static_cast<T>(cfg_.beta2);
-        const T eps = static_cast<T>(cfg_.eps), wd = static_cast<T>(cfg_.weight_decay);
-        const T step_size = static_cast<T>(cfg_.lr / c1), inv_sqrt_c2 = static_cast<T>(1.0 / std::sqrt(c2));
-        const bool decoupled = cfg_.decoupled_weight_decay;
-        for (auto& s : slots_) {
-            T* p = s.value->data();
-            const T* g = s.grad->data();
-            T* m = s.m.data();
-            T* v = s.v.data();
-            const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(s.value->size());
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-            for (std::ptrdiff_t i = 0; i < n; ++i) {
-                T gi = g[i];
-                if (wd != T(0)) {
-                    if (decoupled)
-                        p[i] *= T(1) - lr * wd;
-                    else
-                        gi += wd * p[i];
-                }
-                m[i] = b1 * m[i] + (T(1) - b1) * gi;
-                v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
-                p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
-            }
-        }
+        const backend::adam_step st{.lr = cfg_.lr,
+                                    .beta1 = cfg_.beta1,
+                                    .beta2 = cfg_.beta2,
+                                    .eps = cfg_.eps,
+                                    .weight_decay = cfg_.weight_decay,
+                                    .decoupled_weight_decay = cfg_.decoupled_weight_decay,
+                                    .step_size = cfg_.lr / c1,
+                                    .inv_sqrt_c2 = 1.0 / std::sqrt(c2)};
+        for (auto& s : slots_)
+            B::adam_update(s.value->data(), s.grad->data(), s.m.data(), s.v.data(),
+                           static_cast<std::ptrdiff_t>(s.value->size()), st);
     }
 
     void zero_grad() {
@@ -107,9 +97,9 @@ public:
 
 private:
     struct slot {
-        tensor<T>* value;
-        tensor<T>* grad;
-        tensor<T> m, v;
+        tensor_type* value;
+        tensor_type* grad;
+        tensor_type m, v;
         std::string name;
     };
     adam_cfg cfg_;
@@ -125,11 +115,11 @@ inline adam_cfg adamw_cfg(double lr = 1e-3, double weight_decay = 1e-2, double b
     return adam_cfg{lr, beta1, beta2, eps, weight_decay, true};
 }
 
-template <class T = float>
-class adamw : public adam<T> {
+template <class T = float, class B = backend::cpu>
+class adamw : public adam<T, B> {
 public:
     template <class Model>
-    adamw(Model& model, adam_cfg cfg = adamw_cfg()) : adam<T>(model, force_decoupled(cfg)) {}
+    adamw(Model& model, adam_cfg cfg = adamw_cfg()) : adam<T, B>(model, force_decoupled(cfg)) {}
 
 private:
     static adam_cfg force_decoupled(adam_cfg c) {
@@ -137,5 +127,10 @@ private:
         return c;
     }
 };
+
+template <class Model>
+adam(Model&, adam_cfg = {}) -> adam<typename Model::value_type, typename Model::backend_type>;
+template <class Model>
+adamw(Model&, adam_cfg = adamw_cfg()) -> adamw<typename Model::value_type, typename Model::backend_type>;
 
 }  // namespace unetpp::optim

@@ -14,22 +14,36 @@
 #include <stdexcept>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "../backend/backend.hpp"
 #include "../tensor/tensor.hpp"
 
 namespace unetpp::optim {
 
-/// Global L2 norm of all gradients of `model` (accumulated in double).
+namespace detail {
+/// The backend a model runs on: its backend_type, or backend::cpu for a model that names none (a
+/// plain struct with visit_parameters over host tensors).
+template <class Model>
+struct backend_of {
+    using type = backend::cpu;
+};
+template <class Model>
+    requires requires { typename Model::backend_type; }
+struct backend_of<Model> {
+    using type = typename Model::backend_type;
+};
+}  // namespace detail
+
+/// Global L2 norm of all gradients of `model`: each tensor's sum of squares in double (the
+/// backend's sum_squares, on the tensors where they live), added in visiting order.
 template <class Model>
 [[nodiscard]] double grad_norm(Model& model) {
+    using B = typename detail::backend_of<Model>::type;
     double ss = 0;
     model.visit_parameters([&](std::string_view, auto&, auto& g) {
-        const auto* p = g.data();
-        const std::size_t n = g.size();
-        double s = 0;
-        for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(p[i]) * static_cast<double>(p[i]);
-        ss += s;
+        ss += B::sum_squares(std::as_const(g).data(), static_cast<std::ptrdiff_t>(g.size()));
     });
     return std::sqrt(ss);
 }
@@ -37,16 +51,15 @@ template <class Model>
 /// Scales the gradients so their global L2 norm is at most max_norm; returns the norm before.
 template <class Model>
 double clip_grad_norm(Model& model, double max_norm) {
+    using B = typename detail::backend_of<Model>::type;
     if (!(max_norm > 0)) throw std::invalid_argument("clip_grad_norm: max_norm must be > 0");
     const double total = grad_norm(model);
     if (!std::isfinite(total)) return total;
     const double coef = max_norm / (total + 1e-6);
     if (coef < 1.0)
         model.visit_parameters([&](std::string_view, auto&, auto& g) {
-            using T = std::remove_cvref_t<decltype(g[0])>;
-            const T c = static_cast<T>(coef);
-            auto* p = g.data();
-            for (std::size_t i = 0; i < g.size(); ++i) p[i] *= c;
+            using T = typename std::remove_cvref_t<decltype(g)>::value_type;
+            B::scale(g.data(), static_cast<std::ptrdiff_t>(g.size()), static_cast<T>(coef));
         });
     return total;
 }
@@ -54,14 +67,13 @@ double clip_grad_norm(Model& model, double max_norm) {
 /// Clamps every gradient element to [-clip, clip]; returns the global L2 norm before clipping.
 template <class Model>
 double clip_grad_value(Model& model, double clip) {
+    using B = typename detail::backend_of<Model>::type;
     if (!(clip > 0)) throw std::invalid_argument("clip_grad_value: clip must be > 0");
     const double total = grad_norm(model);
     if (!std::isfinite(total)) return total;
     model.visit_parameters([&](std::string_view, auto&, auto& g) {
-        using T = std::remove_cvref_t<decltype(g[0])>;
-        const T c = static_cast<T>(clip);
-        auto* p = g.data();
-        for (std::size_t i = 0; i < g.size(); ++i) p[i] = std::clamp(p[i], -c, c);
+        using T = typename std::remove_cvref_t<decltype(g)>::value_type;
+        B::clamp(g.data(), static_cast<std::ptrdiff_t>(g.size()), static_cast<T>(-clip), static_cast<T>(clip));
     });
     return total;
 }

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "../backend/backend.hpp"
 #include "../backend/profiler.hpp"
 #include "../tensor/tensor.hpp"
 
@@ -38,10 +39,13 @@ struct sgd_cfg {
 };
 
 /// SGD over every parameter a model visits. The model must outlive the optimiser and must not be
-/// moved (the optimiser keeps pointers to its parameter tensors).
-template <class T = float>
+/// moved (the optimiser keeps pointers to its parameter tensors). The update runs as the model's
+/// backend's sgd_update, where the parameters live; `optim::sgd opt(net)` deduces T and B.
+template <class T = float, class B = backend::cpu>
 class sgd {
 public:
+    using tensor_type = tensor<T, typename B::memory>;
+
     template <class Model>
     sgd(Model& model, sgd_cfg cfg = {}) : cfg_(cfg) {
         if (!(cfg_.lr >= 0)) throw std::invalid_argument("sgd: lr must be >= 0, got " + std::to_string(cfg_.lr));
@@ -49,33 +53,22 @@ public:
         if (!(cfg_.weight_decay >= 0)) throw std::invalid_argument("sgd: weight_decay must be >= 0");
         if (cfg_.nesterov && (cfg_.momentum <= 0 || cfg_.dampening != 0))
             throw std::invalid_argument("sgd: Nesterov momentum requires momentum > 0 and dampening = 0 (as in PyTorch)");
-        model.visit_parameters([&](std::string_view name, tensor<T>& value, tensor<T>& grad) {
-            slots_.push_back({std::string(name), &value, &grad, tensor<T>(value.shape())});
+        model.visit_parameters([&](std::string_view name, tensor_type& value, tensor_type& grad) {
+            slots_.push_back({std::string(name), &value, &grad, tensor_type(value.shape())});
         });
     }
 
     void step() {
         profiler::scope timer("sgd_step");
         ++t_;
-        const T lr = static_cast<T>(cfg_.lr), mu = static_cast<T>(cfg_.momentum);
-        const T damp = static_cast<T>(1.0 - cfg_.dampening), wd = static_cast<T>(cfg_.weight_decay);
-        const bool first = t_ == 1, nesterov = cfg_.nesterov, use_momentum = cfg_.momentum != 0;
-        for (auto& s : slots_) {
-            T* p = s.value->data();
-            const T* gp = s.grad->data();
-            T* b = s.buf.data();
-            const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(s.value->size());
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-            for (std::ptrdiff_t i = 0; i < n; ++i) {
-                T g = gp[i];
-                if (wd != T(0)) g += wd * p[i];
-                if (use_momentum) {
-                    b[i] = first ? g : mu * b[i] + damp * g;
-                    g = nesterov ? g + mu * b[i] : b[i];
-                }
-                p[i] -= lr * g;
-            }
-        }
+        const backend::sgd_step st{.lr = cfg_.lr,
+                                   .momentum = cfg_.momentum,
+                                   .dampening = cfg_.dampening,
+                                   .weight_decay = cfg_.weight_decay,
+                                   .nesterov = cfg_.nesterov,
+                                   .first = t_ == 1};
+        for (auto& s : slots_)
+            B::sgd_update(s.value->data(), s.grad->data(), s.buf.data(), static_cast<std::ptrdiff_t>(s.value->size()), st);
     }
 
     void zero_grad() {
@@ -111,13 +104,16 @@ private:
     }
     struct slot {
         std::string name;
-        tensor<T>* value;
-        tensor<T>* grad;
-        tensor<T> buf;
+        tensor_type* value;
+        tensor_type* grad;
+        tensor_type buf;
     };
     sgd_cfg cfg_;
     std::vector<slot> slots_;
     long t_ = 0;
 };
+
+template <class Model>
+sgd(Model&, sgd_cfg = {}) -> sgd<typename Model::value_type, typename Model::backend_type>;
 
 }  // namespace unetpp::optim

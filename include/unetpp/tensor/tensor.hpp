@@ -2,10 +2,13 @@
 /// \file Owning, 64-byte-aligned NCHW tensor and non-owning views.
 ///
 /// Layout: unetpp stores activations as NCHW (see docs/DESIGN.md for the measurement that chose
-/// it). Users only see shapes and element access; kernels receive raw pointers.
+/// it). Users only see shapes and element access; kernels receive pointers of the tensor's memory
+/// space (tensor/memory.hpp). Bulk operations (resize, assign, fill, zero, copies between spaces)
+/// go through the memory space; element access, iterators, spans and views exist only where the
+/// host may read the memory (`Memory::host_accessible`). A device tensor is read on the host by
+/// copying it: `to_host(t)`, `t.copy_to_host(span)`.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -15,45 +18,15 @@
 #include <new>
 #include <span>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <utility>
 
+#include "memory.hpp"
 #include "shape.hpp"
 
 namespace unetpp {
 
-namespace memory {
-/// Host (CPU) memory space. A device backend supplies its own space with the same interface.
-struct host {
-    static constexpr std::size_t alignment = 64;
-
-    static void* allocate(std::size_t bytes) {
-        if (bytes == 0) return nullptr;
-        const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-        void* p = std::aligned_alloc(alignment, rounded);
-        if (!p) throw std::bad_alloc();
-        counter().fetch_add(1, std::memory_order_relaxed);
-        byte_counter().fetch_add(rounded, std::memory_order_relaxed);
-        return p;
-    }
-    static void deallocate(void* p) noexcept { std::free(p); }
-
-    /// Number of tensor allocations made so far in this process. Tests use it to prove that a
-    /// forward pass at an already-seen shape allocates nothing.
-    static std::size_t allocation_count() noexcept { return counter().load(std::memory_order_relaxed); }
-    /// Bytes of those allocations, summed (frees are not subtracted).
-    static std::size_t allocated_bytes() noexcept { return byte_counter().load(std::memory_order_relaxed); }
-
-private:
-    static std::atomic<std::size_t>& counter() noexcept {
-        static std::atomic<std::size_t> c{0};
-        return c;
-    }
-    static std::atomic<std::size_t>& byte_counter() noexcept {
-        static std::atomic<std::size_t> c{0};
-        return c;
-    }
-};
-}  // namespace memory
 
 /// Non-owning view of NCHW data (a whole tensor or a range of samples).
 template <class T>
@@ -70,13 +43,21 @@ struct tensor_view {
 };
 
 /// Owning tensor of element type T (float for training and inference, double for gradient
-/// checks). Storage is 64-byte aligned. `resize` keeps the storage when it is large enough, so
-/// layers that resize their outputs every call allocate only when a larger shape first appears.
+/// checks) in memory space `Memory`. Storage is 64-byte aligned on the host. `resize` keeps the
+/// storage when it is large enough, so layers that resize their outputs every call allocate only
+/// when a larger shape first appears.
 template <class T, class Memory = memory::host>
 class tensor {
+    static_assert(memory::MemorySpace<Memory>, "tensor: Memory must model unetpp::memory::MemorySpace");
+
 public:
     using value_type = T;
     using memory_space = Memory;
+    /// What data() hands out: T* in host memory, memory::device_ptr<T> in a device space.
+    using pointer = memory::pointer_t<Memory, T>;
+    using const_pointer = memory::pointer_t<Memory, const T>;
+    /// Whether the host may read the elements (element access, iterators, spans and views).
+    static constexpr bool host_accessible = Memory::host_accessible;
 
     tensor() = default;
     explicit tensor(shape4 s) { resize(s); zero(); }
@@ -87,7 +68,7 @@ public:
                                         " values given for shape " + s.str() + " (needs " +
                                         std::to_string(s.size()) + ")");
         resize(s);
-        std::copy(values.begin(), values.end(), data_.get());
+        Memory::copy_from_host(data_.get(), values.begin(), values.size() * sizeof(T));
     }
 
     tensor(const tensor& o) : tensor() { assign(o); }
@@ -121,46 +102,128 @@ public:
     /// Copy shape and contents of another tensor, reusing storage when possible.
     void assign(const tensor& o) {
         resize(o.shape_);
-        if (o.size()) std::memcpy(data_.get(), o.data_.get(), o.size() * sizeof(T));
+        Memory::copy(data_.get(), o.data_.get(), o.size() * sizeof(T));
+    }
+    /// Copy shape and contents of a tensor in another memory space (host <-> device).
+    template <class Other>
+        requires(!std::is_same_v<Other, Memory>)
+    void assign(const tensor<T, Other>& o) {
+        resize(o.shape());
+        const std::size_t bytes = o.size() * sizeof(T);
+        if constexpr (Other::host_accessible) {
+            Memory::copy_from_host(data_.get(), memory::address_of(o.data()), bytes);
+        } else if constexpr (Memory::host_accessible) {
+            Other::copy_to_host(data_.get(), memory::address_of(o.data()), bytes);
+        } else {  // device to another device space: through the host
+            tensor<T, memory::host> staging;
+            staging.assign(o);
+            assign(staging);
+        }
+    }
+    /// Copies the elements into host memory `dst`, which must hold size() elements.
+    void copy_to_host(std::span<T> dst) const {
+        if (dst.size() != size())
+            throw std::invalid_argument("tensor::copy_to_host: destination holds " + std::to_string(dst.size()) +
+                                        " elements, the tensor " + std::to_string(size()));
+        Memory::copy_to_host(dst.data(), data_.get(), size() * sizeof(T));
+    }
+    /// Replaces the elements with `src` from host memory, which must hold size() elements.
+    void copy_from_host(std::span<const T> src) {
+        if (src.size() != size())
+            throw std::invalid_argument("tensor::copy_from_host: source holds " + std::to_string(src.size()) +
+                                        " elements, the tensor " + std::to_string(size()));
+        Memory::copy_from_host(data_.get(), src.data(), size() * sizeof(T));
     }
 
-    void fill(T v) noexcept { std::fill_n(data_.get(), size(), v); }
-    void zero() noexcept {
-        if (size()) std::memset(static_cast<void*>(data_.get()), 0, size() * sizeof(T));
-    }
+    void fill(T v) { Memory::fill(data_.get(), size(), v); }
+    void zero() { Memory::zero(data_.get(), size() * sizeof(T)); }
 
     [[nodiscard]] const shape4& shape() const noexcept { return shape_; }
     [[nodiscard]] std::size_t size() const noexcept { return shape_.size(); }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-    [[nodiscard]] T* data() noexcept { return data_.get(); }
-    [[nodiscard]] const T* data() const noexcept { return data_.get(); }
-    [[nodiscard]] std::span<T> span() noexcept { return {data_.get(), size()}; }
-    [[nodiscard]] std::span<const T> span() const noexcept { return {data_.get(), size()}; }
-    [[nodiscard]] T* begin() noexcept { return data_.get(); }
-    [[nodiscard]] T* end() noexcept { return data_.get() + size(); }
-    [[nodiscard]] const T* begin() const noexcept { return data_.get(); }
-    [[nodiscard]] const T* end() const noexcept { return data_.get() + size(); }
+    [[nodiscard]] pointer data() noexcept { return pointer(data_.get()); }
+    [[nodiscard]] const_pointer data() const noexcept { return const_pointer(data_.get()); }
 
-    [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
-    [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
-    [[nodiscard]] T& operator()(int n, int c, int h, int w) noexcept { return data_[index(n, c, h, w)]; }
-    [[nodiscard]] const T& operator()(int n, int c, int h, int w) const noexcept {
+    // Host-side element access: only where the host may read the memory.
+    [[nodiscard]] std::span<T> span() noexcept
+        requires host_accessible
+    {
+        return {data_.get(), size()};
+    }
+    [[nodiscard]] std::span<const T> span() const noexcept
+        requires host_accessible
+    {
+        return {data_.get(), size()};
+    }
+    [[nodiscard]] T* begin() noexcept
+        requires host_accessible
+    {
+        return data_.get();
+    }
+    [[nodiscard]] T* end() noexcept
+        requires host_accessible
+    {
+        return data_.get() + size();
+    }
+    [[nodiscard]] const T* begin() const noexcept
+        requires host_accessible
+    {
+        return data_.get();
+    }
+    [[nodiscard]] const T* end() const noexcept
+        requires host_accessible
+    {
+        return data_.get() + size();
+    }
+
+    [[nodiscard]] T& operator[](std::size_t i) noexcept
+        requires host_accessible
+    {
+        return data_[i];
+    }
+    [[nodiscard]] const T& operator[](std::size_t i) const noexcept
+        requires host_accessible
+    {
+        return data_[i];
+    }
+    [[nodiscard]] T& operator()(int n, int c, int h, int w) noexcept
+        requires host_accessible
+    {
+        return data_[index(n, c, h, w)];
+    }
+    [[nodiscard]] const T& operator()(int n, int c, int h, int w) const noexcept
+        requires host_accessible
+    {
         return data_[index(n, c, h, w)];
     }
     /// Bounds-checked element access.
-    [[nodiscard]] T& at(int n, int c, int h, int w) {
+    [[nodiscard]] T& at(int n, int c, int h, int w)
+        requires host_accessible
+    {
         check_index(n, c, h, w);
         return data_[index(n, c, h, w)];
     }
-    [[nodiscard]] const T& at(int n, int c, int h, int w) const {
+    [[nodiscard]] const T& at(int n, int c, int h, int w) const
+        requires host_accessible
+    {
         check_index(n, c, h, w);
         return data_[index(n, c, h, w)];
     }
 
-    [[nodiscard]] tensor_view<T> view() noexcept { return {data_.get(), shape_}; }
-    [[nodiscard]] tensor_view<const T> view() const noexcept { return {data_.get(), shape_}; }
+    [[nodiscard]] tensor_view<T> view() noexcept
+        requires host_accessible
+    {
+        return {data_.get(), shape_};
+    }
+    [[nodiscard]] tensor_view<const T> view() const noexcept
+        requires host_accessible
+    {
+        return {data_.get(), shape_};
+    }
     /// View of samples [first, first + count).
-    [[nodiscard]] tensor_view<T> samples(int first, int count) {
+    [[nodiscard]] tensor_view<T> samples(int first, int count)
+        requires host_accessible
+    {
         if (first < 0 || count < 0 || first + count > shape_.n)
             throw std::out_of_range("tensor::samples: range [" + std::to_string(first) + ", " +
                                     std::to_string(first + count) + ") outside batch of " +
@@ -195,6 +258,22 @@ private:
     std::size_t capacity_ = 0;
     std::unique_ptr<T[], deleter> data_;
 };
+
+/// A host copy of a tensor in any memory space (a plain copy for a host tensor).
+template <class T, class Memory>
+[[nodiscard]] tensor<T, memory::host> to_host(const tensor<T, Memory>& t) {
+    tensor<T, memory::host> h;
+    h.assign(t);
+    return h;
+}
+
+/// A copy of a host tensor in memory space `Memory`.
+template <class Memory, class T>
+[[nodiscard]] tensor<T, Memory> to_memory(const tensor<T, memory::host>& t) {
+    tensor<T, Memory> d;
+    d.assign(t);
+    return d;
+}
 
 /// Largest absolute element-wise difference of two tensors of equal shape.
 template <class T, class U>

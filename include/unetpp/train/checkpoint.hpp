@@ -49,6 +49,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -95,7 +96,12 @@ void load_model_part(Net& net, const io::safetensors_file& f, const std::string&
 template <class Net, checkpointable_optimizer Optim>
 std::string checkpoint_bytes(const Net& net, Optim& opt, const checkpoint_info& info) {
     io::safetensors_writer w = io::weights_writer(net);
-    opt.visit_state([&](const std::string& name, const auto& t) { w.add(name, t); });
+    opt.visit_state([&](const std::string& name, const auto& t) {
+        if constexpr (std::remove_cvref_t<decltype(t)>::host_accessible)
+            w.add(name, t);
+        else
+            w.add(name, to_host(t));  // a device network's optimiser state is copied out
+    });
     w.set_metadata("unetpp.checkpoint.format", std::string(checkpoint_format_version));
     w.set_metadata("unetpp.optim.name", std::string(opt.name()));
     for (const auto& [k, v] : opt.hyper_parameters()) w.set_metadata("unetpp.optim." + k, v);
@@ -170,9 +176,10 @@ checkpoint_info load_checkpoint(const std::filesystem::path& path, Net& net, Opt
     const long ostep = detail::md_long(f.metadata(), "unetpp.optim.step", where);
 
     // Stage the optimiser tensors (checked) before touching anything.
-    std::vector<std::pair<tensor<T>*, tensor<T>>> staged;
+    using Tensor = io::detail::net_tensor_t<Net>;
+    std::vector<std::pair<Tensor*, tensor<T>>> staged;
     std::size_t expected = 0;
-    opt.visit_state([&](const std::string& name, tensor<T>& t) {
+    opt.visit_state([&](const std::string& name, Tensor& t) {
         ++expected;
         if (!f.contains(name))
             throw std::runtime_error(where + "optimiser tensor \"" + name + "\" is missing");
@@ -190,8 +197,7 @@ checkpoint_info load_checkpoint(const std::filesystem::path& path, Net& net, Opt
                                  std::string(opt.name()) + "' on this network has " + std::to_string(expected));
 
     detail::load_model_part(net, f, where);  // checks everything before writing the network
-    for (auto& [dst, src] : staged)
-        for (std::size_t i = 0; i < dst->size(); ++i) (*dst)[i] = src[i];
+    for (auto& [dst, src] : staged) dst->copy_from_host(std::as_const(src).span());  // sizes checked above
     opt.set_steps(ostep);
     return info;
 }

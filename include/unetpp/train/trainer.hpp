@@ -108,94 +108,19 @@
 #include "../optim/schedule.hpp"
 #include "callbacks.hpp"
 #include "checkpoint.hpp"
+#include "trainer_cfg.hpp"
 
 namespace unetpp::train {
-
-/// Training stopped because the loss, the logits or the gradients stopped being finite.
-class training_diverged : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-struct trainer_cfg {
-    int epochs = 10;
-    std::string monitor = "val_loss";      ///< train_loss | val_loss | val_dice | val_iou
-    std::optional<metric_mode> mode{};     ///< default: min for losses, max for scores
-    int patience = 0;                      ///< early stopping (0: off)
-    double min_delta = 0.0;                ///< early stopping's minimum improvement
-    double clip_norm = 0.0;                ///< > 0: clip gradients to this global L2 norm
-    double clip_value = 0.0;               ///< > 0: clamp every gradient to [-clip_value, clip_value]
-    std::filesystem::path out_dir{};       ///< checkpoints and logs (empty: none written)
-    std::filesystem::path resume_from{};   ///< checkpoint to continue from (empty: fresh start)
-    std::uint64_t seed = 0;                ///< the run's seed (recorded; must match on resume)
-    progress_mode progress = progress_mode::automatic;
-    std::ostream* out = nullptr;           ///< progress and summaries (default std::cout)
-    double threshold = 0.5;                ///< probability threshold for Dice / IoU
-    std::map<std::string, std::string> extra{};  ///< stored in every checkpoint (unetpp.extra.*)
-    /// cfg.extra keys whose value may differ from the checkpoint's on resume (others refuse it)
-    std::set<std::string> resume_may_change{"epochs"};
-    /// When it becomes true, fit() saves the current step and returns (see "Interrupting" above).
-    /// Only read (relaxed is enough: a signal handler may set it); null: never interrupted.
-    const std::atomic<bool>* stop_requested = nullptr;
-    /// The ranks of a data-parallel run (see "Data parallel" above); null: this process alone.
-    dist::communicator* comm = nullptr;
-    std::size_t bucket_bytes = dist::default_bucket_bytes;  ///< gradient exchange bucket size
-};
-
-struct fit_result {
-    std::vector<epoch_record> history;  ///< every logged epoch (including those before a resume)
-    bool stopped_early = false;
-    double best_metric = std::numeric_limits<double>::quiet_NaN();
-    long best_epoch = -1;               ///< 1-based
-    long epochs_done = 0;
-    std::filesystem::path resumed_from{};  ///< the checkpoint a resume loaded (empty: fresh start)
-    std::string resume_message{};          ///< why a newer checkpoint was skipped (empty: none was)
-    bool interrupted = false;              ///< stopped because cfg.stop_requested was set
-    long interrupted_epoch = 0;            ///< the epoch in progress when it stopped (1-based)
-    long interrupted_step = 0;             ///< batches of that epoch done (0: stopped at its start)
-    std::filesystem::path interrupted_checkpoint{};  ///< the checkpoint holding that point (empty: none)
-};
-
-/// A source of mini-batches (data::loader is one).
-template <class L>
-concept batch_source = requires(L& l, std::uint64_t e) {
-    l.start_epoch(e);
-    { l.next() } -> std::convertible_to<std::optional<data::batch>>;
-    { l.batches_per_epoch() } -> std::convertible_to<std::size_t>;
-};
-
-namespace detail {
-/// Centre crop of [N, C, H, W] to h x w (the target of an unpadded network).
-template <class T>
-tensor<T> center_crop(const tensor<T>& t, int h, int w) {
-    const shape4 s = t.shape();
-    if (s.h == h && s.w == w) return t;
-    if (h > s.h || w > s.w)
-        throw std::invalid_argument("trainer: logits " + std::to_string(h) + "x" + std::to_string(w) +
-                                    " are larger than the masks " + s.str());
-    tensor<T> out(shape4{s.n, s.c, h, w});
-    const int top = (s.h - h) / 2, left = (s.w - w) / 2;
-    for (int n = 0; n < s.n; ++n)
-        for (int c = 0; c < s.c; ++c)
-            for (int y = 0; y < h; ++y)
-                for (int x = 0; x < w; ++x)
-                    out.data()[((std::size_t(n) * s.c + c) * h + y) * w + x] =
-                        t.data()[((std::size_t(n) * s.c + c) * s.h + y + top) * s.w + x + left];
-    return out;
-}
-template <class T>
-bool all_finite(const tensor<T>& t) {
-    for (std::size_t i = 0; i < t.size(); ++i)
-        if (!std::isfinite(t[i])) return false;
-    return true;
-}
-}  // namespace detail
 
 template <class Net, class Optim, class Loss>
 class trainer {
     using T = typename Net::value_type;
-    static_assert(std::is_same_v<typename Net::tensor_type, tensor<float>>,
-                  "trainer: the loaders deliver float tensors; use a float network on the CPU backend");
+    static_assert(std::is_same_v<T, float>, "trainer: the loaders deliver float tensors; use a float network");
+    using net_tensor = typename Net::tensor_type;
+    /// Whether the network's tensors are the loaders' and losses' host tensors. A network on a
+    /// device backend gets copies: each batch goes up, the logits come down for the loss and the
+    /// metrics (host code), and the loss gradient goes up for backward.
+    static constexpr bool on_host = std::is_same_v<net_tensor, tensor<T>>;
     static_assert(losses::Loss<Loss, T>, "trainer: the loss must satisfy losses::Loss (T loss(logits, target, &grad))");
 
 public:
@@ -222,7 +147,7 @@ public:
         if (!val && cfg_.monitor.starts_with("val_"))
             throw std::invalid_argument("trainer: monitor '" + cfg_.monitor +
                                         "' needs a validation loader; pass one or monitor train_loss");
-        if (!cfg_.out_dir.empty()) std::filesystem::create_directories(cfg_.out_dir);
+        if (!cfg_.out_dir.empty() && lead()) std::filesystem::create_directories(cfg_.out_dir);
 
         checkpoint_info info;
         info.seed = cfg_.seed;
@@ -250,7 +175,13 @@ public:
                 out << "checkpoint already holds " << info.epoch << " epochs; nothing to do (raise the epoch count)\n";
         }
 
-        dist::broadcast_parameters(net_, comm());  // one process: nothing to do
+        if constexpr (on_host)
+            dist::broadcast_parameters(net_, comm());  // one process: nothing to do
+        else if (comm().size() > 1)
+            throw std::invalid_argument("trainer: data-parallel training of a network on backend " +
+                                        std::string(Net::backend_type::name) +
+                                        " needs a communicator for its memory (NCCL), which this version lacks; "
+                                        "train it in one process, or on backend::cpu over MPI");
         const auto stop_requested = [&] {  // collective: every rank stops at the same step
             return dist::any_rank(comm(), cfg_.stop_requested && cfg_.stop_requested->load(std::memory_order_relaxed));
         };
@@ -333,7 +264,7 @@ public:
             if (pb) pb->finish();
             if (count == 0) throw std::runtime_error("trainer: the training loader gave no batches in epoch " + std::to_string(r.epoch));
             r.train_loss = sum / double(count);
-            dist::average_buffers(net_, comm());  // the replicas' batch-norm statistics agree
+            if constexpr (on_host) dist::average_buffers(net_, comm());  // the replicas' batch-norm statistics agree
             if (val) validate(*val, r);
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             seconds_here += r.seconds;
@@ -409,7 +340,7 @@ public:
         double sum = 0;
         std::size_t count = 0;
         while (auto b = val.next()) {
-            const auto& logits = net_.forward(b->images);
+            const tensor<T>& logits = to_host(net_.forward(to_net(b->images, x_net_)), logits_host_);
             const auto target = detail::center_crop(b->masks, logits.shape().h, logits.shape().w);
             if (!detail::all_finite(logits))
                 throw training_diverged("validation after epoch " + std::to_string(r.epoch) +
@@ -474,7 +405,8 @@ private:
                    " (global step " + std::to_string(global_step) + ")";
         };
         net_.zero_grad();
-        const auto& logits = net_.forward(x);
+        const net_tensor& xn = to_net(x, x_net_);
+        const tensor<T>& logits = to_host(net_.forward(xn), logits_host_);
         const auto target = detail::center_crop(masks, logits.shape().h, logits.shape().w);
         const bool finite = detail::all_finite(logits), alone = comm().size() == 1;
         const auto bad_outputs = [&] { return where() + ": the network's outputs hold NaN or Inf; training stopped" + kept(); };
@@ -500,11 +432,13 @@ private:
         if (tot.any_bad)  // every rank stops at the same step
             throw training_diverged(!finite ? bad_outputs() : !std::isfinite(l) ? bad_loss()
                                     : where() + ": another rank's loss or outputs hold NaN or Inf; training stopped" + kept());
-        net_.backward(x, grad_);
-        // the mean gradient of the global batch; slices of unequal size are weighted by their share
-        const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
-        dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes,
-                                  even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples));
+        net_.backward(xn, to_net(grad_, grad_net_));
+        if constexpr (on_host) {
+            // the mean gradient of the global batch; slices of unequal size are weighted by their share
+            const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
+            dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes,
+                                      even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples));
+        }
         double norm;
         if (cfg_.clip_norm > 0)
             norm = optim::clip_grad_norm(net_, cfg_.clip_norm);
@@ -516,6 +450,25 @@ private:
             throw training_diverged(where() + ": the gradients hold NaN or Inf; training stopped" + kept());
         opt_.step();
         return tot;
+    }
+
+    /// A host tensor as the network takes it: itself, or its copy in `staging` (device networks).
+    static const net_tensor& to_net(const tensor<T>& h, net_tensor& staging) {
+        if constexpr (on_host) {
+            return h;
+        } else {
+            staging.assign(h);
+            return staging;
+        }
+    }
+    /// A network tensor as host code reads it: itself, or its copy in `staging` (device networks).
+    static const tensor<T>& to_host(const net_tensor& t, tensor<T>& staging) {
+        if constexpr (on_host) {
+            return t;
+        } else {
+            staging.assign(t);
+            return staging;
+        }
     }
 
     dist::communicator& comm() noexcept { return cfg_.comm ? *cfg_.comm : one_; }
@@ -580,6 +533,8 @@ private:
     epoch_log log_;
     metric_mode mode_ = metric_mode::min;
     tensor<T> grad_;
+    net_tensor x_net_, grad_net_;  // a device network's copies of the batch and the loss gradient
+    tensor<T> logits_host_;        // a device network's logits, copied for the loss and the metrics
     checkpoint_info info_;
     std::filesystem::path good_checkpoint_{};  // the newest complete checkpoint of this run (empty: none)
     long good_epoch_ = 0;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/data/augment.hpp>
 #include <unetpp/data/loader.hpp>
 #include <unetpp/data/synthetic_dataset.hpp>

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/infer.hpp>
 #include <unetpp/io/image.hpp>
 #include <unetpp/io/weights.hpp>

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/models/presets.hpp>
 
 #include "../../../tools/model_record.hpp"

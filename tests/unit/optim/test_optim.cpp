@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/optim.hpp>
 
 using namespace unetpp;

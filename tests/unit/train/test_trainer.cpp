@@ -13,6 +13,7 @@
 #include <string>
 #include <unistd.h>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/data/loader.hpp>
 #include <unetpp/data/synthetic_dataset.hpp>
 #include <unetpp/losses.hpp>

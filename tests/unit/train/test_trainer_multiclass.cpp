@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/data/loader.hpp>
 #include <unetpp/losses.hpp>
 #include <unetpp/metrics.hpp>

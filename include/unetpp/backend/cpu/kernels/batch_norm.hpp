@@ -36,6 +36,15 @@ inline void batch_norm_eval_affine(const T* gamma, const T* beta, T eps, const T
     shift = beta[ch] - running_mean[ch] * scale;
 }
 
+/// The eval-mode norm of c channels as a per-channel affine map (batch_norm_eval_affine per
+/// channel), written to scale[0..c) and shift[0..c): what a convolution folds into its weights.
+template <class T>
+void batch_norm_fold(const T* gamma, const T* beta, T eps, const T* running_mean, const T* running_var, int c,
+                     T* scale, T* shift) {
+    for (int ch = 0; ch < c; ++ch)
+        batch_norm_eval_affine(gamma, beta, eps, running_mean, running_var, ch, scale[ch], shift[ch]);
+}
+
 /// Training forward: normalises with batch statistics, stores mean and 1/sqrt(var + eps) for the
 /// backward pass, and updates running statistics with the unbiased variance (as PyTorch).
 template <class T>

@@ -41,24 +41,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "../../backend.hpp"
 #include "api.hpp"
 #include "batch_norm.hpp"  // detail::scale_shift, the epilogue of fused convolutions
 
 
 namespace unetpp::backend::cpu_kernels {
 
-// Geometry of a 2-D cross-correlation with optional implicit zero padding of `pad` pixels on all
-// four sides (h, w are the sizes of the stored, unpadded input):
-//   y[n,co,oy,ox] = b[co] + sum_{ci,ky,kx} w[co,ci,ky,kx] * x[n,ci,oy*stride+ky-pad,ox*stride+kx-pad]
-// where x outside [0,h) x [0,w) reads as zero. (PyTorch Conv2d semantics, weight layout OIHW.)
-struct conv_geometry {
-    int n, cin, h, w;  // input, NCHW
-    int cout, kh, kw;
-    int stride = 1;
-    int pad = 0;  // implicit zero padding on every side
-    constexpr int oh() const noexcept { return (h + 2 * pad - kh) / stride + 1; }
-    constexpr int ow() const noexcept { return (w + 2 * pad - kw) / stride + 1; }
-};
+// The convolution's geometry is the backend contract's (backend/backend.hpp). The kernels take
+// implicit zero padding of `pad` pixels only (`padding` must be pad_kind::zero here); the backend
+// copies a reflect-padded input before calling them.
+using backend::conv_geometry;
 
 // The fast kernels' algorithm choice (see the top of this file).
 enum class conv_algo { automatic, direct, gemm, winograd };

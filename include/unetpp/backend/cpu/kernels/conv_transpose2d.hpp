@@ -17,19 +17,13 @@
 #include <cstddef>
 #include <cstring>
 
+#include "../../backend.hpp"
 #include "api.hpp"
 
 
 namespace unetpp::backend::cpu_kernels {
 
-struct conv_transpose_geometry {
-    int n, cin, h, w;
-    int cout, kh, kw;
-    int stride = 2;
-    int pad = 0;
-    constexpr int oh() const noexcept { return stride * (h - 1) + kh - 2 * pad; }
-    constexpr int ow() const noexcept { return stride * (w - 1) + kw - 2 * pad; }
-};
+using backend::conv_transpose_geometry;  // backend/backend.hpp
 
 // ------------------------------------------------------------------------------------------------
 // Reference kernels (any T): direct transcription of the definition above.

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
+#include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
 namespace unetpp::backend::cpu_kernels {
@@ -63,13 +65,7 @@ void leaky_relu_backward(const T* x, const T* dy, T* dx, std::ptrdiff_t n, T slo
     for (std::ptrdiff_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : slope * dy[i];
 }
 
-/// Numerically stable logistic function: never evaluates exp of a large positive number.
-template <class T>
-inline T stable_sigmoid(T v) noexcept {
-    if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-    const T e = std::exp(v);
-    return e / (T(1) + e);
-}
+using numeric::stable_sigmoid;  // tensor/numeric.hpp
 template <class T>
 void sigmoid_forward(const T* x, T* y, std::ptrdiff_t n) {
     if constexpr (std::is_same_v<T, float>) {
@@ -146,6 +142,66 @@ template <class T>
 void accumulate(const T* x, T* y, std::ptrdiff_t n) {
 #pragma omp parallel for simd schedule(static) if (n > parallel_grain)
     for (std::ptrdiff_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+/// x *= s.
+template <class T>
+void scale(T* x, std::ptrdiff_t n, T s) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) x[i] *= s;
+}
+/// x = min(max(x, lo), hi).
+template <class T>
+void clamp(T* x, std::ptrdiff_t n, T lo, T hi) {
+#pragma omp parallel for simd schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], lo, hi);
+}
+
+/// y[s, k, :] = x[s, k, :] * g[s, 0, :] for n samples of c channels of `plane` pixels: a
+/// one-channel map gating every channel (attention gates).
+template <class T>
+void multiply_planes(const T* x, const T* g, T* y, int n, int c, std::ptrdiff_t plane) {
+#pragma omp parallel for collapse(2) schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
+    for (int s = 0; s < n; ++s)
+        for (int k = 0; k < c; ++k) {
+            const std::ptrdiff_t o = (static_cast<std::ptrdiff_t>(s) * c + k) * plane;
+            const T* gp = g + static_cast<std::ptrdiff_t>(s) * plane;
+            for (std::ptrdiff_t i = 0; i < plane; ++i) y[o + i] = x[o + i] * gp[i];
+        }
+}
+/// The adjoint of multiply_planes: dx = dy * g, and dg[s, 0, :] += sum over k of dy * x (the
+/// channels are added in order, so the result does not depend on the thread count).
+template <class T>
+void multiply_planes_backward(const T* x, const T* g, const T* dy, T* dx, T* dg, int n, int c, std::ptrdiff_t plane) {
+#pragma omp parallel for schedule(static) if (static_cast<std::ptrdiff_t>(n) * c * plane > parallel_grain)
+    for (int s = 0; s < n; ++s) {
+        const T* gp = g + static_cast<std::ptrdiff_t>(s) * plane;
+        T* dgp = dg + static_cast<std::ptrdiff_t>(s) * plane;
+        for (int k = 0; k < c; ++k) {
+            const std::ptrdiff_t o = (static_cast<std::ptrdiff_t>(s) * c + k) * plane;
+            for (std::ptrdiff_t i = 0; i < plane; ++i) {
+                dgp[i] += dy[o + i] * x[o + i];
+                dx[o + i] = dy[o + i] * gp[i];
+            }
+        }
+    }
+}
+
+/// Inverted-dropout mask: mask[i] = 0 with probability p, else 1 / (1 - p). Element i's draw is a
+/// hash of (seed, i) (SplitMix64's finaliser), so the mask is the same for every thread count and
+/// on any device that computes the same hash.
+template <class T>
+void dropout_mask(T* mask, std::ptrdiff_t n, double p, std::uint64_t seed) {
+    const T keep = static_cast<T>(1.0 / (1.0 - p));
+#pragma omp parallel for schedule(static) if (n > parallel_grain)
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        std::uint64_t z = seed + 0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(i) + 1);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        const double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+        mask[i] = u < p ? T(0) : keep;
+    }
 }
 
 }  // namespace unetpp::backend::cpu_kernels

@@ -6,18 +6,15 @@
 #include <cstddef>
 #include <cstring>
 
+#include "../../backend.hpp"
+#include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
 namespace unetpp::backend::cpu_kernels {
 
-enum class pad_kind { zero, reflect };
+using backend::pad_kind;  // backend/backend.hpp
 
-/// Reflect an out-of-range index back into [0, n) without repeating the edge (PyTorch "reflect").
-constexpr int reflect_index(int i, int n) noexcept {
-    if (n == 1) return 0;
-    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
-    return i;
-}
+using numeric::reflect_index;  // tensor/numeric.hpp
 
 /// y (planes x (h+2p) x (w+2p)) = x padded by p on every side.
 template <class T>
