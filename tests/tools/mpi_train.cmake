@@ -2,7 +2,8 @@
 # data: ronneberger2015 (no batch norm) with the BCE loss, whose gradient over a global batch is
 # the mean of the two ranks' slice gradients, SGD with momentum, 2 epochs of 3 global batches of 4.
 #   - the run writes one folder, holding the files of a one-process run and nothing else; its log
-#     has one row per epoch, and stdout one copy of each progress line (rank 0 alone prints)
+#     has one row per epoch, and stdout one copy of each progress line (rank 0 alone prints); with
+#     each rank in a folder of its own, rank 1 writes no file
 #   - its weights equal the one-process run's with the same seed and global batch up to the
 #     rounding of the split gradient (BOUND; docs/DISTRIBUTED.md gives the measured difference)
 #   - unetpp-predict uses its checkpoint; --resume continues it on 2 processes and refuses 1
@@ -75,6 +76,27 @@ endif()
 file(READ "${WORK}/mpi/run/config.json" config)
 if(NOT config MATCHES "\"world_size\": 2")
     message(FATAL_ERROR "config.json does not record the 2 processes:\n${config}")
+endif()
+
+# rank 1 writes nothing: each rank started in its own folder (MPMD), with relative outputs,
+# --tensorboard and --export-data; rank 1's folder may only hold the empty --out folder that the
+# trainer creates on every rank (docs/DISTRIBUTED.md, "Not done yet")
+file(MAKE_DIRECTORY "${WORK}/rank0" "${WORK}/rank1")
+set(outputs --epochs 1 --quiet --out run --tensorboard tb --export-data data.safetensors)
+run_ok("${MPIEXEC}" ${MPI_FLAGS} ${NP_FLAG} 1 -wdir "${WORK}/rank0" "${TRAIN}" ${run_args} ${outputs}
+       : ${NP_FLAG} 1 -wdir "${WORK}/rank1" "${TRAIN}" ${run_args} ${outputs})
+foreach(f run/last.safetensors run/log.csv run/config.json run/split.json data.safetensors)
+    require_file("${WORK}/rank0/${f}")
+endforeach()
+file(GLOB tb_files "${WORK}/rank0/tb/*")
+list(LENGTH tb_files n)
+if(NOT n EQUAL 1)
+    message(FATAL_ERROR "rank 0 wrote ${n} TensorBoard files, want 1: ${tb_files}")
+endif()
+file(GLOB_RECURSE rank1_files LIST_DIRECTORIES false RELATIVE "${WORK}/rank1" "${WORK}/rank1/*")
+file(GLOB rank1_top RELATIVE "${WORK}/rank1" "${WORK}/rank1/*")
+if(rank1_files OR (rank1_top AND NOT rank1_top STREQUAL "run"))
+    message(FATAL_ERROR "rank 1 wrote '${rank1_files}' (folders: '${rank1_top}'); only rank 0 may write")
 endif()
 
 # the weights: the one-process run's up to the rounding of the split gradient
