@@ -152,8 +152,10 @@ batch; the slices differ in size by at most one, and a batch with fewer images t
 refused), the gradients are averaged before every step, and all processes hold the same weights.
 Rank 0 alone prints and writes the files above (its --out is the run); an error on any rank is
 printed naming the rank and ends every rank with a non-zero status. Give each process its share
-of the cores (--threads or OMP_NUM_THREADS). --resume needs as many processes as the run had. A
-build without MPI started as several processes (OMPI_COMM_WORLD_SIZE or PMI_SIZE above 1) refuses.
+of the cores (--threads or OMP_NUM_THREADS; Open MPI: mpirun --bind-to none). Ctrl-C on mpirun
+stops every rank after the same step and rank 0 saves it. --resume needs as many processes as the
+run had. A build without MPI started as several processes (OMPI_COMM_WORLD_SIZE or PMI_SIZE above
+1) refuses.
 Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged,
 130 / 143 interrupted by SIGINT / SIGTERM after saving the current step.
 )";
