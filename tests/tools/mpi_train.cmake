@@ -8,7 +8,8 @@
 #     rounding of the split gradient (BOUND; docs/DISTRIBUTED.md gives the measured difference)
 #   - unetpp-predict uses its checkpoint; --resume continues it on 2 processes and refuses 1
 #   - errors: one shared by both ranks is printed once naming both, one of rank 0 alone (its
-#     output folder check) stops both; every rank exits 2 and nothing is written
+#     output folder check) stops both; every rank exits 2 and nothing is written; an unreadable
+#     image in one rank's slice ends the job (exit 2) after that rank's 10 s wait, not a hang
 # Variables: TRAIN, PREDICT, MAKE_DATA, COMPARE (programs), MPIEXEC, NP_FLAG, MPI_FLAGS (mpiexec
 # flags, comma-separated, e.g. --oversubscribe), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
@@ -28,8 +29,10 @@ function(run_any rc_var out_var err_var)
     set(${err_var} "${err}" PARENT_SCOPE)
 endfunction()
 
-# The number of matches of `regex` in `text`.
+# The number of matches of `regex` in `text` (whose semicolons are read as commas: a match
+# holding one would count as two list elements).
 function(count_matches var regex text)
+    string(REPLACE ";" "," text "${text}")
     string(REGEX MATCHALL "${regex}" found "${text}")
     list(LENGTH found n)
     set(${var} ${n} PARENT_SCOPE)
@@ -156,4 +159,16 @@ file(GLOB taken RELATIVE "${WORK}/taken" "${WORK}/taken/*")
 if(NOT taken STREQUAL "notes.txt")
     message(FATAL_ERROR "a refused run wrote into the user's folder: ${taken}")
 endif()
+# an error of one rank during training (an unreadable image in its slice) that the other does not
+# share: the other waits in the step's exchange, so the failing rank ends the job after 10 s
+file(COPY "${WORK}/data" DESTINATION "${WORK}/broken")
+file(WRITE "${WORK}/broken/data/images/img_2.png" "not an image")
+run_any(rc out err ${mpirun} "${TRAIN}" --data-type folders --data "${WORK}/broken/data/images"
+        --masks "${WORK}/broken/data/masks" --size 32 --base 8 --batch 2 --epochs 1 --threads 1
+        --out "${WORK}/broken/run")
+if(NOT rc EQUAL 2)
+    message(FATAL_ERROR "an unreadable image on one rank: want exit 2, got ${rc}:\n${out}\n${err}")
+endif()
+require_count("unetpp-train: error on rank [01] of 2: [^\n]*img_2\\.png[^\n]*the other ranks did not stop within 10 s"
+              "${err}" 1 "the failing rank's error")
 file(REMOVE_RECURSE "${WORK}")
