@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -268,19 +269,34 @@ inline std::string json_escape(const std::string& s) {
     return q.substr(1, q.size() - 2);
 }
 
+/// An error as the programs report it: the exit code (2: bad input; 3: diverged) and the text
+/// (what went wrong and what to do).
+struct error_report {
+    int code = 2;
+    std::string text;
+};
+
+/// The report of the exception `e` (one that a program's body let out).
+inline error_report describe_error(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const train::training_diverged& x) {
+        return {3, x.what()};
+    } catch (const fs::filesystem_error& x) {
+        return {2, file_error_text(x)};
+    } catch (const std::exception& x) {
+        return {2, with_file_advice(x.what())};
+    }
+}
+
 /// Runs body(); maps errors to one stderr line and exit codes (2: bad input; 3: diverged).
 inline int guarded(const char* tool, const std::function<int()>& body) {
     try {
         return body();
-    } catch (const train::training_diverged& e) {
-        std::cerr << tool << ": error: " << e.what() << '\n';
-        return 3;
-    } catch (const fs::filesystem_error& e) {
-        std::cerr << tool << ": error: " << file_error_text(e) << '\n';
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << tool << ": error: " << with_file_advice(e.what()) << '\n';
-        return 2;
+    } catch (const std::exception&) {
+        const error_report r = describe_error(std::current_exception());
+        std::cerr << tool << ": error: " << r.text << '\n';
+        return r.code;
     }
 }
 

@@ -63,6 +63,7 @@ inline std::map<std::string, std::string> data_options_record(const data_options
 /// differs, in key order. Keys in `may_change` are not compared. A key that only one side has
 /// (a checkpoint of an older or newer unetpp-train) is a difference too, shown as "(not recorded)"
 /// or "(not given)": the run cannot be proven to be the same (train::trainer refuses it as well).
+/// "world_size" (the processes of a data-parallel run, recorded only above one) is 1 when absent.
 inline std::vector<std::string> run_differences(const std::map<std::string, std::string>& recorded,
                                                 const std::map<std::string, std::string>& now,
                                                 const std::set<std::string>& may_change) {
@@ -71,8 +72,19 @@ inline std::vector<std::string> run_differences(const std::map<std::string, std:
     for (const auto& [k, v] : now) keys.insert(k);
     std::vector<std::string> out;
     const auto shown = [](const std::string& s) { return s.empty() ? std::string("(none)") : s; };
+    const auto processes = [](const std::map<std::string, std::string>& m) {
+        const auto i = m.find("world_size");
+        return i == m.end() ? std::string("1") : i->second;
+    };
     for (const auto& k : keys) {
         if (may_change.count(k)) continue;
+        if (k == "world_size") {
+            const std::string r = processes(recorded), n = processes(now);
+            if (r != n)
+                out.push_back("the number of processes: " + r + " (the run) against " + n + " (this command; resume with " +
+                              (r == "1" ? std::string("one process, without mpirun") : "mpirun -np " + r) + ")");
+            continue;
+        }
         const auto r = recorded.find(k);
         const auto n = now.find(k);
         const bool hr = r != recorded.end(), hn = n != now.end();

@@ -19,6 +19,8 @@
 #include <variant>
 #include <vector>
 
+#include <unetpp/dist/communicator.hpp>
+#include <unetpp/dist/shard.hpp>
 #include <unetpp/io/safetensors.hpp>
 
 #include "cli_common.hpp"
@@ -136,6 +138,64 @@ void set_resume_may_change(Cfg& cfg) {
         cfg.resume_may_change = {resume_may_change().begin(), resume_may_change().end()};
 }
 
+/// The batches of this process: data::loader's for one process, dist::sharded_loader's (this
+/// rank's slice of every global batch) for a rank of a data-parallel run. One type either way, so
+/// that the trainer is compiled once per network.
+template <class D>
+class rank_loader {
+public:
+    /// `validation`: a rank may have no image in a batch (it skips it; dist::shard_options).
+    rank_loader(const D& ds, data::loader_options o, std::vector<std::size_t> indices, dist::communicator* comm,
+                bool validation) {
+        if (comm && comm->size() > 1)
+            sharded_.emplace(ds, std::move(o), std::move(indices), *comm,
+                             dist::shard_options{.allow_empty_slices = validation});
+        else
+            whole_.emplace(ds, std::move(o), std::move(indices));
+    }
+    void start_epoch(std::uint64_t e) { sharded_ ? sharded_->start_epoch(e) : whole_->start_epoch(e); }
+    [[nodiscard]] std::optional<data::batch> next() { return sharded_ ? sharded_->next() : whole_->next(); }
+    [[nodiscard]] std::size_t batches_per_epoch() const {
+        return sharded_ ? sharded_->batches_per_epoch() : whole_->batches_per_epoch();
+    }
+
+private:
+    std::optional<data::loader<D>> whole_;
+    std::optional<dist::sharded_loader<D>> sharded_;
+};
+
+/// Refuses a global --batch that leaves a process without a training image in some batch (every
+/// process takes part in every step): the batches of `images` images, the last one included.
+inline void check_batch_for_ranks(std::size_t images, int batch, int ranks) {
+    if (ranks <= 1 || images == 0) return;
+    const auto w = static_cast<std::size_t>(ranks);
+    const auto last = [&](int b) {  // the images of the last batch with --batch b
+        const auto u = static_cast<std::size_t>(b);
+        return images % u == 0 ? u : images % u;
+    };
+    const auto fits = [&](int b) { return b >= ranks && last(b) >= w; };
+    if (fits(batch)) return;
+    const std::string what =
+        static_cast<std::size_t>(batch) < w
+            ? "--batch " + std::to_string(batch) + " is the global batch, shared by the " + std::to_string(ranks) +
+                  " processes, so some would get no image"
+            : "the " + std::to_string(images) + " training images make a last batch of " + std::to_string(last(batch)) +
+                  " with --batch " + std::to_string(batch) + ", fewer than the " + std::to_string(ranks) + " processes";
+    if (images < w)
+        throw usage_error(what + "; use at most " + std::to_string(images) + " processes, or more training images");
+    int nearest = 0;  // the valid --batch closest to the given one
+    for (int d = 1; d <= range::batch.max && nearest == 0; ++d)
+        for (const int c : {batch - d, batch + d})
+            if (c >= 1 && c <= range::batch.max && fits(c)) {
+                nearest = c;
+                break;
+            }
+    throw usage_error(what + "; every batch needs at least one image per process: use " +
+                      (nearest > 0 ? "--batch " + std::to_string(nearest) + " (the nearest that works)"
+                                   : std::string("another --batch")) +
+                      ", another split, or fewer processes");
+}
+
 /// The options of a run, parsed and checked by unetpp-train.cpp before any network is built.
 struct train_job {
     const args* a = nullptr;  ///< the command line (for the options read as they are used)
@@ -156,7 +216,47 @@ struct train_job {
     std::atomic<bool>* stop_requested = nullptr;  ///< set by the SIGINT / SIGTERM handler
     void (*install_stop_handler)() = nullptr;     ///< installs that handler (just before training)
     const volatile std::sig_atomic_t* stop_signal = nullptr;  ///< the signal received (0: none)
+    dist::communicator* comm = nullptr;  ///< the ranks of a data-parallel run (null: this process alone)
+    bool root = true;                    ///< rank 0: prints and writes the files
+    /// Called once the setup is done, before training (every rank waits for every other's setup).
+    std::function<void()> agree_setup = [] {};
 };
+
+/// Rank 0's files before training: the --out folder (created and proven writable), config.json
+/// (config.resume.json for a resumed run), split.json and --export-data.
+inline void write_run_files(const train_job& job, const any_dataset& ds, const std::optional<any_dataset>& val_ds,
+                            const split_choice& parts, const std::string& cfg, bool quiet) {
+    const args& a = *job.a;
+    const fs::path& out = job.out;
+    prepare_folder(out, "--out");
+    if (a.has("export-data")) prepare_file_parent(job.export_file, "--export-data");
+    train::write_file_atomic(out / (job.resume ? "config.resume.json" : "config.json"), cfg);
+    const std::vector<std::pair<const char*, const std::vector<std::size_t>*>> part_list{
+        {"train", &parts.train}, {"val", &parts.val}, {"test", &parts.test}};
+    std::string split = "{";
+    for (const auto& [name, idx] : part_list) {
+        split += std::string(split.size() > 1 ? ",\n" : "\n") + "  \"" + name + "\": [";
+        const any_dataset& from = (val_ds && std::string(name) == "val") ? *val_ds : ds;
+        for (std::size_t k = 0; k < idx->size(); ++k) {
+            split += k ? ", \"" : "\"";
+            split += json_escape(from.stem((*idx)[k]));
+            split += '"';
+        }
+        split += "]";
+    }
+    // the validation folder, as one-string lists (unetpp-evaluate --subset val looks there)
+    if (val_ds)
+        for (const auto& [key, value] : {std::pair{"val_data", job.extra.at("val-data")}, std::pair{"val_masks", job.extra.at("val-masks")}})
+            split += std::string(",\n  \"") + key + "\": [\"" + json_escape(value) + "\"]";
+    if (job.dc.roi())
+        split += ",\n  \"roi_masks\": [\"" + json_escape(job.extra.at("roi-masks")) + "\", \"" +
+                 json_escape(job.dc.roi_suffix) + "\"]";
+    train::write_file_atomic(out / "split.json", split + "\n}\n");
+    if (a.has("export-data")) {
+        if (val_ds) throw usage_error("--export-data with --val-data is not supported; export without --val-data");
+        export_data(ds, part_list, job.export_file, job.overwrite, quiet);
+    }
+}
 
 /// Trains network type Net as the job says; returns the program's exit status.
 template <class Net>
@@ -171,15 +271,15 @@ int train_network(const train_job& job) {
     const optimizer_choice& opt_choice = job.opt_choice;
     const any_loss& loss = job.loss;
     const std::map<std::string, std::string>& extra = job.extra;
-    const fs::path &out = job.out, &last = job.last, &export_file = job.export_file;
-    const bool resume = job.resume, overwrite = job.overwrite;
+    const fs::path &out = job.out, &last = job.last;
+    const bool resume = job.resume;
     const int classes = dc.layout.classes;
     if (dc.resize) check_size<Net>(dc.size);
     if (patch > 0 && !Net::is_valid_size(patch))
         throw usage_error("--patch " + std::to_string(patch) + " does not fit " + Net::describe() +
                           "; nearest valid sizes: " + std::to_string(Net::previous_valid_size(patch)) + " and " +
                           std::to_string(Net::next_valid_size(patch)));
-    const bool quiet = a.has("quiet");
+    const bool quiet = a.has("quiet") || !job.root;  // rank 0 alone prints
     any_dataset ds = open_dataset(dc);
     probe(ds);
     if (!quiet && !matched_text(ds).empty()) std::cout << "unetpp-train: " << matched_text(ds) << '\n';
@@ -211,14 +311,15 @@ int train_network(const train_job& job) {
     auto sched = make_schedule(schedule, opt.lr(), epochs, monitor);
 
     const data::patch_options po{.size = patch, .foreground_share = fg_share};
-    data::loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = augment_spec.pipeline, .patch = po},
-                                 parts.train);
+    check_batch_for_ranks(parts.train.size(), batch, job.comm ? job.comm->size() : 1);
+    rank_loader<any_dataset> tr(ds, {.batch_size = batch, .seed = dc.seed, .augment = augment_spec.pipeline, .patch = po},
+                                parts.train, job.comm, false);
     // validation: whole images at --size; at their own size, one fixed patch per image (the
     // trainer validates with epoch 0, so the patches are the same every epoch)
-    data::loader<any_dataset> va(val_ds ? *val_ds : ds,
-                                 {.batch_size = batch, .shuffle = false, .seed = dc.seed,
-                                  .patch = dc.resize ? data::patch_options{} : po},
-                                 parts.val);
+    rank_loader<any_dataset> va(val_ds ? *val_ds : ds,
+                                {.batch_size = batch, .shuffle = false, .seed = dc.seed,
+                                 .patch = dc.resize ? data::patch_options{} : po},
+                                parts.val, job.comm, true);
 
     // configuration: recorded in config.json and (extra) in every checkpoint
     std::string cfg = "{\n  \"tool\": \"unetpp-train\",\n  \"network\": \"" +
@@ -228,38 +329,13 @@ int train_network(const train_job& job) {
     cfg += ",\n  \"image_size\": \"" + (dc.resize ? std::to_string(dc.size) : std::string("own")) + "\"";
     cfg += ",\n  \"train_images\": " + std::to_string(parts.train.size()) +
            ",\n  \"val_images\": " + std::to_string(parts.val.size()) +
-           ",\n  \"test_images\": " + std::to_string(parts.test.size()) + "\n}\n";
-    // all inputs are valid: create the folders and prove them writable, then write
-    prepare_folder(out, "--out");
-    if (a.has("export-data")) prepare_file_parent(export_file, "--export-data");
-    train::write_file_atomic(out / (resume ? "config.resume.json" : "config.json"), cfg);
-    const std::vector<std::pair<const char*, const std::vector<std::size_t>*>> part_list{
-        {"train", &parts.train}, {"val", &parts.val}, {"test", &parts.test}};
-    std::string split = "{";
-    for (const auto& [name, idx] : part_list) {
-        split += std::string(split.size() > 1 ? ",\n" : "\n") + "  \"" + name + "\": [";
-        const any_dataset& from = (val_ds && std::string(name) == "val") ? *val_ds : ds;
-        for (std::size_t k = 0; k < idx->size(); ++k) {
-            split += k ? ", \"" : "\"";
-            split += json_escape(from.stem((*idx)[k]));
-            split += '"';
-        }
-        split += "]";
-    }
-    // the validation folder, as one-string lists (unetpp-evaluate --subset val looks there)
-    if (val_ds)
-        for (const auto& [key, value] : {std::pair{"val_data", extra.at("val-data")}, std::pair{"val_masks", extra.at("val-masks")}})
-            split += std::string(",\n  \"") + key + "\": [\"" + json_escape(value) + "\"]";
-    if (dc.roi())
-        split += ",\n  \"roi_masks\": [\"" + json_escape(extra.at("roi-masks")) + "\", \"" +
-                 json_escape(dc.roi_suffix) + "\"]";
-    train::write_file_atomic(out / "split.json", split + "\n}\n");
-    if (a.has("export-data")) {
-        if (val_ds) throw usage_error("--export-data with --val-data is not supported; export without --val-data");
-        export_data(ds, part_list, export_file, overwrite, quiet);
-    }
+           ",\n  \"test_images\": " + std::to_string(parts.test.size());
+    if (job.comm && job.comm->size() > 1) cfg += ",\n  \"world_size\": " + std::to_string(job.comm->size());
+    cfg += "\n}\n";
+    // all inputs are valid: rank 0 creates the folders, proves them writable and writes the files
+    if (job.root) write_run_files(job, ds, val_ds, parts, cfg, quiet);
     std::optional<report::tensorboard::event_writer> tb;  // --tensorboard: created (and proven writable) now
-    if (a.has("tensorboard")) tb.emplace(a.str("tensorboard"), "--tensorboard");
+    if (a.has("tensorboard") && job.root) tb.emplace(a.str("tensorboard"), "--tensorboard");
 
     if (!quiet)
         std::cout << "unetpp-train: " << Net::describe(net.channels()) << ", " << ds.size() << " images (" << parts.train.size()
@@ -275,14 +351,17 @@ int train_network(const train_job& job) {
                           .seed = dc.seed,
                           .progress = quiet ? train::progress_mode::silent : train::progress_mode::automatic,
                           .extra = extra,
-                          .stop_requested = job.stop_requested};
+                          .stop_requested = job.stop_requested,
+                          .comm = job.comm};
     set_resume_may_change(tc);
     train::trainer t(net, opt, loss, tc, sched);
     if (tb)
         t.on_epoch_end = [&](const train::epoch_record& r) { tb->add(r.epoch, report::tensorboard::epoch_scalars(r)); };
+    job.agree_setup();           // every rank is ready (or every rank stops here)
     job.install_stop_handler();  // from here on Ctrl-C saves the current step (before: the default action)
     const auto r = t.fit(tr, &va);
     if (r.interrupted) {
+        if (!job.root) return *job.stop_signal == SIGTERM ? 128 + SIGTERM : 128 + SIGINT;
         const long e = r.interrupted_step > 0 ? r.interrupted_epoch : r.interrupted_epoch - 1;
         std::cout << "interrupted: saved epoch " << e << " step "
                   << (r.interrupted_step > 0 ? r.interrupted_step : static_cast<long>(tr.batches_per_epoch()))

@@ -26,6 +26,7 @@
 #include "cli_common.hpp"
 #include "model_record.hpp"
 #include "run_record.hpp"
+#include "train_ranks.hpp"
 #include "train_run.hpp"
 
 namespace {
@@ -110,6 +111,8 @@ training:
   --momentum X       sgd momentum, >= 0 and < 1                          (default 0.9)
   --schedule S       constant | step | cosine | plateau                  (default constant)
   --epochs N         1 to 100000 (default 10)   --batch N  1 to 4096 (default 4)
+                     --batch is the global batch: with mpirun -np P each process takes about
+                     N / P of its images (below)
   --seed N           0 to 9223372036854775807 (default 1)
   --monitor M        val_loss | val_dice | val_iou | train_loss          (default val_loss)
   --patience N       early stopping after N epochs without improvement, 0 to 100000
@@ -142,6 +145,17 @@ saved epoch E step S to DIR/last.safetensors; continue with --resume" and exits 
 the same weights as a run that was never interrupted (same options and --threads). A second
 signal while it saves only prints a note; a third ends the program at once, and the atomic
 writes leave the previous checkpoint complete.
+Several processes (data parallel; docs/DISTRIBUTED.md): with unetpp built with -DUNETPP_WITH_MPI=ON,
+`mpirun -np P unetpp-train ...` trains one model on P processes, on one machine or several. Every
+process derives the same batches from --seed and takes its slice of each (--batch is the global
+batch; the slices differ in size by at most one, and a batch with fewer images than processes is
+refused), the gradients are averaged before every step, and all processes hold the same weights.
+Rank 0 alone prints and writes the files above (its --out is the run); an error on any rank is
+printed naming the rank and ends every rank with a non-zero status. Give each process its share
+of the cores (--threads or OMP_NUM_THREADS; Open MPI: mpirun --bind-to none). Ctrl-C on mpirun
+stops every rank after the same step and rank 0 saves it. --resume needs as many processes as the
+run had. A build without MPI started as several processes (OMPI_COMM_WORLD_SIZE or PMI_SIZE above
+1) refuses.
 Exit codes: 0 done, 2 bad input (the message names the file and what to do), 3 training diverged,
 130 / 143 interrupted by SIGINT / SIGTERM after saving the current step.
 )";
@@ -151,6 +165,8 @@ std::atomic<bool> stop_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
 volatile std::sig_atomic_t stop_signal = 0;  ///< the first signal received (0: none)
 volatile std::sig_atomic_t signals_seen = 0;
+/// False on the ranks other than 0 of a data-parallel run (mpirun signals every rank; rank 0 speaks).
+volatile std::sig_atomic_t signal_notes = 1;
 
 #ifdef UNETPP_TRAIN_SIGACTION
 void write_stderr(const char* m) {
@@ -179,13 +195,14 @@ extern "C" void on_stop_signal(int sig) {
         stop_signal = sig;
         stop_requested.store(true, std::memory_order_relaxed);
 #ifdef UNETPP_TRAIN_SIGACTION
-        write_stderr("\nunetpp-train: stopping after the current step and saving it\n");
+        if (signal_notes) write_stderr("\nunetpp-train: stopping after the current step and saving it\n");
 #endif
     } else {
 #ifdef UNETPP_TRAIN_SIGACTION
         set_stop_handler(SIG_DFL);
-        write_stderr("\nunetpp-train: still saving; a third signal ends the program at once (the previous "
-                     "checkpoint stays complete)\n");
+        if (signal_notes)
+            write_stderr("\nunetpp-train: still saving; a third signal ends the program at once (the previous "
+                         "checkpoint stays complete)\n");
 #endif
     }
 #ifndef UNETPP_TRAIN_SIGACTION
@@ -283,7 +300,31 @@ std::map<std::string, std::string> run_record(const args& a, const data_choice& 
             {"seed", std::to_string(dc.seed)}};
 }
 
-int run(int argc, char** argv) {
+/// --out new, empty, or holding this run (with --resume, whose recorded options must match
+/// before any data is read); --export-data new unless --overwrite. Nothing else is written over.
+void check_outputs(const fs::path& out, const fs::path& last, bool resume, bool overwrite,
+                   const std::map<std::string, std::string>& extra, const fs::path& export_file) {
+    std::error_code ec;
+    // a run: last.safetensors, or the checkpoint kept before it (the newest may be lost in a crash)
+    const bool holds_run = fs::exists(last, ec) || fs::exists(train::previous_checkpoint_path(last), ec);
+    if (resume && !holds_run)
+        throw usage_error("--resume: '" + out.string() +
+                          "' holds no run (no last.safetensors); start without --resume");
+    if (!resume && holds_run)
+        throw usage_error("'" + out.string() + "' already holds a run (last.safetensors); pass --resume to continue it "
+                          "or choose another --out");
+    if (resume) {
+        // the checkpoint the trainer will resume from (last, or the one before when last is
+        // corrupt); its recorded options must match
+        const train::resume_checkpoint chosen = train::find_resume_checkpoint(last);
+        check_resume(chosen.path.string(), chosen.info.extra, extra);
+    } else {
+        check_output_folder(out, "--out", "unetpp-train", overwrite);
+    }
+    if (!export_file.empty()) check_output_file(export_file, "--export-data", "unetpp-train", overwrite);
+}
+
+int run(int argc, char** argv, process_group& group) {
     const args a(argc, argv, {"resume", "quiet", "overwrite"},
                  {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
@@ -291,9 +332,11 @@ int run(int argc, char** argv) {
                   "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
                   "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette"});
     if (a.has("help")) {
-        std::cout << help_text;
+        if (group.root()) std::cout << help_text;
         return 0;
     }
+    const bool root = group.root();  // prints and writes files; the other ranks only train
+    if (!root) signal_notes = 0;
     // Every option is parsed and range-checked before any file is read or written.
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
     const int epochs = static_cast<int>(a.integer("epochs", 10, range::epochs));
@@ -323,6 +366,7 @@ int run(int argc, char** argv) {
     const int base = static_cast<int>(a.integer("base", 16, range::base));
     const int depth = static_cast<int>(a.integer("depth", 3, range::depth));
     data_choice dc = data_from(a);
+    if (!root) dc.quiet = true;
     const int classes = dc.layout.classes;
     // a loss of the other kind (sigmoid / softmax) gets its own message from make_loss
     const auto& names = classes >= 2 ? multiclass_loss_names : loss_names;
@@ -350,36 +394,23 @@ int run(int argc, char** argv) {
                                                                    : fs::path{},
                                              .roi_suffix = dc.roi_suffix}))
         extra[k] = v;
+    // the number of processes of a data-parallel run (the trainer records it too); a resume
+    // needs as many (run_differences)
+    if (group.size() > 1) extra["world_size"] = std::to_string(group.size());
     // what unetpp-predict and unetpp-evaluate need to apply the network as it was trained
     for (auto& [k, v] : preprocessing_record(dc.size, dc.type, 0, dc.layout)) extra.emplace(k, v);
     // images at their own size: no resize to undo (unetpp-predict must apply the network unscaled)
     if (!dc.resize) extra["preprocess.resize"] = "none";
 
-    // Outputs: --out new, empty, or holding this run (with --resume); nothing else is written over.
+    // Outputs (check_outputs): only rank 0 checks and writes them (the other ranks would see its
+    // files appear); an error there stops every rank (process_group::agree_setup).
     const bool overwrite = a.has("overwrite");
     const fs::path out = a.str("out");
     if (out.empty()) throw usage_error("--out DIR is required (the folder for checkpoints and logs)");
     const bool resume = a.has("resume");
     const fs::path last = out / "last.safetensors";
-    std::error_code ec;
-    // a run: last.safetensors, or the checkpoint kept before it (the newest may be lost in a crash)
-    const bool holds_run = fs::exists(last, ec) || fs::exists(train::previous_checkpoint_path(last), ec);
-    if (resume && !holds_run)
-        throw usage_error("--resume: '" + out.string() +
-                          "' holds no run (no last.safetensors); start without --resume");
-    if (!resume && holds_run)
-        throw usage_error("'" + out.string() + "' already holds a run (last.safetensors); pass --resume to continue it "
-                          "or choose another --out");
-    if (resume) {
-        // the checkpoint the trainer will resume from (last, or the one before when last is
-        // corrupt); its recorded options must match before any data is read
-        const train::resume_checkpoint chosen = train::find_resume_checkpoint(last);
-        check_resume(chosen.path.string(), chosen.info.extra, extra);
-    } else {
-        check_output_folder(out, "--out", "unetpp-train", overwrite);
-    }
     const fs::path export_file = a.str("export-data");
-    if (a.has("export-data")) check_output_file(export_file, "--export-data", "unetpp-train", overwrite);
+    if (root) check_outputs(out, last, resume, overwrite, extra, a.has("export-data") ? export_file : fs::path{});
 
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
@@ -390,12 +421,13 @@ int run(int argc, char** argv) {
                   .opt_choice = opt_choice, .loss = loss, .extra = extra, .out = out, .last = last,
                   .resume = resume, .overwrite = overwrite, .export_file = export_file,
                   .stop_requested = &stop_requested, .install_stop_handler = install_stop_handler,
-                  .stop_signal = &stop_signal};
+                  .stop_signal = &stop_signal, .comm = group.comm(), .root = root,
+                  .agree_setup = [&group] { group.agree_setup(); }};
     return with_model(model, base, depth, [&]<class Net>() -> int { return train_network<Net>(job); });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    return cli::guarded("unetpp-train", [&] { return run(argc, argv); });
+    return cli::run_on_ranks("unetpp-train", argc, argv, [&](cli::process_group& g) { return run(argc, argv, g); });
 }
