@@ -133,24 +133,16 @@ inline float* shifted(float* p, std::ptrdiff_t off) noexcept {
 // The AVX-512 traits of the driver (winograd_driver.hpp): 16 tiles per __m512, masked row loads
 // and stores, gathers and scatters for groups that span tile rows, and the GEMM micro-kernel.
 struct isa_avx512 : simd512 {
-    // 16 consecutive tiles (linear order n, ty, tx): their positions and lane masks.
-    struct group {
-        bool row;             // all in one tile row: contiguous loads and stores
-        int n, ty, tx0, len;  // first tile, number of real tiles (lanes)
-        __mmask16 lm[5], sm[4];            // row path: input load masks, output store masks
-        __m512i in_idx, out_idx;           // gather path: per-lane offsets of window / output origin
-        __mmask16 rm[6], cm[6], orm[4], ocm[4];  // gather path: lanes whose input row r / column c,
-                                                 // output row i / column j lie inside the tensor
+    // 16 consecutive tiles (place_group, winograd_plan.hpp) and their lane masks.
+    struct group : group_place {
+        __mmask16 lm[5], sm[4];                  // row path: input load masks, output store masks
+        __m512i in_idx, out_idx;                 // gather path: lane_places' in_off, out_off
+        __mmask16 rm[6], cm[6], orm[4], ocm[4];  // gather path: lane_places' masks
     };
 
     static group make_group(const geom& q, std::ptrdiff_t gi) noexcept {
         group s{};
-        const std::ptrdiff_t t0 = gi * group_tiles, per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
-        s.len = int(std::min<std::ptrdiff_t>(group_tiles, q.tiles - t0));
-        s.n = int(t0 / per_image);
-        s.ty = int(t0 % per_image / q.tiles_x);
-        s.tx0 = int(t0 % q.tiles_x);
-        s.row = s.tx0 + s.len <= q.tiles_x;
+        static_cast<group_place&>(s) = place_group(q, gi);
         if (s.row) {
             const int c0 = 4 * s.tx0 - q.pad;
             for (int k = 0; k < 5; ++k) {
@@ -169,48 +161,23 @@ struct isa_avx512 : simd512 {
             }
             return s;
         }
-        alignas(64) int in_off[16], out_off[16];
-        unsigned rm[6] = {}, cm[6] = {}, orm[4] = {}, ocm[4] = {};
-        for (int l = 0; l < 16; ++l) {
-            in_off[l] = out_off[l] = 0;
-            if (l >= s.len) continue;
-            const std::ptrdiff_t t = t0 + l;
-            const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
-            const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
-            in_off[l] = int((std::ptrdiff_t(n) * q.cin * q.h + iy) * q.w + ix);
-            out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
-            for (int r = 0; r < 6; ++r) {
-                if (iy + r >= 0 && iy + r < q.h) rm[r] |= 1u << l;
-                if (ix + r >= 0 && ix + r < q.w) cm[r] |= 1u << l;
-            }
-            for (int i = 0; i < 4; ++i) {
-                if (4 * ty + i < q.oh) orm[i] |= 1u << l;
-                if (4 * tx + i < q.ow) ocm[i] |= 1u << l;
-            }
-        }
-        s.in_idx = _mm512_load_si512(in_off);
-        s.out_idx = _mm512_load_si512(out_off);
-        for (int r = 0; r < 6; ++r) s.rm[r] = __mmask16(rm[r]), s.cm[r] = __mmask16(cm[r]);
-        for (int i = 0; i < 4; ++i) s.orm[i] = __mmask16(orm[i]), s.ocm[i] = __mmask16(ocm[i]);
+        alignas(64) lane_places p;
+        place_lanes(q, gi, s.len, p);
+        s.in_idx = _mm512_load_si512(p.in_off);
+        s.out_idx = _mm512_load_si512(p.out_off);
+        for (int r = 0; r < 6; ++r) s.rm[r] = __mmask16(p.rm[r]), s.cm[r] = __mmask16(p.cm[r]);
+        for (int i = 0; i < 4; ++i) s.orm[i] = __mmask16(p.orm[i]), s.ocm[i] = __mmask16(p.ocm[i]);
         return s;
     }
 
-    // d[r*6+c] = input window of the group's 16 tiles in channel ci (zero outside the image).
-    static void load_window(const geom& q, const float* x, int ci, const group& s, __m512* d) noexcept {
-        const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
-        if (s.row) {
-            const float* plane = x + (std::ptrdiff_t(s.n) * q.cin + ci) * hw;
-            for (int r = 0; r < 6; ++r) {
-                const int iy = 4 * s.ty - q.pad + r;
-                if (iy < 0 || iy >= q.h) {
-                    for (int c = 0; c < 6; ++c) d[r * 6 + c] = _mm512_setzero_ps();
-                    continue;
-                }
-                load_row_phases(shifted(plane, std::ptrdiff_t(iy) * q.w + 4 * s.tx0 - q.pad), s.lm, d + r * 6);
-            }
-            return;
-        }
-        const float* plane = x + ci * hw;
+    // ph[j] = column phase j (j = 0..5) of the group's 16 tiles in the input row starting at `row`
+    // (masked loads: zero outside the image).
+    static void load_row(const geom& q, const group& s, const float* row, __m512* ph) noexcept {
+        load_row_phases(shifted(row, 4 * s.tx0 - q.pad), s.lm, ph);
+    }
+
+    // d[r*6+c] = input window of the group's tiles from the channel plane, gathered (zero outside).
+    static void gather_window(const geom& q, const float* plane, const group& s, __m512* d) noexcept {
         for (int r = 0; r < 6; ++r)
             for (int c = 0; c < 6; ++c) {
                 const __m512i idx = _mm512_add_epi32(s.in_idx, _mm512_set1_epi32(r * q.w + c));
@@ -219,16 +186,14 @@ struct isa_avx512 : simd512 {
             }
     }
 
-    // Writes the group's 4 x 4 outputs o[i*4+j] of channel co (what lies inside the output).
-    static void store_tiles(const geom& q, float* y, int co, const group& s, const __m512* o) noexcept {
-        const std::ptrdiff_t ohw = std::ptrdiff_t(q.oh) * q.ow;
-        if (s.row) {
-            float* plane = y + (std::ptrdiff_t(s.n) * q.cout + co) * ohw;
-            for (int i = 0; i < 4 && 4 * s.ty + i < q.oh; ++i)
-                store_row_phases(shifted(plane, std::ptrdiff_t(4 * s.ty + i) * q.ow + 4 * s.tx0), s.sm, o + 4 * i);
-            return;
-        }
-        float* plane = y + co * ohw;
+    // Writes o[j], column j of one output row of the group's 16 tiles, to the output row starting at
+    // `row` (masked stores: what lies inside the output).
+    static void store_row(const group& s, float* row, const __m512* o) noexcept {
+        store_row_phases(shifted(row, 4 * s.tx0), s.sm, o);
+    }
+
+    // Writes the group's 4 x 4 outputs o[i*4+j] into the channel plane, scattered (what lies inside).
+    static void scatter_tiles(const geom& q, float* plane, const group& s, const __m512* o) noexcept {
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < 4; ++j) {
                 const __m512i idx = _mm512_add_epi32(s.out_idx, _mm512_set1_epi32(i * q.ow + j));

@@ -65,75 +65,42 @@ inline void load_row_phases(const float* p, __m256* ph) noexcept {
 // through 4 x 4 transposes, gathers and lane-by-lane stores for groups that span tile rows, and
 // the GEMM micro-kernel.
 struct isa_avx2 : simd256 {
-    // 8 consecutive tiles (linear order n, ty, tx): where they are and which lanes hold real data.
-    struct group {
-        bool row;             // all in one tile row: contiguous loads and stores
-        bool inside;          // row path: the 36 input columns lie inside the image row
-        int n, ty, tx0, len;  // first tile, number of real tiles (lanes)
-        int c0;               // row path: first input column of the window (may be negative)
-        int out_cols;         // row path: output columns to store (from 4 * tx0)
-        int in_off[8], out_off[8];      // gather path: per-lane offsets of window / output origin
-        unsigned rm[6], cm[6], orm[4], ocm[4];  // gather path: lanes whose input row r / column c,
-                                                // output row i / column j lie inside the tensor
+    // 8 consecutive tiles (place_group, winograd_plan.hpp) and, for the gather path, their lanes.
+    struct group : group_place, lane_places {
+        bool inside;   // row path: the 36 input columns lie inside the image row
+        int c0;        // row path: first input column of the window (may be negative)
+        int out_cols;  // row path: output columns to store (from 4 * tx0)
     };
 
     static group make_group(const geom& q, std::ptrdiff_t gi) noexcept {
         group s{};
-        const std::ptrdiff_t t0 = gi * group_tiles, per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
-        s.len = int(std::min<std::ptrdiff_t>(group_tiles, q.tiles - t0));
-        s.n = int(t0 / per_image);
-        s.ty = int(t0 % per_image / q.tiles_x);
-        s.tx0 = int(t0 % q.tiles_x);
-        s.row = s.tx0 + s.len <= q.tiles_x;
+        static_cast<group_place&>(s) = place_group(q, gi);
         if (s.row) {
             s.c0 = 4 * s.tx0 - q.pad;
             s.inside = s.c0 >= 0 && s.c0 + 36 <= q.w;
             s.out_cols = std::min(4 * s.len, q.ow - 4 * s.tx0);
             return s;
         }
-        for (int l = 0; l < s.len; ++l) {
-            const std::ptrdiff_t t = t0 + l;
-            const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
-            const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
-            s.in_off[l] = int((std::ptrdiff_t(n) * q.cin * q.h + iy) * q.w + ix);
-            s.out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
-            for (int r = 0; r < 6; ++r) {
-                if (iy + r >= 0 && iy + r < q.h) s.rm[r] |= 1u << l;
-                if (ix + r >= 0 && ix + r < q.w) s.cm[r] |= 1u << l;
-            }
-            for (int i = 0; i < 4; ++i) {
-                if (4 * ty + i < q.oh) s.orm[i] |= 1u << l;
-                if (4 * tx + i < q.ow) s.ocm[i] |= 1u << l;
-            }
-        }
+        place_lanes(q, gi, s.len, s);
         return s;
     }
 
-    // d[r*6+c] = input window of the group's 8 tiles in channel ci (zero outside the image).
-    static void load_window(const geom& q, const float* x, int ci, const group& s, __m256* d) noexcept {
-        const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
-        if (s.row) {
-            const float* plane = x + (std::ptrdiff_t(s.n) * q.cin + ci) * hw;
-            for (int r = 0; r < 6; ++r) {
-                const int iy = 4 * s.ty - q.pad + r;
-                if (iy < 0 || iy >= q.h) {
-                    for (int c = 0; c < 6; ++c) d[r * 6 + c] = _mm256_setzero_ps();
-                    continue;
-                }
-                const float* row = plane + std::ptrdiff_t(iy) * q.w;
-                if (s.inside) {
-                    load_row_phases(row + s.c0, d + r * 6);
-                    continue;
-                }
-                // The window crosses the image border: copy the columns inside, zero the rest.
-                alignas(32) float cols[40] = {};
-                const int lo = std::max(0, -s.c0), hi = std::min(36, q.w - s.c0);
-                if (hi > lo) std::memcpy(cols + lo, row + s.c0 + lo, sizeof(float) * std::size_t(hi - lo));
-                load_row_phases(cols, d + r * 6);
-            }
+    // ph[j] = column phase j (j = 0..5) of the group's 8 tiles in the input row starting at `row`:
+    // 36 columns loaded as plain vectors or, where they cross the image border, from a copy with
+    // zeros outside.
+    static void load_row(const geom& q, const group& s, const float* row, __m256* ph) noexcept {
+        if (s.inside) {
+            load_row_phases(row + s.c0, ph);
             return;
         }
-        const float* plane = x + ci * hw;
+        alignas(32) float cols[40] = {};
+        const int lo = std::max(0, -s.c0), hi = std::min(36, q.w - s.c0);
+        if (hi > lo) std::memcpy(cols + lo, row + s.c0 + lo, sizeof(float) * std::size_t(hi - lo));
+        load_row_phases(cols, ph);
+    }
+
+    // d[r*6+c] = input window of the group's tiles from the channel plane, gathered (zero outside).
+    static void gather_window(const geom& q, const float* plane, const group& s, __m256* d) noexcept {
         const __m256i base = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.in_off));
         for (int r = 0; r < 6; ++r)
             for (int c = 0; c < 6; ++c) {
@@ -143,26 +110,24 @@ struct isa_avx2 : simd256 {
             }
     }
 
-    // Writes the group's 4 x 4 outputs o[i*4+j] of channel co (what lies inside the output).
-    static void store_tiles(const geom& q, float* y, int co, const group& s, const __m256* o) noexcept {
-        const std::ptrdiff_t ohw = std::ptrdiff_t(q.oh) * q.ow;
-        if (s.row) {
-            float* plane = y + (std::ptrdiff_t(s.n) * q.cout + co) * ohw + 4 * s.tx0;
-            for (int i = 0; i < 4 && 4 * s.ty + i < q.oh; ++i) {
-                float* dst = plane + std::ptrdiff_t(4 * s.ty + i) * q.ow;
-                __m256 c[4];
-                transpose4x4_halves(o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3], c);
-                if (s.out_cols == 32) {
-                    for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, c[k]);
-                } else {
-                    alignas(32) float tmp[32];
-                    for (int k = 0; k < 4; ++k) _mm256_store_ps(tmp + 8 * k, c[k]);
-                    std::memcpy(dst, tmp, sizeof(float) * std::size_t(s.out_cols));
-                }
-            }
-            return;
+    // Writes o[j], column j of one output row of the group's 8 tiles, to the output row starting at
+    // `row` (the transpose back to columns; out_cols of them).
+    static void store_row(const group& s, float* row, const __m256* o) noexcept {
+        float* dst = row + 4 * s.tx0;
+        __m256 c[4];
+        transpose4x4_halves(o[0], o[1], o[2], o[3], c);
+        if (s.out_cols == 32) {
+            for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, c[k]);
+        } else {
+            alignas(32) float tmp[32];
+            for (int k = 0; k < 4; ++k) _mm256_store_ps(tmp + 8 * k, c[k]);
+            std::memcpy(dst, tmp, sizeof(float) * std::size_t(s.out_cols));
         }
-        float* plane = y + co * ohw;
+    }
+
+    // Writes the group's 4 x 4 outputs o[i*4+j] into the channel plane lane by lane (AVX2 has no
+    // scatter; what lies inside).
+    static void scatter_tiles(const geom& q, float* plane, const group& s, const __m256* o) noexcept {
         alignas(32) float lanes[8];
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < 4; ++j) {

@@ -8,9 +8,11 @@
 //     fmadd, fnmadd) and the aligned load, store and max of whole vectors;
 //   - group, make_group(q, gi): one vector's worth of consecutive tiles (group_tiles of them,
 //     winograd_plan.hpp) and where they lie;
-//   - load_window(q, x, ci, group, d) and store_tiles(q, y, co, group, o): the 6 x 6 input
-//     windows of a group's tiles in one channel, zero outside the image, and the 4 x 4 outputs
-//     written back where they lie inside the output;
+//   - load_row(q, group, row, ph) and store_row(group, row, o): for groups in one tile row, one
+//     input row of their 6 x 6 windows (zero outside the image) and one output row of their
+//     4 x 4 outputs (written where it lies inside the output), as column phases;
+//   - gather_window(q, plane, group, d) and scatter_tiles(q, plane, group, o): the same for
+//     groups that span tile rows, whole windows and tiles at once;
 //   - filter_taps(src, co0, ci, g): the 9 taps of the filters co0 .. co0 + group_tiles - 1 for
 //     input channel ci, one filter per lane (zero lanes past src.cout), scaled by src.scale;
 //   - store_halves(lo, hi, v): the lower and upper co_blk lanes of v, stored to lo and hi;
@@ -43,6 +45,39 @@ struct filter_source {
     const float* scale;
     int cout;
 };
+
+// d[r*6+c] = the 6 x 6 input windows of group s's tiles in channel ci (zero outside the image).
+template <class I>
+inline void load_window(const geom& q, const float* x, int ci, const typename I::group& s,
+                        typename I::V* d) noexcept {
+    const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
+    if (!s.row) {
+        I::gather_window(q, x + ci * hw, s, d);
+        return;
+    }
+    const float* plane = x + (std::ptrdiff_t(s.n) * q.cin + ci) * hw;
+    for (int r = 0; r < 6; ++r) {
+        const int iy = 4 * s.ty - q.pad + r;
+        if (iy >= 0 && iy < q.h)
+            I::load_row(q, s, plane + std::ptrdiff_t(iy) * q.w, d + r * 6);
+        else
+            for (int c = 0; c < 6; ++c) d[r * 6 + c] = I::splat(0.0f);
+    }
+}
+
+// Writes group s's 4 x 4 outputs o[i*4+j] of channel co to y (what lies inside the output).
+template <class I>
+inline void store_tiles(const geom& q, float* y, int co, const typename I::group& s,
+                        const typename I::V* o) noexcept {
+    const std::ptrdiff_t ohw = std::ptrdiff_t(q.oh) * q.ow;
+    if (!s.row) {
+        I::scatter_tiles(q, y + co * ohw, s, o);
+        return;
+    }
+    float* plane = y + (std::ptrdiff_t(s.n) * q.cout + co) * ohw;
+    for (int i = 0; i < 4 && 4 * s.ty + i < q.oh; ++i)
+        I::store_row(s, plane + std::ptrdiff_t(4 * s.ty + i) * q.ow, o + 4 * i);
+}
 
 // Packs U = G g G^T (winograd.hpp, step 1) for cout output and cin input channels into u, as
 // [a][block of co_blk output channels][ci][co_blk], the output channels padded to a multiple of
@@ -103,7 +138,7 @@ inline void run(const geom& q, const float* x, const float* u, const float* bias
                 for (int ci = 0; ci < q.cin; ++ci)
                     for (int v = 0; v < ng; ++v) {
                         V d[36], t[36];
-                        I::load_window(q, x, ci, gs[v], d);
+                        load_window<I>(q, x, ci, gs[v], d);
                         input_tile_t<I>(d, t);
                         for (int a = 0; a < winograd_points; ++a)
                             I::store(vbuf + (std::ptrdiff_t(a) * q.cin + ci) * block_tiles + group_tiles * v, t[a]);
@@ -128,7 +163,7 @@ inline void run(const geom& q, const float* x, const float* u, const float* bias
                         o[e] = I::add(o[e], bv);
                         if (relu) o[e] = I::max(o[e], I::splat(0.0f));
                     }
-                    I::store_tiles(q, y, co, gs[v], o);
+                    store_tiles<I>(q, y, co, gs[v], o);
                 }
             }
         }
