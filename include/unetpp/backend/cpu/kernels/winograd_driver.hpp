@@ -1,13 +1,13 @@
 // The driver of the Winograd F(4x4, 3x3) convolution (winograd.hpp describes the algorithm): the
-// weight packing and the run over blocks of tiles and chunks of output channels, written once as
-// templates over an instruction-set traits type I. The AVX-512 traits are in winograd.hpp, the
+// weight packing, the window loads and tile stores, and the run over blocks of tiles and chunks of
+// output channels, written once as templates over an instruction-set traits type I. The AVX-512 traits are in winograd.hpp, the
 // AVX2 + FMA ones in winograd_avx2.hpp; each build compiles exactly one of them.
 //
 // What the traits I provide:
 //   - the vector arithmetic of the transforms (winograd_transforms.hpp: V, splat, add, sub, mul,
 //     fmadd, fnmadd) and the aligned load, store and max of whole vectors;
-//   - group, make_group(q, gi): one vector's worth of consecutive tiles (group_tiles of them,
-//     winograd_plan.hpp) and where they lie;
+//   - group, make_group(q, gi): one vector's worth of consecutive tiles, where they lie (a
+//     group_place, winograd_plan.hpp) and the masks or offsets the traits' loads and stores use;
 //   - load_row(q, group, row, ph) and store_row(group, row, o): for groups in one tile row, one
 //     input row of their 6 x 6 windows (zero outside the image) and one output row of their
 //     4 x 4 outputs (written where it lies inside the output), as column phases;
