@@ -1,6 +1,8 @@
-// Winograd F(4x4, 3x3) convolution for the CPU backend (float; AVX-512 here, AVX2 + FMA in
-// winograd_avx2.hpp, which describes what differs; the plan in winograd_plan.hpp and the
-// transforms in winograd_transforms.hpp are shared).
+// Winograd F(4x4, 3x3) convolution for the CPU backend (float). The driver (weight packing and
+// the run over tiles, winograd_driver.hpp) is one template over an instruction-set traits type;
+// this file holds the entry points and the AVX-512 traits with their GEMM micro-kernel,
+// winograd_avx2.hpp the AVX2 + FMA ones (it describes what differs). The plan
+// (winograd_plan.hpp) and the transforms (winograd_transforms.hpp) are shared.
 //
 // What it computes: the stride-1 3x3 convolutions of conv2d.hpp (cross-correlation, implicit zero
 // padding 0, 1 or 2 on every side, any H, W, cin, cout, batch), forward with bias, the fused
@@ -49,14 +51,15 @@
 #pragma once
 
 #include <algorithm>
-#include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "conv2d.hpp"
 #include "parallel.hpp"
 #include "winograd_avx2.hpp"
 #include "winograd_cache.hpp"
+#include "winograd_driver.hpp"
 #include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
 
@@ -77,223 +80,180 @@ namespace wino {
 
 #if defined(__AVX512F__)
 
-// 16 consecutive tiles (linear order n, ty, tx): their positions and lane masks.
-struct group {
-    bool row;             // all in one tile row: contiguous loads and stores
-    int n, ty, tx0, len;  // first tile, number of real tiles (lanes)
-    __mmask16 lm[5], sm[4];            // row path: input load masks, output store masks
-    __m512i in_idx, out_idx;           // gather path: per-lane offsets of the window / output origin
-    __mmask16 rm[6], cm[6], orm[4], ocm[4];  // gather path: lanes whose input row r / column c,
-                                             // output row i / column j lie inside the tensor
-};
+// ---- Loading 16 tiles of one tile row -------------------------------------------------------
+//
+// Tiles tx0 .. tx0+15 of one tile row read input columns c0 + 4 l + j (lane l, j = 0..5) of each
+// of their 6 rows: a stride-4 de-interleave of 66 consecutive floats. The row is loaded as five
+// masked vectors (the masks clear columns outside the image: the zero padding) and split into the
+// six column phases with permutes. `p` may point before the row (left padding): masked-off lanes
+// are never read.
+inline void load_row_phases(const float* p, const __mmask16* lm, __m512* ph) noexcept {
+    const __m512 l0 = _mm512_maskz_loadu_ps(lm[0], p), l1 = _mm512_maskz_loadu_ps(lm[1], p + 16);
+    const __m512 l2 = _mm512_maskz_loadu_ps(lm[2], p + 32), l3 = _mm512_maskz_loadu_ps(lm[3], p + 48);
+    const __m512 l4 = _mm512_maskz_loadu_ps(lm[4], p + 64);
+    // Lanes 0-7: phase j of elements 0..31, lanes 8-15: phase j+1.
+    const __m512i ia = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i ib = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const __m512 a = _mm512_permutex2var_ps(l0, ia, l1), b = _mm512_permutex2var_ps(l0, ib, l1);
+    const __m512 c = _mm512_permutex2var_ps(l2, ia, l3), d = _mm512_permutex2var_ps(l2, ib, l3);
+    ph[0] = _mm512_shuffle_f32x4(a, c, 0x44);
+    ph[1] = _mm512_shuffle_f32x4(a, c, 0xEE);
+    ph[2] = _mm512_shuffle_f32x4(b, d, 0x44);
+    ph[3] = _mm512_shuffle_f32x4(b, d, 0xEE);
+    // Phases 4 and 5 are phases 0 and 1 one tile further: shift in columns 64 and 65.
+    const __m512i n0 = _mm512_castps_si512(l4);
+    ph[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(n0, _mm512_castps_si512(ph[0]), 1));
+    ph[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(n0, n0, 1), _mm512_castps_si512(ph[1]), 1));
+}
 
-inline group make_group(const geom& q, std::ptrdiff_t gi) noexcept {
-    group s{};
-    const std::ptrdiff_t t0 = gi * group_tiles, per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
-    s.len = int(std::min<std::ptrdiff_t>(group_tiles, q.tiles - t0));
-    s.n = int(t0 / per_image);
-    s.ty = int(t0 % per_image / q.tiles_x);
-    s.tx0 = int(t0 % q.tiles_x);
-    s.row = s.tx0 + s.len <= q.tiles_x;
-    if (s.row) {
-        const int c0 = 4 * s.tx0 - q.pad;
-        for (int k = 0; k < 5; ++k) {
-            unsigned m = 0;
-            for (int e = 0; e < (k < 4 ? 16 : 2); ++e) {
-                const int c = c0 + 16 * k + e;
-                if (c >= 0 && c < q.w) m |= 1u << e;
+// The inverse for one output row of 16 tiles: o[j] holds column j of every tile; writes the
+// 64 columns 4 l + j to p with the store masks sm[0..3].
+inline void store_row_phases(float* p, const __mmask16* sm, const __m512* o) noexcept {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512d e0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[0], lo, o[1]));
+    const __m512d e1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[0], hi, o[1]));
+    const __m512d f0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[2], lo, o[3]));
+    const __m512d f1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[2], hi, o[3]));
+    const __m512i q0 = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), q1 = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    _mm512_mask_storeu_ps(p, sm[0], _mm512_castpd_ps(_mm512_permutex2var_pd(e0, q0, f0)));
+    _mm512_mask_storeu_ps(p + 16, sm[1], _mm512_castpd_ps(_mm512_permutex2var_pd(e0, q1, f0)));
+    _mm512_mask_storeu_ps(p + 32, sm[2], _mm512_castpd_ps(_mm512_permutex2var_pd(e1, q0, f1)));
+    _mm512_mask_storeu_ps(p + 48, sm[3], _mm512_castpd_ps(_mm512_permutex2var_pd(e1, q1, f1)));
+}
+
+// p + off for an offset that may point before p's array (only masked loads/stores use it).
+inline const float* shifted(const float* p, std::ptrdiff_t off) noexcept {
+    return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(p) + std::uintptr_t(off) * sizeof(float));
+}
+inline float* shifted(float* p, std::ptrdiff_t off) noexcept {
+    return reinterpret_cast<float*>(reinterpret_cast<std::uintptr_t>(p) + std::uintptr_t(off) * sizeof(float));
+}
+
+// The AVX-512 traits of the driver (winograd_driver.hpp): 16 tiles per __m512, masked row loads
+// and stores, gathers and scatters for groups that span tile rows, and the GEMM micro-kernel.
+struct isa_avx512 : simd512 {
+    // 16 consecutive tiles (place_group, winograd_plan.hpp) and their lane masks.
+    struct group : group_place {
+        __mmask16 lm[5], sm[4];                  // row path: input load masks, output store masks
+        __m512i in_idx, out_idx;                 // gather path: lane_places' in_off, out_off
+        __mmask16 rm[6], cm[6], orm[4], ocm[4];  // gather path: lane_places' masks
+    };
+
+    static group make_group(const geom& q, std::ptrdiff_t gi) noexcept {
+        group s{};
+        static_cast<group_place&>(s) = place_group(q, gi);
+        if (s.row) {
+            const int c0 = 4 * s.tx0 - q.pad;
+            for (int k = 0; k < 5; ++k) {
+                unsigned m = 0;
+                for (int e = 0; e < (k < 4 ? 16 : 2); ++e) {
+                    const int c = c0 + 16 * k + e;
+                    if (c >= 0 && c < q.w) m |= 1u << e;
+                }
+                s.lm[k] = __mmask16(m);
             }
-            s.lm[k] = __mmask16(m);
+            for (int k = 0; k < 4; ++k) {
+                unsigned m = 0;
+                for (int e = 0; e < 16; ++e)
+                    if ((16 * k + e) / 4 < s.len && 4 * s.tx0 + 16 * k + e < q.ow) m |= 1u << e;
+                s.sm[k] = __mmask16(m);
+            }
+            return s;
         }
-        for (int k = 0; k < 4; ++k) {
-            unsigned m = 0;
-            for (int e = 0; e < 16; ++e)
-                if ((16 * k + e) / 4 < s.len && 4 * s.tx0 + 16 * k + e < q.ow) m |= 1u << e;
-            s.sm[k] = __mmask16(m);
-        }
+        alignas(64) lane_places p;
+        place_lanes(q, gi, s.len, p);
+        s.in_idx = _mm512_load_si512(p.in_off);
+        s.out_idx = _mm512_load_si512(p.out_off);
+        for (int r = 0; r < 6; ++r) s.rm[r] = __mmask16(p.rm[r]), s.cm[r] = __mmask16(p.cm[r]);
+        for (int i = 0; i < 4; ++i) s.orm[i] = __mmask16(p.orm[i]), s.ocm[i] = __mmask16(p.ocm[i]);
         return s;
     }
-    alignas(64) int in_off[16], out_off[16];
-    unsigned rm[6] = {}, cm[6] = {}, orm[4] = {}, ocm[4] = {};
-    for (int l = 0; l < 16; ++l) {
-        in_off[l] = out_off[l] = 0;
-        if (l >= s.len) continue;
-        const std::ptrdiff_t t = t0 + l;
-        const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
-        const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
-        in_off[l] = int((std::ptrdiff_t(n) * q.cin * q.h + iy) * q.w + ix);
-        out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
-        for (int r = 0; r < 6; ++r) {
-            if (iy + r >= 0 && iy + r < q.h) rm[r] |= 1u << l;
-            if (ix + r >= 0 && ix + r < q.w) cm[r] |= 1u << l;
-        }
-        for (int i = 0; i < 4; ++i) {
-            if (4 * ty + i < q.oh) orm[i] |= 1u << l;
-            if (4 * tx + i < q.ow) ocm[i] |= 1u << l;
+
+    // ph[j] = column phase j (j = 0..5) of the group's 16 tiles in the input row starting at `row`
+    // (masked loads: zero outside the image).
+    static void load_row(const geom& q, const group& s, const float* row, __m512* ph) noexcept {
+        load_row_phases(shifted(row, 4 * s.tx0 - q.pad), s.lm, ph);
+    }
+
+    // d[r*6+c] = input window of the group's tiles from the channel plane, gathered (zero outside).
+    static void gather_window(const geom& q, const float* plane, const group& s, __m512* d) noexcept {
+        for (int r = 0; r < 6; ++r)
+            for (int c = 0; c < 6; ++c) {
+                const __m512i idx = _mm512_add_epi32(s.in_idx, _mm512_set1_epi32(r * q.w + c));
+                d[r * 6 + c] =
+                    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(s.rm[r] & s.cm[c]), idx, plane, 4);
+            }
+    }
+
+    // Writes o[j], column j of one output row of the group's 16 tiles, to the output row starting at
+    // `row` (masked stores: what lies inside the output).
+    static void store_row(const group& s, float* row, const __m512* o) noexcept {
+        store_row_phases(shifted(row, 4 * s.tx0), s.sm, o);
+    }
+
+    // Writes the group's 4 x 4 outputs o[i*4+j] into the channel plane, scattered (what lies inside).
+    static void scatter_tiles(const geom& q, float* plane, const group& s, const __m512* o) noexcept {
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const __m512i idx = _mm512_add_epi32(s.out_idx, _mm512_set1_epi32(i * q.ow + j));
+                _mm512_mask_i32scatter_ps(plane, __mmask16(s.orm[i] & s.ocm[j]), idx, o[i * 4 + j], 4);
+            }
+    }
+
+    // Taps of the filters co0 .. co0+15 for input channel ci (driver: filter_taps), gathered.
+    static void filter_taps(const filter_source& f, int co0, int ci, __m512* g) noexcept {
+        const int live = std::min(16, f.cout - co0);
+        const __mmask16 mask = __mmask16((1u << live) - 1u);
+        const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                _mm512_set1_epi32(int(f.lane_stride)));
+        const float* base = f.w + std::ptrdiff_t(co0) * f.lane_stride + ci * f.in_stride;
+        const __m512 s = f.scale ? _mm512_maskz_loadu_ps(mask, f.scale + co0) : _mm512_set1_ps(1.0f);
+        for (int k = 0; k < 9; ++k) {
+            const __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32(f.flip ? 8 - k : k));
+            g[k] = _mm512_mul_ps(s, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, idx, base, 4));
         }
     }
-    s.in_idx = _mm512_load_si512(in_off);
-    s.out_idx = _mm512_load_si512(out_off);
-    for (int r = 0; r < 6; ++r) s.rm[r] = __mmask16(rm[r]), s.cm[r] = __mmask16(cm[r]);
-    for (int i = 0; i < 4; ++i) s.orm[i] = __mmask16(orm[i]), s.ocm[i] = __mmask16(ocm[i]);
-    return s;
-}
 
-// d[r*6+c] = input window of the group's 16 tiles in channel ci (zero outside the image).
-inline void load_window(const geom& q, const float* x, int ci, const group& s, __m512* d) noexcept {
-    const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
-    if (s.row) {
-        const float* plane = x + (std::ptrdiff_t(s.n) * q.cin + ci) * hw;
-        for (int r = 0; r < 6; ++r) {
-            const int iy = 4 * s.ty - q.pad + r;
-            if (iy < 0 || iy >= q.h) {
-                for (int c = 0; c < 6; ++c) d[r * 6 + c] = _mm512_setzero_ps();
-                continue;
-            }
-            load_row_phases(shifted(plane, std::ptrdiff_t(iy) * q.w + 4 * s.tx0 - q.pad), s.lm, d + r * 6);
-        }
-        return;
+    static void store_halves(float* lo, float* hi, __m512 v) noexcept {
+        const __m512d d = _mm512_castps_pd(v);
+        _mm256_storeu_ps(lo, _mm256_castpd_ps(_mm512_castpd512_pd256(d)));
+        _mm256_storeu_ps(hi, _mm256_castpd_ps(_mm512_extractf64x4_pd(d, 1)));
     }
-    const float* plane = x + ci * hw;
-    for (int r = 0; r < 6; ++r)
-        for (int c = 0; c < 6; ++c) {
-            const __m512i idx = _mm512_add_epi32(s.in_idx, _mm512_set1_epi32(r * q.w + c));
-            d[r * 6 + c] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(s.rm[r] & s.cm[c]), idx, plane, 4);
-        }
-}
 
-// Writes the group's 4 x 4 outputs o[i*4+j] of channel co (what lies inside the output).
-inline void store_tiles(const geom& q, float* y, int co, const group& s, const __m512* o) noexcept {
-    const std::ptrdiff_t ohw = std::ptrdiff_t(q.oh) * q.ow;
-    if (s.row) {
-        float* plane = y + (std::ptrdiff_t(s.n) * q.cout + co) * ohw;
-        for (int i = 0; i < 4 && 4 * s.ty + i < q.oh; ++i)
-            store_row_phases(shifted(plane, std::ptrdiff_t(4 * s.ty + i) * q.ow + 4 * s.tx0), s.sm, o + 4 * i);
-        return;
+    // m[j*48 + 16i] = sum_k u[k*8 + j] * v[k*48 + 16i] for j < 8, i < NV.
+    template <int NV>
+    static void gemm_kernel(int kdim, const float* u, const float* v, float* m) noexcept {
+        __m512 acc[co_blk][NV];
+        for (int j = 0; j < co_blk; ++j)
+            for (int i = 0; i < NV; ++i) acc[j][i] = _mm512_setzero_ps();
+        for (int k = 0; k < kdim; ++k) {
+            __m512 b[NV];
+            for (int i = 0; i < NV; ++i) b[i] = _mm512_load_ps(v + std::ptrdiff_t(k) * block_tiles + 16 * i);
+            const float* uk = u + std::ptrdiff_t(k) * co_blk;
+    #pragma GCC unroll 8
+            for (int j = 0; j < co_blk; ++j) {
+                const __m512 a = _mm512_set1_ps(uk[j]);
+                for (int i = 0; i < NV; ++i) acc[j][i] = _mm512_fmadd_ps(a, b[i], acc[j][i]);
+            }
+        }
+        for (int j = 0; j < co_blk; ++j)
+            for (int i = 0; i < NV; ++i) _mm512_store_ps(m + j * block_tiles + 16 * i, acc[j][i]);
     }
-    float* plane = y + co * ohw;
-    for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
-            const __m512i idx = _mm512_add_epi32(s.out_idx, _mm512_set1_epi32(i * q.ow + j));
-            _mm512_mask_i32scatter_ps(plane, __mmask16(s.orm[i] & s.ocm[j]), idx, o[i * 4 + j], 4);
-        }
-}
 
-// Packs U (see the header comment) for a convolution with cout output and cin input channels
-// whose tap k = ky*3+kx of (co, ci) is w[co*lane_stride + ci*in_stride + (flip ? 8-k : k)],
-// each output channel's filter multiplied by scale[co] when scale is given.
-inline void pack_weights(int cout, int cin, const float* w, std::ptrdiff_t lane_stride, std::ptrdiff_t in_stride,
-                         bool flip, const float* scale, float* u) {
-    const int b16s = int(round16(cout) / 16);
-    const std::ptrdiff_t cb = std::ptrdiff_t(b16s) * 2;  // blocks of 8 output channels
-#pragma omp parallel for collapse(2) schedule(static) if (std::ptrdiff_t(cout) * cin > 4096)
-    for (int b = 0; b < b16s; ++b)
-        for (int ci = 0; ci < cin; ++ci) {
-            const int live = std::min(16, cout - 16 * b);
-            const __mmask16 mask = __mmask16((1u << live) - 1u);
-            const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                    _mm512_set1_epi32(int(lane_stride)));
-            const float* base = w + std::ptrdiff_t(16) * b * lane_stride + ci * in_stride;
-            __m512 g[9], t[36];
-            const __m512 s = scale ? _mm512_maskz_loadu_ps(mask, scale + 16 * b) : _mm512_set1_ps(1.0f);
-            for (int k = 0; k < 9; ++k) {
-                const __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32(flip ? 8 - k : k));
-                g[k] = _mm512_mul_ps(s, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, idx, base, 4));
-            }
-            filter_tile(g, t);
-            for (int a = 0; a < winograd_points; ++a) {
-                float* dst = u + ((a * cb + 2 * b) * cin + ci) * co_blk;
-                const __m512d v = _mm512_castps_pd(t[a]);
-                _mm256_storeu_ps(dst, _mm256_castpd_ps(_mm512_castpd512_pd256(v)));
-                _mm256_storeu_ps(dst + std::ptrdiff_t(cin) * co_blk, _mm256_castpd_ps(_mm512_extractf64x4_pd(v, 1)));
-            }
-        }
-}
 
-// m[j*48 + 16i] = sum_k u[k*8 + j] * v[k*48 + 16i] for j < 8, i < NV.
-template <int NV>
-inline void gemm_kernel(int kdim, const float* u, const float* v, float* m) noexcept {
-    __m512 acc[co_blk][NV];
-    for (int j = 0; j < co_blk; ++j)
-        for (int i = 0; i < NV; ++i) acc[j][i] = _mm512_setzero_ps();
-    for (int k = 0; k < kdim; ++k) {
-        __m512 b[NV];
-        for (int i = 0; i < NV; ++i) b[i] = _mm512_load_ps(v + std::ptrdiff_t(k) * block_tiles + 16 * i);
-        const float* uk = u + std::ptrdiff_t(k) * co_blk;
-#pragma GCC unroll 8
-        for (int j = 0; j < co_blk; ++j) {
-            const __m512 a = _mm512_set1_ps(uk[j]);
-            for (int i = 0; i < NV; ++i) acc[j][i] = _mm512_fmadd_ps(a, b[i], acc[j][i]);
-        }
+    // The GEMM of one block of 8 output channels over ng (1 to 3) vectors of tiles: one call.
+    static void gemm_block(int kdim, int ng, const float* u, const float* v, float* m) noexcept {
+        if (ng == 3)
+            gemm_kernel<3>(kdim, u, v, m);
+        else if (ng == 2)
+            gemm_kernel<2>(kdim, u, v, m);
+        else
+            gemm_kernel<1>(kdim, u, v, m);
     }
-    for (int j = 0; j < co_blk; ++j)
-        for (int i = 0; i < NV; ++i) _mm512_store_ps(m + j * block_tiles + 16 * i, acc[j][i]);
-}
+};
 
-// The convolution of x (q.n x q.cin x q.h x q.w) with packed weights u: y = conv + bias, ReLU'd
-// when relu is set. parts_ws holds max_threads() x (V, M) buffers.
-inline void run(const geom& q, const float* x, const float* u, const float* bias, bool relu, float* y,
-                float* parts_ws) {
-    const int parts = max_threads();
-    const std::ptrdiff_t items = q.blocks * q.chunks, cb = round16(q.cout) / co_blk;
-    const std::size_t vsz = part_v_floats(q.cin);
-    const double macs = double(q.tiles) * q.cin * q.cout;
-#pragma omp parallel if (parts > 1 && macs > 65536.0)
-    for_each_part(parts, [&](int p) {
-        float* vbuf = parts_ws + std::size_t(p) * (vsz + part_m_floats);
-        float* mbuf = vbuf + vsz;
-        std::ptrdiff_t lo, hi;
-        static_share(items, 1, p, parts, lo, hi);
-        std::ptrdiff_t current = -1;
-        group gs[block_groups];
-        int ng = 0;
-        for (std::ptrdiff_t it = lo; it < hi; ++it) {
-            const std::ptrdiff_t blk = it / q.chunks;
-            const int co0 = int(it % q.chunks) * co_chunk, co1 = std::min(q.cout, co0 + co_chunk);
-            if (blk != current) {  // input transform of the block's tiles
-                current = blk;
-                ng = int(std::min<std::ptrdiff_t>(block_groups, q.groups - blk * block_groups));
-                for (int v = 0; v < ng; ++v) gs[v] = make_group(q, blk * block_groups + v);
-                for (int ci = 0; ci < q.cin; ++ci)
-                    for (int v = 0; v < ng; ++v) {
-                        __m512 d[36], t[36];
-                        load_window(q, x, ci, gs[v], d);
-                        input_tile(d, t);
-                        for (int a = 0; a < winograd_points; ++a)
-                            _mm512_store_ps(vbuf + (std::ptrdiff_t(a) * q.cin + ci) * block_tiles + 16 * v, t[a]);
-                    }
-            }
-            const int nb = (co1 - co0 + co_blk - 1) / co_blk;
-            for (int a = 0; a < winograd_points; ++a) {
-                const float* va = vbuf + std::ptrdiff_t(a) * q.cin * block_tiles;
-                for (int b = 0; b < nb; ++b) {
-                    const float* ua = u + (a * cb + co0 / co_blk + b) * q.cin * co_blk;
-                    float* ma = mbuf + (std::ptrdiff_t(a) * co_chunk + b * co_blk) * block_tiles;
-                    if (ng == 3)
-                        gemm_kernel<3>(q.cin, ua, va, ma);
-                    else if (ng == 2)
-                        gemm_kernel<2>(q.cin, ua, va, ma);
-                    else
-                        gemm_kernel<1>(q.cin, ua, va, ma);
-                }
-            }
-            for (int co = co0; co < co1; ++co) {
-                const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
-                for (int v = 0; v < ng; ++v) {
-                    __m512 m[36], o[16];
-                    for (int a = 0; a < winograd_points; ++a)
-                        m[a] = _mm512_load_ps(mbuf + (std::ptrdiff_t(a) * co_chunk + co - co0) * block_tiles + 16 * v);
-                    output_tile(m, o);
-                    for (int e = 0; e < 16; ++e) {
-                        o[e] = _mm512_add_ps(o[e], bv);
-                        if (relu) o[e] = _mm512_max_ps(o[e], _mm512_setzero_ps());
-                    }
-                    store_tiles(q, y, co, gs[v], o);
-                }
-            }
-        }
-    });
-}
+using isa = isa_avx512;  // the traits this build runs
 
 #endif  // __AVX512F__
 
@@ -349,7 +309,7 @@ inline void winograd_forward(const conv_geometry& g, const float* x, const float
     float* fb = ws + wino::packed_weight_floats(g.cout, g.cin);
     float* parts = fb + wino::round16(g.cout);
     const auto pack = [&](float* dst) {
-        wino::pack_weights(g.cout, g.cin, w, std::ptrdiff_t(g.cin) * 9, 9, false, scale, dst);
+        wino::pack_weights<wino::isa>(g.cout, g.cin, w, std::ptrdiff_t(g.cin) * 9, 9, false, scale, dst);
     };
     std::shared_ptr<const wino::cached_weights> keep;  // holds the entry for this call
     if (cached)
@@ -359,7 +319,8 @@ inline void winograd_forward(const conv_geometry& g, const float* x, const float
     const bool has_bias = b || shift;
     for (int co = 0; has_bias && co < g.cout; ++co)
         fb[co] = (scale ? scale[co] : 1.0f) * (b ? b[co] : 0.0f) + (shift ? shift[co] : 0.0f);
-    wino::run(wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad), x, u, has_bias ? fb : nullptr, relu, y, parts);
+    wino::run<wino::isa>(wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad), x, u, has_bias ? fb : nullptr, relu, y,
+                         parts);
 }
 
 // dx = conv^T(dy): the convolution of dy padded by 2 - pad with w[co][ci] flipped, ci <-> co.
@@ -367,8 +328,8 @@ inline void winograd_backward_data(const conv_geometry& g, const float* dy, cons
     const conv_geometry t = winograd_backward_geometry(g);
     float* u = ws;
     float* parts = u + wino::packed_weight_floats(t.cout, t.cin) + wino::round16(t.cout);
-    wino::pack_weights(t.cout, t.cin, w, 9, std::ptrdiff_t(g.cin) * 9, true, nullptr, u);
-    wino::run(wino::make_geom(t.n, t.cin, t.h, t.w, t.cout, t.pad), dy, u, nullptr, false, dx, parts);
+    wino::pack_weights<wino::isa>(t.cout, t.cin, w, 9, std::ptrdiff_t(g.cin) * 9, true, nullptr, u);
+    wino::run<wino::isa>(wino::make_geom(t.n, t.cin, t.h, t.w, t.cout, t.pad), dy, u, nullptr, false, dx, parts);
 }
 #endif
 

@@ -1,8 +1,9 @@
-// The AVX2 body of the Winograd F(4x4, 3x3) convolution (winograd.hpp), for machines with AVX2
-// and FMA but no AVX-512. Empty otherwise.
+// The AVX2 + FMA traits of the Winograd F(4x4, 3x3) convolution (winograd.hpp), for machines
+// with AVX2 and FMA but no AVX-512. Empty otherwise.
 //
-// The algorithm, the plan (winograd_plan.hpp) and the transforms (winograd_transforms.hpp) are
-// the AVX-512 kernel's; what changes with 8-lane vectors and no mask registers:
+// The algorithm, the driver (winograd_driver.hpp), the plan (winograd_plan.hpp) and the
+// transforms (winograd_transforms.hpp) are the AVX-512 kernel's; what changes with 8-lane vectors
+// and no mask registers, and is all this file holds:
 //   - a vector holds 8 tiles, a block of 48 tiles is 6 vectors;
 //   - the GEMM micro-kernel computes 4 output channels x 3 vectors of 8 tiles: 12 ymm
 //     accumulators, 3 loads and 1 broadcast, all 16 registers, no spills (objdump of g++ 12 -O3);
@@ -20,7 +21,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "parallel.hpp"
+#include "winograd_driver.hpp"
 #include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
 
@@ -60,250 +61,153 @@ inline void load_row_phases(const float* p, __m256* ph) noexcept {
     ph[5] = next[1];
 }
 
-// 8 consecutive tiles (linear order n, ty, tx): where they are and which lanes hold real data.
-struct group {
-    bool row;             // all in one tile row: contiguous loads and stores
-    bool inside;          // row path: the 36 input columns lie inside the image row
-    int n, ty, tx0, len;  // first tile, number of real tiles (lanes)
-    int c0;               // row path: first input column of the window (may be negative)
-    int out_cols;         // row path: output columns to store (from 4 * tx0)
-    int in_off[8], out_off[8];      // gather path: per-lane offsets of the window / output origin
-    unsigned rm[6], cm[6], orm[4], ocm[4];  // gather path: lanes whose input row r / column c,
-                                            // output row i / column j lie inside the tensor
-};
+// The AVX2 + FMA traits of the driver (winograd_driver.hpp): 8 tiles per __m256, row loads
+// through 4 x 4 transposes, gathers and lane-by-lane stores for groups that span tile rows, and
+// the GEMM micro-kernel.
+struct isa_avx2 : simd256 {
+    // 8 consecutive tiles (place_group, winograd_plan.hpp) and, for the gather path, their lanes.
+    struct group : group_place, lane_places {
+        bool inside;   // row path: the 36 input columns lie inside the image row
+        int c0;        // row path: first input column of the window (may be negative)
+        int out_cols;  // row path: output columns to store (from 4 * tx0)
+    };
 
-inline group make_group(const geom& q, std::ptrdiff_t gi) noexcept {
-    group s{};
-    const std::ptrdiff_t t0 = gi * group_tiles, per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
-    s.len = int(std::min<std::ptrdiff_t>(group_tiles, q.tiles - t0));
-    s.n = int(t0 / per_image);
-    s.ty = int(t0 % per_image / q.tiles_x);
-    s.tx0 = int(t0 % q.tiles_x);
-    s.row = s.tx0 + s.len <= q.tiles_x;
-    if (s.row) {
-        s.c0 = 4 * s.tx0 - q.pad;
-        s.inside = s.c0 >= 0 && s.c0 + 36 <= q.w;
-        s.out_cols = std::min(4 * s.len, q.ow - 4 * s.tx0);
+    static group make_group(const geom& q, std::ptrdiff_t gi) noexcept {
+        group s{};
+        static_cast<group_place&>(s) = place_group(q, gi);
+        if (s.row) {
+            s.c0 = 4 * s.tx0 - q.pad;
+            s.inside = s.c0 >= 0 && s.c0 + 36 <= q.w;
+            s.out_cols = std::min(4 * s.len, q.ow - 4 * s.tx0);
+            return s;
+        }
+        place_lanes(q, gi, s.len, s);
         return s;
     }
-    for (int l = 0; l < s.len; ++l) {
-        const std::ptrdiff_t t = t0 + l;
-        const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
-        const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
-        s.in_off[l] = int((std::ptrdiff_t(n) * q.cin * q.h + iy) * q.w + ix);
-        s.out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
-        for (int r = 0; r < 6; ++r) {
-            if (iy + r >= 0 && iy + r < q.h) s.rm[r] |= 1u << l;
-            if (ix + r >= 0 && ix + r < q.w) s.cm[r] |= 1u << l;
+
+    // ph[j] = column phase j (j = 0..5) of the group's 8 tiles in the input row starting at `row`:
+    // 36 columns loaded as plain vectors or, where they cross the image border, from a copy with
+    // zeros outside.
+    static void load_row(const geom& q, const group& s, const float* row, __m256* ph) noexcept {
+        if (s.inside) {
+            load_row_phases(row + s.c0, ph);
+            return;
         }
-        for (int i = 0; i < 4; ++i) {
-            if (4 * ty + i < q.oh) s.orm[i] |= 1u << l;
-            if (4 * tx + i < q.ow) s.ocm[i] |= 1u << l;
+        alignas(32) float cols[40] = {};
+        const int lo = std::max(0, -s.c0), hi = std::min(36, q.w - s.c0);
+        if (hi > lo) std::memcpy(cols + lo, row + s.c0 + lo, sizeof(float) * std::size_t(hi - lo));
+        load_row_phases(cols, ph);
+    }
+
+    // d[r*6+c] = input window of the group's tiles from the channel plane, gathered (zero outside).
+    static void gather_window(const geom& q, const float* plane, const group& s, __m256* d) noexcept {
+        const __m256i base = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.in_off));
+        for (int r = 0; r < 6; ++r)
+            for (int c = 0; c < 6; ++c) {
+                const __m256i idx = _mm256_add_epi32(base, _mm256_set1_epi32(r * q.w + c));
+                d[r * 6 + c] =
+                    _mm256_mask_i32gather_ps(_mm256_setzero_ps(), plane, idx, lane_mask8(s.rm[r] & s.cm[c]), 4);
+            }
+    }
+
+    // Writes o[j], column j of one output row of the group's 8 tiles, to the output row starting at
+    // `row` (the transpose back to columns; out_cols of them).
+    static void store_row(const group& s, float* row, const __m256* o) noexcept {
+        float* dst = row + 4 * s.tx0;
+        __m256 c[4];
+        transpose4x4_halves(o[0], o[1], o[2], o[3], c);
+        if (s.out_cols == 32) {
+            for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, c[k]);
+        } else {
+            alignas(32) float tmp[32];
+            for (int k = 0; k < 4; ++k) _mm256_store_ps(tmp + 8 * k, c[k]);
+            std::memcpy(dst, tmp, sizeof(float) * std::size_t(s.out_cols));
         }
     }
-    return s;
-}
 
-// d[r*6+c] = input window of the group's 8 tiles in channel ci (zero outside the image).
-inline void load_window(const geom& q, const float* x, int ci, const group& s, __m256* d) noexcept {
-    const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
-    if (s.row) {
-        const float* plane = x + (std::ptrdiff_t(s.n) * q.cin + ci) * hw;
-        for (int r = 0; r < 6; ++r) {
-            const int iy = 4 * s.ty - q.pad + r;
-            if (iy < 0 || iy >= q.h) {
-                for (int c = 0; c < 6; ++c) d[r * 6 + c] = _mm256_setzero_ps();
-                continue;
+    // Writes the group's 4 x 4 outputs o[i*4+j] into the channel plane lane by lane (AVX2 has no
+    // scatter; what lies inside).
+    static void scatter_tiles(const geom& q, float* plane, const group& s, const __m256* o) noexcept {
+        alignas(32) float lanes[8];
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const unsigned live = s.orm[i] & s.ocm[j];
+                if (!live) continue;
+                _mm256_store_ps(lanes, o[i * 4 + j]);
+                for (int l = 0; l < s.len; ++l)
+                    if (live >> l & 1u) plane[s.out_off[l] + i * q.ow + j] = lanes[l];
             }
-            const float* row = plane + std::ptrdiff_t(iy) * q.w;
-            if (s.inside) {
-                load_row_phases(row + s.c0, d + r * 6);
-                continue;
-            }
-            // The window crosses the image border: copy the columns inside, zero the rest.
-            alignas(32) float cols[40] = {};
-            const int lo = std::max(0, -s.c0), hi = std::min(36, q.w - s.c0);
-            if (hi > lo) std::memcpy(cols + lo, row + s.c0 + lo, sizeof(float) * std::size_t(hi - lo));
-            load_row_phases(cols, d + r * 6);
-        }
-        return;
     }
-    const float* plane = x + ci * hw;
-    const __m256i base = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.in_off));
-    for (int r = 0; r < 6; ++r)
-        for (int c = 0; c < 6; ++c) {
-            const __m256i idx = _mm256_add_epi32(base, _mm256_set1_epi32(r * q.w + c));
-            d[r * 6 + c] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), plane, idx, lane_mask8(s.rm[r] & s.cm[c]), 4);
-        }
-}
 
-// Writes the group's 4 x 4 outputs o[i*4+j] of channel co (what lies inside the output).
-inline void store_tiles(const geom& q, float* y, int co, const group& s, const __m256* o) noexcept {
-    const std::ptrdiff_t ohw = std::ptrdiff_t(q.oh) * q.ow;
-    if (s.row) {
-        float* plane = y + (std::ptrdiff_t(s.n) * q.cout + co) * ohw + 4 * s.tx0;
-        for (int i = 0; i < 4 && 4 * s.ty + i < q.oh; ++i) {
-            float* dst = plane + std::ptrdiff_t(4 * s.ty + i) * q.ow;
-            __m256 c[4];
-            transpose4x4_halves(o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3], c);
-            if (s.out_cols == 32) {
-                for (int k = 0; k < 4; ++k) _mm256_storeu_ps(dst + 8 * k, c[k]);
-            } else {
-                alignas(32) float tmp[32];
-                for (int k = 0; k < 4; ++k) _mm256_store_ps(tmp + 8 * k, c[k]);
-                std::memcpy(dst, tmp, sizeof(float) * std::size_t(s.out_cols));
-            }
+    // Taps of the filters co0 .. co0+7 for input channel ci (driver: filter_taps), assembled lane
+    // by lane.
+    static void filter_taps(const filter_source& f, int co0, int ci, __m256* g) noexcept {
+        alignas(32) float taps[9][8] = {};
+        for (int l = 0; l < 8 && co0 + l < f.cout; ++l) {
+            const int co = co0 + l;
+            const float* src = f.w + co * f.lane_stride + ci * f.in_stride;
+            const float sc = f.scale ? f.scale[co] : 1.0f;
+            for (int k = 0; k < 9; ++k) taps[k][l] = sc * src[f.flip ? 8 - k : k];
         }
-        return;
+        for (int k = 0; k < 9; ++k) g[k] = _mm256_load_ps(taps[k]);
     }
-    float* plane = y + co * ohw;
-    alignas(32) float lanes[8];
-    for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
-            const unsigned live = s.orm[i] & s.ocm[j];
-            if (!live) continue;
-            _mm256_store_ps(lanes, o[i * 4 + j]);
-            for (int l = 0; l < s.len; ++l)
-                if (live >> l & 1u) plane[s.out_off[l] + i * q.ow + j] = lanes[l];
-        }
-}
 
-// Packs U (see winograd.hpp) for a convolution with cout output and cin input channels whose tap
-// k = ky*3+kx of (co, ci) is w[co*lane_stride + ci*in_stride + (flip ? 8-k : k)], each output
-// channel's filter multiplied by scale[co] when scale is given. Layout [a][block of 4 output
-// channels][ci][4], output channels padded to a multiple of 16 with zero filters.
-inline void pack_weights(int cout, int cin, const float* w, std::ptrdiff_t lane_stride, std::ptrdiff_t in_stride,
-                         bool flip, const float* scale, float* u) {
-    const int b8s = int(round16(cout) / 8);
-    const std::ptrdiff_t cb = round16(cout) / co_blk;
-#pragma omp parallel for collapse(2) schedule(static) if (std::ptrdiff_t(cout) * cin > 4096)
-    for (int b = 0; b < b8s; ++b)
-        for (int ci = 0; ci < cin; ++ci) {
-            alignas(32) float taps[9][8] = {};
-            for (int l = 0; l < 8 && 8 * b + l < cout; ++l) {
-                const int co = 8 * b + l;
-                const float* src = w + co * lane_stride + ci * in_stride;
-                const float sc = scale ? scale[co] : 1.0f;
-                for (int k = 0; k < 9; ++k) taps[k][l] = sc * src[flip ? 8 - k : k];
-            }
-            __m256 g[9], t[36];
-            for (int k = 0; k < 9; ++k) g[k] = _mm256_load_ps(taps[k]);
-            filter_tile(g, t);
-            for (int a = 0; a < winograd_points; ++a) {
-                float* dst = u + ((a * cb + 2 * b) * cin + ci) * co_blk;
-                _mm_storeu_ps(dst, _mm256_castps256_ps128(t[a]));
-                _mm_storeu_ps(dst + std::ptrdiff_t(cin) * co_blk, _mm256_extractf128_ps(t[a], 1));
-            }
-        }
-}
-
-// m[j*48 + 8i] = sum_k u[k*4 + j] * v[k*48 + 8i] for j < 4, i < NV. The accumulators are named
-// variables: with an array of them GCC 12 stored all 12 back to the stack on every step.
-template <int NV>
-inline void gemm_kernel(int kdim, const float* u, const float* v, float* m) noexcept {
-    static_assert(NV >= 1 && NV <= 3 && co_blk == 4);
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-    __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-    for (int k = 0; k < kdim; ++k) {
-        const float* vk = v + std::ptrdiff_t(k) * block_tiles;
-        const float* uk = u + std::ptrdiff_t(k) * co_blk;
-        const __m256 b0 = _mm256_load_ps(vk);
-        const __m256 b1 = NV > 1 ? _mm256_load_ps(vk + 8) : b0;
-        const __m256 b2 = NV > 2 ? _mm256_load_ps(vk + 16) : b0;
-        __m256 a = _mm256_broadcast_ss(uk);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        if constexpr (NV > 1) c01 = _mm256_fmadd_ps(a, b1, c01);
-        if constexpr (NV > 2) c02 = _mm256_fmadd_ps(a, b2, c02);
-        a = _mm256_broadcast_ss(uk + 1);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        if constexpr (NV > 1) c11 = _mm256_fmadd_ps(a, b1, c11);
-        if constexpr (NV > 2) c12 = _mm256_fmadd_ps(a, b2, c12);
-        a = _mm256_broadcast_ss(uk + 2);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        if constexpr (NV > 1) c21 = _mm256_fmadd_ps(a, b1, c21);
-        if constexpr (NV > 2) c22 = _mm256_fmadd_ps(a, b2, c22);
-        a = _mm256_broadcast_ss(uk + 3);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        if constexpr (NV > 1) c31 = _mm256_fmadd_ps(a, b1, c31);
-        if constexpr (NV > 2) c32 = _mm256_fmadd_ps(a, b2, c32);
+    static void store_halves(float* lo, float* hi, __m256 v) noexcept {
+        _mm_storeu_ps(lo, _mm256_castps256_ps128(v));
+        _mm_storeu_ps(hi, _mm256_extractf128_ps(v, 1));
     }
-    const __m256 rows[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
-    for (int j = 0; j < co_blk; ++j)
-        for (int i = 0; i < NV; ++i) _mm256_store_ps(m + j * block_tiles + 8 * i, rows[j][i]);
-}
 
-// The GEMM of one block of output channels over ng vectors of tiles: two micro-kernel calls of up
-// to 3 vectors.
-inline void gemm_block(int kdim, int ng, const float* u, const float* v, float* m) noexcept {
-    for (int v0 = 0; v0 < ng; v0 += 3) {
-        const int nv = std::min(3, ng - v0);
-        if (nv == 3)
-            gemm_kernel<3>(kdim, u, v + 8 * v0, m + 8 * v0);
-        else if (nv == 2)
-            gemm_kernel<2>(kdim, u, v + 8 * v0, m + 8 * v0);
-        else
-            gemm_kernel<1>(kdim, u, v + 8 * v0, m + 8 * v0);
-    }
-}
-
-// The convolution of x (q.n x q.cin x q.h x q.w) with packed weights u: y = conv + bias, ReLU'd
-// when relu is set. parts_ws holds max_threads() x (V, M) buffers, 32-byte aligned. The work
-// split is the AVX-512 kernel's (winograd.hpp): results do not depend on the thread count.
-inline void run(const geom& q, const float* x, const float* u, const float* bias, bool relu, float* y,
-                float* parts_ws) {
-    const int parts = max_threads();
-    const std::ptrdiff_t items = q.blocks * q.chunks, cb = round16(q.cout) / co_blk;
-    const std::size_t vsz = part_v_floats(q.cin);
-    const double macs = double(q.tiles) * q.cin * q.cout;
-#pragma omp parallel if (parts > 1 && macs > 65536.0)
-    for_each_part(parts, [&](int p) {
-        float* vbuf = parts_ws + std::size_t(p) * (vsz + part_m_floats);
-        float* mbuf = vbuf + vsz;
-        std::ptrdiff_t lo, hi;
-        static_share(items, 1, p, parts, lo, hi);
-        std::ptrdiff_t current = -1;
-        group gs[block_groups];
-        int ng = 0;
-        for (std::ptrdiff_t it = lo; it < hi; ++it) {
-            const std::ptrdiff_t blk = it / q.chunks;
-            const int co0 = int(it % q.chunks) * co_chunk, co1 = std::min(q.cout, co0 + co_chunk);
-            if (blk != current) {  // input transform of the block's tiles
-                current = blk;
-                ng = int(std::min<std::ptrdiff_t>(block_groups, q.groups - blk * block_groups));
-                for (int v = 0; v < ng; ++v) gs[v] = make_group(q, blk * block_groups + v);
-                for (int ci = 0; ci < q.cin; ++ci)
-                    for (int v = 0; v < ng; ++v) {
-                        __m256 d[36], t[36];
-                        load_window(q, x, ci, gs[v], d);
-                        input_tile(d, t);
-                        for (int a = 0; a < winograd_points; ++a)
-                            _mm256_store_ps(vbuf + (std::ptrdiff_t(a) * q.cin + ci) * block_tiles + 8 * v, t[a]);
-                    }
-            }
-            const int nb = (co1 - co0 + co_blk - 1) / co_blk;
-            for (int a = 0; a < winograd_points; ++a) {
-                const float* va = vbuf + std::ptrdiff_t(a) * q.cin * block_tiles;
-                for (int b = 0; b < nb; ++b)
-                    gemm_block(q.cin, ng, u + (a * cb + co0 / co_blk + b) * q.cin * co_blk, va,
-                               mbuf + (std::ptrdiff_t(a) * co_chunk + b * co_blk) * block_tiles);
-            }
-            for (int co = co0; co < co1; ++co) {
-                const __m256 bv = _mm256_set1_ps(bias ? bias[co] : 0.0f);
-                for (int v = 0; v < ng; ++v) {
-                    __m256 m[36], o[16];
-                    for (int a = 0; a < winograd_points; ++a)
-                        m[a] = _mm256_load_ps(mbuf + (std::ptrdiff_t(a) * co_chunk + co - co0) * block_tiles + 8 * v);
-                    output_tile(m, o);
-                    for (int e = 0; e < 16; ++e) {
-                        o[e] = _mm256_add_ps(o[e], bv);
-                        if (relu) o[e] = _mm256_max_ps(o[e], _mm256_setzero_ps());
-                    }
-                    store_tiles(q, y, co, gs[v], o);
-                }
-            }
+    // m[j*48 + 8i] = sum_k u[k*4 + j] * v[k*48 + 8i] for j < 4, i < NV. The accumulators are named
+    // variables: with an array of them GCC 12 stored all 12 back to the stack on every step.
+    template <int NV>
+    static void gemm_kernel(int kdim, const float* u, const float* v, float* m) noexcept {
+        static_assert(NV >= 1 && NV <= 3 && co_blk == 4);
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+        __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+        for (int k = 0; k < kdim; ++k) {
+            const float* vk = v + std::ptrdiff_t(k) * block_tiles;
+            const float* uk = u + std::ptrdiff_t(k) * co_blk;
+            const __m256 b0 = _mm256_load_ps(vk);
+            const __m256 b1 = NV > 1 ? _mm256_load_ps(vk + 8) : b0;
+            const __m256 b2 = NV > 2 ? _mm256_load_ps(vk + 16) : b0;
+            __m256 a = _mm256_broadcast_ss(uk);
+            c00 = _mm256_fmadd_ps(a, b0, c00);
+            if constexpr (NV > 1) c01 = _mm256_fmadd_ps(a, b1, c01);
+            if constexpr (NV > 2) c02 = _mm256_fmadd_ps(a, b2, c02);
+            a = _mm256_broadcast_ss(uk + 1);
+            c10 = _mm256_fmadd_ps(a, b0, c10);
+            if constexpr (NV > 1) c11 = _mm256_fmadd_ps(a, b1, c11);
+            if constexpr (NV > 2) c12 = _mm256_fmadd_ps(a, b2, c12);
+            a = _mm256_broadcast_ss(uk + 2);
+            c20 = _mm256_fmadd_ps(a, b0, c20);
+            if constexpr (NV > 1) c21 = _mm256_fmadd_ps(a, b1, c21);
+            if constexpr (NV > 2) c22 = _mm256_fmadd_ps(a, b2, c22);
+            a = _mm256_broadcast_ss(uk + 3);
+            c30 = _mm256_fmadd_ps(a, b0, c30);
+            if constexpr (NV > 1) c31 = _mm256_fmadd_ps(a, b1, c31);
+            if constexpr (NV > 2) c32 = _mm256_fmadd_ps(a, b2, c32);
         }
-    });
-}
+        const __m256 rows[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
+        for (int j = 0; j < co_blk; ++j)
+            for (int i = 0; i < NV; ++i) _mm256_store_ps(m + j * block_tiles + 8 * i, rows[j][i]);
+    }
+
+    // The GEMM of one block of 4 output channels over ng (1 to 6) vectors of tiles: two
+    // micro-kernel calls of up to 3 vectors.
+    static void gemm_block(int kdim, int ng, const float* u, const float* v, float* m) noexcept {
+        for (int v0 = 0; v0 < ng; v0 += 3) {
+            const int nv = std::min(3, ng - v0);
+            if (nv == 3)
+                gemm_kernel<3>(kdim, u, v + 8 * v0, m + 8 * v0);
+            else if (nv == 2)
+                gemm_kernel<2>(kdim, u, v + 8 * v0, m + 8 * v0);
+            else
+                gemm_kernel<1>(kdim, u, v + 8 * v0, m + 8 * v0);
+        }
+    }
+};
+
+using isa = isa_avx2;  // the traits this build runs
 
 }  // namespace unetpp::backend::cpu_kernels::detail::wino
 #endif  // AVX2 + FMA without AVX-512

@@ -3,6 +3,7 @@
 // the buffers. Shared by the AVX-512 kernel (winograd.hpp) and the AVX2 one (winograd_avx2.hpp).
 #pragma once
 
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 
@@ -44,6 +45,53 @@ inline geom make_geom(int n, int cin, int h, int w, int cout, int pad) noexcept 
     q.blocks = (q.groups + block_groups - 1) / block_groups;
     q.chunks = (cout + co_chunk - 1) / co_chunk;
     return q;
+}
+
+// Where group gi, the group_tiles consecutive tiles from tile gi * group_tiles (in the order n,
+// ty, tx), lies. Each instruction set adds its own masks or offsets (its traits' group).
+struct group_place {
+    bool row;             // all in one tile row: contiguous loads and stores
+    int n, ty, tx0, len;  // first tile, number of real tiles (lanes)
+};
+
+inline group_place place_group(const geom& q, std::ptrdiff_t gi) noexcept {
+    group_place s{};
+    const std::ptrdiff_t t0 = gi * group_tiles, per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
+    s.len = int(std::min<std::ptrdiff_t>(group_tiles, q.tiles - t0));
+    s.n = int(t0 / per_image);
+    s.ty = int(t0 % per_image / q.tiles_x);
+    s.tx0 = int(t0 % q.tiles_x);
+    s.row = s.tx0 + s.len <= q.tiles_x;
+    return s;
+}
+
+// The lanes of a group that spans tile rows (gathers and scatters), lane l < len holding tile
+// gi * group_tiles + l: the offsets of its input window and output origin from the start of x and
+// y (0 in the other lanes), and bit l of rm[r] / cm[c] / orm[i] / ocm[j] set where its input row
+// r / column c, output row i / column j lie inside the tensor.
+struct lane_places {
+    int in_off[group_tiles], out_off[group_tiles];
+    unsigned rm[6], cm[6], orm[4], ocm[4];
+};
+
+inline void place_lanes(const geom& q, std::ptrdiff_t gi, int len, lane_places& p) noexcept {
+    p = lane_places{};
+    const std::ptrdiff_t t0 = gi * group_tiles, per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
+    for (int l = 0; l < len; ++l) {
+        const std::ptrdiff_t t = t0 + l;
+        const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
+        const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
+        p.in_off[l] = int((std::ptrdiff_t(n) * q.cin * q.h + iy) * q.w + ix);
+        p.out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
+        for (int r = 0; r < 6; ++r) {
+            if (iy + r >= 0 && iy + r < q.h) p.rm[r] |= 1u << l;
+            if (ix + r >= 0 && ix + r < q.w) p.cm[r] |= 1u << l;
+        }
+        for (int i = 0; i < 4; ++i) {
+            if (4 * ty + i < q.oh) p.orm[i] |= 1u << l;
+            if (4 * tx + i < q.ow) p.ocm[i] |= 1u << l;
+        }
+    }
 }
 
 inline std::size_t packed_weight_floats(int cout, int cin) noexcept {

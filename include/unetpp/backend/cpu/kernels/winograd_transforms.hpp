@@ -12,12 +12,11 @@
 // above exactly on every basis pair before trusting any of it.
 //
 // The transforms are templates over the vector type: 16 tiles at once, one per lane of a __m512,
-// with AVX-512, or 8 per __m256 with AVX2 + FMA (winograd_avx2.hpp). The row loads and stores
-// below are AVX-512's; the AVX2 ones are in winograd_avx2.hpp.
+// with AVX-512, or 8 per __m256 with AVX2 + FMA (winograd_avx2.hpp). How tiles are loaded
+// and stored is each instruction set's own: winograd.hpp (AVX-512), winograd_avx2.hpp (AVX2).
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -53,9 +52,10 @@ inline constexpr double winograd_AT[4][6] = {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 namespace detail::wino {
 
-// The arithmetic the transforms need, per instruction set: the transforms below are written once
-// over it and run on 16 tiles per __m512 (AVX-512) or 8 per __m256 (AVX2 + FMA). (The vector type is
-// never itself a template argument: GCC would drop its attributes, with a warning.)
+// The arithmetic the transforms need, per instruction set, and the aligned loads and stores of the
+// driver (winograd_driver.hpp): the transforms below are written once over it and run on 16 tiles
+// per __m512 (AVX-512) or 8 per __m256 (AVX2 + FMA); the driver's traits build on it. (The vector
+// type is never itself a template argument: GCC would drop its attributes, with a warning.)
 #if defined(__AVX512F__)
 struct simd512 {
     using V = __m512;
@@ -65,6 +65,9 @@ struct simd512 {
     static __m512 mul(__m512 a, __m512 b) noexcept { return _mm512_mul_ps(a, b); }
     static __m512 fmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }    // a b + c
     static __m512 fnmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }  // c - a b
+    static __m512 max(__m512 a, __m512 b) noexcept { return _mm512_max_ps(a, b); }
+    static __m512 load(const float* p) noexcept { return _mm512_load_ps(p); }  // 64-byte aligned
+    static void store(float* p, __m512 v) noexcept { _mm512_store_ps(p, v); }
 };
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
@@ -76,6 +79,9 @@ struct simd256 {
     static __m256 mul(__m256 a, __m256 b) noexcept { return _mm256_mul_ps(a, b); }
     static __m256 fmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fmadd_ps(a, b, c); }
     static __m256 fnmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
+    static __m256 max(__m256 a, __m256 b) noexcept { return _mm256_max_ps(a, b); }
+    static __m256 load(const float* p) noexcept { return _mm256_load_ps(p); }  // 32-byte aligned
+    static void store(float* p, __m256 v) noexcept { _mm256_store_ps(p, v); }
 };
 #endif
 
@@ -154,74 +160,7 @@ inline void filter_tile_t(const typename S::V* g, typename S::V* u) noexcept {
     for (int k = 0; k < 6; ++k) g6<S>(t + 3 * k, 1, u + 6 * k, 1);  // rows
 }
 
-#if defined(__AVX512F__)
-inline void input_tile(const __m512* d, __m512* v) noexcept { input_tile_t<simd512>(d, v); }
-inline void output_tile(const __m512* m, __m512* o) noexcept { output_tile_t<simd512>(m, o); }
-inline void filter_tile(const __m512* g, __m512* u) noexcept { filter_tile_t<simd512>(g, u); }
-#endif
-#if defined(__AVX2__) && defined(__FMA__)
-inline void input_tile(const __m256* d, __m256* v) noexcept { input_tile_t<simd256>(d, v); }
-inline void output_tile(const __m256* m, __m256* o) noexcept { output_tile_t<simd256>(m, o); }
-inline void filter_tile(const __m256* g, __m256* u) noexcept { filter_tile_t<simd256>(g, u); }
-#endif
-
 }  // namespace detail::wino
 #endif  // AVX-512 or AVX2 + FMA
-
-#if defined(__AVX512F__)
-namespace detail::wino {
-
-// ---- Loading 16 tiles of one tile row -------------------------------------------------------
-//
-// Tiles tx0 .. tx0+15 of one tile row read input columns c0 + 4 l + j (lane l, j = 0..5) of each
-// of their 6 rows: a stride-4 de-interleave of 66 consecutive floats. The row is loaded as five
-// masked vectors (the masks clear columns outside the image: the zero padding) and split into the
-// six column phases with permutes. `p` may point before the row (left padding): masked-off lanes
-// are never read.
-inline void load_row_phases(const float* p, const __mmask16* lm, __m512* ph) noexcept {
-    const __m512 l0 = _mm512_maskz_loadu_ps(lm[0], p), l1 = _mm512_maskz_loadu_ps(lm[1], p + 16);
-    const __m512 l2 = _mm512_maskz_loadu_ps(lm[2], p + 32), l3 = _mm512_maskz_loadu_ps(lm[3], p + 48);
-    const __m512 l4 = _mm512_maskz_loadu_ps(lm[4], p + 64);
-    // Lanes 0-7: phase j of elements 0..31, lanes 8-15: phase j+1.
-    const __m512i ia = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
-    const __m512i ib = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
-    const __m512 a = _mm512_permutex2var_ps(l0, ia, l1), b = _mm512_permutex2var_ps(l0, ib, l1);
-    const __m512 c = _mm512_permutex2var_ps(l2, ia, l3), d = _mm512_permutex2var_ps(l2, ib, l3);
-    ph[0] = _mm512_shuffle_f32x4(a, c, 0x44);
-    ph[1] = _mm512_shuffle_f32x4(a, c, 0xEE);
-    ph[2] = _mm512_shuffle_f32x4(b, d, 0x44);
-    ph[3] = _mm512_shuffle_f32x4(b, d, 0xEE);
-    // Phases 4 and 5 are phases 0 and 1 one tile further: shift in columns 64 and 65.
-    const __m512i n0 = _mm512_castps_si512(l4);
-    ph[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(n0, _mm512_castps_si512(ph[0]), 1));
-    ph[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(n0, n0, 1), _mm512_castps_si512(ph[1]), 1));
-}
-
-// The inverse for one output row of 16 tiles: o[j] holds column j of every tile; writes the
-// 64 columns 4 l + j to p with the store masks sm[0..3].
-inline void store_row_phases(float* p, const __mmask16* sm, const __m512* o) noexcept {
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const __m512d e0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[0], lo, o[1]));
-    const __m512d e1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[0], hi, o[1]));
-    const __m512d f0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[2], lo, o[3]));
-    const __m512d f1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[2], hi, o[3]));
-    const __m512i q0 = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), q1 = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
-    _mm512_mask_storeu_ps(p, sm[0], _mm512_castpd_ps(_mm512_permutex2var_pd(e0, q0, f0)));
-    _mm512_mask_storeu_ps(p + 16, sm[1], _mm512_castpd_ps(_mm512_permutex2var_pd(e0, q1, f0)));
-    _mm512_mask_storeu_ps(p + 32, sm[2], _mm512_castpd_ps(_mm512_permutex2var_pd(e1, q0, f1)));
-    _mm512_mask_storeu_ps(p + 48, sm[3], _mm512_castpd_ps(_mm512_permutex2var_pd(e1, q1, f1)));
-}
-
-// p + off for an offset that may point before p's array (only masked loads/stores use it).
-inline const float* shifted(const float* p, std::ptrdiff_t off) noexcept {
-    return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(p) + std::uintptr_t(off) * sizeof(float));
-}
-inline float* shifted(float* p, std::ptrdiff_t off) noexcept {
-    return reinterpret_cast<float*>(reinterpret_cast<std::uintptr_t>(p) + std::uintptr_t(off) * sizeof(float));
-}
-
-}  // namespace detail::wino
-#endif  // __AVX512F__
 
 }  // namespace unetpp::backend::cpu_kernels
