@@ -55,11 +55,29 @@
 
 namespace unetpp::infer {
 
-/// What overlap-tile inference needs from a network: its configuration (pad, depth, channels,
-/// classes, base), the size rules as static functions, and a forward pass on float tensors.
-/// Every `unet<cfg>` on the CPU backend qualifies; tests use recording stand-ins.
+namespace detail {
+/// The tensor type a network's forward takes: its tensor_type (a device tensor for a network on a
+/// device backend), or the host float tensor for a stand-in that names none.
 template <class Net>
-concept tileable_net = requires(Net& net, const tensor<float>& x, int s) {
+struct net_input {
+    using type = tensor<float>;
+};
+template <class Net>
+    requires requires { typename Net::tensor_type; }
+struct net_input<Net> {
+    using type = typename Net::tensor_type;
+};
+template <class Net>
+using net_input_t = typename net_input<Net>::type;
+}  // namespace detail
+
+/// What overlap-tile inference needs from a network: its configuration (pad, depth, channels,
+/// classes, base), the size rules as static functions, and a forward pass on float tensors, host
+/// or device: the tiles are gathered on the host and, for a network on a device backend, copied
+/// there, and its logits copied back. Every `unet<cfg, B>` qualifies; tests use recording
+/// stand-ins.
+template <class Net>
+concept tileable_net = requires(Net& net, const detail::net_input_t<Net>& x, int s) {
     { Net::cfg.pad } -> std::convertible_to<padding>;
     { Net::cfg.depth } -> std::convertible_to<int>;
     { Net::cfg.classes } -> std::convertible_to<int>;
@@ -68,7 +86,8 @@ concept tileable_net = requires(Net& net, const tensor<float>& x, int s) {
     { Net::is_valid_size(s) } -> std::convertible_to<bool>;
     { Net::next_valid_size(s) } -> std::convertible_to<int>;
     { Net::previous_valid_size(s) } -> std::convertible_to<int>;
-    { net.forward(x) } -> std::convertible_to<const tensor<float>&>;
+    { net.forward(x) } -> std::convertible_to<const detail::net_input_t<Net>&>;
+    requires std::is_same_v<typename detail::net_input_t<Net>::value_type, float>;
 };
 
 /// Options of overlap-tile inference.
@@ -336,7 +355,10 @@ tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const t
             for (int x0 : C.origins) tiles.push_back({n, y0, x0});
 
     tensor<float> out(shape4{is.n, K, is.h, is.w});
-    tensor<float> batch;
+    tensor<float> batch, logits_copy;
+    using net_tensor = detail::net_input_t<Net>;
+    constexpr bool on_host = std::is_same_v<net_tensor, tensor<float>>;
+    net_tensor batch_copy;  // a device network's copy of the tiles (unused on the host)
     std::vector<int> col_src(static_cast<std::size_t>(C.in_tile));
     const std::size_t in_plane = is.plane();
     const std::size_t tile_plane = static_cast<std::size_t>(R.in_tile) * C.in_tile;
@@ -359,7 +381,15 @@ tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const t
                 }
             }
         }
-        const tensor<float>& y = net.forward(batch);
+        const tensor<float>& y = [&]() -> const tensor<float>& {
+            if constexpr (on_host) {
+                return net.forward(batch);
+            } else {
+                batch_copy.assign(batch);
+                logits_copy.assign(net.forward(batch_copy));
+                return logits_copy;
+            }
+        }();
         const shape4 ys = y.shape();
         if (ys.n != count || ys.c != K || ys.h < R.crop + R.out_tile || ys.w < C.crop + C.out_tile)
             throw std::logic_error("infer: the network returned " + ys.str() + " for tiles " + batch.shape().str());

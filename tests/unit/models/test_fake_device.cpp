@@ -1,14 +1,16 @@
 // The backend contract, exercised: every preset builds, trains a step (forward, backward,
 // zero_grad, gradient clipping, an optimiser step), saves and loads its weights and runs an
-// inference pass on a backend whose memory the host may not read (tests/support/fake_device.hpp).
+// inference pass (and overlap-tile inference, where the network is tileable) on a backend whose
+// memory the host may not read (tests/support/fake_device.hpp).
 // Compiling this file proves that no layer, block, model, optimiser or weight file touches a
 // tensor's elements on the host; running it proves the backend-generic path computes exactly
 // what backend::cpu computes (bit for bit, as the fake device runs the same kernels).
 //
-// The large presets (the 2015 network, B-Cir, the attention and multi-task U-Nets, the BUSI
-// classifiers) are instantiated in full and run at their smallest input on the fake device only
-// in the `slow` variant of this check; here they are compiled (exercise<...> is instantiated) and
-// the small configurations of every model template are run on both backends.
+// Every preset is instantiated in full here (the explicit instantiations of exercise<...>); one
+// step of the large ones takes minutes on two cores, so what runs on both backends are small
+// configurations of every model template and policy set: unet (batch norm, none, valid, reflect,
+// dropout, run-time channels), the attention and B-Cir policies, the multi-task U-Net, the
+// nested U-Net with and without deep supervision, the classifier, and the trainer.
 
 #include <doctest/doctest.h>
 
@@ -20,6 +22,7 @@
 
 #include <unetpp/data/loader.hpp>
 #include <unetpp/data/synthetic_dataset.hpp>
+#include <unetpp/infer.hpp>
 #include <unetpp/io/weights.hpp>
 #include <unetpp/losses.hpp>
 #include <unetpp/optim.hpp>
@@ -35,7 +38,7 @@ namespace {
 
 /// What a training step and a save/load round trip left behind, copied to the host.
 struct step_record {
-    tensor<float> train_output, infer_output;
+    tensor<float> train_output, infer_output, tiled;  // tiled: overlap-tile probabilities, where tileable
     std::vector<tensor<float>> parameters, gradients, buffers;
 };
 
@@ -98,6 +101,7 @@ step_record exercise(Net& net, const tensor<float>& x_host, const std::filesyste
         inference_mode guard;
         r.infer_output = to_host(main_logits(net.forward(x)));
     }
+    if constexpr (infer::tileable_net<Net>) r.tiled = infer::predict_proba_tiled(net, x_host);
     net.visit_parameters([&](std::string_view, tensor_type& v, tensor_type& g) {
         r.parameters.push_back(to_host(v));
         r.gradients.push_back(to_host(g));
@@ -145,6 +149,7 @@ void check_same(const std::string& name, shape4 in, Args&&... args) {
     CHECK(test::fake_device_memory::stats().downloads > downloads_before);  // results came back by copies
     CHECK(bit_equal(ra.train_output, rb.train_output));
     CHECK(bit_equal(ra.infer_output, rb.infer_output));
+    CHECK(bit_equal(ra.tiled, rb.tiled));
     CHECK(bit_equal(ra.parameters, rb.parameters));
     CHECK(bit_equal(ra.gradients, rb.gradients));
     CHECK(bit_equal(ra.buffers, rb.buffers));
@@ -156,6 +161,7 @@ constexpr unet_cfg small_valid{.in_channels = 1, .classes = 2, .base = 4, .depth
 constexpr unet_cfg small_reflect{.in_channels = 2, .classes = 1, .base = 4, .depth = 2, .pad = padding::reflect};
 constexpr unet_cfg small_runtime{.in_channels = runtime_channels, .classes = runtime_channels, .base = 4, .depth = 2};
 constexpr classifier_cfg small_classifier{.in_channels = 1, .base = 4, .depth = 2, .hidden = 8};
+constexpr unet_cfg small_dropout{.in_channels = 1, .classes = 1, .base = 4, .depth = 2, .dropout = 0.1};
 
 }  // namespace
 
@@ -181,6 +187,15 @@ TEST_CASE("unet on a device backend computes what it computes on the CPU: batch 
     check_same<unet<small_reflect>, unet<small_reflect, fake>>("reflect", shape4{1, 2, 20, 20}, 3u);
     check_same<unet<small_runtime>, unet<small_runtime, fake>>("runtime", shape4{2, 3, 16, 16}, 3u,
                                                                  io_channels{.in_channels = 3, .classes = 4});
+}
+
+TEST_CASE("the attention, B-Cir and multi-task U-Nets on a device backend") {
+    check_same<unet<small_reflect, backend::cpu, float, attention_policies<>>,
+               unet<small_reflect, fake, float, attention_policies<>>>("attention", shape4{1, 2, 16, 16}, 3u);
+    check_same<unet<small_dropout, backend::cpu, float, bcir_policies<>>, unet<small_dropout, fake, float, bcir_policies<>>>(
+        "bcir", shape4{2, 1, 16, 16}, 3u);
+    check_same<multitask_unet<small_dropout, 16, 8>, multitask_unet<small_dropout, 16, 8, fake>>(
+        "multitask", shape4{2, 1, 16, 16}, 3u);
 }
 
 TEST_CASE("nested U-Net, deep supervision and the classifier on a device backend") {
