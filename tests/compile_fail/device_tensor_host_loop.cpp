@@ -2,23 +2,8 @@
 // A host loop over the data of a tensor in memory the host may not read does not compile: its data()
 // is a device_ptr, which cannot be indexed or dereferenced.
 #include <cstddef>
-#include <cstdlib>
-#include <cstring>
-#include <unetpp/tensor/tensor.hpp>
 
-struct device_space {  // a memory space whose addresses the host may not dereference
-    static constexpr bool host_accessible = false;
-    template <class T>
-    using pointer = unetpp::memory::device_ptr<T>;
-    static void* allocate(std::size_t b) { return b ? std::malloc(b) : nullptr; }
-    static void deallocate(void* p) noexcept { std::free(p); }
-    static void copy(void* d, const void* s, std::size_t b) { std::memcpy(d, s, b); }
-    static void copy_from_host(void* d, const void* s, std::size_t b) { std::memcpy(d, s, b); }
-    static void copy_to_host(void* d, const void* s, std::size_t b) { std::memcpy(d, s, b); }
-    static void zero(void* p, std::size_t b) { std::memset(p, 0, b); }
-    template <class T>
-    static void fill(T*, std::size_t, T) {}
-};
+#include "device_space.hpp"
 
 float sum(const unetpp::tensor<float, device_space>& t) {
     float s = 0;
