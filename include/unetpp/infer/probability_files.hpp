@@ -43,16 +43,18 @@ namespace unetpp::infer {
     const std::size_t total = (prefix + header.size() + 1 + 63) / 64 * 64;
     header.append(total - prefix - header.size() - 1, ' ');
     header += '\n';
-    std::vector<unsigned char> out;
-    out.reserve(total + t.size() * 4);
+    // Sized once and written by index (GCC 12 warns falsely about vector::insert into a reserved
+    // vector here).
+    std::vector<unsigned char> out(total + t.size() * 4);
     const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};  // version 1.0
-    out.insert(out.end(), magic, magic + 8);
-    out.push_back(static_cast<unsigned char>(header.size() & 0xff));
-    out.push_back(static_cast<unsigned char>(header.size() >> 8));
-    out.insert(out.end(), header.begin(), header.end());
+    std::size_t at = 0;
+    for (const unsigned char m : magic) out[at++] = m;
+    out[at++] = static_cast<unsigned char>(header.size() & 0xff);
+    out[at++] = static_cast<unsigned char>(header.size() >> 8);
+    for (const char c : header) out[at++] = static_cast<unsigned char>(c);
     for (const float v : t) {
         const std::uint32_t b = std::bit_cast<std::uint32_t>(v);
-        for (int k = 0; k < 4; ++k) out.push_back(static_cast<unsigned char>(b >> (8 * k)));  // little-endian
+        for (int k = 0; k < 4; ++k) out[at++] = static_cast<unsigned char>(b >> (8 * k));  // little-endian
     }
     return out;
 }

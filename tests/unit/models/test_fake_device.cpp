@@ -34,7 +34,8 @@
 using namespace unetpp;
 using fake = test::fake_device_backend<>;
 
-namespace {
+// Named (not anonymous): exercise is explicitly instantiated below for every preset.
+namespace fake_device_test {
 
 /// What a training step and a save/load round trip left behind, copied to the host.
 struct step_record {
@@ -110,6 +111,12 @@ step_record exercise(Net& net, const tensor<float>& x_host, const std::filesyste
     return r;
 }
 
+}  // namespace fake_device_test
+
+using namespace fake_device_test;
+
+namespace {
+
 bool bit_equal(const tensor<float>& a, const tensor<float>& b) {
     if (a.shape() != b.shape()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -167,18 +174,18 @@ constexpr unet_cfg small_dropout{.in_channels = 1, .classes = 1, .base = 4, .dep
 
 // Every preset, instantiated on the fake device: forward, backward, zero_grad, clipping, Adam
 // and SGD steps, save and load, inference. A host access anywhere in them fails this build.
-template step_record exercise(presets::ronneberger2015_t<fake>&, const tensor<float>&, const std::filesystem::path&);
-template step_record exercise(presets::unet_bn<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
-template step_record exercise(presets::unet_cbr<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
-template step_record exercise(presets::bcir_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
-template step_record exercise(presets::attention_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
-template step_record exercise(presets::residual_multitask_unet<256, fake>&, const tensor<float>&,
+template fake_device_test::step_record fake_device_test::exercise(presets::ronneberger2015_t<fake>&, const tensor<float>&, const std::filesystem::path&);
+template fake_device_test::step_record fake_device_test::exercise(presets::unet_bn<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
+template fake_device_test::step_record fake_device_test::exercise(presets::unet_cbr<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
+template fake_device_test::step_record fake_device_test::exercise(presets::bcir_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
+template fake_device_test::step_record fake_device_test::exercise(presets::attention_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
+template fake_device_test::step_record fake_device_test::exercise(presets::residual_multitask_unet<256, fake>&, const tensor<float>&,
                               const std::filesystem::path&);
-template step_record exercise(presets::unet_plusplus<32, 4, 1, 1, fake>&, const tensor<float>&,
+template fake_device_test::step_record fake_device_test::exercise(presets::unet_plusplus<32, 4, 1, 1, fake>&, const tensor<float>&,
                               const std::filesystem::path&);
-template step_record exercise(presets::unet_plusplus_ds<32, 4, 1, 1, fake>&, const tensor<float>&,
+template fake_device_test::step_record fake_device_test::exercise(presets::unet_plusplus_ds<32, 4, 1, 1, fake>&, const tensor<float>&,
                               const std::filesystem::path&);
-template step_record exercise(presets::busi_stage_classifier<fake>&, const tensor<float>&, const std::filesystem::path&);
+template fake_device_test::step_record fake_device_test::exercise(presets::busi_stage_classifier<fake>&, const tensor<float>&, const std::filesystem::path&);
 
 TEST_CASE("unet on a device backend computes what it computes on the CPU: batch norm, valid, reflect, run-time") {
     check_same<presets::unet_bn<4, 2>, presets::unet_bn<4, 2, 1, 1, fake>>("unet_bn", shape4{2, 1, 16, 16}, 3u);
