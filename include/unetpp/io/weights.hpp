@@ -261,7 +261,6 @@ void load_weights(Net& net, const safetensors_file& file, const load_options& op
 
     const auto tensors = detail::collect_tensors(net);
     std::set<std::string, std::less<>> expected;
-    std::vector<const detail::named_tensor<Tensor>*> to_load;
     for (const auto& t : tensors) {
         expected.insert(t.name);
         const std::vector<std::int64_t> want{t.value->shape().n, t.value->shape().c, t.value->shape().h,

@@ -340,9 +340,10 @@ public:
         double sum = 0;
         std::size_t count = 0;
         while (auto b = val.next()) {
-            const tensor<T>& logits = to_host(net_.forward(to_net(b->images, x_net_)), logits_host_);
+            const net_tensor& out = net_.forward(to_net(b->images, x_net_));
+            const tensor<T>& logits = to_host(out, logits_host_);
             const auto target = detail::center_crop(b->masks, logits.shape().h, logits.shape().w);
-            if (!detail::all_finite(logits))
+            if (!all_finite(out))
                 throw training_diverged("validation after epoch " + std::to_string(r.epoch) +
                                         ": the network's outputs hold NaN or Inf; training stopped" + kept());
             const bool roi = !b->roi.empty();
@@ -406,9 +407,10 @@ private:
         };
         net_.zero_grad();
         const net_tensor& xn = to_net(x, x_net_);
-        const tensor<T>& logits = to_host(net_.forward(xn), logits_host_);
+        const net_tensor& out = net_.forward(xn);
+        const tensor<T>& logits = to_host(out, logits_host_);
         const auto target = detail::center_crop(masks, logits.shape().h, logits.shape().w);
-        const bool finite = detail::all_finite(logits), alone = comm().size() == 1;
+        const bool finite = all_finite(out), alone = comm().size() == 1;
         const auto bad_outputs = [&] { return where() + ": the network's outputs hold NaN or Inf; training stopped" + kept(); };
         if (!finite && alone) throw training_diverged(bad_outputs());
         double l = std::numeric_limits<double>::quiet_NaN();
@@ -469,6 +471,11 @@ private:
             staging.assign(t);
             return staging;
         }
+    }
+
+    /// Whether the network's outputs are finite: the backend's check, where they live.
+    static bool all_finite(const net_tensor& t) {
+        return Net::backend_type::all_finite(t.data(), static_cast<std::ptrdiff_t>(t.size()));
     }
 
     dist::communicator& comm() noexcept { return cfg_.comm ? *cfg_.comm : one_; }

@@ -96,12 +96,6 @@ tensor<T> center_crop(const tensor<T>& t, int h, int w) {
                         t.data()[((std::size_t(n) * s.c + c) * s.h + y + top) * s.w + x + left];
     return out;
 }
-template <class T>
-bool all_finite(const tensor<T>& t) {
-    for (std::size_t i = 0; i < t.size(); ++i)
-        if (!std::isfinite(t[i])) return false;
-    return true;
-}
 }  // namespace detail
 
 }  // namespace unetpp::train
