@@ -55,12 +55,7 @@ enum class border {
 
 /// Seed of sample `index`'s augmentation in `epoch` (splitmix64 mixing of the three).
 [[nodiscard]] inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t epoch, std::uint64_t index) noexcept {
-    auto mix = [](std::uint64_t z) {
-        z += 0x9e3779b97f4a7c15ULL;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    };
+    auto mix = [](std::uint64_t z) { return numeric::mix64(z + 0x9e3779b97f4a7c15ULL); };
     return mix(mix(mix(seed) ^ epoch) ^ index);
 }
 

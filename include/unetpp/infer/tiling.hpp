@@ -357,7 +357,6 @@ tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const t
     tensor<float> out(shape4{is.n, K, is.h, is.w});
     tensor<float> batch, logits_copy;
     using net_tensor = detail::net_input_t<Net>;
-    constexpr bool on_host = std::is_same_v<net_tensor, tensor<float>>;
     net_tensor batch_copy;  // a device network's copy of the tiles (unused on the host)
     std::vector<int> col_src(static_cast<std::size_t>(C.in_tile));
     const std::size_t in_plane = is.plane();
@@ -381,15 +380,7 @@ tensor<float> predict_logits_tiled(Net& net, const tensor<float>& image, const t
                 }
             }
         }
-        const tensor<float>& y = [&]() -> const tensor<float>& {
-            if constexpr (on_host) {
-                return net.forward(batch);
-            } else {
-                batch_copy.assign(batch);
-                logits_copy.assign(net.forward(batch_copy));
-                return logits_copy;
-            }
-        }();
+        const tensor<float>& y = in_space(net.forward(in_space(batch, batch_copy)), logits_copy);
         const shape4 ys = y.shape();
         if (ys.n != count || ys.c != K || ys.h < R.crop + R.out_tile || ys.w < C.crop + C.out_tile)
             throw std::logic_error("infer: the network returned " + ys.str() + " for tiles " + batch.shape().str());

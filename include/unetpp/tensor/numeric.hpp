@@ -3,6 +3,7 @@
 /// standard library only, so every floor (and nvcc) can use them.
 
 #include <cmath>
+#include <cstdint>
 
 namespace unetpp::numeric {
 
@@ -22,6 +23,16 @@ template <class T>
     i %= period;
     if (i < 0) i += period;
     return i < n ? i : period - i;
+}
+
+/// SplitMix64's output function (Steele, Lea and Flood 2014): a bijective 64-bit mix in which
+/// every input bit changes about half of the output bits. The seeded generator, the augmentation
+/// seeds and the dropout masks all hash through this one function; add the golden-ratio step
+/// (0x9e3779b97f4a7c15) before it where SplitMix64's sequence is wanted.
+[[nodiscard]] constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
 }
 
 }  // namespace unetpp::numeric

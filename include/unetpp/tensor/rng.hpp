@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <numbers>
 
+#include "numeric.hpp"
+
 namespace unetpp {
 
 /// Seeded random number generator (xoshiro256**, Blackman & Vigna 2018).
@@ -66,10 +68,7 @@ public:
 private:
     static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
     static std::uint64_t splitmix64(std::uint64_t& x) noexcept {
-        std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
+        return numeric::mix64(x += 0x9e3779b97f4a7c15ULL);
     }
 
     std::uint64_t s_[4]{};

@@ -275,6 +275,23 @@ template <class Memory, class T>
     return d;
 }
 
+/// `t` as a tensor of memory space `To` reads it, without a copy where it already lives there:
+/// `t` itself when the spaces are the same, else `staging` after copying `t` into it (reusing
+/// staging's storage). The trainer and tiled inference pass host batches to a device network and
+/// read its logits back this way, so the host path copies nothing.
+template <class To, class T, class From>
+[[nodiscard]] const tensor<T, To>& in_space(const tensor<T, From>& t, tensor<T, To>& staging) {
+    if constexpr (std::is_same_v<To, From>) {
+        return t;
+    } else {
+        staging.assign(t);
+        return staging;
+    }
+}
+/// A temporary would be returned dangling where the spaces agree: keep the tensor in a variable.
+template <class To, class T, class From>
+const tensor<T, To>& in_space(tensor<T, From>&& t, tensor<T, To>& staging) = delete;
+
 /// Largest absolute element-wise difference of two tensors of equal shape.
 template <class T, class U>
 [[nodiscard]] double max_abs_diff(const tensor<T>& a, const tensor<U>& b) {

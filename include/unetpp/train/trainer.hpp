@@ -340,8 +340,8 @@ public:
         double sum = 0;
         std::size_t count = 0;
         while (auto b = val.next()) {
-            const net_tensor& out = net_.forward(to_net(b->images, x_net_));
-            const tensor<T>& logits = to_host(out, logits_host_);
+            const net_tensor& out = net_.forward(in_space(b->images, x_net_));
+            const tensor<T>& logits = in_space(out, logits_host_);
             const auto target = detail::center_crop(b->masks, logits.shape().h, logits.shape().w);
             if (!all_finite(out))
                 throw training_diverged("validation after epoch " + std::to_string(r.epoch) +
@@ -406,9 +406,9 @@ private:
                    " (global step " + std::to_string(global_step) + ")";
         };
         net_.zero_grad();
-        const net_tensor& xn = to_net(x, x_net_);
+        const net_tensor& xn = in_space(x, x_net_);
         const net_tensor& out = net_.forward(xn);
-        const tensor<T>& logits = to_host(out, logits_host_);
+        const tensor<T>& logits = in_space(out, logits_host_);
         const auto target = detail::center_crop(masks, logits.shape().h, logits.shape().w);
         const bool finite = all_finite(out), alone = comm().size() == 1;
         const auto bad_outputs = [&] { return where() + ": the network's outputs hold NaN or Inf; training stopped" + kept(); };
@@ -434,7 +434,7 @@ private:
         if (tot.any_bad)  // every rank stops at the same step
             throw training_diverged(!finite ? bad_outputs() : !std::isfinite(l) ? bad_loss()
                                     : where() + ": another rank's loss or outputs hold NaN or Inf; training stopped" + kept());
-        net_.backward(xn, to_net(grad_, grad_net_));
+        net_.backward(xn, in_space(grad_, grad_net_));
         if constexpr (on_host) {
             // the mean gradient of the global batch; slices of unequal size are weighted by their share
             const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
@@ -452,25 +452,6 @@ private:
             throw training_diverged(where() + ": the gradients hold NaN or Inf; training stopped" + kept());
         opt_.step();
         return tot;
-    }
-
-    /// A host tensor as the network takes it: itself, or its copy in `staging` (device networks).
-    static const net_tensor& to_net(const tensor<T>& h, net_tensor& staging) {
-        if constexpr (on_host) {
-            return h;
-        } else {
-            staging.assign(h);
-            return staging;
-        }
-    }
-    /// A network tensor as host code reads it: itself, or its copy in `staging` (device networks).
-    static const tensor<T>& to_host(const net_tensor& t, tensor<T>& staging) {
-        if constexpr (on_host) {
-            return t;
-        } else {
-            staging.assign(t);
-            return staging;
-        }
     }
 
     /// Whether the network's outputs are finite: the backend's check, where they live.

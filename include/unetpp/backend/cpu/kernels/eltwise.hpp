@@ -195,10 +195,7 @@ void dropout_mask(T* mask, std::ptrdiff_t n, double p, std::uint64_t seed) {
     const T keep = static_cast<T>(1.0 / (1.0 - p));
 #pragma omp parallel for schedule(static) if (n > parallel_grain)
     for (std::ptrdiff_t i = 0; i < n; ++i) {
-        std::uint64_t z = seed + 0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(i) + 1);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
+        const std::uint64_t z = numeric::mix64(seed + 0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(i) + 1));
         const double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // uniform in [0, 1)
         mask[i] = u < p ? T(0) : keep;
     }
