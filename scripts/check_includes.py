@@ -46,7 +46,7 @@ ALLOWED = {
     "io": {"models", "blocks", "layers", "heads", "backend", "tensor", "detail"},
     "data": {"io", "backend", "tensor", "detail"},
     "infer": {"io", "models", "layers", "heads", "backend", "tensor"},
-    "dist": {"data", "metrics", "backend", "tensor"},  # sharded loaders, gathered validation scores
+    "dist": {"data", "metrics", "layers", "backend", "tensor"},  # sharded loaders, validation, gradient listener
     "testing": {"tensor"},  # the gradient checker is generic over the layer type
     "train": {"dist", "data", "infer", "io", "models", "blocks", "layers", "heads", "losses", "metrics", "optim",
               "backend", "tensor", "detail"},

@@ -218,6 +218,31 @@ TEST_CASE("mpi_communicator: sums, broadcasts, gathers of unequal lengths, barri
     comm.barrier();
 }
 
+TEST_CASE("mpi_communicator: a non-blocking sum equals the blocking one; several may be in flight") {
+    dist::mpi_communicator comm;
+    const int r = comm.rank();
+    std::vector<float> a(1000), blocking(1000);
+    std::vector<double> b{static_cast<double>(r) + 0.25, -1.0};
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = blocking[i] = static_cast<float>(r + 1) * 0.001f * static_cast<float>(i);
+    auto first = comm.start_allreduce_sum(std::span<float>(a));
+    auto second = comm.start_allreduce_sum(std::span<double>(b));
+    (void)first->test();  // may or may not be done; moves it along
+    second->wait();
+    first->wait();
+    CHECK(first->test());
+    comm.allreduce_sum(std::span<float>(blocking));
+    CHECK(a == blocking);
+    const double ranks = comm.size();
+    CHECK(b[0] == ranks * (ranks - 1) / 2 + 0.25 * ranks);
+    CHECK(b[1] == -ranks);
+    {
+        std::vector<float> dropped(64, 1.0f);
+        auto op = comm.start_allreduce_sum(std::span<float>(dropped));
+        op.reset();  // the destructor waits: the buffer may go
+        CHECK(dropped[63] == static_cast<float>(comm.size()));
+    }
+}
+
 TEST_CASE("SGD, 5 steps on 2 ranks: bit-equal to one process accumulating the same micro-batches") {
     five_steps_equal_accumulation<optim::sgd<float>>(optim::sgd_cfg{.lr = 0.05, .momentum = 0.9}, true);
 }

@@ -11,18 +11,38 @@
 ///   dist::mpi_communicator dist/mpi.hpp, only when unetpp is built with UNETPP_WITH_MPI=ON
 ///                          (link unetpp::mpi).
 ///
-/// The operations are blocking. Sums are element-wise; the order in which the ranks' values are
+/// The operations are blocking, except start_allreduce_sum, which returns a pending operation. Sums are element-wise; the order in which the ranks' values are
 /// added is the MPI library's, so with more than two ranks a sum may differ in the last bits
 /// from a sequential one (with two ranks a + b == b + a exactly). See docs/DISTRIBUTED.md.
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace unetpp::dist {
+
+/// A collective operation in flight (communicator::start_allreduce_sum). Its buffer must stay
+/// untouched until wait() has returned; the destructor waits for it if no one did.
+class pending_operation {
+public:
+    virtual ~pending_operation() = default;
+    /// Whether it has completed. Calling it now and then lets the library make progress (MPI
+    /// moves a non-blocking message along only inside MPI calls).
+    virtual bool test() = 0;
+    /// Returns when it has completed.
+    virtual void wait() = 0;
+};
+
+/// A pending_operation that completed when it was started.
+class completed_operation final : public pending_operation {
+public:
+    bool test() override { return true; }
+    void wait() override {}
+};
 
 /// A group of processes that train one model together.
 class communicator {
@@ -37,6 +57,18 @@ public:
     /// Replaces every element by its sum over all ranks.
     virtual void allreduce_sum(std::span<float> values) = 0;
     virtual void allreduce_sum(std::span<double> values) = 0;
+    /// Starts replacing every element by its sum over all ranks and returns at once; the sum is
+    /// in `values` when the returned operation has completed. The same element-wise sum as
+    /// allreduce_sum. This default runs allreduce_sum and returns a completed operation, so every
+    /// communicator has it; mpi_communicator overrides it with MPI_Iallreduce.
+    [[nodiscard]] virtual std::unique_ptr<pending_operation> start_allreduce_sum(std::span<float> values) {
+        allreduce_sum(values);
+        return std::make_unique<completed_operation>();
+    }
+    [[nodiscard]] virtual std::unique_ptr<pending_operation> start_allreduce_sum(std::span<double> values) {
+        allreduce_sum(values);
+        return std::make_unique<completed_operation>();
+    }
     /// Replaces every element by rank `root`'s.
     virtual void broadcast(std::span<float> values, int root) = 0;
     virtual void broadcast(std::span<double> values, int root) = 0;

@@ -24,11 +24,13 @@
 #include <cstddef>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "communicator.hpp"
@@ -138,8 +140,61 @@ public:
         return gather(mine);
     }
     void barrier() override { detail::mpi_check(MPI_Barrier(comm_), "MPI_Barrier"); }
+    /// MPI_Iallreduce in place (one request per INT_MAX elements).
+    [[nodiscard]] std::unique_ptr<pending_operation> start_allreduce_sum(std::span<float> v) override {
+        return start_allreduce(v);
+    }
+    [[nodiscard]] std::unique_ptr<pending_operation> start_allreduce_sum(std::span<double> v) override {
+        return start_allreduce(v);
+    }
 
 private:
+    /// Requests of a non-blocking operation; the destructor waits for any still in flight, so
+    /// that MPI never writes into a buffer after its owner has let it go.
+    class mpi_pending final : public pending_operation {
+    public:
+        explicit mpi_pending(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+        mpi_pending(const mpi_pending&) = delete;
+        mpi_pending& operator=(const mpi_pending&) = delete;
+        ~mpi_pending() override {
+            int finalized = 0;
+            MPI_Finalized(&finalized);
+            if (!finalized && !requests_.empty())
+                MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+        }
+        bool test() override {
+            int done = 0;
+            detail::mpi_check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done,
+                                          MPI_STATUSES_IGNORE),
+                              "MPI_Testall");
+            return done != 0;
+        }
+        void wait() override {
+            detail::mpi_check(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE),
+                              "MPI_Waitall");
+        }
+
+    private:
+        std::vector<MPI_Request> requests_;  // MPI sets each to MPI_REQUEST_NULL when it completes
+    };
+
+    template <class T>
+    std::unique_ptr<pending_operation> start_allreduce(std::span<T> v) {
+        std::vector<MPI_Request> requests;
+        for (std::size_t at = 0; at < v.size(); at += detail::mpi_max_count) {
+            const int n = static_cast<int>(std::min(detail::mpi_max_count, v.size() - at));
+            MPI_Request r = MPI_REQUEST_NULL;
+            const int rc = MPI_Iallreduce(MPI_IN_PLACE, v.data() + at, n, detail::mpi_type<T>(), MPI_SUM, comm_, &r);
+            if (rc != MPI_SUCCESS) {
+                if (!requests.empty())  // the parts already started complete before the error leaves
+                    MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+                detail::mpi_check(rc, "MPI_Iallreduce");
+            }
+            requests.push_back(r);
+        }
+        return std::make_unique<mpi_pending>(std::move(requests));
+    }
+
     template <class T>
     void allreduce(std::span<T> v) {
         for (std::size_t at = 0; at < v.size(); at += detail::mpi_max_count) {

@@ -90,6 +90,7 @@ public:
             B::batch_norm_backward_eval(x.data(), dy.data(), this->dx_.data(), s.n, s.c, plane, gamma_.data(), eps(),
                                         running_mean_.data(), running_var_.data(), dgamma_.data(), dbeta_.data(),
                                         relu_out());
+        this->gradients_final(dgamma_, dbeta_);
         return this->dx_;
     }
 

@@ -112,6 +112,7 @@ public:
         this->check_backward(describe_conv2d(cfg_), x, dy);
         const auto g = geometry(x.shape());
         B::conv2d_backward_weights(g, x.data(), dy.data(), dweight_.data(), cfg_.bias ? dbias_.data() : pointer{});
+        this->gradients_final(dweight_, dbias_);  // before backward-data, which the exchange can overlap
         if (!this->need_input_grad_) {
             // First layer of a network: the image needs no gradient, so skip backward-data.
             this->dx_.resize(shape4{0, 0, 0, 0});

@@ -75,6 +75,7 @@ public:
         const auto g = geometry(x.shape());
         B::conv_transpose2d_backward_weights(g, x.data(), dy.data(), dweight_.data(),
                                              cfg_.bias ? dbias_.data() : typename tensor_type::pointer{});
+        this->gradients_final(dweight_, dbias_);  // before backward-data, which the exchange can overlap
         this->dx_.resize(x.shape());
         B::conv_transpose2d_backward_data(g, dy.data(), weight_.data(), this->dx_.data());
         return this->dx_;

@@ -57,6 +57,7 @@ public:
         this->dx_.resize(x.shape());
         B::dense_backward(x.data(), weight_.data(), dy.data(), this->dx_.data(), dweight_.data(),
                           C.bias ? dbias_.data() : typename tensor_type::pointer{}, x.shape().n, C.in, C.out);
+        this->gradients_final(dweight_, dbias_);
         return this->dx_;
     }
 

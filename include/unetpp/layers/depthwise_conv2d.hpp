@@ -72,6 +72,7 @@ public:
         this->dx_.resize(x.shape());
         B::depthwise_conv2d_backward(geometry(x.shape()), x.data(), weight_.data(), dy.data(), this->dx_.data(),
                                      dweight_.data(), C.bias ? dbias_.data() : typename tensor_type::pointer{});
+        this->gradients_final(dweight_, dbias_);
         return this->dx_;
     }
 

@@ -208,6 +208,38 @@ private:
     bool previous_;
 };
 
+/// Told during backward when a layer's parameter gradients are final for this pass. Data-parallel
+/// training listens, so that it can start summing a bucket of gradients over the ranks as soon as
+/// every gradient in it is final, while backward goes on with the layers below
+/// (dist::overlapped_exchange). Each parameterised layer reports its gradient tensors once per
+/// backward, by the address of their data, after the last write to them.
+class gradient_listener {
+public:
+    virtual void gradient_final(const void* grad_data) = 0;
+
+protected:
+    ~gradient_listener() = default;
+};
+
+/// Installs a gradient_listener on this thread for the life of the scope (the previous one, if
+/// any, is restored at its end). Without one, layers report to no one, at the cost of one test.
+class gradient_listener_scope {
+public:
+    explicit gradient_listener_scope(gradient_listener* listener) noexcept : previous_(slot()) { slot() = listener; }
+    ~gradient_listener_scope() { slot() = previous_; }
+    gradient_listener_scope(const gradient_listener_scope&) = delete;
+    gradient_listener_scope& operator=(const gradient_listener_scope&) = delete;
+    /// The listener of this thread, or null.
+    [[nodiscard]] static gradient_listener* current() noexcept { return slot(); }
+
+private:
+    static gradient_listener*& slot() noexcept {
+        thread_local gradient_listener* listener = nullptr;
+        return listener;
+    }
+    gradient_listener* previous_;
+};
+
 /// State every layer shares: mode, the shape of the last forward input, the output buffer.
 /// `Derived::layer_name` names the layer in error messages.
 template <class T, class B>
@@ -267,6 +299,13 @@ protected:
         in_shape_ = s;
         has_forward_ = true;
         inference_only_ = true;
+    }
+    /// Tells this thread's gradient_listener, if any, that these gradient tensors are final for
+    /// this backward pass (empty ones, such as an absent bias's, are left out).
+    template <class... G>
+    static void gradients_final(const G&... grads) {
+        if (gradient_listener* l = gradient_listener_scope::current())
+            ((grads.size() ? l->gradient_final(memory::address_of(grads.data())) : void()), ...);
     }
     /// Checks that backward receives the input and a gradient of the last forward's shapes.
     void check_backward(std::string_view layer, const tensor_type& x, const tensor_type& dy) const {

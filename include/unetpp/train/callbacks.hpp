@@ -85,6 +85,10 @@ struct epoch_record {
     double val_pixel_error = std::numeric_limits<double>::quiet_NaN();
     double lr = 0;
     double seconds = 0;
+    /// Data parallel: seconds this rank waited for the gradient exchange after its backward
+    /// passes (the exchange's exposed part, not hidden behind computation); 0 with one process.
+    /// Printed, not written to the logs.
+    double exchange_seconds = 0;
 
     /// The value of a named column ("train_loss", "val_loss", "val_dice", "val_iou",
     /// "val_pixel_error", "lr").
@@ -273,7 +277,12 @@ inline std::string epoch_summary(const epoch_record& r, int epochs) {
     char b[256];
     std::snprintf(b, sizeof b, "epoch %d/%d  train_loss %.4f  val_loss %.4f  val_dice %.4f  val_iou %.4f  lr %.3g  %.1fs",
                   r.epoch, epochs, r.train_loss, r.val_loss, r.val_dice, r.val_iou, r.lr, r.seconds);
-    return b;
+    std::string s = b;
+    if (r.exchange_seconds > 0) {
+        std::snprintf(b, sizeof b, " (gradient exchange %.2fs exposed)", r.exchange_seconds);
+        s += b;
+    }
+    return s;
 }
 
 }  // namespace unetpp::train

@@ -100,6 +100,7 @@
 #include "../data/loader.hpp"
 #include "../dist/communicator.hpp"
 #include "../dist/gradients.hpp"
+#include "../dist/overlap.hpp"
 #include "../dist/validation.hpp"
 #include "../losses/common.hpp"
 #include "../metrics/multiclass.hpp"
@@ -203,6 +204,7 @@ public:
         long epochs_here = 0;
         for (long e = info.epoch; e < cfg_.epochs && !stop; ++e) {
             const auto t0 = std::chrono::steady_clock::now();
+            exchange_seconds_ = 0;
             epoch_record r;
             r.epoch = static_cast<int>(e + 1);
             r.lr = sched_.lr();
@@ -267,6 +269,8 @@ public:
             if constexpr (on_host) dist::average_buffers(net_, comm());  // the replicas' batch-norm statistics agree
             if (val) validate(*val, r);
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (comm().size() > 1) r.exchange_seconds = exchange_seconds_;
+            exchange_seconds_ = 0;
             seconds_here += r.seconds;
             ++epochs_here;
 
@@ -434,12 +438,27 @@ private:
         if (tot.any_bad)  // every rank stops at the same step
             throw training_diverged(!finite ? bad_outputs() : !std::isfinite(l) ? bad_loss()
                                     : where() + ": another rank's loss or outputs hold NaN or Inf; training stopped" + kept());
-        net_.backward(xn, in_space(grad_, grad_net_));
         if constexpr (on_host) {
             // the mean gradient of the global batch; slices of unequal size are weighted by their share
             const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
-            dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes,
-                                      even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples));
+            const std::optional<double> weight = even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples);
+            if (cfg_.overlap_exchange) {
+                if (!exchange_) exchange_.emplace(comm(), cfg_.bucket_bytes);
+                {
+                    const auto listening = exchange_->begin(net_, weight);
+                    net_.backward(xn, in_space(grad_, grad_net_));
+                }
+                const auto t0 = std::chrono::steady_clock::now();
+                exchange_->finish();
+                exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            } else {
+                net_.backward(xn, in_space(grad_, grad_net_));
+                const auto t0 = std::chrono::steady_clock::now();
+                dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes, weight);
+                exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            }
+        } else {
+            net_.backward(xn, in_space(grad_, grad_net_));
         }
         double norm;
         if (cfg_.clip_norm > 0)
@@ -460,6 +479,8 @@ private:
     }
 
     dist::communicator& comm() noexcept { return cfg_.comm ? *cfg_.comm : one_; }
+    std::optional<dist::overlapped_exchange<T>> exchange_;  // cfg.overlap_exchange, made at the first step
+    double exchange_seconds_ = 0;  // exposed exchange time since the epoch's start
     bool lead() const noexcept { return !cfg_.comm || cfg_.comm->is_root(); }  // writes files, prints
 
     /// What the NaN/Inf message says about checkpoints: only what exists.
