@@ -12,7 +12,9 @@
 // project's builds may fuse on the CPU (-march=native with GCC's default -ffp-contract=fast) and
 // nvcc fuses on the device (--fmad=true), each moving a result by one rounding of a multiply-add.
 
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
 #pragma GCC optimize("fp-contract=off")
 #endif
 #include <doctest/doctest.h>

@@ -13,7 +13,9 @@
 // between 1e-7 and 1e-6), far below the 1e-3 that a wrong formula, a dropped element or a
 // biased/unbiased mix-up gives (both were tried and fail these checks).
 
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
 #pragma GCC optimize("fp-contract=off")
 #endif
 #include <doctest/doctest.h>
