@@ -2,7 +2,9 @@
 // in the launch shape the device uses (bodies/emulate.hpp), against backend::cpu: activations,
 // arithmetic, dropout, pooling, padding, window copies, upsampling, optimiser steps and the two
 // whole-tensor reductions. Compiled by g++ in every build; no CUDA needed. Batch norm and the
-// per-channel helpers are in test_cuda_bodies_norm.cpp.
+// per-channel helpers are in test_cuda_bodies_norm.cpp. backend::cpu and backend::cpu_reference
+// run the same cpu_kernels functions for every operation tested here (they differ only in the
+// convolutions), so this is the comparison with either.
 //
 // Tolerances: bit-exact wherever the body does the CPU's arithmetic in the CPU's order (every
 // case here but two); sigmoid within 3e-7 absolute (the CPU's float path uses xsimd's exp on full

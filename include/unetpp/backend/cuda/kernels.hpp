@@ -10,10 +10,14 @@
 /// The per-element work lives in bodies/*.hpp (`UNETPP_HD` functions), which a g++ test runs on
 /// the host against backend::cpu; the kernels in src/cuda/kernels_*.cu call them.
 ///
-/// Determinism: no kernel adds floats with atomics. Per-channel and per-plane sums use one block
-/// per channel (plane) and a fixed tree of block_threads (hd.hpp); sums that the CPU does in the
-/// same order (softmax, multiply_planes_backward, pooling, padding and upsampling gradients,
-/// which are gathers here) give the CPU's bits, the tree sums agree with the CPU to rounding.
+/// Determinism: no kernel adds floats with atomics, so every result is the same from run to run.
+/// Per-channel and per-plane sums use one block per channel (plane) and a fixed tree of
+/// block_threads (hd.hpp), in double; they agree with the CPU's float-then-double sums to
+/// rounding. Everything else, the gradients of pooling, padding and upsampling included (gathers
+/// here, in the CPU's order), is the CPU's arithmetic in the CPU's order: bit-identical when
+/// neither compiler fuses a * b + c (nvcc does by default, --fmad=true; so does GCC at
+/// -march=native with -ffp-contract=fast), otherwise within the rounding of those fused steps.
+/// max_pool2d_backward needs sm_70 or newer (__match_any_sync).
 
 #include <cuda_runtime_api.h>
 
