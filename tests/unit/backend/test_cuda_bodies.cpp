@@ -21,6 +21,7 @@
 #endif
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -379,4 +380,64 @@ TEST_CASE("sum_squares and all_finite through the two-stage tree, NaN and infini
         }
     }
     CHECK(emulate::two_stage_sum(bodies::square_terms{nullptr}, 0) == 0.0);
+}
+
+TEST_CASE("random geometries: pooling, padding and upsampling stay the CPU's bits") {
+    unetpp::rng r(2024);
+    const auto pick = [&](int lo, int hi) { return lo + static_cast<int>(r.below(static_cast<std::uint64_t>(hi - lo + 1))); };
+    for (int trial = 0; trial < 60; ++trial) {
+        const int planes = pick(1, 3), h = pick(1, 12), w = pick(1, 12);
+        CAPTURE(trial);
+        CAPTURE(h);
+        CAPTURE(w);
+        const std::ptrdiff_t in = std::ptrdiff_t(planes) * h * w;
+        const vec x = quantised_values(in, static_cast<std::uint64_t>(trial), pick(2, 6));
+        // Max pooling with any window that fits and any stride; the same-size pooling.
+        const int k = pick(1, std::min(h, w)), s = pick(1, 3);
+        const int oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+        const std::ptrdiff_t out = std::ptrdiff_t(planes) * oh * ow;
+        vec ya(static_cast<std::size_t>(out)), yb(ya.size());
+        std::vector<std::int32_t> aa(ya.size()), ab(ya.size());
+        cpu::max_pool2d_forward(x.data(), ya.data(), aa.data(), planes, h, w, k, s);
+        emulate::for_each_index(out, bodies::max_pool2d_forward{x.data(), yb.data(), ab.data(), h, w, k, s, oh, ow});
+        CHECK(identical(ya, yb));
+        CHECK(aa == ab);
+        const vec dy = random_values(out, static_cast<std::uint64_t>(trial) + 100);
+        vec da(static_cast<std::size_t>(in)), db(da.size());
+        cpu::max_pool2d_backward(dy.data(), aa.data(), da.data(), planes, h, w, oh, ow);
+        emulate::max_pool2d_backward(dy.data(), ab.data(), db.data(), planes, h, w, oh, ow);
+        CHECK(identical(da, db));
+        const int ks = pick(1, 5);
+        vec sa(static_cast<std::size_t>(in)), sb(sa.size());
+        std::vector<std::int32_t> sia(sa.size()), sib(sa.size());
+        cpu::max_pool2d_same_forward(x.data(), sa.data(), sia.data(), planes, h, w, ks);
+        emulate::for_each_index(in, bodies::max_pool2d_same_forward{x.data(), sb.data(), sib.data(), h, w, ks});
+        CHECK(identical(sa, sb));
+        CHECK(sia == sib);
+        // Reflect padding up to the largest PyTorch allows (p < h and p < w), zero padding up to 3.
+        const vec xr = random_values(in, static_cast<std::uint64_t>(trial) + 200);
+        for (const pad_kind kind : {pad_kind::zero, pad_kind::reflect}) {
+            const int p = kind == pad_kind::zero ? pick(0, 3) : pick(0, std::min(h, w) - 1);
+            const std::ptrdiff_t pn = std::ptrdiff_t(planes) * (h + 2 * p) * (w + 2 * p);
+            vec pa(static_cast<std::size_t>(pn)), pb(pa.size());
+            cpu::pad_forward(xr.data(), pa.data(), planes, h, w, p, kind);
+            emulate::for_each_index(pn, bodies::pad_forward{xr.data(), pb.data(), h, w, p, kind});
+            CHECK(identical(pa, pb));
+            const vec dp = random_values(pn, static_cast<std::uint64_t>(trial) + 300);
+            vec ga(static_cast<std::size_t>(in)), gb(ga.size());
+            cpu::pad_backward(dp.data(), ga.data(), planes, h, w, p, kind);
+            emulate::for_each_index(in, bodies::pad_backward{dp.data(), gb.data(), h, w, p, kind});
+            CHECK(identical(ga, gb));
+        }
+        // Bilinear x2 upsampling both ways.
+        vec ua(static_cast<std::size_t>(4 * in)), ub(ua.size());
+        cpu::upsample_bilinear2x_forward(xr.data(), ua.data(), planes, h, w);
+        emulate::for_each_index(4 * in, bodies::upsample_bilinear2x_forward{xr.data(), ub.data(), h, w});
+        CHECK(identical(ua, ub));
+        const vec du = random_values(4 * in, static_cast<std::uint64_t>(trial) + 400);
+        vec ba(static_cast<std::size_t>(in)), bb(ba.size());
+        cpu::upsample_bilinear2x_backward(du.data(), ba.data(), planes, h, w);
+        emulate::for_each_index(in, bodies::upsample_bilinear2x_backward{du.data(), bb.data(), h, w});
+        CHECK(identical(ba, bb));
+    }
 }
