@@ -12,11 +12,11 @@ namespace {
 
 /// The training forward of one channel per block (emulate::batch_norm_forward_train): the sums'
 /// tree, the centred squares' tree about the mean, the statistics by thread 0, then y.
-__global__ void __launch_bounds__(block_threads) batch_norm_train_kernel(bodies::batch_norm_forward_train body) {
-    __shared__ double sh[block_threads];
+__global__ void __launch_bounds__(channel_threads, 1) batch_norm_train_kernel(bodies::batch_norm_forward_train body) {
+    __shared__ double sh[channel_threads];
     const int ch = static_cast<int>(blockIdx.x), t = static_cast<int>(threadIdx.x);
-    const double sum = detail::block_tree(sh, body.partial_sum(ch, t));
-    const double sq = detail::block_tree(sh, body.partial_sq(ch, t, sum));
+    const double sum = detail::block_tree<channel_threads>(sh, body.partial_sum(ch, t));
+    const double sq = detail::block_tree<channel_threads>(sh, body.partial_sq(ch, t, sum));
     if (t == 0) body.finish(ch, sum, sq);
     body.apply(ch, t, sum, sq);
 }
@@ -30,7 +30,7 @@ void batch_norm_forward_train(cudaStream_t stream, const float* x, float* y, int
     const bodies::batch_norm_forward_train body{x,         y,           n,           c,         plane,
                                                 gamma,     beta,        eps,         momentum,  running_mean,
                                                 running_var, save_mean, save_invstd, relu};
-    batch_norm_train_kernel<<<c, block_threads, 0, stream>>>(body);
+    batch_norm_train_kernel<<<c, channel_threads, 0, stream>>>(body);
     detail::check_launch("batch_norm_forward_train");
 }
 

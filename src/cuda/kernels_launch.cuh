@@ -38,14 +38,15 @@ void launch_elementwise(cudaStream_t stream, std::ptrdiff_t n, const Body& body,
     check_launch(what);
 }
 
-/// The block's values v (one per thread) added with hd.hpp's tree (emulate::block_tree); every
-/// thread gets the total. sh holds block_threads values and may be reused after the call.
-template <class A>
+/// The values v of a block of Width threads (one per thread) added with hd.hpp's tree
+/// (emulate::block_tree); every thread gets the total. sh holds Width values and may be reused
+/// after the call.
+template <int Width, class A>
 __device__ A block_tree(A* sh, A v) {
     const int t = static_cast<int>(threadIdx.x);
     sh[t] = v;
     __syncthreads();
-    for (int stride = block_threads / 2; stride > 0; stride /= 2) {
+    for (int stride = Width / 2; stride > 0; stride /= 2) {
         tree_level(sh, t, stride);
         __syncthreads();
     }
@@ -54,20 +55,21 @@ __device__ A block_tree(A* sh, A v) {
     return total;
 }
 
-/// One block per channel (plane): partial, tree, finish by thread 0, apply (emulate::channel_reduce).
+/// One block of channel_threads per channel (plane): partial, tree, finish by thread 0, apply
+/// (emulate::channel_reduce).
 template <class Body>
-__global__ void __launch_bounds__(block_threads) channel_reduce_kernel(Body body) {
+__global__ void __launch_bounds__(channel_threads, 1) channel_reduce_kernel(Body body) {
     using A = decltype(body.partial(0, 0));
-    __shared__ A sh[block_threads];
+    __shared__ A sh[channel_threads];
     const int ch = static_cast<int>(blockIdx.x), t = static_cast<int>(threadIdx.x);
-    const A total = block_tree(sh, body.partial(ch, t));
+    const A total = block_tree<channel_threads>(sh, body.partial(ch, t));
     if (t == 0) body.finish(ch, total);
     body.apply(ch, t, total);
 }
 template <class Body>
 void launch_channel_reduce(cudaStream_t stream, int blocks, const Body& body, const char* what) {
     if (blocks <= 0) return;
-    channel_reduce_kernel<<<blocks, block_threads, 0, stream>>>(body);
+    channel_reduce_kernel<<<blocks, channel_threads, 0, stream>>>(body);
     check_launch(what);
 }
 

@@ -19,7 +19,7 @@ __global__ void __launch_bounds__(block_threads)
     __shared__ double sh[block_threads];
     const int b = static_cast<int>(blockIdx.x), t = static_cast<int>(threadIdx.x);
     const double total =
-        detail::block_tree(sh, bodies::reduction_partial(term, n, static_cast<int>(gridDim.x), b, t));
+        detail::block_tree<block_threads>(sh, bodies::reduction_partial(term, n, static_cast<int>(gridDim.x), b, t));
     if (t == 0) partials[b] = total;
 }
 
@@ -28,7 +28,7 @@ __global__ void __launch_bounds__(block_threads)
     reduction_stage2_kernel(const double* partials, int blocks, double* result) {
     __shared__ double sh[block_threads];
     const int t = static_cast<int>(threadIdx.x);
-    const double total = detail::block_tree(sh, bodies::partials_share(partials, blocks, t));
+    const double total = detail::block_tree<block_threads>(sh, bodies::partials_share(partials, blocks, t));
     if (t == 0) *result = total;
 }
 

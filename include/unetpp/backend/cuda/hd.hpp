@@ -25,6 +25,10 @@ namespace unetpp::cuda_kernels {
 /// Threads per block of every kernel. The reductions' trees are built on it, so their results
 /// (and the host emulation of them) depend on this constant and on the sizes, never on the device.
 inline constexpr int block_threads = 256;
+/// Threads per block of the one-block-per-channel (per-plane) reductions: batch-norm statistics,
+/// bias gradients, average pooling. The most a block may have, so that one channel's sum keeps as
+/// much of a multiprocessor busy as one block can; their trees are built on it.
+inline constexpr int channel_threads = 1024;
 /// Most blocks of a grid-stride element-wise kernel (more elements loop inside the kernel).
 inline constexpr int max_grid_blocks = 4096;
 /// Most blocks of the first stage of sum_squares / all_finite (one partial per block).
@@ -45,8 +49,8 @@ UNETPP_HD inline int reduction_blocks(std::ptrdiff_t n) {
 }
 
 /// One level of the shared-memory tree every block reduction uses: a[t] += a[t + stride] for
-/// t < stride, with stride = block_threads / 2, block_threads / 4, ..., 1 (a barrier between
-/// levels on the device). The host emulation runs the same levels in the same order.
+/// t < stride, with stride = width / 2, width / 4, ..., 1 for a block of `width` threads (a
+/// barrier between levels on the device). The host emulation runs the same levels in the same order.
 template <class T>
 UNETPP_HD inline void tree_level(T* a, int t, int stride) {
     if (t < stride) a[t] += a[t + stride];

@@ -11,8 +11,8 @@
 /// the host against backend::cpu; the kernels in src/cuda/kernels_*.cu call them.
 ///
 /// Determinism: no kernel adds floats with atomics, so every result is the same from run to run.
-/// Per-channel and per-plane sums use one block per channel (plane) and a fixed tree of
-/// block_threads (hd.hpp), in double; they agree with the CPU's float-then-double sums to
+/// Per-channel and per-plane sums use one block of channel_threads per channel (plane) and a
+/// fixed tree (hd.hpp), in double; they agree with the CPU's float-then-double sums to
 /// rounding. Everything else, the gradients of pooling, padding and upsampling included (gathers
 /// here, in the CPU's order), is the CPU's arithmetic in the CPU's order: bit-identical when
 /// neither compiler fuses a * b + c (nvcc does by default, --fmad=true; so does GCC at

@@ -1,8 +1,8 @@
 #pragma once
 /// \file Kernel bodies of batch norm (backend/cpu/kernels/batch_norm.hpp's formulas) and of the
-/// per-channel bias-gradient sum. The statistics of channel ch are reduced by one block: thread t
-/// sums in double the elements t, t + block_threads, ... of every sample's plane, samples in order,
-/// and the block adds the threads' sums with the tree of hd.hpp. A reduction body has
+/// per-channel bias-gradient sum. The statistics of channel ch are reduced by one block of
+/// channel_threads: thread t sums in double the elements t, t + channel_threads, ... of every
+/// sample's plane, samples in order, and the block adds the threads' sums with the tree of hd.hpp. A reduction body has
 ///   partial(ch, t)        thread t's sum (before the tree),
 ///   finish(ch, total)     run by thread 0 after the tree (per-channel outputs),
 ///   apply(ch, t, total)   thread t's share of the per-element pass that follows.
@@ -52,7 +52,7 @@ struct batch_norm_forward_train {
         double acc = 0;
         for (int s = 0; s < n; ++s) {
             const float* xp = channel(s, ch);
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads) acc += static_cast<double>(xp[i]);
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads) acc += static_cast<double>(xp[i]);
         }
         return acc;
     }
@@ -62,7 +62,7 @@ struct batch_norm_forward_train {
         double acc = 0;
         for (int s = 0; s < n; ++s) {
             const float* xp = channel(s, ch);
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads)
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads)
                 acc += static_cast<double>((xp[i] - m) * (xp[i] - m));
         }
         return acc;
@@ -86,7 +86,7 @@ struct batch_norm_forward_train {
         const float sc = gamma[ch] * inv, sh = beta[ch] - static_cast<float>(sum / count()) * sc;
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads) y[off + i] = scale_shift(x[off + i], sc, sh, relu);
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads) y[off + i] = scale_shift(x[off + i], sc, sh, relu);
         }
     }
 };
@@ -159,7 +159,7 @@ struct batch_norm_backward_train {
         sum2 acc{0, 0};
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads) {
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads) {
                 const float g = masked_grad(dy, relu_out, off + i);
                 acc.a += static_cast<double>(g);
                 acc.b += static_cast<double>(g * (x[off + i] - mean));
@@ -178,7 +178,7 @@ struct batch_norm_backward_train {
         const float k = gamma[ch] * invstd / count;
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads) {
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads) {
                 const float xhat = (x[off + i] - mean) * invstd;
                 const float g = masked_grad(dy, relu_out, off + i);
                 dx[off + i] = k * (count * g - db - xhat * dg);
@@ -206,7 +206,7 @@ struct batch_norm_backward_eval {
         sum2 acc{0, 0};
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads) {
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads) {
                 const float g = masked_grad(dy, relu_out, off + i);
                 acc.a += static_cast<double>(g);
                 acc.b += static_cast<double>(g * (x[off + i] - mean) * inv);
@@ -222,7 +222,7 @@ struct batch_norm_backward_eval {
         const float inv = invstd(ch);
         for (int s = 0; s < n; ++s) {
             const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads)
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads)
                 dx[off + i] = masked_grad(dy, relu_out, off + i) * gamma[ch] * inv;
         }
     }
@@ -238,7 +238,7 @@ struct channel_sum_accumulate {
         double acc = 0;
         for (int s = 0; s < n; ++s) {
             const float* p = dy + (static_cast<std::ptrdiff_t>(s) * c + ch) * plane;
-            for (std::ptrdiff_t i = t; i < plane; i += block_threads) acc += static_cast<double>(p[i]);
+            for (std::ptrdiff_t i = t; i < plane; i += channel_threads) acc += static_cast<double>(p[i]);
         }
         return acc;
     }

@@ -23,38 +23,39 @@ void for_each_index(std::ptrdiff_t n, const Body& body) {
     for (std::ptrdiff_t i = 0; i < n; ++i) body(i);
 }
 
-/// block_tree: the shared-memory tree over block_threads values, level by level.
+/// block_tree: the shared-memory tree over the values of a block (a.size() threads), level by level.
 template <class A>
-A block_tree(std::array<A, block_threads>& a) {
-    for (int stride = block_threads / 2; stride > 0; stride /= 2)
+A block_tree(std::vector<A>& a) {
+    for (int stride = static_cast<int>(a.size()) / 2; stride > 0; stride /= 2)
         for (int t = 0; t < stride; ++t) tree_level(a.data(), t, stride);
     return a[0];
 }
 
-/// channel_reduce_kernel: per block ch, the threads' partials, the tree, finish by thread 0, then
-/// every thread's apply.
+/// channel_reduce_kernel: per block ch of channel_threads, the threads' partials, the tree,
+/// finish by thread 0, then every thread's apply.
 template <class Body>
 void channel_reduce(int blocks, const Body& body) {
     using A = decltype(body.partial(0, 0));
+    std::vector<A> a(channel_threads);
     for (int ch = 0; ch < blocks; ++ch) {
-        std::array<A, block_threads> a{};
-        for (int t = 0; t < block_threads; ++t) a[static_cast<std::size_t>(t)] = body.partial(ch, t);
+        for (int t = 0; t < channel_threads; ++t) a[static_cast<std::size_t>(t)] = body.partial(ch, t);
         const A total = block_tree(a);
         body.finish(ch, total);
-        for (int t = 0; t < block_threads; ++t) body.apply(ch, t, total);
+        for (int t = 0; t < channel_threads; ++t) body.apply(ch, t, total);
     }
 }
 
-/// batch_norm_train_kernel: per channel, the sums' tree, the centred squares' tree, finish, apply.
+/// batch_norm_train_kernel: per channel (a block of channel_threads), the sums' tree, the centred
+/// squares' tree, finish, apply.
 inline void batch_norm_forward_train(const bodies::batch_norm_forward_train& body) {
+    std::vector<double> a(channel_threads);
     for (int ch = 0; ch < body.c; ++ch) {
-        std::array<double, block_threads> a{};
-        for (int t = 0; t < block_threads; ++t) a[static_cast<std::size_t>(t)] = body.partial_sum(ch, t);
+        for (int t = 0; t < channel_threads; ++t) a[static_cast<std::size_t>(t)] = body.partial_sum(ch, t);
         const double sum = block_tree(a);
-        for (int t = 0; t < block_threads; ++t) a[static_cast<std::size_t>(t)] = body.partial_sq(ch, t, sum);
+        for (int t = 0; t < channel_threads; ++t) a[static_cast<std::size_t>(t)] = body.partial_sq(ch, t, sum);
         const double sq = block_tree(a);
         body.finish(ch, sum, sq);
-        for (int t = 0; t < block_threads; ++t) body.apply(ch, t, sum, sq);
+        for (int t = 0; t < channel_threads; ++t) body.apply(ch, t, sum, sq);
     }
 }
 
@@ -64,7 +65,7 @@ template <class Terms>
 double two_stage_sum(const Terms& term, std::ptrdiff_t n) {
     const int blocks = reduction_blocks(n);
     std::vector<double> partials(static_cast<std::size_t>(blocks));
-    std::array<double, block_threads> a{};
+    std::vector<double> a(block_threads);
     for (int b = 0; b < blocks; ++b) {
         for (int t = 0; t < block_threads; ++t)
             a[static_cast<std::size_t>(t)] = bodies::reduction_partial(term, n, blocks, b, t);

@@ -4,7 +4,7 @@
 /// one warp that walks the outputs 32 at a time in order; lanes whose argmax coincide form a
 /// group whose lowest lane adds the group's gradients in lane order, so every input receives its
 /// gradients in output order, as on the CPU. Global average pooling reduces each plane in one
-/// block with the tree of hd.hpp.
+/// block of channel_threads with the tree of hd.hpp.
 
 #include <cstddef>
 #include <cstdint>
@@ -89,7 +89,7 @@ UNETPP_HD inline float pool_group_sum(float start, std::uint32_t group, LaneGrad
     return v;
 }
 
-/// Thread t's share of plane p's sum (elements t, t + block_threads, ...) in double: global
+/// Thread t's share of plane p's sum (elements t, t + channel_threads, ...) in double: global
 /// average pooling's first level, before the tree.
 struct global_avg_pool_forward {
     const float* x;
@@ -98,7 +98,7 @@ struct global_avg_pool_forward {
     UNETPP_HD double partial(int p, int t) const {
         const float* xp = x + static_cast<std::ptrdiff_t>(p) * plane;
         double acc = 0;
-        for (std::ptrdiff_t i = t; i < plane; i += block_threads) acc += static_cast<double>(xp[i]);
+        for (std::ptrdiff_t i = t; i < plane; i += channel_threads) acc += static_cast<double>(xp[i]);
         return acc;
     }
     /// Thread 0, after the tree: y[p] = sum / plane.
