@@ -1,9 +1,19 @@
 #pragma once
 /// \file Small numeric helpers shared by kernels, losses, metrics, heads, data and inference:
-/// standard library only, so every floor (and nvcc) can use them.
+/// standard library only, so every floor (and nvcc) can use them. reflect_index and mix64 are
+/// also device functions under nvcc (UNETPP_HD), so the CUDA kernels call these same ones.
 
 #include <cmath>
 #include <cstdint>
+
+/// Marks a function that nvcc compiles for the host and the device; empty for other compilers.
+#if !defined(UNETPP_HD)
+#if defined(__CUDACC__)
+#define UNETPP_HD __host__ __device__
+#else
+#define UNETPP_HD
+#endif
+#endif
 
 namespace unetpp::numeric {
 
@@ -17,7 +27,7 @@ template <class T>
 
 /// Index i mirrored into [0, n) without repeating the edge (PyTorch padding_mode="reflect";
 /// period 2n - 2), for any i.
-[[nodiscard]] constexpr int reflect_index(int i, int n) noexcept {
+[[nodiscard]] UNETPP_HD constexpr int reflect_index(int i, int n) noexcept {
     if (n == 1) return 0;
     const int period = 2 * n - 2;
     i %= period;
@@ -29,7 +39,7 @@ template <class T>
 /// every input bit changes about half of the output bits. The seeded generator, the augmentation
 /// seeds and the dropout masks all hash through this one function; add the golden-ratio step
 /// (0x9e3779b97f4a7c15) before it where SplitMix64's sequence is wanted.
-[[nodiscard]] constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
+[[nodiscard]] UNETPP_HD constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);

@@ -14,11 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define UNETPP_HD __host__ __device__
-#else
-#define UNETPP_HD
-#endif
+#include "../../tensor/numeric.hpp"  // UNETPP_HD, and numeric functions the bodies share with the CPU
 
 namespace unetpp::cuda_kernels {
 

@@ -167,10 +167,7 @@ struct dropout_mask {
     float keep;  // float(1 / (1 - p))
     std::uint64_t seed;
     UNETPP_HD void operator()(std::ptrdiff_t i) const {
-        std::uint64_t z = seed + 0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(i) + 1);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
+        const std::uint64_t z = numeric::mix64(seed + 0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(i) + 1));
         const double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // uniform in [0, 1)
         mask[i] = u < p ? 0.0f : keep;
     }

@@ -12,14 +12,7 @@
 
 namespace unetpp::cuda_kernels::bodies {
 
-/// Index i mirrored into [0, n) without repeating the edge (numeric::reflect_index).
-UNETPP_HD inline int reflect_index(int i, int n) {
-    if (n == 1) return 0;
-    const int period = 2 * n - 2;
-    i %= period;
-    if (i < 0) i += period;
-    return i < n ? i : period - i;
-}
+using numeric::reflect_index;  // the CPU's, a device function under nvcc
 
 /// One element of the padded tensor (planes x (h+2p) x (w+2p)).
 struct pad_forward {
