@@ -217,6 +217,7 @@ cudaStream_t context::stream() const noexcept { return impl_->stream; }
 cudnnContext* context::cudnn() const noexcept { return impl_->cudnn; }
 cublasContext* context::cublas() const noexcept { return impl_->cublas; }
 conv_plan_cache& context::plans() noexcept { return *impl_->plans; }
+std::size_t context::plans_built() const noexcept { return impl_->plans->size(); }
 
 void* context::scratch(scratch_slot s, std::size_t bytes) {
     const auto i = static_cast<std::size_t>(s);

@@ -91,6 +91,8 @@ public:
     /// Bytes held by the scratch slots.
     [[nodiscard]] std::size_t scratch_bytes() const noexcept;
     conv_plan_cache& plans() noexcept;
+    /// cuDNN execution plans built by this context so far: constant after warm-up.
+    [[nodiscard]] std::size_t plans_built() const noexcept;
     /// Waits for everything enqueued on the stream; throws on an asynchronous error.
     void synchronize();
     /// TensorFloat-32 in cuDNN convolutions and cuBLAS products (off by default: results then
