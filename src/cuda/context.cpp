@@ -169,6 +169,21 @@ struct context::impl {
     std::array<std::size_t, static_cast<std::size_t>(scratch_slot::count)> scratch_size{};
     std::unique_ptr<conv_plan_cache> plans;
     bool tf32 = false;
+
+    impl() = default;
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+    // Also cleans up after a constructor that threw half-way.
+    ~impl() {
+        if (stream) (void)cudaStreamSynchronize(stream);
+        plans.reset();
+        for (void* p : scratch) device_allocator::deallocate(p);
+        device_allocator::deallocate(cublas_workspace);
+        if (stream) allocator().forget_stream(stream);
+        if (cublas) (void)cublasDestroy(cublas);
+        if (cudnn) (void)cudnnDestroy(cudnn);
+        if (stream) (void)cudaStreamDestroy(stream);
+    }
 };
 
 context::context() : impl_(std::make_unique<impl>()) {
@@ -180,7 +195,6 @@ context::context() : impl_(std::make_unique<impl>()) {
     check_cublas(cublasCreate(&impl_->cublas), "cublasCreate");
     check_cublas(cublasSetStream(impl_->cublas, impl_->stream), "cublasSetStream");
     check_cublas(cublasSetMathMode(impl_->cublas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-    this_thread_context = this;  // the allocator tags the workspace with this stream
     impl_->cublas_workspace = device_allocator::allocate(cublas_workspace_bytes);
     check_cublas(cublasSetWorkspace(impl_->cublas, impl_->cublas_workspace, cublas_workspace_bytes),
                  "cublasSetWorkspace");
@@ -188,14 +202,6 @@ context::context() : impl_(std::make_unique<impl>()) {
 }
 
 context::~context() {
-    (void)cudaStreamSynchronize(impl_->stream);
-    impl_->plans.reset();
-    for (void* p : impl_->scratch) device_allocator::deallocate(p);
-    device_allocator::deallocate(impl_->cublas_workspace);
-    allocator().forget_stream(impl_->stream);
-    if (impl_->cublas) (void)cublasDestroy(impl_->cublas);
-    if (impl_->cudnn) (void)cudnnDestroy(impl_->cudnn);
-    (void)cudaStreamDestroy(impl_->stream);
     if (this_thread_context == this) this_thread_context = nullptr;
 }
 
