@@ -14,7 +14,6 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -27,7 +26,7 @@
 #include <unetpp/unet.hpp>
 
 #include "../../support/exercise_network.hpp"
-#include "../../support/skip.hpp"
+#include "../../support/cuda_test.hpp"
 
 using namespace unetpp;
 using namespace network_exercise;
@@ -52,32 +51,12 @@ template network_exercise::step_record network_exercise::exercise(presets::busi_
 
 namespace {
 
-/// Whether the test can run; records the skip when it cannot.
-bool no_device() {
-    const auto d = cuda_runtime::probe_device();
-    if (d.usable) return false;
-    test::skip_not_available("no CUDA device: " + d.reason);
-    return true;
-}
-
-/// The largest difference of a and b, relative to the largest magnitude in a (1 when a is all 0).
-double relative_gap(const tensor<float>& a, const tensor<float>& b) {
-    if (a.shape() != b.shape()) return INFINITY;
-    double gap = 0, scale = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
-        gap = std::max(gap, std::abs(static_cast<double>(a[i]) - b[i]));
-        scale = std::max(scale, std::abs(static_cast<double>(a[i])));
-    }
-    return gap / std::max(scale, 1e-30 + (scale == 0 ? 1.0 : 0.0));
-}
-
 void check_close(const std::vector<tensor<float>>& a, const std::vector<tensor<float>>& b, const char* what) {
     REQUIRE(a.size() == b.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
         CAPTURE(what);
         CAPTURE(i);
-        CHECK(relative_gap(a[i], b[i]) <= 1e-3);
+        CHECK(test::relative_gap(a[i], b[i]) <= 1e-3);
     }
 }
 
@@ -115,14 +94,14 @@ constexpr classifier_cfg small_classifier{.in_channels = 1, .base = 4, .depth = 
 }  // namespace
 
 TEST_CASE("unet on backend::cuda computes what it computes on backend::cpu") {
-    if (no_device()) return;
+    if (test::no_cuda_device()) return;
     check_same<presets::unet_bn<4, 2>, presets::unet_bn<4, 2, 1, 1, gpu>>("unet_bn", shape4{2, 1, 16, 16}, 3u);
     check_same<unet<small_valid>, unet<small_valid, gpu>>("valid", shape4{2, 1, 44, 44}, 3u);
     check_same<unet<small_reflect>, unet<small_reflect, gpu>>("reflect", shape4{1, 2, 20, 20}, 3u);
 }
 
 TEST_CASE("the attention, B-Cir, multi-task and nested U-Nets and the classifier on backend::cuda") {
-    if (no_device()) return;
+    if (test::no_cuda_device()) return;
     check_same<unet<small_reflect, backend::cpu, float, attention_policies<>>,
                unet<small_reflect, gpu, float, attention_policies<>>>("attention", shape4{1, 2, 16, 16}, 3u);
     check_same<unet<small_dropout, backend::cpu, float, bcir_policies<>>, unet<small_dropout, gpu, float, bcir_policies<>>>(
@@ -136,7 +115,7 @@ TEST_CASE("the attention, B-Cir, multi-task and nested U-Nets and the classifier
 }
 
 TEST_CASE("a training step on backend::cuda makes no cudaMalloc after warm-up") {
-    if (no_device()) return;
+    if (test::no_cuda_device()) return;
     presets::unet_bn<8, 3, 1, 1, gpu> net(5);
     tensor<float, memory::cuda_device> x, dy;
     x.assign(input(shape4{2, 1, 32, 32}));
