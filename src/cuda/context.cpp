@@ -42,6 +42,29 @@ device_status probe_device() {
     return s;
 }
 
+std::string summary() {
+    std::string s = "compiled for sm_";
+    for (const char c : std::string(UNETPP_CUDA_ARCHITECTURES)) s += c == ',' ? std::string(", sm_") : std::string(1, c);
+    int runtime = 0;
+    (void)cudaRuntimeGetVersion(&runtime);
+    int cublas_major = 0, cublas_minor = 0;
+    (void)cublasGetProperty(MAJOR_VERSION, &cublas_major);
+    (void)cublasGetProperty(MINOR_VERSION, &cublas_minor);
+    const std::size_t cudnn = cudnnGetVersion();  // major * 10000 + minor * 100 + patch in cuDNN 9
+    s += "; CUDA runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + ", cuDNN " +
+         std::to_string(cudnn / 10000) + "." + std::to_string(cudnn % 10000 / 100) + "." + std::to_string(cudnn % 100) +
+         ", cuBLAS " + std::to_string(cublas_major) + "." + std::to_string(cublas_minor) + "; ";
+    const device_status d = probe_device();
+    if (!d.usable) return s + "no usable device: " + d.reason;
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return s + std::to_string(d.devices) + " device(s), properties unreadable";
+    }
+    return s + "device 0: " + prop.name + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
+           std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
+}
+
 // --- device_allocator ---------------------------------------------------------------------------
 namespace {
 

@@ -1,5 +1,5 @@
 // Every operation of backend::cuda against backend::cpu on the same random inputs (label cuda;
-// needs a GPU, exits 77 without one). Data movement, pooling (with its argmax), dropout masks and
+// needs a GPU, exits 77 without one; the first case runs without one). Data movement, pooling (with its argmax), dropout masks and
 // the finite check must match exactly; arithmetic to 1e-4 of each result's largest magnitude
 // (cuDNN and cuBLAS sum in other orders than the CPU; TF32 is off).
 
@@ -8,10 +8,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include <unetpp/backend/cpu.hpp>
 #include <unetpp/backend/cuda.hpp>
+#include <unetpp/build_info.hpp>
 #include <unetpp/tensor/rng.hpp>
 
 #include "../../support/cuda_test.hpp"
@@ -70,6 +72,21 @@ void conv_case(const backend::conv_geometry& g) {
 }
 
 }  // namespace
+
+TEST_CASE("build_info names the compiled architectures and the device, or why none is usable") {
+    const std::string info = build_info();
+    CHECK(info.find("CUDA backend:  compiled for sm_") != std::string::npos);
+    const auto d = cuda_runtime::probe_device();
+    if (d.usable) {
+        CHECK(info.find("device 0: ") != std::string::npos);
+    } else {
+        CHECK(info.find("no usable device: " + d.reason) != std::string::npos);
+        // Device memory is refused with the reason, not a crash.
+        const auto allocate = [] { return tensor<float, cuda_device>(shape4{1, 1, 2, 2}); };
+        const std::string expected = "unetpp cuda: no usable CUDA device: " + d.reason;
+        CHECK_THROWS_WITH_AS(allocate(), expected.c_str(), std::runtime_error);
+    }
+}
 
 TEST_CASE("convolutions: every kernel size, stride and padding kind the layers use") {
     if (test::no_cuda_device()) return;

@@ -36,6 +36,11 @@ struct device_status {
 };
 device_status probe_device();
 
+/// One line for build_info(): the architectures unetpp::cuda was compiled for, the CUDA runtime,
+/// cuDNN and cuBLAS versions, and device 0 (name, compute capability, memory) or why no device
+/// is usable.
+std::string summary();
+
 /// Device memory, cached. allocate() reuses a freed block of a close size (at least the request,
 /// at most twice it) before it asks the device; blocks go back to the device only on
 /// release_cached(). Thread safe.
