@@ -211,9 +211,9 @@ stage_cuda() {
         echo "[cuda] stage: the CUDA toolkit or cuDNN is not installed (nvcc: $nvcc, CUDNN_ROOT: $cudnn_root)" >>"$skip_list"
         return 0
     fi
-    # Measured on 2 shared cores with UNETPP_JOBS=1, from an empty build-cuda, no GPU: 2m55s
+    # Measured on 2 shared cores with UNETPP_JOBS=1, from an empty build-cuda, no GPU: 3m01s
     # (configure, unetpp::cuda for sm_80 and sm_90, the test that instantiates every preset on
-    # backend::cuda; running it is a skip).
+    # backend::cuda, the operations test; running them is a skip).
     cmake -S . -B "$cuda_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON -DUNETPP_WITH_CUDA=ON \
         -DCMAKE_CUDA_COMPILER="$nvcc" -DUNETPP_BUILD_EXAMPLES=OFF -DUNETPP_BUILD_BENCH=OFF -DUNETPP_BUILD_TOOLS=OFF
     cmake --build "$cuda_dir" --target unetpp_cuda unetpp_cuda_tests --parallel "$jobs"
