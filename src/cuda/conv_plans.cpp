@@ -114,18 +114,20 @@ operation_names names_of(cuda_conv::pass p) {
 }
 
 // Whether an engine configuration's numerics are acceptable: deterministic always; no tensor-core
-// (TF32) or down-converted inputs unless TF32 is allowed.
+// (TF32) or down-converted inputs unless TF32 is allowed. A configuration whose notes cannot be
+// read is not used.
 bool acceptable(cudnnBackendDescriptor_t config, bool tf32) {
     descriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
     std::int64_t count = 0;
     cudnnBackendDescriptor_t e = engine.get();
-    check(cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count, &e),
-          "engine of a configuration");
+    if (cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count, &e) !=
+        CUDNN_STATUS_SUCCESS)
+        return false;
     cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
     std::int64_t n = 0;
-    check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                                   CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, notes),
-          "numerical notes");
+    if (cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                 CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, notes) != CUDNN_STATUS_SUCCESS)
+        return false;
     for (std::int64_t i = 0; i < n; ++i) {
         if (notes[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC) return false;
         if (!tf32 && (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE || notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS))
