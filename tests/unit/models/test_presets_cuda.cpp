@@ -10,13 +10,15 @@
 // every model template train a step on backend::cuda and backend::cpu from the same seed and must
 // agree (cuDNN's and cuBLAS's sums run in another order than the CPU's, so to 1e-3 of each
 // tensor's largest magnitude, TF32 off), and a training loop must make no cudaMalloc after its
-// first step.
+// first step. Weight files move between the backends unchanged.
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <unetpp/backend/cuda.hpp>
@@ -139,4 +141,31 @@ TEST_CASE("a training step on backend::cuda makes no cudaMalloc after warm-up") 
     CHECK(after.bytes_reserved == before.bytes_reserved);
     CHECK(cuda_runtime::context::current().plans_built() == plans_before);
     CHECK(std::isfinite(optim::grad_norm(net)));
+}
+
+TEST_CASE("weights written by a backend::cuda network load into a backend::cpu one, and back") {
+    if (test::no_cuda_device()) return;
+    const auto file = std::filesystem::temp_directory_path() / "unetpp_cuda_to_cpu.safetensors";
+    presets::unet_bn<4, 2, 1, 1, gpu> trained(5);
+    tensor<float, memory::cuda_device> x;
+    x.assign(input(shape4{2, 1, 16, 16}));
+    trained.train(true);
+    (void)trained.forward(x);  // moves the batch-norm running statistics
+    io::save_weights(trained, file);
+    presets::unet_bn<4, 2> deployed(9);
+    io::load_weights(deployed, file);
+    std::vector<tensor<float>> a, b;
+    trained.visit_parameters([&](std::string_view, auto& v, auto&) { a.push_back(to_host(v)); });
+    trained.visit_buffers([&](std::string_view, auto& v) { a.push_back(to_host(v)); });
+    deployed.visit_parameters([&](std::string_view, auto& v, auto&) { b.push_back(v); });
+    deployed.visit_buffers([&](std::string_view, auto& v) { b.push_back(v); });
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(test::relative_gap(a[i], b[i]) == 0);
+    presets::unet_bn<4, 2, 1, 1, gpu> back(11);
+    io::load_weights(back, file);
+    trained.eval();
+    back.eval();
+    CHECK(test::relative_gap(to_host(trained.forward(x)), to_host(back.forward(x))) == 0);
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
 }
