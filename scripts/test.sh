@@ -10,9 +10,9 @@
 #   fuzz     ./build-fuzz (clang++, libFuzzer + ASan + UBSan): every tests/fuzz target for
 #            UNETPP_FUZZ_SECONDS (default 30) on its seed corpus
 #   cuda     ./build-cuda (UNETPP_WITH_CUDA=ON, sm_80 and sm_90): builds unetpp::cuda and the
-#            `cuda` tests only (every preset instantiated on backend::cuda, compiled and linked)
-#            and runs them; without a GPU they exit 77 and say so. Without nvcc or cuDNN the
-#            stage builds nothing and lists itself as skipped
+#            `cuda` tests only (every preset instantiated on backend::cuda, every operation
+#            against backend::cpu) and runs them; without a GPU they exit 77 and say so. Without
+#            nvcc or cuDNN the stage builds nothing and lists itself as skipped
 #
 #   scripts/test.sh                        all six stages
 #   scripts/test.sh -L unit                extra arguments go to the release stage's ctest
@@ -30,10 +30,11 @@
 # Labels: unit, parity, interop, static, compile_fail, package, slow, data, tsan, fuzz, cuda, mpi (README.md).
 # Build directories: UNETPP_BUILD_DIR (build), UNETPP_ASAN_BUILD_DIR (build-asan),
 # UNETPP_TSAN_BUILD_DIR (build-tsan), UNETPP_FUZZ_BUILD_DIR (build-fuzz), UNETPP_CUDA_BUILD_DIR
-# (build-cuda); UNETPP_NVCC: the CUDA compiler (default: nvcc on PATH, then /usr/local/cuda/bin). Compilers:
-# UNETPP_ASAN_CXX, UNETPP_TSAN_CXX (g++), UNETPP_FUZZ_CXX (clang++). UNETPP_ASAN_EXCLUDE: a ctest
-# regex of unit tests the asan stage leaves out (default below, with the reasons). UNETPP_JOBS:
-# parallel build and test jobs (default: the number of cores).
+# (build-cuda). UNETPP_NVCC: the CUDA compiler (default: nvcc on PATH, then /usr/local/cuda/bin);
+# CUDNN_ROOT: where cuDNN is (default /usr/local/cuda). Compilers: UNETPP_ASAN_CXX,
+# UNETPP_TSAN_CXX (g++), UNETPP_FUZZ_CXX (clang++). UNETPP_ASAN_EXCLUDE: a ctest regex of unit
+# tests the asan stage leaves out (default below, with the reasons). UNETPP_JOBS: parallel build
+# and test jobs (default: the number of cores).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
