@@ -44,7 +44,8 @@ device_status probe_device() {
 
 std::string summary() {
     std::string s = "compiled for sm_";
-    for (const char c : std::string(UNETPP_CUDA_ARCHITECTURES)) s += c == ',' ? std::string(", sm_") : std::string(1, c);
+    for (const char c : std::string(UNETPP_CUDA_ARCHITECTURES))
+        s += c == ',' ? std::string(", sm_") : std::string(1, c);
     int runtime = 0;
     (void)cudaRuntimeGetVersion(&runtime);
     int cublas_major = 0, cublas_minor = 0;
@@ -76,7 +77,7 @@ struct cached_block {
 struct allocator_state {
     std::mutex mutex;
     std::multimap<std::size_t, cached_block> free_blocks;  // by size
-    std::unordered_map<void*, std::size_t> live;          // address -> rounded size
+    std::unordered_map<void*, std::size_t> live;           // address -> rounded size
     device_allocator::statistics stats;
 
     // Frees every cached block; the caller holds the mutex.
@@ -300,15 +301,13 @@ void cuda_device::copy_from_host(void* dst, const void* host_src, std::size_t by
     if (bytes == 0) return;
     auto& ctx = cuda_runtime::context::current();
     // From pageable memory the call returns once the source is staged, so the caller may reuse it.
-    cuda_runtime::check(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx.stream()),
-                        "copy_from_host");
+    cuda_runtime::check(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx.stream()), "copy_from_host");
 }
 
 void cuda_device::copy_to_host(void* host_dst, const void* src, std::size_t bytes) {
     if (bytes == 0) return;
     auto& ctx = cuda_runtime::context::current();
-    cuda_runtime::check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()),
-                        "copy_to_host");
+    cuda_runtime::check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()), "copy_to_host");
     ctx.synchronize();  // the host reads the result next
 }
 

@@ -48,8 +48,8 @@ const float* reflect_padded(context& ctx, const float* x, int planes, int h, int
 }
 
 // Backward data into the (possibly padded) input gradient, then the border folded back into dx.
-void backward_data_folded(context& ctx, const problem& p, const float* dy, const float* w, float* dx, int planes,
-                          int h, int wd, int pad, bool copied) {
+void backward_data_folded(context& ctx, const problem& p, const float* dy, const float* w, float* dx, int planes, int h,
+                          int wd, int pad, bool copied) {
     if (!copied) {
         run(ctx, p, dx, w, dy);
         return;
@@ -62,8 +62,8 @@ void backward_data_folded(context& ctx, const problem& p, const float* dy, const
 
 }  // namespace
 
-void conv2d_forward(const backend::conv_geometry& g, const float* x, const float* w, const float* b,
-                    const float* scale, const float* shift, bool relu, bool fused, float* y) {
+void conv2d_forward(const backend::conv_geometry& g, const float* x, const float* w, const float* b, const float* scale,
+                    const float* shift, bool relu, bool fused, float* y) {
     auto& ctx = context::current();
     const problem p = describe(g, pass::forward);
     if (copies_border(g.padding, g.pad)) x = reflect_padded(ctx, x, g.n * g.cin, g.h, g.w, g.pad);
@@ -81,8 +81,7 @@ void conv2d_backward_data(const backend::conv_geometry& g, const float* dy, cons
                          copies_border(g.padding, g.pad));
 }
 
-void conv2d_backward_weights(const backend::conv_geometry& g, const float* x, const float* dy, float* dw,
-                             float* db) {
+void conv2d_backward_weights(const backend::conv_geometry& g, const float* x, const float* dy, float* dw, float* db) {
     auto& ctx = context::current();
     if (copies_border(g.padding, g.pad)) x = reflect_padded(ctx, x, g.n * g.cin, g.h, g.w, g.pad);
     run(ctx, describe(g, pass::backward_filter), x, dw, dy);
@@ -92,8 +91,8 @@ void conv2d_backward_weights(const backend::conv_geometry& g, const float* x, co
 }
 
 // The transposed convolution's x is the dual convolution's y and its y the dual's x.
-void conv_transpose2d_forward(const backend::conv_transpose_geometry& g, const float* x, const float* w,
-                              const float* b, float* y) {
+void conv_transpose2d_forward(const backend::conv_transpose_geometry& g, const float* x, const float* w, const float* b,
+                              float* y) {
     auto& ctx = context::current();
     run(ctx, describe(g, pass::forward), y, w, x);
     if (b)

@@ -38,8 +38,9 @@ void dense_backward(const float* x, const float* w, const float* dy, float* dx, 
     auto& ctx = cuda_runtime::context::current();
     const float one = 1.0f, zero = 0.0f;
     // DX^T [in x n] = W^T [in x out] * DY^T [out x n]
-    if (dx) check(cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in),
-                  "dense backward data");
+    if (dx)
+        check(cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in),
+              "dense backward data");
     // DW^T [in x out] += X^T [in x n] * (DY^T)^T [n x out]
     check(cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out, &one, dw, in),
           "dense backward weights");

@@ -96,158 +96,160 @@ struct cuda {
     using CI = unetpp::memory::device_ptr<const std::int32_t>;
 
     static void conv2d_forward(const conv_geometry& g, C x, C w, C b, P y) {
-        cuda_conv::conv2d_forward(g, a(x), a(w), a(b), nullptr, nullptr, false, false, a(y));
+        cuda_conv::conv2d_forward(g, raw(x), raw(w), raw(b), nullptr, nullptr, false, false, raw(y));
     }
     static void conv2d_forward_fused(const conv_geometry& g, C x, C w, C b, C scale, C shift, bool relu, P y) {
-        cuda_conv::conv2d_forward(g, a(x), a(w), a(b), a(scale), a(shift), relu, true, a(y));
+        cuda_conv::conv2d_forward(g, raw(x), raw(w), raw(b), raw(scale), raw(shift), relu, true, raw(y));
     }
     static void conv2d_backward_data(const conv_geometry& g, C dy, C w, P dx) {
-        cuda_conv::conv2d_backward_data(g, a(dy), a(w), a(dx));
+        cuda_conv::conv2d_backward_data(g, raw(dy), raw(w), raw(dx));
     }
     static void conv2d_backward_weights(const conv_geometry& g, C x, C dy, P dw, P db) {
-        cuda_conv::conv2d_backward_weights(g, a(x), a(dy), a(dw), a(db));
+        cuda_conv::conv2d_backward_weights(g, raw(x), raw(dy), raw(dw), raw(db));
     }
     static std::string_view conv2d_algorithm(const conv_geometry&) { return cuda_conv::algorithm_name; }
     static void conv_transpose2d_forward(const conv_transpose_geometry& g, C x, C w, C b, P y) {
-        cuda_conv::conv_transpose2d_forward(g, a(x), a(w), a(b), a(y));
+        cuda_conv::conv_transpose2d_forward(g, raw(x), raw(w), raw(b), raw(y));
     }
     static void conv_transpose2d_backward_data(const conv_transpose_geometry& g, C dy, C w, P dx) {
-        cuda_conv::conv_transpose2d_backward_data(g, a(dy), a(w), a(dx));
+        cuda_conv::conv_transpose2d_backward_data(g, raw(dy), raw(w), raw(dx));
     }
     static void conv_transpose2d_backward_weights(const conv_transpose_geometry& g, C x, C dy, P dw, P db) {
-        cuda_conv::conv_transpose2d_backward_weights(g, a(x), a(dy), a(dw), a(db));
+        cuda_conv::conv_transpose2d_backward_weights(g, raw(x), raw(dy), raw(dw), raw(db));
     }
     static void depthwise_conv2d_forward(const depthwise_geometry& g, C x, C w, C b, P y) {
-        cuda_conv::depthwise_conv2d_forward(g, a(x), a(w), a(b), a(y));
+        cuda_conv::depthwise_conv2d_forward(g, raw(x), raw(w), raw(b), raw(y));
     }
     static void depthwise_conv2d_backward(const depthwise_geometry& g, C x, C w, C dy, P dx, P dw, P db) {
-        cuda_conv::depthwise_conv2d_backward(g, a(x), a(w), a(dy), a(dx), a(dw), a(db));
+        cuda_conv::depthwise_conv2d_backward(g, raw(x), raw(w), raw(dy), raw(dx), raw(dw), raw(db));
     }
     static void dense_forward(C x, C w, C b, P y, int n, int in, int out) {
-        cuda_dense::dense_forward(a(x), a(w), a(b), a(y), n, in, out);
+        cuda_dense::dense_forward(raw(x), raw(w), raw(b), raw(y), n, in, out);
     }
     static void dense_backward(C x, C w, C dy, P dx, P dw, P db, int n, int in, int out) {
-        cuda_dense::dense_backward(a(x), a(w), a(dy), a(dx), a(dw), a(db), n, in, out);
+        cuda_dense::dense_backward(raw(x), raw(w), raw(dy), raw(dx), raw(dw), raw(db), n, in, out);
     }
 
-    static void relu_forward(C x, P y, std::ptrdiff_t n) { cuda_kernels::relu_forward(s(), a(x), a(y), n); }
+    static void relu_forward(C x, P y, std::ptrdiff_t n) { cuda_kernels::relu_forward(s(), raw(x), raw(y), n); }
     static void relu_backward(C x, C dy, P dx, std::ptrdiff_t n) {
-        cuda_kernels::relu_backward(s(), a(x), a(dy), a(dx), n);
+        cuda_kernels::relu_backward(s(), raw(x), raw(dy), raw(dx), n);
     }
     static void leaky_relu_forward(C x, P y, std::ptrdiff_t n, float slope) {
-        cuda_kernels::leaky_relu_forward(s(), a(x), a(y), n, slope);
+        cuda_kernels::leaky_relu_forward(s(), raw(x), raw(y), n, slope);
     }
     static void leaky_relu_backward(C x, C dy, P dx, std::ptrdiff_t n, float slope) {
-        cuda_kernels::leaky_relu_backward(s(), a(x), a(dy), a(dx), n, slope);
+        cuda_kernels::leaky_relu_backward(s(), raw(x), raw(dy), raw(dx), n, slope);
     }
-    static void sigmoid_forward(C x, P y, std::ptrdiff_t n) { cuda_kernels::sigmoid_forward(s(), a(x), a(y), n); }
+    static void sigmoid_forward(C x, P y, std::ptrdiff_t n) { cuda_kernels::sigmoid_forward(s(), raw(x), raw(y), n); }
     static void sigmoid_backward(C y, C dy, P dx, std::ptrdiff_t n) {
-        cuda_kernels::sigmoid_backward(s(), a(y), a(dy), a(dx), n);
+        cuda_kernels::sigmoid_backward(s(), raw(y), raw(dy), raw(dx), n);
     }
     static void softmax_channels_forward(C x, P y, int n, int c, std::ptrdiff_t plane) {
-        cuda_kernels::softmax_channels_forward(s(), a(x), a(y), n, c, plane);
+        cuda_kernels::softmax_channels_forward(s(), raw(x), raw(y), n, c, plane);
     }
     static void softmax_channels_backward(C y, C dy, P dx, int n, int c, std::ptrdiff_t plane) {
-        cuda_kernels::softmax_channels_backward(s(), a(y), a(dy), a(dx), n, c, plane);
+        cuda_kernels::softmax_channels_backward(s(), raw(y), raw(dy), raw(dx), n, c, plane);
     }
-    static void multiply(C x, C y2, P y, std::ptrdiff_t n) { cuda_kernels::multiply(s(), a(x), a(y2), a(y), n); }
-    static void add(C x, C y2, P y, std::ptrdiff_t n) { cuda_kernels::add(s(), a(x), a(y2), a(y), n); }
-    static void accumulate(C x, P y, std::ptrdiff_t n) { cuda_kernels::accumulate(s(), a(x), a(y), n); }
-    static void scale(P x, std::ptrdiff_t n, float k) { cuda_kernels::scale(s(), a(x), n, k); }
-    static void clamp(P x, std::ptrdiff_t n, float lo, float hi) { cuda_kernels::clamp(s(), a(x), n, lo, hi); }
+    static void multiply(C a, C b, P y, std::ptrdiff_t n) { cuda_kernels::multiply(s(), raw(a), raw(b), raw(y), n); }
+    static void add(C a, C b, P y, std::ptrdiff_t n) { cuda_kernels::add(s(), raw(a), raw(b), raw(y), n); }
+    static void accumulate(C x, P y, std::ptrdiff_t n) { cuda_kernels::accumulate(s(), raw(x), raw(y), n); }
+    static void scale(P x, std::ptrdiff_t n, float k) { cuda_kernels::scale(s(), raw(x), n, k); }
+    static void clamp(P x, std::ptrdiff_t n, float lo, float hi) { cuda_kernels::clamp(s(), raw(x), n, lo, hi); }
     static void multiply_planes(C x, C g, P y, int n, int c, std::ptrdiff_t plane) {
-        cuda_kernels::multiply_planes(s(), a(x), a(g), a(y), n, c, plane);
+        cuda_kernels::multiply_planes(s(), raw(x), raw(g), raw(y), n, c, plane);
     }
     static void multiply_planes_backward(C x, C g, C dy, P dx, P dg, int n, int c, std::ptrdiff_t plane) {
-        cuda_kernels::multiply_planes_backward(s(), a(x), a(g), a(dy), a(dx), a(dg), n, c, plane);
+        cuda_kernels::multiply_planes_backward(s(), raw(x), raw(g), raw(dy), raw(dx), raw(dg), n, c, plane);
     }
     static void max_pool2d_forward(C x, P y, I argmax, int planes, int h, int w, int k, int stride) {
-        cuda_kernels::max_pool2d_forward(s(), a(x), a(y), a(argmax), planes, h, w, k, stride);
+        cuda_kernels::max_pool2d_forward(s(), raw(x), raw(y), raw(argmax), planes, h, w, k, stride);
     }
     static void max_pool2d_backward(C dy, CI argmax, P dx, int planes, int h, int w, int oh, int ow) {
-        cuda_kernels::max_pool2d_backward(s(), a(dy), a(argmax), a(dx), planes, h, w, oh, ow);
+        cuda_kernels::max_pool2d_backward(s(), raw(dy), raw(argmax), raw(dx), planes, h, w, oh, ow);
     }
     static void max_pool2d_same_forward(C x, P y, I argmax, int planes, int h, int w, int k) {
-        cuda_kernels::max_pool2d_same_forward(s(), a(x), a(y), a(argmax), planes, h, w, k);
+        cuda_kernels::max_pool2d_same_forward(s(), raw(x), raw(y), raw(argmax), planes, h, w, k);
     }
     static void global_avg_pool_forward(C x, P y, int planes, std::ptrdiff_t plane) {
-        cuda_kernels::global_avg_pool_forward(s(), a(x), a(y), planes, plane);
+        cuda_kernels::global_avg_pool_forward(s(), raw(x), raw(y), planes, plane);
     }
     static void global_avg_pool_backward(C dy, P dx, int planes, std::ptrdiff_t plane) {
-        cuda_kernels::global_avg_pool_backward(s(), a(dy), a(dx), planes, plane);
+        cuda_kernels::global_avg_pool_backward(s(), raw(dy), raw(dx), planes, plane);
     }
     static void batch_norm_forward_train(C x, P y, int n, int c, std::ptrdiff_t plane, C gamma, C beta, float eps,
                                          float momentum, P running_mean, P running_var, P save_mean, P save_invstd,
                                          bool relu) {
-        cuda_kernels::batch_norm_forward_train(s(), a(x), a(y), n, c, plane, a(gamma), a(beta), eps, momentum,
-                                               a(running_mean), a(running_var), a(save_mean), a(save_invstd), relu);
+        cuda_kernels::batch_norm_forward_train(s(), raw(x), raw(y), n, c, plane, raw(gamma), raw(beta), eps, momentum,
+                                               raw(running_mean), raw(running_var), raw(save_mean), raw(save_invstd),
+                                               relu);
     }
     static void batch_norm_apply_saved(C x, P y, int n, int c, std::ptrdiff_t plane, C gamma, C beta, C save_mean,
                                        C save_invstd, bool relu) {
-        cuda_kernels::batch_norm_apply_saved(s(), a(x), a(y), n, c, plane, a(gamma), a(beta), a(save_mean),
-                                             a(save_invstd), relu);
+        cuda_kernels::batch_norm_apply_saved(s(), raw(x), raw(y), n, c, plane, raw(gamma), raw(beta), raw(save_mean),
+                                             raw(save_invstd), relu);
     }
     static void batch_norm_forward_eval(C x, P y, int n, int c, std::ptrdiff_t plane, C gamma, C beta, float eps,
                                         C running_mean, C running_var, bool relu) {
-        cuda_kernels::batch_norm_forward_eval(s(), a(x), a(y), n, c, plane, a(gamma), a(beta), eps, a(running_mean),
-                                              a(running_var), relu);
+        cuda_kernels::batch_norm_forward_eval(s(), raw(x), raw(y), n, c, plane, raw(gamma), raw(beta), eps,
+                                              raw(running_mean), raw(running_var), relu);
     }
     static void batch_norm_backward_train(C x, C dy, P dx, int n, int c, std::ptrdiff_t plane, C gamma, C save_mean,
                                           C save_invstd, P dgamma, P dbeta, C relu_out) {
-        cuda_kernels::batch_norm_backward_train(s(), a(x), a(dy), a(dx), n, c, plane, a(gamma), a(save_mean),
-                                                a(save_invstd), a(dgamma), a(dbeta), a(relu_out));
+        cuda_kernels::batch_norm_backward_train(s(), raw(x), raw(dy), raw(dx), n, c, plane, raw(gamma), raw(save_mean),
+                                                raw(save_invstd), raw(dgamma), raw(dbeta), raw(relu_out));
     }
     static void batch_norm_backward_eval(C x, C dy, P dx, int n, int c, std::ptrdiff_t plane, C gamma, float eps,
                                          C running_mean, C running_var, P dgamma, P dbeta, C relu_out) {
-        cuda_kernels::batch_norm_backward_eval(s(), a(x), a(dy), a(dx), n, c, plane, a(gamma), eps, a(running_mean),
-                                               a(running_var), a(dgamma), a(dbeta), a(relu_out));
+        cuda_kernels::batch_norm_backward_eval(s(), raw(x), raw(dy), raw(dx), n, c, plane, raw(gamma), eps,
+                                               raw(running_mean), raw(running_var), raw(dgamma), raw(dbeta),
+                                               raw(relu_out));
     }
     static void batch_norm_fold(C gamma, C beta, float eps, C running_mean, C running_var, int c, P scale, P shift) {
-        cuda_kernels::batch_norm_fold(s(), a(gamma), a(beta), eps, a(running_mean), a(running_var), c, a(scale),
-                                      a(shift));
+        cuda_kernels::batch_norm_fold(s(), raw(gamma), raw(beta), eps, raw(running_mean), raw(running_var), c,
+                                      raw(scale), raw(shift));
     }
     static void pad_forward(C x, P y, int planes, int h, int w, int p, pad_kind kind) {
-        cuda_kernels::pad_forward(s(), a(x), a(y), planes, h, w, p, kind);
+        cuda_kernels::pad_forward(s(), raw(x), raw(y), planes, h, w, p, kind);
     }
     static void pad_backward(C dy, P dx, int planes, int h, int w, int p, pad_kind kind) {
-        cuda_kernels::pad_backward(s(), a(dy), a(dx), planes, h, w, p, kind);
+        cuda_kernels::pad_backward(s(), raw(dy), raw(dx), planes, h, w, p, kind);
     }
     static void copy_window_to_channels(C src, int n, int c, int h, int w, int oy, int ox, int th, int tw, P dst,
                                         int c_total, int c_offset) {
-        cuda_kernels::copy_window_to_channels(s(), a(src), n, c, h, w, oy, ox, th, tw, a(dst), c_total, c_offset);
+        cuda_kernels::copy_window_to_channels(s(), raw(src), n, c, h, w, oy, ox, th, tw, raw(dst), c_total, c_offset);
     }
     static void copy_channels_to_window(C dst_grad, int c_total, int c_offset, int n, int c, int h, int w, int oy,
                                         int ox, int th, int tw, P src_grad) {
-        cuda_kernels::copy_channels_to_window(s(), a(dst_grad), c_total, c_offset, n, c, h, w, oy, ox, th, tw,
-                                              a(src_grad));
+        cuda_kernels::copy_channels_to_window(s(), raw(dst_grad), c_total, c_offset, n, c, h, w, oy, ox, th, tw,
+                                              raw(src_grad));
     }
     static void upsample_bilinear2x_forward(C x, P y, int planes, int h, int w) {
-        cuda_kernels::upsample_bilinear2x_forward(s(), a(x), a(y), planes, h, w);
+        cuda_kernels::upsample_bilinear2x_forward(s(), raw(x), raw(y), planes, h, w);
     }
     static void upsample_bilinear2x_backward(C dy, P dx, int planes, int h, int w) {
-        cuda_kernels::upsample_bilinear2x_backward(s(), a(dy), a(dx), planes, h, w);
+        cuda_kernels::upsample_bilinear2x_backward(s(), raw(dy), raw(dx), planes, h, w);
     }
     static void dropout_mask(P mask, std::ptrdiff_t n, double p, std::uint64_t seed) {
-        cuda_kernels::dropout_mask(s(), a(mask), n, p, seed);
+        cuda_kernels::dropout_mask(s(), raw(mask), n, p, seed);
     }
     static void sgd_update(P param, C grad, P momentum, std::ptrdiff_t n, const sgd_step& step) {
-        cuda_kernels::sgd_update(s(), a(param), a(grad), a(momentum), n, step);
+        cuda_kernels::sgd_update(s(), raw(param), raw(grad), raw(momentum), n, step);
     }
     static void adam_update(P param, C grad, P m, P v, std::ptrdiff_t n, const adam_step& step) {
-        cuda_kernels::adam_update(s(), a(param), a(grad), a(m), a(v), n, step);
+        cuda_kernels::adam_update(s(), raw(param), raw(grad), raw(m), raw(v), n, step);
     }
     static double sum_squares(C x, std::ptrdiff_t n) {
         auto& ctx = cuda_runtime::context::current();
-        return cuda_kernels::sum_squares(ctx.stream(), a(x), n, reduction_scratch(ctx, n));
+        return cuda_kernels::sum_squares(ctx.stream(), raw(x), n, reduction_scratch(ctx, n));
     }
     static bool all_finite(C x, std::ptrdiff_t n) {
         auto& ctx = cuda_runtime::context::current();
-        return cuda_kernels::all_finite(ctx.stream(), a(x), n, reduction_scratch(ctx, n));
+        return cuda_kernels::all_finite(ctx.stream(), raw(x), n, reduction_scratch(ctx, n));
     }
 
 private:
     template <class T>
-    static T* a(unetpp::memory::device_ptr<T> p) noexcept {
+    static T* raw(unetpp::memory::device_ptr<T> p) noexcept {
         return p.device_address();
     }
     static cudaStream_t s() { return cuda_runtime::context::current().stream(); }

@@ -64,8 +64,8 @@ struct recording_cpu : backend::cpu {
         backend::cpu::conv2d_backward_weights(g, x, dy, dw, db);
     }
     template <class T>
-    static void conv_transpose2d_forward(const backend::conv_transpose_geometry& g, const T* x, const T* w,
-                                         const T* b, T* y) {
+    static void conv_transpose2d_forward(const backend::conv_transpose_geometry& g, const T* x, const T* w, const T* b,
+                                         T* y) {
         ++log().transposed;
         record(g, pass::forward);
         backend::cpu::conv_transpose2d_forward(g, x, w, b, y);
@@ -77,8 +77,8 @@ struct recording_cpu : backend::cpu {
         backend::cpu::conv_transpose2d_backward_data(g, dy, w, dx);
     }
     template <class T>
-    static void conv_transpose2d_backward_weights(const backend::conv_transpose_geometry& g, const T* x,
-                                                  const T* dy, T* dw, T* db) {
+    static void conv_transpose2d_backward_weights(const backend::conv_transpose_geometry& g, const T* x, const T* dy,
+                                                  T* dw, T* db) {
         record(g, pass::backward_filter);
         backend::cpu::conv_transpose2d_backward_weights(g, x, dy, dw, db);
     }
@@ -191,14 +191,14 @@ TEST_CASE("a transposed convolution is the dual convolution's passes, with its w
     CHECK(describe(g, pass::backward_filter).kind == pass::backward_filter);
     CHECK(describe(g, pass::backward_filter).beta == 1.0f);
 
-    const backend::conv_transpose_geometry padded{.n = 1, .cin = 3, .h = 7, .w = 7, .cout = 2, .kh = 4, .kw = 4,
-                                                  .stride = 2, .pad = 1};
+    const backend::conv_transpose_geometry padded{
+        .n = 1, .cin = 3, .h = 7, .w = 7, .cout = 2, .kh = 4, .kw = 4, .stride = 2, .pad = 1};
     CHECK(cuda_conv::consistent(describe(padded, pass::forward)));
 }
 
 TEST_CASE("a depthwise convolution is grouped, one group per channel") {
-    const backend::depthwise_geometry g{.n = 2, .c = 6, .h = 8, .w = 8, .k = 3, .pad = 1,
-                                        .padding = backend::pad_kind::reflect};
+    const backend::depthwise_geometry g{
+        .n = 2, .c = 6, .h = 8, .w = 8, .k = 3, .pad = 1, .padding = backend::pad_kind::reflect};
     const auto p = describe(g, pass::forward);
     CHECK(p.x == cuda_conv::packed(2, 6, 10, 10));
     CHECK(p.w == cuda_conv::packed(6, 1, 3, 3));

@@ -1,7 +1,7 @@
 // Every operation of backend::cuda against backend::cpu on the same random inputs (label cuda;
-// needs a GPU, exits 77 without one; the first case runs without one). Data movement, pooling (with its argmax), dropout masks and
-// the finite check must match exactly; arithmetic to 1e-4 of each result's largest magnitude
-// (cuDNN and cuBLAS sum in other orders than the CPU; TF32 is off).
+// needs a GPU, exits 77 without one; the first case runs without one). Data movement, pooling (with its argmax),
+// dropout masks and the finite check must match exactly; arithmetic to 1e-4 of each result's largest magnitude (cuDNN
+// and cuBLAS sum in other orders than the CPU; TF32 is off).
 
 #include <doctest/doctest.h>
 
@@ -93,16 +93,25 @@ TEST_CASE("convolutions: every kernel size, stride and padding kind the layers u
     for (const int k : {1, 3})
         for (const int stride : {1, 2})
             for (const auto kind : {backend::pad_kind::zero, backend::pad_kind::reflect})
-                conv_case({.n = 2, .cin = 3, .h = 9, .w = 11, .cout = 5, .kh = k, .kw = k, .stride = stride,
-                           .pad = k / 2, .padding = kind});
+                conv_case({.n = 2,
+                           .cin = 3,
+                           .h = 9,
+                           .w = 11,
+                           .cout = 5,
+                           .kh = k,
+                           .kw = k,
+                           .stride = stride,
+                           .pad = k / 2,
+                           .padding = kind});
     conv_case({.n = 1, .cin = 16, .h = 20, .w = 20, .cout = 8, .kh = 3, .kw = 3});  // valid
 }
 
 TEST_CASE("transposed and depthwise convolutions") {
     if (test::no_cuda_device()) return;
-    for (const auto& g : {backend::conv_transpose_geometry{.n = 2, .cin = 6, .h = 5, .w = 7, .cout = 3, .kh = 2, .kw = 2},
-                          backend::conv_transpose_geometry{.n = 1, .cin = 4, .h = 6, .w = 6, .cout = 5, .kh = 3,
-                                                           .kw = 3, .stride = 2, .pad = 1}}) {
+    for (const auto& g :
+         {backend::conv_transpose_geometry{.n = 2, .cin = 6, .h = 5, .w = 7, .cout = 3, .kh = 2, .kw = 2},
+          backend::conv_transpose_geometry{
+              .n = 1, .cin = 4, .h = 6, .w = 6, .cout = 5, .kh = 3, .kw = 3, .stride = 2, .pad = 1}}) {
         buf x({g.n, g.cin, g.h, g.w}, 11), w({g.cin, g.cout, g.kh, g.kw}, 12), b({1, 1, 1, g.cout}, 13);
         buf y({g.n, g.cout, g.oh(), g.ow()}), dy({g.n, g.cout, g.oh(), g.ow()}, 14), dx({g.n, g.cin, g.h, g.w});
         buf dw({g.cin, g.cout, g.kh, g.kw}, 15), db({1, 1, 1, g.cout}, 16);
@@ -119,8 +128,8 @@ TEST_CASE("transposed and depthwise convolutions") {
     }
     for (const auto kind : {backend::pad_kind::zero, backend::pad_kind::reflect})
         for (const int stride : {1, 2}) {
-            const backend::depthwise_geometry g{.n = 2, .c = 6, .h = 9, .w = 10, .k = 3, .stride = stride, .pad = 1,
-                                                .padding = kind};
+            const backend::depthwise_geometry g{
+                .n = 2, .c = 6, .h = 9, .w = 10, .k = 3, .stride = stride, .pad = 1, .padding = kind};
             buf x({g.n, g.c, g.h, g.w}, 21), w({g.c, 1, g.k, g.k}, 22), b({1, 1, 1, g.c}, 23);
             buf y({g.n, g.c, g.oh(), g.ow()}), dy({g.n, g.c, g.oh(), g.ow()}, 24), dx({g.n, g.c, g.h, g.w});
             buf dw({g.c, 1, g.k, g.k}, 25), db({1, 1, 1, g.c}, 26);
@@ -167,7 +176,8 @@ TEST_CASE("element-wise operations, softmax and gating") {
     cpu::sigmoid_forward(x.hp(), y.hp(), n), gpu::sigmoid_forward(x.dp(), y.dp(), n), same(y, 1e-6, "sigmoid");
     cpu::sigmoid_backward(y.hp(), dy.hp(), dx.hp(), n), gpu::sigmoid_backward(y.dp(), dy.dp(), dx.dp(), n);
     same(dx, 1e-6, "sigmoid_backward");
-    cpu::softmax_channels_forward(x.hp(), y.hp(), 2, 3, plane), gpu::softmax_channels_forward(x.dp(), y.dp(), 2, 3, plane);
+    cpu::softmax_channels_forward(x.hp(), y.hp(), 2, 3, plane),
+        gpu::softmax_channels_forward(x.dp(), y.dp(), 2, 3, plane);
     same(y, 1e-6, "softmax");
     cpu::softmax_channels_backward(y.hp(), dy.hp(), dx.hp(), 2, 3, plane);
     gpu::softmax_channels_backward(y.dp(), dy.dp(), dx.dp(), 2, 3, plane);
@@ -177,7 +187,8 @@ TEST_CASE("element-wise operations, softmax and gating") {
     cpu::accumulate(x.hp(), y.hp(), n), gpu::accumulate(x.dp(), y.dp(), n), same(y, 0, "accumulate");
     cpu::scale(y.hp(), n, 0.5f), gpu::scale(y.dp(), n, 0.5f), same(y, 0, "scale");
     cpu::clamp(y.hp(), n, -0.3f, 0.4f), gpu::clamp(y.dp(), n, -0.3f, 0.4f), same(y, 0, "clamp");
-    cpu::multiply_planes(x.hp(), g.hp(), y.hp(), 2, 3, plane), gpu::multiply_planes(x.dp(), g.dp(), y.dp(), 2, 3, plane);
+    cpu::multiply_planes(x.hp(), g.hp(), y.hp(), 2, 3, plane),
+        gpu::multiply_planes(x.dp(), g.dp(), y.dp(), 2, 3, plane);
     same(y, 0, "multiply_planes");
     cpu::multiply_planes_backward(x.hp(), g.hp(), dy.hp(), dx.hp(), dg.hp(), 2, 3, plane);
     gpu::multiply_planes_backward(x.dp(), g.dp(), dy.dp(), dx.dp(), dg.dp(), 2, 3, plane);
@@ -190,7 +201,8 @@ TEST_CASE("element-wise operations, softmax and gating") {
 TEST_CASE("pooling, with the same argmax as the CPU, and global average pooling") {
     if (test::no_cuda_device()) return;
     const int planes = 6, h = 8, w = 10;
-    buf x({1, planes, h, w}, 51), y({1, planes, h / 2, w / 2}), dy({1, planes, h / 2, w / 2}, 52), dx({1, planes, h, w});
+    buf x({1, planes, h, w}, 51), y({1, planes, h / 2, w / 2}), dy({1, planes, h / 2, w / 2}, 52),
+        dx({1, planes, h, w});
     x.h[1] = x.h[0];  // a tie inside the first window
     x.d.assign(x.h);
     tensor<std::int32_t> ah(shape4{1, planes, h / 2, w / 2});
@@ -212,7 +224,8 @@ TEST_CASE("pooling, with the same argmax as the CPU, and global average pooling"
     gpu::max_pool2d_same_forward(x.dp(), ys.dp(), sd.data(), planes, h, w, 3);
     same(ys, 0, "max_pool2d_same_forward");
     buf gy({1, 1, 1, planes}), gdy({1, 1, 1, planes}, 53);
-    cpu::global_avg_pool_forward(x.hp(), gy.hp(), planes, h * w), gpu::global_avg_pool_forward(x.dp(), gy.dp(), planes, h * w);
+    cpu::global_avg_pool_forward(x.hp(), gy.hp(), planes, h * w),
+        gpu::global_avg_pool_forward(x.dp(), gy.dp(), planes, h * w);
     same(gy, 1e-6, "global_avg_pool_forward");
     cpu::global_avg_pool_backward(gdy.hp(), dx.hp(), planes, h * w);
     gpu::global_avg_pool_backward(gdy.dp(), dx.dp(), planes, h * w);
@@ -237,10 +250,10 @@ TEST_CASE("batch norm: training, saved statistics, evaluation, backward, folding
         cpu::batch_norm_apply_saved(x.hp(), y.hp(), n, c, plane, gamma.hp(), beta.hp(), sm.hp(), sis.hp(), relu);
         gpu::batch_norm_apply_saved(x.dp(), y.dp(), n, c, plane, gamma.dp(), beta.dp(), sm.dp(), sis.dp(), relu);
         same(y, 1e-6, "batch_norm_apply_saved");
-        cpu::batch_norm_backward_train(x.hp(), dy.hp(), dx.hp(), n, c, plane, gamma.hp(), sm.hp(), sis.hp(), dgamma.hp(),
-                                       dbeta.hp(), relu ? y.hp() : nullptr);
-        gpu::batch_norm_backward_train(x.dp(), dy.dp(), dx.dp(), n, c, plane, gamma.dp(), sm.dp(), sis.dp(), dgamma.dp(),
-                                       dbeta.dp(), relu ? y.dp() : nullptr);
+        cpu::batch_norm_backward_train(x.hp(), dy.hp(), dx.hp(), n, c, plane, gamma.hp(), sm.hp(), sis.hp(),
+                                       dgamma.hp(), dbeta.hp(), relu ? y.hp() : nullptr);
+        gpu::batch_norm_backward_train(x.dp(), dy.dp(), dx.dp(), n, c, plane, gamma.dp(), sm.dp(), sis.dp(),
+                                       dgamma.dp(), dbeta.dp(), relu ? y.dp() : nullptr);
         same(dx, 1e-5, "batch_norm_backward_train"), same(dgamma, 1e-5, "dgamma"), same(dbeta, 1e-5, "dbeta");
         cpu::batch_norm_forward_eval(x.hp(), y.hp(), n, c, plane, gamma.hp(), beta.hp(), 1e-5f, rm.hp(), rv.hp(), relu);
         gpu::batch_norm_forward_eval(x.dp(), y.dp(), n, c, plane, gamma.dp(), beta.dp(), 1e-5f, rm.dp(), rv.dp(), relu);
@@ -263,7 +276,8 @@ TEST_CASE("padding, window copies and bilinear up-sampling match bit for bit") {
     buf x({1, planes, h, w}, 71), y({1, planes, h + 2 * p, w + 2 * p}), dy({1, planes, h + 2 * p, w + 2 * p}, 72);
     buf dx({1, planes, h, w});
     for (const auto kind : {backend::pad_kind::zero, backend::pad_kind::reflect}) {
-        cpu::pad_forward(x.hp(), y.hp(), planes, h, w, p, kind), gpu::pad_forward(x.dp(), y.dp(), planes, h, w, p, kind);
+        cpu::pad_forward(x.hp(), y.hp(), planes, h, w, p, kind),
+            gpu::pad_forward(x.dp(), y.dp(), planes, h, w, p, kind);
         same(y, 0, "pad_forward");
         cpu::pad_backward(dy.hp(), dx.hp(), planes, h, w, p, kind);
         gpu::pad_backward(dy.dp(), dx.dp(), planes, h, w, p, kind);
@@ -293,10 +307,11 @@ TEST_CASE("optimiser steps, the gradient norm and the finite check") {
     const backend::sgd_step sgd{.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-4, .nesterov = true, .first = true};
     cpu::sgd_update(p.hp(), g.hp(), m.hp(), n, sgd), gpu::sgd_update(p.dp(), g.dp(), m.dp(), n, sgd);
     same(p, 1e-6, "sgd param"), same(m, 1e-6, "sgd momentum");
-    const backend::adam_step adam{.lr = 1e-3, .weight_decay = 1e-2, .decoupled_weight_decay = true, .step_size = 1e-2,
-                                  .inv_sqrt_c2 = 31.6};
+    const backend::adam_step adam{
+        .lr = 1e-3, .weight_decay = 1e-2, .decoupled_weight_decay = true, .step_size = 1e-2, .inv_sqrt_c2 = 31.6};
     buf am(s), av(s);
-    cpu::adam_update(p.hp(), g.hp(), am.hp(), av.hp(), n, adam), gpu::adam_update(p.dp(), g.dp(), am.dp(), av.dp(), n, adam);
+    cpu::adam_update(p.hp(), g.hp(), am.hp(), av.hp(), n, adam),
+        gpu::adam_update(p.dp(), g.dp(), am.dp(), av.dp(), n, adam);
     same(p, 1e-6, "adamw param"), same(am, 1e-6, "adam m"), same(av, 1e-6, "adam v");
     const double a = cpu::sum_squares(g.hp(), n), b = gpu::sum_squares(g.dp(), n);
     CHECK(std::abs(a - b) <= 1e-6 * a);

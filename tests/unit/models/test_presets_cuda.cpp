@@ -38,18 +38,24 @@ static_assert(backend::Backend<gpu>);
 static_assert(!backend::host_backend<gpu>);
 
 // Every preset on the CUDA backend. A host access or a missing operation anywhere fails this build.
-template network_exercise::step_record network_exercise::exercise(presets::ronneberger2015_t<gpu>&, const tensor<float>&, const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::unet_bn<64, 4, 1, 1, gpu>&, const tensor<float>&, const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::unet_cbr<64, 4, 1, 1, gpu>&, const tensor<float>&, const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::bcir_unet_t<gpu>&, const tensor<float>&, const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::attention_unet_t<gpu>&, const tensor<float>&, const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::residual_multitask_unet<256, gpu>&, const tensor<float>&,
+template network_exercise::step_record network_exercise::exercise(presets::ronneberger2015_t<gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::unet_bn<64, 4, 1, 1, gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::unet_cbr<64, 4, 1, 1, gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::bcir_unet_t<gpu>&, const tensor<float>&,
                                                                   const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::unet_plusplus<32, 4, 1, 1, gpu>&, const tensor<float>&,
+template network_exercise::step_record network_exercise::exercise(presets::attention_unet_t<gpu>&, const tensor<float>&,
                                                                   const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::unet_plusplus_ds<32, 4, 1, 1, gpu>&, const tensor<float>&,
-                                                                  const std::filesystem::path&);
-template network_exercise::step_record network_exercise::exercise(presets::busi_stage_classifier<gpu>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::residual_multitask_unet<256, gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::unet_plusplus<32, 4, 1, 1, gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::unet_plusplus_ds<32, 4, 1, 1, gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::busi_stage_classifier<gpu>&,
+                                                                  const tensor<float>&, const std::filesystem::path&);
 
 namespace {
 
@@ -87,8 +93,13 @@ void check_same(const std::string& name, shape4 in, Args&&... args) {
     CHECK(!ra.parameters.empty());
 }
 
-constexpr unet_cfg small_valid{.in_channels = 1, .classes = 2, .base = 4, .depth = 2, .pad = padding::valid,
-                               .norm = norm_kind::none, .dropout = 0.3};
+constexpr unet_cfg small_valid{.in_channels = 1,
+                               .classes = 2,
+                               .base = 4,
+                               .depth = 2,
+                               .pad = padding::valid,
+                               .norm = norm_kind::none,
+                               .dropout = 0.3};
 constexpr unet_cfg small_reflect{.in_channels = 2, .classes = 1, .base = 4, .depth = 2, .pad = padding::reflect};
 constexpr unet_cfg small_dropout{.in_channels = 1, .classes = 1, .base = 4, .depth = 2, .dropout = 0.1};
 constexpr classifier_cfg small_classifier{.in_channels = 1, .base = 4, .depth = 2, .hidden = 8};
@@ -106,12 +117,12 @@ TEST_CASE("the attention, B-Cir, multi-task and nested U-Nets and the classifier
     if (test::no_cuda_device()) return;
     check_same<unet<small_reflect, backend::cpu, float, attention_policies<>>,
                unet<small_reflect, gpu, float, attention_policies<>>>("attention", shape4{1, 2, 16, 16}, 3u);
-    check_same<unet<small_dropout, backend::cpu, float, bcir_policies<>>, unet<small_dropout, gpu, float, bcir_policies<>>>(
-        "bcir", shape4{2, 1, 16, 16}, 3u);
+    check_same<unet<small_dropout, backend::cpu, float, bcir_policies<>>,
+               unet<small_dropout, gpu, float, bcir_policies<>>>("bcir", shape4{2, 1, 16, 16}, 3u);
     check_same<multitask_unet<small_dropout, 16, 8>, multitask_unet<small_dropout, 16, 8, gpu>>(
         "multitask", shape4{2, 1, 16, 16}, 3u);
-    check_same<presets::unet_plusplus_ds<4, 2>, presets::unet_plusplus_ds<4, 2, 1, 1, gpu>>(
-        "nested_ds", shape4{2, 1, 16, 16}, 3u);
+    check_same<presets::unet_plusplus_ds<4, 2>, presets::unet_plusplus_ds<4, 2, 1, 1, gpu>>("nested_ds",
+                                                                                            shape4{2, 1, 16, 16}, 3u);
     check_same<encoder_classifier<small_classifier>, encoder_classifier<small_classifier, gpu>>(
         "classifier", shape4{2, 1, 16, 16}, 3u);
 }

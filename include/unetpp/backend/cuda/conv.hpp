@@ -140,12 +140,12 @@ constexpr std::size_t hash(const problem& p) noexcept {
 // The operations, with the contract's meaning (backend/backend.hpp) on raw device pointers, on the
 // calling thread's context. conv2d_forward applies y = act(scale * (conv + b) + shift) per output
 // channel when `fused` (b, scale, shift may be null), else y = conv + b.
-void conv2d_forward(const backend::conv_geometry& g, const float* x, const float* w, const float* b,
-                    const float* scale, const float* shift, bool relu, bool fused, float* y);
+void conv2d_forward(const backend::conv_geometry& g, const float* x, const float* w, const float* b, const float* scale,
+                    const float* shift, bool relu, bool fused, float* y);
 void conv2d_backward_data(const backend::conv_geometry& g, const float* dy, const float* w, float* dx);
 void conv2d_backward_weights(const backend::conv_geometry& g, const float* x, const float* dy, float* dw, float* db);
-void conv_transpose2d_forward(const backend::conv_transpose_geometry& g, const float* x, const float* w,
-                              const float* b, float* y);
+void conv_transpose2d_forward(const backend::conv_transpose_geometry& g, const float* x, const float* w, const float* b,
+                              float* y);
 void conv_transpose2d_backward_data(const backend::conv_transpose_geometry& g, const float* dy, const float* w,
                                     float* dx);
 void conv_transpose2d_backward_weights(const backend::conv_transpose_geometry& g, const float* x, const float* dy,
