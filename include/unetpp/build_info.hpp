@@ -9,6 +9,7 @@
 
 #include "backend/cpu.hpp"
 #include "backend/cpu/kernels/parallel.hpp"
+#include "backend/cuda.hpp"
 
 namespace unetpp {
 
@@ -67,9 +68,9 @@ inline std::string build_info() {
     s << "  assertions:    on (debug build: expect slow kernels)\n";
 #endif
 #if defined(UNETPP_WITH_CUDA) && UNETPP_WITH_CUDA
-    s << "  CUDA backend:  compiled in\n";
+    s << "  CUDA backend:  " << cuda_runtime::summary() << "\n";
 #else
-    s << "  CUDA backend:  not compiled (UNETPP_WITH_CUDA=OFF)\n";
+    s << "  CUDA backend:  not in this program (configure with -DUNETPP_WITH_CUDA=ON and link unetpp::cuda)\n";
 #endif
 #if defined(UNETPP_SEPARATE_KERNELS)
     s << "  kernels built: once, in the unetpp::kernels library (its instruction set is the one below)\n";

@@ -247,7 +247,8 @@ class layer_base {
     static_assert(backend::defined<B>, "this backend is declared but its header was not included: for backend::cpu "
                                        "include <unetpp/backend/cpu.hpp> (or <unetpp/unet.hpp>, which includes it)");
     static_assert(B::available, "this backend is not available in this build (for backend::cuda: configure with "
-                                "-DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
+                                "-DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN, and link "
+                                "unetpp::cuda)");
 
 public:
     using value_type = T;

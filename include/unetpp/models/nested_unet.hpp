@@ -83,7 +83,8 @@ template <unet_cfg C, class B = backend::cpu, class T = float, class P = default
 class nested_unet : public layer_tree<nested_unet<C, B, T, P>>, public size_rules<nested_unet<C, B, T, P>> {
     friend class layer_tree<nested_unet>;
     static_assert(B::available, "nested_unet: this backend is not available in this build (for backend::cuda: "
-                                "configure with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
+                                "configure with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN, "
+                                "and link unetpp::cuda)");
     static_assert(C.depth >= 1, "nested_unet (UNet++): unet_cfg.depth (Depth of presets::unet_plusplus) must be at "
                                 "least 1: the nested skips need one down-sampling level");
     static_assert(C.depth <= 10, "nested_unet (UNet++): unet_cfg.depth (Depth of presets::unet_plusplus) above 10 is "

@@ -40,7 +40,8 @@ class unet : public layer_tree<unet<Asked, B, T, P>>, public size_rules<unet<Ask
     /// Every member below is built from C (see detail::usable_unet_cfg); the checks read Asked.
     static constexpr unet_cfg C = detail::usable_unet_cfg(Asked);
     static_assert(B::available, "unet: this backend is not available in this build (for backend::cuda: configure "
-                                "with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN)");
+                                "with -DUNETPP_WITH_CUDA=ON, which needs the CUDA Toolkit and cuDNN, and link "
+                                "unetpp::cuda)");
     static_assert(Asked.depth >= 1, "unet_cfg.depth must be at least 1 (a U-Net needs one down-sampling level)");
     static_assert(Asked.depth <= 10, "unet_cfg.depth above 10 is not supported (feature maps would need > 2^10 pixels)");
     static_assert(Asked.in_channels >= 1 || Asked.in_channels == runtime_channels,

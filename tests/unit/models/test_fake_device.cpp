@@ -29,91 +29,12 @@
 #include <unetpp/train.hpp>
 #include <unetpp/unet.hpp>
 
+#include "../../support/exercise_network.hpp"
 #include "../../support/fake_device.hpp"
 
 using namespace unetpp;
 using fake = test::fake_device_backend<>;
-
-// Named (not anonymous): exercise is explicitly instantiated below for every preset.
-namespace fake_device_test {
-
-/// What a training step and a save/load round trip left behind, copied to the host.
-struct step_record {
-    tensor<float> train_output, infer_output, tiled;  // tiled: overlap-tile probabilities, where tileable
-    std::vector<tensor<float>> parameters, gradients, buffers;
-};
-
-template <class Out>
-const auto& main_logits(const Out& out) {
-    if constexpr (requires { out.segmentation; })
-        return out.segmentation.values();
-    else if constexpr (requires { out.main; })
-        return out.main.values();
-    else if constexpr (requires { out.values(); })
-        return out.values();
-    else
-        return out;
-}
-
-template <class Tensor>
-Tensor ones_like(const shape4& s) {
-    Tensor t;
-    t.assign(tensor<float>(s, 0.25f));
-    return t;
-}
-
-/// One training step of `net` on x (gradient 0.25 everywhere for every output), then a save and
-/// load of its weights and an inference pass.
-template <class Net>
-step_record exercise(Net& net, const tensor<float>& x_host, const std::filesystem::path& file) {
-    using tensor_type = typename Net::tensor_type;
-    tensor_type x;
-    x.assign(x_host);
-    step_record r;
-
-    net.train(true);
-    net.zero_grad();
-    const auto out = net.forward(x);
-    r.train_output = to_host(main_logits(out));
-    if constexpr (requires { out.segmentation; }) {
-        net.backward(x, ones_like<tensor_type>(out.segmentation.shape()),
-                     ones_like<tensor_type>(out.classification.shape()));
-    } else if constexpr (requires { out.aux; }) {
-        std::vector<tensor_type> daux;
-        for (const auto& a : out.aux) daux.push_back(ones_like<tensor_type>(a.shape()));
-        net.backward(x, ones_like<tensor_type>(out.main.shape()), daux);
-    } else {
-        net.backward(x, ones_like<tensor_type>(main_logits(out).shape()));
-    }
-    optim::clip_grad_norm(net, 1.0);
-    optim::adam opt(net, {.lr = 1e-3, .weight_decay = 1e-4});
-    opt.step();
-    optim::sgd sgd(net, {.lr = 1e-3, .momentum = 0.9});
-    sgd.step();
-
-    io::save_weights(net, file);
-    net.init(7);  // scramble, then restore from the file
-    io::load_weights(net, file);
-    std::error_code ec;
-    std::filesystem::remove(file, ec);
-
-    net.eval();
-    {
-        inference_mode guard;
-        r.infer_output = to_host(main_logits(net.forward(x)));
-    }
-    if constexpr (infer::tileable_net<Net>) r.tiled = infer::predict_proba_tiled(net, x_host);
-    net.visit_parameters([&](std::string_view, tensor_type& v, tensor_type& g) {
-        r.parameters.push_back(to_host(v));
-        r.gradients.push_back(to_host(g));
-    });
-    net.visit_buffers([&](std::string_view, tensor_type& v) { r.buffers.push_back(to_host(v)); });
-    return r;
-}
-
-}  // namespace fake_device_test
-
-using namespace fake_device_test;
+using namespace network_exercise;
 
 namespace {
 
@@ -174,18 +95,18 @@ constexpr unet_cfg small_dropout{.in_channels = 1, .classes = 1, .base = 4, .dep
 
 // Every preset, instantiated on the fake device: forward, backward, zero_grad, clipping, Adam
 // and SGD steps, save and load, inference. A host access anywhere in them fails this build.
-template fake_device_test::step_record fake_device_test::exercise(presets::ronneberger2015_t<fake>&, const tensor<float>&, const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::unet_bn<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::unet_cbr<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::bcir_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::attention_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::residual_multitask_unet<256, fake>&, const tensor<float>&,
+template network_exercise::step_record network_exercise::exercise(presets::ronneberger2015_t<fake>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::unet_bn<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::unet_cbr<64, 4, 1, 1, fake>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::bcir_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::attention_unet_t<fake>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::residual_multitask_unet<256, fake>&, const tensor<float>&,
                               const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::unet_plusplus<32, 4, 1, 1, fake>&, const tensor<float>&,
+template network_exercise::step_record network_exercise::exercise(presets::unet_plusplus<32, 4, 1, 1, fake>&, const tensor<float>&,
                               const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::unet_plusplus_ds<32, 4, 1, 1, fake>&, const tensor<float>&,
+template network_exercise::step_record network_exercise::exercise(presets::unet_plusplus_ds<32, 4, 1, 1, fake>&, const tensor<float>&,
                               const std::filesystem::path&);
-template fake_device_test::step_record fake_device_test::exercise(presets::busi_stage_classifier<fake>&, const tensor<float>&, const std::filesystem::path&);
+template network_exercise::step_record network_exercise::exercise(presets::busi_stage_classifier<fake>&, const tensor<float>&, const std::filesystem::path&);
 
 TEST_CASE("unet on a device backend computes what it computes on the CPU: batch norm, valid, reflect, run-time") {
     check_same<presets::unet_bn<4, 2>, presets::unet_bn<4, 2, 1, 1, fake>>("unet_bn", shape4{2, 1, 16, 16}, 3u);
