@@ -5,7 +5,7 @@
 #   mpi      ./build, configured by both stages with UNETPP_WITH_MPI=ON when this stage is
 #            selected (so the release stage builds the mpi tests with everything else and leaves
 #            their label to this stage): runs the `mpi` label, each test on 2 ranks under mpirun
-#   asan     ./build-asan (g++, -fsanitize=address,undefined, -O1 -g): the `unit` label
+#   asan     ./build-asan (g++, -fsanitize=address,undefined, -Og -g1): the `unit` label
 #   tsan     ./build-tsan (g++, -fsanitize=thread, OpenMP off): the `tsan` label (tests/tsan)
 #   fuzz     ./build-fuzz (clang++, libFuzzer + ASan + UBSan): every tests/fuzz target for
 #            UNETPP_FUZZ_SECONDS (default 30) on its seed corpus
@@ -216,8 +216,9 @@ stage_cuda() {
     # (configure, unetpp::cuda for sm_80 and sm_90, the test that instantiates every preset on
     # backend::cuda, the operations test; running them is a skip).
     cmake -S . -B "$cuda_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON -DUNETPP_WITH_CUDA=ON \
-        -DCMAKE_CUDA_COMPILER="$nvcc" -DUNETPP_BUILD_EXAMPLES=OFF -DUNETPP_BUILD_BENCH=OFF -DUNETPP_BUILD_TOOLS=OFF
-    cmake --build "$cuda_dir" --target unetpp_cuda unetpp_cuda_tests --parallel "$jobs"
+        -DCMAKE_CUDA_COMPILER="$nvcc" -DUNETPP_BUILD_EXAMPLES=OFF -DUNETPP_BUILD_BENCH=ON -DUNETPP_BUILD_TOOLS=OFF
+    # bench_unet_gpu: the GPU benchmark scripts/gpu_check.sh runs, compiled and linked here
+    cmake --build "$cuda_dir" --target unetpp_cuda unetpp_cuda_tests bench_unet_gpu --parallel "$jobs"
     # '^cuda$': a bare `-L cuda` also matches cuda_host (nvcc_model_headers, run by the release stage)
     run_ctest cuda "$cuda_dir" -L '^cuda$'
 }
