@@ -105,7 +105,13 @@ inline std::optional<auto_plan> plan_run(const args& given, int argc, char** arg
     const fs::path out = given.str("out");
     if (!only && out.empty()) throw usage_error("--out DIR is required (the folder for checkpoints and logs)");
     // the folder is checked before the minutes of planning (check_output_folder reads only)
-    if (root && !out.empty() && !resume) check_output_folder(out, "--out", "unetpp-train", given.has("overwrite"));
+    if (root && !out.empty() && !resume) {
+        std::error_code ec;
+        if (!only && (fs::exists(out / "last.safetensors", ec) || fs::exists(out / "last.prev.safetensors", ec)))
+            throw usage_error("'" + out.string() + "' already holds a run (last.safetensors); continue it with --auto "
+                              "--resume or choose another --out");
+        check_output_folder(out, "--out", "unetpp-train", given.has("overwrite"));
+    }
     adapt_threads_to_load();
     if (given.has("threads")) set_num_threads(static_cast<int>(given.integer("threads", 0, range::threads)));
     auto_plan r;

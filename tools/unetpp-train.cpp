@@ -457,7 +457,14 @@ int run(int argc, char** argv, process_group& group) {
     const fs::path export_file = a.str("export-data");
     // a planned run records the plan's prediction mirroring (unetpp-predict reads unetpp.extra.plan.tta)
     if (planned) extra["plan.tta"] = planned->plan.tta;
-    if (root) check_outputs(out, last, resume, overwrite, extra, a.has("export-data") ? export_file : fs::path{});
+    if (root) try {
+        check_outputs(out, last, resume, overwrite, extra, a.has("export-data") ? export_file : fs::path{});
+    } catch (const usage_error& e) {
+        std::error_code ec;
+        if (!planned && resume && fs::exists(out / "plan.json", ec))  // the options came from its plan
+            throw usage_error(std::string(e.what()) + ". The run was planned: resume it with --auto --resume");
+        throw;
+    }
     if (root && planned && planned->write) {  // the run folder keeps the plan it was trained with
         prepare_folder(out, "--out");
         write_file(out / "plan.json", train::plan_to_json(planned->plan), overwrite);

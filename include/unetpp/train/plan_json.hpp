@@ -45,76 +45,74 @@ inline std::string strings_json(const std::vector<std::string>& v, const std::st
     return s + "\n" + indent + "]";
 }
 
-/// Field access with the checks of the file comment; `where` is "<context>: <path>".
+/// Field access with the checks of the file comment. Errors read "<context>: <path>.<key> ...".
 class reader {
 public:
-    reader(const json_value& v, std::string where) : v_(v), where_(std::move(where)) {
-        if (!v_.is_object()) fail("is not a JSON object");
+    reader(const json_value& v, std::string context, std::string path = "")
+        : v_(v), context_(std::move(context)), path_(std::move(path)) {
+        if (!v_.is_object()) fail((path_.empty() ? std::string("the file") : path_) + " is not a JSON object");
     }
-    [[noreturn]] void fail(const std::string& what) const { throw std::runtime_error(where_ + " " + what); }
+    [[noreturn]] void fail(const std::string& what) const { throw std::runtime_error(context_ + ": " + what); }
+    [[nodiscard]] std::string field(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
     const json_value& get(const std::string& key) {
         seen_.insert(key);
         const json_value* f = v_.find(key);
-        if (!f) throw std::runtime_error(where_ + "." + key + " is missing");
+        if (!f) fail(field(key) + " is missing");
         return *f;
     }
     double number(const std::string& key, double lo, double hi) {
         const json_value& f = get(key);
         const double x = f.as_number();
-        if (!f.is_number() || !std::isfinite(x))
-            throw std::runtime_error(where_ + "." + key + " must be a finite number");
+        if (!f.is_number() || !std::isfinite(x)) fail(field(key) + " must be a finite number");
         if (x < lo || x > hi)
-            throw std::runtime_error(where_ + "." + key + " is " + *f.number_text_if() + ", outside [" + json_number(lo) +
-                                     ", " + json_number(hi) + "]");
+            fail(field(key) + " is " + *f.number_text_if() + ", outside [" + json_number(lo) + ", " + json_number(hi) + "]");
         return x;
     }
     long long integer(const std::string& key, long long lo, long long hi) {
         const double x = number(key, static_cast<double>(lo), static_cast<double>(hi));
-        if (x != std::floor(x)) throw std::runtime_error(where_ + "." + key + " must be a whole number");
+        if (x != std::floor(x)) fail(field(key) + " must be a whole number");
         return static_cast<long long>(x);
     }
     bool boolean(const std::string& key) {
         const json_value& f = get(key);
-        if (!f.is_bool()) throw std::runtime_error(where_ + "." + key + " must be true or false");
+        if (!f.is_bool()) fail(field(key) + " must be true or false");
         return std::get<bool>(f.v);
     }
     std::string text(const std::string& key, const std::vector<std::string>& allowed = {}, std::size_t max_len = 1024) {
         const json_value& f = get(key);
         const std::string* s = f.string_if();
-        if (!s) throw std::runtime_error(where_ + "." + key + " must be a string");
-        if (s->size() > max_len)
-            throw std::runtime_error(where_ + "." + key + " is longer than " + std::to_string(max_len) + " bytes");
+        if (!s) fail(field(key) + " must be a string");
+        if (s->size() > max_len) fail(field(key) + " is longer than " + std::to_string(max_len) + " bytes");
         if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), *s) == allowed.end()) {
             std::string list;
             for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-            throw std::runtime_error(where_ + "." + key + " '" + *s + "' is not one of " + list);
+            fail(field(key) + " '" + *s + "' is not one of " + list);
         }
         return *s;
     }
     std::vector<std::string> texts(const std::string& key) {
         const json_value& f = get(key);
         const auto* a = f.array_if();
-        if (!a) throw std::runtime_error(where_ + "." + key + " must be an array of strings");
-        if (a->size() > 100) throw std::runtime_error(where_ + "." + key + " has more than 100 entries");
+        if (!a) fail(field(key) + " must be an array of strings");
+        if (a->size() > 100) fail(field(key) + " has more than 100 entries");
         std::vector<std::string> out;
         for (const auto& e : *a) {
             const std::string* s = e.string_if();
-            if (!s || s->size() > 4096)
-                throw std::runtime_error(where_ + "." + key + " must hold strings of at most 4096 bytes");
+            if (!s || s->size() > 4096) fail(field(key) + " must hold strings of at most 4096 bytes");
             out.push_back(*s);
         }
         return out;
     }
-    reader child(const std::string& key) { return reader(get(key), where_ + "." + key); }
+    reader child(const std::string& key) { return reader(get(key), context_, field(key)); }
     /// Refuses the members that no getter asked for.
     void done() const {
         for (const auto& m : *v_.object_if())
-            if (!seen_.count(m.key)) throw std::runtime_error(where_ + " has an unknown field \"" + m.key + "\"");
+            if (!seen_.count(m.key)) fail((path_.empty() ? std::string("the file") : path_) + " has an unknown field \"" + m.key + "\"");
     }
 
 private:
     const json_value& v_;
-    std::string where_;
+    std::string context_, path_;
     std::set<std::string> seen_;
 };
 
@@ -124,7 +122,7 @@ inline size_stats read_size(reader r) {
     s.min = static_cast<int>(r.integer("min", 0, 1 << 24));
     s.max = static_cast<int>(r.integer("max", 0, 1 << 24));
     r.done();
-    if (s.min > s.median || s.median > s.max) r.fail("must have min <= median <= max");
+    if (s.min > s.median || s.median > s.max) r.fail(r.field("median") + " must have min <= median <= max");
     return s;
 }
 
@@ -189,9 +187,9 @@ inline training_plan plan_from_json(std::string_view text, const std::string& co
         throw std::runtime_error(context + ": " + std::to_string(text.size()) + " bytes, more than a plan file's " +
                                  std::to_string(max_bytes));
     const json_value doc = io::json_parse(text, context + ": malformed JSON", {.max_depth = 8, .max_values = 100000});
-    reader r(doc, context + ":");
-    if (r.text("format") != "unetpp.plan") r.fail("is not a unetpp plan (\"format\" is not \"unetpp.plan\")");
-    if (r.integer("version", 0, 1000000) != 1) r.fail("has a plan version other than 1 (written by another unetpp)");
+    reader r(doc, context);
+    if (r.text("format") != "unetpp.plan") r.fail("not a unetpp plan (\"format\" is not \"unetpp.plan\")");
+    if (r.integer("version", 0, 1000000) != 1) r.fail("a plan version other than 1 (written by another unetpp)");
     training_plan p;
     p.input_size = static_cast<int>(r.integer("input_size", 8, 4096));
     p.patch = static_cast<int>(r.integer("patch", 0, 4096));
@@ -219,7 +217,7 @@ inline training_plan plan_from_json(std::string_view text, const std::string& co
         data_fingerprint& fp = p.fingerprint;
         fp.images = static_cast<std::size_t>(f.integer("images", 1, 1LL << 40));
         fp.sampled = static_cast<std::size_t>(f.integer("sampled", 1, 1LL << 40));
-        if (fp.sampled > fp.images) f.fail("sampled must be at most images");
+        if (fp.sampled > fp.images) f.fail("fingerprint.sampled must be at most fingerprint.images");
         fp.height = read_size(f.child("height"));
         fp.width = read_size(f.child("width"));
         fp.channels = static_cast<int>(f.integer("channels", 1, 4));
@@ -239,9 +237,9 @@ inline training_plan plan_from_json(std::string_view text, const std::string& co
         p.machine.deep_supervision = m.boolean("deep_supervision");
         const json_value& nets = m.get("networks");
         const auto* a = nets.array_if();
-        if (!a || a->empty() || a->size() > 64) m.fail(".networks must be an array of 1 to 64 networks");
+        if (!a || a->empty() || a->size() > 64) m.fail("machine.networks must be an array of 1 to 64 networks");
         for (std::size_t i = 0; i < a->size(); ++i) {
-            reader n((*a)[i], context + ": machine.networks[" + std::to_string(i) + "]");
+            reader n((*a)[i], context, "machine.networks[" + std::to_string(i) + "]");
             network_speed s;
             s.base = static_cast<int>(n.integer("base", 1, 1024));
             s.depth = static_cast<int>(n.integer("depth", 1, 10));
