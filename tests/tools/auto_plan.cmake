@@ -4,7 +4,8 @@
 # so); --plan FILE trains with a written plan; --auto --resume continues with the run's plan.json;
 # hostile plan files and missing or bad budgets are refused with exit 2; a folder holding a
 # user's file is refused and the file kept.
-# Variables: TRAIN (the program), WORK (a scratch folder).
+# unetpp-predict applies the plan's test-time mirroring to the run's checkpoint.
+# Variables: TRAIN, PREDICT, MAKE_DATA (programs), WORK (a scratch folder).
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
 # Reads DIR/plan.json into the JSON text `var`, checking its format.
@@ -70,6 +71,22 @@ file(READ "${WORK}/run/last.safetensors" head OFFSET 8 LIMIT 65536)  # the JSON 
 if(NOT head MATCHES "\"unetpp\\.extra\\.plan\\.tta\" *: *\"hflip\"")
     message(FATAL_ERROR "last.safetensors does not record unetpp.extra.plan.tta")
 endif()
+
+# --- unetpp-predict applies the plan's mirroring to the run's checkpoint (--no-tta: not) --------
+run_ok("${MAKE_DATA}" "${WORK}/data")
+execute_process(COMMAND "${PREDICT}" --checkpoint "${WORK}/run/best.safetensors" --input "${WORK}/data/images"
+    --out "${WORK}/pred" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "the run's plan mirrors at test time")
+    message(FATAL_ERROR "predict with the plan's mirroring (${rc}):\n${out}\n${err}")
+endif()
+require_file("${WORK}/pred/img_0_mask.png")
+execute_process(COMMAND "${PREDICT}" --checkpoint "${WORK}/run/best.safetensors" --input "${WORK}/data/images"
+    --out "${WORK}/pred_plain" --no-tta RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR out MATCHES "mirrors at test time")
+    message(FATAL_ERROR "predict --no-tta (${rc}):\n${out}\n${err}")
+endif()
+expect_exit2("--tta and --no-tta contradict each other" "${PREDICT}" --checkpoint "${WORK}/run/best.safetensors"
+    --input "${WORK}/data/images" --out "${WORK}/pred_both" --tta --no-tta)
 
 # --- --auto --resume: continues with the run's plan.json (more epochs may be given) ------------
 math(EXPR more "${epochs} + 1")
