@@ -199,9 +199,14 @@ inline training_plan plan_recipe(const data_fingerprint& fp, const machine_speed
     p.input_size = size;
     p.base = chosen->base;
     p.depth = chosen->depth;
-    p.reasons.push_back("input " + std::to_string(size) + " x " + std::to_string(size) + ": the largest side up to the median short side (" +
-                        std::to_string(short_side) + ") at which a network reaches " + std::to_string(r::min_epochs) +
-                        " epochs in the budget (resolution before width)");
+    const bool starved = !p.warnings.empty();
+    p.reasons.push_back("input " + std::to_string(size) + " x " + std::to_string(size) +
+                        (starved ? ": no side reaches " + std::to_string(r::min_epochs) +
+                                       " epochs in the budget, so at most 64 (and at most the median short side, " +
+                                       std::to_string(short_side) + ")"
+                                 : ": the largest side up to the median short side (" + std::to_string(short_side) +
+                                       ") at which a network reaches " + std::to_string(r::min_epochs) +
+                                       " epochs in the budget (resolution before width)"));
     p.reasons.push_back("depth " + std::to_string(p.depth) + ": " +
                         (p.depth >= 4 ? "4 poolings leave a bottleneck of " + std::to_string(size >> 4) + " pixels, at least " +
                                             std::to_string(r::min_bottleneck)
@@ -209,7 +214,8 @@ inline training_plan plan_recipe(const data_fingerprint& fp, const machine_speed
                                             std::to_string(r::min_bottleneck) + " pixels (" + std::to_string(size) +
                                             " / 16), so 3, the program's fewest"));
     p.reasons.push_back("base width " + std::to_string(p.base) + ": " +
-                        (p.base >= 32 ? std::string("nnU-Net's 32 first-level feature maps fit the budget")
+                        (starved ? std::string("the cheapest measured network")
+                         : p.base >= 32 ? std::string("nnU-Net's 32 first-level feature maps fit the budget")
                                       : std::string("32 first-level maps would leave fewer than ") +
                                             std::to_string(r::min_epochs) + " epochs"));
 

@@ -164,6 +164,8 @@ TEST_CASE("plan rule: input size follows the median image and the budget; depth 
     CHECK(starved.base == 16);
     CHECK(starved.depth == 3);
     CHECK_FALSE(starved.warnings.empty());
+    CHECK(starved.reasons.front().find("no side reaches 30 epochs") != std::string::npos);
+    CHECK(tight.reasons.front().find("at which a network reaches 30 epochs") != std::string::npos);
 }
 
 TEST_CASE("plan rule: patches for large images of one size; foreground decides their sampling") {
