@@ -13,6 +13,7 @@
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <unetpp/data/transforms.hpp>
 #include <unetpp/infer.hpp>
@@ -93,19 +94,26 @@ inline std::string scale_note(int w, int h, const scale_rule& r) {
 }
 
 /// Foreground probabilities [1, K, H, W] of `image` [1, C, H, W] at the image's own size, by the
-/// rule above.
+/// rule above, averaged over the test-time transforms `tta` (empty: the image alone).
 template <class Net>
 tensor<float> predict_at_scale(Net& net, const tensor<float>& image, const scale_rule& rule,
-                               const infer::tile_options& tiles, bool tta) {
+                               const infer::tile_options& tiles, const std::vector<infer::dihedral>& tta) {
     const int h = image.shape().h, w = image.shape().w;
     const int th = rule.full_size() ? scaled_side(h, rule.factor) : rule.square;
     const int tw = rule.full_size() ? scaled_side(w, rule.factor) : rule.square;
     const bool resize = th != h || tw != w;
     const tensor<float> x = resize ? data::resize_bilinear(image, th, tw) : image;
-    tensor<float> p = tta ? infer::predict_tta(net, x, infer::all_dihedral(), tiles).prob
-                          : infer::predict_proba_tiled(net, x, tiles);
+    tensor<float> p = !tta.empty() ? infer::predict_tta(net, x, tta, tiles).prob
+                                   : infer::predict_proba_tiled(net, x, tiles);
     if (resize) p = data::resize_bilinear(p, h, w);
     return p;
+}
+
+/// The same with all 8 flips and rotations (`tta`) or none.
+template <class Net>
+tensor<float> predict_at_scale(Net& net, const tensor<float>& image, const scale_rule& rule,
+                               const infer::tile_options& tiles, bool tta) {
+    return predict_at_scale(net, image, rule, tiles, tta ? infer::all_dihedral() : std::vector<infer::dihedral>{});
 }
 
 }  // namespace cli

@@ -60,7 +60,7 @@ struct options {
     std::string model;  // "" = from the file's metadata (or unet_bn)
     int base = 0, depth = 0;
     infer::tile_options tiles;
-    bool tta = false, overwrite = false, threshold_given = false, full_size = false, png16 = false;
+    bool tta = false, no_tta = false, overwrite = false, threshold_given = false, full_size = false, png16 = false;
     double factor = 1.0;  ///< --scale (with --full-size)
     int threads = 0;
 };
@@ -136,6 +136,9 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
   --batch N           tiles per forward pass, 1 to 4096 (default 1)
   --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
   --tta               average over the 8 flips/rotations (8x slower)
+  --no-tta            predict the image alone, also for a checkpoint of a planned run
+                      (unetpp-train --auto), whose plan's mirroring (the image and its
+                      left-right mirror averaged, 2x slower) applies by default
   --threshold T       mask threshold on the foreground probability, 0 to 1 (default: the
                       checkpoint's, else 0.5); one- and two-class networks only
   --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
@@ -158,7 +161,7 @@ Compiled-in architectures (those of unetpp-train): )"
 
 options parse(int argc, char** argv, bool& help) {
     options o;
-    const cli::args a(argc, argv, {"tta", "overwrite", "full-size", "probs-png16"},
+    const cli::args a(argc, argv, {"tta", "no-tta", "overwrite", "full-size", "probs-png16"},
                       {"checkpoint", "weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap",
                        "batch", "memory-mb", "threshold", "threads", "out-probs", "scale"});
     if (a.has("help")) {
@@ -192,6 +195,8 @@ options parse(int argc, char** argv, bool& help) {
     o.tiles.threshold = static_cast<float>(a.real("threshold", o.tiles.threshold, cli::range::threshold));
     o.threshold_given = a.has("threshold");
     o.tta = a.has("tta");
+    o.no_tta = a.has("no-tta");
+    if (o.tta && o.no_tta) throw cli_error("--tta and --no-tta contradict each other; give one of them");
     o.overwrite = a.has("overwrite");
     if (o.weights.empty()) throw cli_error("--checkpoint FILE is required (see --help)");
     if (o.input.empty()) throw cli_error("--input FILE_OR_DIR is required (see --help)");
@@ -205,6 +210,7 @@ struct arch {
     std::string model;
     int base = 64, depth = 4;
     cli::preprocessing pre;  ///< size 0: no training scale recorded
+    std::string plan_tta;    ///< the test-time mirroring of a planned run ("hflip", "none"; "": no plan)
 };
 
 void check_flags(const arch& a, const options& o, const std::string& where, const std::string& describe) {
@@ -225,6 +231,11 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
     const std::map<std::string, std::string> rec = cli::extras_of(md);
     const std::string describe = md.count("unetpp.describe") ? md.at("unetpp.describe") : std::string("no description");
     a.pre = cli::preprocessing_from(rec, o.weights.string());
+    if (const auto t = rec.find("plan.tta"); t != rec.end()) {  // unetpp-train --auto (untrusted)
+        if (t->second != "hflip" && t->second != "none")
+            throw cli_error(where + "unetpp.extra.plan.tta '" + t->second + "' is not hflip or none");
+        a.plan_tta = t->second;
+    }
     if (rec.count("model") && rec.count("base") && rec.count("depth")) {
         // a checkpoint of unetpp-train: its record names the network (untrusted, range-checked)
         const std::string field = "'" + o.weights.string() + "' records ";
@@ -453,12 +464,22 @@ int run_with(const arch& ar, const options& o) {
         std::cout << "; no training scale is known (the file records none): images are predicted at their own "
                      "size by tiling\n";
 
+    // test-time transforms: --tta all 8, --no-tta none, else the run's plan (image + left-right mirror)
+    std::vector<infer::dihedral> tta;
+    if (o.tta)
+        tta = infer::all_dihedral();
+    else if (!o.no_tta && ar.plan_tta == "hflip") {
+        tta = {infer::dihedral::identity, infer::dihedral::flip_h};
+        std::cout << "unetpp-predict: the run's plan mirrors at test time: each image and its left-right mirror "
+                     "are predicted and averaged (--no-tta: the image alone)\n";
+    }
+
     int failures = 0;
     for (const fs::path& path : inputs) {
         try {
             const io::image img = io::read_image(path, net.in_channels());
             const tensor<float> x = io::to_tensor(img);
-            const tensor<float> prob = cli::predict_at_scale(net, x, rule, o.tiles, o.tta);
+            const tensor<float> prob = cli::predict_at_scale(net, x, rule, o.tiles, tta);
             cli::check_probabilities(prob, path.string());
             const tensor<float> pmask = infer::make_mask(prob, threshold);
             const std::string stem = io::image_name(path);  // "a.png" -> "a", "b.nii.gz#3" -> "b#3"

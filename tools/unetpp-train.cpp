@@ -10,6 +10,7 @@
 #include <iostream>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -27,6 +28,7 @@
 #include "model_record.hpp"
 #include "run_record.hpp"
 #include "train_ranks.hpp"
+#include "train_auto.hpp"
 #include "train_run.hpp"
 
 namespace {
@@ -47,10 +49,28 @@ Trains a U-Net for segmentation (one foreground class, or --classes N) and write
   config.json        the options of the run (config.resume.json for a resumed run)
   split.json         the images of each part of the split (train, val, test), by file name;
                      unetpp-evaluate --subset val reads it
+  plan.json          with --auto or --plan FILE: the plan the run was trained with
 Every file is written atomically (temporary file, fsync, rename). DIR must be new or empty: a
 folder that already holds other files is refused unless --overwrite is given, and even then only
 the files above are written, nothing is removed. A DIR that holds a run (last.safetensors) is
 continued with --resume and refused without it.
+
+automatic plan (docs/TRAINING.md, "Automatic plan"):
+  --auto             plan the recipe from the data and the machine: reads up to 256 images for
+                     the data set's fingerprint (sizes, intensities, foreground, classes), times
+                     a training step of 4 networks (a few seconds), chooses the input size or
+                     patches, network, batch, epochs, schedule, loss, augmentation and monitor,
+                     prints the plan with the reason for each choice, writes it to DIR/plan.json
+                     and trains with it. Options given on the command line replace the plan's
+                     choices (the printout says which). With --resume: continues with
+                     DIR/plan.json
+  --budget T         the time the run may take, e.g. 90s, 45m, 2h, 1h30m (needed by --auto and
+                     --plan-only; planning's own seconds count). Epochs are planned to fit it;
+                     the run is not stopped when it is over
+  --plan-only        plan as --auto does, print it, write DIR/plan.json when --out is given,
+                     and train nothing
+  --plan FILE        train with the plan in FILE (from --plan-only or a run), e.g. on several
+                     processes, which cannot plan (each would time itself)
 
 data:
   --data-type T      busi | isbi2012 | folders | synthetic            (default synthetic)
@@ -324,17 +344,42 @@ void check_outputs(const fs::path& out, const fs::path& last, bool resume, bool 
     if (!export_file.empty()) check_output_file(export_file, "--export-data", "unetpp-train", overwrite);
 }
 
+const std::set<std::string> flag_names{"resume", "quiet", "overwrite", "auto", "plan-only"};
+const std::set<std::string> key_names{
+    "data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
+    "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
+    "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
+    "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
+    "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan"};
+
+/// The command line, with the plan's options added under --auto / --plan FILE (train_auto.hpp).
+args with_plan(const std::vector<std::string>& argv) {
+    std::vector<const char*> p{"unetpp-train"};
+    for (const auto& s : argv) p.push_back(s.c_str());
+    return args(static_cast<int>(p.size()), p.data(), flag_names, key_names);
+}
+
+/// --plan-only: the plan printed (plan_run did) and written to --out/plan.json when --out is given.
+int plan_only(const args& given, const train::training_plan& plan) {
+    if (!given.has("out")) return 0;
+    const fs::path out = given.str("out");
+    prepare_folder(out, "--out");
+    write_file(out / "plan.json", train::plan_to_json(plan), given.has("overwrite"));
+    std::cout << "unetpp-train: plan written to '" << (out / "plan.json").string()
+              << "'; train with it: unetpp-train --plan " << (out / "plan.json").string() << " --out RUN (and the data options)\n";
+    return 0;
+}
+
 int run(int argc, char** argv, process_group& group) {
-    const args a(argc, argv, {"resume", "quiet", "overwrite"},
-                 {"data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
-                  "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
-                  "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
-                  "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
-                  "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette"});
-    if (a.has("help")) {
+    const args line(argc, argv, flag_names, key_names);
+    if (line.has("help")) {
         if (group.root()) std::cout << help_text;
         return 0;
     }
+    // --auto / --plan FILE: the plan's choices become options (the user's own win); --plan-only stops here
+    const std::optional<auto_plan> planned = plan_run(line, argc, argv, group.size(), group.root());
+    if (planned && line.has("plan-only")) return group.root() ? plan_only(line, planned->plan) : 0;
+    const args a = planned ? with_plan(planned->argv) : line;
     const bool root = group.root();  // prints and writes files; the other ranks only train
     if (!root) signal_notes = 0;
     // Every option is parsed and range-checked before any file is read or written.
@@ -410,7 +455,20 @@ int run(int argc, char** argv, process_group& group) {
     const bool resume = a.has("resume");
     const fs::path last = out / "last.safetensors";
     const fs::path export_file = a.str("export-data");
-    if (root) check_outputs(out, last, resume, overwrite, extra, a.has("export-data") ? export_file : fs::path{});
+    // a planned run records the plan's prediction mirroring (unetpp-predict reads unetpp.extra.plan.tta)
+    if (planned) extra["plan.tta"] = planned->plan.tta;
+    if (root) try {
+        check_outputs(out, last, resume, overwrite, extra, a.has("export-data") ? export_file : fs::path{});
+    } catch (const usage_error& e) {
+        std::error_code ec;
+        if (!planned && resume && fs::exists(out / "plan.json", ec))  // the options came from its plan
+            throw usage_error(std::string(e.what()) + ". The run was planned: resume it with --auto --resume");
+        throw;
+    }
+    if (root && planned && planned->write) {  // the run folder keeps the plan it was trained with
+        prepare_folder(out, "--out");
+        write_file(out / "plan.json", train::plan_to_json(planned->plan), overwrite);
+    }
 
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);

@@ -20,6 +20,7 @@
 #include <unetpp/io/image.hpp>
 #include <unetpp/io/safetensors.hpp>
 #include <unetpp/tensor/tensor.hpp>
+#include <unetpp/train/plan.hpp>
 
 #if UNETPP_SEEDS_CHECKPOINT
 #include <unetpp/optim.hpp>
@@ -344,6 +345,30 @@ void dataset_seeds(const fs::path& dir) {
     }
 }
 
+/// plan.json seeds: a plan on whole images and one on patches with a warning.
+void plan_seeds(const fs::path& dir) {
+    unetpp::train::data_fingerprint f;
+    f.images = f.sampled = 120;
+    f.height = {300, 280, 320};
+    f.width = {400, 350, 500};
+    f.channels = 1;
+    f.classes = 1;
+    f.all = {0.3, 0.2, 0.01, 0.9, 1000};
+    f.foreground = {0.25, 0.1, 0.0, 0.8, 80};
+    f.foreground_fraction = 0.08;
+    f.foreground_fraction_median = 0.05;
+    f.foreground_fraction_max = 0.5;
+    f.empty_mask_fraction = 0.1;
+    unetpp::train::machine_speed m{.networks = {{16, 3, 64, 2, 0.02}, {16, 4, 64, 2, 0.03}, {32, 3, 64, 2, 0.07},
+                                                {32, 4, 64, 2, 0.1}},
+                                   .seconds_per_read = 0.008};
+    write_seed(dir, "whole.json", unetpp::train::plan_to_json(unetpp::train::plan_recipe(f, m, {.seconds = 2700})));
+    f.height = f.width = {1024, 1024, 1024};
+    f.foreground_fraction = 0.004;
+    f.classes = 3;
+    write_seed(dir, "patches.json", unetpp::train::plan_to_json(unetpp::train::plan_recipe(f, m, {.seconds = 60})));
+}
+
 void medical_seeds(const fs::path& dir) {
     write_seed(dir, "multiframe.dcm", unetpp::fuzz::dicom_seed(true));
     write_seed(dir, "mono1.dcm", unetpp::fuzz::dicom_seed(false));
@@ -366,6 +391,7 @@ int main(int argc, char** argv) {
         cli_seeds(out / "cli_args");
         dataset_seeds(out / "datasets");
         medical_seeds(out / "medical");
+        plan_seeds(out / "plan");
     } catch (const std::exception& e) {
         std::cerr << "make_seeds: " << e.what() << '\n';
         return 1;
