@@ -215,7 +215,11 @@ stage_cuda() {
     # Measured on 2 shared cores with UNETPP_JOBS=1, from an empty build-cuda, no GPU: 3m01s
     # (configure, unetpp::cuda for sm_80 and sm_90, the test that instantiates every preset on
     # backend::cuda, the operations test; running them is a skip).
+    # With MPI (unless UNETPP_NO_MPI=1), for unetpp::nccl and its test (dist::nccl_communicator).
+    local with_mpi=ON
+    [[ "${UNETPP_NO_MPI:-0}" == "1" ]] && with_mpi=OFF
     cmake -S . -B "$cuda_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON -DUNETPP_WITH_CUDA=ON \
+        -DUNETPP_WITH_MPI="$with_mpi" \
         -DCMAKE_CUDA_COMPILER="$nvcc" -DUNETPP_BUILD_EXAMPLES=OFF -DUNETPP_BUILD_BENCH=ON -DUNETPP_BUILD_TOOLS=OFF
     # bench_unet_gpu: the GPU benchmark scripts/gpu_check.sh runs, compiled and linked here
     cmake --build "$cuda_dir" --target unetpp_cuda unetpp_cuda_tests bench_unet_gpu --parallel "$jobs"

@@ -80,6 +80,11 @@ public:
     /// Returns once every rank has called it.
     virtual void barrier() = 0;
 
+    /// Whether the spans given to allreduce_sum and broadcast may also be device memory (a device
+    /// backend's tensor data): dist::nccl_communicator's may, the host-only ones' may not. The
+    /// trainer runs a device network data parallel only with such a communicator.
+    [[nodiscard]] virtual bool sums_device_memory() const noexcept { return false; }
+
     /// Rank 0: the process that writes files and prints.
     [[nodiscard]] bool is_root() const noexcept { return rank() == 0; }
 

@@ -36,6 +36,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "../tensor/memory.hpp"
+#include "../tensor/tensor.hpp"
 #include "communicator.hpp"
 
 namespace unetpp::dist {
@@ -46,6 +48,40 @@ inline constexpr std::size_t default_bucket_bytes = std::size_t{25} << 20;
 namespace detail {
 template <class Net>
 using grad_value_t = typename Net::value_type;
+
+/// A network whose tensors live in memory the host cannot read (a device backend's).
+template <class Net>
+concept device_network = requires { typename Net::tensor_type; } && !Net::tensor_type::host_accessible;
+
+/// Refuses a device network with a communicator that sums host memory only.
+template <class Net>
+void require_device_sums(const communicator& comm, const char* what) {
+    if (comm.size() > 1 && !comm.sums_device_memory())
+        throw std::invalid_argument(std::string(what) + ": the network's tensors are in device memory (backend " +
+                                    std::string(Net::backend_type::name) + "), which this communicator cannot sum; use "
+                                    "dist::nccl_communicator (unetpp/dist/nccl.hpp) for GPU networks");
+}
+
+/// Sums a device network's gradients over the ranks, one tensor at a time in reverse parameter
+/// order, in place (a device communicator takes each tensor's own memory; no packing), scaled as
+/// allreduce_gradients scales with the backend's scale operation (multiplying by 1 / ranks, which
+/// equals the host path's division exactly when the rank count is a power of two).
+template <class Net>
+void allreduce_device_gradients(Net& net, communicator& comm, std::optional<double> local_weight) {
+    using T = grad_value_t<Net>;
+    using B = typename Net::backend_type;
+    require_device_sums<Net>(comm, "allreduce_gradients");
+    std::vector<typename Net::tensor_type*> grads;
+    net.visit_parameters([&](std::string_view, auto&, auto& g) { grads.push_back(&g); });
+    std::reverse(grads.begin(), grads.end());
+    for (auto* g : grads) {
+        if (g->size() == 0) continue;
+        const auto n = static_cast<std::ptrdiff_t>(g->size());
+        if (local_weight) B::scale(g->data(), n, static_cast<T>(*local_weight));
+        if (comm.size() > 1) comm.allreduce_sum(std::span<T>(memory::address_of(g->data()), g->size()));
+        if (!local_weight) B::scale(g->data(), n, T(1) / static_cast<T>(comm.size()));
+    }
+}
 
 /// The gradient tensors of `net`, in reverse parameter order.
 template <class Net>
@@ -75,6 +111,10 @@ void allreduce_gradients(Net& net, communicator& comm, std::size_t bucket_bytes 
         throw std::invalid_argument("allreduce_gradients: local_weight " + std::to_string(*local_weight) +
                                     " is not a share of the batch (0..1)");
     if (comm.size() == 1 && !local_weight) return;
+    if constexpr (detail::device_network<Net>) {
+        detail::allreduce_device_gradients(net, comm, local_weight);
+        return;
+    } else {
     const auto grads = detail::reversed_gradients(net);
     std::size_t total = 0;
     for (const auto& g : grads) total += g.size();
@@ -117,14 +157,25 @@ void allreduce_gradients(Net& net, communicator& comm, std::size_t bucket_bytes 
         }
     }
     if (used > 0) flush();
+    }
 }
 
 /// Copies rank `root`'s parameters and buffers (batch-norm statistics) to every rank. Collective.
 template <class Net>
 void broadcast_parameters(Net& net, communicator& comm, int root = 0) {
     if (comm.size() == 1) return;
-    net.visit_parameters([&](std::string_view, auto& v, auto&) { comm.broadcast(v.span(), root); });
-    net.visit_buffers([&](std::string_view, auto& v) { comm.broadcast(v.span(), root); });
+    if constexpr (detail::device_network<Net>) {
+        detail::require_device_sums<Net>(comm, "broadcast_parameters");
+        const auto send = [&](auto& v) {
+            using T = typename std::remove_cvref_t<decltype(v)>::value_type;
+            comm.broadcast(std::span<T>(memory::address_of(v.data()), v.size()), root);
+        };
+        net.visit_parameters([&](std::string_view, auto& v, auto&) { send(v); });
+        net.visit_buffers([&](std::string_view, auto& v) { send(v); });
+    } else {
+        net.visit_parameters([&](std::string_view, auto& v, auto&) { comm.broadcast(v.span(), root); });
+        net.visit_buffers([&](std::string_view, auto& v) { comm.broadcast(v.span(), root); });
+    }
 }
 
 /// Replaces every buffer (batch-norm running mean and variance) by its mean over the ranks, so
@@ -132,12 +183,21 @@ void broadcast_parameters(Net& net, communicator& comm, int root = 0) {
 template <class Net>
 void average_buffers(Net& net, communicator& comm) {
     if (comm.size() == 1) return;
-    net.visit_buffers([&](std::string_view, auto& v) {
-        using T = std::remove_cvref_t<decltype(*v.data())>;
-        comm.allreduce_sum(v.span());
-        const T k = static_cast<T>(comm.size());
-        for (std::size_t i = 0; i < v.size(); ++i) v.data()[i] /= k;
-    });
+    if constexpr (detail::device_network<Net>) {
+        detail::require_device_sums<Net>(comm, "average_buffers");
+        net.visit_buffers([&](std::string_view, auto& v) {
+            using T = typename std::remove_cvref_t<decltype(v)>::value_type;
+            comm.allreduce_sum(std::span<T>(memory::address_of(v.data()), v.size()));
+            Net::backend_type::scale(v.data(), static_cast<std::ptrdiff_t>(v.size()), T(1) / static_cast<T>(comm.size()));
+        });
+    } else {
+        net.visit_buffers([&](std::string_view, auto& v) {
+            using T = std::remove_cvref_t<decltype(*v.data())>;
+            comm.allreduce_sum(v.span());
+            const T k = static_cast<T>(comm.size());
+            for (std::size_t i = 0; i < v.size(); ++i) v.data()[i] /= k;
+        });
+    }
 }
 
 /// A 64-bit FNV-1a hash of the bytes of every parameter and buffer, in visiting order: equal
@@ -149,8 +209,16 @@ template <class Net>
         const auto* b = static_cast<const unsigned char*>(p);
         for (std::size_t i = 0; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
     };
-    net.visit_parameters([&](std::string_view, auto& v, auto&) { add(v.data(), v.size() * sizeof(*v.data())); });
-    net.visit_buffers([&](std::string_view, auto& v) { add(v.data(), v.size() * sizeof(*v.data())); });
+    const auto add_tensor = [&](const auto& v) {
+        if constexpr (std::remove_cvref_t<decltype(v)>::host_accessible) {
+            add(v.data(), v.size() * sizeof(*v.data()));
+        } else {
+            const auto copy = to_host(v);  // a device tensor's bytes, read on the host
+            add(copy.data(), copy.size() * sizeof(*copy.data()));
+        }
+    };
+    net.visit_parameters([&](std::string_view, auto& v, auto&) { add_tensor(v); });
+    net.visit_buffers([&](std::string_view, auto& v) { add_tensor(v); });
     return h;
 }
 

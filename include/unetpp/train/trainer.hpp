@@ -176,13 +176,8 @@ public:
                 out << "checkpoint already holds " << info.epoch << " epochs; nothing to do (raise the epoch count)\n";
         }
 
-        if constexpr (on_host)
-            dist::broadcast_parameters(net_, comm());  // one process: nothing to do
-        else if (comm().size() > 1)
-            throw std::invalid_argument("trainer: data-parallel training of a network on backend " +
-                                        std::string(Net::backend_type::name) +
-                                        " needs a communicator for its memory (NCCL), which this version lacks; "
-                                        "train it in one process, or on backend::cpu over MPI");
+        // one process: nothing to do; a device network needs a communicator that sums device memory
+        dist::broadcast_parameters(net_, comm());
         const auto stop_requested = [&] {  // collective: every rank stops at the same step
             return dist::any_rank(comm(), cfg_.stop_requested && cfg_.stop_requested->load(std::memory_order_relaxed));
         };
@@ -266,7 +261,7 @@ public:
             if (pb) pb->finish();
             if (count == 0) throw std::runtime_error("trainer: the training loader gave no batches in epoch " + std::to_string(r.epoch));
             r.train_loss = sum / double(count);
-            if constexpr (on_host) dist::average_buffers(net_, comm());  // the replicas' batch-norm statistics agree
+            dist::average_buffers(net_, comm());  // the replicas' batch-norm statistics agree
             if (val) validate(*val, r);
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (comm().size() > 1) r.exchange_seconds = exchange_seconds_;
@@ -457,8 +452,13 @@ private:
                 dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes, weight);
                 exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             }
-        } else {
+        } else {  // a device network: its gradients are summed where they are, after backward
             net_.backward(xn, in_space(grad_, grad_net_));
+            const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
+            const auto t0 = std::chrono::steady_clock::now();
+            dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes,
+                                      even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples));
+            exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
         double norm;
         if (cfg_.clip_norm > 0)
