@@ -97,42 +97,61 @@ inline int source_index(int i, int n, int pad, pad_kind kind) {
     return numeric::reflect_index(s, n);
 }
 
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512F__)
+
+// vcvtne2ps2bf16 puts its second source in words 0..15 and its first in 16..31; this permutation
+// (vpermw) interleaves them into (low channel, high channel) pairs.
+alignas(64) inline constexpr short pair_interleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+
 /// Packs the weights (cout, cin, kh, kw), each scaled by scale[co] when scale is set, into wb
-/// (layout in the file comment).
+/// (layout in the file comment). Each (block, pair) reads the 2 x kh x kw contiguous weights of
+/// its channel pair for each of its 6 output channels, converts kernels of up to 16 taps 16 at a
+/// time (vcvtne2ps2bf16) and transposes the 6 x kh x kw words into place.
 inline void pack_weights(const conv_geometry& g, const conv_plan& p, const float* w, const float* scale,
                          std::uint32_t* wb) {
     const int kk = g.kh * g.kw;
+    const __m512i perm = _mm512_load_si512(pair_interleave);
+    const __mmask16 m = static_cast<__mmask16>(kk >= 16 ? 0xFFFFu : (1u << kk) - 1u);
+    const int total = p.co_blocks * p.pairs;
 #pragma omp parallel for schedule(static) if (p.w_words > 65536)
-    for (int cb = 0; cb < p.co_blocks; ++cb)
-        for (int cp = 0; cp < p.pairs; ++cp)
-            for (int t = 0; t < kk; ++t) {
-                std::uint32_t* dst = wb + ((std::ptrdiff_t(cb) * p.pairs + cp) * kk + t) * co_block;
-                for (int j = 0; j < co_block; ++j) {
-                    const int co = cb * co_block + j;
-                    std::uint32_t word = 0;
-                    if (co < g.cout) {
-                        const float s = scale ? scale[co] : 1.0f;
-                        const float* wc = w + std::ptrdiff_t(co) * g.cin * kk + t;
-                        const int c0 = 2 * cp, c1 = 2 * cp + 1;
-                        word = to_bf16(wc[std::ptrdiff_t(c0) * kk] * s);
-                        if (c1 < g.cin) word |= std::uint32_t(to_bf16(wc[std::ptrdiff_t(c1) * kk] * s)) << 16;
-                    }
-                    dst[j] = word;
-                }
+    for (int bp = 0; bp < total; ++bp) {
+        const int cb = bp / p.pairs, cp = bp % p.pairs;
+        std::uint32_t* dst = wb + std::ptrdiff_t(bp) * kk * co_block;
+        const int c0 = 2 * cp, c1 = 2 * cp + 1;
+        alignas(64) std::uint32_t words[co_block][16];  // [j][tap] when kk <= 16
+        for (int j = 0; j < co_block; ++j) {
+            const int co = cb * co_block + j;
+            if (co >= g.cout) {
+                std::fill(words[j], words[j] + 16, 0u);
+                for (int t = 0; t < kk; ++t) dst[t * co_block + j] = 0u;
+                continue;
             }
+            const float s = scale ? scale[co] : 1.0f;
+            const float* lo = w + (std::ptrdiff_t(co) * g.cin + c0) * kk;
+            const float* hi = c1 < g.cin ? lo + kk : nullptr;
+            if (kk <= 16) {
+                const __m512 vs = _mm512_set1_ps(s);
+                const __m512 vlo = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, lo), vs);
+                const __m512 vhi = hi ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, hi), vs) : _mm512_setzero_ps();
+                _mm512_store_si512(words[j], _mm512_permutexvar_epi16(
+                                                 perm, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(vhi, vlo))));
+            } else {
+                for (int t = 0; t < kk; ++t)
+                    dst[t * co_block + j] = std::uint32_t(to_bf16(lo[t] * s)) |
+                                            (hi ? std::uint32_t(to_bf16(hi[t] * s)) << 16 : 0u);
+            }
+        }
+        if (kk <= 16)  // [j][tap] -> [tap][j]
+            for (int t = 0; t < kk; ++t)
+                for (int j = 0; j < co_block; ++j) dst[t * co_block + j] = words[j][t];
+    }
 }
-
-#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512F__)
 
 /// Converts x (n, cin, h, w) into the padded pair layout xb (file comment).
 inline void convert_input(const conv_geometry& g, const conv_plan& p, const float* x, std::uint32_t* xb) {
     const std::ptrdiff_t hw = std::ptrdiff_t(g.h) * g.w;
-    // vcvtne2ps2bf16 puts the second source in words 0..15 and the first in 16..31; this
-    // permutation interleaves them into (low channel, high channel) pairs.
-    alignas(64) static constexpr short interleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
-                                                         21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
-                                                         11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const __m512i perm = _mm512_load_si512(interleave);
+    const __m512i perm = _mm512_load_si512(pair_interleave);
     const int total = g.n * p.pairs;
 #pragma omp parallel for schedule(static) if (std::ptrdiff_t(total) * p.plane > 32768)
     for (int np = 0; np < total; ++np) {

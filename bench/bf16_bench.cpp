@@ -1,0 +1,229 @@
+// Inference in fp32 (backend::cpu) against bf16 compute (backend::cpu_bf16) on the same network,
+// in one process, alternating: each round times `iters` forward passes of one backend and then
+// of the other (the order flips every round, so neither always runs second), and the report is
+// the median over rounds of each round's median time, with the minimum beside it. Both networks
+// hold the same weights (the fp32 network's, saved and loaded through a safetensors file) and
+// run eval-mode forwards under unetpp::inference_mode (fused Conv-BN-ReLU), like unet_bench's
+// `infer` mode.
+//
+// It also reports how far the bf16 output is from the fp32 one on the timed input: the largest
+// absolute difference over the largest |fp32 output|, and the relative L2 error.
+//
+// Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
+//            -I /usr/include/eigen3 bench/bf16_bench.cpp -o bf16_bench
+// Usage: OMP_NUM_THREADS=2 ./bf16_bench [--model unet_bn|ronneberger2015] [--base 32|64]
+//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile]
+// Output: one JSON line on stdout.
+#include <unetpp/backend/cpu_bf16.hpp>
+#include <unetpp/io/weights.hpp>
+#include <unetpp/unet.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+struct options {
+    std::string model = "unet_bn";
+    int base = 32, batch = 1, size = 256, rounds = 7, iters = 3, warmup = 2;
+    bool profile = false;
+};
+
+int to_int(const char* s, const char* what) {
+    char* end = nullptr;
+    const long v = std::strtol(s, &end, 10);
+    if (!*s || *end || v <= 0 || v > 1 << 20) {
+        std::fprintf(stderr, "bf16_bench: %s expects a positive whole number, got '%s'\n", what, s);
+        std::exit(2);
+    }
+    return int(v);
+}
+
+options parse(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const auto next = [&] {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "bf16_bench: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--model") o.model = next();
+        else if (a == "--base") o.base = to_int(next(), "--base");
+        else if (a == "--batch") o.batch = to_int(next(), "--batch");
+        else if (a == "--size") o.size = to_int(next(), "--size");
+        else if (a == "--rounds") o.rounds = to_int(next(), "--rounds");
+        else if (a == "--iters") o.iters = to_int(next(), "--iters");
+        else if (a == "--warmup") o.warmup = to_int(next(), "--warmup");
+        else if (a == "--profile") o.profile = true;
+        else {
+            std::fprintf(stderr, "bf16_bench: unknown option %s\n", a.c_str());
+            std::exit(2);
+        }
+    }
+    if ((o.model != "unet_bn" && o.model != "ronneberger2015") || (o.base != 32 && o.base != 64)) {
+        std::fprintf(stderr, "bf16_bench: --model unet_bn|ronneberger2015, --base 32|64\n");
+        std::exit(2);
+    }
+    return o;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+template <class F>
+double round_median_ms(F&& step, int iters) {
+    std::vector<double> t;
+    for (int i = 0; i < iters; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return median(t);
+}
+
+// Milliseconds per iteration of the profiler's convolution entries and of everything else.
+void print_profile(const char* label, int iters) {
+    double conv = 0, other = 0;
+    for (const auto& e : unetpp::profiler::entries()) {
+        const double ms = e.seconds * 1e3 / iters;
+        std::fprintf(stderr, "  %s %-36s %8.2f ms/iter%s", label, e.name, ms, e.flops > 0 ? "" : "\n");
+        if (e.flops > 0) std::fprintf(stderr, " %7.1f GFLOP/s\n", e.flops / e.seconds * 1e-9);
+        (std::string(e.name).find("conv2d_forward") == 0 ? conv : other) += ms;
+    }
+    std::fprintf(stderr, "  %s conv2d_forward total %.2f ms, the rest %.2f ms\n", label, conv, other);
+}
+
+template <unetpp::unet_cfg Cfg>
+int run(const options& o) {
+    using net32_t = unetpp::unet<Cfg, unetpp::backend::cpu>;
+    using net16_t = unetpp::unet<Cfg, unetpp::backend::cpu_bf16>;
+    if (!unetpp::backend::cpu_bf16::supported()) {
+        std::fprintf(stderr, "bf16_bench: this build or processor has no AVX512-BF16 (vdpbf16ps)\n");
+        return 3;
+    }
+    if (!net32_t::is_valid_size(o.size)) {
+        std::fprintf(stderr, "bf16_bench: size %d is not valid for this network (nearest: %d or %d)\n", o.size,
+                     net32_t::previous_valid_size(o.size), net32_t::next_valid_size(o.size));
+        return 2;
+    }
+    net32_t net32(/*seed=*/42);
+    net16_t net16(/*seed=*/1);
+    const auto file = std::filesystem::temp_directory_path() /
+                      ("unetpp_bf16_bench_" + std::to_string(::getpid()) + ".safetensors");
+    unetpp::io::save_weights(net32, file);
+    unetpp::io::load_weights(net16, file);
+    std::filesystem::remove(file);
+    net32.eval();
+    net16.eval();
+
+    const unetpp::shape4 in_shape{o.batch, 1, o.size, o.size};
+    typename net32_t::tensor_type x(in_shape);
+    unetpp::rng r(7);
+    for (auto& v : x) v = static_cast<float>(r.normal());
+
+    std::vector<float> y32, y16;
+    const auto step32 = [&] {
+        unetpp::inference_mode fused;
+        const auto& y = net32.forward(x);
+        if (y32.empty()) y32.assign(y.begin(), y.end());
+    };
+    const auto step16 = [&] {
+        unetpp::inference_mode fused;
+        const auto& y = net16.forward(x);
+        if (y16.empty()) y16.assign(y.begin(), y.end());
+    };
+    for (int i = 0; i < o.warmup; ++i) {
+        step32();
+        step16();
+    }
+    std::vector<double> t32, t16;
+    for (int k = 0; k < o.rounds; ++k) {
+        if (k % 2 == 0) {
+            t32.push_back(round_median_ms(step32, o.iters));
+            t16.push_back(round_median_ms(step16, o.iters));
+        } else {
+            t16.push_back(round_median_ms(step16, o.iters));
+            t32.push_back(round_median_ms(step32, o.iters));
+        }
+    }
+    if (o.profile) {
+        for (const bool bf : {false, true}) {
+            unetpp::profiler::reset();
+            unetpp::profiler::enable(true);
+            for (int i = 0; i < o.iters; ++i) bf ? step16() : step32();
+            unetpp::profiler::enable(false);
+            print_profile(bf ? "bf16" : "fp32", o.iters);
+        }
+    }
+
+    double max_abs = 0, max_ref = 0, se = 0, sr = 0;
+    for (std::size_t i = 0; i < y32.size(); ++i) {
+        const double d = double(y16[i]) - double(y32[i]);
+        max_abs = std::max(max_abs, std::abs(d));
+        max_ref = std::max(max_ref, std::abs(double(y32[i])));
+        se += d * d;
+        sr += double(y32[i]) * double(y32[i]);
+    }
+    const double m32 = median(t32), m16 = median(t16);
+    const double min32 = *std::min_element(t32.begin(), t32.end()), min16 = *std::min_element(t16.begin(), t16.end());
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    std::printf("{\"model\":\"%s\",\"base\":%d,\"batch\":%d,\"size\":%d,\"threads\":%d,\"rounds\":%d,\"iters\":%d,"
+                "\"fp32_ms\":%.2f,\"fp32_min_ms\":%.2f,\"bf16_ms\":%.2f,\"bf16_min_ms\":%.2f,"
+                "\"fp32_img_s\":%.3f,\"bf16_img_s\":%.3f,\"speedup\":%.3f,"
+                "\"max_abs_diff_over_max_abs\":%.3e,\"rel_l2\":%.3e}\n",
+                o.model.c_str(), o.base, o.batch, o.size, threads, o.rounds, o.iters, m32, min32, m16, min16,
+                1e3 * o.batch / m32, 1e3 * o.batch / m16, m32 / m16, max_abs / std::max(max_ref, 1e-30),
+                std::sqrt(se / std::max(sr, 1e-300)));
+    return 0;
+}
+
+constexpr unetpp::unet_cfg ronneberger_cfg(int base) {
+    unetpp::unet_cfg c = unetpp::presets::ronneberger2015_cfg;
+    c.base = base;
+    return c;
+}
+constexpr unetpp::unet_cfg unet_bn_cfg(int base) {
+    unetpp::unet_cfg c = unetpp::presets::unet_bn<32, 4>::cfg;
+    c.base = base;
+    return c;
+}
+static_assert(std::is_same_v<unetpp::unet<unet_bn_cfg(64)>, unetpp::presets::unet_bn<64, 4>>);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    unetpp::flush_denormals();
+    const options o = parse(argc, argv);
+    try {
+        if (o.model == "ronneberger2015")
+            return o.base == 32 ? run<ronneberger_cfg(32)>(o) : run<ronneberger_cfg(64)>(o);
+        return o.base == 32 ? run<unet_bn_cfg(32)>(o) : run<unet_bn_cfg(64)>(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bf16_bench: error: %s\n", e.what());
+        return 1;
+    }
+}
