@@ -9,10 +9,15 @@
 // It also reports how far the bf16 output is from the fp32 one on the timed input: the largest
 // absolute difference over the largest |fp32 output|, and the relative L2 error.
 //
+// --layers instead times the distinct 3x3 convolutions of the network (fused, as at inference)
+// one by one, alternating backend::cpu with its automatic choice (Winograd from 16 channels),
+// backend::cpu with the direct kernel forced (the same loop structure as the bf16 kernel, in
+// fp32) and backend::cpu_bf16, and prints one JSON line per layer with GFLOP/s from the median.
+//
 // Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
 //            -I /usr/include/eigen3 bench/bf16_bench.cpp -o bf16_bench
 // Usage: OMP_NUM_THREADS=2 ./bf16_bench [--model unet_bn|ronneberger2015] [--base 32|64]
-//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile]
+//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--layers]
 // Output: one JSON line on stdout.
 #include <unetpp/backend/cpu_bf16.hpp>
 #include <unetpp/io/weights.hpp>
@@ -41,7 +46,7 @@ namespace {
 struct options {
     std::string model = "unet_bn";
     int base = 32, batch = 1, size = 256, rounds = 7, iters = 3, warmup = 2;
-    bool profile = false;
+    bool profile = false, layers = false;
 };
 
 int to_int(const char* s, const char* what) {
@@ -73,6 +78,7 @@ options parse(int argc, char** argv) {
         else if (a == "--iters") o.iters = to_int(next(), "--iters");
         else if (a == "--warmup") o.warmup = to_int(next(), "--warmup");
         else if (a == "--profile") o.profile = true;
+        else if (a == "--layers") o.layers = true;
         else {
             std::fprintf(stderr, "bf16_bench: unknown option %s\n", a.c_str());
             std::exit(2);
@@ -112,6 +118,67 @@ void print_profile(const char* label, int iters) {
         (std::string(e.name).find("conv2d_forward") == 0 ? conv : other) += ms;
     }
     std::fprintf(stderr, "  %s conv2d_forward total %.2f ms, the rest %.2f ms\n", label, conv, other);
+}
+
+// The distinct 3x3 convolutions of a depth-4 U-Net of this base at this size (padded when `same`),
+// each timed fused (bias, scale, shift, ReLU) in the three ways, alternating by round.
+int run_layers(const options& o, bool same) {
+    namespace be = unetpp::backend;
+    namespace ck = unetpp::backend::cpu_kernels;
+    std::vector<be::conv_geometry> layers;
+    const int pad = same ? 1 : 0;
+    int s = o.size, c_in = 1;
+    for (int level = 0; level <= 4; ++level) {  // encoder convolutions; the decoder's have the same shapes
+        const int c = o.base << level;
+        layers.push_back({o.batch, c_in, s, s, c, 3, 3, 1, pad});
+        s = layers.back().oh();
+        layers.push_back({o.batch, c, s, s, c, 3, 3, 1, pad});
+        s = layers.back().oh() / 2;
+        c_in = c;
+    }
+    for (const auto& g : layers) {
+        const std::size_t nx = std::size_t(g.n) * g.cin * g.h * g.w, nw = std::size_t(g.cout) * g.cin * 9;
+        std::vector<float> x(nx), w(nw), b(g.cout), sc(g.cout), sh(g.cout);
+        std::vector<float> y(std::size_t(g.n) * g.cout * g.oh() * g.ow());
+        unetpp::rng r(1);
+        for (auto& v : x) v = float(r.normal());
+        for (auto& v : w) v = float(r.normal() / std::sqrt(9.0 * g.cin));
+        for (int i = 0; i < g.cout; ++i) b[i] = 0.1f, sc[i] = 1.1f, sh[i] = -0.05f;
+        const auto fused = [&](auto backend_tag) {
+            using B = decltype(backend_tag);
+            B::conv2d_forward_fused(g, x.data(), w.data(), b.data(), sc.data(), sh.data(), true, y.data());
+        };
+        const auto wino = [&] {
+            ck::set_conv2d_algorithm(ck::conv_algo::automatic);
+            fused(be::cpu{});
+        };
+        const auto direct = [&] {
+            ck::set_conv2d_algorithm(ck::conv_algo::direct);
+            fused(be::cpu{});
+        };
+        const auto bf16 = [&] { fused(be::cpu_bf16{}); };
+        for (int i = 0; i < o.warmup; ++i) wino(), direct(), bf16();
+        std::vector<double> ta, td, tb;
+        for (int k = 0; k < o.rounds; ++k) {
+            const int first = k % 3;
+            for (int j = 0; j < 3; ++j) {
+                const int which = (first + j) % 3;
+                if (which == 0) ta.push_back(round_median_ms(wino, o.iters));
+                if (which == 1) td.push_back(round_median_ms(direct, o.iters));
+                if (which == 2) tb.push_back(round_median_ms(bf16, o.iters));
+            }
+        }
+        ck::set_conv2d_algorithm(ck::conv_algo::automatic);
+        const double flops = 2.0 * g.n * g.cout * g.cin * 9 * g.oh() * g.ow();
+        const double ma = median(ta), md = median(td), mb = median(tb);
+        std::printf("{\"layer\":\"%d->%d %dx%d n%d\",\"fp32_auto\":\"%s\",\"fp32_auto_ms\":%.3f,"
+                    "\"fp32_direct_ms\":%.3f,\"bf16_ms\":%.3f,\"fp32_auto_gflops\":%.1f,\"fp32_direct_gflops\":%.1f,"
+                    "\"bf16_gflops\":%.1f,\"bf16_vs_direct\":%.2f,\"bf16_vs_auto\":%.2f}\n",
+                    g.cin, g.cout, g.h, g.w, g.n, std::string(be::cpu::conv2d_algorithm(g)).c_str(), ma, md, mb,
+                    flops / ma * 1e-6, flops / md * 1e-6, flops / mb * 1e-6, md / mb, ma / mb);
+        std::fflush(stdout);
+    }
+    return 0;
 }
 
 template <unetpp::unet_cfg Cfg>
@@ -219,6 +286,13 @@ int main(int argc, char** argv) {
     unetpp::flush_denormals();
     const options o = parse(argc, argv);
     try {
+        if (o.layers) {
+            if (!unetpp::backend::cpu_bf16::supported()) {
+                std::fprintf(stderr, "bf16_bench: this build or processor has no AVX512-BF16 (vdpbf16ps)\n");
+                return 3;
+            }
+            return run_layers(o, o.model == "unet_bn");
+        }
         if (o.model == "ronneberger2015")
             return o.base == 32 ? run<ronneberger_cfg(32)>(o) : run<ronneberger_cfg(64)>(o);
         return o.base == 32 ? run<unet_bn_cfg(32)>(o) : run<unet_bn_cfg(64)>(o);
