@@ -14,10 +14,15 @@
 // backend::cpu with the direct kernel forced (the same loop structure as the bf16 kernel, in
 // fp32) and backend::cpu_bf16, and prints one JSON line per layer with GFLOP/s from the median.
 //
+// --peak measures what one core sustains of vdpbf16ps (32 multiply-adds each) and of
+// vfmadd231ps (16) on 512-bit registers, 12 independent chains each, timed by the thread's CPU
+// time so that time the core spent on other jobs does not count. Their ratio bounds what bf16
+// can gain over fp32 on any kernel that is limited by its multiply-adds.
+//
 // Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
 //            -I /usr/include/eigen3 bench/bf16_bench.cpp -o bf16_bench
 // Usage: OMP_NUM_THREADS=2 ./bf16_bench [--model unet_bn|ronneberger2015] [--base 32|64]
-//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--layers]
+//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--layers] [--peak]
 // Output: one JSON line on stdout.
 #include <unetpp/backend/cpu_bf16.hpp>
 #include <unetpp/io/weights.hpp>
@@ -35,6 +40,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <immintrin.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
@@ -46,7 +53,7 @@ namespace {
 struct options {
     std::string model = "unet_bn";
     int base = 32, batch = 1, size = 256, rounds = 7, iters = 3, warmup = 2;
-    bool profile = false, layers = false;
+    bool profile = false, layers = false, peak = false;
 };
 
 int to_int(const char* s, const char* what) {
@@ -79,6 +86,7 @@ options parse(int argc, char** argv) {
         else if (a == "--warmup") o.warmup = to_int(next(), "--warmup");
         else if (a == "--profile") o.profile = true;
         else if (a == "--layers") o.layers = true;
+        else if (a == "--peak") o.peak = true;
         else {
             std::fprintf(stderr, "bf16_bench: unknown option %s\n", a.c_str());
             std::exit(2);
@@ -119,6 +127,53 @@ void print_profile(const char* label, int iters) {
     }
     std::fprintf(stderr, "  %s conv2d_forward total %.2f ms, the rest %.2f ms\n", label, conv, other);
 }
+
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+double thread_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// 12 independent accumulators of `Op`, n iterations; the sum keeps the loop alive.
+template <class Op>
+__attribute__((noinline)) float chains(long n, Op op) {
+    __m512 a[12];
+    for (auto& v : a) v = _mm512_setzero_ps();
+    for (long k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+        for (auto& v : a) v = op(v);
+    }
+    alignas(64) float lanes[16];
+    float sum = 0;
+    for (auto& v : a) {
+        _mm512_store_ps(lanes, v);
+        for (float e : lanes) sum += e;
+    }
+    return sum;
+}
+
+int run_peak() {
+    const long n = 20'000'000;
+    const __m512bh xb = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3F803F80));  // (1, 1) in bf16
+    const __m512 x = _mm512_set1_ps(0.5f), y = _mm512_set1_ps(0.25f);
+    std::vector<double> bf, fma;
+    float sink = 0;
+    for (int r = 0; r < 5; ++r) {
+        double t0 = thread_seconds();
+        sink += chains(n, [&](__m512 v) { return _mm512_dpbf16_ps(v, xb, xb); });
+        double t1 = thread_seconds();
+        sink += chains(n, [&](__m512 v) { return _mm512_fmadd_ps(v, x, y); });
+        double t2 = thread_seconds();
+        bf.push_back(12.0 * n * 64 / (t1 - t0) * 1e-9);
+        fma.push_back(12.0 * n * 32 / (t2 - t1) * 1e-9);
+    }
+    const double b = median(bf), f = median(fma);
+    std::printf("{\"peak\":\"one core, thread CPU time\",\"vdpbf16ps_gflops\":%.1f,\"vfmadd231ps_gflops\":%.1f,"
+                "\"ratio\":%.3f,\"sink\":%g}\n", b, f, b / f, double(sink) * 0);
+    return 0;
+}
+#endif
 
 // The distinct 3x3 convolutions of a depth-4 U-Net of this base at this size (padded when `same`),
 // each timed fused (bias, scale, shift, ReLU) in the three ways, alternating by round.
@@ -286,6 +341,9 @@ int main(int argc, char** argv) {
     unetpp::flush_denormals();
     const options o = parse(argc, argv);
     try {
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+        if (o.peak) return run_peak();
+#endif
         if (o.layers) {
             if (!unetpp::backend::cpu_bf16::supported()) {
                 std::fprintf(stderr, "bf16_bench: this build or processor has no AVX512-BF16 (vdpbf16ps)\n");

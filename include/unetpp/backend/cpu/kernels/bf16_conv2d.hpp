@@ -228,22 +228,21 @@ inline void tile(const conv_geometry& g, const conv_plan& p, const std::uint32_t
             }
     }
     const std::ptrdiff_t out_plane = std::ptrdiff_t(p.oh) * p.ow;
+    const std::ptrdiff_t row0 = q0 / p.wq;  // the tile's first position; later ones are walked
+    const int col0 = int(q0 % p.wq);         // without dividing again
     for (int j = 0; j < co_block; ++j) {
         const int co = cb * co_block + j;
         if (co >= g.cout) break;
         const __m512 bias = _mm512_set1_ps(fb[co]);
         float* yc = yn + std::ptrdiff_t(co) * out_plane;
+        std::ptrdiff_t row = row0, q = q0;
+        int col = col0;
         for (int v = 0; v < 4; ++v) {
             __m512 r = _mm512_add_ps(acc[j][v], bias);
             if (relu) r = _mm512_max_ps(r, _mm512_setzero_ps());
             // Lanes i of this vector are positions q0 + 16 v + i: store each run that lies in one
             // output row and left of the row's end (a stride-1 row has kw - 1 positions past it).
-            const std::ptrdiff_t qv = q0 + 16 * v;
-            for (int i = 0; i < 16;) {
-                const std::ptrdiff_t q = qv + i;
-                if (q >= p.q_count) break;
-                const std::ptrdiff_t row = q / p.wq;
-                const int col = int(q % p.wq);
+            for (int i = 0; i < 16 && q < p.q_count;) {
                 const int len = std::min<int>(16 - i, p.wq - col);
                 const int keep = std::min(len, p.ow - col);
                 if (keep > 0) {
@@ -255,6 +254,9 @@ inline void tile(const conv_geometry& g, const conv_plan& p, const std::uint32_t
                                           m, r);
                 }
                 i += len;
+                q += len;
+                col += len;
+                if (col == p.wq) col = 0, ++row;
             }
         }
     }
