@@ -6,6 +6,11 @@
 // run eval-mode forwards under unetpp::inference_mode (fused Conv-BN-ReLU), like unet_bench's
 // `infer` mode.
 //
+// Beside the wall times it reports the median process CPU time per forward (both threads, user +
+// system) and its ratio: run with OMP_WAIT_POLICY=passive, so that threads waiting at a barrier
+// sleep instead of spinning, it counts the work done and not the time the cores spent on other
+// jobs, which on a shared machine is the steadier of the two numbers.
+//
 // It also reports how far the bf16 output is from the fp32 one on the timed input: the largest
 // absolute difference over the largest |fp32 output|, and the relative L2 error.
 //
@@ -105,14 +110,26 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// Process CPU time (all threads, user + system) in milliseconds.
+double process_cpu_ms() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return 1e3 * double(t.tv_sec) + 1e-6 * double(t.tv_nsec);
+}
+
+// Median wall time of `iters` calls; the median process CPU time of the calls is appended to
+// *cpu when it is set.
 template <class F>
-double round_median_ms(F&& step, int iters) {
-    std::vector<double> t;
+double round_median_ms(F&& step, int iters, std::vector<double>* cpu = nullptr) {
+    std::vector<double> t, c;
     for (int i = 0; i < iters; ++i) {
+        const double c0 = process_cpu_ms();
         const auto t0 = std::chrono::steady_clock::now();
         step();
         t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        c.push_back(process_cpu_ms() - c0);
     }
+    if (cpu) cpu->push_back(median(c));
     return median(t);
 }
 
@@ -279,14 +296,14 @@ int run(const options& o) {
         step32();
         step16();
     }
-    std::vector<double> t32, t16;
+    std::vector<double> t32, t16, c32, c16;
     for (int k = 0; k < o.rounds; ++k) {
         if (k % 2 == 0) {
-            t32.push_back(round_median_ms(step32, o.iters));
-            t16.push_back(round_median_ms(step16, o.iters));
+            t32.push_back(round_median_ms(step32, o.iters, &c32));
+            t16.push_back(round_median_ms(step16, o.iters, &c16));
         } else {
-            t16.push_back(round_median_ms(step16, o.iters));
-            t32.push_back(round_median_ms(step32, o.iters));
+            t16.push_back(round_median_ms(step16, o.iters, &c16));
+            t32.push_back(round_median_ms(step32, o.iters, &c32));
         }
     }
     if (o.profile) {
@@ -316,9 +333,11 @@ int run(const options& o) {
     std::printf("{\"model\":\"%s\",\"base\":%d,\"batch\":%d,\"size\":%d,\"threads\":%d,\"rounds\":%d,\"iters\":%d,"
                 "\"fp32_ms\":%.2f,\"fp32_min_ms\":%.2f,\"bf16_ms\":%.2f,\"bf16_min_ms\":%.2f,"
                 "\"fp32_img_s\":%.3f,\"bf16_img_s\":%.3f,\"speedup\":%.3f,"
+                "\"fp32_cpu_ms\":%.2f,\"bf16_cpu_ms\":%.2f,\"cpu_time_ratio\":%.3f,"
                 "\"max_abs_diff_over_max_abs\":%.3e,\"rel_l2\":%.3e}\n",
                 o.model.c_str(), o.base, o.batch, o.size, threads, o.rounds, o.iters, m32, min32, m16, min16,
-                1e3 * o.batch / m32, 1e3 * o.batch / m16, m32 / m16, max_abs / std::max(max_ref, 1e-30),
+                1e3 * o.batch / m32, 1e3 * o.batch / m16, m32 / m16, median(c32), median(c16),
+                median(c32) / median(c16), max_abs / std::max(max_ref, 1e-30),
                 std::sqrt(se / std::max(sr, 1e-300)));
     return 0;
 }
