@@ -24,10 +24,15 @@
 // time so that time the core spent on other jobs does not count. Their ratio bounds what bf16
 // can gain over fp32 on any kernel that is limited by its multiply-adds.
 //
+// --convert-cost times, on one thread (thread CPU time, best of 7), converting the weights of a
+// C -> C 3x3 convolution to bf16 (what every call does) against comparing them bit for bit with a
+// copy (what a cache of converted weights would have to do on every call to stay correct, as
+// winograd_cache.hpp does), for C = 256, 512, 1024.
+//
 // Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
 //            -I /usr/include/eigen3 bench/bf16_bench.cpp -o bf16_bench
 // Usage: OMP_NUM_THREADS=2 ./bf16_bench [--model unet_bn|ronneberger2015] [--base 32|64]
-//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--layers] [--peak]
+//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--layers] [--peak] [--convert-cost]
 // Output: one JSON line on stdout.
 #include <unetpp/backend/cpu_bf16.hpp>
 #include <unetpp/io/weights.hpp>
@@ -58,7 +63,7 @@ namespace {
 struct options {
     std::string model = "unet_bn";
     int base = 32, batch = 1, size = 256, rounds = 7, iters = 3, warmup = 2;
-    bool profile = false, layers = false, peak = false;
+    bool profile = false, layers = false, peak = false, convert_cost = false;
 };
 
 int to_int(const char* s, const char* what) {
@@ -92,6 +97,7 @@ options parse(int argc, char** argv) {
         else if (a == "--profile") o.profile = true;
         else if (a == "--layers") o.layers = true;
         else if (a == "--peak") o.peak = true;
+        else if (a == "--convert-cost") o.convert_cost = true;
         else {
             std::fprintf(stderr, "bf16_bench: unknown option %s\n", a.c_str());
             std::exit(2);
@@ -188,6 +194,33 @@ int run_peak() {
     const double b = median(bf), f = median(fma);
     std::printf("{\"peak\":\"one core, thread CPU time\",\"vdpbf16ps_gflops\":%.1f,\"vfmadd231ps_gflops\":%.1f,"
                 "\"ratio\":%.3f,\"sink\":%g}\n", b, f, b / f, double(sink) * 0);
+    return 0;
+}
+
+int run_convert_cost() {
+    namespace bf = unetpp::backend::cpu_kernels::bf16;
+    for (const int c : {256, 512, 1024}) {
+        const unetpp::backend::conv_geometry g{1, c, 16, 16, c, 3, 3, 1, 1};
+        const bf::conv_plan p = bf::make_plan(g);
+        std::vector<float> w(std::size_t(c) * c * 9), copy;
+        unetpp::rng r(3);
+        for (auto& v : w) v = float(r.normal());
+        copy = w;
+        std::vector<std::uint32_t> wb(p.w_words);
+        double pack = 1e9, compare = 1e9;
+        for (int k = 0; k < 7; ++k) {
+            const double t0 = thread_seconds();
+            bf::pack_weights(g, p, w.data(), nullptr, wb.data());
+            const double t1 = thread_seconds();
+            const bool same = unetpp::backend::cpu_kernels::detail::wino::same_bits(w.data(), copy.data(), w.size());
+            const double t2 = thread_seconds();
+            if (!same) return 1;
+            pack = std::min(pack, t1 - t0);
+            compare = std::min(compare, t2 - t1);
+        }
+        std::printf("{\"weights\":\"%d->%d 3x3\",\"convert_ms\":%.3f,\"compare_with_copy_ms\":%.3f}\n", c, c,
+                    pack * 1e3, compare * 1e3);
+    }
     return 0;
 }
 #endif
@@ -362,6 +395,7 @@ int main(int argc, char** argv) {
     try {
 #if defined(__AVX512BF16__) && defined(__AVX512BW__)
         if (o.peak) return run_peak();
+        if (o.convert_cost) return run_convert_cost();
 #endif
         if (o.layers) {
             if (!unetpp::backend::cpu_bf16::supported()) {
