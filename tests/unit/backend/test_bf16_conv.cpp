@@ -143,6 +143,7 @@ TEST_CASE("cpu_bf16 convolutions are within the bf16 bound of the exact result")
         {1, 5, 17, 16, 7, 3, 2, 1, pad_kind::zero},    {2, 8, 20, 21, 13, 2, 2, 0, pad_kind::zero},
         {1, 3, 25, 19, 5, 5, 3, 2, pad_kind::zero},    {1, 6, 15, 15, 6, 3, 2, 1, pad_kind::reflect},
         {1, 128, 12, 12, 20, 3, 1, 1, pad_kind::zero}, {1, 2, 1, 40, 3, 1, 1, 0, pad_kind::zero},
+        {2, 3, 6, 7, 4, 3, 1, 3, pad_kind::zero},      {1, 4, 5, 64, 6, 3, 1, 1, pad_kind::zero},
     };
     for (const shape& s : shapes) {
         conv_geometry g{s.n, s.cin, s.h, s.w, s.cout, s.k, s.k, s.stride, s.pad, s.padding};
