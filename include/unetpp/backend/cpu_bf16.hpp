@@ -13,7 +13,10 @@
 ///
 /// Where AVX512-BF16 is missing (not compiled in, or not on the processor running the program)
 /// every bf16 convolution throws cpu_kernels::bf16::bf16_unavailable naming the instruction set;
-/// `cpu_bf16::supported()` tells beforehand. There is no silent fp32 fallback.
+/// `cpu_bf16::supported()` tells beforehand. There is no silent fp32 fallback. The type itself is
+/// usable in every build (`available` is true), so code that selects it at run time compiles
+/// everywhere; a program that must not build without the instruction set defines
+/// UNETPP_REQUIRE_AVX512_BF16, which turns its absence into a compile-time #error.
 
 #include <cstddef>
 #include <cstdint>
@@ -23,12 +26,18 @@
 #include "cpu.hpp"
 #include "cpu/kernels/bf16_conv2d.hpp"
 
+#if defined(UNETPP_REQUIRE_AVX512_BF16) && !(defined(__AVX512BF16__) && defined(__AVX512BW__))
+#error "backend::cpu_bf16: UNETPP_REQUIRE_AVX512_BF16 is set but this build lacks AVX512-BF16 (vdpbf16ps): compile with -march=native on a processor that has it, or -mavx512f -mavx512bw -mavx512bf16"
+#endif
+
 namespace unetpp::backend {
 
 struct cpu_bf16 : basic_cpu<true> {
     using memory = unetpp::memory::host;
-    /// Compiled with AVX512-BF16; supported() also asks the processor.
-    static constexpr bool available = cpu_kernels::bf16::compiled;
+    /// Usable in every build (a network of this backend compiles anywhere); whether its bf16
+    /// convolutions can run is compiled_with_avx512_bf16 and, at run time, supported().
+    static constexpr bool available = true;
+    static constexpr bool compiled_with_avx512_bf16 = cpu_kernels::bf16::compiled;
     static constexpr bool is_reference = false;
     static constexpr std::string_view name = "cpu_bf16";
 
