@@ -51,4 +51,9 @@ inline device_kind device_option(const args& a, const std::string& program) {
 /// cuda_device.cpp.
 void require_cuda_device();
 
+/// The backend::cuda entry of unetpp-train (train_run.hpp's train_network<Net> for the cuda
+/// variants of the model set; tools/train_networks_cuda_*.cpp, a CUDA build only).
+struct train_job;
+int train_on_cuda(const std::string& model, int base, int depth, const train_job& job);
+
 }  // namespace cli

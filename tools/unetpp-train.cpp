@@ -24,6 +24,7 @@
 #endif
 
 #include "cli_common.hpp"
+#include "cli_device.hpp"
 #include "model_record.hpp"
 #include "run_record.hpp"
 #include "train_ranks.hpp"
@@ -120,7 +121,8 @@ training:
   --min-delta X      smallest change that counts as improvement, 0 to 1e6 (default 0)
   --clip-norm X      clip gradients to global L2 norm X, 0 to 1e6       (default 0: off)
   --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
-  --resume           continue the run in --out from last.safetensors. Every option that defines
+)";
+const char* help_tail = R"(  --resume           continue the run in --out from last.safetensors. Every option that defines
                      the run must be the same (it is recorded in the checkpoint; a resume with
                      another --size, --loss, --lr, --batch, model, data, ... is refused with the
                      list of differences); only --epochs, --patience, --min-delta, --threads and
@@ -330,14 +332,18 @@ int run(int argc, char** argv, process_group& group) {
                   "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
                   "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
                   "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
-                  "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette"});
+                  "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "device"});
     if (a.has("help")) {
-        if (group.root()) std::cout << help_text;
+        if (group.root()) std::cout << help_text << device_help(21) << help_tail;  // --device: cli_device.hpp
         return 0;
     }
     const bool root = group.root();  // prints and writes files; the other ranks only train
     if (!root) signal_notes = 0;
-    // Every option is parsed and range-checked before any file is read or written.
+    // Every option is parsed and range-checked before any file is read or written; --device cuda
+    // first: refused at once in a build without the CUDA backend, or without a usable device.
+    const device_kind device = device_option(a, "unetpp-train");
+    if constexpr (cuda_built)
+        if (device == device_kind::cuda) require_cuda_device();
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
     const int epochs = static_cast<int>(a.integer("epochs", 10, range::epochs));
     const int batch = static_cast<int>(a.integer("batch", 4, range::batch));
@@ -423,6 +429,8 @@ int run(int argc, char** argv, process_group& group) {
                   .stop_requested = &stop_requested, .install_stop_handler = install_stop_handler,
                   .stop_signal = &stop_signal, .comm = group.comm(), .root = root,
                   .agree_setup = [&group] { group.agree_setup(); }};
+    if constexpr (cuda_built)
+        if (device == device_kind::cuda) return train_on_cuda(model, base, depth, job);
     return with_model(model, base, depth, [&]<class Net>() -> int { return train_network<Net>(job); });
 }
 
