@@ -49,7 +49,9 @@ struct optimizer_choice {
     double lr = 1e-3, weight_decay = 0.0, momentum = 0.9;
 };
 
-/// SGD or Adam/AdamW behind one type, with the checkpoint state API.
+/// SGD or Adam/AdamW behind one type, with the checkpoint state API, on the network's backend
+/// (deduced: `any_optimizer opt(net, choice)`; backend::cuda for unetpp-train --device cuda).
+template <class B = backend::cpu>
 class any_optimizer {
 public:
     template <class Net>
@@ -70,21 +72,23 @@ public:
     }
 
 private:
-    using variant = std::variant<optim::sgd<float>, optim::adam<float>>;
+    using variant = std::variant<optim::sgd<float, B>, optim::adam<float, B>>;
     template <class Net>
     static variant make(Net& net, const optimizer_choice& o) {
         if (o.name == "sgd")
-            return variant(std::in_place_type<optim::sgd<float>>, net,
+            return variant(std::in_place_type<optim::sgd<float, B>>, net,
                            optim::sgd_cfg{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
         if (o.name == "adam")
-            return variant(std::in_place_type<optim::adam<float>>, net,
+            return variant(std::in_place_type<optim::adam<float, B>>, net,
                            optim::adam_cfg{.lr = o.lr, .weight_decay = o.weight_decay});
         if (o.name == "adamw")
-            return variant(std::in_place_type<optim::adam<float>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
+            return variant(std::in_place_type<optim::adam<float, B>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
         throw usage_error("--optimizer '" + o.name + "' is not one of adam, adamw or sgd");
     }
     variant v_;
 };
+template <class Net>
+any_optimizer(Net&, const optimizer_choice&) -> any_optimizer<typename Net::backend_type>;
 
 inline optim::any_schedule make_schedule(const std::string& s, double lr, int epochs, const std::string& monitor) {
     if (s == "constant") return optim::any_schedule(optim::constant_lr(lr));
