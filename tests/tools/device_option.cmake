@@ -100,6 +100,10 @@ if(rc EQUAL 2 AND err MATCHES "no usable CUDA device")
         endif()
     endif()
     message(STATUS "no usable CUDA device here; predict refused as it should: ${err}")
+    if(NOT EXISTS "${TRAIN}" OR NOT EXISTS "${EVALUATE}")
+        message(STATUS "unetpp-train or unetpp-evaluate is not built (scripts/test.sh's cuda stage builds "
+                       "unetpp-predict only): checked where built")
+    endif()
     if(EXISTS "${TRAIN}")
         expect_exit2("^unetpp-train: error: no usable CUDA device: [^\n;]+; use --device cpu\n$"
                      "${TRAIN}" ${train_args} --out "${WORK}/run_cuda" --device cuda)
