@@ -11,7 +11,8 @@
 #            UNETPP_FUZZ_SECONDS (default 30) on its seed corpus
 #   cuda     ./build-cuda (UNETPP_WITH_CUDA=ON, sm_80 and sm_90): builds unetpp::cuda and the
 #            `cuda` tests only (every preset instantiated on backend::cuda, every operation
-#            against backend::cpu) and runs them; without a GPU they exit 77 and say so. Without
+#            against backend::cpu, unetpp-predict --device cuda) and runs them; without a GPU they
+#            exit 77 and say so (the predict test checks the program's refusal instead). Without
 #            nvcc or cuDNN the stage builds nothing and lists itself as skipped
 #
 #   scripts/test.sh                        all six stages
@@ -214,13 +215,18 @@ stage_cuda() {
     fi
     # Measured on 2 shared cores with UNETPP_JOBS=1, from an empty build-cuda, no GPU: 3m01s
     # (configure, unetpp::cuda for sm_80 and sm_90, the test that instantiates every preset on
-    # backend::cuda, the operations test; running them is a skip).
-    # With MPI (unless UNETPP_NO_MPI=1), for unetpp::nccl and its test (dist::nccl_communicator).
+    # backend::cuda, the operations test; running them is a skip). The tools are on for
+    # tools_device_cuda (unetpp-predict --device cuda; unetpp_cuda_tests depends on unetpp-predict
+    # and two small helpers): about 3.5 more minutes of compiling (unetpp-predict's CPU file 57 s,
+    # its backend::cuda file and the device check 139 s, the helpers 18 s of CPU time, measured on
+    # a loaded machine). unetpp-train and unetpp-evaluate are not built here; the test checks them
+    # where they are. With MPI (unless UNETPP_NO_MPI=1), for unetpp::nccl and its test
+    # (dist::nccl_communicator).
     local with_mpi=ON
     [[ "${UNETPP_NO_MPI:-0}" == "1" ]] && with_mpi=OFF
     cmake -S . -B "$cuda_dir" -DCMAKE_BUILD_TYPE=Release -DUNETPP_BUILD_TESTS=ON -DUNETPP_WITH_CUDA=ON \
         -DUNETPP_WITH_MPI="$with_mpi" \
-        -DCMAKE_CUDA_COMPILER="$nvcc" -DUNETPP_BUILD_EXAMPLES=OFF -DUNETPP_BUILD_BENCH=ON -DUNETPP_BUILD_TOOLS=OFF
+        -DCMAKE_CUDA_COMPILER="$nvcc" -DUNETPP_BUILD_EXAMPLES=OFF -DUNETPP_BUILD_BENCH=ON -DUNETPP_BUILD_TOOLS=ON
     # bench_unet_gpu: the GPU benchmark scripts/gpu_check.sh runs, compiled and linked here
     cmake --build "$cuda_dir" --target unetpp_cuda unetpp_cuda_tests bench_unet_gpu --parallel "$jobs"
     # '^cuda$': a bare `-L cuda` also matches cuda_host (nvcc_model_headers, run by the release stage)

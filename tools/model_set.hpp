@@ -24,14 +24,16 @@ using namespace unetpp;
 ///
 /// unet_bn: padded 3x3 convolutions, batch norm, transposed-conv up, 1x1 head
 /// (presets::unet_bn with the boundary channels chosen at run time).
-template <int Base, int Depth>
+template <int Base, int Depth, class Backend = backend::cpu>
 using unet_bn_any = unet<unet_cfg{.in_channels = runtime_channels, .classes = runtime_channels, .base = Base,
-                                  .depth = Depth, .kernel = 3, .pad = padding::same, .norm = norm_kind::batch}>;
+                                  .depth = Depth, .kernel = 3, .pad = padding::same, .norm = norm_kind::batch},
+                         Backend>;
 /// ronneberger2015-style network: unpadded 3x3 convolutions, no batch norm, crop-and-concat skips,
 /// 2x2 up-convolutions (the paper's preset has one input channel and two classes).
-template <int Base, int Depth>
+template <int Base, int Depth, class Backend = backend::cpu>
 using ronneberger_any = unet<unet_cfg{.in_channels = runtime_channels, .classes = runtime_channels, .base = Base,
-                                      .depth = Depth, .kernel = 3, .pad = padding::valid, .norm = norm_kind::none}>;
+                                      .depth = Depth, .kernel = 3, .pad = padding::valid, .norm = norm_kind::none},
+                             Backend>;
 
 inline const char* supported_models =
     "unet_bn with --base 8|16|32|64 and --depth 3|4; ronneberger2015 with --base 64 --depth 4 or --base 16 --depth 3";
@@ -46,11 +48,12 @@ inline const char* supported_models =
     X(ronneberger_any, "ronneberger2015", 64, 4) X(ronneberger_any, "ronneberger2015", 16, 3)
 #define UNETPP_CLI_MODELS(X) UNETPP_CLI_MODELS_A(X) UNETPP_CLI_MODELS_B(X)
 
-/// Calls f.template operator()<Net>() for the compiled network the options name.
-template <class F>
+/// Calls f.template operator()<Net>() for the compiled network the options name, on `Backend`
+/// (backend::cuda only in the programs' *_cuda.cpp files, cli_device.hpp).
+template <class Backend = backend::cpu, class F>
 int with_model(const std::string& model, int base, int depth, F&& f) {
 #define UNETPP_CLI_DISPATCH(Type, Name, Base, Depth) \
-    if (model == Name && base == Base && depth == Depth) return f.template operator()<Type<Base, Depth>>();
+    if (model == Name && base == Base && depth == Depth) return f.template operator()<Type<Base, Depth, Backend>>();
     UNETPP_CLI_MODELS(UNETPP_CLI_DISPATCH)
 #undef UNETPP_CLI_DISPATCH
     if (model != "unet_bn" && model != "ronneberger2015")

@@ -9,6 +9,12 @@ target_link_libraries(unetpp-predict PRIVATE unetpp::kernels)
 if(TARGET unetpp_dev_flags)
     target_link_libraries(unetpp-predict PRIVATE unetpp_dev_flags)
 endif()
+# --device cuda (tools/cli_device.hpp): the backend::cuda networks, only with UNETPP_WITH_CUDA=ON
+if(UNETPP_WITH_CUDA)
+    target_sources(unetpp-predict PRIVATE "${CMAKE_CURRENT_LIST_DIR}/unetpp-predict_cuda.cpp"
+                                          "${CMAKE_CURRENT_LIST_DIR}/cli_device_cuda.cpp")
+    target_link_libraries(unetpp-predict PRIVATE unetpp::cuda)
+endif()
 if(UNETPP_INSTALL)
     include(GNUInstallDirs)
     install(TARGETS unetpp-predict RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")

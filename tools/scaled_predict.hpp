@@ -13,6 +13,7 @@
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <unetpp/data/transforms.hpp>
@@ -29,13 +30,19 @@ using namespace unetpp;
 template <class Net>
 void check_finite_weights(Net& net, const std::string& file) {
     std::string bad;
-    const auto scan = [&](std::string_view name, const auto& v) {
+    const auto scan_host = [&](std::string_view name, const auto& v) {
         if (!bad.empty()) return;
         for (const float x : v)
             if (!std::isfinite(x)) {
                 bad = std::string(name);
                 return;
             }
+    };
+    const auto scan = [&](std::string_view name, const auto& v) {  // a device network's tensors: on a copy
+        if constexpr (std::remove_cvref_t<decltype(v)>::memory_space::host_accessible)
+            scan_host(name, v);
+        else
+            scan_host(name, to_host(v));
     };
     net.visit_parameters([&](std::string_view name, auto& v, auto&) { scan(name, v); });
     net.visit_buffers([&](std::string_view name, auto& v) { scan(name, v); });

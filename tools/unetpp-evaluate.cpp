@@ -6,24 +6,13 @@
 // (model_record.hpp); prediction is at the trained scale or at full size by tiling, mapped back to
 // each image's own size (scaled_predict.hpp). A network of two or more classes is scored per
 // class (multiclass_scores.hpp), its masks written in the run's mask encoding (class_masks.hpp).
-#include <cmath>
-#include <cstdio>
 #include <iostream>
-#include <optional>
 #include <string>
+#include <utility>
 
-#include <unetpp/metrics.hpp>
+#include "cli_device.hpp"
+#include "evaluate_run.hpp"
 
-#include <unetpp/infer.hpp>
-#include <unetpp/io/safetensors.hpp>
-
-#include "class_masks.hpp"
-#include "cli_common.hpp"
-#include "model_record.hpp"
-#include "report/overlay_png.hpp"
-#include "image_scores.hpp"
-#include "multiclass_scores.hpp"
-#include "scaled_predict.hpp"
 
 namespace {
 
@@ -121,43 +110,30 @@ model (default: read from the checkpoint; needed only for a weights file without
   the images are predicted at full size)
   --threshold X      probability threshold for the masks, 0 to 1 (default: the checkpoint's, 0.5)
   --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
-Checks: the weights must be finite (NaN or Inf in any tensor: exit 2); the file's checksums must
+)";
+
+// after --device (cli_device.hpp)
+const char* help_tail = R"(Checks: the weights must be finite (NaN or Inf in any tensor: exit 2); the file's checksums must
 match; a probability map with NaN stops the run before anything is written.
 Exit codes: 0 done, 2 bad input (missing or unreadable file, checkpoint of another
 architecture, impossible size, split that does not match the run).
 )";
-
-std::string fmt(double v) {
-    if (std::isinf(v)) return "inf";
-    if (std::isnan(v)) return "nan";
-    char b[40];
-    std::snprintf(b, sizeof b, "%.6g", v);
-    return b;
-}
-
-std::vector<report::rgb> legend_colours(const std::vector<data::rgb8>& colours) {
-    std::vector<report::rgb> out;
-    for (const auto& c : colours) out.push_back({c.r, c.g, c.b});
-    return out;
-}
-
-std::vector<std::string> legend_names(int classes) {
-    std::vector<std::string> out;
-    for (int k = 0; k < std::max(classes, 2); ++k) out.push_back(class_name(k));
-    return out;
-}
 
 int run(int argc, char** argv) {
     const args a(argc, argv, {"overwrite", "full-size", "probs-png16"},
                  {"checkpoint", "csv", "summary", "out-masks", "overlays", "data-type", "data", "masks", "mask-suffix",
                   "size",
                   "synthetic-count", "seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
-                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix"});
+                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix", "device"});
     if (a.has("help")) {
-        std::cout << help_text;
+        std::cout << help_text << device_help(21) << help_tail;
         return 0;
     }
-    // Every option is parsed and range-checked before any file is read or written.
+    // Every option is parsed and range-checked before any file is read or written; --device cuda
+    // first: refused at once in a build without the CUDA backend, or without a usable device.
+    const device_kind device = device_option(a, "unetpp-evaluate");
+    if constexpr (cuda_built)
+        if (device == device_kind::cuda) require_cuda_device();
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
     double threshold = a.real("threshold", 0.5, range::threshold);
     const std::string subset = a.choice("subset", "all", {"all", "train", "val", "test"});
@@ -357,151 +333,14 @@ int run(int argc, char** argv) {
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
 
-    return with_model(model, base, depth, [&]<class Net>() -> int {
-        if (scale > 0) check_size<Net>(scale);
-        Net net = make_net<Net>(0, dc.layout.channels, dc.layout.classes);
-        train::load_checkpoint_weights(ckpt, net);  // weights only; the optimiser state is ignored
-        check_finite_weights(net, ckpt.string());
-        net.eval();
-        inference_mode no_intermediates;  // fused Conv-BN-ReLU, nothing kept for backward
-        any_dataset ds = open_dataset(dc);
-        probe(ds);
-        std::vector<std::size_t> idx;
-        if (subset == "all") {
-            for (std::size_t i = 0; i < ds.size(); ++i) idx.push_back(i);
-        } else {
-            std::map<std::string, std::size_t> by_name;
-            for (std::size_t i = 0; i < ds.size(); ++i)
-                if (const auto [it, fresh] = by_name.emplace(ds.stem(i), i); !fresh)
-                    throw usage_error("--subset: " + ds.source(it->second) + " and " + ds.source(i) +
-                                      " have the same name '" + ds.stem(i) +
-                                      "', so the run's split.json cannot tell them apart");
-            for (const auto& n : subset_names) {
-                const auto it = by_name.find(n);
-                if (it == by_name.end())
-                    throw usage_error("--subset " + subset + ": the run's split lists '" + n +
-                                      "', which is not in the data set; evaluate on the data of the run");
-                idx.push_back(it->second);
-            }
-        }
-        if (a.has("out-masks") || a.has("overlays") || a.has("out-probs")) {  // two images of one stem: one file
-            std::map<std::string, std::size_t> seen;
-            for (std::size_t i : idx)
-                if (const auto [it, fresh] = seen.emplace(ds.stem(i), i); !fresh)
-                    throw usage_error("output files: " + ds.source(it->second) + " and " + ds.source(i) +
-                                      " would both be written as '" + ds.stem(i) +
-                                      (a.has("out-masks") ? "_pred.png" : a.has("out-probs") ? "_prob.npy" : "_overlay.png") +
-                                      "'; rename one of the images");
-        }
-        // Predict every image first: a damaged probability map stops the run before anything is written
-        // (but the --out-probs files, written as each image is done, so that they need no memory).
-        std::vector<std::vector<unsigned char>> pngs, overlays;  // encoded, written after the loop
-        const std::string polarity_note = class_masks ? "masks: " + pre.polarity
-                                          : pre.polarity.empty() || pre.polarity == polarity_of(dc.type)
-                                              ? "masks: " + polarity_of(dc.type)
-                                              : "masks read as " + polarity_of(dc.type) + "; the run: " + pre.polarity;
-        // a network of K >= 2 classes is scored per class (multiclass_scores.hpp)
-        const int K = net.classes();
-        const bool coloured = coloured_classes(dc.layout, K);  // overlays with the classes in colours
-        const std::vector<report::rgb> legend = legend_colours(class_colours(dc.layout, std::max(K, 2)));
-        const std::vector<std::string> names = legend_names(K);
-        std::optional<class_score_table> class_scores;
-        if (K >= 2) class_scores.emplace(K);
-        std::vector<metrics::ranking_histogram> class_pooled;  // per class, while K - 1 <= max_pooled_classes
-        std::string rows = K >= 2 ? class_csv_header(K) : std::string(score_csv_header);
-        score_table scores;
-        metrics::ranking_histogram pooled;  // ROC-AUC and AP over all pixels of all images
-        infer::tile_options tiles;
-        tiles.threshold = static_cast<float>(threshold);
-        std::string scale_line, matched;
-        bool in_regions = false;
-        if (a.has("out-probs")) prepare_folder(probs_dir, "--out-probs");  // written as each image is done
-        for (std::size_t i : idx) {
-            const data::sample s = ds.get(i);
-            const tensor<float> prob = predict_at_scale(net, s.image, rule, tiles, false);
-            check_probabilities(prob, ds.source(i));
-            const tensor<float> pred = infer::make_mask(prob, static_cast<float>(threshold));
-            if (scale_line.empty()) scale_line = scale_note(s.image.shape().w, s.image.shape().h, rule);
-            std::optional<tensor<float>> roi;
-            fs::path roi_file;
-            if (!s.roi.empty()) {  // the data layer's look-up (folders with ROI options): the last file
-                roi_file = s.paths.back();
-                require_inside(s.roi, roi_file, ds.source(i));
-                roi = s.roi;
-            } else if (rois) {
-                roi_file = rois->find(ds.stem(i));
-                if (roi_file.empty())
-                    throw usage_error("--roi-masks: no region mask for " + ds.source(i) + ": looked for '" + ds.stem(i) +
-                                      roi_suffix + "' (.png, .jpg, .jpeg or .bmp) in '" + roi_dir +
-                                      "'; give every image one, or leave --roi-masks out");
-                roi = read_roi(roi_file, s.mask.shape().h, s.mask.shape().w, s.paths, ds.source(i));
-            }
-            if (matched.empty())  // the data layer's source() names a region mask it found itself
-                matched = ds.source(i) + (roi_file.empty() || !s.roi.empty() ? std::string()
-                                                                             : " with region mask '" + roi_file.string() + "'");
-            in_regions |= roi.has_value();
-            std::string name = ds.stem(i);
-            for (char& ch : name)
-                if (ch == ',' || ch == '"' || ch == '\n') ch = '_';
-            std::string caption;
-            if (K >= 2) {
-                const bool pool = K - 1 <= max_pooled_classes;
-                const class_image_score sc =
-                    score_class_image(prob, pred, s.mask, roi ? &*roi : nullptr, pool ? &class_pooled : nullptr);
-                class_scores->add(sc);
-                rows += class_csv_row(ds.stem(i), sc);
-                caption = name + "   mean Dice " + fmt(sc.dice()) + "   IoU " + fmt(sc.iou());
-            } else {
-                const image_score sc = score_image(prob, pred, s.mask, roi ? &*roi : nullptr, pooled);
-                scores.add(sc);
-                rows += score_csv_row(ds.stem(i), sc);
-                caption = name + "   Dice " + fmt(sc.counts.dice()) + "   IoU " + fmt(sc.counts.iou());
-            }
-            if (a.has("out-probs")) write_probabilities(probs_dir, ds.stem(i), prob, a.has("probs-png16"));
-            if (a.has("out-masks"))
-                pngs.push_back(io::encode_png(K >= 2 ? class_mask_image(pred, dc.layout, K) : io::from_tensor(pred)));
-            if (a.has("overlays") && coloured)
-                overlays.push_back(report::class_overlay_png(s.image, s.mask, pred, legend, names, caption,
-                                                             polarity_note));
-            else if (a.has("overlays"))
-                overlays.push_back(report::overlay_png(s.image, s.mask, pred, caption, polarity_note));
-        }
-        // all inputs are valid: create the output folders and prove them writable, then write
-        prepare_file_parent(csv, "--csv");
-        if (a.has("summary")) prepare_file_parent(summary, "--summary");
-        if (a.has("out-masks")) {
-            prepare_folder(masks_dir, "--out-masks");
-            for (std::size_t k = 0; k < idx.size(); ++k) {
-                const std::vector<unsigned char>& png = pngs[k];
-                write_file(masks_dir / (ds.stem(idx[k]) + "_pred.png"),
-                           std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
-            }
-        }
-        if (a.has("overlays")) {
-            prepare_folder(overlays_dir, "--overlays");
-            for (std::size_t k = 0; k < idx.size(); ++k)
-                write_file(overlays_dir / (ds.stem(idx[k]) + "_overlay.png"), report::as_string(overlays[k]), true);
-        }
-        std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
-                            subset + (subset == "all" ? "" : ", from the run's split.json") + "), " +
-                            (K > 2 ? std::to_string(K) + " classes, each pixel its most probable class"
-                                   : (K == 2 ? "2 classes, threshold " : "threshold ") + format_real(threshold)) +
-                            "\nscale: " +
-                            (rule.square > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
-                                                   "; each prediction mapped back to its image's own size, metrics there"
-                                             : "full size (" + rule.why + "): each image predicted whole by tiling, " +
-                                                   "metrics at its own resolution") +
-                            " (first image: " + scale_line + ")\n";
-        if (rule.full_size() && pre.size > 0 && !a.has("scale"))
-            table += "note: the network was trained on images resized to " + std::to_string(pre.size) + "x" +
-                     std::to_string(pre.size) + "; at full size it sees them at another scale (--scale F matches it)\n";
-        table += "matched: " + matched + (in_regions ? "; metrics inside the region masks" : "") + "\n";
-        table += K >= 2 ? class_scores->str(class_pooled) : scores.str(pooled);
-        write_file(csv, rows, overwrite);
-        if (a.has("summary")) write_file(summary, table, overwrite);
-        std::cout << table;
-        return 0;
-    });
+    const evaluate_job job{.a = &a, .dc = dc, .ckpt = ckpt, .csv = csv, .summary = summary, .masks_dir = masks_dir,
+                           .probs_dir = probs_dir, .overlays_dir = overlays_dir, .overwrite = overwrite,
+                           .subset = subset, .subset_names = subset_names, .pre = pre, .class_masks = class_masks,
+                           .threshold = threshold, .scale = scale, .rule = rule, .roi_dir = roi_dir,
+                           .roi_suffix = roi_suffix, .rois = std::move(rois)};
+    if constexpr (cuda_built)
+        if (device == device_kind::cuda) return evaluate_on_cuda(model, base, depth, job);
+    return with_model(model, base, depth, [&]<class Net>() -> int { return evaluate_network<Net>(job); });
 }
 
 }  // namespace

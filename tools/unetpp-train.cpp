@@ -25,6 +25,7 @@
 #endif
 
 #include "cli_common.hpp"
+#include "cli_device.hpp"
 #include "model_record.hpp"
 #include "run_record.hpp"
 #include "train_ranks.hpp"
@@ -140,7 +141,8 @@ training:
   --min-delta X      smallest change that counts as improvement, 0 to 1e6 (default 0)
   --clip-norm X      clip gradients to global L2 norm X, 0 to 1e6       (default 0: off)
   --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
-  --resume           continue the run in --out from last.safetensors. Every option that defines
+)";
+const char* help_tail = R"(  --resume           continue the run in --out from last.safetensors. Every option that defines
                      the run must be the same (it is recorded in the checkpoint; a resume with
                      another --size, --loss, --lr, --batch, model, data, ... is refused with the
                      list of differences); only --epochs, --patience, --min-delta, --threads and
@@ -350,7 +352,7 @@ const std::set<std::string> key_names{
     "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
     "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
     "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
-    "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan"};
+    "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan", "device"};
 
 /// The command line, with the plan's options added under --auto / --plan FILE (train_auto.hpp).
 args with_plan(const std::vector<std::string>& argv) {
@@ -373,7 +375,7 @@ int plan_only(const args& given, const train::training_plan& plan) {
 int run(int argc, char** argv, process_group& group) {
     const args line(argc, argv, flag_names, key_names);
     if (line.has("help")) {
-        if (group.root()) std::cout << help_text;
+        if (group.root()) std::cout << help_text << device_help(21) << help_tail;  // --device: cli_device.hpp
         return 0;
     }
     // --auto / --plan FILE: the plan's choices become options (the user's own win); --plan-only stops here
@@ -382,7 +384,14 @@ int run(int argc, char** argv, process_group& group) {
     const args a = planned ? with_plan(planned->argv) : line;
     const bool root = group.root();  // prints and writes files; the other ranks only train
     if (!root) signal_notes = 0;
-    // Every option is parsed and range-checked before any file is read or written.
+    // Every option is parsed and range-checked before any file is read or written; --device cuda
+    // first: refused at once in a build without the CUDA backend, or without a usable device.
+    const device_kind device = device_option(a, "unetpp-train");
+    if constexpr (cuda_built)
+        if (device == device_kind::cuda) require_cuda_device();
+    if (device == device_kind::cuda && group.size() > 1)  // the trainer has no device communicator (NCCL)
+        throw usage_error("--device cuda trains in one process; data-parallel training over " +
+                          std::to_string(group.size()) + " processes runs on --device cpu");
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
     const int epochs = static_cast<int>(a.integer("epochs", 10, range::epochs));
     const int batch = static_cast<int>(a.integer("batch", 4, range::batch));
@@ -481,6 +490,8 @@ int run(int argc, char** argv, process_group& group) {
                   .stop_requested = &stop_requested, .install_stop_handler = install_stop_handler,
                   .stop_signal = &stop_signal, .comm = group.comm(), .root = root,
                   .agree_setup = [&group] { group.agree_setup(); }};
+    if constexpr (cuda_built)
+        if (device == device_kind::cuda) return train_on_cuda(model, base, depth, job);
     return with_model(model, base, depth, [&]<class Net>() -> int { return train_network<Net>(job); });
 }
 

@@ -1,0 +1,13 @@
+// unetpp-train --device cuda: the backend::cuda variants of UNETPP_CLI_MODELS_B (model_set.hpp),
+// instantiated here once (train_networks_cuda_a.cpp dispatches to them). Compiled only with
+// UNETPP_WITH_CUDA=ON.
+#include <unetpp/backend/cuda.hpp>
+
+#include "train_run.hpp"
+
+namespace cli {
+#define UNETPP_CLI_INSTANTIATE(Type, Name, Base, Depth) \
+    template int train_network<Type<Base, Depth, backend::cuda>>(const train_job&);
+UNETPP_CLI_MODELS_B(UNETPP_CLI_INSTANTIATE)
+#undef UNETPP_CLI_INSTANTIATE
+}  // namespace cli
