@@ -389,9 +389,10 @@ int run(int argc, char** argv, process_group& group) {
     const device_kind device = device_option(a, "unetpp-train");
     if constexpr (cuda_built)
         if (device == device_kind::cuda) require_cuda_device();
-    if (device == device_kind::cuda && group.size() > 1)  // the trainer has no device communicator (NCCL)
+    if (device == device_kind::cuda && group.size() > 1)  // this program sets up no NCCL communicator
         throw usage_error("--device cuda trains in one process; data-parallel training over " +
-                          std::to_string(group.size()) + " processes runs on --device cpu");
+                          std::to_string(group.size()) + " processes runs on --device cpu (GPU ranks: a program "
+                          "of your own with dist::nccl_communicator, docs/DISTRIBUTED.md)");
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
     const int epochs = static_cast<int>(a.integer("epochs", 10, range::epochs));
     const int batch = static_cast<int>(a.integer("batch", 4, range::batch));
