@@ -12,7 +12,9 @@
 # only) halves the build against -O1 -g, which matters because the sanitizer build is the longest
 # part of CI, and the tests run as fast; stack traces keep their files and lines. Measured on
 # tests/unit/models/test_unet.cpp with ASan + UBSan (g++ 12, CPU seconds to compile / to run):
-# -O1 -g 121 / 4.8, -O1 -g1 89-101 / -, -Og -g1 59 / 6.2, -O0 -g1 42 / 10.1.
+# -O1 -g 121 / 4.8, -O1 -g1 89-101 / -, -Og -g1 59 / 6.2, -O0 -g1 42 / 10.1. The kernels' own tests
+# (tests/unit/backend) are the exception, at -O1 (tests/CMakeLists.txt): at -Og the SIMD intrinsics'
+# wrappers are not inlined and they ran 10 to 20 times longer.
 set(UNETPP_SANITIZE "" CACHE STRING
     "Sanitizers for the tests: empty, 'address,undefined' (or a subset) or 'thread'")
 set_property(CACHE UNETPP_SANITIZE PROPERTY STRINGS "" "address,undefined" "address" "undefined" "thread")
