@@ -84,6 +84,10 @@ public:
     /// backend's tensor data): dist::nccl_communicator's may, the host-only ones' may not. The
     /// trainer runs a device network data parallel only with such a communicator.
     [[nodiscard]] virtual bool sums_device_memory() const noexcept { return false; }
+    /// Whether the ranks run on more than one machine. The trainer overlaps the gradient exchange
+    /// with backward by default only then: on one machine the sums compete with backward for the
+    /// same cores and took longer than they hid (docs/DISTRIBUTED.md).
+    [[nodiscard]] virtual bool spans_machines() const noexcept { return false; }
 
     /// Rank 0: the process that writes files and prints.
     [[nodiscard]] bool is_root() const noexcept { return rank() == 0; }

@@ -116,6 +116,17 @@ public:
         detail::mpi_check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
         detail::mpi_check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
         detail::mpi_check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+        MPI_Comm local = MPI_COMM_NULL;  // the ranks that share this rank's memory (its machine)
+        detail::mpi_check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
+                          "MPI_Comm_split_type");
+        int here = 0;
+        const int rc = MPI_Comm_size(local, &here);
+        MPI_Comm_free(&local);
+        detail::mpi_check(rc, "MPI_Comm_size");
+        // collective, so that every rank agrees: some rank shares its machine with fewer than all
+        int fewer = here < size_ ? 1 : 0, any = 0;
+        detail::mpi_check(MPI_Allreduce(&fewer, &any, 1, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
+        spans_machines_ = any != 0;
     }
     mpi_communicator(const mpi_communicator&) = delete;
     mpi_communicator& operator=(const mpi_communicator&) = delete;
@@ -127,6 +138,8 @@ public:
 
     [[nodiscard]] int rank() const noexcept override { return rank_; }
     [[nodiscard]] int size() const noexcept override { return size_; }
+    /// Whether the ranks run on more than one machine (MPI's shared-memory split, at construction).
+    [[nodiscard]] bool spans_machines() const noexcept override { return spans_machines_; }
     /// The underlying MPI communicator (for the program's own MPI calls).
     [[nodiscard]] MPI_Comm native() const noexcept { return comm_; }
 
@@ -236,6 +249,7 @@ private:
     MPI_Comm comm_ = MPI_COMM_NULL;
     int rank_ = 0;
     int size_ = 1;
+    bool spans_machines_ = false;
 };
 
 }  // namespace unetpp::dist

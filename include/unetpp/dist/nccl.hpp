@@ -85,6 +85,7 @@ public:
     [[nodiscard]] int rank() const noexcept override { return host_->rank(); }
     [[nodiscard]] int size() const noexcept override { return host_->size(); }
     [[nodiscard]] bool sums_device_memory() const noexcept override { return true; }
+    [[nodiscard]] bool spans_machines() const noexcept override { return host_->spans_machines(); }
 
     void allreduce_sum(std::span<float> v) override { sum(v, ncclFloat); }
     void allreduce_sum(std::span<double> v) override { sum(v, ncclDouble); }

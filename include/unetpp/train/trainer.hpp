@@ -437,7 +437,7 @@ private:
             // the mean gradient of the global batch; slices of unequal size are weighted by their share
             const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
             const std::optional<double> weight = even ? std::nullopt : std::optional<double>(x.shape().n / tot.samples);
-            if (cfg_.overlap_exchange) {
+            if (cfg_.overlap_exchange.value_or(comm().spans_machines())) {
                 if (!exchange_) exchange_.emplace(comm(), cfg_.bucket_bytes);
                 {
                     const auto listening = exchange_->begin(net_, weight);

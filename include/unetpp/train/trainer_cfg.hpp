@@ -53,10 +53,13 @@ struct trainer_cfg {
     /// The ranks of a data-parallel run (see "Data parallel" above); null: this process alone.
     dist::communicator* comm = nullptr;
     std::size_t bucket_bytes = dist::default_bucket_bytes;  ///< gradient exchange bucket size
-    /// Start each bucket's sum over the ranks during backward, as soon as its gradients are final
-    /// (dist::overlapped_exchange); false: all of them after backward (dist::allreduce_gradients).
-    /// The gradients are bit-identical either way; only the time spent waiting differs.
-    bool overlap_exchange = true;
+    /// true: start each bucket's sum over the ranks during backward, as soon as its gradients are
+    /// final (dist::overlapped_exchange); false: all of them after backward
+    /// (dist::allreduce_gradients). Unset: overlap when the ranks span machines
+    /// (communicator::spans_machines); on one machine the sums compete with backward for the same
+    /// cores and took longer than they hid (docs/DISTRIBUTED.md). The gradients are bit-identical
+    /// either way; only the time spent waiting differs.
+    std::optional<bool> overlap_exchange{};
 };
 
 struct fit_result {

@@ -92,6 +92,7 @@ TEST_CASE("world_of_one: rank 0 of 1, every collective leaves the data as it is"
     CHECK(one.rank() == 0);
     CHECK(one.size() == 1);
     CHECK(one.is_root());
+    CHECK_FALSE(one.spans_machines());
     std::vector<float> f{1.5f, -2.0f};
     std::vector<double> d{3.25};
     one.allreduce_sum(std::span<float>(f));
