@@ -198,6 +198,7 @@ TEST_CASE("mpi_communicator: sums, broadcasts, gathers of unequal lengths, barri
     const int w = comm.size(), r = comm.rank();
     CHECK(w >= 2);
     CHECK_FALSE(comm.spans_machines());  // the tests' ranks share one machine
+    CHECK(comm.local_rank() == r);        // so each one's index on it is its rank
     std::vector<float> f{static_cast<float>(r + 1), 0.5f};
     comm.allreduce_sum(std::span<float>(f));
     CHECK(f[0] == static_cast<float>(w * (w + 1) / 2));

@@ -120,9 +120,10 @@ public:
         detail::mpi_check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
                           "MPI_Comm_split_type");
         int here = 0;
-        const int rc = MPI_Comm_size(local, &here);
+        int rc = MPI_Comm_size(local, &here);
+        if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(local, &local_rank_);
         MPI_Comm_free(&local);
-        detail::mpi_check(rc, "MPI_Comm_size");
+        detail::mpi_check(rc, "MPI_Comm_size / MPI_Comm_rank of the machine's ranks");
         // collective, so that every rank agrees: some rank shares its machine with fewer than all
         int fewer = here < size_ ? 1 : 0, any = 0;
         detail::mpi_check(MPI_Allreduce(&fewer, &any, 1, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
@@ -140,6 +141,8 @@ public:
     [[nodiscard]] int size() const noexcept override { return size_; }
     /// Whether the ranks run on more than one machine (MPI's shared-memory split, at construction).
     [[nodiscard]] bool spans_machines() const noexcept override { return spans_machines_; }
+    /// This rank's index among the ranks on its machine (the same split): which GPU it takes.
+    [[nodiscard]] int local_rank() const noexcept { return local_rank_; }
     /// The underlying MPI communicator (for the program's own MPI calls).
     [[nodiscard]] MPI_Comm native() const noexcept { return comm_; }
 
@@ -249,6 +252,7 @@ private:
     MPI_Comm comm_ = MPI_COMM_NULL;
     int rank_ = 0;
     int size_ = 1;
+    int local_rank_ = 0;
     bool spans_machines_ = false;
 };
 

@@ -66,7 +66,7 @@ public:
     explicit nccl_communicator(mpi_communicator& host, int device = -1) : host_(&host) {
         int devices = 0;
         detail::cuda_check(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
-        if (device < 0) device = local_rank() % devices;
+        if (device < 0) device = host.local_rank() % devices;
         if (device >= devices)
             throw std::invalid_argument("nccl_communicator: device " + std::to_string(device) + " of " +
                                         std::to_string(devices) + " GPUs on this machine");
@@ -116,18 +116,6 @@ private:
                                          cuda_runtime::context::current().stream()),
                            "ncclBroadcast");
     }
-    /// This rank's index among the ranks on its machine (MPI's shared-memory split).
-    int local_rank() const {
-        MPI_Comm local = MPI_COMM_NULL;
-        detail::mpi_check(MPI_Comm_split_type(host_->native(), MPI_COMM_TYPE_SHARED, host_->rank(), MPI_INFO_NULL, &local),
-                          "MPI_Comm_split_type");
-        int r = 0;
-        const int rc = MPI_Comm_rank(local, &r);
-        MPI_Comm_free(&local);
-        detail::mpi_check(rc, "MPI_Comm_rank");
-        return r;
-    }
-
     mpi_communicator* host_;
     ncclComm_t comm_ = nullptr;
 };
