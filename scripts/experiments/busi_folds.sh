@@ -37,28 +37,4 @@ for fold in $(seq 0 $((folds - 1))); do
         --folds "$folds" --fold "$fold" --seed 1 --subset val --csv "$out/val.csv" > "$out/val_summary.txt"
 done
 
-/usr/bin/python3 - "$runs" <<'PY' | tee "$runs/table.md"
-import csv, os, statistics, sys
-runs = sys.argv[1]
-rows = []
-for fold in sorted(os.listdir(runs)):
-    p, log = os.path.join(runs, fold, "val.csv"), os.path.join(runs, fold, "log.csv")
-    if not (os.path.isfile(p) and os.path.isfile(log)):
-        continue
-    with open(p, newline="") as f:
-        per_image = list(csv.DictReader(f))
-    with open(log, newline="") as f:
-        seconds = sum(float(x["seconds"]) for x in csv.DictReader(f))
-    lesion = [r for r in per_image if not r["image"].startswith("normal")]
-    mean = lambda rs, k: statistics.mean(float(r[k]) for r in rs)
-    rows.append((fold, len(per_image), mean(per_image, "dice"), mean(per_image, "iou"),
-                 len(lesion), mean(lesion, "dice"), mean(lesion, "iou"), seconds))
-print("| fold | images | Dice (all) | IoU (all) | lesion images | Dice (lesions) | IoU (lesions) | train seconds |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for fold, n, d, i, nl, dl, il, s in rows:
-    print(f"| {fold} | {n} | {d:.3f} | {i:.3f} | {nl} | {dl:.3f} | {il:.3f} | {s:.0f} |")
-sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
-col = lambda k: [r[k] for r in rows]
-ms = lambda v: f"{statistics.mean(v):.3f} ± {sd(v):.3f}"
-print(f"| mean ± std | | {ms(col(2))} | {ms(col(3))} | | {ms(col(5))} | {ms(col(6))} | |")
-PY
+/usr/bin/python3 "$root/scripts/experiments/busi_table.py" "$runs" | tee "$runs/table.md"
