@@ -299,7 +299,7 @@ int run(const options& o) {
     // allocates its moments only at the first step; inference builds none.
     const double idle_hwm = proc_status_mib("VmHWM");
     std::optional<unetpp::optim::adam<float>> opt;
-    if (o.mode == "train") opt.emplace(net, unetpp::optim::adam_cfg{.lr = 1e-3});
+    if (o.mode == "train") opt.emplace(net, unetpp::optim::adam_options{.lr = 1e-3});
     unetpp::losses::bce_with_logits loss;
     double last_loss = 0;
     double checksum = 0;

@@ -6,6 +6,7 @@ folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of th
 
     tensor                      shapes, the tensor, random numbers
     backend                     the CPU kernels and the backend types
+    exec                        memory planning: workspaces, loans, the fusion rule, inference_mode
     heads                       typed outputs (logits, probabilities) and multi-head outputs
     layers                      one operation each, with its gradient
     blocks                      layers composed (double conv, residual, attention gate, ...)
@@ -37,19 +38,20 @@ ALLOWED = {
     "detail": {"io"},  # stb's implementation unit uses io/detail/decode_alloc.hpp's allocator
     "backend": {"tensor"},
     "heads": {"backend", "tensor"},
-    "layers": {"backend", "tensor"},
-    "blocks": {"layers", "backend", "tensor"},
+    "exec": {"tensor"},
+    "layers": {"exec", "backend", "tensor"},
+    "blocks": {"layers", "exec", "backend", "tensor"},
     "losses": {"heads", "backend", "tensor"},
     "metrics": {"heads", "backend", "tensor"},
     "optim": {"backend", "tensor"},
-    "models": {"blocks", "layers", "heads", "backend", "tensor"},
-    "io": {"models", "blocks", "layers", "heads", "backend", "tensor", "detail"},
+    "models": {"blocks", "layers", "exec", "heads", "backend", "tensor"},
+    "io": {"models", "blocks", "layers", "exec", "heads", "backend", "tensor", "detail"},
     "data": {"io", "backend", "tensor", "detail"},
-    "infer": {"io", "models", "layers", "heads", "backend", "tensor"},
-    "dist": {"data", "metrics", "layers", "backend", "tensor"},  # sharded loaders, validation, gradient listener
+    "infer": {"io", "models", "layers", "exec", "heads", "backend", "tensor"},
+    "dist": {"data", "metrics", "layers", "exec", "backend", "tensor"},  # sharded loaders, validation, gradient listener
     "testing": {"tensor"},  # the gradient checker is generic over the layer type
-    "train": {"dist", "data", "infer", "io", "models", "blocks", "layers", "heads", "losses", "metrics", "optim",
-              "backend", "tensor", "detail"},
+    "train": {"dist", "data", "infer", "io", "models", "blocks", "layers", "exec", "heads", "losses", "metrics",
+              "optim", "backend", "tensor", "detail"},
 }
 
 # Floors that are written against the backend contract only: from `backend` they may include the

@@ -51,7 +51,7 @@ struct class_layout {
     std::vector<unetpp::data::rgb8> palette;  ///< encoding palette: colour k is class k
 };
 
-/// The preprocessing unetpp-train applies, as recorded in every checkpoint (trainer_cfg.extra):
+/// The preprocessing unetpp-train applies, as recorded in every checkpoint (trainer_options.extra):
 /// 8-bit values scaled by 1/255 to [0, 1], the channels and classes of `layout` ("channels",
 /// "classes", "mask-encoding" and, for a palette, "palette"), threshold 0.5, and the scale:
 ///   size > 0    images resized to size x size (bilinear; masks nearest): "preprocess.resize"

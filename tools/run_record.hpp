@@ -1,6 +1,6 @@
 // The run-defining options of unetpp-train and the --resume refusal. unetpp-train records every
 // option that changes what is trained (model, data, split, loss, optimiser, ...) in each checkpoint
-// (trainer_cfg.extra, stored as unetpp.extra.<key>); --resume compares them with the options of the
+// (trainer_options.extra, stored as unetpp.extra.<key>); --resume compares them with the options of the
 // new command line before any data is read, and refuses a resume that would mix two runs in one
 // log, listing every difference (train::trainer makes the same comparison again when it loads the
 // checkpoint; this one answers before the data set is opened). Light (standard library only):

@@ -119,7 +119,7 @@ public:
     [[nodiscard]] int size() const noexcept { return comm() ? comm()->size() : 1; }
     /// Rank 0: the process that prints and writes files.
     [[nodiscard]] bool root() const noexcept { return rank() == 0; }
-    /// The communicator of the training (trainer_cfg::comm); null for one process.
+    /// The communicator of the training (trainer_options::comm); null for one process.
     [[nodiscard]] unetpp::dist::communicator* comm() noexcept {
 #ifdef UNETPP_WITH_MPI
         if (train_) return &*train_;

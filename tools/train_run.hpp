@@ -77,10 +77,10 @@ private:
     static variant make(Net& net, const optimizer_choice& o) {
         if (o.name == "sgd")
             return variant(std::in_place_type<optim::sgd<float, B>>, net,
-                           optim::sgd_cfg{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
+                           optim::sgd_options{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
         if (o.name == "adam")
             return variant(std::in_place_type<optim::adam<float, B>>, net,
-                           optim::adam_cfg{.lr = o.lr, .weight_decay = o.weight_decay});
+                           optim::adam_options{.lr = o.lr, .weight_decay = o.weight_decay});
         if (o.name == "adamw")
             return variant(std::in_place_type<optim::adam<float, B>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
         throw usage_error("--optimizer '" + o.name + "' is not one of adam, adamw or sgd");
@@ -132,7 +132,7 @@ inline void export_data(const any_dataset& ds,
     write_file(file, w.serialize(), overwrite);  // atomic and fsynced; never replaces a file without --overwrite
 }
 
-/// Sets trainer_cfg::resume_may_change where the library has it (the trainer then refuses a
+/// Sets trainer_options::resume_may_change where the library has it (the trainer then refuses a
 /// resume whose recorded options differ, as run_record.hpp does here before any data is read).
 template <class Cfg>
 void set_resume_may_change(Cfg& cfg) {
@@ -211,7 +211,7 @@ struct train_job {
     std::string monitor, schedule;
     optimizer_choice opt_choice;
     any_loss loss;
-    std::map<std::string, std::string> extra;  ///< the run's record (trainer_cfg::extra)
+    std::map<std::string, std::string> extra;  ///< the run's record (trainer_options::extra)
     fs::path out, last;
     bool resume = false, overwrite = false;
     fs::path export_file;
@@ -344,7 +344,7 @@ int train_network(const train_job& job) {
         std::cout << "unetpp-train: " << Net::describe(net.channels()) << ", " << ds.size() << " images (" << parts.train.size()
                   << " train, " << parts.val.size() << " val, " << parts.test.size() << " test), loss " << loss.name
                   << ", optimiser " << opt.name() << (resume ? ", resuming" : "") << '\n';
-    train::trainer_cfg tc{.epochs = epochs,
+    train::trainer_options tc{.epochs = epochs,
                           .monitor = monitor,
                           .patience = patience,
                           .min_delta = min_delta,

@@ -84,7 +84,7 @@ step_record exercise(Net& net, const tensor<float>& x_host, const std::filesyste
         inference_mode guard;
         r.infer_output = to_host(main_logits(net.forward(x)));
     }
-    if constexpr (infer::tileable_net<Net>) r.tiled = infer::predict_proba_tiled(net, x_host);
+    if constexpr (infer::TileableNet<Net>) r.tiled = infer::predict_proba_tiled(net, x_host);
     net.visit_parameters([&](std::string_view, tensor_type& v, tensor_type& g) {
         r.parameters.push_back(to_host(v));
         r.gradients.push_back(to_host(g));

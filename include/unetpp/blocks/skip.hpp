@@ -15,15 +15,20 @@
 
 namespace unetpp {
 
+/// What a U-Net's skip slot holds: it merges the encoder output (skip) with the up-sampled map
+/// (up) into the decoder's input. Its backward takes the gradient of the merged map, either alone
+/// (a concatenation, which needs nothing else) or with the two inputs of the last forward
+/// (backward(skip, up, dy): a gated or convolved skip with parameters), and gives the gradients of
+/// both inputs. unet checks its skip policy against this concept.
 template <class S>
 concept SkipPolicy = requires(S& s, const typename S::tensor_type& t, shape4 a, rng& r) {
     { S::out_channels } -> std::convertible_to<int>;
     { S::try_output_shape(a, a) } -> std::same_as<std::optional<shape4>>;
     { s.forward(t, t) } -> std::same_as<const typename S::tensor_type&>;
-    s.backward(t);
     s.train(true);
     s.init(r);
-};
+} && (requires(S& s, const typename S::tensor_type& t) { s.backward(t); } ||
+      requires(S& s, const typename S::tensor_type& t) { s.backward(t, t, t); });
 
 /// Concatenate [skip, up] along channels; `Crop` centre-crops the skip first (unpadded U-Nets).
 template <int SkipChannels, int UpChannels, bool Crop, class T = float, class B = backend::cpu>

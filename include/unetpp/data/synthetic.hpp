@@ -13,7 +13,7 @@
 /// The mask is 1 inside the lesion's (irregular) border and 0 elsewhere; about
 /// `empty_fraction` of the images have no lesion and an all-zero mask.
 ///
-/// Classes and channels (synthetic_ultrasound_cfg::classes, ::channels):
+/// Classes and channels (synthetic_ultrasound_options::classes, ::channels):
 ///  - classes 1 or 2 is the ultrasound frame above (mask 0/1: background and lesion). With
 ///    channels 3 the gray frame is written to three equal channels (as BUSI stores its PNGs); the
 ///    draws and values are those of channels 1.
@@ -49,7 +49,7 @@
 namespace unetpp::data {
 
 /// Settings of the synthetic ultrasound generator.
-struct synthetic_ultrasound_cfg {
+struct synthetic_ultrasound_options {
     int size = 64;               ///< images are size x size
     std::uint64_t seed = 1;      ///< used by synthetic_ultrasound; the free functions take an rng
     double empty_fraction = 0.1; ///< share of images without a lesion
@@ -59,9 +59,12 @@ struct synthetic_ultrasound_cfg {
     int classes = 1;             ///< 1 or 2: ultrasound lesion (mask 0/1); 3 to 5: shapes (mask 0..classes-1)
     int channels = 1;            ///< 1 gray, 3 RGB (see the file comment)
 };
+/// The name before the naming rule; it goes away in a later release.
+using synthetic_ultrasound_cfg [[deprecated("renamed synthetic_ultrasound_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = synthetic_ultrasound_options;
 
 /// Throws std::invalid_argument unless classes is 1 to 5 and channels 1 or 3.
-inline void check_synthetic_cfg(const synthetic_ultrasound_cfg& cfg) {
+inline void check_synthetic_cfg(const synthetic_ultrasound_options& cfg) {
     if (cfg.classes < 1 || cfg.classes > 5)
         throw std::invalid_argument("synthetic: classes must be 1 to 5 (1 or 2: lesion and background; 3 to 5: "
                                     "background and 2 to 4 kinds of shapes), got " + std::to_string(cfg.classes));
@@ -82,7 +85,7 @@ inline float smoothstep01(float t) noexcept {
 namespace detail {
 
 /// The ultrasound frame (one gray plane) and its lesion mask; see the file comment.
-inline void make_ultrasound_plane(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_cfg& cfg) {
+inline void make_ultrasound_plane(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_options& cfg) {
     constexpr double pi = std::numbers::pi;
     const int S = size;
     const std::size_t n = static_cast<std::size_t>(S) * S;
@@ -229,7 +232,7 @@ inline bool inside_shape(int kind, double dx, double dy, double rad, double angl
 
 /// The shapes scene (cfg.channels planes of size * size) and its class-index mask; see the file
 /// comment.
-inline void make_shapes_planes(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_cfg& cfg) {
+inline void make_shapes_planes(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_options& cfg) {
     const int S = size, C = cfg.channels;
     const std::size_t n = static_cast<std::size_t>(S) * S;
     const double base = r.uniform(0.42, 0.52);
@@ -294,7 +297,7 @@ inline void make_shapes_planes(rng& r, int size, float* image, float* mask, cons
 /// Draws one image and its mask into the given buffers: `image` gets cfg.channels planes of
 /// size * size floats in [0, 1] (channel after channel), `mask` one plane of class indices (0 or 1
 /// for classes 1 and 2, 0..classes-1 for the shapes scene).
-inline void make_sample(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_cfg& cfg = {}) {
+inline void make_sample(rng& r, int size, float* image, float* mask, const synthetic_ultrasound_options& cfg = {}) {
     if (size < 8) throw std::invalid_argument("synthetic_ultrasound: size must be at least 8, got " + std::to_string(size));
     if (!image || !mask) throw std::invalid_argument("synthetic_ultrasound: null output buffer");
     check_synthetic_cfg(cfg);
@@ -312,7 +315,7 @@ inline void make_sample(rng& r, int size, float* image, float* mask, const synth
 
 /// A batch of n images [n, cfg.channels, size, size] in [0, 1] and their masks [n, 1, size, size]
 /// (see make_sample), drawn in order.
-inline std::pair<tensor<float>, tensor<float>> make_batch(rng& r, int n, int size, const synthetic_ultrasound_cfg& cfg = {}) {
+inline std::pair<tensor<float>, tensor<float>> make_batch(rng& r, int n, int size, const synthetic_ultrasound_options& cfg = {}) {
     if (n < 1) throw std::invalid_argument("synthetic_ultrasound: batch size must be at least 1, got " + std::to_string(n));
     check_synthetic_cfg(cfg);
     if (size < 8) throw std::invalid_argument("synthetic_ultrasound: size must be at least 8, got " + std::to_string(size));
@@ -328,12 +331,12 @@ inline std::pair<tensor<float>, tensor<float>> make_batch(rng& r, int n, int siz
 /// a fresh batch; the sequence is the same for the same cfg.
 class synthetic_ultrasound {
 public:
-    explicit synthetic_ultrasound(synthetic_ultrasound_cfg cfg = {}) : cfg_(cfg), rng_(cfg.seed) {}
+    explicit synthetic_ultrasound(synthetic_ultrasound_options cfg = {}) : cfg_(cfg), rng_(cfg.seed) {}
     std::pair<tensor<float>, tensor<float>> next(int n) { return make_batch(rng_, n, cfg_.size, cfg_); }
-    [[nodiscard]] const synthetic_ultrasound_cfg& cfg() const noexcept { return cfg_; }
+    [[nodiscard]] const synthetic_ultrasound_options& cfg() const noexcept { return cfg_; }
 
 private:
-    synthetic_ultrasound_cfg cfg_;
+    synthetic_ultrasound_options cfg_;
     rng rng_;
 };
 

@@ -23,7 +23,7 @@ namespace unetpp::data {
 
 class synthetic_dataset {
 public:
-    explicit synthetic_dataset(std::size_t n, synthetic_ultrasound_cfg cfg = {}) : n_(n), cfg_(cfg) {
+    explicit synthetic_dataset(std::size_t n, synthetic_ultrasound_options cfg = {}) : n_(n), cfg_(cfg) {
         if (n == 0) throw std::invalid_argument("synthetic_dataset: size must be at least 1");
         check_synthetic_cfg(cfg_);
     }
@@ -44,11 +44,11 @@ public:
         return s;
     }
     [[nodiscard]] std::string source(std::size_t i) const { return "synthetic sample " + std::to_string(i); }
-    [[nodiscard]] const synthetic_ultrasound_cfg& cfg() const noexcept { return cfg_; }
+    [[nodiscard]] const synthetic_ultrasound_options& cfg() const noexcept { return cfg_; }
 
 private:
     std::size_t n_;
-    synthetic_ultrasound_cfg cfg_;
+    synthetic_ultrasound_options cfg_;
 };
 
 }  // namespace unetpp::data

@@ -64,7 +64,7 @@ struct shard_options {
 };
 
 /// A loader that delivers this rank's slice of every global batch (see the file comment). It has
-/// the batch_source interface of train::trainer (start_epoch, next, batches_per_epoch) and the
+/// the BatchSource interface of train::trainer (start_epoch, next, batches_per_epoch) and the
 /// same options as data::loader, whose batch_size is the global batch size.
 template <data::Dataset D>
 class sharded_loader {

@@ -2,7 +2,7 @@
 /// \file Ensembles: the (weighted) mean of the probabilities of several networks.
 ///
 ///   unetpp::infer::ensemble e;
-///   e.add_net(net_a);                                  // any tileable_net, kept by reference
+///   e.add_net(net_a);                                  // any TileableNet, kept by reference
 ///   e.add_net(net_b, {.tile = 572}, 2.0);              // another type, its own tiling, weight 2
 ///   e.add([&](const tensor<float>& x) { return my_probabilities(x); });
 ///   auto p = e.predict(x);                             // p.prob = sum w_i p_i / sum w_i
@@ -32,7 +32,7 @@ using proba_fn = std::function<tensor<float>(const tensor<float>&)>;
 
 /// Probabilities of a network by overlap tiling, as a proba_fn (the network is held by reference
 /// and must outlive the function).
-template <tileable_net Net>
+template <TileableNet Net>
 proba_fn tiled_predictor(Net& net, tile_options opt = {}) {
     return [&net, opt](const tensor<float>& x) { return predict_proba_tiled(net, x, opt); };
 }
@@ -76,7 +76,7 @@ public:
         return *this;
     }
     /// Adds a network (by reference) predicted by overlap tiling with its own options.
-    template <tileable_net Net>
+    template <TileableNet Net>
     ensemble& add_net(Net& net, tile_options opt = {}, double weight = 1.0) {
         return add(tiled_predictor(net, opt), weight);
     }

@@ -152,7 +152,7 @@ tensor<float> predict_tta(F&& f, const tensor<float>& image, std::initializer_li
 }
 
 /// TTA around overlap-tile prediction of a network: averaged probabilities and their mask.
-template <tileable_net Net>
+template <TileableNet Net>
 prediction predict_tta(Net& net, const tensor<float>& image, std::span<const dihedral> transforms,
                        const tile_options& opt = {}) {
     prediction p;
@@ -160,7 +160,7 @@ prediction predict_tta(Net& net, const tensor<float>& image, std::span<const dih
     p.mask = make_mask(p.prob, opt.threshold);
     return p;
 }
-template <tileable_net Net>
+template <TileableNet Net>
 prediction predict_tta(Net& net, const tensor<float>& image, const std::vector<dihedral>& transforms,
                        const tile_options& opt = {}) {
     return predict_tta(net, image, std::span<const dihedral>(transforms), opt);

@@ -34,6 +34,7 @@
 #include <utility>
 
 #include "../backend/backend.hpp"
+#include "../exec/inference_mode.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 
@@ -177,35 +178,6 @@ concept Layer = requires(L& l, const L& cl, const typename L::tensor_type& t, sh
     l.visit_parameters(std::string_view{}, detail::param_visitor_archetype{});
     l.visit_buffers(std::string_view{}, detail::buffer_visitor_archetype{});
     l.init(r);
-};
-
-/// Inference-only forward passes on the calling thread while an object of this type lives (the
-/// counterpart of torch.inference_mode). Under it, a block that chains an eval-mode Conv2d into a
-/// BatchNorm2d (with or without its fused ReLU), or a Conv2d into a ReLU, runs the pair as one
-/// convolution with the norm folded into the weights and the ReLU applied before the store: the
-/// intermediate output is never written, which saves a pass over memory and its buffer. A forward
-/// run this way keeps no intermediate results, so calling backward on it throws.
-///
-///   net.eval();
-///   { unetpp::inference_mode guard; const auto& logits = net.forward(x); ... }
-///
-/// Guards nest; the previous state comes back when a guard is destroyed. infer::predict_tiled and
-/// the trainer's validation pass enable it themselves.
-class inference_mode {
-public:
-    inference_mode() noexcept : previous_(flag()) { flag() = true; }
-    ~inference_mode() { flag() = previous_; }
-    inference_mode(const inference_mode&) = delete;
-    inference_mode& operator=(const inference_mode&) = delete;
-    /// Whether a guard is alive on this thread.
-    [[nodiscard]] static bool enabled() noexcept { return flag(); }
-
-private:
-    static bool& flag() noexcept {
-        thread_local bool on = false;
-        return on;
-    }
-    bool previous_;
 };
 
 /// Told during backward when a layer's parameter gradients are final for this pass. Data-parallel

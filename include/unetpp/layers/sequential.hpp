@@ -2,11 +2,13 @@
 /// \file A chain of named layers. Names become parameter-name segments (`conv1.weight`), so a
 /// block's parameters map one-to-one onto a PyTorch module with the same attribute names.
 ///
-/// Memory: under inference_mode, Conv -> BatchNorm (-> ReLU) and Conv -> ReLU pairs run fused.
-/// Otherwise a batch norm or ReLU between two convolutions (conv1 -> bn1 -> conv2) keeps no
-/// output: it writes into one shared buffer that the next convolution reads, and backward writes
-/// it again from conv1's output (bit-identical, one cheap pass). In backward, layers after the
-/// first write their input gradients into two buffers lent by the chain.
+/// Memory: the chain applies the fusion rule of exec/fusion.hpp with the buffers of the running
+/// network's workspace (exec/workspace.hpp). Under inference_mode, Conv -> BatchNorm (-> ReLU) and
+/// Conv -> ReLU pairs run fused, and a pair whose output only feeds the next pair writes it into a
+/// fused slot. Otherwise a batch norm or ReLU between two convolutions (conv1 -> bn1 -> conv2)
+/// keeps no output: it writes into the recompute slot, which the next convolution reads, and
+/// backward writes it again from conv1's output. In backward, layers after the first write their
+/// input gradients into two buffers the workspace lends per nesting depth.
 
 #include <array>
 #include <cstddef>
@@ -16,6 +18,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "../exec/fusion.hpp"
+#include "../exec/workspace.hpp"
 #include "layer.hpp"
 
 namespace unetpp {
@@ -42,111 +46,6 @@ template <class... N>
 struct tuple_to_sequential<std::tuple<N...>> {
     using type = sequential<N...>;
 };
-}  // namespace detail
-
-namespace detail {
-/// A convolution with a fused-epilogue forward (conv2d).
-template <class L>
-concept epilogue_conv = requires(L& l, const typename L::tensor_type& x, typename L::tensor_type& y,
-                                 typename L::tensor_type::const_pointer p) { l.forward_fused(x, p, p, true, y); };
-/// A normalisation whose eval mode is a per-channel affine map (batch_norm2d).
-template <class L>
-concept foldable_norm = requires(L& l) {
-    l.eval_affine();
-    { L::applies_relu } -> std::convertible_to<bool>;
-};
-/// A plain ReLU.
-template <class L>
-concept relu_layer = requires { requires L::is_relu; };
-/// Conv2d followed by BatchNorm2d or ReLU: the pairs a sequential runs as one pass under
-/// inference_mode.
-template <class A, class B>
-concept fusable_pair = epilogue_conv<A> && (foldable_norm<B> || relu_layer<B>);
-
-/// Two grow-only buffers per thread and tensor type for the intermediate results of fused pairs
-/// under inference_mode: a pair whose output only feeds the next fused pair of the same chain
-/// (conv1-bn1 feeding conv2-bn2 in a U-Net block) writes it here instead of into a buffer of its
-/// own, so a whole network needs one such buffer instead of one per block. Consecutive pairs use
-/// alternate slots, so a pair never writes the buffer it reads.
-/// While an object of this type lives, slot 0 of inference_scratch on this thread is the given
-/// tensor instead of the slot's own buffer. A network lends its blocks a buffer of its own that
-/// is dead at that point of the forward pass (unet lends each encoder the concatenation buffer,
-/// and each decoder the up-sampling buffer), so the intermediate results need no memory of
-/// their own. The lent tensor must not be the block's input. Scopes nest.
-template <class Tensor>
-class inference_scratch_loan {
-public:
-    explicit inference_scratch_loan(Tensor& t) noexcept : previous_(std::exchange(lent(), &t)) {}
-    ~inference_scratch_loan() { lent() = previous_; }
-    inference_scratch_loan(const inference_scratch_loan&) = delete;
-    inference_scratch_loan& operator=(const inference_scratch_loan&) = delete;
-    /// The tensor that stands in for slot 0 now, or null.
-    static Tensor*& lent() noexcept {
-        thread_local Tensor* t = nullptr;
-        return t;
-    }
-
-private:
-    Tensor* previous_;
-};
-
-template <class Tensor>
-Tensor& inference_scratch(std::size_t slot) {
-    if (slot % 2 == 0)
-        if (Tensor* t = inference_scratch_loan<Tensor>::lent()) return *t;
-    thread_local std::array<Tensor, 2> buffers;
-    return buffers[slot % 2];
-}
-
-/// Gradient buffers that sequential lends to its layers during backward: two per nesting depth
-/// (a sequential inside a sequential's backward uses the next depth), per thread and tensor
-/// type. Layer I of a chain writes its input gradient into slot I % 2 and layer I - 1 reads it
-/// from there, writing its own into the other slot; only layer 0's gradient, which the chain
-/// returns, lives in a buffer of its own.
-inline constexpr int grad_lending_depths = 8;
-template <class Tensor>
-Tensor* lent_grad_slot(int depth, std::size_t index) noexcept {
-    thread_local std::array<std::array<Tensor, 2>, grad_lending_depths> buffers;
-    if (depth < 0 || depth >= grad_lending_depths) return nullptr;
-    return &buffers[static_cast<std::size_t>(depth)][index % 2];
-}
-inline int& backward_depth() noexcept {
-    thread_local int depth = 0;
-    return depth;
-}
-struct backward_depth_scope {
-    int depth;
-    backward_depth_scope() noexcept : depth(backward_depth()++) {}
-    ~backward_depth_scope() { --backward_depth(); }
-    backward_depth_scope(const backward_depth_scope&) = delete;
-    backward_depth_scope& operator=(const backward_depth_scope&) = delete;
-};
-template <class L, class Tensor>
-concept lends_grad = requires(L& l, Tensor& t) { l.swap_input_grad(t); };
-/// A layer whose output buffer a network can exchange for a shared one (layer_base::swap_output).
-template <class L, class Tensor>
-concept lends_output = requires(L& l, Tensor& t, const shape4& s) {
-    l.swap_output(t);
-    l.mark_fused_elsewhere(s);
-};
-
-/// A layer whose output is a cheap per-element function of its input that it can write again on
-/// request (batch norm with saved statistics, ReLU).
-template <class L>
-concept recomputable = requires(L& l, const typename L::tensor_type& x) { l.recompute_output(x); } &&
-                       (foldable_norm<L> || relu_layer<L>);
-
-/// The buffer that a sequential lends, outside inference_mode, to a recomputable layer between
-/// two convolutions (conv1 -> bn1 -> conv2 in a U-Net block): bn1 writes its output here, conv2
-/// reads it, and nothing keeps it; backward writes it here again from conv1's output, which is
-/// kept anyway, just before conv2's and bn1's backward read it. One tensor per thread and tensor
-/// type, held by one layer at a time (between two leaf calls), so each such layer's output costs
-/// no memory of its own. It is the training-time counterpart of inference_scratch.
-template <class Tensor>
-Tensor& recompute_buffer() {
-    thread_local Tensor buffer;
-    return buffer;
-}
 }  // namespace detail
 
 /// sequential<...> of the entries that are not `no_layer`.
@@ -261,12 +160,17 @@ public:
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         if (!has_forward_) throw std::logic_error("sequential: backward called before forward");
-        const detail::backward_depth_scope scope;
+        exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
+        struct depth_scope {
+            exec::workspace<tensor_type>& ws;
+            int depth;
+            ~depth_scope() { ws.leave_backward(); }
+        } scope{ws, ws.enter_backward()};
         lent_.fill(nullptr);
         try {
-            return backward_from<count - 1>(x, dy, scope.depth);
+            return backward_from<count - 1>(x, dy, ws, scope.depth);
         } catch (...) {
-            give_back_recompute();
+            give_back_recompute(ws);
             throw;
         }
     }
@@ -274,21 +178,21 @@ public:
     /// Exchanges the last layer's output buffer (the chain's output) with `other`, so that a
     /// network can lend the chain a shared output buffer under inference_mode like a single layer.
     void swap_output(tensor_type& other) noexcept
-        requires detail::lends_output<last_t, tensor_type>
+        requires exec::lends_output<last_t, tensor_type>
     {
         std::get<count - 1>(layers_).swap_output(other);
     }
     /// Marks the last layer as having run an inference-only forward whose result went to a lent
     /// buffer, so that a backward on this pass throws. `in` is the chain's input shape.
     void mark_fused_elsewhere(const shape4& in) noexcept
-        requires detail::lends_output<last_t, tensor_type>
+        requires exec::lends_output<last_t, tensor_type>
     {
         std::get<count - 1>(layers_).mark_fused_elsewhere(in);
     }
     /// Exchanges the first layer's input-gradient buffer (the one backward returns) with
     /// `other`, so that the chain can be lent a shared buffer like a single layer.
     void swap_input_grad(tensor_type& other) noexcept
-        requires detail::lends_grad<first_t, tensor_type>
+        requires exec::lends_grad<first_t, tensor_type>
     {
         std::get<0>(layers_).swap_input_grad(other);
     }
@@ -335,24 +239,17 @@ private:
     template <std::size_t I>
     using layer_at = typename std::tuple_element_t<I, std::tuple<N...>>::layer;
 
+    using rule = exec::chain_rule<typename N::layer...>;
     /// Whether layer J is a recomputable layer between two convolutions, whose output the chain
-    /// does not keep (detail::recompute_buffer).
+    /// does not keep (the workspace's recompute slot).
     template <std::size_t J>
     static constexpr bool recomputed_at() {
-        if constexpr (J >= 1 && J + 1 < count)
-            return detail::epilogue_conv<layer_at<J - 1>> && detail::recomputable<layer_at<J>> &&
-                   detail::epilogue_conv<layer_at<J + 1>>;
-        else
-            return false;
+        return rule::recomputed_at(J);
     }
-
-    /// Whether layers J and J + 1 exist and form a fusable pair.
+    /// Whether layers J and J + 1 exist and run as one pass under inference_mode.
     template <std::size_t J>
     static constexpr bool fusable_pair_at() {
-        if constexpr (J + 1 < count)
-            return detail::fusable_pair<layer_at<J>, layer_at<J + 1>>;
-        else
-            return false;
+        return rule::fuses_at(J);
     }
 
     template <std::size_t I>
@@ -370,19 +267,14 @@ private:
                     // A result that only feeds the next fused pair goes to the shared scratch.
                     tensor_type* target;
                     if constexpr (fusable_pair_at<I + 2>()) {
-                        target = &detail::inference_scratch<tensor_type>(I / 2);
+                        target = &exec::current<tensor_type>().fused(I / 2);
                         target->resize(out);
                         next.mark_fused_elsewhere(mid);
                     } else {
                         target = &next.fused_output(mid, out);
                     }
                     tensor_type& y = *target;
-                    if constexpr (detail::foldable_norm<layer_at<I + 1>>) {
-                        const auto [scale, shift] = next.eval_affine();
-                        conv.forward_fused(x, scale, shift, layer_at<I + 1>::applies_relu, y);
-                    } else {
-                        conv.forward_fused(x, nullptr, nullptr, true, y);
-                    }
+                    exec::run_fused_pair(conv, next, x, y);
                     if constexpr (I + 2 < count)
                         return forward_from<I + 2>(y);
                     else
@@ -395,7 +287,7 @@ private:
             // the next convolution reads it, and the buffer goes back; backward writes it again.
             if (!inference_mode::enabled()) {
                 auto& mid = std::get<I>(layers_);
-                tensor_type& shared = detail::recompute_buffer<tensor_type>();
+                tensor_type& shared = exec::current<tensor_type>()[exec::slot::recompute];
                 mid.swap_output(shared);
                 const tensor_type* z = nullptr;
                 try {
@@ -420,18 +312,19 @@ private:
             return y;
     }
     // Layers I..0 backward; dy is the gradient of layer I's output. Layers after the first write
-    // their input gradient into a lent buffer (detail::lent_grad_slot), which goes back to its
-    // slot as soon as the layer before has consumed it.
+    // their input gradient into a buffer the workspace lends (exec::workspace::lent_grad), which
+    // goes back as soon as the layer before has consumed it.
     template <std::size_t I>
-    const tensor_type& backward_from(const tensor_type& x, const tensor_type& dy, int depth) {
+    const tensor_type& backward_from(const tensor_type& x, const tensor_type& dy, exec::workspace<tensor_type>& ws,
+                                     int depth) {
         auto& l = std::get<I>(layers_);
         if constexpr (I == 0) {
             const tensor_type& g = l.backward(x, dy);
             give_back<1>();
             return g;
         } else {
-            if constexpr (detail::lends_grad<layer_at<I>, tensor_type>) {
-                if (tensor_type* slot = detail::lent_grad_slot<tensor_type>(depth, I)) {
+            if constexpr (exec::lends_grad<layer_at<I>, tensor_type>) {
+                if (tensor_type* slot = ws.lent_grad(depth, I)) {
                     l.swap_input_grad(*slot);
                     lent_[I] = slot;
                 }
@@ -441,7 +334,7 @@ private:
                 // which it holds until its own backward (the next step) has read it.
                 if (recompute_[I - 1]) {
                     auto& mid = std::get<I - 1>(layers_);
-                    mid.swap_output(detail::recompute_buffer<tensor_type>());
+                    mid.swap_output(ws[exec::slot::recompute]);
                     recompute_holder_ = static_cast<int>(I - 1);
                     mid.recompute_output(std::get<I - 2>(layers_).output());
                 }
@@ -449,7 +342,7 @@ private:
             const tensor_type& g = l.backward(std::get<I - 1>(layers_).output(), dy);
             if constexpr (recomputed_at<I>()) {
                 if (recompute_holder_ == static_cast<int>(I)) {
-                    l.swap_output(detail::recompute_buffer<tensor_type>());
+                    l.swap_output(ws[exec::slot::recompute]);
                     recompute_holder_ = -1;
                 }
             }
@@ -458,14 +351,14 @@ private:
                                        " returned its output gradient as its input gradient, which a lent gradient "
                                        "buffer cannot hold; this is a bug in that layer");
             give_back<I + 1>();
-            return backward_from<I - 1>(x, g, depth);
+            return backward_from<I - 1>(x, g, ws, depth);
         }
     }
     // Returns layer J's lent gradient buffer to its slot (its gradient has been consumed).
     template <std::size_t J>
     void give_back() noexcept {
         if constexpr (J < count && J > 0) {
-            if constexpr (detail::lends_grad<layer_at<J>, tensor_type>) {
+            if constexpr (exec::lends_grad<layer_at<J>, tensor_type>) {
                 if (lent_[J]) {
                     std::get<J>(layers_).swap_input_grad(*lent_[J]);
                     lent_[J] = nullptr;
@@ -474,13 +367,13 @@ private:
         }
     }
     // After a throw between the recompute and the layer's own backward: the buffer goes back.
-    void give_back_recompute() noexcept {
+    void give_back_recompute(exec::workspace<tensor_type>& ws) noexcept {
         if (recompute_holder_ < 0) return;
         [&]<std::size_t... J>(std::index_sequence<J...>) {
             (([&] {
                  if constexpr (recomputed_at<J>())
                      if (recompute_holder_ == static_cast<int>(J))
-                         std::get<J>(layers_).swap_output(detail::recompute_buffer<tensor_type>());
+                         std::get<J>(layers_).swap_output(ws[exec::slot::recompute]);
              }()),
              ...);
         }(std::make_index_sequence<count>{});

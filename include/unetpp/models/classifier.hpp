@@ -50,6 +50,7 @@
 #include "../layers/dense.hpp"
 #include "../layers/max_pool2d.hpp"
 #include "../layers/reshape.hpp"
+#include "../exec/workspace.hpp"
 #include "../layers/sequential.hpp"
 #include "../heads/heads.hpp"
 #include "unet.hpp"
@@ -176,6 +177,10 @@ public:
         validate(x.shape());
         in_shape_ = x.shape();
         has_forward_ = true;
+        // Under inference_mode (and in eval mode) every feature map dies once the next layer has
+        // read it, so the encoders' outputs share one workspace slot and the poolings' another.
+        lend_outputs_ = inference_mode::enabled() && !head_.training();
+        const exec::bind_workspace<tensor_type> bind(ws_.get());
         return heads::logits<T, typename B::memory>(forward_from<0>(x));
     }
 
@@ -184,6 +189,10 @@ public:
     const tensor_type& backward(const tensor_type& x, const tensor_type& dlogits) {
         if (!has_forward_)
             throw std::logic_error(describe() + ": backward called before forward; run forward on the batch first");
+        if (lend_outputs_)
+            throw std::logic_error(describe() + ": backward after a forward run under unetpp::inference_mode, which "
+                                   "keeps no intermediate results; run the forward pass again outside the "
+                                   "inference_mode scope");
         if (x.shape() != in_shape_)
             throw shape_error(describe() + ": backward received input " + x.shape().str() + " but the last forward saw " +
                               in_shape_.str());
@@ -199,6 +208,12 @@ public:
     }
 
     void need_input_grad(bool on) { std::get<0>(enc_).need_input_grad(on); }
+
+    /// The workspace whose slots the pass borrows for short-lived results (exec/workspace.hpp).
+    exec::workspace<tensor_type>& workspace() noexcept { return ws_.get(); }
+    /// Use `ws` instead of this network's own workspace (null: its own again), e.g. for the two
+    /// stages of hierarchical_classifier, which run one after the other.
+    void share_workspace(exec::workspace<tensor_type>* ws) noexcept { ws_.share(ws); }
     // train / eval / training, visit_parameters, visit_buffers and zero_grad: layer_tree, from
     // for_each_layer below (fc1 / fc2 keep their top-level names: the head has an empty name).
 
@@ -226,8 +241,17 @@ private:
 
     template <std::size_t L>
     const tensor_type& forward_from(const tensor_type& in) {
-        const tensor_type& e = std::get<L>(enc_).forward(in);
-        const tensor_type& p = pool_[L].forward(e);
+        // Lent (inference_mode): the input is the image or the last pooling result (pool_up); the
+        // encoder writes into `merged` with its intermediate results in `level_out`, then the
+        // pooling overwrites `pool_up`, whose old content the encoder has consumed.
+        exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
+        auto& enc = std::get<L>(enc_);
+        const tensor_type& e = exec::lent_forward(lend_outputs_, ws, exec::slot::merged, enc, in.shape(), [&]() -> const tensor_type& {
+            return exec::with_fused_slot(lend_outputs_, ws, exec::slot::level_out, in,
+                                         [&]() -> const tensor_type& { return enc.forward(in); });
+        });
+        const tensor_type& p = exec::lent_forward(lend_outputs_, ws, exec::slot::pool_up, pool_[L], e.shape(),
+                                                  [&]() -> const tensor_type& { return pool_[L].forward(e); });
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth))
             return forward_from<L + 1>(p);
         else
@@ -248,8 +272,10 @@ private:
     encoders enc_;
     std::array<pool_t, C.depth> pool_;
     head_t head_;
+    exec::workspace_handle<tensor_type> ws_;  // slots lent to short-lived results (exec/workspace.hpp)
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
+    bool lend_outputs_ = false;  // the last forward put its feature maps in workspace slots
 };
 
 // --- the hierarchy -------------------------------------------------------------------------------
@@ -316,7 +342,9 @@ public:
     static constexpr std::size_t parameter_count = stage1_t::parameter_count + stage2_t::parameter_count;
 
     explicit hierarchical_classifier(std::uint64_t seed = 0, hierarchy_thresholds t = {})
-        : s1_(seed), s2_(seed ^ 0x2ae5ull), thresholds_(t) {}
+        : s1_(seed), s2_(seed ^ 0x2ae5ull), thresholds_(t) {
+        s2_.share_workspace(&s1_.workspace());  // the stages run one after the other
+    }
 
     stage1_t& stage1() noexcept { return s1_; }
     stage2_t& stage2() noexcept { return s2_; }

@@ -102,6 +102,14 @@ struct supervision_taps<unet<C, B, T, P>> {
     static const tensor_type& output(net_type& n) {
         return n.template decoder<K + 1>().output();
     }
+    /// The network's forward, calling f(k, map) with tap k's map while it is valid (under
+    /// inference_mode the decoder maps below level 0 share one workspace slot).
+    template <class F>
+    static const tensor_type& forward(net_type& n, const tensor_type& x, F&& f) {
+        return n.forward_tapped(x, [&](auto level, const tensor_type& map) {
+            if constexpr (decltype(level)::value >= 1) f(std::integral_constant<std::size_t, decltype(level)::value - 1>{}, map);
+        });
+    }
     static const tensor_type& backward(net_type& n, const tensor_type& x, const tensor_type& dmain,
                                        const std::array<const tensor_type*, static_cast<std::size_t>(count)>& g) {
         std::array<const tensor_type*, static_cast<std::size_t>(C.depth)> all{};
@@ -121,6 +129,15 @@ struct supervision_taps<nested_unet<C, B, T, P>> {
     template <std::size_t K>
     static const tensor_type& output(net_type& n) {
         return n.template node<0, static_cast<int>(K) + 1>().output();
+    }
+    /// The network's forward, then f(k, map) for every tap (the nodes keep their maps).
+    template <class F>
+    static const tensor_type& forward(net_type& n, const tensor_type& x, F&& f) {
+        const tensor_type& main = n.forward(x);
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (f(std::integral_constant<std::size_t, K>{}, output<K>(n)), ...);
+        }(std::make_index_sequence<static_cast<std::size_t>(count)>{});
+        return main;
     }
     static const tensor_type& backward(net_type& n, const tensor_type& x, const tensor_type& dmain,
                                        const std::array<const tensor_type*, static_cast<std::size_t>(count)>& g) {
@@ -192,12 +209,7 @@ public:
     /// Name of auxiliary head k (the prefix of its parameters).
     static std::string aux_name(int k) { return taps::name(k); }
 
-    explicit deeply_supervised(std::uint64_t seed = 0) : net_(seed) {
-        // The auxiliary heads read the decoder maps after the forward pass, so an inference_mode
-        // forward must not lend those maps a shared buffer.
-        if constexpr (requires { net_.keep_decoder_outputs(true); }) net_.keep_decoder_outputs(true);
-        init_heads(seed);
-    }
+    explicit deeply_supervised(std::uint64_t seed = 0) : net_(seed) { init_heads(seed); }
     void init(std::uint64_t seed) {
         net_.init(seed);
         init_heads(seed);
@@ -205,13 +217,16 @@ public:
 
     /// Main logits and the auxiliary logits (views valid until the next forward).
     deep_supervision_outputs<value_type, memory_space> forward(const tensor_type& x) {
-        const tensor_type& main = net_.forward(x);
+        // Each auxiliary head runs as soon as its map is computed, while the map is valid.
+        inference_only_ = inference_mode::enabled() && !training();
+        std::array<const tensor_type*, static_cast<std::size_t>(aux_count)> aux{};
+        const tensor_type& main = taps::forward(net_, x, [&](auto k, const tensor_type& map) {
+            const tensor_type& z = std::get<decltype(k)::value>(heads_).forward(map);
+            aux[decltype(k)::value] = &std::get<decltype(k)::value>(ups_).forward(z);
+        });
         deep_supervision_outputs<value_type, memory_space> out{heads::logits<value_type, memory_space>(main), {}};
         out.aux.reserve(static_cast<std::size_t>(aux_count));
-        for_each_aux([&](auto k) {
-            const tensor_type& z = std::get<decltype(k)::value>(heads_).forward(taps::template output<decltype(k)::value>(net_));
-            out.aux.emplace_back(std::get<decltype(k)::value>(ups_).forward(z));
-        });
+        for (const tensor_type* a : aux) out.aux.emplace_back(*a);
         return out;
     }
 
@@ -222,6 +237,10 @@ public:
         return backward(x, g.main, g.aux);
     }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dmain, const std::vector<tensor_type>& daux) {
+        if (inference_only_)
+            throw std::logic_error(describe() + ": backward after a forward run under unetpp::inference_mode, which "
+                                   "keeps no intermediate results; run the forward pass again outside the "
+                                   "inference_mode scope");
         if (daux.size() != static_cast<std::size_t>(aux_count))
             throw std::invalid_argument("deeply_supervised: backward received " + std::to_string(daux.size()) +
                                         " auxiliary gradients, the network has " + std::to_string(aux_count) +
@@ -298,6 +317,7 @@ private:
     Net net_;
     aux_heads heads_;
     aux_ups ups_;
+    bool inference_only_ = false;  // the last forward ran under inference_mode in eval mode
 };
 
 namespace presets {

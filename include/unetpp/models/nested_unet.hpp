@@ -277,6 +277,10 @@ public:
         validate(x.shape());
         in_shape_ = x.shape();
         has_forward_ = true;
+        // Under inference_mode (and in eval mode, so that no backward can follow) the pooling and
+        // up-sampling results and the concatenations go to workspace slots; the nodes keep theirs.
+        lend_outputs_ = inference_mode::enabled() && !head_.training();
+        const exec::bind_workspace<tensor_type> bind(ws_.get());
         [&]<std::size_t... N>(std::index_sequence<N...>) {
             (forward_node<N>(x), ...);
         }(std::make_index_sequence<node_count>{});
@@ -297,6 +301,9 @@ public:
                                 const std::array<const tensor_type*, D + 1>& top_grads) {
         if (!has_forward_)
             throw std::logic_error("nested_unet: backward called before forward; run forward on the batch first");
+        if (lend_outputs_)
+            throw std::logic_error("nested_unet: backward after a forward run under unetpp::inference_mode, which keeps "
+                                   "no intermediate results; run the forward pass again outside the inference_mode scope");
         if (x.shape() != in_shape_)
             throw shape_error("nested_unet: backward received input " + x.shape().str() +
                               " but the last forward saw " + in_shape_.str());
@@ -319,6 +326,11 @@ public:
     }
 
     [[nodiscard]] const tensor_type& output() const noexcept { return head_.output(); }
+
+    /// The workspace whose slots the pass borrows for short-lived results (exec/workspace.hpp).
+    exec::workspace<tensor_type>& workspace() noexcept { return ws_.get(); }
+    /// Use `ws` instead of this network's own workspace (null: its own again); see unet.
+    void share_workspace(exec::workspace<tensor_type>* ws) noexcept { ws_.share(ws); }
 
     /// Whether backward computes the gradient with respect to the input image (off by default).
     void need_input_grad(bool on) {
@@ -380,20 +392,36 @@ private:
         f(std::get<N>(nodes_), node_name("x", i, j));
     }
 
+    // Under inference_mode a node's input that dies with the node goes to a workspace slot: the
+    // pooled map (pool_up), the up-sampled map (pool_up, dead once concatenated) and the
+    // concatenation (merged). The block's own intermediate results borrow the slot that is dead
+    // while it runs (merged for X^{i,0}, pool_up for the others).
     template <std::size_t N>
     void forward_node(const tensor_type& x) {
         constexpr int i = row(N), j = col(N);
         auto& blk = std::get<N>(nodes_);
+        exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
+        const auto run_block = [&](exec::slot dead, const tensor_type& in) {
+            exec::with_fused_slot(lend_outputs_, ws, dead, in, [&]() -> const tensor_type& { return blk.forward(in); });
+        };
         if constexpr (j == 0) {
-            if constexpr (i == 0)
-                blk.forward(x);
-            else
-                blk.forward(std::get<i - 1>(downs_).forward(node<i - 1, 0>().output()));
+            if constexpr (i == 0) {
+                run_block(exec::slot::merged, x);
+            } else {
+                auto& pool = std::get<i - 1>(downs_);
+                const tensor_type& above = node<i - 1, 0>().output();
+                run_block(exec::slot::merged,
+                          exec::lent_forward(lend_outputs_, ws, exec::slot::pool_up, pool, above.shape(),
+                                             [&]() -> const tensor_type& { return pool.forward(above); }));
+            }
         } else {
             constexpr int c = channels(i), total = (j + 1) * channels(i);
-            const tensor_type& u = std::get<N>(ups_).forward(node<i + 1, j - 1>().output());
+            auto& upl = std::get<N>(ups_);
+            const tensor_type& below = node<i + 1, j - 1>().output();
+            const tensor_type& u = exec::lent_forward(lend_outputs_, ws, exec::slot::pool_up, upl, below.shape(),
+                                                      [&]() -> const tensor_type& { return upl.forward(below); });
             const shape4 s = u.shape();
-            auto& cat = cat_[N];
+            auto& cat = lend_outputs_ ? ws[exec::slot::merged] : cat_[N];
             cat.resize(shape4{s.n, total, s.h, s.w});
             // [X^{i,0}, ..., X^{i,j-1}, U(X^{i+1,j-1})] along channels.
             [&]<std::size_t... K>(std::index_sequence<K...>) {
@@ -402,7 +430,7 @@ private:
                  ...);
             }(std::make_index_sequence<j>{});
             B::copy_window_to_channels(u.data(), s.n, c, s.h, s.w, 0, 0, s.h, s.w, cat.data(), total, j * c);
-            blk.forward(cat);
+            run_block(exec::slot::pool_up, cat);
         }
     }
 
@@ -476,8 +504,10 @@ private:
     std::array<tensor_type, static_cast<std::size_t>(node_count)> grad_;  // dL/d(output of X^{i,j})
     std::array<bool, static_cast<std::size_t>(node_count)> has_grad_{};
     tensor_type slice_;
+    exec::workspace_handle<tensor_type> ws_;  // slots lent to short-lived results (exec/workspace.hpp)
     shape4 in_shape_{0, 0, 0, 0};
     bool has_forward_ = false;
+    bool lend_outputs_ = false;  // the last forward put short-lived results in workspace slots
     bool input_grad_ = false;
 };
 

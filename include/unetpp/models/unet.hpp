@@ -26,9 +26,9 @@
 #include "../layers/conv_transpose2d.hpp"
 #include "../layers/max_pool2d.hpp"
 #include "../layers/upsample.hpp"
+#include "../exec/workspace.hpp"
 #include "../layers/sequential.hpp"
 #include "layer_tree.hpp"
-#include "unet_buffers.hpp"
 #include "unet_cfg.hpp"
 
 namespace unetpp {
@@ -133,6 +133,23 @@ private:
     static_assert(C.classes != runtime_channels || detail::out_channels_of<head_t>() == any_channels,
                   "unet: classes = runtime_channels needs a head whose output channels are chosen at run time (the "
                   "default head policy's 1x1 convolution); this head policy fixes them");
+    // The policy slots: what each template of P gives must model the concept of its slot. (The
+    // block policy is checked on the decoder and the bottleneck, whose channels are fixed even
+    // when the network's input channels are chosen at run time.)
+    static_assert(Layer<decoder_t<0>> && Layer<bottleneck_t>,
+                  "unet: the block policy (P::block, or P::bottleneck) must give a type that models unetpp::Layer "
+                  "(layers/layer.hpp lists what a layer provides)");
+    static_assert(Layer<down_t<0>>, "unet: the down policy (P::down) must give a type that models unetpp::Layer");
+    static_assert(Layer<up_t<0>>, "unet: the up policy (P::up) must give a type that models unetpp::Layer");
+    static constexpr bool head_models_layer() noexcept {
+        if constexpr (C.classes == runtime_channels)
+            return true;  // its parameter count is a run-time quantity, which Layer asks at compile time
+        else
+            return Layer<head_t>;
+    }
+    static_assert(head_models_layer(), "unet: the head policy (P::head) must give a type that models unetpp::Layer");
+    static_assert(SkipPolicy<skip_t<0>>, "unet: the skip policy (P::skip) must give a type that models "
+                                         "unetpp::SkipPolicy (blocks/skip.hpp)");
 
     // The per-level layer types as tuples, through a partially specialised struct (nvcc 13 cannot
     // read the same pack expansion in a function's trailing return type).
@@ -241,14 +258,31 @@ public:
 
     /// Forward pass; returns the logits [N, classes, H', W'] owned by the network.
     const tensor_type& forward(const tensor_type& x) {
+        return forward_tapped(x, [](auto, const tensor_type&) {});
+    }
+
+    /// Forward that also calls `tap(level, output)` with each decoder's output as soon as it is
+    /// computed (level an std::integral_constant, deepest first), while it is still valid: under
+    /// inference_mode the outputs below level 0 share one workspace slot and are overwritten
+    /// later in the pass. Auxiliary heads (deeply_supervised) read the decoders this way.
+    template <class Tap>
+    const tensor_type& forward_tapped(const tensor_type& x, Tap&& tap) {
         check_input(x.shape());
         in_shape_ = x.shape();
         has_forward_ = true;
         // Under inference_mode (and in eval mode, so that no backward can follow) the short-lived
-        // level results go to the shared level buffers.
+        // level results go to workspace slots.
         lend_outputs_ = inference_mode::enabled() && !head_.training();
-        return head_.forward(forward_level<0>(x));
+        const exec::bind_workspace<tensor_type> bind(ws_.get());
+        return head_.forward(forward_level<0>(x, tap));
     }
+
+    /// The workspace whose slots the levels and blocks borrow for short-lived results
+    /// (exec/workspace.hpp); bytes() says how much it holds, release() frees it.
+    exec::workspace<tensor_type>& workspace() noexcept { return ws_.get(); }
+    /// Use `ws` instead of this network's own workspace (null: its own again), e.g. for the
+    /// members of an ensemble that run one after another. `ws` must outlive the passes.
+    void share_workspace(exec::workspace<tensor_type>* ws) noexcept { ws_.share(ws); }
 
     /// Whether an inference_mode forward keeps every decoder's output in the decoder (readable
     /// through decoder<L>().output() afterwards). By default only level 0's decoder does: the
@@ -288,6 +322,7 @@ public:
             const std::array<const tensor_type*, C.depth>*& p;
             ~reset() { p = nullptr; }
         } reset_after{decoder_grads_};
+        const exec::bind_workspace<tensor_type> bind(ws_.get());
         const tensor_type& g = head_.backward(std::get<0>(dec_).output(), dlogits);
         return backward_level<0>(x, g);
     }
@@ -379,68 +414,50 @@ private:
         return decoder_t<L>::try_output_shape(*m);
     }
 
-    /// Runs `run` (a forward of `layer`) with the layer's output buffer lent from level buffer
-    /// `b` when this pass lends outputs, and returns where the result is: the level buffer (the
-    /// layer is then marked so that its backward throws) or the layer's own output.
+    /// exec's lending helpers with this pass's decision (lend_outputs_) and the bound workspace.
     template <class Layer, class F>
-    const tensor_type& lent_forward(Layer& layer, detail::unet_buffer b, const shape4& in, F&& run) {
-        if constexpr (detail::lends_output<Layer, tensor_type>) {
-            if (lend_outputs_) {
-                tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
-                layer.swap_output(buffer);
-                run();
-                layer.swap_output(buffer);
-                layer.mark_fused_elsewhere(in);
-                return buffer;
-            }
-        }
-        return run();
+    const tensor_type& lent_forward(Layer& layer, exec::slot b, const shape4& in, F&& run) {
+        return exec::lent_forward(lend_outputs_, exec::current<tensor_type>(), b, layer, in, std::forward<F>(run));
     }
-
-    /// Runs `run` (the forward of a level block on `input`) with the intermediate results of its
-    /// fused pairs in level buffer `b` when this pass lends outputs (see
-    /// detail::inference_scratch_loan), unless `input` itself is that buffer.
     template <class F>
-    const tensor_type& with_scratch(detail::unet_buffer b, const tensor_type& input, F&& run) {
-        tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
-        if (!lend_outputs_ || &input == &buffer) return run();
-        const detail::inference_scratch_loan<tensor_type> loan(buffer);
-        return run();
+    const tensor_type& with_scratch(exec::slot b, const tensor_type& input, F&& run) {
+        return exec::with_fused_slot(lend_outputs_, exec::current<tensor_type>(), b, input, std::forward<F>(run));
     }
 
     // Under inference_mode the blocks' intermediate results live in level buffers that are dead
     // while the block runs: an encoder's (and the bottleneck's) in `merged`, whose concatenation
     // is only written on the way up; a decoder's in `pool_up`, whose up-sampled map the
     // concatenation has already copied.
-    template <std::size_t L>
-    const tensor_type& forward_level(const tensor_type& in) {
-        using detail::unet_buffer;
+    template <std::size_t L, class Tap>
+    const tensor_type& forward_level(const tensor_type& in, Tap& tap) {
         const tensor_type& e =
-            with_scratch(unet_buffer::merged, in, [&]() -> const tensor_type& { return std::get<L>(enc_).forward(in); });
+            with_scratch(exec::slot::merged, in, [&]() -> const tensor_type& { return std::get<L>(enc_).forward(in); });
         auto& down = std::get<L>(down_);
-        const tensor_type& d = lent_forward(down, unet_buffer::pool_up, e.shape(), [&]() -> const tensor_type& {
+        const tensor_type& d = lent_forward(down, exec::slot::pool_up, e.shape(), [&]() -> const tensor_type& {
             return down.forward(e);
         });
         const tensor_type* below;
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth))
-            below = &forward_level<L + 1>(d);
+            below = &forward_level<L + 1>(d, tap);
         else
-            below = &with_scratch(unet_buffer::merged, d,
+            below = &with_scratch(exec::slot::merged, d,
                                   [&]() -> const tensor_type& { return lent_level_output(bottleneck_, d); });
         auto& up = std::get<L>(up_);
-        const tensor_type& u = lent_forward(up, unet_buffer::pool_up, below->shape(), [&]() -> const tensor_type& {
+        const tensor_type& u = lent_forward(up, exec::slot::pool_up, below->shape(), [&]() -> const tensor_type& {
             return up.forward(*below);
         });
         auto& skip = std::get<L>(skip_);
-        const tensor_type& m = lent_forward(skip, unet_buffer::merged, e.shape(), [&]() -> const tensor_type& {
+        const tensor_type& m = lent_forward(skip, exec::slot::merged, e.shape(), [&]() -> const tensor_type& {
             return skip.forward(e, u);
         });
-        return with_scratch(unet_buffer::pool_up, m, [&]() -> const tensor_type& {
+        const tensor_type& out = with_scratch(exec::slot::pool_up, m, [&]() -> const tensor_type& {
             if constexpr (L == 0)
                 return std::get<L>(dec_).forward(m);
             else
                 return lent_level_output(std::get<L>(dec_), m);
         });
+        tap(std::integral_constant<std::size_t, L>{}, out);
+        return out;
     }
 
     /// Forward of the bottleneck or of a decoder below level 0, into the shared level_out buffer
@@ -449,27 +466,13 @@ private:
     template <class Layer>
     const tensor_type& lent_level_output(Layer& layer, const tensor_type& in) {
         if (keep_decoder_outputs_) return layer.forward(in);
-        return lent_forward(layer, detail::unet_buffer::level_out, in.shape(),
+        return lent_forward(layer, exec::slot::level_out, in.shape(),
                             [&]() -> const tensor_type& { return layer.forward(in); });
     }
 
-    /// Runs `run` (a backward of `layer`) with the layer's input-gradient buffer lent from level
-    /// buffer `b`, and returns where the gradient is: the level buffer, or what `run` returned
-    /// when that is not the layer's gradient buffer (a layer that cannot be lent one).
     template <class Layer, class F>
-    const tensor_type& lent_backward(Layer& layer, detail::unet_buffer b, F&& run) {
-        if constexpr (detail::lends_grad<Layer, tensor_type>) {
-            tensor_type& buffer = detail::unet_level_buffer<tensor_type>(b);
-            layer.swap_input_grad(buffer);
-            const tensor_type& g = run();
-            const auto result = g.data();
-            layer.swap_input_grad(buffer);
-            // When g was the layer's gradient buffer, its storage is now the level buffer's.
-            if (std::as_const(buffer).data() == result) return buffer;
-            return g;
-        } else {
-            return run();
-        }
+    const tensor_type& lent_backward(Layer& layer, exec::slot b, F&& run) {
+        return exec::lent_backward(exec::current<tensor_type>(), b, layer, std::forward<F>(run));
     }
 
     static void check_decoder_grad(const tensor_type* g, const tensor_type& out, std::size_t level) {
@@ -490,11 +493,10 @@ private:
     }
 
     // Backward of level L and everything below it. The gradients that only pass from one call to
-    // the next live in the shared level buffers (detail::unet_buffer); the comments name when
+    // the next live in the workspace's level slots (exec::slot); the comments name when
     // each one is read for the last time, which is always before the next level writes it.
     template <std::size_t L>
     const tensor_type& backward_level(const tensor_type& in, const tensor_type& g_above) {
-        using detail::unet_buffer;
         auto& skip = std::get<L>(skip_);
         auto& dec = std::get<L>(dec_);
         auto& up = std::get<L>(up_);
@@ -502,7 +504,7 @@ private:
         auto& enc = std::get<L>(enc_);
         const tensor_type& g_out = with_decoder_grad<L>(g_above);
         // g_above (below_grad of the level above) is read for the last time here.
-        const tensor_type& gm = lent_backward(dec, unet_buffer::dec_grad, [&]() -> const tensor_type& {
+        const tensor_type& gm = lent_backward(dec, exec::slot::dec_grad, [&]() -> const tensor_type& {
             return dec.backward(skip.output(), g_out);
         });
         // A skip policy with parameters on its inputs (a gated or convolved skip) takes the two
@@ -515,7 +517,7 @@ private:
             gskip = &a;
             gup = &b;
         } else if constexpr (requires(tensor_type& t) { skip.swap_second_input_grad(t); }) {
-            tensor_type& buffer = detail::unet_level_buffer<tensor_type>(unet_buffer::up_grad);
+            tensor_type& buffer = exec::current<tensor_type>()[exec::slot::up_grad];
             skip.swap_second_input_grad(buffer);
             auto [a, b] = skip.backward(gm);
             skip.swap_second_input_grad(buffer);
@@ -530,28 +532,27 @@ private:
         // gm (dec_grad) is dead from here.
         const tensor_type* g_pooled;
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth)) {
-            const tensor_type& gb = lent_backward(up, unet_buffer::below_grad, [&]() -> const tensor_type& {
+            const tensor_type& gb = lent_backward(up, exec::slot::below_grad, [&]() -> const tensor_type& {
                 return up.backward(std::get<L + 1>(dec_).output(), *gup);
             });
             // gup (up_grad) is dead; gb is read by the level below's decoder, then dead.
             g_pooled = &backward_level<L + 1>(down.output(), gb);
         } else {
-            const tensor_type& gb = lent_backward(up, unet_buffer::below_grad, [&]() -> const tensor_type& {
+            const tensor_type& gb = lent_backward(up, exec::slot::below_grad, [&]() -> const tensor_type& {
                 return up.backward(bottleneck_.output(), *gup);
             });
-            g_pooled = &lent_backward(bottleneck_, unet_buffer::enc_grad, [&]() -> const tensor_type& {
+            g_pooled = &lent_backward(bottleneck_, exec::slot::enc_grad, [&]() -> const tensor_type& {
                 return bottleneck_.backward(down.output(), gb);
             });
         }
         // g_pooled (enc_grad of the level below, or the bottleneck's) is read for the last time here.
         const tensor_type& e = enc.output();
-        const tensor_type& g_enc = lent_backward(down, unet_buffer::pool_grad, [&]() -> const tensor_type& {
+        const tensor_type& g_enc = lent_backward(down, exec::slot::pool_grad, [&]() -> const tensor_type& {
             return down.backward(e, *g_pooled);
         });
         // The encoder output feeds both the pooling and the skip: their gradients add.
         const tensor_type* sum = &g_enc;
-        if (&g_enc == &detail::unet_level_buffer<tensor_type>(unet_buffer::pool_grad)) {
-            auto& acc = detail::unet_level_buffer<tensor_type>(unet_buffer::pool_grad);
+        if (auto& acc = exec::current<tensor_type>()[exec::slot::pool_grad]; &g_enc == &acc) {
             B::accumulate(gskip->data(), acc.data(), static_cast<std::ptrdiff_t>(acc.size()));
         } else {
             auto& own = enc_grad_[L];
@@ -563,7 +564,7 @@ private:
         if constexpr (L == 0)
             return enc.backward(in, *sum);
         else
-            return lent_backward(enc, unet_buffer::enc_grad, [&]() -> const tensor_type& {
+            return lent_backward(enc, exec::slot::enc_grad, [&]() -> const tensor_type& {
                 return enc.backward(in, *sum);
             });
     }
@@ -582,7 +583,8 @@ private:
     bool has_forward_ = false;
     io_channels io_{C.in_channels, C.classes};  // the run-time counts (see unet(seed, io_channels))
     bool input_grad_ = false;
-    bool lend_outputs_ = false;  // this forward writes short-lived level results to shared buffers
+    exec::workspace_handle<tensor_type> ws_;  // the buffers lent to levels and blocks (exec/workspace.hpp)
+    bool lend_outputs_ = false;  // this forward writes short-lived level results to workspace slots
     bool keep_decoder_outputs_ = false;  // see keep_decoder_outputs
 };
 

@@ -20,7 +20,7 @@
 
 namespace unetpp::optim {
 
-struct adam_cfg {
+struct adam_options {
     double lr = 1e-3;
     double beta1 = 0.9;
     double beta2 = 0.999;
@@ -28,6 +28,9 @@ struct adam_cfg {
     double weight_decay = 0.0;
     bool decoupled_weight_decay = false;  ///< true: AdamW
 };
+/// The name before the naming rule; it goes away in a later release.
+using adam_cfg [[deprecated("renamed adam_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = adam_options;
 
 /// Adam over every parameter a model visits. The model must outlive the optimiser and must not be
 /// moved (the optimiser keeps pointers to its parameter tensors).
@@ -37,7 +40,7 @@ public:
     using tensor_type = tensor<T, typename B::memory>;
 
     template <class Model>
-    adam(Model& model, adam_cfg cfg = {}) : cfg_(cfg) {
+    adam(Model& model, adam_options cfg = {}) : cfg_(cfg) {
         model.visit_parameters([&](std::string_view name, tensor_type& value, tensor_type& grad) {
             slots_.push_back({&value, &grad, tensor_type(value.shape()), tensor_type(value.shape()), std::string(name)});
         });
@@ -67,7 +70,7 @@ public:
     [[nodiscard]] double lr() const noexcept { return cfg_.lr; }
     void set_lr(double lr) noexcept { cfg_.lr = lr; }
     [[nodiscard]] long steps() const noexcept { return t_; }
-    [[nodiscard]] const adam_cfg& config() const noexcept { return cfg_; }
+    [[nodiscard]] const adam_options& config() const noexcept { return cfg_; }
 
     // --- state for checkpoints (train/checkpoint.hpp) ---------------------------------------
     [[nodiscard]] std::string_view name() const noexcept { return cfg_.decoupled_weight_decay ? "adamw" : "adam"; }
@@ -102,7 +105,7 @@ private:
         tensor_type m, v;
         std::string name;
     };
-    adam_cfg cfg_;
+    adam_options cfg_;
     std::vector<slot> slots_;
     long t_ = 0;
 };
@@ -110,27 +113,27 @@ private:
 /// AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, PyTorch's defaults
 /// (lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 1e-2). The configuration's
 /// decoupled_weight_decay is forced on.
-inline adam_cfg adamw_cfg(double lr = 1e-3, double weight_decay = 1e-2, double beta1 = 0.9, double beta2 = 0.999,
+inline adam_options adamw_cfg(double lr = 1e-3, double weight_decay = 1e-2, double beta1 = 0.9, double beta2 = 0.999,
                           double eps = 1e-8) {
-    return adam_cfg{lr, beta1, beta2, eps, weight_decay, true};
+    return adam_options{lr, beta1, beta2, eps, weight_decay, true};
 }
 
 template <class T = float, class B = backend::cpu>
 class adamw : public adam<T, B> {
 public:
     template <class Model>
-    adamw(Model& model, adam_cfg cfg = adamw_cfg()) : adam<T, B>(model, force_decoupled(cfg)) {}
+    adamw(Model& model, adam_options cfg = adamw_cfg()) : adam<T, B>(model, force_decoupled(cfg)) {}
 
 private:
-    static adam_cfg force_decoupled(adam_cfg c) {
+    static adam_options force_decoupled(adam_options c) {
         c.decoupled_weight_decay = true;
         return c;
     }
 };
 
 template <class Model>
-adam(Model&, adam_cfg = {}) -> adam<typename Model::value_type, typename Model::backend_type>;
+adam(Model&, adam_options = {}) -> adam<typename Model::value_type, typename Model::backend_type>;
 template <class Model>
-adamw(Model&, adam_cfg = adamw_cfg()) -> adamw<typename Model::value_type, typename Model::backend_type>;
+adamw(Model&, adam_options = adamw_cfg()) -> adamw<typename Model::value_type, typename Model::backend_type>;
 
 }  // namespace unetpp::optim

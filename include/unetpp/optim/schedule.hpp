@@ -61,14 +61,17 @@ private:
     long epoch_ = 0;
 };
 
-struct step_lr_cfg {
+struct step_lr_options {
     int step_size = 30;
     double gamma = 0.1;
 };
+/// The name before the naming rule; it goes away in a later release.
+using step_lr_cfg [[deprecated("renamed step_lr_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = step_lr_options;
 
 class step_lr {
 public:
-    step_lr(double base_lr, step_lr_cfg cfg) : base_(base_lr), cfg_(cfg) {
+    step_lr(double base_lr, step_lr_options cfg) : base_(base_lr), cfg_(cfg) {
         if (cfg_.step_size < 1) throw std::invalid_argument("step_lr: step_size must be at least 1");
     }
     [[nodiscard]] double lr() const noexcept { return base_ * std::pow(cfg_.gamma, double(epoch_ / cfg_.step_size)); }
@@ -79,20 +82,23 @@ public:
 
 private:
     double base_;
-    step_lr_cfg cfg_;
+    step_lr_options cfg_;
     long epoch_ = 0;
 };
 
-struct cosine_lr_cfg {
+struct cosine_lr_options {
     int t_max = 50;                     ///< epochs from the start to the end of the cosine (warm-up included)
     double eta_min = 0.0;               ///< final learning rate
     int warmup_epochs = 0;              ///< linear warm-up epochs (0: none)
     double warmup_start_factor = 0.1;   ///< lr of the first warm-up epoch = base * factor
 };
+/// The name before the naming rule; it goes away in a later release.
+using cosine_lr_cfg [[deprecated("renamed cosine_lr_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = cosine_lr_options;
 
 class cosine_lr {
 public:
-    cosine_lr(double base_lr, cosine_lr_cfg cfg) : base_(base_lr), cfg_(cfg) {
+    cosine_lr(double base_lr, cosine_lr_options cfg) : base_(base_lr), cfg_(cfg) {
         if (cfg_.warmup_epochs < 0) throw std::invalid_argument("cosine_lr: warmup_epochs must be >= 0");
         if (cfg_.t_max <= cfg_.warmup_epochs)
             throw std::invalid_argument("cosine_lr: t_max (" + std::to_string(cfg_.t_max) +
@@ -114,11 +120,11 @@ public:
 
 private:
     double base_;
-    cosine_lr_cfg cfg_;
+    cosine_lr_options cfg_;
     long epoch_ = 0;
 };
 
-struct plateau_cfg {
+struct plateau_options {
     metric_mode mode = metric_mode::min;
     double factor = 0.1;
     int patience = 10;
@@ -128,10 +134,13 @@ struct plateau_cfg {
     double min_lr = 0.0;
     double eps = 1e-8;
 };
+/// The name before the naming rule; it goes away in a later release.
+using plateau_cfg [[deprecated("renamed plateau_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = plateau_options;
 
 class reduce_on_plateau {
 public:
-    reduce_on_plateau(double base_lr, plateau_cfg cfg) : lr_(base_lr), cfg_(cfg) {
+    reduce_on_plateau(double base_lr, plateau_options cfg) : lr_(base_lr), cfg_(cfg) {
         if (!(cfg_.factor < 1.0 && cfg_.factor >= 0)) throw std::invalid_argument("reduce_on_plateau: factor must be in [0, 1)");
         if (cfg_.patience < 0 || cfg_.cooldown < 0)
             throw std::invalid_argument("reduce_on_plateau: patience and cooldown must be >= 0");
@@ -185,7 +194,7 @@ private:
                                              : -std::numeric_limits<double>::infinity();
     }
     double lr_;
-    plateau_cfg cfg_;
+    plateau_options cfg_;
     double best_;
     int bad_ = 0, cooldown_counter_ = 0;
     long epoch_ = 0;

@@ -30,13 +30,16 @@
 
 namespace unetpp::optim {
 
-struct sgd_cfg {
+struct sgd_options {
     double lr = 1e-2;
     double momentum = 0.0;
     double dampening = 0.0;
     double weight_decay = 0.0;
     bool nesterov = false;
 };
+/// The name before the naming rule; it goes away in a later release.
+using sgd_cfg [[deprecated("renamed sgd_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = sgd_options;
 
 /// SGD over every parameter a model visits. The model must outlive the optimiser and must not be
 /// moved (the optimiser keeps pointers to its parameter tensors). The update runs as the model's
@@ -47,7 +50,7 @@ public:
     using tensor_type = tensor<T, typename B::memory>;
 
     template <class Model>
-    sgd(Model& model, sgd_cfg cfg = {}) : cfg_(cfg) {
+    sgd(Model& model, sgd_options cfg = {}) : cfg_(cfg) {
         if (!(cfg_.lr >= 0)) throw std::invalid_argument("sgd: lr must be >= 0, got " + std::to_string(cfg_.lr));
         if (!(cfg_.momentum >= 0)) throw std::invalid_argument("sgd: momentum must be >= 0");
         if (!(cfg_.weight_decay >= 0)) throw std::invalid_argument("sgd: weight_decay must be >= 0");
@@ -77,7 +80,7 @@ public:
     [[nodiscard]] double lr() const noexcept { return cfg_.lr; }
     void set_lr(double lr) noexcept { cfg_.lr = lr; }
     [[nodiscard]] long steps() const noexcept { return t_; }
-    [[nodiscard]] const sgd_cfg& config() const noexcept { return cfg_; }
+    [[nodiscard]] const sgd_options& config() const noexcept { return cfg_; }
 
     // --- state for checkpoints (train/checkpoint.hpp) ---------------------------------------
     [[nodiscard]] static constexpr std::string_view name() noexcept { return "sgd"; }
@@ -108,12 +111,12 @@ private:
         tensor_type* grad;
         tensor_type buf;
     };
-    sgd_cfg cfg_;
+    sgd_options cfg_;
     std::vector<slot> slots_;
     long t_ = 0;
 };
 
 template <class Model>
-sgd(Model&, sgd_cfg = {}) -> sgd<typename Model::value_type, typename Model::backend_type>;
+sgd(Model&, sgd_options = {}) -> sgd<typename Model::value_type, typename Model::backend_type>;
 
 }  // namespace unetpp::optim

@@ -1,7 +1,8 @@
 #pragma once
 /// \file Small numeric helpers shared by kernels, losses, metrics, heads, data and inference:
-/// standard library only, so every floor (and nvcc) can use them. reflect_index and mix64 are
-/// also device functions under nvcc (UNETPP_HD), so the CUDA kernels call these same ones.
+/// standard library only, so every floor (and nvcc) can use them. reflect_index, mix64 and
+/// same_window_max are also device functions under nvcc (UNETPP_HD), so the CUDA kernels call
+/// these same ones.
 
 #include <cmath>
 #include <cstdint>
@@ -33,6 +34,29 @@ template <class T>
     i %= period;
     if (i < 0) i += period;
     return i < n ? i : period - i;
+}
+
+/// The window scan of the size-keeping stride-1 max pooling (Keras padding="same"): the largest
+/// value of the k x k window at (i, j) of an h x w plane, rows i - (k-1)/2 ... and columns
+/// likewise, clipped at the border (padding never wins), and its index in the plane. The first
+/// maximum in row-major order wins; a window of NaN gives -inf and index 0. The CPU kernel and the
+/// CUDA body both call this one.
+template <class T>
+UNETPP_HD inline void same_window_max(const T* plane, int h, int w, int k, int i, int j, T& best,
+                                      std::int32_t& at) noexcept {
+    const int before = (k - 1) / 2;
+    best = static_cast<T>(-__builtin_huge_val());
+    at = 0;
+    for (int di = 0; di < k; ++di) {
+        const int r = i - before + di;
+        if (r < 0 || r >= h) continue;
+        for (int dj = 0; dj < k; ++dj) {
+            const int c = j - before + dj;
+            if (c < 0 || c >= w) continue;
+            const T v = plane[r * w + c];
+            if (v > best) best = v, at = r * w + c;
+        }
+    }
 }
 
 /// SplitMix64's output function (Steele, Lea and Flood 2014): a bijective 64-bit mix in which

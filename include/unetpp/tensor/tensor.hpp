@@ -140,6 +140,8 @@ public:
 
     [[nodiscard]] const shape4& shape() const noexcept { return shape_; }
     [[nodiscard]] std::size_t size() const noexcept { return shape_.size(); }
+    /// Elements the storage holds (at least size(); resize never shrinks it).
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] pointer data() noexcept { return pointer(data_.get()); }
     [[nodiscard]] const_pointer data() const noexcept { return const_pointer(data_.get()); }

@@ -109,7 +109,7 @@
 #include "../optim/schedule.hpp"
 #include "callbacks.hpp"
 #include "checkpoint.hpp"
-#include "trainer_cfg.hpp"
+#include "trainer_options.hpp"
 
 namespace unetpp::train {
 
@@ -125,7 +125,7 @@ class trainer {
     static_assert(losses::Loss<Loss, T>, "trainer: the loss must satisfy losses::Loss (T loss(logits, target, &grad))");
 
 public:
-    trainer(Net& net, Optim& opt, Loss loss, trainer_cfg cfg, std::optional<optim::any_schedule> schedule = std::nullopt)
+    trainer(Net& net, Optim& opt, Loss loss, trainer_options cfg, std::optional<optim::any_schedule> schedule = std::nullopt)
         : net_(net), opt_(opt), loss_(std::move(loss)), cfg_(std::move(cfg)),
           sched_(schedule ? std::move(*schedule) : optim::any_schedule(opt.lr())),
           es_(cfg_.mode.value_or(default_mode(cfg_.monitor)), cfg_.patience, cfg_.min_delta),
@@ -140,7 +140,7 @@ public:
     /// Called after every epoch with its log row (after checkpoints are written).
     std::function<void(const epoch_record&)> on_epoch_end{};
 
-    template <batch_source TL, batch_source VL>
+    template <BatchSource TL, BatchSource VL>
     fit_result fit(TL& train, VL* val) {
         std::ostream& out = cfg_.out ? *cfg_.out : std::cout;
         const bool bar = cfg_.progress == progress_mode::bar ||
@@ -265,7 +265,6 @@ public:
             if (val) validate(*val, r);
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (comm().size() > 1) r.exchange_seconds = exchange_seconds_;
-            exchange_seconds_ = 0;
             seconds_here += r.seconds;
             ++epochs_here;
 
@@ -315,14 +314,14 @@ public:
         return res;
     }
 
-    template <batch_source TL>
+    template <BatchSource TL>
     fit_result fit(TL& train) {
         return fit(train, static_cast<TL*>(nullptr));
     }
 
     /// Validation loss and macro Dice / IoU / pixel error over a loader, in eval mode (one-channel
     /// logits: binary scores; C >= 2 channels with index masks: the foreground classes' mean).
-    template <batch_source VL>
+    template <BatchSource VL>
     void validate(VL& val, epoch_record& r) {
         net_.train(false);
         inference_mode no_intermediates;  // fused Conv-BN-ReLU, no backward on these passes
@@ -536,7 +535,7 @@ private:
     Net& net_;
     Optim& opt_;
     Loss loss_;
-    trainer_cfg cfg_;
+    trainer_options cfg_;
     optim::any_schedule sched_;
     early_stopping es_;
     epoch_log log_;
@@ -551,8 +550,8 @@ private:
 };
 
 template <class Net, class Optim, class Loss>
-trainer(Net&, Optim&, Loss, trainer_cfg) -> trainer<Net, Optim, Loss>;
+trainer(Net&, Optim&, Loss, trainer_options) -> trainer<Net, Optim, Loss>;
 template <class Net, class Optim, class Loss, class S>
-trainer(Net&, Optim&, Loss, trainer_cfg, S) -> trainer<Net, Optim, Loss>;
+trainer(Net&, Optim&, Loss, trainer_options, S) -> trainer<Net, Optim, Loss>;
 
 }  // namespace unetpp::train

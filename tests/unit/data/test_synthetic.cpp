@@ -73,7 +73,7 @@ TEST_CASE("images lie in [0, 1], masks are binary, lesions are darker than the b
 
 TEST_CASE("configuration: no empty images, no speckle") {
     unetpp::rng r(3);
-    const data::synthetic_ultrasound_cfg cfg{.empty_fraction = 0.0, .speckle = 0.0};
+    const data::synthetic_ultrasound_options cfg{.empty_fraction = 0.0, .speckle = 0.0};
     const auto [x, y] = data::make_batch(r, 50, 32, cfg);
     const std::size_t plane = 32 * 32;
     for (int k = 0; k < 50; ++k) {
@@ -167,7 +167,7 @@ TEST_CASE("shapes scene: masks hold classes 0..classes-1, each image every class
 
 TEST_CASE("shapes scene in RGB: discs red, squares green, rings blue; the data set gives [1, 3, S, S]") {
     unetpp::rng r(13);
-    const data::synthetic_ultrasound_cfg rgb_cfg{.empty_fraction = 0.0, .speckle = 0.5, .classes = 4, .channels = 3};
+    const data::synthetic_ultrasound_options rgb_cfg{.empty_fraction = 0.0, .speckle = 0.5, .classes = 4, .channels = 3};
     const auto [x, y] = data::make_batch(r, 12, 48, rgb_cfg);
     REQUIRE(x.shape() == unetpp::shape4{12, 3, 48, 48});
     REQUIRE(y.shape() == unetpp::shape4{12, 1, 48, 48});
@@ -182,7 +182,7 @@ TEST_CASE("shapes scene in RGB: discs red, squares green, rings blue; the data s
     for (int ch = 0; ch < 3; ++ch) CHECK(std::abs(mean(ch, 0) - 0.47) < 0.1);  // background: a dull gray-brown
 
     // The data set draws sample i as make_sample does with rng(derive_seed(seed, 0, i)).
-    const data::synthetic_ultrasound_cfg cfg{.size = 40, .seed = 9, .classes = 3, .channels = 3};
+    const data::synthetic_ultrasound_options cfg{.size = 40, .seed = 9, .classes = 3, .channels = 3};
     data::synthetic_dataset ds(5, cfg);
     const data::sample s = ds.get(3);
     REQUIRE(s.image.shape() == unetpp::shape4{1, 3, 40, 40});
@@ -216,7 +216,7 @@ TEST_CASE("the shapes differ in form: disc, square, ring, triangle") {
 
 TEST_CASE("classes and channels outside their ranges are refused with the ranges") {
     unetpp::rng r(1);
-    const auto err = [&](data::synthetic_ultrasound_cfg cfg) {
+    const auto err = [&](data::synthetic_ultrasound_options cfg) {
         try {
             (void)data::make_batch(r, 1, 16, cfg);
         } catch (const std::invalid_argument& e) {

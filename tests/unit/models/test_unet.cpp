@@ -15,6 +15,7 @@
 
 #include "../../support/compare.hpp"
 #include "../../support/gradcheck.hpp"
+#include "../../support/model_inspect.hpp"
 
 using namespace unetpp;
 
@@ -158,37 +159,13 @@ TEST_CASE("fast CPU kernels match the reference backend on whole networks") {
 }
 
 namespace {
-// Gives every batch norm non-trivial affine parameters and running statistics, so that folding
-// them into the convolutions is really exercised.
-template <class Net>
-void randomise_norms(Net& net, std::uint64_t seed) {
-    rng r(seed);
-    net.visit_parameters([&](std::string_view name, tensor<float>& v, tensor<float>&) {
-        if (std::string(name).find(".bn") == std::string::npos) return;
-        const bool scale = name.ends_with("weight");
-        for (auto& e : v) e = static_cast<float>(scale ? r.uniform(0.5, 1.5) : r.uniform(-0.3, 0.3));
-    });
-    net.visit_buffers([&](std::string_view name, tensor<float>& v) {
-        if (name.ends_with("running_mean"))
-            for (auto& e : v) e = static_cast<float>(r.uniform(-0.5, 0.5));
-        if (name.ends_with("running_var"))
-            for (auto& e : v) e = static_cast<float>(r.uniform(0.3, 2.0));
-    });
-}
-
-double rel_error(const tensor<float>& a, const tensor<float>& b) {
-    double m = 0;
-    for (float v : b) m = std::max(m, std::abs(static_cast<double>(v)));
-    return max_abs_diff(a, b) / (m + 1e-30);
-}
-
 // Eval-mode forward with and without inference_mode on two identical networks: same logits, less
 // memory, and no backward on the inference-only pass.
 template <unet_cfg C, class B>
 void check_inference_mode(shape4 in) {
     unet<C, B> plain(3), fused(3);
-    randomise_norms(plain, 17);
-    randomise_norms(fused, 17);
+    test::randomise_norms(plain, 17);
+    test::randomise_norms(fused, 17);
     plain.eval();
     fused.eval();
     rng r(8);
@@ -209,7 +186,7 @@ void check_inference_mode(shape4 in) {
     }
     CHECK_FALSE(inference_mode::enabled());
     REQUIRE(y_fused.shape() == y_plain.shape());
-    CHECK(rel_error(y_fused, y_plain) < 1e-5);
+    CHECK(test::max_rel_error(y_fused, y_plain) < 1e-5);
     // The first convolution's own output was never written (its pair wrote the next layer's).
     CHECK(fused.template encoder<0>().template get<0>().output().size() == 0);
     // The bottleneck's and the deeper decoders' outputs went to the shared level_out buffer and

@@ -107,7 +107,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
 
 TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (bitwise)") {
     temp_dir a, b;
-    const optim::cosine_lr_cfg cos{.t_max = 4, .eta_min = 1e-4, .warmup_epochs = 1};
+    const optim::cosine_lr_options cos{.t_max = 4, .eta_min = 1e-4, .warmup_epochs = 1};
     std::vector<float> straight;
     std::vector<train::epoch_record> hist_a;
     {

@@ -25,7 +25,7 @@ namespace {
 
 using net3 = unet<unet_cfg{.in_channels = 1, .classes = 3, .base = 4, .depth = 2}>;
 
-/// Batches held in memory, served in order every epoch (a train::batch_source).
+/// Batches held in memory, served in order every epoch (a train::BatchSource).
 struct batches {
     std::vector<data::batch> all;
     std::size_t at = 0;

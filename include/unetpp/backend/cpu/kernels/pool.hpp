@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
 namespace unetpp::backend::cpu_kernels {
@@ -59,24 +60,14 @@ void max_pool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, int pla
 /// the first maximum wins. `argmax` as max_pool2d_forward's (required here).
 template <class T>
 void max_pool2d_same_forward(const T* x, T* y, std::int32_t* argmax, int planes, int h, int w, int k) {
-    const int before = (k - 1) / 2;
 #pragma omp parallel for schedule(static) if (static_cast<std::ptrdiff_t>(planes) * h * w > parallel_grain)
     for (int p = 0; p < planes; ++p) {
         const T* src = x + static_cast<std::ptrdiff_t>(p) * h * w;
         for (int i = 0; i < h; ++i)
             for (int j = 0; j < w; ++j) {
-                T best = -std::numeric_limits<T>::infinity();
-                std::int32_t at = 0;
-                for (int di = 0; di < k; ++di) {
-                    const int r = i - before + di;
-                    if (r < 0 || r >= h) continue;
-                    for (int dj = 0; dj < k; ++dj) {
-                        const int c = j - before + dj;
-                        if (c < 0 || c >= w) continue;
-                        const T v = src[r * w + c];
-                        if (v > best) best = v, at = r * w + c;
-                    }
-                }
+                T best;
+                std::int32_t at;
+                numeric::same_window_max(src, h, w, k, i, j, best, at);
                 const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(p) * h * w + i * w + j;
                 y[o] = best;
                 argmax[o] = at;

@@ -56,20 +56,9 @@ struct max_pool2d_same_forward {
         const std::ptrdiff_t per = static_cast<std::ptrdiff_t>(h) * w;
         const std::ptrdiff_t p = o / per;
         const int r0 = static_cast<int>(o % per), i = r0 / w, j = r0 % w;
-        const int before = (k - 1) / 2;
-        const float* src = x + p * per;
-        float best = -__builtin_huge_valf();
-        std::int32_t at = 0;
-        for (int di = 0; di < k; ++di) {
-            const int r = i - before + di;
-            if (r < 0 || r >= h) continue;
-            for (int dj = 0; dj < k; ++dj) {
-                const int c = j - before + dj;
-                if (c < 0 || c >= w) continue;
-                const float v = src[r * w + c];
-                if (v > best) best = v, at = r * w + c;
-            }
-        }
+        float best;
+        std::int32_t at;
+        numeric::same_window_max(x + p * per, h, w, k, i, j, best, at);
         y[o] = best;
         argmax[o] = at;
     }

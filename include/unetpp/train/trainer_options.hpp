@@ -1,6 +1,6 @@
 #pragma once
-/// \file The trainer's options and results (trainer_cfg, fit_result), its error for a run that
-/// stopped being finite, the loaders it accepts (batch_source), and the host-side helpers of a
+/// \file The trainer's options and results (trainer_options, fit_result), its error for a run that
+/// stopped being finite, the loaders it accepts (BatchSource), and the host-side helpers of a
 /// step. train/trainer.hpp documents how each option is used.
 
 #include <atomic>
@@ -30,7 +30,7 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-struct trainer_cfg {
+struct trainer_options {
     int epochs = 10;
     std::string monitor = "val_loss";      ///< train_loss | val_loss | val_dice | val_iou
     std::optional<metric_mode> mode{};     ///< default: min for losses, max for scores
@@ -61,6 +61,9 @@ struct trainer_cfg {
     /// either way; only the time spent waiting differs.
     std::optional<bool> overlap_exchange{};
 };
+/// The name before the naming rule; it goes away in a later release.
+using trainer_cfg [[deprecated("renamed trainer_options: run-time option structs end in _options, "
+                                 "compile-time configurations in _cfg (docs/DESIGN.md, Naming)")]] = trainer_options;
 
 struct fit_result {
     std::vector<epoch_record> history;  ///< every logged epoch (including those before a resume)
@@ -78,11 +81,14 @@ struct fit_result {
 
 /// A source of mini-batches (data::loader is one).
 template <class L>
-concept batch_source = requires(L& l, std::uint64_t e) {
+concept BatchSource = requires(L& l, std::uint64_t e) {
     l.start_epoch(e);
     { l.next() } -> std::convertible_to<std::optional<data::batch>>;
     { l.batches_per_epoch() } -> std::convertible_to<std::size_t>;
 };
+/// The name before the naming rule (docs/DESIGN.md, Naming); it goes away in a later release.
+template <class L>
+concept batch_source = BatchSource<L>;
 
 namespace detail {
 /// Centre crop of [N, C, H, W] to h x w (the target of an unpadded network).

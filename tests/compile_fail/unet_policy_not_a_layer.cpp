@@ -1,0 +1,18 @@
+// expect: unet: the down policy \(P::down\) must give a type that models unetpp::Layer
+// errors: 1
+#include <unetpp/unet.hpp>
+using namespace unetpp;
+// A custom down policy whose type has a forward pass but none of the rest of the layer contract
+// (no backward, no shapes, no parameters): the policy slot's concept names the slot.
+template <class T, class B>
+struct halve_only {
+    using value_type = T;
+    using backend_type = B;
+    using tensor_type = tensor<T, typename B::memory>;
+    const tensor_type& forward(const tensor_type& x) { return x; }
+};
+struct wrong_policies : default_policies {
+    template <unet_cfg C, int Ch, class T, class B>
+    using down = halve_only<T, B>;
+};
+unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 2}, backend::cpu, float, wrong_policies> net;

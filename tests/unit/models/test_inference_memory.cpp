@@ -1,0 +1,251 @@
+// Memory planning (exec/workspace.hpp): the workspace's mechanics, and the inference savings of
+// UNet++, the encoder classifier and deep supervision. Each network is compared with a twin that
+// runs the same eval-mode forward outside inference_mode: the same outputs (the batch norms
+// folded into the convolutions change the rounding only), fewer bytes allocated for the pass, no
+// allocation on a second pass at the same shape, and no backward after the inference-only pass.
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <unetpp/unet.hpp>
+
+#include "../../support/compare.hpp"
+#include "../../support/gradcheck.hpp"
+#include "../../support/model_inspect.hpp"
+
+using namespace unetpp;
+
+namespace {
+
+tensor<float> input(shape4 s, std::uint64_t seed) {
+    tensor<float> x(s);
+    rng r(seed);
+    test::fill_normal(x, r);
+    return x;
+}
+
+/// The outputs of a forward as host tensors (one for a segmentation network or a classifier,
+/// main + auxiliary maps for deep supervision).
+template <class Out>
+std::vector<tensor<float>> outputs_of(const Out& out) {
+    if constexpr (requires { out.aux; }) {
+        std::vector<tensor<float>> v{out.main.values()};
+        for (const auto& a : out.aux) v.emplace_back(a.values());
+        return v;
+    } else if constexpr (requires { out.values(); }) {
+        return {out.values()};
+    } else {
+        return {out};
+    }
+}
+
+struct pass_cost {
+    std::vector<tensor<float>> outputs;
+    std::size_t bytes = 0;        // allocated during the first pass
+    std::size_t allocations = 0;  // during a second pass at the same shape
+};
+
+template <class Net>
+pass_cost run(Net& net, const tensor<float>& x, bool inference) {
+    pass_cost c;
+    std::optional<inference_mode> guard;
+    if (inference) guard.emplace();
+    const auto b0 = memory::host::allocated_bytes();
+    const auto& first = net.forward(x);
+    c.bytes = memory::host::allocated_bytes() - b0;
+    c.outputs = outputs_of(first);
+    const auto a0 = memory::host::allocation_count();
+    net.forward(x);
+    c.allocations = memory::host::allocation_count() - a0;
+    return c;
+}
+
+/// The twin comparison described in the file comment. Returns fused bytes / plain bytes.
+template <class Net, class Backward>
+double check_twins(const tensor<float>& x, Backward&& backward, double rtol = 1e-5) {
+    Net warm(5), plain(5), fused(5);
+    test::randomise_norms(plain, 7);
+    test::randomise_norms(fused, 7);
+    warm.eval();
+    plain.eval();
+    fused.eval();
+    run(warm, x, true);  // the backend's per-thread scratch at this shape, before either twin
+    run(warm, x, false);
+    const pass_cost p = run(plain, x, false);
+    const pass_cost f = run(fused, x, true);
+    REQUIRE(f.outputs.size() == p.outputs.size());
+    for (std::size_t k = 0; k < f.outputs.size(); ++k) {
+        INFO("output " << k);
+        REQUIRE(f.outputs[k].shape() == p.outputs[k].shape());
+        CHECK(test::max_rel_error(f.outputs[k], p.outputs[k]) < rtol);
+    }
+    MESSAGE(Net::describe() << ": first pass allocates " << p.bytes << " bytes in eval mode, " << f.bytes
+                            << " under inference_mode");
+    CHECK(f.allocations == 0);
+    CHECK(p.allocations == 0);
+    try {
+        backward(fused, x);
+        FAIL("backward after an inference_mode forward must throw");
+    } catch (const std::logic_error& e) {
+        INFO(std::string(e.what()));
+        CHECK(std::string(e.what()).find("inference_mode") != std::string::npos);
+    }
+    // An ordinary forward makes backward legal again.
+    fused.forward(x);
+    CHECK_NOTHROW(backward(fused, x));
+    return static_cast<double>(f.bytes) / static_cast<double>(p.bytes);
+}
+
+template <class Net>
+void backward_ones(Net& net, const tensor<float>& x) {
+    tensor<float> dy(net.output().shape(), 1.0f);
+    net.backward(x, dy);
+}
+
+}  // namespace
+
+TEST_CASE("workspace: named slots, grow-only, copies start empty, release frees") {
+    using T = tensor<float>;
+    exec::workspace<T> ws;
+    CHECK(ws.bytes() == 0);
+    ws[exec::slot::merged].resize(shape4{1, 2, 4, 4});
+    CHECK(ws.bytes() == 32 * sizeof(float));
+    ws[exec::slot::merged].resize(shape4{1, 1, 2, 2});  // smaller: the storage stays
+    CHECK(ws.bytes() == 32 * sizeof(float));
+    CHECK(&ws.fused(0) == &ws[exec::slot::fused_even]);
+    CHECK(&ws.fused(3) == &ws[exec::slot::fused_odd]);
+    REQUIRE(ws.lent_grad(0, 1) != nullptr);
+    CHECK(ws.lent_grad(0, 1) == ws.lent_grad(0, 3));
+    CHECK(ws.lent_grad(0, 0) != ws.lent_grad(0, 1));
+    CHECK(ws.lent_grad(exec::grad_lending_depths, 0) == nullptr);
+    CHECK(ws.lent_grad(-1, 0) == nullptr);
+    const exec::workspace<T> copy = ws;
+    CHECK(copy.bytes() == 0);
+    ws.release();
+    CHECK(ws.bytes() == 0);
+}
+
+TEST_CASE("workspace: binding scopes nest, fused loans nest, outside a network each thread has its own") {
+    using T = tensor<float>;
+    exec::workspace<T> a, b;
+    exec::workspace<T>& own = exec::current<T>();
+    CHECK(&own != &a);
+    {
+        const exec::bind_workspace<T> bind_a(a);
+        CHECK(&exec::current<T>() == &a);
+        {
+            const exec::bind_workspace<T> bind_b(b);
+            CHECK(&exec::current<T>() == &b);
+        }
+        CHECK(&exec::current<T>() == &a);
+    }
+    CHECK(&exec::current<T>() == &own);
+    T lent1, lent2;
+    T* even = &a[exec::slot::fused_even];
+    {
+        const exec::fused_loan<T> l1(a, lent1);
+        CHECK(&a.fused(0) == &lent1);
+        CHECK(&a.fused(1) == &a[exec::slot::fused_odd]);
+        {
+            const exec::fused_loan<T> l2(a, lent2);
+            CHECK(&a.fused(2) == &lent2);
+        }
+        CHECK(&a.fused(0) == &lent1);
+    }
+    CHECK(&a.fused(0) == even);
+}
+
+TEST_CASE("output_loan: the layer gets its buffer back and is marked, also when the forward throws") {
+    using conv_t = conv2d<conv2d_cfg{.in = 1, .out = 2, .kernel = 3, .pad = padding::same}>;
+    conv_t conv;
+    rng r(3);
+    conv.init(r);
+    const tensor<float> x = input({1, 1, 6, 6}, 4);
+    exec::workspace<tensor<float>> ws;
+    tensor<float>& slot = ws[exec::slot::pool_up];
+    const tensor<float>& y = exec::lent_forward(true, ws, exec::slot::pool_up, conv, x.shape(),
+                                                [&]() -> const tensor<float>& { return conv.forward(x); });
+    CHECK(&y == &slot);
+    CHECK(y.shape() == shape4{1, 2, 6, 6});
+    CHECK(conv.output().size() == 0);  // the result is the slot's, not the layer's
+    tensor<float> dy(y.shape(), 1.0f);
+    CHECK_THROWS_AS(conv.backward(x, dy), std::logic_error);
+    // A throwing forward: the buffers are exchanged back all the same.
+    const tensor<float> wrong = input({1, 3, 6, 6}, 5);
+    CHECK_THROWS(exec::lent_forward(true, ws, exec::slot::pool_up, conv, wrong.shape(),
+                                    [&]() -> const tensor<float>& { return conv.forward(wrong); }));
+    CHECK(slot.shape() == shape4{1, 2, 6, 6});
+    conv.forward(x);
+    CHECK_NOTHROW(conv.backward(x, dy));
+}
+
+TEST_CASE("UNet++ under inference_mode: same logits, its pooled and up-sampled maps and concatenations lent") {
+    using net_t = presets::unet_plusplus<8, 3>;
+    const double ratio = check_twins<net_t>(input({2, 1, 32, 32}, 11), backward_ones<net_t>);
+    // The 6 concatenations, 6 up-sampled maps and 3 pooled maps (each kept by its node before)
+    // now share two slots; the nodes keep their outputs, which later nodes read.
+    CHECK(ratio < 0.7);
+}
+
+TEST_CASE("encoder classifier under inference_mode: same logit, its feature maps in two slots") {
+    using net_t = presets::busi_stage_classifier<>;
+    const auto back = [](net_t& net, const tensor<float>& x) {
+        tensor<float> dy(shape4{x.shape().n, 1, 1, 1}, 1.0f);
+        net.backward(x, dy);
+    };
+    const double ratio = check_twins<net_t>(input({2, 1, 64, 64}, 12), back);
+    CHECK(ratio < 0.5);
+}
+
+TEST_CASE("deep supervision under inference_mode keeps the network's savings") {
+    using ds_unet = deeply_supervised<presets::unet_bn<8, 3>>;
+    using ds_pp = presets::unet_plusplus_ds<8, 3>;
+    const auto back = [](auto& net, const tensor<float>& x) {
+        deep_supervision_gradients<float> g;
+        g.main = tensor<float>(net.net().output().shape(), 1.0f);
+        for (int k = 0; k < std::decay_t<decltype(net)>::aux_count; ++k) g.aux.emplace_back(g.main.shape(), 1.0f);
+        net.backward(x, g);
+    };
+    const tensor<float> x = input({1, 1, 32, 32}, 13);
+    CHECK(check_twins<ds_unet>(x, back) < 0.8);
+    CHECK(check_twins<ds_pp>(x, back) < 0.7);
+}
+
+TEST_CASE("share_workspace: networks that run one after the other use one set of slots") {
+    using net_t = presets::unet_bn<8, 3>;
+    const tensor<float> x = input({1, 1, 32, 32}, 14);
+    net_t a(1), b(1), c(1);
+    a.eval();
+    b.eval();
+    c.eval();
+    {
+        inference_mode guard;
+        a.forward(x);
+    }
+    REQUIRE(a.workspace().bytes() > 0);
+    CHECK(c.workspace().bytes() == 0);  // each network has its own
+    b.share_workspace(&a.workspace());
+    const auto bytes = a.workspace().bytes();
+    std::vector<tensor<float>> got, want;
+    {
+        inference_mode guard;
+        got.push_back(b.forward(x));
+        want.push_back(c.forward(x));
+    }
+    CHECK(&b.workspace() == &a.workspace());
+    CHECK(a.workspace().bytes() == bytes);  // b used a's slots, which were large enough
+    CHECK(c.workspace().bytes() == bytes);
+    CHECK(max_abs_diff(got[0], want[0]) == 0.0);
+    b.share_workspace(nullptr);
+    CHECK(&b.workspace() != &a.workspace());
+    // The hierarchical classifier's stages share one workspace.
+    hierarchical_classifier<presets::busi_stage_cfg> h(3);
+    CHECK(&h.stage1().workspace() == &h.stage2().workspace());
+    a.workspace().release();
+    CHECK(a.workspace().bytes() == 0);
+}
