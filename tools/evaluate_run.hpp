@@ -216,7 +216,7 @@ inline int evaluate_members(const evaluate_job& job, const std::vector<member_ne
                                                "; each prediction mapped back to its image's own size, metrics there"
                                          : "full size (" + rule.why + "): each image predicted whole by tiling, " +
                                                "metrics at its own resolution") +
-                        " (first image: " + scale_line + ")\n";
+                        (job.members.size() > 1 ? std::string() : " (first image: " + scale_line + ")") + "\n";
     if (job.members.size() == 1 && rule.full_size() && pre.size > 0 && !a.has("scale"))
         table += "note: the network was trained on images resized to " + std::to_string(pre.size) + "x" +
                  std::to_string(pre.size) + "; at full size it sees them at another scale (--scale F matches it)\n";

@@ -89,8 +89,9 @@ ensembles and test-time augmentation:
   --subset with an ensemble: the part must list the same images in every member's split.json.
   The validation (and training) images of K-fold runs differ from fold to fold, so --subset val
   and --subset train are refused unless every member records the same --split, --folds, --fold
-  and --seed; score fold models on --subset test (the images no fold trained on), or on a data
-  set of their own (--data-type, --data, --masks without --subset).
+  and --seed. --folds holds no test images out (their split.json's test part is empty), so fold
+  models are scored on a data set of their own (--data-type, --data, --masks, without
+  --subset); runs of one ratio split (--split a,b,c, the same --seed) share their --subset test.
 
 scale:
   (default)          a run trained with --size N: each image is resized to N x N as in
@@ -261,7 +262,11 @@ std::vector<std::string> members_subset(const args& a, const std::string& subset
             throw usage_error("'" + split_file.string() + "' has no part \"" + subset + "\"; use the split.json of the run");
         if (it->second.empty())
             throw usage_error("--subset " + subset + ": the run's split ('" + split_file.string() + "') has no " +
-                              subset + " images");
+                              subset + " images" +
+                              (recorded(recs[i], "folds") != "(none)" && subset == "test"
+                                   ? " (--folds holds no test images out: score the fold models on a data set of "
+                                     "their own with --data-type, --data and --masks, without --subset)"
+                                   : ""));
         if (i == 0) {
             names = it->second;
             parts = mine;

@@ -3,6 +3,9 @@
 //
 //   unetpp-predict --checkpoint run/best.safetensors --input images/ --out pred/ [--mask-dir masks/]
 //
+// Several --checkpoint options make an ensemble (ensemble_members.hpp): the members' probabilities
+// are averaged at each image's own size and the mean is thresholded once.
+//
 // For every input image <stem>.<ext> it writes <stem>_prob.png (foreground probability, 0..255)
 // and <stem>_mask.png (thresholded mask; for a network of K >= 2 classes the most probable class
 // of each pixel, in the run's mask encoding: class_masks.hpp), and with --mask-dir also
@@ -42,7 +45,7 @@ namespace {
 using namespace predict_cli;
 
 void print_help() {
-    std::cout << R"(usage: unetpp-predict --checkpoint FILE --input FILE_OR_DIR --out DIR [options]
+    std::cout << R"(usage: unetpp-predict --checkpoint FILE [--checkpoint FILE ...] --input FILE_OR_DIR --out DIR [options]
 
 Segments PNG/JPEG/BMP images with a network trained by unetpp-train (last.safetensors or
 best.safetensors of its --out folder; the optimiser state in it is ignored) or saved by
@@ -62,7 +65,8 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
               truth with the run's mask encoding. --threshold is refused for K > 2 (argmax has
               no threshold).
 
-  --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same
+  --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same.
+                      Given 2 to 16 times: an ensemble (see Ensembles below)
   --input PATH        an image, one frame or slice 'FILE#k' of a DICOM or NIfTI file, or a
                       directory of images (.png .jpg .jpeg .bmp; .dcm .dicom .nii .nii.gz when
                       built with DICOM / NIfTI support). A multi-frame DICOM file or a NIfTI
@@ -101,10 +105,11 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
                       (default: receptive radius)
   --batch N           tiles per forward pass, 1 to 4096 (default 1)
   --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
-  --tta               average over the 8 flips/rotations (8x slower)
+  --tta               average over the 8 flips/rotations (8x slower; every member of an ensemble)
   --no-tta            predict the image alone, also for a checkpoint of a planned run
                       (unetpp-train --auto), whose plan's mirroring (the image and its
-                      left-right mirror averaged, 2x slower) applies by default
+                      left-right mirror averaged, 2x slower) applies by default (in an
+                      ensemble: each member as its own plan says)
   --threshold T       mask threshold on the foreground probability, 0 to 1 (default: the
                       checkpoint's, else 0.5); one- and two-class networks only
   --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
@@ -116,6 +121,13 @@ probability map is resized back to the image's own size (bilinear) before the th
 line of output says so ("resized 512x512 -> 256x256 as in training, mask mapped back to
 512x512"). A weights file without that record is predicted at the image's own size by overlap
 tiling (mirrored borders), and the output says that no training scale is known.
+Ensembles: --checkpoint given several times (e.g. the fold models of a K-fold run). Each member
+predicts with its own network, trained scale and test-time transforms; the members'
+probabilities are averaged at each image's own size (class probabilities for K classes) and the
+mean is thresholded once (--threshold, else the members' recorded threshold, which must then
+agree). --out-probs writes the mean. The members must agree on the image channels, the classes
+and the mask encoding (and palette); a disagreement, or a missing or damaged file, is refused
+before anything is written, naming the checkpoints. The output lists the members.
 Checks: the weights must be finite (NaN or Inf in any tensor: exit 2, nothing written), the
 file's checksums must match, and a probability map with NaN is not written.
 Exit status: 0 success, 2 when the weights or any image could not be processed (one line on
