@@ -168,9 +168,9 @@ struct record_picker {
         if (!a.has(k)) return from_file;
         const std::int64_t v = a.integer(k, def, r);
         if (recorded && v != from_file && k != "seed" && k != "synthetic-count")
-            throw usage_error("--" + k + " " + std::to_string(v) + " disagrees with the checkpoint '" + ckpt.string() +
-                              "', which was trained with " + k + " " + it->second + "; drop --" + k +
-                              " (the checkpoint's value is used)");
+            throw usage_error("--" + k + " " + std::to_string(v) + " disagrees with the checkpoint, which was trained " +
+                              "with " + k + " " + it->second + "; drop --" + k + " (the value of '" + ckpt.string() +
+                              "' is used)");
         return v;
     }
     std::string str(const std::string& k, const std::string& def) const {
@@ -189,8 +189,8 @@ member_spec read_member(const args& a, const fs::path& ckpt, const std::map<std:
     m.pre = preprocessing_from(rec, ckpt.string());
     m.model = pick.str("model", "unet_bn");
     if (a.has("model") && rec.count("model") && rec.at("model") != m.model)
-        throw usage_error("--model " + m.model + " disagrees with the checkpoint '" + ckpt.string() +
-                          "', which was trained with model " + rec.at("model") + "; drop --model");
+        throw usage_error("--model " + m.model + " disagrees with the checkpoint, which was trained with model " +
+                          rec.at("model") + "; drop --model ('" + ckpt.string() + "')");
     m.base = static_cast<int>(pick.integer("base", 16, range::base));
     m.depth = static_cast<int>(pick.integer("depth", 3, range::depth));
     // the trained scale: the record's preprocess.resize, else --size, else none (full size)
@@ -198,9 +198,9 @@ member_spec read_member(const args& a, const fs::path& ckpt, const std::map<std:
     if (a.has("size")) {
         const int given = static_cast<int>(a.integer("size", 0, range::size));
         if (scale > 0 && given != scale)
-            throw usage_error("--size " + std::to_string(given) + " disagrees with the checkpoint '" + ckpt.string() +
-                              "', which was trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
-                              "; drop --size");
+            throw usage_error("--size " + std::to_string(given) + " disagrees with the checkpoint, which was trained " +
+                              "at " + std::to_string(scale) + "x" + std::to_string(scale) + "; drop --size ('" +
+                              ckpt.string() + "')");
         scale = given;
     }
     m.size_check = scale;
@@ -251,9 +251,9 @@ std::vector<std::string> members_subset(const args& a, const std::string& subset
                 require_same("the split (" + std::string(k) + ")", ms[0], recorded(recs[0], k), ms[i],
                              recorded(recs[i], k),
                              "--subset " + subset + " would score images that some members trained on (each fold "
-                             "of a K-fold run has its own validation images). Score an ensemble of folds on "
-                             "--subset test (the images no fold trained on) or on a data set of its own "
-                             "(--data, without --subset)");
+                             "of a K-fold run has its own validation images). Score an ensemble of folds on a "
+                             "data set that none of them trained on (--data-type, --data, --masks, without "
+                             "--subset; --folds holds no test images out)");
         const fs::path split_file =
             a.has("split-file") ? fs::path(a.str("split-file")) : ms[i].file.parent_path() / "split.json";
         const auto mine = read_split_file(split_file, "--subset " + subset);
