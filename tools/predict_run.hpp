@@ -209,17 +209,22 @@ inline void save_png(const fs::path& path, const io::image& img) {
 inline std::vector<cli::member_spec> member_specs(const std::vector<arch>& archs, const options& o) {
     std::vector<cli::member_spec> specs;
     for (const arch& ar : archs) {
-        cli::member_spec m{.file = ar.file, .model = ar.model, .base = ar.base, .depth = ar.depth, .pre = ar.pre,
-                           .plan_tta = ar.plan_tta};
-        m.rule = {.square = o.full_size ? 0 : ar.pre.size,
-                  .factor = o.factor,
-                  .why = o.full_size       ? "--full-size"
-                         : ar.pre.recorded ? "the run kept its images at their own size"
-                                           : "no training scale is known"};
-        m.tta = cli::tta_transforms(o.tta, ar.plan_tta);
-        m.tta_note = cli::tta_words(o.tta, ar.plan_tta);
-        m.tiles = o.tiles;
-        specs.push_back(std::move(m));
+        const cli::scale_rule rule{.square = o.full_size ? 0 : ar.pre.size,
+                                   .factor = o.factor,
+                                   .why = o.full_size       ? "--full-size"
+                                          : ar.pre.recorded ? "the run kept its images at their own size"
+                                                            : "no training scale is known"};
+        specs.push_back({.file = ar.file,
+                         .model = ar.model,
+                         .base = ar.base,
+                         .depth = ar.depth,
+                         .pre = ar.pre,
+                         .plan_tta = ar.plan_tta,
+                         .rule = rule,
+                         .tta = cli::tta_transforms(o.tta, ar.plan_tta),
+                         .tta_note = cli::tta_words(o.tta, ar.plan_tta),
+                         .size_check = 0,
+                         .tiles = o.tiles});
     }
     cli::check_members_agree(specs);
     return specs;
