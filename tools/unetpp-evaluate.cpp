@@ -127,7 +127,8 @@ data (default: the run's, from the checkpoint): --data-type busi|isbi2012|folder
                      lists under S (the split.json beside the checkpoint, or --split-file F).
                      Refused when it is missing, when it names an image the data set lacks, or
                      when --split, --folds, --fold or --seed disagree with the run's.
-  --split-file F     the run's split.json, when it is not beside the checkpoint
+  --split-file F     the run's split.json, when it is not beside the checkpoint (with several
+                     --checkpoint: the split of every member)
 model (default: read from the checkpoint; needed only for a weights file without a training
   record, and refused when they disagree with the record): --model M --base N (1 to 1024)
   --depth D (1 to 10) --size N (8 to 4096: the trained scale; without it and without a record

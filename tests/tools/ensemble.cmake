@@ -2,7 +2,7 @@
 # tiny runs of one ratio split, A (unet_bn base 8 depth 3 at --size 32) and B (base 8 depth 4 at
 # --size 48, so B's images are resized and mapped back), are scored and predicted as an ensemble;
 # numpy checks that the ensemble's probabilities (--out-probs) are the mean of the two single
-# models', in both programs. A planned run P (unetpp-train --plan, which records the plan's
+# models', in both programs, and for two 3-class runs the mean of the class planes. A planned run P (unetpp-train --plan, which records the plan's
 # test-time mirroring) is predicted with and without it, and --tta against the 8 flips and
 # rotations of the images predicted alone (mapped back and averaged by numpy); evaluate applies
 # the same. Refused with exit 2, the message, and nothing written: members of different classes,
@@ -100,6 +100,19 @@ require_match("${out}" "unetpp-predict: ensemble of 2 checkpoints" "predict name
 require_match("${out}" "member 2: [^\n]*B/last\\.safetensors" "predict lists the members")
 require_match("${out}" "img_7\\.png -> [^\n]*img_7_mask\\.png \\(the mean of 2 members at 32x32\\)" "predict's lines")
 run_ok("${py}" "${helper}" mean "${WORK}/pab_probs" "${WORK}/pa_probs" "${WORK}/pb_probs")
+# three classes (label masks): the mean of the K x H x W class planes
+run_ok("${MAKE_DATA}" "${WORK}/data3" 32 32 --classes 3)
+set(common3 --data-type folders --data "${WORK}/data3/images" --masks "${WORK}/data3/masks" --classes 3 --epochs 1
+    --batch 4 --split 0.5,0.25,0.25 --seed 3 --quiet)
+run_ok("${TRAIN}" ${common3} --base 8 --depth 3 --size 32 --out "${WORK}/K1")
+run_ok("${TRAIN}" ${common3} --base 8 --depth 4 --size 48 --out "${WORK}/K2")
+foreach(k K1 K2)
+    run_ok("${PREDICT}" --checkpoint "${WORK}/${k}/last.safetensors" --input "${WORK}/data3/images" --out "${WORK}/p${k}"
+           --out-probs "${WORK}/p${k}_probs")
+endforeach()
+run_ok("${PREDICT}" --checkpoint "${WORK}/K1/last.safetensors" --checkpoint "${WORK}/K2/last.safetensors"
+       --input "${WORK}/data3/images" --out "${WORK}/pK" --out-probs "${WORK}/pK_probs")
+run_ok("${py}" "${helper}" mean "${WORK}/pK_probs" "${WORK}/pK1_probs" "${WORK}/pK2_probs")
 # the checkpoint's plan has no mirroring: --no-tta gives the same bytes as the default
 run_ok("${PREDICT}" --checkpoint "${A}" --input "${data}/images" --out "${WORK}/pa_plain" --out-probs "${WORK}/pa_plain_probs"
        --no-tta)

@@ -21,7 +21,12 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eval_options import fail, read_png, write_png  # noqa: E402
+from eval_options import read_png, write_png  # noqa: E402
+
+
+def fail(msg):
+    print("ensemble.py: " + msg, file=sys.stderr)
+    sys.exit(1)
 
 
 TRANSFORMS = [
