@@ -1,8 +1,9 @@
-// unetpp-predict's per-network part: the options, the input look-up, the files it writes and
-// run_with<Net>, which predicts every image with network type Net. unetpp-predict.cpp parses the
-// command line and instantiates run_with for the CPU networks of the model set (model_set.hpp);
-// unetpp-predict_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON, for their backend::cuda
-// variants (--device cuda, cli_device.hpp).
+// unetpp-predict's prediction: the options, the input look-up, the files it writes and
+// run_members, which predicts every image with the checkpoints of the command line (one, or the
+// mean of an ensemble's). unetpp-predict.cpp parses the command line and reads every file; the
+// members' networks are built by ensemble_members.hpp: the CPU networks of the model set
+// (model_set.hpp) there, their backend::cuda variants (--device cuda, cli_device.hpp) in
+// unetpp-predict_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
 #pragma once
 
 #include <algorithm>
