@@ -75,12 +75,12 @@ ensembles and test-time augmentation:
   --checkpoint FILE  given 2 to 16 times: an ensemble. Each member predicts with its own
                      network, trained scale and test-time transforms; their probabilities are
                      averaged at each image's own size and the mean is thresholded once (e.g.
-                     the five fold models of a K-fold run on its test images). The members must
-                     agree on the image channels, the classes, the mask encoding (and palette),
-                     the recorded threshold (else give --threshold) and the data they were
-                     trained on (else give --data-type / --data / --masks): a disagreement is
-                     refused before anything is written, naming both checkpoints. The summary
-                     lists the members and their test-time transforms.
+                     the five fold models of a K-fold run, on images none of them trained on).
+                     The members must agree on the image channels, the classes, the mask
+                     encoding (and palette), the recorded threshold (else give --threshold) and
+                     the data they record (else give --data-type / --data / --masks): a
+                     disagreement is refused before anything is written, naming both
+                     checkpoints. The summary lists the members and their test-time transforms.
   (default)          a checkpoint of a planned run (unetpp-train --auto) mirrors as its plan
                      says (the image and its left-right mirror averaged, 2x slower); others
                      predict the image alone

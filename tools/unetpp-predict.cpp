@@ -45,7 +45,8 @@ namespace {
 using namespace predict_cli;
 
 void print_help() {
-    std::cout << R"(usage: unetpp-predict --checkpoint FILE [--checkpoint FILE ...] --input FILE_OR_DIR --out DIR [options]
+    std::cout << R"(usage: unetpp-predict --checkpoint FILE [--checkpoint FILE ...] --input FILE_OR_DIR --out DIR
+                      [options]
 
 Segments PNG/JPEG/BMP images with a network trained by unetpp-train (last.safetensors or
 best.safetensors of its --out folder; the optimiser state in it is ignored) or saved by
