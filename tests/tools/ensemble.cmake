@@ -91,7 +91,7 @@ require_match("${summary}" "member 2: [^\n]*B/last\\.safetensors" "the --summary
 run_ok("${py}" "${helper}" mean "${WORK}/eab" "${WORK}/ea" "${WORK}/eb")
 # A and B record the same split, so they share their validation images too
 run_capture(out "${EVALUATE}" --checkpoint "${A}" --checkpoint "${B}" --subset val --csv "${WORK}/ab_val.csv")
-require_match("${out}" "ensemble of 2 checkpoints, 2 images \(val, from the run's split.json\)" "--subset val of one split")
+require_match("${out}" "ensemble of 2 checkpoints, 2 images \\(val, from the run's split.json\\)" "--subset val of one split")
 
 # --- predict: the same mean over a folder of images; one member alone is unchanged -------------
 run_capture(out "${PREDICT}" --checkpoint "${A}" --input "${data}/images" --out "${WORK}/pa" --out-probs "${WORK}/pa_probs")
