@@ -141,10 +141,12 @@ inline std::string join_words(const std::vector<std::string>& words) {
 /// (as the flag "help"). An option that is neither a flag nor a key is unknown, wherever it is on
 /// the line; an option given twice is an error (the second would silently win); a key whose value
 /// is missing or is itself one of the program's options "needs a value" (a value that starts with
-/// "--" can still be given as --key=--value).
+/// "--" can still be given as --key=--value). A key in `repeatable` may be given several times
+/// (unetpp-predict --checkpoint A --checkpoint B): values(k) lists them in order, str(k) is the first.
 class args {
 public:
-    args(int argc, const char* const* argv, std::set<std::string> flags, std::set<std::string> keys)
+    args(int argc, const char* const* argv, std::set<std::string> flags, std::set<std::string> keys,
+         std::set<std::string> repeatable = {})
         : flags_(std::move(flags)), keys_(std::move(keys)) {
         for (int i = 1; i < argc; ++i) {
             const std::string_view raw = argv[i] ? argv[i] : "";
@@ -173,14 +175,27 @@ public:
                 v = next;
                 ++i;
             }
+            if (repeatable.count(k) && !is_flag) {
+                m_.emplace(k, v);
+                many_[k].push_back(v);
+                continue;
+            }
             if (m_.count(k)) throw usage_error("option --" + k + " is given twice; give it once");
             m_[k] = v;
         }
     }
-    args(int argc, char** argv, std::set<std::string> flags, std::set<std::string> keys)
-        : args(argc, const_cast<const char* const*>(argv), std::move(flags), std::move(keys)) {}
+    args(int argc, char** argv, std::set<std::string> flags, std::set<std::string> keys,
+         std::set<std::string> repeatable = {})
+        : args(argc, const_cast<const char* const*>(argv), std::move(flags), std::move(keys), std::move(repeatable)) {}
 
     [[nodiscard]] bool has(const std::string& k) const { return m_.count(k) != 0; }
+    /// Every value of a repeatable key, in the order given (empty when absent); for another key
+    /// its one value.
+    [[nodiscard]] std::vector<std::string> values(const std::string& k) const {
+        if (const auto it = many_.find(k); it != many_.end()) return it->second;
+        if (const auto it = m_.find(k); it != m_.end()) return {it->second};
+        return {};
+    }
     [[nodiscard]] std::string str(const std::string& k, const std::string& def = "") const {
         const auto it = m_.find(k);
         return it == m_.end() ? def : it->second;
@@ -230,6 +245,7 @@ private:
     }
     std::set<std::string> flags_, keys_;
     std::map<std::string, std::string> m_;
+    std::map<std::string, std::vector<std::string>> many_;  ///< the repeatable keys' values
 };
 
 /// Parses --split "a,b,c": three fractions in [0, 1], each checked as parse_real does, the

@@ -1,8 +1,9 @@
-// unetpp-evaluate's per-network part: evaluate_network<Net> scores the data set with network type
-// Net, over the options unetpp-evaluate.cpp has parsed and checked (evaluate_job). The CPU networks
-// of the model set (model_set.hpp) are instantiated in unetpp-evaluate.cpp; their backend::cuda
-// variants (--device cuda, cli_device.hpp) in unetpp-evaluate_cuda.cpp, compiled only with
-// UNETPP_WITH_CUDA=ON.
+// unetpp-evaluate's scoring: evaluate_members scores the data set with the loaded members of the
+// command line (one checkpoint, or an ensemble whose mean probabilities are thresholded once),
+// over the options unetpp-evaluate.cpp has parsed and checked (evaluate_job). The members'
+// networks are built by ensemble_members.hpp: the CPU networks of the model set (model_set.hpp)
+// in unetpp-evaluate.cpp, their backend::cuda variants (--device cuda, cli_device.hpp) in
+// unetpp-evaluate_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
 #pragma once
 
 #include <cmath>
@@ -18,6 +19,7 @@
 
 #include "class_masks.hpp"
 #include "cli_common.hpp"
+#include "ensemble_members.hpp"
 #include "model_record.hpp"
 #include "report/overlay_png.hpp"
 #include "image_scores.hpp"
@@ -48,30 +50,31 @@ inline std::vector<std::string> legend_names(int classes) {
 }
 
 
-/// What run() has parsed and checked: the checkpoint, the data, the part to score and the outputs.
+/// What run() has parsed and checked: the checkpoints, the data, the part to score and the outputs.
 struct evaluate_job {
     const args* a = nullptr;  ///< the command line
     data_choice dc;
-    fs::path ckpt, csv, summary, masks_dir, probs_dir, overlays_dir;
+    std::vector<member_spec> members;  ///< one checkpoint, or the members of an ensemble
+    fs::path csv, summary, masks_dir, probs_dir, overlays_dir;
     bool overwrite = false;
     std::string subset;                     ///< all, train, val or test
     std::vector<std::string> subset_names;  ///< the images of the part (from the run's split.json)
-    preprocessing pre;                      ///< the run's record
+    preprocessing pre;                      ///< the (first) run's record
     bool class_masks = false;               ///< label or palette masks
     double threshold = 0.5;
-    int scale = 0;                          ///< the trained size (0: none)
-    scale_rule rule;
+    int scale = 0;                          ///< the (first member's) trained size (0: none)
+    scale_rule rule;                        ///< the (first) member's
     std::string roi_dir, roi_suffix;
     std::optional<data::roi_lookup> rois;   ///< evaluate's own region-mask look-up (not folders)
 };
 
-/// Scores the data set with network type Net as the job says; returns the exit status.
-template <class Net>
-int evaluate_network(const evaluate_job& job) {
+/// Scores the data set with the members' mean probabilities (one member: its own) as the job says;
+/// returns the exit status.
+inline int evaluate_members(const evaluate_job& job, const std::vector<member_net>& nets) {
     const args& a = *job.a;
     const data_choice& dc = job.dc;
-    const fs::path &ckpt = job.ckpt, &csv = job.csv, &summary = job.summary, &masks_dir = job.masks_dir,
-                   &probs_dir = job.probs_dir, &overlays_dir = job.overlays_dir;
+    const fs::path &csv = job.csv, &summary = job.summary, &masks_dir = job.masks_dir, &probs_dir = job.probs_dir,
+                   &overlays_dir = job.overlays_dir;
     const bool overwrite = job.overwrite, class_masks = job.class_masks;
     const std::string &subset = job.subset, &roi_dir = job.roi_dir, &roi_suffix = job.roi_suffix;
     const std::vector<std::string>& subset_names = job.subset_names;
@@ -80,11 +83,7 @@ int evaluate_network(const evaluate_job& job) {
     const int scale = job.scale;
     const scale_rule& rule = job.rule;
     const std::optional<data::roi_lookup>& rois = job.rois;
-    if (scale > 0) check_size<Net>(scale);
-    Net net = make_net<Net>(0, dc.layout.channels, dc.layout.classes);
-    train::load_checkpoint_weights(ckpt, net);  // weights only; the optimiser state is ignored
-    check_finite_weights(net, ckpt.string());
-    net.eval();
+    const infer::ensemble members = ensemble_of(nets);
     inference_mode no_intermediates;  // fused Conv-BN-ReLU, nothing kept for backward
     any_dataset ds = open_dataset(dc);
     probe(ds);
@@ -123,7 +122,7 @@ int evaluate_network(const evaluate_job& job) {
                                           ? "masks: " + polarity_of(dc.type)
                                           : "masks read as " + polarity_of(dc.type) + "; the run: " + pre.polarity;
     // a network of K >= 2 classes is scored per class (multiclass_scores.hpp)
-    const int K = net.classes();
+    const int K = nets.front().classes;
     const bool coloured = coloured_classes(dc.layout, K);  // overlays with the classes in colours
     const std::vector<report::rgb> legend = legend_colours(class_colours(dc.layout, std::max(K, 2)));
     const std::vector<std::string> names = legend_names(K);
@@ -133,14 +132,12 @@ int evaluate_network(const evaluate_job& job) {
     std::string rows = K >= 2 ? class_csv_header(K) : std::string(score_csv_header);
     score_table scores;
     metrics::ranking_histogram pooled;  // ROC-AUC and AP over all pixels of all images
-    infer::tile_options tiles;
-    tiles.threshold = static_cast<float>(threshold);
     std::string scale_line, matched;
     bool in_regions = false;
     if (a.has("out-probs")) prepare_folder(probs_dir, "--out-probs");  // written as each image is done
     for (std::size_t i : idx) {
         const data::sample s = ds.get(i);
-        const tensor<float> prob = predict_at_scale(net, s.image, rule, tiles, false);
+        const tensor<float> prob = members.predict_proba(s.image);
         check_probabilities(prob, ds.source(i));
         const tensor<float> pred = infer::make_mask(prob, static_cast<float>(threshold));
         if (scale_line.empty()) scale_line = scale_note(s.image.shape().w, s.image.shape().h, rule);
@@ -204,19 +201,26 @@ int evaluate_network(const evaluate_job& job) {
         for (std::size_t k = 0; k < idx.size(); ++k)
             write_file(overlays_dir / (ds.stem(idx[k]) + "_overlay.png"), report::as_string(overlays[k]), true);
     }
-    std::string table = "unetpp-evaluate: " + Net::describe() + ", " + std::to_string(idx.size()) + " images (" +
+    const std::string who = job.members.size() == 1
+                                ? nets.front().describe
+                                : "ensemble of " + std::to_string(job.members.size()) + " checkpoints";
+    std::string table = "unetpp-evaluate: " + who + ", " + std::to_string(idx.size()) + " images (" +
                         subset + (subset == "all" ? "" : ", from the run's split.json") + "), " +
                         (K > 2 ? std::to_string(K) + " classes, each pixel its most probable class"
                                : (K == 2 ? "2 classes, threshold " : "threshold ") + format_real(threshold)) +
                         "\nscale: " +
-                        (rule.square > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
+                        (job.members.size() > 1
+                             ? std::string("each member at its own (below), its probabilities mapped back to each "
+                                           "image's own size and averaged there; metrics at that resolution")
+                         : rule.square > 0 ? "trained at " + std::to_string(scale) + "x" + std::to_string(scale) +
                                                "; each prediction mapped back to its image's own size, metrics there"
                                          : "full size (" + rule.why + "): each image predicted whole by tiling, " +
                                                "metrics at its own resolution") +
-                        " (first image: " + scale_line + ")\n";
-    if (rule.full_size() && pre.size > 0 && !a.has("scale"))
+                        (job.members.size() > 1 ? std::string() : " (first image: " + scale_line + ")") + "\n";
+    if (job.members.size() == 1 && rule.full_size() && pre.size > 0 && !a.has("scale"))
         table += "note: the network was trained on images resized to " + std::to_string(pre.size) + "x" +
                  std::to_string(pre.size) + "; at full size it sees them at another scale (--scale F matches it)\n";
+    table += members_text(job.members, nets);
     table += "matched: " + matched + (in_regions ? "; metrics inside the region masks" : "") + "\n";
     table += K >= 2 ? class_scores->str(class_pooled) : scores.str(pooled);
     write_file(csv, rows, overwrite);
@@ -224,9 +228,5 @@ int evaluate_network(const evaluate_job& job) {
     std::cout << table;
     return 0;
 }
-
-/// evaluate_network<Net> for the backend::cuda network the options name (unetpp-evaluate_cuda.cpp;
-/// only in a build with UNETPP_WITH_CUDA=ON).
-int evaluate_on_cuda(const std::string& model, int base, int depth, const evaluate_job& job);
 
 }  // namespace cli

@@ -1,8 +1,9 @@
-// unetpp-predict's per-network part: the options, the input look-up, the files it writes and
-// run_with<Net>, which predicts every image with network type Net. unetpp-predict.cpp parses the
-// command line and instantiates run_with for the CPU networks of the model set (model_set.hpp);
-// unetpp-predict_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON, for their backend::cuda
-// variants (--device cuda, cli_device.hpp).
+// unetpp-predict's prediction: the options, the input look-up, the files it writes and
+// run_members, which predicts every image with the checkpoints of the command line (one, or the
+// mean of an ensemble's). unetpp-predict.cpp parses the command line and reads every file; the
+// members' networks are built by ensemble_members.hpp: the CPU networks of the model set
+// (model_set.hpp) there, their backend::cuda variants (--device cuda, cli_device.hpp) in
+// unetpp-predict_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 
 #include "class_masks.hpp"
 #include "cli_args.hpp"
+#include "ensemble_members.hpp"
 #include "model_record.hpp"
 #include "model_set.hpp"
 #include "output_guard.hpp"
@@ -42,11 +44,13 @@ using namespace unetpp;
 inline constexpr int exit_error = 2;
 
 struct options {
-    fs::path weights, input, out, mask_dir, probs_dir;
+    std::vector<fs::path> weights;  ///< --checkpoint, 1 to 16 (several: an ensemble)
+    fs::path input, out, mask_dir, probs_dir;
     std::string model;  // "" = from the file's metadata (or unet_bn)
     int base = 0, depth = 0;
     infer::tile_options tiles;
-    bool tta = false, no_tta = false, overwrite = false, threshold_given = false, full_size = false, png16 = false;
+    cli::tta_option tta = cli::tta_option::plan;  ///< --tta, --no-tta or the plan's
+    bool overwrite = false, threshold_given = false, full_size = false, png16 = false;
     double factor = 1.0;  ///< --scale (with --full-size)
     int threads = 0;
     cli::device_kind device = cli::device_kind::cpu;  ///< --device
@@ -65,6 +69,7 @@ struct cli_error : std::runtime_error {
 /// The architecture to build and the preprocessing to apply: from the file, checked against the
 /// command line.
 struct arch {
+    fs::path file;  ///< the checkpoint or weights file
     std::string model;
     int base = 64, depth = 4;
     cli::preprocessing pre;  ///< size 0: no training scale recorded
@@ -200,41 +205,44 @@ inline void save_png(const fs::path& path, const io::image& img) {
     cli::write_file(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()), true);
 }
 
-template <class Net>
-int run_with(const arch& ar, const options& o) {
-    Net net = cli::make_net<Net>(0, ar.pre.layout.channels, ar.pre.layout.classes);
-    try {
-        // a training checkpoint's optimiser state (optim.*) is ignored; io::load_weights' checks
-        train::load_checkpoint_weights(o.weights, net);
-    } catch (const std::exception& e) {
-        throw cli_error(one_line(e.what()));  // names the file already
+/// The members of the command line: each file's architecture and preprocessing with the scale
+/// and the test-time transforms it gets.
+inline std::vector<cli::member_spec> member_specs(const std::vector<arch>& archs, const options& o) {
+    std::vector<cli::member_spec> specs;
+    for (const arch& ar : archs) {
+        const cli::scale_rule rule{.square = o.full_size ? 0 : ar.pre.size,
+                                   .factor = o.factor,
+                                   .why = o.full_size       ? "--full-size"
+                                          : ar.pre.recorded ? "the run kept its images at their own size"
+                                                            : "no training scale is known"};
+        specs.push_back({.file = ar.file,
+                         .model = ar.model,
+                         .base = ar.base,
+                         .depth = ar.depth,
+                         .pre = ar.pre,
+                         .plan_tta = ar.plan_tta,
+                         .rule = rule,
+                         .tta = cli::tta_transforms(o.tta, ar.plan_tta),
+                         .tta_note = cli::tta_words(o.tta, ar.plan_tta),
+                         .size_check = 0,
+                         .tiles = o.tiles});
     }
-    cli::check_finite_weights(net, o.weights.string());
-    net.eval();
-    const int classes = net.classes();
-    if (o.threshold_given && classes > 2)
-        throw cli_error("--threshold applies to networks of one or two classes; " + o.weights.string() + " has " +
-                        std::to_string(classes) +
-                        " classes and each pixel takes its most probable class (argmax, no threshold): drop "
-                        "--threshold");
-    const float threshold =
-        o.threshold_given || !ar.pre.recorded ? o.tiles.threshold : static_cast<float>(ar.pre.threshold);
-    const cli::scale_rule rule{.square = o.full_size ? 0 : ar.pre.size,
-                               .factor = o.factor,
-                               .why = o.full_size       ? "--full-size"
-                                      : ar.pre.recorded ? "the run kept its images at their own size"
-                                                        : "no training scale is known"};
-    const std::vector<fs::path> inputs = list_inputs(o.input);
-    std::map<std::string, fs::path> stems;  // a.png and a.jpg would write the same a_mask.png
-    for (const fs::path& path : inputs)
-        if (const auto [it, fresh] = stems.emplace(io::image_name(path), path); !fresh)
-            throw cli_error(it->second.string() + " and " + path.string() + " would both be written as '" +
-                            io::image_name(path) + "_mask.png'; rename one of the images");
-    cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
-    if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
-    std::cout << "unetpp-predict: " << Net::describe(net.channels())
-              << (classes > 2 ? ", " + std::to_string(classes) + " classes (each pixel its most probable class)"
-                              : ", threshold " + threshold_text(threshold));
+    cli::check_members_agree(specs);
+    return specs;
+}
+
+/// What the program says before the images: the network, its scale and test-time transforms (a
+/// single checkpoint), or the members of an ensemble.
+inline void print_plan(const arch& ar, const std::vector<cli::member_spec>& specs,
+                       const std::vector<cli::member_net>& nets, const options& o, int classes, float threshold) {
+    const std::string how = classes > 2 ? ", " + std::to_string(classes) + " classes (each pixel its most probable class)"
+                                        : ", threshold " + threshold_text(threshold);
+    if (specs.size() > 1) {
+        std::cout << "unetpp-predict: " << cli::members_text(specs, nets) << "unetpp-predict: the mean" << how
+                  << "\n";
+        return;
+    }
+    std::cout << "unetpp-predict: " << nets[0].describe_io << how;
     if (ar.pre.size > 0)
         std::cout << ", trained at " << ar.pre.size << "x" << ar.pre.size
                   << (ar.pre.polarity.empty() ? std::string() : " (" + ar.pre.polarity + ")")
@@ -252,23 +260,41 @@ int run_with(const arch& ar, const options& o) {
     else
         std::cout << "; no training scale is known (the file records none): images are predicted at their own "
                      "size by tiling\n";
-
-    // test-time transforms: --tta all 8, --no-tta none, else the run's plan (image + left-right mirror)
-    std::vector<infer::dihedral> tta;
-    if (o.tta)
-        tta = infer::all_dihedral();
-    else if (!o.no_tta && ar.plan_tta == "hflip") {
-        tta = {infer::dihedral::identity, infer::dihedral::flip_h};
+    if (o.tta == cli::tta_option::plan && ar.plan_tta == "hflip")
         std::cout << "unetpp-predict: the run's plan mirrors at test time: each image and its left-right mirror "
                      "are predicted and averaged (--no-tta: the image alone)\n";
-    }
+}
+
+/// Predicts every input image with the members of `archs` (one checkpoint, or the mean of an
+/// ensemble's probabilities) and writes the files; returns the exit status.
+inline int run_members(const std::vector<arch>& archs, const options& o) {
+    const std::vector<cli::member_spec> specs = member_specs(archs, o);
+    const std::vector<cli::member_net> nets = cli::load_members(specs, o.device);
+    const infer::ensemble members = cli::ensemble_of(nets);
+    const int classes = nets.front().classes;
+    if (o.threshold_given && classes > 2)
+        throw cli_error("--threshold applies to networks of one or two classes; " + specs.front().file.string() +
+                        " has " + std::to_string(classes) +
+                        " classes and each pixel takes its most probable class (argmax, no threshold): drop "
+                        "--threshold");
+    const float threshold = static_cast<float>(cli::members_threshold(specs, o.threshold_given, o.tiles.threshold));
+    const arch& ar = archs.front();  // the mask encoding, which every member shares
+    const std::vector<fs::path> inputs = list_inputs(o.input);
+    std::map<std::string, fs::path> stems;  // a.png and a.jpg would write the same a_mask.png
+    for (const fs::path& path : inputs)
+        if (const auto [it, fresh] = stems.emplace(io::image_name(path), path); !fresh)
+            throw cli_error(it->second.string() + " and " + path.string() + " would both be written as '" +
+                            io::image_name(path) + "_mask.png'; rename one of the images");
+    cli::prepare_folder(o.out, "--out");  // the folder was checked to be new or empty (or --overwrite)
+    if (!o.probs_dir.empty()) cli::prepare_folder(o.probs_dir, "--out-probs");
+    print_plan(ar, specs, nets, o, classes, threshold);
 
     int failures = 0;
     for (const fs::path& path : inputs) {
         try {
-            const io::image img = io::read_image(path, net.in_channels());
+            const io::image img = io::read_image(path, nets.front().in_channels);
             const tensor<float> x = io::to_tensor(img);
-            const tensor<float> prob = cli::predict_at_scale(net, x, rule, o.tiles, tta);
+            const tensor<float> prob = members.predict_proba(x);
             cli::check_probabilities(prob, path.string());
             const tensor<float> pmask = infer::make_mask(prob, threshold);
             const std::string stem = io::image_name(path);  // "a.png" -> "a", "b.nii.gz#3" -> "b#3"
@@ -287,8 +313,12 @@ int run_with(const arch& ar, const options& o) {
                 gt_note = "; ground truth " + gt_path.string();
                 save_png(o.out / (stem + "_compare.png"), compare);
             }
-            std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << " ("
-                      << cli::scale_note(img.width, img.height, rule) << gt_note << ")\n";
+            const std::string scale =
+                specs.size() == 1 ? cli::scale_note(img.width, img.height, specs.front().rule)
+                                  : "the mean of " + std::to_string(specs.size()) + " members at " +
+                                        std::to_string(img.width) + "x" + std::to_string(img.height);
+            std::cout << path.string() << " -> " << (o.out / (stem + "_mask.png")).string() << " (" << scale
+                      << gt_note << ")\n";
         } catch (const cli_error& e) {
             std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
             ++failures;
@@ -304,9 +334,5 @@ int run_with(const arch& ar, const options& o) {
     }
     return failures ? exit_error : 0;
 }
-
-/// run_with<Net> for the backend::cuda network `a` names (unetpp-predict_cuda.cpp; only in a build
-/// with UNETPP_WITH_CUDA=ON).
-int run_on_cuda(const arch& a, const options& o);
 
 }  // namespace predict_cli

@@ -6,6 +6,8 @@
 // (model_record.hpp); prediction is at the trained scale or at full size by tiling, mapped back to
 // each image's own size (scaled_predict.hpp). A network of two or more classes is scored per
 // class (multiclass_scores.hpp), its masks written in the run's mask encoding (class_masks.hpp).
+// Several --checkpoint options make an ensemble (ensemble_members.hpp): the mean of the members'
+// probabilities is scored, each member with its own scale and test-time transforms.
 #include <iostream>
 #include <string>
 #include <utility>
@@ -18,7 +20,7 @@ namespace {
 
 using namespace cli;
 
-const char* help_text = R"(usage: unetpp-evaluate --checkpoint FILE --csv FILE [options]
+const char* help_text = R"(usage: unetpp-evaluate --checkpoint FILE [--checkpoint FILE ...] --csv FILE [options]
 
 Runs the network of a checkpoint written by unetpp-train (last.safetensors or best.safetensors;
 the optimiser state in it is ignored) over a data set and writes:
@@ -69,6 +71,28 @@ classes (from the checkpoint: unetpp-train --classes N, --mask-encoding, --palet
                      --overlays fills every class in its colour (the palette's, else a fixed
                      table) with a legend naming the classes.
 
+ensembles and test-time augmentation:
+  --checkpoint FILE  given 2 to 16 times: an ensemble. Each member predicts with its own
+                     network, trained scale and test-time transforms; their probabilities are
+                     averaged at each image's own size and the mean is thresholded once (e.g.
+                     the five fold models of a K-fold run, on images none of them trained on).
+                     The members must agree on the image channels, the classes, the mask
+                     encoding (and palette), the recorded threshold (else give --threshold) and
+                     the data they record (else give --data-type / --data / --masks): a
+                     disagreement is refused before anything is written, naming both
+                     checkpoints. The summary lists the members and their test-time transforms.
+  (default)          a checkpoint of a planned run (unetpp-train --auto) mirrors as its plan
+                     says (the image and its left-right mirror averaged, 2x slower); others
+                     predict the image alone
+  --tta              every member averages the 8 flips and rotations (8x slower)
+  --no-tta           every member predicts the image alone
+  --subset with an ensemble: the part must list the same images in every member's split.json.
+  The validation (and training) images of K-fold runs differ from fold to fold, so --subset val
+  and --subset train are refused unless every member records the same --split, --folds, --fold
+  and --seed. --folds holds no test images out (their split.json's test part is empty), so fold
+  models are scored on a data set of their own (--data-type, --data, --masks, without
+  --subset); runs of one ratio split (--split a,b,c, the same --seed) share their --subset test.
+
 scale:
   (default)          a run trained with --size N: each image is resized to N x N as in
                      training (bilinear), predicted there, and the probability map is resized
@@ -103,7 +127,8 @@ data (default: the run's, from the checkpoint): --data-type busi|isbi2012|folder
                      lists under S (the split.json beside the checkpoint, or --split-file F).
                      Refused when it is missing, when it names an image the data set lacks, or
                      when --split, --folds, --fold or --seed disagree with the run's.
-  --split-file F     the run's split.json, when it is not beside the checkpoint
+  --split-file F     the run's split.json, when it is not beside the checkpoint (with several
+                     --checkpoint: the split of every member)
 model (default: read from the checkpoint; needed only for a weights file without a training
   record, and refused when they disagree with the record): --model M --base N (1 to 1024)
   --depth D (1 to 10) --size N (8 to 4096: the trained scale; without it and without a record
@@ -119,12 +144,150 @@ Exit codes: 0 done, 2 bad input (missing or unreadable file, checkpoint of anoth
 architecture, impossible size, split that does not match the run).
 )";
 
+/// The run's record in a checkpoint (unetpp.extra.* metadata; a plain weights file has none). The
+/// file's checksums are verified here (io::safetensors_file).
+std::map<std::string, std::string> record_of(const fs::path& ckpt) {
+    try {
+        return extras_of(io::safetensors_file::load(ckpt).metadata());
+    } catch (const std::exception& e) {
+        const std::string m = e.what();
+        throw usage_error(m.find(ckpt.string()) != std::string::npos ? m : "'" + ckpt.string() + "': " + m);
+    }
+}
+
+/// A value from the command line is range-checked as an option; one recorded in the checkpoint is
+/// untrusted input too and gets the same check, with the file named. Both given: they must agree.
+struct record_picker {
+    const args& a;
+    const std::map<std::string, std::string>& rec;
+    const fs::path& ckpt;
+    std::int64_t integer(const std::string& k, std::int64_t def, const int_range& r) const {
+        const auto it = rec.find(k);
+        const bool recorded = it != rec.end() && it->second != "(not used)";
+        const std::int64_t from_file =
+            recorded ? parse_integer("'" + ckpt.string() + "' records " + k, it->second, r) : def;
+        if (!a.has(k)) return from_file;
+        const std::int64_t v = a.integer(k, def, r);
+        if (recorded && v != from_file && k != "seed" && k != "synthetic-count")
+            throw usage_error("--" + k + " " + std::to_string(v) + " disagrees with the checkpoint, which was trained " +
+                              "with " + k + " " + it->second + "; drop --" + k + " (the value of '" + ckpt.string() +
+                              "' is used)");
+        return v;
+    }
+    std::string str(const std::string& k, const std::string& def) const {
+        if (a.has(k)) return a.str(k);
+        const auto it = rec.find(k);
+        return it == rec.end() || it->second == "(not used)" ? def : it->second;
+    }
+};
+
+/// One checkpoint of the command line: its network, preprocessing, scale and test-time transforms.
+member_spec read_member(const args& a, const fs::path& ckpt, const std::map<std::string, std::string>& rec,
+                        double factor, tta_option tta) {
+    const record_picker pick{a, rec, ckpt};
+    member_spec m;
+    m.file = ckpt;
+    m.pre = preprocessing_from(rec, ckpt.string());
+    m.model = pick.str("model", "unet_bn");
+    if (a.has("model") && rec.count("model") && rec.at("model") != m.model)
+        throw usage_error("--model " + m.model + " disagrees with the checkpoint, which was trained with model " +
+                          rec.at("model") + "; drop --model ('" + ckpt.string() + "')");
+    m.base = static_cast<int>(pick.integer("base", 16, range::base));
+    m.depth = static_cast<int>(pick.integer("depth", 3, range::depth));
+    // the trained scale: the record's preprocess.resize, else --size, else none (full size)
+    int scale = m.pre.size;
+    if (a.has("size")) {
+        const int given = static_cast<int>(a.integer("size", 0, range::size));
+        if (scale > 0 && given != scale)
+            throw usage_error("--size " + std::to_string(given) + " disagrees with the checkpoint, which was trained " +
+                              "at " + std::to_string(scale) + "x" + std::to_string(scale) + "; drop --size ('" +
+                              ckpt.string() + "')");
+        scale = given;
+    }
+    m.size_check = scale;
+    // full size: asked for, or the run kept its images at their own size, or no scale is known
+    m.rule = {.square = a.has("full-size") ? 0 : scale,
+              .factor = factor,
+              .why = a.has("full-size") ? "--full-size"
+                     : m.pre.recorded   ? "the run kept its images at their own size"
+                                        : "no training scale is known"};
+    m.plan_tta = plan_tta_of(rec, "'" + ckpt.string() + "'");
+    m.tta = tta_transforms(tta, m.plan_tta);
+    m.tta_note = tta_words(tta, m.plan_tta);
+    return m;
+}
+
+/// A recorded value for the comparisons of the members ("(none)" when not recorded).
+std::string recorded(const std::map<std::string, std::string>& rec, const std::string& k) {
+    const auto it = rec.find(k);
+    return it == rec.end() || it->second == "(not used)" ? std::string("(none)") : it->second;
+}
+
+/// The members must be scored on the same data: every data option that the command line does not
+/// give is taken from the first checkpoint, and the others must record the same.
+void check_same_data(const args& a, const std::vector<member_spec>& ms,
+                     const std::vector<std::map<std::string, std::string>>& recs, const std::string& type) {
+    std::vector<std::string> keys = {"data-type", "data", "masks", "mask-suffix", "roi-masks", "roi-suffix"};
+    if (type == "synthetic") keys.insert(keys.end(), {"seed", "synthetic-count", "preprocess.resize"});
+    for (const std::string& k : keys) {
+        if (a.has(k)) continue;
+        for (std::size_t i = 1; i < ms.size(); ++i)
+            require_same("the data (" + k + ")", ms[0], recorded(recs[0], k), ms[i], recorded(recs[i], k),
+                         "an ensemble is scored on one data set: give it on the command line (--" + k +
+                             ", with --data-type, --data and --masks as needed), or checkpoints of runs on the "
+                             "same data");
+    }
+}
+
+/// --subset of an ensemble: the part must list the same images for every member. The validation
+/// and training parts of K-fold runs differ from fold to fold (each fold validates on its own
+/// images and trains on the others'), so their members must record the same split.
+std::vector<std::string> members_subset(const args& a, const std::string& subset, const std::vector<member_spec>& ms,
+                                        const std::vector<std::map<std::string, std::string>>& recs,
+                                        std::map<std::string, std::vector<std::string>>& parts) {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+        if (i > 0 && subset != "test")
+            for (const char* k : {"split", "folds", "fold", "seed"})
+                require_same("the split (" + std::string(k) + ")", ms[0], recorded(recs[0], k), ms[i],
+                             recorded(recs[i], k),
+                             "--subset " + subset + " would score images that some members trained on (each fold "
+                             "of a K-fold run has its own validation images). Score an ensemble of folds on a "
+                             "data set that none of them trained on (--data-type, --data, --masks, without "
+                             "--subset; --folds holds no test images out)");
+        const fs::path split_file =
+            a.has("split-file") ? fs::path(a.str("split-file")) : ms[i].file.parent_path() / "split.json";
+        const auto mine = read_split_file(split_file, "--subset " + subset);
+        const auto it = mine.find(subset);
+        if (it == mine.end())
+            throw usage_error("'" + split_file.string() + "' has no part \"" + subset + "\"; use the split.json of the run");
+        if (it->second.empty())
+            throw usage_error("--subset " + subset + ": the run's split ('" + split_file.string() + "') has no " +
+                              subset + " images" +
+                              (recorded(recs[i], "folds") != "(none)" && subset == "test"
+                                   ? " (--folds holds no test images out: score the fold models on a data set of "
+                                     "their own with --data-type, --data and --masks, without --subset)"
+                                   : ""));
+        if (i == 0) {
+            names = it->second;
+            parts = mine;
+        } else if (it->second != names || (subset == "val" && mine.count("val_data") != parts.count("val_data"))) {
+            throw usage_error("--subset " + subset + ": the split.json of --checkpoint '" + ms[0].file.string() +
+                              "' and of --checkpoint '" + ms[i].file.string() + "' list different " + subset +
+                              " images; an ensemble is scored on images that are the same for every member: use "
+                              "runs with the same --split and --seed, or give the data with --data");
+        }
+    }
+    return names;
+}
+
 int run(int argc, char** argv) {
-    const args a(argc, argv, {"overwrite", "full-size", "probs-png16"},
+    const args a(argc, argv, {"overwrite", "full-size", "probs-png16", "tta", "no-tta"},
                  {"checkpoint", "csv", "summary", "out-masks", "overlays", "data-type", "data", "masks", "mask-suffix",
                   "size",
                   "synthetic-count", "seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
-                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix", "device"});
+                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix", "device"},
+                 {"checkpoint"});
     if (a.has("help")) {
         std::cout << help_text << device_help(21) << help_tail;
         return 0;
@@ -145,6 +308,7 @@ int run(int argc, char** argv) {
         throw usage_error("--full-size predicts each image at its own size, --size N resizes it to N x N; give one");
     if (a.has("probs-png16") && !a.has("out-probs"))
         throw usage_error("--probs-png16 adds 16-bit PNGs to the --out-probs folder; give --out-probs DIR too");
+    const tta_option tta = tta_option_of(a);
     // the split options, normalised as unetpp-train records them
     std::map<std::string, std::string> split_now;
     {
@@ -160,11 +324,14 @@ int run(int argc, char** argv) {
         throw usage_error("--split, --folds, --fold and --split-file choose a part with --subset train|val|test; "
                           "without --subset every image is scored");
     data_choice dc = data_from(a);
-    const fs::path ckpt = a.str("checkpoint");
-    if (ckpt.empty()) throw usage_error("--checkpoint FILE is required");
-    std::error_code ec;
-    if (!fs::exists(ckpt, ec)) throw usage_error("--checkpoint '" + ckpt.string() + "' does not exist; check the path");
-    if (!fs::is_regular_file(ckpt, ec)) throw usage_error("--checkpoint '" + ckpt.string() + "' is not a file");
+    const std::vector<fs::path> ckpts = checkpoint_paths(a, "checkpoint");
+    if (ckpts.empty()) throw usage_error("--checkpoint FILE is required");
+    for (const fs::path& ckpt : ckpts) {
+        std::error_code ec;
+        if (!fs::exists(ckpt, ec))
+            throw usage_error("--checkpoint '" + ckpt.string() + "' does not exist; check the path");
+        if (!fs::is_regular_file(ckpt, ec)) throw usage_error("--checkpoint '" + ckpt.string() + "' is not a file");
+    }
 
     // Outputs: refused when they exist (a folder: when it is not empty), unless --overwrite.
     const bool overwrite = a.has("overwrite");
@@ -188,111 +355,69 @@ int run(int argc, char** argv) {
     const fs::path overlays_dir = a.str("overlays");
     if (a.has("overlays")) check_output_folder(overlays_dir, "--overlays", "unetpp-evaluate", overwrite);
 
-    // The run's record (unetpp.extra.* metadata; a plain weights file has none). The file's
-    // checksums are verified here (io::safetensors_file).
-    const std::map<std::string, std::string> rec = [&] {
-        try {
-            return extras_of(io::safetensors_file::load(ckpt).metadata());
-        } catch (const std::exception& e) {
-            const std::string m = e.what();
-            throw usage_error(m.find(ckpt.string()) != std::string::npos ? m : "'" + ckpt.string() + "': " + m);
-        }
-    }();
-    const preprocessing pre = preprocessing_from(rec, ckpt.string());
-    // A value from the command line is range-checked as an option; one recorded in the checkpoint
-    // is untrusted input too and gets the same check, with the file named. Both given: they must agree.
-    const auto pick_int = [&](const std::string& k, std::int64_t def, const int_range& r) -> std::int64_t {
-        const auto it = rec.find(k);
-        const bool recorded = it != rec.end() && it->second != "(not used)";
-        const std::int64_t from_file =
-            recorded ? parse_integer("'" + ckpt.string() + "' records " + k, it->second, r) : def;
-        if (!a.has(k)) return from_file;
-        const std::int64_t v = a.integer(k, def, r);
-        if (recorded && v != from_file && k != "seed" && k != "synthetic-count")
-            throw usage_error("--" + k + " " + std::to_string(v) + " disagrees with the checkpoint, which was trained " +
-                              "with " + k + " " + it->second + "; drop --" + k + " (the checkpoint's value is used)");
-        return v;
-    };
-    const auto pick_str = [&](const std::string& k, const std::string& def) {
-        if (a.has(k)) return a.str(k);
-        const auto it = rec.find(k);
-        return it == rec.end() || it->second == "(not used)" ? def : it->second;
-    };
-    std::string model = pick_str("model", "unet_bn");
-    if (a.has("model") && rec.count("model") && rec.at("model") != model)
-        throw usage_error("--model " + model + " disagrees with the checkpoint, which was trained with model " +
-                          rec.at("model") + "; drop --model");
-    const int base = static_cast<int>(pick_int("base", 16, range::base));
-    const int depth = static_cast<int>(pick_int("depth", 3, range::depth));
-    // the trained scale: the record's preprocess.resize, else --size, else none (full size)
-    int scale = pre.size;
-    if (a.has("size")) {
-        const int given = static_cast<int>(a.integer("size", 0, range::size));
-        if (scale > 0 && given != scale)
-            throw usage_error("--size " + std::to_string(given) + " disagrees with the checkpoint, which was trained " +
-                              "at " + std::to_string(scale) + "x" + std::to_string(scale) + "; drop --size");
-        scale = given;
+    // Every member's record, network, scale and test-time transforms; they must agree on what
+    // they predict (channels, classes, mask encoding) and on the threshold of their mean.
+    std::vector<std::map<std::string, std::string>> recs;
+    std::vector<member_spec> members;
+    for (const fs::path& ckpt : ckpts) {
+        recs.push_back(record_of(ckpt));
+        members.push_back(read_member(a, ckpt, recs.back(), factor, tta));
     }
-    if (!a.has("threshold") && pre.recorded) threshold = pre.threshold;
+    check_members_agree(members);
+    const member_spec& first = members.front();
+    const std::map<std::string, std::string>& rec = recs.front();
+    const record_picker pick{a, rec, first.file};
+    const preprocessing& pre = first.pre;
+    const int scale = first.size_check;
+    const scale_rule& rule = first.rule;
     if (a.has("threshold") && pre.layout.classes > 2)
-        throw usage_error("--threshold applies to networks of one or two classes; '" + ckpt.string() + "' has " +
+        throw usage_error("--threshold applies to networks of one or two classes; '" + first.file.string() + "' has " +
                           std::to_string(pre.layout.classes) +
                           " classes and each pixel takes its most probable class (argmax, no threshold): "
                           "drop --threshold");
-    // full size: asked for, or the run kept its images at their own size, or no scale is known
-    const scale_rule rule{.square = a.has("full-size") ? 0 : scale,
-                          .factor = factor,
-                          .why = a.has("full-size") ? "--full-size"
-                                 : pre.recorded     ? "the run kept its images at their own size"
-                                                    : "no training scale is known"};
-    // the data: the run's unless given
+    threshold = members_threshold(members, a.has("threshold"), threshold);
+    // the data: the run's unless given (an ensemble's members must record the same)
     if (!a.has("data-type") && rec.count("data-type")) {
-        dc.type = pick_str("data-type", dc.type);
+        dc.type = pick.str("data-type", dc.type);
         if (dc.type != "busi" && dc.type != "isbi2012" && dc.type != "folders" && dc.type != "synthetic")
-            throw usage_error("'" + ckpt.string() + "' records data-type '" + dc.type + "', which is unknown");
+            throw usage_error("'" + first.file.string() + "' records data-type '" + dc.type + "', which is unknown");
     }
+    check_same_data(a, members, recs, dc.type);
     // label and palette masks have no polarity: their encoding is the run's (dc.layout below)
     const bool class_masks = pre.layout.encoding != data::mask_encoding::binary;
     if (pre.recorded && !class_masks && !pre.polarity.empty() && polarity_of(dc.type) != pre.polarity)
         std::cerr << "unetpp-evaluate: note: the run read its masks as '" << pre.polarity << "', --data-type " << dc.type
                   << " reads them as '" << polarity_of(dc.type) << "'; the scores are for that polarity\n";
-    if (!a.has("data")) dc.data = pick_str("data", "");
-    if (!a.has("masks")) dc.masks = pick_str("masks", "");
-    if (!a.has("mask-suffix")) dc.mask_suffix = pick_str("mask-suffix", "");
-    dc.seed = static_cast<std::uint64_t>(pick_int("seed", 1, range::seed));
-    dc.synthetic_count = pick_int("synthetic-count", dc.synthetic_count, range::synthetic_count);
+    if (!a.has("data")) dc.data = pick.str("data", "");
+    if (!a.has("masks")) dc.masks = pick.str("masks", "");
+    if (!a.has("mask-suffix")) dc.mask_suffix = pick.str("mask-suffix", "");
+    dc.seed = static_cast<std::uint64_t>(pick.integer("seed", 1, range::seed));
+    dc.synthetic_count = pick.integer("synthetic-count", dc.synthetic_count, range::synthetic_count);
     dc.size = scale > 0 ? scale : pre.patch > 0 ? pre.patch : dc.size;  // synthetic images: the trained size
     dc.resize = false;                      // scored at the data's own resolution
     if (pre.recorded) dc.layout = pre.layout;  // the run's channels, classes and mask encoding
 
-    // --subset: the run's split.json is the truth; split options must agree with the run's
+    // --subset: the runs' split.json is the truth; split options must agree with every run's
     std::vector<std::string> subset_names;
     if (subset != "all") {
         if (a.has("seed")) split_now["seed"] = std::to_string(dc.seed);
-        std::vector<std::string> diffs;
-        for (const auto& [k, v] : split_now)
-            if (auto d = split_difference(k, v, rec); !d.empty()) diffs.push_back(d);
-        if (!diffs.empty()) {
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            std::vector<std::string> diffs;
+            for (const auto& [k, v] : split_now)
+                if (auto d = split_difference(k, v, recs[i]); !d.empty()) diffs.push_back(d);
+            if (diffs.empty()) continue;
             std::string m = "--subset " + subset + " scores the run's split, but ";
-            for (std::size_t i = 0; i < diffs.size(); ++i) m += (i ? "; " : "") + diffs[i];
+            if (members.size() > 1) m += "for '" + members[i].file.string() + "' ";
+            for (std::size_t j = 0; j < diffs.size(); ++j) m += (j ? "; " : "") + diffs[j];
             throw usage_error(m + ". Drop these options: the split is read from the run's split.json");
         }
-        const fs::path split_file =
-            a.has("split-file") ? fs::path(a.str("split-file")) : ckpt.parent_path() / "split.json";
-        const auto parts = read_split_file(split_file, "--subset " + subset);
-        const auto it = parts.find(subset);
-        if (it == parts.end())
-            throw usage_error("'" + split_file.string() + "' has no part \"" + subset +
-                              "\"; use the split.json of the run");
-        subset_names = it->second;
-        if (subset_names.empty())
-            throw usage_error("--subset " + subset + ": the run's split ('" + split_file.string() + "') has no " +
-                              subset + " images");
+        std::map<std::string, std::vector<std::string>> parts;
+        subset_names = members_subset(a, subset, members, recs, parts);
         // a run trained with --val-data validated on that folder: its split names the folder
         if (const auto vd = parts.find("val_data"); subset == "val" && vd != parts.end()) {
             const auto vm = parts.find("val_masks");
             if (vd->second.size() != 1 || vm == parts.end() || vm->second.size() != 1)
-                throw usage_error("'" + split_file.string() +
+                throw usage_error("the split.json of '" + first.file.string() +
                                   "' names a validation folder without exactly one \"val_data\" and one "
                                   "\"val_masks\" entry; use the split.json of the run");
             if (a.has("data") || a.has("masks"))
@@ -306,8 +431,8 @@ int run(int argc, char** argv) {
         }
     }
     // --roi-masks: given, else the run's (recorded by unetpp-train as roi-masks / roi-suffix)
-    const std::string roi_dir = pick_str("roi-masks", "");
-    const std::string roi_suffix = pick_str("roi-suffix", "");
+    const std::string roi_dir = pick.str("roi-masks", "");
+    const std::string roi_suffix = pick.str("roi-suffix", "");
     if (a.has("roi-suffix") && roi_dir.empty())
         throw usage_error("--roi-suffix S names the region masks of --roi-masks DIR; give --roi-masks too");
     std::optional<data::roi_lookup> rois;
@@ -333,14 +458,14 @@ int run(int argc, char** argv) {
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
 
-    const evaluate_job job{.a = &a, .dc = dc, .ckpt = ckpt, .csv = csv, .summary = summary, .masks_dir = masks_dir,
-                           .probs_dir = probs_dir, .overlays_dir = overlays_dir, .overwrite = overwrite,
-                           .subset = subset, .subset_names = subset_names, .pre = pre, .class_masks = class_masks,
-                           .threshold = threshold, .scale = scale, .rule = rule, .roi_dir = roi_dir,
-                           .roi_suffix = roi_suffix, .rois = std::move(rois)};
-    if constexpr (cuda_built)
-        if (device == device_kind::cuda) return evaluate_on_cuda(model, base, depth, job);
-    return with_model(model, base, depth, [&]<class Net>() -> int { return evaluate_network<Net>(job); });
+    // the networks, each of its compiled type (CPU, or with --device cuda its backend::cuda variant)
+    const std::vector<member_net> nets = load_members(members, device);
+    const evaluate_job job{.a = &a, .dc = dc, .members = members, .csv = csv, .summary = summary,
+                           .masks_dir = masks_dir, .probs_dir = probs_dir, .overlays_dir = overlays_dir,
+                           .overwrite = overwrite, .subset = subset, .subset_names = subset_names, .pre = pre,
+                           .class_masks = class_masks, .threshold = threshold, .scale = scale, .rule = rule,
+                           .roi_dir = roi_dir, .roi_suffix = roi_suffix, .rois = std::move(rois)};
+    return evaluate_members(job, nets);
 }
 
 }  // namespace

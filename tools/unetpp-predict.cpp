@@ -3,6 +3,9 @@
 //
 //   unetpp-predict --checkpoint run/best.safetensors --input images/ --out pred/ [--mask-dir masks/]
 //
+// Several --checkpoint options make an ensemble (ensemble_members.hpp): the members' probabilities
+// are averaged at each image's own size and the mean is thresholded once.
+//
 // For every input image <stem>.<ext> it writes <stem>_prob.png (foreground probability, 0..255)
 // and <stem>_mask.png (thresholded mask; for a network of K >= 2 classes the most probable class
 // of each pixel, in the run's mask encoding: class_masks.hpp), and with --mask-dir also
@@ -42,7 +45,8 @@ namespace {
 using namespace predict_cli;
 
 void print_help() {
-    std::cout << R"(usage: unetpp-predict --checkpoint FILE --input FILE_OR_DIR --out DIR [options]
+    std::cout << R"(usage: unetpp-predict --checkpoint FILE [--checkpoint FILE ...] --input FILE_OR_DIR --out DIR
+                      [options]
 
 Segments PNG/JPEG/BMP images with a network trained by unetpp-train (last.safetensors or
 best.safetensors of its --out folder; the optimiser state in it is ignored) or saved by
@@ -62,7 +66,8 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
               truth with the run's mask encoding. --threshold is refused for K > 2 (argmax has
               no threshold).
 
-  --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same
+  --checkpoint FILE   training checkpoint or weights file (safetensors); --weights is the same.
+                      Given 2 to 16 times: an ensemble (see Ensembles below)
   --input PATH        an image, one frame or slice 'FILE#k' of a DICOM or NIfTI file, or a
                       directory of images (.png .jpg .jpeg .bmp; .dcm .dicom .nii .nii.gz when
                       built with DICOM / NIfTI support). A multi-frame DICOM file or a NIfTI
@@ -101,10 +106,11 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
                       (default: receptive radius)
   --batch N           tiles per forward pass, 1 to 4096 (default 1)
   --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
-  --tta               average over the 8 flips/rotations (8x slower)
+  --tta               average over the 8 flips/rotations (8x slower; every member of an ensemble)
   --no-tta            predict the image alone, also for a checkpoint of a planned run
                       (unetpp-train --auto), whose plan's mirroring (the image and its
-                      left-right mirror averaged, 2x slower) applies by default
+                      left-right mirror averaged, 2x slower) applies by default (in an
+                      ensemble: each member as its own plan says)
   --threshold T       mask threshold on the foreground probability, 0 to 1 (default: the
                       checkpoint's, else 0.5); one- and two-class networks only
   --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
@@ -116,6 +122,13 @@ probability map is resized back to the image's own size (bilinear) before the th
 line of output says so ("resized 512x512 -> 256x256 as in training, mask mapped back to
 512x512"). A weights file without that record is predicted at the image's own size by overlap
 tiling (mirrored borders), and the output says that no training scale is known.
+Ensembles: --checkpoint given several times (e.g. the fold models of a K-fold run). Each member
+predicts with its own network, trained scale and test-time transforms; the members'
+probabilities are averaged at each image's own size (class probabilities for K classes) and the
+mean is thresholded once (--threshold, else the members' recorded threshold, which must then
+agree). --out-probs writes the mean. The members must agree on the image channels, the classes
+and the mask encoding (and palette); a disagreement, or a missing or damaged file, is refused
+before anything is written, naming the checkpoints. The output lists the members.
 Checks: the weights must be finite (NaN or Inf in any tensor: exit 2, nothing written), the
 file's checksums must match, and a probability map with NaN is not written.
 Exit status: 0 success, 2 when the weights or any image could not be processed (one line on
@@ -129,7 +142,8 @@ options parse(int argc, char** argv, bool& help) {
     options o;
     const cli::args a(argc, argv, {"tta", "no-tta", "overwrite", "full-size", "probs-png16"},
                       {"checkpoint", "weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap",
-                       "batch", "memory-mb", "threshold", "threads", "out-probs", "scale", "device"});
+                       "batch", "memory-mb", "threshold", "threads", "out-probs", "scale", "device"},
+                      {"checkpoint", "weights"});
     if (a.has("help")) {
         help = true;
         return o;
@@ -137,7 +151,7 @@ options parse(int argc, char** argv, bool& help) {
     o.device = cli::device_option(a, "unetpp-predict");  // cuda in a CPU-only build: refused at once
     if (a.has("checkpoint") && a.has("weights"))
         throw cli_error("--checkpoint and --weights name the same input; give one of them");
-    o.weights = a.has("weights") ? a.str("weights") : a.str("checkpoint");
+    o.weights = cli::checkpoint_paths(a, a.has("weights") ? "weights" : "checkpoint");
     o.input = a.str("input");
     o.out = a.str("out");
     o.mask_dir = a.str("mask-dir");
@@ -161,9 +175,7 @@ options parse(int argc, char** argv, bool& help) {
     o.threads = static_cast<int>(a.integer("threads", 0, cli::range::threads));
     o.tiles.threshold = static_cast<float>(a.real("threshold", o.tiles.threshold, cli::range::threshold));
     o.threshold_given = a.has("threshold");
-    o.tta = a.has("tta");
-    o.no_tta = a.has("no-tta");
-    if (o.tta && o.no_tta) throw cli_error("--tta and --no-tta contradict each other; give one of them");
+    o.tta = cli::tta_option_of(a);
     o.overwrite = a.has("overwrite");
     if (o.weights.empty()) throw cli_error("--checkpoint FILE is required (see --help)");
     if (o.input.empty()) throw cli_error("--input FILE_OR_DIR is required (see --help)");
@@ -182,21 +194,18 @@ void check_flags(const arch& a, const options& o, const std::string& where, cons
                         std::to_string(o.depth ? o.depth : a.depth) + " was given");
 }
 
-arch choose_arch(const io::safetensors_file& file, const options& o) {
-    const std::string where = o.weights.string() + ": ";
+arch choose_arch(const io::safetensors_file& file, const fs::path& path, const options& o) {
+    const std::string where = path.string() + ": ";
     arch a;
+    a.file = path;
     const auto& md = file.metadata();
     const std::map<std::string, std::string> rec = cli::extras_of(md);
     const std::string describe = md.count("unetpp.describe") ? md.at("unetpp.describe") : std::string("no description");
-    a.pre = cli::preprocessing_from(rec, o.weights.string());
-    if (const auto t = rec.find("plan.tta"); t != rec.end()) {  // unetpp-train --auto (untrusted)
-        if (t->second != "hflip" && t->second != "none")
-            throw cli_error(where + "unetpp.extra.plan.tta '" + t->second + "' is not hflip or none");
-        a.plan_tta = t->second;
-    }
+    a.pre = cli::preprocessing_from(rec, path.string());
+    a.plan_tta = cli::plan_tta_of(rec, path.string());  // unetpp-train --auto (untrusted)
     if (rec.count("model") && rec.count("base") && rec.count("depth")) {
         // a checkpoint of unetpp-train: its record names the network (untrusted, range-checked)
-        const std::string field = "'" + o.weights.string() + "' records ";
+        const std::string field = "'" + path.string() + "' records ";
         a.model = rec.at("model");
         a.base = static_cast<int>(cli::parse_integer(field + "base", rec.at("base"), cli::range::base));
         a.depth = static_cast<int>(cli::parse_integer(field + "depth", rec.at("depth"), cli::range::depth));
@@ -240,21 +249,6 @@ arch choose_arch(const io::safetensors_file& file, const options& o) {
     return a;
 }
 
-/// Runs the compiled network `a` names (the model set of unetpp-train), or throws listing it; with
-/// --device cuda: the network's backend::cuda variant (unetpp-predict_cuda.cpp, a CUDA build only).
-int dispatch(const arch& a, const options& o) {
-    try {
-        if constexpr (cli::cuda_built)
-            if (o.device == cli::device_kind::cuda) return run_on_cuda(a, o);
-        return cli::with_model(a.model, a.base, a.depth, [&]<class Net>() { return run_with<Net>(a, o); });
-    } catch (const cli::usage_error& e) {
-        const std::string msg = e.what();
-        if (msg.rfind("--model", 0) == 0) throw cli_error(o.weights.string() + ": the file holds a network that is not "
-                                                          "compiled in (" + msg + ")");
-        throw;
-    }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -275,19 +269,26 @@ int main(int argc, char** argv) {
         }
         adapt_threads_to_load();
         if (o.threads) set_num_threads(o.threads);
-        std::error_code ec;
-        if (!fs::is_regular_file(o.weights, ec))
-            throw cli_error(o.weights.string() + ": weights file not found (or not a regular file)");
-        const io::safetensors_file file = [&] {
-            try {
-                return io::safetensors_file::load(o.weights);
-            } catch (const std::exception& e) {
-                const std::string msg = one_line(e.what());
-                throw cli_error(msg.find(o.weights.string()) != std::string::npos ? msg
-                                                                                 : o.weights.string() + ": " + msg);
-            }
-        }();
-        return dispatch(choose_arch(file, o), o);
+        // every member's file is read and checked (checksums, record, architecture) before any
+        // network is built or anything is written
+        std::vector<arch> archs;
+        for (const fs::path& w : o.weights) {
+            std::error_code ec;
+            if (!fs::is_regular_file(w, ec))
+                throw cli_error(w.string() + ": weights file not found (or not a regular file)");
+            const io::safetensors_file file = [&] {
+                try {
+                    return io::safetensors_file::load(w);
+                } catch (const std::exception& e) {
+                    const std::string msg = one_line(e.what());
+                    throw cli_error(msg.find(w.string()) != std::string::npos ? msg : w.string() + ": " + msg);
+                }
+            }();
+            archs.push_back(choose_arch(file, w, o));
+        }
+        // the compiled networks the files name (the model set of unetpp-train; with --device cuda
+        // their backend::cuda variants, unetpp-predict_cuda.cpp), or an error listing the set
+        return run_members(archs, o);
     } catch (const std::exception& e) {
         std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
         return exit_error;

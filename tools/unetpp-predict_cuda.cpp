@@ -1,14 +1,19 @@
-// unetpp-predict --device cuda: run_with<Net> (predict_run.hpp) for the backend::cuda variants of
-// the model set. Compiled only with UNETPP_WITH_CUDA=ON (tools/predict.cmake), so that the CPU
-// build's compile time does not change.
+// unetpp-predict --device cuda: load_member<Net> (ensemble_members.hpp) for the backend::cuda
+// variants of the model set, one per --checkpoint. Compiled only with UNETPP_WITH_CUDA=ON
+// (tools/predict.cmake), so that the CPU build's compile time does not change.
 #include <unetpp/backend/cuda.hpp>
 
 #include "predict_run.hpp"
 
-namespace predict_cli {
+namespace cli {
 
-int run_on_cuda(const arch& a, const options& o) {
-    return cli::with_model<backend::cuda>(a.model, a.base, a.depth, [&]<class Net>() { return run_with<Net>(a, o); });
+member_net load_member_on_cuda(const member_spec& m) {
+    member_net out;
+    with_model<backend::cuda>(m.model, m.base, m.depth, [&]<class Net>() -> int {
+        out = load_member<Net>(m);
+        return 0;
+    });
+    return out;
 }
 
-}  // namespace predict_cli
+}  // namespace cli

@@ -128,6 +128,19 @@ TEST_CASE("unknown, repeated and value-less options") {
     CHECK(f.str("lr", "d") == "d");
 }
 
+TEST_CASE("a repeatable key keeps every value in order; the others stay single") {
+    const std::vector<const char*> argv{"prog", "--checkpoint", "a", "--out", "o", "--checkpoint=b", "--checkpoint", "c"};
+    const cli::args a(static_cast<int>(argv.size()), argv.data(), {"quiet"}, {"checkpoint", "out"}, {"checkpoint"});
+    CHECK(a.values("checkpoint") == std::vector<std::string>{"a", "b", "c"});
+    CHECK(a.str("checkpoint") == "a");
+    CHECK(a.values("out") == std::vector<std::string>{"o"});
+    CHECK(a.values("quiet").empty());
+    const std::vector<const char*> twice{"prog", "--checkpoint", "a", "--out", "o", "--out", "p"};
+    CHECK(error_of([&] {
+              (void)cli::args(static_cast<int>(twice.size()), twice.data(), {}, {"checkpoint", "out"}, {"checkpoint"});
+          }) == "option --out is given twice; give it once");
+}
+
 TEST_CASE("--split: three fractions") {
     const auto s = cli::parse_split("0.75,0.25,0");
     CHECK(s.train == 0.75);
