@@ -20,6 +20,7 @@
 #include "../data/loader.hpp"
 #include "../dist/communicator.hpp"
 #include "../dist/gradients.hpp"
+#include "../layers/merge.hpp"
 #include "callbacks.hpp"
 
 namespace unetpp::train {
@@ -91,7 +92,8 @@ template <class L>
 concept batch_source = BatchSource<L>;
 
 namespace detail {
-/// Centre crop of [N, C, H, W] to h x w (the target of an unpadded network).
+/// Centre crop of [N, C, H, W] to h x w (the target of an unpadded network), with the window the
+/// unpadded network's skips are cropped to (centre_offset, layers/merge.hpp).
 template <class T>
 tensor<T> center_crop(const tensor<T>& t, int h, int w) {
     const shape4 s = t.shape();
@@ -100,7 +102,7 @@ tensor<T> center_crop(const tensor<T>& t, int h, int w) {
         throw std::invalid_argument("trainer: logits " + std::to_string(h) + "x" + std::to_string(w) +
                                     " are larger than the masks " + s.str());
     tensor<T> out(shape4{s.n, s.c, h, w});
-    const int top = (s.h - h) / 2, left = (s.w - w) / 2;
+    const int top = centre_offset(s.h, h), left = centre_offset(s.w, w);  // the crop-concat's rule
     for (int n = 0; n < s.n; ++n)
         for (int c = 0; c < s.c; ++c)
             for (int y = 0; y < h; ++y)
