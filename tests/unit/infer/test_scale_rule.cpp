@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 
@@ -73,4 +75,33 @@ TEST_CASE("predict_at_scale returns the image's own size; full size equals tiled
     bool same = true;
     for (std::size_t i = 0; i < full.size(); ++i) same &= full[i] == direct[i];
     CHECK(same);
+}
+
+TEST_CASE("a square run is predicted as it was trained: one zero-padded pass, no mirrored context") {
+    // The network saw each training image resized to 32 x 32 and zero-padded at its border; the
+    // default prediction must give exactly that forward pass (mirrored context around the image,
+    // the tiler's default for padded nets, changes the border predictions).
+    presets::unet_bn<8, 3> net(6);
+    net.eval();
+    tensor<float> x(shape4{1, 1, 32, 32});
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 53) % 97) / 96.0f;
+    const cli::scale_rule square{.square = 32, .factor = 1.0, .why = ""};
+    const tensor<float> p = cli::predict_at_scale(net, x, square, infer::tile_options{}, false);
+    tensor<float> want;
+    {
+        inference_mode guard;  // as the tiler runs it (the batch norms folded)
+        want = net.forward(x);
+    }
+    for (auto& v : want) v = numeric::stable_sigmoid(v);
+    REQUIRE(p.shape() == want.shape());
+    double worst = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) worst = std::max(worst, std::abs(double(p[i]) - double(want[i])));
+    CHECK(worst < 1e-5);
+    // With mirrored context (an explicit overlap) the border predictions differ.
+    infer::tile_options mirrored;
+    mirrored.overlap = 16;
+    const tensor<float> q = cli::predict_at_scale(net, x, square, mirrored, false);
+    double diff = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) diff = std::max(diff, std::abs(double(q[i]) - double(want[i])));
+    CHECK(diff > 1e-4);
 }
