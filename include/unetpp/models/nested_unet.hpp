@@ -511,16 +511,4 @@ private:
     bool input_grad_ = false;
 };
 
-namespace presets {
-
-/// UNet++ (Zhou et al. 2018) with the paper's widths at the defaults (base 32: 32, 64, 128, 256,
-/// 512 for depth 4), padded 3x3 Conv-BN-ReLU x 2 nodes, 2x2 stride-2 transposed-convolution
-/// up-sampling, one 1x1 head on X^{0,depth}. Deep supervision: deeply_supervised<unet_plusplus<>>
-/// (models/deep_supervision.hpp) adds the heads on X^{0,1..depth-1}.
-template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
-using unet_plusplus = nested_unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth,
-                                           .kernel = 3, .pad = padding::same, .norm = norm_kind::batch},
-                                  B, T>;
-
-}  // namespace presets
 }  // namespace unetpp
