@@ -140,6 +140,17 @@ public:
     using backend_type = B;
     using tensor_type = typename head_t::tensor_type;
 
+    // The policy slots: what each template of P gives must model the concept of its slot, as in
+    // unet (X^{0,1} and the bottleneck X^{depth,0} stand for every node).
+    static_assert(Layer<node_t<static_cast<std::size_t>(index(0, 1))>> &&
+                      Layer<node_t<static_cast<std::size_t>(index(D, 0))>>,
+                  "nested_unet: the block policy (P::block, or P::bottleneck) must give a type that models "
+                  "unetpp::Layer (layers/layer.hpp lists what a layer provides)");
+    static_assert(Layer<down_t<0>>, "nested_unet: the down policy (P::down) must give a type that models unetpp::Layer");
+    static_assert(Layer<up_t<static_cast<std::size_t>(index(0, 1))>>,
+                  "nested_unet: the up policy (P::up) must give a type that models unetpp::Layer");
+    static_assert(Layer<head_t>, "nested_unet: the head policy (P::head) must give a type that models unetpp::Layer");
+
 private:
     template <class X>
     static constexpr bool takes(int c) noexcept {
