@@ -1,6 +1,6 @@
 #pragma once
-/// \file Additive attention gate (Oktay et al. 2018, "Attention U-Net") and the skip policy that
-/// uses it. With x the skip (encoder) features and g the gating signal (the upsampled decoder
+/// \file Additive attention gate (Oktay et al. 2018, "Attention U-Net"); the skip policy that
+/// uses it, `attention_skip`, is in blocks/skip.hpp with the other skip policies. With x the skip (encoder) features and g the gating signal (the upsampled decoder
 /// features, same size):
 ///
 ///   q   = ReLU(W_g g + W_x x)          W_g, W_x: 1x1 conv [+ BN] to Inter channels
@@ -129,54 +129,6 @@ private:
     psi_t psi_;
     tensor_type sum_, y_, dx_, dpsi_;
     bool has_forward_ = false;
-};
-
-/// Skip policy: y = cat([attention_gate(x = skip, g = up), up]) (the skip first, as
-/// concat_skip). `Inter` is F_int (Oktay et al.: half the skip's channels). Same-size inputs
-/// only (padded U-Nets). Parameter names: gate.*.
-template <int SkipChannels, int UpChannels, int Inter, bool BatchNorm, class T = float, class B = backend::cpu>
-class attention_skip {
-    using gate_t = attention_gate<attention_gate_cfg{.gate = UpChannels, .skip = SkipChannels, .inter = Inter, .batch_norm = BatchNorm}, T, B>;
-    using concat_t = concat_channels<false, T, B>;
-
-public:
-    using tensor_type = tensor<T, typename B::memory>;
-    static constexpr int out_channels = SkipChannels + UpChannels;
-    static constexpr std::size_t parameter_count = gate_t::parameter_count;
-    static constexpr std::size_t buffer_count = gate_t::buffer_count;
-
-    static constexpr std::optional<shape4> try_output_shape(shape4 skip, shape4 up) noexcept {
-        const auto g = gate_t::try_output_shape(skip, up);
-        return g ? concat_t::try_output_shape(*g, up) : std::nullopt;
-    }
-    const tensor_type& forward(const tensor_type& skip, const tensor_type& up) {
-        return concat_.forward(gate_.forward(skip, up), up);
-    }
-    std::pair<const tensor_type&, const tensor_type&> backward(const tensor_type& skip, const tensor_type& up,
-                                                               const tensor_type& dy) {
-        auto [dgated, dup_direct] = concat_.backward(dy);
-        auto [dskip, dup_gate] = gate_.backward(skip, up, dgated);
-        dup_.resize(up.shape());
-        B::add(dup_direct.data(), dup_gate.data(), dup_.data(), static_cast<std::ptrdiff_t>(dup_.size()));
-        return {dskip, dup_};
-    }
-    const tensor_type& output() const noexcept { return concat_.output(); }
-    void train(bool on) { gate_.train(on); }
-    void init(rng& r) { gate_.init(r); }
-    template <class F>
-    void visit_parameters(std::string_view prefix, F&& f) {
-        gate_.visit_parameters(join_name(prefix, "gate"), f);
-    }
-    template <class F>
-    void visit_buffers(std::string_view prefix, F&& f) {
-        gate_.visit_buffers(join_name(prefix, "gate"), f);
-    }
-    auto& gate() noexcept { return gate_; }
-
-private:
-    gate_t gate_;
-    concat_t concat_;
-    tensor_type dup_;
 };
 
 }  // namespace unetpp

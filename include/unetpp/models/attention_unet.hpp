@@ -4,7 +4,7 @@
 /// `attention_policies<Base>` swaps only the skip slot, so it composes with other policies
 /// (see docs/ARCHITECTURES.md for a residual, reflect-padded variant).
 
-#include "../blocks/attention_gate.hpp"
+#include "../blocks/skip.hpp"
 #include "unet.hpp"
 
 namespace unetpp {
@@ -17,15 +17,4 @@ struct attention_policies : Base {
                                 C.norm == norm_kind::batch, T, B>;
 };
 
-namespace presets {
-
-/// Attention U-Net: base 64, depth 4, padded 3x3 Conv-BN-ReLU x 2 blocks, transposed-conv up,
-/// attention-gated skips, one input channel and one output map.
-inline constexpr unet_cfg attention_unet_cfg{.in_channels = 1, .classes = 1, .base = 64, .depth = 4, .kernel = 3,
-                                             .pad = padding::same, .norm = norm_kind::batch};
-template <class B = backend::cpu, class T = float>
-using attention_unet_t = unet<attention_unet_cfg, B, T, attention_policies<>>;
-using attention_unet = attention_unet_t<>;
-
-}  // namespace presets
 }  // namespace unetpp

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "../blocks/separable_block.hpp"
+#include "../blocks/skip.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/conv_transpose2d.hpp"
@@ -56,22 +57,4 @@ struct bcir_policies {
     using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
 };
 
-namespace presets {
-
-/// B-Cir U-Net as in Table 1: 1024 x 1024 x 1 mammograms (any multiple of 16 works), base 16,
-/// depth 4, dropout 0.1, one sigmoid output map (the network returns its logits).
-inline constexpr unet_cfg bcir_unet_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
-                                        .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
-template <class B = backend::cpu, class T = float>
-using bcir_unet_t = unet<bcir_unet_cfg, B, T, bcir_policies<>>;
-using bcir_unet = bcir_unet_t<>;
-
-static_assert(bcir_unet::parameter_count + bcir_unet::buffer_count == 1'276'721,
-              "bcir_unet must have Table 1's 1,276,721 parameters (Keras total)");
-static_assert(bcir_unet::buffer_count == 2'432,
-              "bcir_unet must have Table 1's 2,432 non-trainable parameters (BN moving mean/variance)");
-static_assert(bcir_unet::parameter_count == 1'274'289, "bcir_unet must have Table 1's 1,274,289 trainable parameters");
-static_assert(bcir_unet::output_size(1024) == 1024, "bcir_unet maps 1024 x 1024 to 1024 x 1024");
-
-}  // namespace presets
 }  // namespace unetpp

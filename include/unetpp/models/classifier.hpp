@@ -397,22 +397,4 @@ private:
     hierarchy_thresholds thresholds_;
 };
 
-namespace presets {
-
-/// The hierarchy's stage network used by examples/busi_hierarchical.cpp: base 16, depth 4
-/// (16, 32, 64, 128 channels), hidden 64.
-inline constexpr classifier_cfg busi_stage_cfg{.in_channels = 1, .base = 16, .depth = 4, .hidden = 64};
-template <class B = backend::cpu, class T = float>
-using busi_stage_classifier = encoder_classifier<busi_stage_cfg, B, T>;
-// Counts, by hand: double convs 1->16 (144 + 2*16 + 2304 + 2*16), 16->32, 32->64, 64->128
-// without conv biases (each followed by batch norm); fc1 128*64 + 64; fc2 64 + 1.
-static_assert(busi_stage_classifier<>::parameter_count ==
-                  (9 * 1 * 16 + 9 * 16 * 16 + 4 * 16) + (9 * 16 * 32 + 9 * 32 * 32 + 4 * 32) +
-                      (9 * 32 * 64 + 9 * 64 * 64 + 4 * 64) + (9 * 64 * 128 + 9 * 128 * 128 + 4 * 128) +
-                      (128 * 64 + 64) + (64 + 1),
-              "busi_stage_classifier: parameter count changed");
-static_assert(busi_stage_classifier<>::parameter_count == 302'033);
-static_assert(busi_stage_classifier<>::buffer_count == 2 * 2 * (16 + 32 + 64 + 128));
-
-}  // namespace presets
 }  // namespace unetpp

@@ -320,11 +320,4 @@ private:
     bool inference_only_ = false;  // the last forward ran under inference_mode in eval mode
 };
 
-namespace presets {
-
-/// UNet++ with deep supervision: heads on X^{0,1}..X^{0,Depth} (the last one is the main head).
-template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
-using unet_plusplus_ds = deeply_supervised<unet_plusplus<Base, Depth, InChannels, Classes, B, T>>;
-
-}  // namespace presets
 }  // namespace unetpp

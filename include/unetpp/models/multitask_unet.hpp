@@ -198,15 +198,4 @@ private:
     tensor_type dfeat_;
 };
 
-namespace presets {
-
-/// Seed 002's residual multi-task U-Net for ImageSize x ImageSize grayscale images (the paper
-/// uses 256): base 16, depth 4, dropout 0.1, classification head flatten -> 64 -> 1. The paper
-/// leaves the widths open; these choices are documented in docs/ARCHITECTURES.md.
-inline constexpr unet_cfg residual_multitask_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
-                                                 .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
-template <int ImageSize = 256, class B = backend::cpu, class T = float>
-using residual_multitask_unet = multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T>;
-
-}  // namespace presets
 }  // namespace unetpp

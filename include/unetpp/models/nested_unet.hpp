@@ -140,6 +140,17 @@ public:
     using backend_type = B;
     using tensor_type = typename head_t::tensor_type;
 
+    // The policy slots: what each template of P gives must model the concept of its slot, as in
+    // unet (X^{0,1} and the bottleneck X^{depth,0} stand for every node).
+    static_assert(Layer<node_t<static_cast<std::size_t>(index(0, 1))>> &&
+                      Layer<node_t<static_cast<std::size_t>(index(D, 0))>>,
+                  "nested_unet: the block policy (P::block, or P::bottleneck) must give a type that models "
+                  "unetpp::Layer (layers/layer.hpp lists what a layer provides)");
+    static_assert(Layer<down_t<0>>, "nested_unet: the down policy (P::down) must give a type that models unetpp::Layer");
+    static_assert(Layer<up_t<static_cast<std::size_t>(index(0, 1))>>,
+                  "nested_unet: the up policy (P::up) must give a type that models unetpp::Layer");
+    static_assert(Layer<head_t>, "nested_unet: the head policy (P::head) must give a type that models unetpp::Layer");
+
 private:
     template <class X>
     static constexpr bool takes(int c) noexcept {
@@ -511,16 +522,4 @@ private:
     bool input_grad_ = false;
 };
 
-namespace presets {
-
-/// UNet++ (Zhou et al. 2018) with the paper's widths at the defaults (base 32: 32, 64, 128, 256,
-/// 512 for depth 4), padded 3x3 Conv-BN-ReLU x 2 nodes, 2x2 stride-2 transposed-convolution
-/// up-sampling, one 1x1 head on X^{0,depth}. Deep supervision: deeply_supervised<unet_plusplus<>>
-/// (models/deep_supervision.hpp) adds the heads on X^{0,1..depth-1}.
-template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
-using unet_plusplus = nested_unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth,
-                                           .kernel = 3, .pad = padding::same, .norm = norm_kind::batch},
-                                  B, T>;
-
-}  // namespace presets
 }  // namespace unetpp

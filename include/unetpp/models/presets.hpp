@@ -1,11 +1,20 @@
 #pragma once
-/// \file Named U-Net configurations from the literature, as type aliases.
+/// \file Every named configuration from the literature, as type aliases, in one place: the plain
+/// U-Nets (ronneberger2015, unet_bn, unet_cbr), UNet++ with and without deep supervision, the
+/// Attention U-Net, the B-Cir U-Net, seed 002's residual multi-task U-Net and the BUSI stage
+/// classifier. The model templates and their policy sets live in the headers named after them.
 
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/dropout.hpp"
 #include "../layers/sequential.hpp"
+#include "attention_unet.hpp"
+#include "bcir_unet.hpp"
+#include "classifier.hpp"
+#include "deep_supervision.hpp"
+#include "multitask_unet.hpp"
+#include "nested_unet.hpp"
 #include "unet.hpp"
 
 namespace unetpp {
@@ -69,5 +78,76 @@ template <int Base = 64, int Depth = 4, int InChannels = 1, int Classes = 1, cla
 using unet_cbr = unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth, .kernel = 3,
                                .pad = padding::same, .norm = norm_kind::batch},
                       B, T, cbr_policies>;
+
+// --- UNet++ (models/nested_unet.hpp) ---------------------------------------------------------
+
+/// UNet++ (Zhou et al. 2018) with the paper's widths at the defaults (base 32: 32, 64, 128, 256,
+/// 512 for depth 4), padded 3x3 Conv-BN-ReLU x 2 nodes, 2x2 stride-2 transposed-convolution
+/// up-sampling, one 1x1 head on X^{0,depth}. Deep supervision: deeply_supervised<unet_plusplus<>>
+/// (models/deep_supervision.hpp) adds the heads on X^{0,1..depth-1}.
+template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
+using unet_plusplus = nested_unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth,
+                                           .kernel = 3, .pad = padding::same, .norm = norm_kind::batch},
+                                  B, T>;
+
+// --- UNet++ with deep supervision (models/deep_supervision.hpp) ------------------------------
+
+/// UNet++ with deep supervision: heads on X^{0,1}..X^{0,Depth} (the last one is the main head).
+template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
+using unet_plusplus_ds = deeply_supervised<unet_plusplus<Base, Depth, InChannels, Classes, B, T>>;
+
+// --- Attention U-Net (models/attention_unet.hpp) ---------------------------------------------
+
+/// Attention U-Net: base 64, depth 4, padded 3x3 Conv-BN-ReLU x 2 blocks, transposed-conv up,
+/// attention-gated skips, one input channel and one output map.
+inline constexpr unet_cfg attention_unet_cfg{.in_channels = 1, .classes = 1, .base = 64, .depth = 4, .kernel = 3,
+                                             .pad = padding::same, .norm = norm_kind::batch};
+template <class B = backend::cpu, class T = float>
+using attention_unet_t = unet<attention_unet_cfg, B, T, attention_policies<>>;
+using attention_unet = attention_unet_t<>;
+
+// --- B-Cir U-Net (models/bcir_unet.hpp) ------------------------------------------------------
+
+/// B-Cir U-Net as in Table 1: 1024 x 1024 x 1 mammograms (any multiple of 16 works), base 16,
+/// depth 4, dropout 0.1, one sigmoid output map (the network returns its logits).
+inline constexpr unet_cfg bcir_unet_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
+                                        .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
+template <class B = backend::cpu, class T = float>
+using bcir_unet_t = unet<bcir_unet_cfg, B, T, bcir_policies<>>;
+using bcir_unet = bcir_unet_t<>;
+
+static_assert(bcir_unet::parameter_count + bcir_unet::buffer_count == 1'276'721,
+              "bcir_unet must have Table 1's 1,276,721 parameters (Keras total)");
+static_assert(bcir_unet::buffer_count == 2'432,
+              "bcir_unet must have Table 1's 2,432 non-trainable parameters (BN moving mean/variance)");
+static_assert(bcir_unet::parameter_count == 1'274'289, "bcir_unet must have Table 1's 1,274,289 trainable parameters");
+static_assert(bcir_unet::output_size(1024) == 1024, "bcir_unet maps 1024 x 1024 to 1024 x 1024");
+
+// --- Residual multi-task U-Net (models/multitask_unet.hpp) -----------------------------------
+
+/// Seed 002's residual multi-task U-Net for ImageSize x ImageSize grayscale images (the paper
+/// uses 256): base 16, depth 4, dropout 0.1, classification head flatten -> 64 -> 1. The paper
+/// leaves the widths open; these choices are documented in docs/ARCHITECTURES.md.
+inline constexpr unet_cfg residual_multitask_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
+                                                 .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
+template <int ImageSize = 256, class B = backend::cpu, class T = float>
+using residual_multitask_unet = multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T>;
+
+// --- Encoder classifier of the BUSI hierarchy (models/classifier.hpp) ------------------------
+
+/// The hierarchy's stage network used by examples/busi_hierarchical.cpp: base 16, depth 4
+/// (16, 32, 64, 128 channels), hidden 64.
+inline constexpr classifier_cfg busi_stage_cfg{.in_channels = 1, .base = 16, .depth = 4, .hidden = 64};
+template <class B = backend::cpu, class T = float>
+using busi_stage_classifier = encoder_classifier<busi_stage_cfg, B, T>;
+// Counts, by hand: double convs 1->16 (144 + 2*16 + 2304 + 2*16), 16->32, 32->64, 64->128
+// without conv biases (each followed by batch norm); fc1 128*64 + 64; fc2 64 + 1.
+static_assert(busi_stage_classifier<>::parameter_count ==
+                  (9 * 1 * 16 + 9 * 16 * 16 + 4 * 16) + (9 * 16 * 32 + 9 * 32 * 32 + 4 * 32) +
+                      (9 * 32 * 64 + 9 * 64 * 64 + 4 * 64) + (9 * 64 * 128 + 9 * 128 * 128 + 4 * 128) +
+                      (128 * 64 + 64) + (64 + 1),
+              "busi_stage_classifier: parameter count changed");
+static_assert(busi_stage_classifier<>::parameter_count == 302'033);
+static_assert(busi_stage_classifier<>::buffer_count == 2 * 2 * (16 + 32 + 64 + 128));
 
 }  // namespace unetpp::presets
