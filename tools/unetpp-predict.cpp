@@ -103,7 +103,8 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
   --tile N            input tile side, 8 to 65536 and valid for the network
                       (default: automatic, bounded by --memory-mb)
   --overlap N         padded nets: context pixels discarded per tile side, 0 to 32768
-                      (default: receptive radius)
+                      (default: 0 for a run trained at N x N, which saw each image whole;
+                      the receptive radius at full size, where tiles need their neighbours)
   --batch N           tiles per forward pass, 1 to 4096 (default 1)
   --memory-mb N       activation memory budget for the automatic tile, 1 to 1048576 (default 2048)
   --tta               average over the 8 flips/rotations (8x slower; every member of an ensemble)

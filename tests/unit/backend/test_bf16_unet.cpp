@@ -19,6 +19,7 @@
 #include <unetpp/unet.hpp>
 
 #include "../../support/gradcheck.hpp"
+#include "../../support/model_inspect.hpp"
 #include "../../support/skip.hpp"
 
 #include <algorithm>
@@ -35,21 +36,7 @@ using namespace unetpp;
 using backend::cpu;
 using backend::cpu_bf16;
 
-template <class Net>
-void randomise_norms(Net& net, std::uint64_t seed) {
-    rng r(seed);
-    net.visit_parameters([&](std::string_view name, tensor<float>& v, tensor<float>&) {
-        if (std::string(name).find(".bn") == std::string::npos) return;
-        const bool scale = name.ends_with("weight");
-        for (auto& e : v) e = static_cast<float>(scale ? r.uniform(0.5, 1.5) : r.uniform(-0.3, 0.3));
-    });
-    net.visit_buffers([&](std::string_view name, tensor<float>& v) {
-        if (name.ends_with("running_mean"))
-            for (auto& e : v) e = static_cast<float>(r.uniform(-0.5, 0.5));
-        if (name.ends_with("running_var"))
-            for (auto& e : v) e = static_cast<float>(r.uniform(0.3, 2.0));
-    });
-}
+using test::randomise_norms;
 
 struct errors {
     double rel_l2 = 0, max_rel = 0;
