@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include <unetpp/exec/workspace.hpp>
 #include <unetpp/infer.hpp>
 #include <unetpp/train/checkpoint.hpp>
 
@@ -95,6 +96,14 @@ struct member_net {
     int in_channels = 1, classes = 1;
 };
 
+/// The workspace that every member of an ensemble uses (per tensor type): the members predict one
+/// after the other, so one set of slots serves them all instead of one per member.
+template <class Tensor>
+exec::workspace<Tensor>& members_workspace() {
+    static exec::workspace<Tensor> ws;
+    return ws;
+}
+
 /// Builds network type Net for `m`, loads its weights (a training checkpoint's optimiser state is
 /// ignored), checks them finite and wraps prediction at the member's scale.
 template <class Net>
@@ -112,6 +121,8 @@ member_net load_member(const member_spec& m) {
     }
     check_finite_weights(*net, m.file.string());
     net->eval();
+    if constexpr (requires { net->share_workspace(&members_workspace<typename Net::tensor_type>()); })
+        net->share_workspace(&members_workspace<typename Net::tensor_type>());
     member_net out;
     out.describe = Net::describe();
     out.describe_io = Net::describe(net->channels());
