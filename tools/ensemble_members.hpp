@@ -134,8 +134,8 @@ member_net load_member(const member_spec& m) {
     return out;
 }
 
-/// load_member for the backend::cuda network the member names (defined in the program's *_cuda.cpp
-/// file; only in a build with UNETPP_WITH_CUDA=ON).
+/// load_member for the backend::cuda network the member names (defined in
+/// ensemble_members_cuda.cpp, only in a build with UNETPP_WITH_CUDA=ON).
 member_net load_member_on_cuda(const member_spec& m);
 
 /// Loads every member on the CPU, or with --device cuda on the device.

@@ -3,7 +3,7 @@
 // over the options unetpp-evaluate.cpp has parsed and checked (evaluate_job). The members'
 // networks are built by ensemble_members.hpp: the CPU networks of the model set (model_set.hpp)
 // in unetpp-evaluate.cpp, their backend::cuda variants (--device cuda, cli_device.hpp) in
-// unetpp-evaluate_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
+// ensemble_members_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
 #pragma once
 
 #include <cmath>

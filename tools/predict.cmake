@@ -11,7 +11,7 @@ if(TARGET unetpp_dev_flags)
 endif()
 # --device cuda (tools/cli_device.hpp): the backend::cuda networks, only with UNETPP_WITH_CUDA=ON
 if(UNETPP_WITH_CUDA)
-    target_sources(unetpp-predict PRIVATE "${CMAKE_CURRENT_LIST_DIR}/unetpp-predict_cuda.cpp"
+    target_sources(unetpp-predict PRIVATE "${CMAKE_CURRENT_LIST_DIR}/ensemble_members_cuda.cpp"
                                           "${CMAKE_CURRENT_LIST_DIR}/cli_device_cuda.cpp")
     target_link_libraries(unetpp-predict PRIVATE unetpp::cuda)
 endif()

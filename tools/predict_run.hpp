@@ -3,7 +3,7 @@
 // mean of an ensemble's). unetpp-predict.cpp parses the command line and reads every file; the
 // members' networks are built by ensemble_members.hpp: the CPU networks of the model set
 // (model_set.hpp) there, their backend::cuda variants (--device cuda, cli_device.hpp) in
-// unetpp-predict_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
+// ensemble_members_cuda.cpp, compiled only with UNETPP_WITH_CUDA=ON.
 #pragma once
 
 #include <algorithm>

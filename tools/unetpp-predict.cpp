@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
             archs.push_back(choose_arch(file, w, o));
         }
         // the compiled networks the files name (the model set of unetpp-train; with --device cuda
-        // their backend::cuda variants, unetpp-predict_cuda.cpp), or an error listing the set
+        // their backend::cuda variants, ensemble_members_cuda.cpp), or an error listing the set
         return run_members(archs, o);
     } catch (const std::exception& e) {
         std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";
