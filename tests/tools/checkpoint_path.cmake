@@ -27,16 +27,6 @@ function(require_png_size file w h)
     endif()
 endfunction()
 
-# Runs a command that must succeed and returns its stdout in `var`.
-function(run_capture var)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "command failed (${rc}): ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
-    endif()
-    message(STATUS "${out}")
-    set(${var} "${out}" PARENT_SCOPE)
-endfunction()
-
 run_ok("${MAKE_DATA}" "${WORK}/data" 48 40)
 run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WORK}/data/masks"
        --model unet_bn --base 8 --depth 3 --size 32 --epochs 2 --batch 4 --split 0.5,0.5,0

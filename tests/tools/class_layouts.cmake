@@ -34,21 +34,6 @@ function(png_header file out_w out_h out_depth out_type)
     set(${out_type} ${t} PARENT_SCOPE)
 endfunction()
 
-# Runs a command that must succeed and returns its stdout in `var`.
-function(run_capture var)
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "command failed (${rc}): ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
-    endif()
-    set(${var} "${out}" PARENT_SCOPE)
-endfunction()
-
-function(require_match text regex what)
-    if(NOT text MATCHES "${regex}")
-        message(FATAL_ERROR "${what}: no match for '${regex}' in:\n${text}")
-    endif()
-endfunction()
-
 # The names split.json lists under "val", in `var`.
 function(val_names run var)
     file(READ "${run}/split.json" split)

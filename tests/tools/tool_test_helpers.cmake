@@ -74,3 +74,48 @@ function(require_absent path)
         message(FATAL_ERROR "'${path}' exists, but the command that would write it was refused")
     endif()
 endfunction()
+
+# Runs a command that must succeed, prints its output and returns its stdout in `var`.
+function(run_capture var)
+    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "command failed (${rc}): ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
+    endif()
+    message(STATUS "${out}")
+    set(${var} "${out}" PARENT_SCOPE)
+endfunction()
+
+# Fails naming `what` unless `text` matches `regex`.
+function(require_match text regex what)
+    if(NOT text MATCHES "${regex}")
+        message(FATAL_ERROR "${what}: no match for '${regex}' in:\n${text}")
+    endif()
+endfunction()
+
+# The test venv of scripts/install_deps.sh: UNETPP_TEST_VENV, else $XDG_CACHE_HOME/unetpp/test-venv,
+# else ~/.cache/unetpp/test-venv.
+function(unetpp_test_venv var)
+    if(NOT "$ENV{UNETPP_TEST_VENV}" STREQUAL "")
+        set(${var} "$ENV{UNETPP_TEST_VENV}" PARENT_SCOPE)
+    elseif(NOT "$ENV{XDG_CACHE_HOME}" STREQUAL "")
+        set(${var} "$ENV{XDG_CACHE_HOME}/unetpp/test-venv" PARENT_SCOPE)
+    else()
+        set(${var} "$ENV{HOME}/.cache/unetpp/test-venv" PARENT_SCOPE)
+    endif()
+endfunction()
+
+# A python that imports numpy in `var`: the test venv's, else PYTHON. Without one it records the
+# test's skip (`what`: what goes unchecked; installable) and sets `var` empty: the caller returns.
+function(unetpp_numpy_python var what)
+    unetpp_test_venv(venv)
+    set(py "${PYTHON}")
+    if(EXISTS "${venv}/bin/python")
+        set(py "${venv}/bin/python")
+    endif()
+    execute_process(COMMAND "${py}" -c "import numpy" RESULT_VARIABLE has_numpy OUTPUT_QUIET ERROR_QUIET)
+    if(NOT has_numpy EQUAL 0)
+        unetpp_skip_installable("numpy for '${py}' (${what})" "scripts/install_deps.sh installs it into the test venv ${venv}")
+        set(py "")
+    endif()
+    set(${var} "${py}" PARENT_SCOPE)
+endfunction()
