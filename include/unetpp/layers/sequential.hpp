@@ -239,23 +239,14 @@ private:
     template <std::size_t I>
     using layer_at = typename std::tuple_element_t<I, std::tuple<N...>>::layer;
 
+    /// The fusion rule applied to this chain: rule::fuses_at(J) (layers J and J + 1 run as one
+    /// pass under inference_mode), rule::recomputed_at(J) (layer J's output is not kept in training).
     using rule = exec::chain_rule<typename N::layer...>;
-    /// Whether layer J is a recomputable layer between two convolutions, whose output the chain
-    /// does not keep (the workspace's recompute slot).
-    template <std::size_t J>
-    static constexpr bool recomputed_at() {
-        return rule::recomputed_at(J);
-    }
-    /// Whether layers J and J + 1 exist and run as one pass under inference_mode.
-    template <std::size_t J>
-    static constexpr bool fusable_pair_at() {
-        return rule::fuses_at(J);
-    }
 
     template <std::size_t I>
     const tensor_type& forward_from(const tensor_type& x) {
         if constexpr (I + 1 < count) {
-            if constexpr (fusable_pair_at<I>()) {
+            if constexpr (rule::fuses_at(I)) {
                 // Under inference_mode, Conv -> eval-mode BatchNorm (-> ReLU) and Conv -> ReLU run as
                 // one convolution that writes straight into the second layer's output (or, when
                 // that output only feeds the next pair, into the shared scratch).
@@ -266,7 +257,7 @@ private:
                     const shape4 out = next.output_shape(mid);
                     // A result that only feeds the next fused pair goes to the shared scratch.
                     tensor_type* target;
-                    if constexpr (fusable_pair_at<I + 2>()) {
+                    if constexpr (rule::fuses_at(I + 2)) {
                         target = &exec::current<tensor_type>().fused(I / 2);
                         target->resize(out);
                         next.mark_fused_elsewhere(mid);
@@ -282,7 +273,7 @@ private:
                 }
             }
         }
-        if constexpr (recomputed_at<I>()) {
+        if constexpr (rule::recomputed_at(I)) {
             // A norm (or ReLU) between two convolutions writes into the shared recompute buffer,
             // the next convolution reads it, and the buffer goes back; backward writes it again.
             if (!inference_mode::enabled()) {
@@ -329,7 +320,7 @@ private:
                     lent_[I] = slot;
                 }
             }
-            if constexpr (recomputed_at<I - 1>()) {
+            if constexpr (rule::recomputed_at(I - 1)) {
                 // Layer I - 1's output was not kept: write it again into the recompute buffer,
                 // which it holds until its own backward (the next step) has read it.
                 if (recompute_[I - 1]) {
@@ -340,7 +331,7 @@ private:
                 }
             }
             const tensor_type& g = l.backward(std::get<I - 1>(layers_).output(), dy);
-            if constexpr (recomputed_at<I>()) {
+            if constexpr (rule::recomputed_at(I)) {
                 if (recompute_holder_ == static_cast<int>(I)) {
                     l.swap_output(ws[exec::slot::recompute]);
                     recompute_holder_ = -1;
@@ -371,7 +362,7 @@ private:
         if (recompute_holder_ < 0) return;
         [&]<std::size_t... J>(std::index_sequence<J...>) {
             (([&] {
-                 if constexpr (recomputed_at<J>())
+                 if constexpr (rule::recomputed_at(J))
                      if (recompute_holder_ == static_cast<int>(J))
                          std::get<J>(layers_).swap_output(ws[exec::slot::recompute]);
              }()),

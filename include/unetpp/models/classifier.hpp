@@ -244,7 +244,7 @@ private:
         // Lent (inference_mode): the input is the image or the last pooling result (pool_up); the
         // encoder writes into `merged` with its intermediate results in `level_out`, then the
         // pooling overwrites `pool_up`, whose old content the encoder has consumed.
-        exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
+        exec::workspace<tensor_type>& ws = ws_.get();
         auto& enc = std::get<L>(enc_);
         const tensor_type& e = exec::lent_forward(lend_outputs_, ws, exec::slot::merged, enc, in.shape(), [&]() -> const tensor_type& {
             return exec::with_fused_slot(lend_outputs_, ws, exec::slot::level_out, in,

@@ -411,7 +411,7 @@ private:
     void forward_node(const tensor_type& x) {
         constexpr int i = row(N), j = col(N);
         auto& blk = std::get<N>(nodes_);
-        exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
+        exec::workspace<tensor_type>& ws = ws_.get();
         const auto run_block = [&](exec::slot dead, const tensor_type& in) {
             exec::with_fused_slot(lend_outputs_, ws, dead, in, [&]() -> const tensor_type& { return blk.forward(in); });
         };

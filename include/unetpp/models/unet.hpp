@@ -284,13 +284,6 @@ public:
     /// members of an ensemble that run one after another. `ws` must outlive the passes.
     void share_workspace(exec::workspace<tensor_type>* ws) noexcept { ws_.share(ws); }
 
-    /// Whether an inference_mode forward keeps every decoder's output in the decoder (readable
-    /// through decoder<L>().output() afterwards). By default only level 0's decoder does: the
-    /// bottleneck's and the deeper decoders' outputs share one buffer, as each dies once the level
-    /// above has up-sampled it. Auxiliary heads on those maps (deeply_supervised) switch this on.
-    void keep_decoder_outputs(bool on) noexcept { keep_decoder_outputs_ = on; }
-    [[nodiscard]] bool keeps_decoder_outputs() const noexcept { return keep_decoder_outputs_; }
-
     /// Backward pass for the input `x` of the last forward and the gradient of the loss with
     /// respect to the logits. Adds parameter gradients (call zero_grad() between steps) and
     /// returns the gradient with respect to x when need_input_grad(true) was set (otherwise an
@@ -417,11 +410,11 @@ private:
     /// exec's lending helpers with this pass's decision (lend_outputs_) and the bound workspace.
     template <class Layer, class F>
     const tensor_type& lent_forward(Layer& layer, exec::slot b, const shape4& in, F&& run) {
-        return exec::lent_forward(lend_outputs_, exec::current<tensor_type>(), b, layer, in, std::forward<F>(run));
+        return exec::lent_forward(lend_outputs_, ws_.get(), b, layer, in, std::forward<F>(run));
     }
     template <class F>
     const tensor_type& with_scratch(exec::slot b, const tensor_type& input, F&& run) {
-        return exec::with_fused_slot(lend_outputs_, exec::current<tensor_type>(), b, input, std::forward<F>(run));
+        return exec::with_fused_slot(lend_outputs_, ws_.get(), b, input, std::forward<F>(run));
     }
 
     // Under inference_mode the blocks' intermediate results live in level buffers that are dead
@@ -460,19 +453,19 @@ private:
         return out;
     }
 
-    /// Forward of the bottleneck or of a decoder below level 0, into the shared level_out buffer
-    /// when this pass lends outputs and the network does not keep its decoder outputs. The
-    /// previous user of that buffer (the level below's output) has been up-sampled by then.
+    /// Forward of the bottleneck or of a decoder below level 0, into the shared level_out slot
+    /// when this pass lends outputs (a reader of those maps takes them during the pass through
+    /// forward_tapped). The previous user of that slot (the level below's output) has been
+    /// up-sampled by then.
     template <class Layer>
     const tensor_type& lent_level_output(Layer& layer, const tensor_type& in) {
-        if (keep_decoder_outputs_) return layer.forward(in);
         return lent_forward(layer, exec::slot::level_out, in.shape(),
                             [&]() -> const tensor_type& { return layer.forward(in); });
     }
 
     template <class Layer, class F>
     const tensor_type& lent_backward(Layer& layer, exec::slot b, F&& run) {
-        return exec::lent_backward(exec::current<tensor_type>(), b, layer, std::forward<F>(run));
+        return exec::lent_backward(ws_.get(), b, layer, std::forward<F>(run));
     }
 
     static void check_decoder_grad(const tensor_type* g, const tensor_type& out, std::size_t level) {
@@ -517,7 +510,7 @@ private:
             gskip = &a;
             gup = &b;
         } else if constexpr (requires(tensor_type& t) { skip.swap_second_input_grad(t); }) {
-            tensor_type& buffer = exec::current<tensor_type>()[exec::slot::up_grad];
+            tensor_type& buffer = ws_.get()[exec::slot::up_grad];
             skip.swap_second_input_grad(buffer);
             auto [a, b] = skip.backward(gm);
             skip.swap_second_input_grad(buffer);
@@ -552,7 +545,7 @@ private:
         });
         // The encoder output feeds both the pooling and the skip: their gradients add.
         const tensor_type* sum = &g_enc;
-        if (auto& acc = exec::current<tensor_type>()[exec::slot::pool_grad]; &g_enc == &acc) {
+        if (auto& acc = ws_.get()[exec::slot::pool_grad]; &g_enc == &acc) {
             B::accumulate(gskip->data(), acc.data(), static_cast<std::ptrdiff_t>(acc.size()));
         } else {
             auto& own = enc_grad_[L];
@@ -585,7 +578,6 @@ private:
     bool input_grad_ = false;
     exec::workspace_handle<tensor_type> ws_;  // the buffers lent to levels and blocks (exec/workspace.hpp)
     bool lend_outputs_ = false;  // this forward writes short-lived level results to workspace slots
-    bool keep_decoder_outputs_ = false;  // see keep_decoder_outputs
 };
 
 }  // namespace unetpp
