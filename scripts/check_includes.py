@@ -4,6 +4,7 @@
 The library is built in floors; a header may include headers of its own folder and of the
 folders its floor lists below, never one above it (docs/DESIGN.md, "Layers of the house"):
 
+    config                      the inline ABI namespace (config/abi.hpp); every floor includes it
     tensor                      shapes, the tensor, random numbers
     backend                     the CPU kernels and the backend types
     exec                        memory planning: workspaces, loans, the fusion rule, inference_mode
@@ -27,13 +28,21 @@ include/unetpp. Nothing in include/ may include tools/ or tests/.
 Exceptions that exist today are listed in KNOWN with the reason; the check fails on any other
 upward include, and also when a listed exception has gone (so that the list is trimmed).
 
+Every header (and every source file under src/) declares the library's names in the inline ABI
+namespace: a line opening `namespace unetpp` must read `namespace unetpp::inline UNETPP_ABI...`
+(`UNETPP_ABI_DEVICE` for `cuda_kernels`, config/abi.hpp), so no name escapes the tag.
+
     scripts/check_includes.py [ROOT]      exit 0: clean; 1: violations (printed); 2: usage
 """
 import os
 import re
 import sys
 
+# config/ (the ABI namespace) is below every floor: any header may include it.
+BASE = "config"
+
 ALLOWED = {
+    "config": set(),
     "tensor": set(),
     "detail": {"io"},  # stb's implementation unit uses io/detail/decode_alloc.hpp's allocator
     "backend": {"tensor"},
@@ -64,6 +73,25 @@ BACKEND_NEUTRAL = {"backend/backend.hpp", "backend/profiler.hpp"}
 KNOWN = {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+NAMESPACE = re.compile(r'^\s*namespace\s+unetpp\b(.*)$')
+ABI_OPEN = re.compile(r'^::inline (UNETPP_ABI|UNETPP_ABI_DEVICE)((?:::\w+)*) \{')
+
+
+def abi_problem(rel, lineno, line):
+    """Why a line that opens namespace unetpp is outside the ABI namespace, or None."""
+    m = NAMESPACE.match(line)
+    if not m or m.group(1).lstrip().startswith("="):  # not an opening, or an alias
+        return None
+    rest = m.group(1)
+    a = ABI_OPEN.match(rest)
+    if not a:
+        return (f"{rel}:{lineno}: opens namespace unetpp outside the ABI namespace; write "
+                f"`namespace unetpp::inline UNETPP_ABI{rest.split('{')[0].rstrip()} {{` (config/abi.hpp)")
+    device = a.group(2).startswith("::cuda_kernels")
+    if device != (a.group(1) == "UNETPP_ABI_DEVICE"):
+        want = "UNETPP_ABI_DEVICE" if device else "UNETPP_ABI"
+        return f"{rel}:{lineno}: namespace unetpp{a.group(2)} belongs in {want} (config/abi.hpp)"
+    return None
 
 
 def folder_of(rel):
@@ -99,6 +127,9 @@ def main(argv):
             checked += 1
             with open(path, encoding="utf-8", errors="replace") as f:
                 for lineno, line in enumerate(f, 1):
+                    why = abi_problem(rel, lineno, line)
+                    if why:
+                        problems.append(why)
                     m = INCLUDE.match(line)
                     if not m:
                         continue
@@ -113,7 +144,7 @@ def main(argv):
                         problems.append(f"{rel}:{lineno}: includes {spelled}, outside include/unetpp")
                         continue
                     dst = folder_of(target)
-                    if src == "" or dst == src:
+                    if src == "" or dst == src or dst == BASE:
                         continue
                     if dst == "":
                         problems.append(f"{rel}:{lineno}: includes the top-level header {target}; include the "
@@ -134,6 +165,18 @@ def main(argv):
                         continue
                     problems.append(f"{rel}:{lineno}: '{src}' includes {target} from '{dst}', which is not below it "
                                     f"(allowed: {', '.join(sorted(ALLOWED[src])) or 'nothing'})")
+    src_dir = os.path.join(root, "src")
+    for dirpath, _, files in os.walk(src_dir):
+        for name in sorted(files):
+            if not name.endswith((".hpp", ".h", ".cuh", ".cpp", ".cu")):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = "src/" + os.path.relpath(path, src_dir).replace(os.sep, "/")
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for lineno, line in enumerate(f, 1):
+                    why = abi_problem(rel, lineno, line)
+                    if why:
+                        problems.append(why)
     for key, why in sorted(KNOWN.items()):
         if key not in seen_known:
             problems.append(f"the listed exception {key[0]} -> {key[1]} ({why}) no longer exists: remove it from KNOWN")

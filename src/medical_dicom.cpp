@@ -50,7 +50,7 @@
 #include "unetpp/io/medical.hpp"
 #include "unetpp/io/medical_pixels.hpp"
 
-namespace unetpp::io::detail::medical {
+namespace unetpp::inline UNETPP_ABI::io::detail::medical {
 namespace {
 
 /// A read-only std::streambuf over bytes in memory (GDCM seeks, so seekoff/seekpos are needed).

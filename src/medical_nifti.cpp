@@ -29,7 +29,7 @@
 #include "unetpp/io/medical.hpp"
 #include "unetpp/io/medical_pixels.hpp"
 
-namespace unetpp::io::detail::medical {
+namespace unetpp::inline UNETPP_ABI::io::detail::medical {
 namespace {
 
 struct nifti_deleter {

@@ -7,11 +7,12 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "config/abi.hpp"
 #include "backend/cpu.hpp"
 #include "backend/cpu/kernels/parallel.hpp"
 #include "backend/cuda.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// The widest SIMD instruction set this translation unit was compiled for.
 inline std::string simd_architecture() {
@@ -77,6 +78,8 @@ inline std::string build_info() {
 #else
     s << "  kernels built: header-only, in this program\n";
 #endif
+    s << "  ABI namespace: unetpp::" << abi_tag
+      << " (objects compiled for another instruction set or kernel mode do not mix with these)\n";
     s << "  kernels (float, backend::cpu):\n";
     const k::conv_geometry conv3{1, 64, 258, 258, 64, 3, 3, 1};
     const k::conv_geometry conv1{1, 64, 256, 256, 1, 1, 1, 1};

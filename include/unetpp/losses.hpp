@@ -2,6 +2,7 @@
 /// \file Umbrella header for every unetpp loss (see docs/LOSSES_AND_METRICS.md and the `Loss`
 /// concept in losses/common.hpp).
 
+#include "config/abi.hpp"
 #include "losses/common.hpp"
 #include "losses/bce.hpp"
 #include "losses/bce_with_logits.hpp"
@@ -15,7 +16,7 @@
 #include "losses/deep_supervision.hpp"
 #include "losses/multitask.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 static_assert(Loss<bce> && Loss<bce_with_logits> && Loss<weighted_bce> && Loss<balanced_bce> &&
               Loss<cross_entropy> && Loss<softmax_dice> && Loss<dice_ce> && Loss<mae> && Loss<dice_loss> &&
               Loss<iou_loss> && Loss<tversky_loss> &&

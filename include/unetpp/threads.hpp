@@ -45,7 +45,9 @@
 #define UNETPP_HAS_MXCSR 1
 #endif
 
-namespace unetpp {
+#include "config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI {
 
 /// Lets OpenMP use fewer threads while other processes load the cores. Returns true when dynamic
 /// mode is on afterwards. An explicit OMP_DYNAMIC in the environment is respected. The results do

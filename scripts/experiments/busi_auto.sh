@@ -10,7 +10,8 @@
 #
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], BUDGET [45m],
 # FOLDS [5], THREADS [2], BUILD_DIR [build], PLAN [RUNS_DIR/plan.json, made when missing; plan on a
-# quiet machine, since the plan's epochs come from the timing it measures].
+# quiet machine, since the plan's epochs come from the timing it measures], ONLY_FOLDS [all; e.g. "2 3 4"
+# trains and evaluates only these folds]. The plan of docs/RESULTS.md is scripts/experiments/busi_auto_plan.json.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -35,7 +36,8 @@ if [ ! -f "$plan" ]; then
 fi
 epochs="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epochs"])' "$plan")"
 
-for fold in $(seq 0 $((folds - 1))); do
+for fold in ${ONLY_FOLDS:-$(seq 0 $((folds - 1)))}; do
+    [[ "$fold" =~ ^[0-9]+$ && "$fold" -lt "$folds" ]] || { echo "busi_auto.sh: ONLY_FOLDS: '$fold' is not a fold of 0..$((folds - 1))" >&2; exit 2; }
     out="$runs/fold$fold"
     if [ -f "$out/log.csv" ] && [ "$(wc -l < "$out/log.csv")" -ge $((epochs + 1)) ]; then
         :

@@ -20,7 +20,7 @@
 
 #include "conv_plans.hpp"
 
-namespace unetpp::cuda_runtime {
+namespace unetpp::inline UNETPP_ABI::cuda_runtime {
 
 void check(cudaError_t status, const char* what) {
     if (status != cudaSuccess)
@@ -281,7 +281,7 @@ void context::set_tf32(bool on) {
 }  // namespace unetpp::cuda_runtime
 
 // --- memory::cuda_device ------------------------------------------------------------------------
-namespace unetpp::memory {
+namespace unetpp::inline UNETPP_ABI::memory {
 
 void* cuda_device::allocate(std::size_t bytes) {
     if (bytes == 0) return nullptr;

@@ -11,7 +11,7 @@
 
 #include "conv_plans.hpp"
 
-namespace unetpp::cuda_conv {
+namespace unetpp::inline UNETPP_ABI::cuda_conv {
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace unetpp::cuda_runtime {
+namespace unetpp::inline UNETPP_ABI::cuda_runtime {
 
 namespace {
 

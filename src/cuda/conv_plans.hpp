@@ -11,7 +11,7 @@
 
 #include <unetpp/backend/cuda/conv.hpp>
 
-namespace unetpp::cuda_runtime {
+namespace unetpp::inline UNETPP_ABI::cuda_runtime {
 
 class conv_plan_cache {
 public:

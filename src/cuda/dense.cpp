@@ -10,7 +10,7 @@
 #include <unetpp/backend/cuda/dense.hpp>
 #include <unetpp/backend/cuda/kernels.hpp>
 
-namespace unetpp::cuda_dense {
+namespace unetpp::inline UNETPP_ABI::cuda_dense {
 
 namespace {
 void check(cublasStatus_t s, const char* what) {

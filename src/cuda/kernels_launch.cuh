@@ -12,7 +12,7 @@
 
 #include "unetpp/backend/cuda/hd.hpp"
 
-namespace unetpp::cuda_kernels::detail {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::detail {
 
 /// Throws when the last launch failed (bad configuration, no device, a sticky error).
 inline void check_launch(const char* what) {

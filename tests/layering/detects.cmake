@@ -2,7 +2,8 @@
 # and name each, and leave the clean header alone.
 file(REMOVE_RECURSE "${WORK}")
 set(inc "${WORK}/include/unetpp")
-file(MAKE_DIRECTORY "${inc}/layers" "${inc}/models" "${inc}/tensor" "${inc}/backend")
+file(MAKE_DIRECTORY "${inc}/layers" "${inc}/models" "${inc}/tensor" "${inc}/backend" "${inc}/config" "${WORK}/src")
+file(WRITE "${inc}/config/abi.hpp" "#pragma once\n")
 file(WRITE "${inc}/backend/backend.hpp" "#pragma once\n")
 file(WRITE "${inc}/backend/cpu.hpp" "#pragma once\n#include \"backend.hpp\"\n")
 file(WRITE "${inc}/layers/impl.hpp" "#pragma once\n#include \"../backend/cpu.hpp\"\n#include \"../backend/backend.hpp\"\n")
@@ -10,7 +11,10 @@ file(WRITE "${inc}/tensor/tensor.hpp" "#pragma once\n")
 file(WRITE "${inc}/models/unet.hpp" "#pragma once\n#include \"../tensor/tensor.hpp\"\n")
 file(WRITE "${inc}/layers/up.hpp" "#pragma once\n#include \"../models/unet.hpp\"\n")
 file(WRITE "${inc}/layers/tool.hpp" "#pragma once\n#include \"../../../tools/cli_args.hpp\"\n")
-file(WRITE "${inc}/layers/ok.hpp" "#pragma once\n#include <vector>\n#include <unetpp/tensor/tensor.hpp>\n#include \"up.hpp\"\n")
+file(WRITE "${inc}/layers/ok.hpp" "#pragma once\n#include <vector>\n#include <unetpp/tensor/tensor.hpp>\n#include \"up.hpp\"\n#include \"../config/abi.hpp\"\nnamespace unetpp::inline UNETPP_ABI::layers {\n}\nnamespace up = unetpp;\n")
+# Names outside the inline ABI namespace (config/abi.hpp), and a CUDA kernel namespace in the wrong one.
+file(WRITE "${inc}/layers/bare.hpp" "#pragma once\n#include \"../config/abi.hpp\"\nnamespace unetpp::layers {\n}\n")
+file(WRITE "${WORK}/src/k.cu" "namespace unetpp::inline UNETPP_ABI::cuda_kernels {\n}\n")
 execute_process(COMMAND "${PYTHON}" "${CHECK}" "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message(STATUS "${out}${err}")
 if(NOT rc EQUAL 1)
@@ -19,7 +23,9 @@ endif()
 foreach(expected
         "layers/up.hpp:2: 'layers' includes models/unet.hpp from 'models'"
         "layers/tool.hpp:2: includes ../../../tools/cli_args.hpp: the library may not include tools/"
-        "layers/impl.hpp:2: 'layers' includes backend/cpu.hpp, a backend implementation")
+        "layers/impl.hpp:2: 'layers' includes backend/cpu.hpp, a backend implementation"
+        "layers/bare.hpp:3: opens namespace unetpp outside the ABI namespace"
+        "src/k.cu:1: namespace unetpp::cuda_kernels belongs in UNETPP_ABI_DEVICE")
     string(FIND "${out}" "${expected}" at)
     if(at EQUAL -1)
         message(FATAL_ERROR "check_includes.py did not report: ${expected}")

@@ -21,9 +21,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "../config/abi.hpp"
 #include "../tensor/memory.hpp"
 
-namespace unetpp::backend {
+namespace unetpp::inline UNETPP_ABI::backend {
 
 /// How a convolution's border pixels are made: zeros, or the image mirrored without repeating the
 /// edge (PyTorch padding_mode="reflect").

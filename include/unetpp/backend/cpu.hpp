@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "backend.hpp"
 #include "profiler.hpp"
@@ -28,7 +29,7 @@
 #include "cpu/kernels/resample.hpp"
 #include "cpu/kernels/update.hpp"
 
-namespace unetpp::backend {
+namespace unetpp::inline UNETPP_ABI::backend {
 
 namespace detail {
 /// Grow-only scratch buffers, one set per thread. Layers borrow them for padded copies and kernel

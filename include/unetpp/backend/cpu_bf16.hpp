@@ -23,6 +23,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "../config/abi.hpp"
 #include "cpu.hpp"
 #include "cpu/kernels/bf16_conv2d.hpp"
 
@@ -30,7 +31,7 @@
 #error "backend::cpu_bf16: UNETPP_REQUIRE_AVX512_BF16 is set but this build lacks AVX512-BF16 (vdpbf16ps): compile with -march=native on a processor that has it, or -mavx512f -mavx512bw -mavx512bf16"
 #endif
 
-namespace unetpp::backend {
+namespace unetpp::inline UNETPP_ABI::backend {
 
 struct cpu_bf16 : basic_cpu<true> {
     using memory = unetpp::memory::host;

@@ -21,13 +21,14 @@
 #include <string_view>
 #include <type_traits>
 
+#include "../config/abi.hpp"
 #include "backend.hpp"
 #include "cuda/context.hpp"
 #include "cuda/conv.hpp"
 #include "cuda/dense.hpp"
 #include "cuda/kernels.hpp"
 
-namespace unetpp::memory {
+namespace unetpp::inline UNETPP_ABI::memory {
 
 namespace detail {
 /// device_ptr<T> for the element types the CUDA backend has kernels for; any other is an error
@@ -80,7 +81,7 @@ static_assert(MemorySpace<cuda_device>);
 
 }  // namespace unetpp::memory
 
-namespace unetpp::backend {
+namespace unetpp::inline UNETPP_ABI::backend {
 
 /// The CUDA backend (this file's comment). Every function enqueues work on the calling thread's
 /// stream and returns; sum_squares and all_finite wait for their one value.
@@ -265,7 +266,7 @@ static_assert(!host_backend<cuda>);
 
 #else
 
-namespace unetpp::backend {
+namespace unetpp::inline UNETPP_ABI::backend {
 
 /// Stands in for the CUDA backend in programs built without it (they do not link unetpp::cuda,
 /// or unetpp was configured without UNETPP_WITH_CUDA): `unet<cfg, backend::cuda>` fails to compile

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace unetpp::profiler {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::profiler {
 
 namespace detail {
 struct entry {

@@ -16,13 +16,14 @@
 #include <string>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/merge.hpp"
 #include "../layers/sequential.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct attention_gate_cfg {
     int gate = 1;   ///< channels of the gating signal g (F_g)

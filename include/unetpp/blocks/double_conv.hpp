@@ -4,13 +4,14 @@
 /// norm follows, since the norm's shift makes it redundant). With batch norm, the ReLU runs inside
 /// the norm's pass over memory (batch_norm2d_cfg::relu).
 
+#include "../config/abi.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/dropout.hpp"
 #include "../layers/sequential.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct double_conv_cfg {
     int in = 1;

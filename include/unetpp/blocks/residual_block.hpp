@@ -13,13 +13,14 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/dropout.hpp"
 #include "../layers/sequential.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct conv_block_cfg {
     int in = 1;

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/depthwise_conv2d.hpp"
@@ -27,7 +28,7 @@
 #include "../layers/merge.hpp"
 #include "../layers/sequential.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Configuration of the B-Cir separable skip block.
 struct separable_block_cfg {

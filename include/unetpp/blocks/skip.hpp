@@ -15,11 +15,12 @@
 #include <optional>
 #include <string_view>
 
+#include "../config/abi.hpp"
 #include "../layers/merge.hpp"
 #include "attention_gate.hpp"
 #include "separable_block.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// What a U-Net's skip slot holds: it merges the encoder output (skip) with the up-sampled map
 /// (up) into the decoder's input. Its backward takes the gradient of the merged map, either alone

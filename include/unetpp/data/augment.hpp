@@ -40,12 +40,13 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/numeric.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 #include "dataset.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// What geometric steps read outside the image.
 enum class border {

@@ -29,9 +29,10 @@
 #include <string_view>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "augment.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// A parsed augmentation list: the pipeline and its normalised text (numbers in one spelling, so
 /// that two spellings of one pipeline compare equal, e.g. in a resume check).

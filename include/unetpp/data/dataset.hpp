@@ -56,11 +56,12 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../io/image.hpp"
 #include "../tensor/tensor.hpp"
 #include "mask_encoding.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// One training example.
 struct sample {

@@ -32,9 +32,10 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "dataset.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 struct folder_options {
     reader_options reader{};

@@ -12,9 +12,10 @@
 #include <filesystem>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "folder.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 enum class isbi_foreground {
     membrane,       ///< mask 1 = membrane (label pixel 0); default

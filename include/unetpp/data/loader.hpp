@@ -41,13 +41,14 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 #include "augment.hpp"
 #include "dataset.hpp"
 #include "patch.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// A mini-batch.
 struct batch {

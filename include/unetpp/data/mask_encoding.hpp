@@ -28,7 +28,9 @@
 #include <utility>
 #include <vector>
 
-namespace unetpp::data {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// An 8-bit RGB colour.
 struct rgb8 {

@@ -21,11 +21,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../tensor/rng.hpp"
 #include "augment.hpp"
 #include "dataset.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 struct patch_options {
     int size = 0;                   ///< patch side in pixels (0: no patches, the whole image)

@@ -28,11 +28,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../io/image.hpp"
 #include "dataset.hpp"
 #include "transforms.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// 64-bit DCT perceptual hash of sample 0 of `image` ([N, C, H, W], C = 1, 3 or 4).
 [[nodiscard]] inline std::uint64_t phash(const tensor<float>& image) {

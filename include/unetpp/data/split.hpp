@@ -26,9 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/rng.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 struct split_options {
     std::uint64_t seed = 0;

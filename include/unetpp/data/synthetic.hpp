@@ -43,10 +43,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 /// Settings of the synthetic ultrasound generator.
 struct synthetic_ultrasound_options {

@@ -15,11 +15,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "augment.hpp"
 #include "dataset.hpp"
 #include "synthetic.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 class synthetic_dataset {
 public:

@@ -25,10 +25,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "dataset.hpp"
 
-namespace unetpp::data {
+namespace unetpp::inline UNETPP_ABI::data {
 
 namespace detail {
 inline void check_size_arg(int h, int w, const char* what) {

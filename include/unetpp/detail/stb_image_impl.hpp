@@ -46,6 +46,7 @@
 #include <intrin.h>
 #endif
 
+#include "../config/abi.hpp"
 #include "../io/detail/decode_alloc.hpp"
 
 // Every macro stb_image.h / stb_image_write.h reads or defines (generated from their sources).
@@ -251,7 +252,7 @@ UNETPP_STB_MACROS(UNETPP_STB_SAVE)
 #pragma warning(push, 0)
 #endif
 
-namespace unetpp::detail::stb {
+namespace unetpp::inline UNETPP_ABI::detail::stb {
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 }  // namespace unetpp::detail::stb
@@ -264,7 +265,7 @@ namespace unetpp::detail::stb {
 #pragma warning(pop)
 #endif
 
-namespace unetpp::detail::stb_api {
+namespace unetpp::inline UNETPP_ABI::detail::stb_api {
 
 /// Dimensions and channel count from the header only (no pixel decoding); 0 on failure.
 inline int info(const unsigned char* data, int len, int* w, int* h, int* channels) noexcept {

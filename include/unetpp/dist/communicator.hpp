@@ -23,7 +23,9 @@
 #include <string>
 #include <vector>
 
-namespace unetpp::dist {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::dist {
 
 /// A collective operation in flight (communicator::start_allreduce_sum). Its buffer must stay
 /// untouched until wait() has returned; the destructor waits for it if no one did.

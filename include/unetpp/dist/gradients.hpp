@@ -36,11 +36,12 @@
 #include <type_traits>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/memory.hpp"
 #include "../tensor/tensor.hpp"
 #include "communicator.hpp"
 
-namespace unetpp::dist {
+namespace unetpp::inline UNETPP_ABI::dist {
 
 /// The default bucket size of the gradient exchange (25 MiB).
 inline constexpr std::size_t default_bucket_bytes = std::size_t{25} << 20;

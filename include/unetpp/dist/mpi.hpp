@@ -33,9 +33,10 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "communicator.hpp"
 
-namespace unetpp::dist {
+namespace unetpp::inline UNETPP_ABI::dist {
 
 namespace detail {
 /// Throws std::runtime_error for an MPI error code, naming the call.

@@ -31,11 +31,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/cuda/context.hpp"
 #include "communicator.hpp"
 #include "mpi.hpp"
 
-namespace unetpp::dist {
+namespace unetpp::inline UNETPP_ABI::dist {
 
 namespace detail {
 inline void nccl_check(ncclResult_t rc, const char* call) {

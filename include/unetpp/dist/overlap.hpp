@@ -39,11 +39,12 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../layers/layer.hpp"
 #include "communicator.hpp"
 #include "gradients.hpp"
 
-namespace unetpp::dist {
+namespace unetpp::inline UNETPP_ABI::dist {
 
 /// Sums a model's gradients over the ranks during its backward pass (see the file comment).
 /// One object per model and communicator; reuse it every step (its buffers are kept).

@@ -30,10 +30,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../data/loader.hpp"
 #include "communicator.hpp"
 
-namespace unetpp::dist {
+namespace unetpp::inline UNETPP_ABI::dist {
 
 /// Rank `rank`'s slice of every global batch: the global batches are consecutive runs of
 /// `batch_size` samples of `order` (the last one smaller, or dropped with drop_last), and rank r

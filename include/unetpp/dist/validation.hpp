@@ -18,11 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../metrics/multiclass.hpp"
 #include "../metrics/segmentation.hpp"
 #include "communicator.hpp"
 
-namespace unetpp::dist {
+namespace unetpp::inline UNETPP_ABI::dist {
 
 /// The loss and sample count of one step over all ranks, and whether any rank's loss or outputs
 /// were not finite.

@@ -20,8 +20,10 @@
 #include <concepts>
 #include <cstddef>
 
+#include "../config/abi.hpp"
 
-namespace unetpp::exec {
+
+namespace unetpp::inline UNETPP_ABI::exec {
 
 /// A convolution with a fused-epilogue forward (conv2d): forward_fused(x, scale, shift, relu, y).
 template <class L>

@@ -3,7 +3,9 @@
 /// networks fuse layers (exec/fusion.hpp) and lend short-lived results workspace slots
 /// (exec/workspace.hpp).
 
-namespace unetpp {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI {
 
 /// Inference-only forward passes on the calling thread while an object of this type lives (the
 /// counterpart of torch.inference_mode). Under it, a block that chains an eval-mode Conv2d into a

@@ -32,9 +32,10 @@
 #include <cstddef>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../tensor/shape.hpp"
 
-namespace unetpp::exec {
+namespace unetpp::inline UNETPP_ABI::exec {
 
 /// The named slots of a workspace (the comments say who writes each and when it dies).
 enum class slot : std::size_t {

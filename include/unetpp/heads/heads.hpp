@@ -11,10 +11,11 @@
 #include <cmath>
 #include <type_traits>
 
+#include "../config/abi.hpp"
 #include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::heads {
+namespace unetpp::inline UNETPP_ABI::heads {
 
 namespace detail {
 template <class>

@@ -6,10 +6,11 @@
 
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "heads.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// The main logits and one auxiliary logit map per supervised level, all views of tensors owned
 /// by the network (valid until its next forward). Every map has the main logits' shape.

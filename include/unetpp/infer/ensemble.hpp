@@ -22,10 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "tiling.hpp"
 #include "tta.hpp"
 
-namespace unetpp::infer {
+namespace unetpp::inline UNETPP_ABI::infer {
 
 /// A predictor: image [N, C, H, W] -> probabilities [N, K, H, W].
 using proba_fn = std::function<tensor<float>(const tensor<float>&)>;

@@ -26,9 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::infer {
+namespace unetpp::inline UNETPP_ABI::infer {
 
 /// A [1, K, H, W] float map as the bytes of a .npy file (see the file comment).
 [[nodiscard]] inline std::vector<unsigned char> encode_npy(const tensor<float>& t) {

@@ -49,11 +49,12 @@
 #include <type_traits>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/numeric.hpp"
 #include "../models/unet.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::infer {
+namespace unetpp::inline UNETPP_ABI::infer {
 
 namespace detail {
 /// The tensor type a network's forward takes: its tensor_type (a device tensor for a network on a

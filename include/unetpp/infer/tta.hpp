@@ -23,9 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "tiling.hpp"
 
-namespace unetpp::infer {
+namespace unetpp::inline UNETPP_ABI::infer {
 
 /// The eight symmetries of the square (as image transforms).
 enum class dihedral : std::uint8_t {

@@ -39,7 +39,9 @@
 #define UNETPP_HAS_POSIX_FSYNC 1
 #endif
 
-namespace unetpp::io {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io {
 
 namespace atomic_detail {
 

@@ -12,7 +12,9 @@
 #define UNETPP_CRC32C_SSE42 1
 #endif
 
-namespace unetpp::io {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io {
 
 namespace detail {
 

@@ -49,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "atomic_file.hpp"
 #include "../detail/stb_image_impl.hpp"
 #include "../tensor/tensor.hpp"
@@ -57,7 +58,7 @@
 #include "detail/jpeg_decode.hpp"
 #include "medical_fwd.hpp"  // DICOM and NIfTI, compiled into unetpp::medical (io/medical.hpp)
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 /// An 8-bit image: `pixels[(y * width + x) * channels + c]`.
 struct image {

@@ -30,7 +30,9 @@
 #include <variant>
 #include <vector>
 
-namespace unetpp::io {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io {
 
 /// The strict JSON lexer (see the file comment).
 class json_cursor {

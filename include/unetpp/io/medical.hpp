@@ -68,10 +68,11 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "image.hpp"
 #include "medical_fwd.hpp"
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 /// What a DICOM or NIfTI file holds, from its header (no pixel is decoded).
 struct medical_info {

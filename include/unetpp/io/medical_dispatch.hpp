@@ -14,10 +14,11 @@
 #include <string_view>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "image.hpp"
 #include "medical_fwd.hpp"
 
-namespace unetpp::io::detail::medical {
+namespace unetpp::inline UNETPP_ABI::io::detail::medical {
 
 inline std::runtime_error no_dicom(const std::string& file) {
     return std::runtime_error("read_image: " + file + " is a DICOM file, and this program was built without DICOM "
@@ -76,7 +77,7 @@ inline std::optional<image> read_if_medical(const std::filesystem::path& path, i
 
 }  // namespace unetpp::io::detail::medical
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 /// A short name for an image: the file name without its extension, without both parts of
 /// ".nii.gz", and with "#k" for frame or slice k: "a.png" -> "a", "b.nii.gz#3" -> "b#3".

@@ -18,7 +18,9 @@
 #include <utility>
 #include <vector>
 
-namespace unetpp::io {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io {
 
 struct image;
 struct image_limits;

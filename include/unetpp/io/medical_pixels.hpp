@@ -10,7 +10,9 @@
 #include <string>
 #include <string_view>
 
-namespace unetpp::io::detail::medical {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io::detail::medical {
 
 enum class voi_function { linear, linear_exact, sigmoid };
 

@@ -43,12 +43,13 @@
 #include <variant>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../models/unet.hpp"
 #include "atomic_file.hpp"
 #include "detail/protobuf_writer.hpp"
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 enum class onnx_activation {
     none,     ///< the graph outputs logits (as unet::forward)

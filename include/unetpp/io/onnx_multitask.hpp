@@ -32,10 +32,11 @@
 #include <string_view>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../models/multitask_unet.hpp"
 #include "onnx.hpp"
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 struct onnx_multitask_options {
     /// none (logits), sigmoid, or softmax over the class axis (for classes > 1).

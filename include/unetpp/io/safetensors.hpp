@@ -54,11 +54,12 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "atomic_file.hpp"
 #include "safetensors_format.hpp"
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 /// A safetensors file read into memory and validated.
 class safetensors_file {

@@ -18,10 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "crc32c.hpp"
 #include "json.hpp"
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 /// Largest header the reader accepts (the reference implementation uses the same limit).
 inline constexpr std::uint64_t safetensors_max_header_bytes = 100'000'000;

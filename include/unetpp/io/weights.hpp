@@ -53,10 +53,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../models/unet.hpp"
 #include "safetensors.hpp"
 
-namespace unetpp::io {
+namespace unetpp::inline UNETPP_ABI::io {
 
 struct load_options {
     /// Compare the file's unetpp.config metadata (when present) with the network's unet_cfg.

@@ -4,10 +4,11 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 namespace detail {
 /// Shape-preserving layer with no parameters; Derived supplies apply() and apply_backward().

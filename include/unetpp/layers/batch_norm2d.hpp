@@ -7,10 +7,11 @@
 #include <string>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct batch_norm2d_cfg {
     int channels = 1;

@@ -6,10 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// How a convolution treats the border.
 enum class padding {

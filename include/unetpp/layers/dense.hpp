@@ -5,10 +5,11 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct dense_cfg {
     int in = 1;

@@ -7,11 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "conv2d.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct depthwise_conv2d_cfg {
     int channels = 1;

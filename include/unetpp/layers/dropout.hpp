@@ -7,11 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "activations.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 template <double P, class T = float, class B = backend::cpu>
 class dropout : public detail::shape_preserving<dropout<P, T, B>, T, B> {

@@ -33,12 +33,13 @@
 #include <type_traits>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "../exec/inference_mode.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// A compile-time string usable as a template argument (layer names in blocks).
 template <std::size_t N>

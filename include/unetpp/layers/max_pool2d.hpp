@@ -7,10 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 struct max_pool2d_cfg {
     int window = 2;

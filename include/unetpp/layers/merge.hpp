@@ -7,10 +7,11 @@
 #include <string>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Offset of a centred window of size `target` inside `size` (floor, as torchvision's center_crop
 /// rounds the left/top margin down when the difference is odd).

@@ -18,11 +18,12 @@
 #include <type_traits>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../exec/fusion.hpp"
 #include "../exec/workspace.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// A layer type with its name inside a sequential block.
 template <fixed_string Name, class L>

@@ -6,10 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Bilinear x2 upsampling, as torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False).
 template <class T = float, class B = backend::cpu>

@@ -7,12 +7,13 @@
 #include <cstddef>
 #include <stdexcept>
 
+#include "../config/abi.hpp"
 #include "../backend/cpu/kernels/parallel.hpp"
 #include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 /// Mean binary cross-entropy of `logits` against `target` (values in [0, 1]), computed from the
 /// logits so that large magnitudes neither overflow nor lose precision.

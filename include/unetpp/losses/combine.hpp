@@ -20,10 +20,11 @@
 #include <tuple>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 /// One weighted term of a weighted_sum (aggregate: `term{0.5, dice_loss{}}`).
 template <class L>

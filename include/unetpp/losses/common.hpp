@@ -33,11 +33,12 @@
 #include <string>
 #include <string_view>
 
+#include "../config/abi.hpp"
 #include "../backend/cpu/kernels/parallel.hpp"
 #include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 /// The loss contract (see the file comment), checked for the element type T.
 template <class L, class T = float>

@@ -26,10 +26,11 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 namespace detail {
 

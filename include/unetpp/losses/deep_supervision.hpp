@@ -24,11 +24,12 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../heads/outputs.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 template <class L>
 struct deep_supervision {

@@ -29,10 +29,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 enum class focal_form { per_pixel, on_mean_bce };
 

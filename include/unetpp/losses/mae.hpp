@@ -8,10 +8,11 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 struct mae {
     static constexpr const char* name = "mae";

@@ -5,12 +5,13 @@
 ///   unetpp::losses::multitask loss{.segmentation_weight = 1, .classification_weight = 0.5};
 ///   const auto l = loss(net.forward(x), mask, label, &dseg, &dcls);   // l.total, l.segmentation, ...
 
+#include "../config/abi.hpp"
 #include "../heads/outputs.hpp"
 #include "../tensor/tensor.hpp"
 #include "bce_with_logits.hpp"
 #include "region.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 /// Joint loss of a multitask model: w_seg * BCE(segmentation) + w_cls * BCE(classification),
 /// each a mean binary cross-entropy computed from logits (losses::bce_with_logits).

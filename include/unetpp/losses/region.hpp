@@ -27,11 +27,12 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "bce_with_logits.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 namespace detail {
 

@@ -39,11 +39,12 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 #include "cross_entropy.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 
 /// Soft Dice over softmax probabilities (see the file comment).

@@ -9,10 +9,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 /// torch.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight = w), mean reduction:
 ///   l = -[ w t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)) ]

@@ -26,9 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "confusion.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 class confusion_matrix {
 public:

@@ -32,10 +32,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 /// What a prediction tensor holds.
 enum class prediction_kind { probabilities, logits, mask };

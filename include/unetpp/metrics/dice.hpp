@@ -18,9 +18,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 /// Pixel counts of a binarised prediction against a binary target.
 struct overlap {

@@ -30,9 +30,10 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 enum class surface_to { boundary, set };
 

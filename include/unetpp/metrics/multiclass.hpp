@@ -33,10 +33,11 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "confusion.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 /// Dice, IoU, precision and recall of one class (or a mean of several).
 struct class_scores {

@@ -42,9 +42,10 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 /// ROC-AUC and AP of one image or a data set, with the pixel counts they come from.
 struct ranking_scores {

@@ -14,10 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "confusion.hpp"
 
-namespace unetpp::metrics {
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 /// All ratios of one binary_confusion (or the mean of several).
 struct segmentation_scores {

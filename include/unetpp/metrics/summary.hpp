@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
-namespace unetpp::metrics {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::metrics {
 
 struct mean_std {
     double mean = 0;

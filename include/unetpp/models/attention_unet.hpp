@@ -4,10 +4,11 @@
 /// `attention_policies<Base>` swaps only the skip slot, so it composes with other policies
 /// (see docs/ARCHITECTURES.md for a residual, reflect-padded variant).
 
+#include "../config/abi.hpp"
 #include "../blocks/skip.hpp"
 #include "unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Skip slot = attention_skip with F_int = half the skip's channels (at least 1).
 template <class Base = default_policies>

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../blocks/separable_block.hpp"
 #include "../blocks/skip.hpp"
 #include "../layers/batch_norm2d.hpp"
@@ -23,7 +24,7 @@
 #include "../layers/sequential.hpp"
 #include "unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Configuration of the B-Cir U-Net family (the preset is bcir_unet_cfg{}).
 struct bcir_cfg {

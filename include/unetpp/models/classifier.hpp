@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "../blocks/double_conv.hpp"
 #include "../layers/activations.hpp"
@@ -55,7 +56,7 @@
 #include "../heads/heads.hpp"
 #include "unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Configuration of an encoder_classifier (a structural aggregate, used as a template argument).
 struct classifier_cfg {

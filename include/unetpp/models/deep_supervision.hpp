@@ -39,13 +39,14 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/upsample.hpp"
 #include "../heads/outputs.hpp"
 #include "unet.hpp"
 #include "nested_unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 namespace detail {
 template <class>

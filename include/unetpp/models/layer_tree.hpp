@@ -13,9 +13,10 @@
 #include <string_view>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../layers/layer.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 template <class Derived>
 class layer_tree {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "../config/abi.hpp"
 #include "../blocks/residual_block.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/conv_transpose2d.hpp"
@@ -26,7 +27,7 @@
 #include "../heads/outputs.hpp"
 #include "unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Head policy for a U-Net body used inside a larger model: passes the last decoder block's
 /// features through unchanged (no copy; the features stay owned by the decoder).

@@ -43,9 +43,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 namespace detail {
 /// Position of node X^{i,j} in nested_unet's evaluation order: diagonal s = i + j, then j.

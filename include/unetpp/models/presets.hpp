@@ -4,6 +4,7 @@
 /// Attention U-Net, the B-Cir U-Net, seed 002's residual multi-task U-Net and the BUSI stage
 /// classifier. The model templates and their policy sets live in the headers named after them.
 
+#include "../config/abi.hpp"
 #include "../layers/activations.hpp"
 #include "../layers/batch_norm2d.hpp"
 #include "../layers/conv2d.hpp"
@@ -17,7 +18,7 @@
 #include "nested_unet.hpp"
 #include "unet.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Seed 004's level block "CBR2d - CBR2d": (Conv k x k with bias -> [BatchNorm] -> ReLU) x 2 ->
 /// [Dropout]. The same layers and names as double_conv (conv1, bn1, conv2, bn2, drop), except
@@ -45,7 +46,7 @@ struct cbr_policies : default_policies {
 
 }  // namespace unetpp
 
-namespace unetpp::presets {
+namespace unetpp::inline UNETPP_ABI::presets {
 
 /// Ronneberger, Fischer & Brox 2015 (seeds 000 and 004): unpadded 3x3 convolutions, no batch
 /// norm, crop-and-concat skips, 2x2 up-convolutions, 1x1 head; 23 convolutions; one input

@@ -19,6 +19,7 @@
 #include <tuple>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "../blocks/double_conv.hpp"
 #include "../blocks/skip.hpp"
@@ -31,7 +32,7 @@
 #include "layer_tree.hpp"
 #include "unet_cfg.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 
 template <unet_cfg Asked, class B = backend::cpu, class T = float, class P = default_policies>

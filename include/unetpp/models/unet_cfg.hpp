@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "../config/abi.hpp"
 #include "../blocks/double_conv.hpp"
 #include "../blocks/skip.hpp"
 #include "../layers/conv2d.hpp"
@@ -16,7 +17,7 @@
 #include "../layers/sequential.hpp"
 #include "../layers/upsample.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 enum class norm_kind { none, batch };
 

@@ -17,10 +17,11 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::optim {
+namespace unetpp::inline UNETPP_ABI::optim {
 
 namespace detail {
 /// The backend a model runs on: its backend_type, or backend::cpu for a model that names none (a

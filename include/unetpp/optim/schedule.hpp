@@ -33,7 +33,9 @@
 #include <string_view>
 #include <variant>
 
-namespace unetpp::optim {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::optim {
 
 enum class metric_mode { min, max };
 enum class threshold_mode { rel, abs };

@@ -24,11 +24,12 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "../backend/profiler.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::optim {
+namespace unetpp::inline UNETPP_ABI::optim {
 
 struct sgd_options {
     double lr = 1e-2;

@@ -29,7 +29,9 @@
 #include <new>
 #include <type_traits>
 
-namespace unetpp::memory {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::memory {
 
 /// An address in memory the host cannot read (see the file comment). It converts to the
 /// pointer-to-const of the same address and supports offsets and comparison; the raw address is

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../config/abi.hpp"
+
 /// Marks a function that nvcc compiles for the host and the device; empty for other compilers.
 #if !defined(UNETPP_HD)
 #if defined(__CUDACC__)
@@ -16,7 +18,7 @@
 #endif
 #endif
 
-namespace unetpp::numeric {
+namespace unetpp::inline UNETPP_ABI::numeric {
 
 /// Numerically stable logistic function: never evaluates exp of a large positive number.
 template <class T>

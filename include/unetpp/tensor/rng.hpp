@@ -9,9 +9,10 @@
 #include <cstdint>
 #include <numbers>
 
+#include "../config/abi.hpp"
 #include "numeric.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 /// Seeded random number generator (xoshiro256**, Blackman & Vigna 2018).
 class rng {

@@ -5,7 +5,9 @@
 #include <sstream>
 #include <string>
 
-namespace unetpp {
+#include "../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI {
 
 /// Shape of a batch of feature maps: N samples, C channels, H rows, W columns.
 /// Dense (fully connected) activations use H = W = 1, so every tensor is 4-D.

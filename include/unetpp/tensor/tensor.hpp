@@ -22,10 +22,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "../config/abi.hpp"
 #include "memory.hpp"
 #include "shape.hpp"
 
-namespace unetpp {
+namespace unetpp::inline UNETPP_ABI {
 
 
 /// Non-owning view of NCHW data (a whole tensor or a range of samples).

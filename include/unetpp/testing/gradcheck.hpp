@@ -27,10 +27,11 @@
 #include <string_view>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::testing {
+namespace unetpp::inline UNETPP_ABI::testing {
 
 struct gradcheck_options {
     double step = 1e-6;                      ///< central-difference step h

@@ -21,10 +21,11 @@
 #include <unistd.h>
 #endif
 
+#include "../config/abi.hpp"
 #include "../optim/schedule.hpp"
 #include "atomic_file.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 using optim::metric_mode;
 

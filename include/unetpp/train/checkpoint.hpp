@@ -53,12 +53,13 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../io/safetensors.hpp"
 #include "../io/weights.hpp"
 #include "atomic_file.hpp"
 #include "checkpoint_file.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 /// What an optimiser must offer to be checkpointed (optim::sgd, optim::adam, optim::adamw).
 template <class O>

@@ -21,9 +21,10 @@
 #include <string_view>
 #include <system_error>
 
+#include "../config/abi.hpp"
 #include "../io/safetensors.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 inline constexpr std::string_view checkpoint_format_version = "1";
 

@@ -26,12 +26,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../data/dataset.hpp"
 #include "../optim/adam.hpp"
 #include "../tensor/rng.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 /// The median, smallest and largest of one image dimension, in pixels.
 struct size_stats {

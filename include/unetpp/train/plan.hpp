@@ -26,10 +26,11 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../io/json.hpp"
 #include "fingerprint.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 /// One network the program can train, with its measured speed.
 struct network_speed {

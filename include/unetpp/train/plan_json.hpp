@@ -17,10 +17,11 @@
 #include <string_view>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../io/json.hpp"
 #include "plan.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 namespace plan_json_detail {
 

@@ -97,6 +97,7 @@
 #include <utility>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../data/loader.hpp"
 #include "../dist/communicator.hpp"
 #include "../dist/gradients.hpp"
@@ -111,7 +112,7 @@
 #include "checkpoint.hpp"
 #include "trainer_options.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 template <class Net, class Optim, class Loss>
 class trainer {

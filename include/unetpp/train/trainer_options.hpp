@@ -17,13 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "../config/abi.hpp"
 #include "../data/loader.hpp"
 #include "../dist/communicator.hpp"
 #include "../dist/gradients.hpp"
 #include "../layers/merge.hpp"
 #include "callbacks.hpp"
 
-namespace unetpp::train {
+namespace unetpp::inline UNETPP_ABI::train {
 
 /// Training stopped because the loss, the logits or the gradients stopped being finite.
 class training_diverged : public std::runtime_error {

@@ -20,10 +20,12 @@
 #include <memory>
 #include <string>
 
+#include "../../config/abi.hpp"
+
 struct cudnnContext;   // cudnnHandle_t is cudnnContext*
 struct cublasContext;  // cublasHandle_t is cublasContext*
 
-namespace unetpp::cuda_runtime {
+namespace unetpp::inline UNETPP_ABI::cuda_runtime {
 
 /// Throws std::runtime_error "unetpp cuda: <what>: <cudaGetErrorString>" unless status is cudaSuccess.
 void check(cudaError_t status, const char* what);

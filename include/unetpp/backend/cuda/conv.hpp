@@ -23,9 +23,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "../../config/abi.hpp"
 #include "../backend.hpp"
 
-namespace unetpp::cuda_conv {
+namespace unetpp::inline UNETPP_ABI::cuda_conv {
 
 /// Which cuDNN operation a problem is.
 enum class pass : int { forward = 0, backward_data = 1, backward_filter = 2 };

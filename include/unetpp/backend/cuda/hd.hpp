@@ -14,9 +14,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../../config/abi.hpp"
 #include "../../tensor/numeric.hpp"  // UNETPP_HD, and numeric functions the bodies share with the CPU
 
-namespace unetpp::cuda_kernels {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels {
 
 /// Threads per block of every kernel. The reductions' trees are built on it, so their results
 /// (and the host emulation of them) depend on this constant and on the sizes, never on the device.

@@ -24,9 +24,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../config/abi.hpp"
 #include "../backend.hpp"
 
-namespace unetpp::cuda_kernels {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels {
 
 // --- helpers for the convolutions and the memory space ----------------------------------------
 /// p[0..n) = v.

@@ -26,7 +26,9 @@
 #include <cstring>
 #include <limits>
 
-namespace unetpp::io::detail::decode_alloc {
+#include "../../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io::detail::decode_alloc {
 
 /// The budget of the current thread.
 struct budget_state {

@@ -20,7 +20,9 @@
 #include <utility>
 #include <vector>
 
-namespace unetpp::io {
+#include "../../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io {
 
 namespace detail {
 

@@ -36,6 +36,8 @@
 
 #include <jpeglib.h>
 
+#include "../../config/abi.hpp"
+
 // libjpeg's message codes, to tell the errors apart. jerror.h builds the enum from a list of
 // JMESSAGE(code, text) lines; defining JMESSAGE ourselves (and JERROR_H, which keeps out its
 // ERREXIT/WARNMS/TRACEMS macros) makes it expand into this enum, in our namespace, whether or not
@@ -46,7 +48,7 @@
 #undef JERROR_H
 #define JERROR_H
 #define JMESSAGE(code, string) code,
-namespace unetpp::io::detail::jpeg {
+namespace unetpp::inline UNETPP_ABI::io::detail::jpeg {
 enum message_code : int {
 #include <jerror.h>
     message_code_end
@@ -55,7 +57,7 @@ enum message_code : int {
 #pragma pop_macro("JERROR_H")
 #pragma pop_macro("JMESSAGE")
 
-namespace unetpp::io::detail::jpeg {
+namespace unetpp::inline UNETPP_ABI::io::detail::jpeg {
 
 /// Why a decode failed.
 enum class failure {

@@ -22,7 +22,9 @@
 #include <string_view>
 #include <vector>
 
-namespace unetpp::io::detail {
+#include "../../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::io::detail {
 
 class protobuf_writer {
 public:

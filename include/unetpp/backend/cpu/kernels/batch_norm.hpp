@@ -4,9 +4,10 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 namespace detail {
 /// y = x * scale + shift, optionally followed by ReLU (the fused Conv-BN-ReLU blocks' last two

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../../../config/abi.hpp"
 #include "../../../tensor/numeric.hpp"
 #include "../../backend.hpp"
 #include "bf16_support.hpp"
@@ -46,7 +47,7 @@
 #include <immintrin.h>
 #endif
 
-namespace unetpp::backend::cpu_kernels::bf16 {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::bf16 {
 
 /// Sizes of one call's converted operands (32-bit words: two bf16 values each).
 struct conv_plan {

@@ -41,12 +41,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "api.hpp"
 #include "batch_norm.hpp"  // detail::scale_shift, the epilogue of fused convolutions
 
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 // The convolution's geometry is the backend contract's (backend/backend.hpp). The kernels take
 // implicit zero padding of `pad` pixels only (`padding` must be pad_kind::zero here); the backend

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../../config/abi.hpp"
 #include "conv2d.hpp"
 #include "conv2d_direct_common.hpp"
 #include "parallel.hpp"
@@ -19,7 +20,7 @@
 #endif
 
 #if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
-namespace unetpp::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
 
 // ---- Direct AVX2 path (stride 1) ------------------------------------------------------------
 //

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../../config/abi.hpp"
 #include "conv2d.hpp"
 #include "conv2d_direct_common.hpp"
 #include "parallel.hpp"
@@ -19,7 +20,7 @@
 #endif
 
 #if defined(__AVX512F__)
-namespace unetpp::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
 
 // One micro-kernel call: 6 output channels x 4 segments of 16 pixels, summed over cic input
 // channels. xs[v] points at input channel 0 of segment v, shifted by the padding (row oy - pad_y,

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../../config/abi.hpp"
 #include "conv2d.hpp"
 #include "parallel.hpp"
 
@@ -14,7 +15,7 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
 
 // ---- Direct AVX-512 path (stride 1) -----------------------------------------------------------
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../../../config/abi.hpp"
 #include "conv2d.hpp"
 #include "conv2d_direct_avx2.hpp"
 #include "conv2d_direct_avx512.hpp"
@@ -22,7 +23,7 @@
 #define UNETPP_DIRECT_CONV 0
 #endif
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 namespace detail {
 

@@ -10,6 +10,7 @@
 
 #include <Eigen/Core>
 
+#include "../../../config/abi.hpp"
 #include "conv2d.hpp"
 #include "parallel.hpp"
 
@@ -17,7 +18,7 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
 
 using row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using const_strided_map = Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>>;

@@ -17,11 +17,12 @@
 #include <cstddef>
 #include <cstring>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "api.hpp"
 
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 using backend::conv_transpose_geometry;  // backend/backend.hpp
 

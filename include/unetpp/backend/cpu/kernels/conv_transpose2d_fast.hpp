@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 
+#include "../../../config/abi.hpp"
 #include "conv2d_fast.hpp"
 #include "parallel.hpp"  // gemm_share, for_each_part
 #include "conv_transpose2d.hpp"
@@ -17,7 +18,7 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 // ------------------------------------------------------------------------------------------------
 // Fast float kernels

@@ -1,6 +1,7 @@
 #pragma once
 /// \file Fully connected layer kernels (PyTorch Linear: weight [out, in]) on Eigen GEMM.
 
+#include "../../../config/abi.hpp"
 #include "api.hpp"
 #include "parallel.hpp"
 
@@ -8,7 +9,7 @@
 #include <Eigen/Core>
 #endif
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 /// y[n, out] = x[n, in] * W^T + b.
 template <class T>

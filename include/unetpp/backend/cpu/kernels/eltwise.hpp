@@ -11,10 +11,11 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../../../config/abi.hpp"
 #include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 namespace detail {
 /// Applies `vec(batch)` over full SIMD batches and `scalar(value)` over the tail, in parallel

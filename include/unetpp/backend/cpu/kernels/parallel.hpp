@@ -17,7 +17,9 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::backend::cpu_kernels {
+#include "../../../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 /// Threads requested for the kernels' parallel regions: OpenMP's nthreads-var (OMP_NUM_THREADS,
 /// set_num_threads), 1 without OpenMP. Dynamic mode does not change it, only the team sizes.

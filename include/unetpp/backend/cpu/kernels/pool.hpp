@@ -5,10 +5,11 @@
 #include <cstdint>
 #include <limits>
 
+#include "../../../config/abi.hpp"
 #include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 /// Max pooling with window k and stride s; `argmax` receives, per output, the flat index of the
 /// winning input inside its (n, c) plane (first maximum wins, as PyTorch; NaN propagates). A null

@@ -6,11 +6,12 @@
 #include <cstddef>
 #include <cstring>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 using backend::pad_kind;  // backend/backend.hpp
 

@@ -5,10 +5,11 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 /// One SGD step on n elements (optim/sgd.hpp gives the rule; PyTorch's torch.optim.SGD).
 template <class T>

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "../../../config/abi.hpp"
 #include "winograd_driver.hpp"
 #include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
@@ -28,7 +29,7 @@
 #if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-namespace unetpp::backend::cpu_kernels::detail::wino {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail::wino {
 
 // Lane l of the result is all ones when bit l of `bits` is set (a vmaskmovps / gather mask).
 inline __m256 lane_mask8(unsigned bits) noexcept {

@@ -43,7 +43,9 @@
 #include <string>
 #include <vector>
 
-namespace unetpp::backend::cpu_kernels {
+#include "../../../config/abi.hpp"
+
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
 
 namespace detail::wino {
 

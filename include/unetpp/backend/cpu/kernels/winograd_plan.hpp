@@ -7,9 +7,10 @@
 #include <climits>
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "winograd_transforms.hpp"
 
-namespace unetpp::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
 
 namespace wino {
 

@@ -11,10 +11,11 @@
 
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "../hd.hpp"
 #include "eltwise.hpp"
 
-namespace unetpp::cuda_kernels::bodies {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::bodies {
 
 /// Two sums reduced together (a trivially constructible aggregate, so it can live in shared memory).
 struct sum2 {

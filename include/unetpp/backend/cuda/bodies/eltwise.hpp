@@ -8,9 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../../config/abi.hpp"
 #include "../hd.hpp"
 
-namespace unetpp::cuda_kernels::bodies {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::bodies {
 
 /// The channel of flat index i of an [n, c, plane] tensor.
 UNETPP_HD inline int channel_of(std::ptrdiff_t i, int c, std::ptrdiff_t plane) {

@@ -10,12 +10,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "../../../config/abi.hpp"
 #include "../hd.hpp"
 #include "batch_norm.hpp"
 #include "pool.hpp"
 #include "update.hpp"
 
-namespace unetpp::cuda_kernels::emulate {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::emulate {
 
 /// elementwise_kernel: body(i) for every i in [0, n) (the grid-stride loop's set of indices).
 template <class Body>

@@ -9,9 +9,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../../config/abi.hpp"
 #include "../hd.hpp"
 
-namespace unetpp::cuda_kernels::bodies {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::bodies {
 
 /// One output of max pooling (window k, stride s): first maximum wins, NaN wins and stops.
 struct max_pool2d_forward {

@@ -7,10 +7,11 @@
 
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "../hd.hpp"
 
-namespace unetpp::cuda_kernels::bodies {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::bodies {
 
 using numeric::reflect_index;  // the CPU's, a device function under nvcc
 

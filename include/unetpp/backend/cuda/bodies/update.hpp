@@ -8,10 +8,11 @@
 
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "../hd.hpp"
 
-namespace unetpp::cuda_kernels::bodies {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::bodies {
 
 /// The float constants of one SGD step, converted once as the CPU does.
 struct sgd_constants {
