@@ -298,7 +298,7 @@ int run(const options& o) {
     // input tensors exist, nothing has run. The optimiser is built after it, as torch.optim.Adam
     // allocates its moments only at the first step; inference builds none.
     const double idle_hwm = proc_status_mib("VmHWM");
-    std::optional<unetpp::optim::adam<float>> opt;
+    std::optional<unetpp::optim::adam<>> opt;
     if (o.mode == "train") opt.emplace(net, unetpp::optim::adam_options{.lr = 1e-3});
     unetpp::losses::bce_with_logits loss;
     double last_loss = 0;

@@ -76,7 +76,7 @@ void train_stage(stage_t& net, const busi_images& d, const std::vector<std::size
                           " negative); use more images or fewer folds");
     // torch's pos_weight: w = #negatives / #positives makes both classes weigh the same in the mean.
     const losses::weighted_bce loss{.pos_weight = balance ? static_cast<double>(neg) / static_cast<double>(pos) : 1.0};
-    optim::adam<float> opt(net, {.lr = o.lr});
+    optim::adam opt(net, {.lr = o.lr});
     const data::augment_pipeline aug = make_augment(o.augment);
     batch_tensors b;
     tensor<float> g;

@@ -66,7 +66,7 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     using M = presets::residual_multitask_unet<Size>;
     const auto t0 = std::chrono::steady_clock::now();
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
-    optim::adam<float> opt(*model, {.lr = o.lr});
+    optim::adam opt(*model, {.lr = o.lr});
     const data::augment_pipeline aug = make_augment(o.augment);
     std::vector<float> label_values(d.labels.begin(), d.labels.end());  // 0 benign, 1 malignant
 

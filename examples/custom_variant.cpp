@@ -40,7 +40,7 @@ int main() {
 
         my_unet net(42);
         net.train();
-        unetpp::optim::adam<float> opt(net, {.lr = 2e-3});
+        unetpp::optim::adam opt(net, {.lr = 2e-3});
         unetpp::losses::bce_with_logits bce;
         unetpp::tensor<float> grad;
         float first = 0, last = 0;

@@ -152,7 +152,7 @@ int run(const options& o) {
 
     demo_net net(o.seed);
     net.train();
-    unetpp::optim::adam<float> opt(net, {.lr = 2e-3});
+    unetpp::optim::adam opt(net, {.lr = 2e-3});
     unetpp::losses::bce_with_logits bce;
     unetpp::tensor<float> grad;
 

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
         data::loader<data::synthetic_dataset> va(ds, {.batch_size = 8, .shuffle = false, .seed = 1}, parts.val);
 
         net_t net(1);
-        optim::adam<float> opt(net, {.lr = 3e-3});
+        optim::adam opt(net, {.lr = 3e-3});
         train::trainer t(net, opt, losses::dice_ce{},
                          {.epochs = static_cast<int>(epochs), .monitor = "val_dice", .seed = 1,
                           .progress = train::progress_mode::lines});

@@ -72,17 +72,17 @@ public:
     }
 
 private:
-    using variant = std::variant<optim::sgd<float, B>, optim::adam<float, B>>;
+    using variant = std::variant<optim::sgd<B>, optim::adam<B>>;
     template <class Net>
     static variant make(Net& net, const optimizer_choice& o) {
         if (o.name == "sgd")
-            return variant(std::in_place_type<optim::sgd<float, B>>, net,
+            return variant(std::in_place_type<optim::sgd<B>>, net,
                            optim::sgd_options{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
         if (o.name == "adam")
-            return variant(std::in_place_type<optim::adam<float, B>>, net,
+            return variant(std::in_place_type<optim::adam<B>>, net,
                            optim::adam_options{.lr = o.lr, .weight_decay = o.weight_decay});
         if (o.name == "adamw")
-            return variant(std::in_place_type<optim::adam<float, B>>, net, optim::adamw_cfg(o.lr, o.weight_decay));
+            return variant(std::in_place_type<optim::adam<B>>, net, optim::adamw_options(o.lr, o.weight_decay));
         throw usage_error("--optimizer '" + o.name + "' is not one of adam, adamw or sgd");
     }
     variant v_;

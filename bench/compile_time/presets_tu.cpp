@@ -28,7 +28,7 @@ void exercise(const char* path) {
     } else {
         net.backward(x, dy);
     }
-    unetpp::optim::adam<float> opt(net, unetpp::optim::adam_options{});
+    unetpp::optim::adam opt(net, unetpp::optim::adam_options{});
     opt.step();
     net.zero_grad();
     unetpp::io::save_weights(net, path);

@@ -4,7 +4,7 @@
 using namespace unetpp;
 // A custom block policy whose decoder ignores the requested output width.
 struct wrong_policies : default_policies {
-    template <unet_cfg C, int In, int Out, class T, class B>
-    using block = double_conv<double_conv_cfg{.in = In, .out = (In > Out ? Out + 1 : Out)}, T, B>;
+    template <unet_cfg C, int In, int Out, class B, class T>
+    using block = double_conv<double_conv_cfg{.in = In, .out = (In > Out ? Out + 1 : Out)}, B, T>;
 };
 unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 2}, backend::cpu, float, wrong_policies> net;

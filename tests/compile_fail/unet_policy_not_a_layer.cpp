@@ -4,7 +4,7 @@
 using namespace unetpp;
 // A custom down policy whose type has a forward pass but none of the rest of the layer contract
 // (no backward, no shapes, no parameters): the policy slot's concept names the slot.
-template <class T, class B>
+template <class B, class T>
 struct halve_only {
     using value_type = T;
     using backend_type = B;
@@ -12,7 +12,7 @@ struct halve_only {
     const tensor_type& forward(const tensor_type& x) { return x; }
 };
 struct wrong_policies : default_policies {
-    template <unet_cfg C, int Ch, class T, class B>
-    using down = halve_only<T, B>;
+    template <unet_cfg C, int Ch, class B, class T>
+    using down = halve_only<B, T>;
 };
 unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 2}, backend::cpu, float, wrong_policies> net;

@@ -22,7 +22,7 @@ namespace unetpp::test {
 inline std::vector<float> train_unet_bn_steps(int steps, std::uint64_t seed) {
     using net_t = presets::unet_bn<16, 3>;
     net_t net(seed);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     losses::bce_with_logits bce;
     tensor<float> x(shape4{2, 1, 64, 64}), t(shape4{2, 1, 64, 64}), grad;
     rng r(seed + 1);

@@ -30,6 +30,7 @@
 
 #if defined(__cpp_nontype_template_args) && __cpp_nontype_template_args >= 201911L
 #define UNETPP_FUZZ_CHECKPOINT_MODEL 1
+#include <unetpp/backend/cpu.hpp>
 #include <unetpp/models/unet.hpp>
 #include <unetpp/optim/adam.hpp>
 #include <unetpp/train/checkpoint.hpp>
@@ -100,7 +101,7 @@ void write(const fs::path& p, const char* data, std::size_t n) {
 using net_t = unetpp::unet<unetpp::unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 1}>;
 
 template <class Net>
-std::vector<float> state_of(Net& net, unetpp::optim::adam<float>& opt) {
+std::vector<float> state_of(Net& net, unetpp::optim::adam<>& opt) {
     std::vector<float> v;
     net.visit_parameters([&](std::string_view, unetpp::tensor<float>& p, unetpp::tensor<float>&) {
         v.insert(v.end(), p.data(), p.data() + p.size());
@@ -117,7 +118,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 
 void load_into_model(const fs::path& p, const unetpp::train::checkpoint_info* info) {
     static net_t net(1);
-    static unetpp::optim::adam<float> opt(net, {.lr = 1e-3});
+    static unetpp::optim::adam opt(net, {.lr = 1e-3});
     const auto before = state_of(net, opt);
     try {
         const auto got = unetpp::train::load_checkpoint(p, net, opt);

@@ -220,11 +220,11 @@ void checkpoint_seeds(const fs::path& dir) {
                                         .best_epoch = 2};
     info.extra["config"] = "model=unet base=2 depth=1";
     {
-        unetpp::optim::adam<float> opt(net);
+        unetpp::optim::adam opt(net);
         write_seed(dir, "adam.safetensors", unetpp::train::checkpoint_bytes(net, opt, info));
     }
     {
-        unetpp::optim::sgd<float> opt(net);
+        unetpp::optim::sgd opt(net);
         write_seed(dir, "sgd.safetensors", unetpp::train::checkpoint_bytes(net, opt, info));
     }
 #else

@@ -60,7 +60,7 @@ TEST_CASE("a network on the library's kernels matches the reference backend") {
 
 TEST_CASE("the dense kernels are instantiated for float and double") {
     auto check = []<class T>(T tol) {
-        dense<dense_cfg{.in = 5, .out = 3}, T> layer;
+        dense<dense_cfg{.in = 5, .out = 3}, backend::cpu, T> layer;
         tensor<T> x(shape4{2, 5, 1, 1});
         for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<T>(0.25 * (static_cast<double>(i) - 4));
         const tensor<T>& y = layer.forward(x);

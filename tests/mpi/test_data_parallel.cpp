@@ -246,11 +246,11 @@ TEST_CASE("mpi_communicator: a non-blocking sum equals the blocking one; several
 }
 
 TEST_CASE("SGD, 5 steps on 2 ranks: bit-equal to one process accumulating the same micro-batches") {
-    five_steps_equal_accumulation<optim::sgd<float>>(optim::sgd_options{.lr = 0.05, .momentum = 0.9}, true);
+    five_steps_equal_accumulation<optim::sgd<>>(optim::sgd_options{.lr = 0.05, .momentum = 0.9}, true);
 }
 
 TEST_CASE("Adam, 5 steps on 2 ranks: bit-equal to one process accumulating the same micro-batches") {
-    five_steps_equal_accumulation<optim::adam<float>>(optim::adam_options{.lr = 1e-2}, false);
+    five_steps_equal_accumulation<optim::adam<>>(optim::adam_options{.lr = 1e-2}, false);
 }
 
 TEST_CASE("bucketed gradient exchange equals one allreduce") {

@@ -74,7 +74,7 @@ struct run_data {
 /// One data-parallel run of `epochs` epochs; returns the history.
 std::vector<train::epoch_record> fit(with_bn& net, dist::communicator& comm, const run_data& d, int epochs,
                                      const fs::path& out_dir, const fs::path& resume_from = {}, bool overlap = true) {
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     shards tr(d.ds, {.batch_size = 4, .seed = 9}, d.train_idx, comm);
     shards va(d.ds, {.batch_size = 4, .shuffle = false}, d.val_idx, comm, {.allow_empty_slices = true});
     std::ostringstream out;
@@ -163,7 +163,7 @@ TEST_CASE("trainer across ranks: same weights and history everywhere, rank 0 wri
     // a loss that is a mean over pixels: dice_bce's Dice term is one over each batch, so its value
     // depends on how the images are grouped)
     shards va(d.ds, {.batch_size = 4, .shuffle = false}, d.val_idx, comm, {.allow_empty_slices = true});
-    optim::adam<float> opt(net, {});
+    optim::adam opt(net, {});
     train::trainer t(net, opt, losses::bce_with_logits{}, {.progress = train::progress_mode::silent, .comm = &comm});
     train::epoch_record mine;
     t.validate(va, mine);
@@ -232,7 +232,7 @@ TEST_CASE("trainer with slices of unequal size: each rank's gradient weighted by
     data::synthetic_dataset ds{10, {.size = 16, .seed = 8}};
     const data::loader_options lo{.batch_size = 5, .seed = 4};
     plain net(12), alone(12);
-    optim::sgd<float> opt(net, {.lr = 0.1}), alone_opt(alone, {.lr = 0.1});
+    optim::sgd<> opt(net, {.lr = 0.1}), alone_opt(alone, {.lr = 0.1});
     shards tr(ds, lo, {}, comm);
     train::trainer t(net, opt, losses::bce_with_logits{},
                      {.epochs = 2, .monitor = "train_loss", .seed = 4, .progress = train::progress_mode::silent, .comm = &comm});
@@ -284,7 +284,7 @@ TEST_CASE("a NaN loss or a loss error on one rank stops every rank at the same s
     for (bool nan : {true, false}) {
         CAPTURE(nan);
         plain net(12);
-        optim::sgd<float> opt(net, {.lr = 0.1});
+        optim::sgd opt(net, {.lr = 0.1});
         shards tr(ds, {.batch_size = 4, .seed = 4}, {}, comm);
         const fails_on_one_rank loss{.rank = comm.size() - 1, .nan = nan, .me = comm.rank()};
         train::trainer t(net, opt, loss,
@@ -328,7 +328,7 @@ TEST_CASE("a stop requested on one rank: all stop at the same step, rank 0 saves
     shared_dir shared(comm, "stop");
     data::synthetic_dataset ds{12, {.size = 16, .seed = 8}};
     const auto run = [&](plain& net, const fs::path& dir, int stop_at, const fs::path& resume) {
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         shards tr(ds, {.batch_size = 4, .seed = 4}, {}, comm);  // 3 steps per epoch
         std::atomic<bool> flag{false};
         const bool last_rank = comm.rank() == comm.size() - 1;  // only its flag is ever set
@@ -350,7 +350,7 @@ TEST_CASE("a stop requested on one rank: all stop at the same step, rank 0 saves
     CHECK(dist::replicas_agree(resumed, comm));
     if (comm.is_root()) {  // one process cannot resume the run of 2 without saying so
         plain alone(3);
-        optim::adam<float> opt(alone, {.lr = 1e-2});
+        optim::adam opt(alone, {.lr = 1e-2});
         data::loader<data::synthetic_dataset> tr(ds, {.batch_size = 4, .seed = 4});
         train::trainer t(alone, opt, losses::bce_with_logits{},
                          {.epochs = 4, .monitor = "train_loss", .resume_from = shared.path / "cut", .seed = 4,

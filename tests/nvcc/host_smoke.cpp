@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     }
     // SGD: its update is linear in the gradient, so rounding differences stay rounding differences
     // (Adam divides by the root of tiny second moments and amplifies them).
-    optim::sgd<float> opt(net, {.lr = 0.05});
+    optim::sgd opt(net, {.lr = 0.05});
     losses::bce_with_logits bce;
     double loss = 0;
     for (int step = 0; step < 2; ++step) {

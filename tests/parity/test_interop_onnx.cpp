@@ -30,7 +30,7 @@ constexpr double tol_abs = 1e-5;
 template <class Net>
 void train_two_steps(Net& net, int side) {
     net.train();
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     losses::bce_with_logits loss;
     rng r(5);
     tensor<float> x(shape4{2, Net::cfg.in_channels, side, side}), g;

@@ -64,7 +64,7 @@ TEST_CASE("unetpp-trained U-Net -> save_weights -> tool -> PyTorch reproduces un
 
     net_t net(42);
     net.train();
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     losses::bce_with_logits loss;
     rng r(99);
     tensor<float> xb(shape4{4, 1, 32, 32}), tb(xb.shape()), g;

@@ -42,7 +42,7 @@ std::string flag(bool b) { return b ? "1" : "0"; }
 
 template <conv2d_cfg C>
 void conv2d_case(const std::string& name, shape4 in, std::uint64_t seed = 1) {
-    conv2d<C, float, backend::cpu> l;
+    conv2d<C, backend::cpu, float> l;
     run_layer_case("conv2d/" + name,
                    config{{"module", "conv2d"},
                           {"in", std::to_string(C.in)},
@@ -56,7 +56,7 @@ void conv2d_case(const std::string& name, shape4 in, std::uint64_t seed = 1) {
 
 template <conv_transpose2d_cfg C>
 void conv_transpose2d_case(const std::string& name, shape4 in) {
-    conv_transpose2d<C, float, backend::cpu> l;
+    conv_transpose2d<C, backend::cpu, float> l;
     run_layer_case("conv_transpose2d/" + name,
                    config{{"module", "conv_transpose2d"},
                           {"in", std::to_string(C.in)},
@@ -70,7 +70,7 @@ void conv_transpose2d_case(const std::string& name, shape4 in) {
 
 template <depthwise_conv2d_cfg C>
 void depthwise_case(const std::string& name, shape4 in) {
-    depthwise_conv2d<C, float, backend::cpu> l;
+    depthwise_conv2d<C, backend::cpu, float> l;
     run_layer_case("depthwise_conv2d/" + name,
                    config{{"module", "depthwise_conv2d"},
                           {"channels", std::to_string(C.channels)},
@@ -83,7 +83,7 @@ void depthwise_case(const std::string& name, shape4 in) {
 
 template <separable_conv2d_cfg C>
 void separable_case(const std::string& name, shape4 in) {
-    separable_conv2d<C, float, backend::cpu> l;
+    separable_conv2d<C, backend::cpu, float> l;
     run_layer_case("separable_conv2d/" + name,
                    config{{"module", "separable_conv2d"},
                           {"in", std::to_string(C.in)},
@@ -96,7 +96,7 @@ void separable_case(const std::string& name, shape4 in) {
 
 template <batch_norm2d_cfg C>
 void batch_norm_case(const std::string& name, shape4 in, bool train) {
-    batch_norm2d<C, float, backend::cpu> l;
+    batch_norm2d<C, backend::cpu, float> l;
     run_layer_case("batch_norm2d/" + name,
                    config{{"module", "batch_norm2d"},
                           {"channels", std::to_string(C.channels)},
@@ -108,8 +108,8 @@ void batch_norm_case(const std::string& name, shape4 in, bool train) {
 /// flatten followed by dense, with dense's parameter names (torch: Linear on x.flatten(1)).
 template <int In, int Out, bool Bias>
 struct flatten_dense {
-    flatten<float, backend::cpu> f;
-    dense<dense_cfg{.in = In, .out = Out, .bias = Bias}, float, backend::cpu> d;
+    flatten<backend::cpu, float> f;
+    dense<dense_cfg{.in = In, .out = Out, .bias = Bias}, backend::cpu, float> d;
 
     void init(rng& r) { d.init(r); }
     void train(bool on) {
@@ -225,12 +225,12 @@ TEST_CASE("parity conv_transpose2d") {
 TEST_CASE("parity max_pool2d") {
     if (parity::skip_without_torch()) return;
     SUBCASE("window 2 stride 2") {
-        max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, float, backend::cpu> l;
+        max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, backend::cpu, float> l;
         run_layer_case("max_pool2d/w2_s2", config{{"module", "max_pool2d"}, {"window", "2"}, {"stride", "2"}}, l,
                        {2, 3, 13, 17}, layer_tol);
     }
     SUBCASE("window 3 stride 2 (overlapping)") {
-        max_pool2d<max_pool2d_cfg{.window = 3, .stride = 2}, float, backend::cpu> l;
+        max_pool2d<max_pool2d_cfg{.window = 3, .stride = 2}, backend::cpu, float> l;
         run_layer_case("max_pool2d/w3_s2", config{{"module", "max_pool2d"}, {"window", "3"}, {"stride", "2"}}, l,
                        {2, 3, 13, 17}, layer_tol);
     }
@@ -250,23 +250,23 @@ TEST_CASE("parity activations") {
     if (parity::skip_without_torch()) return;
     const shape4 in{2, 4, 13, 17};
     SUBCASE("relu") {
-        relu<float, backend::cpu> l;
+        relu<backend::cpu, float> l;
         run_layer_case("relu", config{{"module", "relu"}}, l, in, layer_tol);
     }
     SUBCASE("leaky_relu 0.01") {
-        leaky_relu<0.01, float, backend::cpu> l;
+        leaky_relu<0.01, backend::cpu, float> l;
         run_layer_case("leaky_relu/0.01", config{{"module", "leaky_relu"}, {"slope", "0.01"}}, l, in, layer_tol);
     }
     SUBCASE("leaky_relu 0.2") {
-        leaky_relu<0.2, float, backend::cpu> l;
+        leaky_relu<0.2, backend::cpu, float> l;
         run_layer_case("leaky_relu/0.2", config{{"module", "leaky_relu"}, {"slope", "0.2"}}, l, in, layer_tol);
     }
     SUBCASE("sigmoid") {
-        sigmoid<float, backend::cpu> l;
+        sigmoid<backend::cpu, float> l;
         run_layer_case("sigmoid", config{{"module", "sigmoid"}}, l, in, layer_tol, {.x_scale = 4.0});
     }
     SUBCASE("softmax over channels") {
-        softmax<float, backend::cpu> l;
+        softmax<backend::cpu, float> l;
         run_layer_case("softmax/channels", config{{"module", "softmax"}}, l, in, layer_tol, {.x_scale = 3.0});
     }
 }
@@ -289,19 +289,19 @@ TEST_CASE("parity flatten + dense") {
 
 TEST_CASE("parity global_avg_pool") {
     if (parity::skip_without_torch()) return;
-    global_avg_pool<float, backend::cpu> l;
+    global_avg_pool<backend::cpu, float> l;
     run_layer_case("global_avg_pool", config{{"module", "global_avg_pool"}}, l, {2, 5, 13, 17}, layer_tol);
 }
 
 TEST_CASE("parity upsample_bilinear2x") {
     if (parity::skip_without_torch()) return;
     SUBCASE("13x17") {
-        upsample_bilinear2x<float, backend::cpu> l;
+        upsample_bilinear2x<backend::cpu, float> l;
         run_layer_case("upsample_bilinear2x/13x17", config{{"module", "upsample_bilinear2x"}}, l, {2, 3, 13, 17},
                        layer_tol);
     }
     SUBCASE("1x5 (single row)") {
-        upsample_bilinear2x<float, backend::cpu> l;
+        upsample_bilinear2x<backend::cpu, float> l;
         run_layer_case("upsample_bilinear2x/1x5", config{{"module", "upsample_bilinear2x"}}, l, {2, 2, 1, 5},
                        layer_tol);
     }
@@ -342,7 +342,7 @@ TEST_CASE("parity concat_skip with crop") {
     if (parity::skip_without_torch()) return;
     // a is centre-cropped to b's size; odd margins (13 - 8, 17 - 10) check the rounding.
     const auto run = [](const std::string& name, shape4 as, shape4 bs) {
-        concat_channels<true, float, backend::cpu> l;
+        concat_channels<true, backend::cpu, float> l;
         rng r(3);
         tensor<float> a(as), b(bs);
         parity::fill_normal(a, r);

@@ -36,7 +36,7 @@ int train_run(const fs::path& dir, int epochs) {
     data::loader<data::synthetic_dataset> tr{ds, {.batch_size = 2, .seed = 11}, train_idx};
     data::loader<data::synthetic_dataset> va{ds, {.batch_size = 2, .shuffle = false}, val_idx};
     net_t net(1);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     const bool resume = fs::exists(dir / "last.safetensors") || fs::exists(dir / "last.prev.safetensors");
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = epochs,
@@ -60,7 +60,7 @@ int verify(const fs::path& dir) {
     std::string note;
     const auto c = train::find_resume_checkpoint(dir, &note);
     net_t net(2);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     const auto info = train::load_checkpoint(c.path, net, opt);
     std::cout << "ok " << info.epoch << ' ' << (c.fell_back ? 1 : 0) << ' ' << c.path.string() << '\n'
               << note << std::endl;

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "../config/abi.hpp"
 #include "../tensor/memory.hpp"
@@ -171,6 +172,16 @@ concept Backend = defined<B> && requires {
     { B::name } -> std::convertible_to<std::string_view>;
     { B::available } -> std::convertible_to<bool>;
 } && memory::MemorySpace<typename B::memory> && backend_operations<B, float>;
+
+/// What the backend parameter of a layer, block, model or optimiser must be: a class (the whole
+/// contract, Backend, is asserted where each backend is defined). It is only a class test because
+/// the default, backend::cpu, is still incomplete where most layers are named (it is declared
+/// above and defined in backend/cpu.hpp), and a constraint must give the same answer wherever it is
+/// checked. Every template that takes both puts the backend before the element type,
+/// `<cfg..., B, T>` (docs/DESIGN.md, Naming), so a type spelled in the old order, such as
+/// `conv2d<cfg, double>`, fails here with B = double instead of deep inside the layer.
+template <class B>
+concept backend_type = std::is_class_v<B>;
 
 /// Whether tensors of backend B may be read on the host (losses, metrics, image and file I/O
 /// work on host tensors; a device backend's results are copied with to_host first).

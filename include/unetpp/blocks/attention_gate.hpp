@@ -32,18 +32,18 @@ struct attention_gate_cfg {
     bool batch_norm = true;
 };
 
-template <attention_gate_cfg C, class T = float, class B = backend::cpu>
+template <attention_gate_cfg C, backend::backend_type B = backend::cpu, class T = float>
 class attention_gate {
     static_assert(C.gate >= 1 && C.skip >= 1 && C.inter >= 1,
                   "attention_gate: cfg.gate, cfg.skip and cfg.inter must be positive");
     template <int In, int Out>
-    using proj = sequential_of<named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = true}, T, B>>,
-                               optional_layer<C.batch_norm, "bn", batch_norm2d<batch_norm2d_cfg{.channels = Out}, T, B>>>;
+    using proj = sequential_of<named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = true}, B, T>>,
+                               optional_layer<C.batch_norm, "bn", batch_norm2d<batch_norm2d_cfg{.channels = Out}, B, T>>>;
     using wg_t = proj<C.gate, C.inter>;
     using wx_t = proj<C.skip, C.inter>;
-    using psi_t = sequential_of<named<"conv", conv2d<conv2d_cfg{.in = C.inter, .out = 1, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = true}, T, B>>,
-                                optional_layer<C.batch_norm, "bn", batch_norm2d<batch_norm2d_cfg{.channels = 1}, T, B>>,
-                                named<"sigmoid", sigmoid<T, B>>>;
+    using psi_t = sequential_of<named<"conv", conv2d<conv2d_cfg{.in = C.inter, .out = 1, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = true}, B, T>>,
+                                optional_layer<C.batch_norm, "bn", batch_norm2d<batch_norm2d_cfg{.channels = 1}, B, T>>,
+                                named<"sigmoid", sigmoid<B, T>>>;
 
 public:
     using tensor_type = tensor<T, typename B::memory>;
@@ -126,7 +126,7 @@ public:
 private:
     wg_t wg_;
     wx_t wx_;
-    relu<T, B> relu_;
+    relu<B, T> relu_;
     psi_t psi_;
     tensor_type sum_, y_, dx_, dpsi_;
     bool has_forward_ = false;

@@ -22,14 +22,14 @@ struct double_conv_cfg {
     double dropout = 0.0;
 };
 
-template <double_conv_cfg C, class T = float, class B = backend::cpu>
+template <double_conv_cfg C, backend::backend_type B = backend::cpu, class T = float>
 using double_conv = sequential_of<
-    named<"conv1", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, T, B>>,
-    optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
-    optional_layer<!C.batch_norm, "relu1", relu<T, B>>,
-    named<"conv2", conv2d<conv2d_cfg{.in = C.out, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, T, B>>,
-    optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
-    optional_layer<!C.batch_norm, "relu2", relu<T, B>>,
-    optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
+    named<"conv1", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, B, T>>,
+    optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, B, T>>,
+    optional_layer<!C.batch_norm, "relu1", relu<B, T>>,
+    named<"conv2", conv2d<conv2d_cfg{.in = C.out, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = !C.batch_norm}, B, T>>,
+    optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, B, T>>,
+    optional_layer<!C.batch_norm, "relu2", relu<B, T>>,
+    optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, B, T>>>;
 
 }  // namespace unetpp

@@ -32,16 +32,16 @@ struct conv_block_cfg {
     double dropout = 0.0;
 };
 
-template <conv_block_cfg C, class T = float, class B = backend::cpu>
+template <conv_block_cfg C, backend::backend_type B = backend::cpu, class T = float>
 using conv_block_base = sequential_of<
-    named<"conv", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = C.bias ? true : !C.batch_norm}, T, B>>,
-    optional_layer<C.batch_norm, "bn", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
-    optional_layer<!C.batch_norm, "relu", relu<T, B>>,
-    optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
+    named<"conv", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = C.bias ? true : !C.batch_norm}, B, T>>,
+    optional_layer<C.batch_norm, "bn", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, B, T>>,
+    optional_layer<!C.batch_norm, "relu", relu<B, T>>,
+    optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, B, T>>>;
 
 /// A class rather than an alias (g++ 12 fails on the alias nested in other aliases).
-template <conv_block_cfg C, class T = float, class B = backend::cpu>
-struct conv_block : conv_block_base<C, T, B> {};
+template <conv_block_cfg C, backend::backend_type B = backend::cpu, class T = float>
+struct conv_block : conv_block_base<C, B, T> {};
 
 /// cfg with other channels (helper for the blocks below).
 constexpr conv_block_cfg with_channels(conv_block_cfg c, int in, int out) noexcept {
@@ -51,19 +51,19 @@ constexpr conv_block_cfg with_channels(conv_block_cfg c, int in, int out) noexce
 }
 
 /// Three conv blocks, C.in -> C.out -> C.out -> C.out.
-template <conv_block_cfg C, class T = float, class B = backend::cpu>
-struct triple_conv : sequential<named<"block1", conv_block<with_channels(C, C.in, C.out), T, B>>,
-                                named<"block2", conv_block<with_channels(C, C.out, C.out), T, B>>,
-                                named<"block3", conv_block<with_channels(C, C.out, C.out), T, B>>> {};
+template <conv_block_cfg C, backend::backend_type B = backend::cpu, class T = float>
+struct triple_conv : sequential<named<"block1", conv_block<with_channels(C, C.in, C.out), B, T>>,
+                                named<"block2", conv_block<with_channels(C, C.out, C.out), B, T>>,
+                                named<"block3", conv_block<with_channels(C, C.out, C.out), B, T>>> {};
 
 /// Residual block: two conv blocks and a dropout on the main path, a 1x1 conv shortcut, added.
-template <conv_block_cfg C, class T = float, class B = backend::cpu>
-class residual_block : public layer_base<T, B> {
-    using base = layer_base<T, B>;
-    using main_t = sequential_of<named<"block1", conv_block<with_channels(C, C.in, C.out), T, B>>,
-                                 named<"block2", conv_block<with_channels(C, C.out, C.out), T, B>>,
-                                 optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
-    using shortcut_t = conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = true}, T, B>;
+template <conv_block_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class residual_block : public layer_base<B, T> {
+    using base = layer_base<B, T>;
+    using main_t = sequential_of<named<"block1", conv_block<with_channels(C, C.in, C.out), B, T>>,
+                                 named<"block2", conv_block<with_channels(C, C.out, C.out), B, T>>,
+                                 optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, B, T>>>;
+    using shortcut_t = conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = true}, B, T>;
 
 public:
     using typename base::tensor_type;

@@ -39,15 +39,15 @@ struct separable_block_cfg {
     double bn_momentum = 0.01;    ///< PyTorch convention (Keras momentum 0.99)
 };
 
-template <separable_block_cfg C, class T = float, class B = backend::cpu>
+template <separable_block_cfg C, backend::backend_type B = backend::cpu, class T = float>
 using separable_block = sequential<
-    named<"sep1", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, T, B>>,
-    named<"bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.channels, .momentum = C.bn_momentum, .eps = C.bn_eps, .relu = true}, T, B>>,
-    named<"sep2", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, T, B>>,
-    named<"bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.channels, .momentum = C.bn_momentum, .eps = C.bn_eps, .relu = true}, T, B>>,
-    named<"sep3", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, T, B>>,
-    named<"relu3", relu<T, B>>,
-    named<"sep4", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, T, B>>,
-    named<"pool", max_pool2d_same<C.pool, T, B>>>;
+    named<"sep1", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, B, T>>,
+    named<"bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.channels, .momentum = C.bn_momentum, .eps = C.bn_eps, .relu = true}, B, T>>,
+    named<"sep2", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, B, T>>,
+    named<"bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.channels, .momentum = C.bn_momentum, .eps = C.bn_eps, .relu = true}, B, T>>,
+    named<"sep3", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, B, T>>,
+    named<"relu3", relu<B, T>>,
+    named<"sep4", separable_conv2d<separable_conv2d_cfg{.in = C.channels, .out = C.channels, .kernel = C.kernel, .pad = padding::same, .bias = false}, B, T>>,
+    named<"pool", max_pool2d_same<C.pool, B, T>>>;
 
 }  // namespace unetpp

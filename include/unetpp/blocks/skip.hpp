@@ -38,16 +38,16 @@ concept SkipPolicy = requires(S& s, const typename S::tensor_type& t, shape4 a, 
       requires(S& s, const typename S::tensor_type& t) { s.backward(t, t, t); });
 
 /// Concatenate [skip, up] along channels; `Crop` centre-crops the skip first (unpadded U-Nets).
-template <int SkipChannels, int UpChannels, bool Crop, class T = float, class B = backend::cpu>
-class concat_skip : public concat_channels<Crop, T, B> {
+template <int SkipChannels, int UpChannels, bool Crop, backend::backend_type B = backend::cpu, class T = float>
+class concat_skip : public concat_channels<Crop, B, T> {
 public:
-    using tensor_type = typename concat_channels<Crop, T, B>::tensor_type;
+    using tensor_type = typename concat_channels<Crop, B, T>::tensor_type;
     static constexpr int out_channels = SkipChannels + UpChannels;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 skip, shape4 up) noexcept {
         if (skip.c != SkipChannels || up.c != UpChannels) return std::nullopt;
-        return concat_channels<Crop, T, B>::try_output_shape(skip, up);
+        return concat_channels<Crop, B, T>::try_output_shape(skip, up);
     }
     void train(bool) noexcept {}
     void init(rng&) noexcept {}
@@ -60,10 +60,10 @@ public:
 /// Skip policy: y = cat([attention_gate(x = skip, g = up), up]) (the skip first, as
 /// concat_skip). `Inter` is F_int (Oktay et al.: half the skip's channels). Same-size inputs
 /// only (padded U-Nets). Parameter names: gate.*.
-template <int SkipChannels, int UpChannels, int Inter, bool BatchNorm, class T = float, class B = backend::cpu>
+template <int SkipChannels, int UpChannels, int Inter, bool BatchNorm, backend::backend_type B = backend::cpu, class T = float>
 class attention_skip {
-    using gate_t = attention_gate<attention_gate_cfg{.gate = UpChannels, .skip = SkipChannels, .inter = Inter, .batch_norm = BatchNorm}, T, B>;
-    using concat_t = concat_channels<false, T, B>;
+    using gate_t = attention_gate<attention_gate_cfg{.gate = UpChannels, .skip = SkipChannels, .inter = Inter, .batch_norm = BatchNorm}, B, T>;
+    using concat_t = concat_channels<false, B, T>;
 
 public:
     using tensor_type = tensor<T, typename B::memory>;
@@ -108,13 +108,13 @@ private:
 /// Skip policy of the B-Cir U-Net: y = dropout(cat([up, separable_block(skip)])).
 /// Implements the two-input backward `backward(skip, up, dy)` that unet calls for skip policies
 /// with parameters on their inputs. Parameter names: path.*.
-template <int SkipChannels, int UpChannels, separable_block_cfg Path, double Dropout, class T = float,
-          class B = backend::cpu>
+template <int SkipChannels, int UpChannels, separable_block_cfg Path, double Dropout,
+          backend::backend_type B = backend::cpu, class T = float>
 class bcir_skip {
     static_assert(Path.channels == SkipChannels, "bcir_skip: the separable block must keep the skip's channels");
-    using path_t = separable_block<Path, T, B>;
-    using concat_t = concat_channels<false, T, B>;
-    using drop_t = dropout<Dropout, T, B>;
+    using path_t = separable_block<Path, B, T>;
+    using concat_t = concat_channels<false, B, T>;
+    using drop_t = dropout<Dropout, B, T>;
 
 public:
     using tensor_type = tensor<T, typename B::memory>;

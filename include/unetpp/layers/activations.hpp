@@ -12,10 +12,10 @@ namespace unetpp::inline UNETPP_ABI {
 
 namespace detail {
 /// Shape-preserving layer with no parameters; Derived supplies apply() and apply_backward().
-template <class Derived, class T, class B>
-class shape_preserving : public layer_base<T, B> {
+template <class Derived, class B, class T>
+class shape_preserving : public layer_base<B, T> {
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
@@ -40,12 +40,12 @@ public:
 };
 }  // namespace detail
 
-template <class T = float, class B = backend::cpu>
-class relu : public detail::shape_preserving<relu<T, B>, T, B> {
-    friend class detail::shape_preserving<relu, T, B>;
+template <backend::backend_type B = backend::cpu, class T = float>
+class relu : public detail::shape_preserving<relu<B, T>, B, T> {
+    friend class detail::shape_preserving<relu, B, T>;
 
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
 
 private:
     void apply(const tensor_type& x) {
@@ -68,12 +68,12 @@ public:
     static std::string describe() { return "relu"; }
 };
 
-template <double Slope = 0.01, class T = float, class B = backend::cpu>
-class leaky_relu : public detail::shape_preserving<leaky_relu<Slope, T, B>, T, B> {
-    friend class detail::shape_preserving<leaky_relu, T, B>;
+template <double Slope = 0.01, backend::backend_type B = backend::cpu, class T = float>
+class leaky_relu : public detail::shape_preserving<leaky_relu<Slope, B, T>, B, T> {
+    friend class detail::shape_preserving<leaky_relu, B, T>;
 
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
 
 private:
     void apply(const tensor_type& x) {
@@ -88,12 +88,12 @@ public:
     static std::string describe() { return "leaky_relu<" + std::to_string(Slope) + ">"; }
 };
 
-template <class T = float, class B = backend::cpu>
-class sigmoid : public detail::shape_preserving<sigmoid<T, B>, T, B> {
-    friend class detail::shape_preserving<sigmoid, T, B>;
+template <backend::backend_type B = backend::cpu, class T = float>
+class sigmoid : public detail::shape_preserving<sigmoid<B, T>, B, T> {
+    friend class detail::shape_preserving<sigmoid, B, T>;
 
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
 
 private:
     void apply(const tensor_type& x) {
@@ -108,12 +108,12 @@ public:
 };
 
 /// Softmax over the channel axis (per pixel), as torch.softmax(x, dim=1).
-template <class T = float, class B = backend::cpu>
-class softmax : public detail::shape_preserving<softmax<T, B>, T, B> {
-    friend class detail::shape_preserving<softmax, T, B>;
+template <backend::backend_type B = backend::cpu, class T = float>
+class softmax : public detail::shape_preserving<softmax<B, T>, B, T> {
+    friend class detail::shape_preserving<softmax, B, T>;
 
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
 
 private:
     void apply(const tensor_type& x) {

@@ -36,9 +36,9 @@ namespace detail {
 /// Everything a BatchNorm2d does at run time, written once per value type and backend and shared
 /// by every batch_norm2d<C> of a network (the configuration is a run-time value here; the typed
 /// shell batch_norm2d<C> adds the compile-time facts). See conv2d_core.
-template <class T, class B>
-class batch_norm2d_core : public layer_base<T, B> {
-    using base = layer_base<T, B>;
+template <class B, class T>
+class batch_norm2d_core : public layer_base<B, T> {
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;
@@ -159,8 +159,8 @@ private:
 
 }  // namespace detail
 
-template <batch_norm2d_cfg C, class T = float, class B = backend::cpu>
-class batch_norm2d : public detail::batch_norm2d_core<T, B> {
+template <batch_norm2d_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class batch_norm2d : public detail::batch_norm2d_core<B, T> {
     static_assert(C.channels > 0, "batch_norm2d: cfg.channels must be positive");
     static_assert(C.momentum >= 0 && C.momentum <= 1, "batch_norm2d: cfg.momentum must be in [0, 1]");
     static_assert(C.eps > 0, "batch_norm2d: cfg.eps must be positive");
@@ -179,7 +179,7 @@ public:
     }
     static std::string describe() { return describe_batch_norm2d(C); }
 
-    batch_norm2d() : detail::batch_norm2d_core<T, B>(C) {}
+    batch_norm2d() : detail::batch_norm2d_core<B, T>(C) {}
 };
 
 }  // namespace unetpp

@@ -64,9 +64,9 @@ namespace detail {
 /// conv2d<C> of a network shares this code, with the configuration as a run-time value; the
 /// typed shell conv2d<C> adds the compile-time facts (shapes, counts, static checks). This keeps
 /// the code the compiler generates per network small (see docs/ARCHITECTURES.md, compile time).
-template <class T, class B>
-class conv2d_core : public layer_base<T, B> {
-    using base = layer_base<T, B>;
+template <class B, class T>
+class conv2d_core : public layer_base<B, T> {
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;
@@ -182,8 +182,8 @@ private:
 }  // namespace detail
 
 /// Conv2d layer; see conv2d_cfg.
-template <conv2d_cfg C, class T = float, class B = backend::cpu>
-class conv2d : public detail::conv2d_core<T, B> {
+template <conv2d_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class conv2d : public detail::conv2d_core<B, T> {
     static_assert(C.in > 0 || C.in == runtime_channels,
                   "conv2d: cfg.in (input channels) must be positive, or runtime_channels");
     static_assert(C.out > 0 || C.out == runtime_channels,
@@ -213,7 +213,7 @@ public:
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept { return conv2d_output_shape(C, in); }
     static std::string describe() { return describe_conv2d(C); }
 
-    conv2d() : detail::conv2d_core<T, B>(C) {}
+    conv2d() : detail::conv2d_core<B, T>(C) {}
 
     /// Gives a runtime_channels input side its count (1 to max_runtime_channels); the weights
     /// are re-sized and re-initialised.

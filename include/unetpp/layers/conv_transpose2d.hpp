@@ -45,9 +45,9 @@ namespace detail {
 
 /// Everything a ConvTranspose2d does at run time, shared by every conv_transpose2d<C> of a
 /// network (see conv2d_core).
-template <class T, class B>
-class conv_transpose2d_core : public layer_base<T, B> {
-    using base = layer_base<T, B>;
+template <class B, class T>
+class conv_transpose2d_core : public layer_base<B, T> {
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;
@@ -114,8 +114,8 @@ private:
 
 }  // namespace detail
 
-template <conv_transpose2d_cfg C, class T = float, class B = backend::cpu>
-class conv_transpose2d : public detail::conv_transpose2d_core<T, B> {
+template <conv_transpose2d_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class conv_transpose2d : public detail::conv_transpose2d_core<B, T> {
     static_assert(C.in > 0 && C.out > 0, "conv_transpose2d: cfg.in and cfg.out must be positive");
     static_assert(C.kernel > 0 && C.stride > 0, "conv_transpose2d: cfg.kernel and cfg.stride must be positive");
     static_assert(C.padding >= 0 && 2 * C.padding < C.kernel + C.stride,
@@ -135,7 +135,7 @@ public:
     }
     static std::string describe() { return describe_conv_transpose2d(C); }
 
-    conv_transpose2d() : detail::conv_transpose2d_core<T, B>(C) {}
+    conv_transpose2d() : detail::conv_transpose2d_core<B, T>(C) {}
 };
 
 /// Transposed convolution with Keras/TensorFlow padding="same": the output is exactly
@@ -143,12 +143,12 @@ public:
 /// rows from (kernel - stride) / 2 on, as TensorFlow does (for k = 3, s = 2 the last row and
 /// column are dropped; PyTorch's padding=1, output_padding=1 would drop the first instead).
 /// Parameters `weight` [in, out, k, k] and `bias` [out], as conv_transpose2d.
-template <conv_transpose2d_cfg C, class T = float, class B = backend::cpu>
-class conv_transpose2d_same : public layer_base<T, B> {
+template <conv_transpose2d_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class conv_transpose2d_same : public layer_base<B, T> {
     static_assert(C.padding == 0, "conv_transpose2d_same: cfg.padding must be 0 (the layer computes the crop)");
     static_assert(C.kernel >= C.stride, "conv_transpose2d_same: cfg.kernel must be at least cfg.stride");
-    using base = layer_base<T, B>;
-    using full_t = conv_transpose2d<C, T, B>;
+    using base = layer_base<B, T>;
+    using full_t = conv_transpose2d<C, B, T>;
 
 public:
     using typename base::tensor_type;

@@ -17,10 +17,10 @@ struct dense_cfg {
     bool bias = true;
 };
 
-template <dense_cfg C, class T = float, class B = backend::cpu>
-class dense : public layer_base<T, B> {
+template <dense_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class dense : public layer_base<B, T> {
     static_assert(C.in > 0 && C.out > 0, "dense: cfg.in and cfg.out must be positive");
-    using base = layer_base<T, B>;
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;

@@ -22,13 +22,13 @@ struct depthwise_conv2d_cfg {
     bool bias = false;
 };
 
-template <depthwise_conv2d_cfg C, class T = float, class B = backend::cpu>
-class depthwise_conv2d : public layer_base<T, B> {
+template <depthwise_conv2d_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class depthwise_conv2d : public layer_base<B, T> {
     static_assert(C.channels > 0 && C.kernel > 0 && C.stride > 0,
                   "depthwise_conv2d: cfg.channels, cfg.kernel and cfg.stride must be positive");
     static_assert(C.pad == padding::valid || C.kernel % 2 == 1,
                   "depthwise_conv2d: 'same' and 'reflect' padding need an odd kernel size");
-    using base = layer_base<T, B>;
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;
@@ -106,11 +106,11 @@ struct separable_conv2d_cfg {
 };
 
 /// Depthwise k x k (no bias) followed by pointwise 1x1 (with bias).
-template <separable_conv2d_cfg C, class T = float, class B = backend::cpu>
-class separable_conv2d : public layer_base<T, B> {
-    using base = layer_base<T, B>;
-    using depthwise_t = depthwise_conv2d<depthwise_conv2d_cfg{.channels = C.in, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = false}, T, B>;
-    using pointwise_t = conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = C.bias}, T, B>;
+template <separable_conv2d_cfg C, backend::backend_type B = backend::cpu, class T = float>
+class separable_conv2d : public layer_base<B, T> {
+    using base = layer_base<B, T>;
+    using depthwise_t = depthwise_conv2d<depthwise_conv2d_cfg{.channels = C.in, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = false}, B, T>;
+    using pointwise_t = conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = 1, .stride = 1, .pad = padding::valid, .bias = C.bias}, B, T>;
 
 public:
     using typename base::tensor_type;

@@ -14,13 +14,13 @@
 
 namespace unetpp::inline UNETPP_ABI {
 
-template <double P, class T = float, class B = backend::cpu>
-class dropout : public detail::shape_preserving<dropout<P, T, B>, T, B> {
+template <double P, backend::backend_type B = backend::cpu, class T = float>
+class dropout : public detail::shape_preserving<dropout<P, B, T>, B, T> {
     static_assert(P >= 0.0 && P < 1.0, "dropout: probability P must be in [0, 1)");
-    friend class detail::shape_preserving<dropout, T, B>;
+    friend class detail::shape_preserving<dropout, B, T>;
 
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
 
 private:
 

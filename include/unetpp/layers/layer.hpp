@@ -215,7 +215,7 @@ private:
 
 /// State every layer shares: mode, the shape of the last forward input, the output buffer.
 /// `Derived::layer_name` names the layer in error messages.
-template <class T, class B>
+template <class B, class T>
 class layer_base {
     static_assert(backend::defined<B>, "this backend is declared but its header was not included: for backend::cpu "
                                        "include <unetpp/backend/cpu.hpp> (or <unetpp/unet.hpp>, which includes it)");

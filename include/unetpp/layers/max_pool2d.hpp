@@ -18,10 +18,10 @@ struct max_pool2d_cfg {
     int stride = 2;
 };
 
-template <max_pool2d_cfg C = max_pool2d_cfg{}, class T = float, class B = backend::cpu>
-class max_pool2d : public layer_base<T, B> {
+template <max_pool2d_cfg C = max_pool2d_cfg{}, backend::backend_type B = backend::cpu, class T = float>
+class max_pool2d : public layer_base<B, T> {
     static_assert(C.window > 0 && C.stride > 0, "max_pool2d: cfg.window and cfg.stride must be positive");
-    using base = layer_base<T, B>;
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;
@@ -77,10 +77,10 @@ private:
 /// Max pooling with stride 1 that keeps the size, as Keras MaxPooling2D(Window, strides=1,
 /// padding="same"): the window at (i, j) covers rows i - (Window-1)/2 ... and is clipped at the
 /// border (padding never wins the max). For Window = 2 it covers rows i, i+1 and columns j, j+1.
-template <int Window = 2, class T = float, class B = backend::cpu>
-class max_pool2d_same : public layer_base<T, B> {
+template <int Window = 2, backend::backend_type B = backend::cpu, class T = float>
+class max_pool2d_same : public layer_base<B, T> {
     static_assert(Window >= 1, "max_pool2d_same: Window must be at least 1");
-    using base = layer_base<T, B>;
+    using base = layer_base<B, T>;
 
 public:
     using typename base::tensor_type;

@@ -19,7 +19,7 @@ constexpr int centre_offset(int size, int target) noexcept { return (size - targ
 
 /// y = cat([crop(a), b], dim=1): a is centre-cropped to b's height and width when `Crop` (the
 /// sizes must otherwise match).
-template <bool Crop, class T = float, class B = backend::cpu>
+template <bool Crop, backend::backend_type B = backend::cpu, class T = float>
 class concat_channels {
 public:
     using tensor_type = tensor<T, typename B::memory>;
@@ -85,10 +85,10 @@ private:
 };
 
 /// Centre crop to a run-time target size (set_target), e.g. to match an unpadded U-Net's output.
-template <class T = float, class B = backend::cpu>
-class center_crop : public layer_base<T, B> {
+template <backend::backend_type B = backend::cpu, class T = float>
+class center_crop : public layer_base<B, T> {
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
@@ -131,7 +131,7 @@ private:
 };
 
 /// y = a + b (residual connection); both gradients equal dy.
-template <class T = float, class B = backend::cpu>
+template <backend::backend_type B = backend::cpu, class T = float>
 class residual_add {
 public:
     using tensor_type = tensor<T, typename B::memory>;

@@ -11,10 +11,10 @@
 
 namespace unetpp::inline UNETPP_ABI {
 
-template <class T = float, class B = backend::cpu>
-class flatten : public layer_base<T, B> {
+template <backend::backend_type B = backend::cpu, class T = float>
+class flatten : public layer_base<B, T> {
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
@@ -38,10 +38,10 @@ public:
     static std::string describe() { return "flatten"; }
 };
 
-template <class T = float, class B = backend::cpu>
-class global_avg_pool : public layer_base<T, B> {
+template <backend::backend_type B = backend::cpu, class T = float>
+class global_avg_pool : public layer_base<B, T> {
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {

@@ -13,10 +13,10 @@
 namespace unetpp::inline UNETPP_ABI {
 
 /// Bilinear x2 upsampling, as torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False).
-template <class T = float, class B = backend::cpu>
-class upsample_bilinear2x : public layer_base<T, B> {
+template <backend::backend_type B = backend::cpu, class T = float>
+class upsample_bilinear2x : public layer_base<B, T> {
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {

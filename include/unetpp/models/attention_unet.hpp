@@ -13,9 +13,9 @@ namespace unetpp::inline UNETPP_ABI {
 /// Skip slot = attention_skip with F_int = half the skip's channels (at least 1).
 template <class Base = default_policies>
 struct attention_policies : Base {
-    template <unet_cfg C, int SkipChannels, int UpChannels, class T, class B>
+    template <unet_cfg C, int SkipChannels, int UpChannels, class B, class T>
     using skip = attention_skip<SkipChannels, UpChannels, (SkipChannels / 2 > 0 ? SkipChannels / 2 : 1),
-                                C.norm == norm_kind::batch, T, B>;
+                                C.norm == norm_kind::batch, B, T>;
 };
 
 }  // namespace unetpp

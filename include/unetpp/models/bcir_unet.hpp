@@ -40,22 +40,22 @@ struct bcir_cfg {
 /// each pooling and after each skip concatenation (0.1 in the paper).
 template <bcir_cfg K = bcir_cfg{}>
 struct bcir_policies {
-    template <unet_cfg C, int In, int Out, class T, class B>
+    template <unet_cfg C, int In, int Out, class B, class T>
     using block = sequential<
-        named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = K.kernel, .stride = 1, .pad = C.pad, .bias = true}, T, B>>,
-        named<"bn", batch_norm2d<batch_norm2d_cfg{.channels = Out, .momentum = K.bn_momentum, .eps = K.bn_eps, .relu = true}, T, B>>>;
-    template <unet_cfg C, int Channels, class T, class B>
-    using down = sequential_of<named<"pool", max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, T, B>>,
-                               optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
-    template <unet_cfg C, int In, int Out, class T, class B>
-    using up = conv_transpose2d_same<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = K.up_kernel, .stride = 2, .padding = 0}, T, B>;
-    template <unet_cfg C, int SkipChannels, int UpChannels, class T, class B>
+        named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = K.kernel, .stride = 1, .pad = C.pad, .bias = true}, B, T>>,
+        named<"bn", batch_norm2d<batch_norm2d_cfg{.channels = Out, .momentum = K.bn_momentum, .eps = K.bn_eps, .relu = true}, B, T>>>;
+    template <unet_cfg C, int Channels, class B, class T>
+    using down = sequential_of<named<"pool", max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, B, T>>,
+                               optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, B, T>>>;
+    template <unet_cfg C, int In, int Out, class B, class T>
+    using up = conv_transpose2d_same<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = K.up_kernel, .stride = 2, .padding = 0}, B, T>;
+    template <unet_cfg C, int SkipChannels, int UpChannels, class B, class T>
     using skip = bcir_skip<SkipChannels, UpChannels,
                            separable_block_cfg{.channels = SkipChannels, .kernel = K.skip_kernel, .pool = K.skip_pool,
                                                .bn_eps = K.bn_eps, .bn_momentum = K.bn_momentum},
-                           C.dropout, T, B>;
-    template <unet_cfg C, int In, class T, class B>
-    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
+                           C.dropout, B, T>;
+    template <unet_cfg C, int In, class B, class T>
+    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, B, T>;
 };
 
 }  // namespace unetpp

@@ -69,7 +69,7 @@ struct classifier_cfg {
     double dropout = 0.0;  ///< dropout after every level's double conv (0 = none)
 };
 
-template <classifier_cfg C, class B = backend::cpu, class T = float>
+template <classifier_cfg C, backend::backend_type B = backend::cpu, class T = float>
 class encoder_classifier : public layer_tree<encoder_classifier<C, B, T>> {
     friend class layer_tree<encoder_classifier>;
     static_assert(C.in_channels >= 1, "classifier_cfg.in_channels must be at least 1");
@@ -97,11 +97,11 @@ public:
                                                   .out = channels(static_cast<int>(L)), .kernel = C.kernel,
                                                   .pad = padding::same, .batch_norm = C.batch_norm,
                                                   .dropout = C.dropout},
-                                  T, B>;
-    using pool_t = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, T, B>;
-    using head_t = sequential<named<"gap", global_avg_pool<T, B>>,
-                              named<"fc1", dense<dense_cfg{.in = features, .out = C.hidden}, T, B>>,
-                              named<"relu", relu<T, B>>, named<"fc2", dense<dense_cfg{.in = C.hidden, .out = 1}, T, B>>>;
+                                  B, T>;
+    using pool_t = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, B, T>;
+    using head_t = sequential<named<"gap", global_avg_pool<B, T>>,
+                              named<"fc1", dense<dense_cfg{.in = features, .out = C.hidden}, B, T>>,
+                              named<"relu", relu<B, T>>, named<"fc2", dense<dense_cfg{.in = C.hidden, .out = 1}, B, T>>>;
 
     using value_type = T;
     using backend_type = B;
@@ -333,7 +333,7 @@ template <class T>
 /// Two encoder classifiers and the cascade. Each stage is trained on its own (stage1(),
 /// stage2() are ordinary models for the optimisers and weight files); predict() runs both in
 /// evaluation mode and combines them.
-template <classifier_cfg C1, classifier_cfg C2 = C1, class B = backend::cpu, class T = float>
+template <classifier_cfg C1, classifier_cfg C2 = C1, backend::backend_type B = backend::cpu, class T = float>
 class hierarchical_classifier {
 public:
     using stage1_t = encoder_classifier<C1, B, T>;  ///< normal (0) vs abnormal (1)

@@ -53,10 +53,10 @@ template <class>
 inline constexpr bool supervision_dependent_false = false;
 
 /// K bilinear x2 up-samplings in a row (K = 0: the identity, no copy).
-template <int K, class T, class B>
+template <int K, class B, class T>
 class bilinear_upsamplings {
 public:
-    using tensor_type = typename upsample_bilinear2x<T, B>::tensor_type;
+    using tensor_type = typename upsample_bilinear2x<B, T>::tensor_type;
     const tensor_type& forward(const tensor_type& x) {
         const tensor_type* y = &x;
         for (auto& u : ups_) y = &u.forward(*y);
@@ -72,7 +72,7 @@ public:
     [[nodiscard]] const tensor_type* last() const noexcept { return last_; }
 
 private:
-    std::array<upsample_bilinear2x<T, B>, static_cast<std::size_t>(K)> ups_;
+    std::array<upsample_bilinear2x<B, T>, static_cast<std::size_t>(K)> ups_;
     const tensor_type* last_ = nullptr;
 };
 }  // namespace detail
@@ -170,9 +170,9 @@ public:
     template <std::size_t K>
     using aux_head_t = conv2d<conv2d_cfg{.in = taps::channels(static_cast<int>(K)), .out = Net::cfg.classes, .kernel = 1,
                                          .stride = 1, .pad = padding::valid, .bias = true},
-                              value_type, backend_type>;
+                              backend_type, value_type>;
     template <std::size_t K>
-    using aux_up_t = detail::bilinear_upsamplings<taps::upsamplings(static_cast<int>(K)), value_type, backend_type>;
+    using aux_up_t = detail::bilinear_upsamplings<taps::upsamplings(static_cast<int>(K)), backend_type, value_type>;
 
 private:
     // Partially specialised structs, not functions with a trailing return type: nvcc 13 cannot

@@ -31,10 +31,10 @@ namespace unetpp::inline UNETPP_ABI {
 
 /// Head policy for a U-Net body used inside a larger model: passes the last decoder block's
 /// features through unchanged (no copy; the features stay owned by the decoder).
-template <class T = float, class B = backend::cpu>
-class identity_head : public layer_base<T, B> {
+template <backend::backend_type B = backend::cpu, class T = float>
+class identity_head : public layer_base<B, T> {
 public:
-    using tensor_type = typename layer_base<T, B>::tensor_type;
+    using tensor_type = typename layer_base<B, T>::tensor_type;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
@@ -66,20 +66,20 @@ struct residual_multitask_policies : default_policies {
         return conv_block_cfg{.in = in, .out = out, .kernel = c.kernel, .pad = c.pad,
                               .batch_norm = c.norm == norm_kind::batch, .bias = true, .dropout = c.dropout};
     }
-    template <unet_cfg C, int In, int Out, class T, class B>
-    using block = triple_conv<blocks(C, In, Out), T, B>;
-    template <unet_cfg C, int In, int Out, class T, class B>
-    using bottleneck = residual_block<blocks(C, In, Out), T, B>;
-    template <unet_cfg C, int In, int Out, class T, class B>
-    using up = sequential_of<named<"conv", conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, T, B>>,
-                             optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>>;
-    template <unet_cfg C, int In, class T, class B>
-    using head = identity_head<T, B>;
+    template <unet_cfg C, int In, int Out, class B, class T>
+    using block = triple_conv<blocks(C, In, Out), B, T>;
+    template <unet_cfg C, int In, int Out, class B, class T>
+    using bottleneck = residual_block<blocks(C, In, Out), B, T>;
+    template <unet_cfg C, int In, int Out, class B, class T>
+    using up = sequential_of<named<"conv", conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, B, T>>,
+                             optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, B, T>>>;
+    template <unet_cfg C, int In, class B, class T>
+    using head = identity_head<B, T>;
 };
 
 /// U-Net body + segmentation head + flatten/dense classification head. `C.classes` is the
 /// number of segmentation maps; the classification head gives one logit per image.
-template <unet_cfg C, int ImageSize, int Hidden = 64, class B = backend::cpu, class T = float,
+template <unet_cfg C, int ImageSize, int Hidden = 64, backend::backend_type B = backend::cpu, class T = float,
           class P = residual_multitask_policies>
 class multitask_unet {
 public:
@@ -106,10 +106,10 @@ public:
                   "multitask_unet: base * ImageSize^2 (the flattened features) exceeds the dense layer's limit");
     static constexpr int flatten_features = static_cast<int>(flatten_features_ll);
 
-    using seg_head_t = conv2d<conv2d_cfg{.in = C.base, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
-    using cls_head_t = sequential<named<"flatten", flatten<T, B>>,
-                                  named<"fc1", dense<dense_cfg{.in = flatten_features, .out = Hidden}, T, B>>,
-                                  named<"relu", relu<T, B>>, named<"fc2", dense<dense_cfg{.in = Hidden, .out = 1}, T, B>>>;
+    using seg_head_t = conv2d<conv2d_cfg{.in = C.base, .out = C.classes, .kernel = 1, .pad = padding::valid}, B, T>;
+    using cls_head_t = sequential<named<"flatten", flatten<B, T>>,
+                                  named<"fc1", dense<dense_cfg{.in = flatten_features, .out = Hidden}, B, T>>,
+                                  named<"relu", relu<B, T>>, named<"fc2", dense<dense_cfg{.in = Hidden, .out = 1}, B, T>>>;
 
     static constexpr std::size_t parameter_count =
         body_t::parameter_count + seg_head_t::parameter_count + cls_head_t::parameter_count;

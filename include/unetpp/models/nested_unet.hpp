@@ -80,7 +80,7 @@ struct nested_no_up {
 };
 }  // namespace detail
 
-template <unet_cfg C, class B = backend::cpu, class T = float, class P = default_policies>
+template <unet_cfg C, backend::backend_type B = backend::cpu, class T = float, class P = default_policies>
 class nested_unet : public layer_tree<nested_unet<C, B, T, P>>, public size_rules<nested_unet<C, B, T, P>> {
     friend class layer_tree<nested_unet>;
     static_assert(B::available, "nested_unet: this backend is not available in this build (for backend::cuda: "
@@ -128,14 +128,14 @@ public:
     template <std::size_t N>
     using node_t = std::conditional_t<
         row(N) == D,
-        typename detail::bottleneck_policy<P, C, channels(D - 1), channels(D), T, B>::type,
-        typename P::template block<C, node_in_channels(row(N), col(N)), channels(row(N)), T, B>>;
+        typename detail::bottleneck_policy<P, C, channels(D - 1), channels(D), B, T>::type,
+        typename P::template block<C, node_in_channels(row(N), col(N)), channels(row(N)), B, T>>;
     template <std::size_t N>
     using up_t = std::conditional_t<col(N) == 0, detail::nested_no_up,
-                                    typename P::template up<C, channels(row(N) + 1), channels(row(N)), T, B>>;
+                                    typename P::template up<C, channels(row(N) + 1), channels(row(N)), B, T>>;
     template <std::size_t I>
-    using down_t = typename P::template down<C, channels(I), T, B>;
-    using head_t = typename P::template head<C, channels(0), T, B>;
+    using down_t = typename P::template down<C, channels(I), B, T>;
+    using head_t = typename P::template head<C, channels(0), B, T>;
 
     using value_type = T;
     using backend_type = B;

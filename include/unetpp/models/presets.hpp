@@ -25,23 +25,23 @@ namespace unetpp::inline UNETPP_ABI {
 /// that the convolutions keep their bias in front of the batch norm, as a PyTorch
 /// nn.Conv2d(..., bias=True) followed by nn.BatchNorm2d does (2 * out extra parameters per
 /// block; the norm's shift makes them redundant, so their gradient is zero in training mode).
-template <double_conv_cfg C, class T = float, class B = backend::cpu>
+template <double_conv_cfg C, backend::backend_type B = backend::cpu, class T = float>
 struct cbr_double_conv
     : sequential_of<
-          named<"conv1", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = true}, T, B>>,
-          optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
-          optional_layer<!C.batch_norm, "relu1", relu<T, B>>,
-          named<"conv2", conv2d<conv2d_cfg{.in = C.out, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = true}, T, B>>,
-          optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, T, B>>,
-          optional_layer<!C.batch_norm, "relu2", relu<T, B>>,
-          optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, T, B>>> {};
+          named<"conv1", conv2d<conv2d_cfg{.in = C.in, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = true}, B, T>>,
+          optional_layer<C.batch_norm, "bn1", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, B, T>>,
+          optional_layer<!C.batch_norm, "relu1", relu<B, T>>,
+          named<"conv2", conv2d<conv2d_cfg{.in = C.out, .out = C.out, .kernel = C.kernel, .stride = 1, .pad = C.pad, .bias = true}, B, T>>,
+          optional_layer<C.batch_norm, "bn2", batch_norm2d<batch_norm2d_cfg{.channels = C.out, .relu = true}, B, T>>,
+          optional_layer<!C.batch_norm, "relu2", relu<B, T>>,
+          optional_layer<(C.dropout > 0.0), "drop", dropout<C.dropout, B, T>>> {};
 
 /// The default policies with cbr_double_conv level blocks (and bottleneck).
 struct cbr_policies : default_policies {
-    template <unet_cfg C, int In, int Out, class T, class B>
+    template <unet_cfg C, int In, int Out, class B, class T>
     using block = cbr_double_conv<double_conv_cfg{.in = In, .out = Out, .kernel = C.kernel, .pad = C.pad,
                                                   .batch_norm = C.norm == norm_kind::batch, .dropout = C.dropout},
-                                  T, B>;
+                                  B, T>;
 };
 
 }  // namespace unetpp
@@ -53,7 +53,7 @@ namespace unetpp::inline UNETPP_ABI::presets {
 /// channel and two classes; 572 x 572 input tiles give 388 x 388 outputs.
 inline constexpr unet_cfg ronneberger2015_cfg{.in_channels = 1, .classes = 2, .base = 64, .depth = 4, .kernel = 3,
                                               .pad = padding::valid, .norm = norm_kind::none};
-template <class B = backend::cpu, class T = float>
+template <backend::backend_type B = backend::cpu, class T = float>
 using ronneberger2015_t = unet<ronneberger2015_cfg, B, T>;
 using ronneberger2015 = ronneberger2015_t<>;
 
@@ -63,7 +63,7 @@ static_assert(ronneberger2015::output_size(572) == 388, "ronneberger2015 maps 57
 
 /// Padded U-Net with Conv-BN-ReLU x 2 per level (seed 004's "CBR2d" blocks), transposed-conv up,
 /// 1x1 head.
-template <int Base = 64, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
+template <int Base = 64, int Depth = 4, int InChannels = 1, int Classes = 1, backend::backend_type B = backend::cpu, class T = float>
 using unet_bn = unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth, .kernel = 3,
                               .pad = padding::same, .norm = norm_kind::batch},
                      B, T>;
@@ -75,7 +75,7 @@ using unet_bn = unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .ba
 /// per block. The seed gives neither the widths below the head's 64 input channels nor the
 /// concatenation order; the preset takes the standard doubling widths (64 ... 1024 at depth 4)
 /// and [skip, upsampled], like unet_bn (docs/ARCHITECTURES.md).
-template <int Base = 64, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
+template <int Base = 64, int Depth = 4, int InChannels = 1, int Classes = 1, backend::backend_type B = backend::cpu, class T = float>
 using unet_cbr = unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth, .kernel = 3,
                                .pad = padding::same, .norm = norm_kind::batch},
                       B, T, cbr_policies>;
@@ -86,7 +86,7 @@ using unet_cbr = unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .b
 /// 512 for depth 4), padded 3x3 Conv-BN-ReLU x 2 nodes, 2x2 stride-2 transposed-convolution
 /// up-sampling, one 1x1 head on X^{0,depth}. Deep supervision: deeply_supervised<unet_plusplus<>>
 /// (models/deep_supervision.hpp) adds the heads on X^{0,1..depth-1}.
-template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
+template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, backend::backend_type B = backend::cpu, class T = float>
 using unet_plusplus = nested_unet<unet_cfg{.in_channels = InChannels, .classes = Classes, .base = Base, .depth = Depth,
                                            .kernel = 3, .pad = padding::same, .norm = norm_kind::batch},
                                   B, T>;
@@ -94,7 +94,7 @@ using unet_plusplus = nested_unet<unet_cfg{.in_channels = InChannels, .classes =
 // --- UNet++ with deep supervision (models/deep_supervision.hpp) ------------------------------
 
 /// UNet++ with deep supervision: heads on X^{0,1}..X^{0,Depth} (the last one is the main head).
-template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, class B = backend::cpu, class T = float>
+template <int Base = 32, int Depth = 4, int InChannels = 1, int Classes = 1, backend::backend_type B = backend::cpu, class T = float>
 using unet_plusplus_ds = deeply_supervised<unet_plusplus<Base, Depth, InChannels, Classes, B, T>>;
 
 // --- Attention U-Net (models/attention_unet.hpp) ---------------------------------------------
@@ -103,7 +103,7 @@ using unet_plusplus_ds = deeply_supervised<unet_plusplus<Base, Depth, InChannels
 /// attention-gated skips, one input channel and one output map.
 inline constexpr unet_cfg attention_unet_cfg{.in_channels = 1, .classes = 1, .base = 64, .depth = 4, .kernel = 3,
                                              .pad = padding::same, .norm = norm_kind::batch};
-template <class B = backend::cpu, class T = float>
+template <backend::backend_type B = backend::cpu, class T = float>
 using attention_unet_t = unet<attention_unet_cfg, B, T, attention_policies<>>;
 using attention_unet = attention_unet_t<>;
 
@@ -113,7 +113,7 @@ using attention_unet = attention_unet_t<>;
 /// depth 4, dropout 0.1, one sigmoid output map (the network returns its logits).
 inline constexpr unet_cfg bcir_unet_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
                                         .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
-template <class B = backend::cpu, class T = float>
+template <backend::backend_type B = backend::cpu, class T = float>
 using bcir_unet_t = unet<bcir_unet_cfg, B, T, bcir_policies<>>;
 using bcir_unet = bcir_unet_t<>;
 
@@ -131,7 +131,7 @@ static_assert(bcir_unet::output_size(1024) == 1024, "bcir_unet maps 1024 x 1024 
 /// leaves the widths open; these choices are documented in docs/ARCHITECTURES.md.
 inline constexpr unet_cfg residual_multitask_cfg{.in_channels = 1, .classes = 1, .base = 16, .depth = 4, .kernel = 3,
                                                  .pad = padding::same, .norm = norm_kind::batch, .dropout = 0.1};
-template <int ImageSize = 256, class B = backend::cpu, class T = float>
+template <int ImageSize = 256, backend::backend_type B = backend::cpu, class T = float>
 using residual_multitask_unet = multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T>;
 
 // --- Encoder classifier of the BUSI hierarchy (models/classifier.hpp) ------------------------
@@ -139,7 +139,7 @@ using residual_multitask_unet = multitask_unet<residual_multitask_cfg, ImageSize
 /// The hierarchy's stage network used by examples/busi_hierarchical.cpp: base 16, depth 4
 /// (16, 32, 64, 128 channels), hidden 64.
 inline constexpr classifier_cfg busi_stage_cfg{.in_channels = 1, .base = 16, .depth = 4, .hidden = 64};
-template <class B = backend::cpu, class T = float>
+template <backend::backend_type B = backend::cpu, class T = float>
 using busi_stage_classifier = encoder_classifier<busi_stage_cfg, B, T>;
 // Counts, by hand: double convs 1->16 (144 + 2*16 + 2304 + 2*16), 16->32, 32->64, 64->128
 // without conv biases (each followed by batch norm); fc1 128*64 + 64; fc2 64 + 1.

@@ -35,7 +35,7 @@
 namespace unetpp::inline UNETPP_ABI {
 
 
-template <unet_cfg Asked, class B = backend::cpu, class T = float, class P = default_policies>
+template <unet_cfg Asked, backend::backend_type B = backend::cpu, class T = float, class P = default_policies>
 class unet : public layer_tree<unet<Asked, B, T, P>>, public size_rules<unet<Asked, B, T, P>> {
     friend class layer_tree<unet>;
     /// Every member below is built from C (see detail::usable_unet_cfg); the checks read Asked.
@@ -64,17 +64,17 @@ public:
     static constexpr int input_channels(int level) noexcept { return level == 0 ? C.in_channels : channels(level - 1); }
 
     template <std::size_t L>
-    using encoder_t = typename P::template block<C, input_channels(L), channels(L), T, B>;
+    using encoder_t = typename P::template block<C, input_channels(L), channels(L), B, T>;
     template <std::size_t L>
-    using down_t = typename P::template down<C, channels(L), T, B>;
-    using bottleneck_t = typename detail::bottleneck_policy<P, C, channels(C.depth - 1), channels(C.depth), T, B>::type;
+    using down_t = typename P::template down<C, channels(L), B, T>;
+    using bottleneck_t = typename detail::bottleneck_policy<P, C, channels(C.depth - 1), channels(C.depth), B, T>::type;
     template <std::size_t L>
-    using up_t = typename P::template up<C, channels(L + 1), channels(L), T, B>;
+    using up_t = typename P::template up<C, channels(L + 1), channels(L), B, T>;
     template <std::size_t L>
-    using skip_t = typename P::template skip<C, channels(L), channels(L), T, B>;
+    using skip_t = typename P::template skip<C, channels(L), channels(L), B, T>;
     template <std::size_t L>
-    using decoder_t = typename P::template block<C, skip_t<L>::out_channels, channels(L), T, B>;
-    using head_t = typename P::template head<C, channels(0), T, B>;
+    using decoder_t = typename P::template block<C, skip_t<L>::out_channels, channels(L), B, T>;
+    using head_t = typename P::template head<C, channels(0), B, T>;
 
     using value_type = T;
     using backend_type = B;

@@ -52,35 +52,35 @@ struct unet_cfg {
 /// The standard policies: double-conv blocks, 2x2 max pooling, transposed-conv or bilinear up,
 /// concatenation skips (with centre crop for unpadded nets), a 1x1 convolution head.
 struct default_policies {
-    template <unet_cfg C, int In, int Out, class T, class B>
+    template <unet_cfg C, int In, int Out, class B, class T>
     using block = double_conv<double_conv_cfg{.in = In, .out = Out, .kernel = C.kernel, .pad = C.pad,
                                               .batch_norm = C.norm == norm_kind::batch, .dropout = C.dropout},
-                              T, B>;
-    template <unet_cfg C, int Channels, class T, class B>
-    using down = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, T, B>;
-    template <unet_cfg C, int In, int Out, class T, class B>
+                              B, T>;
+    template <unet_cfg C, int Channels, class B, class T>
+    using down = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, B, T>;
+    template <unet_cfg C, int In, int Out, class B, class T>
     using up = std::conditional_t<
         C.up == up_mode::transposed,
-        conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, T, B>,
-        sequential<named<"upsample", upsample_bilinear2x<T, B>>,
-                   named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = 1, .pad = padding::valid}, T, B>>>>;
-    template <unet_cfg C, int SkipChannels, int UpChannels, class T, class B>
-    using skip = concat_skip<SkipChannels, UpChannels, C.pad == padding::valid, T, B>;
-    template <unet_cfg C, int In, class T, class B>
-    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, T, B>;
+        conv_transpose2d<conv_transpose2d_cfg{.in = In, .out = Out, .kernel = 2, .stride = 2, .padding = 0}, B, T>,
+        sequential<named<"upsample", upsample_bilinear2x<B, T>>,
+                   named<"conv", conv2d<conv2d_cfg{.in = In, .out = Out, .kernel = 1, .pad = padding::valid}, B, T>>>>;
+    template <unet_cfg C, int SkipChannels, int UpChannels, class B, class T>
+    using skip = concat_skip<SkipChannels, UpChannels, C.pad == padding::valid, B, T>;
+    template <unet_cfg C, int In, class B, class T>
+    using head = conv2d<conv2d_cfg{.in = In, .out = C.classes, .kernel = 1, .pad = padding::valid}, B, T>;
 };
 
 namespace detail {
-/// Optional policy hook: `P::bottleneck<C, In, Out, T, B>` replaces `P::block` for the bottom
+/// Optional policy hook: `P::bottleneck<C, In, Out, B, T>` replaces `P::block` for the bottom
 /// level when a policy defines it (e.g. a residual bottleneck under plain level blocks).
-template <class P, unet_cfg C, int In, int Out, class T, class B>
+template <class P, unet_cfg C, int In, int Out, class B, class T>
 struct bottleneck_policy {
-    using type = typename P::template block<C, In, Out, T, B>;
+    using type = typename P::template block<C, In, Out, B, T>;
 };
-template <class P, unet_cfg C, int In, int Out, class T, class B>
-    requires requires { typename P::template bottleneck<C, In, Out, T, B>; }
-struct bottleneck_policy<P, C, In, Out, T, B> {
-    using type = typename P::template bottleneck<C, In, Out, T, B>;
+template <class P, unet_cfg C, int In, int Out, class B, class T>
+    requires requires { typename P::template bottleneck<C, In, Out, B, T>; }
+struct bottleneck_policy<P, C, In, Out, B, T> {
+    using type = typename P::template bottleneck<C, In, Out, B, T>;
 };
 }  // namespace detail
 

@@ -45,7 +45,7 @@ using sgd_cfg [[deprecated("renamed sgd_options: run-time option structs end in 
 /// SGD over every parameter a model visits. The model must outlive the optimiser and must not be
 /// moved (the optimiser keeps pointers to its parameter tensors). The update runs as the model's
 /// backend's sgd_update, where the parameters live; `optim::sgd opt(net)` deduces T and B.
-template <class T = float, class B = backend::cpu>
+template <backend::backend_type B = backend::cpu, class T = float>
 class sgd {
 public:
     using tensor_type = tensor<T, typename B::memory>;
@@ -118,6 +118,6 @@ private:
 };
 
 template <class Model>
-sgd(Model&, sgd_options = {}) -> sgd<typename Model::value_type, typename Model::backend_type>;
+sgd(Model&, sgd_options = {}) -> sgd<typename Model::backend_type, typename Model::value_type>;
 
 }  // namespace unetpp::optim

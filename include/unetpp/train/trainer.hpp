@@ -4,7 +4,7 @@
 /// logs, progress display, exact resume, and a clean stop on NaN/Inf.
 ///
 ///   auto net = presets::unet_bn<16, 3>(seed);
-///   optim::adam<float> opt(net, {.lr = 1e-3});
+///   optim::adam opt(net, {.lr = 1e-3});
 ///   data::loader<data::paired_dataset> tr(ds, {.batch_size = 4, .seed = seed}, parts.train);
 ///   data::loader<data::paired_dataset> va(ds, {.batch_size = 4, .shuffle = false}, parts.val);
 ///   train::trainer t(net, opt, losses::dice_bce{}, {.epochs = 30, .patience = 5, .out_dir = "run", .seed = seed});

@@ -217,7 +217,7 @@ TEST_CASE("network: a training step, switching modes and load_weights all invali
     // Training mode: a forward moves the BatchNorm running statistics (the folded scale and
     // shift); backward and an SGD step move every weight in place.
     net.train(true);
-    optim::sgd<float> opt(net, {.lr = 0.05f});
+    optim::sgd opt(net, {.lr = 0.05f});
     opt.zero_grad();
     const auto& yt = net.forward(x);
     tensor<float> dy(yt.shape());

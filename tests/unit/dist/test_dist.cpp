@@ -176,7 +176,7 @@ TEST_CASE("trainer with cfg.comm = world_of_one is bit-identical to the trainer 
     dist::world_of_one one;
     const auto run = [&](dist::communicator* comm) {
         tiny net(11);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         data::loader<data::synthetic_dataset> tr(ds, {.batch_size = 3, .seed = 9}, tr_idx);
         data::loader<data::synthetic_dataset> va(ds, {.batch_size = 4, .shuffle = false}, va_idx);
         std::ostringstream out;

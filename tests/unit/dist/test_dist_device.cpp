@@ -61,7 +61,7 @@ template <class Net>
 std::uint64_t train_two_epochs(Net& net, dist::communicator* comm) {
     data::synthetic_dataset ds{12, {.size = 16, .seed = 5}};
     const std::vector<std::size_t> idx{0, 1, 2, 3, 4, 5, 6, 7};
-    optim::adam<float, typename Net::backend_type> opt(net, {.lr = 1e-2});
+    optim::adam<typename Net::backend_type> opt(net, {.lr = 1e-2});
     data::loader<data::synthetic_dataset> tr(ds, {.batch_size = 3, .seed = 9}, idx);
     std::ostringstream out;
     train::trainer t(net, opt, losses::dice_bce{},

@@ -15,50 +15,50 @@ using D = double;
 
 TEST_CASE("conv2d gradients") {
     SUBCASE("3x3 same with bias") {
-        conv2d<conv2d_cfg{.in = 3, .out = 4, .kernel = 3, .pad = padding::same}, D, B> l;
+        conv2d<conv2d_cfg{.in = 3, .out = 4, .kernel = 3, .pad = padding::same}, B, D> l;
         check_layer_gradients(l, {2, 3, 6, 7});
     }
     SUBCASE("3x3 valid without bias") {
-        conv2d<conv2d_cfg{.in = 2, .out = 3, .kernel = 3, .pad = padding::valid, .bias = false}, D, B> l;
+        conv2d<conv2d_cfg{.in = 2, .out = 3, .kernel = 3, .pad = padding::valid, .bias = false}, B, D> l;
         check_layer_gradients(l, {1, 2, 7, 6});
     }
     SUBCASE("3x3 reflect") {
-        conv2d<conv2d_cfg{.in = 2, .out = 2, .kernel = 3, .pad = padding::reflect}, D, B> l;
+        conv2d<conv2d_cfg{.in = 2, .out = 2, .kernel = 3, .pad = padding::reflect}, B, D> l;
         check_layer_gradients(l, {2, 2, 5, 6});
     }
     SUBCASE("5x5 reflect") {
-        conv2d<conv2d_cfg{.in = 1, .out = 2, .kernel = 5, .pad = padding::reflect}, D, B> l;
+        conv2d<conv2d_cfg{.in = 1, .out = 2, .kernel = 5, .pad = padding::reflect}, B, D> l;
         check_layer_gradients(l, {1, 1, 6, 7});
     }
     SUBCASE("3x3 stride 2 same") {
-        conv2d<conv2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2, .pad = padding::same}, D, B> l;
+        conv2d<conv2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2, .pad = padding::same}, B, D> l;
         check_layer_gradients(l, {2, 2, 7, 8});
     }
     SUBCASE("1x1") {
-        conv2d<conv2d_cfg{.in = 4, .out = 2, .kernel = 1, .pad = padding::valid}, D, B> l;
+        conv2d<conv2d_cfg{.in = 4, .out = 2, .kernel = 1, .pad = padding::valid}, B, D> l;
         check_layer_gradients(l, {2, 4, 3, 3});
     }
 }
 
 TEST_CASE("conv_transpose2d gradients") {
     SUBCASE("k2 s2") {
-        conv_transpose2d<conv_transpose2d_cfg{.in = 3, .out = 2, .kernel = 2, .stride = 2}, D, B> l;
+        conv_transpose2d<conv_transpose2d_cfg{.in = 3, .out = 2, .kernel = 2, .stride = 2}, B, D> l;
         check_layer_gradients(l, {2, 3, 3, 4});
     }
     SUBCASE("k3 s2 p1") {
-        conv_transpose2d<conv_transpose2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2, .padding = 1}, D, B> l;
+        conv_transpose2d<conv_transpose2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2, .padding = 1}, B, D> l;
         check_layer_gradients(l, {1, 2, 4, 3});
     }
 }
 
 TEST_CASE("batch_norm2d gradients") {
-    batch_norm2d<batch_norm2d_cfg{.channels = 3}, D, B> l;
+    batch_norm2d<batch_norm2d_cfg{.channels = 3}, B, D> l;
     rng r(3);
     test::fill_normal(l.weight(), r);
     test::fill_normal(l.bias(), r);
     SUBCASE("train mode (batch statistics)") { check_layer_gradients(l, {3, 3, 4, 5}); }
     SUBCASE("train mode with the fused ReLU") {
-        batch_norm2d<batch_norm2d_cfg{.channels = 3, .relu = true}, D, B> fused;
+        batch_norm2d<batch_norm2d_cfg{.channels = 3, .relu = true}, B, D> fused;
         test::fill_normal(fused.weight(), r);
         test::fill_normal(fused.bias(), r);
         check_layer_gradients(fused, {2, 3, 4, 5});
@@ -75,62 +75,62 @@ TEST_CASE("batch_norm2d gradients") {
 
 TEST_CASE("dense, depthwise and separable gradients") {
     SUBCASE("dense") {
-        dense<dense_cfg{.in = 12, .out = 5}, D, B> l;
+        dense<dense_cfg{.in = 12, .out = 5}, B, D> l;
         check_layer_gradients(l, {3, 3, 2, 2});
     }
     SUBCASE("depthwise 3x3 same") {
-        depthwise_conv2d<depthwise_conv2d_cfg{.channels = 3, .kernel = 3, .bias = true}, D, B> l;
+        depthwise_conv2d<depthwise_conv2d_cfg{.channels = 3, .kernel = 3, .bias = true}, B, D> l;
         check_layer_gradients(l, {2, 3, 5, 6});
     }
     SUBCASE("depthwise 3x3 stride 2 reflect") {
-        depthwise_conv2d<depthwise_conv2d_cfg{.channels = 2, .kernel = 3, .stride = 2, .pad = padding::reflect}, D, B> l;
+        depthwise_conv2d<depthwise_conv2d_cfg{.channels = 2, .kernel = 3, .stride = 2, .pad = padding::reflect}, B, D> l;
         check_layer_gradients(l, {1, 2, 7, 6});
     }
     SUBCASE("separable") {
-        separable_conv2d<separable_conv2d_cfg{.in = 3, .out = 4, .kernel = 3}, D, B> l;
+        separable_conv2d<separable_conv2d_cfg{.in = 3, .out = 4, .kernel = 3}, B, D> l;
         check_layer_gradients(l, {2, 3, 5, 5});
     }
 }
 
 TEST_CASE("parameter-free layers pass the same check") {
     SUBCASE("relu") {
-        relu<D, B> l;
+        relu<B, D> l;
         check_layer_gradients(l, {2, 3, 4, 4});
     }
     SUBCASE("leaky_relu") {
-        leaky_relu<0.1, D, B> l;
+        leaky_relu<0.1, B, D> l;
         check_layer_gradients(l, {2, 3, 4, 4});
     }
     SUBCASE("sigmoid") {
-        sigmoid<D, B> l;
+        sigmoid<B, D> l;
         check_layer_gradients(l, {2, 3, 4, 4});
     }
     SUBCASE("softmax over channels") {
-        softmax<D, B> l;
+        softmax<B, D> l;
         check_layer_gradients(l, {2, 4, 3, 3});
     }
     SUBCASE("max_pool2d 2/2") {
-        max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, D, B> l;
+        max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, B, D> l;
         check_layer_gradients(l, {2, 2, 6, 6});
     }
     SUBCASE("max_pool2d 3/2 overlapping") {
-        max_pool2d<max_pool2d_cfg{.window = 3, .stride = 2}, D, B> l;
+        max_pool2d<max_pool2d_cfg{.window = 3, .stride = 2}, B, D> l;
         check_layer_gradients(l, {1, 2, 7, 7});
     }
     SUBCASE("global average pooling") {
-        global_avg_pool<D, B> l;
+        global_avg_pool<B, D> l;
         check_layer_gradients(l, {2, 3, 3, 4});
     }
     SUBCASE("bilinear x2") {
-        upsample_bilinear2x<D, B> l;
+        upsample_bilinear2x<B, D> l;
         check_layer_gradients(l, {1, 2, 3, 4});
     }
     SUBCASE("flatten") {
-        flatten<D, B> l;
+        flatten<B, D> l;
         check_layer_gradients(l, {2, 2, 2, 3});
     }
     SUBCASE("center crop") {
-        center_crop<D, B> l;
+        center_crop<B, D> l;
         l.set_target(3, 4);
         check_layer_gradients(l, {1, 2, 6, 7});
     }
@@ -138,7 +138,7 @@ TEST_CASE("parameter-free layers pass the same check") {
 
 TEST_CASE("concat with crop: gradients of both inputs") {
     // L = sum(r * cat(crop(a), b)); dL/da is r's first channels placed in the crop window.
-    concat_channels<true, D, B> cat;
+    concat_channels<true, B, D> cat;
     rng r(11);
     tensor<D> a(shape4{2, 2, 7, 8}), b(shape4{2, 3, 4, 4});
     test::fill_normal(a, r);

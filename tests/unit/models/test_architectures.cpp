@@ -94,10 +94,10 @@ TEST_CASE("bcir_unet: shapes and the pieces of its skip path") {
     CHECK_THROWS_AS(net.forward(tensor<float>(shape4{1, 1, 10, 12})), shape_error);
 
     // Keras "same" transposed convolution: exactly twice the size.
-    using up_t = conv_transpose2d_same<conv_transpose2d_cfg{.in = 2, .out = 1, .kernel = 3, .stride = 2}, D, R>;
+    using up_t = conv_transpose2d_same<conv_transpose2d_cfg{.in = 2, .out = 1, .kernel = 3, .stride = 2}, R, D>;
     CHECK(up_t::try_output_shape({1, 2, 5, 7}) == shape4{1, 1, 10, 14});
     // Stride-1 same max pool: y[i, j] = max of x[i..i+1, j..j+1], clipped at the border.
-    max_pool2d_same<2, D, R> pool;
+    max_pool2d_same<2, R, D> pool;
     tensor<D> t(shape4{1, 1, 2, 3}, {1, 5, 2, 4, 0, 3});
     const auto& y = pool.forward(t);
     CHECK(y[0] == 5);
@@ -115,11 +115,11 @@ TEST_CASE("architectures: finite-difference gradients of whole networks (double,
     // differences are rounding noise of the loss, so the absolute floor is raised above it.
     o.atol = 1e-6;
     SUBCASE("bcir layers") {
-        conv_transpose2d_same<conv_transpose2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2}, D, R> up;
+        conv_transpose2d_same<conv_transpose2d_cfg{.in = 2, .out = 3, .kernel = 3, .stride = 2}, R, D> up;
         check_layer_gradients(up, {2, 2, 3, 4});
-        max_pool2d_same<2, D, R> pool;
+        max_pool2d_same<2, R, D> pool;
         check_layer_gradients(pool, {2, 2, 4, 5});
-        separable_block<separable_block_cfg{.channels = 3}, D, R> block;
+        separable_block<separable_block_cfg{.channels = 3}, R, D> block;
         check_layer_gradients(block, {2, 3, 5, 4});
     }
     SUBCASE("bcir_unet at a tiny size (dropout off so the loss is deterministic)") {
@@ -143,7 +143,7 @@ TEST_CASE("architectures: finite-difference gradients of whole networks (double,
         check_layer_gradients(net, {1, 1, 8, 8}, o);
     }
     SUBCASE("residual block and attention gate") {
-        residual_block<conv_block_cfg{.in = 2, .out = 3}, D, R> res;
+        residual_block<conv_block_cfg{.in = 2, .out = 3}, R, D> res;
         check_layer_gradients(res, {2, 2, 4, 4});
     }
     SUBCASE("attention U-Net at a tiny size") {
@@ -158,7 +158,7 @@ TEST_CASE("architectures: finite-difference gradients of whole networks (double,
 }
 
 TEST_CASE("attention gate: coefficients in (0, 1), gated skip = skip * coefficient") {
-    attention_gate<attention_gate_cfg{.gate = 2, .skip = 3, .inter = 2}, D, R> gate;
+    attention_gate<attention_gate_cfg{.gate = 2, .skip = 3, .inter = 2}, R, D> gate;
     tensor<D> x(shape4{2, 3, 4, 4}), g(shape4{2, 2, 4, 4});
     rng r(4);
     test::fill_normal(x, r);
@@ -230,11 +230,11 @@ TEST_CASE("residual multitask U-Net: typed outputs, image size, joint loss") {
 // reflect padding. The block below is the documented listing.
 // --- begin walkthrough ---
 struct residual_attention_policies : attention_policies<default_policies> {
-    template <unet_cfg C, int In, int Out, class T, class B>
+    template <unet_cfg C, int In, int Out, class B, class T>
     using block = residual_block<conv_block_cfg{.in = In, .out = Out, .kernel = C.kernel, .pad = C.pad,
                                                 .batch_norm = C.norm == norm_kind::batch, .bias = false,
                                                 .dropout = C.dropout},
-                                 T, B>;
+                                 B, T>;
 };
 template <class B = backend::cpu, class T = float>
 using residual_attention_unet =

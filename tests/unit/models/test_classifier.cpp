@@ -236,7 +236,7 @@ TEST_CASE("encoder_classifier: a few Adam steps lower the loss on a tiny synthet
                 x[(static_cast<std::size_t>(n) * 16 + i) * 16 + j] = v;
             }
     }
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     const losses::bce_with_logits bce;
     tensor<float> g;
     net.train(true);

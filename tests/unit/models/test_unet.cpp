@@ -399,7 +399,7 @@ TEST_CASE("level buffers: short-lived level results share buffers, and nothing c
 
 TEST_CASE("training on a fixed batch lowers the loss") {
     unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 4, .depth = 2, .pad = padding::reflect}> net(3);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     losses::bce_with_logits bce;
     tensor<float> x(shape4{4, 1, 16, 16}), t(shape4{4, 1, 16, 16});
     for (int n = 0; n < 4; ++n)

@@ -471,7 +471,7 @@ TEST_CASE("training reduces the loss: UNet++ with deep supervision on one synthe
     const auto b = ld.next();
     REQUIRE(b);
     deeply_supervised<presets::unet_plusplus<4, 2>> net(16);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     const losses::deep_supervision<losses::dice_bce> loss{};
     deep_supervision_gradients<float> g;
     float first = 0, last = 0;
@@ -494,7 +494,7 @@ TEST_CASE("train::trainer, Adam and checkpoints work with UNet++ and the deep-su
     data::loader<data::synthetic_dataset> ld{ds, {.batch_size = 4, .seed = 9}, std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7}};
     using pp = presets::unet_plusplus<4, 2>;
     pp net(17);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = 4, .monitor = "train_loss", .out_dir = tmp.path, .seed = 1,
                       .progress = train::progress_mode::silent});
@@ -502,7 +502,7 @@ TEST_CASE("train::trainer, Adam and checkpoints work with UNet++ and the deep-su
     REQUIRE(res.history.size() == 4);
     CHECK(res.history.back().train_loss < res.history.front().train_loss);
     pp back(99);
-    optim::adam<float> opt2(back, {.lr = 1e-2});
+    optim::adam opt2(back, {.lr = 1e-2});
     (void)train::load_checkpoint(tmp.path / "last.safetensors", back, opt2);
     CHECK(weights_of(back) == weights_of(net));
     const auto file = io::safetensors_file::load(tmp.path / "last.safetensors");
@@ -519,10 +519,10 @@ TEST_CASE("train::trainer, Adam and checkpoints work with UNet++ and the deep-su
     }
 
     deeply_supervised<pp> dsn(18);
-    optim::adam<float> opt3(dsn, {.lr = 1e-2});
+    optim::adam opt3(dsn, {.lr = 1e-2});
     train::save_checkpoint(tmp.path / "ds.safetensors", dsn, opt3, train::checkpoint_info{});
     deeply_supervised<pp> dsn2(19);
-    optim::adam<float> opt4(dsn2, {.lr = 1e-2});
+    optim::adam opt4(dsn2, {.lr = 1e-2});
     (void)train::load_checkpoint(tmp.path / "ds.safetensors", dsn2, opt4);
     CHECK(weights_of(dsn2) == weights_of(dsn));
     CHECK(io::safetensors_file::load(tmp.path / "ds.safetensors").contains("aux_x0_1.weight"));

@@ -54,32 +54,32 @@ void check_seq(const std::vector<double>& got, const std::vector<double>& want, 
 TEST_CASE("sgd: plain, momentum, Nesterov, weight decay with dampening (PyTorch rules)") {
     SUBCASE("plain: p -= lr g") {
         toy m({1.0});
-        optim::sgd<double> o(m, {.lr = 0.1});
+        optim::sgd<backend::cpu, double> o(m, {.lr = 0.1});
         check_seq(run(m, o, 3), {0.9, 0.81, 0.729});
     }
     SUBCASE("momentum 0.9: b1 = g, b = 0.9 b + g") {
         // t1: b=1, p=0.9; t2: g=0.9, b=1.8, p=0.72; t3: g=0.72, b=2.34, p=0.486
         toy m({1.0});
-        optim::sgd<double> o(m, {.lr = 0.1, .momentum = 0.9});
+        optim::sgd<backend::cpu, double> o(m, {.lr = 0.1, .momentum = 0.9});
         check_seq(run(m, o, 3), {0.9, 0.72, 0.486});
     }
     SUBCASE("Nesterov 0.9: g' = g + 0.9 b") {
         // t1: b=1, g'=1.9, p=0.81; t2: g=0.81, b=1.71, g'=2.349, p=0.5751;
         // t3: g=0.5751, b=2.1141, g'=2.47779, p=0.327321
         toy m({1.0});
-        optim::sgd<double> o(m, {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+        optim::sgd<backend::cpu, double> o(m, {.lr = 0.1, .momentum = 0.9, .nesterov = true});
         check_seq(run(m, o, 3), {0.81, 0.5751, 0.327321});
     }
     SUBCASE("weight decay 0.1, momentum 0.5, dampening 0.5") {
         // t1: g=1.1, b=1.1 (no dampening on the first step), p=0.89
         // t2: g=0.979, b=0.55+0.4895=1.0395, p=0.78605
         toy m({1.0});
-        optim::sgd<double> o(m, {.lr = 0.1, .momentum = 0.5, .dampening = 0.5, .weight_decay = 0.1});
+        optim::sgd<backend::cpu, double> o(m, {.lr = 0.1, .momentum = 0.5, .dampening = 0.5, .weight_decay = 0.1});
         check_seq(run(m, o, 2), {0.89, 0.78605});
     }
     SUBCASE("invalid Nesterov settings are rejected") {
         toy m({1.0});
-        CHECK_THROWS_AS(optim::sgd<double>(m, {.lr = 0.1, .nesterov = true}), std::invalid_argument);
+        CHECK_THROWS_AS((optim::sgd<backend::cpu, double>(m, {.lr = 0.1, .nesterov = true})), std::invalid_argument);
     }
 }
 
@@ -89,26 +89,26 @@ TEST_CASE("adam / adamw: bias-corrected moments (PyTorch rules)") {
     // p -= lr m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps)).
     SUBCASE("adam") {
         toy m({1.0});
-        optim::adam<double> o(m, {.lr = 0.1});
+        optim::adam<backend::cpu, double> o(m, {.lr = 0.1});
         check_seq(run(m, o, 3), {0.900000001, 0.80041222971233816, 0.70158627450441502});
         CHECK(o.name() == "adam");
     }
     SUBCASE("adam with L2 weight decay 0.1 (g += wd p)") {
         // t1: g = 1.1; m^ = 1.1, v^ = 1.21: p = 1 - 0.1 * 1.1 / (1.1 + 1e-8)
         toy m({1.0});
-        optim::adam<double> o(m, {.lr = 0.1, .weight_decay = 0.1});
+        optim::adam<backend::cpu, double> o(m, {.lr = 0.1, .weight_decay = 0.1});
         check_seq(run(m, o, 3), {0.90000000090909094, 0.80041222952678448, 0.70158627422107234});
     }
     SUBCASE("adamw: p *= 1 - lr wd before the Adam step") {
         // t1: p = 0.99, then p -= 0.1 * 1/(1 + 1e-8) -> 0.890000001
         toy m({1.0});
-        optim::adamw<double> o(m, optim::adamw_cfg(0.1, 0.1));
+        optim::adamw<backend::cpu, double> o(m, optim::adamw_options(0.1, 0.1));
         check_seq(run(m, o, 3), {0.890000001, 0.78157185695416109, 0.67510122318920074});
         CHECK(o.name() == "adamw");
     }
     SUBCASE("state round trip: moments and step count continue the sequence") {
         toy a({1.0}), b({1.0});
-        optim::adam<double> oa(a, {.lr = 0.1}), ob(b, {.lr = 0.1});
+        optim::adam<backend::cpu, double> oa(a, {.lr = 0.1}), ob(b, {.lr = 0.1});
         run(a, oa, 2);
         // copy a's state into b (as a checkpoint does) and continue both
         std::vector<tensor<double>> st;

@@ -26,7 +26,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
     temp_dir tmp;
     fixture f;
     tiny net(1);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = 1, .monitor = "train_loss", .progress = train::progress_mode::silent});
     t.fit(f.train);  // moments become non-zero
@@ -39,7 +39,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
     CHECK_FALSE(fs::exists(tmp.path / "c.safetensors.tmp"));
 
     tiny back(99);
-    optim::adam<float> opt2(back, {.lr = 1e-2});
+    optim::adam opt2(back, {.lr = 1e-2});
     const auto got = train::load_checkpoint(p, back, opt2);
     CHECK(weights_of(back) == weights_of(net));
     std::vector<float> m1, m2;
@@ -64,7 +64,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
 
     SUBCASE("another architecture: clear error naming the first mismatch, network unchanged") {
         other o(3);
-        optim::adam<float> oo(o);
+        optim::adam oo(o);
         const auto before = weights_of(o);
         const std::string m = test::error_of<std::runtime_error>([&] { train::load_checkpoint(p, o, oo); });
         REQUIRE_MESSAGE(!m.empty(), "no std::runtime_error was thrown");
@@ -77,7 +77,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
     }
     SUBCASE("another optimiser: clear error") {
         tiny n2(1);
-        optim::sgd<float> s(n2, {.lr = 0.1, .momentum = 0.9});
+        optim::sgd s(n2, {.lr = 0.1, .momentum = 0.9});
         CHECK_THROWS_WITH_AS(train::load_checkpoint(p, n2, s), doctest::Contains("optimiser 'adam'"), std::runtime_error);
     }
     SUBCASE("truncated and corrupt files: clear errors, nothing crashes") {
@@ -85,7 +85,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
         for (std::size_t cut : {std::size_t(0), std::size_t(5), std::size_t(100), bytes.size() / 2, bytes.size() - 1}) {
             train::write_file_atomic(tmp.path / "bad.safetensors", std::string_view(bytes).substr(0, cut));
             tiny n2(1);
-            optim::adam<float> o2(n2);
+            optim::adam o2(n2);
             INFO("cut at " << cut);
             CHECK_THROWS_WITH_AS(train::load_checkpoint(tmp.path / "bad.safetensors", n2, o2),
                                  doctest::Contains("checkpoint '"), std::runtime_error);
@@ -94,7 +94,7 @@ TEST_CASE("checkpoint: round trip of weights, Adam moments and bookkeeping") {
         for (std::size_t i = 8; i < 40 && i < garbage.size(); ++i) garbage[i] = '\x01';
         train::write_file_atomic(tmp.path / "bad.safetensors", garbage);
         tiny n2(1);
-        optim::adam<float> o2(n2);
+        optim::adam o2(n2);
         CHECK_THROWS_AS(train::load_checkpoint(tmp.path / "bad.safetensors", n2, o2), std::runtime_error);
         // a plain weights file is not a checkpoint
         io::save_weights(net, tmp.path / "w.safetensors");
@@ -113,7 +113,7 @@ TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (b
     {
         fixture f;
         tiny net(1);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         train::trainer t(net, opt, losses::dice_bce{},
                          {.epochs = 4, .out_dir = a.path, .seed = 9, .progress = train::progress_mode::silent},
                          optim::any_schedule(optim::cosine_lr(1e-2, cos)));
@@ -142,7 +142,7 @@ TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (b
     {
         fixture f;
         tiny net(1);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         train::trainer t(net, opt, losses::dice_bce{},
                          {.epochs = 2, .out_dir = b.path, .seed = 9, .progress = train::progress_mode::silent},
                          optim::any_schedule(optim::cosine_lr(1e-2, cos)));
@@ -151,7 +151,7 @@ TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (b
     {
         fixture f;
         tiny net(77);  // different init: everything must come from the checkpoint
-        optim::adam<float> opt(net, {.lr = 0.5});
+        optim::adam opt(net, {.lr = 0.5});
         train::trainer t(net, opt, losses::dice_bce{},
                          {.epochs = 4, .out_dir = b.path, .resume_from = b.path / "last.safetensors", .seed = 9,
                           .progress = train::progress_mode::silent},
@@ -169,7 +169,7 @@ TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (b
     SUBCASE("resume with another seed is refused") {
         fixture f;
         tiny net(1);
-        optim::adam<float> opt(net);
+        optim::adam opt(net);
         train::trainer t(net, opt, losses::dice_bce{},
                          {.epochs = 5, .resume_from = b.path / "last.safetensors", .seed = 10,
                           .progress = train::progress_mode::silent},
@@ -181,7 +181,7 @@ TEST_CASE("trainer: logs, best/last checkpoints, and 4 epochs == 2 + resume 2 (b
 TEST_CASE("trainer: early stopping ends the run") {
     fixture f;
     tiny net(1);
-    optim::sgd<float> opt(net, {.lr = 0.0});  // nothing changes: the metric never improves
+    optim::sgd opt(net, {.lr = 0.0});  // nothing changes: the metric never improves
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = 10, .monitor = "val_loss", .patience = 2, .progress = train::progress_mode::silent});
     const auto r = t.fit(f.train, &f.val);
@@ -194,7 +194,7 @@ TEST_CASE("trainer: NaN loss at step k stops with a clear message and keeps the 
     temp_dir tmp;
     fixture f;
     tiny net(1);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     nan_at_step loss{.k = 3};  // 2 batches per epoch: step 3 is epoch 2, step 1
     std::ostringstream sink;
     train::trainer t(net, opt, loss, {.epochs = 3, .out_dir = tmp.path, .seed = 9, .out = &sink});
@@ -220,7 +220,7 @@ train::fit_result run_tiny(const fs::path& dir, int epochs, bool resume, std::ma
                            std::uint64_t seed = 9, std::ostream* out = nullptr) {
     fixture f;
     tiny net(1);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = epochs, .out_dir = dir, .resume_from = resume ? dir / "last.safetensors" : fs::path{},
                       .seed = seed, .progress = out ? train::progress_mode::lines : train::progress_mode::silent,
@@ -327,7 +327,7 @@ TEST_CASE("resume refuses a different run, listing every difference; resume_may_
         fixture f;
         tiny net(5);
         const auto before = weights_of(net);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         train::trainer t(net, opt, losses::dice_bce{},
                          {.epochs = 4, .out_dir = d.path, .resume_from = d.path / "last.safetensors", .seed = 10,
                           .progress = train::progress_mode::silent,
@@ -353,7 +353,7 @@ TEST_CASE("resume refuses a different run, listing every difference; resume_may_
     SUBCASE("only keys in resume_may_change differ: the resume proceeds and records the new values") {
         fixture f;
         tiny net(1);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         train::trainer t(net, opt, losses::dice_bce{},
                          {.epochs = 3, .out_dir = d.path, .resume_from = d.path / "last.safetensors", .seed = 9,
                           .progress = train::progress_mode::silent,
@@ -372,7 +372,7 @@ TEST_CASE("NaN stop says truthfully that no checkpoint exists") {
         temp_dir tmp;
         fixture f;
         tiny net(1);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         nan_at_step loss{.k = 1};
         train::trainer t(net, opt, loss, {.epochs = 3, .out_dir = tmp.path, .seed = 9, .progress = train::progress_mode::silent});
         CHECK_THROWS_WITH_AS(t.fit(f.train, &f.val), doctest::Contains("no checkpoint exists yet"), train::training_diverged);
@@ -381,7 +381,7 @@ TEST_CASE("NaN stop says truthfully that no checkpoint exists") {
     SUBCASE("without an output folder: none is kept") {
         fixture f;
         tiny net(1);
-        optim::adam<float> opt(net, {.lr = 1e-2});
+        optim::adam opt(net, {.lr = 1e-2});
         nan_at_step loss{.k = 3};  // epoch 2: epoch 1 completed but nothing was written
         train::trainer t(net, opt, loss, {.epochs = 3, .seed = 9, .progress = train::progress_mode::silent});
         const std::string m = test::error_of<train::training_diverged>([&] { t.fit(f.train, &f.val); });

@@ -55,7 +55,7 @@ mid_state run_mid(const fs::path& dir, bool resume, std::uint64_t stop_epoch = 0
     std::atomic<bool> flag{false};
     stopping_loader st{tr, &flag, stop_epoch, stop_batch};
     mid_net net(resume ? 1234 : 1);  // a resume must take everything from the checkpoint
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = epochs, .patience = 2, .min_delta = 0.05, .out_dir = dir,
                       .resume_from = resume ? dir / "last.safetensors" : fs::path{}, .seed = 9,
@@ -215,7 +215,7 @@ TEST_CASE("trainer: a mid-epoch checkpoint refuses a loader with fewer batches t
     data::loader<data::synthetic_dataset> tr{ds, {.batch_size = 2, .seed = 9}, {0, 1, 2, 3, 4, 5}};  // 3 batches
     data::loader<data::synthetic_dataset> va{ds, {.batch_size = 2, .shuffle = false}, {10, 11, 12, 13}};
     mid_net net(1);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{},
                      {.epochs = 3, .patience = 2, .min_delta = 0.05, .out_dir = d.path,
                       .resume_from = d.path / "last.safetensors", .seed = 9, .progress = train::progress_mode::silent,

@@ -99,7 +99,7 @@ void check_same(const train::epoch_record& r, const metrics::multiclass_evaluato
 TEST_CASE("multi-class validation: dice_ce training improves val_dice; the scores are the metrics'") {
     batches train = make_batches(4, 1), val = make_batches(2, 2);
     net3 net(3);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_ce{},
                      {.epochs = 8, .monitor = "val_dice", .progress = train::progress_mode::silent});
     std::vector<double> seen;
@@ -133,7 +133,7 @@ TEST_CASE("multi-class validation: dice_ce training improves val_dice; the score
 TEST_CASE("multi-class validation honours regions of interest and the loss's ignore_index") {
     batches train = make_batches(2, 5);
     net3 net(7);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     {
         train::trainer t(net, opt, losses::dice_ce{},
                          {.epochs = 2, .monitor = "train_loss", .progress = train::progress_mode::silent});

@@ -61,7 +61,7 @@ run_result run(bool scramble) {
     data::loader<with_roi> tr(ds, {.batch_size = 3, .seed = 2}, {0, 1, 2, 3, 4, 5});
     data::loader<with_roi> va(ds, {.batch_size = 2, .shuffle = false}, {6, 7});
     tiny net(3);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{}, {.epochs = 2, .seed = 2, .progress = train::progress_mode::silent});
     const auto r = t.fit(tr, &va);
     return {weights_of(net), r.history};
@@ -96,7 +96,7 @@ TEST_CASE("the ROI changes what is learnt: without it the noisy masks train the 
     ds.scramble = true;
     data::loader<no_roi> tr(ds, {.batch_size = 3, .seed = 2}, {0, 1, 2, 3, 4, 5});
     tiny net(3);
-    optim::adam<float> opt(net, {.lr = 1e-2});
+    optim::adam opt(net, {.lr = 1e-2});
     train::trainer t(net, opt, losses::dice_bce{}, {.epochs = 2, .monitor = "train_loss", .seed = 2,
                                                     .progress = train::progress_mode::silent});
     (void)t.fit(tr);
