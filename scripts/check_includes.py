@@ -32,6 +32,10 @@ Every header (and every source file under src/) declares the library's names in 
 namespace: a line opening `namespace unetpp` must read `namespace unetpp::inline UNETPP_ABI...`
 (`UNETPP_ABI_DEVICE` for `cuda_kernels`, config/abi.hpp), so no name escapes the tag.
 
+The programs under tools/ use only public names: a qualified name through one of the library's
+`detail` namespaces (`unetpp::io::atomic_detail::...`, `dist::detail::...`) fails the check
+(docs/DESIGN.md, "Naming": private). The tools' own `detail` namespaces are theirs.
+
     scripts/check_includes.py [ROOT]      exit 0: clean; 1: violations (printed); 2: usage
 """
 import os
@@ -75,6 +79,22 @@ KNOWN = {}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 NAMESPACE = re.compile(r'^\s*namespace\s+unetpp\b(.*)$')
 ABI_OPEN = re.compile(r'^::inline (UNETPP_ABI|UNETPP_ABI_DEVICE)((?:::\w+)*) \{')
+
+
+LIBRARY_NAMESPACES = ("unetpp", "io", "dist", "train", "backend", "models", "layers", "blocks", "data", "infer",
+                      "losses", "metrics", "optim", "exec", "heads", "memory", "numeric", "cuda_kernels",
+                      "cuda_runtime", "testing", "profiler", "presets", "cpu_kernels")
+PRIVATE_USE = re.compile(r"\b(?:%s)::(?:\w+::)*?(\w*detail)\b" % "|".join(LIBRARY_NAMESPACES))
+
+
+def private_use(rel, lineno, line):
+    """Why a line of a tools/ file names the library's private namespaces, or None."""
+    code = line.split("//", 1)[0]
+    m = PRIVATE_USE.search(code)
+    if not m:
+        return None
+    return (f"{rel}:{lineno}: uses {m.group(0)}, a private namespace of the library; tools use public names "
+            f"(make what the program needs public, docs/DESIGN.md 'Naming')")
 
 
 def abi_problem(rel, lineno, line):
@@ -175,6 +195,18 @@ def main(argv):
             with open(path, encoding="utf-8", errors="replace") as f:
                 for lineno, line in enumerate(f, 1):
                     why = abi_problem(rel, lineno, line)
+                    if why:
+                        problems.append(why)
+    tools_dir = os.path.join(root, "tools")
+    for dirpath, _, files in os.walk(tools_dir):
+        for name in sorted(files):
+            if not name.endswith((".hpp", ".h", ".cpp", ".cu")):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = "tools/" + os.path.relpath(path, tools_dir).replace(os.sep, "/")
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for lineno, line in enumerate(f, 1):
+                    why = private_use(rel, lineno, line)
                     if why:
                         problems.append(why)
     for key, why in sorted(KNOWN.items()):

@@ -143,7 +143,7 @@ inline void write_file(const fs::path& path, std::string_view bytes, bool replac
     ::umask(mask);
     if (::fchmod(fd, 0666 & ~mask) != 0) throw fail("cannot set the permissions of", tmp, errno);
     try {
-        unetpp::io::atomic_detail::write_fd_synced(fd, bytes, tmp);  // closes fd
+        unetpp::io::write_fd_synced(fd, bytes, tmp);  // closes fd
     } catch (const std::runtime_error& e) {
         ::unlink(tmp.c_str());
         throw usage_error(e.what());
@@ -175,7 +175,7 @@ inline void write_file(const fs::path& path, std::string_view bytes, bool replac
             throw detail::write_error("cannot rename the temporary file onto", path, e2);
         }
     }
-    unetpp::io::atomic_detail::sync_folder(dir);  // the rename itself survives a crash
+    unetpp::io::sync_folder(dir);  // the rename itself survives a crash
 #else
     std::error_code ec;
     if (!replace && fs::exists(path, ec))

@@ -193,7 +193,7 @@ private:
     /// take part within stuck_grace. Waits without spinning a core (the others may be computing).
     std::vector<std::uint64_t> exchange(std::uint64_t code, std::uint64_t hash, bool limited) {
 #ifdef UNETPP_WITH_MPI
-        namespace d = unetpp::dist::detail;
+        namespace d = unetpp::dist;
         std::uint64_t mine[2] = {code, hash};
         std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(size()));
         MPI_Request req = MPI_REQUEST_NULL;

@@ -62,6 +62,9 @@ MPI_Datatype mpi_type() {
 /// The most elements one MPI call takes (its counts are ints).
 inline constexpr std::size_t mpi_max_count = static_cast<std::size_t>(INT_MAX);
 }  // namespace detail
+/// Throws std::runtime_error for an MPI error code, naming the call (public for programs that
+/// make MPI calls of their own beside the communicator, as unetpp-train does).
+using detail::mpi_check;
 
 /// Initialises MPI for the life of this object (MPI_Init_thread with MPI_THREAD_FUNNELED) and
 /// finalises it in the destructor. When MPI is already initialised it does neither.

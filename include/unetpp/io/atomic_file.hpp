@@ -56,7 +56,7 @@ inline std::filesystem::path folder_of(const std::filesystem::path& p) {
 #ifdef UNETPP_HAS_POSIX_FSYNC
 /// Writes all of `bytes` to the open descriptor `fd`, fsyncs and closes it. Errors name `file`
 /// (the file behind `fd`); the descriptor is closed either way, and removing the file is the
-/// caller's choice. Shared with the command-line tools' writer (tools/output_guard.hpp).
+/// caller's choice. Public as io::write_fd_synced (below).
 inline void write_fd_synced(int fd, std::string_view bytes, const std::filesystem::path& file) {
     const auto fail = [&](const char* what, int e) {
         ::close(fd);
@@ -214,6 +214,14 @@ inline void rename_over(const std::filesystem::path& from, const std::filesystem
 }
 
 }  // namespace atomic_detail
+
+// Public for programs that write their own files the same way (unetpp's command-line tools do):
+#ifdef UNETPP_HAS_POSIX_FSYNC
+/// Writes all of `bytes` to the open descriptor `fd`, fsyncs and closes it; errors name `file`.
+using atomic_detail::write_fd_synced;
+#endif
+/// fsyncs a folder so that renames inside it are durable (a refusal to sync is not an error).
+using atomic_detail::sync_folder;
 
 /// Replaces `path` by `bytes` atomically and durably (see the file comment). The temporary file
 /// is removed when anything fails, and the old `path` is left untouched.

@@ -196,7 +196,7 @@ double seconds_per_training_image(Net& net, int channels, int size, int batch, i
     for (auto& v : x) v = static_cast<float>(r.uniform());
     static_assert(std::is_same_v<typename Net::tensor_type, tensor<float>>,
                   "seconds_per_training_image times host networks");
-    optim::adam<float, typename Net::backend_type> opt(net, {.lr = 1e-4});
+    optim::adam opt(net, {.lr = 1e-4});
     net.train(true);
     double best = 0;
     for (int k = 0; k <= steps; ++k) {
