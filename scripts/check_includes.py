@@ -30,7 +30,8 @@ upward include, and also when a listed exception has gone (so that the list is t
 
 Every header (and every source file under src/) declares the library's names in the inline ABI
 namespace: a line opening `namespace unetpp` must read `namespace unetpp::inline UNETPP_ABI...`
-(`UNETPP_ABI_DEVICE` for `cuda_kernels`, config/abi.hpp), so no name escapes the tag.
+(`UNETPP_ABI_DEVICE` for `cuda_kernels`, config/abi.hpp), so no name escapes the tag; the CPU
+kernels' namespace opens its inner one too: `backend::cpu_kernels::inline UNETPP_KERNELS_ABI`.
 
 The programs under tools/ use only public names: a qualified name through one of the library's
 `detail` namespaces (`unetpp::io::atomic_detail::...`, `dist::detail::...`) fails the check
@@ -78,7 +79,7 @@ KNOWN = {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 NAMESPACE = re.compile(r'^\s*namespace\s+unetpp\b(.*)$')
-ABI_OPEN = re.compile(r'^::inline (UNETPP_ABI|UNETPP_ABI_DEVICE)((?:::\w+)*) \{')
+ABI_OPEN = re.compile(r'^::inline (UNETPP_ABI|UNETPP_ABI_DEVICE)((?:::\w+)*)(::inline UNETPP_KERNELS_ABI(?:::\w+)*)? \{')
 
 
 LIBRARY_NAMESPACES = ("unetpp", "io", "dist", "train", "backend", "models", "layers", "blocks", "data", "infer",
@@ -107,6 +108,9 @@ def abi_problem(rel, lineno, line):
     if not a:
         return (f"{rel}:{lineno}: opens namespace unetpp outside the ABI namespace; write "
                 f"`namespace unetpp::inline UNETPP_ABI{rest.split('{')[0].rstrip()} {{` (config/abi.hpp)")
+    if re.match(r"^::backend::cpu_kernels(?:$|::)", a.group(2)) and not a.group(3):
+        return (f"{rel}:{lineno}: namespace unetpp{a.group(2)} must open the kernels' inner namespace: "
+                f"`backend::cpu_kernels::inline UNETPP_KERNELS_ABI` (config/abi.hpp)")
     device = a.group(2).startswith("::cuda_kernels")
     if device != (a.group(1) == "UNETPP_ABI_DEVICE"):
         want = "UNETPP_ABI_DEVICE" if device else "UNETPP_ABI"

@@ -11,7 +11,7 @@
 #include <unetpp/backend/cpu/kernels/conv_transpose2d.hpp>
 #include <unetpp/backend/cpu/kernels/dense.hpp>
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 // The dense kernels are templates (the reference backend and gradient checks use double).
 template void dense_forward<float>(const float*, const float*, const float*, float*, int, int, int);

@@ -41,7 +41,18 @@ inline constexpr bool optimized_build = false;
 
 /// Human-readable report of the build: SIMD, xsimd's default architecture, OpenMP threads,
 /// compiler, and the algorithm each CPU kernel uses for typical U-Net shapes.
-inline std::string build_info() {
+namespace detail {
+#if defined(UNETPP_WITH_CUDA) && UNETPP_WITH_CUDA
+inline constexpr bool build_with_cuda = true;
+#else
+inline constexpr bool build_with_cuda = false;
+#endif
+}  // namespace detail
+
+/// (The CUDA setting is a default template argument so that objects compiled with and without
+/// UNETPP_WITH_CUDA, which share an ABI namespace, do not share one definition; config/abi.hpp.)
+template <bool WithCuda = detail::build_with_cuda>
+std::string build_info() {
     namespace k = backend::cpu_kernels;
     std::ostringstream s;
     s << "unetpp build\n";
@@ -68,18 +79,20 @@ inline std::string build_info() {
 #else
     s << "  assertions:    on (debug build: expect slow kernels)\n";
 #endif
+    if constexpr (WithCuda) {
 #if defined(UNETPP_WITH_CUDA) && UNETPP_WITH_CUDA
-    s << "  CUDA backend:  " << cuda_runtime::summary() << "\n";
-#else
-    s << "  CUDA backend:  not in this program (configure with -DUNETPP_WITH_CUDA=ON and link unetpp::cuda)\n";
+        s << "  CUDA backend:  " << cuda_runtime::summary() << "\n";
 #endif
+    } else {
+        s << "  CUDA backend:  not in this program (configure with -DUNETPP_WITH_CUDA=ON and link unetpp::cuda)\n";
+    }
 #if defined(UNETPP_SEPARATE_KERNELS)
     s << "  kernels built: once, in the unetpp::kernels library (its instruction set is the one below)\n";
 #else
     s << "  kernels built: header-only, in this program\n";
 #endif
-    s << "  ABI namespace: unetpp::" << abi_tag
-      << " (objects compiled for another instruction set or kernel mode do not mix with these)\n";
+    s << "  ABI namespace: unetpp::" << abi_tag << ", CPU kernels in backend::cpu_kernels::" << kernels_abi_tag
+      << " (objects compiled for another instruction set do not link with these)\n";
     s << "  kernels (float, backend::cpu):\n";
     const k::conv_geometry conv3{1, 64, 258, 258, 64, 3, 3, 1};
     const k::conv_geometry conv1{1, 64, 256, 256, 1, 1, 1, 1};

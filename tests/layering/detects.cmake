@@ -13,6 +13,7 @@ file(WRITE "${inc}/layers/up.hpp" "#pragma once\n#include \"../models/unet.hpp\"
 file(WRITE "${inc}/layers/tool.hpp" "#pragma once\n#include \"../../../tools/cli_args.hpp\"\n")
 file(WRITE "${inc}/layers/ok.hpp" "#pragma once\n#include <vector>\n#include <unetpp/tensor/tensor.hpp>\n#include \"up.hpp\"\n#include \"../config/abi.hpp\"\nnamespace unetpp::inline UNETPP_ABI::layers {\n}\nnamespace up = unetpp;\n")
 # Names outside the inline ABI namespace (config/abi.hpp), and a CUDA kernel namespace in the wrong one.
+file(WRITE "${inc}/backend/kern.hpp" "#pragma once\n#include \"../config/abi.hpp\"\nnamespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {\n}\nnamespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {\n}\n")
 file(WRITE "${inc}/layers/bare.hpp" "#pragma once\n#include \"../config/abi.hpp\"\nnamespace unetpp::layers {\n}\n")
 # A program under tools/ that reaches into the library's private namespaces (its own are fine).
 file(MAKE_DIRECTORY "${WORK}/tools")
@@ -29,6 +30,7 @@ foreach(expected
         "layers/impl.hpp:2: 'layers' includes backend/cpu.hpp, a backend implementation"
         "layers/bare.hpp:3: opens namespace unetpp outside the ABI namespace"
         "src/k.cu:1: namespace unetpp::cuda_kernels belongs in UNETPP_ABI_DEVICE"
+        "backend/kern.hpp:3: namespace unetpp::backend::cpu_kernels::detail must open the kernels' inner namespace"
         "tools/prog.cpp:3: uses unetpp::io::atomic_detail, a private namespace of the library")
     string(FIND "${out}" "${expected}" at)
     if(at EQUAL -1)
@@ -38,6 +40,10 @@ endforeach()
 string(FIND "${out}" "layers/impl.hpp:3" at)
 if(NOT at EQUAL -1)
     message(FATAL_ERROR "check_includes.py reported the contract include layers/impl.hpp:3")
+endif()
+string(FIND "${out}" "backend/kern.hpp:5" at)
+if(NOT at EQUAL -1)
+    message(FATAL_ERROR "check_includes.py reported the correct kernels namespace, backend/kern.hpp:5")
 endif()
 string(FIND "${out}" "tools/prog.cpp:2" at)
 if(NOT at EQUAL -1)

@@ -270,14 +270,16 @@ namespace unetpp::inline UNETPP_ABI::backend {
 
 /// Stands in for the CUDA backend in programs built without it (they do not link unetpp::cuda,
 /// or unetpp was configured without UNETPP_WITH_CUDA): `unet<cfg, backend::cuda>` fails to compile
-/// with a message saying how to get the real one.
-struct cuda {
+/// with a message saying how to get the real one. A class of its own name, so that a program
+/// whose objects disagree on UNETPP_WITH_CUDA never has two classes called backend::cuda.
+struct cuda_unavailable {
     static constexpr bool available = false;
     static constexpr const char* name = "cuda";
     static constexpr const char* unavailable_reason =
         "this program was built without the CUDA backend: configure unetpp with -DUNETPP_WITH_CUDA=ON and link "
         "unetpp::cuda";
 };
+using cuda = cuda_unavailable;
 
 }  // namespace unetpp::backend
 

@@ -7,7 +7,7 @@
 #include "../../../config/abi.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 namespace detail {
 /// y = x * scale + shift, optionally followed by ReLU (the fused Conv-BN-ReLU blocks' last two

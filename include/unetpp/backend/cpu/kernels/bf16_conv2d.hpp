@@ -47,7 +47,7 @@
 #include <immintrin.h>
 #endif
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::bf16 {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::bf16 {
 
 /// Sizes of one call's converted operands (32-bit words: two bf16 values each).
 struct conv_plan {

@@ -20,7 +20,7 @@
 
 #include "../../../config/abi.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::bf16 {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::bf16 {
 
 /// Thrown by the bf16 convolutions where AVX512-BF16 is missing from the build or the processor.
 struct bf16_unavailable : std::runtime_error {

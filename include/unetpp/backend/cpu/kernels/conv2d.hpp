@@ -47,7 +47,7 @@
 #include "batch_norm.hpp"  // detail::scale_shift, the epilogue of fused convolutions
 
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 // The convolution's geometry is the backend contract's (backend/backend.hpp). The kernels take
 // implicit zero padding of `pad` pixels only (`padding` must be pad_kind::zero here); the backend

@@ -20,7 +20,7 @@
 #endif
 
 #if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 // ---- Direct AVX2 path (stride 1) ------------------------------------------------------------
 //

@@ -20,7 +20,7 @@
 #endif
 
 #if defined(__AVX512F__)
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 // One micro-kernel call: 6 output channels x 4 segments of 16 pixels, summed over cic input
 // channels. xs[v] points at input channel 0 of segment v, shifted by the padding (row oy - pad_y,

@@ -15,7 +15,7 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 // ---- Direct AVX-512 path (stride 1) -----------------------------------------------------------
 

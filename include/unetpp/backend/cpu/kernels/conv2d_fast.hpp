@@ -23,7 +23,7 @@
 #define UNETPP_DIRECT_CONV 0
 #endif
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 namespace detail {
 

@@ -18,7 +18,7 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 using row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using const_strided_map = Eigen::Map<const row_matrix, 0, Eigen::OuterStride<>>;

@@ -22,7 +22,7 @@
 #include "api.hpp"
 
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 using backend::conv_transpose_geometry;  // backend/backend.hpp
 

@@ -18,7 +18,7 @@
 #include <omp.h>
 #endif
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 // ------------------------------------------------------------------------------------------------
 // Fast float kernels

@@ -9,7 +9,7 @@
 #include <Eigen/Core>
 #endif
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 /// y[n, out] = x[n, in] * W^T + b.
 template <class T>

@@ -7,7 +7,7 @@
 #include "../../../config/abi.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 template <class T>
 void depthwise_conv2d_forward(const T* x, const T* w, const T* b, T* y, int n, int c, int h, int wd, int k, int s) {

@@ -15,7 +15,7 @@
 #include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 namespace detail {
 /// Applies `vec(batch)` over full SIMD batches and `scalar(value)` over the tail, in parallel

@@ -19,7 +19,7 @@
 
 #include "../../../config/abi.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 /// Threads requested for the kernels' parallel regions: OpenMP's nthreads-var (OMP_NUM_THREADS,
 /// set_num_threads), 1 without OpenMP. Dynamic mode does not change it, only the team sizes.

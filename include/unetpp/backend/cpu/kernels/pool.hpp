@@ -9,7 +9,7 @@
 #include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 /// Max pooling with window k and stride s; `argmax` receives, per output, the flat index of the
 /// winning input inside its (n, c) plane (first maximum wins, as PyTorch; NaN propagates). A null

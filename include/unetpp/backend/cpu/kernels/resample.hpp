@@ -11,7 +11,7 @@
 #include "../../../tensor/numeric.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 using backend::pad_kind;  // backend/backend.hpp
 

@@ -9,7 +9,7 @@
 #include "../../backend.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 /// One SGD step on n elements (optim/sgd.hpp gives the rule; PyTorch's torch.optim.SGD).
 template <class T>

@@ -64,7 +64,7 @@
 #include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 #if defined(__AVX512F__)
 inline constexpr bool have_winograd = true;
@@ -365,7 +365,7 @@ inline bool winograd_backward_data_if_chosen(const conv_geometry& g, const float
 
 }  // namespace unetpp::backend::cpu_kernels::detail
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 UNETPP_KERNEL_API const char* conv2d_backward_data_algorithm(const conv_geometry& g) {
     return detail::use_winograd_backward(g) ? detail::winograd_name : conv2d_forward_algorithm(g);

@@ -29,7 +29,7 @@
 #if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail::wino {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail::wino {
 
 // Lane l of the result is all ones when bit l of `bits` is set (a vmaskmovps / gather mask).
 inline __m256 lane_mask8(unsigned bits) noexcept {

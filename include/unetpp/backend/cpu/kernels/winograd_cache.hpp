@@ -45,7 +45,7 @@
 
 #include "../../../config/abi.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 namespace detail::wino {
 

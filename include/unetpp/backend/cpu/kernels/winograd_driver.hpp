@@ -34,7 +34,7 @@
 #include "winograd_transforms.hpp"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail::wino {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail::wino {
 
 // Where the 3x3 filters come from: tap k = ky*3+kx of (co, ci) is
 // w[co*lane_stride + ci*in_stride + (flip ? 8-k : k)], multiplied by scale[co] when scale is

@@ -10,7 +10,7 @@
 #include "../../../config/abi.hpp"
 #include "winograd_transforms.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::detail {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 namespace wino {
 

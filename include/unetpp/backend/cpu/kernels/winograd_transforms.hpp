@@ -24,7 +24,7 @@
 
 #include "../../../config/abi.hpp"
 
-namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 // F(4x4, 3x3): 6 x 6 input tiles, 36 transformed points, 4 x 4 outputs per tile.
 inline constexpr int winograd_alpha = 6;
