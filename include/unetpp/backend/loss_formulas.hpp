@@ -75,9 +75,10 @@ UNETPP_HD inline double weight_at(const loss_geometry& g, const T* w, std::ptrdi
     return static_cast<double>(w[(i / sample) * g.plane + i % g.plane]);
 }
 
-/// TP, SP and ST of a region loss (or any three sums), added in place.
+/// TP, SP and ST of a region loss (or any three sums), added in place. Trivially constructible
+/// (value-initialise for zeros), so that CUDA kernels can keep it in shared memory.
 struct sums3 {
-    double a = 0, b = 0, c = 0;
+    double a, b, c;
     UNETPP_HD sums3& operator+=(const sums3& o) {
         a += o.a;
         b += o.b;
@@ -87,7 +88,7 @@ struct sums3 {
 };
 /// Four sums (softmax Dice: intersection, probabilities, targets, counted weight).
 struct sums4 {
-    double a = 0, b = 0, c = 0, d = 0;
+    double a, b, c, d;
     UNETPP_HD sums4& operator+=(const sums4& o) {
         a += o.a;
         b += o.b;

@@ -71,7 +71,7 @@ double cross_entropy_loss(const loss_geometry& g, const T* x, const T* t, const 
                           const multiclass_loss_params& mp) {
     const int c = g.c;
     const std::ptrdiff_t plane = g.plane;
-    loss_math::sums3 acc;  // the loss terms, the index targets' denominator, the pixel weights
+    loss_math::sums3 acc{};  // the loss terms, the index targets' denominator, the pixel weights
     for (int ni = 0; ni < g.n; ++ni)
         for (std::ptrdiff_t p = 0; p < plane; ++p) {
             const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ni) * c * plane + p;
