@@ -56,12 +56,7 @@ T evaluate_on(const L& loss, const tensor<T, typename B::memory>& logits, const 
               backend_buffers<T, typename B::memory>& buf) {
     if constexpr (BackendLoss<L, B, T>) {
         return loss.template on_backend<B>(logits, target, weight, grad, buf);
-    } else {
-        static_assert(backend::host_backend<B>,
-                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities, weighted_bce, "
-                      "focal, mae, deep_supervision and multitask do); copy the logits with to_host, or use a loss "
-                      "that runs on a device backend: bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, "
-                      "cross_entropy, softmax_dice or dice_ce");
+    } else if constexpr (backend::host_backend<B>) {
         (void)buf;
         if (!weight) return loss(logits, target, grad);
         if constexpr (requires { loss(logits, target, *weight, grad); })
@@ -69,6 +64,13 @@ T evaluate_on(const L& loss, const tensor<T, typename B::memory>& logits, const 
         else
             throw std::invalid_argument(std::string(loss.name) +
                                         ": takes no per-pixel weights (losses::WeightedLoss); call it without them");
+    } else {
+        static_assert(backend::host_backend<B>,
+                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities, weighted_bce, "
+                      "focal, mae, deep_supervision and multitask do); copy the logits with to_host, or use a loss "
+                      "that runs on a device backend: bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, "
+                      "cross_entropy, softmax_dice or dice_ce");
+        return T(0);
     }
 }
 
