@@ -96,12 +96,12 @@ struct region_reduce {
     float* grad;  // may be null
     backend::region_loss_params r;
     int groups;
-    double* values;  // per group: its loss
-    UNETPP_HD std::ptrdiff_t per() const { return g.size() / groups; }
+    std::ptrdiff_t per;  // elements per group
+    double* values;      // per group: its loss
     UNETPP_HD lm::sums3 partial(int gi, int th) const {
-        const std::ptrdiff_t lo = gi * per();
+        const std::ptrdiff_t lo = gi * per;
         lm::sums3 acc{};
-        for (std::ptrdiff_t i = lo + th; i < lo + per(); i += channel_threads)
+        for (std::ptrdiff_t i = lo + th; i < lo + per; i += channel_threads)
             acc += lm::region_terms(x[i], t[i], lm::weight_at(g, w, i));
         return acc;
     }
@@ -110,8 +110,8 @@ struct region_reduce {
         if (!grad) return;
         const lm::region_value v = lm::region_score(r, s.a, s.b, s.c);
         const double scale = 1.0 / static_cast<double>(groups);
-        const std::ptrdiff_t lo = gi * per();
-        for (std::ptrdiff_t i = lo + th; i < lo + per(); i += channel_threads)
+        const std::ptrdiff_t lo = gi * per;
+        for (std::ptrdiff_t i = lo + th; i < lo + per; i += channel_threads)
             grad[i] = lm::region_grad(v, x[i], t[i], lm::weight_at(g, w, i), scale);
     }
 };
@@ -278,7 +278,7 @@ double run_region(Exec& ex, const backend::loss_geometry& g, const float* x, con
     const int groups = r.per_image ? g.n : 1;
     double* result = scratch;
     double* values = scratch + 2;
-    ex.reduce(groups, region_reduce{g, x, t, w, grad, r, groups, values});
+    ex.reduce(groups, region_reduce{g, x, t, w, grad, r, groups, g.size() / groups, values});
     ex.single(region_finish{values, groups, result});
     return ex.read(result);
 }
