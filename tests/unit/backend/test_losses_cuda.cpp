@@ -54,7 +54,8 @@ TEST_CASE("every loss that runs on a backend gives the host loss's value and gra
         for (auto& v : w) v = r.below(4) == 0 ? 0.0f : static_cast<float>(r.uniform(0, 2));
         for (auto& v : w_full) v = static_cast<float>(r.uniform(0, 2));
         const tensor<float>* shared = bin.c == 1 ? &w_full : &w;
-        for (const tensor<float>* wb : {static_cast<const tensor<float>*>(nullptr), shared, &w_full}) {
+        const tensor<float>* full = &w_full;
+        for (const tensor<float>* wb : {static_cast<const tensor<float>*>(nullptr), shared, full}) {
             check_loss(losses::bce_with_logits{}, bin, t_bin, wb);
             check_loss(losses::dice_loss{}, bin, t_bin, wb);
             check_loss(losses::dice_loss{.reduction = losses::region_reduction::per_image}, bin, t_bin, wb);
