@@ -11,6 +11,10 @@
 /// taken with respect to those probabilities. Losses hold only their hyper-parameters; a call
 /// has no side effects besides *grad, so one object may be used from several threads.
 ///
+/// Device tensors. bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, cross_entropy,
+/// softmax_dice and dice_ce also run on a backend's memory (on_backend.hpp: losses::evaluate_on,
+/// the backend's loss operations); the host calls above run the same operations' CPU kernels.
+///
 /// Weights (regions of interest). Every loss also has
 ///   T l(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight, tensor<T>* grad = nullptr) const
 /// (the `WeightedLoss` concept): `weight` holds one value >= 0 per pixel, [N, 1, H, W] (shared by
