@@ -3,8 +3,12 @@
 /// binary_cross_entropy_with_logits (mean reduction):
 ///   l(x, t) = max(x, 0) - x t + log(1 + exp(-|x|)),   dl/dx = (sigmoid(x) - t) / count.
 
+#include <cmath>
 #include <cstddef>
+#include <stdexcept>
 
+#include "../backend/cpu/kernels/parallel.hpp"
+#include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 #include "on_backend.hpp"
