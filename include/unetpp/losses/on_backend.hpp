@@ -32,8 +32,8 @@
 
 namespace unetpp::losses {
 
-/// Backend copies of a loss's host inputs and a second gradient for the combined losses (unused
-/// on the host, where the inputs are read in place).
+/// Backend copies of a loss's host inputs (on the host the inputs are read in place) and the
+/// second term's gradient of the combined losses (dice_bce, dice_ce).
 template <class T, class M>
 struct backend_buffers {
     tensor<T, M> target, weight, class_weights, grad2;
