@@ -140,6 +140,10 @@ struct fake_device_backend {
     UNETPP_FAKE_OP(adam_update)
     UNETPP_FAKE_OP(sum_squares)
     UNETPP_FAKE_OP(all_finite)
+    UNETPP_FAKE_OP(bce_with_logits_loss)
+    UNETPP_FAKE_OP(region_loss)
+    UNETPP_FAKE_OP(cross_entropy_loss)
+    UNETPP_FAKE_OP(softmax_dice_loss)
 #undef UNETPP_FAKE_OP
 };
 

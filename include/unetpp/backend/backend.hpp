@@ -83,6 +83,42 @@ struct adam_step {
     double step_size = 0, inv_sqrt_c2 = 1;
 };
 
+/// The layout of a loss's inputs (the loss operations below): logits and gradient
+/// [n, c, plane]; the target has the logits' shape, or [n, 1, plane] for class indices
+/// (multiclass_loss_params::index_target); per-pixel weights (a null pointer: none) are
+/// [n, 1, plane], shared by the channels, when `shared_weights`, else the logits' shape.
+/// include/unetpp/losses/ has the formulas; backend/loss_formulas.hpp their per-pixel terms.
+struct loss_geometry {
+    int n = 1, c = 1;
+    std::ptrdiff_t plane = 1;
+    bool shared_weights = false;
+    [[nodiscard]] constexpr std::ptrdiff_t size() const noexcept {
+        return static_cast<std::ptrdiff_t>(n) * c * plane;
+    }
+};
+
+/// Which overlap score region_loss computes from TP, SP and ST (losses/region.hpp).
+enum class region_kind { dice, iou, tversky };
+
+/// The constants of region_loss: the score, its smoothing, Tversky's weights of false positives
+/// (alpha) and false negatives (beta), and whether pixels pool per image (else per batch).
+struct region_loss_params {
+    region_kind kind = region_kind::dice;
+    double smooth = 1.0, alpha = 0.3, beta = 0.7;
+    bool per_image = false;
+};
+
+/// The constants of the softmax losses (losses/cross_entropy.hpp, losses/softmax_dice.hpp): the
+/// target encoding (class indices [n, 1, plane], else one-hot / soft [n, c, plane]), the index
+/// that marks pixels to skip, and softmax Dice's class 0, smoothing and pooling.
+struct multiclass_loss_params {
+    bool index_target = true;
+    int ignore_index = -100;
+    bool include_background = true;
+    double smooth = 1e-5;
+    bool per_image = true;
+};
+
 // The CPU backend, declared here so that `class B = backend::cpu` can be every layer's default
 // without every layer including the CPU kernels; backend/cpu.hpp defines it.
 template <bool Fast>
@@ -107,7 +143,9 @@ template <class B, class T, class P = memory::pointer_t<typename B::memory, T>,
           class CI = memory::pointer_t<typename B::memory, const std::int32_t>>
 concept backend_operations = requires(P p, C c, I i, CI ci, std::ptrdiff_t n, int k, T s, bool flag, std::uint64_t seed,
                                       double d, const conv_geometry& conv, const conv_transpose_geometry& convt,
-                                      const depthwise_geometry& dw, const sgd_step& sgd, const adam_step& adam) {
+                                      const depthwise_geometry& dw, const sgd_step& sgd, const adam_step& adam,
+                                      const loss_geometry& loss, const region_loss_params& region,
+                                      const multiclass_loss_params& multiclass) {
     B::conv2d_forward(conv, c, c, c, p);                         // x, w, b (may be null), y
     B::conv2d_forward_fused(conv, c, c, c, c, c, flag, p);       // x, w, b, scale, shift, relu, y
     B::conv2d_backward_data(conv, c, c, p);                      // dy, w, dx (overwritten)
@@ -162,6 +200,14 @@ concept backend_operations = requires(P p, C c, I i, CI ci, std::ptrdiff_t n, in
     B::adam_update(p, c, p, p, n, adam);                         // param, grad, m, v
     { B::sum_squares(c, n) } -> std::same_as<double>;           // in double, fixed order
     { B::all_finite(c, n) } -> std::same_as<bool>;              // no NaN, no infinity
+    { B::bce_with_logits_loss(loss, c, c, c, p) } -> std::same_as<double>;
+    // logits, target, weights, grad (null: none; else overwritten); returns the mean, reads back one value
+    { B::region_loss(loss, c, c, c, p, region) } -> std::same_as<double>;
+    // logits, target, weights, grad; Dice / IoU / Tversky on sigmoids; NaN for 0/0
+    { B::cross_entropy_loss(loss, c, c, c, c, p, multiclass) } -> std::same_as<double>;
+    // logits, target, weights, class weights (c values; null: all 1), grad
+    { B::softmax_dice_loss(loss, c, c, c, p, multiclass) } -> std::same_as<double>;
+    // logits, target, weights, grad
 };
 // backend-ops:end
 

@@ -24,6 +24,7 @@
 #include "cpu/kernels/dense.hpp"
 #include "cpu/kernels/depthwise_conv2d.hpp"
 #include "cpu/kernels/eltwise.hpp"
+#include "cpu/kernels/loss.hpp"
 #include "cpu/kernels/parallel.hpp"
 #include "cpu/kernels/pool.hpp"
 #include "cpu/kernels/resample.hpp"
@@ -392,6 +393,27 @@ struct basic_cpu {
     template <class T>
     static bool all_finite(const T* x, std::ptrdiff_t n) {
         return cpu_kernels::all_finite(x, n);
+    }
+
+    // Losses (the host losses of include/unetpp/losses/ run these).
+    template <class T>
+    static double bce_with_logits_loss(const loss_geometry& g, const T* x, const T* t, const T* w, T* grad) {
+        return cpu_kernels::bce_with_logits_loss(g, x, t, w, grad);
+    }
+    template <class T>
+    static double region_loss(const loss_geometry& g, const T* x, const T* t, const T* w, T* grad,
+                              const region_loss_params& r) {
+        return cpu_kernels::region_loss(g, x, t, w, grad, r);
+    }
+    template <class T>
+    static double cross_entropy_loss(const loss_geometry& g, const T* x, const T* t, const T* w, const T* cw, T* grad,
+                                     const multiclass_loss_params& mp) {
+        return cpu_kernels::cross_entropy_loss(g, x, t, w, cw, grad, mp);
+    }
+    template <class T>
+    static double softmax_dice_loss(const loss_geometry& g, const T* x, const T* t, const T* w, T* grad,
+                                    const multiclass_loss_params& mp) {
+        return cpu_kernels::softmax_dice_loss(g, x, t, w, grad, mp);
     }
 
 private:

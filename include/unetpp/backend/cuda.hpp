@@ -84,7 +84,7 @@ static_assert(MemorySpace<cuda_device>);
 namespace unetpp::inline UNETPP_ABI::backend {
 
 /// The CUDA backend (this file's comment). Every function enqueues work on the calling thread's
-/// stream and returns; sum_squares and all_finite wait for their one value.
+/// stream and returns; sum_squares, all_finite and the loss operations wait for their one value.
 struct cuda {
     using memory = unetpp::memory::cuda_device;
     static constexpr bool available = true;
@@ -248,6 +248,26 @@ struct cuda {
         return cuda_kernels::all_finite(ctx.stream(), raw(x), n, reduction_scratch(ctx, n));
     }
 
+    static double bce_with_logits_loss(const loss_geometry& g, C x, C t, C w, P grad) {
+        auto& ctx = cuda_runtime::context::current();
+        return cuda_kernels::bce_with_logits_loss(ctx.stream(), g, raw(x), raw(t), raw(w), raw(grad), loss_scratch(ctx, g));
+    }
+    static double region_loss(const loss_geometry& g, C x, C t, C w, P grad, const region_loss_params& r) {
+        auto& ctx = cuda_runtime::context::current();
+        return cuda_kernels::region_loss(ctx.stream(), g, raw(x), raw(t), raw(w), raw(grad), r, loss_scratch(ctx, g));
+    }
+    static double cross_entropy_loss(const loss_geometry& g, C x, C t, C w, C class_weights, P grad,
+                                     const multiclass_loss_params& mp) {
+        auto& ctx = cuda_runtime::context::current();
+        return cuda_kernels::cross_entropy_loss(ctx.stream(), g, raw(x), raw(t), raw(w), raw(class_weights), raw(grad),
+                                                mp, loss_scratch(ctx, g));
+    }
+    static double softmax_dice_loss(const loss_geometry& g, C x, C t, C w, P grad, const multiclass_loss_params& mp) {
+        auto& ctx = cuda_runtime::context::current();
+        return cuda_kernels::softmax_dice_loss(ctx.stream(), g, raw(x), raw(t), raw(w), raw(grad), mp,
+                                               loss_scratch(ctx, g));
+    }
+
 private:
     template <class T>
     static T* raw(unetpp::memory::device_ptr<T> p) noexcept {
@@ -256,6 +276,10 @@ private:
     static cudaStream_t s() { return cuda_runtime::context::current().stream(); }
     static void* reduction_scratch(cuda_runtime::context& ctx, std::ptrdiff_t n) {
         return ctx.scratch(cuda_runtime::scratch_slot::reduction, cuda_kernels::reduction_scratch_bytes(n));
+    }
+    // The loss operations share the reductions' slot: each waits for its value before returning.
+    static void* loss_scratch(cuda_runtime::context& ctx, const loss_geometry& g) {
+        return ctx.scratch(cuda_runtime::scratch_slot::reduction, cuda_kernels::loss_scratch_bytes(g));
     }
 };
 

@@ -12,44 +12,44 @@
 #include "../tensor/numeric.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
 /// Mean binary cross-entropy of `logits` against `target` (values in [0, 1]), computed from the
-/// logits so that large magnitudes neither overflow nor lose precision.
+/// logits so that large magnitudes neither overflow nor lose precision. Runs on a backend's
+/// memory too (on_backend.hpp): the operation bce_with_logits_loss.
 struct bce_with_logits {
     static constexpr const char* name = "bce_with_logits";
 
     /// Returns the loss and, when `grad` is given, writes dloss/dlogits into it (resized).
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        detail::check_binary_inputs(name, logits, target);
-        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
-        if (grad) grad->resize(logits.shape());
-        const T inv_n = T(1) / static_cast<T>(n);
-        const T* x = logits.data();
-        const T* t = target.data();
-        T* g = grad ? grad->data() : nullptr;
-        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
-        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
-            const T v = x[i];
-            if (g) g[i] = (numeric::stable_sigmoid(v) - t[i]) * inv_n;
-            return static_cast<double>((v > T(0) ? v : T(0)) - v * t[i] + std::log1p(std::exp(-std::abs(v))));
-        });
-        return static_cast<T>(sum / static_cast<double>(n));
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Weighted mean over pixels: sum w_i l_i / sum w_i (see common.hpp).
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
+    }
+
+    /// The loss on backend B's memory (on_backend.hpp); `weight` (may be null) and `target` on the host.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
         detail::check_binary_inputs(name, logits, target);
-        const auto w = detail::check_weights(name, logits, weight);
-        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
-            const double v = logits[i], t = target[i];
-            d = detail::stable_sigmoid(v) - t;
-            return detail::bce_logit(v, t);
-        });
+        if (weight) (void)detail::check_weights(name, logits, *weight);
+        const tensor<T, M>& t = in_space(target, buf.target);
+        const tensor<T, M>* w = detail::staged(weight, buf.weight);
+        if (grad) grad->resize(logits.shape());
+        const shape4 ws = weight ? weight->shape() : logits.shape();
+        return static_cast<T>(detail::loss_ops<B, M>::bce_with_logits(detail::geometry(logits.shape(), &ws), logits.data(),
+                                                                   t.data(), detail::data_or_null(w),
+                                                                   detail::data_or_null(grad)));
     }
 };
 

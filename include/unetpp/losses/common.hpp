@@ -11,6 +11,10 @@
 /// taken with respect to those probabilities. Losses hold only their hyper-parameters; a call
 /// has no side effects besides *grad, so one object may be used from several threads.
 ///
+/// Device tensors. bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, cross_entropy,
+/// softmax_dice and dice_ce also run on a backend's memory (on_backend.hpp: losses::evaluate_on,
+/// the backend's loss operations); the host calls above run the same operations' CPU kernels.
+///
 /// Weights (regions of interest). Every loss also has
 ///   T l(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight, tensor<T>* grad = nullptr) const
 /// (the `WeightedLoss` concept): `weight` holds one value >= 0 per pixel, [N, 1, H, W] (shared by
@@ -69,8 +73,8 @@ namespace detail {
 inline std::string position(const shape4& s, std::size_t i) { return s.position_str(i); }
 inline std::string number(double v) { return unetpp::detail::message_number(v); }
 
-template <class T>
-void check_same_shape(const char* name, const tensor<T>& logits, const tensor<T>& target) {
+template <class T, class M>
+void check_same_shape(const char* name, const tensor<T, M>& logits, const tensor<T>& target) {
     if (logits.shape() != target.shape())
         throw std::invalid_argument(std::string(name) + ": logits " + logits.shape().str() + " and target " +
                                     target.shape().str() + " differ in shape");
@@ -103,11 +107,12 @@ void check_binary_target(const char* name, const tensor<T>& target) {
                                         "masks by 255, or threshold them)");
 }
 
-/// The checks every binary loss on logits makes, in order.
-template <class T>
-void check_binary_inputs(const char* name, const tensor<T>& logits, const tensor<T>& target) {
+/// The checks every binary loss on logits makes, in order (the logits' values only where the host
+/// can read them: losses/on_backend.hpp).
+template <class T, class M>
+void check_binary_inputs(const char* name, const tensor<T, M>& logits, const tensor<T>& target) {
     check_same_shape(name, logits, target);
-    check_finite(name, logits);
+    if constexpr (M::host_accessible) check_finite(name, logits);
     check_binary_target(name, target);
 }
 
@@ -159,8 +164,8 @@ T weighted_mean(const tensor<T>& logits, const pixel_weights<T>& w, tensor<T>* g
 
 /// Checks `weight` against the logits (shape [N, 1, H, W] or the logits' own; values finite and
 /// >= 0, the message naming the first bad one) and sums it.
-template <class T>
-pixel_weights<T> check_weights(const char* name, const tensor<T>& logits, const tensor<T>& weight) {
+template <class T, class M>
+pixel_weights<T> check_weights(const char* name, const tensor<T, M>& logits, const tensor<T>& weight) {
     const shape4 s = logits.shape(), ws = weight.shape();
     const bool broadcast = ws == shape4{s.n, 1, s.h, s.w} && s.c != 1;
     if (ws != s && !broadcast)

@@ -29,6 +29,7 @@
 #include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
@@ -38,8 +39,8 @@ namespace detail {
 /// numbers 0..C-1, or ignore_index) or one-hot / probabilities [N, C, H, W] (values in [0, 1]);
 /// returns true for index targets. `one_channel` ends the message for one-channel logits (what
 /// to use instead). Shared by cross_entropy and softmax_dice (softmax_dice.hpp).
-template <class T>
-bool check_multiclass_inputs(const char* name, const tensor<T>& logits, const tensor<T>& target, int ignore_index,
+template <class T, class M>
+bool check_multiclass_inputs(const char* name, const tensor<T, M>& logits, const tensor<T>& target, int ignore_index,
                              const char* one_channel) {
     const shape4 s = logits.shape();
     if (logits.empty()) throw std::invalid_argument(std::string(name) + ": empty batch");
@@ -50,7 +51,7 @@ bool check_multiclass_inputs(const char* name, const tensor<T>& logits, const te
     if (!indices && ts != s)
         throw std::invalid_argument(std::string(name) + ": target " + ts.str() + " does not fit logits " + s.str() +
                                     "; give class indices as [N, 1, H, W] or one-hot / probabilities as [N, C, H, W]");
-    check_finite(name, logits);
+    if constexpr (M::host_accessible) check_finite(name, logits);  // a device's logits: on_backend.hpp
     if (!indices) {
         check_binary_target(name, target);
         return false;
@@ -76,7 +77,8 @@ struct cross_entropy {
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        return impl(logits, target, static_cast<const tensor<T>*>(nullptr), grad);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Pixel weights w_i ([N, 1, H, W], see common.hpp) multiply each pixel's term and its share of
@@ -85,17 +87,19 @@ struct cross_entropy {
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
-        const shape4 s = logits.shape();
-        if (weight.shape() != shape4{s.n, 1, s.h, s.w})
-            throw std::invalid_argument(std::string(name) + ": weights " + weight.shape().str() + " do not fit logits " +
-                                        s.str() + "; give one weight per pixel as [N, 1, H, W]");
-        return impl(logits, target, &weight, grad);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
     }
 
-private:
-    template <class T>
-    T impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* pixel_weight, tensor<T>* grad) const {
+    /// On backend B's memory (on_backend.hpp); target and weight (may be null) on the host. The
+    /// class weights are used at T's precision.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
         const shape4 s = logits.shape();
+        if (weight && weight->shape() != shape4{s.n, 1, s.h, s.w})
+            throw std::invalid_argument(std::string(name) + ": weights " + weight->shape().str() + " do not fit logits " +
+                                        s.str() + "; give one weight per pixel as [N, 1, H, W]");
         const bool indices = detail::check_multiclass_inputs(
             name, logits, target, ignore_index,
             "categorical cross-entropy needs C >= 2 classes (use bce_with_logits for a single foreground class)");
@@ -106,68 +110,20 @@ private:
             if (!(w >= 0.0) || !std::isfinite(w))
                 throw std::invalid_argument(std::string(name) + ": class weight " + detail::number(w) +
                                             " must be finite and >= 0");
-        if (pixel_weight) (void)detail::check_weights(name, logits, *pixel_weight);  // values finite and >= 0
-        const T* pwv = pixel_weight ? pixel_weight->data() : nullptr;
-        double pixel_weights = 0;  // dense targets: the sum of the pixel weights
-        const int c = s.c;
-        const std::size_t plane = s.plane();
-        const T* tv = target.data();
-        auto weight = [&](int k) { return class_weights.empty() ? 1.0 : class_weights[static_cast<std::size_t>(k)]; };
-
+        if (weight) (void)detail::check_weights(name, logits, *weight);  // values finite and >= 0
+        tensor<T> cw_host;
+        if (!class_weights.empty()) {
+            cw_host.resize(shape4{1, 1, 1, s.c});
+            for (int k = 0; k < s.c; ++k) cw_host[static_cast<std::size_t>(k)] = static_cast<T>(class_weights[static_cast<std::size_t>(k)]);
+        }
+        const tensor<T, M>& t = in_space(target, buf.target);
+        const tensor<T, M>* w = detail::staged(weight, buf.weight);
+        const tensor<T, M>* cw = class_weights.empty() ? nullptr : &in_space(cw_host, buf.class_weights);
         if (grad) grad->resize(s);
-        T* g = grad ? grad->data() : nullptr;
-        const T* x = logits.data();
-        std::vector<double> prob(static_cast<std::size_t>(c));
-        double sum = 0, denom = 0;
-        for (int ni = 0; ni < s.n; ++ni)
-            for (std::size_t p = 0; p < plane; ++p) {
-                const std::size_t base = static_cast<std::size_t>(ni) * c * plane + p;
-                const std::size_t tbase = indices ? static_cast<std::size_t>(ni) * plane + p : base;
-                // weight 1 without pixel weights: multiplying by 1.0 is exact, the unweighted bits stay
-                const double pw = pwv ? static_cast<double>(pwv[static_cast<std::size_t>(ni) * plane + p]) : 1.0;
-                pixel_weights += pw;
-                if (indices && static_cast<double>(tv[tbase]) == static_cast<double>(ignore_index)) {
-                    if (g)
-                        for (int k = 0; k < c; ++k) g[base + k * plane] = T(0);
-                    continue;
-                }
-                double m = x[base];
-                for (int k = 1; k < c; ++k) m = std::max(m, static_cast<double>(x[base + k * plane]));
-                double z = 0;
-                for (int k = 0; k < c; ++k) z += std::exp(static_cast<double>(x[base + k * plane]) - m);
-                const double lse = m + std::log(z);
-                for (int k = 0; k < c; ++k) prob[k] = std::exp(static_cast<double>(x[base + k * plane]) - lse);
-                if (indices) {
-                    const int y = static_cast<int>(tv[tbase]);
-                    const double w = weight(y) * pw;
-                    sum += w * (lse - static_cast<double>(x[base + y * plane]));
-                    denom += w;
-                    if (g)
-                        for (int k = 0; k < c; ++k)
-                            g[base + k * plane] = static_cast<T>(w * (prob[k] - (k == y ? 1.0 : 0.0)));
-                } else {
-                    double wt = 0;
-                    for (int k = 0; k < c; ++k) {
-                        const double tk = tv[base + k * plane], wk = weight(k) * pw;
-                        sum += wk * tk * (lse - static_cast<double>(x[base + k * plane]));
-                        wt += wk * tk;
-                    }
-                    if (g)
-                        for (int k = 0; k < c; ++k)
-                            g[base + k * plane] =
-                                static_cast<T>(prob[k] * wt - weight(k) * pw * static_cast<double>(tv[base + k * plane]));
-                }
-            }
-        if (!indices) denom = pwv ? pixel_weights : static_cast<double>(s.n) * static_cast<double>(plane);
-        if (denom == 0) {  // every pixel ignored (or all weights zero)
-            if (g) grad->zero();
-            return T(0);
-        }
-        if (g) {
-            const double inv = 1.0 / denom;
-            for (std::size_t i = 0; i < grad->size(); ++i) g[i] = static_cast<T>(g[i] * inv);
-        }
-        return static_cast<T>(sum / denom);
+        const backend::multiclass_loss_params mp{.index_target = indices, .ignore_index = ignore_index};
+        return static_cast<T>(detail::loss_ops<B, M>::cross_entropy(detail::geometry(s), logits.data(), t.data(),
+                                                                    detail::data_or_null(w), detail::data_or_null(cw),
+                                                                    detail::data_or_null(grad), mp));
     }
 };
 

@@ -31,74 +31,57 @@
 #include "../tensor/tensor.hpp"
 #include "bce_with_logits.hpp"
 #include "common.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
 namespace detail {
 
-/// Value and partial derivatives of a region loss at (TP, SP, ST).
-struct region_value {
-    double loss, d_tp, d_sp;
-};
-
-// TP, SP and ST of one group, summed together by ordered_sum.
-struct region_sums {
-    double tp = 0, sp = 0, st = 0;
-    region_sums& operator+=(const region_sums& o) {
-        tp += o.tp;
-        sp += o.sp;
-        st += o.st;
-        return *this;
-    }
-};
-
-/// Shared driver: pools TP/SP/ST per group, evaluates `score`, writes the gradient.
-template <class T, class Score>
-T region_loss(const char* name, const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad,
-              region_reduction reduction, Score score, const tensor<T>* weight = nullptr) {
+/// Shared driver of the region losses on backend B's memory (host memory: backend::cpu's
+/// kernels): checks the inputs, pools TP/SP/ST per group and writes the gradient through the
+/// region_loss operation (the formulas are backend/loss_formulas.hpp's region_score).
+template <class B, class T, class M>
+T region_loss(const char* name, const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight,
+              tensor<T, M>* grad, const backend::region_loss_params& params, backend_buffers<T, M>& buf) {
     check_binary_inputs(name, logits, target);
-    pixel_weights<T> pw;
-    if (weight) pw = check_weights(name, logits, *weight);
-    // weight 1 when none is given: multiplying by 1.0 is exact, so the unweighted bits are unchanged
-    const auto wt = [&](std::ptrdiff_t i) { return weight ? pw(static_cast<std::size_t>(i)) : 1.0; };
-    const shape4 s = logits.shape();
-    const std::size_t groups = reduction == region_reduction::per_image ? static_cast<std::size_t>(s.n) : 1;
-    const std::size_t per = s.size() / groups;
-    const T* x = logits.data();
-    const T* t = target.data();
-    if (grad) grad->resize(s);
-    double total = 0;
-    for (std::size_t gi = 0; gi < groups; ++gi) {
-        const std::ptrdiff_t lo = static_cast<std::ptrdiff_t>(gi * per), hi = lo + static_cast<std::ptrdiff_t>(per);
-        // Chunks and combining order fixed by the group's size: the same bits for any thread count
-        // (backend/cpu/kernels/parallel.hpp).
-        const region_sums r = backend::cpu_kernels::ordered_sum(hi - lo, region_sums{}, [&](std::ptrdiff_t k) {
-            const double p = stable_sigmoid(static_cast<double>(x[lo + k])), ti = t[lo + k], wi = wt(lo + k);
-            return region_sums{wi * (p * ti), wi * p, wi * ti};
-        });
-        const region_value v = score(r.tp, r.sp, r.st);
-        if (!std::isfinite(v.loss))
-            throw std::domain_error(std::string(name) +
-                                    ": 0/0 (empty prediction and empty target with smooth = 0); use smooth > 0");
-        total += v.loss;
-        if (grad) {
-            T* g = grad->data();
-            const double scale = 1.0 / static_cast<double>(groups);
-#pragma omp parallel for schedule(static) if (per > (1u << 15))
-            for (std::ptrdiff_t i = lo; i < hi; ++i) {
-                const double xi = x[i];
-                const double dp = v.d_tp * static_cast<double>(t[i]) + v.d_sp;
-                g[i] = static_cast<T>(dp * stable_sigmoid(xi) * stable_sigmoid(-xi) * scale * wt(i));
-            }
-        }
-    }
-    return static_cast<T>(total / static_cast<double>(groups));
+    if (weight) (void)check_weights(name, logits, *weight);
+    const tensor<T, M>& t = in_space(target, buf.target);
+    const tensor<T, M>* w = staged(weight, buf.weight);
+    if (grad) grad->resize(logits.shape());
+    const shape4 ws = weight ? weight->shape() : logits.shape();
+    const double v = loss_ops<B, M>::region(geometry(logits.shape(), &ws), logits.data(), t.data(), data_or_null(w),
+                                            data_or_null(grad), params);
+    if (!std::isfinite(v))
+        throw std::domain_error(std::string(name) +
+                                ": 0/0 (empty prediction and empty target with smooth = 0); use smooth > 0");
+    return static_cast<T>(v);
 }
 
 inline void check_smooth(const char* name, double smooth) {
     if (!(smooth >= 0.0) || !std::isfinite(smooth))
         throw std::invalid_argument(std::string(name) + ": smooth " + number(smooth) + " must be finite and >= 0");
 }
+
+/// The host calls of a region loss L (its params() and name): unweighted and weighted.
+#define UNETPP_REGION_LOSS_CALLS                                                                              \
+    template <class T>                                                                                        \
+    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {         \
+        backend_buffers<T, memory::host> buf;                                                                 \
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);                 \
+    }                                                                                                         \
+    /** Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp). */                        \
+    template <class T>                                                                                        \
+    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,                   \
+                 tensor<T>* grad = nullptr) const {                                                           \
+        backend_buffers<T, memory::host> buf;                                                                 \
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);                 \
+    }                                                                                                         \
+    /** On backend B's memory (on_backend.hpp); target and weight (may be null) on the host. */              \
+    template <class B, class T, class M = typename B::memory>                                                 \
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad, \
+                 backend_buffers<T, M>& buf) const {                                                          \
+        return detail::region_loss<B>(name, logits, target, weight, grad, params(), buf);                     \
+    }
 
 }  // namespace detail
 
@@ -111,27 +94,12 @@ struct dice_loss {
     double smooth = 1.0;
     region_reduction reduction = region_reduction::per_batch;
 
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+    /// The operation's constants (checks smooth).
+    [[nodiscard]] backend::region_loss_params params() const {
         detail::check_smooth(name, smooth);
-        const double s = smooth;
-        return detail::region_loss(name, logits, target, grad, reduction, [s](double tp, double sp, double st) {
-            const double d = sp + st + s, num = 2 * tp + s;
-            return detail::region_value{1.0 - num / d, -2.0 / d, num / (d * d)};
-        });
+        return {backend::region_kind::dice, smooth, 0.0, 0.0, reduction == region_reduction::per_image};
     }
-
-    /// Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp).
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
-                 tensor<T>* grad = nullptr) const {
-        detail::check_smooth(name, smooth);
-        const double s = smooth;
-        return detail::region_loss(name, logits, target, grad, reduction, [s](double tp, double sp, double st) {
-            const double d = sp + st + s, num = 2 * tp + s;
-            return detail::region_value{1.0 - num / d, -2.0 / d, num / (d * d)};
-        }, &weight);
-    }
+    UNETPP_REGION_LOSS_CALLS
 };
 
 /// IoU (Jaccard) loss, seed 004 eq. 8 with seed 002's smoothing (eq. 9-10):
@@ -142,27 +110,12 @@ struct iou_loss {
     double smooth = 1.0;
     region_reduction reduction = region_reduction::per_batch;
 
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+    /// The operation's constants (checks smooth).
+    [[nodiscard]] backend::region_loss_params params() const {
         detail::check_smooth(name, smooth);
-        const double s = smooth;
-        return detail::region_loss(name, logits, target, grad, reduction, [s](double tp, double sp, double st) {
-            const double u = sp + st - tp + s, num = tp + s;
-            return detail::region_value{1.0 - num / u, -(1.0 / u + num / (u * u)), num / (u * u)};
-        });
+        return {backend::region_kind::iou, smooth, 0.0, 0.0, reduction == region_reduction::per_image};
     }
-
-    /// Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp).
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
-                 tensor<T>* grad = nullptr) const {
-        detail::check_smooth(name, smooth);
-        const double s = smooth;
-        return detail::region_loss(name, logits, target, grad, reduction, [s](double tp, double sp, double st) {
-            const double u = sp + st - tp + s, num = tp + s;
-            return detail::region_value{1.0 - num / u, -(1.0 / u + num / (u * u)), num / (u * u)};
-        }, &weight);
-    }
+    UNETPP_REGION_LOSS_CALLS
 };
 
 /// Tversky loss, seed 004 eq. 7 (Salehi et al. 2017), smoothed:
@@ -180,33 +133,15 @@ struct tversky_loss {
     double smooth = 1.0;
     region_reduction reduction = region_reduction::per_batch;
 
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+    /// The operation's constants (checks smooth, alpha and beta).
+    [[nodiscard]] backend::region_loss_params params() const {
         detail::check_smooth(name, smooth);
         if (!(alpha >= 0.0 && beta >= 0.0) || !std::isfinite(alpha) || !std::isfinite(beta))
             throw std::invalid_argument(std::string(name) + ": alpha " + detail::number(alpha) + " and beta " +
                                         detail::number(beta) + " must be finite and >= 0");
-        const double s = smooth, a = alpha, b = beta;
-        return detail::region_loss(name, logits, target, grad, reduction, [s, a, b](double tp, double sp, double st) {
-            const double d = tp + a * (sp - tp) + b * (st - tp) + s, num = tp + s;
-            return detail::region_value{1.0 - num / d, -(1.0 / d - num * (1.0 - a - b) / (d * d)), num * a / (d * d)};
-        });
+        return {backend::region_kind::tversky, smooth, alpha, beta, reduction == region_reduction::per_image};
     }
-
-    /// Weighted sums TP = sum w p t, SP = sum w p, ST = sum w t (see common.hpp).
-    template <class T>
-    T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
-                 tensor<T>* grad = nullptr) const {
-        detail::check_smooth(name, smooth);
-        if (!(alpha >= 0.0 && beta >= 0.0) || !std::isfinite(alpha) || !std::isfinite(beta))
-            throw std::invalid_argument(std::string(name) + ": alpha " + detail::number(alpha) + " and beta " +
-                                        detail::number(beta) + " must be finite and >= 0");
-        const double s = smooth, a = alpha, b = beta;
-        return detail::region_loss(name, logits, target, grad, reduction, [s, a, b](double tp, double sp, double st) {
-            const double d = tp + a * (sp - tp) + b * (st - tp) + s, num = tp + s;
-            return detail::region_value{1.0 - num / d, -(1.0 / d - num * (1.0 - a - b) / (d * d)), num * a / (d * d)};
-        }, &weight);
-    }
+    UNETPP_REGION_LOSS_CALLS
 };
 
 /// Dice + BCE, seed 004's "Dice BCE loss (combination of Dice loss and BCE)":
@@ -222,31 +157,31 @@ struct dice_bce {
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        tensor<T> g2;
-        const T lb = bce_with_logits{}(logits, target, grad);
-        const T ld = dice(logits, target, grad ? &g2 : nullptr);
-        if (grad) {
-            T* g = grad->data();
-            const T wb = static_cast<T>(bce_weight), wd = static_cast<T>(dice_weight);
-            for (std::size_t i = 0; i < g2.size(); ++i) g[i] = wb * g[i] + wd * g2[i];
-        }
-        return static_cast<T>(bce_weight * lb + dice_weight * ld);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Both terms weighted (see common.hpp).
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
-        tensor<T> g2;
-        const T lb = bce_with_logits{}(logits, target, weight, grad);
-        const T ld = dice(logits, target, weight, grad ? &g2 : nullptr);
-        if (grad) {
-            T* g = grad->data();
-            const T wb = static_cast<T>(bce_weight), wd = static_cast<T>(dice_weight);
-            for (std::size_t i = 0; i < g2.size(); ++i) g[i] = wb * g[i] + wd * g2[i];
-        }
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
+    }
+
+    /// On backend B's memory (on_backend.hpp): the two terms' gradients combined as
+    /// bce_weight g_bce + dice_weight g_dice by the backend's scale and accumulate.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
+        const T lb = bce_with_logits{}.on_backend<B>(logits, target, weight, grad, buf);
+        const T ld = detail::region_loss<B>(dice.name, logits, target, weight, grad ? &buf.grad2 : nullptr,
+                                            dice.params(), buf);
+        if (grad) detail::combine_grads<B>(*grad, static_cast<T>(bce_weight), buf.grad2, static_cast<T>(dice_weight));
         return static_cast<T>(bce_weight * lb + dice_weight * ld);
     }
 };
+
+#undef UNETPP_REGION_LOSS_CALLS
 
 }  // namespace unetpp::losses

@@ -30,7 +30,8 @@
 ///   one-hot / soft [N, C, H, W] with values in [0, 1]; ignore_index does not apply.
 /// Pixel weights (the WeightedLoss overload, regions of interest) are [N, 1, H, W], one per pixel
 /// shared by the channels, >= 0; a pixel of weight 0 contributes nothing.
-/// Sums are accumulated in double for both element types, in a fixed order (no threads).
+/// Sums are accumulated in double for both element types, in a fixed order (no threads); the
+/// arithmetic is the softmax_dice_loss operation's (backend/loss_formulas.hpp).
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,7 @@
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
 #include "cross_entropy.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
@@ -57,120 +59,45 @@ struct softmax_dice {
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        return impl(logits, target, static_cast<const tensor<T>*>(nullptr), grad);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Pixel weights w_i ([N, 1, H, W]) weigh every sum: I = sum w p t, P = sum w p, G = sum w t.
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
-        const shape4 s = logits.shape();
-        if (weight.shape() != shape4{s.n, 1, s.h, s.w})
-            throw std::invalid_argument(std::string(name) + ": weights " + weight.shape().str() +
-                                        " do not fit logits " + s.str() +
-                                        "; give one weight per pixel as [N, 1, H, W]");
-        return impl(logits, target, &weight, grad);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
     }
 
-private:
-    template <class T>
-    T impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* pixel_weight, tensor<T>* grad) const {
+    /// On backend B's memory (on_backend.hpp); target and weight (may be null) on the host.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
+        const shape4 s = logits.shape();
+        if (weight && weight->shape() != shape4{s.n, 1, s.h, s.w})
+            throw std::invalid_argument(std::string(name) + ": weights " + weight->shape().str() +
+                                        " do not fit logits " + s.str() +
+                                        "; give one weight per pixel as [N, 1, H, W]");
         if (!(smooth >= 0.0) || !std::isfinite(smooth))
             throw std::invalid_argument(std::string(name) + ": smooth " + detail::number(smooth) +
                                         " must be finite and >= 0");
         const bool indices = detail::check_multiclass_inputs(
             name, logits, target, ignore_index,
             "a softmax over classes needs C >= 2 (use dice_loss or dice_bce for a single foreground class)");
-        if (pixel_weight) (void)detail::check_weights(name, logits, *pixel_weight);  // values finite and >= 0
-        const shape4 s = logits.shape();
-        const int c = s.c, k0 = include_background ? 0 : 1;
-        const std::size_t plane = s.plane(), cs = static_cast<std::size_t>(c);
-        const std::size_t groups = reduction == region_reduction::per_image ? static_cast<std::size_t>(s.n) : 1;
-        const T* x = logits.data();
-        const T* tv = target.data();
-        const T* pw = pixel_weight ? pixel_weight->data() : nullptr;
-
-        // Pass 1: I, P, G per (group, class) and each group's counted weight. The probabilities are
-        // computed again in pass 2 rather than stored (a batch's worth of doubles).
-        std::vector<double> prob(cs);
-        const auto softmax_at = [&](std::size_t base) {  // prob[k] = softmax of the pixel at `base`
-            double m = x[base];
-            for (int k = 1; k < c; ++k) m = std::max(m, static_cast<double>(x[base + k * plane]));
-            double z = 0;
-            for (int k = 0; k < c; ++k) z += (prob[k] = std::exp(static_cast<double>(x[base + k * plane]) - m));
-            for (int k = 0; k < c; ++k) prob[k] /= z;
-        };
-        std::vector<double> inter(groups * cs), psum(groups * cs), tsum(groups * cs), counted(groups);
-        const auto weight_of = [&](int n, std::size_t p) -> double {
-            const std::size_t pi = static_cast<std::size_t>(n) * plane + p;
-            if (indices && static_cast<double>(tv[pi]) == static_cast<double>(ignore_index)) return 0.0;
-            // weight 1 without pixel weights: multiplying by 1.0 is exact
-            return pw ? static_cast<double>(pw[pi]) : 1.0;
-        };
-        const auto target_of = [&](int n, std::size_t p, int k) -> double {
-            if (indices) return static_cast<int>(tv[static_cast<std::size_t>(n) * plane + p]) == k ? 1.0 : 0.0;
-            return static_cast<double>(tv[(static_cast<std::size_t>(n) * cs + static_cast<std::size_t>(k)) * plane +
-                                          p]);
-        };
-        for (int n = 0; n < s.n; ++n) {
-            const std::size_t g = groups == 1 ? 0 : static_cast<std::size_t>(n);
-            for (std::size_t p = 0; p < plane; ++p) {
-                const std::size_t base = static_cast<std::size_t>(n) * cs * plane + p;
-                const double w = weight_of(n, p);
-                if (w == 0.0) continue;
-                softmax_at(base);
-                counted[g] += w;
-                for (int k = k0; k < c; ++k) {
-                    const double pk = prob[k], tk = target_of(n, p, k);
-                    inter[g * cs + k] += w * pk * tk;
-                    psum[g * cs + k] += w * pk;
-                    tsum[g * cs + k] += w * tk;
-                }
-            }
-        }
-
-        // The scores, and the factors of the gradient: dL/dp_ik = w_i (ct_gk t_ik + cp_gk).
-        const double terms = static_cast<double>(groups) * static_cast<double>(c - k0);
-        std::vector<double> ct(groups * cs, 0.0), cp(groups * cs, 0.0);
-        double dice_sum = 0;
-        for (std::size_t g = 0; g < groups; ++g)
-            for (int k = k0; k < c; ++k) {
-                const std::size_t gk = g * cs + static_cast<std::size_t>(k);
-                const double num = 2 * inter[gk] + smooth, den = psum[gk] + tsum[gk] + smooth;
-                if (counted[g] == 0.0 || den == 0.0) {  // nothing counts here (or 0/0 with smooth 0): D = 1
-                    dice_sum += 1.0;
-                    continue;
-                }
-                dice_sum += num / den;
-                ct[gk] = -2.0 / den / terms;
-                cp[gk] = num / (den * den) / terms;
-            }
-        if (grad) {
-            grad->resize(s);
-            T* gv = grad->data();
-            std::vector<double> a(cs);
-            for (int n = 0; n < s.n; ++n) {
-                const std::size_t g = groups == 1 ? 0 : static_cast<std::size_t>(n);
-                for (std::size_t p = 0; p < plane; ++p) {
-                    const std::size_t base = static_cast<std::size_t>(n) * cs * plane + p;
-                    const double w = weight_of(n, p);
-                    if (w == 0.0) {
-                        for (int k = 0; k < c; ++k) gv[base + k * plane] = T(0);
-                        continue;
-                    }
-                    softmax_at(base);
-                    double dot = 0;
-                    for (int k = 0; k < c; ++k) {
-                        const std::size_t gk = g * cs + static_cast<std::size_t>(k);
-                        a[k] = k < k0 ? 0.0 : w * (ct[gk] * target_of(n, p, k) + cp[gk]);
-                        dot += a[k] * prob[k];
-                    }
-                    for (int k = 0; k < c; ++k)
-                        gv[base + k * plane] = static_cast<T>(prob[k] * (a[k] - dot));
-                }
-            }
-        }
-        return static_cast<T>(1.0 - dice_sum / terms);
+        if (weight) (void)detail::check_weights(name, logits, *weight);  // values finite and >= 0
+        const tensor<T, M>& t = in_space(target, buf.target);
+        const tensor<T, M>* w = detail::staged(weight, buf.weight);
+        if (grad) grad->resize(s);
+        const backend::multiclass_loss_params mp{.index_target = indices,
+                                                 .ignore_index = ignore_index,
+                                                 .include_background = include_background,
+                                                 .smooth = smooth,
+                                                 .per_image = reduction == region_reduction::per_image};
+        return static_cast<T>(detail::loss_ops<B, M>::softmax_dice(detail::geometry(s), logits.data(), t.data(),
+                                                                   detail::data_or_null(w),
+                                                                   detail::data_or_null(grad), mp));
     }
 };
 
@@ -208,24 +135,25 @@ struct dice_ce {
         return cross_entropy{.class_weights = class_weights, .ignore_index = ignore_index};
     }
 
-private:
-    template <class T>
-    T impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T>* grad) const {
+    /// On backend B's memory (on_backend.hpp); the two terms' gradients combined as
+    /// dice_weight g_dice + ce_weight g_ce by the backend's scale and accumulate.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
         if (!std::isfinite(dice_weight) || !std::isfinite(ce_weight))
             throw std::invalid_argument(std::string(name) + ": dice_weight " + detail::number(dice_weight) +
                                         " and ce_weight " + detail::number(ce_weight) + " must be finite");
-        tensor<T> g2;
-        const softmax_dice dl = dice_term();
-        const cross_entropy ce = ce_term();
-        const T ld = weight ? dl(logits, target, *weight, grad) : dl(logits, target, grad);
-        tensor<T>* g2p = grad ? &g2 : nullptr;
-        const T lc = weight ? ce(logits, target, *weight, g2p) : ce(logits, target, g2p);
-        if (grad) {
-            T* g = grad->data();
-            const T wd = static_cast<T>(dice_weight), wc = static_cast<T>(ce_weight);
-            for (std::size_t i = 0; i < g2.size(); ++i) g[i] = wd * g[i] + wc * g2[i];
-        }
+        const T ld = dice_term().on_backend<B>(logits, target, weight, grad, buf);
+        const T lc = ce_term().on_backend<B>(logits, target, weight, grad ? &buf.grad2 : nullptr, buf);
+        if (grad) detail::combine_grads<B>(*grad, static_cast<T>(dice_weight), buf.grad2, static_cast<T>(ce_weight));
         return static_cast<T>(dice_weight * static_cast<double>(ld) + ce_weight * static_cast<double>(lc));
+    }
+
+private:
+    template <class T>
+    T impl(const tensor<T>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T>* grad) const {
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, weight, grad, buf);
     }
 };
 

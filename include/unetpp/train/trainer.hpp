@@ -104,6 +104,7 @@
 #include "../dist/overlap.hpp"
 #include "../dist/validation.hpp"
 #include "../losses/common.hpp"
+#include "../losses/on_backend.hpp"
 #include "../metrics/multiclass.hpp"
 #include "../metrics/segmentation.hpp"
 #include "../optim/clip.hpp"
@@ -120,10 +121,15 @@ class trainer {
     static_assert(std::is_same_v<T, float>, "trainer: the loaders deliver float tensors; use a float network");
     using net_tensor = typename Net::tensor_type;
     /// Whether the network's tensors are the loaders' and losses' host tensors. A network on a
-    /// device backend gets copies: each batch goes up, the logits come down for the loss and the
-    /// metrics (host code), and the loss gradient goes up for backward.
+    /// device backend gets copies: each batch goes up; the loss runs on the device where it can
+    /// (loss_on_device), else the logits come down for it and its gradient goes up for backward;
+    /// at validation the logits come down for the metrics (host code).
     static constexpr bool on_host = std::is_same_v<net_tensor, tensor<T>>;
     static_assert(losses::Loss<Loss, T>, "trainer: the loss must satisfy losses::Loss (T loss(logits, target, &grad))");
+    /// Whether a device network's training loss runs where its logits are (losses/on_backend.hpp):
+    /// then a step reads back the loss value only; other losses get the logits copied to the host.
+    /// Validation copies the logits to the host either way (the metrics are host code).
+    static constexpr bool loss_on_device = !on_host && losses::BackendLoss<Loss, typename Net::backend_type, T>;
 
 public:
     trainer(Net& net, Optim& opt, Loss loss, trainer_options cfg, std::optional<optim::any_schedule> schedule = std::nullopt)
@@ -407,17 +413,23 @@ private:
         net_.zero_grad();
         const net_tensor& xn = in_space(x, x_net_);
         const net_tensor& out = net_.forward(xn);
-        const tensor<T>& logits = in_space(out, logits_host_);
-        const auto target = detail::center_crop(masks, logits.shape().h, logits.shape().w);
+        const shape4 ls = out.shape();
+        const auto target = detail::center_crop(masks, ls.h, ls.w);
         const bool finite = all_finite(out), alone = comm().size() == 1;
         const auto bad_outputs = [&] { return where() + ": the network's outputs hold NaN or Inf; training stopped" + kept(); };
         if (!finite && alone) throw training_diverged(bad_outputs());
         double l = std::numeric_limits<double>::quiet_NaN();
         std::string loss_error;  // with other ranks: thrown after they have been told (l stays NaN)
         if (finite) try {
-            l = roi.empty() ? static_cast<double>(loss_(logits, target, &grad_))
-                            : weighted_loss(logits, target, detail::center_crop(roi, logits.shape().h, logits.shape().w),
-                                            &grad_);
+            if constexpr (loss_on_device) {  // the gradient stays in grad_net_; one value comes back
+                const tensor<T> region = roi.empty() ? tensor<T>{} : detail::center_crop(roi, ls.h, ls.w);
+                l = static_cast<double>(losses::evaluate_on<typename Net::backend_type>(
+                    loss_, out, target, roi.empty() ? nullptr : &region, &grad_net_, loss_buffers_));
+            } else {
+                const tensor<T>& logits = in_space(out, logits_host_);
+                l = roi.empty() ? static_cast<double>(loss_(logits, target, &grad_))
+                                : weighted_loss(logits, target, detail::center_crop(roi, ls.h, ls.w), &grad_);
+            }
         } catch (const std::exception& e) {
             loss_error = where() + ": loss '" + std::string(loss_.name) + "': " + e.what();
             if (alone) throw std::runtime_error(loss_error);
@@ -453,7 +465,10 @@ private:
                 exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             }
         } else {  // a device network: its gradients are summed where they are, after backward
-            net_.backward(xn, in_space(grad_, grad_net_));
+            if constexpr (loss_on_device)
+                net_.backward(xn, grad_net_);
+            else
+                net_.backward(xn, in_space(grad_, grad_net_));
             const bool even = tot.samples == static_cast<double>(x.shape().n) * comm().size();
             const auto t0 = std::chrono::steady_clock::now();
             dist::allreduce_gradients(net_, comm(), cfg_.bucket_bytes,
@@ -543,7 +558,8 @@ private:
     metric_mode mode_ = metric_mode::min;
     tensor<T> grad_;
     net_tensor x_net_, grad_net_;  // a device network's copies of the batch and the loss gradient
-    tensor<T> logits_host_;        // a device network's logits, copied for the loss and the metrics
+    tensor<T> logits_host_;        // a device network's logits, copied for a host-only loss and the metrics
+    losses::backend_buffers<T, typename net_tensor::memory_space> loss_buffers_;  // loss_on_device's inputs
     checkpoint_info info_;
     std::filesystem::path good_checkpoint_{};  // the newest complete checkpoint of this run (empty: none)
     long good_epoch_ = 0;

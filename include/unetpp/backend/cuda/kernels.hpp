@@ -8,7 +8,8 @@
 /// two reductions wait, for their one scalar. A launch failure throws std::runtime_error with
 /// cudaGetErrorString's text. Element counts of 0 launch nothing. Only float is supported.
 /// The per-element work lives in bodies/*.hpp (`UNETPP_HD` functions), which a g++ test runs on
-/// the host against backend::cpu; the kernels in src/cuda/kernels_*.cu call them.
+/// the host against backend::cpu; the kernels in src/cuda/kernels_*.cu call them. The loss
+/// operations also wait, for their value (bodies/loss.hpp).
 ///
 /// Determinism: no kernel adds floats with atomics, so every result is the same from run to run.
 /// Per-channel and per-plane sums use one block of channel_threads per channel (plane) and a
@@ -152,5 +153,22 @@ std::size_t reduction_scratch_bytes(std::ptrdiff_t n);
 double sum_squares(cudaStream_t stream, const float* x, std::ptrdiff_t n, void* scratch);
 /// Whether no element is NaN or infinite; waits for the stream and reads back one int.
 bool all_finite(cudaStream_t stream, const float* x, std::ptrdiff_t n, void* scratch);
+
+// --- losses (kernels_loss.cu; bodies/loss.hpp): value and gradient, one double read back -------
+/// Bytes of device scratch the loss operations need for g.
+std::size_t loss_scratch_bytes(const backend::loss_geometry& g);
+/// Mean (or weighted mean) binary cross-entropy on logits; grad (may be null) overwritten.
+double bce_with_logits_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
+                            const float* w, float* grad, void* scratch);
+/// Dice, IoU or Tversky on sigmoids, per batch or per image; NaN for 0/0.
+double region_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
+                   const float* w, float* grad, const backend::region_loss_params& r, void* scratch);
+/// Cross-entropy over the channels' softmax (class weights may be null).
+double cross_entropy_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
+                          const float* w, const float* class_weights, float* grad,
+                          const backend::multiclass_loss_params& mp, void* scratch);
+/// Soft Dice over the channels' softmax.
+double softmax_dice_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
+                         const float* w, float* grad, const backend::multiclass_loss_params& mp, void* scratch);
 
 }  // namespace unetpp::cuda_kernels

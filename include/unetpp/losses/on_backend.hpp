@@ -1,0 +1,150 @@
+#pragma once
+/// \file Losses on a backend's memory: a device network's logits stay where they are, and the
+/// loss value (one double) is all that comes back.
+///
+///   losses::backend_buffers<float, B::memory> buf;   // kept between steps: no allocation after the first
+///   tensor<float, B::memory> grad;
+///   float l = losses::evaluate_on<B>(losses::dice_bce{}, logits, host_target, host_weight_or_null, &grad, buf);
+///
+/// `logits` and `grad` live in backend B's memory; the target and the optional per-pixel weights
+/// are host tensors (what the loaders deliver): they are checked on the host exactly as the host
+/// loss checks them, then copied into `buf`. The loss runs as backend operations
+/// (backend.hpp: bce_with_logits_loss, region_loss, cross_entropy_loss, softmax_dice_loss), so the
+/// value and the gradient are the host loss's up to the order of the sums (bit for bit on
+/// backend::cpu and on any backend that forwards to it). On a device the logits are not checked
+/// element by element: NaN or infinite logits give a NaN or infinite value instead of the host
+/// loss's std::runtime_error (the trainer checks the outputs with all_finite first).
+///
+/// Losses that run on a backend (`BackendLoss`): bce_with_logits, dice_loss, iou_loss,
+/// tversky_loss, dice_bce, cross_entropy, softmax_dice, dice_ce. The others (bce on
+/// probabilities, weighted_bce, focal, mae, deep_supervision, multitask) run on host tensors only;
+/// evaluate_on refuses them for a device backend at compile time.
+
+#include <concepts>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "../backend/backend.hpp"
+#include "../backend/cpu/kernels/eltwise.hpp"
+#include "../backend/cpu/kernels/loss.hpp"
+#include "../tensor/tensor.hpp"
+
+namespace unetpp::losses {
+
+/// Backend copies of a loss's host inputs (on the host the inputs are read in place) and the
+/// second term's gradient of the combined losses (dice_bce, dice_ce).
+template <class T, class M>
+struct backend_buffers {
+    tensor<T, M> target, weight, class_weights, grad2;
+};
+
+/// A loss with an `on_backend<B>` member: it computes on backend B's memory.
+template <class L, class B, class T = float>
+concept BackendLoss = requires(const L& l, const tensor<T, typename B::memory>& x, const tensor<T>& t,
+                               const tensor<T>* w, tensor<T, typename B::memory>* g,
+                               backend_buffers<T, typename B::memory>& buf) {
+    { l.template on_backend<B>(x, t, w, g, buf) } -> std::convertible_to<T>;
+};
+
+/// The loss of `logits` (in B's memory) against the host `target`, with per-pixel host weights
+/// when `weight` is not null; writes d loss / d logits into *grad (resized) when grad is not null.
+/// A loss without a backend version runs only where B's memory is the host's.
+template <class B, class L, class T>
+T evaluate_on(const L& loss, const tensor<T, typename B::memory>& logits, const tensor<T>& target,
+              std::type_identity_t<const tensor<T>*> weight, std::type_identity_t<tensor<T, typename B::memory>*> grad,
+              backend_buffers<T, typename B::memory>& buf) {
+    if constexpr (BackendLoss<L, B, T>) {
+        return loss.template on_backend<B>(logits, target, weight, grad, buf);
+    } else if constexpr (backend::host_backend<B>) {
+        (void)buf;
+        if (!weight) return loss(logits, target, grad);
+        if constexpr (requires { loss(logits, target, *weight, grad); })
+            return loss(logits, target, *weight, grad);
+        else
+            throw std::invalid_argument(std::string(loss.name) +
+                                        ": takes no per-pixel weights (losses::WeightedLoss); call it without them");
+    } else {
+        static_assert(backend::host_backend<B>,
+                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities, weighted_bce, "
+                      "focal, mae, deep_supervision and multitask do); copy the logits with to_host, or use a loss "
+                      "that runs on a device backend: bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, "
+                      "cross_entropy, softmax_dice or dice_ce");
+        return T(0);
+    }
+}
+
+namespace detail {
+
+/// The loss operations for memory space M: backend::cpu's kernels on host memory (the host losses
+/// and every host backend), backend B's operations elsewhere.
+template <class B, class M>
+struct loss_ops {
+    template <class... A>
+    static double bce_with_logits(const A&... a) {
+        if constexpr (M::host_accessible)
+            return backend::cpu_kernels::bce_with_logits_loss(a...);
+        else
+            return B::bce_with_logits_loss(a...);
+    }
+    template <class... A>
+    static double region(const A&... a) {
+        if constexpr (M::host_accessible)
+            return backend::cpu_kernels::region_loss(a...);
+        else
+            return B::region_loss(a...);
+    }
+    template <class... A>
+    static double cross_entropy(const A&... a) {
+        if constexpr (M::host_accessible)
+            return backend::cpu_kernels::cross_entropy_loss(a...);
+        else
+            return B::cross_entropy_loss(a...);
+    }
+    template <class... A>
+    static double softmax_dice(const A&... a) {
+        if constexpr (M::host_accessible)
+            return backend::cpu_kernels::softmax_dice_loss(a...);
+        else
+            return B::softmax_dice_loss(a...);
+    }
+};
+
+/// The host tensor `t` as memory M reads it (itself on the host, else a copy in `staging`).
+template <class M, class T>
+const tensor<T, M>* staged(const tensor<T>* t, tensor<T, M>& staging) {
+    return t ? &in_space(*t, staging) : nullptr;
+}
+/// A tensor's data, or the null pointer of its memory space.
+template <class T, class M>
+memory::pointer_t<M, const T> data_or_null(const tensor<T, M>* t) {
+    return t ? t->data() : memory::pointer_t<M, const T>{};
+}
+template <class T, class M>
+memory::pointer_t<M, T> data_or_null(tensor<T, M>* t) {
+    return t ? t->data() : memory::pointer_t<M, T>{};
+}
+
+/// The loss geometry of logits of shape s, weights shared by the channels when their shape is not s.
+inline backend::loss_geometry geometry(const shape4& s, const shape4* weight_shape = nullptr) {
+    return backend::loss_geometry{s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
+                                  weight_shape != nullptr && *weight_shape != s};
+}
+
+/// g = a g + b h, as the backend's scale and accumulate (backend::cpu's kernels on the host).
+template <class B, class T, class M>
+void combine_grads(tensor<T, M>& g, T a, tensor<T, M>& h, T b) {
+    const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(g.size());
+    if constexpr (M::host_accessible) {
+        backend::cpu_kernels::scale(g.data(), n, a);
+        backend::cpu_kernels::scale(h.data(), n, b);
+        backend::cpu_kernels::accumulate(h.data(), g.data(), n);
+    } else {
+        B::scale(g.data(), n, a);
+        B::scale(h.data(), n, b);
+        B::accumulate(h.data(), g.data(), n);
+    }
+}
+
+}  // namespace detail
+}  // namespace unetpp::losses

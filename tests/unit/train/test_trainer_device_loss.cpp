@@ -1,0 +1,144 @@
+// The losses on a device backend's memory (losses/on_backend.hpp), on the fake device of
+// tests/support/fake_device.hpp (its operations are backend::cpu's, its memory is not the host's):
+//   - the trainer trains a step of a device network with each loss that runs on a backend and
+//     ends with the weights and loss of the same network trained on backend::cpu, bit for bit,
+//     without copying anything to the host (no validation, no checkpoints: the step reads back
+//     the loss value only); with a host-only loss the logits are copied as before;
+//   - losses::evaluate_on with per-pixel weights gives the host loss's value and gradient, bit for
+//     bit, for every loss that runs on a backend.
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <unetpp/data/loader.hpp>
+#include <unetpp/data/synthetic_dataset.hpp>
+#include <unetpp/losses.hpp>
+#include <unetpp/optim.hpp>
+#include <unetpp/train.hpp>
+#include <unetpp/unet.hpp>
+
+#include "../../support/fake_device.hpp"
+
+using namespace unetpp;
+using fake = test::fake_device_backend<>;
+
+namespace {
+
+bool bit_equal(const tensor<float>& a, const tensor<float>& b) {
+    if (a.shape() != b.shape()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return false;
+    return true;
+}
+
+struct step_result {
+    std::vector<tensor<float>> weights;
+    double train_loss = 0;
+    std::size_t downloads = 0;  // fake device to host copies during fit
+};
+
+/// One epoch of one batch of 4 synthetic images (masks 0/1, or class indices for classes > 2).
+template <class Net, class Loss>
+step_result train_one_step(const Loss& loss, int classes) {
+    data::synthetic_dataset ds{4, {.size = 16, .seed = 5, .classes = classes}};
+    data::loader<data::synthetic_dataset> train{ds, {.batch_size = 4, .seed = 9}, {0, 1, 2, 3}};
+    Net net(1);
+    optim::adam opt(net, {.lr = 1e-2});
+    train::trainer t(net, opt, loss,
+                     {.epochs = 1, .monitor = "train_loss", .clip_norm = 1.0, .seed = 3,
+                      .progress = train::progress_mode::silent});
+    step_result r;
+    const auto before = test::fake_device_memory::stats().downloads;
+    const auto fit = t.fit(train, static_cast<data::loader<data::synthetic_dataset>*>(nullptr));
+    r.downloads = test::fake_device_memory::stats().downloads - before;
+    REQUIRE(fit.history.size() == 1);
+    r.train_loss = fit.history[0].train_loss;
+    net.visit_parameters([&](std::string_view, auto& v, auto&) { r.weights.push_back(to_host(v)); });
+    return r;
+}
+
+template <int Out, class Loss>
+void check_trains_on_device(const Loss& loss, int classes, bool on_device) {
+    CAPTURE(std::string(loss.name));
+    const step_result cpu = train_one_step<presets::unet_bn<4, 2, 1, Out>>(loss, classes);
+    const step_result dev = train_one_step<presets::unet_bn<4, 2, 1, Out, fake>>(loss, classes);
+    CHECK(cpu.train_loss == dev.train_loss);
+    REQUIRE(cpu.weights.size() == dev.weights.size());
+    for (std::size_t i = 0; i < cpu.weights.size(); ++i) CHECK(bit_equal(cpu.weights[i], dev.weights[i]));
+    if (on_device)
+        CHECK(dev.downloads == 0);  // the logits stayed on the device; only the loss value came back
+    else
+        CHECK(dev.downloads > 0);  // a host-only loss reads copied logits
+}
+
+}  // namespace
+
+TEST_CASE("a device network trains a step with each device loss as on backend::cpu, without copying its logits") {
+    check_trains_on_device<1>(losses::bce_with_logits{}, 2, true);
+    check_trains_on_device<1>(losses::dice_loss{}, 2, true);
+    check_trains_on_device<1>(losses::iou_loss{.reduction = losses::region_reduction::per_image}, 2, true);
+    check_trains_on_device<1>(losses::tversky_loss{}, 2, true);
+    check_trains_on_device<1>(losses::dice_bce{}, 2, true);
+    check_trains_on_device<3>(losses::cross_entropy{.class_weights = {0.5, 1.0, 2.0}}, 3, true);
+    check_trains_on_device<3>(losses::softmax_dice{}, 3, true);
+    check_trains_on_device<3>(losses::dice_ce{.include_background = false}, 3, true);
+    check_trains_on_device<1>(losses::focal_loss{}, 2, false);  // host only: the logits are copied
+}
+
+namespace {
+
+template <class Loss>
+void check_weighted(const Loss& loss, shape4 s, const tensor<float>& target, const tensor<float>& weight) {
+    CAPTURE(std::string(loss.name));
+    tensor<float> x(s);
+    rng r(21);
+    for (auto& v : x) v = static_cast<float>(r.normal() * 2.0);
+    tensor<float> g_host;
+    const float v_host = loss(x, target, weight, &g_host);
+    tensor<float, fake::memory> xd, gd;
+    xd.assign(x);
+    losses::backend_buffers<float, fake::memory> buf;
+    const float v_dev = losses::evaluate_on<fake>(loss, xd, target, &weight, &gd, buf);
+    CHECK(std::memcmp(&v_host, &v_dev, sizeof v_dev) == 0);
+    CHECK(bit_equal(g_host, to_host(gd)));
+    const float v_plain = losses::evaluate_on<fake>(loss, xd, target, nullptr, nullptr, buf);  // value only
+    CHECK(v_plain == loss(x, target));
+}
+
+}  // namespace
+
+TEST_CASE("losses::evaluate_on with per-pixel weights: the host loss's value and gradient, bit for bit") {
+    rng r(22);
+    const shape4 bin{3, 1, 7, 9}, multi{3, 3, 7, 9}, pixel{3, 1, 7, 9};
+    tensor<float> t_bin(bin), t_idx(pixel), w(pixel);
+    for (auto& v : t_bin) v = static_cast<float>(r.below(2));
+    for (auto& v : t_idx) v = r.below(8) == 0 ? -100.0f : static_cast<float>(r.below(3));
+    for (auto& v : w) v = r.below(4) == 0 ? 0.0f : static_cast<float>(r.uniform(0, 2));
+    check_weighted(losses::bce_with_logits{}, bin, t_bin, w);
+    check_weighted(losses::dice_loss{.reduction = losses::region_reduction::per_image}, bin, t_bin, w);
+    check_weighted(losses::iou_loss{}, bin, t_bin, w);
+    check_weighted(losses::tversky_loss{.alpha = 0.4, .beta = 0.6}, bin, t_bin, w);
+    check_weighted(losses::dice_bce{.dice_weight = 0.5}, bin, t_bin, w);
+    check_weighted(losses::cross_entropy{.class_weights = {1.0, 0.3, 2.5}}, multi, t_idx, w);
+    check_weighted(losses::softmax_dice{.include_background = false}, multi, t_idx, w);
+    check_weighted(losses::dice_ce{.ce_weight = 0.7}, multi, t_idx, w);
+}
+
+TEST_CASE("losses::evaluate_on checks the host inputs as the host loss does") {
+    tensor<float, fake::memory> x;
+    x.assign(tensor<float>(shape4{1, 1, 3, 3}));
+    tensor<float> bad(shape4{1, 1, 3, 3});
+    bad[4] = 2.0f;
+    losses::backend_buffers<float, fake::memory> buf;
+    CHECK_THROWS_WITH_AS(losses::evaluate_on<fake>(losses::dice_bce{}, x, bad, nullptr, nullptr, buf),
+                         doctest::Contains("is outside [0, 1]"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(losses::evaluate_on<fake>(losses::cross_entropy{}, x, bad, nullptr, nullptr, buf),
+                         doctest::Contains("have one channel"), std::invalid_argument);
+    const tensor<float> wrong(shape4{1, 1, 3, 4});
+    CHECK_THROWS_WITH_AS(losses::evaluate_on<fake>(losses::bce_with_logits{}, x, wrong, nullptr, nullptr, buf),
+                         doctest::Contains("differ in shape"), std::invalid_argument);
+}
