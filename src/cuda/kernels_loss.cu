@@ -7,7 +7,7 @@
 
 #include "kernels_launch.cuh"
 
-namespace unetpp::cuda_kernels {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels {
 
 namespace {
 

@@ -9,10 +9,11 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../config/abi.hpp"
 #include "../tensor/numeric.hpp"  // UNETPP_HD
 #include "backend.hpp"
 
-namespace unetpp::backend::loss_math {
+namespace unetpp::inline UNETPP_ABI::backend::loss_math {
 
 // exp, log and log1p spelled for the side that compiles them (CUDA's are IEEE-conforming and may
 // differ from the host's by an ulp or two).

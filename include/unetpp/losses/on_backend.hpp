@@ -25,12 +25,13 @@
 #include <string>
 #include <type_traits>
 
+#include "../config/abi.hpp"
 #include "../backend/backend.hpp"
 #include "../backend/cpu/kernels/eltwise.hpp"
 #include "../backend/cpu/kernels/loss.hpp"
 #include "../tensor/tensor.hpp"
 
-namespace unetpp::losses {
+namespace unetpp::inline UNETPP_ABI::losses {
 
 /// Backend copies of a loss's host inputs (on the host the inputs are read in place) and the
 /// second term's gradient of the combined losses (dice_bce, dice_ce).

@@ -10,11 +10,12 @@
 #include <cstddef>
 #include <vector>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "../../loss_formulas.hpp"
 #include "parallel.hpp"
 
-namespace unetpp::backend::cpu_kernels {
+namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
 /// Mean binary cross-entropy on logits; weighted: sum w_i l_i / sum w_i (0 when the weights sum
 /// to 0). grad (may be null) is overwritten.

@@ -7,10 +7,11 @@
 #include <cstddef>
 #include <vector>
 
+#include "../../../config/abi.hpp"
 #include "emulate.hpp"
 #include "loss.hpp"
 
-namespace unetpp::cuda_kernels::emulate {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::emulate {
 
 /// The executor of bodies/loss.hpp on the host.
 struct loss_executor {

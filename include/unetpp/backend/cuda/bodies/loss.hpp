@@ -19,11 +19,12 @@
 
 #include <cstddef>
 
+#include "../../../config/abi.hpp"
 #include "../../backend.hpp"
 #include "../../loss_formulas.hpp"
 #include "../hd.hpp"
 
-namespace unetpp::cuda_kernels::bodies {
+namespace unetpp::inline UNETPP_ABI_DEVICE::cuda_kernels::bodies {
 
 namespace lm = backend::loss_math;
 
