@@ -226,8 +226,10 @@ concept Backend = defined<B> && requires {
 /// checked. Every template that takes both puts the backend before the element type,
 /// `<cfg..., B, T>` (docs/DESIGN.md, Naming), so a type spelled in the old order, such as
 /// `conv2d<cfg, double>`, fails here with B = double instead of deep inside the layer.
+/// (Spelled as a requires-expression: nvcc 13 rejects `std::is_class_v<B>` as an atomic
+/// constraint inside unet's requires-expressions, "atomic constraint must have type bool".)
 template <class B>
-concept backend_type = std::is_class_v<B>;
+concept backend_type = requires { typename std::enable_if_t<std::is_class_v<B>>; };
 
 /// Whether tensors of backend B may be read on the host (losses, metrics, image and file I/O
 /// work on host tensors; a device backend's results are copied with to_host first).
