@@ -134,6 +134,24 @@ def target_of(header_rel, spelled, quote):
     return os.path.normpath(os.path.join(base, spelled)).replace(os.sep, "/")
 
 
+def check_lines(root, folder, check):
+    """check(rel, lineno, line) over every source line of root/folder; the problems it reports."""
+    found = []
+    top = os.path.join(root, folder)
+    for dirpath, _, files in os.walk(top):
+        for name in sorted(files):
+            if not name.endswith((".hpp", ".h", ".cuh", ".cpp", ".cu")):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = folder + "/" + os.path.relpath(path, top).replace(os.sep, "/")
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for lineno, line in enumerate(f, 1):
+                    why = check(rel, lineno, line)
+                    if why:
+                        found.append(why)
+    return found
+
+
 def main(argv):
     root = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     inc = os.path.join(root, "include", "unetpp")
@@ -189,30 +207,8 @@ def main(argv):
                         continue
                     problems.append(f"{rel}:{lineno}: '{src}' includes {target} from '{dst}', which is not below it "
                                     f"(allowed: {', '.join(sorted(ALLOWED[src])) or 'nothing'})")
-    src_dir = os.path.join(root, "src")
-    for dirpath, _, files in os.walk(src_dir):
-        for name in sorted(files):
-            if not name.endswith((".hpp", ".h", ".cuh", ".cpp", ".cu")):
-                continue
-            path = os.path.join(dirpath, name)
-            rel = "src/" + os.path.relpath(path, src_dir).replace(os.sep, "/")
-            with open(path, encoding="utf-8", errors="replace") as f:
-                for lineno, line in enumerate(f, 1):
-                    why = abi_problem(rel, lineno, line)
-                    if why:
-                        problems.append(why)
-    tools_dir = os.path.join(root, "tools")
-    for dirpath, _, files in os.walk(tools_dir):
-        for name in sorted(files):
-            if not name.endswith((".hpp", ".h", ".cpp", ".cu")):
-                continue
-            path = os.path.join(dirpath, name)
-            rel = "tools/" + os.path.relpath(path, tools_dir).replace(os.sep, "/")
-            with open(path, encoding="utf-8", errors="replace") as f:
-                for lineno, line in enumerate(f, 1):
-                    why = private_use(rel, lineno, line)
-                    if why:
-                        problems.append(why)
+    problems += check_lines(root, "src", abi_problem)
+    problems += check_lines(root, "tools", private_use)
     for key, why in sorted(KNOWN.items()):
         if key not in seen_known:
             problems.append(f"the listed exception {key[0]} -> {key[1]} ({why}) no longer exists: remove it from KNOWN")

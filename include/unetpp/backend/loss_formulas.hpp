@@ -15,43 +15,10 @@
 
 namespace unetpp::inline UNETPP_ABI::backend::loss_math {
 
-// exp, log and log1p spelled for the side that compiles them (CUDA's are IEEE-conforming and may
-// differ from the host's by an ulp or two).
-UNETPP_HD inline double hd_exp(double v) {
-#if defined(__CUDA_ARCH__)
-    return ::exp(v);
-#else
-    return std::exp(v);
-#endif
-}
-UNETPP_HD inline float hd_exp(float v) {
-#if defined(__CUDA_ARCH__)
-    return ::expf(v);
-#else
-    return std::exp(v);
-#endif
-}
-UNETPP_HD inline double hd_log(double v) {
-#if defined(__CUDA_ARCH__)
-    return ::log(v);
-#else
-    return std::log(v);
-#endif
-}
-UNETPP_HD inline double hd_log1p(double v) {
-#if defined(__CUDA_ARCH__)
-    return ::log1p(v);
-#else
-    return std::log1p(v);
-#endif
-}
-UNETPP_HD inline float hd_log1p(float v) {
-#if defined(__CUDA_ARCH__)
-    return ::log1pf(v);
-#else
-    return std::log1p(v);
-#endif
-}
+// exp, log and log1p spelled for the side that compiles them (tensor/numeric.hpp).
+using numeric::hd_exp;
+using numeric::hd_log;
+using numeric::hd_log1p;
 
 /// 1 / (1 + e^-v) without overflow (numeric::stable_sigmoid's formula).
 template <class T>

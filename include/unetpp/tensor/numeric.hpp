@@ -20,6 +20,25 @@
 
 namespace unetpp::inline UNETPP_ABI::numeric {
 
+// Math with one spelling on both sides of a CUDA build (UNETPP_HD bodies run on the host in
+// ordinary builds and in the CUDA kernels): CUDA's IEEE functions on the device (sqrt and
+// division correctly rounded by default; exp, log and log1p may differ from the host's by an ulp
+// or two), the standard library's on the host.
+#if defined(__CUDA_ARCH__)
+#define UNETPP_HD_MATH(name, dev_f, dev_d)                          \
+    UNETPP_HD inline float hd_##name(float v) { return ::dev_f(v); } \
+    UNETPP_HD inline double hd_##name(double v) { return ::dev_d(v); }
+#else
+#define UNETPP_HD_MATH(name, dev_f, dev_d)                                  \
+    UNETPP_HD inline float hd_##name(float v) { return std::name(v); }     \
+    UNETPP_HD inline double hd_##name(double v) { return std::name(v); }
+#endif
+UNETPP_HD_MATH(exp, expf, exp)
+UNETPP_HD_MATH(log, logf, log)
+UNETPP_HD_MATH(log1p, log1pf, log1p)
+UNETPP_HD_MATH(sqrt, sqrtf, sqrt)
+#undef UNETPP_HD_MATH
+
 /// Numerically stable logistic function: never evaluates exp of a large positive number.
 template <class T>
 [[nodiscard]] inline T stable_sigmoid(T v) noexcept {

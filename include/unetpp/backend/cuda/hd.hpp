@@ -53,29 +53,9 @@ UNETPP_HD inline void tree_level(T* a, int t, int stride) {
     if (t < stride) a[t] += a[t + stride];
 }
 
-// Math with one spelling on both sides. The device versions are CUDA's IEEE ones (sqrtf and
-// division correctly rounded by default); expf may differ from the host's by an ulp or two.
-UNETPP_HD inline float hd_exp(float v) {
-#if defined(__CUDA_ARCH__)
-    return ::expf(v);
-#else
-    return std::exp(v);
-#endif
-}
-UNETPP_HD inline float hd_sqrt(float v) {
-#if defined(__CUDA_ARCH__)
-    return ::sqrtf(v);
-#else
-    return std::sqrt(v);
-#endif
-}
-UNETPP_HD inline double hd_sqrt(double v) {
-#if defined(__CUDA_ARCH__)
-    return ::sqrt(v);
-#else
-    return std::sqrt(v);
-#endif
-}
+// Math with one spelling on both sides (tensor/numeric.hpp).
+using numeric::hd_exp;
+using numeric::hd_sqrt;
 /// Whether v is neither NaN nor an infinity (an exponent field not all ones), independent of any
 /// fast-math setting.
 UNETPP_HD inline bool hd_isfinite(float v) {
