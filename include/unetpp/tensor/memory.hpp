@@ -5,6 +5,7 @@
 ///
 ///   static void* allocate(std::size_t bytes);                 // nullptr for 0 bytes; throws bad_alloc
 ///   static void deallocate(void* p) noexcept;
+///   static void* allocate_zeroed(std::size_t bytes);          // optional: allocate, all bytes 0
 ///   static void copy(void* dst, const void* src, std::size_t bytes);           // within the space
 ///   static void copy_from_host(void* dst, const void* host_src, std::size_t bytes);
 ///   static void copy_to_host(void* host_dst, const void* src, std::size_t bytes);
@@ -24,6 +25,7 @@
 #include <compare>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -104,16 +106,15 @@ struct host {
     template <class T>
     using pointer = T*;
 
-    static void* allocate(std::size_t bytes) {
-        if (bytes == 0) return nullptr;
-        const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-        void* p = std::aligned_alloc(alignment, rounded);
-        if (!p) throw std::bad_alloc();
-        counter().fetch_add(1, std::memory_order_relaxed);
-        byte_counter().fetch_add(rounded, std::memory_order_relaxed);
-        return p;
+    static void* allocate(std::size_t bytes) { return allocate_block(bytes, false); }
+    /// Zero-filled memory. It comes from calloc, which takes a large block fresh from the operating
+    /// system (already zero) without writing it, so the pages of a zeroed tensor that the program
+    /// never touches take no physical memory: the gradients of a network that only runs inference
+    /// cost address space, not RAM.
+    static void* allocate_zeroed(std::size_t bytes) { return allocate_block(bytes, true); }
+    static void deallocate(void* p) noexcept {
+        if (p) std::free(static_cast<void**>(p)[-1]);
     }
-    static void deallocate(void* p) noexcept { std::free(p); }
     static void copy(void* dst, const void* src, std::size_t bytes) noexcept {
         if (bytes) std::memcpy(dst, src, bytes);
     }
@@ -133,6 +134,22 @@ struct host {
     static std::size_t allocated_bytes() noexcept { return byte_counter().load(std::memory_order_relaxed); }
 
 private:
+    // malloc or calloc of `alignment` bytes more, the returned address rounded up to `alignment`
+    // and the block's own address stored just before it (malloc's blocks are 16-byte aligned, so
+    // there are at least 16 bytes to hold it), for deallocate.
+    static void* allocate_block(std::size_t bytes, bool zeroed) {
+        if (bytes == 0) return nullptr;
+        const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
+        if (rounded < bytes || rounded + alignment < rounded) throw std::bad_alloc();
+        void* raw = zeroed ? std::calloc(rounded + alignment, 1) : std::malloc(rounded + alignment);
+        if (!raw) throw std::bad_alloc();
+        const std::uintptr_t a = (reinterpret_cast<std::uintptr_t>(raw) + alignment) & ~std::uintptr_t(alignment - 1);
+        void* p = reinterpret_cast<void*>(a);
+        static_cast<void**>(p)[-1] = raw;
+        counter().fetch_add(1, std::memory_order_relaxed);
+        byte_counter().fetch_add(rounded, std::memory_order_relaxed);
+        return p;
+    }
     static std::atomic<std::size_t>& counter() noexcept {
         static std::atomic<std::size_t> c{0};
         return c;

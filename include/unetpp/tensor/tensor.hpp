@@ -61,7 +61,7 @@ public:
     static constexpr bool host_accessible = Memory::host_accessible;
 
     tensor() = default;
-    explicit tensor(shape4 s) { resize(s); zero(); }
+    explicit tensor(shape4 s) { resize_zeroed(s); }
     tensor(shape4 s, T fill_value) { resize(s); fill(fill_value); }
     tensor(shape4 s, std::initializer_list<T> values) {
         if (values.size() != s.size())
@@ -95,10 +95,35 @@ public:
             throw std::invalid_argument("tensor: negative dimension in shape " + s.str());
         const std::size_t need = s.size();
         if (need > capacity_) {
+            // Growing does not keep the contents, so the old storage goes first: allocating the
+            // new one before would hold both at once and raise the peak memory by the old size.
+            // If the allocation throws, the tensor is left empty.
+            data_.reset();
+            capacity_ = 0;
+            shape_ = shape4{0, 0, 0, 0};
             data_.reset(static_cast<T*>(Memory::allocate(need * sizeof(T))));
             capacity_ = need;
         }
         shape_ = s;
+    }
+    /// Set the shape and zero every element. Where the storage grows in a memory space that can
+    /// hand out zeroed memory (host: memory::host::allocate_zeroed), nothing is written, so pages
+    /// never used afterwards take no physical memory.
+    void resize_zeroed(shape4 s) {
+        if constexpr (requires { Memory::allocate_zeroed(std::size_t{}); }) {
+            if (s.n >= 0 && s.c >= 0 && s.h >= 0 && s.w >= 0 && s.size() > capacity_) {
+                const std::size_t need = s.size();
+                data_.reset();  // as in resize: the old storage goes first
+                capacity_ = 0;
+                shape_ = shape4{0, 0, 0, 0};
+                data_.reset(static_cast<T*>(Memory::allocate_zeroed(need * sizeof(T))));
+                capacity_ = need;
+                shape_ = s;
+                return;
+            }
+        }
+        resize(s);
+        zero();
     }
     /// Copy shape and contents of another tensor, reusing storage when possible.
     void assign(const tensor& o) {

@@ -131,6 +131,24 @@ TEST_CASE("kernel: reused while the weights are unchanged, rebuilt when they cha
     }
 }
 
+TEST_CASE("kernel: weights transformed per call in slabs of output channels agree bit for bit with the whole layer's") {
+    if (!ck::detail::have_winograd) return;
+    unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);
+    // 1024 input channels: a slab is one or two chunks of 64 output channels, so 130 outputs take
+    // two or three slabs (the last one partial), each run separately; the cache packs all 130 at
+    // once and runs them in one pass.
+    fused_case c({1, 1024, 16, 16, 130, 3, 3, 1, 1}, 9);
+    REQUIRE(ck::detail::winograd_slab_channels(c.g) < c.g.cout);
+    std::vector<float> whole;
+    {
+        cache_limit_scope limit(std::size_t(64) << 20);
+        whole = c.run();
+        REQUIRE(ck::winograd_cache_stats().entries == 1);
+    }
+    CHECK(c.fresh() == whole);
+    CHECK(c.fresh(false) != whole);
+}
+
 TEST_CASE("kernel: the limit: too large layers are not kept, older entries are evicted, 0 turns it off") {
     if (!ck::detail::have_winograd) return;
     unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <fstream>
+#include <string>
 #include <stdexcept>
 
 #include <unetpp/tensor/numeric.hpp>
@@ -30,6 +32,55 @@ TEST_CASE("resize keeps storage when it fits and counts allocations") {
     CHECK(memory::host::allocation_count() == before);
     t.resize(shape4{1, 1, 11, 11});
     CHECK(memory::host::allocation_count() == before + 1);
+}
+
+namespace {
+// Resident memory of this process in KiB (VmRSS of /proc/self/status), -1 where unreadable.
+long resident_kib() {
+    std::ifstream f("/proc/self/status");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+}  // namespace
+
+TEST_CASE("zeroed storage: every size aligned and zero, reused storage zeroed again, untouched pages not resident") {
+    // Small (heap) and large (fresh from the OS) blocks, both allocation paths of memory::host.
+    for (int n : {1, 7, 1000, 3 << 20}) {
+        CAPTURE(n);
+        tensor<float> z(shape4{1, 1, 1, n});
+        CHECK(reinterpret_cast<std::uintptr_t>(z.data()) % 64 == 0);
+        bool all_zero = true;
+        for (float v : z) all_zero = all_zero && v == 0.0f;
+        CHECK(all_zero);
+        z.fill(3.0f);
+        z.resize_zeroed(shape4{1, 1, 1, n});  // fits: the same storage, written with zeros
+        all_zero = true;
+        for (float v : z) all_zero = all_zero && v == 0.0f;
+        CHECK(all_zero);
+        tensor<float> a;
+        a.resize(shape4{1, 1, 1, n});  // the plain allocation path, aligned too
+        CHECK(reinterpret_cast<std::uintptr_t>(a.data()) % 64 == 0);
+        a.fill(1.0f);
+        CHECK(a[std::size_t(n) - 1] == 1.0f);
+    }
+    // A zeroed 256 MiB tensor that is never written costs no physical memory: the gradients of a
+    // network used only for inference. (Sanitizer runtimes have their own allocators.)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define UNETPP_TEST_OWN_ALLOCATOR 1
+#endif
+#endif
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(UNETPP_TEST_OWN_ALLOCATOR)
+    const long before = resident_kib();
+    if (before > 0) {
+        tensor<float> big(shape4{1, 1, 1, 64 << 20});
+        CHECK(big[12345] == 0.0f);  // readable (a read maps the shared zero page)
+        CHECK(resident_kib() - before < 16 * 1024);
+        big.fill(1.0f);  // written: now it is resident
+        CHECK(resident_kib() - before > 200 * 1024);
+    }
+#endif
 }
 
 TEST_CASE("copies are deep, moves steal, views and samples alias") {

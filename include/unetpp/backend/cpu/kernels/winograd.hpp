@@ -29,6 +29,15 @@
 // Multiplies per output pixel and channel pair: 36 / 16 = 2.25 instead of 9 (4x fewer); the
 // transforms add O(cin + cout) work per tile, which is why small channel counts stay direct.
 //
+// Slabs: U is 4x the layer's weights (151 MB for a 1024 -> 1024 layer), and packing it whole into
+// the workspace made the workspace the largest buffer of an inference pass. Transformed per call,
+// U is packed and used one slab of output channels at a time (winograd_plan.hpp, slab_channels:
+// about 16 MiB, whole chunks of 64 channels, at least one item per thread); each slab transforms
+// the inputs again, which costs little where slabs are needed (wide layers: the GEMM's work per
+// input channel grows with the slab's output channels, the input transform's does not). Slabs
+// start at multiples of 64 channels, so every output is the same bit for bit as with one slab
+// (tested against the cached path, which packs the whole layer).
+//
 // Work split (parallel.hpp): items are (block of 48 tiles, chunk of 64 output channels), cut into
 // max_threads() contiguous ranges that the team takes in turn; a thread recomputes V only when
 // its next item starts a new tile block. Every output element is computed the same way whatever
@@ -296,8 +305,19 @@ inline bool use_winograd(const conv_geometry& g) {
     return a == conv_algo::winograd || (a == conv_algo::automatic && winograd_pays(g));
 }
 
+inline wino::geom winograd_plan_of(const conv_geometry& g) noexcept {
+    return wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad);
+}
+// The output channels per slab of g when its weights are transformed per call (read with the
+// thread count the call runs under).
+inline int winograd_slab_channels(const conv_geometry& g) noexcept {
+    return wino::slab_channels(winograd_plan_of(g), max_threads());
+}
+
+// The workspace: the packed weights of one slab, the folded bias, then one V and one M buffer per
+// part.
 inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
-    return wino::packed_weight_floats(g.cout, g.cin) + std::size_t(wino::round16(g.cout)) +
+    return wino::packed_weight_floats(winograd_slab_channels(g), g.cin) + std::size_t(wino::round16(g.cout)) +
            std::size_t(max_threads()) * (wino::part_v_floats(g.cin) + wino::part_m_floats);
 }
 
@@ -307,30 +327,47 @@ inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
 // cache of winograd_cache.hpp, which checks that w and scale are unchanged before reusing them.
 inline void winograd_forward(const conv_geometry& g, const float* x, const float* w, const float* b,
                              const float* scale, const float* shift, bool relu, float* y, float* ws, bool cached) {
-    float* fb = ws + wino::packed_weight_floats(g.cout, g.cin);
+    const wino::geom q = winograd_plan_of(g);
+    const int slab = winograd_slab_channels(g);
+    float* fb = ws + wino::packed_weight_floats(slab, g.cin);
     float* parts = fb + wino::round16(g.cout);
-    const auto pack = [&](float* dst) {
-        wino::pack_weights<wino::isa>(g.cout, g.cin, w, std::ptrdiff_t(g.cin) * 9, 9, false, scale, dst);
+    const std::ptrdiff_t filter = std::ptrdiff_t(g.cin) * 9;
+    // Packs filters c0 .. c0 + count - 1 (their BatchNorm scale folded in).
+    const auto pack = [&](int c0, int count, float* dst) {
+        wino::pack_weights<wino::isa>(count, g.cin, w + c0 * filter, filter, 9, false, scale ? scale + c0 : nullptr,
+                                      dst);
     };
-    std::shared_ptr<const wino::cached_weights> keep;  // holds the entry for this call
-    if (cached)
-        keep = wino::the_weight_cache().get(w, scale, g.cout, g.cin, wino::packed_weight_floats(g.cout, g.cin), pack);
-    const float* u = keep ? keep->u() : ws;
-    if (!keep) pack(ws);
     const bool has_bias = b || shift;
     for (int co = 0; has_bias && co < g.cout; ++co)
         fb[co] = (scale ? scale[co] : 1.0f) * (b ? b[co] : 0.0f) + (shift ? shift[co] : 0.0f);
-    wino::run<wino::isa>(wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad), x, u, has_bias ? fb : nullptr, relu, y,
-                         parts);
+    if (cached) {  // the whole layer's transformed weights, kept across calls
+        const std::shared_ptr<const wino::cached_weights> keep = wino::the_weight_cache().get(
+            w, scale, g.cout, g.cin, wino::packed_weight_floats(g.cout, g.cin),
+            [&](float* dst) { pack(0, g.cout, dst); });
+        if (keep) {
+            wino::run<wino::isa>(q, x, keep->u(), has_bias ? fb : nullptr, relu, y, parts, 0, g.cout);
+            return;
+        }
+    }
+    for (int c0 = 0; c0 < g.cout; c0 += slab) {
+        const int c1 = std::min(g.cout, c0 + slab);
+        pack(c0, c1 - c0, ws);
+        wino::run<wino::isa>(q, x, ws, has_bias ? fb : nullptr, relu, y, parts, c0, c1);
+    }
 }
 
 // dx = conv^T(dy): the convolution of dy padded by 2 - pad with w[co][ci] flipped, ci <-> co.
 inline void winograd_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx, float* ws) {
     const conv_geometry t = winograd_backward_geometry(g);
-    float* u = ws;
-    float* parts = u + wino::packed_weight_floats(t.cout, t.cin) + wino::round16(t.cout);
-    wino::pack_weights<wino::isa>(t.cout, t.cin, w, 9, std::ptrdiff_t(g.cin) * 9, true, nullptr, u);
-    wino::run<wino::isa>(wino::make_geom(t.n, t.cin, t.h, t.w, t.cout, t.pad), dy, u, nullptr, false, dx, parts);
+    const wino::geom q = winograd_plan_of(t);
+    const int slab = winograd_slab_channels(t);
+    float* parts = ws + wino::packed_weight_floats(slab, t.cin) + wino::round16(t.cout);
+    for (int c0 = 0; c0 < t.cout; c0 += slab) {  // t's output channel c is g's input channel c
+        const int c1 = std::min(t.cout, c0 + slab);
+        wino::pack_weights<wino::isa>(c1 - c0, t.cin, w + std::ptrdiff_t(c0) * 9, 9, std::ptrdiff_t(g.cin) * 9, true,
+                                      nullptr, ws);
+        wino::run<wino::isa>(q, dy, ws, nullptr, false, dx, parts, c0, c1);
+    }
 }
 #endif
 

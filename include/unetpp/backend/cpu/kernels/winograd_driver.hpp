@@ -108,18 +108,24 @@ inline void pack_weights(int cout, int cin, const float* w, std::ptrdiff_t lane_
         }
 }
 
-// The convolution of x (q.n x q.cin x q.h x q.w) with packed weights u: y = conv + bias, ReLU'd
-// when relu is set. parts_ws holds max_threads() x (V, M) buffers, aligned to V. Work split:
-// winograd.hpp ("Work split"); results do not depend on the thread count.
+// The output channels [co_begin, co_end) of the convolution of x (q.n x q.cin x q.h x q.w) with
+// packed weights u: y = conv + bias, ReLU'd when relu is set. u holds the packed weights of those
+// channels only (pack_weights of co_end - co_begin filters from filter co_begin on); co_begin is a
+// multiple of co_chunk, so the chunks, and every output, are the same whatever the slab
+// (winograd.hpp, "Slabs"). bias is indexed by the absolute channel. parts_ws holds max_threads()
+// x (V, M) buffers, aligned to V. Work split: winograd.hpp ("Work split"); results do not depend
+// on the thread count.
 template <class I>
 inline void run(const geom& q, const float* x, const float* u, const float* bias, bool relu, float* y,
-                float* parts_ws) {
+                float* parts_ws, int co_begin, int co_end) {
     using V = typename I::V;
     static_assert(sizeof(V) == sizeof(float) * group_tiles);
     const int parts = max_threads();
-    const std::ptrdiff_t items = q.blocks * q.chunks, cb = round16(q.cout) / co_blk;
+    const int slab = co_end - co_begin;
+    const std::ptrdiff_t chunks = (slab + co_chunk - 1) / co_chunk;
+    const std::ptrdiff_t items = q.blocks * chunks, cb = round16(slab) / co_blk;
     const std::size_t vsz = part_v_floats(q.cin);
-    const double macs = double(q.tiles) * q.cin * q.cout;
+    const double macs = double(q.tiles) * q.cin * slab;
 #pragma omp parallel if (parts > 1 && macs > 65536.0)
     for_each_part(parts, [&](int p) {
         float* vbuf = parts_ws + std::size_t(p) * (vsz + part_m_floats);
@@ -130,8 +136,8 @@ inline void run(const geom& q, const float* x, const float* u, const float* bias
         typename I::group gs[block_groups];
         int ng = 0;
         for (std::ptrdiff_t it = lo; it < hi; ++it) {
-            const std::ptrdiff_t blk = it / q.chunks;
-            const int co0 = int(it % q.chunks) * co_chunk, co1 = std::min(q.cout, co0 + co_chunk);
+            const std::ptrdiff_t blk = it / chunks;
+            const int co0 = co_begin + int(it % chunks) * co_chunk, co1 = std::min(co_end, co0 + co_chunk);
             if (blk != current) {  // input transform of the block's tiles
                 current = blk;
                 ng = int(std::min<std::ptrdiff_t>(block_groups, q.groups - blk * block_groups));
@@ -149,7 +155,7 @@ inline void run(const geom& q, const float* x, const float* u, const float* bias
             for (int a = 0; a < winograd_points; ++a) {
                 const float* va = vbuf + std::ptrdiff_t(a) * q.cin * block_tiles;
                 for (int b = 0; b < nb; ++b)
-                    I::gemm_block(q.cin, ng, u + (a * cb + co0 / co_blk + b) * q.cin * co_blk, va,
+                    I::gemm_block(q.cin, ng, u + (a * cb + (co0 - co_begin) / co_blk + b) * q.cin * co_blk, va,
                                   mbuf + (std::ptrdiff_t(a) * co_chunk + b * co_blk) * block_tiles);
             }
             for (int co = co0; co < co1; ++co) {

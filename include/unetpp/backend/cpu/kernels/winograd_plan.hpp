@@ -34,7 +34,7 @@ inline std::ptrdiff_t round16(std::ptrdiff_t v) noexcept { return (v + 15) / 16 
 // A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow).
 struct geom {
     int n, cin, h, w, cout, pad, oh, ow, tiles_y, tiles_x;
-    std::ptrdiff_t tiles, groups, blocks, chunks;
+    std::ptrdiff_t tiles, groups, blocks, chunks;  // chunks: of co_chunk output channels, over all of cout
 };
 
 inline geom make_geom(int n, int cin, int h, int w, int cout, int pad) noexcept {
@@ -97,6 +97,20 @@ inline void place_lanes(const geom& q, std::ptrdiff_t gi, int len, lane_places& 
 
 inline std::size_t packed_weight_floats(int cout, int cin) noexcept {
     return std::size_t(winograd_points) * std::size_t(round16(cout)) * std::size_t(cin);
+}
+
+// Slabs (winograd.hpp): when the weights are transformed per call, they are packed and used a slab
+// of output channels at a time, so that the packed weights in the workspace stay near
+// slab_budget_floats instead of 4x the layer's weights (151 MB for a 1024 -> 1024 layer). A slab
+// is a whole number of chunks: at least one, at most all, within the budget where it can be, and
+// enough for every part to get an item when the batch has few tile blocks (the deep layers).
+inline constexpr std::size_t slab_budget_floats = std::size_t(4) << 20;  // 16 MiB
+inline int slab_channels(const geom& q, int parts) noexcept {
+    const std::size_t per_chunk = std::size_t(winograd_points) * co_chunk * std::size_t(q.cin);
+    std::ptrdiff_t c = std::ptrdiff_t(std::max<std::size_t>(1, slab_budget_floats / per_chunk));
+    c = std::max<std::ptrdiff_t>(c, (parts + q.blocks - 1) / q.blocks);
+    c = std::min(c, q.chunks);
+    return int(std::min<std::ptrdiff_t>(c * co_chunk, q.cout));
 }
 inline std::size_t part_v_floats(int cin) noexcept { return std::size_t(winograd_points) * cin * block_tiles; }
 inline constexpr std::size_t part_m_floats = std::size_t(winograd_points) * co_chunk * block_tiles;
