@@ -43,8 +43,8 @@ enum class slot : std::size_t {
     pool_up,    ///< a pooling result (dead once the next block read it) and an up-sampled map
                 ///< (dead once concatenated)
     merged,     ///< a concatenation (dead once the decoder read it); a classifier's encoder output
-    level_out,  ///< the bottleneck's and the decoders' outputs below level 0 (dead once
-                ///< up-sampled by the level above)
+    level_out,  ///< the bottleneck's and the decoders' outputs (dead once up-sampled by the
+                ///< level above; level 0's once the head has read it)
     // Gradients a unet passes between its levels in backward:
     dec_grad,    ///< the gradient of a decoder's input (dead once the skip split it)
     up_grad,     ///< the gradient of an up-sampled map (dead once the up-sampling's backward ran)

@@ -104,7 +104,7 @@ struct supervision_taps<unet<C, B, T, P>> {
         return n.template decoder<K + 1>().output();
     }
     /// The network's forward, calling f(k, map) with tap k's map while it is valid (under
-    /// inference_mode the decoder maps below level 0 share one workspace slot).
+    /// inference_mode the decoder maps share one workspace slot).
     template <class F>
     static const tensor_type& forward(net_type& n, const tensor_type& x, F&& f) {
         return n.forward_tapped(x, [&](auto level, const tensor_type& map) {

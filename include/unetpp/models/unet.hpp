@@ -264,8 +264,8 @@ public:
 
     /// Forward that also calls `tap(level, output)` with each decoder's output as soon as it is
     /// computed (level an std::integral_constant, deepest first), while it is still valid: under
-    /// inference_mode the outputs below level 0 share one workspace slot and are overwritten
-    /// later in the pass. Auxiliary heads (deeply_supervised) read the decoders this way.
+    /// inference_mode the decoders' outputs share one workspace slot and are overwritten later in
+    /// the pass (level 0's, the head's input, is the last written). Auxiliary heads (deeply_supervised) read the decoders this way.
     template <class Tap>
     const tensor_type& forward_tapped(const tensor_type& x, Tap&& tap) {
         check_input(x.shape());
@@ -302,6 +302,9 @@ public:
                                 const std::array<const tensor_type*, C.depth>& decoder_grads) {
         if (!has_forward_)
             throw std::logic_error("unet: backward called before forward; run forward on the batch first");
+        if (lend_outputs_)
+            throw std::logic_error("unet: backward after a forward run under unetpp::inference_mode, which keeps no "
+                                   "intermediate results; run the forward pass again outside the inference_mode scope");
         if (x.shape() != in_shape_)
             throw shape_error("unet: backward received input " + x.shape().str() + " but the last forward saw " +
                               in_shape_.str());
@@ -445,16 +448,13 @@ private:
             return skip.forward(e, u);
         });
         const tensor_type& out = with_scratch(exec::slot::pool_up, m, [&]() -> const tensor_type& {
-            if constexpr (L == 0)
-                return std::get<L>(dec_).forward(m);
-            else
-                return lent_level_output(std::get<L>(dec_), m);
+            return lent_level_output(std::get<L>(dec_), m);
         });
         tap(std::integral_constant<std::size_t, L>{}, out);
         return out;
     }
 
-    /// Forward of the bottleneck or of a decoder below level 0, into the shared level_out slot
+    /// Forward of the bottleneck or of a decoder, into the shared level_out slot
     /// when this pass lends outputs (a reader of those maps takes them during the pass through
     /// forward_tapped). The previous user of that slot (the level below's output) has been
     /// up-sampled by then.
@@ -578,7 +578,7 @@ private:
     io_channels io_{C.in_channels, C.classes};  // the run-time counts (see unet(seed, io_channels))
     bool input_grad_ = false;
     exec::workspace_handle<tensor_type> ws_;  // the buffers lent to levels and blocks (exec/workspace.hpp)
-    bool lend_outputs_ = false;  // this forward writes short-lived level results to workspace slots
+    bool lend_outputs_ = false;  // the last forward wrote short-lived level results to workspace slots
 };
 
 }  // namespace unetpp
