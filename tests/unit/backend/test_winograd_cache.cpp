@@ -131,22 +131,30 @@ TEST_CASE("kernel: reused while the weights are unchanged, rebuilt when they cha
     }
 }
 
-TEST_CASE("kernel: weights transformed per call in slabs of output channels agree bit for bit with the whole layer's") {
+TEST_CASE("kernel: a wide layer's weights packed per chunk inside the work agree bit for bit with the whole layer's") {
     if (!ck::detail::have_winograd) return;
     unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);
-    // 1024 input channels: a slab is one or two chunks of 64 output channels, so 130 outputs take
-    // two or three slabs (the last one partial), each run separately; the cache packs all 130 at
-    // once and runs them in one pass.
-    fused_case c({1, 1024, 16, 16, 130, 3, 3, 1, 1}, 9);
-    REQUIRE(ck::detail::winograd_slab_channels(c.g) < c.g.cout);
-    std::vector<float> whole;
-    {
-        cache_limit_scope limit(std::size_t(64) << 20);
-        whole = c.run();
-        REQUIRE(ck::winograd_cache_stats().entries == 1);
+    // 1024 input and 130 output channels: wide (its packed weights exceed 16 MiB), three chunks of
+    // 64 output channels, the last partial. Without the cache every thread packs the chunks it
+    // computes; the cache packs all 130 at once. At 16 x 16 (one tile block) the inputs are
+    // transformed once for all chunks; at 60 x 60 (five blocks) that buffer would exceed its
+    // budget and each thread transforms its blocks itself.
+    for (int size : {16, 60}) {
+        CAPTURE(size);
+        fused_case c({1, 1024, size, size, 130, 3, 3, 1, 1}, 9);
+        const auto q = ck::detail::winograd_plan_of(c.g);
+        REQUIRE(ck::detail::wino::wide_layer(q));
+        CHECK(ck::detail::wino::share_inputs(q) == (size == 16));
+        std::vector<float> whole;
+        {
+            cache_limit_scope limit(std::size_t(64) << 20);
+            whole = c.run();
+            REQUIRE(ck::winograd_cache_stats().entries == 1);
+            CHECK(c.run() == whole);  // a cached wide layer copies its chunks from the cache
+        }
+        CHECK(c.fresh() == whole);
+        CHECK(c.fresh(false) != whole);
     }
-    CHECK(c.fresh() == whole);
-    CHECK(c.fresh(false) != whole);
 }
 
 TEST_CASE("kernel: the limit: too large layers are not kept, older entries are evicted, 0 turns it off") {

@@ -172,20 +172,17 @@ TEST_CASE("odd sizes and channel counts that are not multiples of 8") {
     check_all(gs);
 }
 
-TEST_CASE("wide layers, packed in slabs of output channels: Winograd matches the direct kernels") {
+TEST_CASE("wide layers, their weights packed per chunk inside the work: Winograd matches the direct kernels") {
     if (!ck::detail::have_winograd || !ck::detail::have_direct) return;
-    // Forward slabs: 130 output channels over 1024 inputs (the last slab partial, not a multiple of
-    // 16); backward-data slabs: the same with the channels swapped; a batch of two tile blocks.
+    // Forward: 130 output channels over 1024 inputs (the last chunk partial, not a multiple of 16);
+    // backward-data: the same with the channels swapped; a batch of two tile blocks.
     const std::vector<ck::conv_geometry> gs = {
-        {1, 1024, 16, 16, 130, 3, 3, 1, 1}, {1, 130, 16, 16, 1024, 3, 3, 1, 1}, {4, 912, 14, 14, 66, 3, 3, 1, 1}};
-    const auto slab_of = [](const ck::conv_geometry& g) {
-        return ck::detail::winograd_slab_channels(g);
-    };
-    CHECK(slab_of(gs[0]) < gs[0].cout);
-    CHECK(slab_of(ck::detail::winograd_backward_geometry(gs[1])) < gs[1].cin);
-    CHECK(slab_of(gs[2]) < gs[2].cout);
-    // The workspace holds one slab of transformed weights, not the layer's: for the bottleneck of
-    // unet_bn<64, 4> at 256 x 256, less than a quarter of the whole layer's (151 MB).
+        {1, 1024, 16, 16, 130, 3, 3, 1, 1}, {1, 130, 16, 16, 1024, 3, 3, 1, 1}, {4, 912, 14, 14, 200, 3, 3, 1, 1}};
+    CHECK(ck::detail::wino::wide_layer(ck::detail::winograd_plan_of(gs[0])));
+    CHECK(ck::detail::wino::wide_layer(ck::detail::winograd_plan_of(ck::detail::winograd_backward_geometry(gs[1]))));
+    CHECK(ck::detail::wino::wide_layer(ck::detail::winograd_plan_of(gs[2])));
+    // The workspace holds a chunk of packed weights per thread, not the layer's: for the
+    // bottleneck of unet_bn<64, 4> at 256 x 256, less than a quarter of the whole layer's (151 MB).
     const ck::conv_geometry bottleneck{1, 1024, 16, 16, 1024, 3, 3, 1, 1};
     CHECK(ck::detail::winograd_workspace_floats(bottleneck) <
           ck::detail::wino::packed_weight_floats(1024, 1024) / 4);

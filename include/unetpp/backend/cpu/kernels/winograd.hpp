@@ -29,14 +29,19 @@
 // Multiplies per output pixel and channel pair: 36 / 16 = 2.25 instead of 9 (4x fewer); the
 // transforms add O(cin + cout) work per tile, which is why small channel counts stay direct.
 //
-// Slabs: U is 4x the layer's weights (151 MB for a 1024 -> 1024 layer), and packing it whole into
-// the workspace made the workspace the largest buffer of an inference pass. Transformed per call,
-// U is packed and used one slab of output channels at a time (winograd_plan.hpp, slab_channels:
-// about 16 MiB, whole chunks of 64 channels, at least one item per thread); each slab transforms
-// the inputs again, which costs little where slabs are needed (wide layers: the GEMM's work per
-// input channel grows with the slab's output channels, the input transform's does not). Slabs
-// start at multiples of 64 channels, so every output is the same bit for bit as with one slab
-// (tested against the cached path, which packs the whole layer).
+// Wide layers: U is 4x the layer's weights (151 MB for a 1024 -> 1024 layer), and packing it
+// whole into the workspace made the workspace the largest buffer of an inference pass. Where U
+// would exceed 16 MiB (wino::wide_layer), run_wide packs it per chunk of 64 output channels inside
+// the work: each thread into its own one-chunk buffer, for the chunks it computes. The inputs of
+// such a layer are transformed once into a buffer shared by the threads (wino::share_inputs, up to
+// 32 MiB: the wide layers are the deep ones, with few tiles) and the work runs chunk by chunk, so
+// each chunk is packed once; where that buffer would not fit, each thread transforms its blocks
+// and packs a chunk again when it moves on to the next. All of it is one parallel region with at
+// most one barrier: a first version ran 8 regions of 128 channels each for the 1024 -> 1024 layer,
+// and on a loaded machine every region waited for a descheduled thread (2.5x slower). Chunks
+// start at multiples of 64 channels and their packing is the same code, so every output is the
+// same bit for bit as with the whole layer packed (tested against the cached path, which packs the
+// whole layer once).
 //
 // Work split (parallel.hpp): items are (block of 48 tiles, chunk of 64 output channels), cut into
 // max_threads() contiguous ranges that the team takes in turn; a thread recomputes V only when
@@ -308,17 +313,23 @@ inline bool use_winograd(const conv_geometry& g) {
 inline wino::geom winograd_plan_of(const conv_geometry& g) noexcept {
     return wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad);
 }
-// The output channels per slab of g when its weights are transformed per call (read with the
-// thread count the call runs under).
-inline int winograd_slab_channels(const conv_geometry& g) noexcept {
-    return wino::slab_channels(winograd_plan_of(g), max_threads());
+// The workspace: the packed weights of the whole layer (or, for a wide layer, of one chunk per
+// part), the folded bias, then per part its V buffer (absent where a wide layer shares one) and
+// its M buffer, then the shared V of every tile block where there is one.
+struct winograd_layout {
+    std::size_t u, bias, part_stride, v_all;  // floats; part_stride includes a wide layer's chunk
+    bool wide;
+    std::size_t total(int parts) const noexcept { return u + bias + std::size_t(parts) * part_stride + v_all; }
+};
+inline winograd_layout winograd_layout_of(const wino::geom& q) noexcept {
+    const std::size_t vsz = wino::part_v_floats(q.cin), bias = std::size_t(wino::round16(q.cout));
+    if (!wino::wide_layer(q)) return {wino::packed_weight_floats(q.cout, q.cin), bias, vsz + wino::part_m_floats, 0, false};
+    const bool shared = wino::share_inputs(q);
+    return {0, bias, wino::packed_weight_floats(wino::co_chunk, q.cin) + (shared ? 0 : vsz) + wino::part_m_floats,
+            shared ? std::size_t(q.blocks) * vsz : 0, true};
 }
-
-// The workspace: the packed weights of one slab, the folded bias, then one V and one M buffer per
-// part.
 inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
-    return wino::packed_weight_floats(winograd_slab_channels(g), g.cin) + std::size_t(wino::round16(g.cout)) +
-           std::size_t(max_threads()) * (wino::part_v_floats(g.cin) + wino::part_m_floats);
+    return winograd_layout_of(winograd_plan_of(g)).total(max_threads());
 }
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -328,46 +339,71 @@ inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
 inline void winograd_forward(const conv_geometry& g, const float* x, const float* w, const float* b,
                              const float* scale, const float* shift, bool relu, float* y, float* ws, bool cached) {
     const wino::geom q = winograd_plan_of(g);
-    const int slab = winograd_slab_channels(g);
-    float* fb = ws + wino::packed_weight_floats(slab, g.cin);
-    float* parts = fb + wino::round16(g.cout);
+    const winograd_layout lay = winograd_layout_of(q);
+    float* fb = ws + lay.u;
+    float* parts = fb + lay.bias;
     const std::ptrdiff_t filter = std::ptrdiff_t(g.cin) * 9;
-    // Packs filters c0 .. c0 + count - 1 (their BatchNorm scale folded in).
-    const auto pack = [&](int c0, int count, float* dst) {
+    // Packs filters c0 .. c0 + count - 1 (their BatchNorm scale folded in) into dst.
+    const auto pack = [&](int c0, int count, float* dst, bool parallel) {
         wino::pack_weights<wino::isa>(count, g.cin, w + c0 * filter, filter, 9, false, scale ? scale + c0 : nullptr,
-                                      dst);
+                                      dst, parallel);
     };
     const bool has_bias = b || shift;
     for (int co = 0; has_bias && co < g.cout; ++co)
         fb[co] = (scale ? scale[co] : 1.0f) * (b ? b[co] : 0.0f) + (shift ? shift[co] : 0.0f);
+    const float* bias = has_bias ? fb : nullptr;
     if (cached) {  // the whole layer's transformed weights, kept across calls
         const std::shared_ptr<const wino::cached_weights> keep = wino::the_weight_cache().get(
             w, scale, g.cout, g.cin, wino::packed_weight_floats(g.cout, g.cin),
-            [&](float* dst) { pack(0, g.cout, dst); });
+            [&](float* dst) { pack(0, g.cout, dst, true); });
         if (keep) {
-            wino::run<wino::isa>(q, x, keep->u(), has_bias ? fb : nullptr, relu, y, parts, 0, g.cout);
+            if (!lay.wide) {
+                wino::run<wino::isa>(q, x, keep->u(), bias, relu, y, parts);
+                return;
+            }
+            // A wide layer's workspace has no whole-layer V buffers per part: its chunks are
+            // copied from the cached weights instead of packed.
+            const float* u = keep->u();
+            const std::size_t cb = wino::round16(g.cout) / wino::co_blk;
+            const auto copy_chunk = [&](int c0, int count, float* dst) {
+                const std::size_t blocks = wino::round16(count) / wino::co_blk, per = std::size_t(g.cin) * wino::co_blk;
+                for (int a = 0; a < winograd_points; ++a)
+                    std::copy_n(u + (a * cb + c0 / wino::co_blk) * per, blocks * per, dst + a * blocks * per);
+            };
+            wino::run_wide<wino::isa>(q, x, copy_chunk, bias, relu, y, parts, lay.part_stride,
+                                      lay.v_all ? parts + std::size_t(max_threads()) * lay.part_stride : nullptr);
             return;
         }
     }
-    for (int c0 = 0; c0 < g.cout; c0 += slab) {
-        const int c1 = std::min(g.cout, c0 + slab);
-        pack(c0, c1 - c0, ws);
-        wino::run<wino::isa>(q, x, ws, has_bias ? fb : nullptr, relu, y, parts, c0, c1);
+    if (!lay.wide) {
+        pack(0, g.cout, ws, true);
+        wino::run<wino::isa>(q, x, ws, bias, relu, y, parts);
+        return;
     }
+    wino::run_wide<wino::isa>(q, x, [&](int c0, int count, float* dst) { pack(c0, count, dst, false); }, bias, relu, y,
+                              parts, lay.part_stride,
+                              lay.v_all ? parts + std::size_t(max_threads()) * lay.part_stride : nullptr);
 }
 
 // dx = conv^T(dy): the convolution of dy padded by 2 - pad with w[co][ci] flipped, ci <-> co.
 inline void winograd_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx, float* ws) {
     const conv_geometry t = winograd_backward_geometry(g);
     const wino::geom q = winograd_plan_of(t);
-    const int slab = winograd_slab_channels(t);
-    float* parts = ws + wino::packed_weight_floats(slab, t.cin) + wino::round16(t.cout);
-    for (int c0 = 0; c0 < t.cout; c0 += slab) {  // t's output channel c is g's input channel c
-        const int c1 = std::min(t.cout, c0 + slab);
-        wino::pack_weights<wino::isa>(c1 - c0, t.cin, w + std::ptrdiff_t(c0) * 9, 9, std::ptrdiff_t(g.cin) * 9, true,
-                                      nullptr, ws);
-        wino::run<wino::isa>(q, dy, ws, nullptr, false, dx, parts, c0, c1);
+    const winograd_layout lay = winograd_layout_of(q);
+    float* parts = ws + lay.u + lay.bias;
+    // t's output channel c is g's input channel c: filters w[co][c] for co = 0 .. g.cout - 1.
+    const auto pack = [&](int c0, int count, float* dst, bool parallel) {
+        wino::pack_weights<wino::isa>(count, t.cin, w + std::ptrdiff_t(c0) * 9, 9, std::ptrdiff_t(g.cin) * 9, true,
+                                      nullptr, dst, parallel);
+    };
+    if (!lay.wide) {
+        pack(0, t.cout, ws, true);
+        wino::run<wino::isa>(q, dy, ws, nullptr, false, dx, parts);
+        return;
     }
+    wino::run_wide<wino::isa>(q, dy, [&](int c0, int count, float* dst) { pack(c0, count, dst, false); }, nullptr,
+                              false, dx, parts, lay.part_stride,
+                              lay.v_all ? parts + std::size_t(max_threads()) * lay.part_stride : nullptr);
 }
 #endif
 

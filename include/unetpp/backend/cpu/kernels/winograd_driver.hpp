@@ -83,15 +83,17 @@ inline void store_tiles(const geom& q, float* y, int co, const typename I::group
 // Packs U = G g G^T (winograd.hpp, step 1) for cout output and cin input channels into u, as
 // [a][block of co_blk output channels][ci][co_blk], the output channels padded to a multiple of
 // 16 with zero filters; the filters as filter_source describes (w, lane_stride, in_stride, flip,
-// scale). One vector of filters fills two micro-kernel blocks.
+// scale). One vector of filters fills two micro-kernel blocks. Split over the threads unless
+// `parallel` is false (a caller already inside a parallel region); the packed values are the same
+// either way (one loop body).
 template <class I>
 inline void pack_weights(int cout, int cin, const float* w, std::ptrdiff_t lane_stride, std::ptrdiff_t in_stride,
-                         bool flip, const float* scale, float* u) {
+                         bool flip, const float* scale, float* u, bool parallel = true) {
     using V = typename I::V;
     static_assert(sizeof(V) == sizeof(float) * group_tiles && group_tiles == 2 * co_blk);
     const int vectors = int(round16(cout) / group_tiles);
     const std::ptrdiff_t cb = round16(cout) / co_blk;
-#pragma omp parallel for collapse(2) schedule(static) if (std::ptrdiff_t(cout) * cin > 4096)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel && std::ptrdiff_t(cout) * cin > 4096)
     for (int b = 0; b < vectors; ++b)
         for (int ci = 0; ci < cin; ++ci) {
             // Made here from the scalars (it stays in registers): with one filter_source passed in
@@ -108,24 +110,72 @@ inline void pack_weights(int cout, int cin, const float* w, std::ptrdiff_t lane_
         }
 }
 
-// The output channels [co_begin, co_end) of the convolution of x (q.n x q.cin x q.h x q.w) with
-// packed weights u: y = conv + bias, ReLU'd when relu is set. u holds the packed weights of those
-// channels only (pack_weights of co_end - co_begin filters from filter co_begin on); co_begin is a
-// multiple of co_chunk, so the chunks, and every output, are the same whatever the slab
-// (winograd.hpp, "Slabs"). bias is indexed by the absolute channel. parts_ws holds max_threads()
-// x (V, M) buffers, aligned to V. Work split: winograd.hpp ("Work split"); results do not depend
-// on the thread count.
+// The input transform of one block's tiles (groups gs[0 .. ng-1]) for input channels
+// [ci0, ci1) into vbuf, laid out [a][ci][block_tiles] over all q.cin channels.
+template <class I>
+inline void transform_block(const geom& q, const float* x, const typename I::group* gs, int ng, int ci0, int ci1,
+                            float* vbuf) noexcept {
+    using V = typename I::V;
+    for (int ci = ci0; ci < ci1; ++ci)
+        for (int v = 0; v < ng; ++v) {
+            V d[36], t[36];
+            load_window<I>(q, x, ci, gs[v], d);
+            input_tile_t<I>(d, t);
+            for (int a = 0; a < winograd_points; ++a)
+                I::store(vbuf + (std::ptrdiff_t(a) * q.cin + ci) * block_tiles + group_tiles * v, t[a]);
+        }
+}
+
+// The groups of tile block blk into gs; returns how many there are.
+template <class I>
+inline int block_groups_of(const geom& q, std::ptrdiff_t blk, typename I::group* gs) noexcept {
+    const int ng = int(std::min<std::ptrdiff_t>(block_groups, q.groups - blk * block_groups));
+    for (int v = 0; v < ng; ++v) gs[v] = I::make_group(q, blk * block_groups + v);
+    return ng;
+}
+
+// Output channels [co0, co1) of the block whose groups are gs[0 .. ng-1]: the GEMMs of the
+// transformed inputs vbuf with the packed weights (micro-kernel block k of output channel co0 at
+// u + (a * cb + ublk0) * cin * co_blk, a layout of cb blocks per point), then the output transform,
+// bias and ReLU into y.
+template <class I>
+inline void compute_chunk(const geom& q, const float* u, std::ptrdiff_t cb, std::ptrdiff_t ublk0, const float* vbuf,
+                          float* mbuf, const typename I::group* gs, int ng, int co0, int co1, const float* bias,
+                          bool relu, float* y) noexcept {
+    using V = typename I::V;
+    const int nb = (co1 - co0 + co_blk - 1) / co_blk;
+    for (int a = 0; a < winograd_points; ++a) {
+        const float* va = vbuf + std::ptrdiff_t(a) * q.cin * block_tiles;
+        for (int b = 0; b < nb; ++b)
+            I::gemm_block(q.cin, ng, u + (a * cb + ublk0 + b) * q.cin * co_blk, va,
+                          mbuf + (std::ptrdiff_t(a) * co_chunk + b * co_blk) * block_tiles);
+    }
+    for (int co = co0; co < co1; ++co) {
+        const V bv = I::splat(bias ? bias[co] : 0.0f);
+        for (int v = 0; v < ng; ++v) {
+            V m[36], o[16];
+            for (int a = 0; a < winograd_points; ++a)
+                m[a] = I::load(mbuf + (std::ptrdiff_t(a) * co_chunk + co - co0) * block_tiles + group_tiles * v);
+            output_tile_t<I>(m, o);
+            for (int e = 0; e < 16; ++e) {
+                o[e] = I::add(o[e], bv);
+                if (relu) o[e] = I::max(o[e], I::splat(0.0f));
+            }
+            store_tiles<I>(q, y, co, gs[v], o);
+        }
+    }
+}
+
+// The convolution of x (q.n x q.cin x q.h x q.w) with packed weights u of the whole layer: y =
+// conv + bias, ReLU'd when relu is set. parts_ws holds max_threads() x (V, M) buffers, aligned to
+// V. Work split: winograd.hpp ("Work split"); results do not depend on the thread count.
 template <class I>
 inline void run(const geom& q, const float* x, const float* u, const float* bias, bool relu, float* y,
-                float* parts_ws, int co_begin, int co_end) {
-    using V = typename I::V;
-    static_assert(sizeof(V) == sizeof(float) * group_tiles);
+                float* parts_ws) {
     const int parts = max_threads();
-    const int slab = co_end - co_begin;
-    const std::ptrdiff_t chunks = (slab + co_chunk - 1) / co_chunk;
-    const std::ptrdiff_t items = q.blocks * chunks, cb = round16(slab) / co_blk;
+    const std::ptrdiff_t items = q.blocks * q.chunks, cb = round16(q.cout) / co_blk;
     const std::size_t vsz = part_v_floats(q.cin);
-    const double macs = double(q.tiles) * q.cin * slab;
+    const double macs = double(q.tiles) * q.cin * q.cout;
 #pragma omp parallel if (parts > 1 && macs > 65536.0)
     for_each_part(parts, [&](int p) {
         float* vbuf = parts_ws + std::size_t(p) * (vsz + part_m_floats);
@@ -136,45 +186,84 @@ inline void run(const geom& q, const float* x, const float* u, const float* bias
         typename I::group gs[block_groups];
         int ng = 0;
         for (std::ptrdiff_t it = lo; it < hi; ++it) {
-            const std::ptrdiff_t blk = it / chunks;
-            const int co0 = co_begin + int(it % chunks) * co_chunk, co1 = std::min(co_end, co0 + co_chunk);
+            const std::ptrdiff_t blk = it / q.chunks;
+            const int co0 = int(it % q.chunks) * co_chunk, co1 = std::min(q.cout, co0 + co_chunk);
             if (blk != current) {  // input transform of the block's tiles
                 current = blk;
-                ng = int(std::min<std::ptrdiff_t>(block_groups, q.groups - blk * block_groups));
-                for (int v = 0; v < ng; ++v) gs[v] = I::make_group(q, blk * block_groups + v);
-                for (int ci = 0; ci < q.cin; ++ci)
-                    for (int v = 0; v < ng; ++v) {
-                        V d[36], t[36];
-                        load_window<I>(q, x, ci, gs[v], d);
-                        input_tile_t<I>(d, t);
-                        for (int a = 0; a < winograd_points; ++a)
-                            I::store(vbuf + (std::ptrdiff_t(a) * q.cin + ci) * block_tiles + group_tiles * v, t[a]);
-                    }
+                ng = block_groups_of<I>(q, blk, gs);
+                transform_block<I>(q, x, gs, ng, 0, q.cin, vbuf);
             }
-            const int nb = (co1 - co0 + co_blk - 1) / co_blk;
-            for (int a = 0; a < winograd_points; ++a) {
-                const float* va = vbuf + std::ptrdiff_t(a) * q.cin * block_tiles;
-                for (int b = 0; b < nb; ++b)
-                    I::gemm_block(q.cin, ng, u + (a * cb + (co0 - co_begin) / co_blk + b) * q.cin * co_blk, va,
-                                  mbuf + (std::ptrdiff_t(a) * co_chunk + b * co_blk) * block_tiles);
-            }
-            for (int co = co0; co < co1; ++co) {
-                const V bv = I::splat(bias ? bias[co] : 0.0f);
-                for (int v = 0; v < ng; ++v) {
-                    V m[36], o[16];
-                    for (int a = 0; a < winograd_points; ++a)
-                        m[a] = I::load(mbuf + (std::ptrdiff_t(a) * co_chunk + co - co0) * block_tiles +
-                                       group_tiles * v);
-                    output_tile_t<I>(m, o);
-                    for (int e = 0; e < 16; ++e) {
-                        o[e] = I::add(o[e], bv);
-                        if (relu) o[e] = I::max(o[e], I::splat(0.0f));
-                    }
-                    store_tiles<I>(q, y, co, gs[v], o);
-                }
-            }
+            compute_chunk<I>(q, u, cb, co0 / co_blk, vbuf, mbuf, gs, ng, co0, co1, bias, relu, y);
         }
     });
+}
+
+// The convolution of a wide layer (winograd.hpp, "Wide layers"), in one parallel region: each part
+// packs the weights of the chunks it works on into its own buffer, pack_chunk(co0, count, dst)
+// (serial: it runs inside the region), instead of all of them being packed up front. With v_all
+// (q.blocks x part_v_floats(q.cin) floats) the inputs are transformed once, split over the parts,
+// and the items run chunk by chunk, so each part packs each of its chunks once; without it each
+// part transforms its blocks itself and the items run block by block, packing a chunk again
+// wherever the chunk changes. parts_ws: per part, part_stride floats holding one chunk's packed
+// weights (packed_weight_floats(co_chunk, q.cin)), then its V buffer unless v_all is given, then
+// its M buffer. The outputs are those of run() bit for bit: the same packed values per chunk
+// (chunks start at multiples of 64 channels), the same sums.
+template <class I, class Pack>
+inline void run_wide(const geom& q, const float* x, Pack&& pack_chunk, const float* bias, bool relu, float* y,
+                     float* parts_ws, std::size_t part_stride, float* v_all) {
+    const int parts = max_threads();
+    const std::ptrdiff_t items = q.blocks * q.chunks;
+    const std::size_t vsz = part_v_floats(q.cin), usz = packed_weight_floats(co_chunk, q.cin);
+    const bool chunk_major = v_all != nullptr;
+    const std::ptrdiff_t total_v = q.blocks * q.cin;
+#pragma omp parallel if (parts > 1)
+    {
+        if (v_all) {
+            for_each_part(parts, [&](int p) {  // every block's transformed inputs, by (block, channel)
+                std::ptrdiff_t lo, hi;
+                static_share(total_v, 1, p, parts, lo, hi);
+                while (lo < hi) {
+                    const std::ptrdiff_t blk = lo / q.cin;
+                    const int ci0 = int(lo % q.cin), ci1 = int(std::min<std::ptrdiff_t>(q.cin, ci0 + (hi - lo)));
+                    typename I::group gs[block_groups];
+                    const int ng = block_groups_of<I>(q, blk, gs);
+                    transform_block<I>(q, x, gs, ng, ci0, ci1, v_all + std::size_t(blk) * vsz);
+                    lo += ci1 - ci0;
+                }
+            });
+#pragma omp barrier
+        }
+        for_each_part(parts, [&](int p) {
+            float* ubuf = parts_ws + std::size_t(p) * part_stride;
+            float* own_v = ubuf + usz;
+            float* mbuf = own_v + (v_all ? 0 : vsz);
+            std::ptrdiff_t lo, hi;
+            static_share(items, 1, p, parts, lo, hi);
+            std::ptrdiff_t cur_chunk = -1, cur_blk = -1;
+            typename I::group gs[block_groups];
+            int ng = 0;
+            const float* vbuf = own_v;
+            for (std::ptrdiff_t it = lo; it < hi; ++it) {
+                const std::ptrdiff_t chunk = chunk_major ? it / q.blocks : it % q.chunks;
+                const std::ptrdiff_t blk = chunk_major ? it % q.blocks : it / q.chunks;
+                const int co0 = int(chunk) * co_chunk, co1 = std::min(q.cout, co0 + co_chunk);
+                if (chunk != cur_chunk) {
+                    cur_chunk = chunk;
+                    pack_chunk(co0, co1 - co0, ubuf);
+                }
+                if (blk != cur_blk) {
+                    cur_blk = blk;
+                    ng = block_groups_of<I>(q, blk, gs);
+                    if (v_all)
+                        vbuf = v_all + std::size_t(blk) * vsz;
+                    else
+                        transform_block<I>(q, x, gs, ng, 0, q.cin, own_v);
+                }
+                compute_chunk<I>(q, ubuf, round16(co1 - co0) / co_blk, 0, vbuf, mbuf, gs, ng, co0, co1, bias, relu,
+                                 y);
+            }
+        });
+    }
 }
 
 }  // namespace unetpp::backend::cpu_kernels::detail::wino

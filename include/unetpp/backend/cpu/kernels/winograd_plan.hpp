@@ -99,21 +99,19 @@ inline std::size_t packed_weight_floats(int cout, int cin) noexcept {
     return std::size_t(winograd_points) * std::size_t(round16(cout)) * std::size_t(cin);
 }
 
-// Slabs (winograd.hpp): when the weights are transformed per call, they are packed and used a slab
-// of output channels at a time, so that the packed weights in the workspace stay near
-// slab_budget_floats instead of 4x the layer's weights (151 MB for a 1024 -> 1024 layer). A slab
-// is a whole number of chunks: at least one, at most all, within the budget where it can be, and
-// enough for every part to get an item when the batch has few tile blocks (the deep layers).
-inline constexpr std::size_t slab_budget_floats = std::size_t(4) << 20;  // 16 MiB
-inline int slab_channels(const geom& q, int parts) noexcept {
-    const std::size_t per_chunk = std::size_t(winograd_points) * co_chunk * std::size_t(q.cin);
-    std::ptrdiff_t c = std::ptrdiff_t(std::max<std::size_t>(1, slab_budget_floats / per_chunk));
-    c = std::max<std::ptrdiff_t>(c, (parts + q.blocks - 1) / q.blocks);
-    c = std::min(c, q.chunks);
-    return int(std::min<std::ptrdiff_t>(c * co_chunk, q.cout));
-}
 inline std::size_t part_v_floats(int cin) noexcept { return std::size_t(winograd_points) * cin * block_tiles; }
 inline constexpr std::size_t part_m_floats = std::size_t(winograd_points) * co_chunk * block_tiles;
+
+// Wide layers (winograd.hpp): a layer whose packed weights would exceed wide_budget_floats
+// packs them per chunk inside the work (run_wide), each part into its own buffer, instead of all of
+// them up front; its inputs are transformed once for every chunk when all the blocks' V fit
+// shared_v_budget_floats (the wide layers are the deep ones: few tiles).
+inline constexpr std::size_t wide_budget_floats = std::size_t(4) << 20;      // 16 MiB
+inline constexpr std::size_t shared_v_budget_floats = std::size_t(8) << 20;  // 32 MiB
+inline bool wide_layer(const geom& q) noexcept { return packed_weight_floats(q.cout, q.cin) > wide_budget_floats; }
+inline bool share_inputs(const geom& q) noexcept {
+    return wide_layer(q) && std::size_t(q.blocks) * part_v_floats(q.cin) <= shared_v_budget_floats;
+}
 
 // Whether the kernel's 32-bit gather/scatter offsets cover the tensors.
 inline bool fits_int32(const geom& q) noexcept {
