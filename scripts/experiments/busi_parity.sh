@@ -27,9 +27,10 @@ need_data busi_parity.sh "$data" "BUSI (Dataset_BUSI_with_GT)" benign malignant 
 need_programs "$root" "$build" "$threads" tools/unetpp-train
 train="$build/tools/unetpp-train"
 export OMP_NUM_THREADS="$threads"
-# Idle OpenMP threads sleep instead of spinning: on a machine shared with other jobs, spinning
-# threads of torch 1.13 made one training step 13x slower at 2 threads (2.9 s against 0.22 s
-# for one thread, unet_bn<16,4>, batch 8 at 64 x 64), and unetpp's epoch 3x slower.
+# Idle OpenMP threads sleep instead of spinning: on a machine shared with other jobs, torch 1.13's
+# spinning threads made a training step of unet_bn<16,4> (batch 8, 64 x 64) 2.9 s at 2 threads
+# against 0.25 s with PASSIVE (measured one after the other); unetpp's first epoch took 47.6 s
+# with the default policy during a build, 15.9 s with PASSIVE after it (not a controlled pair).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 complete() {  # a log.csv with a header and $epochs rows
