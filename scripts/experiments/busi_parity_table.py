@@ -8,10 +8,11 @@ RUNS/seed<S>/ holds a unetpp-train run (log.csv, last.safetensors, data.safetens
 RUNS/seed<S>/torch/ the PyTorch reference's (log.csv, last.pt). From the logs: the last epoch's
 val_dice, val_iou and val_pixel_error (over all validation images; BUSI's normal images have
 empty masks, and an empty prediction on one scores 1) and the seconds of the run (the sum of the
-epochs' seconds: training and validation). Lesion-image Dice and IoU: both networks after the
-last epoch are applied (in PyTorch, eval mode: unetpp's weights through
-tools/unetpp_export_torch.py) to the exported validation tensors, and the per-image scores of the
-images whose mask is not empty are averaged; the same pass recomputes the all-image Dice, which
+epochs' seconds: training and validation); in the difference table also the mean val_dice of
+the last three epochs, which a constant learning rate leaves noisy from epoch to epoch.
+Lesion-image Dice and IoU: both networks after the last epoch are applied (in PyTorch, eval mode:
+unetpp's weights through tools/unetpp_export_torch.py) to the exported validation tensors, and
+the per-image scores of the images whose mask is not empty are averaged; the same pass recomputes the all-image Dice, which
 must equal the log's (it is printed as a check). Writes RUNS/per_image.csv (seed, side, image
 index in the val tensors, lesion, dice, iou, pixel_error) and prints the table in Markdown.
 """
@@ -31,11 +32,13 @@ import unetpp_torch  # noqa: E402
 
 
 def last_row(path):
+    """The last epoch's row, the run's seconds, its epochs, and the mean val_dice of the last 3 epochs."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise SystemExit(f"busi_parity_table.py: {path} has no epochs")
-    return rows[-1], sum(float(r["seconds"]) for r in rows), len(rows)
+    tail = statistics.mean(float(r["val_dice"]) for r in rows[-3:])
+    return rows[-1], sum(float(r["seconds"]) for r in rows), len(rows), tail
 
 
 def unetpp_net(path):
@@ -99,14 +102,14 @@ def main(argv):
                 ("unetpp", os.path.join(run, "log.csv"), lambda: unetpp_net(os.path.join(run, "last.safetensors"))),
                 ("PyTorch", os.path.join(run, "torch", "log.csv"),
                  lambda: torch_net(os.path.join(run, "torch", "last.pt"), base, depth))):
-            last, seconds, epochs = last_row(log)
+            last, seconds, epochs, tail = last_row(log)
             scores = per_image(net(), x, y)
             for i, r in enumerate(scores):
                 detail.append({"seed": s, "side": side, "index": i, **r})
             lesion = [r for r in scores if r["lesion"]]
             normal = [r for r in scores if not r["lesion"]]
             rows.append({"seed": s, "side": side, "epochs": epochs, "seconds": seconds,
-                         "dice": float(last["val_dice"]), "iou": float(last["val_iou"]),
+                         "dice": float(last["val_dice"]), "iou": float(last["val_iou"]), "dice3": tail,
                          "err": float(last["val_pixel_error"]),
                          "dice_check": statistics.mean(r["dice"] for r in scores),
                          "lesion_dice": statistics.mean(r["dice"] for r in lesion),
@@ -144,7 +147,8 @@ def main(argv):
     print("| metric | unetpp - PyTorch | sd unetpp | sd PyTorch | s.e. of the difference | within the larger sd |")
     print("|---|---:|---:|---:|---:|---|")
     for key, name in (("dice", "val Dice (all images)"), ("lesion_dice", "lesion-image Dice"),
-                      ("iou", "val IoU"), ("err", "pixel error")):
+                      ("iou", "val IoU"), ("err", "pixel error"),
+                      ("dice3", "val Dice, mean of the last 3 epochs")):
         u = [r[key] for r in rows if r["side"] == "unetpp"]
         t = [r[key] for r in rows if r["side"] == "PyTorch"]
         (mu, su), (mt, st) = mean_sd(u), mean_sd(t)
