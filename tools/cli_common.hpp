@@ -90,6 +90,9 @@ struct data_choice {
     int size = 64;
     long synthetic_count = 48;
     std::uint64_t seed = 1;
+    /// --split-seed: the seed of the train / validation / test split (default: seed), so that runs
+    /// with several --seed (weights, batch order) can share one split
+    std::uint64_t split_seed = 1;
     /// false: images and masks at their own size (unetpp-evaluate scores there); synthetic data
     /// is generated at `size` either way
     bool resize = true;
@@ -191,6 +194,7 @@ inline data_choice data_from(const args& a) {
     c.size = static_cast<int>(a.integer("size", c.type == "synthetic" ? 64 : 128, range::size));
     c.synthetic_count = a.integer("synthetic-count", 48, range::synthetic_count);
     c.seed = static_cast<std::uint64_t>(a.integer("seed", 1, range::seed));
+    c.split_seed = static_cast<std::uint64_t>(a.integer("split-seed", static_cast<std::int64_t>(c.seed), range::seed));
     if (a.has("roi-masks") && a.str("roi-masks").empty()) throw usage_error("--roi-masks needs a folder name");
     c.roi_masks = a.str("roi-masks");
     c.roi_suffix = a.str("roi-suffix");
@@ -220,7 +224,8 @@ inline void probe(const any_dataset& ds) {
 }
 
 /// Train / validation / test indices: grouped k-fold when folds > 0 (fold k is the validation
-/// part, nothing is held out), else a grouped, stratified ratio split. BUSI is grouped by
+/// part, nothing is held out), else a grouped, stratified ratio split; `seed` is the split seed
+/// (--split-seed, which defaults to --seed). BUSI is grouped by
 /// near-duplicate image hashes so copies of one scan never straddle parts.
 struct split_choice {
     std::vector<std::size_t> train, val, test;

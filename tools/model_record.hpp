@@ -198,10 +198,24 @@ inline std::map<std::string, std::vector<std::string>> read_split_file(const std
     return parse_split_json(ss.str(), p.string());
 }
 
+/// The seed a run split its data with: its recorded split-seed (unetpp-train records it where it
+/// differs from --seed), else its seed; "" when neither is recorded.
+inline std::string recorded_split_seed(const std::map<std::string, std::string>& rec) {
+    if (const auto it = rec.find("split-seed"); it != rec.end()) return it->second;
+    if (const auto it = rec.find("seed"); it != rec.end()) return it->second;
+    return {};
+}
+
 /// A split option given on the command line against the run's recorded value: "" when they agree,
-/// else the difference in the words of run_record.hpp.
+/// else the difference in the words of run_record.hpp. split-seed is compared with
+/// recorded_split_seed.
 inline std::string split_difference(const std::string& key, const std::string& now,
                                     const std::map<std::string, std::string>& rec) {
+    if (key == "split-seed") {
+        const std::string r = recorded_split_seed(rec);
+        if (r.empty()) return "--split-seed " + now + " (this command) cannot be checked: the checkpoint records no seed";
+        return r == now ? "" : "--split-seed " + r + " (the run) against " + now + " (this command)";
+    }
     const auto it = rec.find(key);
     if (it == rec.end())
         return "--" + key + " " + now + " (this command) cannot be checked: the checkpoint records no " + key;

@@ -9,8 +9,9 @@ split (docs/RESULTS.md).
 RUN/config.json gives the recipe (model unet_bn, base, depth, loss, optimiser adam, lr, epochs,
 batch, seed); RUN/data.safetensors holds train_images, train_masks, val_images, val_masks as
 written by --export-data. Writes OUT/log.csv with the columns of unetpp-train's log
-(epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds), the metrics computed as
-unetpp's trainer does:
+(epoch,train_loss,val_loss,val_dice,val_iou,val_pixel_error,lr,seconds) and OUT/last.pt, the
+state_dict after the last epoch (torch.save; tools/unetpp_torch.unet_bn(base, depth) loads it),
+the metrics computed as unetpp's trainer does:
 
   val_loss         the loss, averaged over validation images (batch means weighted by size)
   val_dice/_iou    per image at sigmoid(logit) >= 0.5, then averaged; an image whose
@@ -154,7 +155,7 @@ def evaluate(net, loss_fn, images, masks, batch):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True, help="the --out folder of an unetpp-train run")
-    ap.add_argument("--out", required=True, help="folder for log.csv")
+    ap.add_argument("--out", required=True, help="folder for log.csv and last.pt")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     a = ap.parse_args(argv)
     try:
@@ -200,6 +201,9 @@ def main(argv):
         rows.append(f"{epoch},{total / count:.9g},{vl:.9g},{vd:.9g},{vi:.9g},{ve:.9g},{lr:.9g},{sec:.9g}")
         print(f"epoch {epoch}/{epochs}  train_loss {total / count:.4f}  val_loss {vl:.4f}  "
               f"val_dice {vd:.4f}  val_pixel_error {ve:.4f}  {sec:.1f}s", flush=True)
+    tmp = os.path.join(a.out, "last.pt.partial")
+    torch.save(net.state_dict(), tmp)
+    os.replace(tmp, os.path.join(a.out, "last.pt"))
     tmp = os.path.join(a.out, "log.csv.partial")
     with open(tmp, "w") as f:
         f.write("\n".join(rows) + "\n")

@@ -89,9 +89,11 @@ ensembles and test-time augmentation:
   --subset with an ensemble: the part must list the same images in every member's split.json.
   The validation (and training) images of K-fold runs differ from fold to fold, so --subset val
   and --subset train are refused unless every member records the same --split, --folds, --fold
-  and --seed. --folds holds no test images out (their split.json's test part is empty), so fold
-  models are scored on a data set of their own (--data-type, --data, --masks, without
-  --subset); runs of one ratio split (--split a,b,c, the same --seed) share their --subset test.
+  and split seed (its --split-seed, else its --seed: runs of several --seed on one split are an
+  ensemble that --subset val can score). --folds holds no test images out (their split.json's
+  test part is empty), so fold models are scored on a data set of their own (--data-type,
+  --data, --masks, without --subset); runs of one ratio split (--split a,b,c, the same split
+  seed) share their --subset test.
 
 scale:
   (default)          a run trained with --size N: each image is resized to N x N as in
@@ -122,11 +124,13 @@ the run. The output names the ground-truth (and region) files matched for the fi
 
 data (default: the run's, from the checkpoint): --data-type busi|isbi2012|folders|synthetic,
   --data PATH, --masks PATH, --mask-suffix S, --synthetic-count N (4 to 1000000),
-  --seed N (0 to 9223372036854775807; synthetic images)
+  --seed N (0 to 9223372036854775807; synthetic images),
+  --split-seed N (0 to 9223372036854775807; with --subset: checked against the run's split seed,
+  which is its --split-seed, else its --seed)
   --subset S         all | train | val | test (default all): the images the run's split.json
                      lists under S (the split.json beside the checkpoint, or --split-file F).
                      Refused when it is missing, when it names an image the data set lacks, or
-                     when --split, --folds, --fold or --seed disagree with the run's.
+                     when --split, --folds, --fold, --seed or --split-seed disagree with the run's.
   --split-file F     the run's split.json, when it is not beside the checkpoint (with several
                      --checkpoint: the split of every member)
 model (default: read from the checkpoint; needed only for a weights file without a training
@@ -248,13 +252,19 @@ std::vector<std::string> members_subset(const args& a, const std::string& subset
     std::vector<std::string> names;
     for (std::size_t i = 0; i < ms.size(); ++i) {
         if (i > 0 && subset != "test")
-            for (const char* k : {"split", "folds", "fold", "seed"})
-                require_same("the split (" + std::string(k) + ")", ms[0], recorded(recs[0], k), ms[i],
-                             recorded(recs[i], k),
+            for (const char* k : {"split", "folds", "fold", "split-seed"}) {
+                // the seed of the split: --split-seed, else --seed (runs of several --seed on one split agree)
+                const auto rec_of = [k](const std::map<std::string, std::string>& r) {
+                    if (std::string(k) != "split-seed") return recorded(r, k);
+                    const std::string s = recorded_split_seed(r);
+                    return s.empty() ? std::string("(none)") : s;
+                };
+                require_same("the split (" + std::string(k) + ")", ms[0], rec_of(recs[0]), ms[i], rec_of(recs[i]),
                              "--subset " + subset + " would score images that some members trained on (each fold "
                              "of a K-fold run has its own validation images). Score an ensemble of folds on a "
                              "data set that none of them trained on (--data-type, --data, --masks, without "
                              "--subset; --folds holds no test images out)");
+            }
         const fs::path split_file =
             a.has("split-file") ? fs::path(a.str("split-file")) : ms[i].file.parent_path() / "split.json";
         const auto mine = read_split_file(split_file, "--subset " + subset);
@@ -285,7 +295,7 @@ int run(int argc, char** argv) {
     const args a(argc, argv, {"overwrite", "full-size", "probs-png16", "tta", "no-tta"},
                  {"checkpoint", "csv", "summary", "out-masks", "overlays", "data-type", "data", "masks", "mask-suffix",
                   "size",
-                  "synthetic-count", "seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
+                  "synthetic-count", "seed", "split-seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
                   "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix", "device"},
                  {"checkpoint"});
     if (a.has("help")) {
@@ -401,6 +411,7 @@ int run(int argc, char** argv) {
     std::vector<std::string> subset_names;
     if (subset != "all") {
         if (a.has("seed")) split_now["seed"] = std::to_string(dc.seed);
+        if (a.has("split-seed")) split_now["split-seed"] = std::to_string(dc.split_seed);
         for (std::size_t i = 0; i < members.size(); ++i) {
             std::vector<std::string> diffs;
             for (const auto& [k, v] : split_now)

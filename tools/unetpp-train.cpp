@@ -134,7 +134,13 @@ training:
   --epochs N         1 to 100000 (default 10)   --batch N  1 to 4096 (default 4)
                      --batch is the global batch: with mpirun -np P each process takes about
                      N / P of its images (below)
-  --seed N           0 to 9223372036854775807 (default 1)
+  --seed N           0 to 9223372036854775807: the initial weights, the batch order, the
+                     augmentation and patch draws, and the split unless --split-seed is given
+                                                                        (default 1)
+  --split-seed N     0 to 9223372036854775807: the seed of the split alone (--split or
+                     --folds), so that runs with several --seed train and validate on the
+                     same images; recorded as split-seed when it differs from --seed
+                                                                        (default: --seed)
   --monitor M        val_loss | val_dice | val_iou | train_loss          (default val_loss)
   --patience N       early stopping after N epochs without improvement, 0 to 100000
                                                                         (default 0: off)
@@ -296,7 +302,8 @@ std::map<std::string, std::string> run_record(const args& a, const data_choice& 
     const auto [folds, fold] = folds_from(a);
     const split_fractions sp = parse_split(a.str("split", "0.8,0.1,0.1"));
     const std::string split = format_real(sp.train) + "," + format_real(sp.val) + "," + format_real(sp.test);
-    return {{"model", model},
+    std::map<std::string, std::string> r{
+            {"model", model},
             {"base", std::to_string(base)},
             {"depth", std::to_string(depth)},
             {"size", std::to_string(dc.size)},
@@ -320,6 +327,10 @@ std::map<std::string, std::string> run_record(const args& a, const data_choice& 
             {"synthetic-count",
              dc.type == "synthetic" ? std::to_string(dc.synthetic_count) : std::string("(not used)")},
             {"seed", std::to_string(dc.seed)}};
+    // --split-seed is recorded only where it differs from --seed: a run without it split with
+    // --seed, so its record (and a resume of a run from before the option) stays the same
+    if (dc.split_seed != dc.seed) r["split-seed"] = std::to_string(dc.split_seed);
+    return r;
 }
 
 /// --out new, empty, or holding this run (with --resume, whose recorded options must match
@@ -350,7 +361,7 @@ const std::set<std::string> flag_names{"resume", "quiet", "overwrite", "auto", "
 const std::set<std::string> key_names{
     "data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
     "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
-    "epochs", "batch", "seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
+    "epochs", "batch", "seed", "split-seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
     "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
     "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan", "device"};
 

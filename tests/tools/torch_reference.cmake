@@ -1,7 +1,7 @@
 # unetpp-train --export-data (2 epochs) -> tools/torch_reference_train.py on the same run: the
 # PyTorch reference of docs/RESULTS.md reads the run's config, split and tensors, trains, and
-# writes a log with unetpp-train's columns and one row per epoch. Skipped (through
-# tests/support/run_skippable.sh) when PYTHON cannot import torch.
+# writes a log with unetpp-train's columns and one row per epoch, and the final weights (last.pt).
+# Skipped (through tests/support/run_skippable.sh) when PYTHON cannot import torch.
 # Variables: TRAIN, MAKE_DATA (programs), PYTHON, SCRIPT (torch_reference_train.py), WORK.
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 include("${CMAKE_CURRENT_LIST_DIR}/../cmake/unetppSkip.cmake")
@@ -19,6 +19,7 @@ run_ok("${TRAIN}" --data-type folders --data "${WORK}/data/images" --masks "${WO
        --loss tversky --optimizer adam --lr 0.01 --seed 3 --out "${WORK}/run" --quiet
        --export-data "${WORK}/run/data.safetensors")
 run_ok("${PYTHON}" "${SCRIPT}" --run "${WORK}/run" --out "${WORK}/run/torch" --threads 1)
+require_file("${WORK}/run/torch/last.pt")  # the weights after the last epoch
 
 file(STRINGS "${WORK}/run/log.csv" ours)
 file(STRINGS "${WORK}/run/torch/log.csv" theirs)
