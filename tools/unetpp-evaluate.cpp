@@ -330,9 +330,10 @@ int run(int argc, char** argv) {
             split_now["split"] = format_real(sp.train) + "," + format_real(sp.val) + "," + format_real(sp.test);
         }
     }
-    if (subset == "all" && (a.has("split") || a.has("folds") || a.has("fold") || a.has("split-file")))
-        throw usage_error("--split, --folds, --fold and --split-file choose a part with --subset train|val|test; "
-                          "without --subset every image is scored");
+    if (subset == "all" &&
+        (a.has("split") || a.has("folds") || a.has("fold") || a.has("split-file") || a.has("split-seed")))
+        throw usage_error("--split, --folds, --fold, --split-seed and --split-file choose a part with --subset "
+                          "train|val|test; without --subset every image is scored");
     data_choice dc = data_from(a);
     const std::vector<fs::path> ckpts = checkpoint_paths(a, "checkpoint");
     if (ckpts.empty()) throw usage_error("--checkpoint FILE is required");

@@ -88,3 +88,6 @@ endif()
 # members of two split seeds are refused for --subset val
 expect_exit2("split-seed" "${EVALUATE}" --checkpoint "${WORK}/b/last.safetensors"
              --checkpoint "${WORK}/c/last.safetensors" --subset val --csv "${WORK}/y.csv")
+# without --subset every image is scored: a split seed there chooses nothing and is refused
+expect_exit2("--split-seed and --split-file choose a part with --subset" "${EVALUATE}"
+             --checkpoint "${WORK}/b/last.safetensors" --split-seed 5 --csv "${WORK}/z.csv")
