@@ -43,8 +43,7 @@ struct bce_with_logits {
                  backend_buffers<T, M>& buf) const {
         detail::check_binary_inputs(name, logits, target);
         if (weight) (void)detail::check_weights(name, logits, *weight);
-        const tensor<T, M>& t = in_space(target, buf.target);
-        const tensor<T, M>* w = detail::staged(weight, buf.weight);
+        const auto [t, w] = detail::stage_inputs(target, weight, buf);
         if (grad) grad->resize(logits.shape());
         const shape4 ws = weight ? weight->shape() : logits.shape();
         return static_cast<T>(detail::loss_ops<B, M>::bce_with_logits(detail::geometry(logits.shape(), &ws), logits.data(),

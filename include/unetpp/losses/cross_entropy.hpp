@@ -116,8 +116,7 @@ struct cross_entropy {
             cw_host.resize(shape4{1, 1, 1, s.c});
             for (int k = 0; k < s.c; ++k) cw_host[static_cast<std::size_t>(k)] = static_cast<T>(class_weights[static_cast<std::size_t>(k)]);
         }
-        const tensor<T, M>& t = in_space(target, buf.target);
-        const tensor<T, M>* w = detail::staged(weight, buf.weight);
+        const auto [t, w] = detail::stage_inputs(target, weight, buf);
         const tensor<T, M>* cw = class_weights.empty() ? nullptr : &in_space(cw_host, buf.class_weights);
         if (grad) grad->resize(s);
         const backend::multiclass_loss_params mp{.index_target = indices, .ignore_index = ignore_index};

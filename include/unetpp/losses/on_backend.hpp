@@ -38,6 +38,9 @@ namespace unetpp::inline UNETPP_ABI::losses {
 template <class T, class M>
 struct backend_buffers {
     tensor<T, M> target, weight, class_weights, grad2;
+    /// Set while a combined loss's second term runs: `target` and `weight` hold the copies its
+    /// first term made of the same inputs in the same call, so they are not copied again.
+    bool inputs_copied = false;
 };
 
 /// A loss with an `on_backend<B>` member: it computes on backend B's memory.
@@ -116,6 +119,34 @@ template <class M, class T>
 const tensor<T, M>* staged(const tensor<T>* t, tensor<T, M>& staging) {
     return t ? &in_space(*t, staging) : nullptr;
 }
+
+/// A loss's host target and per-pixel weights (may be null) as memory M reads them: themselves on
+/// the host; elsewhere copies in buf, made once per loss call (a combined loss's second term reads
+/// its first term's: buf.inputs_copied).
+template <class T, class M>
+struct staged_inputs {
+    const tensor<T, M>& target;
+    const tensor<T, M>* weight;
+};
+template <class T, class M>
+staged_inputs<T, M> stage_inputs(const tensor<T>& target, const tensor<T>* weight, backend_buffers<T, M>& buf) {
+    if constexpr (!std::is_same_v<M, memory::host>)
+        if (buf.inputs_copied) return {buf.target, weight ? &buf.weight : nullptr};
+    return {in_space(target, buf.target), staged(weight, buf.weight)};
+}
+
+/// Marks buf's target and weight copied for the rest of a combined loss's call (its second term).
+template <class T, class M>
+class second_term_scope {
+public:
+    explicit second_term_scope(backend_buffers<T, M>& buf) noexcept : buf_(buf) { buf_.inputs_copied = true; }
+    ~second_term_scope() { buf_.inputs_copied = false; }
+    second_term_scope(const second_term_scope&) = delete;
+    second_term_scope& operator=(const second_term_scope&) = delete;
+
+private:
+    backend_buffers<T, M>& buf_;
+};
 /// A tensor's data, or the null pointer of its memory space.
 template <class T, class M>
 memory::pointer_t<M, const T> data_or_null(const tensor<T, M>* t) {

@@ -45,8 +45,7 @@ T region_loss(const char* name, const tensor<T, M>& logits, const tensor<T>& tar
               tensor<T, M>* grad, const backend::region_loss_params& params, backend_buffers<T, M>& buf) {
     check_binary_inputs(name, logits, target);
     if (weight) (void)check_weights(name, logits, *weight);
-    const tensor<T, M>& t = in_space(target, buf.target);
-    const tensor<T, M>* w = staged(weight, buf.weight);
+    const auto [t, w] = stage_inputs(target, weight, buf);
     if (grad) grad->resize(logits.shape());
     const shape4 ws = weight ? weight->shape() : logits.shape();
     const double v = loss_ops<B, M>::region(geometry(logits.shape(), &ws), logits.data(), t.data(), data_or_null(w),
@@ -175,6 +174,7 @@ struct dice_bce {
     T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
                  backend_buffers<T, M>& buf) const {
         const T lb = bce_with_logits{}.on_backend<B>(logits, target, weight, grad, buf);
+        const detail::second_term_scope copied(buf);  // the inputs are on the backend now
         const T ld = detail::region_loss<B>(dice.name, logits, target, weight, grad ? &buf.grad2 : nullptr,
                                             dice.params(), buf);
         if (grad) detail::combine_grads<B>(*grad, static_cast<T>(bce_weight), buf.grad2, static_cast<T>(dice_weight));

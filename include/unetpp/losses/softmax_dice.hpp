@@ -87,8 +87,7 @@ struct softmax_dice {
             name, logits, target, ignore_index,
             "a softmax over classes needs C >= 2 (use dice_loss or dice_bce for a single foreground class)");
         if (weight) (void)detail::check_weights(name, logits, *weight);  // values finite and >= 0
-        const tensor<T, M>& t = in_space(target, buf.target);
-        const tensor<T, M>* w = detail::staged(weight, buf.weight);
+        const auto [t, w] = detail::stage_inputs(target, weight, buf);
         if (grad) grad->resize(s);
         const backend::multiclass_loss_params mp{.index_target = indices,
                                                  .ignore_index = ignore_index,
@@ -144,6 +143,7 @@ struct dice_ce {
             throw std::invalid_argument(std::string(name) + ": dice_weight " + detail::number(dice_weight) +
                                         " and ce_weight " + detail::number(ce_weight) + " must be finite");
         const T ld = dice_term().on_backend<B>(logits, target, weight, grad, buf);
+        const detail::second_term_scope copied(buf);  // the inputs are on the backend now
         const T lc = ce_term().on_backend<B>(logits, target, weight, grad ? &buf.grad2 : nullptr, buf);
         if (grad) detail::combine_grads<B>(*grad, static_cast<T>(dice_weight), buf.grad2, static_cast<T>(ce_weight));
         return static_cast<T>(dice_weight * static_cast<double>(ld) + ce_weight * static_cast<double>(lc));

@@ -5,7 +5,8 @@
 //     without copying anything to the host (no validation, no checkpoints: the step reads back
 //     the loss value only); with a host-only loss the logits are copied as before;
 //   - losses::evaluate_on with per-pixel weights gives the host loss's value and gradient, bit for
-//     bit, for every loss that runs on a backend.
+//     bit, for every loss that runs on a backend, copying the target and the weights to the device
+//     once per call (the combined losses included).
 
 #include <doctest/doctest.h>
 
@@ -91,8 +92,11 @@ TEST_CASE("a device network trains a step with each device loss as on backend::c
 
 namespace {
 
+// uploads: the host-to-device copies one call makes: the target and the weights once each (the
+// combined losses' second terms read the first's copies), and the class weights where there are.
 template <class Loss>
-void check_weighted(const Loss& loss, shape4 s, const tensor<float>& target, const tensor<float>& weight) {
+void check_weighted(const Loss& loss, shape4 s, const tensor<float>& target, const tensor<float>& weight,
+                    std::size_t uploads = 2) {
     CAPTURE(std::string(loss.name));
     tensor<float> x(s);
     rng r(21);
@@ -102,7 +106,10 @@ void check_weighted(const Loss& loss, shape4 s, const tensor<float>& target, con
     tensor<float, fake::memory> xd, gd;
     xd.assign(x);
     losses::backend_buffers<float, fake::memory> buf;
+    const auto before = test::fake_device_memory::stats().uploads;
     const float v_dev = losses::evaluate_on<fake>(loss, xd, target, &weight, &gd, buf);
+    CHECK(test::fake_device_memory::stats().uploads - before == uploads);
+    CHECK_FALSE(buf.inputs_copied);
     CHECK(std::memcmp(&v_host, &v_dev, sizeof v_dev) == 0);
     CHECK(bit_equal(g_host, to_host(gd)));
     const float v_plain = losses::evaluate_on<fake>(loss, xd, target, nullptr, nullptr, buf);  // value only
@@ -123,7 +130,7 @@ TEST_CASE("losses::evaluate_on with per-pixel weights: the host loss's value and
     check_weighted(losses::iou_loss{}, bin, t_bin, w);
     check_weighted(losses::tversky_loss{.alpha = 0.4, .beta = 0.6}, bin, t_bin, w);
     check_weighted(losses::dice_bce{.dice_weight = 0.5}, bin, t_bin, w);
-    check_weighted(losses::cross_entropy{.class_weights = {1.0, 0.3, 2.5}}, multi, t_idx, w);
+    check_weighted(losses::cross_entropy{.class_weights = {1.0, 0.3, 2.5}}, multi, t_idx, w, 3);
     check_weighted(losses::softmax_dice{.include_background = false}, multi, t_idx, w);
     check_weighted(losses::dice_ce{.ce_weight = 0.7}, multi, t_idx, w);
 }
