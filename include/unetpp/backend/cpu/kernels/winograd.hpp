@@ -60,8 +60,9 @@
 // every preset geometry: at most 4.2e-5 of the sum of |products| of an output (1-3 input
 // channels), 4e-6 from 16 channels on; tested bound 1e-4.
 //
-// Workspace: winograd_workspace_floats(g), which depends on max_threads() (one V and one M
-// buffer per part): query it with the thread count the call will run under, as the backend does.
+// Workspace: winograd_workspace_floats(g), which depends on max_threads() (per part a V and an M
+// buffer, and a wide layer's chunk of packed weights): query it with the thread count the call
+// will run under, as the backend does.
 #pragma once
 
 #include <algorithm>
