@@ -177,7 +177,7 @@ TEST_CASE("wide layers, their weights packed per chunk inside the work: Winograd
     // Forward: 130 output channels over 1024 inputs (the last chunk partial, not a multiple of 16);
     // backward-data: the same with the channels swapped; a batch of two tile blocks.
     const std::vector<ck::conv_geometry> gs = {
-        {1, 1024, 16, 16, 130, 3, 3, 1, 1}, {1, 130, 16, 16, 1024, 3, 3, 1, 1}, {4, 912, 14, 14, 200, 3, 3, 1, 1}};
+        {1, 1024, 8, 8, 130, 3, 3, 1, 1}, {1, 130, 8, 8, 1024, 3, 3, 1, 1}, {4, 912, 14, 14, 130, 3, 3, 1, 1}};
     CHECK(ck::detail::wino::wide_layer(ck::detail::winograd_plan_of(gs[0])));
     CHECK(ck::detail::wino::wide_layer(ck::detail::winograd_plan_of(ck::detail::winograd_backward_geometry(gs[1]))));
     CHECK(ck::detail::wino::wide_layer(ck::detail::winograd_plan_of(gs[2])));
