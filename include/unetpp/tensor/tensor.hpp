@@ -90,40 +90,12 @@ public:
     ~tensor() = default;
 
     /// Set the shape; contents are unspecified afterwards unless the size is unchanged.
-    void resize(shape4 s) {
-        if (s.n < 0 || s.c < 0 || s.h < 0 || s.w < 0)
-            throw std::invalid_argument("tensor: negative dimension in shape " + s.str());
-        const std::size_t need = s.size();
-        if (need > capacity_) {
-            // Growing does not keep the contents, so the old storage goes first: allocating the
-            // new one before would hold both at once and raise the peak memory by the old size.
-            // If the allocation throws, the tensor is left empty.
-            data_.reset();
-            capacity_ = 0;
-            shape_ = shape4{0, 0, 0, 0};
-            data_.reset(static_cast<T*>(Memory::allocate(need * sizeof(T))));
-            capacity_ = need;
-        }
-        shape_ = s;
-    }
+    void resize(shape4 s) { (void)set_shape(s, false); }
     /// Set the shape and zero every element. Where the storage grows in a memory space that can
     /// hand out zeroed memory (host: memory::host::allocate_zeroed), nothing is written, so pages
     /// never used afterwards take no physical memory.
     void resize_zeroed(shape4 s) {
-        if constexpr (requires { Memory::allocate_zeroed(std::size_t{}); }) {
-            if (s.n >= 0 && s.c >= 0 && s.h >= 0 && s.w >= 0 && s.size() > capacity_) {
-                const std::size_t need = s.size();
-                data_.reset();  // as in resize: the old storage goes first
-                capacity_ = 0;
-                shape_ = shape4{0, 0, 0, 0};
-                data_.reset(static_cast<T*>(Memory::allocate_zeroed(need * sizeof(T))));
-                capacity_ = need;
-                shape_ = s;
-                return;
-            }
-        }
-        resize(s);
-        zero();
+        if (!set_shape(s, true)) zero();
     }
     /// Copy shape and contents of another tensor, reusing storage when possible.
     void assign(const tensor& o) {
@@ -277,6 +249,32 @@ private:
             throw std::out_of_range("tensor::at: index (" + std::to_string(n) + ", " + std::to_string(c) + ", " +
                                     std::to_string(h) + ", " + std::to_string(w) + ") outside shape " +
                                     shape_.str());
+    }
+    // Sets the shape, growing the storage when it is too small. Growing does not keep the
+    // contents, so the old storage goes first: allocating the new one before would hold both at
+    // once and raise the peak memory by the old size; if the allocation throws, the tensor is
+    // left empty. With `zeroed`, new storage comes zero-filled where the memory space can hand it
+    // out so (Memory::allocate_zeroed); returns whether it did.
+    bool set_shape(shape4 s, bool zeroed) {
+        if (s.n < 0 || s.c < 0 || s.h < 0 || s.w < 0)
+            throw std::invalid_argument("tensor: negative dimension in shape " + s.str());
+        const std::size_t need = s.size();
+        bool fresh_zeros = false;
+        if (need > capacity_) {
+            data_.reset();
+            capacity_ = 0;
+            shape_ = shape4{0, 0, 0, 0};
+            if constexpr (requires { Memory::allocate_zeroed(need); }) {
+                fresh_zeros = zeroed;
+                data_.reset(static_cast<T*>(zeroed ? Memory::allocate_zeroed(need * sizeof(T))
+                                                   : Memory::allocate(need * sizeof(T))));
+            } else {
+                data_.reset(static_cast<T*>(Memory::allocate(need * sizeof(T))));
+            }
+            capacity_ = need;
+        }
+        shape_ = s;
+        return fresh_zeros;
     }
     struct deleter {
         void operator()(T* p) const noexcept { Memory::deallocate(p); }
