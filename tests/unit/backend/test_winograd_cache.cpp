@@ -150,7 +150,7 @@ TEST_CASE("kernel: a wide layer's weights packed per chunk inside the work agree
             cache_limit_scope limit(std::size_t(64) << 20);
             whole = c.run();
             REQUIRE(ck::winograd_cache_stats().entries == 1);
-            CHECK(c.run() == whole);  // a cached wide layer copies its chunks from the cache
+            CHECK(c.run() == whole);  // a cached wide layer reads its chunks in place in the cache
         }
         CHECK(c.fresh() == whole);
         CHECK(c.fresh(false) != whole);

@@ -321,6 +321,10 @@ struct winograd_layout {
     std::size_t u, bias, part_stride, v_all;  // floats; part_stride includes a wide layer's chunk
     bool wide;
     std::size_t total(int parts) const noexcept { return u + bias + std::size_t(parts) * part_stride + v_all; }
+    // The shared V of a wide layer after the parts (parts_ws: the first part), or null.
+    float* v_all_in(float* parts_ws) const noexcept {
+        return v_all ? parts_ws + std::size_t(max_threads()) * part_stride : nullptr;
+    }
 };
 inline winograd_layout winograd_layout_of(const wino::geom& q) noexcept {
     const std::size_t vsz = wino::part_v_floats(q.cin), bias = std::size_t(wino::round16(q.cout));
@@ -334,6 +338,16 @@ inline std::size_t winograd_workspace_floats(const conv_geometry& g) {
 }
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+// run_wide's weights source that packs each chunk with pack(c0, count, dst, parallel = false) into
+// the part's own buffer (it runs inside run_wide's region).
+template <class Pack>
+auto packed_chunks(const Pack& pack) {
+    return [&pack](int c0, int count, float* dst) {
+        pack(c0, count, dst, false);
+        return wino::chunk_weights{dst, wino::round16(count) / wino::co_blk, 0};
+    };
+}
+
 // y = act(scale * (conv(x, w) + b) + shift) (scale, shift, b may be null; act = ReLU if relu).
 // With `cached` (the inference path, conv2d_forward_fused) the transformed weights come from the
 // cache of winograd_cache.hpp, which checks that w and scale are unchanged before reusing them.
@@ -362,17 +376,12 @@ inline void winograd_forward(const conv_geometry& g, const float* x, const float
                 wino::run<wino::isa>(q, x, keep->u(), bias, relu, y, parts);
                 return;
             }
-            // A wide layer's workspace has no whole-layer V buffers per part: its chunks are
-            // copied from the cached weights instead of packed.
+            // A wide layer reads each chunk of the cached transform in place.
+            const std::ptrdiff_t cb = wino::round16(g.cout) / wino::co_blk;
             const float* u = keep->u();
-            const std::size_t cb = wino::round16(g.cout) / wino::co_blk;
-            const auto copy_chunk = [&](int c0, int count, float* dst) {
-                const std::size_t blocks = wino::round16(count) / wino::co_blk, per = std::size_t(g.cin) * wino::co_blk;
-                for (int a = 0; a < winograd_points; ++a)
-                    std::copy_n(u + (a * cb + c0 / wino::co_blk) * per, blocks * per, dst + a * blocks * per);
-            };
-            wino::run_wide<wino::isa>(q, x, copy_chunk, bias, relu, y, parts, lay.part_stride,
-                                      lay.v_all ? parts + std::size_t(max_threads()) * lay.part_stride : nullptr);
+            wino::run_wide<wino::isa>(
+                q, x, [&](int c0, int, float*) { return wino::chunk_weights{u, cb, c0 / wino::co_blk}; }, bias, relu,
+                y, parts, lay.part_stride, lay.v_all_in(parts));
             return;
         }
     }
@@ -381,9 +390,7 @@ inline void winograd_forward(const conv_geometry& g, const float* x, const float
         wino::run<wino::isa>(q, x, ws, bias, relu, y, parts);
         return;
     }
-    wino::run_wide<wino::isa>(q, x, [&](int c0, int count, float* dst) { pack(c0, count, dst, false); }, bias, relu, y,
-                              parts, lay.part_stride,
-                              lay.v_all ? parts + std::size_t(max_threads()) * lay.part_stride : nullptr);
+    wino::run_wide<wino::isa>(q, x, packed_chunks(pack), bias, relu, y, parts, lay.part_stride, lay.v_all_in(parts));
 }
 
 // dx = conv^T(dy): the convolution of dy padded by 2 - pad with w[co][ci] flipped, ci <-> co.
@@ -402,9 +409,8 @@ inline void winograd_backward_data(const conv_geometry& g, const float* dy, cons
         wino::run<wino::isa>(q, dy, ws, nullptr, false, dx, parts);
         return;
     }
-    wino::run_wide<wino::isa>(q, dy, [&](int c0, int count, float* dst) { pack(c0, count, dst, false); }, nullptr,
-                              false, dx, parts, lay.part_stride,
-                              lay.v_all ? parts + std::size_t(max_threads()) * lay.part_stride : nullptr);
+    wino::run_wide<wino::isa>(q, dy, packed_chunks(pack), nullptr, false, dx, parts, lay.part_stride,
+                              lay.v_all_in(parts));
 }
 #endif
 

@@ -198,18 +198,26 @@ inline void run(const geom& q, const float* x, const float* u, const float* bias
     });
 }
 
-// The convolution of a wide layer (winograd.hpp, "Wide layers"), in one parallel region: each part
-// packs the weights of the chunks it works on into its own buffer, pack_chunk(co0, count, dst)
-// (serial: it runs inside the region), instead of all of them being packed up front. With v_all
-// (q.blocks x part_v_floats(q.cin) floats) the inputs are transformed once, split over the parts,
-// and the items run chunk by chunk, so each part packs each of its chunks once; without it each
-// part transforms its blocks itself and the items run block by block, packing a chunk again
-// wherever the chunk changes. parts_ws: per part, part_stride floats holding one chunk's packed
-// weights (packed_weight_floats(co_chunk, q.cin)), then its V buffer unless v_all is given, then
-// its M buffer. The outputs are those of run() bit for bit: the same packed values per chunk
-// (chunks start at multiples of 64 channels), the same sums.
-template <class I, class Pack>
-inline void run_wide(const geom& q, const float* x, Pack&& pack_chunk, const float* bias, bool relu, float* y,
+// Where the packed weights of one chunk are, as compute_chunk reads them: micro-kernel block k of
+// the chunk's first output channel at u + (a * cb + ublk0 + k) * cin * co_blk.
+struct chunk_weights {
+    const float* u;
+    std::ptrdiff_t cb, ublk0;
+};
+
+// The convolution of a wide layer (winograd.hpp, "Wide layers"), in one parallel region. Each
+// part asks weights_of(co0, count, buf) for the packed weights of the chunk it works on next, and
+// gets a chunk_weights: packed into buf, the part's own one-chunk buffer (serially: it runs inside
+// the region), instead of all chunks packed up front, or found in place (the layer's cached
+// transform). With v_all (q.blocks x part_v_floats(q.cin) floats) the inputs are transformed once,
+// split over the parts, and the items run chunk by chunk, so each part asks for each of its chunks
+// once; without it each part transforms its blocks itself and the items run block by block,
+// asking again wherever the chunk changes. parts_ws: per part, part_stride floats holding one
+// chunk's packed weights (packed_weight_floats(co_chunk, q.cin)), then its V buffer unless v_all
+// is given, then its M buffer. The outputs are those of run() bit for bit: the same packed values
+// per chunk (chunks start at multiples of 64 channels), the same sums.
+template <class I, class Weights>
+inline void run_wide(const geom& q, const float* x, Weights&& weights_of, const float* bias, bool relu, float* y,
                      float* parts_ws, std::size_t part_stride, float* v_all) {
     const int parts = max_threads();
     const std::ptrdiff_t items = q.blocks * q.chunks;
@@ -240,6 +248,7 @@ inline void run_wide(const geom& q, const float* x, Pack&& pack_chunk, const flo
             std::ptrdiff_t lo, hi;
             static_share(items, 1, p, parts, lo, hi);
             std::ptrdiff_t cur_chunk = -1, cur_blk = -1;
+            chunk_weights cw{};
             typename I::group gs[block_groups];
             int ng = 0;
             const float* vbuf = own_v;
@@ -249,7 +258,7 @@ inline void run_wide(const geom& q, const float* x, Pack&& pack_chunk, const flo
                 const int co0 = int(chunk) * co_chunk, co1 = std::min(q.cout, co0 + co_chunk);
                 if (chunk != cur_chunk) {
                     cur_chunk = chunk;
-                    pack_chunk(co0, co1 - co0, ubuf);
+                    cw = weights_of(co0, co1 - co0, ubuf);
                 }
                 if (blk != cur_blk) {
                     cur_blk = blk;
@@ -259,8 +268,7 @@ inline void run_wide(const geom& q, const float* x, Pack&& pack_chunk, const flo
                     else
                         transform_block<I>(q, x, gs, ng, 0, q.cin, own_v);
                 }
-                compute_chunk<I>(q, ubuf, round16(co1 - co0) / co_blk, 0, vbuf, mbuf, gs, ng, co0, co1, bias, relu,
-                                 y);
+                compute_chunk<I>(q, cw.u, cw.cb, cw.ublk0, vbuf, mbuf, gs, ng, co0, co1, bias, relu, y);
             }
         });
     }
