@@ -198,29 +198,22 @@ inline std::map<std::string, std::vector<std::string>> read_split_file(const std
     return parse_split_json(ss.str(), p.string());
 }
 
-/// The seed a run split its data with: its recorded split-seed (unetpp-train records it where it
-/// differs from --seed), else its seed; "" when neither is recorded.
-inline std::string recorded_split_seed(const std::map<std::string, std::string>& rec) {
-    if (const auto it = rec.find("split-seed"); it != rec.end()) return it->second;
-    if (const auto it = rec.find("seed"); it != rec.end()) return it->second;
-    return {};
+/// A run's recorded value of a split option ("" when not recorded). split-seed falls back to the
+/// run's seed: unetpp-train records split-seed only where it differs from --seed.
+inline std::string recorded_split_value(const std::map<std::string, std::string>& rec, const std::string& key) {
+    auto it = rec.find(key);
+    if (it == rec.end() && key == "split-seed") it = rec.find("seed");
+    return it == rec.end() ? std::string() : it->second;
 }
 
-/// A split option given on the command line against the run's recorded value: "" when they agree,
-/// else the difference in the words of run_record.hpp. split-seed is compared with
-/// recorded_split_seed.
+/// A split option given on the command line against the run's recorded value
+/// (recorded_split_value): "" when they agree, else the difference in the words of run_record.hpp.
 inline std::string split_difference(const std::string& key, const std::string& now,
                                     const std::map<std::string, std::string>& rec) {
-    if (key == "split-seed") {
-        const std::string r = recorded_split_seed(rec);
-        if (r.empty()) return "--split-seed " + now + " (this command) cannot be checked: the checkpoint records no seed";
-        return r == now ? "" : "--split-seed " + r + " (the run) against " + now + " (this command)";
-    }
-    const auto it = rec.find(key);
-    if (it == rec.end())
-        return "--" + key + " " + now + " (this command) cannot be checked: the checkpoint records no " + key;
-    if (it->second == now) return "";
-    return "--" + key + " " + it->second + " (the run) against " + now + " (this command)";
+    const std::string r = recorded_split_value(rec, key);
+    if (r.empty()) return "--" + key + " " + now + " (this command) cannot be checked: the checkpoint records no " + key;
+    if (r == now) return "";
+    return "--" + key + " " + r + " (the run) against " + now + " (this command)";
 }
 
 }  // namespace cli

@@ -221,10 +221,11 @@ member_spec read_member(const args& a, const fs::path& ckpt, const std::map<std:
     return m;
 }
 
-/// A recorded value for the comparisons of the members ("(none)" when not recorded).
+/// A recorded value for the comparisons of the members ("(none)" when not recorded; split-seed
+/// falls back to seed as recorded_split_value says).
 std::string recorded(const std::map<std::string, std::string>& rec, const std::string& k) {
-    const auto it = rec.find(k);
-    return it == rec.end() || it->second == "(not used)" ? std::string("(none)") : it->second;
+    const std::string v = recorded_split_value(rec, k);
+    return v.empty() || v == "(not used)" ? std::string("(none)") : v;
 }
 
 /// The members must be scored on the same data: every data option that the command line does not
@@ -253,13 +254,9 @@ std::vector<std::string> members_subset(const args& a, const std::string& subset
     for (std::size_t i = 0; i < ms.size(); ++i) {
         if (i > 0 && subset != "test")
             for (const char* k : {"split", "folds", "fold", "split-seed"}) {
-                // the seed of the split: --split-seed, else --seed (runs of several --seed on one split agree)
-                const auto rec_of = [k](const std::map<std::string, std::string>& r) {
-                    if (std::string(k) != "split-seed") return recorded(r, k);
-                    const std::string s = recorded_split_seed(r);
-                    return s.empty() ? std::string("(none)") : s;
-                };
-                require_same("the split (" + std::string(k) + ")", ms[0], rec_of(recs[0]), ms[i], rec_of(recs[i]),
+                // split-seed: runs of several --seed on one split agree
+                require_same("the split (" + std::string(k) + ")", ms[0], recorded(recs[0], k), ms[i],
+                             recorded(recs[i], k),
                              "--subset " + subset + " would score images that some members trained on (each fold "
                              "of a K-fold run has its own validation images). Score an ensemble of folds on a "
                              "data set that none of them trained on (--data-type, --data, --masks, without "
