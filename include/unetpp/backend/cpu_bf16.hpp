@@ -66,6 +66,12 @@ struct cpu_bf16 : basic_cpu<true> {
             basic_cpu<true>::conv2d_forward_fused(g, x, w, b, scale, shift, relu, y);
         }
     }
+    /// The bf16 convolutions read one input tensor: a network concatenates a decoder's inputs
+    /// (this hides basic_cpu's fp32 two-input forward).
+    template <class T>
+    static bool conv2d_forward_fused_two_supported(const conv_geometry&, int) {
+        return false;
+    }
     static std::string_view conv2d_algorithm(const conv_geometry& g) {
         return g.stride == 1 ? "bf16 direct-avx512 6x64 (vdpbf16ps)" : "bf16 direct-avx512 6x64 gather (vdpbf16ps)";
     }

@@ -19,8 +19,10 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <utility>
 
 #include "../config/abi.hpp"
+#include "../tensor/shape.hpp"
 
 
 namespace unetpp::inline UNETPP_ABI::exec {
@@ -74,6 +76,28 @@ void run_fused_pair(Conv& conv, Next& next, const Tensor& x, Tensor& y) {
         conv.forward_fused(x, scale, shift, Next::applies_relu, y);
     } else {
         conv.forward_fused(x, nullptr, nullptr, true, y);
+    }
+}
+
+/// A convolution that can also read its input channels from two tensors (conv2d):
+/// can_forward_fused_two(a, b) and forward_fused_two(a, b, scale, shift, relu, y).
+template <class L>
+concept two_input_conv = epilogue_conv<L> && requires(L& l, const typename L::tensor_type& x,
+                                                      typename L::tensor_type& y, const shape4& s,
+                                                      typename L::tensor_type::const_pointer p) {
+    { std::as_const(l).can_forward_fused_two(s, s) } -> std::same_as<bool>;
+    l.forward_fused_two(x, x, p, p, true, y);
+};
+
+/// run_fused_pair on the channel concatenation [a, b], read where a and b lie.
+template <class Conv, class Next, class Tensor>
+    requires fusable_pair<Conv, Next> && two_input_conv<Conv>
+void run_fused_pair_two(Conv& conv, Next& next, const Tensor& a, const Tensor& b, Tensor& y) {
+    if constexpr (foldable_norm<Next>) {
+        const auto [scale, shift] = next.eval_affine();
+        conv.forward_fused_two(a, b, scale, shift, Next::applies_relu, y);
+    } else {
+        conv.forward_fused_two(a, b, nullptr, nullptr, true, y);
     }
 }
 

@@ -41,7 +41,8 @@ namespace unetpp::inline UNETPP_ABI::exec {
 enum class slot : std::size_t {
     // Results of a network's levels under inference_mode (unet, nested_unet, encoder_classifier):
     pool_up,    ///< a pooling result (dead once the next block read it) and an up-sampled map
-                ///< (dead once concatenated)
+                ///< (dead once concatenated, or once a decoder reading it in place has); then a
+                ///< unet's level-0 decoder output when that decoder reads it in place
     merged,     ///< a concatenation (dead once the decoder read it); a classifier's encoder output
     level_out,  ///< the bottleneck's and the decoders' outputs (dead once up-sampled by the
                 ///< level above; level 0's once the head has read it)

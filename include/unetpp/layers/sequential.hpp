@@ -159,6 +159,50 @@ public:
         recompute_.fill(false);
         return forward_from<0>(x);
     }
+    /// Whether forward_two can run now on `a` and `b`: under inference_mode, with the first
+    /// convolution fused with its norm or ReLU and able to read two inputs on this backend.
+    bool can_forward_two(const tensor_type& a, const tensor_type& b) const {
+        if constexpr (count >= 2 && rule::fuses_at(0) && exec::two_input_conv<first_t>)
+            return inference_mode::enabled() && !std::get<1>(layers_).training() &&
+                   std::get<0>(layers_).can_forward_fused_two(a.shape(), b.shape());
+        else
+            return false;
+    }
+    /// forward on the channel concatenation [a, b], read where a and b lie: the same result, bit
+    /// for bit, without the concatenated map (a decoder reading its skip and up-sampled map).
+    /// Only where can_forward_two(a, b).
+    const tensor_type& forward_two(const tensor_type& a, const tensor_type& b) {
+        if constexpr (count >= 2 && rule::fuses_at(0) && exec::two_input_conv<first_t>) {
+            if (!can_forward_two(a, b))
+                throw std::logic_error("sequential: forward_two on inputs " + a.shape().str() + " and " +
+                                       b.shape().str() + " that it cannot read as one (ask can_forward_two first)");
+            has_forward_ = true;
+            recompute_.fill(false);
+            const shape4 cat{a.shape().n, a.shape().c + b.shape().c, a.shape().h, a.shape().w};
+            return forward_fused_pair<0>(cat, [&](auto& conv, auto& next, tensor_type& y) {
+                exec::run_fused_pair_two(conv, next, a, b, y);
+            });
+        } else {
+            (void)a, (void)b;
+            throw std::logic_error("sequential: forward_two on a chain that reads one input");
+        }
+    }
+    /// forward_two with the chain's result written into `result` (resized to fit) instead of the
+    /// last layer's output, which is marked so that its backward throws. `result` may be one of
+    /// the inputs (a network's dead-after-use buffer): the chain ends with a second fused pair,
+    /// which writes it after the first pair has read them.
+    const tensor_type& forward_two_into(const tensor_type& a, const tensor_type& b, tensor_type& result)
+        requires(count >= 4 && exec::chain_rule<typename N::layer...>::fuses_at(count - 2))
+    {
+        if (std::get<count - 1>(layers_).training())
+            throw std::logic_error("sequential: forward_two_into with the last layer in training mode");
+        result_ = &result;
+        struct reset_result {
+            tensor_type*& p;
+            ~reset_result() { p = nullptr; }
+        } reset{result_};
+        return forward_two(a, b);
+    }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         if (!has_forward_) throw std::logic_error("sequential: backward called before forward");
         exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
@@ -244,34 +288,45 @@ private:
     /// pass under inference_mode), rule::recomputed_at(J) (layer J's output is not kept in training).
     using rule = exec::chain_rule<typename N::layer...>;
 
+    // Under inference_mode, Conv -> eval-mode BatchNorm (-> ReLU) and Conv -> ReLU at positions I,
+    // I + 1 run as one convolution, run(conv, next, y), on input shape `in`; it writes straight
+    // into the second layer's output (or, when that output only feeds the next pair, into the
+    // shared scratch). Then the rest of the chain.
+    template <std::size_t I, class Run>
+    const tensor_type& forward_fused_pair(const shape4& in, Run&& run) {
+        auto& conv = std::get<I>(layers_);
+        auto& next = std::get<I + 1>(layers_);
+        const shape4 mid = conv.output_shape(in);
+        const shape4 out = next.output_shape(mid);
+        // A result that only feeds the next fused pair goes to the shared scratch.
+        tensor_type* target;
+        if constexpr (rule::fuses_at(I + 2)) {
+            target = &exec::current<tensor_type>().fused(I / 2);
+            target->resize(out);
+            next.mark_fused_elsewhere(mid);
+        } else if (I + 2 == count && result_) {  // forward_two_into: the chain's result goes there
+            target = result_;
+            target->resize(out);
+            next.mark_fused_elsewhere(mid);
+        } else {
+            target = &next.fused_output(mid, out);
+        }
+        tensor_type& y = *target;
+        run(conv, next, y);
+        if constexpr (I + 2 < count)
+            return forward_from<I + 2>(y);
+        else
+            return y;
+    }
+
     template <std::size_t I>
     const tensor_type& forward_from(const tensor_type& x) {
         if constexpr (I + 1 < count) {
             if constexpr (rule::fuses_at(I)) {
-                // Under inference_mode, Conv -> eval-mode BatchNorm (-> ReLU) and Conv -> ReLU run as
-                // one convolution that writes straight into the second layer's output (or, when
-                // that output only feeds the next pair, into the shared scratch).
-                auto& conv = std::get<I>(layers_);
-                auto& next = std::get<I + 1>(layers_);
-                if (inference_mode::enabled() && !next.training()) {
-                    const shape4 mid = conv.output_shape(x.shape());
-                    const shape4 out = next.output_shape(mid);
-                    // A result that only feeds the next fused pair goes to the shared scratch.
-                    tensor_type* target;
-                    if constexpr (rule::fuses_at(I + 2)) {
-                        target = &exec::current<tensor_type>().fused(I / 2);
-                        target->resize(out);
-                        next.mark_fused_elsewhere(mid);
-                    } else {
-                        target = &next.fused_output(mid, out);
-                    }
-                    tensor_type& y = *target;
-                    exec::run_fused_pair(conv, next, x, y);
-                    if constexpr (I + 2 < count)
-                        return forward_from<I + 2>(y);
-                    else
-                        return y;
-                }
+                if (inference_mode::enabled() && !std::get<I + 1>(layers_).training())
+                    return forward_fused_pair<I>(x.shape(), [&](auto& conv, auto& next, tensor_type& y) {
+                        exec::run_fused_pair(conv, next, x, y);
+                    });
             }
         }
         if constexpr (rule::recomputed_at(I)) {
@@ -383,6 +438,7 @@ private:
     std::array<bool, count> recompute_{};     // layer I's output was not kept by the last forward
     int recompute_holder_ = -1;               // the layer holding the recompute buffer in backward
     bool has_forward_ = false;
+    tensor_type* result_ = nullptr;  // during forward_two_into only
     bool training_ = true;
 };
 

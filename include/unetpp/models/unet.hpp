@@ -444,15 +444,49 @@ private:
             return up.forward(*below);
         });
         auto& skip = std::get<L>(skip_);
+        auto& dec = std::get<L>(dec_);
+        if constexpr (reads_skip_in_place<L>) {
+            if (lend_outputs_ && dec.can_forward_two(e, u)) {
+                // The decoder reads the skip and the up-sampled map where they lie: nothing is
+                // concatenated, so `merged` is dead and takes the block's intermediate result
+                // (pool_up still holds u). Level 0's result, which no level up-samples, goes to
+                // pool_up once the first convolution has read u there: level_out then never grows
+                // to level 0's size.
+                const shape4 in = *skip_t<L>::try_output_shape(e.shape(), u.shape());
+                const tensor_type& out = with_scratch(exec::slot::merged, e, [&]() -> const tensor_type& {
+                    if constexpr (L == 0 && requires(tensor_type& t) { dec.forward_two_into(e, u, t); })
+                        return dec.forward_two_into(e, u, ws_.get()[exec::slot::pool_up]);
+                    else
+                        return lent_forward(dec, exec::slot::level_out, in,
+                                            [&]() -> const tensor_type& { return dec.forward_two(e, u); });
+                });
+                tap(std::integral_constant<std::size_t, L>{}, out);
+                return out;
+            }
+        }
         const tensor_type& m = lent_forward(skip, exec::slot::merged, e.shape(), [&]() -> const tensor_type& {
             return skip.forward(e, u);
         });
         const tensor_type& out = with_scratch(exec::slot::pool_up, m, [&]() -> const tensor_type& {
-            return lent_level_output(std::get<L>(dec_), m);
+            return lent_level_output(dec, m);
         });
         tap(std::integral_constant<std::size_t, L>{}, out);
         return out;
     }
+
+    /// Level L's skip is a plain concatenation and its decoder can read the two maps instead
+    /// (sequential::forward_two; whether it does is asked on each pass: backend, geometry, mode).
+    template <std::size_t L>
+    static constexpr bool reads_skip_in_place = [] {
+        if constexpr (requires { skip_t<L>::plain_concat; })
+            return skip_t<L>::plain_concat &&
+                   requires(decoder_t<L>& d, const tensor_type& t) {
+                       { std::as_const(d).can_forward_two(t, t) } -> std::same_as<bool>;
+                       d.forward_two(t, t);
+                   };
+        else
+            return false;
+    }();
 
     /// Forward of the bottleneck or of a decoder, into the shared level_out slot
     /// when this pass lends outputs (a reader of those maps takes them during the pass through

@@ -278,3 +278,68 @@ TEST_CASE("network: a training step, switching modes and load_weights all invali
         CHECK(y3 == std::vector<float>(yo.data(), yo.data() + yo.size()));
     }
 }
+
+// conv2d_forward_fused_two (a decoder reading its skip and up-sampled map where they lie): the
+// output of conv2d_forward_fused on the concatenation, bit for bit, through the same cached
+// transform; and a clear "no" where the gathers or the algorithm cannot read two tensors.
+TEST_CASE("kernel: two input tensors give the fused output of their concatenation, bit for bit") {
+    if (!ck::detail::have_winograd) return;
+    cache_limit_scope limit(std::size_t(256) << 20);
+    struct two_case {
+        ck::conv_geometry g;
+        int c0;
+    };
+    // {n, cin, h, w, cout, kh, kw, stride, pad}: groups in one tile row and groups spanning rows
+    // and images (13 x 17 at batch 3), unequal halves at batch 1, valid padding, pad 2, and the wide
+    // layer of the test above at 8 x 8 (inputs transformed once, shared) and 60 x 60 (per part).
+    const two_case cases[] = {
+        {{1, 64, 32, 32, 32, 3, 3, 1, 1}, 32},  {{3, 32, 13, 17, 24, 3, 3, 1, 1}, 16},
+        {{1, 56, 19, 23, 40, 3, 3, 1, 1}, 24},  {{2, 48, 22, 18, 32, 3, 3, 1, 0}, 24},
+        {{1, 40, 15, 15, 20, 3, 3, 1, 2}, 20},  {{1, 1024, 8, 8, 130, 3, 3, 1, 1}, 512},
+        {{1, 1024, 60, 60, 130, 3, 3, 1, 1}, 512},
+    };
+    for (const auto& tc : cases) {
+        const ck::conv_geometry& g = tc.g;
+        CAPTURE(g.n);
+        CAPTURE(g.cin);
+        CAPTURE(g.h);
+        CAPTURE(tc.c0);
+        unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);
+        REQUIRE(ck::conv2d_forward_fused_two_supported(g, tc.c0));
+        const fused_case c(g, 11);
+        const std::ptrdiff_t hw = std::ptrdiff_t(g.h) * g.w;
+        // The two tensors the concatenation is made of, image by image.
+        std::vector<float> x0(std::size_t(g.n) * tc.c0 * hw), x1(std::size_t(g.n) * (g.cin - tc.c0) * hw);
+        for (int n = 0; n < g.n; ++n) {
+            const float* img = c.x.data() + std::ptrdiff_t(n) * g.cin * hw;
+            std::copy(img, img + tc.c0 * hw, x0.begin() + std::ptrdiff_t(n) * tc.c0 * hw);
+            std::copy(img + tc.c0 * hw, img + g.cin * hw, x1.begin() + std::ptrdiff_t(n) * (g.cin - tc.c0) * hw);
+        }
+        std::vector<float> y(std::size_t(g.n) * g.cout * g.oh() * g.ow(), 7.0f);
+        workspace ws(ck::conv2d_forward_fused_workspace_floats(g));
+        ck::conv2d_forward_fused_two(g, x0.data(), x1.data(), tc.c0, c.w.data(), c.b.data(), c.scale.data(),
+                                     c.shift.data(), true, y.data(), ws.p);
+        CHECK(y == c.run());
+        CHECK(y == c.fresh());
+    }
+
+    SUBCASE("where two tensors cannot be read") {
+        unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);
+        const ck::conv_geometry batch2{2, 56, 16, 16, 32, 3, 3, 1, 1};
+        CHECK(ck::conv2d_forward_fused_two_supported(batch2, 28));
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 24));  // unequal halves, two images
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 0));
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 56));
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 32, 16, 16, 32, 5, 5, 1, 2}, 16));  // not 3 x 3
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 32, 16, 16, 32, 3, 3, 2, 1}, 16));  // strided
+        std::vector<float> dummy(std::size_t(2) * 56 * 256);
+        workspace ws(ck::conv2d_forward_fused_workspace_floats(batch2));
+        CHECK_THROWS_AS(ck::conv2d_forward_fused_two(batch2, dummy.data(), dummy.data(), 24, dummy.data(), nullptr,
+                                                     nullptr, nullptr, false, dummy.data(), ws.p),
+                        std::invalid_argument);
+    }
+    SUBCASE("the direct kernel's choice is respected: no two-input forward where Winograd is not chosen") {
+        unetpp::test::conv_algo_scope force(ck::conv_algo::direct);
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 64, 32, 32, 32, 3, 3, 1, 1}, 32));
+    }
+}

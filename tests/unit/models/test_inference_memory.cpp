@@ -5,6 +5,7 @@
 // allocation on a second pass at the same shape, and no backward after the inference-only pass.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include <unetpp/unet.hpp>
 
 #include "../../support/compare.hpp"
+#include "../../support/conv_algo.hpp"
 #include "../../support/gradcheck.hpp"
 #include "../../support/model_inspect.hpp"
 
@@ -248,4 +250,103 @@ TEST_CASE("share_workspace: networks that run one after the other use one set of
     CHECK(&h.stage1().workspace() == &h.stage2().workspace());
     a.workspace().release();
     CHECK(a.workspace().bytes() == 0);
+}
+
+TEST_CASE("U-Net under inference_mode: a decoder reads its skip and up-sampled map without concatenating them") {
+    using net_t = presets::unet_bn<32, 3>;
+    const tensor<float> x = input({2, 1, 64, 64}, 15);
+    // Level 0's decoder convolution: [skip 32, up-sampled 32] -> 32 channels at 64 x 64.
+    const backend::conv_geometry dec0{2, 64, 64, 64, 32, 3, 3, 1, 1};
+    if (!backend::cpu::conv2d_forward_fused_two_supported<float>(dec0, 32)) {
+        MESSAGE("this build's kernels read one input per convolution (no Winograd): nothing to check");
+        return;
+    }
+    // The same logits as the eval-mode forward outside inference_mode, no allocation on a second
+    // pass, no backward after it.
+    check_twins<net_t>(x, backward_ones<net_t>);
+
+    // The `merged` slot holds the encoders' and decoders' intermediate maps (32 channels at level
+    // 0), never level 0's 64-channel concatenation; with the two-input forward unavailable (the
+    // direct kernels forced) it holds that concatenation, and the logits agree to rounding.
+    const std::size_t concat0 = std::size_t(2) * 64 * 64 * 64;
+    std::vector<tensor<float>> logits;
+    std::vector<std::size_t> merged, level_out;
+    for (const auto algo : {backend::cpu_kernels::conv_algo::automatic, backend::cpu_kernels::conv_algo::direct}) {
+        const test::conv_algo_scope force(algo);
+        net_t net(5);
+        test::randomise_norms(net, 7);
+        net.eval();
+        const inference_mode guard;
+        logits.push_back(net.forward(x));
+        merged.push_back(net.workspace()[exec::slot::merged].capacity());
+        level_out.push_back(net.workspace()[exec::slot::level_out].capacity());
+    }
+    CHECK(merged[0] == concat0 / 2);
+    CHECK(merged[1] == concat0);
+    // Level 0's result goes to pool_up, where the up-sampled map it was computed from lay:
+    // level_out holds level 1's [2, 64, 32, 32] at most, not level 0's [2, 32, 64, 64].
+    CHECK(level_out[0] == concat0 / 4);
+    CHECK(level_out[1] == concat0 / 2);
+    CHECK(test::max_rel_error(logits[0], logits[1]) < 1e-4);
+}
+
+namespace {
+/// A block under a prefix, as a network's visit names it (test::randomise_norms finds ".bn").
+template <class Block>
+struct prefixed {
+    Block& b;
+    template <class F>
+    void visit_parameters(F&& f) {
+        b.visit_parameters("dec", f);
+    }
+    template <class F>
+    void visit_buffers(F&& f) {
+        b.visit_buffers("dec", f);
+    }
+};
+}  // namespace
+
+TEST_CASE("double_conv::forward_two: the forward of the concatenation, bit for bit, without it") {
+    using block_t = double_conv<double_conv_cfg{.in = 64, .out = 32}>;
+    if (!backend::cpu::conv2d_forward_fused_two_supported<float>(backend::conv_geometry{1, 64, 20, 28, 32, 3, 3, 1, 1},
+                                                                  24)) {
+        MESSAGE("this build's kernels read one input per convolution (no Winograd): nothing to check");
+        return;
+    }
+    block_t block;
+    rng r(18);
+    block.init(r);
+    prefixed<block_t> view{block};
+    test::randomise_norms(view, 19);
+    block.train(false);
+    // [a, b] along channels, image by image.
+    const auto concat = [](const tensor<float>& a, const tensor<float>& b) {
+        const shape4 sa = a.shape(), sb = b.shape();
+        tensor<float> cat(shape4{sa.n, sa.c + sb.c, sa.h, sa.w});
+        const std::size_t hw = std::size_t(sa.h) * sa.w, ca = sa.c * hw, cb = sb.c * hw;
+        for (std::size_t n = 0; n < std::size_t(sa.n); ++n) {
+            std::copy_n(a.data() + n * ca, ca, cat.data() + n * (ca + cb));
+            std::copy_n(b.data() + n * cb, cb, cat.data() + n * (ca + cb) + ca);
+        }
+        return cat;
+    };
+    struct pair_case {
+        shape4 a, b;
+    };
+    // Equal halves at batch 2 (groups of tiles span images) and unequal ones at batch 1.
+    for (const auto& pc : {pair_case{{2, 32, 20, 28}, {2, 32, 20, 28}}, pair_case{{1, 24, 20, 28}, {1, 40, 20, 28}}}) {
+        CAPTURE(pc.a.n);
+        const tensor<float> a = input(pc.a, 16), b = input(pc.b, 17);
+        CHECK_FALSE(block.can_forward_two(a, b));  // outside inference_mode
+        const inference_mode guard;
+        REQUIRE(block.can_forward_two(a, b));
+        const tensor<float> want = block.forward(concat(a, b));
+        const tensor<float> got = block.forward_two(a, b);
+        CHECK(max_abs_diff(got, want) == 0.0);
+    }
+    // Unequal halves at batch 2: the gathers cannot step over both tensors' images.
+    const tensor<float> a = input({2, 24, 20, 28}, 20), b = input({2, 40, 20, 28}, 21);
+    const inference_mode guard;
+    CHECK_FALSE(block.can_forward_two(a, b));
+    CHECK_THROWS_AS(block.forward_two(a, b), std::logic_error);
 }

@@ -49,14 +49,14 @@ struct filter_source {
 
 // d[r*6+c] = the 6 x 6 input windows of group s's tiles in channel ci (zero outside the image).
 template <class I>
-inline void load_window(const geom& q, const float* x, int ci, const typename I::group& s,
+inline void load_window(const geom& q, const in_planes& x, int ci, const typename I::group& s,
                         typename I::V* d) noexcept {
     const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
     if (!s.row) {
-        I::gather_window(q, x + ci * hw, s, d);
+        I::gather_window(q, x.channel(ci, 0, hw), s, d);
         return;
     }
-    const float* plane = x + (std::ptrdiff_t(s.n) * q.cin + ci) * hw;
+    const float* plane = x.channel(ci, s.n, hw);
     for (int r = 0; r < 6; ++r) {
         const int iy = 4 * s.ty - q.pad + r;
         if (iy >= 0 && iy < q.h)
@@ -113,7 +113,7 @@ inline void pack_weights(int cout, int cin, const float* w, std::ptrdiff_t lane_
 // The input transform of one block's tiles (groups gs[0 .. ng-1]) for input channels
 // [ci0, ci1) into vbuf, laid out [a][ci][block_tiles] over all q.cin channels.
 template <class I>
-inline void transform_block(const geom& q, const float* x, const typename I::group* gs, int ng, int ci0, int ci1,
+inline void transform_block(const geom& q, const in_planes& x, const typename I::group* gs, int ng, int ci0, int ci1,
                             float* vbuf) noexcept {
     using V = typename I::V;
     for (int ci = ci0; ci < ci1; ++ci)
@@ -166,11 +166,11 @@ inline void compute_chunk(const geom& q, const float* u, std::ptrdiff_t cb, std:
     }
 }
 
-// The convolution of x (q.n x q.cin x q.h x q.w) with packed weights u of the whole layer: y =
+// The convolution of x (q.n x q.cin x q.h x q.w, in one or two tensors) with packed weights u of the whole layer: y =
 // conv + bias, ReLU'd when relu is set. parts_ws holds max_threads() x (V, M) buffers, aligned to
 // V. Work split: winograd.hpp ("Work split"); results do not depend on the thread count.
 template <class I>
-inline void run(const geom& q, const float* x, const float* u, const float* bias, bool relu, float* y,
+inline void run(const geom& q, const in_planes& x, const float* u, const float* bias, bool relu, float* y,
                 float* parts_ws) {
     const int parts = max_threads();
     const std::ptrdiff_t items = q.blocks * q.chunks, cb = round16(q.cout) / co_blk;
@@ -217,7 +217,7 @@ struct chunk_weights {
 // is given, then its M buffer. The outputs are those of run() bit for bit: the same packed values
 // per chunk (chunks start at multiples of 64 channels), the same sums.
 template <class I, class Weights>
-inline void run_wide(const geom& q, const float* x, Weights&& weights_of, const float* bias, bool relu, float* y,
+inline void run_wide(const geom& q, const in_planes& x, Weights&& weights_of, const float* bias, bool relu, float* y,
                      float* parts_ws, std::size_t part_stride, float* v_all) {
     const int parts = max_threads();
     const std::ptrdiff_t items = q.blocks * q.chunks;

@@ -31,14 +31,17 @@ static_assert(block_tiles == 48 && co_chunk % co_blk == 0 && 16 % co_blk == 0);
 
 inline std::ptrdiff_t round16(std::ptrdiff_t v) noexcept { return (v + 15) / 16 * 16; }
 
-// A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow).
+// A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow). xc:
+// the channels per image of the tensor(s) the input planes lie in (in_planes), which the gather
+// offsets step over: cin for one input tensor.
 struct geom {
     int n, cin, h, w, cout, pad, oh, ow, tiles_y, tiles_x;
     std::ptrdiff_t tiles, groups, blocks, chunks;  // chunks: of co_chunk output channels, over all of cout
+    int xc;
 };
 
-inline geom make_geom(int n, int cin, int h, int w, int cout, int pad) noexcept {
-    geom q{n, cin, h, w, cout, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0, 0};
+inline geom make_geom(int n, int cin, int h, int w, int cout, int pad, int xc = 0) noexcept {
+    geom q{n, cin, h, w, cout, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0, 0, xc > 0 ? xc : cin};
     q.tiles_y = (q.oh + 3) / 4;
     q.tiles_x = (q.ow + 3) / 4;
     q.tiles = std::ptrdiff_t(n) * q.tiles_y * q.tiles_x;
@@ -47,6 +50,22 @@ inline geom make_geom(int n, int cin, int h, int w, int cout, int pad) noexcept 
     q.chunks = (cout + co_chunk - 1) / co_chunk;
     return q;
 }
+
+// Where the input channels are: channels [0, split) of the convolution in tensor a, which holds
+// ca channels per image, and channels [split, cin) in tensor b (cb per image). One input tensor is
+// one_tensor(x, cin); two are a decoder's skip and up-sampled map read where they lie instead of
+// concatenated (conv2d_forward_fused_two). Groups spanning tile rows gather with offsets that step
+// over geom::xc channels per image, so with two tensors of different widths the batch must be 1.
+struct in_planes {
+    const float* a;
+    const float* b;
+    int split, ca, cb;
+    // Channel ci of image n (hw: pixels per channel).
+    const float* channel(int ci, int n, std::ptrdiff_t hw) const noexcept {
+        return ci < split ? a + (std::ptrdiff_t(n) * ca + ci) * hw : b + (std::ptrdiff_t(n) * cb + (ci - split)) * hw;
+    }
+};
+inline in_planes one_tensor(const float* x, int cin) noexcept { return {x, x, cin, cin, cin}; }
 
 // Where group gi, the group_tiles consecutive tiles from tile gi * group_tiles (in the order n,
 // ty, tx), lies. Each instruction set adds its own masks or offsets (its traits' group).
@@ -82,7 +101,7 @@ inline void place_lanes(const geom& q, std::ptrdiff_t gi, int len, lane_places& 
         const std::ptrdiff_t t = t0 + l;
         const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
         const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
-        p.in_off[l] = int((std::ptrdiff_t(n) * q.cin * q.h + iy) * q.w + ix);
+        p.in_off[l] = int((std::ptrdiff_t(n) * q.xc * q.h + iy) * q.w + ix);
         p.out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
         for (int r = 0; r < 6; ++r) {
             if (iy + r >= 0 && iy + r < q.h) p.rm[r] |= 1u << l;
