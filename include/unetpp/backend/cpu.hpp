@@ -105,26 +105,28 @@ struct basic_cpu {
             cpu_kernels::conv2d_forward_fused_ref(k, x, w, b, scale, shift, relu, y);
     }
     // Optional member of the contract: the fused forward of a convolution whose first c0 input
-    // channels are tensor x0 and the rest x1 (a decoder's skip and up-sampled map), bit for bit
-    // what conv2d_forward_fused gives on their concatenation, which is never written. A network
-    // asks conv2d_forward_fused_two_supported first and concatenates where it says no.
+    // channels are tensor x0, of h0 x w0 maps read centre-cropped to g.h x g.w, and the rest x1 (a
+    // decoder's skip and up-sampled map), bit for bit what conv2d_forward_fused gives on their
+    // concatenation, which is never written. A network asks conv2d_forward_fused_two_supported
+    // first and concatenates where it says no.
     template <class T>
-    static bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0) {
+    static bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0, int h0, int w0) {
         if constexpr (use_fast<T>)
-            return g.padding == pad_kind::zero && cpu_kernels::conv2d_forward_fused_two_supported(g, c0);
+            return g.padding == pad_kind::zero && cpu_kernels::conv2d_forward_fused_two_supported(g, c0, h0, w0);
         else
             return false;
     }
     template <class T>
-    static void conv2d_forward_fused_two(const conv_geometry& g, const T* x0, const T* x1, int c0, const T* w,
-                                         const T* b, const T* scale, const T* shift, bool relu, T* y) {
+    static void conv2d_forward_fused_two(const conv_geometry& g, const T* x0, int h0, int w0, const T* x1, int c0,
+                                         const T* w, const T* b, const T* scale, const T* shift, bool relu, T* y) {
         if constexpr (use_fast<T>) {
             profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_forward 3x3" : "conv2d_forward other",
                                   conv_flops(g));
-            cpu_kernels::conv2d_forward_fused_two(g, x0, x1, c0, w, b, scale, shift, relu, y,
+            cpu_kernels::conv2d_forward_fused_two(g, x0, h0, w0, x1, c0, w, b, scale, shift, relu, y,
                                                   ws<T>(cpu_kernels::conv2d_forward_fused_workspace_floats(g)));
         } else {
-            (void)g, (void)x0, (void)x1, (void)c0, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y;
+            (void)g, (void)x0, (void)h0, (void)w0, (void)x1, (void)c0, (void)w, (void)b, (void)scale, (void)shift,
+                (void)relu, (void)y;
             throw std::logic_error("conv2d_forward_fused_two: the reference kernels read one input tensor "
                                    "(conv2d_forward_fused_two_supported says so: concatenate the inputs)");
         }

@@ -69,7 +69,7 @@ struct cpu_bf16 : basic_cpu<true> {
     /// The bf16 convolutions read one input tensor: a network concatenates a decoder's inputs
     /// (this hides basic_cpu's fp32 two-input forward).
     template <class T>
-    static bool conv2d_forward_fused_two_supported(const conv_geometry&, int) {
+    static bool conv2d_forward_fused_two_supported(const conv_geometry&, int, int, int) {
         return false;
     }
     static std::string_view conv2d_algorithm(const conv_geometry& g) {

@@ -45,9 +45,9 @@ public:
     static constexpr int out_channels = SkipChannels + UpChannels;
     static constexpr std::size_t parameter_count = 0;
     static constexpr std::size_t buffer_count = 0;
-    /// The merged map is exactly cat([skip, up]) of two maps of one size, so the decoder may read
-    /// the two where they lie instead (unet does under inference_mode, where the backend can).
-    static constexpr bool plain_concat = !Crop;
+    /// The merged map is exactly cat([skip centre-cropped to up's size, up]), so the decoder may
+    /// read the two where they lie instead (unet does under inference_mode, where the backend can).
+    static constexpr bool plain_concat = true;
     static constexpr std::optional<shape4> try_output_shape(shape4 skip, shape4 up) noexcept {
         if (skip.c != SkipChannels || up.c != UpChannels) return std::nullopt;
         return concat_channels<Crop, B, T>::try_output_shape(skip, up);

@@ -111,39 +111,42 @@ public:
         B::conv2d_forward_fused(geometry(x.shape()), x.data(), weight_.data(), bias_ptr(), scale, shift, relu, y.data());
     }
 
-    /// Whether forward_fused_two can run on inputs of shapes `a` and `b` (the input channels are
-    /// a's, then b's, of one size) on this backend and geometry, without their concatenation.
+    /// Whether forward_fused_two can run on inputs of shapes `a` and `b` on this backend and
+    /// geometry: the input channels are a's, centre-cropped to b's size, then b's.
     bool can_forward_fused_two(const shape4& a, const shape4& b) const {
         if constexpr (requires(const backend::conv_geometry& g) {
-                          { B::template conv2d_forward_fused_two_supported<T>(g, 0) } -> std::same_as<bool>;
+                          { B::template conv2d_forward_fused_two_supported<T>(g, 0, 0, 0) } -> std::same_as<bool>;
                       }) {
-            if (a.n != b.n || a.h != b.h || a.w != b.w || a.c < 1 || b.c < 1) return false;
-            const shape4 cat{a.n, a.c + b.c, a.h, a.w};
+            if (a.n != b.n || a.h < b.h || a.w < b.w || a.c < 1 || b.c < 1) return false;
+            const shape4 cat{a.n, a.c + b.c, b.h, b.w};
             return conv2d_output_shape(cfg_, cat).has_value() &&
-                   B::template conv2d_forward_fused_two_supported<T>(geometry(cat), a.c);
+                   B::template conv2d_forward_fused_two_supported<T>(geometry(cat), a.c, a.h, a.w);
         } else {
             (void)a, (void)b;
             return false;
         }
     }
 
-    /// forward_fused on the channel concatenation [a, b], read where a and b lie (a decoder's
-    /// skip and up-sampled map under inference_mode): the same output, bit for bit, without the
-    /// concatenated map. Only where can_forward_fused_two(a.shape(), b.shape()).
+    /// forward_fused on the channel concatenation [a centre-cropped to b's size, b], read where a
+    /// and b lie (a decoder's skip and up-sampled map under inference_mode): the same output, bit
+    /// for bit, without the concatenated map. Only where can_forward_fused_two(a.shape(), b.shape()).
     void forward_fused_two(const tensor_type& a, const tensor_type& b, const_pointer scale, const_pointer shift,
                            bool relu, tensor_type& y) {
-        if constexpr (requires { B::template conv2d_forward_fused_two_supported<T>(backend::conv_geometry{}, 0); }) {
+        if constexpr (requires(const backend::conv_geometry& g) {
+                          B::template conv2d_forward_fused_two_supported<T>(g, 0, 0, 0);
+                      }) {
             if (!can_forward_fused_two(a.shape(), b.shape()))
                 throw shape_error(describe_conv2d(cfg_) + ": cannot read inputs " + a.shape().str() + " and " +
                                   b.shape().str() + " as one; concatenate them (can_forward_fused_two said no)");
-            const shape4 cat{a.shape().n, a.shape().c + b.shape().c, a.shape().h, a.shape().w};
+            const shape4 sa = a.shape(), sb = b.shape();
+            const shape4 cat{sb.n, sa.c + sb.c, sb.h, sb.w};
             const shape4 out = output_shape(cat);
             if (y.shape() != out)
                 throw shape_error(describe_conv2d(cfg_) + ": fused output buffer has shape " + y.shape().str() +
                                   ", expected " + out.str());
             this->remember_inference_input(cat);
-            B::conv2d_forward_fused_two(geometry(cat), a.data(), b.data(), a.shape().c, weight_.data(), bias_ptr(),
-                                        scale, shift, relu, y.data());
+            B::conv2d_forward_fused_two(geometry(cat), a.data(), sa.h, sa.w, b.data(), sa.c, weight_.data(),
+                                        bias_ptr(), scale, shift, relu, y.data());
         } else {
             (void)a, (void)b, (void)scale, (void)shift, (void)relu, (void)y;
             throw std::logic_error(describe_conv2d(cfg_) + ": this backend reads one input tensor per convolution");

@@ -168,8 +168,9 @@ public:
         else
             return false;
     }
-    /// forward on the channel concatenation [a, b], read where a and b lie: the same result, bit
-    /// for bit, without the concatenated map (a decoder reading its skip and up-sampled map).
+    /// forward on the channel concatenation [a centre-cropped to b's size, b], read where a and b
+    /// lie: the same result, bit for bit, without the concatenated map (a decoder reading its skip
+    /// and up-sampled map).
     /// Only where can_forward_two(a, b).
     const tensor_type& forward_two(const tensor_type& a, const tensor_type& b) {
         if constexpr (count >= 2 && rule::fuses_at(0) && exec::two_input_conv<first_t>) {
@@ -178,7 +179,7 @@ public:
                                        b.shape().str() + " that it cannot read as one (ask can_forward_two first)");
             has_forward_ = true;
             recompute_.fill(false);
-            const shape4 cat{a.shape().n, a.shape().c + b.shape().c, a.shape().h, a.shape().w};
+            const shape4 cat{b.shape().n, a.shape().c + b.shape().c, b.shape().h, b.shape().w};
             return forward_fused_pair<0>(cat, [&](auto& conv, auto& next, tensor_type& y) {
                 exec::run_fused_pair_two(conv, next, a, b, y);
             });

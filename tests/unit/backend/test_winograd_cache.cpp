@@ -288,15 +288,19 @@ TEST_CASE("kernel: two input tensors give the fused output of their concatenatio
     struct two_case {
         ck::conv_geometry g;
         int c0;
+        int h0, w0;  // the first tensor's maps, centre-cropped to g.h x g.w
     };
     // {n, cin, h, w, cout, kh, kw, stride, pad}: groups in one tile row and groups spanning rows
-    // and images (13 x 17 at batch 3), unequal halves at batch 1, valid padding, pad 2, and the wide
-    // layer of the test above at 8 x 8 (inputs transformed once, shared) and 60 x 60 (per part).
+    // and images (13 x 17 at batch 3), unequal halves at batch 1, valid padding, pad 2, the wide
+    // layer of the test above at 8 x 8 (inputs transformed once, shared) and 60 x 60 (per part),
+    // and cropped first tensors (an unpadded U-Net's skip; even and odd margins, batch 2, unequal
+    // halves) whose lanes spanning rows are read one by one.
     const two_case cases[] = {
-        {{1, 64, 32, 32, 32, 3, 3, 1, 1}, 32},  {{3, 32, 13, 17, 24, 3, 3, 1, 1}, 16},
-        {{1, 56, 19, 23, 40, 3, 3, 1, 1}, 24},  {{2, 48, 22, 18, 32, 3, 3, 1, 0}, 24},
-        {{1, 40, 15, 15, 20, 3, 3, 1, 2}, 20},  {{1, 1024, 8, 8, 130, 3, 3, 1, 1}, 512},
-        {{1, 1024, 60, 60, 130, 3, 3, 1, 1}, 512},
+        {{1, 64, 32, 32, 32, 3, 3, 1, 1}, 32, 32, 32},     {{3, 32, 13, 17, 24, 3, 3, 1, 1}, 16, 13, 17},
+        {{1, 56, 19, 23, 40, 3, 3, 1, 1}, 24, 19, 23},     {{2, 48, 22, 18, 32, 3, 3, 1, 0}, 24, 22, 18},
+        {{1, 40, 15, 15, 20, 3, 3, 1, 2}, 20, 15, 15},     {{1, 1024, 8, 8, 130, 3, 3, 1, 1}, 512, 8, 8},
+        {{1, 1024, 60, 60, 130, 3, 3, 1, 1}, 512, 60, 60}, {{1, 64, 30, 30, 32, 3, 3, 1, 0}, 32, 34, 34},
+        {{2, 48, 26, 22, 24, 3, 3, 1, 0}, 16, 31, 29},     {{3, 32, 13, 17, 24, 3, 3, 1, 1}, 16, 21, 18},
     };
     for (const auto& tc : cases) {
         const ck::conv_geometry& g = tc.g;
@@ -304,21 +308,29 @@ TEST_CASE("kernel: two input tensors give the fused output of their concatenatio
         CAPTURE(g.cin);
         CAPTURE(g.h);
         CAPTURE(tc.c0);
+        CAPTURE(tc.h0);
         unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);
-        REQUIRE(ck::conv2d_forward_fused_two_supported(g, tc.c0));
+        REQUIRE(ck::conv2d_forward_fused_two_supported(g, tc.c0, tc.h0, tc.w0));
         const fused_case c(g, 11);
-        const std::ptrdiff_t hw = std::ptrdiff_t(g.h) * g.w;
-        // The two tensors the concatenation is made of, image by image.
-        std::vector<float> x0(std::size_t(g.n) * tc.c0 * hw), x1(std::size_t(g.n) * (g.cin - tc.c0) * hw);
+        const int c1 = g.cin - tc.c0, oy = (tc.h0 - g.h) / 2, ox = (tc.w0 - g.w) / 2;
+        const std::ptrdiff_t hw = std::ptrdiff_t(g.h) * g.w, hw0 = std::ptrdiff_t(tc.h0) * tc.w0;
+        // The first tensor: the concatenation's first c0 channels inside a border of other values
+        // (what the crop leaves out); the second: the other channels.
+        std::mt19937 rng(12);
+        std::vector<float> x0 = random_floats(std::size_t(g.n) * tc.c0 * hw0, rng);
+        std::vector<float> x1(std::size_t(g.n) * c1 * hw);
         for (int n = 0; n < g.n; ++n) {
             const float* img = c.x.data() + std::ptrdiff_t(n) * g.cin * hw;
-            std::copy(img, img + tc.c0 * hw, x0.begin() + std::ptrdiff_t(n) * tc.c0 * hw);
-            std::copy(img + tc.c0 * hw, img + g.cin * hw, x1.begin() + std::ptrdiff_t(n) * (g.cin - tc.c0) * hw);
+            for (int ci = 0; ci < tc.c0; ++ci)
+                for (int yy = 0; yy < g.h; ++yy)
+                    std::copy_n(img + ci * hw + std::ptrdiff_t(yy) * g.w, g.w,
+                                x0.begin() + (std::ptrdiff_t(n) * tc.c0 + ci) * hw0 + std::ptrdiff_t(yy + oy) * tc.w0 + ox);
+            std::copy(img + tc.c0 * hw, img + g.cin * hw, x1.begin() + std::ptrdiff_t(n) * c1 * hw);
         }
         std::vector<float> y(std::size_t(g.n) * g.cout * g.oh() * g.ow(), 7.0f);
         workspace ws(ck::conv2d_forward_fused_workspace_floats(g));
-        ck::conv2d_forward_fused_two(g, x0.data(), x1.data(), tc.c0, c.w.data(), c.b.data(), c.scale.data(),
-                                     c.shift.data(), true, y.data(), ws.p);
+        ck::conv2d_forward_fused_two(g, x0.data(), tc.h0, tc.w0, x1.data(), tc.c0, c.w.data(), c.b.data(),
+                                     c.scale.data(), c.shift.data(), true, y.data(), ws.p);
         CHECK(y == c.run());
         CHECK(y == c.fresh());
     }
@@ -326,20 +338,22 @@ TEST_CASE("kernel: two input tensors give the fused output of their concatenatio
     SUBCASE("where two tensors cannot be read") {
         unetpp::test::conv_algo_scope force(ck::conv_algo::winograd);
         const ck::conv_geometry batch2{2, 56, 16, 16, 32, 3, 3, 1, 1};
-        CHECK(ck::conv2d_forward_fused_two_supported(batch2, 28));
-        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 24));  // unequal halves, two images
-        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 0));
-        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 56));
-        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 32, 16, 16, 32, 5, 5, 1, 2}, 16));  // not 3 x 3
-        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 32, 16, 16, 32, 3, 3, 2, 1}, 16));  // strided
+        CHECK(ck::conv2d_forward_fused_two_supported(batch2, 28, 16, 16));
+        CHECK(ck::conv2d_forward_fused_two_supported(batch2, 24, 18, 16));  // cropped: read lane by lane
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 24, 16, 16));  // unequal halves, two images
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 28, 15, 16));  // smaller than the input
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 0, 16, 16));
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported(batch2, 56, 16, 16));
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 32, 16, 16, 32, 5, 5, 1, 2}, 16, 16, 16));  // 5 x 5
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 32, 16, 16, 32, 3, 3, 2, 1}, 16, 16, 16));  // strided
         std::vector<float> dummy(std::size_t(2) * 56 * 256);
         workspace ws(ck::conv2d_forward_fused_workspace_floats(batch2));
-        CHECK_THROWS_AS(ck::conv2d_forward_fused_two(batch2, dummy.data(), dummy.data(), 24, dummy.data(), nullptr,
-                                                     nullptr, nullptr, false, dummy.data(), ws.p),
+        CHECK_THROWS_AS(ck::conv2d_forward_fused_two(batch2, dummy.data(), 16, 16, dummy.data(), 24, dummy.data(),
+                                                     nullptr, nullptr, nullptr, false, dummy.data(), ws.p),
                         std::invalid_argument);
     }
     SUBCASE("the direct kernel's choice is respected: no two-input forward where Winograd is not chosen") {
         unetpp::test::conv_algo_scope force(ck::conv_algo::direct);
-        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 64, 32, 32, 32, 3, 3, 1, 1}, 32));
+        CHECK_FALSE(ck::conv2d_forward_fused_two_supported({1, 64, 32, 32, 32, 3, 3, 1, 1}, 32, 32, 32));
     }
 }

@@ -6,11 +6,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <unetpp/unet.hpp>
@@ -252,42 +254,65 @@ TEST_CASE("share_workspace: networks that run one after the other use one set of
     CHECK(a.workspace().bytes() == 0);
 }
 
-TEST_CASE("U-Net under inference_mode: a decoder reads its skip and up-sampled map without concatenating them") {
-    using net_t = presets::unet_bn<32, 3>;
-    const tensor<float> x = input({2, 1, 64, 64}, 15);
-    // Level 0's decoder convolution: [skip 32, up-sampled 32] -> 32 channels at 64 x 64.
-    const backend::conv_geometry dec0{2, 64, 64, 64, 32, 3, 3, 1, 1};
-    if (!backend::cpu::conv2d_forward_fused_two_supported<float>(dec0, 32)) {
-        MESSAGE("this build's kernels read one input per convolution (no Winograd): nothing to check");
-        return;
-    }
+namespace {
+
+/// The two-input decoders of a U-Net against the same network with the concatenation written
+/// (the direct kernels forced: no two-input forward there). Returns the `merged` and `level_out`
+/// capacities of both, two-input first.
+template <class Net>
+std::pair<std::array<std::size_t, 2>, std::array<std::size_t, 2>> two_input_vs_concat(const tensor<float>& x) {
     // The same logits as the eval-mode forward outside inference_mode, no allocation on a second
     // pass, no backward after it.
-    check_twins<net_t>(x, backward_ones<net_t>);
-
-    // The `merged` slot holds the encoders' and decoders' intermediate maps (32 channels at level
-    // 0), never level 0's 64-channel concatenation; with the two-input forward unavailable (the
-    // direct kernels forced) it holds that concatenation, and the logits agree to rounding.
-    const std::size_t concat0 = std::size_t(2) * 64 * 64 * 64;
+    check_twins<Net>(x, backward_ones<Net>);
     std::vector<tensor<float>> logits;
-    std::vector<std::size_t> merged, level_out;
+    std::array<std::size_t, 2> merged{}, level_out{};
+    int k = 0;
     for (const auto algo : {backend::cpu_kernels::conv_algo::automatic, backend::cpu_kernels::conv_algo::direct}) {
         const test::conv_algo_scope force(algo);
-        net_t net(5);
+        Net net(5);
         test::randomise_norms(net, 7);
         net.eval();
         const inference_mode guard;
         logits.push_back(net.forward(x));
-        merged.push_back(net.workspace()[exec::slot::merged].capacity());
-        level_out.push_back(net.workspace()[exec::slot::level_out].capacity());
+        merged[k] = net.workspace()[exec::slot::merged].capacity();
+        level_out[k++] = net.workspace()[exec::slot::level_out].capacity();
     }
-    CHECK(merged[0] == concat0 / 2);
-    CHECK(merged[1] == concat0);
-    // Level 0's result goes to pool_up, where the up-sampled map it was computed from lay:
-    // level_out holds level 1's [2, 64, 32, 32] at most, not level 0's [2, 32, 64, 64].
-    CHECK(level_out[0] == concat0 / 4);
-    CHECK(level_out[1] == concat0 / 2);
     CHECK(test::max_rel_error(logits[0], logits[1]) < 1e-4);
+    return {merged, level_out};
+}
+
+}  // namespace
+
+TEST_CASE("U-Net under inference_mode: a decoder reads its skip and up-sampled map without concatenating them") {
+    // Level 0's decoder convolution of unet_bn<32, 3> at 2 x 64 x 64: [skip 32, up-sampled 32] -> 32.
+    if (!backend::cpu::conv2d_forward_fused_two_supported<float>({2, 64, 64, 64, 32, 3, 3, 1, 1}, 32, 64, 64)) {
+        MESSAGE("this build's kernels read one input per convolution (no Winograd): nothing to check");
+        return;
+    }
+    SUBCASE("padded: unet_bn") {
+        const auto [merged, level_out] = two_input_vs_concat<presets::unet_bn<32, 3>>(input({2, 1, 64, 64}, 15));
+        // `merged` holds the encoders' and decoders' intermediate maps (32 channels at level 0),
+        // never level 0's 64-channel concatenation, which it holds when the concatenation is
+        // written. Level 0's result goes to pool_up, where the up-sampled map it was computed
+        // from lay: level_out holds level 1's [2, 64, 32, 32] at most, not level 0's [2, 32, 64, 64].
+        const std::size_t concat0 = std::size_t(2) * 64 * 64 * 64;
+        CHECK(merged[0] == concat0 / 2);
+        CHECK(merged[1] == concat0);
+        CHECK(level_out[0] == concat0 / 4);
+        CHECK(level_out[1] == concat0 / 2);
+    }
+    SUBCASE("unpadded: ronneberger2015, the skip read centre-cropped") {
+        using net_t = unet<unet_cfg{.in_channels = 1, .classes = 2, .base = 32, .depth = 2, .kernel = 3,
+                                    .pad = padding::valid},
+                           backend::cpu>;
+        const int side = net_t::next_valid_size(60);
+        const auto [merged, level_out] = two_input_vs_concat<net_t>(input({1, 1, side, side}, 16));
+        // Level 0's result went to pool_up, which only the two-input decoder does. (Here the
+        // encoder's intermediate map, 32 channels at side - 2, is the largest use of `merged`
+        // either way: level 0's concatenation is smaller.)
+        CHECK(level_out[0] < level_out[1]);
+        CHECK(merged[0] == std::size_t(32) * (side - 2) * (side - 2));
+    }
 }
 
 namespace {
@@ -309,7 +334,7 @@ struct prefixed {
 TEST_CASE("double_conv::forward_two: the forward of the concatenation, bit for bit, without it") {
     using block_t = double_conv<double_conv_cfg{.in = 64, .out = 32}>;
     if (!backend::cpu::conv2d_forward_fused_two_supported<float>(backend::conv_geometry{1, 64, 20, 28, 32, 3, 3, 1, 1},
-                                                                  24)) {
+                                                                  24, 20, 28)) {
         MESSAGE("this build's kernels read one input per convolution (no Winograd): nothing to check");
         return;
     }

@@ -190,13 +190,16 @@ UNETPP_KERNEL_API void conv2d_forward(const conv_geometry& g, const float* x, co
 UNETPP_KERNEL_API std::size_t conv2d_forward_fused_workspace_floats(const conv_geometry& g);
 UNETPP_KERNEL_API void conv2d_forward_fused(const conv_geometry& g, const float* x, const float* w, const float* b,
                                             const float* scale, const float* shift, bool relu, float* y, float* ws);
-// The fused forward of a convolution whose first c0 input channels are tensor x0 (n x c0 x h x w)
-// and the other g.cin - c0 are x1: the same outputs, bit for bit, as conv2d_forward_fused on their
-// concatenation, which is never written. Only where conv2d_forward_fused_two_supported(g, c0).
-UNETPP_KERNEL_API bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0);
-UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
-                                                const float* w, const float* b, const float* scale,
-                                                const float* shift, bool relu, float* y, float* ws);
+// The fused forward of a convolution whose first c0 input channels are tensor x0 (n x c0 x h0 x w0,
+// read centre-cropped to g.h x g.w: the skip of an unpadded U-Net; h0 = g.h, w0 = g.w for none)
+// and the other g.cin - c0 are x1 (n x (g.cin - c0) x g.h x g.w): the same outputs, bit for bit,
+// as conv2d_forward_fused on their concatenation, which is never written. Only where
+// conv2d_forward_fused_two_supported(g, c0, h0, w0).
+UNETPP_KERNEL_API bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0, int h0, int w0);
+UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const float* x0, int h0, int w0,
+                                                const float* x1, int c0, const float* w, const float* b,
+                                                const float* scale, const float* shift, bool relu, float* y,
+                                                float* ws);
 UNETPP_KERNEL_API void conv2d_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                             float* ws);
 UNETPP_KERNEL_API void conv2d_backward_weights(const conv_geometry& g, const float* x, const float* dy, float* dw,

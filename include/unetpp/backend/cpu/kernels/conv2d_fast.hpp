@@ -163,19 +163,20 @@ UNETPP_KERNEL_API void conv2d_forward_fused(const conv_geometry& g, const float*
 // Two input tensors: Winograd's input transform reads each channel where it lies (wino::in_planes);
 // the transform, the sums and the epilogue are those of conv2d_forward_fused. The workspace is
 // conv2d_forward_fused_workspace_floats(g).
-UNETPP_KERNEL_API bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0) {
-    return detail::winograd_two_inputs(g, c0);
+UNETPP_KERNEL_API bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0, int h0, int w0) {
+    return detail::winograd_two_inputs(g, c0, h0, w0);
 }
 
-UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
-                                                const float* w, const float* b, const float* scale,
-                                                const float* shift, bool relu, float* y, float* ws) {
-    if (!detail::winograd_two_inputs(g, c0))
+UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const float* x0, int h0, int w0,
+                                                const float* x1, int c0, const float* w, const float* b,
+                                                const float* scale, const float* shift, bool relu, float* y,
+                                                float* ws) {
+    if (!detail::winograd_two_inputs(g, c0, h0, w0))
         throw std::invalid_argument("conv2d_forward_fused_two: this geometry cannot read two input tensors (check "
                                     "conv2d_forward_fused_two_supported first and concatenate them otherwise)");
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    const int c1 = g.cin - c0;
-    detail::winograd_forward(g, {x0, x1, c0, c0, c1}, w, b, scale, shift, relu, y, ws, /*cached=*/true);
+    const detail::wino::in_planes x = detail::wino::two_tensors(x0, c0, h0, w0, x1, g.cin - c0, g.h, g.w);
+    detail::winograd_forward(g, x, w, b, scale, shift, relu, y, ws, /*cached=*/true);
 #else
     (void)x0, (void)x1, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws;  // never supported
 #endif

@@ -351,11 +351,11 @@ auto packed_chunks(const Pack& pack) {
 // y = act(scale * (conv(x, w) + b) + shift) (scale, shift, b may be null; act = ReLU if relu).
 // With `cached` (the inference path, conv2d_forward_fused) the transformed weights come from the
 // cache of winograd_cache.hpp, which checks that w and scale are unchanged before reusing them.
-// The input channels lie in one tensor or two (wino::in_planes, with x.ca channels per image
-// stepped over by the gathers: winograd_two_inputs says when two may be read).
+// The input channels lie in one tensor or two (wino::in_planes; winograd_two_inputs says when two
+// may be read).
 inline void winograd_forward(const conv_geometry& g, const wino::in_planes& x, const float* w, const float* b,
                              const float* scale, const float* shift, bool relu, float* y, float* ws, bool cached) {
-    const wino::geom q = wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad, x.ca);
+    const wino::geom q = wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad, x.cb);
     const winograd_layout lay = winograd_layout_of(q);
     float* fb = ws + lay.u;
     float* parts = fb + lay.bias;
@@ -408,10 +408,10 @@ inline void winograd_backward_data(const conv_geometry& g, const float* dy, cons
     };
     if (!lay.wide) {
         pack(0, t.cout, ws, true);
-        wino::run<wino::isa>(q, wino::one_tensor(dy, t.cin), ws, nullptr, false, dx, parts);
+        wino::run<wino::isa>(q, wino::one_tensor(dy, t.cin, t.h, t.w), ws, nullptr, false, dx, parts);
         return;
     }
-    wino::run_wide<wino::isa>(q, wino::one_tensor(dy, t.cin), packed_chunks(pack), nullptr, false, dx, parts, lay.part_stride,
+    wino::run_wide<wino::isa>(q, wino::one_tensor(dy, t.cin, t.h, t.w), packed_chunks(pack), nullptr, false, dx, parts, lay.part_stride,
                               lay.v_all_in(parts));
 }
 #endif
@@ -428,18 +428,20 @@ inline bool winograd_forward_if_chosen(const conv_geometry& g, const float* x, c
                                        bool cached = false) {
     if (!use_winograd(g)) return false;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    winograd_forward(g, wino::one_tensor(x, g.cin), w, b, scale, shift, relu, y, ws, cached);
+    winograd_forward(g, wino::one_tensor(x, g.cin, g.h, g.w), w, b, scale, shift, relu, y, ws, cached);
 #else
     (void)x, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws, (void)cached;  // never chosen
 #endif
     return true;
 }
-// Whether the forward of g may read its first c0 input channels from one tensor and the rest from
-// another (conv2d_forward_fused_two): where Winograd runs it, with zero padding, and the gathers'
-// per-image step fits both tensors (the same width, or one image).
-inline bool winograd_two_inputs(const conv_geometry& g, int c0) {
-    return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin && (2 * c0 == g.cin || g.n == 1) &&
-           use_winograd(g);
+// Whether the forward of g may read its first c0 input channels from a tensor of h0 x w0 maps,
+// centre-cropped to g.h x g.w, and the rest from another (conv2d_forward_fused_two): where
+// Winograd runs it, with zero padding, and the gathers' per-image step fits both tensors (the
+// same width, or one image, or the first one cropped: wino::in_planes).
+inline bool winograd_two_inputs(const conv_geometry& g, int c0, int h0, int w0) {
+    const bool cropped = h0 != g.h || w0 != g.w;
+    return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin && h0 >= g.h && w0 >= g.w &&
+           (cropped || 2 * c0 == g.cin || g.n == 1) && use_winograd(g);
 }
 inline bool winograd_backward_data_if_chosen(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                              float* ws) {

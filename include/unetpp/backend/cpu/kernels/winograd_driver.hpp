@@ -47,20 +47,45 @@ struct filter_source {
     int cout;
 };
 
+// The gather path for channels of a cropped tensor (in_planes): its rows are longer than the
+// input's, so lane_places' offsets do not fit it; each lane's window is read where it lies.
+template <class I>
+inline void gather_window_lanes(const geom& q, const in_planes& x, int ci, const typename I::group& s,
+                                typename I::V* d) noexcept {
+    alignas(64) float win[36][group_tiles] = {};
+    const std::ptrdiff_t per_image = std::ptrdiff_t(q.tiles_y) * q.tiles_x;
+    const std::ptrdiff_t t0 = (std::ptrdiff_t(s.n) * q.tiles_y + s.ty) * q.tiles_x + s.tx0;
+    for (int l = 0; l < s.len; ++l) {
+        const std::ptrdiff_t t = t0 + l;
+        const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
+        for (int r = 0; r < 6; ++r) {
+            const int iy = 4 * ty - q.pad + r;
+            if (iy < 0 || iy >= q.h) continue;
+            const float* row = x.row(ci, n, iy, q);
+            for (int c = 0; c < 6; ++c) {
+                const int ix = 4 * tx - q.pad + c;
+                if (ix >= 0 && ix < q.w) win[r * 6 + c][l] = row[ix];
+            }
+        }
+    }
+    for (int k = 0; k < 36; ++k) d[k] = I::load(win[k]);
+}
+
 // d[r*6+c] = the 6 x 6 input windows of group s's tiles in channel ci (zero outside the image).
 template <class I>
 inline void load_window(const geom& q, const in_planes& x, int ci, const typename I::group& s,
                         typename I::V* d) noexcept {
-    const std::ptrdiff_t hw = std::ptrdiff_t(q.h) * q.w;
     if (!s.row) {
-        I::gather_window(q, x.channel(ci, 0, hw), s, d);
+        if (x.a_cropped && ci < x.split)
+            gather_window_lanes<I>(q, x, ci, s, d);
+        else
+            I::gather_window(q, x.row(ci, 0, 0, q), s, d);
         return;
     }
-    const float* plane = x.channel(ci, s.n, hw);
     for (int r = 0; r < 6; ++r) {
         const int iy = 4 * s.ty - q.pad + r;
         if (iy >= 0 && iy < q.h)
-            I::load_row(q, s, plane + std::ptrdiff_t(iy) * q.w, d + r * 6);
+            I::load_row(q, s, x.row(ci, s.n, iy, q), d + r * 6);
         else
             for (int c = 0; c < 6; ++c) d[r * 6 + c] = I::splat(0.0f);
     }

@@ -52,20 +52,32 @@ inline geom make_geom(int n, int cin, int h, int w, int cout, int pad, int xc = 
 }
 
 // Where the input channels are: channels [0, split) of the convolution in tensor a, which holds
-// ca channels per image, and channels [split, cin) in tensor b (cb per image). One input tensor is
-// one_tensor(x, cin); two are a decoder's skip and up-sampled map read where they lie instead of
-// concatenated (conv2d_forward_fused_two). Groups spanning tile rows gather with offsets that step
-// over geom::xc channels per image, so with two tensors of different widths the batch must be 1.
+// ca channels of ha x wa per image, read through the window of the input's size at (oy, ox) (a
+// centre crop where a is larger: the skip of an unpadded U-Net), and channels [split, cin) in
+// tensor b, cb channels of the input's size per image. One input tensor is one_tensor(x, q); two
+// are a decoder's skip and up-sampled map read where they lie instead of concatenated
+// (conv2d_forward_fused_two). Groups spanning tile rows gather with offsets that step over
+// geom::xc channels of the input's size per image: set to cb, they fit b, and a too where it is
+// not cropped and ca == cb or the batch is 1; a cropped a is read lane by lane.
 struct in_planes {
     const float* a;
     const float* b;
     int split, ca, cb;
-    // Channel ci of image n (hw: pixels per channel).
-    const float* channel(int ci, int n, std::ptrdiff_t hw) const noexcept {
-        return ci < split ? a + (std::ptrdiff_t(n) * ca + ci) * hw : b + (std::ptrdiff_t(n) * cb + (ci - split)) * hw;
+    int ha, wa, oy, ox;
+    bool a_cropped;
+    // Input row iy (of the convolution's input, h x w) of channel ci of image n.
+    const float* row(int ci, int n, int iy, const geom& q) const noexcept {
+        if (ci < split) return a + ((std::ptrdiff_t(n) * ca + ci) * ha + iy + oy) * wa + ox;
+        return b + ((std::ptrdiff_t(n) * cb + (ci - split)) * q.h + iy) * q.w;
     }
 };
-inline in_planes one_tensor(const float* x, int cin) noexcept { return {x, x, cin, cin, cin}; }
+inline in_planes one_tensor(const float* x, int cin, int h, int w) noexcept {
+    return {x, x, cin, cin, cin, h, w, 0, 0, false};
+}
+// a (n x ca x ha x wa) centre-cropped to h x w, then b (n x cb x h x w); ha >= h, wa >= w.
+inline in_planes two_tensors(const float* a, int ca, int ha, int wa, const float* b, int cb, int h, int w) noexcept {
+    return {a, b, ca, ca, cb, ha, wa, (ha - h) / 2, (wa - w) / 2, ha != h || wa != w};
+}
 
 // Where group gi, the group_tiles consecutive tiles from tile gi * group_tiles (in the order n,
 // ty, tx), lies. Each instruction set adds its own masks or offsets (its traits' group).
