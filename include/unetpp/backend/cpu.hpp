@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -127,8 +128,7 @@ struct basic_cpu {
         } else {
             (void)g, (void)x0, (void)h0, (void)w0, (void)x1, (void)c0, (void)w, (void)b, (void)scale, (void)shift,
                 (void)relu, (void)y;
-            throw std::logic_error("conv2d_forward_fused_two: the reference kernels read one input tensor "
-                                   "(conv2d_forward_fused_two_supported says so: concatenate the inputs)");
+            throw_one_input("conv2d_forward_fused_two");
         }
     }
     template <class T>
@@ -156,6 +156,56 @@ struct basic_cpu {
                                                   ws<T>(cpu_kernels::conv2d_backward_weights_workspace_floats(k)));
         else
             cpu_kernels::conv2d_backward_weights_ref(k, x, dy, dw, db);
+    }
+    // Optional members of the contract: the forward, backward-data and backward-weights passes of
+    // a convolution whose first c0 input channels are tensor x0 and the rest x1, both of g's input
+    // size (a decoder's skip and up-sampled map in training): the results of the one-input passes
+    // on their concatenation, which is never written, nor its gradient (the two inputs' gradients
+    // go to dx0 and dx1). Only where conv2d_two_inputs_supported; a network concatenates elsewhere.
+    template <class T>
+    static bool conv2d_two_inputs_supported(const conv_geometry& g, int c0) {
+        if constexpr (use_fast<T>)
+            return g.padding == pad_kind::zero && cpu_kernels::conv2d_two_inputs_supported(g, c0);
+        else
+            return false;
+    }
+    template <class T>
+    static void conv2d_forward_two(const conv_geometry& g, const T* x0, const T* x1, int c0, const T* w, const T* b,
+                                   T* y) {
+        if constexpr (use_fast<T>) {
+            profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_forward 3x3" : "conv2d_forward other",
+                                  conv_flops(g));
+            cpu_kernels::conv2d_forward_two(g, x0, x1, c0, w, b, y,
+                                            ws<T>(cpu_kernels::conv2d_forward_workspace_floats(g)));
+        } else {
+            (void)g, (void)x0, (void)x1, (void)c0, (void)w, (void)b, (void)y;
+            throw_one_input("conv2d_forward_two");
+        }
+    }
+    template <class T>
+    static void conv2d_backward_data_two(const conv_geometry& g, const T* dy, const T* w, T* dx0, T* dx1, int c0) {
+        if constexpr (use_fast<T>) {
+            profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_backward_data 3x3" : "conv2d_backward_data other",
+                                  conv_flops(g));
+            cpu_kernels::conv2d_backward_data_two(g, dy, w, dx0, dx1, c0,
+                                                  ws<T>(cpu_kernels::conv2d_backward_data_workspace_floats(g)));
+        } else {
+            (void)g, (void)dy, (void)w, (void)dx0, (void)dx1, (void)c0;
+            throw_one_input("conv2d_backward_data_two");
+        }
+    }
+    template <class T>
+    static void conv2d_backward_weights_two(const conv_geometry& g, const T* x0, const T* x1, int c0, const T* dy,
+                                            T* dw, T* db) {
+        if constexpr (use_fast<T>) {
+            profiler::scope timer(g.kh == 3 && g.kw == 3 ? "conv2d_backward_weights 3x3" : "conv2d_backward_weights other",
+                                  conv_flops(g));
+            cpu_kernels::conv2d_backward_weights_two(
+                g, x0, x1, c0, dy, dw, db, ws<T>(cpu_kernels::conv2d_backward_weights_two_workspace_floats(g, c0)));
+        } else {
+            (void)g, (void)x0, (void)x1, (void)c0, (void)dy, (void)dw, (void)db;
+            throw_one_input("conv2d_backward_weights_two");
+        }
     }
     static std::string_view conv2d_algorithm(const conv_geometry& g) {
         if constexpr (Fast) return cpu_kernels::conv2d_forward_algorithm(kernel_geometry(g));
@@ -473,6 +523,10 @@ private:
     template <class T>
     static const T* reflect_padded(const conv_geometry& g, const T* x) {
         return g.padding == pad_kind::reflect ? padded_copy(x, g.n * g.cin, g.h, g.w, g.pad, pad_kind::reflect) : x;
+    }
+    [[noreturn]] static void throw_one_input(const char* op) {
+        throw std::logic_error(std::string(op) + ": the reference kernels read one input tensor (the *_supported "
+                                                 "query says so: concatenate the inputs)");
     }
     template <class T>
     static float* ws(std::size_t floats) {

@@ -67,9 +67,13 @@ struct cpu_bf16 : basic_cpu<true> {
         }
     }
     /// The bf16 convolutions read one input tensor: a network concatenates a decoder's inputs
-    /// (this hides basic_cpu's fp32 two-input forward).
+    /// (these hide basic_cpu's fp32 two-input passes).
     template <class T>
     static bool conv2d_forward_fused_two_supported(const conv_geometry&, int, int, int) {
+        return false;
+    }
+    template <class T>
+    static bool conv2d_two_inputs_supported(const conv_geometry&, int) {
         return false;
     }
     static std::string_view conv2d_algorithm(const conv_geometry& g) {

@@ -89,6 +89,19 @@ concept two_input_conv = epilogue_conv<L> && requires(L& l, const typename L::te
     l.forward_fused_two(x, x, p, p, true, y);
 };
 
+/// A layer that also runs its forward and backward passes on two inputs read where they lie, in
+/// place of their channel concatenation (conv2d; a decoder's skip and up-sampled map):
+/// can_run_two(a, b), forward_two(a, b), backward_two(a, b, dy) -> (da, db), and
+/// swap_second_input_grad (db's buffer, lent by a network as swap_input_grad lends da's).
+template <class L>
+concept two_input_layer = requires(L& l, const typename L::tensor_type& x, typename L::tensor_type& t,
+                                   const shape4& s) {
+    { std::as_const(l).can_run_two(s, s) } -> std::same_as<bool>;
+    l.forward_two(x, x);
+    l.backward_two(x, x, x);
+    l.swap_second_input_grad(t);
+};
+
 /// run_fused_pair on the channel concatenation [a, b], read where a and b lie.
 template <class Conv, class Next, class Tensor>
     requires fusable_pair<Conv, Next> && two_input_conv<Conv>

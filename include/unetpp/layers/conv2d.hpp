@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "../config/abi.hpp"
 #include "../backend/backend.hpp"
@@ -153,6 +154,67 @@ public:
         }
     }
 
+    /// Whether forward_two and backward_two can run on inputs of shapes `a` and `b` (of one size;
+    /// the input channels are a's, then b's) on this backend and geometry.
+    bool can_run_two(const shape4& a, const shape4& b) const {
+        if constexpr (requires(const backend::conv_geometry& g) {
+                          { B::template conv2d_two_inputs_supported<T>(g, 0) } -> std::same_as<bool>;
+                      }) {
+            if (a.n != b.n || a.h != b.h || a.w != b.w || a.c < 1 || b.c < 1) return false;
+            const shape4 cat{a.n, a.c + b.c, a.h, a.w};
+            return conv2d_output_shape(cfg_, cat).has_value() &&
+                   B::template conv2d_two_inputs_supported<T>(geometry(cat), a.c);
+        } else {
+            (void)a, (void)b;
+            return false;
+        }
+    }
+
+    /// forward on the channel concatenation [a, b], read where a and b lie (a decoder's skip and
+    /// up-sampled map in training): the same output without the concatenated map. backward_two
+    /// takes the same a and b. Only where can_run_two(a.shape(), b.shape()).
+    const tensor_type& forward_two(const tensor_type& a, const tensor_type& b) {
+        if constexpr (requires(const backend::conv_geometry& g) { B::template conv2d_two_inputs_supported<T>(g, 0); }) {
+            const shape4 cat = checked_two(a, b);
+            this->remember_input(cat);
+            this->y_.resize(output_shape(cat));
+            B::conv2d_forward_two(geometry(cat), a.data(), b.data(), a.shape().c, weight_.data(), bias_ptr(),
+                                  this->y_.data());
+            return this->y_;
+        } else {
+            (void)a, (void)b;
+            throw std::logic_error(describe_conv2d(cfg_) + ": this backend reads one input tensor per convolution");
+        }
+    }
+
+    /// The backward of forward_two: the weight gradients, and the gradients of a (this layer's
+    /// input gradient) and of b (its second input gradient, see swap_second_input_grad).
+    std::pair<const tensor_type&, const tensor_type&> backward_two(const tensor_type& a, const tensor_type& b,
+                                                                   const tensor_type& dy) {
+        if constexpr (requires(const backend::conv_geometry& g) { B::template conv2d_two_inputs_supported<T>(g, 0); }) {
+            const shape4 cat = checked_two(a, b);
+            if (!this->has_forward_ || this->inference_only_ || cat != this->in_shape_)
+                this->check_backward(describe_conv2d(cfg_), tensor_type(cat), dy);  // throws its message
+            if (dy.shape() != this->y_.shape())
+                throw shape_error(describe_conv2d(cfg_) + ": output gradient has shape " + dy.shape().str() +
+                                  ", expected the output shape " + this->y_.shape().str());
+            const auto g = geometry(cat);
+            B::conv2d_backward_weights_two(g, a.data(), b.data(), a.shape().c, dy.data(), dweight_.data(),
+                                           cfg_.bias ? dbias_.data() : pointer{});
+            this->gradients_final(dweight_, dbias_);
+            this->dx_.resize(a.shape());
+            dx_second_.resize(b.shape());
+            B::conv2d_backward_data_two(g, dy.data(), weight_.data(), this->dx_.data(), dx_second_.data(), a.shape().c);
+            return {this->dx_, dx_second_};
+        } else {
+            (void)a, (void)b, (void)dy;
+            throw std::logic_error(describe_conv2d(cfg_) + ": this backend reads one input tensor per convolution");
+        }
+    }
+    /// Exchanges the buffer of backward_two's second input gradient with `other` (a network lends
+    /// it a short-lived buffer, as swap_input_grad does for the first).
+    void swap_second_input_grad(tensor_type& other) noexcept { std::swap(dx_second_, other); }
+
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
         this->check_backward(describe_conv2d(cfg_), x, dy);
         const auto g = geometry(x.shape());
@@ -213,6 +275,13 @@ protected:
 
 private:
     const_pointer bias_ptr() const noexcept { return cfg_.bias ? bias_.data() : const_pointer{}; }
+    /// The concatenation's shape for forward_two and backward_two, or a shape_error.
+    shape4 checked_two(const tensor_type& a, const tensor_type& b) const {
+        if (!can_run_two(a.shape(), b.shape()))
+            throw shape_error(describe_conv2d(cfg_) + ": cannot read inputs " + a.shape().str() + " and " +
+                              b.shape().str() + " as one; concatenate them (can_run_two said no)");
+        return shape4{a.shape().n, a.shape().c + b.shape().c, a.shape().h, a.shape().w};
+    }
     backend::conv_geometry geometry(const shape4& in) const noexcept {
         return {in.n,        cfg_.in, in.h, in.w, cfg_.out, cfg_.kernel, cfg_.kernel, cfg_.stride, pad_,
                 cfg_.pad == padding::reflect ? backend::pad_kind::reflect : backend::pad_kind::zero};
@@ -221,6 +290,7 @@ private:
     conv2d_cfg cfg_;
     int pad_;
     tensor_type weight_, dweight_, bias_, dbias_;
+    tensor_type dx_second_;  // backward_two's gradient of its second input
 };
 
 }  // namespace detail

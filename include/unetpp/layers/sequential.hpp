@@ -159,44 +159,55 @@ public:
         recompute_.fill(false);
         return forward_from<0>(x);
     }
-    /// Whether forward_two can run now on `a` and `b`: under inference_mode, with the first
-    /// convolution fused with its norm or ReLU and able to read two inputs on this backend.
+    /// Whether forward_two can run now on `a` and `b` (and, outside the fused inference pass,
+    /// backward_two after it): under inference_mode, with the first convolution fused with its
+    /// norm or ReLU, where it can read two inputs; otherwise where the first layer can run both
+    /// passes on two inputs (exec::two_input_layer), on this backend and geometry.
     bool can_forward_two(const tensor_type& a, const tensor_type& b) const {
-        if constexpr (count >= 2 && rule::fuses_at(0) && exec::two_input_conv<first_t>)
-            return inference_mode::enabled() && !std::get<1>(layers_).training() &&
-                   std::get<0>(layers_).can_forward_fused_two(a.shape(), b.shape());
+        if (fused_two_now()) {
+            if constexpr (fused_two) return std::get<0>(layers_).can_forward_fused_two(a.shape(), b.shape());
+        }
+        if constexpr (exec::two_input_layer<first_t>)
+            return std::get<0>(layers_).can_run_two(a.shape(), b.shape());
         else
             return false;
     }
-    /// forward on the channel concatenation [a centre-cropped to b's size, b], read where a and b
-    /// lie: the same result, bit for bit, without the concatenated map (a decoder reading its skip
-    /// and up-sampled map).
-    /// Only where can_forward_two(a, b).
+    /// forward on the channel concatenation [a (centre-cropped to b's size in the fused pass), b],
+    /// read where a and b lie: the same result, without the concatenated map (a decoder reading its
+    /// skip and up-sampled map); bit for bit in the fused pass. Only where can_forward_two(a, b).
     const tensor_type& forward_two(const tensor_type& a, const tensor_type& b) {
-        if constexpr (count >= 2 && rule::fuses_at(0) && exec::two_input_conv<first_t>) {
-            if (!can_forward_two(a, b))
-                throw std::logic_error("sequential: forward_two on inputs " + a.shape().str() + " and " +
-                                       b.shape().str() + " that it cannot read as one (ask can_forward_two first)");
-            has_forward_ = true;
-            recompute_.fill(false);
-            const shape4 cat{b.shape().n, a.shape().c + b.shape().c, b.shape().h, b.shape().w};
-            return forward_fused_pair<0>(cat, [&](auto& conv, auto& next, tensor_type& y) {
-                exec::run_fused_pair_two(conv, next, a, b, y);
-            });
-        } else {
-            (void)a, (void)b;
-            throw std::logic_error("sequential: forward_two on a chain that reads one input");
+        if (!can_forward_two(a, b))
+            throw std::logic_error("sequential: forward_two on inputs " + a.shape().str() + " and " + b.shape().str() +
+                                   " that it cannot read as one (ask can_forward_two first)");
+        has_forward_ = true;
+        recompute_.fill(false);
+        if (fused_two_now()) {
+            if constexpr (fused_two) {
+                const shape4 cat{b.shape().n, a.shape().c + b.shape().c, b.shape().h, b.shape().w};
+                return forward_fused_pair<0>(cat, [&](auto& conv, auto& next, tensor_type& y) {
+                    exec::run_fused_pair_two(conv, next, a, b, y);
+                });
+            }
         }
+        if constexpr (exec::two_input_layer<first_t>) {
+            const tensor_type& y = std::get<0>(layers_).forward_two(a, b);
+            if constexpr (count > 1)
+                return forward_from<1>(y);
+            else
+                return y;
+        }
+        throw std::logic_error("sequential: forward_two on a chain that reads one input");  // not reached
     }
-    /// forward_two with the chain's result written into `result` (resized to fit) instead of the
-    /// last layer's output, which is marked so that its backward throws. `result` may be one of
-    /// the inputs (a network's dead-after-use buffer): the chain ends with a second fused pair,
-    /// which writes it after the first pair has read them.
+    /// forward_two's fused pass with the chain's result written into `result` (resized to fit)
+    /// instead of the last layer's output, which is marked so that its backward throws. `result`
+    /// may be one of the inputs (a network's dead-after-use buffer): the chain ends with a second
+    /// fused pair, which writes it after the first pair has read them.
     const tensor_type& forward_two_into(const tensor_type& a, const tensor_type& b, tensor_type& result)
         requires(count >= 4 && exec::chain_rule<typename N::layer...>::fuses_at(count - 2))
     {
-        if (std::get<count - 1>(layers_).training())
-            throw std::logic_error("sequential: forward_two_into with the last layer in training mode");
+        if (!fused_two_now() || std::get<count - 1>(layers_).training())
+            throw std::logic_error("sequential: forward_two_into outside a fused inference pass (inference_mode, "
+                                   "eval mode)");
         result_ = &result;
         struct reset_result {
             tensor_type*& p;
@@ -204,7 +215,33 @@ public:
         } reset{result_};
         return forward_two(a, b);
     }
+    /// The backward of forward_two (outside the fused pass): the gradients of a (the chain's input
+    /// gradient) and of b (its second input gradient, see swap_second_input_grad).
+    std::pair<const tensor_type&, const tensor_type&> backward_two(const tensor_type& a, const tensor_type& b,
+                                                                   const tensor_type& dy)
+        requires exec::two_input_layer<first_t>
+    {
+        const tensor_type* second = nullptr;
+        const tensor_type& first = backward_with(dy, [&](auto& l, const tensor_type& g) -> const tensor_type& {
+            auto [ga, gb] = l.backward_two(a, b, g);
+            second = &gb;
+            return ga;
+        });
+        return {first, *second};
+    }
+    /// Exchanges the first layer's buffer of backward_two's second input gradient with `other`.
+    void swap_second_input_grad(tensor_type& other) noexcept
+        requires exec::two_input_layer<first_t>
+    {
+        std::get<0>(layers_).swap_second_input_grad(other);
+    }
     const tensor_type& backward(const tensor_type& x, const tensor_type& dy) {
+        return backward_with(dy, [&](auto& l, const tensor_type& g) -> const tensor_type& { return l.backward(x, g); });
+    }
+private:
+    // A backward pass whose first layer's backward is first(layer, dy) (backward or backward_two).
+    template <class First>
+    const tensor_type& backward_with(const tensor_type& dy, First&& first) {
         if (!has_forward_) throw std::logic_error("sequential: backward called before forward");
         exec::workspace<tensor_type>& ws = exec::current<tensor_type>();
         struct depth_scope {
@@ -214,12 +251,14 @@ public:
         } scope{ws, ws.enter_backward()};
         lent_.fill(nullptr);
         try {
-            return backward_from<count - 1>(x, dy, ws, scope.depth);
+            return backward_from<count - 1>(dy, ws, scope.depth, first);
         } catch (...) {
             give_back_recompute(ws);
             throw;
         }
     }
+
+public:
     [[nodiscard]] const tensor_type& output() const noexcept { return std::get<count - 1>(layers_).output(); }
     /// Exchanges the last layer's output buffer (the chain's output) with `other`, so that a
     /// network can lend the chain a shared output buffer under inference_mode like a single layer.
@@ -284,6 +323,20 @@ public:
 private:
     template <std::size_t I>
     using layer_at = typename std::tuple_element_t<I, std::tuple<N...>>::layer;
+    // The chain's first two layers fuse and the convolution can read two inputs in that pass.
+    static constexpr bool fused_two = [] {
+        if constexpr (count >= 2)
+            return exec::chain_rule<typename N::layer...>::fuses_at(0) && exec::two_input_conv<first_t>;
+        else
+            return false;
+    }();
+    // forward_two runs the fused pass now (inference_mode, the first pair in eval mode).
+    bool fused_two_now() const {
+        if constexpr (fused_two)
+            return inference_mode::enabled() && !std::get<1>(layers_).training();
+        else
+            return false;
+    }
 
     /// The fusion rule applied to this chain: rule::fuses_at(J) (layers J and J + 1 run as one
     /// pass under inference_mode), rule::recomputed_at(J) (layer J's output is not kept in training).
@@ -362,12 +415,12 @@ private:
     // Layers I..0 backward; dy is the gradient of layer I's output. Layers after the first write
     // their input gradient into a buffer the workspace lends (exec::workspace::lent_grad), which
     // goes back as soon as the layer before has consumed it.
-    template <std::size_t I>
-    const tensor_type& backward_from(const tensor_type& x, const tensor_type& dy, exec::workspace<tensor_type>& ws,
-                                     int depth) {
+    template <std::size_t I, class First>
+    const tensor_type& backward_from(const tensor_type& dy, exec::workspace<tensor_type>& ws, int depth,
+                                     First& first) {
         auto& l = std::get<I>(layers_);
         if constexpr (I == 0) {
-            const tensor_type& g = l.backward(x, dy);
+            const tensor_type& g = first(l, dy);
             give_back<1>();
             return g;
         } else {
@@ -399,7 +452,7 @@ private:
                                        " returned its output gradient as its input gradient, which a lent gradient "
                                        "buffer cannot hold; this is a bug in that layer");
             give_back<I + 1>();
-            return backward_from<I - 1>(x, g, ws, depth);
+            return backward_from<I - 1>(g, ws, depth, first);
         }
     }
     // Returns layer J's lent gradient buffer to its slot (its gradient has been consumed).

@@ -445,8 +445,9 @@ private:
         });
         auto& skip = std::get<L>(skip_);
         auto& dec = std::get<L>(dec_);
+        two_input_[L] = false;
         if constexpr (reads_skip_in_place<L>) {
-            if (lend_outputs_ && dec.can_forward_two(e, u)) {
+            if (lend_outputs_ && !dec.training() && dec.can_forward_two(e, u)) {
                 // The decoder reads the skip and the up-sampled map where they lie: nothing is
                 // concatenated, so `merged` is dead and takes the block's intermediate result
                 // (pool_up still holds u). Level 0's result, which no level up-samples, goes to
@@ -462,6 +463,18 @@ private:
                 });
                 tap(std::integral_constant<std::size_t, L>{}, out);
                 return out;
+            }
+            if constexpr (trains_skip_in_place<L>) {
+                if (!lend_outputs_ && dec.can_forward_two(e, u)) {
+                    // Outside inference_mode the decoder's first convolution reads e and u where
+                    // they lie too, and its backward writes their gradients (backward_level): u
+                    // stays the up-sampling's output, and neither the concatenation nor its
+                    // gradient is written.
+                    two_input_[L] = true;
+                    const tensor_type& out = dec.forward_two(e, u);
+                    tap(std::integral_constant<std::size_t, L>{}, out);
+                    return out;
+                }
             }
         }
         const tensor_type& m = lent_forward(skip, exec::slot::merged, e.shape(), [&]() -> const tensor_type& {
@@ -487,6 +500,13 @@ private:
         else
             return false;
     }();
+    /// ... and can also run its backward on the two maps (sequential::backward_two).
+    template <std::size_t L>
+    static constexpr bool trains_skip_in_place =
+        reads_skip_in_place<L> && requires(decoder_t<L>& d, const tensor_type& t, tensor_type& g) {
+            d.backward_two(t, t, t);
+            d.swap_second_input_grad(g);
+        };
 
     /// Forward of the bottleneck or of a decoder, into the shared level_out slot
     /// when this pass lends outputs (a reader of those maps takes them during the pass through
@@ -531,33 +551,52 @@ private:
         auto& down = std::get<L>(down_);
         auto& enc = std::get<L>(enc_);
         const tensor_type& g_out = with_decoder_grad<L>(g_above);
-        // g_above (below_grad of the level above) is read for the last time here.
-        const tensor_type& gm = lent_backward(dec, exec::slot::dec_grad, [&]() -> const tensor_type& {
-            return dec.backward(skip.output(), g_out);
-        });
-        // A skip policy with parameters on its inputs (a gated or convolved skip) takes the two
-        // inputs of its last forward, as layers do: backward(skip, up, dy). A plain concatenation
-        // writes the up-sampled map's gradient into a level buffer.
-        const tensor_type* gskip;
-        const tensor_type* gup;
-        if constexpr (requires { skip.backward(enc.output(), up.output(), gm); }) {
-            auto [a, b] = skip.backward(enc.output(), up.output(), gm);
-            gskip = &a;
-            gup = &b;
-        } else if constexpr (requires(tensor_type& t) { skip.swap_second_input_grad(t); }) {
-            tensor_type& buffer = ws_.get()[exec::slot::up_grad];
-            skip.swap_second_input_grad(buffer);
-            auto [a, b] = skip.backward(gm);
-            skip.swap_second_input_grad(buffer);
-            gskip = &a;
-            gup = &buffer;
-            (void)b;
-        } else {
-            auto [a, b] = skip.backward(gm);
-            gskip = &a;
-            gup = &b;
+        // g_above (below_grad of the level above) is read for the last time in one of these.
+        const tensor_type* gskip = nullptr;
+        const tensor_type* gup = nullptr;
+        if constexpr (trains_skip_in_place<L>) {
+            if (two_input_[L]) {
+                // The decoder read the skip and the up-sampled map where they lie (forward_level):
+                // its first convolution writes their gradients, the up-sampled map's into a level
+                // buffer.
+                tensor_type& buffer = ws_.get()[exec::slot::up_grad];
+                dec.swap_second_input_grad(buffer);
+                try {
+                    gskip = &dec.backward_two(enc.output(), up.output(), g_out).first;
+                } catch (...) {
+                    dec.swap_second_input_grad(buffer);
+                    throw;
+                }
+                dec.swap_second_input_grad(buffer);
+                gup = &buffer;
+            }
         }
-        // gm (dec_grad) is dead from here.
+        if (!gskip) {
+            const tensor_type& gm = lent_backward(dec, exec::slot::dec_grad, [&]() -> const tensor_type& {
+                return dec.backward(skip.output(), g_out);
+            });
+            // A skip policy with parameters on its inputs (a gated or convolved skip) takes the two
+            // inputs of its last forward, as layers do: backward(skip, up, dy). A plain
+            // concatenation writes the up-sampled map's gradient into a level buffer.
+            if constexpr (requires { skip.backward(enc.output(), up.output(), gm); }) {
+                auto [a, b] = skip.backward(enc.output(), up.output(), gm);
+                gskip = &a;
+                gup = &b;
+            } else if constexpr (requires(tensor_type& t) { skip.swap_second_input_grad(t); }) {
+                tensor_type& buffer = ws_.get()[exec::slot::up_grad];
+                skip.swap_second_input_grad(buffer);
+                auto [a, b] = skip.backward(gm);
+                skip.swap_second_input_grad(buffer);
+                gskip = &a;
+                gup = &buffer;
+                (void)b;
+            } else {
+                auto [a, b] = skip.backward(gm);
+                gskip = &a;
+                gup = &b;
+            }
+            // gm (dec_grad) is dead from here.
+        }
         const tensor_type* g_pooled;
         if constexpr (L + 1 < static_cast<std::size_t>(C.depth)) {
             const tensor_type& gb = lent_backward(up, exec::slot::below_grad, [&]() -> const tensor_type& {
@@ -613,6 +652,7 @@ private:
     bool input_grad_ = false;
     exec::workspace_handle<tensor_type> ws_;  // the buffers lent to levels and blocks (exec/workspace.hpp)
     bool lend_outputs_ = false;  // the last forward wrote short-lived level results to workspace slots
+    std::array<bool, C.depth> two_input_{};  // the last forward's decoders that read skip and up in place
 };
 
 }  // namespace unetpp

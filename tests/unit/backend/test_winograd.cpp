@@ -367,3 +367,83 @@ TEST_CASE("whole unet_bn: forward and backward with Winograd match the direct ke
     CHECK(ex < 1e-4);
     CHECK(eg < 1e-3);
 }
+
+// The training passes of a convolution reading two inputs (a decoder's skip and up-sampled map,
+// conv2d_forward_two / _backward_data_two / _backward_weights_two) against the one-input passes on
+// their concatenation: the forward and the input gradients bit for bit (the same Winograd
+// transforms and sums, read and written where the tensors lie); the weight gradients to rounding
+// (each input's part runs as its own, narrower, backward-weights problem) and exactly the bias's.
+TEST_CASE("two inputs in training: forward, backward-data and backward-weights against the concatenation") {
+    if (!ck::detail::have_winograd) return;
+    struct two_case {
+        ck::conv_geometry g;
+        int c0;
+    };
+    // Rows and row-spanning groups, batch 3 with equal halves, batch 1 with unequal ones, pad 0.
+    const two_case cases[] = {{{1, 64, 32, 32, 32, 3, 3, 1, 1}, 32},
+                              {{3, 32, 13, 17, 24, 3, 3, 1, 1}, 16},
+                              {{1, 56, 19, 23, 40, 3, 3, 1, 1}, 24},
+                              {{2, 48, 22, 18, 32, 3, 3, 1, 0}, 24}};
+    for (const auto& tc : cases) {
+        const ck::conv_geometry& g = tc.g;
+        CAPTURE(describe(g));
+        CAPTURE(tc.c0);
+        algo_guard force(ck::conv_algo::winograd);
+        REQUIRE(ck::conv2d_two_inputs_supported(g, tc.c0));
+        std::mt19937 rng(21);
+        const int c1 = g.cin - tc.c0;
+        const std::ptrdiff_t hw = std::ptrdiff_t(g.h) * g.w, ohw = std::ptrdiff_t(g.oh()) * g.ow();
+        const std::vector<float> x0 = random_floats(std::size_t(g.n) * tc.c0 * hw, rng);
+        const std::vector<float> x1 = random_floats(std::size_t(g.n) * c1 * hw, rng);
+        const std::vector<float> w = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+        const std::vector<float> b = random_floats(std::size_t(g.cout), rng);
+        const std::vector<float> dy = random_floats(std::size_t(g.n) * g.cout * ohw, rng);
+        std::vector<float> cat(std::size_t(g.n) * g.cin * hw);
+        for (int n = 0; n < g.n; ++n) {
+            std::copy_n(x0.begin() + n * tc.c0 * hw, tc.c0 * hw, cat.begin() + n * g.cin * hw);
+            std::copy_n(x1.begin() + n * c1 * hw, c1 * hw, cat.begin() + (n * g.cin + tc.c0) * hw);
+        }
+        workspace ws(std::max({ck::conv2d_forward_workspace_floats(g), ck::conv2d_backward_data_workspace_floats(g),
+                               ck::conv2d_backward_weights_workspace_floats(g),
+                               ck::conv2d_backward_weights_two_workspace_floats(g, tc.c0)}));
+
+        std::vector<float> y_cat(std::size_t(g.n) * g.cout * ohw), y_two(y_cat.size(), 5.0f);
+        ck::conv2d_forward(g, cat.data(), w.data(), b.data(), y_cat.data(), ws.p);
+        ck::conv2d_forward_two(g, x0.data(), x1.data(), tc.c0, w.data(), b.data(), y_two.data(), ws.p);
+        CHECK(y_two == y_cat);
+
+        std::vector<float> dx_cat(cat.size()), dx0(x0.size(), 5.0f), dx1(x1.size(), 5.0f);
+        ck::conv2d_backward_data(g, dy.data(), w.data(), dx_cat.data(), ws.p);
+        ck::conv2d_backward_data_two(g, dy.data(), w.data(), dx0.data(), dx1.data(), tc.c0, ws.p);
+        bool same = true;
+        for (int n = 0; n < g.n; ++n) {
+            same &= std::equal(dx0.begin() + n * tc.c0 * hw, dx0.begin() + (n + 1) * tc.c0 * hw,
+                               dx_cat.begin() + n * g.cin * hw);
+            same &= std::equal(dx1.begin() + n * c1 * hw, dx1.begin() + (n + 1) * c1 * hw,
+                               dx_cat.begin() + (n * g.cin + tc.c0) * hw);
+        }
+        CHECK(same);
+
+        // Both accumulate into what dw and db hold (here a non-zero start, as with gradient
+        // accumulation over micro-batches).
+        std::vector<float> dw_cat(w.size(), 0.5f), dw_two(w.size(), 0.5f), db_cat(b.size(), 0.25f),
+            db_two(b.size(), 0.25f);
+        ck::conv2d_backward_weights(g, cat.data(), dy.data(), dw_cat.data(), db_cat.data(), ws.p);
+        ck::conv2d_backward_weights_two(g, x0.data(), x1.data(), tc.c0, dy.data(), dw_two.data(), db_two.data(),
+                                        ws.p);
+        double worst = 0.0, scale = 0.0;
+        for (std::size_t k = 0; k < dw_cat.size(); ++k) {
+            worst = std::max(worst, std::abs(double(dw_two[k]) - dw_cat[k]));
+            scale = std::max(scale, std::abs(double(dw_cat[k])));
+        }
+        CHECK(worst <= 1e-5 * scale);
+        CHECK(db_two == db_cat);
+    }
+    SUBCASE("not where Winograd's backward-data pass is not chosen, or the halves cannot be gathered") {
+        algo_guard force(ck::conv_algo::winograd);
+        CHECK_FALSE(ck::conv2d_two_inputs_supported({2, 56, 16, 16, 32, 3, 3, 1, 1}, 24));
+        CHECK_FALSE(ck::conv2d_two_inputs_supported({1, 64, 16, 16, 32, 3, 3, 2, 1}, 32));
+        algo_guard direct(ck::conv_algo::direct);
+        CHECK_FALSE(ck::conv2d_two_inputs_supported({1, 64, 32, 32, 32, 3, 3, 1, 1}, 32));
+    }
+}

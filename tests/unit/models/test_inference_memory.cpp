@@ -362,7 +362,12 @@ TEST_CASE("double_conv::forward_two: the forward of the concatenation, bit for b
     for (const auto& pc : {pair_case{{2, 32, 20, 28}, {2, 32, 20, 28}}, pair_case{{1, 24, 20, 28}, {1, 40, 20, 28}}}) {
         CAPTURE(pc.a.n);
         const tensor<float> a = input(pc.a, 16), b = input(pc.b, 17);
-        CHECK_FALSE(block.can_forward_two(a, b));  // outside inference_mode
+        {  // outside inference_mode: the unfused passes (what training runs)
+            REQUIRE(block.can_forward_two(a, b) == (pc.a.c == pc.b.c || pc.a.n == 1));
+            const tensor<float> want = block.forward(concat(a, b));
+            const tensor<float> got = block.forward_two(a, b);
+            CHECK(max_abs_diff(got, want) == 0.0);
+        }
         const inference_mode guard;
         REQUIRE(block.can_forward_two(a, b));
         const tensor<float> want = block.forward(concat(a, b));
@@ -374,4 +379,57 @@ TEST_CASE("double_conv::forward_two: the forward of the concatenation, bit for b
     const inference_mode guard;
     CHECK_FALSE(block.can_forward_two(a, b));
     CHECK_THROWS_AS(block.forward_two(a, b), std::logic_error);
+}
+
+TEST_CASE("U-Net training step: decoders read the skip and up-sampled map, write their gradients, no concatenation") {
+    using net_t = presets::unet_bn<32, 3>;
+    if (!backend::cpu::conv2d_two_inputs_supported<float>({2, 64, 64, 64, 32, 3, 3, 1, 1}, 32)) {
+        MESSAGE("this build's kernels read one input per convolution (no Winograd): nothing to check");
+        return;
+    }
+    const tensor<float> x = input({2, 1, 64, 64}, 22);
+    // A forward and backward with the two-input decoders and with the direct kernels forced (which
+    // concatenate), in training mode (the bytes the step allocates) and in eval mode, where batch
+    // norm is a fixed map and the gradients agree to the kernels' rounding (in training mode the
+    // batch statistics amplify it on the deep maps: see unit_backend_winograd's whole-network test).
+    struct step {
+        std::size_t bytes = 0, dec_grad = 0;
+        std::vector<tensor<float>> grads;
+    };
+    const auto run_step = [&](backend::cpu_kernels::conv_algo algo, bool training) {
+        const test::conv_algo_scope force(algo);
+        net_t net(5);
+        test::randomise_norms(net, 7);
+        net.train(training);
+        step s;
+        const auto b0 = memory::host::allocated_bytes();
+        const tensor<float> y = net.forward(x);
+        tensor<float> dy(y.shape());
+        rng r(23);
+        test::fill_normal(dy, r);
+        net.backward(x, dy);
+        s.bytes = memory::host::allocated_bytes() - b0;
+        s.dec_grad = net.workspace()[exec::slot::dec_grad].capacity();
+        net.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { s.grads.push_back(g); });
+        return s;
+    };
+    const step two = run_step(backend::cpu_kernels::conv_algo::automatic, true);
+    const step cat = run_step(backend::cpu_kernels::conv_algo::direct, true);
+    MESSAGE("training step allocates " << two.bytes << " bytes with two-input decoders, " << cat.bytes
+                                       << " with concatenations");
+    // The concatenations' gradient (dec_grad) is never written; level 0's concatenation and its
+    // gradient alone (2 x 64 x 64 x 64 floats each) are 4 MiB of what the concatenating step holds.
+    CHECK(two.dec_grad == 0);
+    CHECK(cat.dec_grad > 0);
+    CHECK(two.bytes + std::size_t(2) * 64 * 64 * 64 * sizeof(float) * 2 <= cat.bytes);
+
+    const step two_eval = run_step(backend::cpu_kernels::conv_algo::automatic, false);
+    const step cat_eval = run_step(backend::cpu_kernels::conv_algo::direct, false);
+    CHECK(two_eval.dec_grad == 0);
+    REQUIRE(two_eval.grads.size() == cat_eval.grads.size());
+    double worst = 0.0;
+    for (std::size_t k = 0; k < two_eval.grads.size(); ++k)
+        worst = std::max(worst, test::max_rel_error(two_eval.grads[k], cat_eval.grads[k]));
+    MESSAGE("worst parameter-gradient difference in eval mode: " << worst);
+    CHECK(worst < 1e-3);
 }

@@ -200,6 +200,22 @@ UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const fl
                                                 const float* x1, int c0, const float* w, const float* b,
                                                 const float* scale, const float* shift, bool relu, float* y,
                                                 float* ws);
+// The three passes of a convolution whose first c0 input channels are tensor x0 and the other
+// g.cin - c0 are x1, both of g's input size (a decoder reading its skip and up-sampled map in
+// training): the forward (workspace: conv2d_forward_workspace_floats(g)), the backward-data pass
+// writing the two inputs' gradients to dx0 and dx1 (conv2d_backward_data_workspace_floats(g))
+// and the backward-weights pass adding into dw and db as conv2d_backward_weights does
+// (conv2d_backward_weights_two_workspace_floats(g, c0)). The results are those of the one-input
+// passes on the concatenation; the concatenation and its gradient are never written. Only where
+// conv2d_two_inputs_supported(g, c0).
+UNETPP_KERNEL_API bool conv2d_two_inputs_supported(const conv_geometry& g, int c0);
+UNETPP_KERNEL_API void conv2d_forward_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
+                                          const float* w, const float* b, float* y, float* ws);
+UNETPP_KERNEL_API void conv2d_backward_data_two(const conv_geometry& g, const float* dy, const float* w, float* dx0,
+                                                float* dx1, int c0, float* ws);
+UNETPP_KERNEL_API std::size_t conv2d_backward_weights_two_workspace_floats(const conv_geometry& g, int c0);
+UNETPP_KERNEL_API void conv2d_backward_weights_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
+                                                   const float* dy, float* dw, float* db, float* ws);
 UNETPP_KERNEL_API void conv2d_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                             float* ws);
 UNETPP_KERNEL_API void conv2d_backward_weights(const conv_geometry& g, const float* x, const float* dy, float* dw,

@@ -182,6 +182,70 @@ UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const fl
 #endif
 }
 
+// Two inputs in training (and in eval mode outside inference_mode): Winograd runs the forward and
+// the backward-data pass, reading x0 and x1 and writing dx0 and dx1 where they lie; the
+// backward-weights pass runs on each input in turn (its sums for an input channel do not involve
+// the others) into a part of the workspace, added into dw.
+UNETPP_KERNEL_API bool conv2d_two_inputs_supported(const conv_geometry& g, int c0) {
+    return detail::winograd_two_inputs(g, c0, g.h, g.w) && detail::winograd_two_outputs(g, c0);
+}
+
+UNETPP_KERNEL_API void conv2d_forward_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
+                                          const float* w, const float* b, float* y, float* ws) {
+    if (!conv2d_two_inputs_supported(g, c0))
+        throw std::invalid_argument("conv2d_forward_two: this geometry cannot read two input tensors (check "
+                                    "conv2d_two_inputs_supported first and concatenate them otherwise)");
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    const detail::wino::in_planes x = detail::wino::two_tensors(x0, c0, g.h, g.w, x1, g.cin - c0, g.h, g.w);
+    detail::winograd_forward(g, x, w, b, nullptr, nullptr, false, y, ws, /*cached=*/false);
+#else
+    (void)x0, (void)x1, (void)w, (void)b, (void)y, (void)ws;  // never supported
+#endif
+}
+
+UNETPP_KERNEL_API void conv2d_backward_data_two(const conv_geometry& g, const float* dy, const float* w, float* dx0,
+                                                float* dx1, int c0, float* ws) {
+    if (!conv2d_two_inputs_supported(g, c0))
+        throw std::invalid_argument("conv2d_backward_data_two: this geometry cannot write two input gradients "
+                                    "(check conv2d_two_inputs_supported first)");
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    detail::winograd_backward_data(g, dy, w, detail::wino::out_planes{dx0, dx1, c0, c0, g.cin - c0}, ws);
+#else
+    (void)dy, (void)w, (void)dx0, (void)dx1, (void)ws;  // never supported
+#endif
+}
+
+UNETPP_KERNEL_API std::size_t conv2d_backward_weights_two_workspace_floats(const conv_geometry& g, int c0) {
+    conv_geometry g0 = g, g1 = g;
+    g0.cin = c0;
+    g1.cin = g.cin - c0;
+    const std::size_t part = std::size_t(g.cout) * std::size_t(std::max(c0, g.cin - c0)) * std::size_t(g.kh * g.kw);
+    return detail::round_up(part, 16) + std::max(conv2d_backward_weights_workspace_floats(g0),
+                                                 conv2d_backward_weights_workspace_floats(g1));
+}
+
+UNETPP_KERNEL_API void conv2d_backward_weights_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
+                                                   const float* dy, float* dw, float* db, float* ws) {
+    const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
+    const std::size_t part_floats = std::size_t(g.cout) * std::size_t(std::max(c0, g.cin - c0)) * std::size_t(kk);
+    float* part = ws;
+    float* kernel_ws = ws + detail::round_up(part_floats, 16);
+    for (int half = 0; half < 2; ++half) {
+        conv_geometry h = g;
+        h.cin = half == 0 ? c0 : g.cin - c0;
+        const int first = half == 0 ? 0 : c0;
+        const std::ptrdiff_t row = std::ptrdiff_t(h.cin) * kk;
+        std::fill_n(part, std::size_t(g.cout) * std::size_t(row), 0.0f);
+        conv2d_backward_weights(h, half == 0 ? x0 : x1, dy, part, half == 0 ? db : nullptr, kernel_ws);
+#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * row > 65536)
+        for (int co = 0; co < g.cout; ++co) {
+            float* d = dw + (std::ptrdiff_t(co) * g.cin + first) * kk;
+            const float* p = part + std::ptrdiff_t(co) * row;
+            for (std::ptrdiff_t k = 0; k < row; ++k) d[k] += p[k];
+        }
+    }
+}
+
 UNETPP_KERNEL_API void conv2d_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                             float* ws) {
     if (detail::winograd_backward_data_if_chosen(g, dy, w, dx, ws)) return;

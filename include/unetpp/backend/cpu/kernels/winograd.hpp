@@ -369,13 +369,14 @@ inline void winograd_forward(const conv_geometry& g, const wino::in_planes& x, c
     for (int co = 0; has_bias && co < g.cout; ++co)
         fb[co] = (scale ? scale[co] : 1.0f) * (b ? b[co] : 0.0f) + (shift ? shift[co] : 0.0f);
     const float* bias = has_bias ? fb : nullptr;
+    const wino::out_planes out = wino::one_output(y, g.cout);
     if (cached) {  // the whole layer's transformed weights, kept across calls
         const std::shared_ptr<const wino::cached_weights> keep = wino::the_weight_cache().get(
             w, scale, g.cout, g.cin, wino::packed_weight_floats(g.cout, g.cin),
             [&](float* dst) { pack(0, g.cout, dst, true); });
         if (keep) {
             if (!lay.wide) {
-                wino::run<wino::isa>(q, x, keep->u(), bias, relu, y, parts);
+                wino::run<wino::isa>(q, x, keep->u(), bias, relu, out, parts);
                 return;
             }
             // A wide layer reads each chunk of the cached transform in place.
@@ -383,22 +384,25 @@ inline void winograd_forward(const conv_geometry& g, const wino::in_planes& x, c
             const float* u = keep->u();
             wino::run_wide<wino::isa>(
                 q, x, [&](int c0, int, float*) { return wino::chunk_weights{u, cb, c0 / wino::co_blk}; }, bias, relu,
-                y, parts, lay.part_stride, lay.v_all_in(parts));
+                out, parts, lay.part_stride, lay.v_all_in(parts));
             return;
         }
     }
     if (!lay.wide) {
         pack(0, g.cout, ws, true);
-        wino::run<wino::isa>(q, x, ws, bias, relu, y, parts);
+        wino::run<wino::isa>(q, x, ws, bias, relu, out, parts);
         return;
     }
-    wino::run_wide<wino::isa>(q, x, packed_chunks(pack), bias, relu, y, parts, lay.part_stride, lay.v_all_in(parts));
+    wino::run_wide<wino::isa>(q, x, packed_chunks(pack), bias, relu, out, parts, lay.part_stride, lay.v_all_in(parts));
 }
 
-// dx = conv^T(dy): the convolution of dy padded by 2 - pad with w[co][ci] flipped, ci <-> co.
-inline void winograd_backward_data(const conv_geometry& g, const float* dy, const float* w, float* dx, float* ws) {
+// dx = conv^T(dy): the convolution of dy padded by 2 - pad with w[co][ci] flipped, ci <-> co,
+// into one tensor or two (wino::out_planes: the first dx.split input channels' gradients to dx.a,
+// the rest to dx.b; winograd_two_outputs says when).
+inline void winograd_backward_data(const conv_geometry& g, const float* dy, const float* w, const wino::out_planes& dx,
+                                   float* ws) {
     const conv_geometry t = winograd_backward_geometry(g);
-    const wino::geom q = winograd_plan_of(t);
+    const wino::geom q = wino::make_geom(t.n, t.cin, t.h, t.w, t.cout, t.pad, 0, dx.cb);
     const winograd_layout lay = winograd_layout_of(q);
     float* parts = ws + lay.u + lay.bias;
     // t's output channel c is g's input channel c: filters w[co][c] for co = 0 .. g.cout - 1.
@@ -443,11 +447,17 @@ inline bool winograd_two_inputs(const conv_geometry& g, int c0, int h0, int w0) 
     return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin && h0 >= g.h && w0 >= g.w &&
            (cropped || 2 * c0 == g.cin || g.n == 1) && use_winograd(g);
 }
+// Whether the backward-data pass of g may write the gradients of its first c0 input channels to
+// one tensor and the rest to another, both of g's input size (conv2d_backward_data_two).
+inline bool winograd_two_outputs(const conv_geometry& g, int c0) {
+    return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin && (2 * c0 == g.cin || g.n == 1) &&
+           use_winograd_backward(g);
+}
 inline bool winograd_backward_data_if_chosen(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                              float* ws) {
     if (!use_winograd_backward(g)) return false;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    winograd_backward_data(g, dy, w, dx, ws);
+    winograd_backward_data(g, dy, w, wino::one_output(dx, g.cin), ws);
 #else
     (void)dy, (void)w, (void)dx, (void)ws;  // never chosen
 #endif

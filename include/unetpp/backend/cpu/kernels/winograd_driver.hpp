@@ -93,14 +93,14 @@ inline void load_window(const geom& q, const in_planes& x, int ci, const typenam
 
 // Writes group s's 4 x 4 outputs o[i*4+j] of channel co to y (what lies inside the output).
 template <class I>
-inline void store_tiles(const geom& q, float* y, int co, const typename I::group& s,
+inline void store_tiles(const geom& q, const out_planes& y, int co, const typename I::group& s,
                         const typename I::V* o) noexcept {
     const std::ptrdiff_t ohw = std::ptrdiff_t(q.oh) * q.ow;
     if (!s.row) {
-        I::scatter_tiles(q, y + co * ohw, s, o);
+        I::scatter_tiles(q, y.channel(co, 0, ohw), s, o);
         return;
     }
-    float* plane = y + (std::ptrdiff_t(s.n) * q.cout + co) * ohw;
+    float* plane = y.channel(co, s.n, ohw);
     for (int i = 0; i < 4 && 4 * s.ty + i < q.oh; ++i)
         I::store_row(s, plane + std::ptrdiff_t(4 * s.ty + i) * q.ow, o + 4 * i);
 }
@@ -166,7 +166,7 @@ inline int block_groups_of(const geom& q, std::ptrdiff_t blk, typename I::group*
 template <class I>
 inline void compute_chunk(const geom& q, const float* u, std::ptrdiff_t cb, std::ptrdiff_t ublk0, const float* vbuf,
                           float* mbuf, const typename I::group* gs, int ng, int co0, int co1, const float* bias,
-                          bool relu, float* y) noexcept {
+                          bool relu, const out_planes& y) noexcept {
     using V = typename I::V;
     const int nb = (co1 - co0 + co_blk - 1) / co_blk;
     for (int a = 0; a < winograd_points; ++a) {
@@ -191,11 +191,12 @@ inline void compute_chunk(const geom& q, const float* u, std::ptrdiff_t cb, std:
     }
 }
 
-// The convolution of x (q.n x q.cin x q.h x q.w, in one or two tensors) with packed weights u of the whole layer: y =
+// The convolution of x (q.n x q.cin x q.h x q.w, in one or two tensors: in_planes) into y (one or
+// two tensors: out_planes) with packed weights u of the whole layer: y =
 // conv + bias, ReLU'd when relu is set. parts_ws holds max_threads() x (V, M) buffers, aligned to
 // V. Work split: winograd.hpp ("Work split"); results do not depend on the thread count.
 template <class I>
-inline void run(const geom& q, const in_planes& x, const float* u, const float* bias, bool relu, float* y,
+inline void run(const geom& q, const in_planes& x, const float* u, const float* bias, bool relu, const out_planes& y,
                 float* parts_ws) {
     const int parts = max_threads();
     const std::ptrdiff_t items = q.blocks * q.chunks, cb = round16(q.cout) / co_blk;
@@ -242,8 +243,8 @@ struct chunk_weights {
 // is given, then its M buffer. The outputs are those of run() bit for bit: the same packed values
 // per chunk (chunks start at multiples of 64 channels), the same sums.
 template <class I, class Weights>
-inline void run_wide(const geom& q, const in_planes& x, Weights&& weights_of, const float* bias, bool relu, float* y,
-                     float* parts_ws, std::size_t part_stride, float* v_all) {
+inline void run_wide(const geom& q, const in_planes& x, Weights&& weights_of, const float* bias, bool relu,
+                     const out_planes& y, float* parts_ws, std::size_t part_stride, float* v_all) {
     const int parts = max_threads();
     const std::ptrdiff_t items = q.blocks * q.chunks;
     const std::size_t vsz = part_v_floats(q.cin), usz = packed_weight_floats(co_chunk, q.cin);

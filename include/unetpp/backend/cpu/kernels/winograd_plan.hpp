@@ -31,17 +31,19 @@ static_assert(block_tiles == 48 && co_chunk % co_blk == 0 && 16 % co_blk == 0);
 
 inline std::ptrdiff_t round16(std::ptrdiff_t v) noexcept { return (v + 15) / 16 * 16; }
 
-// A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow). xc:
-// the channels per image of the tensor(s) the input planes lie in (in_planes), which the gather
-// offsets step over: cin for one input tensor.
+// A stride-1 3x3 convolution as the Winograd kernel sees it (input h x w, output oh x ow). xc and
+// yc: the channels per image of the tensors the input planes lie in (in_planes) and the output
+// planes go to (out_planes), which the gathers' and scatters' offsets step over: cin and cout for
+// one tensor each.
 struct geom {
     int n, cin, h, w, cout, pad, oh, ow, tiles_y, tiles_x;
     std::ptrdiff_t tiles, groups, blocks, chunks;  // chunks: of co_chunk output channels, over all of cout
-    int xc;
+    int xc, yc;
 };
 
-inline geom make_geom(int n, int cin, int h, int w, int cout, int pad, int xc = 0) noexcept {
-    geom q{n, cin, h, w, cout, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0, 0, xc > 0 ? xc : cin};
+inline geom make_geom(int n, int cin, int h, int w, int cout, int pad, int xc = 0, int yc = 0) noexcept {
+    geom q{n,    cin, h, w, cout, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0, 0, xc > 0 ? xc : cin,
+           yc > 0 ? yc : cout};
     q.tiles_y = (q.oh + 3) / 4;
     q.tiles_x = (q.ow + 3) / 4;
     q.tiles = std::ptrdiff_t(n) * q.tiles_y * q.tiles_x;
@@ -79,6 +81,23 @@ inline in_planes two_tensors(const float* a, int ca, int ha, int wa, const float
     return {a, b, ca, ca, cb, ha, wa, (ha - h) / 2, (wa - w) / 2, ha != h || wa != w};
 }
 
+// Where the output channels go: channels [0, split) to tensor a (ca channels per image), the rest to
+// tensor b (cb per image), both of the output's size: a convolution's backward-data pass writing
+// the gradients of a decoder's skip and up-sampled map where they are kept, instead of the
+// gradient of their concatenation (conv2d_backward_data_two). One output tensor: one_output(y,
+// cout). The scatters step over geom::yc = cb channels per image: a fits them too where ca == cb
+// or the batch is 1.
+struct out_planes {
+    float* a;
+    float* b;
+    int split, ca, cb;
+    // Channel co of image n (ohw: pixels per output channel).
+    float* channel(int co, int n, std::ptrdiff_t ohw) const noexcept {
+        return co < split ? a + (std::ptrdiff_t(n) * ca + co) * ohw : b + (std::ptrdiff_t(n) * cb + (co - split)) * ohw;
+    }
+};
+inline out_planes one_output(float* y, int cout) noexcept { return {y, y, cout, cout, cout}; }
+
 // Where group gi, the group_tiles consecutive tiles from tile gi * group_tiles (in the order n,
 // ty, tx), lies. Each instruction set adds its own masks or offsets (its traits' group).
 struct group_place {
@@ -114,7 +133,7 @@ inline void place_lanes(const geom& q, std::ptrdiff_t gi, int len, lane_places& 
         const int n = int(t / per_image), ty = int(t % per_image / q.tiles_x), tx = int(t % q.tiles_x);
         const int iy = 4 * ty - q.pad, ix = 4 * tx - q.pad;
         p.in_off[l] = int((std::ptrdiff_t(n) * q.xc * q.h + iy) * q.w + ix);
-        p.out_off[l] = int((std::ptrdiff_t(n) * q.cout * q.oh + 4 * ty) * q.ow + 4 * tx);
+        p.out_off[l] = int((std::ptrdiff_t(n) * q.yc * q.oh + 4 * ty) * q.ow + 4 * tx);
         for (int r = 0; r < 6; ++r) {
             if (iy + r >= 0 && iy + r < q.h) p.rm[r] |= 1u << l;
             if (ix + r >= 0 && ix + r < q.w) p.cm[r] |= 1u << l;
