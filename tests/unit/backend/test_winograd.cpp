@@ -8,7 +8,9 @@
 //    |products| of each output (see winograd_tolerance);
 //  * bit-identical results for 1 and 2 threads;
 //  * a whole unet_bn forward and backward with Winograd against the same network on the direct
-//    kernels.
+//    kernels (on Winograd its decoders read their skip and up-sampled map as two inputs, on the
+//    direct kernels they concatenate them: the two paths of models/unet.hpp against each other);
+//  * the two-input training passes against the one-input passes on the concatenation.
 #include <doctest/doctest.h>
 
 #include <unetpp/backend/cpu/kernels/conv2d.hpp>

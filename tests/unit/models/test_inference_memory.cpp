@@ -389,12 +389,10 @@ TEST_CASE("U-Net training step: decoders read the skip and up-sampled map, write
     }
     const tensor<float> x = input({2, 1, 64, 64}, 22);
     // A forward and backward with the two-input decoders and with the direct kernels forced (which
-    // concatenate), in training mode (the bytes the step allocates) and in eval mode, where batch
-    // norm is a fixed map and the gradients agree to the kernels' rounding (in training mode the
-    // batch statistics amplify it on the deep maps: see unit_backend_winograd's whole-network test).
+    // concatenate): the bytes the step allocates and whether the concatenation's gradient slot
+    // was used.
     struct step {
         std::size_t bytes = 0, dec_grad = 0;
-        std::vector<tensor<float>> grads;
     };
     const auto run_step = [&](backend::cpu_kernels::conv_algo algo, bool training) {
         const test::conv_algo_scope force(algo);
@@ -410,7 +408,6 @@ TEST_CASE("U-Net training step: decoders read the skip and up-sampled map, write
         net.backward(x, dy);
         s.bytes = memory::host::allocated_bytes() - b0;
         s.dec_grad = net.workspace()[exec::slot::dec_grad].capacity();
-        net.visit_parameters([&](std::string_view, tensor<float>&, tensor<float>& g) { s.grads.push_back(g); });
         return s;
     };
     const step two = run_step(backend::cpu_kernels::conv_algo::automatic, true);
@@ -423,13 +420,9 @@ TEST_CASE("U-Net training step: decoders read the skip and up-sampled map, write
     CHECK(cat.dec_grad > 0);
     CHECK(two.bytes + std::size_t(2) * 64 * 64 * 64 * sizeof(float) * 2 <= cat.bytes);
 
-    const step two_eval = run_step(backend::cpu_kernels::conv_algo::automatic, false);
-    const step cat_eval = run_step(backend::cpu_kernels::conv_algo::direct, false);
-    CHECK(two_eval.dec_grad == 0);
-    REQUIRE(two_eval.grads.size() == cat_eval.grads.size());
-    double worst = 0.0;
-    for (std::size_t k = 0; k < two_eval.grads.size(); ++k)
-        worst = std::max(worst, test::max_rel_error(two_eval.grads[k], cat_eval.grads[k]));
-    MESSAGE("worst parameter-gradient difference in eval mode: " << worst);
-    CHECK(worst < 1e-3);
+    // Eval mode outside inference_mode (a backward may follow) takes the same path. Its gradients
+    // against the concatenating network on the direct kernels: unit_backend_winograd's
+    // whole-network test, which redraws inputs until no ReLU or pooling decision flips between
+    // the two (here a flip under another build's rounding moved one gradient by 1%).
+    CHECK(run_step(backend::cpu_kernels::conv_algo::automatic, false).dec_grad == 0);
 }
