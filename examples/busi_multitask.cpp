@@ -19,7 +19,8 @@ const char* help_text = R"(usage: unetpp_busi_multitask --data DIR --out DIR [op
 
 Trains presets::residual_multitask_unet<SIZE> (seed 002: a residual U-Net with a 1x1
 segmentation head and a flatten -> dense 64 -> ReLU -> dense 1 classification head, loss
-BCE(segmentation) + BCE(classification), Adam) on the benign and malignant BUSI images (normal
+BCE(segmentation) + BCE(classification), Adam; --cls-head gap or gap_deep swap the flatten for a
+global average pool of the last or the deepest decoder block) on the benign and malignant BUSI images (normal
 images are left out) and evaluates it by K-fold cross-validation. The folds are grouped: images
 whose perceptual hashes are within 8 bits (near-duplicates) are always in the same fold, and
 stratified by class. The network of the last epoch is evaluated on the held-out fold (no model
@@ -45,6 +46,13 @@ options:
   --lr X               Adam learning rate                                        (default 1e-4)
   --seg-weight X --cls-weight X  weights of the two loss terms                   (default 1, 1)
   --seg-loss bce|dice_bce  segmentation term: seed 002's BCE or Dice + BCE       (default bce)
+  --cls-head flatten|gap|gap_deep  classification head: seed 002's flatten of the last
+                       decoder block (16*N*N inputs), or a global average pool of the last
+                       (16 channels) or of the deepest decoder block (128 channels)   (default flatten)
+  --schedule constant|cosine  learning rate per epoch: constant, or a cosine from --lr
+                       towards --lr / 100 (reached one epoch after the last)         (default constant)
+  --cls-warmup N       the classification term is left out (weight 0) for the first N
+                       epochs, so the body learns to segment first                 (default 0)
   --folds K            (default 5)       --fold k|all  which folds to run        (default all)
   --seed N             split, initialisation, data order, augmentation           (default 1)
   --augment on|off     random flips and +-15 degree rotations                    (default off)
@@ -60,13 +68,14 @@ struct fold_result {
     double dice = 0, iou = 0, accuracy = 0, f1 = 0, sensitivity = 0, specificity = 0, auc = 0, seconds = 0;
 };
 
-template <int Size>
+template <class M>
 fold_result run_fold(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                     const losses::multitask& loss) {
-    using M = presets::residual_multitask_unet<Size>;
+                     const losses::multitask& loss, int cls_warmup, bool cosine) {
     const auto t0 = std::chrono::steady_clock::now();
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
     optim::adam opt(*model, {.lr = o.lr});
+    // --schedule cosine: epoch e (0-based) runs at lr/100 + (lr - lr/100) (1 + cos(pi e / epochs)) / 2
+    optim::cosine_lr epoch_sched(o.lr, {.t_max = o.epochs, .eta_min = o.lr / 100});
     const data::augment_pipeline aug = make_augment(o.augment);
     std::vector<float> label_values(d.labels.begin(), d.labels.end());  // 0 benign, 1 malignant
 
@@ -77,13 +86,17 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
         const auto te = std::chrono::steady_clock::now();
         model->train(true);
         const auto order = epoch_order(part.train, o.seed + static_cast<std::uint64_t>(fold), epoch);
+        if (cosine) opt.set_lr(epoch_sched.lr());
+        epoch_sched.step();
+        losses::multitask epoch_loss = loss;
+        if (epoch < cls_warmup) epoch_loss.classification_weight = 0.0;
         double sum = 0, sum_seg = 0, sum_cls = 0;
         std::size_t seen = 0;
         for (std::size_t from = 0; from < order.size(); from += static_cast<std::size_t>(o.batch)) {
             const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), order.size() - from);
             fill_batch(d, order, from, n, label_values, b, &aug, o.seed, epoch);
             const auto out = model->forward(b.images);
-            const auto l = loss(out, b.masks, b.labels, &dseg, &dcls);
+            const auto l = epoch_loss(out, b.masks, b.labels, &dseg, &dcls);
             if (!std::isfinite(l.total))
                 throw train::training_diverged("fold " + std::to_string(fold) + ", epoch " + std::to_string(epoch + 1) +
                                                ": the loss is " + std::to_string(l.total) + "; lower --lr");
@@ -150,6 +163,16 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     return r;
 }
 
+template <int Size>
+fold_result run_size(const busi_images& d, const data::fold& part, int fold, const common_options& o,
+                     const losses::multitask& loss, const std::string& cls_head, int cls_warmup, bool cosine) {
+    if (cls_head == "gap")
+        return run_fold<presets::residual_multitask_unet_gap<Size>>(d, part, fold, o, loss, cls_warmup, cosine);
+    if (cls_head == "gap_deep")
+        return run_fold<presets::residual_multitask_unet_gap_deep<Size>>(d, part, fold, o, loss, cls_warmup, cosine);
+    return run_fold<presets::residual_multitask_unet<Size>>(d, part, fold, o, loss, cls_warmup, cosine);
+}
+
 std::string folds_csv(const std::vector<fold_result>& rs) {
     std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds\n";
     for (const auto& r : rs)
@@ -160,14 +183,18 @@ std::string folds_csv(const std::vector<fold_result>& rs) {
 }
 
 std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images,
-                       const losses::multitask& loss) {
+                       const losses::multitask& loss, const std::string& cls_head, int cls_warmup,
+                       const std::string& schedule) {
     std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
                     std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
                     "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
-                    ", Adam lr " + fmt(o.lr, 6) + ", augment " + o.augment + ", seed " + std::to_string(o.seed) +
+                    ", Adam lr " + fmt(o.lr, 6) + " (" + schedule + "), augment " + o.augment + ", seed " +
+                    std::to_string(o.seed) +
                     ", loss " + fmt(loss.segmentation_weight, 3) + " x " +
                     (loss.segmentation == losses::multitask::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
                     "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
+                    (cls_warmup > 0 ? " (from epoch " + std::to_string(cls_warmup + 1) + ")" : std::string()) +
+                    ", classification head " + cls_head +
                     "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
                     "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::vector<double> c[8];
@@ -189,7 +216,7 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
 
 int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
-                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss", "folds", "fold",
+                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss", "cls-head", "cls-warmup", "schedule", "folds", "fold",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -206,6 +233,16 @@ int run(int argc, char** argv) {
                                                                      : losses::multitask::segmentation_term::bce};
     if (!(loss.segmentation_weight >= 0) || !(loss.classification_weight >= 0))
         throw usage_error("--seg-weight and --cls-weight must be >= 0");
+    const std::string cls_head = a.str("cls-head", "flatten");
+    if (cls_head != "flatten" && cls_head != "gap" && cls_head != "gap_deep")
+        throw usage_error("--cls-head must be flatten, gap or gap_deep");
+    const double warmup = a.num("cls-warmup", 0.0);
+    if (!(warmup >= 0) || warmup != std::floor(warmup) || warmup > 1e6)
+        throw usage_error("--cls-warmup must be a whole number of epochs >= 0");
+    const int cls_warmup = static_cast<int>(warmup);
+    const std::string schedule = a.str("schedule", "constant");
+    if (schedule != "constant" && schedule != "cosine") throw usage_error("--schedule must be constant or cosine");
+    const bool cosine = schedule == "cosine";
     const std::vector<int> which = folds_to_run(a, o.folds);
     const busi_images d = read_busi(o.data, {"benign", "malignant"}, o.size, o.max_per_class, o.quiet);
     const auto parts = make_folds(d, o.folds, o.seed);
@@ -214,11 +251,14 @@ int run(int argc, char** argv) {
     run_folds<fold_result>(
         parts, which, o,
         [&](const data::fold& p, int f) {
-            if (o.size == 64) return run_fold<64>(d, p, f, o, loss);
-            if (o.size == 128) return run_fold<128>(d, p, f, o, loss);
-            return run_fold<256>(d, p, f, o, loss);
+            if (o.size == 64) return run_size<64>(d, p, f, o, loss, cls_head, cls_warmup, cosine);
+            if (o.size == 128) return run_size<128>(d, p, f, o, loss, cls_head, cls_warmup, cosine);
+            return run_size<256>(d, p, f, o, loss, cls_head, cls_warmup, cosine);
         },
-        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size(), loss); }, folds_csv);
+        [&](const std::vector<fold_result>& r) {
+            return summary_md(r, o, d.samples.size(), loss, cls_head, cls_warmup, schedule);
+        },
+        folds_csv);
     return 0;
 }
 

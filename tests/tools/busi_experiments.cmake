@@ -59,6 +59,10 @@ if(MODE STREQUAL "bad_input")
         expect_exit2("--data PATH is required" "${prog}" --out "${WORK}/run")
     endforeach()
     expect_exit2("--size 96 is not compiled in" "${MULTITASK}" --size 96 --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--cls-head must be flatten, gap or gap_deep" "${MULTITASK}" --cls-head dense --data "${WORK}"
+        --out "${WORK}/run")
+    expect_exit2("--schedule must be constant or cosine" "${MULTITASK}" --schedule step --data "${WORK}"
+        --out "${WORK}/run")
     expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
     # a folder that is not BUSI: the message names the class folder that is missing
     file(MAKE_DIRECTORY "${WORK}/not_busi")
@@ -86,6 +90,17 @@ if(MODE STREQUAL "multitask")
     # a finished run is not overwritten
     expect_exit2("already holds a finished run" "${MULTITASK}" --data "${busi}" --out "${WORK}/run" --size 64
         --max-per-class 6 --folds 2)
+    # the pooled head, the cosine schedule and the classification warm-up: the same files, and the
+    # summary names the choices
+    run_ok("${MULTITASK}" --data "${busi}" --out "${WORK}/run_gap" --size 64 --epochs 2 --folds 2 --fold 1
+        --max-per-class 6 --batch 4 --threads 1 --cls-head gap_deep --schedule cosine --cls-warmup 1)
+    check_csv("${WORK}/run_gap/folds.csv" 1 FALSE)
+    check_csv("${WORK}/run_gap/fold1_log.csv" 2 FALSE)
+    file(READ "${WORK}/run_gap/summary.md" summary)
+    if(NOT summary MATCHES "classification head gap_deep" OR NOT summary MATCHES "\\(cosine\\)"
+       OR NOT summary MATCHES "BCE\\(classification\\) \\(from epoch 2\\)")
+        message(FATAL_ERROR "summary.md does not name the head, schedule and warm-up:\n${summary}")
+    endif()
 elseif(MODE STREQUAL "hierarchical")
     run_ok("${HIERARCHICAL}" --data "${busi}" --out "${WORK}/run" --size 32 --epochs 1 --folds 2 --max-per-class 6
         --batch 4 --threads 1)
