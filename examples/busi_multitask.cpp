@@ -216,7 +216,8 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
 
 int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
-                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss", "cls-head", "cls-warmup", "schedule", "folds", "fold",
+                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss",
+                       "cls-head", "cls-warmup", "schedule", "folds", "fold",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;

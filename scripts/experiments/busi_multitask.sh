@@ -55,9 +55,11 @@ for d in sorted(os.listdir(runs)):
 rows.sort(key=lambda r: int(r["fold"]))
 keys = ["dice", "iou", "accuracy", "f1", "sensitivity", "specificity", "auc"]
 print(f"Residual multi-task U-Net, BUSI benign vs malignant, {size} x {size}, {epochs} epochs, batch {batch}, "
-      f"Adam lr {lr} ({schedule}), augment {augment}, loss {seg_weight} x {'(Dice + BCE)' if seg_loss == 'dice_bce' else 'BCE'}"
+      f"Adam lr {lr} ({schedule}), augment {augment}, "
+      f"loss {seg_weight} x {'(Dice + BCE)' if seg_loss == 'dice_bce' else 'BCE'}"
       f"(segmentation) + {cls_weight} x BCE(classification)"
-      f"{f' (from epoch {int(cls_warmup) + 1})' if int(cls_warmup) > 0 else ''}, classification head {cls_head}; grouped {len(rows)}-fold CV, last-epoch network "
+      f"{f' (from epoch {int(cls_warmup) + 1})' if int(cls_warmup) > 0 else ''}, classification head {cls_head}; "
+      f"grouped {len(rows)}-fold CV, last-epoch network "
       f"on the held-out fold.\n")
 print("| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | seconds |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -149,7 +149,8 @@ using residual_multitask_unet_gap_deep =
     multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T, residual_multitask_policies, cls_head_kind::gap_deep>;
 
 static_assert(residual_multitask_unet<64>::parameter_count == 6'564'338,
-              "residual_multitask_unet<64>: 2,369,905 in the body and segmentation head + 4,194,433 in the flatten head");
+              "residual_multitask_unet<64>: 2,369,905 in the body and segmentation head + 4,194,433 in the flatten "
+              "head");
 static_assert(residual_multitask_unet<64>::cls_head_t::parameter_count == 4'194'433,
               "the flatten head at 64 x 64: 16 * 64 * 64 * 64 + 64 + 64 + 1");
 static_assert(residual_multitask_unet_gap<64>::parameter_count == 2'369'905 + 1'153 &&

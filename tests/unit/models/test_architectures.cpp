@@ -264,7 +264,8 @@ std::vector<double> pooled_head_reference(M& model, const tensor<float>& feature
     for (int n = 0; n < s.n; ++n) {
         std::vector<double> mean(channels, 0.0);
         for (std::size_t c = 0; c < channels; ++c) {
-            for (std::size_t i = 0; i < plane; ++i) mean[c] += features[(static_cast<std::size_t>(n) * channels + c) * plane + i];
+            const std::size_t at = (static_cast<std::size_t>(n) * channels + c) * plane;
+            for (std::size_t i = 0; i < plane; ++i) mean[c] += features[at + i];
             mean[c] /= static_cast<double>(plane);
         }
         double z = b2[0];
@@ -309,7 +310,7 @@ TEST_CASE("residual multitask U-Net: pooled classification heads (shapes, parame
         CHECK(out.segmentation.shape() == shape4{3, 1, 16, 16});
         REQUIRE(out.classification.shape() == shape4{3, 1, 1, 1});
         const auto ref = pooled_head_reference(model, model.body().output());
-        for (int n = 0; n < 3; ++n) CHECK(out.classification[static_cast<std::size_t>(n)] == doctest::Approx(ref[static_cast<std::size_t>(n)]).epsilon(1e-5));
+        for (std::size_t n = 0; n < 3; ++n) CHECK(out.classification[n] == doctest::Approx(ref[n]).epsilon(1e-5));
         CHECK(gap::describe().find("head gap>") != std::string::npos);
         CHECK(flat::describe().find("head") == std::string::npos);
     }
@@ -323,7 +324,7 @@ TEST_CASE("residual multitask U-Net: pooled classification heads (shapes, parame
         const auto& features = model.body().template decoder<2>().output();
         REQUIRE(features.shape() == shape4{3, 8, 4, 4});
         const auto ref = pooled_head_reference(model, features);
-        for (int n = 0; n < 3; ++n) CHECK(out.classification[static_cast<std::size_t>(n)] == doctest::Approx(ref[static_cast<std::size_t>(n)]).epsilon(1e-5));
+        for (std::size_t n = 0; n < 3; ++n) CHECK(out.classification[n] == doctest::Approx(ref[n]).epsilon(1e-5));
         // A gradient on the classification logit alone reaches the encoder and the deepest
         // decoder, but not the decoder blocks above it nor the segmentation head.
         tensor<float> dseg(out.segmentation.shape(), 0.0f), dcls(out.classification.shape(), 1.0f);
