@@ -36,6 +36,8 @@ Writes into --out (atomically):
   summary.md             the per-fold table and mean +- sample std over the folds run
   fold<k>_log.csv        per epoch: loss, segmentation loss, classification loss, seconds
   fold<k>_val.csv        per validation image: image, label, p_malignant, dice, iou
+  fold<k>_grad.csv       with --grad-probe: per step, both loss terms and each head's
+                         gradient norm on the body
 
 options:
   --data DIR           the Dataset_BUSI_with_GT folder (or the folder holding it)   (required)
@@ -53,6 +55,10 @@ options:
                        towards --lr / 100 (reached one epoch after the last)         (default constant)
   --cls-warmup N       the classification term is left out (weight 0) for the first N
                        epochs, so the body learns to segment first                 (default 0)
+  --grad-probe N       for the first N training steps, also run the backward pass of each
+                       head's loss term alone and write the L2 norm of the gradient it puts
+                       on the shared body's parameters to fold<k>_grad.csv (two extra
+                       backward passes per probed step)                            (default 0)
   --folds K            (default 5)       --fold k|all  which folds to run        (default all)
   --seed N             split, initialisation, data order, augmentation           (default 1)
   --augment on|off     random flips and +-15 degree rotations                    (default off)
@@ -68,9 +74,29 @@ struct fold_result {
     double dice = 0, iou = 0, accuracy = 0, f1 = 0, sensitivity = 0, specificity = 0, auc = 0, seconds = 0;
 };
 
+/// The options of this program beyond busi_experiment.hpp's common ones.
+struct multitask_options {
+    losses::multitask loss;
+    std::string cls_head = "flatten";  // flatten | gap | gap_deep
+    std::string schedule = "constant";  // constant | cosine
+    int cls_warmup = 0;                 // epochs without the classification term
+    int grad_probe = 0;                 // training steps whose per-head gradient norms are logged
+};
+
+/// L2 norm of the gradients held by the shared body's parameters (all but the two heads').
+template <class M>
+double body_grad_norm(M& model) {
+    double s = 0;
+    model.visit_parameters([&](std::string_view name, auto&, auto& g) {
+        if (name.starts_with("seg_head.") || name.starts_with("cls_head.")) return;
+        for (const float v : g) s += static_cast<double>(v) * v;
+    });
+    return std::sqrt(s);
+}
+
 template <class M>
 fold_result run_fold(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                     const losses::multitask& loss, int cls_warmup, bool cosine) {
+                     const multitask_options& mo) {
     const auto t0 = std::chrono::steady_clock::now();
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
     optim::adam opt(*model, {.lr = o.lr});
@@ -81,15 +107,17 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
 
     std::string log = "epoch,loss,seg_loss,cls_loss,seconds\n";
     batch_tensors b;
-    tensor<float> dseg, dcls;
+    tensor<float> dseg, dcls, zero_seg, zero_cls;
+    std::string probe = "epoch,step,seg_loss,cls_loss,body_grad_seg,body_grad_cls\n";
+    int step = 0;
     for (int epoch = 0; epoch < o.epochs; ++epoch) {
         const auto te = std::chrono::steady_clock::now();
         model->train(true);
         const auto order = epoch_order(part.train, o.seed + static_cast<std::uint64_t>(fold), epoch);
-        if (cosine) opt.set_lr(epoch_sched.lr());
+        if (mo.schedule == "cosine") opt.set_lr(epoch_sched.lr());
         epoch_sched.step();
-        losses::multitask epoch_loss = loss;
-        if (epoch < cls_warmup) epoch_loss.classification_weight = 0.0;
+        losses::multitask epoch_loss = mo.loss;
+        if (epoch < mo.cls_warmup) epoch_loss.classification_weight = 0.0;
         double sum = 0, sum_seg = 0, sum_cls = 0;
         std::size_t seen = 0;
         for (std::size_t from = 0; from < order.size(); from += static_cast<std::size_t>(o.batch)) {
@@ -100,6 +128,23 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
             if (!std::isfinite(l.total))
                 throw train::training_diverged("fold " + std::to_string(fold) + ", epoch " + std::to_string(epoch + 1) +
                                                ": the loss is " + std::to_string(l.total) + "; lower --lr");
+            if (step < mo.grad_probe) {
+                // Each head's gradient alone, on the shared body: two extra backward passes, one
+                // with the other head's gradient set to zero.
+                zero_seg.resize(dseg.shape());
+                zero_seg.zero();
+                zero_cls.resize(dcls.shape());
+                zero_cls.zero();
+                model->zero_grad();
+                model->backward(b.images, dseg, zero_cls);
+                const double g_seg = body_grad_norm(*model);
+                model->zero_grad();
+                model->backward(b.images, zero_seg, dcls);
+                const double g_cls = body_grad_norm(*model);
+                probe += std::to_string(epoch + 1) + "," + std::to_string(step) + "," + fmt(l.segmentation, 6) + "," +
+                         fmt(l.classification, 6) + "," + fmt(g_seg, 6) + "," + fmt(g_cls, 6) + "\n";
+            }
+            ++step;
             model->zero_grad();
             model->backward(b.images, dseg, dcls);
             opt.step();
@@ -117,6 +162,7 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
                       << " s" << std::endl;
     }
     write_text(o.out / ("fold" + std::to_string(fold) + "_log.csv"), log);
+    if (mo.grad_probe > 0) write_text(o.out / ("fold" + std::to_string(fold) + "_grad.csv"), probe);
 
     // Evaluation of the last epoch's network on the held-out fold.
     model->eval();
@@ -165,12 +211,10 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
 
 template <int Size>
 fold_result run_size(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                     const losses::multitask& loss, const std::string& cls_head, int cls_warmup, bool cosine) {
-    if (cls_head == "gap")
-        return run_fold<presets::residual_multitask_unet_gap<Size>>(d, part, fold, o, loss, cls_warmup, cosine);
-    if (cls_head == "gap_deep")
-        return run_fold<presets::residual_multitask_unet_gap_deep<Size>>(d, part, fold, o, loss, cls_warmup, cosine);
-    return run_fold<presets::residual_multitask_unet<Size>>(d, part, fold, o, loss, cls_warmup, cosine);
+                     const multitask_options& mo) {
+    if (mo.cls_head == "gap") return run_fold<presets::residual_multitask_unet_gap<Size>>(d, part, fold, o, mo);
+    if (mo.cls_head == "gap_deep") return run_fold<presets::residual_multitask_unet_gap_deep<Size>>(d, part, fold, o, mo);
+    return run_fold<presets::residual_multitask_unet<Size>>(d, part, fold, o, mo);
 }
 
 std::string folds_csv(const std::vector<fold_result>& rs) {
@@ -183,18 +227,18 @@ std::string folds_csv(const std::vector<fold_result>& rs) {
 }
 
 std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images,
-                       const losses::multitask& loss, const std::string& cls_head, int cls_warmup,
-                       const std::string& schedule) {
+                       const multitask_options& mo) {
+    const losses::multitask& loss = mo.loss;
     std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
                     std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
                     "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
-                    ", Adam lr " + fmt(o.lr, 6) + " (" + schedule + "), augment " + o.augment + ", seed " +
+                    ", Adam lr " + fmt(o.lr, 6) +  " (" + mo.schedule + "), augment " + o.augment + ", seed " +
                     std::to_string(o.seed) +
                     ", loss " + fmt(loss.segmentation_weight, 3) + " x " +
                     (loss.segmentation == losses::multitask::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
                     "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
-                    (cls_warmup > 0 ? " (from epoch " + std::to_string(cls_warmup + 1) + ")" : std::string()) +
-                    ", classification head " + cls_head +
+                    (mo.cls_warmup > 0 ? " (from epoch " + std::to_string(mo.cls_warmup + 1) + ")" : std::string()) +
+                    ", classification head " + mo.cls_head +
                     "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
                     "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::vector<double> c[8];
@@ -217,7 +261,7 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
 int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
                       {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss",
-                       "cls-head", "cls-warmup", "schedule", "folds", "fold",
+                       "cls-head", "cls-warmup", "schedule", "grad-probe", "folds", "fold",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -228,22 +272,27 @@ int run(int argc, char** argv) {
         throw usage_error("--size " + std::to_string(o.size) + " is not compiled in; use 64, 128 or 256");
     const std::string seg_loss = a.str("seg-loss", "bce");
     if (seg_loss != "bce" && seg_loss != "dice_bce") throw usage_error("--seg-loss must be bce or dice_bce");
-    const losses::multitask loss{.segmentation_weight = a.num("seg-weight", 1.0),
-                              .classification_weight = a.num("cls-weight", 1.0),
-                              .segmentation = seg_loss == "dice_bce" ? losses::multitask::segmentation_term::dice_bce
-                                                                     : losses::multitask::segmentation_term::bce};
-    if (!(loss.segmentation_weight >= 0) || !(loss.classification_weight >= 0))
+    multitask_options mo;
+    mo.loss = {.segmentation_weight = a.num("seg-weight", 1.0),
+               .classification_weight = a.num("cls-weight", 1.0),
+               .segmentation = seg_loss == "dice_bce" ? losses::multitask::segmentation_term::dice_bce
+                                                      : losses::multitask::segmentation_term::bce};
+    if (!(mo.loss.segmentation_weight >= 0) || !(mo.loss.classification_weight >= 0))
         throw usage_error("--seg-weight and --cls-weight must be >= 0");
-    const std::string cls_head = a.str("cls-head", "flatten");
-    if (cls_head != "flatten" && cls_head != "gap" && cls_head != "gap_deep")
+    mo.cls_head = a.str("cls-head", "flatten");
+    if (mo.cls_head != "flatten" && mo.cls_head != "gap" && mo.cls_head != "gap_deep")
         throw usage_error("--cls-head must be flatten, gap or gap_deep");
-    const double warmup = a.num("cls-warmup", 0.0);
-    if (!(warmup >= 0) || warmup != std::floor(warmup) || warmup > 1e6)
-        throw usage_error("--cls-warmup must be a whole number of epochs >= 0");
-    const int cls_warmup = static_cast<int>(warmup);
-    const std::string schedule = a.str("schedule", "constant");
-    if (schedule != "constant" && schedule != "cosine") throw usage_error("--schedule must be constant or cosine");
-    const bool cosine = schedule == "cosine";
+    const auto whole = [&](const char* name) {
+        const double v = a.num(name, 0.0);
+        if (!(v >= 0) || v != std::floor(v) || v > 1e6)
+            throw usage_error("--" + std::string(name) + " must be a whole number >= 0");
+        return static_cast<int>(v);
+    };
+    mo.cls_warmup = whole("cls-warmup");
+    mo.grad_probe = whole("grad-probe");
+    mo.schedule = a.str("schedule", "constant");
+    if (mo.schedule != "constant" && mo.schedule != "cosine")
+        throw usage_error("--schedule must be constant or cosine");
     const std::vector<int> which = folds_to_run(a, o.folds);
     const busi_images d = read_busi(o.data, {"benign", "malignant"}, o.size, o.max_per_class, o.quiet);
     const auto parts = make_folds(d, o.folds, o.seed);
@@ -252,13 +301,11 @@ int run(int argc, char** argv) {
     run_folds<fold_result>(
         parts, which, o,
         [&](const data::fold& p, int f) {
-            if (o.size == 64) return run_size<64>(d, p, f, o, loss, cls_head, cls_warmup, cosine);
-            if (o.size == 128) return run_size<128>(d, p, f, o, loss, cls_head, cls_warmup, cosine);
-            return run_size<256>(d, p, f, o, loss, cls_head, cls_warmup, cosine);
+            if (o.size == 64) return run_size<64>(d, p, f, o, mo);
+            if (o.size == 128) return run_size<128>(d, p, f, o, mo);
+            return run_size<256>(d, p, f, o, mo);
         },
-        [&](const std::vector<fold_result>& r) {
-            return summary_md(r, o, d.samples.size(), loss, cls_head, cls_warmup, schedule);
-        },
+        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size(), mo); },
         folds_csv);
     return 0;
 }

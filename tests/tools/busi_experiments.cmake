@@ -63,6 +63,8 @@ if(MODE STREQUAL "bad_input")
         --out "${WORK}/run")
     expect_exit2("--schedule must be constant or cosine" "${MULTITASK}" --schedule step --data "${WORK}"
         --out "${WORK}/run")
+    expect_exit2("--grad-probe must be a whole number >= 0" "${MULTITASK}" --grad-probe 1.5 --data "${WORK}"
+        --out "${WORK}/run")
     expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
     # a folder that is not BUSI: the message names the class folder that is missing
     file(MAKE_DIRECTORY "${WORK}/not_busi")
@@ -93,9 +95,18 @@ if(MODE STREQUAL "multitask")
     # the pooled head, the cosine schedule and the classification warm-up: the same files, and the
     # summary names the choices
     run_ok("${MULTITASK}" --data "${busi}" --out "${WORK}/run_gap" --size 64 --epochs 2 --folds 2 --fold 1
-        --max-per-class 6 --batch 4 --threads 1 --cls-head gap_deep --schedule cosine --cls-warmup 1)
+        --max-per-class 6 --batch 4 --threads 1 --cls-head gap_deep --schedule cosine --cls-warmup 1 --grad-probe 4)
     check_csv("${WORK}/run_gap/folds.csv" 1 FALSE)
     check_csv("${WORK}/run_gap/fold1_log.csv" 2 FALSE)
+    # 6 training images in batches of 4: 2 steps per epoch, so the 4 probed steps span both
+    # epochs; in the warm-up epoch the classification term (and its gradient) is zero, after it not
+    check_csv("${WORK}/run_gap/fold1_grad.csv" 4 FALSE)
+    file(STRINGS "${WORK}/run_gap/fold1_grad.csv" probe)
+    list(GET probe 1 first)
+    list(GET probe 4 last)
+    if(NOT first MATCHES ",0\\.000000$" OR last MATCHES ",0\\.000000$" OR NOT last MATCHES "^2,3,")
+        message(FATAL_ERROR "fold1_grad.csv: expected a zero classification gradient in epoch 1 only:\n${probe}")
+    endif()
     file(READ "${WORK}/run_gap/summary.md" summary)
     if(NOT summary MATCHES "classification head gap_deep" OR NOT summary MATCHES "\\(cosine\\)"
        OR NOT summary MATCHES "BCE\\(classification\\) \\(from epoch 2\\)")
