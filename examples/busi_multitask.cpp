@@ -1,5 +1,6 @@
 // busi_multitask: seed 002's residual multi-task U-Net (segmentation + benign/malignant
 // classification) on BUSI, evaluated by grouped K-fold cross-validation.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -30,6 +31,8 @@ Per fold (malignant = positive class; a lesion is predicted where sigmoid > 0.5;
 called malignant when its sigmoid > 0.5):
   Dice, IoU          per image, then the mean over the fold's images
   accuracy, F1, sensitivity (recall), specificity, ROC-AUC of the malignant probability
+  the same at the threshold with the highest accuracy on the fold's training images (scored
+  by the final network in eval mode, no augmentation; the validation fold is not used)
 
 Writes into --out (atomically):
   folds.csv              one row per fold run: fold, train/val images, the metrics, seconds
@@ -72,7 +75,29 @@ struct fold_result {
     int fold = 0;
     std::size_t train_images = 0, val_images = 0;
     double dice = 0, iou = 0, accuracy = 0, f1 = 0, sensitivity = 0, specificity = 0, auc = 0, seconds = 0;
+    // at the threshold chosen on the training images (train_threshold)
+    double threshold = 0.5, accuracy_t = 0, f1_t = 0, sensitivity_t = 0, specificity_t = 0;
 };
+
+/// The threshold on p_malignant with the highest accuracy on the training images, scored by the
+/// trained network in eval mode without augmentation; the validation fold is not looked at.
+/// Candidates: 0.5 and the midpoints between consecutive distinct scores; among equally accurate
+/// ones, the nearest to 0.5.
+double train_threshold(std::vector<double> scores, const std::vector<double>& labels) {
+    const auto accuracy = [&](double t) { return metrics::binary_confusion_matrix(scores, labels, t).accuracy(); };
+    double best = 0.5, best_acc = accuracy(0.5);
+    std::vector<double> sorted = scores;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i + 1 < sorted.size(); ++i) {
+        if (sorted[i] == sorted[i + 1]) continue;
+        const double t = (sorted[i] + sorted[i + 1]) / 2, a = accuracy(t);
+        if (a > best_acc || (a == best_acc && std::abs(t - 0.5) < std::abs(best - 0.5))) {
+            best = t;
+            best_acc = a;
+        }
+    }
+    return best;
+}
 
 /// The options of this program beyond busi_experiment.hpp's common ones.
 struct multitask_options {
@@ -189,6 +214,18 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     }
     write_text(o.out / ("fold" + std::to_string(fold) + "_val.csv"), per_image);
     const auto cm = metrics::binary_confusion_matrix(scores, labels, 0.5);
+
+    // The training images through the same eval-mode network, for the threshold.
+    std::vector<double> train_scores, train_labels;
+    for (std::size_t from = 0; from < part.train.size(); from += static_cast<std::size_t>(o.batch)) {
+        const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), part.train.size() - from);
+        fill_batch(d, part.train, from, n, label_values, b, nullptr, 0, 0);
+        const auto cls = heads::sigmoid(model->forward(b.images).classification);
+        for (std::size_t k = 0; k < n; ++k) {
+            train_scores.push_back(cls[k]);
+            train_labels.push_back(label_values[part.train[from + k]]);
+        }
+    }
     fold_result r;
     r.fold = fold;
     r.train_images = part.train.size();
@@ -200,12 +237,21 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     r.sensitivity = cm.recall(1);
     r.specificity = cm.specificity(1);
     r.auc = metrics::roc_auc(scores, labels);
+    r.threshold = train_threshold(train_scores, train_labels);
+    const auto cm_t = metrics::binary_confusion_matrix(scores, labels, r.threshold);
+    r.accuracy_t = cm_t.accuracy();
+    r.f1_t = cm_t.f1(1);
+    r.sensitivity_t = cm_t.recall(1);
+    r.specificity_t = cm_t.specificity(1);
     r.seconds = seconds_since(t0);
     if (!o.quiet)
         std::cout << "fold " << fold << ": Dice " << fmt(r.dice) << ", IoU " << fmt(r.iou) << ", accuracy "
                   << fmt(r.accuracy) << ", F1 " << fmt(r.f1) << ", sensitivity " << fmt(r.sensitivity)
                   << ", specificity " << fmt(r.specificity) << ", AUC " << fmt(r.auc) << "\n"
-                  << cm.str() << std::flush;
+                  << cm.str() << "at the training images' threshold " << fmt(r.threshold) << ": accuracy "
+                  << fmt(r.accuracy_t) << ", F1 " << fmt(r.f1_t) << ", sensitivity " << fmt(r.sensitivity_t)
+                  << ", specificity " << fmt(r.specificity_t) << "\n"
+                  << std::flush;
     return r;
 }
 
@@ -218,11 +264,14 @@ fold_result run_size(const busi_images& d, const data::fold& part, int fold, con
 }
 
 std::string folds_csv(const std::vector<fold_result>& rs) {
-    std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds\n";
+    std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds,"
+                    "threshold,accuracy_t,f1_t,sensitivity_t,specificity_t\n";
     for (const auto& r : rs)
         s += std::to_string(r.fold) + "," + std::to_string(r.train_images) + "," + std::to_string(r.val_images) + "," +
              fmt(r.dice, 6) + "," + fmt(r.iou, 6) + "," + fmt(r.accuracy, 6) + "," + fmt(r.f1, 6) + "," +
-             fmt(r.sensitivity, 6) + "," + fmt(r.specificity, 6) + "," + fmt(r.auc, 6) + "," + fmt(r.seconds, 1) + "\n";
+             fmt(r.sensitivity, 6) + "," + fmt(r.specificity, 6) + "," + fmt(r.auc, 6) + "," + fmt(r.seconds, 1) + "," +
+             fmt(r.threshold, 6) + "," + fmt(r.accuracy_t, 6) + "," + fmt(r.f1_t, 6) + "," + fmt(r.sensitivity_t, 6) +
+             "," + fmt(r.specificity_t, 6) + "\n";
     return s;
 }
 
@@ -255,6 +304,22 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
     s += "| mean ± std | | ";
     for (int k = 0; k < 7; ++k) s += " | " + metrics::summarize(c[k]).str(3);
     s += " | |\n";
+    s += "\nThe classification at the threshold with the highest accuracy on the fold's training images "
+         "(eval mode, no augmentation):\n\n| fold | threshold | accuracy | F1 | sensitivity | specificity |\n"
+         "|---|---:|---:|---:|---:|---:|\n";
+    std::vector<double> t[5];
+    for (const auto& r : rs) {
+        const double v[5] = {r.threshold, r.accuracy_t, r.f1_t, r.sensitivity_t, r.specificity_t};
+        s += "| " + std::to_string(r.fold);
+        for (int k = 0; k < 5; ++k) {
+            t[k].push_back(v[k]);
+            s += " | " + fmt(v[k], 3);
+        }
+        s += " |\n";
+    }
+    s += "| mean ± std";
+    for (int k = 0; k < 5; ++k) s += " | " + metrics::summarize(t[k]).str(3);
+    s += " |\n";
     return s;
 }
 

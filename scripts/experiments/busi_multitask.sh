@@ -70,4 +70,12 @@ sd = lambda v: statistics.stdev(v) if len(v) > 1 else float("nan")
 ms = lambda k: f"{statistics.mean(float(r[k]) for r in rows):.3f} ± {sd([float(r[k]) for r in rows]):.3f}"
 if rows:
     print("| mean ± std | | | " + " | ".join(ms(k) for k in keys) + " | |")
+keys_t = ["threshold", "accuracy_t", "f1_t", "sensitivity_t", "specificity_t"]
+if rows and all(k in r for r in rows for k in keys_t):
+    print("\nAt the threshold with the highest accuracy on each fold's training images:\n")
+    print("| fold | threshold | accuracy | F1 | sensitivity | specificity |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['fold']} | " + " | ".join(f"{float(r[k]):.3f}" for k in keys_t) + " |")
+    print("| mean ± std | " + " | ".join(ms(k) for k in keys_t) + " |")
 PY
