@@ -1,5 +1,6 @@
 // busi_multitask: seed 002's residual multi-task U-Net (segmentation + benign/malignant
 // classification) on BUSI, evaluated by grouped K-fold cross-validation.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -19,7 +20,8 @@ const char* help_text = R"(usage: unetpp_busi_multitask --data DIR --out DIR [op
 
 Trains presets::residual_multitask_unet<SIZE> (seed 002: a residual U-Net with a 1x1
 segmentation head and a flatten -> dense 64 -> ReLU -> dense 1 classification head, loss
-BCE(segmentation) + BCE(classification), Adam) on the benign and malignant BUSI images (normal
+BCE(segmentation) + BCE(classification), Adam; --cls-head gap or gap_deep swap the flatten for a
+global average pool of the last or the deepest decoder block) on the benign and malignant BUSI images (normal
 images are left out) and evaluates it by K-fold cross-validation. The folds are grouped: images
 whose perceptual hashes are within 8 bits (near-duplicates) are always in the same fold, and
 stratified by class. The network of the last epoch is evaluated on the held-out fold (no model
@@ -29,12 +31,16 @@ Per fold (malignant = positive class; a lesion is predicted where sigmoid > 0.5;
 called malignant when its sigmoid > 0.5):
   Dice, IoU          per image, then the mean over the fold's images
   accuracy, F1, sensitivity (recall), specificity, ROC-AUC of the malignant probability
+  the same at the threshold with the highest accuracy on the fold's training images (scored
+  by the final network in eval mode, no augmentation; the validation fold is not used)
 
 Writes into --out (atomically):
   folds.csv              one row per fold run: fold, train/val images, the metrics, seconds
   summary.md             the per-fold table and mean +- sample std over the folds run
   fold<k>_log.csv        per epoch: loss, segmentation loss, classification loss, seconds
   fold<k>_val.csv        per validation image: image, label, p_malignant, dice, iou
+  fold<k>_grad.csv       with --grad-probe: per step, both loss terms and each head's
+                         gradient norm on the body
 
 options:
   --data DIR           the Dataset_BUSI_with_GT folder (or the folder holding it)   (required)
@@ -45,6 +51,17 @@ options:
   --lr X               Adam learning rate                                        (default 1e-4)
   --seg-weight X --cls-weight X  weights of the two loss terms                   (default 1, 1)
   --seg-loss bce|dice_bce  segmentation term: seed 002's BCE or Dice + BCE       (default bce)
+  --cls-head flatten|gap|gap_deep  classification head: seed 002's flatten of the last
+                       decoder block (16*N*N inputs), or a global average pool of the last
+                       (16 channels) or of the deepest decoder block (128 channels)   (default flatten)
+  --schedule constant|cosine  learning rate per epoch: constant, or a cosine from --lr
+                       towards --lr / 100 (reached one epoch after the last)         (default constant)
+  --cls-warmup N       the classification term is left out (weight 0) for the first N
+                       epochs, so the body learns to segment first                 (default 0)
+  --grad-probe N       for the first N training steps, also run the backward pass of each
+                       head's loss term alone and write the L2 norm of the gradient it puts
+                       on the shared body's parameters to fold<k>_grad.csv (two extra
+                       backward passes per probed step)                            (default 0)
   --folds K            (default 5)       --fold k|all  which folds to run        (default all)
   --seed N             split, initialisation, data order, augmentation           (default 1)
   --augment on|off     random flips and +-15 degree rotations                    (default off)
@@ -58,35 +75,101 @@ struct fold_result {
     int fold = 0;
     std::size_t train_images = 0, val_images = 0;
     double dice = 0, iou = 0, accuracy = 0, f1 = 0, sensitivity = 0, specificity = 0, auc = 0, seconds = 0;
+    // at the threshold chosen on the training images (train_threshold)
+    double threshold = 0.5, accuracy_t = 0, f1_t = 0, sensitivity_t = 0, specificity_t = 0;
 };
 
-template <int Size>
+/// The threshold on p_malignant with the highest accuracy on the training images, scored by the
+/// trained network in eval mode without augmentation; the validation fold is not looked at.
+/// Candidates: 0.5 and the midpoints between consecutive distinct scores; among equally accurate
+/// ones, the nearest to 0.5.
+double train_threshold(std::vector<double> scores, const std::vector<double>& labels) {
+    const auto accuracy = [&](double t) { return metrics::binary_confusion_matrix(scores, labels, t).accuracy(); };
+    double best = 0.5, best_acc = accuracy(0.5);
+    std::vector<double> sorted = scores;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i + 1 < sorted.size(); ++i) {
+        if (sorted[i] == sorted[i + 1]) continue;
+        const double t = (sorted[i] + sorted[i + 1]) / 2, a = accuracy(t);
+        if (a > best_acc || (a == best_acc && std::abs(t - 0.5) < std::abs(best - 0.5))) {
+            best = t;
+            best_acc = a;
+        }
+    }
+    return best;
+}
+
+/// The options of this program beyond busi_experiment.hpp's common ones.
+struct multitask_options {
+    losses::multitask loss;
+    std::string cls_head = "flatten";  // flatten | gap | gap_deep
+    std::string schedule = "constant";  // constant | cosine
+    int cls_warmup = 0;                 // epochs without the classification term
+    int grad_probe = 0;                 // training steps whose per-head gradient norms are logged
+};
+
+/// L2 norm of the gradients held by the shared body's parameters (all but the two heads').
+template <class M>
+double body_grad_norm(M& model) {
+    double s = 0;
+    model.visit_parameters([&](std::string_view name, auto&, auto& g) {
+        if (name.starts_with("seg_head.") || name.starts_with("cls_head.")) return;
+        for (const float v : g) s += static_cast<double>(v) * v;
+    });
+    return std::sqrt(s);
+}
+
+template <class M>
 fold_result run_fold(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                     const losses::multitask& loss) {
-    using M = presets::residual_multitask_unet<Size>;
+                     const multitask_options& mo) {
     const auto t0 = std::chrono::steady_clock::now();
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
     optim::adam opt(*model, {.lr = o.lr});
+    // --schedule cosine: epoch e (0-based) runs at lr/100 + (lr - lr/100) (1 + cos(pi e / epochs)) / 2
+    optim::cosine_lr epoch_sched(o.lr, {.t_max = o.epochs, .eta_min = o.lr / 100});
     const data::augment_pipeline aug = make_augment(o.augment);
     std::vector<float> label_values(d.labels.begin(), d.labels.end());  // 0 benign, 1 malignant
 
     std::string log = "epoch,loss,seg_loss,cls_loss,seconds\n";
     batch_tensors b;
-    tensor<float> dseg, dcls;
+    tensor<float> dseg, dcls, zero_seg, zero_cls;
+    std::string probe = "epoch,step,seg_loss,cls_loss,body_grad_seg,body_grad_cls\n";
+    int step = 0;
     for (int epoch = 0; epoch < o.epochs; ++epoch) {
         const auto te = std::chrono::steady_clock::now();
         model->train(true);
         const auto order = epoch_order(part.train, o.seed + static_cast<std::uint64_t>(fold), epoch);
+        if (mo.schedule == "cosine") opt.set_lr(epoch_sched.lr());
+        epoch_sched.step();
+        losses::multitask epoch_loss = mo.loss;
+        if (epoch < mo.cls_warmup) epoch_loss.classification_weight = 0.0;
         double sum = 0, sum_seg = 0, sum_cls = 0;
         std::size_t seen = 0;
         for (std::size_t from = 0; from < order.size(); from += static_cast<std::size_t>(o.batch)) {
             const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), order.size() - from);
             fill_batch(d, order, from, n, label_values, b, &aug, o.seed, epoch);
             const auto out = model->forward(b.images);
-            const auto l = loss(out, b.masks, b.labels, &dseg, &dcls);
+            const auto l = epoch_loss(out, b.masks, b.labels, &dseg, &dcls);
             if (!std::isfinite(l.total))
                 throw train::training_diverged("fold " + std::to_string(fold) + ", epoch " + std::to_string(epoch + 1) +
                                                ": the loss is " + std::to_string(l.total) + "; lower --lr");
+            if (step < mo.grad_probe) {
+                // Each head's gradient alone, on the shared body: two extra backward passes, one
+                // with the other head's gradient set to zero.
+                zero_seg.resize(dseg.shape());
+                zero_seg.zero();
+                zero_cls.resize(dcls.shape());
+                zero_cls.zero();
+                model->zero_grad();
+                model->backward(b.images, dseg, zero_cls);
+                const double g_seg = body_grad_norm(*model);
+                model->zero_grad();
+                model->backward(b.images, zero_seg, dcls);
+                const double g_cls = body_grad_norm(*model);
+                probe += std::to_string(epoch + 1) + "," + std::to_string(step) + "," + fmt(l.segmentation, 6) + "," +
+                         fmt(l.classification, 6) + "," + fmt(g_seg, 6) + "," + fmt(g_cls, 6) + "\n";
+            }
+            ++step;
             model->zero_grad();
             model->backward(b.images, dseg, dcls);
             opt.step();
@@ -104,6 +187,7 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
                       << " s" << std::endl;
     }
     write_text(o.out / ("fold" + std::to_string(fold) + "_log.csv"), log);
+    if (mo.grad_probe > 0) write_text(o.out / ("fold" + std::to_string(fold) + "_grad.csv"), probe);
 
     // Evaluation of the last epoch's network on the held-out fold.
     model->eval();
@@ -130,6 +214,18 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     }
     write_text(o.out / ("fold" + std::to_string(fold) + "_val.csv"), per_image);
     const auto cm = metrics::binary_confusion_matrix(scores, labels, 0.5);
+
+    // The training images through the same eval-mode network, for the threshold.
+    std::vector<double> train_scores, train_labels;
+    for (std::size_t from = 0; from < part.train.size(); from += static_cast<std::size_t>(o.batch)) {
+        const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), part.train.size() - from);
+        fill_batch(d, part.train, from, n, label_values, b, nullptr, 0, 0);
+        const auto cls = heads::sigmoid(model->forward(b.images).classification);
+        for (std::size_t k = 0; k < n; ++k) {
+            train_scores.push_back(cls[k]);
+            train_labels.push_back(label_values[part.train[from + k]]);
+        }
+    }
     fold_result r;
     r.fold = fold;
     r.train_images = part.train.size();
@@ -141,33 +237,57 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     r.sensitivity = cm.recall(1);
     r.specificity = cm.specificity(1);
     r.auc = metrics::roc_auc(scores, labels);
+    r.threshold = train_threshold(train_scores, train_labels);
+    const auto cm_t = metrics::binary_confusion_matrix(scores, labels, r.threshold);
+    r.accuracy_t = cm_t.accuracy();
+    r.f1_t = cm_t.f1(1);
+    r.sensitivity_t = cm_t.recall(1);
+    r.specificity_t = cm_t.specificity(1);
     r.seconds = seconds_since(t0);
     if (!o.quiet)
         std::cout << "fold " << fold << ": Dice " << fmt(r.dice) << ", IoU " << fmt(r.iou) << ", accuracy "
                   << fmt(r.accuracy) << ", F1 " << fmt(r.f1) << ", sensitivity " << fmt(r.sensitivity)
                   << ", specificity " << fmt(r.specificity) << ", AUC " << fmt(r.auc) << "\n"
-                  << cm.str() << std::flush;
+                  << cm.str() << "at the training images' threshold " << fmt(r.threshold) << ": accuracy "
+                  << fmt(r.accuracy_t) << ", F1 " << fmt(r.f1_t) << ", sensitivity " << fmt(r.sensitivity_t)
+                  << ", specificity " << fmt(r.specificity_t) << "\n"
+                  << std::flush;
     return r;
 }
 
+template <int Size>
+fold_result run_size(const busi_images& d, const data::fold& part, int fold, const common_options& o,
+                     const multitask_options& mo) {
+    if (mo.cls_head == "gap") return run_fold<presets::residual_multitask_unet_gap<Size>>(d, part, fold, o, mo);
+    if (mo.cls_head == "gap_deep") return run_fold<presets::residual_multitask_unet_gap_deep<Size>>(d, part, fold, o, mo);
+    return run_fold<presets::residual_multitask_unet<Size>>(d, part, fold, o, mo);
+}
+
 std::string folds_csv(const std::vector<fold_result>& rs) {
-    std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds\n";
+    std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds,"
+                    "threshold,accuracy_t,f1_t,sensitivity_t,specificity_t\n";
     for (const auto& r : rs)
         s += std::to_string(r.fold) + "," + std::to_string(r.train_images) + "," + std::to_string(r.val_images) + "," +
              fmt(r.dice, 6) + "," + fmt(r.iou, 6) + "," + fmt(r.accuracy, 6) + "," + fmt(r.f1, 6) + "," +
-             fmt(r.sensitivity, 6) + "," + fmt(r.specificity, 6) + "," + fmt(r.auc, 6) + "," + fmt(r.seconds, 1) + "\n";
+             fmt(r.sensitivity, 6) + "," + fmt(r.specificity, 6) + "," + fmt(r.auc, 6) + "," + fmt(r.seconds, 1) + "," +
+             fmt(r.threshold, 6) + "," + fmt(r.accuracy_t, 6) + "," + fmt(r.f1_t, 6) + "," + fmt(r.sensitivity_t, 6) +
+             "," + fmt(r.specificity_t, 6) + "\n";
     return s;
 }
 
 std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images,
-                       const losses::multitask& loss) {
+                       const multitask_options& mo) {
+    const losses::multitask& loss = mo.loss;
     std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
                     std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
                     "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
-                    ", Adam lr " + fmt(o.lr, 6) + ", augment " + o.augment + ", seed " + std::to_string(o.seed) +
+                    ", Adam lr " + fmt(o.lr, 6) +  " (" + mo.schedule + "), augment " + o.augment + ", seed " +
+                    std::to_string(o.seed) +
                     ", loss " + fmt(loss.segmentation_weight, 3) + " x " +
                     (loss.segmentation == losses::multitask::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
                     "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
+                    (mo.cls_warmup > 0 ? " (from epoch " + std::to_string(mo.cls_warmup + 1) + ")" : std::string()) +
+                    ", classification head " + mo.cls_head +
                     "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
                     "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::vector<double> c[8];
@@ -184,12 +304,29 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
     s += "| mean ± std | | ";
     for (int k = 0; k < 7; ++k) s += " | " + metrics::summarize(c[k]).str(3);
     s += " | |\n";
+    s += "\nThe classification at the threshold with the highest accuracy on the fold's training images "
+         "(eval mode, no augmentation):\n\n| fold | threshold | accuracy | F1 | sensitivity | specificity |\n"
+         "|---|---:|---:|---:|---:|---:|\n";
+    std::vector<double> t[5];
+    for (const auto& r : rs) {
+        const double v[5] = {r.threshold, r.accuracy_t, r.f1_t, r.sensitivity_t, r.specificity_t};
+        s += "| " + std::to_string(r.fold);
+        for (int k = 0; k < 5; ++k) {
+            t[k].push_back(v[k]);
+            s += " | " + fmt(v[k], 3);
+        }
+        s += " |\n";
+    }
+    s += "| mean ± std";
+    for (int k = 0; k < 5; ++k) s += " | " + metrics::summarize(t[k]).str(3);
+    s += " |\n";
     return s;
 }
 
 int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
-                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss", "folds", "fold",
+                      {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss",
+                       "cls-head", "cls-warmup", "schedule", "grad-probe", "folds", "fold",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -200,12 +337,27 @@ int run(int argc, char** argv) {
         throw usage_error("--size " + std::to_string(o.size) + " is not compiled in; use 64, 128 or 256");
     const std::string seg_loss = a.str("seg-loss", "bce");
     if (seg_loss != "bce" && seg_loss != "dice_bce") throw usage_error("--seg-loss must be bce or dice_bce");
-    const losses::multitask loss{.segmentation_weight = a.num("seg-weight", 1.0),
-                              .classification_weight = a.num("cls-weight", 1.0),
-                              .segmentation = seg_loss == "dice_bce" ? losses::multitask::segmentation_term::dice_bce
-                                                                     : losses::multitask::segmentation_term::bce};
-    if (!(loss.segmentation_weight >= 0) || !(loss.classification_weight >= 0))
+    multitask_options mo;
+    mo.loss = {.segmentation_weight = a.num("seg-weight", 1.0),
+               .classification_weight = a.num("cls-weight", 1.0),
+               .segmentation = seg_loss == "dice_bce" ? losses::multitask::segmentation_term::dice_bce
+                                                      : losses::multitask::segmentation_term::bce};
+    if (!(mo.loss.segmentation_weight >= 0) || !(mo.loss.classification_weight >= 0))
         throw usage_error("--seg-weight and --cls-weight must be >= 0");
+    mo.cls_head = a.str("cls-head", "flatten");
+    if (mo.cls_head != "flatten" && mo.cls_head != "gap" && mo.cls_head != "gap_deep")
+        throw usage_error("--cls-head must be flatten, gap or gap_deep");
+    const auto whole = [&](const char* name) {
+        const double v = a.num(name, 0.0);
+        if (!(v >= 0) || v != std::floor(v) || v > 1e6)
+            throw usage_error("--" + std::string(name) + " must be a whole number >= 0");
+        return static_cast<int>(v);
+    };
+    mo.cls_warmup = whole("cls-warmup");
+    mo.grad_probe = whole("grad-probe");
+    mo.schedule = a.str("schedule", "constant");
+    if (mo.schedule != "constant" && mo.schedule != "cosine")
+        throw usage_error("--schedule must be constant or cosine");
     const std::vector<int> which = folds_to_run(a, o.folds);
     const busi_images d = read_busi(o.data, {"benign", "malignant"}, o.size, o.max_per_class, o.quiet);
     const auto parts = make_folds(d, o.folds, o.seed);
@@ -214,11 +366,12 @@ int run(int argc, char** argv) {
     run_folds<fold_result>(
         parts, which, o,
         [&](const data::fold& p, int f) {
-            if (o.size == 64) return run_fold<64>(d, p, f, o, loss);
-            if (o.size == 128) return run_fold<128>(d, p, f, o, loss);
-            return run_fold<256>(d, p, f, o, loss);
+            if (o.size == 64) return run_size<64>(d, p, f, o, mo);
+            if (o.size == 128) return run_size<128>(d, p, f, o, mo);
+            return run_size<256>(d, p, f, o, mo);
         },
-        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size(), loss); }, folds_csv);
+        [&](const std::vector<fold_result>& r) { return summary_md(r, o, d.samples.size(), mo); },
+        folds_csv);
     return 0;
 }
 

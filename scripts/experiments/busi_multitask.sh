@@ -7,7 +7,8 @@
 #   scripts/experiments/busi_multitask.sh [RUNS_DIR]          (default runs/busi_multitask)
 #
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [64],
-# EPOCHS [15], BATCH [8], LR [1e-4], SEG_LOSS [bce; or dice_bce], SEG_WEIGHT [1], CLS_WEIGHT [1],
+# EPOCHS [15], BATCH [8], LR [1e-4], SCHEDULE [constant; or cosine], SEG_LOSS [bce; or dice_bce],
+# SEG_WEIGHT [1], CLS_WEIGHT [1], CLS_HEAD [flatten; or gap, gap_deep], CLS_WARMUP [0 epochs],
 # FOLDS [5], AUGMENT [on], SEED [1], THREADS [2],
 # BUILD_DIR [build], NICE [10]. A fold whose folds.csv exists is finished and skipped.
 set -euo pipefail
@@ -18,6 +19,7 @@ data="${DATA:-$root/../shared/data/busi/Dataset_BUSI_with_GT}"
 size="${SIZE:-64}" epochs="${EPOCHS:-15}" batch="${BATCH:-8}" lr="${LR:-1e-4}" folds="${FOLDS:-5}"
 augment="${AUGMENT:-on}" seed="${SEED:-1}" threads="${THREADS:-2}" nice_level="${NICE:-10}"
 seg_loss="${SEG_LOSS:-bce}" seg_weight="${SEG_WEIGHT:-1}" cls_weight="${CLS_WEIGHT:-1}"
+cls_head="${CLS_HEAD:-flatten}" cls_warmup="${CLS_WARMUP:-0}" schedule="${SCHEDULE:-constant}"
 build="${BUILD_DIR:-$root/build}"
 
 source "$root/scripts/experiments/common.sh"
@@ -33,14 +35,17 @@ for fold in $(seq 0 $((folds - 1))); do
     rm -rf "$out"
     echo "== busi_multitask fold $fold/$folds"
     nice -n "$nice_level" "$prog" --data "$data" --size "$size" --epochs "$epochs" --batch "$batch" --lr "$lr" \
-        --seg-loss "$seg_loss" --seg-weight "$seg_weight" --cls-weight "$cls_weight" --folds "$folds" --fold "$fold" --seed "$seed" --augment "$augment" --threads "$threads" --out "$out" \
+        --schedule "$schedule" --seg-loss "$seg_loss" --seg-weight "$seg_weight" --cls-weight "$cls_weight" \
+        --cls-head "$cls_head" --cls-warmup "$cls_warmup" --folds "$folds" --fold "$fold" --seed "$seed" \
+        --augment "$augment" --threads "$threads" --out "$out" \
         | tee "$runs/fold$fold.log"
 done
 
 /usr/bin/python3 - "$runs" "$size" "$epochs" "$batch" "$lr" "$augment" "$seg_loss" "$seg_weight" "$cls_weight" \
+    "$cls_head" "$cls_warmup" "$schedule" \
     <<'PY' | tee "$runs/table.md"
 import csv, os, statistics, sys
-runs, size, epochs, batch, lr, augment, seg_loss, seg_weight, cls_weight = sys.argv[1:]
+runs, size, epochs, batch, lr, augment, seg_loss, seg_weight, cls_weight, cls_head, cls_warmup, schedule = sys.argv[1:]
 rows = []
 for d in sorted(os.listdir(runs)):
     p = os.path.join(runs, d, "folds.csv")
@@ -50,8 +55,11 @@ for d in sorted(os.listdir(runs)):
 rows.sort(key=lambda r: int(r["fold"]))
 keys = ["dice", "iou", "accuracy", "f1", "sensitivity", "specificity", "auc"]
 print(f"Residual multi-task U-Net, BUSI benign vs malignant, {size} x {size}, {epochs} epochs, batch {batch}, "
-      f"Adam lr {lr}, augment {augment}, loss {seg_weight} x {'(Dice + BCE)' if seg_loss == 'dice_bce' else 'BCE'}"
-      f"(segmentation) + {cls_weight} x BCE(classification); grouped {len(rows)}-fold CV, last-epoch network "
+      f"Adam lr {lr} ({schedule}), augment {augment}, "
+      f"loss {seg_weight} x {'(Dice + BCE)' if seg_loss == 'dice_bce' else 'BCE'}"
+      f"(segmentation) + {cls_weight} x BCE(classification)"
+      f"{f' (from epoch {int(cls_warmup) + 1})' if int(cls_warmup) > 0 else ''}, classification head {cls_head}; "
+      f"grouped {len(rows)}-fold CV, last-epoch network "
       f"on the held-out fold.\n")
 print("| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | seconds |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -62,4 +70,12 @@ sd = lambda v: statistics.stdev(v) if len(v) > 1 else float("nan")
 ms = lambda k: f"{statistics.mean(float(r[k]) for r in rows):.3f} ± {sd([float(r[k]) for r in rows]):.3f}"
 if rows:
     print("| mean ± std | | | " + " | ".join(ms(k) for k in keys) + " | |")
+keys_t = ["threshold", "accuracy_t", "f1_t", "sensitivity_t", "specificity_t"]
+if rows and all(k in r for r in rows for k in keys_t):
+    print("\nAt the threshold with the highest accuracy on each fold's training images:\n")
+    print("| fold | threshold | accuracy | F1 | sensitivity | specificity |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['fold']} | " + " | ".join(f"{float(r[k]):.3f}" for k in keys_t) + " |")
+    print("| mean ± std | " + " | ".join(ms(k) for k in keys_t) + " |")
 PY

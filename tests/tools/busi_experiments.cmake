@@ -35,7 +35,8 @@ function(check_csv file rows allow_nan)
         foreach(col IN LISTS columns)
             list(GET values ${k} v)
             math(EXPR k "${k} + 1")
-            if(col MATCHES "^(dice|iou|accuracy|f1|sensitivity|specificity|auc|macro_f1|precision_.*|recall_.*|f1_.*|stage[12]_auc)$")
+            if(col MATCHES "^(dice|iou|accuracy|f1|sensitivity|specificity|auc|macro_f1|precision_.*|recall_.*|f1_.*|stage[12]_auc)$"
+               OR col MATCHES "^(threshold|(accuracy|sensitivity|specificity)_t)$")
                 if(v STREQUAL "nan" OR v STREQUAL "-nan")
                     if(NOT allow_nan)
                         message(FATAL_ERROR "'${file}': ${col} is NaN")
@@ -59,6 +60,12 @@ if(MODE STREQUAL "bad_input")
         expect_exit2("--data PATH is required" "${prog}" --out "${WORK}/run")
     endforeach()
     expect_exit2("--size 96 is not compiled in" "${MULTITASK}" --size 96 --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--cls-head must be flatten, gap or gap_deep" "${MULTITASK}" --cls-head dense --data "${WORK}"
+        --out "${WORK}/run")
+    expect_exit2("--schedule must be constant or cosine" "${MULTITASK}" --schedule step --data "${WORK}"
+        --out "${WORK}/run")
+    expect_exit2("--grad-probe must be a whole number >= 0" "${MULTITASK}" --grad-probe 1.5 --data "${WORK}"
+        --out "${WORK}/run")
     expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
     # a folder that is not BUSI: the message names the class folder that is missing
     file(MAKE_DIRECTORY "${WORK}/not_busi")
@@ -83,9 +90,32 @@ if(MODE STREQUAL "multitask")
     if(NOT summary MATCHES "\\| mean ± std \\|")
         message(FATAL_ERROR "summary.md lacks the mean ± std row:\n${summary}")
     endif()
+    if(NOT summary MATCHES "highest accuracy on the fold's training images")
+        message(FATAL_ERROR "summary.md lacks the table at the training images' threshold:\n${summary}")
+    endif()
     # a finished run is not overwritten
     expect_exit2("already holds a finished run" "${MULTITASK}" --data "${busi}" --out "${WORK}/run" --size 64
         --max-per-class 6 --folds 2)
+    # the pooled head, the cosine schedule and the classification warm-up: the same files, and the
+    # summary names the choices
+    run_ok("${MULTITASK}" --data "${busi}" --out "${WORK}/run_gap" --size 64 --epochs 2 --folds 2 --fold 1
+        --max-per-class 6 --batch 4 --threads 1 --cls-head gap_deep --schedule cosine --cls-warmup 1 --grad-probe 4)
+    check_csv("${WORK}/run_gap/folds.csv" 1 FALSE)
+    check_csv("${WORK}/run_gap/fold1_log.csv" 2 FALSE)
+    # 6 training images in batches of 4: 2 steps per epoch, so the 4 probed steps span both
+    # epochs; in the warm-up epoch the classification term (and its gradient) is zero, after it not
+    check_csv("${WORK}/run_gap/fold1_grad.csv" 4 FALSE)
+    file(STRINGS "${WORK}/run_gap/fold1_grad.csv" probe)
+    list(GET probe 1 first)
+    list(GET probe 4 last)
+    if(NOT first MATCHES ",0\\.000000$" OR last MATCHES ",0\\.000000$" OR NOT last MATCHES "^2,3,")
+        message(FATAL_ERROR "fold1_grad.csv: expected a zero classification gradient in epoch 1 only:\n${probe}")
+    endif()
+    file(READ "${WORK}/run_gap/summary.md" summary)
+    if(NOT summary MATCHES "classification head gap_deep" OR NOT summary MATCHES "\\(cosine\\)"
+       OR NOT summary MATCHES "BCE\\(classification\\) \\(from epoch 2\\)")
+        message(FATAL_ERROR "summary.md does not name the head, schedule and warm-up:\n${summary}")
+    endif()
 elseif(MODE STREQUAL "hierarchical")
     run_ok("${HIERARCHICAL}" --data "${busi}" --out "${WORK}/run" --size 32 --epochs 1 --folds 2 --max-per-class 6
         --batch 4 --threads 1)

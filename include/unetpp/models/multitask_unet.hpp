@@ -3,20 +3,28 @@
 /// heads. `forward` returns `{.segmentation, .classification}`, both `heads::logits<T>`:
 ///
 ///   segmentation    1x1 conv on the last decoder block -> [N, classes, H, W] logits
-///   classification  flatten(last decoder block) -> dense Hidden -> ReLU -> dense 1 -> [N, 1, 1, 1]
+///   classification  one of (the Head template argument, cls_head_kind):
+///     flatten   flatten(last decoder block) -> dense Hidden -> ReLU -> dense 1 -> [N, 1, 1, 1]
+///               (seed 002; at base 16 and 64 x 64 the first dense alone holds 4.2 M weights)
+///     gap       global average pool(last decoder block: base channels) -> dense Hidden -> ReLU -> dense 1
+///     gap_deep  global average pool(deepest decoder block: base * 2^(depth-1) channels) -> dense Hidden
+///               -> ReLU -> dense 1; its gradient enters the body at that decoder
 ///
 /// The flatten size follows from the configured image size (a template argument), so the dense
-/// layer's shape is fixed at compile time; a run-time image of another size is a shape_error.
+/// layer's shape is fixed at compile time; a run-time image of another size is a shape_error
+/// (the pooled heads keep that rule so that all heads take the same inputs).
 /// The joint loss is `losses::multitask` (losses/multitask.hpp): w_seg * BCE(seg) + w_cls * BCE(cls), from logits (or
 /// Dice + BCE for the segmentation term).
 ///
 /// Parameter names: the body's (enc1.*, bottleneck.*, up1.*, dec1.*), seg_head.*,
 /// cls_head.fc1.*, cls_head.fc2.*.
 
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "../config/abi.hpp"
 #include "../blocks/residual_block.hpp"
@@ -77,10 +85,14 @@ struct residual_multitask_policies : default_policies {
     using head = identity_head<B, T>;
 };
 
-/// U-Net body + segmentation head + flatten/dense classification head. `C.classes` is the
-/// number of segmentation maps; the classification head gives one logit per image.
+/// Which features the classification head of multitask_unet reads and how it reduces them to a
+/// vector (see the file comment).
+enum class cls_head_kind { flatten, gap, gap_deep };
+
+/// U-Net body + segmentation head + classification head (flatten or pooled, `Head`). `C.classes`
+/// is the number of segmentation maps; the classification head gives one logit per image.
 template <unet_cfg C, int ImageSize, int Hidden = 64, backend::backend_type B = backend::cpu, class T = float,
-          class P = residual_multitask_policies>
+          class P = residual_multitask_policies, cls_head_kind Head = cls_head_kind::flatten>
 class multitask_unet {
 public:
     using body_t = unet<unet_cfg{.in_channels = C.in_channels, .classes = C.base, .base = C.base, .depth = C.depth,
@@ -93,6 +105,7 @@ public:
     /// the body itself has C.base output maps, the segmentation head C.classes).
     static constexpr unet_cfg cfg = C;
     static constexpr int image_size = ImageSize;
+    static constexpr cls_head_kind head_kind = Head;
 
     static_assert(ImageSize >= 1 && body_t::is_valid_size(ImageSize),
                   "multitask_unet: ImageSize is not an input size the U-Net body can take (padded bodies: a "
@@ -106,9 +119,17 @@ public:
                   "multitask_unet: base * ImageSize^2 (the flattened features) exceeds the dense layer's limit");
     static constexpr int flatten_features = static_cast<int>(flatten_features_ll);
 
+    /// Decoder level the classification head reads (0: the last decoder block, the body's output;
+    /// depth - 1: the deepest one) and its channels.
+    static constexpr int cls_level = Head == cls_head_kind::gap_deep ? C.depth - 1 : 0;
+    static constexpr int cls_channels = body_t::channels(cls_level);
+    /// Width of the vector the first dense of the classification head takes.
+    static constexpr int cls_features = Head == cls_head_kind::flatten ? flatten_features : cls_channels;
+
     using seg_head_t = conv2d<conv2d_cfg{.in = C.base, .out = C.classes, .kernel = 1, .pad = padding::valid}, B, T>;
-    using cls_head_t = sequential<named<"flatten", flatten<B, T>>,
-                                  named<"fc1", dense<dense_cfg{.in = flatten_features, .out = Hidden}, B, T>>,
+    using cls_reduce_t = std::conditional_t<Head == cls_head_kind::flatten, named<"flatten", flatten<B, T>>,
+                                            named<"pool", global_avg_pool<B, T>>>;
+    using cls_head_t = sequential<cls_reduce_t, named<"fc1", dense<dense_cfg{.in = cls_features, .out = Hidden}, B, T>>,
                                   named<"relu", relu<B, T>>, named<"fc2", dense<dense_cfg{.in = Hidden, .out = 1}, B, T>>>;
 
     static constexpr std::size_t parameter_count =
@@ -117,8 +138,13 @@ public:
 
     /// One line naming the architecture (checkpoint metadata and error messages).
     static std::string describe() {
+        // The flatten head keeps the name it had before the pooled heads existed (checkpoints).
         return "multitask_unet<" + body_t::describe() + ", image " + std::to_string(ImageSize) + ", hidden " +
-               std::to_string(Hidden) + ">";
+               std::to_string(Hidden) +
+               (Head == cls_head_kind::gap        ? std::string(", head gap")
+                : Head == cls_head_kind::gap_deep ? std::string(", head gap_deep")
+                                                  : std::string()) +
+               ">";
     }
 
     explicit multitask_unet(std::uint64_t seed = 0) { init(seed); }
@@ -142,9 +168,15 @@ public:
 
     multitask_outputs<T, typename B::memory> forward(const tensor_type& x) {
         validate(x.shape());
-        const tensor_type& f = body_.forward(x);
+        const tensor_type& f = body_.forward_tapped(x, [&](auto level, const tensor_type& map) {
+            // The deepest decoder's map is read while it is valid (under inference_mode the
+            // decoders share one workspace slot); in training it stays the decoder's own output.
+            if constexpr (cls_level != 0 && decltype(level)::value == static_cast<std::size_t>(cls_level)) {
+                cls_.forward(map);
+            }
+        });
         seg_.forward(f);
-        cls_.forward(f);
+        if constexpr (cls_level == 0) cls_.forward(f);
         return {heads::logits<T, typename B::memory>(seg_.output()), heads::logits<T, typename B::memory>(cls_.output())};
     }
 
@@ -153,10 +185,18 @@ public:
     const tensor_type& backward(const tensor_type& x, const tensor_type& dseg, const tensor_type& dcls) {
         const tensor_type& f = body_.output();
         const tensor_type& gs = seg_.backward(f, dseg);
-        const tensor_type& gc = cls_.backward(f, dcls);
-        dfeat_.resize(f.shape());
-        B::add(gs.data(), gc.data(), dfeat_.data(), static_cast<std::ptrdiff_t>(dfeat_.size()));
-        return body_.backward(x, dfeat_);
+        if constexpr (cls_level == 0) {
+            const tensor_type& gc = cls_.backward(f, dcls);
+            dfeat_.resize(f.shape());
+            B::add(gs.data(), gc.data(), dfeat_.data(), static_cast<std::ptrdiff_t>(dfeat_.size()));
+            return body_.backward(x, dfeat_);
+        } else {
+            const tensor_type& features = body_.template decoder<static_cast<std::size_t>(cls_level)>().output();
+            const tensor_type& gc = cls_.backward(features, dcls);
+            std::array<const tensor_type*, static_cast<std::size_t>(C.depth)> decoder_grads{};
+            decoder_grads[static_cast<std::size_t>(cls_level)] = &gc;
+            return body_.backward(x, gs, decoder_grads);
+        }
     }
 
     void need_input_grad(bool on) { body_.need_input_grad(on); }

@@ -134,6 +134,31 @@ inline constexpr unet_cfg residual_multitask_cfg{.in_channels = 1, .classes = 1,
 template <int ImageSize = 256, backend::backend_type B = backend::cpu, class T = float>
 using residual_multitask_unet = multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T>;
 
+/// The same body and segmentation head with a pooled classification head instead of the
+/// seed's flatten head: global average pool of the last decoder block (16 channels) -> 64 -> 1
+/// (1,153 parameters instead of 16 * ImageSize^2 * 64 + 129: 4,194,433 at 64 x 64), so the
+/// parameter count no longer depends on the image size. docs/RESULTS.md (BUSI multi-task)
+/// compares the heads.
+template <int ImageSize = 256, backend::backend_type B = backend::cpu, class T = float>
+using residual_multitask_unet_gap =
+    multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T, residual_multitask_policies, cls_head_kind::gap>;
+/// Pooled head on the deepest decoder block instead (128 channels at 1/8 of the side): 8,321
+/// parameters in the head.
+template <int ImageSize = 256, backend::backend_type B = backend::cpu, class T = float>
+using residual_multitask_unet_gap_deep =
+    multitask_unet<residual_multitask_cfg, ImageSize, 64, B, T, residual_multitask_policies, cls_head_kind::gap_deep>;
+
+static_assert(residual_multitask_unet<64>::parameter_count == 6'564'338,
+              "residual_multitask_unet<64>: 2,369,905 in the body and segmentation head + 4,194,433 in the flatten "
+              "head");
+static_assert(residual_multitask_unet<64>::cls_head_t::parameter_count == 4'194'433,
+              "the flatten head at 64 x 64: 16 * 64 * 64 * 64 + 64 + 64 + 1");
+static_assert(residual_multitask_unet_gap<64>::parameter_count == 2'369'905 + 1'153 &&
+                  residual_multitask_unet_gap<256>::parameter_count == 2'371'058,
+              "residual_multitask_unet_gap: the body and segmentation head + 16 * 64 + 64 + 64 + 1, at any image size");
+static_assert(residual_multitask_unet_gap_deep<64>::parameter_count == 2'369'905 + 8'321,
+              "residual_multitask_unet_gap_deep: the body and segmentation head + 128 * 64 + 64 + 64 + 1");
+
 // --- Encoder classifier of the BUSI hierarchy (models/classifier.hpp) ------------------------
 
 /// The hierarchy's stage network used by examples/busi_hierarchical.cpp: base 16, depth 4

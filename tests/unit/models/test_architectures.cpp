@@ -155,6 +155,22 @@ TEST_CASE("architectures: finite-difference gradients of whole networks (double,
         multitask_as_layer<M> net(9);
         check_layer_gradients(net, {2, 1, 8, 8}, o);
     }
+    SUBCASE("residual multitask U-Net with the pooled head on the last decoder block") {
+        using M = multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2}, 8, 4, R, D,
+                                 residual_multitask_policies, cls_head_kind::gap>;
+        multitask_as_layer<M> net(9);
+        check_layer_gradients(net, {2, 1, 8, 8}, o);
+    }
+    SUBCASE("residual multitask U-Net with the pooled head on the deepest decoder block") {
+        // depth 3, so that the deepest decoder is not the body's output and the head's gradient
+        // enters the body in the middle of the decoder path
+        // (16 x 16: at 8 x 8 the bottleneck's batch norm sees 1 x 1 maps of two images, too
+        // curved for the finite differences)
+        using M = multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 3}, 16, 4, R, D,
+                                 residual_multitask_policies, cls_head_kind::gap_deep>;
+        multitask_as_layer<M> net(9);
+        check_layer_gradients(net, {2, 1, 16, 16}, o);
+    }
 }
 
 TEST_CASE("attention gate: coefficients in (0, 1), gated skip = skip * coefficient") {
@@ -224,6 +240,115 @@ TEST_CASE("residual multitask U-Net: typed outputs, image size, joint loss") {
     CHECK(names.count("enc1.block3.conv.weight") == 1);
     CHECK(names.at("cls_head.fc1.weight") == 128u * 4u);
     CHECK(names.count("seg_head.weight") == 1);
+}
+
+namespace {
+
+/// The classification logit of a pooled-head multitask model recomputed by hand from the map its
+/// head reads: fc2(relu(fc1(mean over H x W of each channel))).
+template <class M>
+std::vector<double> pooled_head_reference(M& model, const tensor<float>& features) {
+    std::map<std::string, std::vector<float>> p;
+    model.visit_parameters([&](std::string_view name, auto& w, auto&) {
+        if (name.starts_with("cls_head.")) p[std::string(name)].assign(w.begin(), w.end());
+    });
+    const shape4 s = features.shape();
+    const auto plane = static_cast<std::size_t>(s.h) * static_cast<std::size_t>(s.w);
+    const auto& w1 = p.at("cls_head.fc1.weight");
+    const auto& b1 = p.at("cls_head.fc1.bias");
+    const auto& w2 = p.at("cls_head.fc2.weight");
+    const auto& b2 = p.at("cls_head.fc2.bias");
+    const std::size_t hidden = b1.size(), channels = static_cast<std::size_t>(s.c);
+    REQUIRE(w1.size() == hidden * channels);
+    std::vector<double> logits;
+    for (int n = 0; n < s.n; ++n) {
+        std::vector<double> mean(channels, 0.0);
+        for (std::size_t c = 0; c < channels; ++c) {
+            const std::size_t at = (static_cast<std::size_t>(n) * channels + c) * plane;
+            for (std::size_t i = 0; i < plane; ++i) mean[c] += features[at + i];
+            mean[c] /= static_cast<double>(plane);
+        }
+        double z = b2[0];
+        for (std::size_t j = 0; j < hidden; ++j) {
+            double a = b1[j];
+            for (std::size_t c = 0; c < channels; ++c) a += w1[j * channels + c] * mean[c];  // dense: [out, in]
+            z += w2[j] * std::max(a, 0.0);
+        }
+        logits.push_back(z);
+    }
+    return logits;
+}
+
+}  // namespace
+
+TEST_CASE("residual multitask U-Net: pooled classification heads (shapes, parameters, logits, gradients)") {
+    constexpr unet_cfg cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 3};
+    using flat = multitask_unet<cfg, 16, 4>;
+    using gap = multitask_unet<cfg, 16, 4, backend::cpu, float, residual_multitask_policies, cls_head_kind::gap>;
+    using deep = multitask_unet<cfg, 16, 4, backend::cpu, float, residual_multitask_policies, cls_head_kind::gap_deep>;
+    using gap32 = multitask_unet<cfg, 32, 4, backend::cpu, float, residual_multitask_policies, cls_head_kind::gap>;
+    // The body and segmentation head are the same; only the classification head differs:
+    // flatten: 2*16*16 -> 4 -> 1; gap: 2 -> 4 -> 1; gap_deep: 8 (base * 2^(depth-1)) -> 4 -> 1.
+    constexpr std::size_t shared = flat::parameter_count - (2 * 16 * 16 * 4 + 4 + 4 + 1);
+    static_assert(gap::parameter_count == shared + 2 * 4 + 4 + 4 + 1);
+    static_assert(deep::parameter_count == shared + 8 * 4 + 4 + 4 + 1);
+    static_assert(gap32::parameter_count == gap::parameter_count, "a pooled head does not depend on the image size");
+    static_assert(gap::cls_features == 2 && deep::cls_features == 8 && flat::cls_features == 2 * 16 * 16);
+    static_assert(presets::residual_multitask_unet_gap<64>::cls_head_t::parameter_count == 16 * 64 + 64 + 64 + 1);
+    static_assert(presets::residual_multitask_unet_gap_deep<64>::cls_head_t::parameter_count == 128 * 64 + 64 + 64 + 1);
+
+    tensor<float> x(shape4{3, 1, 16, 16});
+    rng r(11);
+    test::fill_normal(x, r);
+
+    SUBCASE("gap reads the last decoder block") {
+        gap model(4);
+        CHECK(counted_parameters(model) == gap::parameter_count);
+        CHECK(parameter_sizes(model).at("cls_head.fc1.weight") == 2u * 4u);
+        model.eval();
+        const auto out = model.forward(x);
+        CHECK(out.segmentation.shape() == shape4{3, 1, 16, 16});
+        REQUIRE(out.classification.shape() == shape4{3, 1, 1, 1});
+        const auto ref = pooled_head_reference(model, model.body().output());
+        for (std::size_t n = 0; n < 3; ++n) CHECK(out.classification[n] == doctest::Approx(ref[n]).epsilon(1e-5));
+        CHECK(gap::describe().find("head gap>") != std::string::npos);
+        CHECK(flat::describe().find("head") == std::string::npos);
+    }
+    SUBCASE("gap_deep reads the deepest decoder block, and its gradient reaches the body from there") {
+        deep model(4);
+        CHECK(counted_parameters(model) == deep::parameter_count);
+        CHECK(parameter_sizes(model).at("cls_head.fc1.weight") == 8u * 4u);
+        model.train(true);
+        const auto out = model.forward(x);
+        REQUIRE(out.classification.shape() == shape4{3, 1, 1, 1});
+        const auto& features = model.body().template decoder<2>().output();
+        REQUIRE(features.shape() == shape4{3, 8, 4, 4});
+        const auto ref = pooled_head_reference(model, features);
+        for (std::size_t n = 0; n < 3; ++n) CHECK(out.classification[n] == doctest::Approx(ref[n]).epsilon(1e-5));
+        // A gradient on the classification logit alone reaches the encoder and the deepest
+        // decoder, but not the decoder blocks above it nor the segmentation head.
+        tensor<float> dseg(out.segmentation.shape(), 0.0f), dcls(out.classification.shape(), 1.0f);
+        model.zero_grad();
+        model.backward(x, dseg, dcls);
+        std::map<std::string, double> g;
+        model.visit_parameters([&](std::string_view name, auto&, auto& grad) {
+            double a = 0;
+            for (float v : grad) a += std::abs(v);
+            g[std::string(name)] = a;
+        });
+        CHECK(g.at("cls_head.fc1.weight") > 0);
+        CHECK(g.at("enc1.block1.conv.weight") > 0);
+        CHECK(g.at("dec3.block1.conv.weight") > 0);
+        CHECK(g.at("dec1.block1.conv.weight") == 0);
+        CHECK(g.at("seg_head.weight") == 0);
+    }
+    SUBCASE("under inference_mode the deepest decoder's map is read before it is overwritten") {
+        deep model(4);
+        model.eval();
+        const float expected = model.forward(x).classification[1];
+        inference_mode guard;
+        CHECK(model.forward(x).classification[1] == doctest::Approx(expected).epsilon(1e-6));
+    }
 }
 
 // docs/ARCHITECTURES.md, "Writing a new variant": a residual U-Net with attention skips and
