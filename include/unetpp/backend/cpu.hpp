@@ -113,7 +113,7 @@ struct basic_cpu {
     template <class T>
     static bool conv2d_forward_fused_two_supported(const conv_geometry& g, int c0, int h0, int w0) {
         if constexpr (use_fast<T>)
-            return g.padding == pad_kind::zero && cpu_kernels::conv2d_forward_fused_two_supported(g, c0, h0, w0);
+            return cpu_kernels::conv2d_forward_fused_two_supported(g, c0, h0, w0);  // zero padding only
         else
             return false;
     }
@@ -165,7 +165,7 @@ struct basic_cpu {
     template <class T>
     static bool conv2d_two_inputs_supported(const conv_geometry& g, int c0) {
         if constexpr (use_fast<T>)
-            return g.padding == pad_kind::zero && cpu_kernels::conv2d_two_inputs_supported(g, c0);
+            return cpu_kernels::conv2d_two_inputs_supported(g, c0);  // zero padding only
         else
             return false;
     }

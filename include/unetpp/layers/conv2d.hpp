@@ -193,11 +193,7 @@ public:
                                                                    const tensor_type& dy) {
         if constexpr (requires(const backend::conv_geometry& g) { B::template conv2d_two_inputs_supported<T>(g, 0); }) {
             const shape4 cat = checked_two(a, b);
-            if (!this->has_forward_ || this->inference_only_ || cat != this->in_shape_)
-                this->check_backward(describe_conv2d(cfg_), tensor_type(cat), dy);  // throws its message
-            if (dy.shape() != this->y_.shape())
-                throw shape_error(describe_conv2d(cfg_) + ": output gradient has shape " + dy.shape().str() +
-                                  ", expected the output shape " + this->y_.shape().str());
+            this->check_backward(describe_conv2d(cfg_), cat, dy);
             const auto g = geometry(cat);
             B::conv2d_backward_weights_two(g, a.data(), b.data(), a.shape().c, dy.data(), dweight_.data(),
                                            cfg_.bias ? dbias_.data() : pointer{});

@@ -283,14 +283,18 @@ protected:
     }
     /// Checks that backward receives the input and a gradient of the last forward's shapes.
     void check_backward(std::string_view layer, const tensor_type& x, const tensor_type& dy) const {
+        check_backward(layer, x.shape(), dy);
+    }
+    /// The same for an input of shape `in` (a layer whose input is two tensors: conv2d::backward_two).
+    void check_backward(std::string_view layer, const shape4& in, const tensor_type& dy) const {
         if (!has_forward_)
             throw std::logic_error(std::string(layer) + ": backward called before forward; run forward on the batch first");
         if (inference_only_)
             throw std::logic_error(std::string(layer) +
                                    ": backward after a forward run under unetpp::inference_mode, which keeps no "
                                    "intermediate results; run the forward pass again outside the inference_mode scope");
-        if (x.shape() != in_shape_)
-            throw shape_error(std::string(layer) + ": backward received input of shape " + x.shape().str() +
+        if (in != in_shape_)
+            throw shape_error(std::string(layer) + ": backward received input of shape " + in.str() +
                               " but the last forward saw " + in_shape_.str() + "; pass the same input to both");
         if (dy.shape() != y_.shape())
             throw shape_error(std::string(layer) + ": output gradient has shape " + dy.shape().str() +

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "../../../config/abi.hpp"
 #include "conv2d.hpp"
@@ -55,6 +56,24 @@ inline void direct_conv(int n, int cin, int h, int w, int cout, int kh, int kw, 
 inline bool use_direct(const conv_geometry& g) {
     return have_direct && conv2d_algorithm() != conv_algo::gemm && g.stride == 1 && g.pad < g.kh && g.pad < g.kw && g.kh * g.kw <= direct_max_taps &&
            g.oh() > 0 && g.ow() > 0;
+}
+
+// The forward of a convolution whose first c0 input channels are x0 (h0 x w0 maps, read
+// centre-cropped to g's input size) and the rest x1, on Winograd; `supported` is the caller's
+// query, checked here so that a caller who skipped it gets a clear error.
+inline void winograd_forward_two(const char* op, bool supported, const conv_geometry& g, const float* x0, int h0,
+                                 int w0, const float* x1, int c0, const float* w, const float* b, const float* scale,
+                                 const float* shift, bool relu, float* y, float* ws, bool cached) {
+    if (!supported)
+        throw std::invalid_argument(std::string(op) + ": this geometry cannot read two input tensors (check its "
+                                                      "*_supported query first and concatenate them otherwise)");
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    winograd_forward(g, wino::two_tensors(x0, c0, h0, w0, x1, g.cin - c0, g.h, g.w), w, b, scale, shift, relu, y, ws,
+                     cached);
+#else
+    (void)g, (void)x0, (void)h0, (void)w0, (void)x1, (void)c0, (void)w, (void)b, (void)scale, (void)shift, (void)relu,
+        (void)y, (void)ws, (void)cached;  // never supported
+#endif
 }
 
 }  // namespace detail
@@ -171,15 +190,8 @@ UNETPP_KERNEL_API void conv2d_forward_fused_two(const conv_geometry& g, const fl
                                                 const float* x1, int c0, const float* w, const float* b,
                                                 const float* scale, const float* shift, bool relu, float* y,
                                                 float* ws) {
-    if (!detail::winograd_two_inputs(g, c0, h0, w0))
-        throw std::invalid_argument("conv2d_forward_fused_two: this geometry cannot read two input tensors (check "
-                                    "conv2d_forward_fused_two_supported first and concatenate them otherwise)");
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    const detail::wino::in_planes x = detail::wino::two_tensors(x0, c0, h0, w0, x1, g.cin - c0, g.h, g.w);
-    detail::winograd_forward(g, x, w, b, scale, shift, relu, y, ws, /*cached=*/true);
-#else
-    (void)x0, (void)x1, (void)w, (void)b, (void)scale, (void)shift, (void)relu, (void)y, (void)ws;  // never supported
-#endif
+    detail::winograd_forward_two("conv2d_forward_fused_two", detail::winograd_two_inputs(g, c0, h0, w0), g, x0, h0,
+                                 w0, x1, c0, w, b, scale, shift, relu, y, ws, /*cached=*/true);
 }
 
 // Two inputs in training (and in eval mode outside inference_mode): Winograd runs the forward and
@@ -192,15 +204,8 @@ UNETPP_KERNEL_API bool conv2d_two_inputs_supported(const conv_geometry& g, int c
 
 UNETPP_KERNEL_API void conv2d_forward_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
                                           const float* w, const float* b, float* y, float* ws) {
-    if (!conv2d_two_inputs_supported(g, c0))
-        throw std::invalid_argument("conv2d_forward_two: this geometry cannot read two input tensors (check "
-                                    "conv2d_two_inputs_supported first and concatenate them otherwise)");
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    const detail::wino::in_planes x = detail::wino::two_tensors(x0, c0, g.h, g.w, x1, g.cin - c0, g.h, g.w);
-    detail::winograd_forward(g, x, w, b, nullptr, nullptr, false, y, ws, /*cached=*/false);
-#else
-    (void)x0, (void)x1, (void)w, (void)b, (void)y, (void)ws;  // never supported
-#endif
+    detail::winograd_forward_two("conv2d_forward_two", conv2d_two_inputs_supported(g, c0), g, x0, g.h, g.w, x1, c0,
+                                 w, b, nullptr, nullptr, false, y, ws, /*cached=*/false);
 }
 
 UNETPP_KERNEL_API void conv2d_backward_data_two(const conv_geometry& g, const float* dy, const float* w, float* dx0,

@@ -442,16 +442,20 @@ inline bool winograd_forward_if_chosen(const conv_geometry& g, const float* x, c
 // centre-cropped to g.h x g.w, and the rest from another (conv2d_forward_fused_two): where
 // Winograd runs it, with zero padding, and the gathers' per-image step fits both tensors (the
 // same width, or one image, or the first one cropped: wino::in_planes).
+// The split both directions share: zero padding, each tensor at least one channel, and the
+// gathers' and scatters' per-image step fitting both tensors (the same width, or one image;
+// `cropped`: the first tensor is read lane by lane, so only the second's step matters).
+inline bool two_tensor_split(const conv_geometry& g, int c0, bool cropped) noexcept {
+    return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin &&
+           (cropped || 2 * c0 == g.cin || g.n == 1);
+}
 inline bool winograd_two_inputs(const conv_geometry& g, int c0, int h0, int w0) {
-    const bool cropped = h0 != g.h || w0 != g.w;
-    return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin && h0 >= g.h && w0 >= g.w &&
-           (cropped || 2 * c0 == g.cin || g.n == 1) && use_winograd(g);
+    return h0 >= g.h && w0 >= g.w && two_tensor_split(g, c0, h0 != g.h || w0 != g.w) && use_winograd(g);
 }
 // Whether the backward-data pass of g may write the gradients of its first c0 input channels to
 // one tensor and the rest to another, both of g's input size (conv2d_backward_data_two).
 inline bool winograd_two_outputs(const conv_geometry& g, int c0) {
-    return have_winograd && g.padding == pad_kind::zero && c0 > 0 && c0 < g.cin && (2 * c0 == g.cin || g.n == 1) &&
-           use_winograd_backward(g);
+    return two_tensor_split(g, c0, false) && use_winograd_backward(g);
 }
 inline bool winograd_backward_data_if_chosen(const conv_geometry& g, const float* dy, const float* w, float* dx,
                                              float* ws) {
