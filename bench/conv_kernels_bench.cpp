@@ -10,8 +10,9 @@
 // stride-1 3x3 geometry of the presets (unet_bn<16..64, 3..4> at 64, 128, 256, batch 1 and 4,
 // and ronneberger2015's valid convolutions at 572), forward and backward-data, with the
 // algorithm forced to the direct kernel and to Winograd (set_conv2d_algorithm) in alternating
-// rounds. It prints the median over the rounds (minimum beside it), the effective GFLOP/s of
-// each (direct-convolution FLOPs over time, so the speed-up shows as GFLOP/s above the FMA
+// rounds; then backward-weights, on the kernel the direct setting picks (direct or im2col + GEMM)
+// against Winograd F(3x3, 4x4). It prints the median over the rounds (minimum beside it), the
+// effective GFLOP/s of each (direct-convolution FLOPs over time, so the speed-up shows as GFLOP/s above the FMA
 // peak's share the direct kernel reaches), their share of the measured FMA peak, and the
 // speed-up; the last column is the algorithm the automatic choice picks.
 // FLOPs are counted as 2 * N * Cout * Cin * kh * kw * OH * OW (for transposed convolutions the same
@@ -213,20 +214,25 @@ void bench_winograd_case(const std::string& name, const k::conv_geometry& g, dou
     std::size_t wsn = 0;
     for (k::conv_algo a : {k::conv_algo::direct, k::conv_algo::winograd}) {
         k::set_conv2d_algorithm(a);
-        wsn = std::max({wsn, k::conv2d_forward_workspace_floats(g), k::conv2d_backward_data_workspace_floats(g)});
+        wsn = std::max({wsn, k::conv2d_forward_workspace_floats(g), k::conv2d_backward_data_workspace_floats(g),
+                        k::conv2d_backward_weights_workspace_floats(g)});
     }
-    buffer ws(wsn, 9);
+    buffer ws(wsn, 9), dw(nw, 7), db(std::size_t(g.cout), 8);
+    k::set_conv2d_algorithm(k::conv_algo::automatic);
+    const bool auto_wino_wgt = std::strstr(k::conv2d_backward_weights_algorithm(g), "winograd") != nullptr;
     const double flops = 2.0 * g.n * g.cout * g.cin * 9 * double(g.oh()) * g.ow();
     const int reps = flops > 4e9 ? 2 : flops > 4e8 ? 3 : 8;
-    std::vector<double> t[2][2];  // [pass][algorithm]
+    std::vector<double> t[3][2];  // [pass][algorithm]
     const auto once = [&](int pass) {
         if (pass == 0)
             k::conv2d_forward(g, x.p, w.p, b.p, y.p, ws.p);
-        else
+        else if (pass == 1)
             k::conv2d_backward_data(g, dy.p, w.p, dx.p, ws.p);
+        else
+            k::conv2d_backward_weights(g, x.p, dy.p, dw.p, db.p, ws.p);
     };
     for (int r = 0; r < rounds; ++r)
-        for (int pass = 0; pass < 2; ++pass)
+        for (int pass = 0; pass < 3; ++pass)
             for (int a = 0; a < 2; ++a) {
                 k::set_conv2d_algorithm(a == 0 ? k::conv_algo::direct : k::conv_algo::winograd);
                 once(pass);  // warm-up: caches, page faults of the workspace
@@ -239,14 +245,15 @@ void bench_winograd_case(const std::string& name, const k::conv_geometry& g, dou
                 t[pass][a].push_back(best);
             }
     k::set_conv2d_algorithm(k::conv_algo::automatic);
-    for (int pass = 0; pass < 2; ++pass) {
+    for (int pass = 0; pass < 3; ++pass) {
         const auto [md, nd] = median_min(t[pass][0]);
         const auto [mw, nwm] = median_min(t[pass][1]);
         const double gd = flops / (md * 1e-3) / 1e9, gw = flops / (mw * 1e-3) / 1e9;
         std::printf("%-30s %-8s direct %9.3f ms (min %9.3f) %6.1f GF/s %5.1f%%  winograd %9.3f ms (min %9.3f) "
                     "%6.1f GF/s %5.1f%%  x%.2f  [auto: %s]\n",
-                    name.c_str(), pass == 0 ? "fwd" : "bwd-data", md, nd, gd, 100 * gd / peak, mw, nwm, gw,
-                    100 * gw / peak, md / mw, auto_wino ? "winograd" : "other");
+                    name.c_str(), pass == 0 ? "fwd" : pass == 1 ? "bwd-data" : "bwd-wgt", md, nd, gd, 100 * gd / peak,
+                    mw, nwm, gw, 100 * gw / peak, md / mw,
+                    (pass == 2 ? auto_wino_wgt : auto_wino) ? "winograd" : "other");
         std::fflush(stdout);
     }
 }

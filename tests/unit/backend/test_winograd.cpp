@@ -6,7 +6,10 @@
 //    stride-1 3x3 geometry of the presets (unet_bn<16..64, 3..4> at 64, 128, 256 and the valid
 //    convolutions of ronneberger2015) and odd sizes, with the error bounded relative to the sum of
 //    |products| of each output (see winograd_tolerance);
-//  * bit-identical results for 1 and 2 threads;
+//  * backward-weights on Winograd F(3x3, 4x4) (winograd_wgrad.hpp) against the exact sums over the
+//    same geometries, accumulating into a non-zero gradient, including wide layers cut into
+//    chunks of output channels;
+//  * bit-identical results for 1 and 3 threads;
 //  * a whole unet_bn forward and backward with Winograd against the same network on the direct
 //    kernels (on Winograd its decoders read their skip and up-sampled map as two inputs, on the
 //    direct kernels they concatenate them: the two paths of models/unet.hpp against each other);
@@ -127,6 +130,70 @@ double backward_data_error(const ck::conv_geometry& g, const std::vector<float>&
     return worst;
 }
 
+// The same for backward-weights, which adds into dw (dw0: what dw held before):
+// dw[co,ci,ky,kx] = dw0 + sum over n, oy, ox of dy[n,co,oy,ox] x[n,ci,oy+ky-pad,ox+kx-pad]; the
+// error relative to the sum of |products| + |dw0|, over the first and last channel pairs and
+// random ones.
+double backward_weights_error(const ck::conv_geometry& g, const std::vector<float>& x, const std::vector<float>& dy,
+                              const std::vector<float>& dw0, const std::vector<float>& dw, std::mt19937& rng) {
+    const int OH = g.oh(), OW = g.ow();
+    std::vector<std::size_t> idx;
+    for (int co : {0, g.cout - 1})
+        for (int ci : {0, g.cin - 1})
+            for (int k = 0; k < 9; ++k) idx.push_back((std::size_t(co) * g.cin + ci) * 9 + k);
+    std::uniform_int_distribution<std::size_t> u(0, dw.size() - 1);
+    for (int k = 0; k < 200; ++k) idx.push_back(u(rng));
+    double worst = 0.0;
+    for (std::size_t i : idx) {
+        const int k = int(i % 9), ci = int(i / 9 % g.cin), co = int(i / 9 / g.cin), ky = k / 3, kx = k % 3;
+        double s = dw0[i], mag = std::fabs(dw0[i]);
+        for (int n = 0; n < g.n; ++n)
+            for (int oy = 0; oy < OH; ++oy) {
+                const int iy = oy + ky - g.pad;
+                if (iy < 0 || iy >= g.h) continue;
+                const float* xr = x.data() + ((std::size_t(n) * g.cin + ci) * g.h + iy) * g.w;
+                const float* dr = dy.data() + ((std::size_t(n) * g.cout + co) * OH + oy) * OW;
+                for (int ox = 0; ox < OW; ++ox) {
+                    const int ix = ox + kx - g.pad;
+                    if (ix < 0 || ix >= g.w) continue;
+                    const double p = double(dr[ox]) * xr[ix];
+                    s += p;
+                    mag += std::fabs(p);
+                }
+            }
+        worst = std::max(worst, std::fabs(dw[i] - s) / std::max(mag, 1e-30));
+    }
+    return worst;
+}
+
+// Whether g's backward-weights pass runs on Winograd under the current algorithm setting.
+bool wgrad_on_winograd(const ck::conv_geometry& g) {
+    return std::string(ck::conv2d_backward_weights_algorithm(g)).find("winograd") != std::string::npos;
+}
+
+// Runs backward-weights of g with Winograd forced (g must be one it runs); returns the worst error.
+double winograd_wgrad_error(const ck::conv_geometry& g, unsigned seed) {
+    std::mt19937 rng(seed);
+    const auto x = random_floats(std::size_t(g.n) * g.cin * g.h * g.w, rng);
+    const auto dy = random_floats(std::size_t(g.n) * g.cout * g.oh() * g.ow(), rng);
+    const auto dw0 = random_floats(std::size_t(g.cout) * g.cin * 9, rng);
+    auto dw = dw0;
+    std::vector<float> db(std::size_t(g.cout), 0.0f);
+    algo_guard force(ck::conv_algo::winograd);
+    REQUIRE(wgrad_on_winograd(g));
+    workspace ws(ck::conv2d_backward_weights_workspace_floats(g));
+    ck::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws.p);
+    // The bias gradient: the plain sum of dy per output channel.
+    const std::size_t ohw = std::size_t(g.oh()) * g.ow();
+    for (int co : {0, g.cout - 1}) {
+        double s = 0.0;
+        for (int n = 0; n < g.n; ++n)
+            for (std::size_t p = 0; p < ohw; ++p) s += dy[(std::size_t(n) * g.cout + co) * ohw + p];
+        CHECK(std::fabs(db[std::size_t(co)] - s) <= 1e-5 * std::max(1.0, double(ohw) * g.n));
+    }
+    return backward_weights_error(g, x, dy, dw0, dw, rng);
+}
+
 // Runs forward and backward-data of g with Winograd forced; returns the two worst errors.
 std::pair<double, double> winograd_errors(const ck::conv_geometry& g, unsigned seed) {
     std::mt19937 rng(seed);
@@ -145,8 +212,9 @@ std::pair<double, double> winograd_errors(const ck::conv_geometry& g, unsigned s
 }
 
 void check_geometries(const std::vector<ck::conv_geometry>& gs) {
-    double worst_f = 0.0, worst_b = 0.0;
+    double worst_f = 0.0, worst_b = 0.0, worst_w = 0.0;
     unsigned seed = 1;
+    int wgrad = 0;
     for (const auto& g : gs) {
         CAPTURE(describe(g));
         const auto [ef, eb] = winograd_errors(g, seed++);
@@ -154,9 +222,15 @@ void check_geometries(const std::vector<ck::conv_geometry>& gs) {
         CHECK(eb < winograd_tolerance);
         worst_f = std::max(worst_f, ef);
         worst_b = std::max(worst_b, eb);
+        algo_guard force(ck::conv_algo::winograd);
+        if (!wgrad_on_winograd(g)) continue;  // channel counts the micro-kernel's blocks do not divide
+        ++wgrad;
+        const double ew = winograd_wgrad_error(g, seed++);
+        CHECK(ew < winograd_tolerance);
+        worst_w = std::max(worst_w, ew);
     }
     MESSAGE(gs.size() << " geometries: worst error / sum |products|: forward " << worst_f << ", backward-data "
-                      << worst_b);
+                      << worst_b << "; backward-weights (" << wgrad << " of them) " << worst_w);
 }
 
 }  // namespace
@@ -238,6 +312,49 @@ TEST_CASE("odd sizes, channel counts and batches") {
     check_geometries(gs);
 }
 
+TEST_CASE("backward-weights: odd sizes, batches, padding, wide layers in chunks") {
+    if (!ck::detail::have_winograd) return;
+    std::vector<ck::conv_geometry> gs;
+    for (int pad : {0, 1, 2})
+        for (auto [h, w] : {std::pair{1, 1}, {2, 3}, {5, 7}, {6, 6}, {9, 13}, {17, 30}, {31, 70}, {66, 67}, {4, 130}})
+            for (auto [cin, cout] : {std::pair{4, 4}, {16, 8}, {20, 36}})
+                if (h + 2 * pad >= 3 && w + 2 * pad >= 3) gs.push_back({3, cin, h, w, cout, 3, 3, 1, pad});
+    // Wide layers: their 36 x cout x cin sums exceed the budget, so the output channels run in
+    // chunks (two and three of them here, the last one shorter where cout does not divide).
+    gs.push_back({2, 512, 10, 9, 512, 3, 3, 1, 1});
+    gs.push_back({1, 1024, 7, 7, 1028, 3, 3, 1, 1});
+    double worst = 0.0;
+    unsigned seed = 100;
+    for (const auto& g : gs) {
+        CAPTURE(describe(g));
+        const double e = winograd_wgrad_error(g, seed++);
+        CHECK(e < winograd_tolerance);
+        worst = std::max(worst, e);
+    }
+    {
+        const ck::detail::wino::wgrad_plan p =
+            ck::detail::wino::make_wgrad_plan(ck::detail::winograd_plan_of(gs.back()), ck::detail::wgrad_rows);
+        CHECK(p.chunks >= 2);
+        CHECK(p.m_floats <= ck::detail::wino::wgrad_sums_budget);
+    }
+    MESSAGE(gs.size() << " geometries: worst backward-weights error / sum |products| " << worst);
+}
+
+TEST_CASE("backward-weights: the automatic choice and where Winograd cannot run it") {
+    if (!ck::detail::have_winograd) return;
+    // Chosen from 64 tiles on, where it beat the GEMM kernel; not on 16 tiles.
+    CHECK(wgrad_on_winograd({4, 32, 256, 256, 32, 3, 3, 1, 1}));
+    CHECK(wgrad_on_winograd({4, 1024, 16, 16, 1024, 3, 3, 1, 1}));
+    CHECK_FALSE(wgrad_on_winograd({1, 512, 16, 16, 512, 3, 3, 1, 1}));
+    algo_guard force(ck::conv_algo::winograd);
+    CHECK_FALSE(wgrad_on_winograd({1, 3, 64, 64, 32, 3, 3, 1, 1}));    // 3 input channels: no block of them
+    CHECK_FALSE(wgrad_on_winograd({1, 32, 64, 64, 30, 3, 3, 1, 1}));   // 30 output channels: no block of 4
+    CHECK_FALSE(wgrad_on_winograd({1, 32, 64, 64, 32, 5, 5, 1, 2}));   // 5x5
+    CHECK_FALSE(wgrad_on_winograd({1, 32, 64, 64, 32, 3, 3, 2, 1}));   // strided
+    algo_guard direct(ck::conv_algo::direct);
+    CHECK_FALSE(wgrad_on_winograd({4, 32, 256, 256, 32, 3, 3, 1, 1}));
+}
+
 TEST_CASE("fused forward: scale, shift and ReLU folded like the reference epilogue") {
     if (!ck::detail::have_winograd) return;
     const ck::conv_geometry g{2, 24, 19, 21, 40, 3, 3, 1, 1};
@@ -281,6 +398,22 @@ TEST_CASE("the result does not depend on the thread count") {
     }
     omp_set_num_threads(before);
     CHECK(y1 == y3);
+    // Backward-weights too, including a wide layer cut into chunks.
+    for (const ck::conv_geometry gw : {ck::conv_geometry{3, 32, 45, 37, 132, 3, 3, 1, 1},
+                                       ck::conv_geometry{2, 512, 10, 9, 512, 3, 3, 1, 1}}) {
+        const auto xw = random_floats(std::size_t(gw.n) * gw.cin * gw.h * gw.w, rng);
+        const auto dy = random_floats(std::size_t(gw.n) * gw.cout * gw.oh() * gw.ow(), rng);
+        std::vector<float> dw1(std::size_t(gw.cout) * gw.cin * 9, 0.0f), dw3(dw1);
+        for (auto [threads, out] : {std::pair{1, &dw1}, {3, &dw3}}) {
+            omp_set_num_threads(threads);
+            workspace ws(ck::conv2d_backward_weights_workspace_floats(gw));
+            ck::conv2d_backward_weights(gw, xw.data(), dy.data(), out->data(), nullptr, ws.p);
+        }
+        omp_set_num_threads(before);
+        CAPTURE(describe(gw));
+        CHECK(wgrad_on_winograd(gw));
+        CHECK(dw1 == dw3);
+    }
 #endif
 }
 
@@ -433,12 +566,17 @@ TEST_CASE("two inputs in training: forward, backward-data and backward-weights a
         ck::conv2d_backward_weights(g, cat.data(), dy.data(), dw_cat.data(), db_cat.data(), ws.p);
         ck::conv2d_backward_weights_two(g, x0.data(), x1.data(), tc.c0, dy.data(), dw_two.data(), db_two.data(),
                                         ws.p);
-        double worst = 0.0, scale = 0.0;
-        for (std::size_t k = 0; k < dw_cat.size(); ++k) {
-            worst = std::max(worst, std::abs(double(dw_two[k]) - dw_cat[k]));
-            scale = std::max(scale, std::abs(double(dw_cat[k])));
+        if (wgrad_on_winograd(g)) {
+            // Winograd reads both tensors where they lie: the same loads, so the same bits.
+            CHECK(dw_two == dw_cat);
+        } else {
+            double worst = 0.0, scale = 0.0;
+            for (std::size_t k = 0; k < dw_cat.size(); ++k) {
+                worst = std::max(worst, std::abs(double(dw_two[k]) - dw_cat[k]));
+                scale = std::max(scale, std::abs(double(dw_cat[k])));
+            }
+            CHECK(worst <= 1e-5 * scale);
         }
-        CHECK(worst <= 1e-5 * scale);
         CHECK(db_two == db_cat);
     }
     SUBCASE("not where Winograd's backward-data pass is not chosen, or the halves cannot be gathered") {

@@ -76,6 +76,22 @@ inline void winograd_forward_two(const char* op, bool supported, const conv_geom
 #endif
 }
 
+// db[co] += the sum of dy over images and pixels (in double per channel).
+inline void bias_gradient(const conv_geometry& g, const float* dy, float* db) {
+    const std::ptrdiff_t P = std::ptrdiff_t(g.oh()) * g.ow();
+#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * P * g.n > 65536)
+    for (int co = 0; co < g.cout; ++co) {
+        double s = 0.0;
+        for (int n = 0; n < g.n; ++n) {
+            const float* d = dy + (std::ptrdiff_t(n) * g.cout + co) * P;
+            float part = 0.0f;
+            for (std::ptrdiff_t p = 0; p < P; ++p) part += d[p];
+            s += part;
+        }
+        db[co] += float(s);
+    }
+}
+
 }  // namespace detail
 
 // ------------------------------------------------------------------------------------------------
@@ -95,6 +111,7 @@ UNETPP_KERNEL_API std::size_t conv2d_backward_data_workspace_floats(const conv_g
 }
 
 UNETPP_KERNEL_API std::size_t conv2d_backward_weights_workspace_floats(const conv_geometry& g) {
+    if (detail::use_winograd_wgrad(g)) return detail::winograd_wgrad_workspace_floats(g);
     if (detail::bwdw_choice(g) != detail::bwdw_kind::gemm) return 0;
     return detail::im2col_workspace_floats(g);
 }
@@ -115,6 +132,7 @@ UNETPP_KERNEL_API const char* conv2d_forward_algorithm(const conv_geometry& g) {
 }
 
 UNETPP_KERNEL_API const char* conv2d_backward_weights_algorithm(const conv_geometry& g) {
+    if (detail::use_winograd_wgrad(g)) return detail::winograd_wgrad_name;
 #if defined(__AVX512F__)
     switch (detail::bwdw_choice(g)) {
         case detail::bwdw_kind::six_by_three: return "direct-avx512 6co x 3 taps";
@@ -221,6 +239,8 @@ UNETPP_KERNEL_API void conv2d_backward_data_two(const conv_geometry& g, const fl
 }
 
 UNETPP_KERNEL_API std::size_t conv2d_backward_weights_two_workspace_floats(const conv_geometry& g, int c0) {
+    if (detail::use_winograd_wgrad(g) && detail::two_tensor_split(g, c0, false))
+        return detail::winograd_wgrad_workspace_floats(g);
     conv_geometry g0 = g, g1 = g;
     g0.cin = c0;
     g1.cin = g.cin - c0;
@@ -231,6 +251,12 @@ UNETPP_KERNEL_API std::size_t conv2d_backward_weights_two_workspace_floats(const
 
 UNETPP_KERNEL_API void conv2d_backward_weights_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
                                                    const float* dy, float* dw, float* db, float* ws) {
+    if (detail::use_winograd_wgrad(g) && detail::two_tensor_split(g, c0, false)) {  // both tensors where they lie
+        detail::winograd_backward_weights(g, detail::wino::two_tensors(x0, c0, g.h, g.w, x1, g.cin - c0, g.h, g.w),
+                                          dy, dw, ws);
+        if (db) detail::bias_gradient(g, dy, db);
+        return;
+    }
     const std::ptrdiff_t kk = std::ptrdiff_t(g.kh) * g.kw;
     const std::size_t part_floats = std::size_t(g.cout) * std::size_t(std::max(c0, g.cin - c0)) * std::size_t(kk);
     float* part = ws;
@@ -275,6 +301,11 @@ UNETPP_KERNEL_API void conv2d_backward_data(const conv_geometry& g, const float*
 
 UNETPP_KERNEL_API void conv2d_backward_weights(const conv_geometry& g, const float* x, const float* dy, float* dw,
                                                float* db, float* ws) {
+    if (detail::use_winograd_wgrad(g)) {
+        detail::winograd_backward_weights(g, detail::wino::one_tensor(x, g.cin, g.h, g.w), dy, dw, ws);
+        if (db) detail::bias_gradient(g, dy, db);
+        return;
+    }
 #if defined(__AVX512F__)
     const detail::bwdw_kind kind = detail::bwdw_choice(g);
     if (kind != detail::bwdw_kind::gemm) {
@@ -282,20 +313,7 @@ UNETPP_KERNEL_API void conv2d_backward_weights(const conv_geometry& g, const flo
             detail::bwdw6_run(g, x, dy, dw);
         else
             detail::bwdw_small_tile(g, x, dy, dw);
-        if (db) {
-            const std::ptrdiff_t P = std::ptrdiff_t(g.oh()) * g.ow();
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(g.cout) * P * g.n > 65536)
-            for (int co = 0; co < g.cout; ++co) {
-                double s = 0.0;
-                for (int n = 0; n < g.n; ++n) {
-                    const float* d = dy + (std::ptrdiff_t(n) * g.cout + co) * P;
-                    float part = 0.0f;
-                    for (std::ptrdiff_t p = 0; p < P; ++p) part += d[p];
-                    s += part;
-                }
-                db[co] += float(s);
-            }
-        }
+        if (db) detail::bias_gradient(g, dy, db);
         return;
     }
 #endif

@@ -78,18 +78,22 @@
 #include "winograd_driver.hpp"
 #include "winograd_plan.hpp"
 #include "winograd_transforms.hpp"
+#include "winograd_wgrad.hpp"
 
 namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI::detail {
 
 #if defined(__AVX512F__)
 inline constexpr bool have_winograd = true;
 inline constexpr const char* winograd_name = "winograd-avx512 F(4x4,3x3)";
+inline constexpr const char* winograd_wgrad_name = "winograd-avx512 F(3x3,4x4)";
 #elif defined(__AVX2__) && defined(__FMA__)
 inline constexpr bool have_winograd = true;
 inline constexpr const char* winograd_name = "winograd-avx2 F(4x4,3x3)";
+inline constexpr const char* winograd_wgrad_name = "winograd-avx2 F(3x3,4x4)";
 #else
 inline constexpr bool have_winograd = false;
 inline constexpr const char* winograd_name = "winograd (not compiled: needs AVX-512 or AVX2 + FMA)";
+inline constexpr const char* winograd_wgrad_name = winograd_name;
 #endif
 
 namespace wino {
@@ -98,15 +102,8 @@ namespace wino {
 
 // ---- Loading 16 tiles of one tile row -------------------------------------------------------
 //
-// Tiles tx0 .. tx0+15 of one tile row read input columns c0 + 4 l + j (lane l, j = 0..5) of each
-// of their 6 rows: a stride-4 de-interleave of 66 consecutive floats. The row is loaded as five
-// masked vectors (the masks clear columns outside the image: the zero padding) and split into the
-// six column phases with permutes. `p` may point before the row (left padding): masked-off lanes
-// are never read.
-inline void load_row_phases(const float* p, const __mmask16* lm, __m512* ph) noexcept {
-    const __m512 l0 = _mm512_maskz_loadu_ps(lm[0], p), l1 = _mm512_maskz_loadu_ps(lm[1], p + 16);
-    const __m512 l2 = _mm512_maskz_loadu_ps(lm[2], p + 32), l3 = _mm512_maskz_loadu_ps(lm[3], p + 48);
-    const __m512 l4 = _mm512_maskz_loadu_ps(lm[4], p + 64);
+// ph[j] = elements 4 l + j (l = 0..15, j = 0..3) of the 64 consecutive floats l0, l1, l2, l3.
+inline void phases4(__m512 l0, __m512 l1, __m512 l2, __m512 l3, __m512* ph) noexcept {
     // Lanes 0-7: phase j of elements 0..31, lanes 8-15: phase j+1.
     const __m512i ia = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
     const __m512i ib = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
@@ -116,6 +113,18 @@ inline void load_row_phases(const float* p, const __mmask16* lm, __m512* ph) noe
     ph[1] = _mm512_shuffle_f32x4(a, c, 0xEE);
     ph[2] = _mm512_shuffle_f32x4(b, d, 0x44);
     ph[3] = _mm512_shuffle_f32x4(b, d, 0xEE);
+}
+
+// Tiles tx0 .. tx0+15 of one tile row read input columns c0 + 4 l + j (lane l, j = 0..5) of each
+// of their 6 rows: a stride-4 de-interleave of 66 consecutive floats. The row is loaded as five
+// masked vectors (the masks clear columns outside the image: the zero padding) and split into the
+// six column phases with permutes. `p` may point before the row (left padding): masked-off lanes
+// are never read.
+inline void load_row_phases(const float* p, const __mmask16* lm, __m512* ph) noexcept {
+    const __m512 l0 = _mm512_maskz_loadu_ps(lm[0], p), l1 = _mm512_maskz_loadu_ps(lm[1], p + 16);
+    const __m512 l2 = _mm512_maskz_loadu_ps(lm[2], p + 32), l3 = _mm512_maskz_loadu_ps(lm[3], p + 48);
+    const __m512 l4 = _mm512_maskz_loadu_ps(lm[4], p + 64);
+    phases4(l0, l1, l2, l3, ph);
     // Phases 4 and 5 are phases 0 and 1 one tile further: shift in columns 64 and 65.
     const __m512i n0 = _mm512_castps_si512(l4);
     ph[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(n0, _mm512_castps_si512(ph[0]), 1));
@@ -215,6 +224,71 @@ struct isa_avx512 : simd512 {
                 const __m512i idx = _mm512_add_epi32(s.out_idx, _mm512_set1_epi32(i * q.ow + j));
                 _mm512_mask_i32scatter_ps(plane, __mmask16(s.orm[i] & s.ocm[j]), idx, o[i * 4 + j], 4);
             }
+    }
+
+    // The inverse of store_row for the backward-weights pass: o[j] = column j of one output row of
+    // the group's 16 tiles, read from the row starting at `row` (zero outside the output).
+    static void load_out_row(const group& s, const float* row, __m512* o) noexcept {
+        const float* p = shifted(row, 4 * s.tx0);
+        phases4(_mm512_maskz_loadu_ps(s.sm[0], p), _mm512_maskz_loadu_ps(s.sm[1], p + 16),
+                _mm512_maskz_loadu_ps(s.sm[2], p + 32), _mm512_maskz_loadu_ps(s.sm[3], p + 48), o);
+    }
+
+    // The inverse of scatter_tiles: o[i*4+j] = the group's 4 x 4 tiles of the channel plane,
+    // gathered (zero outside the output).
+    static void gather_tiles(const geom& q, const float* plane, const group& s, __m512* o) noexcept {
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const __m512i idx = _mm512_add_epi32(s.out_idx, _mm512_set1_epi32(i * q.ow + j));
+                o[i * 4 + j] =
+                    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(s.orm[i] & s.ocm[j]), idx, plane, 4);
+            }
+    }
+
+    // out[i] = the sum of the lanes of v[i] for the 16 vectors v[0..15]: a tree of 4 steps that adds
+    // halves, quarters, pairs and then single lanes of two vectors at a time (45 instructions for
+    // 16 sums), in a fixed order. After it, lane 4k + m holds the sum of v[4m + k].
+    static void lane_sums16(const __m512* v, float* out) noexcept {
+        __m512 w[8], x[4], y[2];
+        for (int j = 0; j < 8; ++j)
+            w[j] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * j], v[2 * j + 1], 0x44),
+                                 _mm512_shuffle_f32x4(v[2 * j], v[2 * j + 1], 0xEE));
+        for (int j = 0; j < 4; ++j)
+            x[j] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * j], w[2 * j + 1], 0x88),
+                                 _mm512_shuffle_f32x4(w[2 * j], w[2 * j + 1], 0xDD));
+        for (int j = 0; j < 2; ++j)
+            y[j] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * j], x[2 * j + 1], 0x44),
+                                 _mm512_shuffle_ps(x[2 * j], x[2 * j + 1], 0xEE));
+        const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+        const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        _mm512_storeu_ps(out, _mm512_permutexvar_ps(order, z));
+    }
+
+    // The backward-weights micro-kernel (winograd_wgrad.hpp): out[r*4 + c] = the sum over the nvec
+    // vectors of tiles of z[r*zs + ...] * v[c*vs + ...], for 4 output channels r and 4 input
+    // channels c: 16 accumulators over the tile lanes, 8 loads per 16 FMAs, then lane_sums16.
+    static constexpr int wgrad_rows = 4, wgrad_cols = 4;
+    static void wgrad_kernel(int nvec, const float* z, std::ptrdiff_t zs, const float* v, std::ptrdiff_t vs,
+                             float* out) noexcept {
+        __m512 acc[4][4];
+        for (int r = 0; r < 4; ++r)
+            for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
+        for (int k = 0; k < nvec; ++k) {
+            __m512 a[4], b[4];
+            // The empty asm statements keep a[] and b[] in registers: GCC 12 otherwise folds one
+            // of the two loads into each of the 4 FMAs that use it (20 loads per 16 FMAs, not 8).
+            for (int r = 0; r < 4; ++r) {
+                a[r] = _mm512_load_ps(z + r * zs + 16 * k);
+                __asm__("" : "+v"(a[r]));
+            }
+            for (int c = 0; c < 4; ++c) {
+                b[c] = _mm512_load_ps(v + c * vs + 16 * k);
+                __asm__("" : "+v"(b[c]));
+            }
+            for (int r = 0; r < 4; ++r)
+                for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(a[r], b[c], acc[r][c]);
+        }
+        lane_sums16(&acc[0][0], out);
     }
 
     // Taps of the filters co0 .. co0+15 for input channel ci (driver: filter_taps), gathered.
@@ -419,6 +493,46 @@ inline void winograd_backward_data(const conv_geometry& g, const float* dy, cons
                               lay.v_all_in(parts));
 }
 #endif
+
+// The backward-weights pass on Winograd F(3x3, 4x4) (winograd_wgrad.hpp): where it beat the
+// GEMM kernel in bench/conv_kernels_bench.cpp "wino" (docs/PERFORMANCE.md, "Winograd backward
+// weights"), for the convolutions the forward runs on Winograd whose channel counts fit the
+// micro-kernel's blocks.
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+inline constexpr int wgrad_rows = wino::isa::wgrad_rows, wgrad_cols = wino::isa::wgrad_cols;
+#else
+inline constexpr int wgrad_rows = 1, wgrad_cols = 1;
+#endif
+// From 64 tiles on it was 1.3-3.7x the GEMM kernel on every preset geometry (AVX-512, 2 threads);
+// with 16 tiles (a 16 x 16 output at batch 1), 0.73-1.28x: each tile block then feeds only one
+// vector of tiles into the sums between two reductions of their lanes.
+inline bool winograd_wgrad_pays(const conv_geometry& g) noexcept {
+    const std::ptrdiff_t tiles = std::ptrdiff_t(g.n) * ((g.oh() + 3) / 4) * ((g.ow() + 3) / 4);
+    return winograd_pays(g) && tiles >= 64;
+}
+inline bool use_winograd_wgrad(const conv_geometry& g) {
+    if (!have_winograd || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad < 0 || g.pad > 2 || g.oh() <= 0 ||
+        g.ow() <= 0 || g.n <= 0 || g.cin <= 0 || g.cout <= 0 || g.cout % wgrad_rows != 0 || g.cin % wgrad_cols != 0)
+        return false;
+    if (!wino::fits_int32(winograd_plan_of(g))) return false;
+    const conv_algo a = conv2d_algorithm();
+    return a == conv_algo::winograd || (a == conv_algo::automatic && winograd_wgrad_pays(g));
+}
+inline std::size_t winograd_wgrad_workspace_floats(const conv_geometry& g) noexcept {
+    const wino::wgrad_plan p = wino::make_wgrad_plan(winograd_plan_of(g), wgrad_rows);
+    return p.v_floats + p.z_floats + p.m_floats;
+}
+// dw += the weight gradient of g for input x (one tensor or two: wino::in_planes) and output
+// gradient dy; ws: winograd_wgrad_workspace_floats(g) floats. The bias gradient is the caller's.
+inline void winograd_backward_weights(const conv_geometry& g, const wino::in_planes& x, const float* dy, float* dw,
+                                      float* ws) {
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    const wino::geom q = wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad, x.cb);
+    wino::run_wgrad<wino::isa>(wino::make_wgrad_plan(q, wgrad_rows), x, dy, dw, ws);
+#else
+    (void)g, (void)x, (void)dy, (void)dw, (void)ws;  // never chosen
+#endif
+}
 
 inline bool use_winograd_backward(const conv_geometry& g) {
     return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad >= 0 && g.pad <= 2 &&

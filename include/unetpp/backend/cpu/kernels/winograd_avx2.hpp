@@ -140,6 +140,74 @@ struct isa_avx2 : simd256 {
             }
     }
 
+    // The inverse of store_row for the backward-weights pass: o[j] = column j of one output row of
+    // the group's 8 tiles, read from the row starting at `row` (out_cols columns, zero after).
+    static void load_out_row(const group& s, const float* row, __m256* o) noexcept {
+        const float* src = row + 4 * s.tx0;
+        if (s.out_cols == 32) {
+            transpose4x4_halves(_mm256_loadu_ps(src), _mm256_loadu_ps(src + 8), _mm256_loadu_ps(src + 16),
+                                _mm256_loadu_ps(src + 24), o);
+            return;
+        }
+        alignas(32) float tmp[32] = {};
+        std::memcpy(tmp, src, sizeof(float) * std::size_t(s.out_cols));
+        transpose4x4_halves(_mm256_load_ps(tmp), _mm256_load_ps(tmp + 8), _mm256_load_ps(tmp + 16),
+                            _mm256_load_ps(tmp + 24), o);
+    }
+
+    // The inverse of scatter_tiles: o[i*4+j] = the group's 4 x 4 tiles of the channel plane,
+    // gathered (zero outside the output).
+    static void gather_tiles(const geom& q, const float* plane, const group& s, __m256* o) noexcept {
+        const __m256i base = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.out_off));
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const __m256i idx = _mm256_add_epi32(base, _mm256_set1_epi32(i * q.ow + j));
+                o[i * 4 + j] =
+                    _mm256_mask_i32gather_ps(_mm256_setzero_ps(), plane, idx, lane_mask8(s.orm[i] & s.ocm[j]), 4);
+            }
+    }
+
+    // out[i] = the sum of the lanes of v[i] for the 8 vectors v[0..7]: a tree of 3 steps that adds
+    // halves, pairs and then single lanes of two vectors at a time, in a fixed order. After it, lane
+    // 4h + m holds the sum of v[2m + h].
+    static void lane_sums8(const __m256* v, float* out) noexcept {
+        __m256 w[4], x[2];
+        for (int j = 0; j < 4; ++j)
+            w[j] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * j], v[2 * j + 1], 0x20),
+                                 _mm256_permute2f128_ps(v[2 * j], v[2 * j + 1], 0x31));
+        for (int j = 0; j < 2; ++j)
+            x[j] = _mm256_add_ps(_mm256_shuffle_ps(w[2 * j], w[2 * j + 1], 0x44),
+                                 _mm256_shuffle_ps(w[2 * j], w[2 * j + 1], 0xEE));
+        const __m256 z = _mm256_add_ps(_mm256_shuffle_ps(x[0], x[1], 0x88), _mm256_shuffle_ps(x[0], x[1], 0xDD));
+        _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(z, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    }
+
+    // The backward-weights micro-kernel (winograd_wgrad.hpp): out[r*2 + c] = the sum over the nvec
+    // vectors of tiles of z[r*zs + ...] * v[c*vs + ...], for 4 output channels r and 2 input
+    // channels c: 8 accumulators, 6 loads per 8 FMAs, then lane_sums8.
+    static constexpr int wgrad_rows = 4, wgrad_cols = 2;
+    static void wgrad_kernel(int nvec, const float* z, std::ptrdiff_t zs, const float* v, std::ptrdiff_t vs,
+                             float* out) noexcept {
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (int k = 0; k < nvec; ++k) {
+            const __m256 b0 = _mm256_load_ps(v + 8 * k), b1 = _mm256_load_ps(v + vs + 8 * k);
+            __m256 a = _mm256_load_ps(z + 8 * k);
+            c00 = _mm256_fmadd_ps(a, b0, c00);
+            c01 = _mm256_fmadd_ps(a, b1, c01);
+            a = _mm256_load_ps(z + zs + 8 * k);
+            c10 = _mm256_fmadd_ps(a, b0, c10);
+            c11 = _mm256_fmadd_ps(a, b1, c11);
+            a = _mm256_load_ps(z + 2 * zs + 8 * k);
+            c20 = _mm256_fmadd_ps(a, b0, c20);
+            c21 = _mm256_fmadd_ps(a, b1, c21);
+            a = _mm256_load_ps(z + 3 * zs + 8 * k);
+            c30 = _mm256_fmadd_ps(a, b0, c30);
+            c31 = _mm256_fmadd_ps(a, b1, c31);
+        }
+        const __m256 acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
+        lane_sums8(acc, out);
+    }
+
     // Taps of the filters co0 .. co0+7 for input channel ci (driver: filter_taps), assembled lane
     // by lane.
     static void filter_taps(const filter_source& f, int co0, int ci, __m256* g) noexcept {

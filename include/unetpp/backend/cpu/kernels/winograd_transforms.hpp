@@ -69,6 +69,7 @@ struct simd512 {
     static __m512 fnmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }  // c - a b
     static __m512 max(__m512 a, __m512 b) noexcept { return _mm512_max_ps(a, b); }
     static __m512 load(const float* p) noexcept { return _mm512_load_ps(p); }  // 64-byte aligned
+    static __m512 loadu(const float* p) noexcept { return _mm512_loadu_ps(p); }
     static void store(float* p, __m512 v) noexcept { _mm512_store_ps(p, v); }
 };
 #endif
@@ -83,6 +84,7 @@ struct simd256 {
     static __m256 fnmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
     static __m256 max(__m256 a, __m256 b) noexcept { return _mm256_max_ps(a, b); }
     static __m256 load(const float* p) noexcept { return _mm256_load_ps(p); }  // 32-byte aligned
+    static __m256 loadu(const float* p) noexcept { return _mm256_loadu_ps(p); }
     static void store(float* p, __m256 v) noexcept { _mm256_store_ps(p, v); }
 };
 #endif
@@ -160,6 +162,62 @@ inline void filter_tile_t(const typename S::V* g, typename S::V* u) noexcept {
     V t[18];
     for (int c = 0; c < 3; ++c) g6<S>(g + c, 3, t + c, 3);          // columns: t[k*3+c]
     for (int k = 0; k < 6; ++k) g6<S>(t + 3 * k, 1, u + 6 * k, 1);  // rows
+}
+
+// The backward-weights pass (winograd_wgrad.hpp) runs F(3x3, 4x4): the 3 x 3 weight gradient of a
+// tile is the correlation of its 6 x 6 input window d with its 4 x 4 output gradient e. By the
+// transposition of the forward identity, sum_i e[i] y[i] = sum_a (AT^T e)[a] (G g)[a] (BT d)[a]
+// for every filter g, so the derivative in g[k] gives
+//   dw = G^T ((AT^T e) .* (BT d))   (1-D),   dW = G^T ((AT^T E AT) .* (BT D B)) G   (2-D):
+// the input transform is the forward's, the output gradient is transformed by AT^T (4 -> 6 points)
+// and the sums over tiles by G^T (6 -> 3 taps).
+
+// z[k*zs] = sum_i AT[i][k] * e[i*es], k = 0..5.
+template <class S>
+inline void a6(const typename S::V* e, std::ptrdiff_t es, typename S::V* z, std::ptrdiff_t zs) noexcept {
+    using V = typename S::V;
+    const V e0 = e[0], e1 = e[es], e2 = e[2 * es], e3 = e[3 * es];
+    const V ev = S::add(e0, e2), od = S::add(e1, e3);                        // e0 + e2, e1 + e3
+    const V ev4 = S::fmadd(S::splat(4.0f), e2, e0);                          // e0 + 4 e2
+    const V od4 = S::mul(S::splat(2.0f), S::fmadd(S::splat(4.0f), e3, e1));  // 2 e1 + 8 e3
+    z[0] = e0;
+    z[zs] = S::add(ev, od);
+    z[2 * zs] = S::sub(ev, od);
+    z[3 * zs] = S::add(ev4, od4);
+    z[4 * zs] = S::sub(ev4, od4);
+    z[5 * zs] = e3;
+}
+
+// w[k*ws] = sum_a G[a][k] * m[a*ms], k = 0..2.
+template <class S>
+inline void gt3(const typename S::V* m, std::ptrdiff_t ms, typename S::V* w, std::ptrdiff_t ws) noexcept {
+    using V = typename S::V;
+    const V s12 = S::add(m[ms], m[2 * ms]), d12 = S::sub(m[2 * ms], m[ms]);       // m1 + m2, m2 - m1
+    const V s34 = S::add(m[3 * ms], m[4 * ms]), d34 = S::sub(m[3 * ms], m[4 * ms]);  // m3 + m4, m3 - m4
+    w[0] = S::add(S::mul(S::splat(0.25f), m[0]),
+                  S::fmadd(S::splat(1.0f / 24.0f), s34, S::mul(S::splat(-1.0f / 6.0f), s12)));
+    w[ws] = S::fmadd(S::splat(1.0f / 12.0f), d34, S::mul(S::splat(1.0f / 6.0f), d12));
+    w[2 * ws] = S::add(S::mul(S::splat(1.0f / 6.0f), S::sub(s34, s12)), m[5 * ms]);
+}
+
+// Z = AT^T E AT for one vector of tiles: e[i*4+j] the 4 x 4 output gradients, z[k*6+l] the 36
+// transformed points.
+template <class S>
+inline void out_grad_tile_t(const typename S::V* e, typename S::V* z) noexcept {
+    using V = typename S::V;
+    V t[24];
+    for (int c = 0; c < 4; ++c) a6<S>(e + c, 4, t + c, 4);          // columns: t[k*4+c]
+    for (int k = 0; k < 6; ++k) a6<S>(t + 4 * k, 1, z + 6 * k, 1);  // rows
+}
+
+// dW = G^T M G for one vector of (output, input channel) pairs: m[k*6+l] the sums over tiles of
+// the 36 points, w[r*3+c] the 3 x 3 weight gradients.
+template <class S>
+inline void weight_grad_tile_t(const typename S::V* m, typename S::V* w) noexcept {
+    using V = typename S::V;
+    V t[18];
+    for (int c = 0; c < 6; ++c) gt3<S>(m + c, 6, t + c, 6);          // columns: t[r*6+c]
+    for (int r = 0; r < 3; ++r) gt3<S>(t + 6 * r, 1, w + 3 * r, 1);  // rows
 }
 
 }  // namespace detail::wino
