@@ -503,12 +503,13 @@ inline constexpr int wgrad_rows = wino::isa::wgrad_rows, wgrad_cols = wino::isa:
 #else
 inline constexpr int wgrad_rows = 1, wgrad_cols = 1;
 #endif
-// From 64 tiles on it was 1.3-3.7x the GEMM kernel on every preset geometry (AVX-512, 2 threads);
-// with 16 tiles (a 16 x 16 output at batch 1), 0.73-1.28x: each tile block then feeds only one
-// vector of tiles into the sums between two reductions of their lanes.
+// From 16 channels on both sides and 64 tiles it was 1.55-3.7x the GEMM kernel on every training
+// geometry of the presets with AVX-512 and 1.2-2.7x with AVX2 (2 threads); with 16 tiles (a
+// 16 x 16 output at batch 1), 0.73-1.28x: the sums then take one vector of tiles between two
+// reductions of their lanes. Unlike the forward, AVX2 needs no more channels than AVX-512.
 inline bool winograd_wgrad_pays(const conv_geometry& g) noexcept {
     const std::ptrdiff_t tiles = std::ptrdiff_t(g.n) * ((g.oh() + 3) / 4) * ((g.ow() + 3) / 4);
-    return winograd_pays(g) && tiles >= 64;
+    return g.cin >= 16 && g.cout >= 16 && tiles >= 64;
 }
 inline bool use_winograd_wgrad(const conv_geometry& g) {
     if (!have_winograd || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad < 0 || g.pad > 2 || g.oh() <= 0 ||
