@@ -521,7 +521,11 @@ inline bool use_winograd_wgrad(const conv_geometry& g) {
 }
 inline std::size_t winograd_wgrad_workspace_floats(const conv_geometry& g) noexcept {
     const wino::wgrad_plan p = wino::make_wgrad_plan(winograd_plan_of(g), wgrad_rows);
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    return p.v_floats + p.z_floats + p.m_floats + wino::wgrad_group_floats<wino::isa>(p, max_threads());
+#else
     return p.v_floats + p.z_floats + p.m_floats;
+#endif
 }
 // dw += the weight gradient of g for input x (one tensor or two: wino::in_planes) and output
 // gradient dy; ws: winograd_wgrad_workspace_floats(g) floats. The bias gradient is the caller's.

@@ -29,13 +29,14 @@
 // and the steps above run per chunk (the input transform again for each: the wide layers are the
 // deep ones, with few tiles).
 //
-// Workspace (winograd_wgrad_workspace_floats): one superblock's V and Z (of one chunk) and one
-// chunk's sums.
+// Workspace (winograd_wgrad_workspace_floats): one superblock's V and Z (of one chunk), one
+// chunk's sums and each part's groups of tiles.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
-#include <vector>
+#include <new>
+#include <type_traits>
 
 #include "../../../config/abi.hpp"
 #include "conv2d.hpp"
@@ -138,9 +139,18 @@ inline void wgrad_finish(const geom& q, const float* m, int first, int count, in
         }
 }
 
+// Floats of the workspace that holds, per part, the groups of one superblock (run_wgrad).
+template <class I>
+inline std::size_t wgrad_group_floats(const wgrad_plan& p, int parts) noexcept {
+    static_assert(alignof(typename I::group) <= 64 && std::is_trivially_copyable_v<typename I::group>);
+    const std::size_t bytes = std::size_t(parts) * std::size_t(p.sb_groups) * sizeof(typename I::group);
+    return std::size_t(round16(std::ptrdiff_t((bytes + sizeof(float) - 1) / sizeof(float))));
+}
+
 // The pass (see the top of this file): x in one or two tensors (in_planes, q.xc set to match), dy
-// one tensor of q.cout channels, dw accumulated into; ws holds p.v_floats + p.z_floats +
-// p.m_floats floats, 64-byte aligned; p = make_wgrad_plan(q, I::wgrad_rows).
+// one tensor of q.cout channels, dw accumulated into; p = make_wgrad_plan(q, I::wgrad_rows); ws
+// holds p.v_floats + p.z_floats + p.m_floats + wgrad_group_floats<I>(p, max_threads()) floats,
+// 64-byte aligned (nothing is allocated here).
 template <class I>
 inline void run_wgrad(const wgrad_plan& p, const in_planes& x, const float* dy, float* dw, float* ws) {
     using V = typename I::V;
@@ -152,11 +162,12 @@ inline void run_wgrad(const wgrad_plan& p, const in_planes& x, const float* dy, 
     const std::ptrdiff_t S = p.tiles_per_sb(), col_blocks = q.cin / C;
     const int parts = max_threads();
     const double macs = double(q.tiles) * q.cin * q.cout;
-    // Each thread's groups of the current superblock (a team has at most `parts` threads).
-    std::vector<typename I::group> groups(std::size_t(parts) * std::size_t(p.sb_groups));
+    // Each thread's groups of the current superblock, after the sums (a team has at most `parts`
+    // threads); made in place below.
+    auto* groups = reinterpret_cast<typename I::group*>(msum + p.m_floats);
 #pragma omp parallel if (parts > 1 && macs > 65536.0)
     {
-        typename I::group* gs = groups.data() + std::size_t(team_thread()) * std::size_t(p.sb_groups);
+        typename I::group* gs = groups + std::size_t(team_thread()) * std::size_t(p.sb_groups);
         for (int first = 0; first < q.cout; first += p.co_chunk) {
             const int count = std::min(p.co_chunk, q.cout - first), channels = q.cin + count;
             const std::ptrdiff_t row_blocks = count / R;
@@ -166,7 +177,8 @@ inline void run_wgrad(const wgrad_plan& p, const in_planes& x, const float* dy, 
                 for_each_part(parts, [&](int part) {  // 1. the transforms, by (channel, group)
                     std::ptrdiff_t lo, hi;
                     static_share(std::ptrdiff_t(ng) * channels, 1, part, parts, lo, hi);
-                    for (int v = 0; v < ng && lo < hi; ++v) gs[v] = I::make_group(q, g0 + v);
+                    for (int v = 0; v < ng && lo < hi; ++v)
+                        ::new (static_cast<void*>(gs + v)) typename I::group(I::make_group(q, g0 + v));
                     for (std::ptrdiff_t it = lo; it < hi; ++it) {
                         // Channel by channel: each channel's rows are read in order, which the
                         // hardware prefetchers follow (group by group, every channel's rows were
