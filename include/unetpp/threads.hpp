@@ -19,12 +19,14 @@
 /// float, growing over training steps as any rounding difference does:
 ///   - every product computed by Eigen GEMM, which is split into one block per requested thread
 ///     and whose blocking follows the block's shape: the im2col + GEMM convolution (forward,
-///     backward-data and backward-weights where the direct kernels do not apply, i.e. AVX2's
-///     backward-weights, strides other than 1, many-tap kernels, and the AVX-512 backward-weights
-///     of layers with cin * kh * kw >= 64), all three passes of the transposed convolution, and
-///     the dense layer.
+///     backward-data and backward-weights where neither Winograd nor the direct kernels apply,
+///     e.g. strides other than 1, many-tap kernels, and the backward-weights of 3x3 layers with
+///     fewer than 16 channels or 64 output tiles but cin * kh * kw >= 64 on AVX-512, and of
+///     every non-Winograd layer on AVX2), all three passes of the transposed convolution, and the
+///     dense layer.
 ///
-/// Independent of any thread count (the same bits for 1, 2 or more threads): the direct
+/// Independent of any thread count (the same bits for 1, 2 or more threads): the Winograd
+/// convolutions (forward, backward-data and backward-weights of 3x3 stride-1 layers), the direct
 /// convolutions (forward, backward-data, AVX-512 backward-weights with few input channels and
 /// 1x1 / small 2x2 kernels), batch norm (each channel's statistics and gradients are summed by one
 /// thread in a fixed order, in double), bias gradients, pooling, up-sampling, activations and
