@@ -68,6 +68,9 @@ options:
                        then not trained on                                        (default train)
   --holdout F          fraction of the training fold held out by --threshold-from holdout
                                                                                  (default 0.15)
+  --cls-detach on|off  keep the classification head's gradient out of the shared body (the
+                       head still learns; the body learns from the segmentation term alone)
+                                                                                 (default off)
   --cls-warmup N       the classification term is left out (weight 0) for the first N
                        epochs, so the body learns to segment first                 (default 0)
   --grad-probe N       for the first N training steps, also run the backward pass of each
@@ -123,6 +126,7 @@ struct multitask_options {
     double pos_weight = 1;              // classification BCE pos_weight; < 0: auto (#benign / #malignant)
     bool threshold_holdout = false;     // --threshold-from holdout
     double holdout = 0.15;              // fraction of the training fold held out for the threshold
+    bool cls_detach = false;            // stop-gradient between the body and the classification head
     std::string schedule = "constant";  // constant | cosine
     int cls_warmup = 0;                 // epochs without the classification term
     int grad_probe = 0;                 // training steps whose per-head gradient norms are logged
@@ -176,6 +180,7 @@ fold_result run_fold(const busi_images& d, const data::fold& fold_part, int fold
     }
     mo.loss.classification_pos_weight = mo.pos_weight;
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
+    model->detach_classification(mo.cls_detach);
     optim::adam opt(*model, {.lr = o.lr});
     // --schedule cosine: epoch e (0-based) runs at lr/100 + (lr - lr/100) (1 + cos(pi e / epochs)) / 2
     optim::cosine_lr epoch_sched(o.lr, {.t_max = o.epochs, .eta_min = o.lr / 100});
@@ -360,6 +365,7 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
                     (loss.segmentation == losses::multitask::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
                     "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
                     (mo.cls_warmup > 0 ? " (from epoch " + std::to_string(mo.cls_warmup + 1) + ")" : std::string()) +
+                    (mo.cls_detach ? " (its gradient kept out of the body)" : std::string()) +
                     ", classification head " + mo.cls_head +
                     (mo.pos_weight != 1 ? ", pos_weight " + (mo.pos_weight < 0 ? std::string("auto") : fmt(mo.pos_weight, 3))
                                         : std::string()) +
@@ -405,7 +411,7 @@ int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
                       {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss",
                        "cls-head", "cls-warmup", "schedule", "grad-probe", "folds", "fold", "body", "pos-weight",
-                       "threshold-from", "holdout",
+                       "threshold-from", "holdout", "cls-detach",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -438,6 +444,9 @@ int run(int argc, char** argv) {
         if (!(mo.pos_weight > 0) || !std::isfinite(mo.pos_weight))
             throw usage_error("--pos-weight must be a positive number or auto");
     }
+    const std::string detach = a.str("cls-detach", "off");
+    if (detach != "on" && detach != "off") throw usage_error("--cls-detach must be on or off");
+    mo.cls_detach = detach == "on";
     const std::string tf = a.str("threshold-from", "train");
     if (tf != "train" && tf != "holdout") throw usage_error("--threshold-from must be train or holdout");
     mo.threshold_holdout = tf == "holdout";

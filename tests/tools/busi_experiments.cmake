@@ -73,6 +73,7 @@ if(MODE STREQUAL "bad_input")
         --out "${WORK}/run")
     expect_exit2("--threshold-from must be train or holdout" "${MULTITASK}" --threshold-from val --data "${WORK}"
         --out "${WORK}/run")
+    expect_exit2("--cls-detach must be on or off" "${MULTITASK}" --cls-detach yes --data "${WORK}" --out "${WORK}/run")
     expect_exit2("--holdout must be in \\(0, 0.5\\)" "${MULTITASK}" --holdout 0.7 --data "${WORK}" --out "${WORK}/run")
     expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
     # a folder that is not BUSI: the message names the class folder that is missing
@@ -129,7 +130,7 @@ if(MODE STREQUAL "multitask")
     # 20 images, the held-out part is not empty, and the summary names the choices
     run_ok("${MULTITASK}" --data "${busi}" --out "${WORK}/run_bn" --size 64 --epochs 1 --folds 2 --fold 0
         --max-per-class 10 --batch 4 --threads 1 --body unet_bn --cls-head gap --pos-weight auto
-        --threshold-from holdout --holdout 0.3)
+        --threshold-from holdout --holdout 0.3 --cls-detach on)
     check_csv("${WORK}/run_bn/folds.csv" 1 FALSE)
     file(STRINGS "${WORK}/run_bn/folds.csv" csv)
     list(GET csv 0 header)
@@ -153,8 +154,9 @@ if(MODE STREQUAL "multitask")
     endif()
     file(READ "${WORK}/run_bn/summary.md" summary)
     if(NOT summary MATCHES "unet_bn's body" OR NOT summary MATCHES "pos_weight auto"
-       OR NOT summary MATCHES "held out of training")
-        message(FATAL_ERROR "summary.md does not name the body, pos_weight and held-out threshold:\n${summary}")
+       OR NOT summary MATCHES "held out of training" OR NOT summary MATCHES "gradient kept out of the body")
+        message(FATAL_ERROR "summary.md does not name the body, pos_weight, detached head and held-out "
+                            "threshold:\n${summary}")
     endif()
 elseif(MODE STREQUAL "hierarchical")
     run_ok("${HIERARCHICAL}" --data "${busi}" --out "${WORK}/run" --size 32 --epochs 1 --folds 2 --max-per-class 6

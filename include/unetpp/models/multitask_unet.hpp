@@ -199,6 +199,16 @@ public:
     const tensor_type& backward(const tensor_type& x, const tensor_type& dseg, const tensor_type& dcls) {
         const tensor_type& f = body_.output();
         const tensor_type& gs = seg_.backward(f, dseg);
+        if (detach_cls_) {
+            // The classification head learns from its features; the body gets the segmentation
+            // gradient only (a stop-gradient between body and classification head).
+            if constexpr (cls_level == 0) {
+                (void)cls_.backward(f, dcls);
+            } else {
+                (void)cls_.backward(body_.template decoder<static_cast<std::size_t>(cls_level)>().output(), dcls);
+            }
+            return body_.backward(x, gs);
+        }
         if constexpr (cls_level == 0) {
             const tensor_type& gc = cls_.backward(f, dcls);
             dfeat_.resize(f.shape());
@@ -214,6 +224,11 @@ public:
     }
 
     void need_input_grad(bool on) { body_.need_input_grad(on); }
+    /// With `on`, backward keeps the classification head's gradient out of the shared body: the
+    /// head's own parameters still learn, the body learns from the segmentation term alone, so
+    /// the segmentation path trains exactly as without the classification term. Default off.
+    void detach_classification(bool on) noexcept { detach_cls_ = on; }
+    bool classification_detached() const noexcept { return detach_cls_; }
     void train(bool on = true) {
         body_.train(on);
         seg_.train(on);
@@ -251,6 +266,7 @@ private:
     seg_head_t seg_;
     cls_head_t cls_;
     tensor_type dfeat_;
+    bool detach_cls_ = false;
 };
 
 }  // namespace unetpp

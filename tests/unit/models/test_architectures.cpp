@@ -413,6 +413,56 @@ TEST_CASE("multitask U-Net on unet_bn's body: its segmentation is unet_bn's, its
     }
 }
 
+TEST_CASE("multitask U-Net: detach_classification keeps the classification gradient out of the body") {
+    constexpr unet_cfg cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 3};
+    using gap = multitask_unet<cfg, 16, 4, backend::cpu, float, plain_multitask_policies, cls_head_kind::gap>;
+    using deep = multitask_unet<cfg, 16, 4, backend::cpu, float, residual_multitask_policies, cls_head_kind::gap_deep>;
+    tensor<float> x(shape4{3, 1, 16, 16});
+    rng r(13);
+    test::fill_normal(x, r);
+    const auto grads = [&](auto& model, bool detach, bool with_cls) {
+        model.detach_classification(detach);
+        model.train(true);
+        const auto out = model.forward(x);
+        tensor<float> dseg(out.segmentation.shape()), dcls(out.classification.shape(), with_cls ? 0.7f : 0.0f);
+        for (std::size_t i = 0; i < dseg.size(); ++i) dseg[i] = 0.01f * static_cast<float>(i % 5) - 0.02f;
+        dcls[1] *= -2.0f;
+        model.zero_grad();
+        model.backward(x, dseg, dcls);
+        std::map<std::string, std::vector<float>> g;
+        model.visit_parameters([&](std::string_view name, auto&, auto& t) { g[std::string(name)].assign(t.begin(), t.end()); });
+        return g;
+    };
+    const auto check = [&](auto& model) {
+        const auto full = grads(model, false, true);     // both terms into the body
+        const auto seg_only = grads(model, false, false);  // the classification gradient zeroed
+        const auto detached = grads(model, true, true);
+        CHECK(model.classification_detached());
+        bool body_differs = false;
+        for (const auto& [name, g] : detached) {
+            CAPTURE(name);
+            // the head learns as without detach; the body as if the classification term were 0
+            const auto& want = name.starts_with("cls_head.") ? full.at(name) : seg_only.at(name);
+            REQUIRE(g.size() == want.size());
+            for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(want[i]).epsilon(1e-5));
+            if (!name.starts_with("cls_head.") && !name.starts_with("seg_head.") && full.at(name) != seg_only.at(name))
+                body_differs = true;
+        }
+        CHECK(body_differs);  // without detach the classification gradient does reach the body
+        double head = 0;
+        for (float v : detached.at("cls_head.fc1.weight")) head += std::abs(v);
+        CHECK(head > 0);
+    };
+    SUBCASE("pooled head on the last decoder block (unet_bn body)") {
+        gap model(6);
+        check(model);
+    }
+    SUBCASE("pooled head on the deepest decoder block (residual body)") {
+        deep model(6);
+        check(model);
+    }
+}
+
 TEST_CASE("multitask loss: the classification term with pos_weight, by hand") {
     // Three images: malignant, benign, malignant; logits 0.3, 1.2, -2.0; pos_weight 2.08.
     const double z[3] = {0.3, 1.2, -2.0}, t[3] = {1, 0, 1}, p = 2.08;
