@@ -1,5 +1,6 @@
 // busi_multitask: seed 002's residual multi-task U-Net (segmentation + benign/malignant
-// classification) on BUSI, evaluated by grouped K-fold cross-validation.
+// classification) on BUSI, evaluated by grouped K-fold cross-validation; --body unet_bn puts the
+// pooled head on unet_bn's body instead.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,7 +33,8 @@ called malignant when its sigmoid > 0.5):
   Dice, IoU          per image, then the mean over the fold's images
   accuracy, F1, sensitivity (recall), specificity, ROC-AUC of the malignant probability
   the same at the threshold with the highest accuracy on the fold's training images (scored
-  by the final network in eval mode, no augmentation; the validation fold is not used)
+  by the final network in eval mode, no augmentation; the validation fold is not used), or,
+  with --threshold-from holdout, on a part of the training fold held out of training
 
 Writes into --out (atomically):
   folds.csv              one row per fold run: fold, train/val images, the metrics, seconds
@@ -56,6 +58,19 @@ options:
                        (16 channels) or of the deepest decoder block (128 channels)   (default flatten)
   --schedule constant|cosine  learning rate per epoch: constant, or a cosine from --lr
                        towards --lr / 100 (reached one epoch after the last)         (default constant)
+  --body residual|unet_bn  the shared U-Net body: seed 002's residual one, or unet_bn<16, 4>'s
+                       (two conv-BN-ReLU per level, no dropout; presets::unet_bn_multitask_gap,
+                       only with --cls-head gap)                                  (default residual)
+  --pos-weight X|auto  weight of the malignant class in the classification BCE (torch's
+                       pos_weight); auto: #benign / #malignant of the images trained on   (default 1)
+  --threshold-from train|holdout  where the second threshold is chosen: the images trained on,
+                       or a grouped, stratified part of the training fold (--holdout) that is
+                       then not trained on                                        (default train)
+  --holdout F          fraction of the training fold held out by --threshold-from holdout
+                                                                                 (default 0.15)
+  --cls-detach on|off  keep the classification head's gradient out of the shared body (the
+                       head still learns; the body learns from the segmentation term alone)
+                                                                                 (default off)
   --cls-warmup N       the classification term is left out (weight 0) for the first N
                        epochs, so the body learns to segment first                 (default 0)
   --grad-probe N       for the first N training steps, also run the backward pass of each
@@ -75,15 +90,19 @@ struct fold_result {
     int fold = 0;
     std::size_t train_images = 0, val_images = 0;
     double dice = 0, iou = 0, accuracy = 0, f1 = 0, sensitivity = 0, specificity = 0, auc = 0, seconds = 0;
-    // at the threshold chosen on the training images (train_threshold)
+    // at the threshold chosen by --threshold-from (best_threshold on the training or held-out images)
     double threshold = 0.5, accuracy_t = 0, f1_t = 0, sensitivity_t = 0, specificity_t = 0;
+    std::size_t holdout_images = 0;
+    double pos_weight = 1;
+    // with --threshold-from holdout, also the threshold chosen on the images trained on
+    double threshold_train = 0.5, accuracy_train_t = 0;
 };
 
-/// The threshold on p_malignant with the highest accuracy on the training images, scored by the
-/// trained network in eval mode without augmentation; the validation fold is not looked at.
-/// Candidates: 0.5 and the midpoints between consecutive distinct scores; among equally accurate
-/// ones, the nearest to 0.5.
-double train_threshold(std::vector<double> scores, const std::vector<double>& labels) {
+/// The threshold on p_malignant with the highest accuracy on the given images (the training
+/// images or a held-out part of the training fold), scored by the trained network in eval mode
+/// without augmentation; the validation fold is not looked at. Candidates: 0.5 and the midpoints
+/// between consecutive distinct scores; among equally accurate ones, the nearest to 0.5.
+double best_threshold(std::vector<double> scores, const std::vector<double>& labels) {
     const auto accuracy = [&](double t) { return metrics::binary_confusion_matrix(scores, labels, t).accuracy(); };
     double best = 0.5, best_acc = accuracy(0.5);
     std::vector<double> sorted = scores;
@@ -103,6 +122,11 @@ double train_threshold(std::vector<double> scores, const std::vector<double>& la
 struct multitask_options {
     losses::multitask loss;
     std::string cls_head = "flatten";  // flatten | gap | gap_deep
+    std::string body = "residual";      // residual | unet_bn
+    double pos_weight = 1;              // classification BCE pos_weight; < 0: auto (#benign / #malignant)
+    bool threshold_holdout = false;     // --threshold-from holdout
+    double holdout = 0.15;              // fraction of the training fold held out for the threshold
+    bool cls_detach = false;            // stop-gradient between the body and the classification head
     std::string schedule = "constant";  // constant | cosine
     int cls_warmup = 0;                 // epochs without the classification term
     int grad_probe = 0;                 // training steps whose per-head gradient norms are logged
@@ -119,11 +143,44 @@ double body_grad_norm(M& model) {
     return std::sqrt(s);
 }
 
+/// The images a fold trains on and, with --threshold-from holdout, the part of its training
+/// images held out for the threshold: a grouped (near-duplicates stay together), stratified split
+/// of the training fold (data::split_ratio with the run's seed and the fold).
+struct train_parts {
+    std::vector<std::size_t> train, holdout;
+};
+train_parts split_training(const busi_images& d, const data::fold& part, int fold, const common_options& o,
+                           const multitask_options& mo) {
+    if (!mo.threshold_holdout) return {part.train, {}};
+    const auto split = data::split_ratio(
+        part.train.size(),
+        {.seed = o.seed * 7919 + static_cast<std::uint64_t>(fold),
+         .labels = data::pick(d.labels, part.train),
+         .groups = data::pick(d.groups, part.train)},
+        {.train = 1.0 - mo.holdout, .val = mo.holdout, .test = 0.0});
+    train_parts p;
+    for (std::size_t i : split.train) p.train.push_back(part.train[i]);
+    for (std::size_t i : split.val) p.holdout.push_back(part.train[i]);
+    return p;
+}
+
 template <class M>
-fold_result run_fold(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                     const multitask_options& mo) {
+fold_result run_fold(const busi_images& d, const data::fold& fold_part, int fold, const common_options& o,
+                     const multitask_options& mo_in) {
     const auto t0 = std::chrono::steady_clock::now();
+    const train_parts tp = split_training(d, fold_part, fold, o, mo_in);
+    data::fold part{tp.train, fold_part.test};
+    multitask_options mo = mo_in;
+    if (mo.pos_weight < 0) {  // auto: #benign / #malignant of the images trained on
+        std::size_t pos = 0;
+        for (std::size_t i : part.train) pos += d.labels[i] == 1;
+        if (pos == 0 || pos == part.train.size())
+            throw usage_error("--pos-weight auto: fold " + std::to_string(fold) + " trains on one class only");
+        mo.pos_weight = static_cast<double>(part.train.size() - pos) / static_cast<double>(pos);
+    }
+    mo.loss.classification_pos_weight = mo.pos_weight;
     auto model = std::make_unique<M>(o.seed * 1000 + static_cast<std::uint64_t>(fold));  // adam keeps pointers into it
+    model->detach_classification(mo.cls_detach);
     optim::adam opt(*model, {.lr = o.lr});
     // --schedule cosine: epoch e (0-based) runs at lr/100 + (lr - lr/100) (1 + cos(pi e / epochs)) / 2
     optim::cosine_lr epoch_sched(o.lr, {.t_max = o.epochs, .eta_min = o.lr / 100});
@@ -215,21 +272,26 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     write_text(o.out / ("fold" + std::to_string(fold) + "_val.csv"), per_image);
     const auto cm = metrics::binary_confusion_matrix(scores, labels, 0.5);
 
-    // The training images through the same eval-mode network, for the threshold.
-    std::vector<double> train_scores, train_labels;
-    for (std::size_t from = 0; from < part.train.size(); from += static_cast<std::size_t>(o.batch)) {
-        const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), part.train.size() - from);
-        fill_batch(d, part.train, from, n, label_values, b, nullptr, 0, 0);
-        const auto cls = heads::sigmoid(model->forward(b.images).classification);
-        for (std::size_t k = 0; k < n; ++k) {
-            train_scores.push_back(cls[k]);
-            train_labels.push_back(label_values[part.train[from + k]]);
+    // The images the threshold is chosen on through the same eval-mode network.
+    const auto score = [&](const std::vector<std::size_t>& idx, std::vector<double>& sc, std::vector<double>& lb) {
+        for (std::size_t from = 0; from < idx.size(); from += static_cast<std::size_t>(o.batch)) {
+            const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(o.batch), idx.size() - from);
+            fill_batch(d, idx, from, n, label_values, b, nullptr, 0, 0);
+            const auto cls = heads::sigmoid(model->forward(b.images).classification);
+            for (std::size_t k = 0; k < n; ++k) {
+                sc.push_back(cls[k]);
+                lb.push_back(label_values[idx[from + k]]);
+            }
         }
-    }
+    };
+    std::vector<double> train_scores, train_labels;
+    score(part.train, train_scores, train_labels);
     fold_result r;
     r.fold = fold;
     r.train_images = part.train.size();
     r.val_images = part.test.size();
+    r.holdout_images = tp.holdout.size();
+    r.pos_weight = mo.pos_weight;
     r.dice = metrics::summarize(dices).mean;
     r.iou = metrics::summarize(ious).mean;
     r.accuracy = cm.accuracy();
@@ -237,7 +299,14 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
     r.sensitivity = cm.recall(1);
     r.specificity = cm.specificity(1);
     r.auc = metrics::roc_auc(scores, labels);
-    r.threshold = train_threshold(train_scores, train_labels);
+    r.threshold_train = best_threshold(train_scores, train_labels);
+    r.accuracy_train_t = metrics::binary_confusion_matrix(scores, labels, r.threshold_train).accuracy();
+    r.threshold = r.threshold_train;
+    if (mo.threshold_holdout) {
+        std::vector<double> hold_scores, hold_labels;
+        score(tp.holdout, hold_scores, hold_labels);
+        r.threshold = best_threshold(hold_scores, hold_labels);
+    }
     const auto cm_t = metrics::binary_confusion_matrix(scores, labels, r.threshold);
     r.accuracy_t = cm_t.accuracy();
     r.f1_t = cm_t.f1(1);
@@ -248,9 +317,13 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
         std::cout << "fold " << fold << ": Dice " << fmt(r.dice) << ", IoU " << fmt(r.iou) << ", accuracy "
                   << fmt(r.accuracy) << ", F1 " << fmt(r.f1) << ", sensitivity " << fmt(r.sensitivity)
                   << ", specificity " << fmt(r.specificity) << ", AUC " << fmt(r.auc) << "\n"
-                  << cm.str() << "at the training images' threshold " << fmt(r.threshold) << ": accuracy "
+                  << cm.str() << "at the " << (mo.threshold_holdout ? "held-out" : "training")
+                  << " images' threshold " << fmt(r.threshold) << ": accuracy "
                   << fmt(r.accuracy_t) << ", F1 " << fmt(r.f1_t) << ", sensitivity " << fmt(r.sensitivity_t)
                   << ", specificity " << fmt(r.specificity_t) << "\n"
+                  << (mo.threshold_holdout ? "at the training images' threshold " + fmt(r.threshold_train) +
+                                                 ": accuracy " + fmt(r.accuracy_train_t) + "\n"
+                                           : std::string())
                   << std::flush;
     return r;
 }
@@ -258,6 +331,7 @@ fold_result run_fold(const busi_images& d, const data::fold& part, int fold, con
 template <int Size>
 fold_result run_size(const busi_images& d, const data::fold& part, int fold, const common_options& o,
                      const multitask_options& mo) {
+    if (mo.body == "unet_bn") return run_fold<presets::unet_bn_multitask_gap<Size>>(d, part, fold, o, mo);
     if (mo.cls_head == "gap") return run_fold<presets::residual_multitask_unet_gap<Size>>(d, part, fold, o, mo);
     if (mo.cls_head == "gap_deep") return run_fold<presets::residual_multitask_unet_gap_deep<Size>>(d, part, fold, o, mo);
     return run_fold<presets::residual_multitask_unet<Size>>(d, part, fold, o, mo);
@@ -265,20 +339,24 @@ fold_result run_size(const busi_images& d, const data::fold& part, int fold, con
 
 std::string folds_csv(const std::vector<fold_result>& rs) {
     std::string s = "fold,train_images,val_images,dice,iou,accuracy,f1,sensitivity,specificity,auc,seconds,"
-                    "threshold,accuracy_t,f1_t,sensitivity_t,specificity_t\n";
+                    "threshold,accuracy_t,f1_t,sensitivity_t,specificity_t,holdout_images,pos_weight,"
+                    "threshold_train,accuracy_train_t\n";
     for (const auto& r : rs)
         s += std::to_string(r.fold) + "," + std::to_string(r.train_images) + "," + std::to_string(r.val_images) + "," +
              fmt(r.dice, 6) + "," + fmt(r.iou, 6) + "," + fmt(r.accuracy, 6) + "," + fmt(r.f1, 6) + "," +
              fmt(r.sensitivity, 6) + "," + fmt(r.specificity, 6) + "," + fmt(r.auc, 6) + "," + fmt(r.seconds, 1) + "," +
              fmt(r.threshold, 6) + "," + fmt(r.accuracy_t, 6) + "," + fmt(r.f1_t, 6) + "," + fmt(r.sensitivity_t, 6) +
-             "," + fmt(r.specificity_t, 6) + "\n";
+             "," + fmt(r.specificity_t, 6) + "," + std::to_string(r.holdout_images) + "," + fmt(r.pos_weight, 6) +
+             "," + fmt(r.threshold_train, 6) + "," + fmt(r.accuracy_train_t, 6) + "\n";
     return s;
 }
 
 std::string summary_md(const std::vector<fold_result>& rs, const common_options& o, std::size_t images,
                        const multitask_options& mo) {
     const losses::multitask& loss = mo.loss;
-    std::string s = "BUSI benign vs malignant, residual multi-task U-Net (seed 002), " + std::to_string(o.size) + " x " +
+    std::string s = "BUSI benign vs malignant, " +
+                    (mo.body == "unet_bn" ? std::string("multi-task U-Net on unet_bn's body")
+                                          : std::string("residual multi-task U-Net (seed 002)")) + ", " + std::to_string(o.size) + " x " +
                     std::to_string(o.size) + ", " + std::to_string(images) + " images, " + std::to_string(o.folds) +
                     "-fold grouped CV, " + std::to_string(o.epochs) + " epochs, batch " + std::to_string(o.batch) +
                     ", Adam lr " + fmt(o.lr, 6) +  " (" + mo.schedule + "), augment " + o.augment + ", seed " +
@@ -287,7 +365,10 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
                     (loss.segmentation == losses::multitask::segmentation_term::dice_bce ? "(Dice + BCE)" : "BCE") +
                     "(segmentation) + " + fmt(loss.classification_weight, 3) + " x BCE(classification)" +
                     (mo.cls_warmup > 0 ? " (from epoch " + std::to_string(mo.cls_warmup + 1) + ")" : std::string()) +
+                    (mo.cls_detach ? " (its gradient kept out of the body)" : std::string()) +
                     ", classification head " + mo.cls_head +
+                    (mo.pos_weight != 1 ? ", pos_weight " + (mo.pos_weight < 0 ? std::string("auto") : fmt(mo.pos_weight, 3))
+                                        : std::string()) +
                     "\n\n| fold | train | val | Dice | IoU | accuracy | F1 | sensitivity | specificity | ROC-AUC | "
                     "seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::vector<double> c[8];
@@ -304,8 +385,11 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
     s += "| mean ± std | | ";
     for (int k = 0; k < 7; ++k) s += " | " + metrics::summarize(c[k]).str(3);
     s += " | |\n";
-    s += "\nThe classification at the threshold with the highest accuracy on the fold's training images "
-         "(eval mode, no augmentation):\n\n| fold | threshold | accuracy | F1 | sensitivity | specificity |\n"
+    s += std::string("\nThe classification at the threshold with the highest accuracy on ") +
+         (mo.threshold_holdout ? "a part of the fold's training images held out of training (" + fmt(mo.holdout, 2) +
+                                     " of them)"
+                               : std::string("the fold's training images")) +
+         " (eval mode, no augmentation):\n\n| fold | threshold | accuracy | F1 | sensitivity | specificity |\n"
          "|---|---:|---:|---:|---:|---:|\n";
     std::vector<double> t[5];
     for (const auto& r : rs) {
@@ -326,7 +410,8 @@ std::string summary_md(const std::vector<fold_result>& rs, const common_options&
 int run(int argc, char** argv) {
     const cli::args a(argc, argv, {"quiet"},
                       {"data", "out", "size", "epochs", "batch", "lr", "seg-weight", "cls-weight", "seg-loss",
-                       "cls-head", "cls-warmup", "schedule", "grad-probe", "folds", "fold",
+                       "cls-head", "cls-warmup", "schedule", "grad-probe", "folds", "fold", "body", "pos-weight",
+                       "threshold-from", "holdout", "cls-detach",
                        "seed", "augment", "threads", "max-per-class"});
     if (a.has("help")) {
         std::cout << help_text;
@@ -347,6 +432,26 @@ int run(int argc, char** argv) {
     mo.cls_head = a.str("cls-head", "flatten");
     if (mo.cls_head != "flatten" && mo.cls_head != "gap" && mo.cls_head != "gap_deep")
         throw usage_error("--cls-head must be flatten, gap or gap_deep");
+    mo.body = a.str("body", "residual");
+    if (mo.body != "residual" && mo.body != "unet_bn") throw usage_error("--body must be residual or unet_bn");
+    if (mo.body == "unet_bn" && mo.cls_head != "gap")
+        throw usage_error("--body unet_bn takes --cls-head gap only (presets::unet_bn_multitask_gap)");
+    const std::string pw = a.str("pos-weight", "1");
+    if (pw == "auto") {
+        mo.pos_weight = -1;
+    } else {
+        mo.pos_weight = a.num("pos-weight", 1.0);
+        if (!(mo.pos_weight > 0) || !std::isfinite(mo.pos_weight))
+            throw usage_error("--pos-weight must be a positive number or auto");
+    }
+    const std::string detach = a.str("cls-detach", "off");
+    if (detach != "on" && detach != "off") throw usage_error("--cls-detach must be on or off");
+    mo.cls_detach = detach == "on";
+    const std::string tf = a.str("threshold-from", "train");
+    if (tf != "train" && tf != "holdout") throw usage_error("--threshold-from must be train or holdout");
+    mo.threshold_holdout = tf == "holdout";
+    mo.holdout = a.num("holdout", 0.15);
+    if (!(mo.holdout > 0 && mo.holdout < 0.5)) throw usage_error("--holdout must be in (0, 0.5)");
     const auto whole = [&](const char* name) {
         const double v = a.num(name, 0.0);
         if (!(v >= 0) || v != std::floor(v) || v > 1e6)

@@ -66,6 +66,15 @@ if(MODE STREQUAL "bad_input")
         --out "${WORK}/run")
     expect_exit2("--grad-probe must be a whole number >= 0" "${MULTITASK}" --grad-probe 1.5 --data "${WORK}"
         --out "${WORK}/run")
+    expect_exit2("--body must be residual or unet_bn" "${MULTITASK}" --body resnet --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--body unet_bn takes --cls-head gap only" "${MULTITASK}" --body unet_bn --cls-head flatten
+        --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--pos-weight must be a positive number or auto" "${MULTITASK}" --pos-weight -2 --data "${WORK}"
+        --out "${WORK}/run")
+    expect_exit2("--threshold-from must be train or holdout" "${MULTITASK}" --threshold-from val --data "${WORK}"
+        --out "${WORK}/run")
+    expect_exit2("--cls-detach must be on or off" "${MULTITASK}" --cls-detach yes --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--holdout must be in \\(0, 0.5\\)" "${MULTITASK}" --holdout 0.7 --data "${WORK}" --out "${WORK}/run")
     expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
     # a folder that is not BUSI: the message names the class folder that is missing
     file(MAKE_DIRECTORY "${WORK}/not_busi")
@@ -115,6 +124,39 @@ if(MODE STREQUAL "multitask")
     if(NOT summary MATCHES "classification head gap_deep" OR NOT summary MATCHES "\\(cosine\\)"
        OR NOT summary MATCHES "BCE\\(classification\\) \\(from epoch 2\\)")
         message(FATAL_ERROR "summary.md does not name the head, schedule and warm-up:\n${summary}")
+    endif()
+    # the unet_bn body, the class-weighted classification term and the threshold from a held-out
+    # part of the training fold: the trained and held-out images and the validation fold are the
+    # 20 images, the held-out part is not empty, and the summary names the choices
+    run_ok("${MULTITASK}" --data "${busi}" --out "${WORK}/run_bn" --size 64 --epochs 1 --folds 2 --fold 0
+        --max-per-class 10 --batch 4 --threads 1 --body unet_bn --cls-head gap --pos-weight auto
+        --threshold-from holdout --holdout 0.3 --cls-detach on)
+    check_csv("${WORK}/run_bn/folds.csv" 1 FALSE)
+    file(STRINGS "${WORK}/run_bn/folds.csv" csv)
+    list(GET csv 0 header)
+    list(GET csv 1 row)
+    string(REPLACE "," ";" header "${header}")
+    string(REPLACE "," ";" row "${row}")
+    foreach(col IN ITEMS train_images val_images holdout_images pos_weight)
+        list(FIND header ${col} k)
+        if(k LESS 0)
+            message(FATAL_ERROR "folds.csv has no column ${col}: ${header}")
+        endif()
+        list(GET row ${k} ${col})
+    endforeach()
+    math(EXPR all "${train_images} + ${val_images} + ${holdout_images}")
+    if(NOT all EQUAL 20 OR holdout_images LESS 1 OR train_images LESS holdout_images)
+        message(FATAL_ERROR "folds.csv: train ${train_images} + validation ${val_images} + held out "
+                            "${holdout_images} should be the 20 images, with a small non-empty held-out part")
+    endif()
+    if(NOT pos_weight MATCHES "^[0-9]+\\.[0-9]+$" OR pos_weight LESS_EQUAL 0)
+        message(FATAL_ERROR "folds.csv: pos_weight '${pos_weight}' is not a positive number")
+    endif()
+    file(READ "${WORK}/run_bn/summary.md" summary)
+    if(NOT summary MATCHES "unet_bn's body" OR NOT summary MATCHES "pos_weight auto"
+       OR NOT summary MATCHES "held out of training" OR NOT summary MATCHES "gradient kept out of the body")
+        message(FATAL_ERROR "summary.md does not name the body, pos_weight, detached head and held-out "
+                            "threshold:\n${summary}")
     endif()
 elseif(MODE STREQUAL "hierarchical")
     run_ok("${HIERARCHICAL}" --data "${busi}" --out "${WORK}/run" --size 32 --epochs 1 --folds 2 --max-per-class 6

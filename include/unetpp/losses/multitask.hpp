@@ -10,11 +10,15 @@
 #include "../tensor/tensor.hpp"
 #include "bce_with_logits.hpp"
 #include "region.hpp"
+#include "weighted_bce.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
 /// Joint loss of a multitask model: w_seg * BCE(segmentation) + w_cls * BCE(classification),
-/// each a mean binary cross-entropy computed from logits (losses::bce_with_logits).
+/// each a mean binary cross-entropy computed from logits (losses::bce_with_logits). With
+/// classification_pos_weight p != 1 the classification term is torch's BCE with pos_weight p
+/// (losses::weighted_bce): each positive image's term counts p times, so p = #negatives /
+/// #positives of the training images balances the classes (BUSI: 437 benign / 210 malignant).
 struct multitask {
     /// The segmentation term: seed 002's plain BCE, or Dice + BCE (losses::dice_bce), which
     /// does not let a small lesion's few pixels drown in the background.
@@ -22,6 +26,7 @@ struct multitask {
     double segmentation_weight = 1.0;
     double classification_weight = 1.0;
     segmentation_term segmentation = segmentation_term::bce;
+    double classification_pos_weight = 1.0;  ///< weight of the positive class in the classification BCE
 
     template <class T>
     struct result {
@@ -37,7 +42,9 @@ struct multitask {
         const T ls = segmentation == segmentation_term::dice_bce
                          ? dice_bce{}(out.segmentation.values(), mask, dseg)
                          : bce(out.segmentation.values(), mask, dseg);
-        const T lc = bce(out.classification.values(), label, dcls);
+        const T lc = classification_pos_weight == 1.0
+                         ? bce(out.classification.values(), label, dcls)
+                         : weighted_bce{.pos_weight = classification_pos_weight}(out.classification.values(), label, dcls);
         const T ws = static_cast<T>(segmentation_weight), wc = static_cast<T>(classification_weight);
         if (dseg)
             for (auto& g : *dseg) g *= ws;

@@ -2,6 +2,8 @@
 /// \file Multi-task U-Net (seed 002, residual U-Net for breast ultrasound): one U-Net body, two
 /// heads. `forward` returns `{.segmentation, .classification}`, both `heads::logits<T>`:
 ///
+///   body            a U-Net with the identity head (the policies P): seed 002's residual body
+///                   (residual_multitask_policies) or unet_bn's (plain_multitask_policies)
 ///   segmentation    1x1 conv on the last decoder block -> [N, classes, H, W] logits
 ///   classification  one of (the Head template argument, cls_head_kind):
 ///     flatten   flatten(last decoder block) -> dense Hidden -> ReLU -> dense 1 -> [N, 1, 1, 1]
@@ -16,7 +18,8 @@
 /// The joint loss is `losses::multitask` (losses/multitask.hpp): w_seg * BCE(seg) + w_cls * BCE(cls), from logits (or
 /// Dice + BCE for the segmentation term).
 ///
-/// Parameter names: the body's (enc1.*, bottleneck.*, up1.*, dec1.*), seg_head.*,
+/// Parameter names: the body's (enc1.*, bottleneck.*, up1.*, dec1.*, as in a unet with the
+/// same policies), seg_head.*,
 /// cls_head.fc1.*, cls_head.fc2.*.
 
 #include <array>
@@ -85,6 +88,15 @@ struct residual_multitask_policies : default_policies {
     using head = identity_head<B, T>;
 };
 
+/// Policies of a plain U-Net body (unet_bn's levels: two conv 3x3 -> BN -> ReLU per level, 2x2
+/// max pooling, transposed-conv up, concatenation skips) with the identity head, so that
+/// multitask_unet puts its own two heads on it. With a pooled classification head this is
+/// presets::unet_bn_multitask_gap: the segmentation path is exactly unet_bn's.
+struct plain_multitask_policies : default_policies {
+    template <unet_cfg C, int In, class B, class T>
+    using head = identity_head<B, T>;
+};
+
 /// Which features the classification head of multitask_unet reads and how it reduces them to a
 /// vector (see the file comment).
 enum class cls_head_kind { flatten, gap, gap_deep };
@@ -138,9 +150,11 @@ public:
 
     /// One line naming the architecture (checkpoint metadata and error messages).
     static std::string describe() {
-        // The flatten head keeps the name it had before the pooled heads existed (checkpoints).
-        return "multitask_unet<" + body_t::describe() + ", image " + std::to_string(ImageSize) + ", hidden " +
-               std::to_string(Hidden) +
+        // The flatten head and the residual body keep the name they had before the pooled heads
+        // and the plain body existed (checkpoints).
+        return "multitask_unet<" + body_t::describe() +
+               (std::is_same_v<P, plain_multitask_policies> ? std::string(", body unet_bn") : std::string()) +
+               ", image " + std::to_string(ImageSize) + ", hidden " + std::to_string(Hidden) +
                (Head == cls_head_kind::gap        ? std::string(", head gap")
                 : Head == cls_head_kind::gap_deep ? std::string(", head gap_deep")
                                                   : std::string()) +
@@ -185,6 +199,16 @@ public:
     const tensor_type& backward(const tensor_type& x, const tensor_type& dseg, const tensor_type& dcls) {
         const tensor_type& f = body_.output();
         const tensor_type& gs = seg_.backward(f, dseg);
+        if (detach_cls_) {
+            // The classification head learns from its features; the body gets the segmentation
+            // gradient only (a stop-gradient between body and classification head).
+            if constexpr (cls_level == 0) {
+                (void)cls_.backward(f, dcls);
+            } else {
+                (void)cls_.backward(body_.template decoder<static_cast<std::size_t>(cls_level)>().output(), dcls);
+            }
+            return body_.backward(x, gs);
+        }
         if constexpr (cls_level == 0) {
             const tensor_type& gc = cls_.backward(f, dcls);
             dfeat_.resize(f.shape());
@@ -200,6 +224,11 @@ public:
     }
 
     void need_input_grad(bool on) { body_.need_input_grad(on); }
+    /// With `on`, backward keeps the classification head's gradient out of the shared body: the
+    /// head's own parameters still learn, the body learns from the segmentation term alone, so
+    /// the segmentation path trains exactly as without the classification term. Default off.
+    void detach_classification(bool on) noexcept { detach_cls_ = on; }
+    bool classification_detached() const noexcept { return detach_cls_; }
     void train(bool on = true) {
         body_.train(on);
         seg_.train(on);
@@ -237,6 +266,7 @@ private:
     seg_head_t seg_;
     cls_head_t cls_;
     tensor_type dfeat_;
+    bool detach_cls_ = false;
 };
 
 }  // namespace unetpp

@@ -1,8 +1,8 @@
 #pragma once
 /// \file Every named configuration from the literature, as type aliases, in one place: the plain
 /// U-Nets (ronneberger2015, unet_bn, unet_cbr), UNet++ with and without deep supervision, the
-/// Attention U-Net, the B-Cir U-Net, seed 002's residual multi-task U-Net and the BUSI stage
-/// classifier. The model templates and their policy sets live in the headers named after them.
+/// Attention U-Net, the B-Cir U-Net, seed 002's residual multi-task U-Net (and the same heads on
+/// unet_bn's body) and the BUSI stage classifier. The model templates and their policy sets live in the headers named after them.
 
 #include "../config/abi.hpp"
 #include "../layers/activations.hpp"
@@ -158,6 +158,24 @@ static_assert(residual_multitask_unet_gap<64>::parameter_count == 2'369'905 + 1'
               "residual_multitask_unet_gap: the body and segmentation head + 16 * 64 + 64 + 64 + 1, at any image size");
 static_assert(residual_multitask_unet_gap_deep<64>::parameter_count == 2'369'905 + 8'321,
               "residual_multitask_unet_gap_deep: the body and segmentation head + 128 * 64 + 64 + 64 + 1");
+
+/// The pooled classification head (global average pool of the last decoder block -> 64 -> 1)
+/// on unet_bn<Base, Depth>'s body instead of seed 002's residual one: two conv 3x3 -> BN ->
+/// ReLU per level, no dropout, a plain bottleneck. Its segmentation path (body + 1x1 head) is
+/// unet_bn<Base, Depth, 1, 1> layer for layer, so it can be held against the plain U-Net at the
+/// same budget (docs/RESULTS.md, BUSI multi-task). Base * 64 + 64 + 64 + 1 head parameters.
+template <int ImageSize = 256, int Base = 16, int Depth = 4, backend::backend_type B = backend::cpu, class T = float>
+using unet_bn_multitask_gap =
+    multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = Base, .depth = Depth, .kernel = 3,
+                            .pad = padding::same, .norm = norm_kind::batch},
+                   ImageSize, 64, B, T, plain_multitask_policies, cls_head_kind::gap>;
+
+static_assert(unet_bn_multitask_gap<64>::parameter_count == unet_bn<16, 4>::parameter_count + 16 * 64 + 64 + 64 + 1 &&
+                  unet_bn_multitask_gap<128>::parameter_count == unet_bn_multitask_gap<64>::parameter_count,
+              "unet_bn_multitask_gap: unet_bn<16, 4>'s parameters (its 1x1 head is the segmentation head) + the "
+              "pooled head's, at any image size");
+static_assert(unet_bn_multitask_gap<64>::buffer_count == unet_bn<16, 4>::buffer_count,
+              "unet_bn_multitask_gap: the same batch-norm statistics as unet_bn<16, 4>");
 
 // --- Encoder classifier of the BUSI hierarchy (models/classifier.hpp) ------------------------
 

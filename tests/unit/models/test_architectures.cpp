@@ -171,6 +171,12 @@ TEST_CASE("architectures: finite-difference gradients of whole networks (double,
         multitask_as_layer<M> net(9);
         check_layer_gradients(net, {2, 1, 16, 16}, o);
     }
+    SUBCASE("multitask U-Net on unet_bn's body with the pooled head") {
+        using M = multitask_unet<unet_cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 2}, 8, 4, R, D,
+                                 plain_multitask_policies, cls_head_kind::gap>;
+        multitask_as_layer<M> net(9);
+        check_layer_gradients(net, {2, 1, 8, 8}, o);
+    }
 }
 
 TEST_CASE("attention gate: coefficients in (0, 1), gated skip = skip * coefficient") {
@@ -349,6 +355,146 @@ TEST_CASE("residual multitask U-Net: pooled classification heads (shapes, parame
         inference_mode guard;
         CHECK(model.forward(x).classification[1] == doctest::Approx(expected).epsilon(1e-6));
     }
+}
+
+TEST_CASE("multitask U-Net on unet_bn's body: its segmentation is unet_bn's, its head the pooled one") {
+    constexpr unet_cfg cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 3};
+    using M = multitask_unet<cfg, 16, 4, backend::cpu, float, plain_multitask_policies, cls_head_kind::gap>;
+    using plain = unet<cfg>;  // unet_bn<2, 3>
+    static_assert(M::parameter_count == plain::parameter_count + 2 * 4 + 4 + 4 + 1);
+    static_assert(M::buffer_count == plain::buffer_count);
+    static_assert(presets::unet_bn_multitask_gap<64>::cls_head_t::parameter_count == 16 * 64 + 64 + 64 + 1);
+    CHECK(M::describe().find("body unet_bn") != std::string::npos);
+    CHECK(M::describe().find("head gap>") != std::string::npos);
+    CHECK(multitask_unet<cfg, 16, 4, backend::cpu, float, residual_multitask_policies, cls_head_kind::gap>::describe()
+              .find("body") == std::string::npos);
+
+    M model(3);
+    plain net(8);
+    CHECK(counted_parameters(model) == M::parameter_count);
+    // Same parameter names as unet_bn's, except its 1x1 head is the segmentation head here.
+    std::map<std::string, std::size_t> expected;
+    for (const auto& [name, n] : parameter_sizes(net))
+        expected[name.starts_with("head.") ? "seg_head." + name.substr(5) : name] = n;
+    auto got = parameter_sizes(model);
+    CHECK(got.at("cls_head.fc1.weight") == 2u * 4u);
+    std::erase_if(got, [](const auto& kv) { return kv.first.starts_with("cls_head."); });
+    CHECK(got == expected);
+
+    // With the multitask model's weights and statistics copied into unet_bn, both give the same
+    // segmentation logits, in training mode (batch statistics) and in eval mode.
+    test::randomise_norms(model, 5);
+    std::map<std::string, std::vector<float>> w;
+    model.visit_parameters([&](std::string_view name, auto& v, auto&) { w[std::string(name)].assign(v.begin(), v.end()); });
+    model.visit_buffers([&](std::string_view name, auto& v) { w[std::string(name)].assign(v.begin(), v.end()); });
+    const auto copy_in = [&](std::string_view name, tensor<float>& v) {
+        const std::string key = name.starts_with("head.") ? "seg_head." + std::string(name.substr(5)) : std::string(name);
+        const auto& src = w.at(key);
+        REQUIRE(src.size() == v.size());
+        std::copy(src.begin(), src.end(), v.begin());
+    };
+    net.visit_parameters([&](std::string_view name, auto& v, auto&) { copy_in(name, v); });
+    net.visit_buffers([&](std::string_view name, auto& v) { copy_in(name, v); });
+
+    tensor<float> x(shape4{3, 1, 16, 16});
+    rng r(12);
+    test::fill_normal(x, r);
+    for (const bool training : {true, false}) {
+        CAPTURE(training);
+        model.train(training);
+        net.train(training);
+        const auto out = model.forward(x);
+        const auto& y = net.forward(x);
+        REQUIRE(out.segmentation.shape() == y.shape());
+        for (std::size_t i = 0; i < y.size(); i += 7) CHECK(out.segmentation[i] == doctest::Approx(y[i]).epsilon(1e-5));
+        REQUIRE(out.classification.shape() == shape4{3, 1, 1, 1});
+        const auto ref = pooled_head_reference(model, model.body().output());
+        for (std::size_t n = 0; n < 3; ++n) CHECK(out.classification[n] == doctest::Approx(ref[n]).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("multitask U-Net: detach_classification keeps the classification gradient out of the body") {
+    constexpr unet_cfg cfg{.in_channels = 1, .classes = 1, .base = 2, .depth = 3};
+    using gap = multitask_unet<cfg, 16, 4, backend::cpu, float, plain_multitask_policies, cls_head_kind::gap>;
+    using deep = multitask_unet<cfg, 16, 4, backend::cpu, float, residual_multitask_policies, cls_head_kind::gap_deep>;
+    tensor<float> x(shape4{3, 1, 16, 16});
+    rng r(13);
+    test::fill_normal(x, r);
+    const auto grads = [&](auto& model, bool detach, bool with_cls) {
+        model.detach_classification(detach);
+        model.train(true);
+        const auto out = model.forward(x);
+        tensor<float> dseg(out.segmentation.shape()), dcls(out.classification.shape(), with_cls ? 0.7f : 0.0f);
+        for (std::size_t i = 0; i < dseg.size(); ++i) dseg[i] = 0.01f * static_cast<float>(i % 5) - 0.02f;
+        dcls[1] *= -2.0f;
+        model.zero_grad();
+        model.backward(x, dseg, dcls);
+        std::map<std::string, std::vector<float>> g;
+        model.visit_parameters([&](std::string_view name, auto&, auto& t) { g[std::string(name)].assign(t.begin(), t.end()); });
+        return g;
+    };
+    const auto check = [&](auto& model) {
+        const auto full = grads(model, false, true);     // both terms into the body
+        const auto seg_only = grads(model, false, false);  // the classification gradient zeroed
+        const auto detached = grads(model, true, true);
+        CHECK(model.classification_detached());
+        bool body_differs = false;
+        for (const auto& [name, g] : detached) {
+            CAPTURE(name);
+            // the head learns as without detach; the body as if the classification term were 0
+            const auto& want = name.starts_with("cls_head.") ? full.at(name) : seg_only.at(name);
+            REQUIRE(g.size() == want.size());
+            for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(want[i]).epsilon(1e-5));
+            if (!name.starts_with("cls_head.") && !name.starts_with("seg_head.") && full.at(name) != seg_only.at(name))
+                body_differs = true;
+        }
+        CHECK(body_differs);  // without detach the classification gradient does reach the body
+        double head = 0;
+        for (float v : detached.at("cls_head.fc1.weight")) head += std::abs(v);
+        CHECK(head > 0);
+    };
+    SUBCASE("pooled head on the last decoder block (unet_bn body)") {
+        gap model(6);
+        check(model);
+    }
+    SUBCASE("pooled head on the deepest decoder block (residual body)") {
+        deep model(6);
+        check(model);
+    }
+}
+
+TEST_CASE("multitask loss: the classification term with pos_weight, by hand") {
+    // Three images: malignant, benign, malignant; logits 0.3, 1.2, -2.0; pos_weight 2.08.
+    const double z[3] = {0.3, 1.2, -2.0}, t[3] = {1, 0, 1}, p = 2.08;
+    tensor<float> seg(shape4{3, 1, 2, 2}, 0.0f), cls(shape4{3, 1, 1, 1}), label(shape4{3, 1, 1, 1}),
+        mask(shape4{3, 1, 2, 2}, 0.0f);
+    for (int i = 0; i < 3; ++i) {
+        cls[static_cast<std::size_t>(i)] = static_cast<float>(z[i]);
+        label[static_cast<std::size_t>(i)] = static_cast<float>(t[i]);
+    }
+    const multitask_outputs<float> out{heads::logits<float>(seg), heads::logits<float>(cls)};
+    // torch: l = -[p t log s(z) + (1 - t) log(1 - s(z))], mean over the images;
+    // dl/dz = (p t (s - 1) + (1 - t) s) / 3.
+    double expected = 0, grad[3];
+    for (int i = 0; i < 3; ++i) {
+        const double s = 1 / (1 + std::exp(-z[i]));
+        expected += -(p * t[i] * std::log(s) + (1 - t[i]) * std::log(1 - s)) / 3;
+        grad[i] = (p * t[i] * (s - 1) + (1 - t[i]) * s) / 3;
+    }
+    tensor<float> ds, dc;
+    const losses::multitask loss{.segmentation_weight = 1.0, .classification_weight = 0.5,
+                                 .classification_pos_weight = p};
+    const auto l = loss(out, mask, label, &ds, &dc);
+    CHECK(l.classification == doctest::Approx(expected).epsilon(1e-5));
+    CHECK(l.total == doctest::Approx(l.segmentation + 0.5 * expected).epsilon(1e-5));
+    for (std::size_t i = 0; i < 3; ++i) CHECK(dc[i] == doctest::Approx(0.5 * grad[i]).epsilon(1e-5));
+    // pos_weight 1 is the plain BCE; the weight only raises the malignant images' terms.
+    tensor<float> ds1, dc1;
+    const auto l1 = losses::multitask{.classification_weight = 0.5}(out, mask, label, &ds1, &dc1);
+    CHECK(l.segmentation == doctest::Approx(l1.segmentation));
+    CHECK(l1.classification < l.classification);
+    CHECK(dc1[1] == doctest::Approx(dc[1]));
+    CHECK(std::abs(dc[2]) > std::abs(dc1[2]) * 2.0);
 }
 
 // docs/ARCHITECTURES.md, "Writing a new variant": a residual U-Net with attention skips and
