@@ -11,8 +11,9 @@ and left out of the means, and the title says k of FOLDS folds when some are mis
 
 Columns: Dice and pixel error of the last epoch on the validation patches (the logs' val_dice and
 val_pixel_error: one fixed 256 x 256 patch per validation slice, the same pixels on both sides),
-the same on the whole 512 x 512 validation slices, and the training time of one run (sum of the
-epochs' seconds, validation included). Means are +- the sample standard deviation over folds.
+the same on the whole 512 x 512 validation slices, the training time of one run (sum of the
+epochs' seconds, validation included) and the median seconds of one epoch (an epoch during which
+the process was paused counts its pause in the sum, not in the median). Means are +- the sample standard deviation over folds.
 """
 
 import csv
@@ -62,6 +63,7 @@ def main(argv):
             row[side + "_fdice"] = full["val_dice"]
             row[side + "_ferr"] = full["val_pixel_error"]
             row[side + "_s"] = sum(float(r["seconds"]) for r in rows)
+            row[side + "_med"] = statistics.median(float(r["seconds"]) for r in rows)
         done.append(row)
     title = f"{len(done)} of {folds} folds" + ("" if len(done) == folds else " (partial)")
     print(f"ISBI 2012 at the full recipe: {title}" +
@@ -73,13 +75,15 @@ def main(argv):
             ("u_err", "unetpp pixel error (patch)"), ("t_err", "PyTorch pixel error (patch)"),
             ("u_fdice", "unetpp Dice (512²)"), ("t_fdice", "PyTorch Dice (512²)"),
             ("u_ferr", "unetpp pixel error (512²)"), ("t_ferr", "PyTorch pixel error (512²)")]
-    print("| fold | " + " | ".join(c[1] for c in cols) + " | unetpp s/run | PyTorch s/run |")
-    print("|---|" + "---:|" * (len(cols) + 2))
+    print("| fold | " + " | ".join(c[1] for c in cols) +
+          " | unetpp s/run | PyTorch s/run | unetpp median s/epoch | PyTorch median s/epoch |")
+    print("|---|" + "---:|" * (len(cols) + 4))
     for r in done:
         print(f"| {r['fold']} | " + " | ".join(f"{r[c]:.4f}" for c, _ in cols) +
-              f" | {r['u_s']:.0f} | {r['t_s']:.0f} |")
-    print(f"| mean ± std | " + " | ".join(ms([r[c] for r in done]) for c, _ in cols) +
-          f" | {statistics.mean(r['u_s'] for r in done):.0f} | {statistics.mean(r['t_s'] for r in done):.0f} |")
+              f" | {r['u_s']:.0f} | {r['t_s']:.0f} | {r['u_med']:.1f} | {r['t_med']:.1f} |")
+    mean = lambda k: statistics.mean(r[k] for r in done)  # noqa: E731
+    print("| mean ± std | " + " | ".join(ms([r[c] for r in done]) for c, _ in cols) +
+          f" | {mean('u_s'):.0f} | {mean('t_s'):.0f} | {mean('u_med'):.1f} | {mean('t_med'):.1f} |")
     diff = [r["u_fdice"] - r["t_fdice"] for r in done]
     pdiff = [r["u_dice"] - r["t_dice"] for r in done]
     print()
