@@ -31,8 +31,9 @@ def log(path):
 
 def ms(values, digits=3):
     m = statistics.mean(values)
-    s = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
+    if len(values) < 2:  # no spread from one fold
+        return f"{m:.{digits}f} (1 fold)"
+    return f"{m:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def main(argv):
