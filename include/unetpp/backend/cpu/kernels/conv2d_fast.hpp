@@ -76,6 +76,11 @@ inline void winograd_forward_two(const char* op, bool supported, const conv_geom
 #endif
 }
 
+// Whether conv2d_backward_weights_two runs on Winograd, reading both tensors where they lie.
+inline bool winograd_wgrad_two(const conv_geometry& g, int c0) {
+    return use_winograd_wgrad(g) && two_tensor_split(g, c0, false);
+}
+
 // db[co] += the sum of dy over images and pixels (in double per channel).
 inline void bias_gradient(const conv_geometry& g, const float* dy, float* db) {
     const std::ptrdiff_t P = std::ptrdiff_t(g.oh()) * g.ow();
@@ -239,8 +244,7 @@ UNETPP_KERNEL_API void conv2d_backward_data_two(const conv_geometry& g, const fl
 }
 
 UNETPP_KERNEL_API std::size_t conv2d_backward_weights_two_workspace_floats(const conv_geometry& g, int c0) {
-    if (detail::use_winograd_wgrad(g) && detail::two_tensor_split(g, c0, false))
-        return detail::winograd_wgrad_workspace_floats(g);
+    if (detail::winograd_wgrad_two(g, c0)) return detail::winograd_wgrad_workspace_floats(g);
     conv_geometry g0 = g, g1 = g;
     g0.cin = c0;
     g1.cin = g.cin - c0;
@@ -251,7 +255,7 @@ UNETPP_KERNEL_API std::size_t conv2d_backward_weights_two_workspace_floats(const
 
 UNETPP_KERNEL_API void conv2d_backward_weights_two(const conv_geometry& g, const float* x0, const float* x1, int c0,
                                                    const float* dy, float* dw, float* db, float* ws) {
-    if (detail::use_winograd_wgrad(g) && detail::two_tensor_split(g, c0, false)) {  // both tensors where they lie
+    if (detail::winograd_wgrad_two(g, c0)) {
         detail::winograd_backward_weights(g, detail::wino::two_tensors(x0, c0, g.h, g.w, x1, g.cin - c0, g.h, g.w),
                                           dy, dw, ws);
         if (db) detail::bias_gradient(g, dy, db);

@@ -376,11 +376,15 @@ inline bool winograd_pays(const conv_geometry& g) noexcept {
 // Whether conv2d_forward (and _fused) of g runs the Winograd kernel: compiled in, a stride-1 3x3
 // convolution with padding 0..2, offsets within 32 bits, and chosen (automatically or forced:
 // conv2d_algorithm()).
+// What every Winograd pass needs of g: compiled in, a stride-1 3x3 convolution with padding 0..2,
+// a non-empty output and offsets within 32 bits.
+inline bool winograd_shape(const conv_geometry& g) noexcept {
+    return have_winograd && g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad >= 0 && g.pad <= 2 && g.oh() > 0 &&
+           g.ow() > 0 && g.n > 0 && g.cin > 0 && g.cout > 0 &&
+           wino::fits_int32(wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad));
+}
 inline bool use_winograd(const conv_geometry& g) {
-    if (!have_winograd || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad < 0 || g.pad > 2 || g.oh() <= 0 ||
-        g.ow() <= 0 || g.n <= 0 || g.cin <= 0 || g.cout <= 0)
-        return false;
-    if (!wino::fits_int32(wino::make_geom(g.n, g.cin, g.h, g.w, g.cout, g.pad))) return false;
+    if (!winograd_shape(g)) return false;
     const conv_algo a = conv2d_algorithm();
     return a == conv_algo::winograd || (a == conv_algo::automatic && winograd_pays(g));
 }
@@ -512,10 +516,7 @@ inline bool winograd_wgrad_pays(const conv_geometry& g) noexcept {
     return g.cin >= 16 && g.cout >= 16 && tiles >= 64;
 }
 inline bool use_winograd_wgrad(const conv_geometry& g) {
-    if (!have_winograd || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad < 0 || g.pad > 2 || g.oh() <= 0 ||
-        g.ow() <= 0 || g.n <= 0 || g.cin <= 0 || g.cout <= 0 || g.cout % wgrad_rows != 0 || g.cin % wgrad_cols != 0)
-        return false;
-    if (!wino::fits_int32(winograd_plan_of(g))) return false;
+    if (!winograd_shape(g) || g.cout % wgrad_rows != 0 || g.cin % wgrad_cols != 0) return false;
     const conv_algo a = conv2d_algorithm();
     return a == conv_algo::winograd || (a == conv_algo::automatic && winograd_wgrad_pays(g));
 }
