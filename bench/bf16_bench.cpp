@@ -14,6 +14,12 @@
 // It also reports how far the bf16 output is from the fp32 one on the timed input: the largest
 // absolute difference over the largest |fp32 output|, and the relative L2 error.
 //
+// --train times training steps instead (forward in training mode, BCE-with-logits on a fixed
+// random mask, backward, Adam, zero_grad), both networks starting from the same weights: the
+// mixed precision of `--precision bf16` in unetpp-train (bf16 forward convolutions; backward
+// passes, optimiser and master weights in fp32) against fp32. The error columns then compare the
+// two networks' logits of the first step, and each side's loss after its last step is printed.
+//
 // --layers instead times the distinct 3x3 convolutions of the network (fused, as at inference)
 // one by one, alternating backend::cpu with its automatic choice (Winograd from 16 channels),
 // backend::cpu with the direct kernel forced (the same loop structure as the bf16 kernel, in
@@ -32,7 +38,8 @@
 // Build (one line): g++ -std=c++20 -O3 -DNDEBUG -march=native -fopenmp -I include
 //            -I /usr/include/eigen3 bench/bf16_bench.cpp -o bf16_bench
 // Usage: OMP_NUM_THREADS=2 ./bf16_bench [--model unet_bn|ronneberger2015] [--base 32|64]
-//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--layers] [--peak] [--convert-cost]
+//            [--batch N] [--size S] [--rounds R] [--iters K] [--warmup W] [--profile] [--train] [--layers] [--peak]
+//            [--convert-cost]
 // Output: one JSON line on stdout.
 #include <unetpp/backend/cpu_bf16.hpp>
 #include <unetpp/io/weights.hpp>
@@ -63,7 +70,7 @@ namespace {
 struct options {
     std::string model = "unet_bn";
     int base = 32, batch = 1, size = 256, rounds = 7, iters = 3, warmup = 2;
-    bool profile = false, layers = false, peak = false, convert_cost = false;
+    bool profile = false, layers = false, peak = false, convert_cost = false, train = false;
 };
 
 int to_int(const char* s, const char* what) {
@@ -95,6 +102,7 @@ options parse(int argc, char** argv) {
         else if (a == "--iters") o.iters = to_int(next(), "--iters");
         else if (a == "--warmup") o.warmup = to_int(next(), "--warmup");
         else if (a == "--profile") o.profile = true;
+        else if (a == "--train") o.train = true;
         else if (a == "--layers") o.layers = true;
         else if (a == "--peak") o.peak = true;
         else if (a == "--convert-cost") o.convert_cost = true;
@@ -306,25 +314,44 @@ int run(const options& o) {
     unetpp::io::save_weights(net32, file);
     unetpp::io::load_weights(net16, file);
     std::filesystem::remove(file);
-    net32.eval();
-    net16.eval();
+    if (o.train) {
+        net32.train();
+        net16.train();
+    } else {
+        net32.eval();
+        net16.eval();
+    }
 
     const unetpp::shape4 in_shape{o.batch, 1, o.size, o.size};
     typename net32_t::tensor_type x(in_shape);
     unetpp::rng r(7);
     for (auto& v : x) v = static_cast<float>(r.normal());
+    typename net32_t::tensor_type mask(*net32_t::try_output_shape(in_shape)), dlogits;
+    for (auto& v : mask) v = r.uniform() < 0.5 ? 1.0f : 0.0f;
+    unetpp::losses::bce_with_logits loss;
+    unetpp::optim::adam<unetpp::backend::cpu> opt32(net32, unetpp::optim::adam_options{.lr = 1e-3});
+    unetpp::optim::adam<unetpp::backend::cpu_bf16> opt16(net16, unetpp::optim::adam_options{.lr = 1e-3});
+    double loss32 = 0, loss16 = 0;
 
     std::vector<float> y32, y16;
-    const auto step32 = [&] {
-        unetpp::inference_mode fused;
-        const auto& y = net32.forward(x);
-        if (y32.empty()) y32.assign(y.begin(), y.end());
+    // One forward pass (inference), or one training step, of either network; the first call's
+    // output is kept for the error columns.
+    const auto step = [&](auto& net, auto& opt, std::vector<float>& first, double& last_loss) {
+        if (!o.train) {
+            unetpp::inference_mode fused;
+            const auto& y = net.forward(x);
+            if (first.empty()) first.assign(y.begin(), y.end());
+            return;
+        }
+        const auto& y = net.forward(x);
+        if (first.empty()) first.assign(y.begin(), y.end());
+        last_loss = loss(y, mask, &dlogits);
+        net.backward(x, dlogits);
+        opt.step();
+        net.zero_grad();
     };
-    const auto step16 = [&] {
-        unetpp::inference_mode fused;
-        const auto& y = net16.forward(x);
-        if (y16.empty()) y16.assign(y.begin(), y.end());
-    };
+    const auto step32 = [&] { step(net32, opt32, y32, loss32); };
+    const auto step16 = [&] { step(net16, opt16, y16, loss16); };
     for (int i = 0; i < o.warmup; ++i) {
         step32();
         step16();
@@ -363,15 +390,16 @@ int run(const options& o) {
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    std::printf("{\"model\":\"%s\",\"base\":%d,\"batch\":%d,\"size\":%d,\"threads\":%d,\"rounds\":%d,\"iters\":%d,"
+    std::printf("{\"mode\":\"%s\",\"model\":\"%s\",\"base\":%d,\"batch\":%d,\"size\":%d,\"threads\":%d,\"rounds\":%d,\"iters\":%d,"
                 "\"fp32_ms\":%.2f,\"fp32_min_ms\":%.2f,\"bf16_ms\":%.2f,\"bf16_min_ms\":%.2f,"
                 "\"fp32_img_s\":%.3f,\"bf16_img_s\":%.3f,\"speedup\":%.3f,"
                 "\"fp32_cpu_ms\":%.2f,\"bf16_cpu_ms\":%.2f,\"cpu_time_ratio\":%.3f,"
-                "\"max_abs_diff_over_max_abs\":%.3e,\"rel_l2\":%.3e}\n",
-                o.model.c_str(), o.base, o.batch, o.size, threads, o.rounds, o.iters, m32, min32, m16, min16,
+                "\"max_abs_diff_over_max_abs\":%.3e,\"rel_l2\":%.3e,\"fp32_last_loss\":%.6f,"
+                "\"bf16_last_loss\":%.6f}\n",
+                o.train ? "train" : "infer", o.model.c_str(), o.base, o.batch, o.size, threads, o.rounds, o.iters, m32, min32, m16, min16,
                 1e3 * o.batch / m32, 1e3 * o.batch / m16, m32 / m16, median(c32), median(c16),
                 median(c32) / median(c16), max_abs / std::max(max_ref, 1e-30),
-                std::sqrt(se / std::max(sr, 1e-300)));
+                std::sqrt(se / std::max(sr, 1e-300)), loss32, loss16);
     return 0;
 }
 

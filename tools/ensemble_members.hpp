@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unetpp/exec/workspace.hpp>
@@ -93,6 +94,7 @@ struct member_net {
     infer::proba_fn predict;
     std::string describe;     ///< Net::describe()
     std::string describe_io;  ///< with the run-time channels, Net::describe(net.channels())
+    std::string compute;      ///< empty for fp32; what --precision bf16 computes in bf16
     int in_channels = 1, classes = 1;
 };
 
@@ -125,6 +127,8 @@ member_net load_member(const member_spec& m) {
         net->share_workspace(&members_workspace<typename Net::tensor_type>());
     member_net out;
     out.describe = Net::describe();
+    if constexpr (Net::backend_type::name == std::string_view("cpu_bf16"))
+        out.compute = "bf16 convolutions, fp32 sums (backend::cpu_bf16, --precision bf16)";
     out.describe_io = Net::describe(net->channels());
     out.in_channels = net->in_channels();
     out.classes = net->classes();
@@ -138,20 +142,27 @@ member_net load_member(const member_spec& m) {
 /// ensemble_members_cuda.cpp, only in a build with UNETPP_WITH_CUDA=ON).
 member_net load_member_on_cuda(const member_spec& m);
 
-/// Loads every member on the CPU, or with --device cuda on the device.
-inline std::vector<member_net> load_members(const std::vector<member_spec>& specs, device_kind device) {
+/// load_member for the backend::cpu_bf16 network the member names (--precision bf16; defined in
+/// ensemble_members_bf16.cpp, compiled in every build).
+member_net load_member_on_bf16(const member_spec& m);
+
+/// Loads every member on the CPU (in bf16 with --precision bf16), or with --device cuda on the
+/// device.
+inline std::vector<member_net> load_members(const std::vector<member_spec>& specs, device_kind device,
+                                            precision_kind precision = precision_kind::fp32) {
     std::vector<member_net> out;
     for (const member_spec& m : specs) {
-        if constexpr (cuda_built)
-            if (device == device_kind::cuda) {
-                out.push_back(load_member_on_cuda(m));
-                continue;
-            }
         try {
-            with_model(m.model, m.base, m.depth, [&]<class Net>() -> int {
-                out.push_back(load_member<Net>(m));
-                return 0;
-            });
+            if (device == device_kind::cuda) {
+                if constexpr (cuda_built) out.push_back(load_member_on_cuda(m));
+            } else if (precision == precision_kind::bf16) {
+                out.push_back(load_member_on_bf16(m));
+            } else {
+                with_model(m.model, m.base, m.depth, [&]<class Net>() -> int {
+                    out.push_back(load_member<Net>(m));
+                    return 0;
+                });
+            }
         } catch (const usage_error& e) {
             const std::string msg = e.what();
             if (msg.rfind("--model", 0) != 0) throw;
@@ -211,13 +222,14 @@ inline std::string member_scale_words(const member_spec& m) {
 /// The members and their test-time transforms, for the printout and the summary: one line for a
 /// single checkpoint ("TTA: ..."), else a line per member under a heading.
 inline std::string members_text(const std::vector<member_spec>& ms, const std::vector<member_net>& nets) {
-    if (ms.size() == 1) return "TTA: " + ms[0].tta_note + "\n";
+    const std::string compute = nets.empty() || nets[0].compute.empty() ? "" : "compute: " + nets[0].compute + "\n";
+    if (ms.size() == 1) return "TTA: " + ms[0].tta_note + "\n" + compute;
     std::string s = "ensemble of " + std::to_string(ms.size()) +
                     " checkpoints: the mean of their probabilities at each image's own size, thresholded once\n";
     for (std::size_t i = 0; i < ms.size(); ++i)
         s += "  member " + std::to_string(i + 1) + ": " + ms[i].file.string() + " (" + nets[i].describe_io + ", " +
              member_scale_words(ms[i]) + "; TTA: " + ms[i].tta_note + ")\n";
-    return s;
+    return s + compute;
 }
 
 /// The --checkpoint values of the command line: 1 to 16 files, each named once; `what` names the

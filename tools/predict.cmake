@@ -5,7 +5,7 @@
 # definition UNETPP_PREDICT_EXE and is built after the program.
 
 add_executable(unetpp-predict "${CMAKE_CURRENT_LIST_DIR}/unetpp-predict.cpp")
-target_link_libraries(unetpp-predict PRIVATE unetpp::kernels)
+target_link_libraries(unetpp-predict PRIVATE unetpp::kernels unetpp_cli_bf16)  # --precision bf16 (CMakeLists.txt)
 if(TARGET unetpp_dev_flags)
     target_link_libraries(unetpp-predict PRIVATE unetpp_dev_flags)
 endif()

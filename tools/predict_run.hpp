@@ -53,7 +53,8 @@ struct options {
     bool overwrite = false, threshold_given = false, full_size = false, png16 = false;
     double factor = 1.0;  ///< --scale (with --full-size)
     int threads = 0;
-    cli::device_kind device = cli::device_kind::cpu;  ///< --device
+    cli::device_kind device = cli::device_kind::cpu;            ///< --device
+    cli::precision_kind precision = cli::precision_kind::fp32;  ///< --precision
 };
 
 /// One line, no embedded newlines.
@@ -263,13 +264,14 @@ inline void print_plan(const arch& ar, const std::vector<cli::member_spec>& spec
     if (o.tta == cli::tta_option::plan && ar.plan_tta == "hflip")
         std::cout << "unetpp-predict: the run's plan mirrors at test time: each image and its left-right mirror "
                      "are predicted and averaged (--no-tta: the image alone)\n";
+    if (!nets[0].compute.empty()) std::cout << "unetpp-predict: compute: " << nets[0].compute << "\n";
 }
 
 /// Predicts every input image with the members of `archs` (one checkpoint, or the mean of an
 /// ensemble's probabilities) and writes the files; returns the exit status.
 inline int run_members(const std::vector<arch>& archs, const options& o) {
     const std::vector<cli::member_spec> specs = member_specs(archs, o);
-    const std::vector<cli::member_net> nets = cli::load_members(specs, o.device);
+    const std::vector<cli::member_net> nets = cli::load_members(specs, o.device, o.precision);
     const infer::ensemble members = cli::ensemble_of(nets);
     const int classes = nets.front().classes;
     if (o.threshold_given && classes > 2)

@@ -141,7 +141,7 @@ model (default: read from the checkpoint; needed only for a weights file without
   --threads N        CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
 )";
 
-// after --device (cli_device.hpp)
+// after --device and --precision (cli_device.hpp)
 const char* help_tail = R"(Checks: the weights must be finite (NaN or Inf in any tensor: exit 2); the file's checksums must
 match; a probability map with NaN stops the run before anything is written.
 Exit codes: 0 done, 2 bad input (missing or unreadable file, checkpoint of another
@@ -293,15 +293,16 @@ int run(int argc, char** argv) {
                  {"checkpoint", "csv", "summary", "out-masks", "overlays", "data-type", "data", "masks", "mask-suffix",
                   "size",
                   "synthetic-count", "seed", "split-seed", "subset", "split", "folds", "fold", "split-file", "model", "base", "depth",
-                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix", "device"},
+                  "threshold", "threads", "out-probs", "scale", "roi-masks", "roi-suffix", "device", "precision"},
                  {"checkpoint"});
     if (a.has("help")) {
-        std::cout << help_text << device_help(21) << help_tail;
+        std::cout << help_text << device_help(21) << precision_help(21) << help_tail;
         return 0;
     }
     // Every option is parsed and range-checked before any file is read or written; --device cuda
     // first: refused at once in a build without the CUDA backend, or without a usable device.
     const device_kind device = device_option(a, "unetpp-evaluate");
+    const precision_kind precision = precision_option(a, "unetpp-evaluate", device);
     if constexpr (cuda_built)
         if (device == device_kind::cuda) require_cuda_device();
     const int threads = static_cast<int>(a.integer("threads", 0, range::threads));
@@ -467,8 +468,9 @@ int run(int argc, char** argv) {
     adapt_threads_to_load();
     if (threads > 0) set_num_threads(threads);
 
-    // the networks, each of its compiled type (CPU, or with --device cuda its backend::cuda variant)
-    const std::vector<member_net> nets = load_members(members, device);
+    // the networks, each of its compiled type (CPU, with --precision bf16 its backend::cpu_bf16
+    // variant, or with --device cuda its backend::cuda variant)
+    const std::vector<member_net> nets = load_members(members, device, precision);
     const evaluate_job job{.a = &a, .dc = dc, .members = members, .csv = csv, .summary = summary,
                            .masks_dir = masks_dir, .probs_dir = probs_dir, .overlays_dir = overlays_dir,
                            .overwrite = overwrite, .subset = subset, .subset_names = subset_names, .pre = pre,

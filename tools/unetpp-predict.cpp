@@ -115,7 +115,7 @@ Classes (recorded in the checkpoint by unetpp-train --classes N --mask-encoding 
   --threshold T       mask threshold on the foreground probability, 0 to 1 (default: the
                       checkpoint's, else 0.5); one- and two-class networks only
   --threads N         CPU threads, 1 to 1024 (default: OpenMP's choice, fewer when busy)
-)" << cli::device_help(22) << R"(  --help              this text
+)" << cli::device_help(22) << cli::precision_help(22) << R"(  --help              this text
 
 Scale: a checkpoint of unetpp-train records its preprocessing (images resized to N x N,
 bilinear; values / 255). Each image is resized to N x N the same way, predicted there, and the
@@ -143,13 +143,14 @@ options parse(int argc, char** argv, bool& help) {
     options o;
     const cli::args a(argc, argv, {"tta", "no-tta", "overwrite", "full-size", "probs-png16"},
                       {"checkpoint", "weights", "input", "out", "mask-dir", "model", "base", "depth", "tile", "overlap",
-                       "batch", "memory-mb", "threshold", "threads", "out-probs", "scale", "device"},
+                       "batch", "memory-mb", "threshold", "threads", "out-probs", "scale", "device", "precision"},
                       {"checkpoint", "weights"});
     if (a.has("help")) {
         help = true;
         return o;
     }
     o.device = cli::device_option(a, "unetpp-predict");  // cuda in a CPU-only build: refused at once
+    o.precision = cli::precision_option(a, "unetpp-predict", o.device);  // bf16 without AVX512-BF16: refused
     if (a.has("checkpoint") && a.has("weights"))
         throw cli_error("--checkpoint and --weights name the same input; give one of them");
     o.weights = cli::checkpoint_paths(a, a.has("weights") ? "weights" : "checkpoint");
@@ -288,7 +289,8 @@ int main(int argc, char** argv) {
             archs.push_back(choose_arch(file, w, o));
         }
         // the compiled networks the files name (the model set of unetpp-train; with --device cuda
-        // their backend::cuda variants, ensemble_members_cuda.cpp), or an error listing the set
+        // their backend::cuda variants, ensemble_members_cuda.cpp; with --precision bf16 their
+        // backend::cpu_bf16 ones, ensemble_members_bf16.cpp), or an error listing the set
         return run_members(archs, o);
     } catch (const std::exception& e) {
         std::cerr << "unetpp-predict: error: " << one_line(e.what()) << "\n";

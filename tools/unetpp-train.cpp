@@ -363,7 +363,7 @@ const std::set<std::string> key_names{
     "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
     "epochs", "batch", "seed", "split-seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
     "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
-    "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan", "device"};
+    "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan", "device", "precision"};
 
 /// The command line, with the plan's options added under --auto / --plan FILE (train_auto.hpp).
 args with_plan(const std::vector<std::string>& argv) {
@@ -386,7 +386,8 @@ int plan_only(const args& given, const train::training_plan& plan) {
 int run(int argc, char** argv, process_group& group) {
     const args line(argc, argv, flag_names, key_names);
     if (line.has("help")) {
-        if (group.root()) std::cout << help_text << device_help(21) << help_tail;  // --device: cli_device.hpp
+        if (group.root())  // --device, --precision: cli_device.hpp
+            std::cout << help_text << device_help(21) << precision_help(21) << help_tail;
         return 0;
     }
     // --auto / --plan FILE: the plan's choices become options (the user's own win); --plan-only stops here
@@ -398,6 +399,7 @@ int run(int argc, char** argv, process_group& group) {
     // Every option is parsed and range-checked before any file is read or written; --device cuda
     // first: refused at once in a build without the CUDA backend, or without a usable device.
     const device_kind device = device_option(a, "unetpp-train");
+    const precision_kind precision = precision_option(a, "unetpp-train", device);
     if constexpr (cuda_built)
         if (device == device_kind::cuda) require_cuda_device();
     if (device == device_kind::cuda && group.size() > 1)  // this program sets up no NCCL communicator
@@ -504,6 +506,7 @@ int run(int argc, char** argv, process_group& group) {
                   .agree_setup = [&group] { group.agree_setup(); }};
     if constexpr (cuda_built)
         if (device == device_kind::cuda) return train_on_cuda(model, base, depth, job);
+    if (precision == precision_kind::bf16) return train_on_bf16(model, base, depth, job);
     return with_model(model, base, depth, [&]<class Net>() -> int { return train_network<Net>(job); });
 }
 
