@@ -227,12 +227,30 @@ int main(int argc, char** argv) {
                      std::to_string(checkpoint_epoch) + ")");
             if (v.epoch == seen + 1) ++unreported;
             checkpoint_epoch = v.epoch;
+            // The fallback needs two files: a kill inside a write must never leave both names on one
+            // (hard-linked) file, which damage would then take together.
+            std::error_code ec;
+            const fs::path last = dir / "last.safetensors", prev = dir / "last.prev.safetensors";
+            if (fs::exists(last, ec) && fs::exists(prev, ec) && fs::equivalent(last, prev, ec) && !ec)
+                fail("kill " + std::to_string(k) + ": last.safetensors and last.prev.safetensors are one file");
         }
         ++survived;
         std::cout << "kill " << k << " after " << d << " ms: epochs reported " << seen << ", checkpoint epoch "
                   << checkpoint_epoch << std::endl;
     }
     if (checkpoint_epoch < 2) fail("the kills left fewer than 2 epochs done; the test needs a slower kill rate");
+
+    // A kill between the last two steps of a write leaves last.prev two epochs behind last (complete,
+    // and another file). The damage checks below expect it one epoch behind: one epoch without a
+    // kill first, whose write moves last to last.prev.
+    {
+        const long next = checkpoint_epoch + 1;
+        const auto r = run({target, "train", dir.string(), std::to_string(next)}, -1);
+        if (r.exit_code != 0) fail("the epoch after the kills failed:\n" + r.output);
+        const auto v = verify(target, dir);
+        if (v.fell_back || v.epoch != next) fail("after the epoch that followed the kills:\n" + v.raw);
+        checkpoint_epoch = next;
+    }
 
     long epoch = damaged_resume(target, dir, checkpoint_epoch, "flipped byte", "fails its checksum", [](const fs::path& p) {
         std::string b = read_all(p);

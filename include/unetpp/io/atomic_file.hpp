@@ -8,12 +8,14 @@
 ///   io::write_file_atomic("model.onnx", bytes);
 ///   io::replace_file_keeping_previous("run/last.safetensors", "run/last.prev.safetensors", bytes);
 ///
-/// replace_file_keeping_previous keeps the file it replaces as `previous`, in three steps that
+/// replace_file_keeping_previous keeps the file it replaces as `previous`, in four steps that
 /// each leave complete files behind: (1) the new bytes go to a temporary file and are fsynced;
 /// (2) the current `path` is hard-linked (copied where links are not supported) to a second
-/// temporary file and renamed over `previous`; (3) the first temporary file is renamed over
-/// `path`. A crash between any two steps leaves `path` complete (old or new) and `previous`
-/// complete (older or old).
+/// temporary file; (3) the first temporary file is renamed over `path`; (4) the second one is
+/// renamed over `previous`. A crash between any two steps leaves `path` complete (old or new) and
+/// `previous` complete (older or old), and they are always two different files: renaming the
+/// link over `previous` before `path` was replaced would leave both names on one file in that
+/// window, and damage to that one file would then take both (the kill -9 test found it).
 ///
 /// Temporary files are created new (O_EXCL) under names of their own,
 /// `.<file name>.<process id>-<n>.unetpp-tmp` in the target's folder, so a user's file is never
@@ -274,13 +276,32 @@ inline void replace_file_keeping_previous(const std::filesystem::path& path, con
                                      "': " + ec.message());
         }
         try {
-            atomic_detail::rename_over(prev_tmp, previous);
+            atomic_detail::rename_over(tmp, path);  // (3): path is the new file, prev_tmp the old one
         } catch (...) {
             std::error_code ig;
+            fs::remove(prev_tmp, ig);
             fs::remove(tmp, ig);
             throw;
         }
+        atomic_detail::sync_folder(atomic_detail::folder_of(path));
+        // (4). Where `previous` already is the old file (a folder left by a crash of the three-step
+        // order this replaced), rename would do nothing and keep prev_tmp: drop it instead.
+        std::error_code same_ec;
+        if (fs::equivalent(prev_tmp, previous, same_ec) && !same_ec) {
+            std::error_code ig;
+            fs::remove(prev_tmp, ig);
+        } else {
+            try {
+                atomic_detail::rename_over(prev_tmp, previous);
+            } catch (const std::exception& e) {
+                std::error_code ig;
+                fs::remove(prev_tmp, ig);
+                throw std::runtime_error("'" + path.string() + "' holds the new file, but the file it replaced could " +
+                                         "not be kept as '" + previous.string() + "': " + e.what());
+            }
+        }
         atomic_detail::sync_folder(atomic_detail::folder_of(previous));
+        return;
     }
     atomic_detail::rename_over(tmp, path);
     atomic_detail::sync_folder(atomic_detail::folder_of(path));
