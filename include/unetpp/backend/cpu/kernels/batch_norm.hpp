@@ -6,6 +6,7 @@
 
 #include "../../../config/abi.hpp"
 #include "parallel.hpp"
+#include "reduce.hpp"  // lane_sum, tree_sum: the per-plane sums in a fixed order
 
 namespace unetpp::inline UNETPP_ABI::backend::cpu_kernels::inline UNETPP_KERNELS_ABI {
 
@@ -24,30 +25,6 @@ inline void scale_shift(const T* x, T* y, std::ptrdiff_t n, T scale, T shift, bo
 #pragma omp simd
         for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
     }
-}
-
-/// Lanes of the reductions below: each lane sums every 16th element in order, then the lanes are
-/// added in a fixed tree. The compiler vectorises the lanes (the order is fixed by the code, so no
-/// reassociation is needed, and the result is the same on every instruction set); one running sum
-/// made every add wait for the one before (about a quarter of an element per cycle).
-inline constexpr int reduce_lanes = 16;
-
-template <class T>
-inline T tree_sum(T (&acc)[reduce_lanes]) noexcept {
-    for (int width = reduce_lanes / 2; width > 0; width /= 2)
-        for (int j = 0; j < width; ++j) acc[j] += acc[j + width];
-    return acc[0];
-}
-
-/// sum of x[i] over [0, n).
-template <class T>
-inline T lane_sum(const T* x, std::ptrdiff_t n) noexcept {
-    T acc[reduce_lanes] = {};
-    std::ptrdiff_t i = 0;
-    for (; i + reduce_lanes <= n; i += reduce_lanes)
-        for (int j = 0; j < reduce_lanes; ++j) acc[j] += x[i + j];
-    for (int j = 0; i < n; ++i, ++j) acc[j] += x[i];
-    return tree_sum(acc);
 }
 
 /// sum of (x[i] - m)^2 over [0, n).

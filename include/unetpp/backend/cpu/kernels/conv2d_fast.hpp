@@ -16,6 +16,7 @@
 #include "conv2d.hpp"
 #include "conv2d_direct_avx2.hpp"
 #include "conv2d_direct_avx512.hpp"
+#include "reduce.hpp"
 #include "conv2d_direct_common.hpp"
 #include "conv2d_gemm.hpp"
 
@@ -88,10 +89,7 @@ inline void bias_gradient(const conv_geometry& g, const float* dy, float* db) {
     for (int co = 0; co < g.cout; ++co) {
         double s = 0.0;
         for (int n = 0; n < g.n; ++n) {
-            const float* d = dy + (std::ptrdiff_t(n) * g.cout + co) * P;
-            float part = 0.0f;
-            for (std::ptrdiff_t p = 0; p < P; ++p) part += d[p];
-            s += part;
+            s += lane_sum(dy + (std::ptrdiff_t(n) * g.cout + co) * P, P);  // each plane in fixed lanes
         }
         db[co] += float(s);
     }
