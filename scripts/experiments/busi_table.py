@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The per-fold table of a BUSI K-fold run (scripts/experiments/busi_folds.sh, busi_auto.sh).
 
-    busi_table.py RUNS_DIR
+    busi_table.py RUNS_DIR [CSV_NAME]
 
-RUNS_DIR/fold<k>/val.csv is unetpp-evaluate's per-image CSV of fold k's validation images and
-RUNS_DIR/fold<k>/log.csv its training log. Per fold: Dice and IoU over all validation images
+RUNS_DIR/fold<k>/val.csv (or CSV_NAME, e.g. val_notta.csv from unetpp-evaluate --no-tta) is
+unetpp-evaluate's per-image CSV of fold k's validation images and RUNS_DIR/fold<k>/log.csv its
+training log. Per fold: Dice and IoU over all validation images
 (normal images have empty masks; an empty prediction there scores 1), over the lesion images only
 (benign and malignant), HD95 and precision/recall over the lesion images, and the training
 seconds; then mean +- sample std over the folds.
@@ -16,9 +17,10 @@ import statistics
 import sys
 
 runs = sys.argv[1]
+csv_name = sys.argv[2] if len(sys.argv) > 2 else "val.csv"
 rows = []
 for fold in sorted(d for d in os.listdir(runs) if d.startswith("fold")):
-    p, log = os.path.join(runs, fold, "val.csv"), os.path.join(runs, fold, "log.csv")
+    p, log = os.path.join(runs, fold, csv_name), os.path.join(runs, fold, "log.csv")
     if not (os.path.isfile(p) and os.path.isfile(log)):
         continue
     with open(p, newline="") as f:
