@@ -18,7 +18,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <unetpp/exec/workspace.hpp>
@@ -127,8 +126,6 @@ member_net load_member(const member_spec& m) {
         net->share_workspace(&members_workspace<typename Net::tensor_type>());
     member_net out;
     out.describe = Net::describe();
-    if constexpr (Net::backend_type::name == std::string_view("cpu_bf16"))
-        out.compute = "bf16 convolutions, fp32 sums (backend::cpu_bf16, --precision bf16)";
     out.describe_io = Net::describe(net->channels());
     out.in_channels = net->in_channels();
     out.classes = net->classes();
@@ -138,31 +135,38 @@ member_net load_member(const member_spec& m) {
     return out;
 }
 
-/// load_member for the backend::cuda network the member names (defined in
-/// ensemble_members_cuda.cpp, only in a build with UNETPP_WITH_CUDA=ON).
+/// load_member for the network the member names, on `Backend`.
+template <class Backend>
+member_net load_member_on(const member_spec& m) {
+    member_net out;
+    with_model<Backend>(m.model, m.base, m.depth, [&]<class Net>() -> int {
+        out = load_member<Net>(m);
+        return 0;
+    });
+    return out;
+}
+
+/// load_member_on<backend::cuda> (defined in ensemble_members_cuda.cpp, only in a build with
+/// UNETPP_WITH_CUDA=ON).
 member_net load_member_on_cuda(const member_spec& m);
 
-/// load_member for the backend::cpu_bf16 network the member names (--precision bf16; defined in
+/// load_member_on<backend::cpu_bf16>, with `compute` saying so (--precision bf16; defined in
 /// ensemble_members_bf16.cpp, compiled in every build).
 member_net load_member_on_bf16(const member_spec& m);
 
 /// Loads every member on the CPU (in bf16 with --precision bf16), or with --device cuda on the
-/// device.
+/// device (device_option refuses cuda in a build without it).
 inline std::vector<member_net> load_members(const std::vector<member_spec>& specs, device_kind device,
                                             precision_kind precision = precision_kind::fp32) {
+    const auto load = [&](const member_spec& m) {
+        if constexpr (cuda_built)
+            if (device == device_kind::cuda) return load_member_on_cuda(m);
+        return precision == precision_kind::bf16 ? load_member_on_bf16(m) : load_member_on<backend::cpu>(m);
+    };
     std::vector<member_net> out;
     for (const member_spec& m : specs) {
         try {
-            if (device == device_kind::cuda) {
-                if constexpr (cuda_built) out.push_back(load_member_on_cuda(m));
-            } else if (precision == precision_kind::bf16) {
-                out.push_back(load_member_on_bf16(m));
-            } else {
-                with_model(m.model, m.base, m.depth, [&]<class Net>() -> int {
-                    out.push_back(load_member<Net>(m));
-                    return 0;
-                });
-            }
+            out.push_back(load(m));
         } catch (const usage_error& e) {
             const std::string msg = e.what();
             if (msg.rfind("--model", 0) != 0) throw;

@@ -8,11 +8,8 @@
 namespace cli {
 
 member_net load_member_on_bf16(const member_spec& m) {
-    member_net out;
-    with_model<backend::cpu_bf16>(m.model, m.base, m.depth, [&]<class Net>() -> int {
-        out = load_member<Net>(m);
-        return 0;
-    });
+    member_net out = load_member_on<backend::cpu_bf16>(m);
+    out.compute = "bf16 convolutions, fp32 sums (backend::cpu_bf16, --precision bf16)";
     return out;
 }
 

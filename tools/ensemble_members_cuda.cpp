@@ -8,13 +8,6 @@
 
 namespace cli {
 
-member_net load_member_on_cuda(const member_spec& m) {
-    member_net out;
-    with_model<backend::cuda>(m.model, m.base, m.depth, [&]<class Net>() -> int {
-        out = load_member<Net>(m);
-        return 0;
-    });
-    return out;
-}
+member_net load_member_on_cuda(const member_spec& m) { return load_member_on<backend::cuda>(m); }
 
 }  // namespace cli

@@ -9,18 +9,12 @@
 
 namespace cli {
 
-#define UNETPP_CLI_INSTANTIATE(Type, Name, Base, Depth) \
-    template int train_network<Type<Base, Depth, backend::cpu_bf16>>(const train_job&);
-UNETPP_CLI_MODELS_A(UNETPP_CLI_INSTANTIATE)
-#undef UNETPP_CLI_INSTANTIATE
-#define UNETPP_CLI_EXTERN(Type, Name, Base, Depth) \
-    extern template int train_network<Type<Base, Depth, backend::cpu_bf16>>(const train_job&);
-UNETPP_CLI_MODELS_B(UNETPP_CLI_EXTERN)  // train_networks_bf16_b.cpp
-#undef UNETPP_CLI_EXTERN
+#define UNETPP_CLI_BACKEND backend::cpu_bf16
+UNETPP_CLI_MODELS_A(UNETPP_CLI_TRAIN_ON_BACKEND)
+UNETPP_CLI_MODELS_B(UNETPP_CLI_TRAIN_ON_BACKEND_EXTERN)  // train_networks_bf16_b.cpp
 
 int train_on_bf16(const std::string& model, int base, int depth, const train_job& job) {
-    return with_model<backend::cpu_bf16>(model, base, depth,
-                                         [&]<class Net>() -> int { return train_network<Net>(job); });
+    return train_on<backend::cpu_bf16>(model, base, depth, job);
 }
 
 }  // namespace cli

@@ -6,8 +6,8 @@
 #include "train_run.hpp"
 
 namespace cli {
-#define UNETPP_CLI_INSTANTIATE(Type, Name, Base, Depth) \
-    template int train_network<Type<Base, Depth, backend::cuda>>(const train_job&);
-UNETPP_CLI_MODELS_B(UNETPP_CLI_INSTANTIATE)
-#undef UNETPP_CLI_INSTANTIATE
+
+#define UNETPP_CLI_BACKEND backend::cuda
+UNETPP_CLI_MODELS_B(UNETPP_CLI_TRAIN_ON_BACKEND)
+
 }  // namespace cli

@@ -386,4 +386,18 @@ int train_network(const train_job& job) {
 UNETPP_CLI_MODELS(UNETPP_CLI_TRAIN_NETWORK)
 #undef UNETPP_CLI_TRAIN_NETWORK
 
+/// train_network for the network the options name, on `Backend` (train_on_cuda, train_on_bf16).
+template <class Backend>
+int train_on(const std::string& model, int base, int depth, const train_job& job) {
+    return with_model<Backend>(model, base, depth, [&]<class Net>() -> int { return train_network<Net>(job); });
+}
+
+/// For the files that compile the model set on another backend (train_networks_{cuda,bf16}_*.cpp):
+/// with UNETPP_CLI_BACKEND defined as that backend, UNETPP_CLI_MODELS_A(UNETPP_CLI_TRAIN_ON_BACKEND)
+/// instantiates one half and UNETPP_CLI_MODELS_B(UNETPP_CLI_TRAIN_ON_BACKEND_EXTERN) declares the other.
+#define UNETPP_CLI_TRAIN_ON_BACKEND(Type, Name, Base, Depth) \
+    template int train_network<Type<Base, Depth, UNETPP_CLI_BACKEND>>(const train_job&);
+#define UNETPP_CLI_TRAIN_ON_BACKEND_EXTERN(Type, Name, Base, Depth) \
+    extern template int train_network<Type<Base, Depth, UNETPP_CLI_BACKEND>>(const train_job&);
+
 }  // namespace cli
