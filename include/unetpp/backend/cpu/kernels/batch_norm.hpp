@@ -30,42 +30,23 @@ inline void scale_shift(const T* x, T* y, std::ptrdiff_t n, T scale, T shift, bo
 /// sum of (x[i] - m)^2 over [0, n).
 template <class T>
 inline T lane_centred_squares(const T* x, std::ptrdiff_t n, T m) noexcept {
-    T acc[reduce_lanes] = {};
-    std::ptrdiff_t i = 0;
-    for (; i + reduce_lanes <= n; i += reduce_lanes)
-        for (int j = 0; j < reduce_lanes; ++j) acc[j] += (x[i + j] - m) * (x[i + j] - m);
-    for (int j = 0; i < n; ++i, ++j) acc[j] += (x[i] - m) * (x[i] - m);
-    return tree_sum(acc);
+    return lane_sums_of<T, 1>(n, [x, m](std::ptrdiff_t i) { return std::array<T, 1>{(x[i] - m) * (x[i] - m)}; })[0];
 }
 
 /// a = sum of g[i], b = sum of g[i] (x[i] - m) over [0, n), with g = dy, or dy where relu_out > 0
-/// and 0 elsewhere when relu_out is set.
+/// and 0 elsewhere when relu_out is set (two loops, so that neither tests relu_out per element).
 template <class T>
 inline void lane_grad_sums(const T* x, const T* dy, const T* relu_out, std::ptrdiff_t n, T m, T& a, T& b) noexcept {
-    T sa[reduce_lanes] = {}, sb[reduce_lanes] = {};
-    const auto step = [&](std::ptrdiff_t i, int j) {
-        const T g = relu_out && !(relu_out[i] > T(0)) ? T(0) : dy[i];
-        sa[j] += g;
-        sb[j] += g * (x[i] - m);
-    };
-    std::ptrdiff_t i = 0;
-    if (relu_out) {
-        for (; i + reduce_lanes <= n; i += reduce_lanes)
-            for (int j = 0; j < reduce_lanes; ++j) {
-                const T g = relu_out[i + j] > T(0) ? dy[i + j] : T(0);
-                sa[j] += g;
-                sb[j] += g * (x[i + j] - m);
-            }
-    } else {
-        for (; i + reduce_lanes <= n; i += reduce_lanes)
-            for (int j = 0; j < reduce_lanes; ++j) {
-                sa[j] += dy[i + j];
-                sb[j] += dy[i + j] * (x[i + j] - m);
-            }
-    }
-    for (int j = 0; i < n; ++i, ++j) step(i, j);
-    a = tree_sum(sa);
-    b = tree_sum(sb);
+    std::array<T, 2> s;
+    if (relu_out)
+        s = lane_sums_of<T, 2>(n, [=](std::ptrdiff_t i) {
+            const T g = relu_out[i] > T(0) ? dy[i] : T(0);
+            return std::array<T, 2>{g, g * (x[i] - m)};
+        });
+    else
+        s = lane_sums_of<T, 2>(n, [=](std::ptrdiff_t i) { return std::array<T, 2>{dy[i], dy[i] * (x[i] - m)}; });
+    a = s[0];
+    b = s[1];
 }
 }  // namespace detail
 
