@@ -49,8 +49,9 @@ score() {
     mv "$run/eval_$p.partial.txt" "$run/eval_$p.txt"
 }
 
-complete() {  # a log.csv with a header and 60 epoch rows (isbi_full.sh's recipe)
-    [ -f "$1" ] && [ "$(wc -l < "$1")" -eq 61 ]
+epochs=60  # isbi_full.sh's recipe
+complete() {  # a log.csv with a header and $epochs rows
+    [ -f "$1" ] && [ "$(wc -l < "$1")" -eq $((epochs + 1)) ]
 }
 
 for fold in $only; do
@@ -68,7 +69,7 @@ for fold in $only; do
         [ -f "$out/last.safetensors" ] && resume=(--resume)  # an interrupted run continues
         echo "== unetpp bf16  fold $fold/$folds  $(date -u +%H:%M:%S)"
         nice -n "$niceness" "$train" --data-type isbi2012 --data "$data" --patch 256 --model unet_bn \
-            --base 16 --depth 4 --loss dice_bce --optimizer adam --lr 1e-3 --epochs 60 --batch 4 \
+            --base 16 --depth 4 --loss dice_bce --optimizer adam --lr 1e-3 --epochs "$epochs" --batch 4 \
             --folds "$folds" --fold "$fold" --seed 1 --threads "$threads" --out "$out" --precision bf16 \
             "${resume[@]}" --quiet
     fi
