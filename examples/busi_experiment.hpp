@@ -1,11 +1,13 @@
 // Shared code of the BUSI experiment programs (examples/busi_multitask.cpp,
-// examples/busi_hierarchical.cpp): reading BUSI into memory once, the grouped K-fold split,
-// mini-batches with augmentation, and the result files. Errors follow tools/cli_common.hpp:
+// examples/busi_hierarchical.cpp): reading BUSI into memory once, the grouped K-fold split, the
+// part of a training fold held out for choosing thresholds, mini-batches with augmentation, and
+// the result files. Errors follow tools/cli_common.hpp:
 // bad input is a cli::usage_error, printed as one line by cli::guarded, exit code 2.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -110,6 +112,71 @@ inline std::vector<int> folds_to_run(const cli::args& a, int folds) {
     if (k < 0 || k >= folds)
         throw usage_error("--fold " + f + " is outside 0.." + std::to_string(folds - 1) + " (or use --fold all)");
     return {static_cast<int>(k)};
+}
+
+/// Where a program's decision thresholds come from: --threshold-from OTHER|holdout (OTHER is
+/// the program's own choice: "train" in busi_multitask, "fixed" in busi_hierarchical) and
+/// --holdout F, the fraction of each training fold held out of training for choosing them.
+struct threshold_source {
+    bool holdout = false;
+    double fraction = 0.15;
+};
+inline threshold_source parse_threshold_source(const cli::args& a, const std::string& other) {
+    const std::string tf = a.str("threshold-from", other);
+    if (tf != other && tf != "holdout")
+        throw usage_error("--threshold-from must be " + other + " or holdout");
+    threshold_source t{.holdout = tf == "holdout", .fraction = a.num("holdout", 0.15)};
+    if (!(t.fraction > 0 && t.fraction < 0.5)) throw usage_error("--holdout must be in (0, 0.5)");
+    return t;
+}
+
+/// The images a fold trains on and, with holdout > 0, the part of its training images held out
+/// for the thresholds: a grouped (near-duplicates stay together), stratified split of the
+/// training fold (data::split_ratio with the run's seed and the fold). The validation fold is
+/// not touched.
+struct train_parts {
+    std::vector<std::size_t> train, holdout;
+};
+inline train_parts split_training(const busi_images& d, const data::fold& part, int fold, std::uint64_t seed,
+                                  double holdout) {
+    if (!(holdout > 0)) return {part.train, {}};
+    const auto split = data::split_ratio(
+        part.train.size(),
+        {.seed = seed * 7919 + static_cast<std::uint64_t>(fold),
+         .labels = data::pick(d.labels, part.train),
+         .groups = data::pick(d.groups, part.train)},
+        {.train = 1.0 - holdout, .val = holdout, .test = 0.0});
+    train_parts p;
+    for (std::size_t i : split.train) p.train.push_back(part.train[i]);
+    for (std::size_t i : split.val) p.holdout.push_back(part.train[i]);
+    return p;
+}
+
+/// Candidate thresholds on `scores`: 0.5 first, then the midpoints between consecutive distinct
+/// scores in increasing order (every distinct decision the scores allow, besides the extremes).
+inline std::vector<double> threshold_candidates(std::vector<double> scores) {
+    std::sort(scores.begin(), scores.end());
+    std::vector<double> t{0.5};
+    for (std::size_t i = 0; i + 1 < scores.size(); ++i)
+        if (scores[i] != scores[i + 1]) t.push_back((scores[i] + scores[i + 1]) / 2);
+    return t;
+}
+
+/// The threshold on a binary score with the highest accuracy on the given images (the training
+/// images or a held-out part of the training fold), scored by the trained network in eval mode
+/// without augmentation; the validation fold is not looked at. Candidates: threshold_candidates;
+/// among equally accurate ones, the nearest to 0.5.
+inline double best_threshold(const std::vector<double>& scores, const std::vector<double>& labels) {
+    const auto accuracy = [&](double t) { return metrics::binary_confusion_matrix(scores, labels, t).accuracy(); };
+    double best = 0.5, best_acc = accuracy(0.5);
+    for (double t : threshold_candidates(scores)) {
+        const double a = accuracy(t);
+        if (a > best_acc || (a == best_acc && std::abs(t - 0.5) < std::abs(best - 0.5))) {
+            best = t;
+            best_acc = a;
+        }
+    }
+    return best;
 }
 
 /// The augmentation of unetpp-train --augment on: flips and a +-15 degree rotation.

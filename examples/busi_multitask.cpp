@@ -98,26 +98,6 @@ struct fold_result {
     double threshold_train = 0.5, accuracy_train_t = 0;
 };
 
-/// The threshold on p_malignant with the highest accuracy on the given images (the training
-/// images or a held-out part of the training fold), scored by the trained network in eval mode
-/// without augmentation; the validation fold is not looked at. Candidates: 0.5 and the midpoints
-/// between consecutive distinct scores; among equally accurate ones, the nearest to 0.5.
-double best_threshold(std::vector<double> scores, const std::vector<double>& labels) {
-    const auto accuracy = [&](double t) { return metrics::binary_confusion_matrix(scores, labels, t).accuracy(); };
-    double best = 0.5, best_acc = accuracy(0.5);
-    std::vector<double> sorted = scores;
-    std::sort(sorted.begin(), sorted.end());
-    for (std::size_t i = 0; i + 1 < sorted.size(); ++i) {
-        if (sorted[i] == sorted[i + 1]) continue;
-        const double t = (sorted[i] + sorted[i + 1]) / 2, a = accuracy(t);
-        if (a > best_acc || (a == best_acc && std::abs(t - 0.5) < std::abs(best - 0.5))) {
-            best = t;
-            best_acc = a;
-        }
-    }
-    return best;
-}
-
 /// The options of this program beyond busi_experiment.hpp's common ones.
 struct multitask_options {
     losses::multitask loss;
@@ -143,32 +123,11 @@ double body_grad_norm(M& model) {
     return std::sqrt(s);
 }
 
-/// The images a fold trains on and, with --threshold-from holdout, the part of its training
-/// images held out for the threshold: a grouped (near-duplicates stay together), stratified split
-/// of the training fold (data::split_ratio with the run's seed and the fold).
-struct train_parts {
-    std::vector<std::size_t> train, holdout;
-};
-train_parts split_training(const busi_images& d, const data::fold& part, int fold, const common_options& o,
-                           const multitask_options& mo) {
-    if (!mo.threshold_holdout) return {part.train, {}};
-    const auto split = data::split_ratio(
-        part.train.size(),
-        {.seed = o.seed * 7919 + static_cast<std::uint64_t>(fold),
-         .labels = data::pick(d.labels, part.train),
-         .groups = data::pick(d.groups, part.train)},
-        {.train = 1.0 - mo.holdout, .val = mo.holdout, .test = 0.0});
-    train_parts p;
-    for (std::size_t i : split.train) p.train.push_back(part.train[i]);
-    for (std::size_t i : split.val) p.holdout.push_back(part.train[i]);
-    return p;
-}
-
 template <class M>
 fold_result run_fold(const busi_images& d, const data::fold& fold_part, int fold, const common_options& o,
                      const multitask_options& mo_in) {
     const auto t0 = std::chrono::steady_clock::now();
-    const train_parts tp = split_training(d, fold_part, fold, o, mo_in);
+    const train_parts tp = split_training(d, fold_part, fold, o.seed, mo_in.threshold_holdout ? mo_in.holdout : 0.0);
     data::fold part{tp.train, fold_part.test};
     multitask_options mo = mo_in;
     if (mo.pos_weight < 0) {  // auto: #benign / #malignant of the images trained on
@@ -447,11 +406,9 @@ int run(int argc, char** argv) {
     const std::string detach = a.str("cls-detach", "off");
     if (detach != "on" && detach != "off") throw usage_error("--cls-detach must be on or off");
     mo.cls_detach = detach == "on";
-    const std::string tf = a.str("threshold-from", "train");
-    if (tf != "train" && tf != "holdout") throw usage_error("--threshold-from must be train or holdout");
-    mo.threshold_holdout = tf == "holdout";
-    mo.holdout = a.num("holdout", 0.15);
-    if (!(mo.holdout > 0 && mo.holdout < 0.5)) throw usage_error("--holdout must be in (0, 0.5)");
+    const threshold_source ts = parse_threshold_source(a, "train");
+    mo.threshold_holdout = ts.holdout;
+    mo.holdout = ts.fraction;
     const auto whole = [&](const char* name) {
         const double v = a.num(name, 0.0);
         if (!(v >= 0) || v != std::floor(v) || v > 1e6)

@@ -7,7 +7,9 @@
 #                 the path, and write nothing; so must a size the program does not take
 #   multitask     a tiny run (size 64, 1 epoch, 2 folds, 6 images per class) must write the
 #                 per-fold, per-image and summary files with metrics in [0, 1]
-#   hierarchical  the same for the hierarchical classifier (size 32, all three classes)
+#   hierarchical  the same for the hierarchical classifier (size 32, all three classes), and a
+#                 run of its flat 3-class control (--mode flat) with thresholds from a held-out
+#                 part of the training fold
 # The data runs ask to be skipped (tests/cmake/unetppSkip.cmake) when BUSI is absent.
 include("${CMAKE_CURRENT_LIST_DIR}/tool_test_helpers.cmake")
 
@@ -36,7 +38,9 @@ function(check_csv file rows allow_nan)
             list(GET values ${k} v)
             math(EXPR k "${k} + 1")
             if(col MATCHES "^(dice|iou|accuracy|f1|sensitivity|specificity|auc|macro_f1|precision_.*|recall_.*|f1_.*|stage[12]_auc)$"
-               OR col MATCHES "^(threshold|(accuracy|sensitivity|specificity)_t)$")
+               OR col MATCHES "^(threshold|(accuracy|sensitivity|specificity)_t)$"
+               OR col MATCHES "^(stage[12]_accuracy|t_abnormal|t_malignant|holdout_accuracy)$"
+               OR col MATCHES "^fixed_(accuracy|macro_f1|stage[12]_accuracy)$")
                 if(v STREQUAL "nan" OR v STREQUAL "-nan")
                     if(NOT allow_nan)
                         message(FATAL_ERROR "'${file}': ${col} is NaN")
@@ -47,6 +51,33 @@ function(check_csv file rows allow_nan)
             endif()
         endforeach()
     endforeach()
+endfunction()
+
+# Sums, over the data rows of a CSV file, the columns whose names match `pattern` (integers).
+function(csv_column_sum file pattern out_var)
+    require_file("${file}")
+    file(STRINGS "${file}" lines)
+    list(GET lines 0 header)
+    string(REPLACE "," ";" columns "${header}")
+    list(REMOVE_AT lines 0)
+    set(total 0)
+    set(matched 0)
+    foreach(line IN LISTS lines)
+        string(REPLACE "," ";" values "${line}")
+        set(k 0)
+        foreach(col IN LISTS columns)
+            if(col MATCHES "${pattern}")
+                list(GET values ${k} v)
+                math(EXPR total "${total} + ${v}")
+                math(EXPR matched "${matched} + 1")
+            endif()
+            math(EXPR k "${k} + 1")
+        endforeach()
+    endforeach()
+    if(matched EQUAL 0)
+        message(FATAL_ERROR "'${file}' has no column matching ${pattern}: ${header}")
+    endif()
+    set(${out_var} ${total} PARENT_SCOPE)
 endfunction()
 
 if(MODE STREQUAL "bad_input")
@@ -76,6 +107,13 @@ if(MODE STREQUAL "bad_input")
     expect_exit2("--cls-detach must be on or off" "${MULTITASK}" --cls-detach yes --data "${WORK}" --out "${WORK}/run")
     expect_exit2("--holdout must be in \\(0, 0.5\\)" "${MULTITASK}" --holdout 0.7 --data "${WORK}" --out "${WORK}/run")
     expect_exit2("--size 40 is not a multiple of 16" "${HIERARCHICAL}" --size 40 --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--mode must be hierarchical or flat" "${HIERARCHICAL}" --mode tree --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--threshold-from must be fixed or holdout" "${HIERARCHICAL}" --threshold-from train --data "${WORK}"
+        --out "${WORK}/run")
+    expect_exit2("--holdout must be in \\(0, 0.5\\)" "${HIERARCHICAL}" --threshold-from holdout --holdout 0
+        --data "${WORK}" --out "${WORK}/run")
+    expect_exit2("--t-abnormal and --t-malignant are the hierarchical mode's" "${HIERARCHICAL}" --mode flat
+        --t-abnormal 0.4 --data "${WORK}" --out "${WORK}/run")
     # a folder that is not BUSI: the message names the class folder that is missing
     file(MAKE_DIRECTORY "${WORK}/not_busi")
     expect_exit2("not_busi/benign' does not exist" "${MULTITASK}" --data "${WORK}/not_busi" --out "${WORK}/run")
@@ -168,19 +206,36 @@ elseif(MODE STREQUAL "hierarchical")
         message(FATAL_ERROR "summary.md lacks the summed confusion matrix:\n${summary}")
     endif()
     # the summed matrix holds every image once
-    file(READ "${WORK}/run/folds.csv" csv)
-    string(REGEX MATCHALL "\n[^\n]+" rows "${csv}")
-    set(total 0)
-    foreach(row IN LISTS rows)
-        string(STRIP "${row}" row)
-        string(REPLACE "," ";" v "${row}")
-        foreach(i RANGE 16 24)  # cm_normal_normal .. cm_malignant_malignant
-            list(GET v ${i} c)
-            math(EXPR total "${total} + ${c}")
-        endforeach()
-    endforeach()
+    csv_column_sum("${WORK}/run/folds.csv" "^cm_" total)
     if(NOT total EQUAL 18)
         message(FATAL_ERROR "the confusion matrices of the two folds hold ${total} images, expected 18")
+    endif()
+
+    # the flat control: one 3-logit network, thresholds chosen on a held-out part of the training
+    # fold; the trained, held-out and validation images are the 30, the held-out part is not
+    # empty, both confusion matrices (chosen thresholds and arg-max) hold the 15 validation images
+    run_ok("${HIERARCHICAL}" --data "${busi}" --out "${WORK}/flat" --mode flat --size 32 --epochs 2 --folds 2 --fold 1
+        --max-per-class 10 --batch 4 --threads 1 --threshold-from holdout --holdout 0.3)
+    check_csv("${WORK}/flat/folds.csv" 1 FALSE)
+    check_csv("${WORK}/flat/fold1_val.csv" 15 FALSE)
+    check_csv("${WORK}/flat/fold1_log.csv" 2 FALSE)
+    file(STRINGS "${WORK}/flat/fold1_log.csv" log)
+    list(GET log 2 epoch2)
+    if(NOT epoch2 MATCHES "^flat,2,")
+        message(FATAL_ERROR "fold1_log.csv: expected the flat network's epochs:\n${log}")
+    endif()
+    csv_column_sum("${WORK}/flat/folds.csv" "^(train|holdout|val)_images$" all)
+    csv_column_sum("${WORK}/flat/folds.csv" "^holdout_images$" held_out)
+    csv_column_sum("${WORK}/flat/folds.csv" "^cm_" in_cm)
+    csv_column_sum("${WORK}/flat/folds.csv" "^fixed_cm_" in_fixed_cm)
+    if(NOT all EQUAL 30 OR held_out LESS 1 OR NOT in_cm EQUAL 15 OR NOT in_fixed_cm EQUAL 15)
+        message(FATAL_ERROR "folds.csv: train + held out + validation = ${all} (expected 30), held out ${held_out} "
+                            "(expected > 0), confusion matrices ${in_cm} and ${in_fixed_cm} (expected 15 each)")
+    endif()
+    file(READ "${WORK}/flat/summary.md" summary)
+    if(NOT summary MATCHES "flat 3-class classifier" OR NOT summary MATCHES "held out of training"
+       OR NOT summary MATCHES "at the arg-max")
+        message(FATAL_ERROR "summary.md does not name the flat model, the held-out thresholds and the arg-max:\n${summary}")
     endif()
 else()
     message(FATAL_ERROR "MODE must be bad_input, multitask or hierarchical, got '${MODE}'")

@@ -1,19 +1,22 @@
 #pragma once
 /// \file Image classifiers built from the library's layers: `encoder_classifier` (a U-Net encoder
-/// with a global-average-pooling and dense head, one logit per image) and
+/// with a global-average-pooling and dense head, `outputs` logits per image: 1 for a binary
+/// decision through a sigmoid, K >= 2 for K classes through a softmax) and
 /// `hierarchical_classifier`, seed 001's two-stage scheme for breast ultrasound:
 ///
 ///   stage 1   normal vs abnormal            trained on every image (abnormal = positive)
 ///   stage 2   benign vs malignant           trained on the abnormal images only (malignant = positive)
 ///
-/// encoder_classifier<cfg>, for cfg = {.in_channels, .base, .depth, .hidden}:
+/// encoder_classifier<cfg>, for cfg = {.in_channels, .base, .depth, .hidden, .outputs}:
 ///
 ///   level L = 0 .. depth-1:  double_conv (Conv k x k -> BN -> ReLU) x 2 to base * 2^L channels,
 ///                            then 2 x 2 max pooling            names enc{L+1}.conv1.*, .bn1.*, ...
 ///   head:                    global average pooling -> dense(base * 2^(depth-1) -> hidden) -> ReLU
-///                            -> dense(hidden -> 1)              names fc1.*, fc2.*
+///                            -> dense(hidden -> outputs)        names fc1.*, fc2.*
 ///
-/// forward returns `heads::logits<T>` of shape [N, 1, 1, 1]. Because of the global pooling the
+/// forward returns `heads::logits<T>` of shape [N, outputs, 1, 1] (train a single logit with
+/// losses::bce_with_logits / weighted_bce, K logits with losses::cross_entropy on class indices
+/// [N, 1, 1, 1]). Because of the global pooling the
 /// dense layers do not depend on the image size; an input side must be a multiple of 2^depth (no
 /// pooling may drop a row or column), which `validate` checks with the nearest valid sizes.
 ///
@@ -64,6 +67,7 @@ struct classifier_cfg {
     int base = 16;        ///< channels of the first level; level L has base * 2^L
     int depth = 4;        ///< encoder levels, each ending in a 2 x 2 max pooling
     int hidden = 64;      ///< units of the first dense layer
+    int outputs = 1;      ///< logits per image (units of the last dense layer)
     int kernel = 3;       ///< convolution kernel (zero padding keeps the size)
     bool batch_norm = true;
     double dropout = 0.0;  ///< dropout after every level's double conv (0 = none)
@@ -77,14 +81,15 @@ class encoder_classifier : public layer_tree<encoder_classifier<C, B, T>> {
     static_assert(C.depth >= 1 && C.depth <= 10, "classifier_cfg.depth must be in 1..10");
     static_assert(C.base <= (1 << 20) >> C.depth, "classifier_cfg.base * 2^depth channels is too large");
     static_assert(C.hidden >= 1, "classifier_cfg.hidden (units of fc1) must be at least 1");
+    static_assert(C.outputs >= 1, "classifier_cfg.outputs (logits per image, units of fc2) must be at least 1");
     static_assert(C.kernel >= 1 && C.kernel % 2 == 1, "classifier_cfg.kernel must be odd (zero padding keeps the size)");
     static_assert(C.dropout >= 0.0 && C.dropout < 1.0, "classifier_cfg.dropout must be in [0, 1)");
 
 public:
     static constexpr classifier_cfg config = C;
     /// The encoder's description in unet_cfg form, for the weight files (io::save_weights writes
-    /// it as unetpp.config; `classes` is the single logit).
-    static constexpr unet_cfg cfg{.in_channels = C.in_channels, .classes = 1, .base = C.base, .depth = C.depth,
+    /// it as unetpp.config; `classes` is the number of logits).
+    static constexpr unet_cfg cfg{.in_channels = C.in_channels, .classes = C.outputs, .base = C.base, .depth = C.depth,
                                   .kernel = C.kernel, .pad = padding::same,
                                   .norm = C.batch_norm ? norm_kind::batch : norm_kind::none, .dropout = C.dropout};
     static constexpr int channels(int level) noexcept { return C.base << level; }
@@ -101,7 +106,7 @@ public:
     using pool_t = max_pool2d<max_pool2d_cfg{.window = 2, .stride = 2}, B, T>;
     using head_t = sequential<named<"gap", global_avg_pool<B, T>>,
                               named<"fc1", dense<dense_cfg{.in = features, .out = C.hidden}, B, T>>,
-                              named<"relu", relu<B, T>>, named<"fc2", dense<dense_cfg{.in = C.hidden, .out = 1}, B, T>>>;
+                              named<"relu", relu<B, T>>, named<"fc2", dense<dense_cfg{.in = C.hidden, .out = C.outputs}, B, T>>>;
 
     using value_type = T;
     using backend_type = B;
@@ -130,7 +135,7 @@ public:
     static constexpr std::size_t parameter_count = sum_over<encoders>(false) + head_t::parameter_count;
     static constexpr std::size_t buffer_count = sum_over<encoders>(true);
 
-    /// [N, 1, 1, 1] for a valid input, nullopt otherwise (every map before a pooling must be even).
+    /// [N, outputs, 1, 1] for a valid input, nullopt otherwise (every map before a pooling must be even).
     static constexpr std::optional<shape4> try_output_shape(shape4 in) noexcept {
         if (in.n < 1 || in.c != C.in_channels) return std::nullopt;
         std::optional<shape4> s = in;
@@ -173,7 +178,7 @@ public:
         }
     }
 
-    /// Forward pass; the logits [N, 1, 1, 1] stay owned by the classifier until the next call.
+    /// Forward pass; the logits [N, outputs, 1, 1] stay owned by the classifier until the next call.
     heads::logits<T, typename B::memory> forward(const tensor_type& x) {
         validate(x.shape());
         in_shape_ = x.shape();
@@ -185,7 +190,7 @@ public:
         return heads::logits<T, typename B::memory>(forward_from<0>(x));
     }
 
-    /// Backward from dloss/dlogits ([N, 1, 1, 1]) for the input `x` of the last forward. Adds
+    /// Backward from dloss/dlogits ([N, outputs, 1, 1]) for the input `x` of the last forward. Adds
     /// the parameter gradients; returns dloss/dx when need_input_grad(true) was set.
     const tensor_type& backward(const tensor_type& x, const tensor_type& dlogits) {
         if (!has_forward_)
@@ -221,6 +226,7 @@ public:
     static std::string describe() {
         return "encoder_classifier<in=" + std::to_string(C.in_channels) + ", base=" + std::to_string(C.base) +
                ", depth=" + std::to_string(C.depth) + ", hidden=" + std::to_string(C.hidden) +
+               (C.outputs != 1 ? ", outputs=" + std::to_string(C.outputs) : std::string{}) +
                ", kernel=" + std::to_string(C.kernel) + (C.batch_norm ? ", bn" : "") + ">";
     }
 
@@ -315,6 +321,19 @@ struct tri_probabilities {
     return {1.0 - p_abnormal, p_abnormal * (1.0 - p_malignant), p_abnormal * p_malignant};
 }
 
+/// The other way round: the stage probabilities a flat 3-class classifier's probabilities imply,
+///   p_a = 1 - P(normal),   p_m = P(malignant) / (P(benign) + P(malignant))
+/// (p_m = 0.5 where P(benign) + P(malignant) is 0), so that a flat classifier can be scored by
+/// stage and decided by combine_hierarchy like the cascade. hierarchy_probabilities of the result
+/// gives the input back wherever P(benign) + P(malignant) > 0.
+struct hierarchy_stage_values {
+    double abnormal = 0, malignant = 0;
+};
+[[nodiscard]] inline hierarchy_stage_values hierarchy_stages(const tri_probabilities& p) noexcept {
+    const double abnormal = p.benign + p.malignant;
+    return {1.0 - p.normal, abnormal > 0 ? p.malignant / abnormal : 0.5};
+}
+
 /// Decisions for a batch: element i of each [N, 1, 1, 1] probability tensor is image i. Takes
 /// probabilities only (call heads::sigmoid on the logits first).
 template <class T>
@@ -340,6 +359,8 @@ public:
     using stage2_t = encoder_classifier<C2, B, T>;  ///< benign (0) vs malignant (1)
     using tensor_type = typename stage1_t::tensor_type;
     static_assert(C1.in_channels == C2.in_channels, "hierarchical_classifier: both stages must take the same images");
+    static_assert(C1.outputs == 1 && C2.outputs == 1,
+                  "hierarchical_classifier: each stage is a binary classifier with one logit (classifier_cfg.outputs = 1)");
     static constexpr std::size_t parameter_count = stage1_t::parameter_count + stage2_t::parameter_count;
 
     explicit hierarchical_classifier(std::uint64_t seed = 0, hierarchy_thresholds t = {})

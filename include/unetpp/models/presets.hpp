@@ -194,4 +194,17 @@ static_assert(busi_stage_classifier<>::parameter_count ==
 static_assert(busi_stage_classifier<>::parameter_count == 302'033);
 static_assert(busi_stage_classifier<>::buffer_count == 2 * 2 * (16 + 32 + 64 + 128));
 
+/// The flat 3-class control of the hierarchy (examples/busi_hierarchical.cpp --mode flat): the
+/// stage network's body and head with 3 logits (normal, benign, malignant: tri_class order).
+inline constexpr classifier_cfg busi_flat_cfg{.in_channels = busi_stage_cfg.in_channels, .base = busi_stage_cfg.base,
+                                             .depth = busi_stage_cfg.depth, .hidden = busi_stage_cfg.hidden,
+                                             .outputs = 3, .kernel = busi_stage_cfg.kernel,
+                                             .batch_norm = busi_stage_cfg.batch_norm, .dropout = busi_stage_cfg.dropout};
+template <backend::backend_type B = backend::cpu, class T = float>
+using busi_flat_classifier = encoder_classifier<busi_flat_cfg, B, T>;
+// Only fc2 differs: 64 x 3 weights and 3 biases instead of 64 + 1.
+static_assert(busi_flat_classifier<>::parameter_count == busi_stage_classifier<>::parameter_count + 2 * (64 + 1));
+static_assert(busi_flat_classifier<>::buffer_count == busi_stage_classifier<>::buffer_count);
+static_assert(busi_flat_classifier<>::try_output_shape(shape4{2, 1, 96, 96}) == shape4{2, 3, 1, 1});
+
 }  // namespace unetpp::presets

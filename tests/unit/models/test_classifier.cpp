@@ -262,3 +262,104 @@ TEST_CASE("encoder_classifier: a few Adam steps lower the loss on a tiny synthet
     for (int n = 0; n < 8; ++n) correct += (p[n] >= 0.5f) == (y[n] > 0.5f);
     CHECK(correct == 8);
 }
+
+TEST_CASE("encoder_classifier with K outputs: shapes, counts, gradients, names") {
+    constexpr classifier_cfg tiny3 = [] {
+        classifier_cfg c = tiny;
+        c.outputs = 3;
+        return c;
+    }();
+    using M3 = encoder_classifier<tiny3>;
+    using M1 = encoder_classifier<tiny>;
+    // only fc2 grows: 3 x 3 weights + 3 biases instead of 3 + 1
+    static_assert(M3::parameter_count == M1::parameter_count + 2 * (3 + 1));
+    static_assert(M3::buffer_count == M1::buffer_count);
+    static_assert(M3::try_output_shape(shape4{5, 1, 8, 12}) == shape4{5, 3, 1, 1});
+    static_assert(M3::cfg.classes == 3 && M1::cfg.classes == 1);
+    // the BUSI flat control differs from the stage network in fc2 only
+    static_assert(presets::busi_flat_cfg.outputs == 3 && presets::busi_flat_cfg.base == presets::busi_stage_cfg.base &&
+                  presets::busi_flat_cfg.depth == presets::busi_stage_cfg.depth &&
+                  presets::busi_flat_cfg.hidden == presets::busi_stage_cfg.hidden);
+    static_assert(presets::busi_flat_classifier<>::parameter_count == 302'033 + 130);
+
+    M3 net(1);
+    tensor<float> x(shape4{2, 1, 8, 8});
+    rng r(2);
+    test::fill_normal(x, r);
+    const auto z = net.forward(x);
+    CHECK(z.shape() == shape4{2, 3, 1, 1});
+    const auto names = parameter_sizes(net);
+    CHECK(names.at("fc2.weight") == 9u);
+    CHECK(names.at("fc2.bias") == 3u);
+    CHECK(M3::describe().find("outputs=3") != std::string::npos);
+    CHECK(M1::describe().find("outputs") == std::string::npos);
+    // the gradient checks on the wider last layer
+    CHECK_THROWS_AS(net.backward(x, tensor<float>(shape4{2, 1, 1, 1})), shape_error);
+    test::gradcheck_opts o;
+    o.max_checks_per_tensor = 8;
+    o.atol = 1e-7;
+    classifier_as_layer<encoder_classifier<tiny3, R, D>> g(3);
+    test::check_layer_gradients(g, {3, 1, 8, 8}, o);
+}
+
+TEST_CASE("hierarchy_stages: the stage probabilities a flat 3-class classifier implies") {
+    const auto s = hierarchy_stages({.normal = 0.2, .benign = 0.6, .malignant = 0.2});
+    CHECK(s.abnormal == doctest::Approx(0.8));
+    CHECK(s.malignant == doctest::Approx(0.25));
+    // and back along the tree
+    const auto p = hierarchy_probabilities(s.abnormal, s.malignant);
+    CHECK(p.normal == doctest::Approx(0.2));
+    CHECK(p.benign == doctest::Approx(0.6));
+    CHECK(p.malignant == doctest::Approx(0.2));
+    CHECK(combine_hierarchy(s.abnormal, s.malignant) == tri_class::benign);
+    // all mass on normal: p_m is undefined and taken as 0.5
+    const auto n = hierarchy_stages({.normal = 1.0, .benign = 0.0, .malignant = 0.0});
+    CHECK(n.abnormal == doctest::Approx(0.0));
+    CHECK(n.malignant == 0.5);
+}
+
+TEST_CASE("encoder_classifier: softmax cross-entropy on 3 logits learns a tiny 3-class batch") {
+    // class 0: noise; class 1: a bright square at the top left; class 2: one at the bottom right
+    encoder_classifier<classifier_cfg{.in_channels = 1, .base = 4, .depth = 2, .hidden = 8, .outputs = 3}> net(21);
+    tensor<float> x(shape4{9, 1, 16, 16}), y(shape4{9, 1, 1, 1});
+    rng r(22);
+    for (int n = 0; n < 9; ++n) {
+        const int c = n % 3;
+        y[n] = static_cast<float>(c);
+        for (int i = 0; i < 16; ++i)
+            for (int j = 0; j < 16; ++j) {
+                float v = static_cast<float>(0.1 * r.normal());
+                if (c == 1 && i < 6 && j < 6) v += 1.0f;
+                if (c == 2 && i >= 10 && j >= 10) v += 1.0f;
+                x[(static_cast<std::size_t>(n) * 16 + i) * 16 + j] = v;
+            }
+    }
+    optim::adam opt(net, {.lr = 1e-2});
+    // class weights as the flat BUSI control uses them (the loss divides by their sum, so only
+    // their ratios matter)
+    const losses::cross_entropy ce{.class_weights = {1.0, 2.0, 0.5}};
+    tensor<float> g;
+    net.train(true);
+    const float first = ce(net.forward(x).values(), y);
+    float last = first;
+    for (int step = 0; step < 40; ++step) {
+        net.zero_grad();
+        last = ce(net.forward(x).values(), y, &g);
+        net.backward(x, g);
+        opt.step();
+    }
+    for (int k = 0; k < 40; ++k) net.forward(x);  // settle the running statistics (see above)
+    net.eval();
+    const auto z = net.forward(x);
+    INFO("first " << first << " last " << last);
+    CHECK(std::isfinite(last));
+    CHECK(last < 0.5f * first);
+    int correct = 0;
+    for (int n = 0; n < 9; ++n) {
+        int best = 0;
+        for (int k = 1; k < 3; ++k)
+            if (z[static_cast<std::size_t>(n) * 3 + k] > z[static_cast<std::size_t>(n) * 3 + best]) best = k;
+        correct += best == static_cast<int>(y[n]);
+    }
+    CHECK(correct == 9);
+}
