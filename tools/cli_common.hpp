@@ -93,6 +93,10 @@ struct data_choice {
     /// --split-seed: the seed of the train / validation / test split (default: seed), so that runs
     /// with several --seed (weights, batch order) can share one split
     std::uint64_t split_seed = 1;
+    /// --group-hash resized: BUSI's near-duplicate groups from the images at --size, as
+    /// unetpp-train grouped them before the option (so that its splits changed with --size);
+    /// default: from the image files at their own size, the same split at every --size
+    bool group_hash_resized = false;
     /// false: images and masks at their own size (unetpp-evaluate scores there); synthetic data
     /// is generated at `size` either way
     bool resize = true;
@@ -195,6 +199,10 @@ inline data_choice data_from(const args& a) {
     c.synthetic_count = a.integer("synthetic-count", 48, range::synthetic_count);
     c.seed = static_cast<std::uint64_t>(a.integer("seed", 1, range::seed));
     c.split_seed = static_cast<std::uint64_t>(a.integer("split-seed", static_cast<std::int64_t>(c.seed), range::seed));
+    c.group_hash_resized = a.choice("group-hash", "files", {"files", "resized"}) == "resized";
+    if (a.has("group-hash") && c.type != "busi")
+        throw usage_error("--group-hash chooses how BUSI's near-duplicate images are found; --data-type " + c.type +
+                          " is not grouped by hash: drop it");
     if (a.has("roi-masks") && a.str("roi-masks").empty()) throw usage_error("--roi-masks needs a folder name");
     c.roi_masks = a.str("roi-masks");
     c.roi_suffix = a.str("roi-suffix");
@@ -243,13 +251,16 @@ inline std::pair<long, long> folds_from(const args& a) {
     return {folds, fold};
 }
 
-inline split_choice make_split(any_dataset& ds, const args& a, std::uint64_t seed, const std::string& type,
-                               bool quiet = false) {
-    if (type == "busi") {
+inline split_choice make_split(any_dataset& ds, const args& a, const data_choice& dc, bool quiet = false) {
+    if (dc.type == "busi") {
         step_progress progress("hashing " + std::to_string(ds.size()) + " images to group near-duplicates", quiet);
-        ds.set_groups(data::near_duplicate_groups(data::phashes(ds, std::ref(progress))));
+        // the image files at their own size (one split whatever --size), or the images as
+        // resized (--group-hash resized: the splits of runs from before the option)
+        const data::paired_dataset* files = ds.paired();
+        ds.set_groups(data::near_duplicate_groups(dc.group_hash_resized || !files ? data::phashes(ds, std::ref(progress))
+                                                                                  : data::phashes(*files, std::ref(progress))));
     }
-    const data::split_options so{.seed = seed, .labels = data::labels_of(ds), .groups = data::groups_of(ds)};
+    const data::split_options so{.seed = dc.split_seed, .labels = data::labels_of(ds), .groups = data::groups_of(ds)};
     split_choice out;
     const auto [folds, fold] = folds_from(a);
     if (folds > 0) {

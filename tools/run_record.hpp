@@ -106,6 +106,9 @@ inline void check_resume(const std::string& checkpoint, const std::map<std::stri
     bool first = true;
     for (const auto& k : resume_may_change()) m += std::string(first ? " --" : ", --") + k, first = false;
     m += " may change), or start a new run in another --out";
+    // a BUSI run from before --group-hash recorded no grouping: it hashed the images at --size
+    if (recorded.count("group-hash") == 0 && now.count("group-hash") != 0)
+        m += ". A BUSI run from before --group-hash grouped the images as resized: resume it with --group-hash resized";
     throw usage_error(m);
 }
 

@@ -299,7 +299,7 @@ int train_network(const train_job& job) {
         probe(*val_ds);
         if (!quiet) std::cout << "unetpp-train: validation folder: " << matched_text(*val_ds) << '\n';
     }
-    auto parts = make_split(ds, a, dc.split_seed, dc.type, quiet);  // --split-seed (default --seed)
+    auto parts = make_split(ds, a, dc, quiet);  // --split-seed (default --seed), --group-hash
     if (val_ds) {  // the split's validation images train; the folder validates
         parts.train.insert(parts.train.end(), parts.val.begin(), parts.val.end());
         std::sort(parts.train.begin(), parts.train.end());
@@ -330,6 +330,7 @@ int train_network(const train_job& job) {
     for (const auto& [k, v] : a.all()) cfg += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
     cfg += ",\n  \"augment_steps\": \"" + json_escape(augment) + "\"";
     cfg += ",\n  \"split_seed\": " + std::to_string(dc.split_seed);  // the split's seed, given or not
+    if (dc.type == "busi") cfg += std::string(",\n  \"group_hash\": \"") + (dc.group_hash_resized ? "resized" : "files") + "\"";
     cfg += ",\n  \"image_size\": \"" + (dc.resize ? std::to_string(dc.size) : std::string("own")) + "\"";
     cfg += ",\n  \"train_images\": " + std::to_string(parts.train.size()) +
            ",\n  \"val_images\": " + std::to_string(parts.val.size()) +

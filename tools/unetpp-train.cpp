@@ -117,6 +117,10 @@ data:
                      stratified                                         (default 0.8,0.1,0.1)
   --folds K --fold k grouped K-fold cross-validation, K 2 to 100, k 0 to K-1; fold k validates
                      (BUSI: groups of near-duplicate images by perceptual hash)
+  --group-hash H     files | resized: BUSI's near-duplicate groups from the image files at
+                     their own size (the same split at every --size), or from the images at
+                     --size, as runs before this option grouped them (to reproduce or resume
+                     such a run)                                        (default files)
 model:
   --model M          unet_bn | ronneberger2015                          (default unet_bn)
   --base N --depth D compiled combinations: unet_bn with base 8, 16, 32 or 64 and depth 3 or 4;
@@ -330,6 +334,9 @@ std::map<std::string, std::string> run_record(const args& a, const data_choice& 
     // --split-seed is recorded only where it differs from --seed: a run without it split with
     // --seed, so its record (and a resume of a run from before the option) stays the same
     if (dc.split_seed != dc.seed) r["split-seed"] = std::to_string(dc.split_seed);
+    // BUSI's grouping: recorded as "files" (the default); a run from before --group-hash records
+    // nothing, as --group-hash resized does, so that such a run resumes with its own split
+    if (dc.type == "busi" && !dc.group_hash_resized) r["group-hash"] = "files";
     return r;
 }
 
@@ -361,7 +368,7 @@ const std::set<std::string> flag_names{"resume", "quiet", "overwrite", "auto", "
 const std::set<std::string> key_names{
     "data-type", "data", "masks", "mask-suffix", "size", "synthetic-count", "augment", "split", "folds",
     "fold", "model", "base", "depth", "loss", "optimizer", "lr", "weight-decay", "momentum", "schedule",
-    "epochs", "batch", "seed", "split-seed", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
+    "epochs", "batch", "seed", "split-seed", "group-hash", "monitor", "patience", "min-delta", "clip-norm", "out", "threads",
     "patch", "fg-oversample", "val-data", "val-masks", "roi-masks", "roi-suffix",
     "export-data", "tensorboard", "in-channels", "classes", "mask-encoding", "palette", "budget", "plan", "device", "precision"};
 

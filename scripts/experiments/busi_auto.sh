@@ -11,7 +11,8 @@
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], BUDGET [45m],
 # FOLDS [5], THREADS [2], BUILD_DIR [build], PLAN [RUNS_DIR/plan.json, made when missing; plan on a
 # quiet machine, since the plan's epochs come from the timing it measures], ONLY_FOLDS [all; e.g. "2 3 4"
-# trains and evaluates only these folds]. The plan of docs/RESULTS.md is scripts/experiments/busi_auto_plan.json.
+# trains and evaluates only these folds], GROUP_HASH [files; resized for the folds of runs made before
+# unetpp-train's --group-hash, see common.sh]. The plan of docs/RESULTS.md is scripts/experiments/busi_auto_plan.json.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -43,10 +44,10 @@ for fold in ${ONLY_FOLDS:-$(seq 0 $((folds - 1)))}; do
         :
     elif [ -f "$out/last.safetensors" ]; then
         echo "== BUSI fold $fold/$folds: resuming"
-        "$train" "${common[@]}" --fold "$fold" --plan "$plan" --out "$out" --resume
+        "$train" "${common[@]}" --fold "$fold" --plan "$plan" --group-hash "$(group_hash "$out")" --out "$out" --resume
     else
         echo "== BUSI fold $fold/$folds"
-        "$train" "${common[@]}" --fold "$fold" --plan "$plan" --out "$out"
+        "$train" "${common[@]}" --fold "$fold" --plan "$plan" --group-hash "$(group_hash "$out")" --out "$out"
     fi
     if [ ! -f "$out/val.csv" ]; then
         "$build/tools/unetpp-evaluate" --checkpoint "$out/last.safetensors" --data-type busi --data "$data" \

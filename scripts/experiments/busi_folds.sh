@@ -9,7 +9,8 @@
 #
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [128],
 # BASE [16], DEPTH [4], EPOCHS [12], BATCH [8], FOLDS [5], LOSS [dice_bce], AUGMENT [on],
-# SCHEDULE [cosine], THREADS [2], BUILD_DIR [build]. A fold whose log.csv is complete is skipped.
+# SCHEDULE [cosine], THREADS [2], BUILD_DIR [build], GROUP_HASH [files; resized reproduces the tables
+# of docs/RESULTS.md made before unetpp-train's --group-hash]. A fold whose log.csv is complete is skipped.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,7 +33,7 @@ for fold in $(seq 0 $((folds - 1))); do
     echo "== unetpp BUSI fold $fold/$folds"
     "$train" --data-type busi --data "$data" --size "$size" --model unet_bn --base "$base" --depth "$depth" \
         --loss "$loss" --optimizer adam --lr 1e-3 --schedule "$schedule" --epochs "$epochs" --batch "$batch" --augment "$augment" \
-        --folds "$folds" --fold "$fold" --seed 1 --threads "$threads" --out "$out" --quiet
+        --folds "$folds" --fold "$fold" --seed 1 --group-hash "${GROUP_HASH:-files}" --threads "$threads" --out "$out" --quiet
     "$build/tools/unetpp-evaluate" --checkpoint "$out/last.safetensors" --data-type busi --data "$data" \
         --folds "$folds" --fold "$fold" --seed 1 --subset val --csv "$out/val.csv" > "$out/val_summary.txt"
 done

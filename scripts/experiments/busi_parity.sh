@@ -8,7 +8,7 @@
 #
 # Environment (defaults in brackets): DATA [../shared/data/busi/Dataset_BUSI_with_GT], SIZE [96],
 # BASE [16], DEPTH [4], EPOCHS [12], BATCH [8], FOLDS [5], FOLD [0], SPLIT_SEED [1],
-# SEEDS ["1 2 3"], THREADS [2], BUILD_DIR [build].
+# SEEDS ["1 2 3"], THREADS [2], BUILD_DIR [build], GROUP_HASH [files; see common.sh].
 # Every seed trains on the split of --split-seed SPLIT_SEED, so all runs share one fold: each
 # unetpp run exports its tensors, and the script stops if a seed's export differs from the first
 # seed's. A unetpp run that was interrupted is resumed from its last checkpoint (--resume); a
@@ -54,7 +54,7 @@ for seed in $seeds; do
         "$train" --data-type busi --data "$data" --size "$size" --model unet_bn --base "$base" \
             --depth "$depth" --loss dice_bce --optimizer adam --lr 1e-3 --schedule constant --augment off \
             --epochs "$epochs" --batch "$batch" --folds "$folds" --fold "$fold" --seed "$seed" \
-            --split-seed "$split_seed" --out "$out" --quiet "${more[@]}"
+            --split-seed "$split_seed" --group-hash "$(group_hash "$out")" --out "$out" --quiet "${more[@]}"
     fi
     # every seed trains and validates on the same tensors
     if [ -z "$first" ]; then

@@ -16,10 +16,11 @@
 # RUNS_DIR/s<SIZE>_b<BASE>/fold<k>, and RUNS_DIR/s<SIZE>_b<BASE>/table.md (with mirroring) and
 # table_notta.md (without) are busi_table.py's tables of its folds.
 #
-# Note: the grouped split depends on SIZE. unetpp-train groups near-duplicates by the perceptual
-# hash of each image as loaded, that is after resizing to --size, so fold k at 192 x 192 holds
-# other validation images than fold k at 128 x 128 (fold 0: 52 of 156 in common). Runs of one
-# SIZE share their folds; compare runs of different SIZE only on the same images.
+# GROUP_HASH [files]: how unetpp-train finds BUSI's near-duplicates (--group-hash; common.sh).
+# With files, fold k holds the same images at every SIZE. The runs of docs/RESULTS.md were made
+# before that option, with the images hashed after resizing to --size (GROUP_HASH=resized), so
+# fold k at 192 x 192 holds other validation images than fold k at 128 x 128 (fold 0: 52 of 156
+# in common); a run folder from then keeps its grouping when it is resumed.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -49,10 +50,12 @@ for run in ${RUNS:-192:16 128:32}; do
             :
         elif [ -f "$out/last.safetensors" ]; then
             echo "== BUSI ${size}x${size} base $base, fold $fold/$folds: resuming"
-            "$train" "${common[@]}" --fold "$fold" --plan "$plan" --size "$size" --base "$base" --out "$out" --resume --quiet
+            "$train" "${common[@]}" --fold "$fold" --plan "$plan" --size "$size" --base "$base" \
+                --group-hash "$(group_hash "$out")" --out "$out" --resume --quiet
         else
             echo "== BUSI ${size}x${size} base $base, fold $fold/$folds"
-            "$train" "${common[@]}" --fold "$fold" --plan "$plan" --size "$size" --base "$base" --out "$out" --quiet
+            "$train" "${common[@]}" --fold "$fold" --plan "$plan" --size "$size" --base "$base" \
+                --group-hash "$(group_hash "$out")" --out "$out" --quiet
         fi
         ev=("$evaluate" --checkpoint "$out/last.safetensors" --data-type busi --data "$data" --folds "$folds"
             --fold "$fold" --seed 1 --subset val --threads "$threads")

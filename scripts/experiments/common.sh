@@ -29,3 +29,15 @@ need_programs() {
         cmake --build "$build" --target "${targets[@]}" --parallel "$threads"
     fi
 }
+
+# group_hash RUN: the --group-hash of a BUSI run in folder RUN: GROUP_HASH [files], except for a
+# folder whose config.json records no grouping (a run from before unetpp-train's --group-hash),
+# which keeps its own (resized) so that it resumes. GROUP_HASH=resized reproduces the BUSI tables
+# of docs/RESULTS.md made before the option (their folds depended on --size).
+group_hash() {
+    if [ -f "$1/config.json" ] && ! grep -q '"group_hash"' "$1/config.json"; then
+        echo resized
+    else
+        echo "${GROUP_HASH:-files}"
+    fi
+}
