@@ -33,12 +33,12 @@ if(NOT IS_DIRECTORY "${busi}")
     return()
 endif()
 
-set(common --data-type busi --data "${busi}" --folds 5 --fold 0 --base 8 --depth 3 --batch 16 --epochs 1
-    --threads 1 --quiet)
-run_ok("${TRAIN}" ${common} --size 32 --out "${WORK}/files32")
-run_ok("${TRAIN}" ${common} --size 48 --out "${WORK}/files48")
-run_ok("${TRAIN}" ${common} --size 32 --group-hash resized --out "${WORK}/resized32")
-run_ok("${TRAIN}" ${common} --size 48 --group-hash resized --out "${WORK}/resized48")
+set(common --data-type busi --data "${busi}" --folds 5 --fold 0 --base 8 --depth 3 --batch 16 --threads 1
+    --quiet)
+run_ok("${TRAIN}" ${common} --epochs 1 --size 32 --out "${WORK}/files32")
+run_ok("${TRAIN}" ${common} --epochs 1 --size 48 --out "${WORK}/files48")
+run_ok("${TRAIN}" ${common} --epochs 1 --size 32 --group-hash resized --out "${WORK}/resized32")
+run_ok("${TRAIN}" ${common} --epochs 1 --size 48 --group-hash resized --out "${WORK}/resized48")
 
 function(read_val run out_var)
     file(READ "${WORK}/${run}/split.json" s)
@@ -80,3 +80,4 @@ if(NOT val_resumed STREQUAL val_resized32)
 endif()
 expect_exit2("--group-hash files \\(the run\\) against \\(not given\\)" "${TRAIN}" ${common} --size 32
              --group-hash resized --out "${WORK}/files32" --resume --epochs 2)
+file(REMOVE_RECURSE "${WORK}")
