@@ -19,7 +19,7 @@ CALL = re.compile(r"^\s*(\{\s*)?B::(\w+)\((.*?)\)\s*(\}\s*->\s*[\w:<>]+)?;\s*(//
 LETTERS = {"p": "P", "c": "C", "i": "I", "ci": "CI", "n": "n", "k": "int", "s": "T", "flag": "bool", "seed": "uint64",
            "d": "double", "conv": "conv_geometry", "convt": "conv_transpose_geometry", "dw": "depthwise_geometry",
            "sgd": "sgd_step", "adam": "adam_step", "loss": "loss_geometry", "region": "region_loss_params",
-           "multiclass": "multiclass_loss_params"}
+           "multiclass": "multiclass_loss_params", "pointwise": "pointwise_loss_params"}
 
 
 def operations(root):

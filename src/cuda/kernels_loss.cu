@@ -74,4 +74,10 @@ double softmax_dice_loss(cudaStream_t stream, const backend::loss_geometry& g, c
     return bodies::run_softmax_dice(ex, g, x, t, w, grad, mp, static_cast<double*>(scratch));
 }
 
+double pointwise_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
+                      const float* w, float* grad, const backend::pointwise_loss_params& p, void* scratch) {
+    stream_executor ex{stream, "pointwise_loss"};
+    return bodies::run_pointwise(ex, g, x, t, w, grad, p, static_cast<double*>(scratch));
+}
+
 }  // namespace unetpp::cuda_kernels

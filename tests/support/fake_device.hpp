@@ -144,6 +144,7 @@ struct fake_device_backend {
     UNETPP_FAKE_OP(region_loss)
     UNETPP_FAKE_OP(cross_entropy_loss)
     UNETPP_FAKE_OP(softmax_dice_loss)
+    UNETPP_FAKE_OP(pointwise_loss)
 #undef UNETPP_FAKE_OP
 };
 

@@ -119,6 +119,18 @@ struct multiclass_loss_params {
     bool per_image = true;
 };
 
+/// Which per-pixel loss pointwise_loss computes (losses/weighted_bce.hpp, losses/focal.hpp,
+/// losses/mae.hpp): each pixel's term depends on its logit and target alone.
+enum class pointwise_kind { weighted_bce, balanced_bce, focal, mae };
+
+/// The constants of pointwise_loss: weighted_bce's pos_weight (a); balanced_bce's beta (a, the
+/// batch's share of negative pixels, which the loss computes from the host target); focal's alpha
+/// (a; negative: no class weight) and gamma (b); mae has none.
+struct pointwise_loss_params {
+    pointwise_kind kind = pointwise_kind::weighted_bce;
+    double a = 1.0, b = 0.0;
+};
+
 // The CPU backend, declared here so that `class B = backend::cpu` can be every layer's default
 // without every layer including the CPU kernels; backend/cpu.hpp defines it.
 template <bool Fast>
@@ -145,7 +157,7 @@ concept backend_operations = requires(P p, C c, I i, CI ci, std::ptrdiff_t n, in
                                       double d, const conv_geometry& conv, const conv_transpose_geometry& convt,
                                       const depthwise_geometry& dw, const sgd_step& sgd, const adam_step& adam,
                                       const loss_geometry& loss, const region_loss_params& region,
-                                      const multiclass_loss_params& multiclass) {
+                                      const multiclass_loss_params& multiclass, const pointwise_loss_params& pointwise) {
     B::conv2d_forward(conv, c, c, c, p);                         // x, w, b (may be null), y
     B::conv2d_forward_fused(conv, c, c, c, c, c, flag, p);       // x, w, b, scale, shift, relu, y
     B::conv2d_backward_data(conv, c, c, p);                      // dy, w, dx (overwritten)
@@ -208,6 +220,8 @@ concept backend_operations = requires(P p, C c, I i, CI ci, std::ptrdiff_t n, in
     // logits, target, weights, class weights (c values; null: all 1), grad
     { B::softmax_dice_loss(loss, c, c, c, p, multiclass) } -> std::same_as<double>;
     // logits, target, weights, grad
+    { B::pointwise_loss(loss, c, c, c, p, pointwise) } -> std::same_as<double>;
+    // logits, target, weights, grad; the mean of a per-pixel term (weighted: sum w l / sum w)
 };
 // backend-ops:end
 

@@ -493,6 +493,11 @@ struct basic_cpu {
                                     const multiclass_loss_params& mp) {
         return cpu_kernels::softmax_dice_loss(g, x, t, w, grad, mp);
     }
+    template <class T>
+    static double pointwise_loss(const loss_geometry& g, const T* x, const T* t, const T* w, T* grad,
+                                 const pointwise_loss_params& p) {
+        return cpu_kernels::pointwise_loss(g, x, t, w, grad, p);
+    }
 
 private:
     template <class T>

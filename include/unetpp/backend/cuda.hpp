@@ -267,6 +267,10 @@ struct cuda {
         return cuda_kernels::softmax_dice_loss(ctx.stream(), g, raw(x), raw(t), raw(w), raw(grad), mp,
                                                loss_scratch(ctx, g));
     }
+    static double pointwise_loss(const loss_geometry& g, C x, C t, C w, P grad, const pointwise_loss_params& p) {
+        auto& ctx = cuda_runtime::context::current();
+        return cuda_kernels::pointwise_loss(ctx.stream(), g, raw(x), raw(t), raw(w), raw(grad), p, loss_scratch(ctx, g));
+    }
 
 private:
     template <class T>

@@ -1,6 +1,6 @@
 #pragma once
 /// \file The per-pixel arithmetic of the loss operations (backend.hpp: bce_with_logits_loss,
-/// region_loss, cross_entropy_loss, softmax_dice_loss), written once as `UNETPP_HD` functions:
+/// region_loss, cross_entropy_loss, softmax_dice_loss, pointwise_loss), written once as `UNETPP_HD` functions:
 /// backend::cpu's loops (cpu/kernels/loss.hpp) and the CUDA kernels' bodies
 /// (cuda/bodies/loss.hpp) both call them, so the two differ only in the order their sums are
 /// added. include/unetpp/losses/ documents the formulas. Needs only <cmath>, so g++ and nvcc read
@@ -19,6 +19,7 @@ namespace unetpp::inline UNETPP_ABI::backend::loss_math {
 using numeric::hd_exp;
 using numeric::hd_log;
 using numeric::hd_log1p;
+using numeric::hd_pow;
 
 /// 1 / (1 + e^-v) without overflow (numeric::stable_sigmoid's formula).
 template <class T>
@@ -32,6 +33,47 @@ UNETPP_HD inline T sigmoid(T v) {
 template <class T>
 UNETPP_HD inline T bce_term(T x, T t) {
     return (x > T(0) ? x : T(0)) - x * t + hd_log1p(hd_exp(-(x < T(0) ? -x : x)));
+}
+
+/// log(1 + e^x) without overflow: max(x, 0) + log(1 + e^-|x|).
+UNETPP_HD inline double softplus(double x) {
+    return (x > 0.0 ? x : 0.0) + hd_log1p(hd_exp(-(x < 0.0 ? -x : x)));
+}
+
+/// The term l(x, t) of a pointwise loss at logit x and target t, and d = dl/dx (the formulas are
+/// documented in losses/weighted_bce.hpp, losses/focal.hpp and losses/mae.hpp).
+UNETPP_HD inline double pointwise_term(const pointwise_loss_params& p, double x, double t, double& d) {
+    switch (p.kind) {
+        case pointwise_kind::weighted_bce: {  // pos_weight w = p.a
+            const double w = p.a, lw = 1.0 + (w - 1.0) * t;
+            d = lw * sigmoid(x) - w * t;
+            return (1.0 - t) * x + lw * softplus(-x);
+        }
+        case pointwise_kind::balanced_bce: {  // beta = p.a
+            const double beta = p.a;
+            // -log sigmoid(x) = softplus(-x), -log(1 - sigmoid(x)) = softplus(x)
+            d = (beta * t + (1.0 - beta) * (1.0 - t)) * sigmoid(x) - beta * t;
+            return beta * t * softplus(-x) + (1.0 - beta) * (1.0 - t) * softplus(x);
+        }
+        case pointwise_kind::focal: {  // alpha = p.a (< 0: no class weight), gamma = p.b
+            const double al = p.a, ga = p.b;
+            const double pr = sigmoid(x), q = sigmoid(-x);
+            const double m = pr * (1.0 - t) + q * t;  // 1 - p_t
+            const double at = al >= 0.0 ? al * t + (1.0 - al) * (1.0 - t) : 1.0;
+            const double c = bce_term(x, t), mg = hd_pow(m, ga);
+            const double dmod = (ga == 0.0 || m == 0.0) ? 0.0 : ga * hd_pow(m, ga - 1.0) * (1.0 - 2.0 * t) * pr * q * c;
+            d = at * (dmod + mg * (pr - t));
+            return at * mg * c;
+        }
+        case pointwise_kind::mae: {
+            const double pr = sigmoid(x), e = pr - t;
+            // p (1 - p) = sigmoid(x) sigmoid(-x), exact for large |x|
+            d = (e > 0.0 ? 1.0 : (e < 0.0 ? -1.0 : 0.0)) * pr * sigmoid(-x);
+            return e < 0.0 ? -e : e;
+        }
+    }
+    d = 0.0;
+    return 0.0;
 }
 
 /// Pixel weight of flat logit index i as a double (1 without weights).

@@ -17,7 +17,8 @@
 ///   L = alpha (1 - exp(-B))^gamma B,
 ///   dL/dx_i = alpha [gamma (1 - e^-B)^(gamma-1) e^-B B + (1 - e^-B)^gamma] (sigmoid(x_i) - t_i) / count.
 /// It is not the per-pixel focal loss of eq. 4 (it does not down-weight easy pixels
-/// individually); it is offered to reproduce that code.
+/// individually); it is offered to reproduce that code. Both forms run on a backend's memory too
+/// (on_backend.hpp).
 ///
 /// Per-pixel gradient (stable: 1 - p_t = p (1 - t) + (1 - p) t, with 1 - p = sigmoid(-x)):
 ///   l = alpha_t m^gamma c,  m = 1 - p_t,  c = bce(x, t),
@@ -32,6 +33,7 @@
 #include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
@@ -45,50 +47,8 @@ struct focal_loss {
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        if (!(gamma >= 0.0) || !std::isfinite(gamma) || !std::isfinite(alpha) || alpha > 1.0)
-            throw std::invalid_argument(std::string(name) + ": gamma " + detail::number(gamma) + " must be >= 0 and alpha " +
-                                        detail::number(alpha) + " at most 1 (negative alpha: no class weight)");
-        detail::check_binary_inputs(name, logits, target);
-        if (grad) grad->resize(logits.shape());
-        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
-        const T* x = logits.data();
-        const T* t = target.data();
-        T* g = grad ? grad->data() : nullptr;
-        const double inv_n = 1.0 / static_cast<double>(n), ga = gamma;
-
-        if (form == focal_form::on_mean_bce) {
-            // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
-            const auto term = [&](std::ptrdiff_t i) { return detail::bce_logit<double>(x[i], t[i]); };
-            const double b = backend::cpu_kernels::ordered_sum(n, term) * inv_n;
-            const double a = alpha < 0 ? 1.0 : alpha;
-            const double e = std::exp(-b), m = -std::expm1(-b);  // m = 1 - e^-B without cancellation
-            const double loss = a * std::pow(m, ga) * b;
-            if (g) {
-                const double dm = ga == 0.0 ? 0.0 : ga * std::pow(m, ga - 1.0) * e * b;
-                const double dldb = a * (dm + std::pow(m, ga));
-                for (std::ptrdiff_t i = 0; i < n; ++i)
-                    g[i] = static_cast<T>(dldb * (detail::stable_sigmoid<double>(x[i]) - t[i]) * inv_n);
-            }
-            return static_cast<T>(loss);
-        }
-
-        const bool weighted = alpha >= 0.0;
-        const double al = alpha;
-        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
-        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
-            const double xi = x[i], ti = t[i];
-            const double p = detail::stable_sigmoid(xi), q = detail::stable_sigmoid(-xi);
-            const double m = p * (1.0 - ti) + q * ti;
-            const double at = weighted ? al * ti + (1.0 - al) * (1.0 - ti) : 1.0;
-            const double c = detail::bce_logit(xi, ti);
-            const double mg = std::pow(m, ga);
-            if (g) {
-                const double dmod = (ga == 0.0 || m == 0.0) ? 0.0 : ga * std::pow(m, ga - 1.0) * (1.0 - 2.0 * ti) * p * q * c;
-                g[i] = static_cast<T>(at * (dmod + mg * (p - ti)) * inv_n);
-            }
-            return at * mg * c;
-        });
-        return static_cast<T>(sum * inv_n);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Weighted (see common.hpp): per_pixel is the weighted mean of the pixel terms; on_mean_bce
@@ -96,34 +56,41 @@ struct focal_loss {
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
-        (void)(*this)(logits, target);  // the checks, with their messages
-        const auto w = detail::check_weights(name, logits, weight);
-        const double ga = gamma, al = alpha;
-        if (form == focal_form::on_mean_bce) {
-            tensor<T> gb;
-            const double b = detail::weighted_mean(logits, w, grad ? &gb : nullptr, [&](std::size_t i, double& d) {
-                d = detail::stable_sigmoid<double>(logits[i]) - target[i];
-                return detail::bce_logit<double>(logits[i], target[i]);
-            });
-            const double a = al < 0 ? 1.0 : al, e = std::exp(-b), m = -std::expm1(-b);
-            if (grad) {
-                const double dldb = a * ((ga == 0.0 ? 0.0 : ga * std::pow(m, ga - 1.0) * e * b) + std::pow(m, ga));
-                *grad = std::move(gb);
-                for (auto& v : *grad) v = static_cast<T>(dldb * static_cast<double>(v));
-            }
-            return static_cast<T>(a * std::pow(m, ga) * b);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
+    }
+
+    /// The loss on backend B's memory (on_backend.hpp): per_pixel is the pointwise_loss operation;
+    /// on_mean_bce is bce_with_logits_loss (B and its gradient (p - t) / count, or its weighted
+    /// form) and the gradient scaled by dL/dB. `weight` (may be null) and `target` on the host.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
+        if (!(gamma >= 0.0) || !std::isfinite(gamma) || !std::isfinite(alpha) || alpha > 1.0)
+            throw std::invalid_argument(std::string(name) + ": gamma " + detail::number(gamma) + " must be >= 0 and alpha " +
+                                        detail::number(alpha) + " at most 1 (negative alpha: no class weight)");
+        if (form == focal_form::per_pixel)
+            return detail::pointwise_on<B>(name, {backend::pointwise_kind::focal, alpha, gamma}, logits, target, weight,
+                                           grad, buf);
+        detail::check_binary_inputs(name, logits, target);
+        if (weight) (void)detail::check_weights(name, logits, *weight);
+        const auto [t, w] = detail::stage_inputs(target, weight, buf);
+        if (grad) grad->resize(logits.shape());
+        const shape4 ws = weight ? weight->shape() : logits.shape();
+        const double b = detail::loss_ops<B, M>::bce_with_logits(detail::geometry(logits.shape(), &ws), logits.data(),
+                                                                 t.data(), detail::data_or_null(w),
+                                                                 detail::data_or_null(grad));
+        const double a = alpha < 0 ? 1.0 : alpha, ga = gamma;
+        const double e = std::exp(-b), m = -std::expm1(-b);  // m = 1 - e^-B without cancellation
+        if (grad) {
+            const double dldb = a * ((ga == 0.0 ? 0.0 : ga * std::pow(m, ga - 1.0) * e * b) + std::pow(m, ga));
+            const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(grad->size());
+            if constexpr (M::host_accessible)
+                backend::cpu_kernels::scale(grad->data(), n, static_cast<T>(dldb));
+            else
+                B::scale(grad->data(), n, static_cast<T>(dldb));
         }
-        const bool weighted = al >= 0.0;
-        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
-            const double xi = logits[i], ti = target[i];
-            const double p = detail::stable_sigmoid(xi), q = detail::stable_sigmoid(-xi);
-            const double m = p * (1.0 - ti) + q * ti;
-            const double at = weighted ? al * ti + (1.0 - al) * (1.0 - ti) : 1.0;
-            const double c = detail::bce_logit(xi, ti), mg = std::pow(m, ga);
-            const double dmod = (ga == 0.0 || m == 0.0) ? 0.0 : ga * std::pow(m, ga - 1.0) * (1.0 - 2.0 * ti) * p * q * c;
-            d = at * (dmod + mg * (p - ti));
-            return at * mg * c;
-        });
+        return static_cast<T>(a * std::pow(m, ga) * b);
     }
 };
 

@@ -16,9 +16,11 @@
 /// loss's std::runtime_error (the trainer checks the outputs with all_finite first).
 ///
 /// Losses that run on a backend (`BackendLoss`): bce_with_logits, dice_loss, iou_loss,
-/// tversky_loss, dice_bce, cross_entropy, softmax_dice, dice_ce. The others (bce on
-/// probabilities, weighted_bce, focal, mae, deep_supervision, multitask) run on host tensors only;
-/// evaluate_on refuses them for a device backend at compile time.
+/// tversky_loss, dice_bce, cross_entropy, softmax_dice, dice_ce, weighted_bce, balanced_bce,
+/// focal_loss and mae (the last four as the pointwise_loss operation; focal_loss's on_mean_bce
+/// form as bce_with_logits_loss and a scale). The others (bce on probabilities, and the losses of
+/// several outputs, deep_supervision and multitask, whose outputs are host tensors) run on host
+/// tensors only; evaluate_on refuses them for a device backend at compile time.
 
 #include <concepts>
 #include <stdexcept>
@@ -30,6 +32,7 @@
 #include "../backend/cpu/kernels/eltwise.hpp"
 #include "../backend/cpu/kernels/loss.hpp"
 #include "../tensor/tensor.hpp"
+#include "common.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
@@ -70,10 +73,10 @@ T evaluate_on(const L& loss, const tensor<T, typename B::memory>& logits, const 
                                         ": takes no per-pixel weights (losses::WeightedLoss); call it without them");
     } else {
         static_assert(backend::host_backend<B>,
-                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities, weighted_bce, "
-                      "focal, mae, deep_supervision and multitask do); copy the logits with to_host, or use a loss "
-                      "that runs on a device backend: bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, "
-                      "cross_entropy, softmax_dice or dice_ce");
+                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities, "
+                      "deep_supervision and multitask do); copy the logits with to_host, or use a loss that runs on a "
+                      "device backend: bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, cross_entropy, "
+                      "softmax_dice, dice_ce, weighted_bce, balanced_bce, focal_loss or mae");
         return T(0);
     }
 }
@@ -111,6 +114,13 @@ struct loss_ops {
             return backend::cpu_kernels::softmax_dice_loss(a...);
         else
             return B::softmax_dice_loss(a...);
+    }
+    template <class... A>
+    static double pointwise(const A&... a) {
+        if constexpr (M::host_accessible)
+            return backend::cpu_kernels::pointwise_loss(a...);
+        else
+            return B::pointwise_loss(a...);
     }
 };
 
@@ -176,6 +186,21 @@ void combine_grads(tensor<T, M>& g, T a, tensor<T, M>& h, T b) {
         B::scale(h.data(), n, b);
         B::accumulate(h.data(), g.data(), n);
     }
+}
+
+/// A pointwise loss (backend.hpp: pointwise_loss, constants p) of logits in memory M against the
+/// host target, with optional host per-pixel weights; the inputs are checked as the host losses
+/// check them, with `name` in the messages.
+template <class B, class T, class M>
+T pointwise_on(const char* name, const backend::pointwise_loss_params& p, const tensor<T, M>& logits,
+               const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad, backend_buffers<T, M>& buf) {
+    check_binary_inputs(name, logits, target);
+    if (weight) (void)check_weights(name, logits, *weight);
+    const auto [t, w] = stage_inputs(target, weight, buf);
+    if (grad) grad->resize(logits.shape());
+    const shape4 ws = weight ? weight->shape() : logits.shape();
+    return static_cast<T>(loss_ops<B, M>::pointwise(geometry(logits.shape(), &ws), logits.data(), t.data(),
+                                                    data_or_null(w), data_or_null(grad), p));
 }
 
 }  // namespace detail

@@ -12,6 +12,7 @@
 #include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
@@ -20,44 +21,36 @@ namespace unetpp::inline UNETPP_ABI::losses {
 ///     = (1 - t) x + (1 + (w - 1) t) softplus(-x)                  (stable form, as torch computes it)
 ///   dl/dx = ((1 + (w - 1) t) sigmoid(x) - w t) / count.
 /// w > 1 raises recall on the positive (foreground) class; w = (#negatives / #positives) of the
-/// training set is the usual choice. A scalar weight (one foreground class).
+/// training set is the usual choice. A scalar weight (one foreground class). Runs on a backend's
+/// memory too (on_backend.hpp): the operation pointwise_loss, as balanced_bce below.
 struct weighted_bce {
     static constexpr const char* name = "weighted_bce";
     double pos_weight = 1.0;
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        if (!(pos_weight >= 0.0) || !std::isfinite(pos_weight))
-            throw std::invalid_argument(std::string(name) + ": pos_weight " + detail::number(pos_weight) +
-                                        " must be finite and >= 0");
-        detail::check_binary_inputs(name, logits, target);
-        if (grad) grad->resize(logits.shape());
-        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
-        const T* x = logits.data();
-        const T* t = target.data();
-        T* g = grad ? grad->data() : nullptr;
-        const double w = pos_weight, inv_n = 1.0 / static_cast<double>(n);
-        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
-        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
-            const double xi = x[i], ti = t[i], lw = 1.0 + (w - 1.0) * ti;
-            if (g) g[i] = static_cast<T>((lw * detail::stable_sigmoid(xi) - w * ti) * inv_n);
-            return (1.0 - ti) * xi + lw * detail::softplus(-xi);
-        });
-        return static_cast<T>(sum * inv_n);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Weighted mean over pixels (see common.hpp); pos_weight applies on top.
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
-        (void)(*this)(logits, target);  // the checks, with their messages
-        const auto w = detail::check_weights(name, logits, weight);
-        const double pw = pos_weight;
-        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
-            const double xi = logits[i], ti = target[i], lw = 1.0 + (pw - 1.0) * ti;
-            d = lw * detail::stable_sigmoid(xi) - pw * ti;
-            return (1.0 - ti) * xi + lw * detail::softplus(-xi);
-        });
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
+    }
+
+    /// The loss on backend B's memory (on_backend.hpp: the pointwise_loss operation); `weight`
+    /// (may be null) and `target` on the host.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
+        if (!(pos_weight >= 0.0) || !std::isfinite(pos_weight))
+            throw std::invalid_argument(std::string(name) + ": pos_weight " + detail::number(pos_weight) +
+                                        " must be finite and >= 0");
+        return detail::pointwise_on<B>(name, {backend::pointwise_kind::weighted_bce, pos_weight, 0.0}, logits, target,
+                                       weight, grad, buf);
     }
 };
 
@@ -76,44 +69,39 @@ struct balanced_bce {
 
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
-        detail::check_binary_inputs(name, logits, target);
-        if (grad) grad->resize(logits.shape());
-        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(logits.size());
-        const T* x = logits.data();
-        const T* t = target.data();
-        T* g = grad ? grad->data() : nullptr;
-        const double inv_n = 1.0 / static_cast<double>(n);
-        double pos = 0;
-        for (std::ptrdiff_t i = 0; i < n; ++i) pos += t[i];
-        const double beta = 1.0 - pos * inv_n;
-        // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
-        const double sum = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t i) {
-            const double xi = x[i], ti = t[i];
-            // -log sigmoid(x) = softplus(-x), -log(1 - sigmoid(x)) = softplus(x).
-            if (g)
-                g[i] = static_cast<T>(((beta * ti + (1.0 - beta) * (1.0 - ti)) * detail::stable_sigmoid(xi) -
-                                       beta * ti) *
-                                      inv_n);
-            return beta * ti * detail::softplus(-xi) + (1.0 - beta) * (1.0 - ti) * detail::softplus(xi);
-        });
-        return static_cast<T>(sum * inv_n);
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, nullptr, grad, buf);
     }
 
     /// Weighted (see common.hpp): beta = 1 - sum w t / sum w, then the weighted mean.
     template <class T>
     T operator()(const tensor<T>& logits, const tensor<T>& target, const tensor<T>& weight,
                  tensor<T>* grad = nullptr) const {
+        backend_buffers<T, memory::host> buf;
+        return on_backend<backend::cpu, T, memory::host>(logits, target, &weight, grad, buf);
+    }
+
+    /// The loss on backend B's memory (on_backend.hpp: the pointwise_loss operation, with beta
+    /// computed from the host target and weights); `weight` (may be null) and `target` on the host.
+    template <class B, class T, class M = typename B::memory>
+    T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
+                 backend_buffers<T, M>& buf) const {
         detail::check_binary_inputs(name, logits, target);
-        const auto w = detail::check_weights(name, logits, weight);
-        const double pos = backend::cpu_kernels::ordered_sum(static_cast<std::ptrdiff_t>(logits.size()), [&](std::ptrdiff_t k) {
-            return w(static_cast<std::size_t>(k)) * static_cast<double>(target[static_cast<std::size_t>(k)]);
-        });
-        const double beta = w.total > 0 ? 1.0 - pos / w.total : 1.0;
-        return detail::weighted_mean(logits, w, grad, [&](std::size_t i, double& d) {
-            const double xi = logits[i], ti = target[i];
-            d = (beta * ti + (1.0 - beta) * (1.0 - ti)) * detail::stable_sigmoid(xi) - beta * ti;
-            return beta * ti * detail::softplus(-xi) + (1.0 - beta) * (1.0 - ti) * detail::softplus(xi);
-        });
+        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(target.size());
+        double beta = 1.0;
+        if (weight) {
+            const auto w = detail::check_weights(name, logits, *weight);
+            const double pos = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t k) {
+                return w(static_cast<std::size_t>(k)) * static_cast<double>(target[static_cast<std::size_t>(k)]);
+            });
+            beta = w.total > 0 ? 1.0 - pos / w.total : 1.0;
+        } else {
+            double pos = 0;
+            for (std::ptrdiff_t i = 0; i < n; ++i) pos += target[static_cast<std::size_t>(i)];
+            beta = 1.0 - pos * (1.0 / static_cast<double>(n));
+        }
+        return detail::pointwise_on<B>(name, {backend::pointwise_kind::balanced_bce, beta, 0.0}, logits, target, weight,
+                                       grad, buf);
     }
 };
 

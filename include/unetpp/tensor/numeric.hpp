@@ -38,6 +38,14 @@ UNETPP_HD_MATH(log, logf, log)
 UNETPP_HD_MATH(log1p, log1pf, log1p)
 UNETPP_HD_MATH(sqrt, sqrtf, sqrt)
 #undef UNETPP_HD_MATH
+/// pow(v, e) in double (the focal loss's modulation), spelled for both sides as above.
+UNETPP_HD inline double hd_pow(double v, double e) {
+#if defined(__CUDA_ARCH__)
+    return ::pow(v, e);
+#else
+    return std::pow(v, e);
+#endif
+}
 
 /// Numerically stable logistic function: never evaluates exp of a large positive number.
 template <class T>

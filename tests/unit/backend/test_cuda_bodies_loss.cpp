@@ -2,7 +2,7 @@
 // the device's launch order (bodies/emulate_loss.hpp) against the host losses (which run
 // backend::cpu's loss kernels): binary cross-entropy, Dice, IoU and Tversky on sigmoids (per batch
 // and per image), cross-entropy and softmax Dice (index and one-hot targets, ignore_index, class
-// weights, without class 0), each without weights, with weights shared by the channels and, for
+// weights, without class 0), the pointwise losses (weighted and balanced BCE, focal, MAE), each without weights, with weights shared by the channels and, for
 // the binary losses, with one weight per logit. Random shapes: batch 1 to 4, 1 to 3 channels (2
 // to 3 for the softmax losses), odd sizes, some planes larger than a reduction block.
 //
@@ -122,6 +122,42 @@ TEST_CASE("binary cross-entropy on logits: device bodies against the host loss")
             const double vd =
                 emulate::bce_with_logits_loss(geometry(s, w), x.data(), t.data(), w ? w->data() : nullptr, gd.data());
             check_close(vh, static_cast<float>(vd), gh, gd);
+        }
+    }
+}
+
+TEST_CASE("weighted and balanced BCE, focal loss and MAE: device bodies against the host losses") {
+    rng r(6);
+    for (const sizes z : shapes(1, 3, 16)) {
+        const shape4 s{z.n, z.c, z.h, z.w};
+        const tensor<float> x = logits(s, r), t = binary_target(s, r, true);
+        const tensor<float> shared = weights(shape4{z.n, 1, z.h, z.w}, r), full = weights(s, r);
+        for (const tensor<float>* w : {static_cast<const tensor<float>*>(nullptr), &shared, &full}) {
+            CAPTURE(s.str());
+            CAPTURE(w ? w->shape().str() : std::string("no weights"));
+            // balanced_bce's beta, the share of negatives (weighted by w), as the loss computes it on the host
+            double pos = 0, total = 0;
+            for (std::size_t i = 0; i < t.size(); ++i) {
+                const double wi = !w ? 1.0 : w == &full ? full[i] : shared[(i / (t.size() / z.n)) * s.plane() + i % s.plane()];
+                pos += wi * t[i];
+                total += wi;
+            }
+            const auto check = [&](const auto& loss, backend::pointwise_loss_params p) {
+                CAPTURE(std::string(loss.name));
+                CAPTURE(p.a);
+                CAPTURE(p.b);
+                tensor<float> gh, gd = unwritten(s);
+                const double vh = w ? loss(x, t, *w, &gh) : loss(x, t, &gh);
+                const double vd =
+                    emulate::pointwise_loss(geometry(s, w), x.data(), t.data(), w ? w->data() : nullptr, gd.data(), p);
+                check_close(vh, static_cast<float>(vd), gh, gd);
+            };
+            using backend::pointwise_kind;
+            check(losses::weighted_bce{.pos_weight = 2.5}, {pointwise_kind::weighted_bce, 2.5, 0.0});
+            check(losses::balanced_bce{}, {pointwise_kind::balanced_bce, 1.0 - pos / total, 0.0});
+            check(losses::focal_loss{}, {pointwise_kind::focal, 0.8, 2.0});
+            check(losses::focal_loss{.alpha = -1.0, .gamma = 0.5}, {pointwise_kind::focal, -1.0, 0.5});
+            check(losses::mae{}, {pointwise_kind::mae, 0.0, 0.0});
         }
     }
 }

@@ -76,6 +76,16 @@ void check_trains_on_device(const Loss& loss, int classes, bool on_device) {
         CHECK(dev.downloads > 0);  // a host-only loss reads copied logits
 }
 
+/// A loss with no backend version (bce_with_logits's host form only): the trainer copies the logits.
+struct host_only_bce {
+    static constexpr const char* name = "host_only_bce";
+    template <class T>
+    T operator()(const tensor<T>& logits, const tensor<T>& target, tensor<T>* grad = nullptr) const {
+        return losses::bce_with_logits{}(logits, target, grad);
+    }
+};
+static_assert(!losses::BackendLoss<host_only_bce, fake>);
+
 }  // namespace
 
 TEST_CASE("a device network trains a step with each device loss as on backend::cpu, without copying its logits") {
@@ -87,7 +97,12 @@ TEST_CASE("a device network trains a step with each device loss as on backend::c
     check_trains_on_device<3>(losses::cross_entropy{.class_weights = {0.5, 1.0, 2.0}}, 3, true);
     check_trains_on_device<3>(losses::softmax_dice{}, 3, true);
     check_trains_on_device<3>(losses::dice_ce{.include_background = false}, 3, true);
-    check_trains_on_device<1>(losses::focal_loss{}, 2, false);  // host only: the logits are copied
+    check_trains_on_device<1>(losses::weighted_bce{.pos_weight = 3.0}, 2, true);
+    check_trains_on_device<1>(losses::balanced_bce{}, 2, true);
+    check_trains_on_device<1>(losses::focal_loss{}, 2, true);
+    check_trains_on_device<1>(losses::focal_loss{.form = losses::focal_form::on_mean_bce}, 2, true);
+    check_trains_on_device<1>(losses::mae{}, 2, true);
+    check_trains_on_device<1>(host_only_bce{}, 2, false);  // host only: the logits are copied
 }
 
 namespace {
@@ -133,6 +148,11 @@ TEST_CASE("losses::evaluate_on with per-pixel weights: the host loss's value and
     check_weighted(losses::cross_entropy{.class_weights = {1.0, 0.3, 2.5}}, multi, t_idx, w, 3);
     check_weighted(losses::softmax_dice{.include_background = false}, multi, t_idx, w);
     check_weighted(losses::dice_ce{.ce_weight = 0.7}, multi, t_idx, w);
+    check_weighted(losses::weighted_bce{.pos_weight = 2.0}, bin, t_bin, w);
+    check_weighted(losses::balanced_bce{}, bin, t_bin, w);
+    check_weighted(losses::focal_loss{.alpha = 0.25, .gamma = 1.5}, bin, t_bin, w);
+    check_weighted(losses::focal_loss{.form = losses::focal_form::on_mean_bce}, bin, t_bin, w);
+    check_weighted(losses::mae{}, bin, t_bin, w);
 }
 
 TEST_CASE("losses::evaluate_on checks the host inputs as the host loss does") {

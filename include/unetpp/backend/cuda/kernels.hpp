@@ -170,5 +170,8 @@ double cross_entropy_loss(cudaStream_t stream, const backend::loss_geometry& g, 
 /// Soft Dice over the channels' softmax.
 double softmax_dice_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
                          const float* w, float* grad, const backend::multiclass_loss_params& mp, void* scratch);
+/// The (weighted) mean of a pointwise loss's terms: weighted or balanced BCE, focal, MAE.
+double pointwise_loss(cudaStream_t stream, const backend::loss_geometry& g, const float* x, const float* t,
+                      const float* w, float* grad, const backend::pointwise_loss_params& p, void* scratch);
 
 }  // namespace unetpp::cuda_kernels

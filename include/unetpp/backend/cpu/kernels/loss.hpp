@@ -1,6 +1,6 @@
 #pragma once
 /// \file backend::cpu's loss operations (backend.hpp: bce_with_logits_loss, region_loss,
-/// cross_entropy_loss, softmax_dice_loss) on host pointers, for float and double. The per-pixel
+/// cross_entropy_loss, softmax_dice_loss, pointwise_loss) on host pointers, for float and double. The per-pixel
 /// arithmetic is backend/loss_formulas.hpp's; the sums run in the order the host losses always
 /// used: ordered_sum's fixed chunks (parallel.hpp) for the binary losses, one sequential pass for
 /// the softmax losses, so the bits do not depend on the thread count. The losses
@@ -38,6 +38,26 @@ double bce_with_logits_loss(const loss_geometry& g, const T* x, const T* t, cons
                if (grad) grad[i] = static_cast<T>(wi * (loss_math::sigmoid(v) - ti) * inv);
                return wi == 0.0 ? 0.0 : wi * loss_math::bce_term(v, ti);
            });
+}
+
+/// The mean of a pointwise loss's terms (loss_math::pointwise_term); weighted: sum w_i l_i / sum
+/// w_i (0 when the weights sum to 0). grad (may be null) is overwritten.
+template <class T>
+double pointwise_loss(const loss_geometry& g, const T* x, const T* t, const T* w, T* grad,
+                      const pointwise_loss_params& p) {
+    const std::ptrdiff_t n = g.size();
+    const double total = w ? ordered_sum(n, [&](std::ptrdiff_t i) { return loss_math::weight_at(g, w, i); })
+                           : static_cast<double>(n);
+    const double inv = total > 0 ? 1.0 / total : 0.0;
+    // Chunks and combining order fixed by n: the same bits for any thread count (parallel.hpp).
+    const double sum = ordered_sum(n, [&](std::ptrdiff_t i) {
+        const double wi = loss_math::weight_at(g, w, i);
+        double d = 0;
+        const double l = loss_math::pointwise_term(p, static_cast<double>(x[i]), static_cast<double>(t[i]), d);
+        if (grad) grad[i] = static_cast<T>(wi * d * inv);
+        return wi == 0.0 ? 0.0 : wi * l;
+    });
+    return sum * inv;
 }
 
 /// Dice, IoU or Tversky on sigmoid probabilities, per batch or per image (the mean of the

@@ -60,4 +60,11 @@ inline double softmax_dice_loss(const backend::loss_geometry& g, const float* x,
     return bodies::run_softmax_dice(ex, g, x, t, w, grad, mp, s.data());
 }
 
+inline double pointwise_loss(const backend::loss_geometry& g, const float* x, const float* t, const float* w,
+                             float* grad, const backend::pointwise_loss_params& p) {
+    loss_executor ex;
+    auto s = loss_scratch(g);
+    return bodies::run_pointwise(ex, g, x, t, w, grad, p, s.data());
+}
+
 }  // namespace unetpp::cuda_kernels::emulate

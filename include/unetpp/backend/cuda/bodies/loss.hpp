@@ -1,6 +1,6 @@
 #pragma once
 /// \file Kernel bodies of the loss operations (backend.hpp: bce_with_logits_loss, region_loss,
-/// cross_entropy_loss, softmax_dice_loss) and the order in which the CUDA backend runs them.
+/// cross_entropy_loss, softmax_dice_loss, pointwise_loss) and the order in which the CUDA backend runs them.
 ///
 /// Every loss is three launches and one read-back:
 ///   1. a reduction, one block of channel_threads per group (a sample, an image's pixels, or a
@@ -87,6 +87,57 @@ struct bce_grad {
         }
         const double wi = lm::weight_at(g, w, i), v = x[i], ti = t[i];
         grad[i] = static_cast<float>(wi * (lm::sigmoid(v) - ti) * result[1]);
+    }
+};
+
+// --- pointwise losses (weighted / balanced BCE, focal, MAE): groups are the samples ------------
+struct pointwise_reduce {
+    backend::loss_geometry g;
+    const float *x, *t, *w;
+    backend::pointwise_loss_params p;
+    lm::sums3* sums;  // per sample: (sum w l, sum w, 0)
+    UNETPP_HD lm::sums3 partial(int s, int th) const {
+        const std::ptrdiff_t sample = static_cast<std::ptrdiff_t>(g.c) * g.plane, lo = s * sample;
+        lm::sums3 acc{};
+        for (std::ptrdiff_t i = lo + th; i < lo + sample; i += channel_threads) {
+            const double wi = lm::weight_at(g, w, i);
+            double d = 0;
+            const double l = lm::pointwise_term(p, static_cast<double>(x[i]), static_cast<double>(t[i]), d);
+            acc.a += wi == 0.0 ? 0.0 : wi * l;
+            acc.b += wi;
+        }
+        return acc;
+    }
+    UNETPP_HD void finish(int s, const lm::sums3& total) const { sums[s] = total; }
+    UNETPP_HD void apply(int, int, const lm::sums3&) const {}
+};
+/// result[0] = sum w l / sum w (0 when the weights sum to 0; without weights sum w is the count),
+/// result[1] = 1 / sum w.
+struct pointwise_finish {
+    const lm::sums3* sums;
+    int n;
+    std::ptrdiff_t count;
+    bool weighted;
+    double* result;
+    UNETPP_HD void operator()() const {
+        lm::sums3 total{};
+        for (int s = 0; s < n; ++s) total += sums[s];
+        const double denominator = weighted ? total.b : static_cast<double>(count);
+        const double inv = denominator > 0 ? 1.0 / denominator : 0.0;
+        result[0] = total.a * inv;
+        result[1] = inv;
+    }
+};
+struct pointwise_grad {
+    backend::loss_geometry g;
+    const float *x, *t, *w;
+    backend::pointwise_loss_params p;
+    float* grad;
+    const double* result;  // result[1] = 1 / sum w
+    UNETPP_HD void operator()(std::ptrdiff_t i) const {
+        double d = 0;
+        (void)lm::pointwise_term(p, static_cast<double>(x[i]), static_cast<double>(t[i]), d);
+        grad[i] = static_cast<float>(lm::weight_at(g, w, i) * d * result[1]);
     }
 };
 
@@ -270,6 +321,17 @@ double run_bce_with_logits(Exec& ex, const backend::loss_geometry& g, const floa
     ex.reduce(g.n, bce_reduce{g, x, t, w, sums});
     ex.single(bce_finish{sums, g.n, g.size(), w != nullptr, result});
     if (grad) ex.each(g.size(), bce_grad{g, x, t, w, grad, 1.0f / static_cast<float>(g.size()), result});
+    return ex.read(result);
+}
+
+template <class Exec>
+double run_pointwise(Exec& ex, const backend::loss_geometry& g, const float* x, const float* t, const float* w,
+                     float* grad, const backend::pointwise_loss_params& p, double* scratch) {
+    double* result = scratch;
+    lm::sums3* sums = reinterpret_cast<lm::sums3*>(scratch + 2);
+    ex.reduce(g.n, pointwise_reduce{g, x, t, w, p, sums});
+    ex.single(pointwise_finish{sums, g.n, g.size(), w != nullptr, result});
+    if (grad) ex.each(g.size(), pointwise_grad{g, x, t, w, p, grad, result});
     return ex.read(result);
 }
 
