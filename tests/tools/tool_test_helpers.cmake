@@ -119,3 +119,13 @@ function(unetpp_numpy_python var what)
     endif()
     set(${var} "${py}" PARENT_SCOPE)
 endfunction()
+
+# The "val" list of the split.json of run folder WORK/<run> (the text of the JSON entry), into out_var.
+function(read_val run out_var)
+    file(READ "${WORK}/${run}/split.json" s)
+    string(REGEX MATCH "\"val\": \\[[^]]*\\]" v "${s}")
+    if(v STREQUAL "")
+        message(FATAL_ERROR "${run}/split.json lists no val part:\n${s}")
+    endif()
+    set(${out_var} "${v}" PARENT_SCOPE)
+endfunction()

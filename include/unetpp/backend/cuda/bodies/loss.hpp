@@ -55,8 +55,10 @@ struct bce_reduce {
     UNETPP_HD void finish(int s, const lm::sums3& total) const { sums[s] = total; }
     UNETPP_HD void apply(int, int, const lm::sums3&) const {}
 };
-/// result[0] = the mean (weighted: sum w l / sum w, 0 for no weight), result[1] = 1 / sum w.
-struct bce_finish {
+/// The binary and pointwise losses' totals (per-sample sums (sum w l, sum w)): result[0] = the
+/// mean (weighted: sum w l / sum w, 0 for no weight), result[1] = 1 / sum w (1 / count without
+/// weights).
+struct mean_finish {
     const lm::sums3* sums;
     int n;
     std::ptrdiff_t count;
@@ -67,6 +69,7 @@ struct bce_finish {
         for (int s = 0; s < n; ++s) total += sums[s];
         if (!weighted) {
             result[0] = total.a / static_cast<double>(count);
+            result[1] = 1.0 / static_cast<double>(count);
             return;
         }
         const double inv = total.b > 0 ? 1.0 / total.b : 0.0;
@@ -110,23 +113,6 @@ struct pointwise_reduce {
     }
     UNETPP_HD void finish(int s, const lm::sums3& total) const { sums[s] = total; }
     UNETPP_HD void apply(int, int, const lm::sums3&) const {}
-};
-/// result[0] = sum w l / sum w (0 when the weights sum to 0; without weights sum w is the count),
-/// result[1] = 1 / sum w.
-struct pointwise_finish {
-    const lm::sums3* sums;
-    int n;
-    std::ptrdiff_t count;
-    bool weighted;
-    double* result;
-    UNETPP_HD void operator()() const {
-        lm::sums3 total{};
-        for (int s = 0; s < n; ++s) total += sums[s];
-        const double denominator = weighted ? total.b : static_cast<double>(count);
-        const double inv = denominator > 0 ? 1.0 / denominator : 0.0;
-        result[0] = total.a * inv;
-        result[1] = inv;
-    }
 };
 struct pointwise_grad {
     backend::loss_geometry g;
@@ -319,7 +305,7 @@ double run_bce_with_logits(Exec& ex, const backend::loss_geometry& g, const floa
     double* result = scratch;
     lm::sums3* sums = reinterpret_cast<lm::sums3*>(scratch + 2);
     ex.reduce(g.n, bce_reduce{g, x, t, w, sums});
-    ex.single(bce_finish{sums, g.n, g.size(), w != nullptr, result});
+    ex.single(mean_finish{sums, g.n, g.size(), w != nullptr, result});
     if (grad) ex.each(g.size(), bce_grad{g, x, t, w, grad, 1.0f / static_cast<float>(g.size()), result});
     return ex.read(result);
 }
@@ -330,7 +316,7 @@ double run_pointwise(Exec& ex, const backend::loss_geometry& g, const float* x, 
     double* result = scratch;
     lm::sums3* sums = reinterpret_cast<lm::sums3*>(scratch + 2);
     ex.reduce(g.n, pointwise_reduce{g, x, t, w, p, sums});
-    ex.single(pointwise_finish{sums, g.n, g.size(), w != nullptr, result});
+    ex.single(mean_finish{sums, g.n, g.size(), w != nullptr, result});
     if (grad) ex.each(g.size(), pointwise_grad{g, x, t, w, p, grad, result});
     return ex.read(result);
 }
