@@ -17,17 +17,23 @@
 ///   deep_supervision_gradients<float> g;
 ///   auto r = ds(out, mask, &g);        // r.total, r.main, r.aux[k]
 ///   net.backward(x, g);
+///
+/// A network on a device backend B: ds.on_backend<B>(out, mask, nullptr, &g, buffers), with the
+/// outputs and gradients in B's memory (on_backend.hpp), when L runs on a backend.
 
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../config/abi.hpp"
 #include "../heads/outputs.hpp"
 #include "../tensor/tensor.hpp"
 #include "common.hpp"
+#include "on_backend.hpp"
 
 namespace unetpp::inline UNETPP_ABI::losses {
 
@@ -52,7 +58,7 @@ struct deep_supervision {
     template <class T>
     result<T> operator()(const deep_supervision_outputs<T>& out, const tensor<T>& target,
                          deep_supervision_gradients<T>* grads = nullptr) const {
-        return impl(out, target, static_cast<const tensor<T>*>(nullptr), grads);
+        return host(out, target, static_cast<const tensor<T>*>(nullptr), grads);
     }
     /// The same with per-pixel weights (a region of interest, see common.hpp) for every output;
     /// L must be a WeightedLoss.
@@ -60,13 +66,51 @@ struct deep_supervision {
     result<T> operator()(const deep_supervision_outputs<T>& out, const tensor<T>& target, const tensor<T>& weight,
                          deep_supervision_gradients<T>* grads = nullptr) const {
         static_assert(WeightedLoss<L, T>, "losses::deep_supervision: L takes no pixel weights");
-        return impl(out, target, &weight, grads);
+        return host(out, target, &weight, grads);
+    }
+
+    /// The outputs of a network on backend B's memory (on_backend.hpp): each output's term is L's
+    /// own on_backend<B> (L must run on a backend: losses::BackendLoss), and the gradients,
+    /// weights included, stay in B's memory. `target` and `weight` (may be null) are host tensors,
+    /// checked and copied into buf once for all the outputs.
+    template <class B, class T, class M = typename B::memory>
+        requires BackendLoss<L, B, T>
+    result<T> on_backend(const deep_supervision_outputs<T, M>& out, const tensor<T>& target,
+                         std::type_identity_t<const tensor<T>*> weight,
+                         std::type_identity_t<deep_supervision_gradients<T, M>*> grads, backend_buffers<T, M>& buf) const {
+        std::optional<detail::second_term_scope<T, M>> copied;  // from the second output on, the inputs are on B
+        return run<T, M>(
+            out, grads,
+            [&](const heads::logits<T, M>& z, tensor<T, M>* g) {
+                const T v = loss.template on_backend<B>(z.values(), target, weight, g, buf);
+                if (!copied) copied.emplace(buf);
+                return v;
+            },
+            [](tensor<T, M>& g, T w) { detail::scale_grad<B>(g, w); });
     }
 
 private:
     template <class T>
-    result<T> impl(const deep_supervision_outputs<T>& out, const tensor<T>& target, const tensor<T>* weight,
+    result<T> host(const deep_supervision_outputs<T>& out, const tensor<T>& target, const tensor<T>* weight,
                    deep_supervision_gradients<T>* grads) const {
+        return run<T, memory::host>(
+            out, grads,
+            [&](const heads::logits<T>& z, tensor<T>* g) -> T {
+                if constexpr (WeightedLoss<L, T>)
+                    return weight ? loss(z.values(), target, *weight, g) : loss(z.values(), target, g);
+                else
+                    return loss(z.values(), target, g);
+            },
+            [](tensor<T>& g, T w) {
+                for (auto& e : g) e *= w;
+            });
+    }
+
+    /// The weighted total over the outputs: term(z, g) is one output's loss (its gradient into g
+    /// when g is not null), scale(g, w) multiplies a gradient by the output's weight.
+    template <class T, class M, class Term, class Scale>
+    result<T> run(const deep_supervision_outputs<T, M>& out, deep_supervision_gradients<T, M>* grads, Term&& term,
+                  Scale&& scale) const {
         const std::size_t k = out.aux.size();
         if (!weights.empty() && weights.size() != k + 1)
             throw std::invalid_argument("losses::deep_supervision: " + std::to_string(weights.size()) +
@@ -82,21 +126,17 @@ private:
         r.aux.resize(k);
         if (grads) grads->aux.resize(k);
         double total = 0;
-        const auto one = [&](const heads::logits<T>& z, std::size_t i, tensor<T>* g) {
+        const auto one = [&](const heads::logits<T, M>& z, std::size_t i, tensor<T, M>* g) {
             const double w = weights.empty() ? 1.0 : weights[i];
             T v;
             try {
-                if constexpr (WeightedLoss<L, T>)
-                    v = weight ? loss(z.values(), target, *weight, g) : loss(z.values(), target, g);
-                else
-                    v = loss(z.values(), target, g);
+                v = term(z, g);
             } catch (const std::invalid_argument& e) {
                 throw std::invalid_argument(std::string("losses::deep_supervision: ") + where(i) + ": " + e.what());
             } catch (const std::runtime_error& e) {
                 throw std::runtime_error(std::string("losses::deep_supervision: ") + where(i) + ": " + e.what());
             }
-            if (g)
-                for (auto& e : *g) e *= static_cast<T>(w);
+            if (g) scale(*g, static_cast<T>(w));
             total += w * static_cast<double>(v);
             return v;
         };

@@ -18,9 +18,10 @@
 /// Losses that run on a backend (`BackendLoss`): bce_with_logits, dice_loss, iou_loss,
 /// tversky_loss, dice_bce, cross_entropy, softmax_dice, dice_ce, weighted_bce, balanced_bce,
 /// focal_loss and mae (the last four as the pointwise_loss operation; focal_loss's on_mean_bce
-/// form as bce_with_logits_loss and a scale). The others (bce on probabilities, and the losses of
-/// several outputs, deep_supervision and multitask, whose outputs are host tensors) run on host
-/// tensors only; evaluate_on refuses them for a device backend at compile time.
+/// form as bce_with_logits_loss and a scale). bce on probabilities runs on host tensors only;
+/// evaluate_on refuses it for a device backend at compile time. The losses of several outputs
+/// have on_backend members of their own (deep_supervision<L> where L runs on a backend, and
+/// multitask), called on the network's device outputs.
 
 #include <concepts>
 #include <stdexcept>
@@ -73,10 +74,10 @@ T evaluate_on(const L& loss, const tensor<T, typename B::memory>& logits, const 
                                         ": takes no per-pixel weights (losses::WeightedLoss); call it without them");
     } else {
         static_assert(backend::host_backend<B>,
-                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities, "
-                      "deep_supervision and multitask do); copy the logits with to_host, or use a loss that runs on a "
-                      "device backend: bce_with_logits, dice_loss, iou_loss, tversky_loss, dice_bce, cross_entropy, "
-                      "softmax_dice, dice_ce, weighted_bce, balanced_bce, focal_loss or mae");
+                      "losses::evaluate_on: this loss runs on host tensors only (bce on probabilities does); copy "
+                      "the logits with to_host, or use a loss that runs on a device backend: bce_with_logits, "
+                      "dice_loss, iou_loss, tversky_loss, dice_bce, cross_entropy, softmax_dice, dice_ce, "
+                      "weighted_bce, balanced_bce, focal_loss or mae");
         return T(0);
     }
 }
@@ -145,17 +146,22 @@ staged_inputs<T, M> stage_inputs(const tensor<T>& target, const tensor<T>* weigh
     return {in_space(target, buf.target), staged(weight, buf.weight)};
 }
 
-/// Marks buf's target and weight copied for the rest of a combined loss's call (its second term).
+/// Marks buf's target and weight copied for the rest of a combined loss's call (its second term,
+/// or a multi-output loss's later outputs), and restores the mark it found when it ends (the
+/// scopes nest: a combined loss inside a multi-output loss).
 template <class T, class M>
 class second_term_scope {
 public:
-    explicit second_term_scope(backend_buffers<T, M>& buf) noexcept : buf_(buf) { buf_.inputs_copied = true; }
-    ~second_term_scope() { buf_.inputs_copied = false; }
+    explicit second_term_scope(backend_buffers<T, M>& buf) noexcept : buf_(buf), was_(buf.inputs_copied) {
+        buf_.inputs_copied = true;
+    }
+    ~second_term_scope() { buf_.inputs_copied = was_; }
     second_term_scope(const second_term_scope&) = delete;
     second_term_scope& operator=(const second_term_scope&) = delete;
 
 private:
     backend_buffers<T, M>& buf_;
+    bool was_;
 };
 /// A tensor's data, or the null pointer of its memory space.
 template <class T, class M>
@@ -171,6 +177,16 @@ memory::pointer_t<M, T> data_or_null(tensor<T, M>* t) {
 inline backend::loss_geometry geometry(const shape4& s, const shape4* weight_shape = nullptr) {
     return backend::loss_geometry{s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()),
                                   weight_shape != nullptr && *weight_shape != s};
+}
+
+/// g *= s, as the backend's scale (backend::cpu's kernel on the host).
+template <class B, class T, class M>
+void scale_grad(tensor<T, M>& g, T s) {
+    const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(g.size());
+    if constexpr (M::host_accessible)
+        backend::cpu_kernels::scale(g.data(), n, s);
+    else
+        B::scale(g.data(), n, s);
 }
 
 /// g = a g + b h, as the backend's scale and accumulate (backend::cpu's kernels on the host).

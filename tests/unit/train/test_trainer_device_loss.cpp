@@ -6,7 +6,9 @@
 //     the loss value only); with a host-only loss the logits are copied as before;
 //   - losses::evaluate_on with per-pixel weights gives the host loss's value and gradient, bit for
 //     bit, for every loss that runs on a backend, copying the target and the weights to the device
-//     once per call (the combined losses included).
+//     once per call (the combined losses included);
+//   - so do deep supervision (three outputs, one copy of the inputs) and the multi-task loss on
+//     device outputs.
 
 #include <doctest/doctest.h>
 
@@ -153,6 +155,64 @@ TEST_CASE("losses::evaluate_on with per-pixel weights: the host loss's value and
     check_weighted(losses::focal_loss{.alpha = 0.25, .gamma = 1.5}, bin, t_bin, w);
     check_weighted(losses::focal_loss{.form = losses::focal_form::on_mean_bce}, bin, t_bin, w);
     check_weighted(losses::mae{}, bin, t_bin, w);
+}
+
+TEST_CASE("deep supervision and the multi-task loss on device outputs: the host losses' values and gradients, bit for bit") {
+    rng r(23);
+    const shape4 s{3, 1, 7, 9};
+    tensor<float> main(s), aux0(s), aux1(s), cls(shape4{3, 1, 1, 1}), t(s), w(s), label(shape4{3, 1, 1, 1});
+    for (auto* x : {&main, &aux0, &aux1, &cls})
+        for (auto& v : *x) v = static_cast<float>(r.normal() * 2.0);
+    for (auto& v : t) v = static_cast<float>(r.below(2));
+    for (auto& v : w) v = r.below(4) == 0 ? 0.0f : static_cast<float>(r.uniform(0, 2));
+    label[0] = 1.0f;
+    label[2] = 1.0f;
+    tensor<float, fake::memory> main_d, aux0_d, aux1_d, cls_d;
+    main_d.assign(main);
+    aux0_d.assign(aux0);
+    aux1_d.assign(aux1);
+    cls_d.assign(cls);
+
+    // deep supervision: one copy of the target and the weights for all three outputs
+    const losses::deep_supervision<losses::dice_bce> ds{.weights = {1.0, 0.5, 0.25}};
+    const deep_supervision_outputs<float> out{heads::logits<float>(main), {heads::logits<float>(aux0), heads::logits<float>(aux1)}};
+    const deep_supervision_outputs<float, fake::memory> out_d{
+        heads::logits<float, fake::memory>(main_d),
+        {heads::logits<float, fake::memory>(aux0_d), heads::logits<float, fake::memory>(aux1_d)}};
+    deep_supervision_gradients<float> g;
+    deep_supervision_gradients<float, fake::memory> g_d;
+    losses::backend_buffers<float, fake::memory> buf;
+    const auto host = ds(out, t, w, &g);
+    auto before = test::fake_device_memory::stats().uploads;
+    const auto dev = ds.on_backend<fake>(out_d, t, &w, &g_d, buf);
+    CHECK(test::fake_device_memory::stats().uploads - before == 2);
+    CHECK_FALSE(buf.inputs_copied);
+    CHECK(std::memcmp(&host.total, &dev.total, sizeof host.total) == 0);
+    REQUIRE(g_d.aux.size() == 2);
+    CHECK(bit_equal(g.main, to_host(g_d.main)));
+    CHECK(bit_equal(g.aux[0], to_host(g_d.aux[0])));
+    CHECK(bit_equal(g.aux[1], to_host(g_d.aux[1])));
+    CHECK(ds.on_backend<fake>(out_d, t, nullptr, nullptr, buf).total == ds(out, t).total);
+
+    // multi-task: Dice + BCE on the masks, weighted BCE on the labels
+    const losses::multitask mt{.segmentation_weight = 1.0, .classification_weight = 0.4,
+                               .segmentation = losses::multitask::segmentation_term::dice_bce,
+                               .classification_pos_weight = 2.0};
+    const multitask_outputs<float> mo{heads::logits<float>(main), heads::logits<float>(cls)};
+    const multitask_outputs<float, fake::memory> mo_d{heads::logits<float, fake::memory>(main_d),
+                                                      heads::logits<float, fake::memory>(cls_d)};
+    tensor<float> dseg, dcls;
+    tensor<float, fake::memory> dseg_d, dcls_d;
+    losses::multitask_buffers<float, fake::memory> mbuf;
+    const auto mh = mt(mo, t, label, &dseg, &dcls);
+    before = test::fake_device_memory::stats().uploads;
+    const auto md = mt.on_backend<fake>(mo_d, t, label, &dseg_d, &dcls_d, mbuf);
+    CHECK(test::fake_device_memory::stats().uploads - before == 2);  // the masks and the labels
+    CHECK(std::memcmp(&mh.total, &md.total, sizeof mh.total) == 0);
+    CHECK(mh.segmentation == md.segmentation);
+    CHECK(mh.classification == md.classification);
+    CHECK(bit_equal(dseg, to_host(dseg_d)));
+    CHECK(bit_equal(dcls, to_host(dcls_d)));
 }
 
 TEST_CASE("losses::evaluate_on checks the host inputs as the host loss does") {
