@@ -1,6 +1,7 @@
 // The losses on the GPU (label cuda; needs a GPU, exits 77 without one): losses::evaluate_on with
 // backend::cuda against the host losses for every loss that runs on a backend, with and without
-// per-pixel weights, value and gradient; and no cudaMalloc after a loss's first call.
+// per-pixel weights, value and gradient; deep supervision and the multi-task loss on GPU outputs;
+// and no cudaMalloc after a loss's first call.
 // Tolerances: the value within 1e-6 relative (both sum in double, in other orders); the gradient
 // within 1e-5 of its largest magnitude (the device's expf and log1pf may differ from the host's by
 // an ulp or two, and nvcc fuses multiply-adds).
@@ -62,6 +63,12 @@ TEST_CASE("every loss that runs on a backend gives the host loss's value and gra
             check_loss(losses::iou_loss{}, bin, t_bin, wb);
             check_loss(losses::tversky_loss{}, bin, t_bin, wb);
             check_loss(losses::dice_bce{}, bin, t_bin, wb);
+            check_loss(losses::weighted_bce{.pos_weight = 2.5}, bin, t_bin, wb);
+            check_loss(losses::balanced_bce{}, bin, t_bin, wb);
+            check_loss(losses::focal_loss{}, bin, t_bin, wb);
+            check_loss(losses::focal_loss{.alpha = -1.0, .gamma = 0.5}, bin, t_bin, wb);
+            check_loss(losses::focal_loss{.form = losses::focal_form::on_mean_bce}, bin, t_bin, wb);
+            check_loss(losses::mae{}, bin, t_bin, wb);
         }
         for (const tensor<float>* wm : {static_cast<const tensor<float>*>(nullptr), static_cast<const tensor<float>*>(&w)}) {
             check_loss(losses::cross_entropy{}, multi, t_idx, wm);
@@ -73,6 +80,46 @@ TEST_CASE("every loss that runs on a backend gives the host loss's value and gra
             check_loss(losses::dice_ce{}, multi, t_idx, wm);
         }
     }
+}
+
+TEST_CASE("deep supervision and the multi-task loss on GPU outputs give the host losses' values and gradients") {
+    if (test::no_cuda_device()) return;
+    rng r(34);
+    const shape4 s{2, 1, 33, 35};
+    tensor<float> main(s), aux(s), cls(shape4{2, 1, 1, 1}), t(s), label(shape4{2, 1, 1, 1});
+    for (auto* x : {&main, &aux, &cls})
+        for (auto& v : *x) v = static_cast<float>(r.normal() * 2.0);
+    for (auto& v : t) v = static_cast<float>(r.below(2));
+    label[1] = 1.0f;
+    tensor<float, memory::cuda_device> main_d, aux_d, cls_d;
+    main_d.assign(main);
+    aux_d.assign(aux);
+    cls_d.assign(cls);
+    const losses::deep_supervision<losses::dice_bce> ds{.weights = {1.0, 0.5}};
+    deep_supervision_gradients<float> g;
+    deep_supervision_gradients<float, memory::cuda_device> g_d;
+    losses::backend_buffers<float, memory::cuda_device> buf;
+    const auto host = ds(deep_supervision_outputs<float>{heads::logits<float>(main), {heads::logits<float>(aux)}}, t, &g);
+    const auto dev = ds.on_backend<gpu>(
+        deep_supervision_outputs<float, memory::cuda_device>{heads::logits<float, memory::cuda_device>(main_d),
+                                                             {heads::logits<float, memory::cuda_device>(aux_d)}},
+        t, nullptr, &g_d, buf);
+    CHECK(std::abs(host.total - dev.total) <= 1e-6 * std::abs(host.total));
+    CHECK(test::relative_gap(g.main, to_host(g_d.main)) <= 1e-5);
+    CHECK(test::relative_gap(g.aux[0], to_host(g_d.aux[0])) <= 1e-5);
+    const losses::multitask mt{.classification_weight = 0.5, .classification_pos_weight = 2.0};
+    tensor<float> dseg, dcls;
+    tensor<float, memory::cuda_device> dseg_d, dcls_d;
+    losses::multitask_buffers<float, memory::cuda_device> mbuf;
+    const auto mh = mt(multitask_outputs<float>{heads::logits<float>(main), heads::logits<float>(cls)}, t, label, &dseg,
+                       &dcls);
+    const auto md = mt.on_backend<gpu>(multitask_outputs<float, memory::cuda_device>{
+                                           heads::logits<float, memory::cuda_device>(main_d),
+                                           heads::logits<float, memory::cuda_device>(cls_d)},
+                                       t, label, &dseg_d, &dcls_d, mbuf);
+    CHECK(std::abs(mh.total - md.total) <= 1e-6 * std::abs(mh.total));
+    CHECK(test::relative_gap(dseg, to_host(dseg_d)) <= 1e-5);
+    CHECK(test::relative_gap(dcls, to_host(dcls_d)) <= 1e-5);
 }
 
 TEST_CASE("the loss operations allocate nothing on the device after their first call") {
