@@ -106,60 +106,61 @@ backend::loss_geometry geometry(shape4 s, const tensor<float>* w) {
     return {s.n, s.c, static_cast<std::ptrdiff_t>(s.plane()), w && w->shape() != s};
 }
 
-}  // namespace
-
-TEST_CASE("binary cross-entropy on logits: device bodies against the host loss") {
-    rng r(1);
-    for (const sizes z : shapes(1, 3, 11)) {
+/// Calls f(shape, logits, soft targets, weights) for every shape of shapes(1, 3, shape_seed), with
+/// no weights, weights shared by the channels and one weight per logit (null, [n,1,h,w], full).
+template <class F>
+void for_binary_cases(std::uint64_t seed, std::uint64_t shape_seed, F&& f) {
+    rng r(seed);
+    for (const sizes z : shapes(1, 3, shape_seed)) {
         const shape4 s{z.n, z.c, z.h, z.w};
         const tensor<float> x = logits(s, r), t = binary_target(s, r, true);
         const tensor<float> shared = weights(shape4{z.n, 1, z.h, z.w}, r), full = weights(s, r);
         for (const tensor<float>* w : {static_cast<const tensor<float>*>(nullptr), &shared, &full}) {
             CAPTURE(s.str());
             CAPTURE(w ? w->shape().str() : std::string("no weights"));
-            tensor<float> gh, gd = unwritten(s);
-            const double vh = w ? losses::bce_with_logits{}(x, t, *w, &gh) : losses::bce_with_logits{}(x, t, &gh);
-            const double vd =
-                emulate::bce_with_logits_loss(geometry(s, w), x.data(), t.data(), w ? w->data() : nullptr, gd.data());
-            check_close(vh, static_cast<float>(vd), gh, gd);
+            f(s, x, t, w);
         }
     }
 }
 
+}  // namespace
+
+TEST_CASE("binary cross-entropy on logits: device bodies against the host loss") {
+    for_binary_cases(1, 11, [](shape4 s, const tensor<float>& x, const tensor<float>& t, const tensor<float>* w) {
+        tensor<float> gh, gd = unwritten(s);
+        const double vh = w ? losses::bce_with_logits{}(x, t, *w, &gh) : losses::bce_with_logits{}(x, t, &gh);
+        const double vd =
+            emulate::bce_with_logits_loss(geometry(s, w), x.data(), t.data(), w ? w->data() : nullptr, gd.data());
+        check_close(vh, static_cast<float>(vd), gh, gd);
+    });
+}
+
 TEST_CASE("weighted and balanced BCE, focal loss and MAE: device bodies against the host losses") {
-    rng r(6);
-    for (const sizes z : shapes(1, 3, 16)) {
-        const shape4 s{z.n, z.c, z.h, z.w};
-        const tensor<float> x = logits(s, r), t = binary_target(s, r, true);
-        const tensor<float> shared = weights(shape4{z.n, 1, z.h, z.w}, r), full = weights(s, r);
-        for (const tensor<float>* w : {static_cast<const tensor<float>*>(nullptr), &shared, &full}) {
-            CAPTURE(s.str());
-            CAPTURE(w ? w->shape().str() : std::string("no weights"));
-            // balanced_bce's beta, the share of negatives (weighted by w), as the loss computes it on the host
-            double pos = 0, total = 0;
-            for (std::size_t i = 0; i < t.size(); ++i) {
-                const double wi = !w ? 1.0 : w == &full ? full[i] : shared[(i / (t.size() / z.n)) * s.plane() + i % s.plane()];
-                pos += wi * t[i];
-                total += wi;
-            }
-            const auto check = [&](const auto& loss, backend::pointwise_loss_params p) {
-                CAPTURE(std::string(loss.name));
-                CAPTURE(p.a);
-                CAPTURE(p.b);
-                tensor<float> gh, gd = unwritten(s);
-                const double vh = w ? loss(x, t, *w, &gh) : loss(x, t, &gh);
-                const double vd =
-                    emulate::pointwise_loss(geometry(s, w), x.data(), t.data(), w ? w->data() : nullptr, gd.data(), p);
-                check_close(vh, static_cast<float>(vd), gh, gd);
-            };
-            using backend::pointwise_kind;
-            check(losses::weighted_bce{.pos_weight = 2.5}, {pointwise_kind::weighted_bce, 2.5, 0.0});
-            check(losses::balanced_bce{}, {pointwise_kind::balanced_bce, 1.0 - pos / total, 0.0});
-            check(losses::focal_loss{}, {pointwise_kind::focal, 0.8, 2.0});
-            check(losses::focal_loss{.alpha = -1.0, .gamma = 0.5}, {pointwise_kind::focal, -1.0, 0.5});
-            check(losses::mae{}, {pointwise_kind::mae, 0.0, 0.0});
+    for_binary_cases(6, 16, [](shape4 s, const tensor<float>& x, const tensor<float>& t, const tensor<float>* w) {
+        // balanced_bce's beta, the share of negatives (weighted by w), as the loss computes it on the host
+        const backend::loss_geometry g = geometry(s, w);
+        double pos = 0, total = 0;
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            const double wi = backend::loss_math::weight_at(g, w ? w->data() : nullptr, static_cast<std::ptrdiff_t>(i));
+            pos += wi * t[i];
+            total += wi;
         }
-    }
+        const auto check = [&](const auto& loss, backend::pointwise_loss_params p) {
+            CAPTURE(std::string(loss.name));
+            CAPTURE(p.a);
+            CAPTURE(p.b);
+            tensor<float> gh, gd = unwritten(s);
+            const double vh = w ? loss(x, t, *w, &gh) : loss(x, t, &gh);
+            const double vd = emulate::pointwise_loss(g, x.data(), t.data(), w ? w->data() : nullptr, gd.data(), p);
+            check_close(vh, static_cast<float>(vd), gh, gd);
+        };
+        using backend::pointwise_kind;
+        check(losses::weighted_bce{.pos_weight = 2.5}, {pointwise_kind::weighted_bce, 2.5, 0.0});
+        check(losses::balanced_bce{}, {pointwise_kind::balanced_bce, 1.0 - pos / total, 0.0});
+        check(losses::focal_loss{}, {pointwise_kind::focal, 0.8, 2.0});
+        check(losses::focal_loss{.alpha = -1.0, .gamma = 0.5}, {pointwise_kind::focal, -1.0, 0.5});
+        check(losses::mae{}, {pointwise_kind::mae, 0.0, 0.0});
+    });
 }
 
 TEST_CASE("Dice, IoU and Tversky on sigmoids: device bodies against the host losses") {
