@@ -41,14 +41,17 @@ struct bce_with_logits {
     template <class B, class T, class M = typename B::memory>
     T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
                  backend_buffers<T, M>& buf) const {
-        detail::check_binary_inputs(name, logits, target);
-        if (weight) (void)detail::check_weights(name, logits, *weight);
-        const auto [t, w] = detail::stage_inputs(target, weight, buf);
-        if (grad) grad->resize(logits.shape());
-        const shape4 ws = weight ? weight->shape() : logits.shape();
-        return static_cast<T>(detail::loss_ops<B, M>::bce_with_logits(detail::geometry(logits.shape(), &ws), logits.data(),
-                                                                   t.data(), detail::data_or_null(w),
-                                                                   detail::data_or_null(grad)));
+        return static_cast<T>(on_backend_named<B>(name, logits, target, weight, grad, buf));
+    }
+
+    /// The same, with `loss_name` in the input checks' messages (focal_loss's on_mean_bce form).
+    template <class B, class T, class M = typename B::memory>
+    static double on_backend_named(const char* loss_name, const tensor<T, M>& logits, const tensor<T>& target,
+                                   const tensor<T>* weight, tensor<T, M>* grad, backend_buffers<T, M>& buf) {
+        return detail::binary_on(loss_name, logits, target, weight, grad, buf,
+                                 [](const detail::pixel_weights<T>*, const auto&... a) {
+                                     return detail::loss_ops<B, M>::bce_with_logits(a...);
+                                 });
     }
 };
 

@@ -32,6 +32,7 @@
 
 #include "../config/abi.hpp"
 #include "../tensor/tensor.hpp"
+#include "bce_with_logits.hpp"
 #include "common.hpp"
 #include "on_backend.hpp"
 
@@ -69,26 +70,17 @@ struct focal_loss {
         if (!(gamma >= 0.0) || !std::isfinite(gamma) || !std::isfinite(alpha) || alpha > 1.0)
             throw std::invalid_argument(std::string(name) + ": gamma " + detail::number(gamma) + " must be >= 0 and alpha " +
                                         detail::number(alpha) + " at most 1 (negative alpha: no class weight)");
-        if (form == focal_form::per_pixel)
-            return detail::pointwise_on<B>(name, {backend::pointwise_kind::focal, alpha, gamma}, logits, target, weight,
-                                           grad, buf);
-        detail::check_binary_inputs(name, logits, target);
-        if (weight) (void)detail::check_weights(name, logits, *weight);
-        const auto [t, w] = detail::stage_inputs(target, weight, buf);
-        if (grad) grad->resize(logits.shape());
-        const shape4 ws = weight ? weight->shape() : logits.shape();
-        const double b = detail::loss_ops<B, M>::bce_with_logits(detail::geometry(logits.shape(), &ws), logits.data(),
-                                                                 t.data(), detail::data_or_null(w),
-                                                                 detail::data_or_null(grad));
+        if (form == focal_form::per_pixel) {
+            const backend::pointwise_loss_params p{backend::pointwise_kind::focal, alpha, gamma};
+            return detail::pointwise_on<B>(name, p, logits, target, weight, grad, buf);
+        }
+        // B, the (weighted) mean BCE, and its gradient, which dL/dB then scales
+        const double b = bce_with_logits::on_backend_named<B>(name, logits, target, weight, grad, buf);
         const double a = alpha < 0 ? 1.0 : alpha, ga = gamma;
         const double e = std::exp(-b), m = -std::expm1(-b);  // m = 1 - e^-B without cancellation
         if (grad) {
             const double dldb = a * ((ga == 0.0 ? 0.0 : ga * std::pow(m, ga - 1.0) * e * b) + std::pow(m, ga));
-            const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(grad->size());
-            if constexpr (M::host_accessible)
-                backend::cpu_kernels::scale(grad->data(), n, static_cast<T>(dldb));
-            else
-                B::scale(grad->data(), n, static_cast<T>(dldb));
+            detail::scale_grad<B>(*grad, static_cast<T>(dldb));
         }
         return static_cast<T>(a * std::pow(m, ga) * b);
     }

@@ -37,7 +37,8 @@ struct mae {
     template <class B, class T, class M = typename B::memory>
     T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
                  backend_buffers<T, M>& buf) const {
-        return detail::pointwise_on<B>(name, {backend::pointwise_kind::mae, 0.0, 0.0}, logits, target, weight, grad, buf);
+        const backend::pointwise_loss_params p{backend::pointwise_kind::mae, 0.0, 0.0};
+        return detail::pointwise_on<B>(name, p, logits, target, weight, grad, buf);
     }
 };
 

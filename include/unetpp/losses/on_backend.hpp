@@ -24,6 +24,7 @@
 /// multitask), called on the network's device outputs.
 
 #include <concepts>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -192,31 +193,45 @@ void scale_grad(tensor<T, M>& g, T s) {
 /// g = a g + b h, as the backend's scale and accumulate (backend::cpu's kernels on the host).
 template <class B, class T, class M>
 void combine_grads(tensor<T, M>& g, T a, tensor<T, M>& h, T b) {
+    scale_grad<B>(g, a);
+    scale_grad<B>(h, b);
     const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(g.size());
-    if constexpr (M::host_accessible) {
-        backend::cpu_kernels::scale(g.data(), n, a);
-        backend::cpu_kernels::scale(h.data(), n, b);
+    if constexpr (M::host_accessible)
         backend::cpu_kernels::accumulate(h.data(), g.data(), n);
-    } else {
-        B::scale(g.data(), n, a);
-        B::scale(h.data(), n, b);
+    else
         B::accumulate(h.data(), g.data(), n);
-    }
 }
 
-/// A pointwise loss (backend.hpp: pointwise_loss, constants p) of logits in memory M against the
-/// host target, with optional host per-pixel weights; the inputs are checked as the host losses
-/// check them, with `name` in the messages.
-template <class B, class T, class M>
-T pointwise_on(const char* name, const backend::pointwise_loss_params& p, const tensor<T, M>& logits,
-               const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad, backend_buffers<T, M>& buf) {
+/// What every binary loss on logits does before its operation: checks the target and the
+/// weights once, as the host losses check them (with `name` in the messages), copies them into
+/// memory M (buf), sizes grad, then returns op(checked weights or null, geometry, logits, target,
+/// weights, grad) on the staged pointers.
+template <class T, class M, class Op>
+double binary_on(const char* name, const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight,
+                 tensor<T, M>* grad, backend_buffers<T, M>& buf, Op&& op) {
     check_binary_inputs(name, logits, target);
-    if (weight) (void)check_weights(name, logits, *weight);
+    std::optional<pixel_weights<T>> checked;
+    if (weight) checked.emplace(check_weights(name, logits, *weight));
     const auto [t, w] = stage_inputs(target, weight, buf);
     if (grad) grad->resize(logits.shape());
     const shape4 ws = weight ? weight->shape() : logits.shape();
-    return static_cast<T>(loss_ops<B, M>::pointwise(geometry(logits.shape(), &ws), logits.data(), t.data(),
-                                                    data_or_null(w), data_or_null(grad), p));
+    return op(checked ? &*checked : nullptr, geometry(logits.shape(), &ws), logits.data(), t.data(), data_or_null(w),
+              data_or_null(grad));
+}
+
+/// A pointwise loss (backend.hpp: pointwise_loss) through binary_on. `params` is the operation's
+/// constants, or a function of the checked weights (null without) that returns them
+/// (balanced_bce's beta reads the target and the weights).
+template <class B, class T, class M, class Params>
+T pointwise_on(const char* name, const Params& params, const tensor<T, M>& logits, const tensor<T>& target,
+               const tensor<T>* weight, tensor<T, M>* grad, backend_buffers<T, M>& buf) {
+    const auto op = [&](const pixel_weights<T>* cw, const auto&... a) {
+        if constexpr (std::is_same_v<Params, backend::pointwise_loss_params>)
+            return loss_ops<B, M>::pointwise(a..., params);
+        else
+            return loss_ops<B, M>::pointwise(a..., params(cw));
+    };
+    return static_cast<T>(binary_on(name, logits, target, weight, grad, buf, op));
 }
 
 }  // namespace detail

@@ -49,8 +49,8 @@ struct weighted_bce {
         if (!(pos_weight >= 0.0) || !std::isfinite(pos_weight))
             throw std::invalid_argument(std::string(name) + ": pos_weight " + detail::number(pos_weight) +
                                         " must be finite and >= 0");
-        return detail::pointwise_on<B>(name, {backend::pointwise_kind::weighted_bce, pos_weight, 0.0}, logits, target,
-                                       weight, grad, buf);
+        const backend::pointwise_loss_params p{backend::pointwise_kind::weighted_bce, pos_weight, 0.0};
+        return detail::pointwise_on<B>(name, p, logits, target, weight, grad, buf);
     }
 };
 
@@ -86,22 +86,23 @@ struct balanced_bce {
     template <class B, class T, class M = typename B::memory>
     T on_backend(const tensor<T, M>& logits, const tensor<T>& target, const tensor<T>* weight, tensor<T, M>* grad,
                  backend_buffers<T, M>& buf) const {
-        detail::check_binary_inputs(name, logits, target);
-        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(target.size());
-        double beta = 1.0;
-        if (weight) {
-            const auto w = detail::check_weights(name, logits, *weight);
-            const double pos = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t k) {
-                return w(static_cast<std::size_t>(k)) * static_cast<double>(target[static_cast<std::size_t>(k)]);
-            });
-            beta = w.total > 0 ? 1.0 - pos / w.total : 1.0;
-        } else {
-            double pos = 0;
-            for (std::ptrdiff_t i = 0; i < n; ++i) pos += target[static_cast<std::size_t>(i)];
-            beta = 1.0 - pos * (1.0 / static_cast<double>(n));
-        }
-        return detail::pointwise_on<B>(name, {backend::pointwise_kind::balanced_bce, beta, 0.0}, logits, target, weight,
-                                       grad, buf);
+        // beta from the checked target and weights
+        const auto params = [&](const detail::pixel_weights<T>* w) {
+            const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(target.size());
+            double beta = 1.0;
+            if (w) {
+                const double pos = backend::cpu_kernels::ordered_sum(n, [&](std::ptrdiff_t k) {
+                    return (*w)(static_cast<std::size_t>(k)) * static_cast<double>(target[static_cast<std::size_t>(k)]);
+                });
+                beta = w->total > 0 ? 1.0 - pos / w->total : 1.0;
+            } else {
+                double pos = 0;
+                for (std::ptrdiff_t i = 0; i < n; ++i) pos += target[static_cast<std::size_t>(i)];
+                beta = 1.0 - pos * (1.0 / static_cast<double>(n));
+            }
+            return backend::pointwise_loss_params{backend::pointwise_kind::balanced_bce, beta, 0.0};
+        };
+        return detail::pointwise_on<B>(name, params, logits, target, weight, grad, buf);
     }
 };
 
