@@ -95,7 +95,16 @@ inline std::vector<std::string> run_differences(const std::map<std::string, std:
     return out;
 }
 
-/// Throws usage_error listing the differences, if any.
+/// Options that runs of older unetpp-train versions do not record, with how to resume such a run
+/// (check_resume adds it when the run lacks the option and the command records it).
+inline const std::map<std::string, std::string>& unrecorded_option_advice() {
+    static const std::map<std::string, std::string> advice{
+        {"group-hash", "A BUSI run from before --group-hash grouped the images as resized (hashed at --size): resume "
+                       "it with --group-hash resized"}};
+    return advice;
+}
+
+/// Throws usage_error listing the differences, if any (and unrecorded_option_advice's advice).
 inline void check_resume(const std::string& checkpoint, const std::map<std::string, std::string>& recorded,
                          const std::map<std::string, std::string>& now) {
     const auto d = run_differences(recorded, now, resume_may_change());
@@ -106,9 +115,8 @@ inline void check_resume(const std::string& checkpoint, const std::map<std::stri
     bool first = true;
     for (const auto& k : resume_may_change()) m += std::string(first ? " --" : ", --") + k, first = false;
     m += " may change), or start a new run in another --out";
-    // a BUSI run from before --group-hash recorded no grouping: it hashed the images at --size
-    if (recorded.count("group-hash") == 0 && now.count("group-hash") != 0)
-        m += ". A BUSI run from before --group-hash grouped the images as resized: resume it with --group-hash resized";
+    for (const auto& [key, advice] : unrecorded_option_advice())
+        if (recorded.count(key) == 0 && now.count(key) != 0) m += ". " + advice;
     throw usage_error(m);
 }
 
